@@ -1,0 +1,10 @@
+/* The vdb command-line tool: one cmd_<verb>.c per subcommand, dispatched
+ * from the table in main.c. Each command returns the process exit status
+ * (0 success, 1 failure, 2 usage error) and prints its own errors. */
+#ifndef VDB_CLI_CLI_H
+#define VDB_CLI_CLI_H
+
+int vdb_cmd_bench(int argc, char **argv);
+int vdb_cmd_serve(int argc, char **argv);
+
+#endif

@@ -1,0 +1,44 @@
+/* Heap allocation wrappers: every vdb heap allocation goes through here.
+ *
+ * One choke point gives an allocation counter for metrics and deterministic
+ * failure injection for tests (fail the Nth allocation, once or forever), the
+ * way SQLite's sqlite3_malloc and Redis' zmalloc do. All functions are
+ * thread-safe. Memory from vdb_malloc/calloc/realloc is released with
+ * vdb_free; memory from vdb_aligned_alloc with vdb_aligned_free. */
+#ifndef VDB_CORE_ALLOC_H
+#define VDB_CORE_ALLOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void *vdb_malloc(size_t size);
+void *vdb_calloc(size_t count, size_t size);
+void *vdb_realloc(void *ptr, size_t size);
+void vdb_free(void *ptr);
+
+/* Allocates `size` bytes aligned to `align` (a power of two >= sizeof(void*)).
+ * Returns NULL on failure or when size is 0. */
+void *vdb_aligned_alloc(size_t align, size_t size);
+void vdb_aligned_free(void *ptr);
+
+/* Copies a NUL-terminated string; NULL on allocation failure. */
+char *vdb_strdup(const char *s);
+char *vdb_strndup(const char *s, size_t n);
+
+/* Overflow-checked a*b; returns 0 and writes *out on success, -1 on overflow. */
+static inline int vdb_mul_size(size_t a, size_t b, size_t *out)
+{
+    if (b != 0 && a > SIZE_MAX / b)
+        return -1;
+    *out = a * b;
+    return 0;
+}
+
+/* Test hook: the `nth` allocation from now (1 = the next one) fails; when
+ * `forever` is set, every allocation after it fails too. nth = 0 disarms. */
+void vdb_alloc_fail_at(uint64_t nth, int forever);
+
+/* Number of allocations made through vdb_malloc & co. since start. */
+uint64_t vdb_alloc_count(void);
+
+#endif

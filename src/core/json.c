@@ -1,0 +1,295 @@
+/* jansson adapter; see json.h. Depth is checked by a pre-scan of the raw
+ * text (counting brackets outside strings) so hostile nesting never reaches
+ * the recursive parser. */
+#include "json.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <jansson.h>
+
+#include "limits.h"
+
+struct vdb_json {
+    json_t node; /* never instantiated: vdb_json pointers are json_t pointers */
+};
+
+#define J(x) ((json_t *)(x))
+#define V(x) ((vdb_json *)(x))
+
+/* Returns the maximum nesting depth of the text, stopping early once it
+ * exceeds `limit`. */
+static unsigned scan_depth(const char *text, size_t len, unsigned limit)
+{
+    unsigned depth = 0, max = 0;
+    int in_string = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = 0;
+            continue;
+        }
+        if (c == '"') {
+            in_string = 1;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max) {
+                max = depth;
+                if (max > limit)
+                    return max;
+            }
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return max;
+}
+
+vdb_json *vdb_json_parse(const char *text, size_t len, unsigned max_depth, vdb_error *err)
+{
+    json_error_t jerr;
+    json_t *root;
+    if (max_depth == 0)
+        max_depth = VDB_MAX_JSON_DEPTH;
+    if (scan_depth(text, len, max_depth) > max_depth) {
+        vdb_error_set(err, VDB_ETOOBIG, "JSON nesting deeper than %u levels", max_depth);
+        return NULL;
+    }
+    root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (root == NULL) {
+        vdb_error_set(err, VDB_EPARSE, "invalid JSON at line %d column %d: %s", jerr.line,
+                      jerr.column, jerr.text);
+        return NULL;
+    }
+    return V(root);
+}
+
+vdb_json *vdb_json_incref(vdb_json *node)
+{
+    return V(json_incref(J(node)));
+}
+
+void vdb_json_decref(vdb_json *node)
+{
+    json_decref(J(node));
+}
+
+vdb_json_type vdb_json_typeof(const vdb_json *node)
+{
+    switch (json_typeof(J(node))) {
+    case JSON_OBJECT:
+        return VDB_JSON_OBJECT;
+    case JSON_ARRAY:
+        return VDB_JSON_ARRAY;
+    case JSON_STRING:
+        return VDB_JSON_STRING;
+    case JSON_INTEGER:
+        return VDB_JSON_INT;
+    case JSON_REAL:
+        return VDB_JSON_REAL;
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return VDB_JSON_BOOL;
+    case JSON_NULL:
+    default:
+        return VDB_JSON_NULL;
+    }
+}
+
+const char *vdb_json_type_name(vdb_json_type type)
+{
+    static const char *names[] = {"null", "boolean", "integer", "number", "string", "array",
+                                  "object"};
+    return (unsigned)type < sizeof(names) / sizeof(names[0]) ? names[type] : "unknown";
+}
+
+int vdb_json_is_number(const vdb_json *node)
+{
+    return node != NULL && json_is_number(J(node));
+}
+
+int vdb_json_bool_value(const vdb_json *node)
+{
+    return node != NULL && json_is_true(J(node));
+}
+
+long long vdb_json_int_value(const vdb_json *node)
+{
+    return node != NULL ? (long long)json_integer_value(J(node)) : 0;
+}
+
+double vdb_json_number_value(const vdb_json *node)
+{
+    return node != NULL ? json_number_value(J(node)) : 0.0;
+}
+
+const char *vdb_json_string_value(const vdb_json *node)
+{
+    return node != NULL ? json_string_value(J(node)) : NULL;
+}
+
+size_t vdb_json_string_length(const vdb_json *node)
+{
+    return node != NULL ? json_string_length(J(node)) : 0;
+}
+
+size_t vdb_json_array_size(const vdb_json *node)
+{
+    return node != NULL ? json_array_size(J(node)) : 0;
+}
+
+vdb_json *vdb_json_array_get(const vdb_json *node, size_t index)
+{
+    return node != NULL ? V(json_array_get(J(node), index)) : NULL;
+}
+
+vdb_json *vdb_json_object_get(const vdb_json *node, const char *key)
+{
+    return node != NULL ? V(json_object_get(J(node), key)) : NULL;
+}
+
+size_t vdb_json_object_size(const vdb_json *node)
+{
+    return node != NULL ? json_object_size(J(node)) : 0;
+}
+
+void *vdb_json_object_iter(vdb_json *node)
+{
+    return node != NULL ? json_object_iter(J(node)) : NULL;
+}
+
+void *vdb_json_object_next(vdb_json *node, void *iter)
+{
+    return json_object_iter_next(J(node), iter);
+}
+
+const char *vdb_json_iter_key(void *iter)
+{
+    return json_object_iter_key(iter);
+}
+
+vdb_json *vdb_json_iter_value(void *iter)
+{
+    return V(json_object_iter_value(iter));
+}
+
+vdb_json *vdb_json_object(void)
+{
+    return V(json_object());
+}
+
+vdb_json *vdb_json_array(void)
+{
+    return V(json_array());
+}
+
+vdb_json *vdb_json_string(const char *value)
+{
+    return V(json_string(value));
+}
+
+vdb_json *vdb_json_stringn(const char *value, size_t len)
+{
+    return V(json_stringn(value, len));
+}
+
+vdb_json *vdb_json_int(long long value)
+{
+    return V(json_integer((json_int_t)value));
+}
+
+vdb_json *vdb_json_real(double value)
+{
+    return isfinite(value) ? V(json_real(value)) : V(json_null());
+}
+
+vdb_json *vdb_json_bool(int value)
+{
+    return V(json_boolean(value));
+}
+
+vdb_json *vdb_json_null(void)
+{
+    return V(json_null());
+}
+
+int vdb_json_object_set_new(vdb_json *object, const char *key, vdb_json *value)
+{
+    if (value == NULL)
+        return VDB_ENOMEM;
+    return json_object_set_new(J(object), key, J(value)) == 0 ? VDB_OK : VDB_ENOMEM;
+}
+
+int vdb_json_object_set(vdb_json *object, const char *key, vdb_json *value)
+{
+    return json_object_set(J(object), key, J(value)) == 0 ? VDB_OK : VDB_ENOMEM;
+}
+
+int vdb_json_object_del(vdb_json *object, const char *key)
+{
+    return json_object_del(J(object), key) == 0 ? VDB_OK : VDB_ENOTFOUND;
+}
+
+int vdb_json_array_append_new(vdb_json *array, vdb_json *value)
+{
+    if (value == NULL)
+        return VDB_ENOMEM;
+    return json_array_append_new(J(array), J(value)) == 0 ? VDB_OK : VDB_ENOMEM;
+}
+
+vdb_json *vdb_json_deep_copy(const vdb_json *node)
+{
+    return V(json_deep_copy(J(node)));
+}
+
+int vdb_json_equal(const vdb_json *a, const vdb_json *b)
+{
+    return json_equal(J(a), J(b));
+}
+
+char *vdb_json_dump(const vdb_json *node, int flags)
+{
+    size_t jflags = JSON_REAL_PRECISION(9);
+    if (flags & VDB_JSON_DUMP_COMPACT)
+        jflags |= JSON_COMPACT;
+    if (flags & VDB_JSON_DUMP_SORT_KEYS)
+        jflags |= JSON_SORT_KEYS;
+    if (flags & VDB_JSON_DUMP_ASCII)
+        jflags |= JSON_ENSURE_ASCII;
+    if (flags & VDB_JSON_DUMP_ANY)
+        jflags |= JSON_ENCODE_ANY;
+    return json_dumps(J(node), jflags);
+}
+
+void vdb_json_free_text(char *text)
+{
+    free(text);
+}
+
+int vdb_json_to_floats(const vdb_json *array, float *out, size_t capacity, size_t *len_out,
+                       vdb_error *err)
+{
+    size_t len;
+    if (array == NULL || !json_is_array(J(array)))
+        return vdb_error_set(err, VDB_EINVAL, "expected an array of numbers");
+    len = json_array_size(J(array));
+    if (len > capacity)
+        return vdb_error_set(err, VDB_EINVAL, "array has %zu elements, at most %zu allowed", len,
+                             capacity);
+    for (size_t i = 0; i < len; i++) {
+        json_t *item = json_array_get(J(array), i);
+        double value;
+        if (!json_is_number(item))
+            return vdb_error_set(err, VDB_EINVAL, "element %zu is %s, not a number", i,
+                                 vdb_json_type_name(vdb_json_typeof(V(item))));
+        value = json_number_value(item);
+        if (!isfinite(value) || fabs(value) > FLT_MAX)
+            return vdb_error_set(err, VDB_EINVAL, "element %zu (%g) is not a finite float32", i,
+                                 value);
+        out[i] = (float)value;
+    }
+    *len_out = len;
+    return VDB_OK;
+}

@@ -1,0 +1,189 @@
+/* Parallel-for thread pool; see pool.h.
+ *
+ * Workers sleep on a condition variable until a new job generation is
+ * published, then claim task indexes with an atomic counter (dynamic
+ * scheduling: a slow core takes fewer tasks). The caller works too and then
+ * waits until every worker has left the job. */
+#include "pool.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "alloc.h"
+#include "cpu.h"
+
+struct vdb_pool {
+    int nthreads;
+    pthread_t *threads;
+    pthread_mutex_t job_lock; /* held by the one caller whose job runs */
+    pthread_mutex_t mutex;
+    pthread_cond_t wake;
+    pthread_cond_t done;
+    unsigned long generation;
+    int stopping;
+    int active;               /* workers still inside the current job */
+    vdb_pool_fn fn;
+    void *arg;
+    size_t ntasks;
+    _Atomic size_t next;
+};
+
+struct worker_start {
+    vdb_pool *pool;
+    int index;
+};
+
+static void run_tasks(vdb_pool *pool, int worker)
+{
+    for (;;) {
+        size_t t = atomic_fetch_add_explicit(&pool->next, 1, memory_order_relaxed);
+        if (t >= pool->ntasks)
+            return;
+        pool->fn(pool->arg, t, worker);
+    }
+}
+
+static void *worker_main(void *opaque)
+{
+    struct worker_start *start = opaque;
+    vdb_pool *pool = start->pool;
+    int index = start->index;
+    unsigned long seen = 0;
+
+    vdb_free(start);
+    pthread_mutex_lock(&pool->mutex);
+    for (;;) {
+        while (!pool->stopping && pool->generation == seen)
+            pthread_cond_wait(&pool->wake, &pool->mutex);
+        if (pool->stopping)
+            break;
+        seen = pool->generation;
+        pthread_mutex_unlock(&pool->mutex);
+        run_tasks(pool, index);
+        pthread_mutex_lock(&pool->mutex);
+        if (--pool->active == 0)
+            pthread_cond_signal(&pool->done);
+    }
+    pthread_mutex_unlock(&pool->mutex);
+    return NULL;
+}
+
+static int spawn_workers(vdb_pool *pool)
+{
+    for (int i = 1; i < pool->nthreads; i++) {
+        struct worker_start *start = vdb_malloc(sizeof(*start));
+        if (start == NULL)
+            return i;
+        start->pool = pool;
+        start->index = i;
+        if (pthread_create(&pool->threads[i - 1], NULL, worker_main, start) != 0) {
+            vdb_free(start);
+            return i;
+        }
+    }
+    return pool->nthreads;
+}
+
+vdb_pool *vdb_pool_new(int nthreads, vdb_error *err)
+{
+    vdb_pool *pool;
+    if (nthreads <= 0)
+        nthreads = vdb_cpu_count();
+    pool = vdb_calloc(1, sizeof(*pool));
+    if (pool == NULL) {
+        vdb_error_set(err, VDB_ENOMEM, "pool: out of memory");
+        return NULL;
+    }
+    pool->threads = vdb_calloc((size_t)nthreads, sizeof(pthread_t));
+    if (pool->threads == NULL) {
+        vdb_free(pool);
+        vdb_error_set(err, VDB_ENOMEM, "pool: out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&pool->job_lock, NULL);
+    pthread_mutex_init(&pool->mutex, NULL);
+    pthread_cond_init(&pool->wake, NULL);
+    pthread_cond_init(&pool->done, NULL);
+    pool->nthreads = nthreads;
+    /* If some threads could not start, run with the ones that did. */
+    pool->nthreads = spawn_workers(pool);
+    return pool;
+}
+
+void vdb_pool_free(vdb_pool *pool)
+{
+    if (pool == NULL)
+        return;
+    pthread_mutex_lock(&pool->mutex);
+    pool->stopping = 1;
+    pthread_cond_broadcast(&pool->wake);
+    pthread_mutex_unlock(&pool->mutex);
+    for (int i = 1; i < pool->nthreads; i++)
+        pthread_join(pool->threads[i - 1], NULL);
+    pthread_cond_destroy(&pool->done);
+    pthread_cond_destroy(&pool->wake);
+    pthread_mutex_destroy(&pool->mutex);
+    pthread_mutex_destroy(&pool->job_lock);
+    vdb_free(pool->threads);
+    vdb_free(pool);
+}
+
+int vdb_pool_threads(const vdb_pool *pool)
+{
+    return pool->nthreads;
+}
+
+void vdb_pool_run(vdb_pool *pool, size_t ntasks, vdb_pool_fn fn, void *arg)
+{
+    if (ntasks == 0)
+        return;
+    if (pool->nthreads == 1 || ntasks == 1 || pthread_mutex_trylock(&pool->job_lock) != 0) {
+        for (size_t t = 0; t < ntasks; t++)
+            fn(arg, t, 0);
+        return;
+    }
+    pthread_mutex_lock(&pool->mutex);
+    pool->fn = fn;
+    pool->arg = arg;
+    pool->ntasks = ntasks;
+    atomic_store(&pool->next, 0);
+    pool->active = pool->nthreads - 1;
+    pool->generation++;
+    pthread_cond_broadcast(&pool->wake);
+    pthread_mutex_unlock(&pool->mutex);
+
+    run_tasks(pool, 0);
+
+    pthread_mutex_lock(&pool->mutex);
+    while (pool->active > 0)
+        pthread_cond_wait(&pool->done, &pool->mutex);
+    pthread_mutex_unlock(&pool->mutex);
+    pthread_mutex_unlock(&pool->job_lock);
+}
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static vdb_pool *global_pool;
+static int global_threads;
+
+void vdb_pool_global_configure(int nthreads)
+{
+    global_threads = nthreads;
+}
+
+static void global_init(void)
+{
+    int n = global_threads;
+    const char *env = getenv("VDB_THREADS");
+    if (n <= 0 && env != NULL)
+        n = atoi(env);
+    global_pool = vdb_pool_new(n, NULL);
+    if (global_pool == NULL)
+        global_pool = vdb_pool_new(1, NULL);
+}
+
+vdb_pool *vdb_pool_global(void)
+{
+    pthread_once(&global_once, global_init);
+    return global_pool;
+}

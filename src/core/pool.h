@@ -1,0 +1,42 @@
+/* A fixed pool of worker threads running parallel-for jobs.
+ *
+ * vdb_pool_run splits `ntasks` task indexes over the workers and the calling
+ * thread, and returns when all are done. One job runs at a time per pool: a
+ * caller that finds the pool busy runs its tasks itself, serially, which keeps
+ * the machine from being oversubscribed when many requests search at once and
+ * can never deadlock (a task may itself call vdb_pool_run). */
+#ifndef VDB_CORE_POOL_H
+#define VDB_CORE_POOL_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+typedef struct vdb_pool vdb_pool;
+
+/* Task body: `task` in [0, ntasks), `worker` in [0, nthreads) identifies the
+ * thread running it (for per-thread scratch space). */
+typedef void (*vdb_pool_fn)(void *arg, size_t task, int worker);
+
+/* Creates a pool of `nthreads` threads in all, the caller included (so
+ * nthreads-1 are spawned); nthreads <= 0 means one per CPU. */
+vdb_pool *vdb_pool_new(int nthreads, vdb_error *err);
+
+/* Stops and joins the workers. NULL is a no-op. Not while a job runs. */
+void vdb_pool_free(vdb_pool *pool);
+
+/* Number of threads that run tasks (the caller included). */
+int vdb_pool_threads(const vdb_pool *pool);
+
+/* Runs fn(arg, t, w) for every t in [0, ntasks). Thread-safe. */
+void vdb_pool_run(vdb_pool *pool, size_t ntasks, vdb_pool_fn fn, void *arg);
+
+/* The process-wide pool, created on first use with one thread per CPU, or
+ * VDB_THREADS threads when that variable is set. Never NULL: if threads
+ * cannot be created it degrades to a single-thread pool. */
+vdb_pool *vdb_pool_global(void);
+
+/* Sets the size of the global pool before its first use (0 = per CPU). */
+void vdb_pool_global_configure(int nthreads);
+
+#endif

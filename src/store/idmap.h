@@ -1,0 +1,40 @@
+/* String id -> u32 row map: open addressing with linear probing over a
+ * power-of-two table of (hash, row) slots. Keys are not copied: the map
+ * stores rows and asks the owner for a row's key through a callback, so each
+ * id string exists once (in the vecset). Not thread-safe. */
+#ifndef VDB_STORE_IDMAP_H
+#define VDB_STORE_IDMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct vdb_idmap vdb_idmap;
+
+/* Returns the id string of `row` (borrowed from the owner). */
+typedef const char *(*vdb_idmap_key_fn)(void *owner, uint32_t row);
+
+vdb_idmap *vdb_idmap_new(vdb_idmap_key_fn key_of, void *owner);
+void vdb_idmap_free(vdb_idmap *map);
+
+/* 64-bit hash of a string (FNV-1a mixed); stable across runs. */
+uint64_t vdb_idmap_hash(const char *key, size_t len);
+
+/* Row for key, or -1. */
+int64_t vdb_idmap_get(const vdb_idmap *map, const char *key);
+
+/* Sets key -> row (replacing an existing mapping). 0 or VDB_ENOMEM. */
+int vdb_idmap_put(vdb_idmap *map, const char *key, uint32_t row);
+
+/* Removes key; returns 1 if it was present. */
+int vdb_idmap_remove(vdb_idmap *map, const char *key);
+
+/* Ensures room for `count` entries without rehashing. 0 or VDB_ENOMEM. */
+int vdb_idmap_reserve(vdb_idmap *map, size_t count);
+
+size_t vdb_idmap_size(const vdb_idmap *map);
+size_t vdb_idmap_memory(const vdb_idmap *map);
+
+/* Drops every entry (keeps the table). */
+void vdb_idmap_clear(vdb_idmap *map);
+
+#endif

@@ -1,0 +1,147 @@
+/* A durable store: one (user_id, model_id) directory on disk holding the
+ * seed's files (vectors.npz, metadata.jsonl, store.json, the index file,
+ * wal.log, .store.lock), with an in-memory vecset, an index and a
+ * write-ahead log in front of them. See docs/formats.md for the bytes.
+ *
+ * Durability: a write returns VDB_OK only after its WAL record is durable
+ * under the fsync policy in force (group commit across concurrent writers).
+ * A failed WAL write or fsync makes the store read-only (VDB_EREADONLY)
+ * until it is reopened.
+ *
+ * Concurrency: every function is thread-safe. Readers (query, get, count)
+ * run in parallel; writers are serialized; result callbacks run with the
+ * read guard held, so the borrowed strings they receive are valid only
+ * during the call. */
+#ifndef VDB_STORE_STORE_H
+#define VDB_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/err.h"
+#include "../index/index.h"
+
+typedef struct vdb_store vdb_store;
+struct vdb_filter; /* filter/filter.h: a compiled metadata filter */
+
+typedef enum {
+    VDB_FSYNC_ALWAYS = 0,   /* fsync before every acknowledgement (default) */
+    VDB_FSYNC_INTERVAL = 1, /* fsync at most every interval_ms; a power cut loses <= that */
+    VDB_FSYNC_OFF = 2       /* leave it to the OS; a power cut may lose anything unsynced */
+} vdb_fsync_policy;
+
+typedef enum {
+    VDB_INDEX_AUTO = 0, /* flat below hnsw_threshold live vectors, HNSW above */
+    VDB_INDEX_FLAT = 1,
+    VDB_INDEX_HNSW = 2
+} vdb_index_kind;
+
+typedef struct vdb_store_config {
+    uint32_t dim;
+    vdb_metric metric;
+    vdb_index_kind index;
+    uint32_t hnsw_m;               /* default 16 */
+    uint32_t hnsw_ef_construction; /* default 200 */
+    uint32_t hnsw_ef_search;       /* default 64 */
+    uint32_t hnsw_threshold;       /* AUTO switches to HNSW above this; default 10000 */
+} vdb_store_config;
+
+typedef struct vdb_store_options {
+    vdb_fsync_policy fsync;
+    uint32_t fsync_interval_ms;   /* for VDB_FSYNC_INTERVAL; default 1000 */
+    uint64_t wal_checkpoint_bytes; /* checkpoint when the WAL passes this; default 64 MiB */
+    int read_only;
+} vdb_store_options;
+
+/* Fills defaults (dim 0 = unset, cosine, auto index, M 16, efC 200, ef 64). */
+void vdb_store_config_default(vdb_store_config *config);
+void vdb_store_options_default(vdb_store_options *options);
+
+/* Creates the directory and an empty store. VDB_EEXIST if one is there. */
+vdb_store *vdb_store_create(const char *dir, const vdb_store_config *config,
+                            const vdb_store_options *options, vdb_error *err);
+
+/* Opens an existing store: snapshot + WAL replay, lock taken. Errors:
+ * VDB_ENOTFOUND, VDB_ELOCKED (another process), VDB_ECORRUPT (names file
+ * and offset). */
+vdb_store *vdb_store_open(const char *dir, const vdb_store_options *options, vdb_error *err);
+
+/* Checkpoints (when writable), releases the lock and frees. NULL is a no-op. */
+void vdb_store_close(vdb_store *store);
+
+const vdb_store_config *vdb_store_get_config(const vdb_store *store);
+
+/* Adds/upserts n vectors. ids[i] may be NULL: an id is generated. When
+ * `ids_out` is not NULL it receives n heap strings (caller frees each with
+ * vdb_free) with the final ids. Validation as vdb_vecset_validate; all or
+ * nothing. */
+int vdb_store_add(vdb_store *store, size_t n, const float *vectors, const char *const *ids,
+                  const char *const *metas, char **ids_out, vdb_error *err);
+
+/* Deletes by id; *deleted = how many were live. */
+int vdb_store_delete(vdb_store *store, size_t n, const char *const *ids, size_t *deleted,
+                     vdb_error *err);
+
+/* Deletes every live vector the filter matches (NULL filter: none). */
+int vdb_store_delete_where(vdb_store *store, const struct vdb_filter *filter, size_t *deleted,
+                           vdb_error *err);
+
+/* One search result, borrowed: valid during the callback only. */
+typedef struct vdb_store_hit {
+    const char *id;
+    const char *meta;   /* JSON object text or NULL */
+    uint32_t row;
+    double distance;    /* as the API reports it (index.h) */
+    double similarity;
+} vdb_store_hit;
+
+/* Called once per query with its hits, best first. Return nonzero to stop. */
+typedef int (*vdb_store_hits_fn)(void *ctx, size_t query, const vdb_store_hit *hits,
+                                 size_t count);
+
+typedef struct vdb_query_params {
+    size_t k;
+    uint32_t ef;                       /* 0 = store default */
+    const struct vdb_filter *filter;   /* NULL = none */
+    int exact;                         /* force exact search */
+} vdb_query_params;
+
+/* Runs nq queries (row-major nq x dim; raw, not yet normalized) and calls
+ * `emit` once per query. Errors: VDB_EDIM is the caller's job (dim is
+ * implied); VDB_EINVAL for non-finite components or k == 0. */
+int vdb_store_query(vdb_store *store, const float *queries, size_t nq,
+                    const vdb_query_params *params, vdb_store_hits_fn emit, void *ctx,
+                    vdb_error *err);
+
+/* Looks up one live id: copies its stored vector (dim floats; for cosine
+ * the normalized one) into vector_out when not NULL, and a heap copy of its
+ * metadata (NULL when none; caller frees with vdb_free) into meta_out when
+ * not NULL. VDB_ENOTFOUND when absent. */
+int vdb_store_get(vdb_store *store, const char *id, float *vector_out, char **meta_out,
+                  vdb_error *err);
+
+size_t vdb_store_count(vdb_store *store);
+
+/* Counts live vectors the filter matches. */
+int vdb_store_count_where(vdb_store *store, const struct vdb_filter *filter, size_t *count,
+                          vdb_error *err);
+
+typedef struct vdb_store_stats {
+    size_t vectors;         /* live */
+    size_t rows;            /* including tombstones */
+    size_t memory_bytes;
+    uint64_t wal_bytes;
+    uint64_t checkpoints;
+    const char *index_name; /* "flat" or "hnsw" (static string) */
+    int read_only;
+} vdb_store_stats;
+
+void vdb_store_get_stats(vdb_store *store, vdb_store_stats *stats);
+
+/* Writes a new snapshot and truncates the WAL (also compacts tombstones). */
+int vdb_store_checkpoint(vdb_store *store, vdb_error *err);
+
+/* Rebuilds/repairs the index and compacts; *vectors_out = live vectors. */
+int vdb_store_optimize(vdb_store *store, size_t *vectors_out, vdb_error *err);
+
+#endif

@@ -1,0 +1,417 @@
+/* In-memory core of a store; see vecset.h for the model.
+ *
+ * Writes are split into a "prepare" phase that validates and allocates
+ * everything the batch needs (row capacity, id and metadata copies, id map
+ * room) and a "commit" phase that cannot fail. That is what makes a batch
+ * all-or-nothing without an undo log. */
+#include "vecset.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "../core/alloc.h"
+#include "../core/limits.h"
+#include "../kernel/dist.h"
+#include "idmap.h"
+
+#define ROW_ALIGN 64
+
+struct vdb_vecset {
+    uint32_t dim;
+    vdb_metric metric;
+    uint32_t rows;      /* rows in use */
+    uint32_t capacity;  /* rows allocated */
+    size_t live;
+    float *data;        /* capacity x dim, 64-byte aligned */
+    float *norms;       /* per row */
+    char **ids;         /* per row, owned */
+    char **metas;       /* per row, owned, NULL = none */
+    uint64_t *deleted;  /* bitset over capacity */
+    size_t string_bytes;
+    vdb_idmap *map;
+};
+
+static const char *row_key(void *owner, uint32_t row)
+{
+    return ((vdb_vecset *)owner)->ids[row];
+}
+
+vdb_vecset *vdb_vecset_new(uint32_t dim, vdb_metric metric, vdb_error *err)
+{
+    vdb_vecset *set;
+    if (dim == 0 || dim > VDB_MAX_DIM) {
+        vdb_error_set(err, VDB_EINVAL, "dimension %u outside 1..%u", dim, VDB_MAX_DIM);
+        return NULL;
+    }
+    if (metric != VDB_METRIC_COSINE && metric != VDB_METRIC_L2 && metric != VDB_METRIC_DOT) {
+        vdb_error_set(err, VDB_EINVAL, "unknown metric %d", (int)metric);
+        return NULL;
+    }
+    set = vdb_calloc(1, sizeof(*set));
+    if (set == NULL || (set->map = vdb_idmap_new(row_key, set)) == NULL) {
+        vdb_free(set);
+        vdb_error_set(err, VDB_ENOMEM, "vecset: out of memory");
+        return NULL;
+    }
+    set->dim = dim;
+    set->metric = metric;
+    return set;
+}
+
+void vdb_vecset_free(vdb_vecset *set)
+{
+    if (set == NULL)
+        return;
+    for (uint32_t r = 0; r < set->rows; r++) {
+        vdb_free(set->ids[r]);
+        vdb_free(set->metas[r]);
+    }
+    vdb_idmap_free(set->map);
+    vdb_aligned_free(set->data);
+    vdb_free(set->norms);
+    vdb_free(set->ids);
+    vdb_free(set->metas);
+    vdb_free(set->deleted);
+    vdb_free(set);
+}
+
+uint32_t vdb_vecset_dim(const vdb_vecset *set) { return set->dim; }
+vdb_metric vdb_vecset_metric(const vdb_vecset *set) { return set->metric; }
+size_t vdb_vecset_count(const vdb_vecset *set) { return set->live; }
+uint32_t vdb_vecset_rows(const vdb_vecset *set) { return set->rows; }
+
+/* Grows every per-row array to hold `want` rows. On failure the arrays that
+ * did grow stay grown (harmless: capacity is only raised once all succeed). */
+static int grow(vdb_vecset *set, size_t want)
+{
+    size_t capacity = set->capacity ? set->capacity : 64;
+    size_t bytes;
+    float *data;
+    void *p;
+    if (want <= set->capacity)
+        return VDB_OK;
+    if (want > VDB_MAX_VECTORS)
+        return VDB_ERANGE;
+    while (capacity < want)
+        capacity = capacity * 2 > VDB_MAX_VECTORS ? VDB_MAX_VECTORS : capacity * 2;
+    if (vdb_mul_size(capacity, (size_t)set->dim * sizeof(float), &bytes) != 0)
+        return VDB_ERANGE;
+    data = vdb_aligned_alloc(ROW_ALIGN, bytes);
+    if (data == NULL)
+        return VDB_ENOMEM;
+    if ((p = vdb_realloc(set->norms, capacity * sizeof(float))) == NULL)
+        goto fail;
+    set->norms = p;
+    if ((p = vdb_realloc(set->ids, capacity * sizeof(char *))) == NULL)
+        goto fail;
+    set->ids = p;
+    if ((p = vdb_realloc(set->metas, capacity * sizeof(char *))) == NULL)
+        goto fail;
+    set->metas = p;
+    if ((p = vdb_realloc(set->deleted, (capacity + 63) / 64 * sizeof(uint64_t))) == NULL)
+        goto fail;
+    set->deleted = p;
+    memset(set->deleted + (set->capacity + 63) / 64, 0,
+           ((capacity + 63) / 64 - (set->capacity + 63) / 64) * sizeof(uint64_t));
+    if (set->rows > 0)
+        memcpy(data, set->data, (size_t)set->rows * set->dim * sizeof(float));
+    vdb_aligned_free(set->data);
+    set->data = data;
+    set->capacity = (uint32_t)capacity;
+    return VDB_OK;
+fail:
+    vdb_aligned_free(data);
+    return VDB_ENOMEM;
+}
+
+int vdb_vecset_reserve(vdb_vecset *set, size_t rows, vdb_error *err)
+{
+    int rc = grow(set, rows);
+    if (rc == VDB_OK)
+        rc = vdb_idmap_reserve(set->map, rows);
+    if (rc != VDB_OK)
+        return vdb_error_set(err, rc, "cannot reserve %zu rows", rows);
+    return VDB_OK;
+}
+
+int vdb_vecset_validate(const vdb_vecset *set, size_t n, const float *vectors,
+                        const char *const *ids, const char *const *metas, vdb_error *err)
+{
+    if (n == 0)
+        return vdb_error_set(err, VDB_EINVAL, "empty batch");
+    if (vectors == NULL || ids == NULL)
+        return vdb_error_set(err, VDB_EINVAL, "vectors and ids are required");
+    if ((size_t)set->rows + n > VDB_MAX_VECTORS)
+        return vdb_error_set(err, VDB_ERANGE, "store would exceed %u rows", VDB_MAX_VECTORS);
+    for (size_t i = 0; i < n; i++) {
+        const float *v = vectors + i * set->dim;
+        size_t len;
+        for (uint32_t c = 0; c < set->dim; c++)
+            if (!isfinite(v[c]))
+                return vdb_error_set(err, VDB_EINVAL, "vector %zu component %u is not finite",
+                                     i, c);
+        if (ids[i] == NULL || (len = strlen(ids[i])) == 0 || len > VDB_MAX_ID_LEN)
+            return vdb_error_set(err, VDB_EINVAL, "vector %zu: id must be 1..%u bytes", i,
+                                 VDB_MAX_ID_LEN);
+        if (metas != NULL && metas[i] != NULL && strlen(metas[i]) > VDB_MAX_META_BYTES)
+            return vdb_error_set(err, VDB_ETOOBIG, "vector %zu: metadata over %u bytes", i,
+                                 VDB_MAX_META_BYTES);
+    }
+    return VDB_OK;
+}
+
+/* Marks entries superseded by a later duplicate id in the same batch
+ * (keep[i] = 0). Returns the number kept, or 0 with *rc set on failure. */
+static const char *batch_key(void *owner, uint32_t row)
+{
+    return ((const char *const *)owner)[row];
+}
+
+static size_t mark_last_wins(size_t n, const char *const *ids, unsigned char *keep, int *rc)
+{
+    vdb_idmap *seen = vdb_idmap_new(batch_key, (void *)ids);
+    size_t kept = 0;
+    *rc = VDB_OK;
+    if (seen == NULL || vdb_idmap_reserve(seen, n) != VDB_OK) {
+        vdb_idmap_free(seen);
+        *rc = VDB_ENOMEM;
+        return 0;
+    }
+    for (size_t i = n; i-- > 0;) {
+        keep[i] = vdb_idmap_get(seen, ids[i]) < 0;
+        if (keep[i]) {
+            vdb_idmap_put(seen, ids[i], (uint32_t)i); /* room reserved: cannot fail */
+            kept++;
+        }
+    }
+    vdb_idmap_free(seen);
+    return kept;
+}
+
+/* Copies of the batch's strings, made before anything changes. */
+typedef struct batch_strings {
+    char **ids;
+    char **metas;
+    size_t count;
+} batch_strings;
+
+static void batch_strings_free(batch_strings *b)
+{
+    for (size_t i = 0; i < b->count; i++) {
+        vdb_free(b->ids[i]);
+        vdb_free(b->metas[i]);
+    }
+    vdb_free(b->ids);
+    vdb_free(b->metas);
+}
+
+static int batch_strings_copy(batch_strings *b, size_t n, const unsigned char *keep,
+                              const char *const *ids, const char *const *metas)
+{
+    b->count = 0;
+    b->ids = vdb_calloc(n, sizeof(char *));
+    b->metas = vdb_calloc(n, sizeof(char *));
+    if (b->ids == NULL || b->metas == NULL)
+        return VDB_ENOMEM;
+    b->count = n;
+    for (size_t i = 0; i < n; i++) {
+        if (!keep[i])
+            continue;
+        if ((b->ids[i] = vdb_strdup(ids[i])) == NULL)
+            return VDB_ENOMEM;
+        if (metas != NULL && metas[i] != NULL && (b->metas[i] = vdb_strdup(metas[i])) == NULL)
+            return VDB_ENOMEM;
+    }
+    return VDB_OK;
+}
+
+static void set_deleted(vdb_vecset *set, uint32_t row)
+{
+    set->deleted[row >> 6] |= (uint64_t)1 << (row & 63);
+}
+
+/* The commit phase: every allocation was made by the caller. */
+static void append_row(vdb_vecset *set, const float *vector, char *id, char *meta)
+{
+    uint32_t row = set->rows++;
+    float *dst = set->data + (size_t)row * set->dim;
+    memcpy(dst, vector, set->dim * sizeof(float));
+    if (set->metric == VDB_METRIC_COSINE)
+        set->norms[row] = vdb_dist_normalize(dst, set->dim);
+    else
+        set->norms[row] = sqrtf(vdb_dist()->dot(dst, dst, set->dim));
+    set->ids[row] = id;
+    set->metas[row] = meta;
+    set->string_bytes += strlen(id) + 1 + (meta ? strlen(meta) + 1 : 0);
+    vdb_idmap_put(set->map, id, row); /* room reserved by the caller */
+    set->live++;
+}
+
+int vdb_vecset_upsert(vdb_vecset *set, size_t n, const float *vectors, const char *const *ids,
+                      const char *const *metas, uint32_t *rows_out, size_t *replaced,
+                      vdb_error *err)
+{
+    batch_strings strings = {0};
+    unsigned char *keep = NULL;
+    size_t kept, replaced_count = 0;
+    int rc = vdb_vecset_validate(set, n, vectors, ids, metas, err);
+    if (rc != VDB_OK)
+        return rc;
+    if ((keep = vdb_malloc(n)) == NULL) {
+        rc = VDB_ENOMEM;
+        goto cleanup;
+    }
+    kept = mark_last_wins(n, ids, keep, &rc);
+    if (rc != VDB_OK)
+        goto cleanup;
+    if ((rc = grow(set, (size_t)set->rows + kept)) != VDB_OK ||
+        (rc = vdb_idmap_reserve(set->map, vdb_idmap_size(set->map) + kept)) != VDB_OK ||
+        (rc = batch_strings_copy(&strings, n, keep, ids, metas)) != VDB_OK)
+        goto cleanup;
+
+    for (size_t i = 0; i < n; i++) {
+        int64_t old;
+        if (!keep[i]) {
+            if (rows_out != NULL)
+                rows_out[i] = UINT32_MAX;
+            continue;
+        }
+        old = vdb_idmap_get(set->map, ids[i]);
+        if (old >= 0) {
+            set_deleted(set, (uint32_t)old);
+            set->live--;
+            replaced_count++;
+        }
+        if (rows_out != NULL)
+            rows_out[i] = set->rows;
+        append_row(set, vectors + i * set->dim, strings.ids[i], strings.metas[i]);
+        strings.ids[i] = strings.metas[i] = NULL; /* now owned by the set */
+    }
+    if (replaced != NULL)
+        *replaced = replaced_count;
+cleanup:
+    batch_strings_free(&strings);
+    vdb_free(keep);
+    if (rc != VDB_OK && rc != VDB_EINVAL)
+        vdb_error_set(err, rc, "cannot add %zu vectors: %s", n, vdb_err_text(rc));
+    return rc;
+}
+
+int vdb_vecset_delete_row(vdb_vecset *set, uint32_t row)
+{
+    if (row >= set->rows || vdb_vecset_is_deleted(set, row))
+        return 0;
+    set_deleted(set, row);
+    vdb_idmap_remove(set->map, set->ids[row]);
+    set->live--;
+    return 1;
+}
+
+int vdb_vecset_delete(vdb_vecset *set, size_t n, const char *const *ids, size_t *deleted,
+                      vdb_error *err)
+{
+    size_t count = 0;
+    if (n > 0 && ids == NULL)
+        return vdb_error_set(err, VDB_EINVAL, "ids are required");
+    for (size_t i = 0; i < n; i++) {
+        int64_t row;
+        if (ids[i] == NULL)
+            continue;
+        row = vdb_idmap_get(set->map, ids[i]);
+        if (row >= 0)
+            count += (size_t)vdb_vecset_delete_row(set, (uint32_t)row);
+    }
+    if (deleted != NULL)
+        *deleted = count;
+    return VDB_OK;
+}
+
+int64_t vdb_vecset_find(const vdb_vecset *set, const char *id)
+{
+    int64_t row = vdb_idmap_get(set->map, id);
+    return row >= 0 ? row : VDB_ENOTFOUND;
+}
+
+const float *vdb_vecset_vector(const vdb_vecset *set, uint32_t row)
+{
+    return set->data + (size_t)row * set->dim;
+}
+
+const char *vdb_vecset_id(const vdb_vecset *set, uint32_t row) { return set->ids[row]; }
+const char *vdb_vecset_meta(const vdb_vecset *set, uint32_t row) { return set->metas[row]; }
+float vdb_vecset_norm(const vdb_vecset *set, uint32_t row) { return set->norms[row]; }
+
+int vdb_vecset_is_deleted(const vdb_vecset *set, uint32_t row)
+{
+    return (set->deleted[row >> 6] >> (row & 63)) & 1u;
+}
+
+vdb_vecview vdb_vecset_view(const vdb_vecset *set)
+{
+    vdb_vecview view;
+    view.data = set->data;
+    view.deleted = set->live == set->rows ? NULL : set->deleted;
+    view.n = set->rows;
+    view.dim = set->dim;
+    view.metric = set->metric;
+    return view;
+}
+
+int vdb_vecset_compact(vdb_vecset *set, uint32_t *old_to_new, vdb_error *err)
+{
+    uint32_t out = 0;
+    (void)err; /* compaction moves data in place and cannot fail */
+    for (uint32_t r = 0; r < set->rows; r++) {
+        if (vdb_vecset_is_deleted(set, r)) {
+            set->string_bytes -= strlen(set->ids[r]) + 1 +
+                                 (set->metas[r] ? strlen(set->metas[r]) + 1 : 0);
+            vdb_free(set->ids[r]);
+            vdb_free(set->metas[r]);
+            if (old_to_new != NULL)
+                old_to_new[r] = UINT32_MAX;
+            continue;
+        }
+        if (out != r) {
+            memmove(set->data + (size_t)out * set->dim, set->data + (size_t)r * set->dim,
+                    set->dim * sizeof(float));
+            set->norms[out] = set->norms[r];
+            set->ids[out] = set->ids[r];
+            set->metas[out] = set->metas[r];
+        }
+        if (old_to_new != NULL)
+            old_to_new[r] = out;
+        out++;
+    }
+    memset(set->deleted, 0, (set->capacity + 63) / 64 * sizeof(uint64_t));
+    set->rows = out;
+    vdb_idmap_clear(set->map);
+    for (uint32_t r = 0; r < out; r++)
+        vdb_idmap_put(set->map, set->ids[r], r); /* table only shrank in use */
+    return VDB_OK;
+}
+
+size_t vdb_vecset_memory(const vdb_vecset *set)
+{
+    size_t per_row = (size_t)set->dim * sizeof(float) + sizeof(float) + 2 * sizeof(char *);
+    return sizeof(*set) + (size_t)set->capacity * per_row + (set->capacity + 63) / 64 * 8 +
+           set->string_bytes + vdb_idmap_memory(set->map);
+}
+
+int vdb_vecset_check(const vdb_vecset *set, vdb_error *err)
+{
+    size_t live = 0;
+    for (uint32_t r = 0; r < set->rows; r++) {
+        if (set->ids[r] == NULL)
+            return vdb_error_set(err, VDB_ECORRUPT, "row %u has no id", r);
+        if (vdb_vecset_is_deleted(set, r))
+            continue;
+        live++;
+        if (vdb_idmap_get(set->map, set->ids[r]) != (int64_t)r)
+            return vdb_error_set(err, VDB_ECORRUPT, "id '%s' does not map to its row %u",
+                                 set->ids[r], r);
+    }
+    if (live != set->live || live != vdb_idmap_size(set->map))
+        return vdb_error_set(err, VDB_ECORRUPT, "live count %zu, counted %zu, map %zu",
+                             set->live, live, vdb_idmap_size(set->map));
+    return VDB_OK;
+}

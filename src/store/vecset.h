@@ -1,0 +1,100 @@
+/* The in-memory core of a store: vectors, external ids, metadata and
+ * tombstones.
+ *
+ * Rows live in one contiguous, 64-byte-aligned float32 array (row i at
+ * data + i*dim), so exact search streams them and HNSW addresses them by
+ * row id. External string ids map to dense u32 row ids through a hash map
+ * (idmap.h). Cosine rows are normalized once, at insert; the original norm
+ * is kept per row. An upsert of an existing id tombstones the old row and
+ * appends a new one (rows are append-only between compactions, which keeps
+ * row ids stable for indexes); a delete only sets the tombstone bit.
+ * vdb_vecset_compact drops tombstoned rows (checkpoints call it).
+ *
+ * Writes are all-or-nothing: a batch is validated completely and memory is
+ * reserved before the first row changes, so an error leaves the set as it
+ * was. Within one batch a repeated id keeps its last occurrence.
+ *
+ * Not thread-safe: the store serializes writers and holds readers off
+ * during writes (store.h). */
+#ifndef VDB_STORE_VECSET_H
+#define VDB_STORE_VECSET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/err.h"
+#include "../index/index.h"
+
+typedef struct vdb_vecset vdb_vecset;
+
+/* dim in 1..VDB_MAX_DIM. Errors: VDB_EINVAL, VDB_ENOMEM. */
+vdb_vecset *vdb_vecset_new(uint32_t dim, vdb_metric metric, vdb_error *err);
+void vdb_vecset_free(vdb_vecset *set);
+
+uint32_t vdb_vecset_dim(const vdb_vecset *set);
+vdb_metric vdb_vecset_metric(const vdb_vecset *set);
+
+/* Live (not deleted) vectors. */
+size_t vdb_vecset_count(const vdb_vecset *set);
+
+/* Rows in use, tombstones included (the id space of indexes). */
+uint32_t vdb_vecset_rows(const vdb_vecset *set);
+
+/* Checks a batch without changing anything: every component finite, every
+ * id 1..VDB_MAX_ID_LEN bytes, metadata within VDB_MAX_META_BYTES, room for
+ * the rows. The error names the first offending vector and component. */
+int vdb_vecset_validate(const vdb_vecset *set, size_t n, const float *vectors,
+                        const char *const *ids, const char *const *metas, vdb_error *err);
+
+/* Adds or replaces n vectors (row-major n x dim) with their ids (required,
+ * borrowed) and metadata JSON texts (metas may be NULL, or hold NULL
+ * entries = no metadata; borrowed, copied). When `rows_out` is not NULL,
+ * rows_out[i] receives the row of vectors i (UINT32_MAX for an entry
+ * superseded by a later duplicate in the batch). When `replaced` is not
+ * NULL it counts ids that already existed. Errors: VDB_EINVAL, VDB_ERANGE,
+ * VDB_ENOMEM; nothing changes on error. */
+int vdb_vecset_upsert(vdb_vecset *set, size_t n, const float *vectors, const char *const *ids,
+                      const char *const *metas, uint32_t *rows_out, size_t *replaced,
+                      vdb_error *err);
+
+/* Tombstones the listed ids; unknown ids are ignored. *deleted (optional)
+ * receives how many were live. Never fails except on bad arguments. */
+int vdb_vecset_delete(vdb_vecset *set, size_t n, const char *const *ids, size_t *deleted,
+                      vdb_error *err);
+
+/* Tombstones one row (no-op when already deleted); returns 1 if it was live. */
+int vdb_vecset_delete_row(vdb_vecset *set, uint32_t row);
+
+/* Row of a live id, or -1 (VDB_ENOTFOUND) when absent or deleted. */
+int64_t vdb_vecset_find(const vdb_vecset *set, const char *id);
+
+/* Borrowed pointers into row `row`, valid until the next write: the stored
+ * (for cosine: normalized) vector, the id, the metadata JSON (NULL when
+ * none). */
+const float *vdb_vecset_vector(const vdb_vecset *set, uint32_t row);
+const char *vdb_vecset_id(const vdb_vecset *set, uint32_t row);
+const char *vdb_vecset_meta(const vdb_vecset *set, uint32_t row);
+
+/* The L2 norm the vector had before normalization (cosine) or its norm. */
+float vdb_vecset_norm(const vdb_vecset *set, uint32_t row);
+
+int vdb_vecset_is_deleted(const vdb_vecset *set, uint32_t row);
+
+/* A view for the indexes; valid until the next write. */
+vdb_vecview vdb_vecset_view(const vdb_vecset *set);
+
+/* Drops tombstoned rows, renumbering the live ones in order. When `old_to_new`
+ * is not NULL it must have vdb_vecset_rows() entries and receives each old
+ * row's new row (UINT32_MAX for dropped ones). Errors: VDB_ENOMEM. */
+int vdb_vecset_compact(vdb_vecset *set, uint32_t *old_to_new, vdb_error *err);
+
+/* Reserves room for `rows` rows in total (avoids regrowth during bulk load). */
+int vdb_vecset_reserve(vdb_vecset *set, size_t rows, vdb_error *err);
+
+/* Approximate bytes held (vectors, ids, metadata, maps). */
+size_t vdb_vecset_memory(const vdb_vecset *set);
+
+/* Internal consistency check (id map <-> rows, counts); 0 or VDB_ECORRUPT. */
+int vdb_vecset_check(const vdb_vecset *set, vdb_error *err);
+
+#endif
