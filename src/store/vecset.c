@@ -11,10 +11,10 @@
 
 #include "../core/alloc.h"
 #include "../core/limits.h"
+#include "../core/pool.h"
+#include "../core/vmem.h"
 #include "../kernel/dist.h"
 #include "idmap.h"
-
-#define ROW_ALIGN 64
 
 struct vdb_vecset {
     uint32_t dim;
@@ -22,7 +22,8 @@ struct vdb_vecset {
     uint32_t rows;      /* rows in use */
     uint32_t capacity;  /* rows allocated */
     size_t live;
-    float *data;        /* capacity x dim, 64-byte aligned */
+    float *data;        /* capacity x dim, 64-byte aligned; = vectors.base */
+    vdb_vmem vectors;   /* grows in place: row pointers stay valid */
     float *norms;       /* per row */
     char **ids;         /* per row, owned */
     char **metas;       /* per row, owned, NULL = none */
@@ -30,6 +31,9 @@ struct vdb_vecset {
     size_t string_bytes;
     vdb_idmap *map;
 };
+
+static int validate_strings(const vdb_vecset *set, size_t n, const float *vectors,
+                            const char *const *ids, const char *const *metas, vdb_error *err);
 
 static const char *row_key(void *owner, uint32_t row)
 {
@@ -54,6 +58,7 @@ vdb_vecset *vdb_vecset_new(uint32_t dim, vdb_metric metric, vdb_error *err)
         return NULL;
     }
     set->dim = dim;
+    vdb_vmem_init(&set->vectors);
     set->metric = metric;
     return set;
 }
@@ -67,7 +72,7 @@ void vdb_vecset_free(vdb_vecset *set)
         vdb_free(set->metas[r]);
     }
     vdb_idmap_free(set->map);
-    vdb_aligned_free(set->data);
+    vdb_vmem_release(&set->vectors);
     vdb_free(set->norms);
     vdb_free(set->ids);
     vdb_free(set->metas);
@@ -86,7 +91,6 @@ static int grow(vdb_vecset *set, size_t want)
 {
     size_t capacity = set->capacity ? set->capacity : 64;
     size_t bytes;
-    float *data;
     void *p;
     if (want <= set->capacity)
         return VDB_OK;
@@ -96,32 +100,25 @@ static int grow(vdb_vecset *set, size_t want)
         capacity = capacity * 2 > VDB_MAX_VECTORS ? VDB_MAX_VECTORS : capacity * 2;
     if (vdb_mul_size(capacity, (size_t)set->dim * sizeof(float), &bytes) != 0)
         return VDB_ERANGE;
-    data = vdb_aligned_alloc(ROW_ALIGN, bytes);
-    if (data == NULL)
-        return VDB_ENOMEM;
     if ((p = vdb_realloc(set->norms, capacity * sizeof(float))) == NULL)
-        goto fail;
+        return VDB_ENOMEM;
     set->norms = p;
     if ((p = vdb_realloc(set->ids, capacity * sizeof(char *))) == NULL)
-        goto fail;
+        return VDB_ENOMEM;
     set->ids = p;
     if ((p = vdb_realloc(set->metas, capacity * sizeof(char *))) == NULL)
-        goto fail;
+        return VDB_ENOMEM;
     set->metas = p;
     if ((p = vdb_realloc(set->deleted, (capacity + 63) / 64 * sizeof(uint64_t))) == NULL)
-        goto fail;
+        return VDB_ENOMEM;
     set->deleted = p;
     memset(set->deleted + (set->capacity + 63) / 64, 0,
            ((capacity + 63) / 64 - (set->capacity + 63) / 64) * sizeof(uint64_t));
-    if (set->rows > 0)
-        memcpy(data, set->data, (size_t)set->rows * set->dim * sizeof(float));
-    vdb_aligned_free(set->data);
-    set->data = data;
+    if (vdb_vmem_grow(&set->vectors, bytes) != VDB_OK)
+        return VDB_ENOMEM;
+    set->data = (float *)(void *)set->vectors.base;
     set->capacity = (uint32_t)capacity;
     return VDB_OK;
-fail:
-    vdb_aligned_free(data);
-    return VDB_ENOMEM;
 }
 
 int vdb_vecset_reserve(vdb_vecset *set, size_t rows, vdb_error *err)
@@ -134,28 +131,35 @@ int vdb_vecset_reserve(vdb_vecset *set, size_t rows, vdb_error *err)
     return VDB_OK;
 }
 
+/* Index of the first NaN/Inf component, or dim. The branch-free scan over
+ * the exponent bits vectorizes; the slow search runs only on failure. */
+static uint32_t first_nonfinite(const float *v, uint32_t dim)
+{
+    uint32_t bad = 0;
+    for (uint32_t c = 0; c < dim; c++) {
+        uint32_t bits;
+        memcpy(&bits, &v[c], sizeof(bits));
+        bad |= (uint32_t)((bits & 0x7F800000u) == 0x7F800000u);
+    }
+    if (!bad)
+        return dim;
+    for (uint32_t c = 0; c < dim; c++)
+        if (!isfinite(v[c]))
+            return c;
+    return dim;
+}
+
 int vdb_vecset_validate(const vdb_vecset *set, size_t n, const float *vectors,
                         const char *const *ids, const char *const *metas, vdb_error *err)
 {
-    if (n == 0)
-        return vdb_error_set(err, VDB_EINVAL, "empty batch");
-    if (vectors == NULL || ids == NULL)
-        return vdb_error_set(err, VDB_EINVAL, "vectors and ids are required");
-    if ((size_t)set->rows + n > VDB_MAX_VECTORS)
-        return vdb_error_set(err, VDB_ERANGE, "store would exceed %u rows", VDB_MAX_VECTORS);
+    int rc = validate_strings(set, n, vectors, ids, metas, err);
+    if (rc != VDB_OK)
+        return rc;
     for (size_t i = 0; i < n; i++) {
-        const float *v = vectors + i * set->dim;
-        size_t len;
-        for (uint32_t c = 0; c < set->dim; c++)
-            if (!isfinite(v[c]))
-                return vdb_error_set(err, VDB_EINVAL, "vector %zu component %u is not finite",
-                                     i, c);
-        if (ids[i] == NULL || (len = strlen(ids[i])) == 0 || len > VDB_MAX_ID_LEN)
-            return vdb_error_set(err, VDB_EINVAL, "vector %zu: id must be 1..%u bytes", i,
-                                 VDB_MAX_ID_LEN);
-        if (metas != NULL && metas[i] != NULL && strlen(metas[i]) > VDB_MAX_META_BYTES)
-            return vdb_error_set(err, VDB_ETOOBIG, "vector %zu: metadata over %u bytes", i,
-                                 VDB_MAX_META_BYTES);
+        uint32_t c = first_nonfinite(vectors + i * set->dim, set->dim);
+        if (c < set->dim)
+            return vdb_error_set(err, VDB_EINVAL, "vector %zu component %u is not finite", i,
+                                 c);
     }
     return VDB_OK;
 }
@@ -230,21 +234,98 @@ static void set_deleted(vdb_vecset *set, uint32_t row)
     set->deleted[row >> 6] |= (uint64_t)1 << (row & 63);
 }
 
-/* The commit phase: every allocation was made by the caller. */
-static void append_row(vdb_vecset *set, const float *vector, char *id, char *meta)
+/* Stages a batch's vectors into the rows just past the live ones (capacity
+ * already reserved, invisible to readers until `rows` moves): copy, check
+ * finiteness, record the norm, normalize for cosine. Runs in parallel over
+ * the global pool; each task reports the first bad vector it saw. */
+typedef struct stage_job {
+    vdb_vecset *set;
+    const float *vectors;
+    const size_t *source;  /* kept batch index for each staged row */
+    size_t count;
+    size_t *bad;           /* per task: first bad batch index, or SIZE_MAX */
+} stage_job;
+
+#define STAGE_ROWS 512
+
+static void stage_task(void *arg, size_t task, int worker)
+{
+    stage_job *job = arg;
+    vdb_vecset *set = job->set;
+    size_t begin = task * STAGE_ROWS;
+    size_t end = begin + STAGE_ROWS < job->count ? begin + STAGE_ROWS : job->count;
+    (void)worker;
+    job->bad[task] = SIZE_MAX;
+    for (size_t j = begin; j < end; j++) {
+        size_t row = (size_t)set->rows + j;
+        const float *src = job->vectors + job->source[j] * set->dim;
+        float *dst = set->data + row * set->dim;
+        float norm;
+        if (first_nonfinite(src, set->dim) < set->dim) {
+            job->bad[task] = job->source[j];
+            return;
+        }
+        memcpy(dst, src, set->dim * sizeof(float));
+        norm = sqrtf(vdb_dist()->dot(dst, dst, set->dim));
+        if (set->metric == VDB_METRIC_COSINE && norm > 0.0f) {
+            float inv = 1.0f / norm;
+            for (uint32_t c = 0; c < set->dim; c++)
+                dst[c] *= inv;
+        }
+        set->norms[row] = norm;
+    }
+}
+
+static int stage_vectors(vdb_vecset *set, const float *vectors, const size_t *source,
+                         size_t count, vdb_error *err)
+{
+    size_t tasks = (count + STAGE_ROWS - 1) / STAGE_ROWS;
+    size_t bad = SIZE_MAX;
+    stage_job job = {set, vectors, source, count, vdb_malloc(tasks * sizeof(size_t))};
+    if (job.bad == NULL)
+        return vdb_error_set(err, VDB_ENOMEM, "out of memory staging %zu vectors", count);
+    vdb_pool_run(vdb_pool_global(), tasks, stage_task, &job);
+    for (size_t t = 0; t < tasks; t++)
+        if (job.bad[t] < bad)
+            bad = job.bad[t];
+    vdb_free(job.bad);
+    if (bad != SIZE_MAX)
+        return vdb_error_set(err, VDB_EINVAL, "vector %zu component %u is not finite", bad,
+                             first_nonfinite(vectors + bad * set->dim, set->dim));
+    return VDB_OK;
+}
+
+/* The commit phase: cannot fail, every allocation was made beforehand. */
+static void commit_row(vdb_vecset *set, char *id, char *meta)
 {
     uint32_t row = set->rows++;
-    float *dst = set->data + (size_t)row * set->dim;
-    memcpy(dst, vector, set->dim * sizeof(float));
-    if (set->metric == VDB_METRIC_COSINE)
-        set->norms[row] = vdb_dist_normalize(dst, set->dim);
-    else
-        set->norms[row] = sqrtf(vdb_dist()->dot(dst, dst, set->dim));
     set->ids[row] = id;
     set->metas[row] = meta;
     set->string_bytes += strlen(id) + 1 + (meta ? strlen(meta) + 1 : 0);
     vdb_idmap_put(set->map, id, row); /* room reserved by the caller */
     set->live++;
+}
+
+/* Checks what stage_vectors does not: ids and metadata sizes. */
+static int validate_strings(const vdb_vecset *set, size_t n, const float *vectors,
+                            const char *const *ids, const char *const *metas, vdb_error *err)
+{
+    if (n == 0)
+        return vdb_error_set(err, VDB_EINVAL, "empty batch");
+    if (vectors == NULL || ids == NULL)
+        return vdb_error_set(err, VDB_EINVAL, "vectors and ids are required");
+    if ((size_t)set->rows + n > VDB_MAX_VECTORS)
+        return vdb_error_set(err, VDB_ERANGE, "store would exceed %u rows", VDB_MAX_VECTORS);
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        if (ids[i] == NULL || (len = strlen(ids[i])) == 0 || len > VDB_MAX_ID_LEN)
+            return vdb_error_set(err, VDB_EINVAL, "vector %zu: id must be 1..%u bytes", i,
+                                 VDB_MAX_ID_LEN);
+        if (metas != NULL && metas[i] != NULL && strlen(metas[i]) > VDB_MAX_META_BYTES)
+            return vdb_error_set(err, VDB_ETOOBIG, "vector %zu: metadata over %u bytes", i,
+                                 VDB_MAX_META_BYTES);
+    }
+    return VDB_OK;
 }
 
 int vdb_vecset_upsert(vdb_vecset *set, size_t n, const float *vectors, const char *const *ids,
@@ -253,20 +334,28 @@ int vdb_vecset_upsert(vdb_vecset *set, size_t n, const float *vectors, const cha
 {
     batch_strings strings = {0};
     unsigned char *keep = NULL;
-    size_t kept, replaced_count = 0;
-    int rc = vdb_vecset_validate(set, n, vectors, ids, metas, err);
+    size_t *source = NULL;
+    size_t kept, staged = 0, replaced_count = 0;
+    int rc = validate_strings(set, n, vectors, ids, metas, err);
     if (rc != VDB_OK)
         return rc;
-    if ((keep = vdb_malloc(n)) == NULL) {
-        rc = VDB_ENOMEM;
+    keep = vdb_malloc(n);
+    source = vdb_malloc(n * sizeof(size_t));
+    if (keep == NULL || source == NULL) {
+        rc = vdb_error_set(err, VDB_ENOMEM, "cannot add %zu vectors: out of memory", n);
         goto cleanup;
     }
     kept = mark_last_wins(n, ids, keep, &rc);
-    if (rc != VDB_OK)
-        goto cleanup;
-    if ((rc = grow(set, (size_t)set->rows + kept)) != VDB_OK ||
+    if (rc != VDB_OK || (rc = grow(set, (size_t)set->rows + kept)) != VDB_OK ||
         (rc = vdb_idmap_reserve(set->map, vdb_idmap_size(set->map) + kept)) != VDB_OK ||
-        (rc = batch_strings_copy(&strings, n, keep, ids, metas)) != VDB_OK)
+        (rc = batch_strings_copy(&strings, n, keep, ids, metas)) != VDB_OK) {
+        vdb_error_set(err, rc, "cannot add %zu vectors: %s", n, vdb_err_text(rc));
+        goto cleanup;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (keep[i])
+            source[staged++] = i;
+    if ((rc = stage_vectors(set, vectors, source, staged, err)) != VDB_OK)
         goto cleanup;
 
     for (size_t i = 0; i < n; i++) {
@@ -284,7 +373,7 @@ int vdb_vecset_upsert(vdb_vecset *set, size_t n, const float *vectors, const cha
         }
         if (rows_out != NULL)
             rows_out[i] = set->rows;
-        append_row(set, vectors + i * set->dim, strings.ids[i], strings.metas[i]);
+        commit_row(set, strings.ids[i], strings.metas[i]);
         strings.ids[i] = strings.metas[i] = NULL; /* now owned by the set */
     }
     if (replaced != NULL)
@@ -292,8 +381,7 @@ int vdb_vecset_upsert(vdb_vecset *set, size_t n, const float *vectors, const cha
 cleanup:
     batch_strings_free(&strings);
     vdb_free(keep);
-    if (rc != VDB_OK && rc != VDB_EINVAL)
-        vdb_error_set(err, rc, "cannot add %zu vectors: %s", n, vdb_err_text(rc));
+    vdb_free(source);
     return rc;
 }
 
