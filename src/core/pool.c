@@ -171,6 +171,10 @@ void vdb_pool_global_configure(int nthreads)
     global_threads = nthreads;
 }
 
+/* Used when even a one-thread pool cannot be allocated: with nthreads 1,
+ * vdb_pool_run never touches the other fields. */
+static vdb_pool serial_pool = {.nthreads = 1};
+
 static void global_init(void)
 {
     int n = global_threads;
@@ -179,7 +183,7 @@ static void global_init(void)
         n = atoi(env);
     global_pool = vdb_pool_new(n, NULL);
     if (global_pool == NULL)
-        global_pool = vdb_pool_new(1, NULL);
+        global_pool = &serial_pool;
 }
 
 vdb_pool *vdb_pool_global(void)

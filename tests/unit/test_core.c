@@ -1,0 +1,220 @@
+/* Core utilities: error table, allocation failure injection, thread pool,
+ * random numbers and ids, JSON adapter limits, growable memory. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <ctype.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/err.h"
+#include "core/json.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "core/pool.h"
+#include "core/rng.h"
+#include "core/vmem.h"
+
+static void test_error_table(void **state)
+{
+    vdb_error err;
+    (void)state;
+    assert_string_equal(vdb_err_name(VDB_EINVAL), "VDB_EINVAL");
+    assert_int_equal(vdb_err_http_status(VDB_ENOTFOUND), 404);
+    assert_int_equal(vdb_err_http_status(VDB_ETOOBIG), 413);
+    assert_int_equal(vdb_err_http_status(VDB_ENOSPC), 507);
+    assert_int_equal(vdb_err_http_status(12345), 500);
+    assert_int_equal(vdb_error_set(&err, VDB_EDIM, "dim %u != %u", 3u, 4u), VDB_EDIM);
+    assert_string_equal(err.msg, "dim 3 != 4");
+    assert_int_equal(vdb_error_set(NULL, VDB_EIO, "x"), VDB_EIO);
+}
+
+static void test_alloc_injection(void **state)
+{
+    void *a, *b, *c;
+    (void)state;
+    vdb_alloc_fail_at(2, 0);
+    a = vdb_malloc(8);
+    b = vdb_malloc(8);
+    c = vdb_malloc(8);
+    assert_non_null(a);
+    assert_null(b);
+    assert_non_null(c);
+    vdb_free(a);
+    vdb_free(c);
+    vdb_alloc_fail_at(1, 1);
+    assert_null(vdb_malloc(8));
+    assert_null(vdb_calloc(2, 8));
+    assert_null(vdb_strdup("x"));
+    vdb_alloc_fail_at(0, 0);
+    a = vdb_strdup("hello");
+    assert_string_equal(a, "hello");
+    vdb_free(a);
+}
+
+typedef struct sum_job {
+    _Atomic unsigned long sum;
+    _Atomic int calls;
+} sum_job;
+
+static void add_task(void *arg, size_t task, int worker)
+{
+    sum_job *job = arg;
+    (void)worker;
+    atomic_fetch_add(&job->sum, (unsigned long)task);
+    atomic_fetch_add(&job->calls, 1);
+}
+
+static void nested_task(void *arg, size_t task, int worker)
+{
+    sum_job inner = {0, 0};
+    (void)task;
+    (void)worker;
+    /* A task may itself use the pool: it runs serially, never deadlocks. */
+    vdb_pool_run(vdb_pool_global(), 10, add_task, &inner);
+    atomic_fetch_add(&((sum_job *)arg)->sum, atomic_load(&inner.sum));
+}
+
+static void test_pool(void **state)
+{
+    vdb_pool *pool = vdb_pool_new(3, NULL);
+    sum_job job = {0, 0};
+    (void)state;
+    assert_int_equal(vdb_pool_threads(pool), 3);
+    for (int round = 0; round < 50; round++) {
+        atomic_store(&job.sum, 0);
+        atomic_store(&job.calls, 0);
+        vdb_pool_run(pool, 1000, add_task, &job);
+        assert_int_equal(atomic_load(&job.sum), 999UL * 1000 / 2);
+        assert_int_equal(atomic_load(&job.calls), 1000);
+    }
+    vdb_pool_free(pool);
+    atomic_store(&job.sum, 0);
+    vdb_pool_run(vdb_pool_global(), 8, nested_task, &job);
+    assert_int_equal(atomic_load(&job.sum), 8 * 45);
+    vdb_pool_free(NULL);
+}
+
+static void test_rng(void **state)
+{
+    vdb_rng a, b;
+    char uuid[VDB_UUID_LEN], other[VDB_UUID_LEN];
+    double sum = 0, sq = 0;
+    (void)state;
+    vdb_rng_seed(&a, 42);
+    vdb_rng_seed(&b, 42);
+    for (int i = 0; i < 100; i++)
+        assert_true(vdb_rng_next(&a) == vdb_rng_next(&b));
+    for (int i = 0; i < 20000; i++) {
+        double g = vdb_rng_gauss(&a);
+        sum += g;
+        sq += g * g;
+        assert_true(vdb_rng_below(&a, 7) < 7);
+    }
+    assert_true(sum / 20000 < 0.05 && sum / 20000 > -0.05);
+    assert_true(sq / 20000 > 0.95 && sq / 20000 < 1.05);
+    vdb_rng_uuid(uuid);
+    vdb_rng_uuid(other);
+    assert_int_equal(strlen(uuid), 36);
+    assert_int_equal(uuid[14], '4');
+    assert_true(uuid[8] == '-' && uuid[13] == '-' && uuid[18] == '-' && uuid[23] == '-');
+    assert_string_not_equal(uuid, other);
+}
+
+static void test_json_limits(void **state)
+{
+    vdb_error err;
+    char deep[200];
+    vdb_json *j;
+    float out[4];
+    size_t len;
+    (void)state;
+    memset(deep, '[', 40);
+    memset(deep + 40, ']', 40);
+    deep[80] = '\0';
+    assert_null(vdb_json_parse(deep, 80, 0, &err));
+    assert_int_equal(err.code, VDB_ETOOBIG);
+    j = vdb_json_parse(deep + 10, 60, 0, &err); /* 30 levels: allowed */
+    assert_non_null(j);
+    vdb_json_decref(j);
+    assert_null(vdb_json_parse("{\"a\":1,\"a\":2}", 13, 0, &err));
+    assert_int_equal(err.code, VDB_EPARSE);
+    assert_null(vdb_json_parse("{\"a\":", 5, 0, &err));
+    assert_null(vdb_json_parse("[1e999]", 7, 0, &err));
+    /* Brackets inside strings do not count as nesting. */
+    {
+        const char *text = "{\"s\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"[[[\"}";
+        j = vdb_json_parse(text, strlen(text), 4, &err);
+    }
+    assert_non_null(j);
+    assert_int_equal(vdb_json_typeof(vdb_json_object_get(j, "s")), VDB_JSON_STRING);
+    vdb_json_decref(j);
+
+    j = vdb_json_parse("[1, 2.5, -3]", 12, 0, NULL);
+    assert_int_equal(vdb_json_to_floats(j, out, 4, &len, NULL), VDB_OK);
+    assert_int_equal(len, 3);
+    assert_float_equal(out[1], 2.5f, 0);
+    assert_int_equal(vdb_json_to_floats(j, out, 2, &len, &err), VDB_EINVAL);
+    vdb_json_decref(j);
+    j = vdb_json_parse("[1, \"x\"]", 8, 0, NULL);
+    assert_int_equal(vdb_json_to_floats(j, out, 4, &len, &err), VDB_EINVAL);
+    assert_non_null(strstr(err.msg, "element 1"));
+    vdb_json_decref(j);
+    j = vdb_json_parse("[1e300]", 7, 0, NULL);
+    assert_int_equal(vdb_json_to_floats(j, out, 4, &len, &err), VDB_EINVAL);
+    vdb_json_decref(j);
+}
+
+static void test_json_build_dump(void **state)
+{
+    vdb_json *o = vdb_json_object();
+    char *text;
+    (void)state;
+    vdb_json_object_set_new(o, "b", vdb_json_int(2));
+    vdb_json_object_set_new(o, "a", vdb_json_string("x\xc3\xa9"));
+    vdb_json_object_set_new(o, "nan", vdb_json_real(0.0 / 0.0));
+    text = vdb_json_dump(o, VDB_JSON_DUMP_COMPACT | VDB_JSON_DUMP_SORT_KEYS | VDB_JSON_DUMP_ASCII);
+    assert_string_equal(text, "{\"a\":\"x\\u00E9\",\"b\":2,\"nan\":null}");
+    vdb_json_free_text(text);
+    vdb_json_decref(o);
+}
+
+static void test_vmem(void **state)
+{
+    vdb_vmem mem;
+    unsigned char *base;
+    (void)state;
+    vdb_vmem_init(&mem);
+    assert_int_equal(vdb_vmem_grow(&mem, 100), VDB_OK);
+    assert_true(((uintptr_t)mem.base & 63) == 0);
+    base = mem.base;
+    memset(mem.base, 7, 100);
+    assert_int_equal(vdb_vmem_grow(&mem, (size_t)64 << 20), VDB_OK);
+    if (!mem.heap)
+        assert_ptr_equal(mem.base, base); /* grows in place */
+    assert_int_equal(mem.base[99], 7);
+    assert_int_equal(mem.base[((size_t)64 << 20) - 1], 0);
+    vdb_vmem_release(&mem);
+    assert_null(mem.base);
+}
+
+static void test_log_levels(void **state)
+{
+    (void)state;
+    assert_int_equal(vdb_log_level_parse("WARNING"), VDB_LOG_WARN);
+    assert_int_equal(vdb_log_level_parse("debug"), VDB_LOG_DEBUG);
+    assert_int_equal(vdb_log_level_parse("loud"), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_error_table),  cmocka_unit_test(test_alloc_injection),
+        cmocka_unit_test(test_pool),         cmocka_unit_test(test_rng),
+        cmocka_unit_test(test_json_limits),  cmocka_unit_test(test_json_build_dump),
+        cmocka_unit_test(test_vmem),         cmocka_unit_test(test_log_levels),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
