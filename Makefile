@@ -58,7 +58,7 @@ $(BUILD)/obj/src/kernel/dist_avx2.o: ISA_FLAGS := -mavx2 -mfma
 $(BUILD)/obj/src/kernel/dist_avx512.o: ISA_FLAGS := -mavx512f -mavx2 -mfma
 endif
 
-.PHONY: all deps run test test-unit test-neon test-e2e test-asan test-crash-long clean headers bench-peers
+.PHONY: all deps run test test-unit test-neon test-e2e test-asan test-tsan test-crash-long clean headers bench-peers
 
 all: deps $(BUILD)/vdb
 
@@ -123,6 +123,12 @@ test-e2e: $(BUILD)/vdb
 # The unit suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 test-asan:
 	$(MAKE) SANITIZER=address,undefined OPT="-O1 -g" test-unit
+
+# HNSW's concurrent search + insert test (and the rest of its suite) under
+# ThreadSanitizer, in its own tree.
+test-tsan:
+	$(MAKE) SANITIZER=thread OPT="-O1 -g" BUILD=$(BUILD)/san-thread $(BUILD)/san-thread/tests/test_hnsw
+	$(BUILD)/san-thread/tests/test_hnsw
 
 clean:
 	rm -rf build

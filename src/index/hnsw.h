@@ -1,0 +1,162 @@
+/* HNSW (hierarchical navigable small world) approximate nearest-neighbour
+ * index over a store's rows.
+ *
+ * The index does not own vectors: it holds only the graph and reads row
+ * vectors from the vdb_vecview the caller passes to every call (row id ==
+ * node id), so it sits beside the store's vecset without a second copy.
+ * Distances are vdb's internal "lower is better" ones (index.h); queries must
+ * be prepared like for exact search (vdb_flat_prepare_query: normalized for
+ * cosine).
+ *
+ * Layout (hnsw_int.h): level-0 links live in one flat array of fixed-size
+ * slots (count + 2M ids per node), so a node's neighbours are one or two
+ * cache lines at a computable address; the rare upper levels (about 1/M of
+ * the nodes) get one small array per node. A node's level is drawn from a
+ * hash of (seed, row), so the graph's shape does not depend on insert order
+ * or thread timing.
+ *
+ * Limits:
+ *   M (links per node on levels > 0; level 0 gets 2M): 2..VDB_HNSW_MAX_M.
+ *   ef_construction: 1..VDB_HNSW_MAX_EF; ef at query time: 1..VDB_HNSW_MAX_EF
+ *   (raised to k when smaller).
+ *   Rows: up to UINT32_MAX - 1; levels 0..VDB_HNSW_MAX_LEVEL.
+ *
+ * Thread-safety: vdb_hnsw_add, vdb_hnsw_build and vdb_hnsw_search may all run
+ * concurrently on one index. Inserts lock one node at a time (striped
+ * mutexes) while rewriting its link list; searches read links without locks
+ * through relaxed atomic loads, which may observe a list mid-rewrite - every
+ * id they see is still a valid, fully inserted-or-inserting node, which is
+ * all a best-first search needs. Growing the node arrays takes an exclusive
+ * lock for the few microseconds of the copy. vdb_hnsw_save, vdb_hnsw_check
+ * and vdb_hnsw_free must not overlap adds (save and check exclude them
+ * themselves; free requires that nothing else uses the index).
+ *
+ * Deletes are the view's tombstones (view->deleted): a deleted row is never
+ * returned but keeps routing searches. After heavy deletes call
+ * vdb_hnsw_rebuild (the store's optimize) to drop them from the graph. */
+#ifndef VDB_INDEX_HNSW_H
+#define VDB_INDEX_HNSW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/err.h"
+#include "index.h"
+
+#define VDB_HNSW_MAX_M 128
+#define VDB_HNSW_MAX_EF 100000
+#define VDB_HNSW_MAX_LEVEL 30
+
+typedef struct vdb_hnsw vdb_hnsw;
+
+/* Per-search working memory: the epoch-tagged visited set and the candidate
+ * and result heaps. One scratch serves one search at a time; it grows to the
+ * largest index it has searched and is then reused with no allocation. */
+typedef struct vdb_hnsw_scratch vdb_hnsw_scratch;
+
+typedef struct vdb_hnsw_params {
+    uint32_t m;               /* default 16 */
+    uint32_t ef_construction; /* default 200 */
+    uint32_t ef_search;       /* default query ef: 64 */
+    uint64_t seed;            /* level draws; default 42 */
+} vdb_hnsw_params;
+
+/* Fills the defaults above. */
+void vdb_hnsw_params_default(vdb_hnsw_params *params);
+
+/* ---- core ---------------------------------------------------------------- */
+
+/* An empty index for rows of `dim` floats under `metric`. params NULL means
+ * defaults. Errors: VDB_EINVAL (dim, M, ef out of range), VDB_ENOMEM. */
+vdb_hnsw *vdb_hnsw_new(uint32_t dim, vdb_metric metric, const vdb_hnsw_params *params,
+                       vdb_error *err);
+
+/* Releases everything. NULL is a no-op. Nothing may use the index. */
+void vdb_hnsw_free(vdb_hnsw *index);
+
+/* The parameters in force (ef_search as last set). */
+vdb_hnsw_params vdb_hnsw_get_params(const vdb_hnsw *index);
+uint32_t vdb_hnsw_dim(const vdb_hnsw *index);
+vdb_metric vdb_hnsw_metric(const vdb_hnsw *index);
+
+/* Sets the default query ef (1..VDB_HNSW_MAX_EF). Thread-safe. */
+int vdb_hnsw_set_ef_search(vdb_hnsw *index, uint32_t ef, vdb_error *err);
+
+/* Makes room for rows [0, rows) so adds do not regrow. Errors: VDB_ENOMEM. */
+int vdb_hnsw_reserve(vdb_hnsw *index, uint32_t rows, vdb_error *err);
+
+/* Inserts row `row` of `view` (row < view->n). A row already in the graph is
+ * left as it is (returns 0). `scratch` may be NULL (a per-thread scratch is
+ * used). Thread-safe against other adds and searches. Errors: VDB_EINVAL
+ * (row out of the view, wrong dim or metric), VDB_ENOMEM. */
+int vdb_hnsw_add(vdb_hnsw *index, const vdb_vecview *view, uint32_t row,
+                 vdb_hnsw_scratch *scratch, vdb_error *err);
+
+/* Inserts rows [from, to) that are neither deleted in the view nor already
+ * in the graph, in parallel on the global thread pool (vdb_pool_global).
+ * Thread-safe like vdb_hnsw_add. Errors: as vdb_hnsw_add. */
+int vdb_hnsw_build(vdb_hnsw *index, const vdb_vecview *view, uint32_t from, uint32_t to,
+                   vdb_error *err);
+
+/* Top-k search. ef 0 means the index's ef_search; ef is raised to k.
+ * Hits (at most k) go to out, sorted best first with ties broken by row id;
+ * *nout gets their count. Deleted rows (view->deleted) are never returned;
+ * when `filter` is not NULL only rows it accepts are returned, while the
+ * others still route the search (filter-aware traversal: the search keeps
+ * going until ef accepted rows are found or the reachable graph is spent).
+ * The view must cover every row the index routes through (view->n >= the
+ * index's rows); rows beyond view->n (added concurrently) are ignored.
+ * `scratch` may be NULL (a per-thread scratch is used). Thread-safe.
+ * Errors: VDB_EINVAL (k == 0, ef too large, dim/metric mismatch, view older
+ * than the entry point), VDB_ENOMEM (scratch growth). */
+int vdb_hnsw_search(const vdb_hnsw *index, const vdb_vecview *view, const float *query,
+                    size_t k, size_t ef, const vdb_filter_hook *filter,
+                    vdb_hnsw_scratch *scratch, vdb_hit *out, size_t *nout, vdb_error *err);
+
+/* ---- scratch ------------------------------------------------------------- */
+
+/* Caller frees with vdb_hnsw_scratch_free (NULL is a no-op). */
+vdb_hnsw_scratch *vdb_hnsw_scratch_new(vdb_error *err);
+void vdb_hnsw_scratch_free(vdb_hnsw_scratch *scratch);
+
+/* ---- maintenance --------------------------------------------------------- */
+
+/* A new index with the same parameters over the view's live rows only
+ * (deleted rows dropped from the graph): the store's optimize after heavy
+ * deletes. The old index is only read and may keep serving searches; the
+ * caller swaps them. Caller frees the result with vdb_hnsw_free. */
+vdb_hnsw *vdb_hnsw_rebuild(const vdb_hnsw *index, const vdb_vecview *view, vdb_error *err);
+
+/* Nodes in the graph. */
+size_t vdb_hnsw_count(const vdb_hnsw *index);
+
+/* One past the highest row offered to add/build (inserted or skipped as
+ * deleted): the store catches the index up from here after a load. */
+uint32_t vdb_hnsw_rows(const vdb_hnsw *index);
+
+/* Bytes held by the graph (links, levels, locks; not the vectors). */
+size_t vdb_hnsw_memory(const vdb_hnsw *index);
+
+/* Validates the invariants: link counts within M/2M, every link to a present
+ * node other than itself at a level it has, no duplicate links, entry point
+ * present at the top level, node count. 0 or VDB_ECORRUPT with the first
+ * violation. Excludes concurrent adds while it runs. */
+int vdb_hnsw_check(const vdb_hnsw *index, vdb_error *err);
+
+/* ---- serialization ------------------------------------------------------- */
+
+/* Writes the graph to `path` (created or truncated) and fsyncs it; the
+ * format is documented in hnsw_io.c. Atomic replacement (temp name +
+ * rename) is the caller's checkpoint's job. Excludes concurrent adds.
+ * Errors: VDB_EIO, VDB_ENOSPC. */
+int vdb_hnsw_save(const vdb_hnsw *index, const char *path, vdb_error *err);
+
+/* Reads an index saved by vdb_hnsw_save with one sequential pass, for rows of
+ * `dim` floats under `metric`. The bytes are treated as hostile: any
+ * inconsistency (size, checksum, parameters, levels, links) gives NULL with
+ * VDB_ECORRUPT, never a crash; the caller then rebuilds. Errors: VDB_EIO
+ * (cannot open/read), VDB_ENOTFOUND (no file), VDB_ECORRUPT, VDB_EINVAL
+ * (dim/metric differ from the file's), VDB_ENOMEM. */
+vdb_hnsw *vdb_hnsw_load(const char *path, uint32_t dim, vdb_metric metric, vdb_error *err);
+
+#endif

@@ -1,0 +1,251 @@
+/* Internals shared by hnsw.c, hnsw_search.c, hnsw_build.c and hnsw_io.c:
+ * the struct layouts, link-slot addressing, atomic link access, distance
+ * helpers and the two heaps of the best-first search.
+ *
+ * Internal distances: cosine and dot use -dot(q, x) during traversal (the
+ * same order as cosine's 1 - dot, one subtraction cheaper); results add 1
+ * back for cosine. L2 is squared L2 throughout. */
+#ifndef VDB_INDEX_HNSW_INT_H
+#define VDB_INDEX_HNSW_INT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../kernel/dist.h"
+#include "hnsw.h"
+
+/* Striped node locks: a node's link lists are rewritten under
+ * locks[id % VDB_HNSW_LOCKS]. A fixed table keeps memory independent of the
+ * node count (hnswlib spends a 40-byte mutex per node) at the cost of rare
+ * false sharing of a lock between two inserting threads. */
+#define VDB_HNSW_LOCKS 4096
+
+#define VDB_HNSW_ABSENT 0xFFu    /* levels[] value of a row not in the graph */
+#define VDB_HNSW_NONE UINT32_MAX /* no entry point */
+
+struct vdb_hnsw {
+    uint32_t dim;
+    vdb_metric metric;
+    uint32_t m;               /* max links on levels > 0 */
+    uint32_t m0;              /* max links on level 0 (2m) */
+    uint32_t ef_construction;
+    uint32_t ef_search;       /* accessed atomically */
+    uint64_t seed;
+    double level_mult;        /* 1 / ln(m) */
+    size_t slot0;             /* u32 per level-0 slot: 1 + m0 */
+    size_t slot_up;           /* u32 per upper-level list: 1 + m */
+    vdb_dist_pair_fn dot;
+    vdb_dist_pair_fn l2sq;
+
+    /* Held shared by adds and searches, exclusively to grow the arrays and
+     * while saving or checking. */
+    pthread_rwlock_t grow_lock;
+    uint32_t capacity;        /* rows the arrays below cover */
+    uint32_t *links0;         /* capacity * slot0: [count, ids...] */
+    uint32_t **upper;         /* capacity; level L node: L * slot_up u32 */
+    uint8_t *levels;          /* capacity; VDB_HNSW_ABSENT when not in graph */
+
+    pthread_mutex_t entry_lock;  /* serializes growth of the top level */
+    uint64_t entry;              /* atomic: (max_level << 32) | entry row */
+    size_t count;                /* atomic: nodes present */
+    uint32_t covered;            /* atomic: see vdb_hnsw_rows */
+    size_t upper_u32;            /* atomic: u32 in all upper lists */
+    pthread_mutex_t locks[VDB_HNSW_LOCKS];
+};
+
+/* A (distance, id) pair of the search heaps. */
+typedef struct vdb_hnsw_cand {
+    float dist;
+    uint32_t id;
+} vdb_hnsw_cand;
+
+struct vdb_hnsw_scratch {
+    uint16_t *visited;        /* visited[id] == epoch: seen in this search */
+    size_t visited_cap;
+    uint16_t epoch;
+    vdb_hnsw_cand *cand;      /* min-heap: nodes still to expand */
+    size_t cand_cap;
+    size_t ncand;
+    vdb_hnsw_cand *res;       /* max-heap: the best ef accepted nodes */
+    size_t res_cap;
+    size_t nres;
+    vdb_hnsw_cand *sel;       /* sorted candidates / neighbour selection */
+    size_t sel_cap;
+    uint32_t *batch;          /* unvisited neighbours of one expansion */
+    size_t batch_cap;
+};
+
+/* ---- atomics (GCC/Clang builtins: TSan-visible, plain moves on x86) ---- */
+
+static inline uint32_t hnsw_load(const uint32_t *p)
+{
+    return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static inline uint32_t hnsw_load_acquire(const uint32_t *p)
+{
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static inline void hnsw_store(uint32_t *p, uint32_t v)
+{
+    __atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+
+static inline void hnsw_store_release(uint32_t *p, uint32_t v)
+{
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+static inline uint64_t hnsw_entry_load(const vdb_hnsw *h)
+{
+    return __atomic_load_n(&h->entry, __ATOMIC_ACQUIRE);
+}
+
+/* The link list of `node` on `level`: [count, id0, id1, ...]. */
+static inline uint32_t *hnsw_links(const vdb_hnsw *h, uint32_t node, int level)
+{
+    if (level == 0)
+        return h->links0 + (size_t)node * h->slot0;
+    uint32_t *up = __atomic_load_n(&h->upper[node], __ATOMIC_ACQUIRE);
+    return up + (size_t)(level - 1) * h->slot_up;
+}
+
+static inline uint32_t hnsw_max_links(const vdb_hnsw *h, int level)
+{
+    return level == 0 ? h->m0 : h->m;
+}
+
+static inline const float *hnsw_row(const vdb_vecview *view, uint32_t id)
+{
+    return view->data + (size_t)id * view->dim;
+}
+
+/* Traversal distance (see the top of this file). */
+static inline float hnsw_dist(const vdb_hnsw *h, const float *a, const float *b)
+{
+    if (h->metric == VDB_METRIC_L2)
+        return h->l2sq(a, b, h->dim);
+    return -h->dot(a, b, h->dim);
+}
+
+/* Prefetches a row's cache lines ahead of its distance computation. */
+static inline void hnsw_prefetch_row(const vdb_vecview *view, uint32_t id)
+{
+    const char *p = (const char *)hnsw_row(view, id);
+    size_t bytes = (size_t)view->dim * sizeof(float);
+    for (size_t off = 0; off < bytes; off += 64)
+        __builtin_prefetch(p + off, 0, 3);
+}
+
+/* ---- heaps on caller storage -------------------------------------------- */
+
+/* Min-heap push/pop on (dist). */
+static inline void hnsw_minheap_push(vdb_hnsw_cand *a, size_t *n, vdb_hnsw_cand c)
+{
+    size_t i = (*n)++;
+    while (i > 0) {
+        size_t p = (i - 1) >> 1;
+        if (a[p].dist <= c.dist)
+            break;
+        a[i] = a[p];
+        i = p;
+    }
+    a[i] = c;
+}
+
+static inline vdb_hnsw_cand hnsw_minheap_pop(vdb_hnsw_cand *a, size_t *n)
+{
+    vdb_hnsw_cand top = a[0];
+    vdb_hnsw_cand last = a[--(*n)];
+    size_t size = *n, i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1;
+        if (l >= size)
+            break;
+        if (l + 1 < size && a[l + 1].dist < a[l].dist)
+            l++;
+        if (last.dist <= a[l].dist)
+            break;
+        a[i] = a[l];
+        i = l;
+    }
+    if (size > 0)
+        a[i] = last;
+    return top;
+}
+
+/* Max-heap on (dist, id): the worst kept result sits at a[0]. */
+static inline int hnsw_worse(vdb_hnsw_cand x, vdb_hnsw_cand y)
+{
+    return x.dist > y.dist || (x.dist == y.dist && x.id > y.id);
+}
+
+static inline void hnsw_maxheap_push(vdb_hnsw_cand *a, size_t *n, vdb_hnsw_cand c)
+{
+    size_t i = (*n)++;
+    while (i > 0) {
+        size_t p = (i - 1) >> 1;
+        if (!hnsw_worse(c, a[p]))
+            break;
+        a[i] = a[p];
+        i = p;
+    }
+    a[i] = c;
+}
+
+static inline vdb_hnsw_cand hnsw_maxheap_pop(vdb_hnsw_cand *a, size_t *n)
+{
+    vdb_hnsw_cand top = a[0];
+    vdb_hnsw_cand last = a[--(*n)];
+    size_t size = *n, i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1;
+        if (l >= size)
+            break;
+        if (l + 1 < size && hnsw_worse(a[l + 1], a[l]))
+            l++;
+        if (!hnsw_worse(a[l], last))
+            break;
+        a[i] = a[l];
+        i = l;
+    }
+    if (size > 0)
+        a[i] = last;
+    return top;
+}
+
+/* ---- shared between the module's files ---------------------------------- */
+
+/* Makes the scratch fit a search over `rows` rows with beam `ef` and level-0
+ * fan-out `m0`; bumps the visited epoch. 0 or VDB_ENOMEM. */
+int vdb_hnsw__scratch_prepare(vdb_hnsw_scratch *s, size_t rows, size_t ef, size_t m0);
+
+/* The calling thread's scratch (created on first use, freed at thread exit),
+ * or NULL on allocation failure. */
+vdb_hnsw_scratch *vdb_hnsw__thread_scratch(void);
+
+/* Greedy descent on one upper level from *cur (distance *cur_dist). */
+void vdb_hnsw__greedy(const vdb_hnsw *h, const vdb_vecview *view, const float *query,
+                      uint32_t limit, int level, uint32_t *cur, float *cur_dist);
+
+/* Best-first beam search on `level` from `entry`. Every reachable node below
+ * `limit` routes; only accepted nodes (not deleted when skip_deleted, and
+ * passing `filter`) enter the result max-heap s->res, which keeps the ef
+ * best. The caller has prepared the scratch. 0 or VDB_ENOMEM. */
+int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view, const float *query,
+                           uint32_t limit, uint32_t entry, float entry_dist, int level, size_t ef,
+                           const vdb_filter_hook *filter, int skip_deleted, vdb_hnsw_scratch *s);
+
+/* Grows the node arrays to at least `rows` (caller holds grow_lock
+ * exclusively). 0 or VDB_ENOMEM. */
+int vdb_hnsw__grow(vdb_hnsw *h, uint32_t rows);
+
+/* Validates the graph's invariants (caller excludes writers). */
+int vdb_hnsw__validate(const vdb_hnsw *h, vdb_error *err);
+
+/* The level of a row: a hash of (seed, row) through the exponential law. */
+int vdb_hnsw__draw_level(const vdb_hnsw *h, uint32_t row);
+
+#endif

@@ -1,0 +1,354 @@
+/* HNSW persistence: one sequential write, one sequential read, and a loader
+ * that treats the file as hostile.
+ *
+ * Format (version 1, little-endian, the in-memory arrays written as they
+ * are so a load is a handful of large reads):
+ *
+ *   offset  size  field
+ *   0       8     magic "VDBHNSW1"
+ *   8       4     byte-order tag 0x01020304 (rejects foreign-endian files)
+ *   12      4     version (1)
+ *   16      4     dim
+ *   20      4     metric (0 cosine, 1 l2, 2 dot)
+ *   24      4     M (level 0 holds 2M links)
+ *   28      4     ef_construction
+ *   32      4     ef_search
+ *   36      4     n: rows covered (array length below)
+ *   40      4     entry point row (0xFFFFFFFF when empty)
+ *   44      4     top level
+ *   48      8     nodes present
+ *   56      8     level-draw seed
+ *   64      8     U: u32 words in all upper-level lists
+ *   72      8     reserved, 0
+ *   80      n     levels: one byte per row, 0xFF = row not in the graph
+ *   ..      pad   zero bytes up to a multiple of 4
+ *   ..      4n(1+2M)  level-0 slots: per row [count, 2M ids] (unused ids 0)
+ *   ..      4U    upper lists, rows in order, for each row of level L > 0:
+ *                 L lists of [count, M ids], level 1 first
+ *   ..      8     checksum of every byte before it (see hash_feed)
+ *
+ * The loader checks the header against the file's real size before it
+ * allocates anything (so a hostile header cannot ask for more memory than
+ * the file holds), verifies the checksum, then runs the full invariant
+ * validator (no self, duplicate, dangling or level-violating links, counts
+ * within bounds, entry point at the top level). Any failure is
+ * VDB_ECORRUPT; the store then rebuilds the index. One-way links are legal
+ * here (the heuristic prunes reverse links), unlike in redis' bidirectional
+ * graph. */
+#include "hnsw.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../core/alloc.h"
+#include "hnsw_int.h"
+
+#define HEADER_BYTES 80
+#define FORMAT_VERSION 1
+#define ORDER_TAG 0x01020304u
+static const char magic[8] = {'V', 'D', 'B', 'H', 'N', 'S', 'W', '1'};
+
+/* Streaming 64-bit checksum: each 8-byte word goes through xor, an odd
+ * multiply and an xorshift - all bijections of the state - so any single
+ * changed word changes the result; about 1.3 bytes per cycle. */
+typedef struct hash_state {
+    uint64_t h;
+    uint64_t pending;
+    unsigned npending;
+    uint64_t length;
+} hash_state;
+
+static inline uint64_t hash_word(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * 0x9E3779B97F4A7C15ull;
+    return h ^ (h >> 32);
+}
+
+static void hash_feed(hash_state *st, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    st->length += len;
+    while (len > 0 && st->npending != 0) {
+        st->pending |= (uint64_t)*p++ << (8 * st->npending);
+        len--;
+        if (++st->npending == 8) {
+            st->h = hash_word(st->h, st->pending);
+            st->pending = 0;
+            st->npending = 0;
+        }
+    }
+    for (; len >= 8; p += 8, len -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        st->h = hash_word(st->h, w);
+    }
+    for (; len > 0; len--)
+        st->pending |= (uint64_t)*p++ << (8 * st->npending++);
+}
+
+static uint64_t hash_final(const hash_state *st)
+{
+    uint64_t h = hash_word(st->h, st->pending ^ ((uint64_t)st->npending << 56));
+    return hash_word(h, st->length);
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+    memcpy(p, &v, 8);
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static uint64_t get64(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* ---- save ---------------------------------------------------------------- */
+
+typedef struct writer {
+    FILE *f;
+    hash_state hash;
+    int failed;
+} writer;
+
+static void emit(writer *w, const void *data, size_t len)
+{
+    if (w->failed || len == 0)
+        return;
+    hash_feed(&w->hash, data, len);
+    if (fwrite(data, 1, len, w->f) != len)
+        w->failed = errno ? errno : EIO;
+}
+
+static void write_graph(const vdb_hnsw *h, writer *w)
+{
+    uint32_t n = h->covered;
+    uint64_t entry = h->entry;
+    unsigned char head[HEADER_BYTES] = {0};
+    memcpy(head, magic, 8);
+    put32(head + 8, ORDER_TAG);
+    put32(head + 12, FORMAT_VERSION);
+    put32(head + 16, h->dim);
+    put32(head + 20, (uint32_t)h->metric);
+    put32(head + 24, h->m);
+    put32(head + 28, h->ef_construction);
+    put32(head + 32, h->ef_search);
+    put32(head + 36, n);
+    put32(head + 40, (uint32_t)entry);
+    put32(head + 44, (uint32_t)(entry >> 32));
+    put64(head + 48, h->count);
+    put64(head + 56, h->seed);
+    put64(head + 64, h->upper_u32);
+    emit(w, head, sizeof(head));
+    emit(w, h->levels, n);
+    static const unsigned char zeros[4] = {0};
+    emit(w, zeros, (4 - n % 4) % 4);
+    emit(w, h->links0, (size_t)n * h->slot0 * sizeof(uint32_t));
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t level = h->levels[i];
+        if (level != VDB_HNSW_ABSENT && level > 0)
+            emit(w, h->upper[i], (size_t)level * h->slot_up * sizeof(uint32_t));
+    }
+    unsigned char sum[8];
+    put64(sum, hash_final(&w->hash));
+    emit(w, sum, 8);
+}
+
+int vdb_hnsw_save(const vdb_hnsw *h, const char *path, vdb_error *err)
+{
+    writer w = {NULL, {0, 0, 0, 0}, 0};
+    errno = 0;
+    w.f = fopen(path, "wb");
+    if (w.f == NULL)
+        return vdb_error_set(err, errno == ENOSPC ? VDB_ENOSPC : VDB_EIO,
+                             "hnsw: cannot create %s: %s", path, strerror(errno));
+    /* Exclusive: a consistent snapshot of the lists (searches wait too, for
+     * the few milliseconds of the write). */
+    pthread_rwlock_wrlock((pthread_rwlock_t *)&h->grow_lock);
+    write_graph(h, &w);
+    pthread_rwlock_unlock((pthread_rwlock_t *)&h->grow_lock);
+    if (!w.failed && fflush(w.f) != 0)
+        w.failed = errno ? errno : EIO;
+    if (!w.failed && fsync(fileno(w.f)) != 0)
+        w.failed = errno ? errno : EIO;
+    if (fclose(w.f) != 0 && !w.failed)
+        w.failed = errno ? errno : EIO;
+    if (w.failed)
+        return vdb_error_set(err, w.failed == ENOSPC ? VDB_ENOSPC : VDB_EIO,
+                             "hnsw: writing %s: %s", path, strerror(w.failed));
+    return VDB_OK;
+}
+
+/* ---- load ---------------------------------------------------------------- */
+
+typedef struct reader {
+    FILE *f;
+    hash_state hash;
+} reader;
+
+static int take(reader *r, void *data, size_t len)
+{
+    if (len == 0)
+        return 0;
+    if (fread(data, 1, len, r->f) != len)
+        return -1;
+    hash_feed(&r->hash, data, len);
+    return 0;
+}
+
+typedef struct header {
+    uint32_t dim, metric, m, ef_construction, ef_search, n, entry, top;
+    uint64_t count, seed, upper_u32;
+} header;
+
+/* Checks the header alone and against the file size. */
+static int parse_header(const unsigned char *p, uint64_t file_size, header *hd, vdb_error *err)
+{
+    if (memcmp(p, magic, 8) != 0 || get32(p + 8) != ORDER_TAG)
+        return vdb_error_set(err, VDB_ECORRUPT, "hnsw: not a vdb HNSW file (bad magic)");
+    if (get32(p + 12) != FORMAT_VERSION)
+        return vdb_error_set(err, VDB_ECORRUPT, "hnsw: unsupported format version %u",
+                             get32(p + 12));
+    hd->dim = get32(p + 16);
+    hd->metric = get32(p + 20);
+    hd->m = get32(p + 24);
+    hd->ef_construction = get32(p + 28);
+    hd->ef_search = get32(p + 32);
+    hd->n = get32(p + 36);
+    hd->entry = get32(p + 40);
+    hd->top = get32(p + 44);
+    hd->count = get64(p + 48);
+    hd->seed = get64(p + 56);
+    hd->upper_u32 = get64(p + 64);
+    if (hd->m < 2 || hd->m > VDB_HNSW_MAX_M || hd->top > VDB_HNSW_MAX_LEVEL ||
+        hd->n == UINT32_MAX || hd->count > hd->n || get64(p + 72) != 0)
+        return vdb_error_set(err, VDB_ECORRUPT, "hnsw: header fields out of range");
+    /* Expected size, in 64-bit arithmetic that cannot overflow: n < 2^32,
+     * slot <= 257 words, and U is bounded by the file size first. */
+    if (hd->upper_u32 > file_size / 4)
+        return vdb_error_set(err, VDB_ECORRUPT, "hnsw: upper lists larger than the file");
+    uint64_t slot0 = 1 + 2 * (uint64_t)hd->m;
+    uint64_t want = HEADER_BYTES + (uint64_t)hd->n + (4 - hd->n % 4) % 4 +
+                    (uint64_t)hd->n * slot0 * 4 + hd->upper_u32 * 4 + 8;
+    if (want != file_size)
+        return vdb_error_set(err, VDB_ECORRUPT,
+                             "hnsw: file is %llu bytes, header implies %llu",
+                             (unsigned long long)file_size, (unsigned long long)want);
+    return VDB_OK;
+}
+
+/* Reads the arrays into `h` (already sized for n rows). */
+static int read_body(vdb_hnsw *h, reader *r, const header *hd, vdb_error *err)
+{
+    unsigned char pad[4];
+    if (take(r, h->levels, hd->n) != 0 || take(r, pad, (4 - hd->n % 4) % 4) != 0 ||
+        take(r, h->links0, (size_t)hd->n * h->slot0 * sizeof(uint32_t)) != 0)
+        return vdb_error_set(err, VDB_ECORRUPT, "hnsw: short read");
+    uint64_t upper = 0;
+    for (uint32_t i = 0; i < hd->n; i++) {
+        uint8_t level = h->levels[i];
+        if (level == VDB_HNSW_ABSENT || level == 0)
+            continue;
+        if (level > VDB_HNSW_MAX_LEVEL)
+            return vdb_error_set(err, VDB_ECORRUPT, "hnsw: row %u has level %u", i, level);
+        size_t words = (size_t)level * h->slot_up;
+        upper += words;
+        if (upper > hd->upper_u32)
+            return vdb_error_set(err, VDB_ECORRUPT, "hnsw: upper lists exceed the header's");
+        h->upper[i] = vdb_malloc(words * sizeof(uint32_t));
+        if (h->upper[i] == NULL)
+            return vdb_error_set(err, VDB_ENOMEM, "hnsw: out of memory loading row %u", i);
+        if (take(r, h->upper[i], words * sizeof(uint32_t)) != 0)
+            return vdb_error_set(err, VDB_ECORRUPT, "hnsw: short read");
+    }
+    if (upper != hd->upper_u32)
+        return vdb_error_set(err, VDB_ECORRUPT, "hnsw: upper lists hold %llu words, header %llu",
+                             (unsigned long long)upper, (unsigned long long)hd->upper_u32);
+    uint64_t expect = hash_final(&r->hash);
+    unsigned char sum[8];
+    if (fread(sum, 1, 8, r->f) != 8)
+        return vdb_error_set(err, VDB_ECORRUPT, "hnsw: short read");
+    if (get64(sum) != expect)
+        return vdb_error_set(err, VDB_ECORRUPT, "hnsw: checksum mismatch");
+    return VDB_OK;
+}
+
+static vdb_hnsw *load_file(FILE *f, const char *path, uint32_t dim, vdb_metric metric,
+                           vdb_error *err)
+{
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0) {
+        vdb_error_set(err, VDB_EIO, "hnsw: cannot stat %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    reader r = {f, {0, 0, 0, 0}};
+    unsigned char head[HEADER_BYTES];
+    header hd = {0};
+    if (take(&r, head, sizeof(head)) != 0) {
+        vdb_error_set(err, VDB_ECORRUPT, "hnsw: %s is too short for a header", path);
+        return NULL;
+    }
+    if (parse_header(head, (uint64_t)st.st_size, &hd, err) != VDB_OK)
+        return NULL;
+    vdb_hnsw_params p = {hd.m, hd.ef_construction, hd.ef_search, hd.seed};
+    vdb_hnsw *h = vdb_hnsw_new(hd.dim, (vdb_metric)hd.metric, &p, err);
+    if (h == NULL) {
+        if (err != NULL && err->code == VDB_EINVAL)
+            err->code = VDB_ECORRUPT;
+        return NULL;
+    }
+    int rc = vdb_hnsw__grow(h, hd.n);
+    if (rc != VDB_OK) {
+        vdb_error_set(err, rc, "hnsw: out of memory for %u rows", hd.n);
+        goto fail;
+    }
+    if ((rc = read_body(h, &r, &hd, err)) != VDB_OK)
+        goto fail;
+    h->entry = ((uint64_t)hd.top << 32) | hd.entry;
+    h->count = (size_t)hd.count;
+    h->covered = hd.n;
+    h->upper_u32 = (size_t)hd.upper_u32;
+    if ((rc = vdb_hnsw__validate(h, err)) != VDB_OK) {
+        if (err != NULL)
+            err->code = VDB_ECORRUPT;
+        goto fail;
+    }
+    if (hd.dim != dim || hd.metric != (uint32_t)metric) {
+        vdb_error_set(err, VDB_EINVAL, "hnsw: %s is for dim %u metric %u, not dim %u metric %d",
+                      path, hd.dim, hd.metric, dim, (int)metric);
+        goto fail;
+    }
+    return h;
+fail:
+    vdb_hnsw_free(h);
+    return NULL;
+}
+
+vdb_hnsw *vdb_hnsw_load(const char *path, uint32_t dim, vdb_metric metric, vdb_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        vdb_error_set(err, errno == ENOENT ? VDB_ENOTFOUND : VDB_EIO, "hnsw: cannot open %s: %s",
+                      path, strerror(errno));
+        return NULL;
+    }
+    vdb_hnsw *h = load_file(f, path, dim, metric, err);
+    fclose(f);
+    return h;
+}

@@ -1,0 +1,230 @@
+/* HNSW search: greedy descent through the upper levels, then a best-first
+ * beam search on level 0 (also used, per level, by insertion).
+ *
+ * The beam step is where the time goes, and nearly all of it is waiting for
+ * row vectors that are not in cache (a 384-d row is 24 cache lines at a
+ * random address). So each expansion first collects the node's unvisited
+ * neighbours (marking them visited), then computes their distances while
+ * prefetching the full rows of the neighbours a few places ahead: several
+ * rows' worth of misses are in flight at once instead of one line at a time.
+ * The link slot of the next candidate is prefetched as soon as it is known.
+ * Links are read with relaxed atomic loads so searches run beside inserts
+ * (see hnsw.h); the count is clamped, so a list caught mid-rewrite yields
+ * only valid ids. */
+#include "hnsw.h"
+
+#include <string.h>
+
+#include "../core/alloc.h"
+#include "hnsw_int.h"
+
+/* Rows prefetched ahead of the distance being computed. */
+#define PREFETCH_AHEAD 2
+
+void vdb_hnsw__greedy(const vdb_hnsw *h, const vdb_vecview *view, const float *query,
+                      uint32_t limit, int level, uint32_t *cur, float *cur_dist)
+{
+    uint32_t best = *cur;
+    float best_dist = *cur_dist;
+    int changed = 1;
+    while (changed) {
+        changed = 0;
+        const uint32_t *list = hnsw_links(h, best, level);
+        uint32_t cnt = hnsw_load_acquire(list);
+        if (cnt > h->m)
+            cnt = h->m;
+        for (uint32_t j = 0; j < cnt; j++) {
+            uint32_t id = hnsw_load(list + 1 + j);
+            if (id >= limit)
+                continue;
+            float d = hnsw_dist(h, query, hnsw_row(view, id));
+            if (d < best_dist) {
+                best_dist = d;
+                best = id;
+                changed = 1;
+            }
+        }
+    }
+    *cur = best;
+    *cur_dist = best_dist;
+}
+
+static inline int accepted(const vdb_vecview *view, const vdb_filter_hook *filter,
+                           int skip_deleted, uint32_t id)
+{
+    if (skip_deleted && vdb_vecview_is_deleted(view, id))
+        return 0;
+    return filter == NULL || filter->accept(filter->ctx, id);
+}
+
+/* Collects the unvisited neighbours of `node` below `limit` into s->batch
+ * and marks them visited; returns how many. */
+static size_t gather(const vdb_hnsw *h, uint32_t node, int level, uint32_t limit,
+                     vdb_hnsw_scratch *s)
+{
+    const uint32_t *list = hnsw_links(h, node, level);
+    uint32_t cnt = hnsw_load_acquire(list);
+    uint32_t max = hnsw_max_links(h, level);
+    if (cnt > max)
+        cnt = max;
+    uint16_t *visited = s->visited;
+    uint16_t epoch = s->epoch;
+    size_t n = 0;
+    for (uint32_t j = 0; j < cnt; j++) {
+        uint32_t id = hnsw_load(list + 1 + j);
+        if (id >= limit || visited[id] == epoch)
+            continue;
+        visited[id] = epoch;
+        s->batch[n++] = id;
+    }
+    return n;
+}
+
+int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view, const float *query,
+                           uint32_t limit, uint32_t entry, float entry_dist, int level, size_t ef,
+                           const vdb_filter_hook *filter, int skip_deleted, vdb_hnsw_scratch *s)
+{
+    vdb_hnsw_cand *cand = s->cand, *res = s->res;
+    size_t ncand = 0, nres = 0;
+    /* Distance a new node must beat to matter once the results are full. */
+    float bound = __builtin_inff();
+    s->visited[entry] = s->epoch;
+    hnsw_minheap_push(cand, &ncand, (vdb_hnsw_cand){entry_dist, entry});
+    if (accepted(view, filter, skip_deleted, entry)) {
+        hnsw_maxheap_push(res, &nres, (vdb_hnsw_cand){entry_dist, entry});
+        if (nres >= ef)
+            bound = res[0].dist;
+    }
+    while (ncand > 0) {
+        vdb_hnsw_cand c = hnsw_minheap_pop(cand, &ncand);
+        if (c.dist > bound)
+            break;
+        if (ncand > 0)
+            __builtin_prefetch(hnsw_links(h, cand[0].id, level), 0, 3);
+        size_t n = gather(h, c.id, level, limit, s);
+        for (size_t j = 0; j < n && j < PREFETCH_AHEAD; j++)
+            hnsw_prefetch_row(view, s->batch[j]);
+        if (ncand + n > s->cand_cap) {
+            /* The candidate heap can outgrow its estimate under selective
+             * filters; growth is rare and amortized. */
+            size_t want = (ncand + n) * 2;
+            vdb_hnsw_cand *grown = vdb_realloc(s->cand, want * sizeof(*grown));
+            if (grown == NULL) {
+                s->ncand = ncand;
+                s->nres = nres;
+                return VDB_ENOMEM;
+            }
+            s->cand = cand = grown;
+            s->cand_cap = want;
+        }
+        for (size_t j = 0; j < n; j++) {
+            uint32_t id = s->batch[j];
+            if (j + PREFETCH_AHEAD < n)
+                hnsw_prefetch_row(view, s->batch[j + PREFETCH_AHEAD]);
+            float d = hnsw_dist(h, query, hnsw_row(view, id));
+            if (d >= bound)
+                continue;
+            hnsw_minheap_push(cand, &ncand, (vdb_hnsw_cand){d, id});
+            if (!accepted(view, filter, skip_deleted, id))
+                continue;
+            hnsw_maxheap_push(res, &nres, (vdb_hnsw_cand){d, id});
+            if (nres > ef)
+                hnsw_maxheap_pop(res, &nres);
+            if (nres >= ef)
+                bound = res[0].dist;
+        }
+    }
+    s->ncand = ncand;
+    s->nres = nres;
+    return VDB_OK;
+}
+
+/* Sorts hits best first, ties by row id (k is small: insertion sort). */
+static void sort_hits(vdb_hit *hits, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        vdb_hit x = hits[i];
+        size_t j = i;
+        while (j > 0 && (hits[j - 1].dist > x.dist ||
+                         (hits[j - 1].dist == x.dist && hits[j - 1].id > x.id))) {
+            hits[j] = hits[j - 1];
+            j--;
+        }
+        hits[j] = x;
+    }
+}
+
+static int check_search_args(const vdb_hnsw *h, const vdb_vecview *view, const float *query,
+                             size_t k, size_t ef, vdb_error *err)
+{
+    if (k == 0)
+        return vdb_error_set(err, VDB_EINVAL, "hnsw: k must be > 0");
+    if (ef > VDB_HNSW_MAX_EF || k > VDB_HNSW_MAX_EF)
+        return vdb_error_set(err, VDB_EINVAL, "hnsw: ef %zu / k %zu above %u", ef, k,
+                             VDB_HNSW_MAX_EF);
+    if (query == NULL || view == NULL || (view->n > 0 && view->data == NULL))
+        return vdb_error_set(err, VDB_EINVAL, "hnsw: missing query or view");
+    if (view->dim != h->dim)
+        return vdb_error_set(err, VDB_EDIM, "hnsw: view dim %u != index dim %u", view->dim,
+                             h->dim);
+    if (view->metric != h->metric)
+        return vdb_error_set(err, VDB_EINVAL, "hnsw: view metric %s != index metric %s",
+                             vdb_metric_name(view->metric), vdb_metric_name(h->metric));
+    return VDB_OK;
+}
+
+/* Runs the search with grow_lock held shared. */
+static int search_locked(const vdb_hnsw *h, const vdb_vecview *view, const float *query,
+                         size_t k, size_t ef, const vdb_filter_hook *filter,
+                         vdb_hnsw_scratch *s, vdb_hit *out, size_t *nout, vdb_error *err)
+{
+    uint64_t entry = hnsw_entry_load(h);
+    uint32_t ep = (uint32_t)entry;
+    int max_level = (int)(entry >> 32);
+    if (ep == VDB_HNSW_NONE) {
+        *nout = 0;
+        return VDB_OK;
+    }
+    uint32_t limit = view->n < h->capacity ? view->n : h->capacity;
+    if (ep >= limit)
+        return vdb_error_set(err, VDB_EINVAL, "hnsw: view has %u rows, entry point is row %u",
+                             view->n, ep);
+    if (vdb_hnsw__scratch_prepare(s, limit, ef, h->m0) != VDB_OK)
+        return vdb_error_set(err, VDB_ENOMEM, "hnsw: out of memory for search scratch");
+    float d = hnsw_dist(h, query, hnsw_row(view, ep));
+    for (int level = max_level; level > 0; level--)
+        vdb_hnsw__greedy(h, view, query, limit, level, &ep, &d);
+    int rc = vdb_hnsw__search_level(h, view, query, limit, ep, d, 0, ef, filter, 1, s);
+    if (rc != VDB_OK)
+        return vdb_error_set(err, rc, "hnsw: out of memory during search");
+    while (s->nres > k)
+        hnsw_maxheap_pop(s->res, &s->nres);
+    size_t n = s->nres;
+    float shift = h->metric == VDB_METRIC_COSINE ? 1.0f : 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        out[i].dist = s->res[i].dist + shift;
+        out[i].id = s->res[i].id;
+    }
+    sort_hits(out, n);
+    *nout = n;
+    return VDB_OK;
+}
+
+int vdb_hnsw_search(const vdb_hnsw *h, const vdb_vecview *view, const float *query, size_t k,
+                    size_t ef, const vdb_filter_hook *filter, vdb_hnsw_scratch *scratch,
+                    vdb_hit *out, size_t *nout, vdb_error *err)
+{
+    if (ef == 0)
+        ef = __atomic_load_n(&h->ef_search, __ATOMIC_RELAXED);
+    int rc = check_search_args(h, view, query, k, ef, err);
+    if (rc != VDB_OK)
+        return rc;
+    if (ef < k)
+        ef = k;
+    if (scratch == NULL && (scratch = vdb_hnsw__thread_scratch()) == NULL)
+        return vdb_error_set(err, VDB_ENOMEM, "hnsw: out of memory for search scratch");
+    pthread_rwlock_rdlock((pthread_rwlock_t *)&h->grow_lock);
+    rc = search_locked(h, view, query, k, ef, filter, scratch, out, nout, err);
+    pthread_rwlock_unlock((pthread_rwlock_t *)&h->grow_lock);
+    return rc;
+}

@@ -1,0 +1,585 @@
+/* HNSW tests: recall against exact search (the oracle), delete and filter
+ * semantics, save/load round trip, hostile index files, concurrent
+ * search + insert (also run under ThreadSanitizer: make test-tsan), and
+ * allocation failures. All data is generated from fixed seeds. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/alloc.h"
+#include "core/rng.h"
+#include "index/flat.h"
+#include "index/hnsw.h"
+#include "kernel/dist.h"
+
+typedef struct dataset {
+    float *data;
+    float *queries;
+    uint64_t *deleted;
+    uint32_t n, nq, dim;
+    vdb_metric metric;
+} dataset;
+
+/* A clustered Gaussian mixture: what makes HNSW work hard (dense clusters,
+ * queries near but not on the points). */
+static void make_data(dataset *ds, uint32_t n, uint32_t nq, uint32_t dim, vdb_metric metric,
+                      uint64_t seed)
+{
+    vdb_rng rng;
+    vdb_rng_seed(&rng, seed);
+    uint32_t clusters = 24;
+    float *centres = malloc((size_t)clusters * dim * sizeof(float));
+    for (size_t i = 0; i < (size_t)clusters * dim; i++)
+        centres[i] = (float)vdb_rng_gauss(&rng);
+    ds->data = malloc((size_t)n * dim * sizeof(float));
+    ds->queries = malloc((size_t)nq * dim * sizeof(float));
+    ds->deleted = calloc((n + 63) / 64 + 1, sizeof(uint64_t));
+    for (uint32_t i = 0; i < n + nq; i++) {
+        float *row = i < n ? ds->data + (size_t)i * dim : ds->queries + (size_t)(i - n) * dim;
+        const float *c = centres + vdb_rng_below(&rng, clusters) * dim;
+        for (uint32_t j = 0; j < dim; j++)
+            row[j] = c[j] + 0.45f * (float)vdb_rng_gauss(&rng);
+        if (metric == VDB_METRIC_COSINE)
+            vdb_dist_normalize(row, dim);
+    }
+    free(centres);
+    ds->n = n;
+    ds->nq = nq;
+    ds->dim = dim;
+    ds->metric = metric;
+}
+
+static void free_data(dataset *ds)
+{
+    free(ds->data);
+    free(ds->queries);
+    free(ds->deleted);
+}
+
+static vdb_vecview view_of(const dataset *ds, int with_deletes)
+{
+    vdb_vecview v = {ds->data, with_deletes ? ds->deleted : NULL, ds->n, ds->dim, ds->metric};
+    return v;
+}
+
+static vdb_hnsw *build_index(const dataset *ds, uint32_t m, uint32_t efc)
+{
+    vdb_hnsw_params p;
+    vdb_hnsw_params_default(&p);
+    p.m = m;
+    p.ef_construction = efc;
+    vdb_error err;
+    vdb_hnsw *h = vdb_hnsw_new(ds->dim, ds->metric, &p, &err);
+    assert_non_null(h);
+    vdb_vecview v = view_of(ds, 0);
+    assert_int_equal(vdb_hnsw_build(h, &v, 0, ds->n, &err), VDB_OK);
+    assert_int_equal(vdb_hnsw_count(h), ds->n);
+    assert_int_equal(vdb_hnsw_check(h, &err), VDB_OK);
+    return h;
+}
+
+typedef struct accept_mod {
+    uint32_t mod;
+} accept_mod;
+
+static int accept_multiple(void *ctx, uint32_t id)
+{
+    return id % ((accept_mod *)ctx)->mod == 0;
+}
+
+/* Mean recall@k of HNSW against exact search on the same view and filter;
+ * also checks every hit is eligible, sorted, and carries its exact distance. */
+static double measure_recall(const vdb_hnsw *h, const dataset *ds, const vdb_vecview *v,
+                             size_t k, size_t ef, const vdb_filter_hook *filter)
+{
+    vdb_hit *got = calloc(k, sizeof(vdb_hit)), *want = calloc(k, sizeof(vdb_hit));
+    vdb_hnsw_scratch *s = vdb_hnsw_scratch_new(NULL);
+    size_t hits = 0, total = 0;
+    for (uint32_t q = 0; q < ds->nq; q++) {
+        const float *query = ds->queries + (size_t)q * ds->dim;
+        size_t ngot = 0, nwant = 0;
+        vdb_error err;
+        assert_int_equal(vdb_hnsw_search(h, v, query, k, ef, filter, s, got, &ngot, &err),
+                         VDB_OK);
+        assert_int_equal(vdb_flat_search(v, query, k, filter, want, &nwant, &err), VDB_OK);
+        for (size_t i = 0; i < ngot; i++) {
+            assert_true(got[i].id < v->n);
+            assert_false(vdb_vecview_is_deleted(v, got[i].id));
+            if (filter != NULL)
+                assert_true(filter->accept(filter->ctx, got[i].id));
+            float exact = vdb_flat_distance(v, query, got[i].id);
+            assert_true(got[i].dist >= exact - 1e-4f && got[i].dist <= exact + 1e-4f);
+            if (i > 0)
+                assert_true(got[i - 1].dist <= got[i].dist);
+            for (size_t j = 0; j < i; j++)
+                assert_int_not_equal(got[j].id, got[i].id);
+        }
+        float kth = nwant > 0 ? want[nwant - 1].dist : 0.0f;
+        for (size_t i = 0; i < ngot; i++)
+            if (got[i].dist <= kth + 1e-5f)
+                hits++;
+        total += nwant;
+    }
+    vdb_hnsw_scratch_free(s);
+    free(got);
+    free(want);
+    return total == 0 ? 1.0 : (double)hits / (double)total;
+}
+
+static void test_recall_cosine(void **state)
+{
+    (void)state;
+    dataset ds;
+    make_data(&ds, 4000, 100, 48, VDB_METRIC_COSINE, 1);
+    vdb_hnsw *h = build_index(&ds, 16, 100);
+    vdb_vecview v = view_of(&ds, 0);
+    double r = measure_recall(h, &ds, &v, 10, 64, NULL);
+    print_message("cosine recall@10 ef=64: %.4f\n", r);
+    assert_true(r >= 0.95);
+    /* A tiny ef must lose recall: the test can fail. */
+    double low = measure_recall(h, &ds, &v, 10, 10, NULL);
+    assert_true(low <= r);
+    vdb_hnsw_free(h);
+    free_data(&ds);
+}
+
+static void test_recall_l2_and_dot(void **state)
+{
+    (void)state;
+    vdb_metric metrics[2] = {VDB_METRIC_L2, VDB_METRIC_DOT};
+    for (int i = 0; i < 2; i++) {
+        dataset ds;
+        make_data(&ds, 3000, 80, 24, metrics[i], 2 + (uint64_t)i);
+        vdb_hnsw *h = build_index(&ds, 12, 120);
+        vdb_vecview v = view_of(&ds, 0);
+        double r = measure_recall(h, &ds, &v, 10, 96, NULL);
+        print_message("%s recall@10 ef=96: %.4f\n", vdb_metric_name(metrics[i]), r);
+        assert_true(r >= (metrics[i] == VDB_METRIC_L2 ? 0.95 : 0.85));
+        vdb_hnsw_free(h);
+        free_data(&ds);
+    }
+}
+
+static void test_incremental_add_and_args(void **state)
+{
+    (void)state;
+    dataset ds;
+    make_data(&ds, 1500, 50, 16, VDB_METRIC_L2, 7);
+    vdb_error err;
+    vdb_hnsw *h = vdb_hnsw_new(ds.dim, ds.metric, NULL, &err);
+    assert_non_null(h);
+    vdb_vecview v = view_of(&ds, 0);
+    vdb_hit hits[10];
+    size_t n = 99;
+    /* Empty index: no hits, no error. */
+    assert_int_equal(vdb_hnsw_search(h, &v, ds.queries, 10, 0, NULL, NULL, hits, &n, &err),
+                     VDB_OK);
+    assert_int_equal(n, 0);
+    for (uint32_t r = 0; r < ds.n; r++)
+        assert_int_equal(vdb_hnsw_add(h, &v, r, NULL, &err), VDB_OK);
+    /* Re-adding is a no-op. */
+    assert_int_equal(vdb_hnsw_add(h, &v, 5, NULL, &err), VDB_OK);
+    assert_int_equal(vdb_hnsw_count(h), ds.n);
+    assert_int_equal(vdb_hnsw_rows(h), ds.n);
+    assert_int_equal(vdb_hnsw_check(h, &err), VDB_OK);
+    assert_true(measure_recall(h, &ds, &v, 10, 64, NULL) >= 0.95);
+    /* Bad arguments. */
+    assert_int_equal(vdb_hnsw_search(h, &v, ds.queries, 0, 0, NULL, NULL, hits, &n, &err),
+                     VDB_EINVAL);
+    vdb_vecview wrong = v;
+    wrong.dim = ds.dim + 1;
+    assert_int_equal(vdb_hnsw_search(h, &wrong, ds.queries, 10, 0, NULL, NULL, hits, &n, &err),
+                     VDB_EDIM);
+    wrong = v;
+    wrong.metric = VDB_METRIC_COSINE;
+    assert_int_equal(vdb_hnsw_add(h, &wrong, 1, NULL, &err), VDB_EINVAL);
+    assert_int_equal(vdb_hnsw_add(h, &v, ds.n, NULL, &err), VDB_EINVAL);
+    assert_int_equal(vdb_hnsw_build(h, &v, 10, ds.n + 1, &err), VDB_EINVAL);
+    vdb_hnsw_params p;
+    vdb_hnsw_params_default(&p);
+    p.m = 1;
+    assert_null(vdb_hnsw_new(8, VDB_METRIC_L2, &p, &err));
+    assert_int_equal(err.code, VDB_EINVAL);
+    assert_null(vdb_hnsw_new(0, VDB_METRIC_L2, NULL, &err));
+    assert_true(vdb_hnsw_memory(h) > (size_t)ds.n * 4 * (1 + 2 * 16));
+    vdb_hnsw_free(h);
+    vdb_hnsw_free(NULL);
+    free_data(&ds);
+}
+
+static void test_deletes_and_rebuild(void **state)
+{
+    (void)state;
+    dataset ds;
+    make_data(&ds, 4000, 100, 32, VDB_METRIC_COSINE, 11);
+    vdb_hnsw *h = build_index(&ds, 16, 100);
+    vdb_rng rng;
+    vdb_rng_seed(&rng, 99);
+    size_t removed = 0;
+    while (removed < ds.n * 3 / 10) {
+        uint32_t r = (uint32_t)vdb_rng_below(&rng, ds.n);
+        if (!((ds.deleted[r >> 6] >> (r & 63)) & 1u)) {
+            ds.deleted[r >> 6] |= 1ull << (r & 63);
+            removed++;
+        }
+    }
+    vdb_vecview v = view_of(&ds, 1);
+    /* Deleted rows still route; none is ever returned (checked inside). */
+    double before = measure_recall(h, &ds, &v, 10, 64, NULL);
+    vdb_error err;
+    vdb_hnsw *fresh = vdb_hnsw_rebuild(h, &v, &err);
+    assert_non_null(fresh);
+    assert_int_equal(vdb_hnsw_count(fresh), ds.n - removed);
+    assert_int_equal(vdb_hnsw_check(fresh, &err), VDB_OK);
+    double after = measure_recall(fresh, &ds, &v, 10, 64, NULL);
+    print_message("30%% deleted: recall %.4f before rebuild, %.4f after\n", before, after);
+    assert_true(before >= 0.90);
+    assert_true(after >= 0.95);
+    vdb_hnsw_free(fresh);
+    vdb_hnsw_free(h);
+    free_data(&ds);
+}
+
+static void test_filter(void **state)
+{
+    (void)state;
+    dataset ds;
+    make_data(&ds, 4000, 60, 32, VDB_METRIC_L2, 13);
+    vdb_hnsw *h = build_index(&ds, 16, 100);
+    vdb_vecview v = view_of(&ds, 0);
+    uint32_t mods[3] = {2, 10, 50};
+    for (int i = 0; i < 3; i++) {
+        accept_mod ctx = {mods[i]};
+        vdb_filter_hook hook = {accept_multiple, &ctx};
+        double r = measure_recall(h, &ds, &v, 10, 64, &hook);
+        print_message("filter 1/%u: recall %.4f\n", mods[i], r);
+        assert_true(r >= 0.90);
+    }
+    vdb_hnsw_free(h);
+    free_data(&ds);
+}
+
+static char *temp_path(const char *name)
+{
+    static char path[256];
+    snprintf(path, sizeof(path), "/tmp/vdb_test_hnsw_%d_%s", (int)getpid(), name);
+    return path;
+}
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = malloc(*len);
+    assert_int_equal(fread(buf, 1, *len, f), *len);
+    fclose(f);
+    return buf;
+}
+
+static void spit(const char *path, const unsigned char *buf, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(buf, 1, len, f), len);
+    fclose(f);
+}
+
+static void test_save_load(void **state)
+{
+    (void)state;
+    dataset ds;
+    make_data(&ds, 3000, 50, 16, VDB_METRIC_COSINE, 17);
+    vdb_hnsw *h = build_index(&ds, 8, 80);
+    char path[256], path2[256];
+    snprintf(path, sizeof(path), "%s", temp_path("a"));
+    snprintf(path2, sizeof(path2), "%s", temp_path("b"));
+    vdb_error err;
+    assert_int_equal(vdb_hnsw_save(h, path, &err), VDB_OK);
+    vdb_hnsw *g = vdb_hnsw_load(path, ds.dim, ds.metric, &err);
+    assert_non_null(g);
+    assert_int_equal(vdb_hnsw_count(g), vdb_hnsw_count(h));
+    assert_int_equal(vdb_hnsw_rows(g), vdb_hnsw_rows(h));
+    vdb_hnsw_params ph = vdb_hnsw_get_params(h), pg = vdb_hnsw_get_params(g);
+    assert_int_equal(ph.m, pg.m);
+    assert_int_equal(ph.ef_construction, pg.ef_construction);
+    assert_int_equal(ph.ef_search, pg.ef_search);
+    assert_int_equal(ph.seed, pg.seed);
+    /* Same graph: identical results for every query, identical bytes. */
+    vdb_vecview v = view_of(&ds, 0);
+    for (uint32_t q = 0; q < ds.nq; q++) {
+        vdb_hit a[10], b[10];
+        size_t na, nb;
+        const float *query = ds.queries + (size_t)q * ds.dim;
+        assert_int_equal(vdb_hnsw_search(h, &v, query, 10, 40, NULL, NULL, a, &na, &err), 0);
+        assert_int_equal(vdb_hnsw_search(g, &v, query, 10, 40, NULL, NULL, b, &nb, &err), 0);
+        assert_int_equal(na, nb);
+        assert_memory_equal(a, b, na * sizeof(vdb_hit));
+    }
+    assert_int_equal(vdb_hnsw_save(g, path2, &err), VDB_OK);
+    size_t la, lb;
+    unsigned char *fa = slurp(path, &la), *fb = slurp(path2, &lb);
+    assert_int_equal(la, lb);
+    assert_memory_equal(fa, fb, la);
+    /* The loaded index keeps growing. */
+    assert_int_equal(vdb_hnsw_add(g, &v, 0, NULL, &err), VDB_OK);
+    assert_int_equal(vdb_hnsw_check(g, &err), VDB_OK);
+    /* Wrong expectations and missing files. */
+    assert_null(vdb_hnsw_load(path, ds.dim + 1, ds.metric, &err));
+    assert_int_equal(err.code, VDB_EINVAL);
+    assert_null(vdb_hnsw_load(temp_path("missing"), ds.dim, ds.metric, &err));
+    assert_int_equal(err.code, VDB_ENOTFOUND);
+    free(fa);
+    free(fb);
+    unlink(path);
+    unlink(path2);
+    vdb_hnsw_free(g);
+    vdb_hnsw_free(h);
+    free_data(&ds);
+}
+
+/* The file checksum, as documented in hnsw_io.c, so the test can forge
+ * files that pass it and reach the structural validator. */
+static uint64_t forge_sum(const unsigned char *p, size_t len)
+{
+    uint64_t h = 0, w;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0x9E3779B97F4A7C15ull;
+        h ^= h >> 32;
+    }
+    uint64_t pending = 0;
+    unsigned np = 0;
+    for (; i < len; i++)
+        pending |= (uint64_t)p[i] << (8 * np++);
+    h = (h ^ (pending ^ ((uint64_t)np << 56))) * 0x9E3779B97F4A7C15ull;
+    h ^= h >> 32;
+    h = (h ^ (uint64_t)len) * 0x9E3779B97F4A7C15ull;
+    return h ^ (h >> 32);
+}
+
+static void expect_corrupt(const char *path, const unsigned char *buf, size_t len,
+                           uint32_t dim)
+{
+    spit(path, buf, len);
+    vdb_error err;
+    vdb_hnsw *h = vdb_hnsw_load(path, dim, VDB_METRIC_COSINE, &err);
+    if (h != NULL)
+        fail_msg("corrupt file of %zu bytes was accepted", len);
+    assert_int_equal(err.code, VDB_ECORRUPT);
+}
+
+static void test_corrupt_files(void **state)
+{
+    (void)state;
+    dataset ds;
+    make_data(&ds, 600, 1, 8, VDB_METRIC_COSINE, 19);
+    vdb_hnsw *h = build_index(&ds, 6, 40);
+    char good[256], bad[256];
+    snprintf(good, sizeof(good), "%s", temp_path("good"));
+    snprintf(bad, sizeof(bad), "%s", temp_path("bad"));
+    vdb_error err;
+    assert_int_equal(vdb_hnsw_save(h, good, &err), VDB_OK);
+    size_t len;
+    unsigned char *buf = slurp(good, &len);
+    unsigned char *copy = malloc(len + 16);
+    /* Truncations at every length class. */
+    size_t cuts[] = {0, 1, 7, 8, 79, 80, 81, 600, len / 2, len - 9, len - 8, len - 1};
+    for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++)
+        expect_corrupt(bad, buf, cuts[i], ds.dim);
+    /* Appended garbage. */
+    memcpy(copy, buf, len);
+    memset(copy + len, 0xAB, 16);
+    expect_corrupt(bad, copy, len + 16, ds.dim);
+    /* Random byte flips anywhere. */
+    vdb_rng rng;
+    vdb_rng_seed(&rng, 23);
+    for (int t = 0; t < 300; t++) {
+        memcpy(copy, buf, len);
+        int flips = 1 + (int)vdb_rng_below(&rng, 3);
+        for (int f = 0; f < flips; f++)
+            copy[vdb_rng_below(&rng, len)] ^= (unsigned char)(1 + vdb_rng_below(&rng, 255));
+        expect_corrupt(bad, copy, len, ds.dim);
+    }
+    /* Structural damage under a valid checksum: the validator must see it. */
+    size_t n = ds.n, slot0 = 1 + 2 * 6;
+    size_t links0 = 80 + n + (4 - n % 4) % 4;
+    struct {
+        size_t offset;
+        uint32_t value;
+    } edits[] = {
+        {links0 + 4 * (slot0 * 3 + 1), 3},            /* self link */
+        {links0 + 4 * (slot0 * 3 + 1), 100000},       /* dangling link */
+        {links0 + 4 * (slot0 * 3 + 0), 1000},         /* count above 2M */
+        {36, (uint32_t)n + 1},                        /* row count vs size */
+        {40, (uint32_t)n + 5},                        /* entry point */
+        {48, (uint32_t)n - 1},                        /* node count */
+    };
+    for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+        memcpy(copy, buf, len);
+        memcpy(copy + edits[i].offset, &edits[i].value, 4);
+        uint64_t sum = forge_sum(copy, len - 8);
+        memcpy(copy + len - 8, &sum, 8);
+        expect_corrupt(bad, copy, len, ds.dim);
+    }
+    /* Duplicate link: copy link 1 over link 2 of a node with >= 2 links. */
+    for (uint32_t node = 0; node < n; node++) {
+        uint32_t cnt;
+        memcpy(&cnt, buf + links0 + 4 * slot0 * node, 4);
+        if (cnt < 2)
+            continue;
+        memcpy(copy, buf, len);
+        memcpy(copy + links0 + 4 * (slot0 * node + 2), copy + links0 + 4 * (slot0 * node + 1),
+               4);
+        uint64_t sum = forge_sum(copy, len - 8);
+        memcpy(copy + len - 8, &sum, 8);
+        expect_corrupt(bad, copy, len, ds.dim);
+        break;
+    }
+    /* The forged checksum is right: the unmodified bytes still load. */
+    memcpy(copy, buf, len);
+    uint64_t sum = forge_sum(copy, len - 8);
+    assert_memory_equal(&sum, buf + len - 8, 8);
+    free(copy);
+    free(buf);
+    unlink(good);
+    unlink(bad);
+    vdb_hnsw_free(h);
+    free_data(&ds);
+}
+
+typedef struct conc_ctx {
+    vdb_hnsw *h;
+    const dataset *ds;
+    uint32_t from, to;
+    int stop;
+    size_t searches;
+    int failures;
+} conc_ctx;
+
+static void *conc_insert(void *arg)
+{
+    conc_ctx *c = arg;
+    vdb_vecview v = view_of(c->ds, 0);
+    vdb_hnsw_scratch *s = vdb_hnsw_scratch_new(NULL);
+    for (uint32_t r = c->from; r < c->to; r++)
+        if (vdb_hnsw_add(c->h, &v, r, s, NULL) != VDB_OK)
+            __atomic_add_fetch(&c->failures, 1, __ATOMIC_RELAXED);
+    vdb_hnsw_scratch_free(s);
+    return NULL;
+}
+
+static void *conc_search(void *arg)
+{
+    conc_ctx *c = arg;
+    vdb_vecview v = view_of(c->ds, 0);
+    vdb_hit hits[10];
+    size_t q = 0;
+    while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE) || q < 50) {
+        size_t n;
+        const float *query = c->ds->queries + (q % c->ds->nq) * c->ds->dim;
+        if (vdb_hnsw_search(c->h, &v, query, 10, 32, NULL, NULL, hits, &n, NULL) != VDB_OK ||
+            n == 0)
+            __atomic_add_fetch(&c->failures, 1, __ATOMIC_RELAXED);
+        for (size_t i = 0; i < n; i++)
+            if (hits[i].id >= c->ds->n)
+                __atomic_add_fetch(&c->failures, 1, __ATOMIC_RELAXED);
+        q++;
+    }
+    __atomic_add_fetch(&c->searches, q, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+static void test_concurrent_search_insert(void **state)
+{
+    (void)state;
+    dataset ds;
+    make_data(&ds, 3000, 40, 16, VDB_METRIC_L2, 29);
+    vdb_error err;
+    vdb_hnsw_params p;
+    vdb_hnsw_params_default(&p);
+    p.m = 8;
+    p.ef_construction = 64;
+    vdb_hnsw *h = vdb_hnsw_new(ds.dim, ds.metric, &p, &err);
+    vdb_vecview v = view_of(&ds, 0);
+    /* Start small so inserts must grow the arrays under the searchers. */
+    assert_int_equal(vdb_hnsw_build(h, &v, 0, 200, &err), VDB_OK);
+    conc_ctx c = {h, &ds, 200, 0, 0, 0, 0};
+    conc_ctx c1 = c, c2 = c;
+    c1.from = 200;
+    c1.to = 1600;
+    c2.from = 1600;
+    c2.to = ds.n;
+    pthread_t ins1, ins2, s1, s2;
+    pthread_create(&s1, NULL, conc_search, &c);
+    pthread_create(&s2, NULL, conc_search, &c);
+    pthread_create(&ins1, NULL, conc_insert, &c1);
+    pthread_create(&ins2, NULL, conc_insert, &c2);
+    pthread_join(ins1, NULL);
+    pthread_join(ins2, NULL);
+    __atomic_store_n(&c.stop, 1, __ATOMIC_RELEASE);
+    pthread_join(s1, NULL);
+    pthread_join(s2, NULL);
+    print_message("concurrent: %zu searches during inserts\n", c.searches);
+    assert_int_equal(c.failures + c1.failures + c2.failures, 0);
+    assert_int_equal(vdb_hnsw_count(h), ds.n);
+    assert_int_equal(vdb_hnsw_check(h, &err), VDB_OK);
+    assert_true(measure_recall(h, &ds, &v, 10, 64, NULL) >= 0.95);
+    vdb_hnsw_free(h);
+    free_data(&ds);
+}
+
+static void test_alloc_failures(void **state)
+{
+    (void)state;
+    dataset ds;
+    make_data(&ds, 800, 10, 8, VDB_METRIC_L2, 31);
+    vdb_vecview v = view_of(&ds, 0);
+    int failed = 0;
+    for (uint64_t nth = 1; nth < 40; nth += 3) {
+        vdb_error err;
+        vdb_hnsw *h = vdb_hnsw_new(ds.dim, ds.metric, NULL, &err);
+        assert_non_null(h);
+        vdb_alloc_fail_at(nth, 1);
+        int rc = vdb_hnsw_build(h, &v, 0, ds.n, &err);
+        vdb_alloc_fail_at(0, 0);
+        if (rc != VDB_OK) {
+            assert_int_equal(rc, VDB_ENOMEM);
+            failed++;
+        }
+        /* Whatever got in is a valid graph that can be completed. */
+        assert_int_equal(vdb_hnsw_check(h, &err), VDB_OK);
+        assert_int_equal(vdb_hnsw_build(h, &v, 0, ds.n, &err), VDB_OK);
+        assert_int_equal(vdb_hnsw_count(h), ds.n);
+        vdb_hnsw_free(h);
+    }
+    assert_true(failed > 0);
+    free_data(&ds);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_recall_cosine),
+        cmocka_unit_test(test_recall_l2_and_dot),
+        cmocka_unit_test(test_incremental_add_and_args),
+        cmocka_unit_test(test_deletes_and_rebuild),
+        cmocka_unit_test(test_filter),
+        cmocka_unit_test(test_save_load),
+        cmocka_unit_test(test_corrupt_files),
+        cmocka_unit_test(test_concurrent_search_insert),
+        cmocka_unit_test(test_alloc_failures),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
