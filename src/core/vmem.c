@@ -5,6 +5,7 @@
 
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "alloc.h"
 
@@ -83,6 +84,24 @@ int vdb_vmem_grow(vdb_vmem *mem, size_t bytes)
     mem->base = fresh;
     mem->reserved = want;
     mem->used = bytes;
+    return VDB_OK;
+}
+
+int vdb_vmem_map_file(vdb_vmem *mem, int fd, unsigned long long offset, size_t bytes)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    void *at;
+    if (mem->used != 0 || page <= 0 || offset % (unsigned long long)page != 0)
+        return VDB_EINVAL;
+    if (bytes == 0)
+        return VDB_OK;
+    if (vdb_vmem_grow(mem, bytes) != VDB_OK || mem->heap)
+        return VDB_ENOMEM;
+    at = mmap(mem->base, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, (off_t)offset);
+    if (at == MAP_FAILED) {
+        vdb_vmem_release(mem);
+        return VDB_EIO;
+    }
     return VDB_OK;
 }
 

@@ -121,6 +121,74 @@ static int grow(vdb_vecset *set, size_t want)
     return VDB_OK;
 }
 
+static void free_strings(uint32_t n, char **ids, char **metas)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        vdb_free(ids[i]);
+        vdb_free(metas ? metas[i] : NULL);
+    }
+}
+
+/* Takes the snapshot's strings and builds the id map; the vectors are
+ * already in place. Frees what it took on failure. */
+static int adopt_rows(vdb_vecset *set, uint32_t n, char **ids, char **metas, vdb_error *err)
+{
+    uint32_t r;
+    for (r = 0; r < n; r++) {
+        if (ids[r] == NULL || vdb_idmap_get(set->map, ids[r]) >= 0) {
+            int rc = vdb_error_set(err, VDB_ECORRUPT, "snapshot row %u: %s id", r,
+                                   ids[r] == NULL ? "missing" : "duplicate");
+            /* Rows [0, r) are owned by the set now; the rest are not. */
+            free_strings(n - r, ids + r, metas ? metas + r : NULL);
+            return rc;
+        }
+        set->ids[r] = ids[r];
+        set->metas[r] = metas ? metas[r] : NULL;
+        set->rows = r + 1;
+        set->live++;
+        set->string_bytes += strlen(ids[r]) + 1 + (set->metas[r] ? strlen(set->metas[r]) + 1 : 0);
+        vdb_idmap_put(set->map, ids[r], r); /* reserved */
+    }
+    return VDB_OK;
+}
+
+vdb_vecset *vdb_vecset_open_mapped(uint32_t dim, vdb_metric metric, int fd,
+                                   unsigned long long offset, uint32_t n, char **ids_take,
+                                   char **metas_take, const float *norms, vdb_error *err)
+{
+    vdb_vecset *set = vdb_vecset_new(dim, metric, err);
+    size_t bytes = (size_t)n * dim * sizeof(float);
+    int rc;
+    if (set == NULL) {
+        free_strings(n, ids_take, metas_take);
+        return NULL;
+    }
+    rc = vdb_vmem_map_file(&set->vectors, fd, offset, bytes);
+    if (rc != VDB_OK) {
+        vdb_error_set(err, rc, "cannot map %zu bytes of vectors at offset %llu", bytes, offset);
+        goto fail;
+    }
+    /* grow() sees the mapped bytes as in use and keeps them. */
+    if ((rc = grow(set, n ? n : 1)) != VDB_OK ||
+        (rc = vdb_idmap_reserve(set->map, n)) != VDB_OK) {
+        vdb_error_set(err, rc, "cannot index %u snapshot rows", n);
+        goto fail;
+    }
+    for (uint32_t r = 0; r < n; r++)
+        set->norms[r] = norms ? norms[r]
+                              : sqrtf(vdb_dist()->dot(set->data + (size_t)r * dim,
+                                                      set->data + (size_t)r * dim, dim));
+    if (adopt_rows(set, n, ids_take, metas_take, err) != VDB_OK) {
+        vdb_vecset_free(set);
+        return NULL;
+    }
+    return set;
+fail:
+    free_strings(n, ids_take, metas_take);
+    vdb_vecset_free(set);
+    return NULL;
+}
+
 int vdb_vecset_reserve(vdb_vecset *set, size_t rows, vdb_error *err)
 {
     int rc = grow(set, rows);

@@ -88,6 +88,18 @@ vdb_vecview vdb_vecset_view(const vdb_vecset *set);
  * row's new row (UINT32_MAX for dropped ones). Errors: VDB_ENOMEM. */
 int vdb_vecset_compact(vdb_vecset *set, uint32_t *old_to_new, vdb_error *err);
 
+/* Builds a set over a snapshot without copying its vectors: `n` rows of
+ * `dim` float32 (already normalized for cosine) are mapped copy-on-write
+ * from file `fd` at `offset` (page-aligned; see vdb_vmem_map_file), so the
+ * open reads nothing eagerly. Takes ownership of ids_take[0..n) and
+ * metas_take[0..n) (entries may be NULL for metas; the arrays themselves
+ * stay the caller's) on success AND on failure. `norms` (n floats, the
+ * pre-normalization norms) is copied; NULL means "recompute" (touches every
+ * row). Duplicate ids are VDB_ECORRUPT (the snapshot is hostile input). */
+vdb_vecset *vdb_vecset_open_mapped(uint32_t dim, vdb_metric metric, int fd,
+                                   unsigned long long offset, uint32_t n, char **ids_take,
+                                   char **metas_take, const float *norms, vdb_error *err);
+
 /* Reserves room for `rows` rows in total (avoids regrowth during bulk load). */
 int vdb_vecset_reserve(vdb_vecset *set, size_t rows, vdb_error *err);
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/limits.h"
@@ -263,6 +264,61 @@ static void test_growth_keeps_data(void **state)
     vdb_vecset_free(set);
 }
 
+static void test_open_mapped(void **state)
+{
+    enum { N = 300, D = 5, PAGE = 65536 };
+    char path[] = "/tmp/vdb-test-mapped-XXXXXX";
+    int fd = mkstemp(path);
+    float *rows = malloc(sizeof(float) * N * D);
+    char **ids = malloc(sizeof(char *) * N), **metas = malloc(sizeof(char *) * N);
+    char pad[PAGE];
+    float extra[D] = {9, 9, 9, 9, 9};
+    const char *extra_id[] = {"new"};
+    vdb_vecset *set;
+    vdb_error err;
+    (void)state;
+    assert_true(fd >= 0);
+    memset(pad, 0xAB, sizeof(pad));
+    assert_int_equal(write(fd, pad, PAGE), PAGE);
+    for (int i = 0; i < N * D; i++)
+        rows[i] = (float)i;
+    assert_int_equal(write(fd, rows, sizeof(float) * N * D), (ssize_t)(sizeof(float) * N * D));
+    for (int i = 0; i < N; i++) {
+        char buf[16];
+        snprintf(buf, sizeof(buf), "m%d", i);
+        ids[i] = vdb_strdup(buf);
+        metas[i] = i % 2 ? vdb_strdup("{\"odd\":true}") : NULL;
+    }
+    set = vdb_vecset_open_mapped(D, VDB_METRIC_L2, fd, PAGE, N, ids, metas, NULL, &err);
+    assert_non_null(set);
+    assert_int_equal(vdb_vecset_count(set), N);
+    assert_float_equal(vdb_vecset_vector(set, 17)[2], 17 * D + 2, 0);
+    assert_int_equal(vdb_vecset_find(set, "m299"), 299);
+    assert_string_equal(vdb_vecset_meta(set, 1), "{\"odd\":true}");
+    /* Appending continues past the mapped rows; writes stay private. */
+    assert_int_equal(vdb_vecset_upsert(set, 1, extra, extra_id, NULL, NULL, NULL, NULL), VDB_OK);
+    assert_int_equal(vdb_vecset_find(set, "new"), N);
+    assert_int_equal(vdb_vecset_delete_row(set, 0), 1);
+    assert_int_equal(vdb_vecset_compact(set, NULL, NULL), VDB_OK);
+    assert_float_equal(vdb_vecset_vector(set, 0)[0], 1 * D, 0);
+    assert_int_equal(vdb_vecset_check(set, NULL), VDB_OK);
+    vdb_vecset_free(set);
+    assert_int_equal(pread(fd, extra, sizeof(float), PAGE), (ssize_t)sizeof(float));
+    assert_float_equal(extra[0], 0.0f, 0); /* the file is unchanged */
+
+    /* A duplicate id in a snapshot is corruption, and nothing leaks. */
+    ids[0] = vdb_strdup("dup");
+    ids[1] = vdb_strdup("dup");
+    assert_null(vdb_vecset_open_mapped(D, VDB_METRIC_L2, fd, PAGE, 2, ids, NULL, NULL, &err));
+    assert_int_equal(err.code, VDB_ECORRUPT);
+    assert_null(vdb_vecset_open_mapped(D, VDB_METRIC_L2, fd, 100, 0, ids, NULL, NULL, &err));
+    close(fd);
+    unlink(path);
+    free(rows);
+    free(ids);
+    free(metas);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_alloc_failure_changes_nothing),
         cmocka_unit_test(test_delete_and_compact),
         cmocka_unit_test(test_growth_keeps_data),
+        cmocka_unit_test(test_open_mapped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
