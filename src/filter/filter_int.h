@@ -56,6 +56,11 @@ struct vdb_filter {
     size_t clauses;
 };
 
+/* Splits `key` into `path` (freed with vdb_filter__path_free, also after a
+ * failure). Errors (VDB_EINVAL, VDB_ENOMEM) name `loc`. */
+int vdb_filter__path_init(vdb_fpath *path, const char *key, const char *loc, vdb_error *err);
+void vdb_filter__path_free(vdb_fpath *path);
+
 /* The value at `path` in `meta` (borrowed), or NULL when missing. */
 const vdb_json *vdb_filter__resolve(const vdb_json *meta, const vdb_fpath *path);
 

@@ -27,11 +27,17 @@ static void node_free(vdb_fnode *node)
     for (size_t i = 0; i < node->nchildren; i++)
         node_free(node->children[i]);
     vdb_free(node->children);
-    vdb_free(node->path.text);
-    vdb_free(node->path.segbuf);
-    vdb_free((void *)node->path.segs);
+    vdb_filter__path_free(&node->path);
     vdb_json_decref(node->operand);
     vdb_free(node);
+}
+
+void vdb_filter__path_free(vdb_fpath *path)
+{
+    vdb_free(path->text);
+    vdb_free(path->segbuf);
+    vdb_free((void *)path->segs);
+    memset(path, 0, sizeof(*path));
 }
 
 void vdb_filter_free(vdb_filter *filter)
@@ -94,8 +100,10 @@ static const char *loc_show(const char *loc)
     return loc[0] == '\0' ? "(top level)" : loc;
 }
 
-static int path_init(vdb_fpath *path, const char *key, const char *loc, compile_ctx *ctx)
+int vdb_filter__path_init(vdb_fpath *path, const char *key, const char *loc, vdb_error *err)
 {
+    compile_ctx holder = {0, err};
+    compile_ctx *ctx = &holder;
     size_t len = strlen(key);
     if (len == 0)
         return vdb_error_set(ctx->err, VDB_EINVAL, "filter at '%s': empty field name",
@@ -249,7 +257,7 @@ static vdb_fnode *compile_cmp(const char *field, vdb_fop op, vdb_json *operand, 
     if (node == NULL)
         return NULL;
     node->op = op;
-    if (path_init(&node->path, field, loc, ctx) != VDB_OK)
+    if (vdb_filter__path_init(&node->path, field, loc, ctx->err) != VDB_OK)
         goto fail;
     if (op == VDB_FOP_EXISTS) {
         node->exists = vdb_json_bool_value(operand);
