@@ -6,5 +6,10 @@
 
 int vdb_cmd_bench(int argc, char **argv);
 int vdb_cmd_serve(int argc, char **argv);
+int vdb_cmd_create(int argc, char **argv);
+int vdb_cmd_import(int argc, char **argv);
+int vdb_cmd_query(int argc, char **argv);
+int vdb_cmd_count(int argc, char **argv);
+int vdb_cmd_list(int argc, char **argv);
 
 #endif

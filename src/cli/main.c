@@ -14,6 +14,11 @@ typedef struct command {
 static const command commands[] = {
     {"serve", vdb_cmd_serve, "run the REST server"},
     {"bench", vdb_cmd_bench, "benchmark exact/HNSW search on synthetic or .npy data"},
+    {"create", vdb_cmd_create, "create an empty store"},
+    {"import", vdb_cmd_import, "load a .npy file (and metadata.jsonl) into a store"},
+    {"query", vdb_cmd_query, "top-k search on a store"},
+    {"count", vdb_cmd_count, "number of vectors in a store"},
+    {"list", vdb_cmd_list, "list the stores of a data directory"},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,150 @@
+/* `vdb query`: top-k search on a store from the command line; prints one
+ * JSON object per query (rank, id, distance, similarity_score, metadata, in
+ * the API's shape). Queries come from --vector '[...]' or a .npy file. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/alloc.h"
+#include "../core/json.h"
+#include "../filter/filter.h"
+#include "bench.h"
+#include "cli.h"
+#include "cli_store.h"
+
+typedef struct query_opts {
+    vdb_cli_target target;
+    const char *vector, *file, *filter;
+    vdb_query_params params;
+} query_opts;
+
+static int parse(int argc, char **argv, query_opts *o)
+{
+    o->params.k = 10;
+    for (int i = 1; i < argc; i++) {
+        int took = vdb_cli_target_flag(&o->target, argc, argv, &i);
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (took < 0)
+            return 2;
+        if (took)
+            continue;
+        if (strcmp(argv[i], "--exact") == 0) {
+            o->params.exact = 1;
+            continue;
+        }
+        if (v == NULL)
+            return 2;
+        if (strcmp(argv[i], "--vector") == 0)
+            o->vector = v;
+        else if (strcmp(argv[i], "--query-file") == 0)
+            o->file = v;
+        else if (strcmp(argv[i], "--filter") == 0)
+            o->filter = v;
+        else if (strcmp(argv[i], "--k") == 0)
+            o->params.k = strtoull(v, NULL, 10);
+        else if (strcmp(argv[i], "--ef") == 0)
+            o->params.ef = (uint32_t)strtoul(v, NULL, 10);
+        else
+            return 2;
+        i++;
+    }
+    return (o->vector != NULL) != (o->file != NULL) && o->params.k > 0 ? 0 : 2;
+}
+
+static int print_hits(void *ctx, size_t query, const vdb_store_hit *hits, size_t count)
+{
+    vdb_json *out = vdb_json_object(), *list = vdb_json_array();
+    char *text;
+    (void)ctx;
+    vdb_json_object_set_new(out, "query", vdb_json_int((long long)query));
+    for (size_t i = 0; i < count; i++) {
+        vdb_json *item = vdb_json_object();
+        vdb_json *meta = hits[i].meta ? vdb_json_parse(hits[i].meta, strlen(hits[i].meta), 0, NULL)
+                                      : NULL;
+        vdb_json_object_set_new(item, "rank", vdb_json_int((long long)i + 1));
+        vdb_json_object_set_new(item, "id", vdb_json_string(hits[i].id));
+        vdb_json_object_set_new(item, "distance", vdb_json_real(hits[i].distance));
+        vdb_json_object_set_new(item, "similarity_score", vdb_json_real(hits[i].similarity));
+        vdb_json_object_set_new(item, "metadata", meta ? meta : vdb_json_object());
+        vdb_json_array_append_new(list, item);
+    }
+    vdb_json_object_set_new(out, "results", list);
+    text = vdb_json_dump(out, VDB_JSON_DUMP_COMPACT);
+    printf("%s\n", text ? text : "{}");
+    vdb_json_free_text(text);
+    vdb_json_decref(out);
+    return 0;
+}
+
+/* Loads the queries: one from --vector, or every row of --query-file. */
+static float *load_queries(const query_opts *o, uint32_t dim, size_t *nq, vdb_error *err)
+{
+    float *q = NULL;
+    size_t cols = 0, len = 0;
+    if (o->file != NULL) {
+        if (vdb_bench_npy_read(o->file, &q, nq, &cols, err) != VDB_OK)
+            return NULL;
+    } else {
+        vdb_json *arr = vdb_json_parse(o->vector, strlen(o->vector), 0, err);
+        q = arr ? vdb_malloc((size_t)dim * sizeof(float)) : NULL;
+        if (q != NULL && vdb_json_to_floats(arr, q, dim, &len, err) != VDB_OK) {
+            vdb_free(q);
+            q = NULL;
+        }
+        vdb_json_decref(arr);
+        cols = len;
+        *nq = 1;
+    }
+    if (q != NULL && cols != dim) {
+        vdb_error_set(err, VDB_EDIM, "query dimension %zu, store dimension %u", cols, dim);
+        vdb_free(q);
+        return NULL;
+    }
+    return q;
+}
+
+int vdb_cmd_query(int argc, char **argv)
+{
+    query_opts o = {0};
+    vdb_registry *registry = NULL;
+    vdb_store_handle *handle = NULL;
+    vdb_filter *filter = NULL;
+    vdb_json *spec = NULL;
+    float *queries = NULL;
+    size_t nq = 0;
+    vdb_error err;
+    int status = 1;
+    if (parse(argc, argv, &o) != 0) {
+        fprintf(stderr, "usage: vdb query --user U --model M (--vector '[...]' | --query-file F.npy)\n"
+                        "                 [--k 10] [--filter JSON] [--ef EF] [--exact] [--data-dir DIR]\n");
+        return 2;
+    }
+    vdb_error_clear(&err);
+    if (o.filter != NULL) {
+        spec = vdb_json_parse(o.filter, strlen(o.filter), 0, &err);
+        filter = spec ? vdb_filter_compile(spec, &err) : NULL;
+        if (err.code != VDB_OK) {
+            fprintf(stderr, "vdb query: filter: %s\n", err.msg);
+            goto cleanup;
+        }
+        o.params.filter = filter;
+    }
+    if ((registry = vdb_cli_registry(&o.target)) == NULL ||
+        (handle = vdb_cli_acquire(registry, &o.target)) == NULL)
+        goto cleanup;
+    queries = load_queries(&o, vdb_store_get_config(vdb_registry_store(handle))->dim, &nq, &err);
+    if (queries == NULL ||
+        vdb_store_query(vdb_registry_store(handle), queries, nq, &o.params, print_hits, NULL,
+                        &err) != VDB_OK) {
+        fprintf(stderr, "vdb query: %s\n", err.msg);
+        goto cleanup;
+    }
+    status = 0;
+cleanup:
+    vdb_free(queries);
+    vdb_filter_free(filter);
+    vdb_json_decref(spec);
+    vdb_registry_release(handle);
+    vdb_registry_free(registry);
+    return status;
+}
