@@ -7,6 +7,8 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include "dist_int.h"
+
 static inline float hsum256(__m256 v)
 {
     __m128 lo = _mm256_castps256_ps128(v);
@@ -70,34 +72,8 @@ static float l2sq_avx2(const float *a, const float *b, size_t dim)
     return hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
 }
 
-/* Prefetch a few rows ahead: exact search streams rows from DRAM and is
- * bandwidth-bound, so keeping more loads in flight is what matters. */
-#define PREFETCH_ROWS 4
-
-static void prefetch_row(const float *row, size_t dim)
-{
-    const char *p = (const char *)row;
-    for (size_t off = 0; off < dim * sizeof(float); off += 64)
-        _mm_prefetch(p + off, _MM_HINT_T0);
-}
-
-static void dot_many_avx2(const float *q, const float *rows, size_t n, size_t dim, float *out)
-{
-    for (size_t r = 0; r < n; r++) {
-        if (r + PREFETCH_ROWS < n)
-            prefetch_row(rows + (r + PREFETCH_ROWS) * dim, dim);
-        out[r] = dot_avx2(q, rows + r * dim, dim);
-    }
-}
-
-static void l2sq_many_avx2(const float *q, const float *rows, size_t n, size_t dim, float *out)
-{
-    for (size_t r = 0; r < n; r++) {
-        if (r + PREFETCH_ROWS < n)
-            prefetch_row(rows + (r + PREFETCH_ROWS) * dim, dim);
-        out[r] = l2sq_avx2(q, rows + r * dim, dim);
-    }
-}
+VDB_DIST_MANY(dot_many_avx2, dot_avx2)
+VDB_DIST_MANY(l2sq_many_avx2, l2sq_avx2)
 
 const vdb_dist_ops vdb_dist_ops_avx2 = {
     VDB_ISA_AVX2, dot_avx2, l2sq_avx2, dot_many_avx2, l2sq_many_avx2,

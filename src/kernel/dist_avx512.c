@@ -7,6 +7,8 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include "dist_int.h"
+
 static inline __mmask16 tail_mask(size_t rest)
 {
     return (__mmask16)((1u << rest) - 1u);
@@ -59,32 +61,8 @@ static float l2sq_avx512(const float *a, const float *b, size_t dim)
     return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
 }
 
-#define PREFETCH_ROWS 4
-
-static void prefetch_row(const float *row, size_t dim)
-{
-    const char *p = (const char *)row;
-    for (size_t off = 0; off < dim * sizeof(float); off += 64)
-        _mm_prefetch(p + off, _MM_HINT_T0);
-}
-
-static void dot_many_avx512(const float *q, const float *rows, size_t n, size_t dim, float *out)
-{
-    for (size_t r = 0; r < n; r++) {
-        if (r + PREFETCH_ROWS < n)
-            prefetch_row(rows + (r + PREFETCH_ROWS) * dim, dim);
-        out[r] = dot_avx512(q, rows + r * dim, dim);
-    }
-}
-
-static void l2sq_many_avx512(const float *q, const float *rows, size_t n, size_t dim, float *out)
-{
-    for (size_t r = 0; r < n; r++) {
-        if (r + PREFETCH_ROWS < n)
-            prefetch_row(rows + (r + PREFETCH_ROWS) * dim, dim);
-        out[r] = l2sq_avx512(q, rows + r * dim, dim);
-    }
-}
+VDB_DIST_MANY(dot_many_avx512, dot_avx512)
+VDB_DIST_MANY(l2sq_many_avx512, l2sq_avx512)
 
 const vdb_dist_ops vdb_dist_ops_avx512 = {
     VDB_ISA_AVX512, dot_avx512, l2sq_avx512, dot_many_avx512, l2sq_many_avx512,

@@ -6,6 +6,8 @@
 #if defined(__aarch64__)
 #include <arm_neon.h>
 
+#include "dist_int.h"
+
 static float dot_neon(const float *a, const float *b, size_t dim)
 {
     float32x4_t s0 = vdupq_n_f32(0), s1 = vdupq_n_f32(0);
@@ -52,17 +54,8 @@ static float l2sq_neon(const float *a, const float *b, size_t dim)
     return sum;
 }
 
-static void dot_many_neon(const float *q, const float *rows, size_t n, size_t dim, float *out)
-{
-    for (size_t r = 0; r < n; r++)
-        out[r] = dot_neon(q, rows + r * dim, dim);
-}
-
-static void l2sq_many_neon(const float *q, const float *rows, size_t n, size_t dim, float *out)
-{
-    for (size_t r = 0; r < n; r++)
-        out[r] = l2sq_neon(q, rows + r * dim, dim);
-}
+VDB_DIST_MANY(dot_many_neon, dot_neon)
+VDB_DIST_MANY(l2sq_many_neon, l2sq_neon)
 
 const vdb_dist_ops vdb_dist_ops_neon = {
     VDB_ISA_NEON, dot_neon, l2sq_neon, dot_many_neon, l2sq_many_neon,

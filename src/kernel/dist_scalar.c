@@ -2,6 +2,7 @@
  * and the fallback on CPUs without a SIMD path. Four independent partial sums
  * let the compiler pipeline (and auto-vectorize) without -ffast-math. */
 #include "dist.h"
+#include "dist_int.h"
 
 static float dot_scalar(const float *a, const float *b, size_t dim)
 {
@@ -37,17 +38,8 @@ static float l2sq_scalar(const float *a, const float *b, size_t dim)
     return (s0 + s1) + (s2 + s3);
 }
 
-static void dot_many_scalar(const float *q, const float *rows, size_t n, size_t dim, float *out)
-{
-    for (size_t r = 0; r < n; r++)
-        out[r] = dot_scalar(q, rows + r * dim, dim);
-}
-
-static void l2sq_many_scalar(const float *q, const float *rows, size_t n, size_t dim, float *out)
-{
-    for (size_t r = 0; r < n; r++)
-        out[r] = l2sq_scalar(q, rows + r * dim, dim);
-}
+VDB_DIST_MANY(dot_many_scalar, dot_scalar)
+VDB_DIST_MANY(l2sq_many_scalar, l2sq_scalar)
 
 const vdb_dist_ops vdb_dist_ops_scalar = {
     VDB_ISA_SCALAR, dot_scalar, l2sq_scalar, dot_many_scalar, l2sq_many_scalar,
