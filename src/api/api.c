@@ -1,0 +1,346 @@
+/* The server core: start/stop, request dispatch (route, auth, handler,
+ * error envelope, metrics) and the reply helpers.
+ *
+ * Order of checks for every request, as FastAPI does it: draining (503) ->
+ * routing (404/405) -> body size (413) -> key (401) -> role (403) ->
+ * handler (which validates fields: 400/415/422, then store access:
+ * 404/409/503/507). */
+#include "api_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "../core/alloc.h"
+#include "../core/log.h"
+
+const int vdb_api_statuses[VDB_NSTATUS] = {200, 204, 400, 401, 403, 404, 405, 409,
+                                           413, 415, 422, 500, 503, 507, 0,   0};
+
+double vdb_now_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec * 1e3 + (double)now.tv_nsec / 1e6;
+}
+
+double vdb_unix_time(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+double vdb_api_uptime(const vdb_api *api)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - api->started_mono.tv_sec) +
+           (double)(now.tv_nsec - api->started_mono.tv_nsec) / 1e9;
+}
+
+void vdb_set(vdb_json *object, const char *key, vdb_json *value)
+{
+    vdb_json_object_set_new(object, key, value);
+}
+
+int vdb_reply_text(vdb_req *req, int status, const char *content_type, char *text, size_t len)
+{
+    vdb_free(req->resp->body);
+    req->resp->status = status;
+    req->resp->content_type = content_type;
+    req->resp->body = text;
+    req->resp->body_len = len;
+    return VDB_OK;
+}
+
+int vdb_reply_json(vdb_req *req, int status, vdb_json *json)
+{
+    char *text = json ? vdb_json_dump(json, VDB_JSON_DUMP_COMPACT | VDB_JSON_DUMP_ANY) : NULL;
+    vdb_json_decref(json);
+    if (text == NULL)
+        return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory building the response");
+    /* The dump's memory comes from jansson's allocator, which json.c points
+     * at vdb_malloc, but copy anyway so the transport frees what it got. */
+    size_t len = strlen(text);
+    char *body = vdb_malloc(len + 1);
+    if (body == NULL) {
+        vdb_json_free_text(text);
+        return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory building the response");
+    }
+    memcpy(body, text, len + 1);
+    vdb_json_free_text(text);
+    return vdb_reply_text(req, status, "application/json", body, len);
+}
+
+void vdb_reply_error(vdb_req *req, int status, const char *message)
+{
+    char code[16];
+    snprintf(code, sizeof(code), "HTTP_%d", status);
+    vdb_json *obj = vdb_json_object();
+    if (obj != NULL) {
+        vdb_set(obj, "detail", vdb_json_string(message));
+        vdb_set(obj, "error", vdb_json_string(message));
+        vdb_set(obj, "code", vdb_json_string(code));
+        vdb_set(obj, "timestamp", vdb_json_real(vdb_unix_time()));
+    }
+    if (obj == NULL || vdb_reply_json(req, status, obj) != VDB_OK) {
+        static const char fallback[] = "{\"detail\":\"out of memory\"}";
+        char *body = vdb_malloc(sizeof(fallback));
+        if (body != NULL)
+            memcpy(body, fallback, sizeof(fallback));
+        vdb_reply_text(req, status, "application/json", body, body ? sizeof(fallback) - 1 : 0);
+    }
+    if (status == 401)
+        vdb_http_response_header(req->resp, "WWW-Authenticate", "Bearer");
+}
+
+static const char *presented_key(const vdb_http_request *http)
+{
+    const char *key = vdb_http_header(http, "X-API-Key");
+    if (key != NULL && key[0] != '\0')
+        return key;
+    const char *authz = vdb_http_header(http, "Authorization");
+    if (authz != NULL && strncasecmp(authz, "Bearer ", 7) == 0) {
+        authz += 7;
+        while (*authz == ' ')
+            authz++;
+        return authz;
+    }
+    return NULL;
+}
+
+static int authorize(vdb_req *req)
+{
+    const vdb_route *route = req->route;
+    int rc = vdb_auth_check(req->api->auth, presented_key(req->http), &req->who);
+    if (route->access == VDB_ACCESS_PUBLIC)
+        return VDB_OK;
+    if (rc != VDB_OK) {
+        vdb_counter_add(&req->api->auth_failures, 1);
+        return vdb_error_set(&req->err, VDB_EAUTH,
+                             presented_key(req->http)
+                                 ? "Invalid API key"
+                                 : "API key required. Use Authorization: Bearer <key> or "
+                                   "X-API-Key header");
+    }
+    if ((route->access == VDB_ACCESS_STORES && req->who.role < VDB_ROLE_STORES) ||
+        (route->access == VDB_ACCESS_ADMIN && req->who.role < VDB_ROLE_ADMIN))
+        return vdb_error_set(&req->err, VDB_EFORBIDDEN, "Admin privileges required");
+    return VDB_OK;
+}
+
+static size_t status_slot(int status)
+{
+    for (size_t i = 0; i < VDB_NSTATUS && vdb_api_statuses[i] != 0; i++)
+        if (vdb_api_statuses[i] == status)
+            return i;
+    return VDB_NSTATUS - 1; /* other */
+}
+
+static void record(vdb_api *api, const vdb_route *route, int status, double seconds)
+{
+    size_t slot = vdb_router_index(route);
+    vdb_histogram_observe(&api->route_hist[slot], seconds);
+    vdb_counter_add(&api->route_status[slot][status_slot(status)], 1);
+}
+
+static void handle(void *ctx, const vdb_http_request *http, vdb_http_response *resp)
+{
+    vdb_api *api = ctx;
+    vdb_req req;
+    char allow[64];
+    int path_known = 0, rc = VDB_OK;
+    double start = vdb_now_ms();
+    memset(&req, 0, sizeof(req));
+    req.api = api;
+    req.http = http;
+    req.resp = resp;
+    req.route = vdb_router_match(http->method, http->path, &path_known, allow, sizeof(allow));
+    if (atomic_load(&api->draining)) {
+        vdb_reply_error(&req, 503, "server is shutting down");
+    } else if (req.route == NULL && path_known) {
+        vdb_reply_error(&req, 405, "Method Not Allowed");
+        vdb_http_response_header(resp, "Allow", allow);
+    } else if (req.route == NULL) {
+        vdb_reply_error(&req, 404, "Not Found");
+    } else if (http->body_too_large) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "request body exceeds the limit of %zu bytes",
+                 api->config.max_body_bytes);
+        vdb_reply_error(&req, 413, msg);
+    } else if ((rc = authorize(&req)) == VDB_OK) {
+        rc = req.route->fn(&req);
+    }
+    if (rc != VDB_OK) {
+        int status = req.status_override ? req.status_override : vdb_err_http_status(rc);
+        if (-rc >= 0 && -rc < VDB_NERRCODES)
+            vdb_counter_add(&api->errors[-rc], 1);
+        if (status >= 500)
+            vdb_log_warn("%s %s -> %d: %s", http->method, http->path, status, req.err.msg);
+        vdb_reply_error(&req, status, req.err.msg[0] ? req.err.msg : vdb_err_text(rc));
+    }
+    vdb_json_decref(req.body);
+    double elapsed = vdb_now_ms() - start;
+    char timing[32];
+    snprintf(timing, sizeof(timing), "%.3fs", elapsed / 1e3);
+    vdb_http_response_header(resp, "X-Response-Time", timing);
+    record(api, req.route, resp->status, elapsed / 1e3);
+}
+
+size_t vdb_api_rss_bytes(void)
+{
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f == NULL)
+        return 0;
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+        resident = 0;
+    fclose(f);
+    return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+void vdb_api_mem_info(size_t *total, size_t *available)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), avail = sysconf(_SC_AVPHYS_PAGES);
+    long page = sysconf(_SC_PAGESIZE);
+    *total = pages > 0 ? (size_t)pages * (size_t)page : 0;
+    *available = avail > 0 ? (size_t)avail * (size_t)page : 0;
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f != NULL) {
+        char line[256];
+        unsigned long long kb;
+        while (fgets(line, sizeof(line), f))
+            if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+                *available = (size_t)kb * 1024;
+        fclose(f);
+    }
+}
+
+void vdb_api_disk_info(const vdb_api *api, uint64_t *total, uint64_t *free_bytes)
+{
+    struct statvfs st;
+    *total = *free_bytes = 0;
+    if (statvfs(vdb_registry_data_dir(api->registry), &st) == 0) {
+        *total = (uint64_t)st.f_blocks * st.f_frsize;
+        *free_bytes = (uint64_t)st.f_bavail * st.f_frsize;
+    }
+}
+
+typedef struct totals_ctx {
+    vdb_req *req;
+    size_t stores, vectors, bytes;
+} totals_ctx;
+
+static void add_totals(void *ctx, vdb_store_handle *handle)
+{
+    totals_ctx *t = ctx;
+    vdb_store_stats stats;
+    if (!vdb_req_sees_user(t->req, vdb_registry_user(handle)))
+        return;
+    vdb_store_get_stats(vdb_registry_store(handle), &stats);
+    t->stores++;
+    t->vectors += stats.vectors;
+    t->bytes += stats.memory_bytes;
+}
+
+void vdb_api_store_totals(vdb_req *req, size_t *stores, size_t *vectors, size_t *bytes)
+{
+    totals_ctx t = {req, 0, 0, 0};
+    vdb_registry_each_loaded(req->api->registry, add_totals, &t);
+    *stores = t.stores;
+    *vectors = t.vectors;
+    *bytes = t.bytes;
+}
+
+vdb_json *vdb_api_store_json(vdb_store_handle *handle)
+{
+    vdb_store *store = vdb_registry_store(handle);
+    const vdb_store_config *config = vdb_store_get_config(store);
+    vdb_store_stats stats;
+    vdb_store_get_stats(store, &stats);
+    vdb_json *obj = vdb_json_object();
+    if (obj == NULL)
+        return NULL;
+    vdb_set(obj, "user_id", vdb_json_string(vdb_registry_user(handle)));
+    vdb_set(obj, "model_id", vdb_json_string(vdb_registry_model(handle)));
+    vdb_set(obj, "vector_count", vdb_json_int((long long)stats.vectors));
+    vdb_set(obj, "vectors", vdb_json_int((long long)stats.vectors));
+    vdb_set(obj, "metadata", vdb_json_int((long long)stats.vectors));
+    vdb_set(obj, "dimension", vdb_json_int(config->dim));
+    vdb_set(obj, "metric", vdb_json_string(vdb_metric_name(config->metric)));
+    vdb_set(obj, "memory_usage_mb", vdb_json_real((double)stats.memory_bytes / 1048576.0));
+    vdb_set(obj, "index_type", vdb_json_string(stats.index_name ? stats.index_name : "flat"));
+    vdb_set(obj, "rows", vdb_json_int((long long)stats.rows));
+    vdb_set(obj, "wal_bytes", vdb_json_int((long long)stats.wal_bytes));
+    vdb_set(obj, "checkpoints", vdb_json_int((long long)stats.checkpoints));
+    vdb_set(obj, "read_only", vdb_json_bool(stats.read_only));
+    return obj;
+}
+
+static vdb_fsync_policy fsync_policy(const char *name)
+{
+    if (strcmp(name, "interval") == 0)
+        return VDB_FSYNC_INTERVAL;
+    if (strcmp(name, "off") == 0)
+        return VDB_FSYNC_OFF;
+    return VDB_FSYNC_ALWAYS;
+}
+
+vdb_api *vdb_api_start(const vdb_config *config, vdb_error *err)
+{
+    char generated[VDB_AUTH_KEY_MAX];
+    vdb_store_options options;
+    vdb_api *api = vdb_calloc(1, sizeof(*api));
+    if (api == NULL) {
+        vdb_error_set(err, VDB_ENOMEM, "out of memory");
+        return NULL;
+    }
+    api->config = *config;
+    api->started = time(NULL);
+    clock_gettime(CLOCK_MONOTONIC, &api->started_mono);
+    vdb_store_options_default(&options);
+    options.fsync = fsync_policy(config->fsync);
+    options.fsync_interval_ms = config->fsync_interval_ms;
+    if ((api->registry = vdb_registry_new(config->data_dir, &options, err)) == NULL)
+        goto fail;
+    api->auth = vdb_auth_open(config->data_dir, config->admin_key, config->api_key, generated, err);
+    if (api->auth == NULL)
+        goto fail;
+    if (generated[0] != '\0') {
+        printf("vdb: generated admin key (shown once, stored hashed in %s/.vdb_auth.json):\n"
+               "  %s\n",
+               config->data_dir, generated);
+        fflush(stdout);
+    }
+    vdb_http_options http = {config->host,         config->port,
+                             config->http_threads, config->max_connections,
+                             config->conn_timeout_s, config->max_body_bytes};
+    if ((api->http = vdb_http_start(&http, handle, NULL, api, err)) == NULL)
+        goto fail;
+    return api;
+fail:
+    vdb_auth_free(api->auth);
+    vdb_registry_free(api->registry);
+    vdb_free(api);
+    return NULL;
+}
+
+unsigned vdb_api_port(const vdb_api *api)
+{
+    return vdb_http_port(api->http);
+}
+
+void vdb_api_stop(vdb_api *api, unsigned grace_ms)
+{
+    if (api == NULL)
+        return;
+    atomic_store(&api->draining, 1);
+    vdb_http_stop(api->http, grace_ms);
+    vdb_registry_free(api->registry);
+    vdb_auth_free(api->auth);
+    vdb_free(api);
+}

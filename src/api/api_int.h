@@ -1,0 +1,169 @@
+/* Internals shared by the api/ files: the server state, the per-request
+ * context handlers receive, and the request/response helpers (api.c and
+ * reqparse.c). Handlers return VDB_OK after replying, or a VDB_E* code with
+ * req->err filled; the dispatcher turns that into the error envelope. */
+#ifndef VDB_API_API_INT_H
+#define VDB_API_API_INT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "../core/json.h"
+#include "../metrics/metrics.h"
+#include "../store/registry.h"
+#include "api.h"
+#include "auth.h"
+#include "config.h"
+#include "http.h"
+#include "router.h"
+
+#define VDB_ROUTES_MAX 96
+#define VDB_NSTATUS 16
+#define VDB_NERRCODES 20
+
+extern const int vdb_api_statuses[VDB_NSTATUS];
+
+struct vdb_api {
+    vdb_config config;
+    vdb_registry *registry;
+    vdb_auth *auth;
+    vdb_http_server *http;
+    time_t started;
+    struct timespec started_mono;
+    atomic_int draining;
+    /* Metrics: per route (the last slot counts unknown paths). */
+    vdb_histogram route_hist[VDB_ROUTES_MAX + 1];
+    vdb_counter route_status[VDB_ROUTES_MAX + 1][VDB_NSTATUS];
+    vdb_histogram query_hist;  /* one per /query call or batch */
+    vdb_histogram add_hist;
+    vdb_counter queries;       /* query vectors searched */
+    vdb_counter additions;     /* vectors added */
+    vdb_counter deletions;
+    vdb_counter errors[VDB_NERRCODES]; /* by -code */
+    vdb_counter auth_failures;
+};
+
+typedef struct vdb_req {
+    vdb_api *api;
+    const vdb_http_request *http;
+    vdb_http_response *resp;
+    const vdb_route *route;
+    vdb_principal who;
+    vdb_json *body;  /* parsed lazily by vdb_req_body */
+    int body_parsed;
+    int status_override; /* answer this status instead of the code's */
+    vdb_error err;
+} vdb_req;
+
+/* ---- replies (api.c) ---- */
+/* Takes ownership of `json`; serializes it compactly. Always VDB_OK unless
+ * out of memory. */
+int vdb_reply_json(vdb_req *req, int status, vdb_json *json);
+/* Takes ownership of `text` (vdb_malloc'd). */
+int vdb_reply_text(vdb_req *req, int status, const char *content_type, char *text, size_t len);
+/* Fills the error envelope for `status` with `message`. */
+void vdb_reply_error(vdb_req *req, int status, const char *message);
+
+/* ---- request fields (reqparse.c) ---- */
+/* The JSON object body. Errors: 415 (VDB_EUNSUPPORTED with status 415 set
+ * in req), 400 malformed, 422 not an object / missing when required. */
+int vdb_req_body(vdb_req *req, int required, vdb_json **out);
+/* A string field from the query string, else the body. *out NULL when
+ * absent and not required. */
+int vdb_req_str(vdb_req *req, const char *name, int required, const char **out);
+/* An integer field (query or body) in [min, max], default when absent. */
+int vdb_req_int(vdb_req *req, const char *name, long long def, long long min, long long max,
+                long long *out);
+int vdb_req_bool(vdb_req *req, const char *name, int def, int *out);
+/* Validates user_id/model_id, checks the caller may see that user (a
+ * per-user key asking for another user gets VDB_ENOTFOUND, exactly as a
+ * missing store) and acquires the store. */
+int vdb_req_store(vdb_req *req, vdb_store_handle **out);
+/* Reads and checks user_id and model_id (and the tenant) without opening. */
+int vdb_req_names(vdb_req *req, const char **user_id, const char **model_id);
+/* 1 when the caller may see this user's stores. */
+int vdb_req_sees_user(const vdb_req *req, const char *user_id);
+/* The tenant failure: VDB_ENOTFOUND with the store-not-found message. */
+int vdb_req_not_found(vdb_req *req, const char *user_id, const char *model_id);
+/* A JSON array of arrays of numbers as a row-major float matrix. dim_io:
+ * in = required width (0 = any), out = the width. Caller frees *out with
+ * vdb_free. Errors (VDB_EINVAL) name field[i][j]. */
+int vdb_req_matrix(vdb_req *req, const vdb_json *array, const char *field, size_t max_rows,
+                   uint32_t *dim_io, float **out, size_t *rows);
+
+/* ---- shared helpers ---- */
+double vdb_api_uptime(const vdb_api *api);
+double vdb_now_ms(void); /* monotonic milliseconds */
+double vdb_unix_time(void);
+/* Process resident set size in bytes (0 when unknown). */
+size_t vdb_api_rss_bytes(void);
+/* System memory totals in bytes (0 when unknown). */
+void vdb_api_mem_info(size_t *total, size_t *available);
+/* Data directory disk figures in bytes. */
+void vdb_api_disk_info(const vdb_api *api, uint64_t *total, uint64_t *free_bytes);
+/* Totals over open stores the caller may see. */
+void vdb_api_store_totals(vdb_req *req, size_t *stores, size_t *vectors, size_t *bytes);
+/* The store's stats as a JSON object (the /admin/store/stats core). */
+vdb_json *vdb_api_store_json(vdb_store_handle *handle);
+/* Adds an object member; convenience for builders (ignores ENOMEM, which
+ * vdb_reply_json reports when dumping fails). */
+void vdb_set(vdb_json *object, const char *key, vdb_json *value);
+
+/* ---- handlers, one file per router ---- */
+int vdb_h_vectors_add(vdb_req *req);
+int vdb_h_vectors_query(vdb_req *req);
+int vdb_h_vectors_batch_query(vdb_req *req);
+int vdb_h_vectors_stream_query(vdb_req *req);
+int vdb_h_vectors_count(vdb_req *req);
+int vdb_h_vectors_delete(vdb_req *req);
+int vdb_h_vectors_stats(vdb_req *req);
+int vdb_h_vectors_health(vdb_req *req);
+int vdb_h_vectors_create(vdb_req *req);
+int vdb_h_vectors_users(vdb_req *req);
+int vdb_h_vectors_models(vdb_req *req);
+int vdb_h_vectors_ping(vdb_req *req);
+int vdb_h_vectors_benchmark(vdb_req *req);
+
+/* Shared by /vectors/add and /admin/add_test_vectors. */
+int vdb_vectors_add(vdb_req *req, int create_missing, vdb_json **result);
+
+int vdb_h_admin_create_store(vdb_req *req);
+int vdb_h_admin_delete_store(vdb_req *req);
+int vdb_h_admin_store_stats(vdb_req *req);
+int vdb_h_admin_list_stores(vdb_req *req);
+int vdb_h_admin_add_test_vectors(vdb_req *req);
+int vdb_h_admin_stats(vdb_req *req);
+int vdb_h_admin_system_stats(vdb_req *req);
+int vdb_h_admin_health(vdb_req *req);
+int vdb_h_admin_optimize_store(vdb_req *req);
+int vdb_h_admin_keys_create(vdb_req *req);
+int vdb_h_admin_keys_list(vdb_req *req);
+int vdb_h_admin_keys_revoke(vdb_req *req);
+int vdb_h_admin_export_zip(vdb_req *req);
+int vdb_h_admin_import_zip(vdb_req *req);
+
+int vdb_h_perf_health(vdb_req *req);
+int vdb_h_perf_warmup(vdb_req *req);
+int vdb_h_perf_benchmark(vdb_req *req);
+int vdb_h_perf_optimize(vdb_req *req);
+int vdb_h_perf_stats(vdb_req *req);
+
+int vdb_h_mon_health(vdb_req *req);
+int vdb_h_mon_metrics(vdb_req *req);
+int vdb_h_mon_summary(vdb_req *req);
+int vdb_h_mon_health_detailed(vdb_req *req);
+int vdb_h_mon_status(vdb_req *req);
+int vdb_h_mon_stores(vdb_req *req);
+
+int vdb_h_root(vdb_req *req);
+int vdb_h_health(vdb_req *req);
+int vdb_h_system_info(vdb_req *req);
+int vdb_h_config(vdb_req *req);
+int vdb_h_debug_routes(vdb_req *req);
+int vdb_h_debug_compute(vdb_req *req);
+int vdb_h_openapi(vdb_req *req);
+int vdb_h_docs(vdb_req *req);
+
+#endif

@@ -1,0 +1,359 @@
+/* API key checks and the hashed key file (see auth.h).
+ *
+ * Key file <data_dir>/.vdb_auth.json (mode 0600), rewritten atomically
+ * (temp file, fsync, rename, fsync of the directory) on every change:
+ *   {"version": 1, "admin_sha256": "<hex or absent>",
+ *    "keys": [{"key_id": "...", "user_id": "...", "sha256": "<hex>",
+ *              "created": <unix seconds>}]}
+ * Keys are "vdb_" + 48 hex characters (24 bytes from the OS CSPRNG), so a
+ * plain SHA-256 is enough: there is nothing to brute-force. */
+#include "auth.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/alloc.h"
+#include "../core/json.h"
+#include "../core/log.h"
+#include "../core/rng.h"
+#include "../store/registry.h"
+#include "sha256.h"
+
+typedef struct user_key {
+    char key_id[17];
+    char user_id[VDB_MAX_NAME_LEN + 1];
+    uint8_t hash[32];
+    long long created;
+} user_key;
+
+struct vdb_auth {
+    pthread_rwlock_t lock;
+    char *path;
+    int has_admin, has_api, admin_from_file;
+    uint8_t admin_hash[32];
+    uint8_t api_hash[32];
+    user_key *keys;
+    size_t nkeys, cap;
+};
+
+int vdb_auth_ct_equal(const uint8_t *a, const uint8_t *b, size_t len)
+{
+    volatile uint8_t diff = 0;
+    for (size_t i = 0; i < len; i++)
+        diff |= (uint8_t)(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+static void hash_key(const char *key, uint8_t out[32])
+{
+    vdb_sha256 ctx;
+    vdb_sha256_init(&ctx);
+    vdb_sha256_update(&ctx, key, strlen(key));
+    vdb_sha256_final(&ctx, out);
+}
+
+static int hex_to_bytes(const char *hex, uint8_t *out, size_t n)
+{
+    if (hex == NULL || strlen(hex) != 2 * n)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+            return -1;
+        out[i] = (uint8_t)v;
+    }
+    return 0;
+}
+
+static int new_key(char *key_out)
+{
+    uint8_t raw[24];
+    char hex[65];
+    if (vdb_rng_os_bytes(raw, sizeof(raw)) != VDB_OK)
+        return VDB_EIO;
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < sizeof(raw); i++) {
+        hex[2 * i] = digits[raw[i] >> 4];
+        hex[2 * i + 1] = digits[raw[i] & 15];
+    }
+    hex[48] = '\0';
+    snprintf(key_out, VDB_AUTH_KEY_MAX, "vdb_%s", hex);
+    return VDB_OK;
+}
+
+static int save_locked(vdb_auth *auth, vdb_error *err)
+{
+    char hex[65];
+    vdb_json *root = vdb_json_object(), *keys = vdb_json_array();
+    int rc = VDB_ENOMEM;
+    char *text = NULL;
+    if (root == NULL || keys == NULL)
+        goto cleanup;
+    vdb_json_object_set_new(root, "version", vdb_json_int(1));
+    if (auth->admin_from_file) {
+        vdb_sha256_to_hex(auth->admin_hash, hex);
+        vdb_json_object_set_new(root, "admin_sha256", vdb_json_string(hex));
+    }
+    for (size_t i = 0; i < auth->nkeys; i++) {
+        vdb_json *k = vdb_json_object();
+        vdb_sha256_to_hex(auth->keys[i].hash, hex);
+        vdb_json_object_set_new(k, "key_id", vdb_json_string(auth->keys[i].key_id));
+        vdb_json_object_set_new(k, "user_id", vdb_json_string(auth->keys[i].user_id));
+        vdb_json_object_set_new(k, "sha256", vdb_json_string(hex));
+        vdb_json_object_set_new(k, "created", vdb_json_int(auth->keys[i].created));
+        vdb_json_array_append_new(keys, k);
+    }
+    vdb_json_object_set(root, "keys", keys);
+    if ((text = vdb_json_dump(root, 0)) == NULL)
+        goto cleanup;
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", auth->path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    size_t len = strlen(text);
+    if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) != 0) {
+        rc = vdb_error_set(err, errno == ENOSPC ? VDB_ENOSPC : VDB_EIO, "cannot write %s: %s",
+                           tmp, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        unlink(tmp);
+        goto cleanup;
+    }
+    close(fd);
+    if (rename(tmp, auth->path) != 0) {
+        rc = vdb_error_set(err, VDB_EIO, "cannot rename %s: %s", tmp, strerror(errno));
+        unlink(tmp);
+        goto cleanup;
+    }
+    char dir[4200];
+    snprintf(dir, sizeof(dir), "%s", auth->path);
+    char *slash = strrchr(dir, '/');
+    if (slash != NULL) {
+        *slash = '\0';
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+    }
+    rc = VDB_OK;
+cleanup:
+    if (rc == VDB_ENOMEM)
+        vdb_error_set(err, rc, "out of memory");
+    vdb_json_free_text(text);
+    vdb_json_decref(keys);
+    vdb_json_decref(root);
+    return rc;
+}
+
+static int add_key_locked(vdb_auth *auth, const user_key *key)
+{
+    if (auth->nkeys == auth->cap) {
+        size_t cap = auth->cap ? auth->cap * 2 : 8;
+        user_key *grown = vdb_realloc(auth->keys, cap * sizeof(*grown));
+        if (grown == NULL)
+            return VDB_ENOMEM;
+        auth->keys = grown;
+        auth->cap = cap;
+    }
+    auth->keys[auth->nkeys++] = *key;
+    return VDB_OK;
+}
+
+static int load_file(vdb_auth *auth, vdb_error *err)
+{
+    FILE *f = fopen(auth->path, "rb");
+    if (f == NULL)
+        return errno == ENOENT ? VDB_OK
+                               : vdb_error_set(err, VDB_EIO, "cannot read %s", auth->path);
+    char *text = vdb_malloc(1 << 20);
+    size_t len = text ? fread(text, 1, (1 << 20) - 1, f) : 0;
+    fclose(f);
+    if (text == NULL)
+        return vdb_error_set(err, VDB_ENOMEM, "out of memory");
+    vdb_json *root = vdb_json_parse(text, len, 0, err);
+    vdb_free(text);
+    if (root == NULL)
+        return vdb_error_set(err, VDB_ECORRUPT, "%s is not valid JSON", auth->path);
+    int rc = VDB_OK;
+    const char *admin = vdb_json_string_value(vdb_json_object_get(root, "admin_sha256"));
+    if (admin != NULL && hex_to_bytes(admin, auth->admin_hash, 32) == 0)
+        auth->admin_from_file = 1;
+    vdb_json *keys = vdb_json_object_get(root, "keys");
+    for (size_t i = 0; rc == VDB_OK && i < vdb_json_array_size(keys); i++) {
+        vdb_json *k = vdb_json_array_get(keys, i);
+        user_key key;
+        memset(&key, 0, sizeof(key));
+        const char *id = vdb_json_string_value(vdb_json_object_get(k, "key_id"));
+        const char *user = vdb_json_string_value(vdb_json_object_get(k, "user_id"));
+        const char *hash = vdb_json_string_value(vdb_json_object_get(k, "sha256"));
+        if (id == NULL || strlen(id) >= sizeof(key.key_id) || !vdb_registry_name_ok(user) ||
+            hex_to_bytes(hash, key.hash, 32) != 0) {
+            rc = vdb_error_set(err, VDB_ECORRUPT, "%s: key entry %zu is malformed", auth->path, i);
+            break;
+        }
+        snprintf(key.key_id, sizeof(key.key_id), "%s", id);
+        snprintf(key.user_id, sizeof(key.user_id), "%s", user);
+        key.created = vdb_json_int_value(vdb_json_object_get(k, "created"));
+        if (add_key_locked(auth, &key) != VDB_OK)
+            rc = vdb_error_set(err, VDB_ENOMEM, "out of memory");
+    }
+    vdb_json_decref(root);
+    return rc;
+}
+
+vdb_auth *vdb_auth_open(const char *data_dir, const char *admin_key, const char *api_key,
+                        char *generated_out, vdb_error *err)
+{
+    vdb_auth *auth = vdb_calloc(1, sizeof(*auth));
+    size_t size = strlen(data_dir) + 32;
+    generated_out[0] = '\0';
+    if (auth == NULL || (auth->path = vdb_malloc(size)) == NULL) {
+        vdb_free(auth);
+        vdb_error_set(err, VDB_ENOMEM, "out of memory");
+        return NULL;
+    }
+    pthread_rwlock_init(&auth->lock, NULL);
+    snprintf(auth->path, size, "%s/.vdb_auth.json", data_dir);
+    if (load_file(auth, err) != VDB_OK)
+        goto fail;
+    if (api_key != NULL && api_key[0] != '\0') {
+        auth->has_api = 1;
+        hash_key(api_key, auth->api_hash);
+    }
+    if (admin_key != NULL && admin_key[0] != '\0') {
+        auth->has_admin = 1;
+        hash_key(admin_key, auth->admin_hash);
+    } else if (auth->admin_from_file) {
+        auth->has_admin = 1;
+    } else {
+        if (new_key(generated_out) != VDB_OK) {
+            vdb_error_set(err, VDB_EIO, "cannot read random bytes for the admin key");
+            goto fail;
+        }
+        hash_key(generated_out, auth->admin_hash);
+        auth->has_admin = auth->admin_from_file = 1;
+        if (save_locked(auth, err) != VDB_OK)
+            goto fail;
+    }
+    return auth;
+fail:
+    vdb_auth_free(auth);
+    return NULL;
+}
+
+void vdb_auth_free(vdb_auth *auth)
+{
+    if (auth == NULL)
+        return;
+    pthread_rwlock_destroy(&auth->lock);
+    vdb_free(auth->keys);
+    vdb_free(auth->path);
+    vdb_free(auth);
+}
+
+int vdb_auth_check(vdb_auth *auth, const char *key, vdb_principal *out)
+{
+    uint8_t hash[32];
+    int admin = 0, api = 0;
+    const user_key *match = NULL;
+    if (key == NULL || key[0] == '\0' || strlen(key) > 1024)
+        return VDB_EAUTH;
+    hash_key(key, hash);
+    admin = auth->has_admin & vdb_auth_ct_equal(hash, auth->admin_hash, 32);
+    api = auth->has_api & vdb_auth_ct_equal(hash, auth->api_hash, 32);
+    pthread_rwlock_rdlock(&auth->lock);
+    for (size_t i = 0; i < auth->nkeys; i++)
+        if (vdb_auth_ct_equal(hash, auth->keys[i].hash, 32))
+            match = &auth->keys[i];
+    memset(out, 0, sizeof(*out));
+    if (admin)
+        out->role = VDB_ROLE_ADMIN;
+    else if (api)
+        out->role = VDB_ROLE_STORES;
+    else if (match != NULL) {
+        out->role = VDB_ROLE_USER;
+        snprintf(out->user_id, sizeof(out->user_id), "%s", match->user_id);
+        snprintf(out->key_id, sizeof(out->key_id), "%s", match->key_id);
+    }
+    pthread_rwlock_unlock(&auth->lock);
+    return out->role == VDB_ROLE_NONE ? VDB_EAUTH : VDB_OK;
+}
+
+int vdb_auth_create_key(vdb_auth *auth, const char *user_id, char *key_out, char *key_id_out,
+                        vdb_error *err)
+{
+    int rc = vdb_registry_check_name("user_id", user_id, err);
+    if (rc != VDB_OK)
+        return rc;
+    user_key key;
+    char hex[65];
+    memset(&key, 0, sizeof(key));
+    if (new_key(key_out) != VDB_OK)
+        return vdb_error_set(err, VDB_EIO, "cannot read random bytes");
+    hash_key(key_out, key.hash);
+    vdb_sha256_to_hex(key.hash, hex);
+    memcpy(key.key_id, hex, 16);
+    snprintf(key.user_id, sizeof(key.user_id), "%s", user_id);
+    key.created = (long long)time(NULL);
+    pthread_rwlock_wrlock(&auth->lock);
+    rc = add_key_locked(auth, &key);
+    if (rc == VDB_OK && (rc = save_locked(auth, err)) != VDB_OK)
+        auth->nkeys--;
+    pthread_rwlock_unlock(&auth->lock);
+    if (rc == VDB_ENOMEM)
+        vdb_error_set(err, rc, "out of memory");
+    if (rc == VDB_OK)
+        memcpy(key_id_out, key.key_id, sizeof(key.key_id));
+    else
+        key_out[0] = '\0';
+    return rc;
+}
+
+int vdb_auth_revoke(vdb_auth *auth, const char *key_id, const char *user_id, size_t *revoked,
+                    vdb_error *err)
+{
+    size_t kept = 0, removed = 0;
+    int rc = VDB_OK;
+    pthread_rwlock_wrlock(&auth->lock);
+    user_key *saved = vdb_malloc((auth->nkeys ? auth->nkeys : 1) * sizeof(*saved));
+    if (saved == NULL) {
+        pthread_rwlock_unlock(&auth->lock);
+        return vdb_error_set(err, VDB_ENOMEM, "out of memory");
+    }
+    memcpy(saved, auth->keys, auth->nkeys * sizeof(*saved));
+    size_t before = auth->nkeys;
+    for (size_t i = 0; i < auth->nkeys; i++) {
+        int hit = key_id ? strcmp(auth->keys[i].key_id, key_id) == 0
+                         : (user_id && strcmp(auth->keys[i].user_id, user_id) == 0);
+        if (hit)
+            removed++;
+        else
+            auth->keys[kept++] = auth->keys[i];
+    }
+    auth->nkeys = kept;
+    if (removed == 0)
+        rc = vdb_error_set(err, VDB_ENOTFOUND, "no such key");
+    else if ((rc = save_locked(auth, err)) != VDB_OK) {
+        memcpy(auth->keys, saved, before * sizeof(*saved));
+        auth->nkeys = before;
+    }
+    pthread_rwlock_unlock(&auth->lock);
+    vdb_free(saved);
+    *revoked = rc == VDB_OK ? removed : 0;
+    return rc;
+}
+
+void vdb_auth_list(vdb_auth *auth, const char *user_id, vdb_auth_visit_fn fn, void *ctx)
+{
+    pthread_rwlock_rdlock(&auth->lock);
+    for (size_t i = 0; i < auth->nkeys; i++)
+        if (user_id == NULL || strcmp(user_id, auth->keys[i].user_id) == 0)
+            fn(ctx, auth->keys[i].key_id, auth->keys[i].user_id, auth->keys[i].created);
+    pthread_rwlock_unlock(&auth->lock);
+}

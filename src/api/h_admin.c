@@ -1,0 +1,387 @@
+/* /admin handlers: store lifecycle (create, delete, stats, list), the
+ * README-era add_test_vectors and stats, server figures, optimize and
+ * per-user key management. Export/import live in h_zip.c.
+ *
+ * A per-user key may manage its own user's stores; any other user's store
+ * answers 404 as if it did not exist (vdb_req_names). */
+#include "api_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "../core/alloc.h"
+#include "../core/limits.h"
+
+static int parse_index(vdb_req *req, const char *name, vdb_index_kind *out)
+{
+    if (name == NULL || strcmp(name, "auto") == 0)
+        *out = req->api->config.enable_hnsw ? VDB_INDEX_AUTO : VDB_INDEX_FLAT;
+    else if (strcmp(name, "flat") == 0)
+        *out = VDB_INDEX_FLAT;
+    else if (strcmp(name, "hnsw") == 0)
+        *out = VDB_INDEX_HNSW;
+    else
+        return vdb_error_set(&req->err, VDB_EINVAL, "index must be auto, flat or hnsw, not '%s'",
+                             name);
+    return VDB_OK;
+}
+
+static int config_uint(vdb_req *req, vdb_json *config, const char *name, uint32_t max,
+                       uint32_t *out)
+{
+    vdb_json *value = config ? vdb_json_object_get(config, name) : NULL;
+    if (value == NULL || vdb_json_typeof(value) == VDB_JSON_NULL)
+        return VDB_OK;
+    long long v = vdb_json_int_value(value);
+    if (vdb_json_typeof(value) != VDB_JSON_INT || v < 1 || v > (long long)max)
+        return vdb_error_set(&req->err, VDB_EINVAL, "config.%s must be an integer in 1..%u", name,
+                             max);
+    *out = (uint32_t)v;
+    return VDB_OK;
+}
+
+static int parse_store_config(vdb_req *req, vdb_json *body, vdb_store_config *config)
+{
+    long long dim = 384;
+    const char *metric = NULL, *index = NULL;
+    vdb_store_config_default(config);
+    config->hnsw_threshold = req->api->config.hnsw_threshold;
+    int rc = vdb_req_int(req, "dimension", 384, 1, req->api->config.max_dim, &dim);
+    if (rc == VDB_OK)
+        rc = vdb_req_str(req, "metric", 0, &metric);
+    if (rc == VDB_OK)
+        rc = vdb_req_str(req, "index", 0, &index);
+    if (rc != VDB_OK)
+        return rc;
+    int parsed = metric ? vdb_metric_parse(metric) : VDB_METRIC_COSINE;
+    if (parsed < 0)
+        return vdb_error_set(&req->err, VDB_EINVAL,
+                             "metric must be cosine, euclidean (l2) or dot (inner_product), not '%s'",
+                             metric);
+    config->dim = (uint32_t)dim;
+    config->metric = (vdb_metric)parsed;
+    if ((rc = parse_index(req, index, &config->index)) != VDB_OK)
+        return rc;
+    vdb_json *extra = body ? vdb_json_object_get(body, "config") : NULL;
+    if (extra != NULL && vdb_json_typeof(extra) != VDB_JSON_NULL &&
+        vdb_json_typeof(extra) != VDB_JSON_OBJECT)
+        return vdb_error_set(&req->err, VDB_EINVAL, "config must be an object");
+    if ((rc = config_uint(req, extra, "M", 256, &config->hnsw_m)) == VDB_OK &&
+        (rc = config_uint(req, extra, "ef_construction", 10000, &config->hnsw_ef_construction)) ==
+            VDB_OK &&
+        (rc = config_uint(req, extra, "ef_search", 10000, &config->hnsw_ef_search)) == VDB_OK)
+        rc = config_uint(req, extra, "hnsw_threshold", 0xFFFFFFF0u, &config->hnsw_threshold);
+    return rc;
+}
+
+static const char *index_name(vdb_index_kind kind)
+{
+    return kind == VDB_INDEX_FLAT ? "flat" : kind == VDB_INDEX_HNSW ? "hnsw" : "auto";
+}
+
+int vdb_h_admin_create_store(vdb_req *req)
+{
+    vdb_json *body;
+    const char *user_id, *model_id;
+    vdb_store_config config;
+    vdb_store_handle *handle;
+    int rc = vdb_req_body(req, 1, &body);
+    if (rc == VDB_OK)
+        rc = vdb_req_names(req, &user_id, &model_id);
+    if (rc == VDB_OK)
+        rc = parse_store_config(req, body, &config);
+    if (rc == VDB_OK)
+        rc = vdb_registry_create(req->api->registry, user_id, model_id, &config, &handle,
+                                 &req->err);
+    if (rc == VDB_EEXIST)
+        return vdb_error_set(&req->err, rc, "Store already exists for %s/%s", user_id, model_id);
+    if (rc != VDB_OK)
+        return rc;
+    vdb_registry_release(handle);
+    vdb_json *data = vdb_json_object(), *cfg = vdb_json_object(), *out = vdb_json_object();
+    vdb_set(data, "store_created", vdb_json_bool(1));
+    vdb_set(data, "user_id", vdb_json_string(user_id));
+    vdb_set(data, "model_id", vdb_json_string(model_id));
+    vdb_set(data, "dimension", vdb_json_int(config.dim));
+    vdb_set(data, "metric", vdb_json_string(vdb_metric_name(config.metric)));
+    vdb_set(data, "index", vdb_json_string(index_name(config.index)));
+    vdb_set(cfg, "dimension", vdb_json_int(config.dim));
+    vdb_set(cfg, "metric", vdb_json_string(vdb_metric_name(config.metric)));
+    vdb_set(cfg, "M", vdb_json_int(config.hnsw_m));
+    vdb_set(cfg, "ef_construction", vdb_json_int(config.hnsw_ef_construction));
+    vdb_set(cfg, "ef_search", vdb_json_int(config.hnsw_ef_search));
+    vdb_set(data, "config", cfg);
+    vdb_set(out, "status", vdb_json_string("success"));
+    vdb_set(out, "user_id", vdb_json_string(user_id));
+    vdb_set(out, "model_id", vdb_json_string(model_id));
+    vdb_set(out, "data", data);
+    return vdb_reply_json(req, 200, out);
+}
+
+int vdb_h_admin_delete_store(vdb_req *req)
+{
+    const char *user_id, *model_id;
+    vdb_store_handle *handle;
+    int rc = vdb_req_store(req, &handle); /* 404 for absent or foreign stores */
+    if (rc != VDB_OK)
+        return rc;
+    long long removed = (long long)vdb_store_count(vdb_registry_store(handle));
+    vdb_registry_release(handle);
+    vdb_req_names(req, &user_id, &model_id);
+    rc = vdb_registry_delete(req->api->registry, user_id, model_id, &req->err);
+    if (rc == VDB_ENOTFOUND)
+        return vdb_req_not_found(req, user_id, model_id);
+    if (rc != VDB_OK)
+        return rc;
+    char message[200];
+    snprintf(message, sizeof(message), "Store %s/%s deleted.", user_id, model_id);
+    vdb_json *out = vdb_json_object();
+    vdb_set(out, "status", vdb_json_string("success"));
+    vdb_set(out, "message", vdb_json_string(message));
+    vdb_set(out, "user_id", vdb_json_string(user_id));
+    vdb_set(out, "model_id", vdb_json_string(model_id));
+    vdb_set(out, "vectors_removed", vdb_json_int(removed));
+    return vdb_reply_json(req, 200, out);
+}
+
+int vdb_h_admin_store_stats(vdb_req *req)
+{
+    vdb_store_handle *handle;
+    int rc = vdb_req_store(req, &handle);
+    if (rc != VDB_OK)
+        return rc;
+    vdb_json *out = vdb_api_store_json(handle);
+    vdb_registry_release(handle);
+    if (out != NULL)
+        vdb_set(out, "stats", vdb_json_deep_copy(out));
+    return vdb_reply_json(req, 200, out);
+}
+
+typedef struct list_ctx {
+    vdb_req *req;
+    vdb_json *stores;
+    int failed;
+} list_ctx;
+
+static int list_one(void *ctx, const char *user_id, const char *model_id)
+{
+    list_ctx *c = ctx;
+    vdb_store_handle *handle;
+    vdb_error err;
+    if (!vdb_req_sees_user(c->req, user_id))
+        return 0;
+    vdb_json *entry;
+    if (vdb_registry_acquire(c->req->api->registry, user_id, model_id, &handle, &err) == VDB_OK) {
+        vdb_json *full = vdb_api_store_json(handle);
+        vdb_registry_release(handle);
+        entry = vdb_json_object();
+        static const char *keys[] = {"user_id",         "model_id",   "dimension", "metric",
+                                     "vector_count",    "index_type", "memory_usage_mb"};
+        for (size_t i = 0; entry && full && i < sizeof(keys) / sizeof(keys[0]); i++)
+            vdb_json_object_set(entry, keys[i], vdb_json_object_get(full, keys[i]));
+        vdb_json_decref(full);
+        vdb_set(entry, "state", vdb_json_string("loaded"));
+    } else {
+        /* Listed even when it cannot be opened (locked, corrupt), with why. */
+        entry = vdb_json_object();
+        vdb_set(entry, "user_id", vdb_json_string(user_id));
+        vdb_set(entry, "model_id", vdb_json_string(model_id));
+        vdb_set(entry, "state", vdb_json_string("unavailable"));
+        vdb_set(entry, "error", vdb_json_string(err.msg));
+    }
+    if (entry == NULL || vdb_json_array_append_new(c->stores, entry) != VDB_OK)
+        c->failed = 1;
+    return c->failed;
+}
+
+int vdb_h_admin_list_stores(vdb_req *req)
+{
+    const char *user_id = NULL;
+    list_ctx c = {req, NULL, 0};
+    int rc = vdb_req_str(req, "user_id", 0, &user_id);
+    if (rc == VDB_OK && user_id != NULL)
+        rc = vdb_registry_check_name("user_id", user_id, &req->err);
+    if (rc != VDB_OK)
+        return rc;
+    if ((c.stores = vdb_json_array()) == NULL)
+        return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
+    rc = vdb_registry_list(req->api->registry, user_id, list_one, &c, &req->err);
+    if (rc == VDB_OK && c.failed)
+        rc = vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
+    if (rc != VDB_OK) {
+        vdb_json_decref(c.stores);
+        return rc;
+    }
+    vdb_json *out = vdb_json_object();
+    long long total = (long long)vdb_json_array_size(c.stores);
+    vdb_set(out, "stores", c.stores);
+    vdb_set(out, "total", vdb_json_int(total));
+    vdb_set(out, "total_count", vdb_json_int(total));
+    return vdb_reply_json(req, 200, out);
+}
+
+int vdb_h_admin_add_test_vectors(vdb_req *req)
+{
+    vdb_json *result = NULL;
+    const char *user_id, *model_id;
+    int rc = vdb_vectors_add(req, 0, &result);
+    if (rc != VDB_OK)
+        return rc;
+    vdb_req_names(req, &user_id, &model_id);
+    vdb_set(result, "status", vdb_json_string("vectors added"));
+    vdb_set(result, "user_id", vdb_json_string(user_id));
+    vdb_set(result, "model_id", vdb_json_string(model_id));
+    vdb_json_object_set(result, "count", vdb_json_object_get(result, "vectors_added"));
+    return vdb_reply_json(req, 200, result);
+}
+
+typedef struct stats_ctx {
+    vdb_req *req;
+    vdb_json *users;
+    vdb_json *models; /* of the current user */
+    char user[VDB_MAX_NAME_LEN + 1];
+} stats_ctx;
+
+static int stats_one(void *ctx, const char *user_id, const char *model_id)
+{
+    stats_ctx *c = ctx;
+    vdb_store_handle *handle;
+    vdb_error err;
+    if (!vdb_req_sees_user(c->req, user_id))
+        return 0;
+    if (c->models == NULL || strcmp(c->user, user_id) != 0) {
+        vdb_json *entry = vdb_json_object();
+        c->models = vdb_json_array();
+        vdb_set(entry, "user_id", vdb_json_string(user_id));
+        vdb_set(entry, "models", c->models);
+        vdb_json_array_append_new(c->users, entry);
+        snprintf(c->user, sizeof(c->user), "%s", user_id);
+    }
+    long long n = -1;
+    if (vdb_registry_acquire(c->req->api->registry, user_id, model_id, &handle, &err) == VDB_OK) {
+        n = (long long)vdb_store_count(vdb_registry_store(handle));
+        vdb_registry_release(handle);
+    }
+    vdb_json *model = vdb_json_object();
+    vdb_set(model, "model_id", vdb_json_string(model_id));
+    vdb_set(model, "vectors", vdb_json_int(n));
+    vdb_set(model, "metadata", vdb_json_int(n));
+    vdb_json_array_append_new(c->models, model);
+    return 0;
+}
+
+int vdb_h_admin_stats(vdb_req *req)
+{
+    stats_ctx c = {req, vdb_json_array(), NULL, ""};
+    int rc = vdb_registry_list(req->api->registry, NULL, stats_one, &c, &req->err);
+    if (rc != VDB_OK) {
+        vdb_json_decref(c.users);
+        return rc;
+    }
+    return vdb_reply_json(req, 200, c.users);
+}
+
+int vdb_h_admin_system_stats(vdb_req *req)
+{
+    size_t stores, vectors, bytes, total, available;
+    uint64_t disk_total, disk_free;
+    vdb_api_store_totals(req, &stores, &vectors, &bytes);
+    vdb_api_mem_info(&total, &available);
+    vdb_api_disk_info(req->api, &disk_total, &disk_free);
+    vdb_json *store_stats = vdb_json_object(), *mem = vdb_json_object();
+    vdb_json *sys = vdb_json_object(), *disk = vdb_json_object(), *out = vdb_json_object();
+    vdb_set(store_stats, "total_stores", vdb_json_int((long long)stores));
+    vdb_set(store_stats, "total_vectors", vdb_json_int((long long)vectors));
+    vdb_set(store_stats, "total_memory_mb", vdb_json_real((double)bytes / 1048576.0));
+    vdb_set(mem, "total_gb", vdb_json_real((double)total / 1073741824.0));
+    vdb_set(mem, "available_gb", vdb_json_real((double)available / 1073741824.0));
+    vdb_set(mem, "percent",
+            vdb_json_real(total ? 100.0 * (double)(total - available) / (double)total : 0));
+    vdb_set(mem, "process_rss_mb", vdb_json_real((double)vdb_api_rss_bytes() / 1048576.0));
+    vdb_set(disk, "total_gb", vdb_json_real((double)disk_total / 1073741824.0));
+    vdb_set(disk, "free_gb", vdb_json_real((double)disk_free / 1073741824.0));
+    vdb_set(sys, "memory_usage", mem);
+    vdb_set(sys, "disk", disk);
+    vdb_set(sys, "uptime_seconds", vdb_json_real(vdb_api_uptime(req->api)));
+    vdb_set(out, "store_stats", store_stats);
+    vdb_set(out, "system_info", sys);
+    return vdb_reply_json(req, 200, out);
+}
+
+int vdb_h_admin_health(vdb_req *req)
+{
+    vdb_json *out = vdb_json_object();
+    vdb_set(out, "status", vdb_json_string("healthy"));
+    vdb_set(out, "service", vdb_json_string("admin"));
+    return vdb_reply_json(req, 200, out);
+}
+
+int vdb_h_admin_optimize_store(vdb_req *req)
+{
+    return vdb_h_perf_optimize(req);
+}
+
+/* ---- per-user keys ---- */
+
+int vdb_h_admin_keys_create(vdb_req *req)
+{
+    const char *user_id;
+    char key[VDB_AUTH_KEY_MAX], key_id[17];
+    vdb_json *body;
+    int rc = vdb_req_body(req, 1, &body);
+    if (rc == VDB_OK)
+        rc = vdb_req_str(req, "user_id", 1, &user_id);
+    if (rc == VDB_OK)
+        rc = vdb_auth_create_key(req->api->auth, user_id, key, key_id, &req->err);
+    if (rc != VDB_OK)
+        return rc;
+    vdb_json *out = vdb_json_object();
+    vdb_set(out, "api_key", vdb_json_string(key));
+    vdb_set(out, "key_id", vdb_json_string(key_id));
+    vdb_set(out, "user_id", vdb_json_string(user_id));
+    vdb_set(out, "note", vdb_json_string("shown once; only its hash is stored"));
+    memset(key, 0, sizeof(key));
+    return vdb_reply_json(req, 200, out);
+}
+
+static void list_key(void *ctx, const char *key_id, const char *user_id, long long created)
+{
+    vdb_json *entry = vdb_json_object();
+    vdb_set(entry, "key_id", vdb_json_string(key_id));
+    vdb_set(entry, "user_id", vdb_json_string(user_id));
+    vdb_set(entry, "created", vdb_json_int(created));
+    vdb_json_array_append_new(ctx, entry);
+}
+
+int vdb_h_admin_keys_list(vdb_req *req)
+{
+    const char *user_id = NULL;
+    int rc = vdb_req_str(req, "user_id", 0, &user_id);
+    if (rc != VDB_OK)
+        return rc;
+    vdb_json *keys = vdb_json_array();
+    vdb_auth_list(req->api->auth, user_id, list_key, keys);
+    vdb_json *out = vdb_json_object();
+    vdb_set(out, "total", vdb_json_int((long long)vdb_json_array_size(keys)));
+    vdb_set(out, "keys", keys);
+    return vdb_reply_json(req, 200, out);
+}
+
+int vdb_h_admin_keys_revoke(vdb_req *req)
+{
+    const char *key_id = NULL, *user_id = NULL;
+    size_t revoked = 0;
+    int rc = vdb_req_str(req, "key_id", 0, &key_id);
+    if (rc == VDB_OK)
+        rc = vdb_req_str(req, "user_id", 0, &user_id);
+    if (rc == VDB_OK && key_id == NULL && user_id == NULL)
+        rc = vdb_error_set(&req->err, VDB_EINVAL, "give key_id or user_id");
+    if (rc == VDB_OK)
+        rc = vdb_auth_revoke(req->api->auth, key_id, user_id, &revoked, &req->err);
+    if (rc != VDB_OK)
+        return rc;
+    vdb_json *out = vdb_json_object();
+    vdb_set(out, "status", vdb_json_string("revoked"));
+    vdb_set(out, "revoked", vdb_json_int((long long)revoked));
+    return vdb_reply_json(req, 200, out);
+}

@@ -1,0 +1,417 @@
+/* /monitoring handlers: liveness, metrics (Prometheus text or the
+ * README-era JSON), summary, detailed checks, status and store listing.
+ *
+ * Per-store series and listings only name stores the caller may see, so a
+ * per-user key never learns another tenant's store names. */
+#include "api_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "../core/alloc.h"
+
+static const char *const error_types[VDB_NERRCODES] = {
+    "ok",        "invalid",  "no_memory", "not_found", "exists",    "io",       "corrupt",
+    "range",     "dimension", "locked",   "no_space",  "read_only", "too_big",  "parse",
+    "auth",      "forbidden", "unsupported", "busy",   "internal",  "other"};
+
+static uint64_t route_total(const vdb_api *api, size_t slot)
+{
+    uint64_t n = 0;
+    for (size_t s = 0; s < VDB_NSTATUS; s++)
+        n += vdb_counter_get(&api->route_status[slot][s]);
+    return n;
+}
+
+static uint64_t requests_total(const vdb_api *api)
+{
+    uint64_t n = 0;
+    for (size_t slot = 0; slot <= VDB_ROUTES_MAX; slot++)
+        n += route_total(api, slot);
+    return n;
+}
+
+static uint64_t errors_total(const vdb_api *api)
+{
+    uint64_t n = 0;
+    for (size_t i = 1; i < VDB_NERRCODES; i++)
+        n += vdb_counter_get(&api->errors[i]);
+    return n;
+}
+
+static void route_names(const vdb_route *routes, size_t nroutes, size_t slot, const char **method,
+                        const char **path)
+{
+    *method = slot < nroutes ? routes[slot].method : "any";
+    *path = slot < nroutes ? routes[slot].path : "unmatched";
+}
+
+static void prom_http(vdb_prom *buf, const vdb_api *api)
+{
+    size_t nroutes;
+    const vdb_route *routes = vdb_router_routes(&nroutes);
+    const char *method, *path;
+    char status[16];
+    vdb_prom_family(buf, "http_requests_total", "counter", "Total HTTP requests");
+    for (size_t slot = 0; slot <= VDB_ROUTES_MAX; slot++)
+        for (size_t s = 0; s < VDB_NSTATUS; s++) {
+            uint64_t n = vdb_counter_get(&api->route_status[slot][s]);
+            if (n == 0)
+                continue;
+            route_names(routes, nroutes, slot, &method, &path);
+            snprintf(status, sizeof(status), "%d", vdb_api_statuses[s] ? vdb_api_statuses[s] : 0);
+            const char *labels[] = {"method", method, "endpoint", path, "status", status, NULL};
+            vdb_prom_sample(buf, "http_requests_total", (double)n, labels);
+        }
+    vdb_prom_family(buf, "http_request_duration_seconds", "histogram", "HTTP request duration");
+    for (size_t slot = 0; slot <= VDB_ROUTES_MAX; slot++) {
+        if (route_total(api, slot) == 0)
+            continue;
+        route_names(routes, nroutes, slot, &method, &path);
+        const char *labels[] = {"method", method, "endpoint", path, NULL};
+        vdb_prom_histogram(buf, "http_request_duration_seconds", &api->route_hist[slot], labels);
+    }
+}
+
+typedef struct prom_ctx {
+    vdb_req *req;
+    vdb_prom *buf;
+    int pass; /* 0: vector_store_size, 1: wal bytes */
+} prom_ctx;
+
+static void prom_store(void *ctx, vdb_store_handle *handle)
+{
+    prom_ctx *p = ctx;
+    vdb_store_stats stats;
+    if (!vdb_req_sees_user(p->req, vdb_registry_user(handle)))
+        return;
+    vdb_store_get_stats(vdb_registry_store(handle), &stats);
+    const char *labels[] = {"user_id", vdb_registry_user(handle), "model_id",
+                            vdb_registry_model(handle), NULL};
+    if (p->pass == 0)
+        vdb_prom_sample(p->buf, "vector_store_size", (double)stats.vectors, labels);
+    else
+        vdb_prom_sample(p->buf, "vdb_store_wal_bytes", (double)stats.wal_bytes, labels);
+}
+
+static void prom_system(vdb_prom *buf, const vdb_api *api)
+{
+    size_t total, available;
+    uint64_t disk_total, disk_free;
+    vdb_api_mem_info(&total, &available);
+    vdb_api_disk_info(api, &disk_total, &disk_free);
+    vdb_prom_family(buf, "system_memory_usage_bytes", "gauge", "System memory in use");
+    vdb_prom_sample(buf, "system_memory_usage_bytes", (double)(total - available), NULL);
+    vdb_prom_family(buf, "process_resident_memory_bytes", "gauge", "Resident memory of vdb");
+    vdb_prom_sample(buf, "process_resident_memory_bytes", (double)vdb_api_rss_bytes(), NULL);
+    vdb_prom_family(buf, "system_disk_usage_bytes", "gauge",
+                    "Disk space in use on the data directory's file system");
+    vdb_prom_sample(buf, "system_disk_usage_bytes", (double)(disk_total - disk_free), NULL);
+    vdb_prom_family(buf, "vdb_uptime_seconds", "gauge", "Seconds since the server started");
+    vdb_prom_sample(buf, "vdb_uptime_seconds", vdb_api_uptime(api), NULL);
+    vdb_prom_family(buf, "vdb_http_in_flight", "gauge", "Requests being handled");
+    vdb_prom_sample(buf, "vdb_http_in_flight", (double)vdb_http_in_flight(api->http), NULL);
+    const char *build[] = {"version", VDB_VERSION, NULL};
+    vdb_prom_family(buf, "vdb_build_info", "gauge", "vdb build");
+    vdb_prom_sample(buf, "vdb_build_info", 1, build);
+}
+
+static char *prometheus_text(vdb_req *req, size_t *len)
+{
+    vdb_api *api = req->api;
+    vdb_prom buf;
+    vdb_prom_init(&buf);
+    prom_http(&buf, api);
+    vdb_prom_family(&buf, "vector_queries_total", "counter", "Total vector queries");
+    vdb_prom_sample(&buf, "vector_queries_total", (double)vdb_counter_get(&api->queries), NULL);
+    vdb_prom_family(&buf, "vector_query_duration_seconds", "histogram", "Vector query duration");
+    vdb_prom_histogram(&buf, "vector_query_duration_seconds", &api->query_hist, NULL);
+    vdb_prom_family(&buf, "vector_additions_total", "counter", "Total vector additions");
+    vdb_prom_sample(&buf, "vector_additions_total", (double)vdb_counter_get(&api->additions), NULL);
+    vdb_prom_family(&buf, "vector_add_duration_seconds", "histogram", "Vector add request duration");
+    vdb_prom_histogram(&buf, "vector_add_duration_seconds", &api->add_hist, NULL);
+    vdb_prom_family(&buf, "vector_deletions_total", "counter", "Total vectors deleted");
+    vdb_prom_sample(&buf, "vector_deletions_total", (double)vdb_counter_get(&api->deletions), NULL);
+    prom_ctx p = {req, &buf, 0};
+    vdb_prom_family(&buf, "vector_store_size", "gauge", "Number of vectors in stores");
+    vdb_registry_each_loaded(api->registry, prom_store, &p);
+    p.pass = 1;
+    vdb_prom_family(&buf, "vdb_store_wal_bytes", "gauge", "Write-ahead log size per store");
+    vdb_registry_each_loaded(api->registry, prom_store, &p);
+    vdb_prom_family(&buf, "errors_total", "counter", "Total errors by type");
+    for (size_t i = 1; i < VDB_NERRCODES; i++) {
+        uint64_t n = vdb_counter_get(&api->errors[i]);
+        const char *labels[] = {"type", error_types[i], NULL};
+        if (n > 0)
+            vdb_prom_sample(&buf, "errors_total", (double)n, labels);
+    }
+    vdb_prom_family(&buf, "vdb_auth_failures_total", "counter", "Requests refused for a bad key");
+    vdb_prom_sample(&buf, "vdb_auth_failures_total", (double)vdb_counter_get(&api->auth_failures),
+                    NULL);
+    prom_system(&buf, api);
+    if (buf.failed) {
+        vdb_prom_free(&buf);
+        return NULL;
+    }
+    return vdb_prom_take(&buf, len);
+}
+
+static vdb_json *metric_json(double value, const char *help, const char *type,
+                             const vdb_histogram *hist)
+{
+    vdb_json *m = vdb_json_object();
+    vdb_set(m, "value", vdb_json_real(value));
+    vdb_set(m, "help", vdb_json_string(help));
+    vdb_set(m, "type", vdb_json_string(type));
+    if (hist != NULL) {
+        uint64_t count, buckets[VDB_HIST_BUCKETS + 1], cumulative = 0;
+        double sum;
+        char le[32];
+        vdb_histogram_read(hist, &count, &sum, buckets);
+        vdb_json *stats = vdb_json_object(), *b = vdb_json_object();
+        for (size_t i = 0; i <= VDB_HIST_BUCKETS; i++) {
+            cumulative += buckets[i];
+            if (i < VDB_HIST_BUCKETS)
+                snprintf(le, sizeof(le), "%g", vdb_hist_bounds[i]);
+            else
+                snprintf(le, sizeof(le), "+Inf");
+            vdb_set(b, le, vdb_json_int((long long)cumulative));
+        }
+        vdb_set(stats, "count", vdb_json_int((long long)count));
+        vdb_set(stats, "sum", vdb_json_real(sum));
+        vdb_set(stats, "mean", vdb_json_real(count ? sum / (double)count : 0));
+        vdb_set(stats, "buckets", b);
+        vdb_set(m, "stats", stats);
+    }
+    return m;
+}
+
+static vdb_json *metrics_json(vdb_req *req)
+{
+    vdb_api *api = req->api;
+    size_t stores, vectors, bytes;
+    vdb_api_store_totals(req, &stores, &vectors, &bytes);
+    vdb_json *m = vdb_json_object(), *out = vdb_json_object();
+    vdb_histogram all;
+    memset(&all, 0, sizeof(all));
+    vdb_set(m, "http_requests_total",
+            metric_json((double)requests_total(api), "Total HTTP requests", "counter", NULL));
+    vdb_set(m, "vector_queries_total", metric_json((double)vdb_counter_get(&api->queries),
+                                                   "Total vector queries", "counter", NULL));
+    vdb_set(m, "vector_query_duration_seconds",
+            metric_json(vdb_histogram_quantile(&api->query_hist, 0.5), "Vector query duration",
+                        "histogram", &api->query_hist));
+    vdb_set(m, "vector_additions_total", metric_json((double)vdb_counter_get(&api->additions),
+                                                     "Total vector additions", "counter", NULL));
+    vdb_set(m, "vector_store_size",
+            metric_json((double)vectors, "Number of vectors in stores", "gauge", NULL));
+    vdb_set(m, "errors_total",
+            metric_json((double)errors_total(api), "Total errors by type", "counter", NULL));
+    vdb_set(m, "process_resident_memory_bytes",
+            metric_json((double)vdb_api_rss_bytes(), "Resident memory of vdb", "gauge", NULL));
+    vdb_set(out, "metrics", m);
+    vdb_set(out, "timestamp", vdb_json_real(vdb_unix_time()));
+    vdb_set(out, "format", vdb_json_string("json"));
+    vdb_set(out, "service", vdb_json_string("vdb"));
+    return out;
+}
+
+int vdb_h_mon_metrics(vdb_req *req)
+{
+    const char *format = vdb_http_query(req->http, "format");
+    const char *accept = vdb_http_header(req->http, "Accept");
+    if (!req->api->config.enable_metrics)
+        return vdb_error_set(&req->err, VDB_ENOTFOUND, "metrics are disabled (ENABLE_METRICS)");
+    int json = format ? strcmp(format, "json") == 0
+                      : (accept != NULL && strcmp(accept, "application/json") == 0);
+    if (format != NULL && !json && strcmp(format, "prometheus") != 0)
+        return vdb_error_set(&req->err, VDB_EINVAL, "format must be json or prometheus");
+    if (json)
+        return vdb_reply_json(req, 200, metrics_json(req));
+    size_t len = 0;
+    char *text = prometheus_text(req, &len);
+    if (text == NULL)
+        return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
+    return vdb_reply_text(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+}
+
+int vdb_h_mon_health(vdb_req *req)
+{
+    vdb_json *out = vdb_json_object();
+    vdb_set(out, "status", vdb_json_string("healthy"));
+    vdb_set(out, "uptime_seconds", vdb_json_real(vdb_api_uptime(req->api)));
+    vdb_set(out, "version", vdb_json_string(VDB_VERSION));
+    vdb_set(out, "service", vdb_json_string("vdb"));
+    vdb_set(out, "timestamp", vdb_json_real(vdb_unix_time()));
+    return vdb_reply_json(req, 200, out);
+}
+
+int vdb_h_mon_summary(vdb_req *req)
+{
+    vdb_api *api = req->api;
+    size_t total, available;
+    uint64_t disk_total, disk_free, count, buckets[VDB_HIST_BUCKETS + 1];
+    double sum_all = 0, qsum;
+    uint64_t nreq = 0;
+    for (size_t slot = 0; slot <= VDB_ROUTES_MAX; slot++) {
+        double s;
+        vdb_histogram_read(&api->route_hist[slot], &count, &s, buckets);
+        sum_all += s;
+        nreq += count;
+    }
+    vdb_histogram_read(&api->query_hist, &count, &qsum, buckets);
+    vdb_api_mem_info(&total, &available);
+    vdb_api_disk_info(api, &disk_total, &disk_free);
+    vdb_json *s = vdb_json_object(), *r = vdb_json_object(), *v = vdb_json_object();
+    vdb_json *sys = vdb_json_object(), *e = vdb_json_object(), *out = vdb_json_object();
+    vdb_set(r, "total", vdb_json_int((long long)nreq));
+    vdb_set(r, "avg_duration", vdb_json_real(nreq ? sum_all / (double)nreq : 0));
+    vdb_set(v, "queries_total", vdb_json_int((long long)vdb_counter_get(&api->queries)));
+    vdb_set(v, "additions_total", vdb_json_int((long long)vdb_counter_get(&api->additions)));
+    vdb_set(v, "avg_query_duration", vdb_json_real(count ? qsum / (double)count : 0));
+    vdb_set(sys, "memory_usage_gb", vdb_json_real((double)(total - available) / 1073741824.0));
+    vdb_set(sys, "disk_usage_gb", vdb_json_real((double)(disk_total - disk_free) / 1073741824.0));
+    vdb_set(sys, "process_rss_mb", vdb_json_real((double)vdb_api_rss_bytes() / 1048576.0));
+    vdb_set(e, "total", vdb_json_int((long long)errors_total(api)));
+    vdb_set(s, "requests", r);
+    vdb_set(s, "vector_operations", v);
+    vdb_set(s, "system", sys);
+    vdb_set(s, "errors", e);
+    vdb_set(out, "summary", s);
+    vdb_set(out, "timestamp", vdb_json_real(vdb_unix_time()));
+    return vdb_reply_json(req, 200, out);
+}
+
+static vdb_json *check(const char *status, const char *message)
+{
+    vdb_json *c = vdb_json_object();
+    vdb_set(c, "status", vdb_json_string(status));
+    vdb_set(c, "message", vdb_json_string(message));
+    return c;
+}
+
+typedef struct ro_ctx {
+    vdb_req *req;
+    size_t read_only;
+} ro_ctx;
+
+static void count_read_only(void *ctx, vdb_store_handle *handle)
+{
+    ro_ctx *c = ctx;
+    vdb_store_stats stats;
+    if (!vdb_req_sees_user(c->req, vdb_registry_user(handle)))
+        return;
+    vdb_store_get_stats(vdb_registry_store(handle), &stats);
+    c->read_only += stats.read_only != 0;
+}
+
+int vdb_h_mon_health_detailed(vdb_req *req)
+{
+    size_t total, available;
+    uint64_t disk_total, disk_free;
+    char msg[160];
+    const char *overall = "healthy";
+    vdb_api_mem_info(&total, &available);
+    vdb_api_disk_info(req->api, &disk_total, &disk_free);
+    vdb_json *checks = vdb_json_object();
+    double free_pct = disk_total ? 100.0 * (double)disk_free / (double)disk_total : 100;
+    const char *disk = free_pct < 5 ? "unhealthy" : free_pct < 10 ? "warning" : "healthy";
+    snprintf(msg, sizeof(msg), "%.1f%% free on the data directory's file system", free_pct);
+    vdb_set(checks, "disk_space", check(disk, msg));
+    double used_pct = total ? 100.0 * (double)(total - available) / (double)total : 0;
+    const char *mem = used_pct > 95 ? "unhealthy" : used_pct > 85 ? "warning" : "healthy";
+    snprintf(msg, sizeof(msg), "%.1f%% of system memory in use", used_pct);
+    vdb_set(checks, "memory_usage", check(mem, msg));
+    ro_ctx ro = {req, 0};
+    vdb_registry_each_loaded(req->api->registry, count_read_only, &ro);
+    snprintf(msg, sizeof(msg), "%zu open stores read-only after a write failure", ro.read_only);
+    vdb_set(checks, "stores", check(ro.read_only ? "warning" : "healthy", msg));
+    if (!strcmp(disk, "unhealthy") || !strcmp(mem, "unhealthy"))
+        overall = "unhealthy";
+    else if (strcmp(disk, "healthy") || strcmp(mem, "healthy") || ro.read_only)
+        overall = "warning";
+    vdb_json *out = vdb_json_object();
+    vdb_set(out, "overall_status", vdb_json_string(overall));
+    vdb_set(out, "status", vdb_json_string(overall));
+    vdb_set(out, "checks", checks);
+    vdb_set(out, "timestamp", vdb_json_real(vdb_unix_time()));
+    return vdb_reply_json(req, 200, out);
+}
+
+typedef struct stores_ctx {
+    vdb_req *req;
+    vdb_json *list;
+    int detailed;
+} stores_ctx;
+
+static int store_entry(void *ctx, const char *user_id, const char *model_id)
+{
+    stores_ctx *c = ctx;
+    vdb_store_handle *handle;
+    vdb_error err;
+    if (!vdb_req_sees_user(c->req, user_id))
+        return 0;
+    vdb_json *entry;
+    if (vdb_registry_acquire(c->req->api->registry, user_id, model_id, &handle, &err) == VDB_OK) {
+        entry = vdb_api_store_json(handle);
+        vdb_registry_release(handle);
+        vdb_json_object_set(entry, "memory_mb", vdb_json_object_get(entry, "memory_usage_mb"));
+        vdb_set(entry, "state", vdb_json_string("loaded"));
+    } else {
+        entry = vdb_json_object();
+        vdb_set(entry, "user_id", vdb_json_string(user_id));
+        vdb_set(entry, "model_id", vdb_json_string(model_id));
+        vdb_set(entry, "state", vdb_json_string(err.code == VDB_ECORRUPT ? "quarantined"
+                                                : err.code == VDB_ELOCKED ? "locked"
+                                                                          : "unavailable"));
+        vdb_set(entry, "reason", vdb_json_string(err.msg));
+    }
+    vdb_json_array_append_new(c->list, entry);
+    return 0;
+}
+
+int vdb_h_mon_stores(vdb_req *req)
+{
+    stores_ctx c = {req, vdb_json_array(), 0};
+    int rc = vdb_registry_list(req->api->registry, NULL, store_entry, &c, &req->err);
+    if (rc != VDB_OK) {
+        vdb_json_decref(c.list);
+        return rc;
+    }
+    vdb_json *out = vdb_json_object();
+    vdb_set(out, "total_stores", vdb_json_int((long long)vdb_json_array_size(c.list)));
+    vdb_set(out, "stores", c.list);
+    return vdb_reply_json(req, 200, out);
+}
+
+int vdb_h_mon_status(vdb_req *req)
+{
+    size_t total, available;
+    uint64_t disk_total, disk_free;
+    stores_ctx c = {req, vdb_json_array(), 1};
+    int rc = vdb_registry_list(req->api->registry, NULL, store_entry, &c, &req->err);
+    if (rc != VDB_OK) {
+        vdb_json_decref(c.list);
+        return rc;
+    }
+    vdb_api_mem_info(&total, &available);
+    vdb_api_disk_info(req->api, &disk_total, &disk_free);
+    vdb_json *res = vdb_json_object(), *http = vdb_json_object(), *out = vdb_json_object();
+    vdb_set(res, "process_rss_mb", vdb_json_real((double)vdb_api_rss_bytes() / 1048576.0));
+    vdb_set(res, "memory_available_gb", vdb_json_real((double)available / 1073741824.0));
+    vdb_set(res, "disk_free_gb", vdb_json_real((double)disk_free / 1073741824.0));
+    vdb_set(http, "in_flight", vdb_json_int(vdb_http_in_flight(req->api->http)));
+    vdb_set(http, "requests_total", vdb_json_int((long long)requests_total(req->api)));
+    vdb_set(http, "errors_total", vdb_json_int((long long)errors_total(req->api)));
+    vdb_set(out, "service", vdb_json_string("vdb"));
+    vdb_set(out, "version", vdb_json_string(VDB_VERSION));
+    vdb_set(out, "status", vdb_json_string("healthy"));
+    vdb_set(out, "uptime_seconds", vdb_json_real(vdb_api_uptime(req->api)));
+    vdb_set(out, "environment", vdb_json_string(req->api->config.environment));
+    vdb_set(out, "stores", c.list);
+    vdb_set(out, "resources", res);
+    vdb_set(out, "http", http);
+    vdb_set(out, "cache", vdb_json_string("none: vdb has no query cache"));
+    vdb_set(out, "timestamp", vdb_json_real(vdb_unix_time()));
+    return vdb_reply_json(req, 200, out);
+}

@@ -1,0 +1,628 @@
+/* /vectors handlers: add, query, batch/stream query, count, delete, stats,
+ * health, create, users, models, ping.
+ *
+ * Result items carry the structural fields (id, metadata, similarity_score,
+ * distance, rank, index) plus top-level copies of the metadata's keys, so
+ * both SDK generations read them (api-contract.md); a structural field wins
+ * a clash. Everything a request asks for is validated before the store is
+ * touched; a batch is added all or nothing. */
+#include "api_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "../core/alloc.h"
+#include "../core/limits.h"
+#include "../filter/filter.h"
+
+/* ---- add ---- */
+
+typedef struct add_batch {
+    size_t n;
+    uint32_t dim;
+    float *vectors;
+    const char **ids;
+    char **id_bufs; /* ids we formatted from numbers */
+    char **metas;
+} add_batch;
+
+static void add_batch_free(add_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->metas)
+            vdb_json_free_text(b->metas[i]);
+        if (b->id_bufs)
+            vdb_free(b->id_bufs[i]);
+    }
+    vdb_free(b->vectors);
+    vdb_free((void *)b->ids);
+    vdb_free(b->id_bufs);
+    vdb_free(b->metas);
+}
+
+static int parse_one_meta(vdb_req *req, add_batch *b, size_t i, vdb_json *meta)
+{
+    if (meta == NULL || vdb_json_typeof(meta) == VDB_JSON_NULL)
+        return VDB_OK;
+    if (vdb_json_typeof(meta) != VDB_JSON_OBJECT)
+        return vdb_error_set(&req->err, VDB_EINVAL, "metadata[%zu] must be an object", i);
+    vdb_json *id = vdb_json_object_get(meta, "id");
+    if (id != NULL && vdb_json_typeof(id) == VDB_JSON_STRING) {
+        b->ids[i] = vdb_json_string_value(id);
+    } else if (id != NULL && vdb_json_typeof(id) == VDB_JSON_INT) {
+        b->id_bufs[i] = vdb_malloc(32);
+        if (b->id_bufs[i] == NULL)
+            return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
+        snprintf(b->id_bufs[i], 32, "%lld", vdb_json_int_value(id));
+        b->ids[i] = b->id_bufs[i];
+    } else if (id != NULL && vdb_json_typeof(id) != VDB_JSON_NULL) {
+        return vdb_error_set(&req->err, VDB_EINVAL, "metadata[%zu].id must be a string or integer",
+                             i);
+    }
+    if (b->ids[i] != NULL && (b->ids[i][0] == '\0' || strlen(b->ids[i]) > VDB_MAX_ID_LEN))
+        return vdb_error_set(&req->err, VDB_EINVAL, "metadata[%zu].id must be 1..%u bytes", i,
+                             VDB_MAX_ID_LEN);
+    b->metas[i] = vdb_json_dump(meta, VDB_JSON_DUMP_COMPACT);
+    if (b->metas[i] == NULL)
+        return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
+    if (strlen(b->metas[i]) > VDB_MAX_META_BYTES)
+        return vdb_error_set(&req->err, VDB_EINVAL, "metadata[%zu] is over %u bytes", i,
+                             VDB_MAX_META_BYTES);
+    return VDB_OK;
+}
+
+static int parse_add(vdb_req *req, vdb_json *body, uint32_t dim, add_batch *b)
+{
+    int rc;
+    memset(b, 0, sizeof(*b));
+    b->dim = dim;
+    rc = vdb_req_matrix(req, vdb_json_object_get(body, "vectors"), "vectors",
+                        req->api->config.max_batch, &b->dim, &b->vectors, &b->n);
+    if (rc != VDB_OK)
+        return rc;
+    if (b->dim > req->api->config.max_dim)
+        return vdb_error_set(&req->err, VDB_EINVAL, "dimension %u is over the limit %u", b->dim,
+                             req->api->config.max_dim);
+    vdb_json *metadata = vdb_json_object_get(body, "metadata");
+    if (metadata != NULL && vdb_json_typeof(metadata) != VDB_JSON_NULL &&
+        (vdb_json_typeof(metadata) != VDB_JSON_ARRAY || vdb_json_array_size(metadata) != b->n))
+        return vdb_error_set(&req->err, VDB_EINVAL,
+                             "Vectors and metadata must have the same length (%zu vectors)", b->n);
+    b->ids = vdb_calloc(b->n, sizeof(*b->ids));
+    b->id_bufs = vdb_calloc(b->n, sizeof(*b->id_bufs));
+    b->metas = vdb_calloc(b->n, sizeof(*b->metas));
+    if (b->ids == NULL || b->id_bufs == NULL || b->metas == NULL)
+        return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
+    for (size_t i = 0; i < b->n && vdb_json_typeof(metadata) == VDB_JSON_ARRAY; i++)
+        if ((rc = parse_one_meta(req, b, i, vdb_json_array_get(metadata, i))) != VDB_OK)
+            return rc;
+    return VDB_OK;
+}
+
+static void store_config_for(const vdb_api *api, uint32_t dim, vdb_store_config *config)
+{
+    vdb_store_config_default(config);
+    config->dim = dim;
+    config->metric = VDB_METRIC_COSINE;
+    config->index = api->config.enable_hnsw ? VDB_INDEX_AUTO : VDB_INDEX_FLAT;
+    config->hnsw_threshold = api->config.hnsw_threshold;
+}
+
+static vdb_json *ids_json(char **ids, size_t n)
+{
+    vdb_json *arr = vdb_json_array();
+    for (size_t i = 0; arr != NULL && i < n; i++)
+        vdb_json_array_append_new(arr, vdb_json_string(ids[i] ? ids[i] : ""));
+    return arr;
+}
+
+int vdb_vectors_add(vdb_req *req, int create_missing, vdb_json **result)
+{
+    vdb_json *body;
+    const char *user_id, *model_id;
+    vdb_store_handle *handle = NULL;
+    add_batch batch;
+    char **ids_out = NULL;
+    double start = vdb_now_ms();
+    int rc = vdb_req_body(req, 1, &body);
+    memset(&batch, 0, sizeof(batch));
+    if (rc == VDB_OK)
+        rc = vdb_req_names(req, &user_id, &model_id);
+    if (rc != VDB_OK)
+        return rc;
+    rc = vdb_registry_acquire(req->api->registry, user_id, model_id, &handle, &req->err);
+    if (rc == VDB_ENOTFOUND && !create_missing)
+        return vdb_req_not_found(req, user_id, model_id);
+    if (rc != VDB_OK && rc != VDB_ENOTFOUND)
+        return rc;
+    uint32_t dim = handle ? vdb_store_get_config(vdb_registry_store(handle))->dim : 0;
+    rc = parse_add(req, body, dim, &batch);
+    if (rc == VDB_EDIM && handle != NULL)
+        rc = vdb_error_set(&req->err, VDB_EDIM, "%s (the store's dimension is %u)", req->err.msg,
+                           dim);
+    if (rc == VDB_OK && handle == NULL) {
+        vdb_store_config config;
+        store_config_for(req->api, batch.dim, &config);
+        rc = vdb_registry_create(req->api->registry, user_id, model_id, &config, &handle,
+                                 &req->err);
+        if (rc == VDB_EEXIST) /* created by a concurrent request meanwhile */
+            rc = vdb_registry_acquire(req->api->registry, user_id, model_id, &handle,
+                                      &req->err);
+        if (rc == VDB_OK && vdb_store_get_config(vdb_registry_store(handle))->dim != batch.dim)
+            rc = vdb_error_set(&req->err, VDB_EDIM, "vectors have %u components, the store %u",
+                               batch.dim,
+                               vdb_store_get_config(vdb_registry_store(handle))->dim);
+    }
+    if (rc == VDB_OK && (ids_out = vdb_calloc(batch.n, sizeof(*ids_out))) == NULL)
+        rc = vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
+    if (rc == VDB_OK)
+        rc = vdb_store_add(vdb_registry_store(handle), batch.n, batch.vectors, batch.ids,
+                           (const char *const *)batch.metas, ids_out, &req->err);
+    if (rc == VDB_OK) {
+        double ms = vdb_now_ms() - start;
+        vdb_counter_add(&req->api->additions, batch.n);
+        vdb_histogram_observe(&req->api->add_hist, ms / 1e3);
+        vdb_json *out = vdb_json_object();
+        vdb_set(out, "success", vdb_json_bool(1));
+        vdb_set(out, "vectors_added", vdb_json_int((long long)batch.n));
+        vdb_set(out, "total_vectors",
+                vdb_json_int((long long)vdb_store_count(vdb_registry_store(handle))));
+        vdb_set(out, "processing_time_ms", vdb_json_real(ms));
+        vdb_set(out, "ids", ids_json(ids_out, batch.n));
+        *result = out;
+    }
+    for (size_t i = 0; ids_out != NULL && i < batch.n; i++)
+        vdb_free(ids_out[i]);
+    vdb_free(ids_out);
+    add_batch_free(&batch);
+    vdb_registry_release(handle);
+    return rc;
+}
+
+int vdb_h_vectors_add(vdb_req *req)
+{
+    vdb_json *result = NULL;
+    int rc = vdb_vectors_add(req, 1, &result);
+    return rc == VDB_OK ? vdb_reply_json(req, 200, result) : rc;
+}
+
+/* ---- query ---- */
+
+typedef struct hits_ctx {
+    vdb_json *results; /* array: of items (single) or of arrays (batch) */
+    int batch;
+    int failed;
+} hits_ctx;
+
+static vdb_json *make_item(const vdb_store_hit *hit, size_t rank)
+{
+    vdb_json *item = vdb_json_object();
+    vdb_json *meta = hit->meta ? vdb_json_parse(hit->meta, strlen(hit->meta), 0, NULL) : NULL;
+    if (meta == NULL || vdb_json_typeof(meta) != VDB_JSON_OBJECT) {
+        vdb_json_decref(meta);
+        meta = vdb_json_object();
+    }
+    if (item == NULL || meta == NULL) {
+        vdb_json_decref(item);
+        vdb_json_decref(meta);
+        return NULL;
+    }
+    for (void *it = vdb_json_object_iter(meta); it; it = vdb_json_object_next(meta, it))
+        vdb_json_object_set(item, vdb_json_iter_key(it), vdb_json_iter_value(it));
+    vdb_set(item, "id", vdb_json_string(hit->id));
+    vdb_set(item, "metadata", meta);
+    vdb_set(item, "similarity_score", vdb_json_real(hit->similarity));
+    vdb_set(item, "distance", vdb_json_real(hit->distance));
+    vdb_set(item, "rank", vdb_json_int((long long)rank));
+    vdb_set(item, "index", vdb_json_int((long long)hit->row));
+    return item;
+}
+
+static int collect_hits(void *ctx, size_t query, const vdb_store_hit *hits, size_t count)
+{
+    hits_ctx *c = ctx;
+    (void)query;
+    vdb_json *list = c->batch ? vdb_json_array() : c->results;
+    if (list == NULL) {
+        c->failed = 1;
+        return 1;
+    }
+    for (size_t i = 0; i < count; i++) {
+        vdb_json *item = make_item(&hits[i], i + 1);
+        if (item == NULL || vdb_json_array_append_new(list, item) != VDB_OK) {
+            c->failed = 1;
+            break;
+        }
+    }
+    if (c->batch && vdb_json_array_append_new(c->results, list) != VDB_OK)
+        c->failed = 1;
+    return c->failed;
+}
+
+/* The request's filter: filter_metadata (the seed's name) or filter. */
+static int compile_filter(vdb_req *req, vdb_json *body, vdb_filter **out)
+{
+    vdb_json *spec = vdb_json_object_get(body, "filter_metadata");
+    const char *name = "filter_metadata";
+    if (spec == NULL || vdb_json_typeof(spec) == VDB_JSON_NULL) {
+        spec = vdb_json_object_get(body, "filter");
+        name = "filter";
+    }
+    *out = NULL;
+    if (spec == NULL || vdb_json_typeof(spec) == VDB_JSON_NULL)
+        return VDB_OK;
+    if (vdb_json_typeof(spec) != VDB_JSON_OBJECT)
+        return vdb_error_set(&req->err, VDB_EINVAL, "%s must be an object", name);
+    vdb_error ferr;
+    vdb_error_clear(&ferr);
+    *out = vdb_filter_compile(spec, &ferr);
+    if (*out == NULL && ferr.code != VDB_OK)
+        return vdb_error_set(&req->err, ferr.code, "%s: %s", name, ferr.msg);
+    return VDB_OK;
+}
+
+typedef struct query_job {
+    vdb_store_handle *handle;
+    float *queries;
+    size_t nq;
+    vdb_query_params params;
+    vdb_filter *filter;
+    size_t searched;
+    double ms;
+} query_job;
+
+static void query_job_free(query_job *job)
+{
+    vdb_filter_free(job->filter);
+    vdb_free(job->queries);
+    vdb_registry_release(job->handle);
+}
+
+/* Parses and checks a query request; `field` is "query" (one vector) or
+ * "queries" (a matrix). */
+static int prepare_query(vdb_req *req, const char *field, query_job *job)
+{
+    vdb_json *body;
+    long long k = 10, ef = 0;
+    int exact = 0;
+    memset(job, 0, sizeof(*job));
+    int rc = vdb_req_body(req, 1, &body);
+    if (rc == VDB_OK)
+        rc = vdb_req_int(req, "k", 10, 1, req->api->config.max_k, &k);
+    if (rc == VDB_OK)
+        rc = vdb_req_int(req, "ef", 0, 0, 100000, &ef);
+    if (rc == VDB_OK)
+        rc = vdb_req_bool(req, "exact", 0, &exact);
+    if (rc == VDB_OK)
+        rc = compile_filter(req, body, &job->filter);
+    if (rc == VDB_OK)
+        rc = vdb_req_store(req, &job->handle);
+    if (rc != VDB_OK)
+        return rc;
+    uint32_t dim = vdb_store_get_config(vdb_registry_store(job->handle))->dim;
+    vdb_json *value = vdb_json_object_get(body, field);
+    if (strcmp(field, "query") == 0) {
+        if (value == NULL || vdb_json_typeof(value) != VDB_JSON_ARRAY)
+            return vdb_error_set(&req->err, VDB_EINVAL, "query must be an array of numbers");
+        vdb_json *wrapped = vdb_json_array();
+        if (wrapped == NULL)
+            return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
+        vdb_json_array_append_new(wrapped, vdb_json_incref(value));
+        rc = vdb_req_matrix(req, wrapped, "query", 1, &dim, &job->queries, &job->nq);
+        vdb_json_decref(wrapped);
+    } else {
+        rc = vdb_req_matrix(req, value, field, req->api->config.max_batch, &dim, &job->queries,
+                            &job->nq);
+    }
+    if (rc == VDB_EDIM || (rc == VDB_EINVAL && strstr(req->err.msg, "components")))
+        rc = vdb_error_set(&req->err, VDB_EDIM, "%s (the store's dimension is %u)", req->err.msg,
+                           vdb_store_get_config(vdb_registry_store(job->handle))->dim);
+    job->params.k = (size_t)k;
+    job->params.ef = (uint32_t)ef;
+    job->params.exact = exact;
+    job->params.filter = job->filter;
+    return rc;
+}
+
+static int run_query(vdb_req *req, query_job *job, vdb_store_hits_fn emit, void *ctx)
+{
+    vdb_store *store = vdb_registry_store(job->handle);
+    double start = vdb_now_ms();
+    job->searched = vdb_store_count(store);
+    int rc = vdb_store_query(store, job->queries, job->nq, &job->params, emit, ctx, &req->err);
+    job->ms = vdb_now_ms() - start;
+    if (rc == VDB_OK) {
+        vdb_counter_add(&req->api->queries, job->nq);
+        vdb_histogram_observe(&req->api->query_hist, job->ms / 1e3);
+    }
+    return rc;
+}
+
+static int query_common(vdb_req *req, int batch)
+{
+    query_job job;
+    hits_ctx ctx = {vdb_json_array(), batch, 0};
+    int rc = prepare_query(req, batch ? "queries" : "query", &job);
+    if (rc == VDB_OK && ctx.results == NULL)
+        rc = vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
+    if (rc == VDB_OK)
+        rc = run_query(req, &job, collect_hits, &ctx);
+    if (rc == VDB_OK && ctx.failed)
+        rc = vdb_error_set(&req->err, VDB_ENOMEM, "out of memory building results");
+    if (rc == VDB_OK) {
+        vdb_json *out = vdb_json_object();
+        vdb_set(out, "results", vdb_json_incref(ctx.results));
+        vdb_set(out, "query_time_ms", vdb_json_real(job.ms));
+        vdb_set(out, "total_vectors_searched", vdb_json_int((long long)job.searched));
+        if (batch) {
+            vdb_set(out, "total_queries", vdb_json_int((long long)job.nq));
+            vdb_set(out, "avg_query_time_ms", vdb_json_real(job.ms / (double)job.nq));
+        }
+        rc = vdb_reply_json(req, 200, out);
+    }
+    vdb_json_decref(ctx.results);
+    query_job_free(&job);
+    return rc;
+}
+
+int vdb_h_vectors_query(vdb_req *req)
+{
+    return query_common(req, 0);
+}
+
+int vdb_h_vectors_batch_query(vdb_req *req)
+{
+    return query_common(req, 1);
+}
+
+typedef struct stream_ctx {
+    char *text;
+    size_t len, cap;
+    int failed;
+} stream_ctx;
+
+static int stream_hits(void *ctx, size_t query, const vdb_store_hit *hits, size_t count)
+{
+    stream_ctx *s = ctx;
+    hits_ctx one = {vdb_json_array(), 0, 0};
+    if (one.results == NULL || collect_hits(&one, query, hits, count) != 0) {
+        vdb_json_decref(one.results);
+        s->failed = 1;
+        return 1;
+    }
+    char *line = vdb_json_dump(one.results, VDB_JSON_DUMP_COMPACT);
+    vdb_json_decref(one.results);
+    size_t n = line ? strlen(line) : 0;
+    if (line == NULL || s->len + n + 2 > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 65536;
+        while (cap < s->len + n + 2)
+            cap *= 2;
+        char *grown = line ? vdb_realloc(s->text, cap) : NULL;
+        if (grown == NULL) {
+            vdb_json_free_text(line);
+            s->failed = 1;
+            return 1;
+        }
+        s->text = grown;
+        s->cap = cap;
+    }
+    memcpy(s->text + s->len, line, n);
+    s->len += n;
+    s->text[s->len++] = '\n';
+    vdb_json_free_text(line);
+    return 0;
+}
+
+int vdb_h_vectors_stream_query(vdb_req *req)
+{
+    query_job job;
+    stream_ctx s = {NULL, 0, 0, 0};
+    int rc = prepare_query(req, "queries", &job);
+    if (rc == VDB_OK)
+        rc = run_query(req, &job, stream_hits, &s);
+    if (rc == VDB_OK && s.failed)
+        rc = vdb_error_set(&req->err, VDB_ENOMEM, "out of memory building results");
+    if (rc == VDB_OK) {
+        rc = vdb_reply_text(req, 200, "application/x-ndjson", s.text, s.len);
+        s.text = NULL;
+    }
+    vdb_free(s.text);
+    query_job_free(&job);
+    return rc;
+}
+
+/* ---- count, delete, stats ---- */
+
+int vdb_h_vectors_count(vdb_req *req)
+{
+    vdb_store_handle *handle;
+    int rc = vdb_req_store(req, &handle);
+    if (rc != VDB_OK)
+        return rc;
+    long long n = (long long)vdb_store_count(vdb_registry_store(handle));
+    vdb_registry_release(handle);
+    vdb_json *out = vdb_json_object();
+    vdb_set(out, "count", vdb_json_int(n));
+    vdb_set(out, "vectors", vdb_json_int(n));
+    vdb_set(out, "metadata", vdb_json_int(n));
+    return vdb_reply_json(req, 200, out);
+}
+
+static int collect_ids(vdb_req *req, vdb_json *array, const char ***ids, size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    if (array == NULL || vdb_json_typeof(array) == VDB_JSON_NULL)
+        return VDB_OK;
+    if (vdb_json_typeof(array) != VDB_JSON_ARRAY)
+        return vdb_error_set(&req->err, VDB_EINVAL, "ids must be an array of strings");
+    size_t count = vdb_json_array_size(array);
+    if (count > req->api->config.max_batch)
+        return vdb_error_set(&req->err, VDB_EINVAL, "ids has %zu entries, at most %u allowed",
+                             count, req->api->config.max_batch);
+    *ids = vdb_calloc(count ? count : 1, sizeof(**ids));
+    if (*ids == NULL)
+        return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
+    for (size_t i = 0; i < count; i++) {
+        const char *id = vdb_json_string_value(vdb_json_array_get(array, i));
+        if (id == NULL)
+            return vdb_error_set(&req->err, VDB_EINVAL, "ids[%zu] must be a string", i);
+        (*ids)[i] = id;
+    }
+    *n = count;
+    return VDB_OK;
+}
+
+int vdb_h_vectors_delete(vdb_req *req)
+{
+    vdb_json *body;
+    vdb_filter *filter = NULL;
+    vdb_store_handle *handle = NULL;
+    const char **ids = NULL;
+    size_t nids = 0, deleted = 0, matched = 0;
+    int rc = vdb_req_body(req, 1, &body);
+    if (rc == VDB_OK && vdb_json_object_get(body, "indices") != NULL)
+        rc = vdb_error_set(&req->err, VDB_EINVAL,
+                           "indices are not stable across compaction; delete by ids or filter");
+    if (rc == VDB_OK)
+        rc = collect_ids(req, vdb_json_object_get(body, "ids"), &ids, &nids);
+    if (rc == VDB_OK)
+        rc = compile_filter(req, body, &filter);
+    if (rc == VDB_OK && ids == NULL && filter == NULL)
+        rc = vdb_error_set(&req->err, VDB_EINVAL,
+                           "give ids or a non-empty filter_metadata (to drop a whole store use "
+                           "DELETE /admin/store)");
+    if (rc == VDB_OK)
+        rc = vdb_req_store(req, &handle);
+    if (rc == VDB_OK && nids > 0)
+        rc = vdb_store_delete(vdb_registry_store(handle), nids, ids, &deleted, &req->err);
+    if (rc == VDB_OK && filter != NULL)
+        rc = vdb_store_delete_where(vdb_registry_store(handle), filter, &matched, &req->err);
+    if (rc == VDB_OK) {
+        deleted += matched;
+        vdb_counter_add(&req->api->deletions, deleted);
+        vdb_json *out = vdb_json_object();
+        vdb_set(out, "deleted_count", vdb_json_int((long long)deleted));
+        vdb_set(out, "deleted", vdb_json_int((long long)deleted));
+        vdb_set(out, "remaining_count",
+                vdb_json_int((long long)vdb_store_count(vdb_registry_store(handle))));
+        rc = vdb_reply_json(req, 200, out);
+    }
+    vdb_registry_release(handle);
+    vdb_filter_free(filter);
+    vdb_free((void *)ids);
+    return rc;
+}
+
+static vdb_json *latency_json(const vdb_histogram *hist)
+{
+    uint64_t count, buckets[VDB_HIST_BUCKETS + 1];
+    double sum;
+    vdb_histogram_read(hist, &count, &sum, buckets);
+    vdb_json *obj = vdb_json_object();
+    vdb_set(obj, "count", vdb_json_int((long long)count));
+    vdb_set(obj, "mean_ms", vdb_json_real(count ? sum * 1e3 / (double)count : 0));
+    vdb_set(obj, "p50_ms", vdb_json_real(vdb_histogram_quantile(hist, 0.5) * 1e3));
+    vdb_set(obj, "p99_ms", vdb_json_real(vdb_histogram_quantile(hist, 0.99) * 1e3));
+    return obj;
+}
+
+int vdb_h_vectors_stats(vdb_req *req)
+{
+    vdb_store_handle *handle;
+    int rc = vdb_req_store(req, &handle);
+    if (rc != VDB_OK)
+        return rc;
+    vdb_json *out = vdb_json_object();
+    vdb_set(out, "store_stats", vdb_api_store_json(handle));
+    vdb_registry_release(handle);
+    vdb_json *perf = vdb_json_object();
+    vdb_set(perf, "queries_total", vdb_json_int((long long)vdb_counter_get(&req->api->queries)));
+    vdb_set(perf, "query_latency", latency_json(&req->api->query_hist));
+    vdb_set(perf, "add_latency", latency_json(&req->api->add_hist));
+    vdb_set(perf, "note", vdb_json_string("latencies are server-wide, measured per request"));
+    vdb_set(out, "performance_info", perf);
+    return vdb_reply_json(req, 200, out);
+}
+
+int vdb_h_vectors_health(vdb_req *req)
+{
+    size_t stores, vectors, bytes;
+    vdb_api_store_totals(req, &stores, &vectors, &bytes);
+    vdb_json *out = vdb_json_object();
+    vdb_set(out, "status", vdb_json_string("healthy"));
+    vdb_set(out, "stores_active", vdb_json_int((long long)stores));
+    vdb_set(out, "total_vectors", vdb_json_int((long long)vectors));
+    vdb_set(out, "memory_usage_mb", vdb_json_real((double)bytes / 1048576.0));
+    return vdb_reply_json(req, 200, out);
+}
+
+int vdb_h_vectors_create(vdb_req *req)
+{
+    return vdb_h_admin_create_store(req);
+}
+
+/* ---- users, models, ping ---- */
+
+typedef struct names_ctx {
+    vdb_req *req;
+    vdb_json *list;
+    char last[VDB_MAX_NAME_LEN + 1];
+    int models;
+} names_ctx;
+
+static int add_name(void *ctx, const char *user_id, const char *model_id)
+{
+    names_ctx *c = ctx;
+    if (!vdb_req_sees_user(c->req, user_id))
+        return 0;
+    if (c->models) {
+        vdb_json_array_append_new(c->list, vdb_json_string(model_id));
+    } else if (strcmp(c->last, user_id) != 0) {
+        vdb_json_array_append_new(c->list, vdb_json_string(user_id));
+        snprintf(c->last, sizeof(c->last), "%s", user_id);
+    }
+    return 0;
+}
+
+int vdb_h_vectors_users(vdb_req *req)
+{
+    names_ctx c = {req, vdb_json_array(), "", 0};
+    int rc = vdb_registry_list(req->api->registry, NULL, add_name, &c, &req->err);
+    if (rc != VDB_OK) {
+        vdb_json_decref(c.list);
+        return rc;
+    }
+    return vdb_reply_json(req, 200, c.list);
+}
+
+int vdb_h_vectors_models(vdb_req *req)
+{
+    const char *user_id;
+    names_ctx c = {req, NULL, "", 1};
+    int rc = vdb_req_str(req, "user_id", 1, &user_id);
+    if (rc == VDB_OK)
+        rc = vdb_registry_check_name("user_id", user_id, &req->err);
+    if (rc != VDB_OK)
+        return rc;
+    c.list = vdb_json_array();
+    if (vdb_req_sees_user(req, user_id))
+        rc = vdb_registry_list(req->api->registry, user_id, add_name, &c, &req->err);
+    if (rc != VDB_OK) {
+        vdb_json_decref(c.list);
+        return rc;
+    }
+    return vdb_reply_json(req, 200, c.list);
+}
+
+int vdb_h_vectors_ping(vdb_req *req)
+{
+    vdb_json *out = vdb_json_object();
+    vdb_set(out, "status", vdb_json_string("pong"));
+    return vdb_reply_json(req, 200, out);
+}
+
+int vdb_h_vectors_benchmark(vdb_req *req)
+{
+    return vdb_h_perf_benchmark(req);
+}

@@ -1,0 +1,23 @@
+/* SHA-256 (FIPS 180-4), for API key hashes and ZIP manifests. */
+#ifndef VDB_API_SHA256_H
+#define VDB_API_SHA256_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct vdb_sha256 {
+    uint32_t state[8];
+    uint64_t bytes;
+    uint8_t block[64];
+    size_t used;
+} vdb_sha256;
+
+void vdb_sha256_init(vdb_sha256 *ctx);
+void vdb_sha256_update(vdb_sha256 *ctx, const void *data, size_t len);
+void vdb_sha256_final(vdb_sha256 *ctx, uint8_t digest[32]);
+
+/* One-shot digest as 64 lower-case hex characters plus NUL. */
+void vdb_sha256_hex(const void *data, size_t len, char out[65]);
+void vdb_sha256_to_hex(const uint8_t digest[32], char out[65]);
+
+#endif
