@@ -49,6 +49,7 @@ typedef struct vdb_fnode {
     vdb_fpath path;
     vdb_json *operand; /* owned deep copy; the array for $in/$nin; NULL for $exists */
     int exists;        /* $exists operand */
+    size_t index;      /* CMP: 0..clauses-1 in compile order, for per-query side tables */
 } vdb_fnode;
 
 struct vdb_filter {

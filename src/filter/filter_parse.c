@@ -257,6 +257,7 @@ static vdb_fnode *compile_cmp(const char *field, vdb_fop op, vdb_json *operand, 
     if (node == NULL)
         return NULL;
     node->op = op;
+    node->index = ctx->clauses - 1;
     if (vdb_filter__path_init(&node->path, field, loc, ctx->err) != VDB_OK)
         goto fail;
     if (op == VDB_FOP_EXISTS) {

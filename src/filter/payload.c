@@ -260,6 +260,21 @@ static size_t range_bound(const vdb_pfield *field, double x, int strict)
     return lo;
 }
 
+size_t vdb_payload__range_count(const vdb_pfield *field, vdb_fop op, double x)
+{
+    size_t count;
+    if (op == VDB_FOP_GT || op == VDB_FOP_GTE)
+        count = field->nsorted - range_bound(field, x, op == VDB_FOP_GT);
+    else
+        count = range_bound(field, x, op == VDB_FOP_LTE);
+    for (size_t i = 0; i < field->npending; i++) {
+        double v = field->pending[i].value;
+        count += op == VDB_FOP_GT ? v > x : op == VDB_FOP_GTE ? v >= x : op == VDB_FOP_LT ? v < x
+                                                                                   : v <= x;
+    }
+    return count;
+}
+
 roaring_bitmap_t *vdb_payload__range(const vdb_payload *payload, const vdb_pfield *field,
                                      vdb_fop op, double x)
 {
@@ -300,6 +315,7 @@ static void field_free(vdb_pfield *field)
     vdb_free(field->svals);
     vdb_free(field->srows);
     vdb_free(field->pending);
+    vdb_free(field->col);
     vdb_free(field);
 }
 
@@ -324,8 +340,10 @@ static int field_apply(vdb_pfield *field, uint32_t row, const vdb_json *meta, in
     if (type == VDB_JSON_INT || type == VDB_JSON_REAL) {
         if (!insert) {
             roaring_bitmap_add(field->stale, row);
+            field->col[row] = NAN;
         } else {
             double x = vdb_json_number_value(value);
+            field->col[row] = x;
             if (type == VDB_JSON_INT && !vdb_payload__exact_double(vdb_json_int_value(value)))
                 field->range_inexact = 1;
             if ((rc = range_add(field, x, row)) != VDB_OK)
@@ -357,8 +375,11 @@ static vdb_pfield *field_build(const vdb_payload *payload, const char *path, vdb
         goto fail;
     field->present = roaring_bitmap_create();
     field->stale = roaring_bitmap_create();
-    if (field->present == NULL || field->stale == NULL)
+    field->col = vdb_malloc((payload->cap ? payload->cap : 1) * sizeof(*field->col));
+    if (field->present == NULL || field->stale == NULL || field->col == NULL)
         goto nomem;
+    for (uint32_t r = 0; r < payload->cap; r++)
+        field->col[r] = NAN;
     roaring_uint32_iterator_t *it = roaring_create_iterator(payload->live);
     if (it == NULL)
         goto nomem;
@@ -420,6 +441,16 @@ static int ensure_cap(vdb_payload *payload, uint32_t row)
         cap *= 2;
     if (cap > UINT32_MAX)
         cap = UINT32_MAX;
+    /* Columns first: a failure leaves them longer than needed, never short. */
+    for (size_t i = 0; i < payload->nfields; i++) {
+        vdb_pfield *field = payload->fields[i];
+        double *col = vdb_realloc(field->col, (size_t)cap * sizeof(*col));
+        if (col == NULL)
+            return VDB_ENOMEM;
+        for (uint64_t r = payload->cap; r < cap; r++)
+            col[r] = NAN;
+        field->col = col;
+    }
     vdb_json **grown = vdb_realloc(payload->meta, (size_t)cap * sizeof(*grown));
     if (grown == NULL)
         return VDB_ENOMEM;
@@ -620,7 +651,7 @@ size_t vdb_payload_index_memory(const vdb_payload *payload)
         bytes += sizeof(*f) + roaring_bitmap_size_in_bytes(f->present) +
                  roaring_bitmap_size_in_bytes(f->stale) + map_memory(&f->values) +
                  map_memory(&f->elems) + f->nsorted * (sizeof(double) + sizeof(uint32_t)) +
-                 f->pending_cap * sizeof(vdb_pnum);
+                 f->pending_cap * sizeof(vdb_pnum) + (size_t)payload->cap * sizeof(double);
     }
     return bytes;
 }
@@ -658,6 +689,9 @@ int vdb_payload_check(const vdb_payload *payload, vdb_error *err)
             return err != NULL ? err->code : VDB_ENOMEM;
         int same = roaring_bitmap_equals(f->present, fresh->present) &&
                    maps_equal(&f->values, &fresh->values) && maps_equal(&f->elems, &fresh->elems);
+        for (uint32_t r = 0; same && r < payload->cap; r++)
+            if (roaring_bitmap_contains(payload->live, r))
+                same = f->col[r] == fresh->col[r] || (isnan(f->col[r]) && isnan(fresh->col[r]));
         /* The range index may hold stale entries; compare its live part. */
         for (int op = 0; same && op < 2; op++) {
             double probe = op == 0 ? -INFINITY : 0.0;

@@ -65,6 +65,10 @@ typedef struct vdb_pfield {
     size_t npending, pending_cap;
     roaring_bitmap_t *stale;
     int range_inexact; /* an integer beyond 2^53 was seen: ranges fall back */
+    /* Column of numeric values by row (NaN: not a number, or missing), so
+     * the search-time hook checks a range with one load instead of a JSON
+     * lookup. Sized like the payload's meta array. */
+    double *col;
 } vdb_pfield;
 
 struct vdb_payload {
@@ -91,5 +95,52 @@ vdb_pfield *vdb_payload__field(const vdb_payload *payload, const char *path);
  * ones only. New bitmap or NULL on allocation failure. */
 roaring_bitmap_t *vdb_payload__range(const vdb_payload *payload, const vdb_pfield *field,
                                      vdb_fop op, double x);
+
+/* Bitmap evaluation result: rows NULL = unknown (any live row may match);
+ * otherwise a set of live rows, exactly the matches when `exact`, else a
+ * superset of them. */
+typedef struct vdb_peval {
+    roaring_bitmap_t *rows;
+    int exact;
+} vdb_peval;
+
+/* Evaluates node `n` over the indexes into *out (the caller frees
+ * out->rows with roaring_bitmap_free). VDB_OK or VDB_ENOMEM. */
+int vdb_payload__eval(const vdb_payload *p, const vdb_fnode *n, vdb_peval *out);
+
+/* A cheap match count: known = 0 when some clause is not indexed. */
+typedef struct vdb_pest {
+    double count;
+    int known;
+    int exact;
+} vdb_pest;
+
+vdb_pest vdb_payload__estimate(const vdb_payload *p, const vdb_fnode *n, double live);
+
+/* Per-clause shortcut for the search hook, indexed by vdb_fnode.index. */
+typedef enum {
+    VDB_PFAST_GENERIC = 0, /* reference evaluator on the cached metadata */
+    VDB_PFAST_COLUMN,      /* numeric range against the field's column */
+    VDB_PFAST_BITMAP       /* membership in one index bitmap (negated for $ne) */
+} vdb_pfast_mode;
+
+typedef struct vdb_pfast {
+    vdb_pfast_mode mode;
+    const double *col;
+    double x;
+    const roaring_bitmap_t *rows; /* borrowed from the index; NULL = no row */
+    int negate;
+} vdb_pfast;
+
+/* Fills fast[clause] for every comparison under `n`. */
+int vdb_payload__fast_init(const vdb_payload *p, const vdb_fnode *n, vdb_pfast *fast);
+
+/* One row (live) against node `n`, using the shortcuts. */
+int vdb_payload__eval_row(const vdb_payload *p, const vdb_pfast *fast, const vdb_fnode *n,
+                          uint32_t row);
+
+/* Live-or-stale entries of the range index satisfying `op` against x (an
+ * upper bound on the live count; exact when no entry is stale). */
+size_t vdb_payload__range_count(const vdb_pfield *field, vdb_fop op, double x);
 
 #endif

@@ -414,14 +414,17 @@ static void test_planner(void **state)
         check_filter(p, cases[i].filter, rows, cases[i].input->hnsw);
         vdb_filter_free(f);
     }
-    /* ef widens as selectivity drops, and never below k. */
+    /* ef widens as selectivity drops (exact search held off with a small
+     * exact_max), and never falls below k. */
+    vdb_plan_input forced = {10, 64, 1, 100, 0};
     vdb_filter *f10 = compile("{\"b\": {\"$lt\": 100}}");
     vdb_filter *f50 = compile("{\"b\": {\"$lt\": 500}}");
-    vdb_selection *s10 = vdb_payload_select(p, f10, &hnsw, &err);
-    vdb_selection *s50 = vdb_payload_select(p, f50, &hnsw, &err);
+    vdb_selection *s10 = vdb_payload_select(p, f10, &forced, &err);
+    vdb_selection *s50 = vdb_payload_select(p, f50, &forced, &err);
     assert_non_null(s10);
     assert_non_null(s50);
     assert_int_equal(vdb_selection_plan(s10)->kind, VDB_PLAN_HNSW);
+    assert_int_equal(vdb_selection_plan(s50)->ef, 64);
     assert_true(vdb_selection_plan(s10)->ef > vdb_selection_plan(s50)->ef);
     assert_non_null(strstr(vdb_selection_plan(s10)->explain, "filter-aware HNSW"));
     assert_non_null(strstr(vdb_selection_plan(s10)->explain, "indexed: b"));
