@@ -133,7 +133,10 @@ typedef struct vdb_store_stats {
     uint64_t wal_bytes;
     uint64_t checkpoints;
     const char *index_name; /* "flat" or "hnsw" (static string) */
-    int read_only;
+    int read_only;          /* opened read-only, or a WAL write/fsync failed */
+    uint64_t wal_dropped_bytes; /* torn WAL tail dropped when this store was opened */
+    uint64_t wal_lsn;       /* LSN of the last logged write */
+    uint64_t wal_syncs;     /* fdatasyncs of the WAL since open (group commit) */
 } vdb_store_stats;
 
 void vdb_store_get_stats(vdb_store *store, vdb_store_stats *stats);

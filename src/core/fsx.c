@@ -1,0 +1,289 @@
+/* Durable-file I/O with deterministic fault injection; see fsx.h.
+ *
+ * The fault plan is three atomics read on every call; with no plan armed
+ * the cost is one relaxed load. The counter only advances for operations in
+ * the armed mask, so a test can say "fail the 3rd fsync" regardless of how
+ * many writes came before it. Crash faults raise SIGKILL, which no handler
+ * can catch: exactly what a kill -9 or power cut does to the process. */
+#include "fsx.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static _Atomic unsigned fault_mask;
+static _Atomic uint64_t fault_nth;
+static _Atomic uint64_t fault_seen;
+static _Atomic int fault_kind;
+static _Atomic int fault_forever;
+static _Atomic uint64_t fault_hits;
+
+void vdb_fsx_fault_set(unsigned mask, uint64_t nth, vdb_fsx_fault kind, int forever)
+{
+    atomic_store(&fault_mask, 0u);
+    atomic_store(&fault_seen, 0);
+    atomic_store(&fault_kind, (int)kind);
+    atomic_store(&fault_forever, forever);
+    atomic_store(&fault_nth, nth);
+    atomic_store(&fault_mask, nth == 0 ? 0u : mask);
+}
+
+uint64_t vdb_fsx_fault_hits(void) { return atomic_load(&fault_hits); }
+uint64_t vdb_fsx_op_count(void) { return atomic_load(&fault_seen); }
+
+/* Returns the fault kind to inject for this operation, or 0. */
+static int fault_check(unsigned op)
+{
+    unsigned mask = atomic_load_explicit(&fault_mask, memory_order_relaxed);
+    uint64_t n, nth;
+    if ((mask & op) == 0)
+        return 0;
+    n = atomic_fetch_add(&fault_seen, 1) + 1;
+    nth = atomic_load(&fault_nth);
+    if (n == nth || (n > nth && atomic_load(&fault_forever))) {
+        atomic_fetch_add(&fault_hits, 1);
+        return atomic_load(&fault_kind);
+    }
+    return 0;
+}
+
+static void crash_now(void)
+{
+    raise(SIGKILL);
+    _exit(137); /* not reached */
+}
+
+/* Injected errno for a non-crash fault. */
+static int fault_errno(int kind)
+{
+    if (kind == VDB_FSX_FAULT_CRASH)
+        crash_now();
+    return kind == VDB_FSX_FAULT_ENOSPC ? ENOSPC : EIO;
+}
+
+static int code_of(int e)
+{
+    switch (e) {
+    case ENOENT:
+        return VDB_ENOTFOUND;
+    case EEXIST:
+        return VDB_EEXIST;
+    case ENOSPC:
+    case EDQUOT:
+    case EFBIG:
+        return VDB_ENOSPC;
+    default:
+        return VDB_EIO;
+    }
+}
+
+static int fail(vdb_error *err, int e, const char *op, const char *name)
+{
+    return vdb_error_set(err, code_of(e), "%s %s: %s", op, name ? name : "?", strerror(e));
+}
+
+int vdb_fsx_open(const char *path, int flags, int mode, vdb_error *err)
+{
+    int kind = fault_check(VDB_FSX_OPEN), fd;
+    if (kind != 0)
+        return fail(err, fault_errno(kind), "open", path);
+    do
+        fd = open(path, flags | O_CLOEXEC, mode);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return fail(err, errno, "open", path);
+    return fd;
+}
+
+int vdb_fsx_close(int fd, const char *name, vdb_error *err)
+{
+    if (fd >= 0 && close(fd) != 0 && errno != EINTR)
+        return fail(err, errno, "close", name);
+    return VDB_OK;
+}
+
+static ssize_t raw_write(int fd, const void *buf, size_t len, off_t offset)
+{
+    return offset >= 0 ? pwrite(fd, buf, len, offset) : write(fd, buf, len);
+}
+
+int vdb_fsx_write(int fd, const void *buf, size_t len, off_t offset, const char *name,
+                  vdb_error *err)
+{
+    const char *p = buf;
+    int kind = fault_check(VDB_FSX_WRITE);
+    if (kind == VDB_FSX_FAULT_SHORT || kind == VDB_FSX_FAULT_CRASH) {
+        /* A torn write: half the bytes reach the file, the rest never do. */
+        size_t half = len / 2;
+        if (half > 0 && raw_write(fd, buf, half, offset) < 0)
+            return fail(err, errno, "write", name);
+        return fail(err, fault_errno(kind), "write", name);
+    }
+    if (kind != 0)
+        return fail(err, fault_errno(kind), "write", name);
+    while (len > 0) {
+        ssize_t n = raw_write(fd, p, len, offset);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return fail(err, errno, "write", name);
+        }
+        if (n == 0)
+            return fail(err, ENOSPC, "write", name);
+        p += n;
+        len -= (size_t)n;
+        if (offset >= 0)
+            offset += n;
+    }
+    return VDB_OK;
+}
+
+ssize_t vdb_fsx_read(int fd, void *buf, size_t len, off_t offset, const char *name,
+                     vdb_error *err)
+{
+    char *p = buf;
+    size_t done = 0;
+    int kind = fault_check(VDB_FSX_READ);
+    if (kind != 0)
+        return fail(err, fault_errno(kind), "read", name);
+    while (done < len) {
+        ssize_t n = offset >= 0 ? pread(fd, p + done, len - done, offset + (off_t)done)
+                                : read(fd, p + done, len - done);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return fail(err, errno, "read", name);
+        }
+        if (n == 0)
+            break;
+        done += (size_t)n;
+    }
+    return (ssize_t)done;
+}
+
+static int sync_fd(int fd)
+{
+#if defined(__APPLE__)
+    /* fsync on macOS does not reach the platter; F_FULLFSYNC does. */
+    if (fcntl(fd, F_FULLFSYNC) == 0)
+        return 0;
+    return fsync(fd);
+#else
+    return fdatasync(fd);
+#endif
+}
+
+int vdb_fsx_fsync(int fd, const char *name, vdb_error *err)
+{
+    int kind = fault_check(VDB_FSX_FSYNC);
+    if (kind != 0)
+        return fail(err, fault_errno(kind), "fsync", name);
+    if (sync_fd(fd) != 0)
+        return fail(err, errno, "fsync", name);
+    return VDB_OK;
+}
+
+int vdb_fsx_dirsync(const char *dir, vdb_error *err)
+{
+    int kind = fault_check(VDB_FSX_DIRSYNC), fd, rc = VDB_OK;
+    if (kind != 0)
+        return fail(err, fault_errno(kind), "fsync directory", dir);
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return fail(err, errno, "open directory", dir);
+    if (fsync(fd) != 0)
+        rc = fail(err, errno, "fsync directory", dir);
+    close(fd);
+    return rc;
+}
+
+int vdb_fsx_rename(const char *from, const char *to, vdb_error *err)
+{
+    int kind = fault_check(VDB_FSX_RENAME);
+    if (kind != 0)
+        return fail(err, fault_errno(kind), "rename", from);
+    if (rename(from, to) != 0)
+        return fail(err, errno, "rename", from);
+    return VDB_OK;
+}
+
+int vdb_fsx_truncate(int fd, off_t len, const char *name, vdb_error *err)
+{
+    int kind = fault_check(VDB_FSX_TRUNCATE);
+    if (kind != 0)
+        return fail(err, fault_errno(kind), "truncate", name);
+    while (ftruncate(fd, len) != 0) {
+        if (errno != EINTR)
+            return fail(err, errno, "truncate", name);
+    }
+    return VDB_OK;
+}
+
+int vdb_fsx_unlink(const char *path, vdb_error *err)
+{
+    int kind = fault_check(VDB_FSX_UNLINK);
+    if (kind != 0)
+        return fail(err, fault_errno(kind), "unlink", path);
+    if (unlink(path) != 0 && errno != ENOENT)
+        return fail(err, errno, "unlink", path);
+    return VDB_OK;
+}
+
+int vdb_fsx_mkdir(const char *path, int mode, vdb_error *err)
+{
+    int kind = fault_check(VDB_FSX_MKDIR);
+    if (kind != 0)
+        return fail(err, fault_errno(kind), "mkdir", path);
+    if (mkdir(path, (mode_t)mode) != 0)
+        return fail(err, errno, "mkdir", path);
+    return VDB_OK;
+}
+
+int vdb_fsx_size(int fd, uint64_t *size, const char *name, vdb_error *err)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return fail(err, errno, "stat", name);
+    *size = (uint64_t)st.st_size;
+    return VDB_OK;
+}
+
+void *vdb_fsx_mmap(int fd, size_t len, off_t offset, const char *name, vdb_error *err)
+{
+    void *addr;
+    int kind = fault_check(VDB_FSX_MMAP);
+    if (kind != 0) {
+        fail(err, fault_errno(kind), "mmap", name);
+        return NULL;
+    }
+    if (len == 0) {
+        vdb_error_set(err, VDB_EINVAL, "mmap %s: empty range", name);
+        return NULL;
+    }
+    addr = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, offset);
+    if (addr == MAP_FAILED) {
+        fail(err, errno, "mmap", name);
+        return NULL;
+    }
+    return addr;
+}
+
+void vdb_fsx_munmap(void *addr, size_t len)
+{
+    if (addr != NULL && len > 0)
+        munmap(addr, len);
+}
+
+int vdb_fsx_path(char *out, size_t cap, const char *dir, const char *name, vdb_error *err)
+{
+    int n = snprintf(out, cap, "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= cap)
+        return vdb_error_set(err, VDB_ERANGE, "path %s/%s is too long", dir, name);
+    return VDB_OK;
+}

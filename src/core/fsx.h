@@ -1,0 +1,103 @@
+/* The one small I/O layer every durable file goes through: open, full
+ * writes/reads, fdatasync, rename, directory fsync, truncate, unlink, mkdir
+ * and mmap, each returning vdb error codes with the file named in the
+ * message.
+ *
+ * Why one layer: tests inject failures here deterministically (SQLite's VFS
+ * lesson). A fault plan counts the operations of chosen kinds and fails the
+ * Nth (once, or it and every later one): EIO, ENOSPC, a short (torn) write
+ * that writes half the bytes and then fails, or a crash (SIGKILL of the
+ * whole process, optionally after writing half the bytes) for crash-point
+ * enumeration. Faults are process-wide and thread-safe (atomics).
+ *
+ * Short writes and EINTR from the OS are retried here, never surfaced; a
+ * failed fsync is never retried (fsyncgate): the caller must treat the file
+ * as unknown and stop writing to it. */
+#ifndef VDB_CORE_FSX_H
+#define VDB_CORE_FSX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+/* Operation kinds, used as bits in a fault plan's mask. */
+enum {
+    VDB_FSX_OPEN = 1u << 0,
+    VDB_FSX_WRITE = 1u << 1, /* write/pwrite */
+    VDB_FSX_READ = 1u << 2,
+    VDB_FSX_FSYNC = 1u << 3, /* fdatasync/fsync of a file */
+    VDB_FSX_DIRSYNC = 1u << 4,
+    VDB_FSX_RENAME = 1u << 5,
+    VDB_FSX_TRUNCATE = 1u << 6,
+    VDB_FSX_UNLINK = 1u << 7,
+    VDB_FSX_MKDIR = 1u << 8,
+    VDB_FSX_MMAP = 1u << 9,
+    VDB_FSX_ALL = 0x3FFu
+};
+
+typedef enum {
+    VDB_FSX_FAULT_EIO = 1,
+    VDB_FSX_FAULT_ENOSPC = 2,
+    VDB_FSX_FAULT_SHORT = 3, /* writes: half the bytes land, then EIO; others: EIO */
+    VDB_FSX_FAULT_CRASH = 4  /* SIGKILL; a write first lands half its bytes */
+} vdb_fsx_fault;
+
+/* Arms a fault: the `nth` operation (1 = the next one) whose kind is in
+ * `mask` fails with `kind`; with `forever`, every later one in the mask
+ * fails too. nth = 0 disarms. */
+void vdb_fsx_fault_set(unsigned mask, uint64_t nth, vdb_fsx_fault kind, int forever);
+
+/* Number of faults injected since start (tests check a fault really fired). */
+uint64_t vdb_fsx_fault_hits(void);
+
+/* Operations counted against the armed mask since the last vdb_fsx_fault_set
+ * (tests use it to enumerate every crash point of an operation). */
+uint64_t vdb_fsx_op_count(void);
+
+/* open(2) with O_CLOEXEC added. Returns the fd (>= 0) or a negative code:
+ * VDB_ENOTFOUND (ENOENT), VDB_EEXIST, VDB_ENOSPC, VDB_EIO. */
+int vdb_fsx_open(const char *path, int flags, int mode, vdb_error *err);
+
+/* close(2); errors are reported but the fd is gone either way. */
+int vdb_fsx_close(int fd, const char *name, vdb_error *err);
+
+/* Writes all `len` bytes at the file offset (pwrite when offset >= 0, else
+ * write). VDB_ENOSPC or VDB_EIO; the file may then hold a prefix. */
+int vdb_fsx_write(int fd, const void *buf, size_t len, off_t offset, const char *name,
+                  vdb_error *err);
+
+/* Reads up to `len` bytes at `offset` (retrying short reads until EOF).
+ * Returns the byte count (>= 0; less than len only at EOF) or VDB_EIO. */
+ssize_t vdb_fsx_read(int fd, void *buf, size_t len, off_t offset, const char *name,
+                     vdb_error *err);
+
+/* fdatasync (F_FULLFSYNC on Apple). Never retried on failure. */
+int vdb_fsx_fsync(int fd, const char *name, vdb_error *err);
+
+/* Opens the directory, fsyncs it (makes renames/creates durable), closes. */
+int vdb_fsx_dirsync(const char *dir, vdb_error *err);
+
+int vdb_fsx_rename(const char *from, const char *to, vdb_error *err);
+int vdb_fsx_truncate(int fd, off_t len, const char *name, vdb_error *err);
+
+/* unlink; a missing file is not an error. */
+int vdb_fsx_unlink(const char *path, vdb_error *err);
+
+/* mkdir; an existing directory gives VDB_EEXIST. */
+int vdb_fsx_mkdir(const char *path, int mode, vdb_error *err);
+
+/* File size via fstat; VDB_EIO on failure. */
+int vdb_fsx_size(int fd, uint64_t *size, const char *name, vdb_error *err);
+
+/* Maps `len` bytes of `fd` at page-aligned `offset`, read-only MAP_PRIVATE
+ * (so pages are shared with the page cache and nothing is read eagerly).
+ * Returns the address or NULL with err set. Release with vdb_fsx_munmap. */
+void *vdb_fsx_mmap(int fd, size_t len, off_t offset, const char *name, vdb_error *err);
+void vdb_fsx_munmap(void *addr, size_t len);
+
+/* Joins dir and name into out (VDB_ERANGE when it does not fit). */
+int vdb_fsx_path(char *out, size_t cap, const char *dir, const char *name, vdb_error *err);
+
+#endif

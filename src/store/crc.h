@@ -1,0 +1,15 @@
+/* Checksums for the durable files: CRC32C (Castagnoli) for WAL records,
+ * hardware-accelerated with SSE4.2 where the CPU has it, and CRC32 (the
+ * IEEE/zlib polynomial) that ZIP entries require. Both are slice-by-8 table
+ * code otherwise. Pure functions, thread-safe. Pass the previous result as
+ * `crc` to continue a running checksum (0 to start). */
+#ifndef VDB_STORE_CRC_H
+#define VDB_STORE_CRC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+uint32_t vdb_crc32c(uint32_t crc, const void *data, size_t len);
+uint32_t vdb_crc32(uint32_t crc, const void *data, size_t len);
+
+#endif

@@ -1,0 +1,578 @@
+/* A durable store: lock, snapshot, WAL and the in-memory vecset tied
+ * together; the contract is in store.h.
+ *
+ * WRITE PATH. Writers take `writer` (a mutex: WAL order = apply order),
+ * validate everything first (so a rejected request leaves no trace), append
+ * one WAL record, then apply it to the vecset under the rwlock held
+ * exclusively for just that in-memory step, release `writer`, and finally
+ * wait for durability outside every lock (vdb_wal_commit), which is what
+ * lets concurrent writers share one fdatasync. If applying fails after the
+ * append (out of memory) the record is cut off again before anyone could
+ * have acknowledged it. Readers take the rwlock shared and are never
+ * blocked by an fsync.
+ *
+ * CHECKPOINT. Under `writer` (so no record arrives meanwhile) and the rwlock
+ * shared (readers go on): write and commit a snapshot of the live rows (see
+ * snapshot.h), truncate the WAL, then compact the tombstones in memory
+ * under the rwlock exclusive. It runs when the WAL passes
+ * wal_checkpoint_bytes (inline, in the writer that crossed it, after its
+ * own record is durable), on optimize and on a clean close.
+ *
+ * RECOVERY (open). Finish or discard an interrupted checkpoint, map the
+ * snapshot, replay WAL records with LSN > the snapshot's (so replay is
+ * idempotent: records the snapshot already holds are skipped), drop a torn
+ * tail, refuse mid-log corruption.
+ *
+ * INDEX SEAM. store.json records the index kind and HNSW parameters. Today
+ * every query runs exact search (vdb_flat_*); `search_rows` is the single
+ * place where an HNSW index (src/index/hnsw.h) would be consulted, and
+ * `index_after_load` / the checkpoint are where it would be loaded, caught up
+ * from the replayed rows and saved beside the snapshot. */
+#include "store.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../core/alloc.h"
+#include "../core/fsx.h"
+#include "../core/json.h"
+#include "../core/limits.h"
+#include "../core/log.h"
+#include "../core/rng.h"
+#include "../filter/filter.h"
+#include "../index/flat.h"
+#include "lockfile.h"
+#include "store_int.h"
+#include "meta.h"
+#include "snapshot.h"
+#include "vecset.h"
+#include "wal.h"
+#include "walrec.h"
+
+#define WAL_NAME "wal.log"
+
+void vdb_store_config_default(vdb_store_config *config)
+{
+    memset(config, 0, sizeof(*config));
+    config->metric = VDB_METRIC_COSINE;
+    config->index = VDB_INDEX_AUTO;
+    config->hnsw_m = 16;
+    config->hnsw_ef_construction = 200;
+    config->hnsw_ef_search = 64;
+    config->hnsw_threshold = 10000;
+}
+
+void vdb_store_options_default(vdb_store_options *options)
+{
+    memset(options, 0, sizeof(*options));
+    options->fsync = VDB_FSYNC_ALWAYS;
+    options->fsync_interval_ms = 1000;
+    options->wal_checkpoint_bytes = 64ull << 20;
+}
+
+static int check_config(const vdb_store_config *c, vdb_error *err)
+{
+    if (c->dim == 0 || c->dim > VDB_MAX_DIM)
+        return vdb_error_set(err, VDB_EINVAL, "dimension %u outside 1..%u", c->dim, VDB_MAX_DIM);
+    if (c->metric != VDB_METRIC_COSINE && c->metric != VDB_METRIC_L2 &&
+        c->metric != VDB_METRIC_DOT)
+        return vdb_error_set(err, VDB_EINVAL, "unknown metric %d", (int)c->metric);
+    if (c->index != VDB_INDEX_AUTO && c->index != VDB_INDEX_FLAT && c->index != VDB_INDEX_HNSW)
+        return vdb_error_set(err, VDB_EINVAL, "unknown index kind %d", (int)c->index);
+    return VDB_OK;
+}
+
+static vdb_store *store_alloc(const char *dir, const vdb_store_options *options, vdb_error *err)
+{
+    vdb_store *store = vdb_calloc(1, sizeof(*store));
+    if (store == NULL || (store->dir = vdb_strdup(dir)) == NULL) {
+        vdb_free(store);
+        vdb_error_set(err, VDB_ENOMEM, "store: out of memory");
+        return NULL;
+    }
+    if (options != NULL)
+        store->options = *options;
+    else
+        vdb_store_options_default(&store->options);
+    if (store->options.wal_checkpoint_bytes == 0)
+        store->options.wal_checkpoint_bytes = 64ull << 20;
+    pthread_rwlock_init(&store->rw, NULL);
+    pthread_mutex_init(&store->writer, NULL);
+    return store;
+}
+
+static void store_free(vdb_store *store)
+{
+    vdb_wal_close(store->wal);
+    vdb_vecset_free(store->set);
+    vdb_lockfile_release(store->lock);
+    pthread_mutex_destroy(&store->writer);
+    pthread_rwlock_destroy(&store->rw);
+    vdb_free(store->dir);
+    vdb_free(store);
+}
+
+static int apply_record(vdb_vecset *set, int type, const void *payload, size_t len,
+                        vdb_error *err)
+{
+    vdb_walrec_batch batch;
+    int rc = vdb_walrec_decode(type, payload, len, vdb_vecset_dim(set), &batch, err);
+    if (rc != VDB_OK)
+        return rc;
+    if (type == VDB_WAL_REC_UPSERT)
+        rc = vdb_vecset_upsert(set, batch.n, batch.vectors, batch.ids, batch.metas, NULL, NULL,
+                               err);
+    else
+        rc = vdb_vecset_delete(set, batch.n, batch.ids, NULL, err);
+    vdb_walrec_batch_free(&batch);
+    return rc;
+}
+
+/* Replay callback: records the snapshot already holds are skipped. */
+static int replay(void *ctx, uint64_t lsn, int type, const void *payload, size_t len,
+                  vdb_error *err)
+{
+    vdb_store *store = ctx;
+    int rc;
+    if (lsn <= store->snapshot_lsn)
+        return VDB_OK;
+    rc = apply_record(store->set, type, payload, len, err);
+    if (rc == VDB_EINVAL || rc == VDB_ERANGE || rc == VDB_ETOOBIG) {
+        char msg[VDB_ERROR_MSG_MAX];
+        snprintf(msg, sizeof(msg), "%s", err ? err->msg : "");
+        return vdb_error_set(err, VDB_ECORRUPT, "%s/%s: record LSN %llu cannot be applied: %s",
+                             store->dir, WAL_NAME, (unsigned long long)lsn, msg);
+    }
+    return rc;
+}
+
+static int open_wal(vdb_store *store, vdb_error *err)
+{
+    char path[PATH_MAX];
+    vdb_wal_options wo;
+    int rc = vdb_fsx_path(path, sizeof(path), store->dir, WAL_NAME, err);
+    if (rc != VDB_OK)
+        return rc;
+    wo.policy = (int)store->options.fsync;
+    wo.interval_ms = store->options.fsync_interval_ms;
+    wo.read_only = store->options.read_only;
+    store->wal = vdb_wal_open(path, &wo, replay, store, &store->wal_dropped, err);
+    if (store->wal == NULL)
+        return err != NULL && err->code != VDB_OK ? err->code : VDB_EIO;
+    vdb_wal_set_last_lsn(store->wal, store->snapshot_lsn);
+    return VDB_OK;
+}
+
+/* Index seam: flat search needs nothing; an HNSW index would be loaded
+ * here and caught up with rows appended by the WAL replay. */
+static int index_after_load(vdb_store *store, vdb_error *err)
+{
+    (void)store;
+    (void)err;
+    return VDB_OK;
+}
+
+/* Removes what a failed create left, so the name can be created again. */
+static void remove_partial(const char *dir)
+{
+    static const char *names[] = {"store.json", "store.json.new", "vectors.npz",
+                                  "vectors.npz.new", "metadata.jsonl", "metadata.jsonl.new",
+                                  WAL_NAME, ".store.lock"};
+    char path[PATH_MAX];
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (vdb_fsx_path(path, sizeof(path), dir, names[i], NULL) == VDB_OK)
+            vdb_fsx_unlink(path, NULL);
+    rmdir(dir);
+}
+
+/* fsyncs the parent of `dir`, so the new store directory's entry is durable. */
+static int sync_parent(const char *dir, vdb_error *err)
+{
+    char parent[PATH_MAX];
+    char *slash;
+    snprintf(parent, sizeof(parent), "%s", dir);
+    while ((slash = strrchr(parent, '/')) != NULL && slash[1] == '\0')
+        *slash = '\0';
+    slash = strrchr(parent, '/');
+    if (slash == NULL)
+        return vdb_fsx_dirsync(".", err);
+    if (slash == parent)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    return vdb_fsx_dirsync(parent, err);
+}
+
+vdb_store *vdb_store_create(const char *dir, const vdb_store_config *config,
+                            const vdb_store_options *options, vdb_error *err)
+{
+    vdb_store *store;
+    char manifest[PATH_MAX];
+    int rc, made_dir = 0;
+    if (check_config(config, err) != VDB_OK ||
+        vdb_fsx_path(manifest, sizeof(manifest), dir, "store.json", err) != VDB_OK)
+        return NULL;
+    if (options != NULL && options->read_only) {
+        vdb_error_set(err, VDB_EREADONLY, "cannot create %s read-only", dir);
+        return NULL;
+    }
+    rc = vdb_fsx_mkdir(dir, 0755, err);
+    if (rc == VDB_EEXIST && access(manifest, F_OK) == 0) {
+        vdb_error_set(err, VDB_EEXIST, "a store already exists at %s", dir);
+        return NULL;
+    }
+    if (rc != VDB_OK && rc != VDB_EEXIST)
+        return NULL;
+    made_dir = rc == VDB_OK;
+    if ((store = store_alloc(dir, options, err)) == NULL)
+        goto fail_dir;
+    store->config = *config;
+    if ((store->lock = vdb_lockfile_acquire(dir, err)) == NULL ||
+        (store->set = vdb_vecset_new(config->dim, config->metric, err)) == NULL)
+        goto fail;
+    /* An empty snapshot first: a store always has a manifest to open. */
+    if ((rc = vdb_snapshot_write(dir, config, 0, 0, store->set, NULL, err)) != VDB_OK ||
+        (rc = open_wal(store, err)) != VDB_OK || (rc = vdb_fsx_dirsync(dir, err)) != VDB_OK ||
+        (rc = sync_parent(dir, err)) != VDB_OK)
+        goto fail;
+    return store;
+fail:
+    store_free(store);
+fail_dir:
+    if (made_dir)
+        remove_partial(dir);
+    return NULL;
+}
+
+vdb_store *vdb_store_open(const char *dir, const vdb_store_options *options, vdb_error *err)
+{
+    vdb_store *store;
+    vdb_snapshot_info info;
+    struct stat st;
+    int rc;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        vdb_error_set(err, VDB_ENOTFOUND, "no store at %s", dir);
+        return NULL;
+    }
+    if ((store = store_alloc(dir, options, err)) == NULL)
+        return NULL;
+    if ((store->lock = vdb_lockfile_acquire(dir, err)) == NULL)
+        goto fail;
+    if (!store->options.read_only && vdb_snapshot_recover(dir, err) != VDB_OK)
+        goto fail;
+    rc = vdb_snapshot_read_manifest(dir, &info, err);
+    if (rc == VDB_ENOTFOUND)
+        vdb_error_set(err, VDB_ENOTFOUND, "no store at %s (store.json missing)", dir);
+    if (rc != VDB_OK)
+        goto fail;
+    store->config = info.config;
+    store->snapshot_lsn = info.lsn;
+    store->checkpoints = info.checkpoints;
+    if ((store->set = vdb_snapshot_load(dir, &info, err)) == NULL ||
+        open_wal(store, err) != VDB_OK || index_after_load(store, err) != VDB_OK)
+        goto fail;
+    return store;
+fail:
+    store_free(store);
+    return NULL;
+}
+
+const vdb_store_config *vdb_store_get_config(const vdb_store *store) { return &store->config; }
+
+/* ---- writes ---- */
+
+static int writable(vdb_store *store, vdb_error *err)
+{
+    if (store->options.read_only)
+        return vdb_error_set(err, VDB_EREADONLY, "store %s is open read-only", store->dir);
+    if (vdb_wal_failed(store->wal))
+        return vdb_error_set(err, VDB_EREADONLY,
+                             "store %s is read-only after a write failure; reopen it",
+                             store->dir);
+    return VDB_OK;
+}
+
+/* Metadata must be a JSON object on one line (metadata.jsonl holds it
+ * verbatim), ids valid UTF-8 (they are written as JSON strings). */
+static int check_strings(size_t n, const char *const *ids, const char *const *metas,
+                         vdb_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        vdb_json *parsed;
+        vdb_error jerr;
+        if (ids[i] != NULL && !vdb_meta_valid_utf8(ids[i], strlen(ids[i])))
+            return vdb_error_set(err, VDB_EINVAL, "vector %zu: id is not valid UTF-8", i);
+        if (metas == NULL || metas[i] == NULL)
+            continue;
+        if (strpbrk(metas[i], "\r\n") != NULL)
+            return vdb_error_set(err, VDB_EINVAL, "vector %zu: metadata must be one line", i);
+        if (strlen(metas[i]) > VDB_MAX_META_BYTES)
+            return vdb_error_set(err, VDB_ETOOBIG, "vector %zu: metadata over %u bytes", i,
+                                 VDB_MAX_META_BYTES);
+        parsed = vdb_json_parse(metas[i], strlen(metas[i]), 0, &jerr);
+        if (parsed == NULL || vdb_json_typeof(parsed) != VDB_JSON_OBJECT) {
+            vdb_json_decref(parsed);
+            return vdb_error_set(err, VDB_EINVAL, "vector %zu: metadata is not a JSON object%s%s",
+                                 i, parsed == NULL ? ": " : "", parsed == NULL ? jerr.msg : "");
+        }
+        vdb_json_decref(parsed);
+    }
+    return VDB_OK;
+}
+
+/* Logs and applies one record with `writer` held. On success *lsn is the
+ * record to wait for. */
+static int log_and_apply(vdb_store *store, int type, const unsigned char *payload, size_t len,
+                         uint64_t *lsn, vdb_error *err)
+{
+    int rc = vdb_wal_append(store->wal, type, payload, len, lsn, err);
+    if (rc != VDB_OK)
+        return rc;
+    pthread_rwlock_wrlock(&store->rw);
+    rc = apply_record(store->set, type, payload, len, err);
+    pthread_rwlock_unlock(&store->rw);
+    if (rc != VDB_OK)
+        vdb_wal_rollback(store->wal, *lsn, NULL);
+    return rc;
+}
+
+static int checkpoint_locked(vdb_store *store, vdb_error *err);
+
+/* After a durable write: checkpoint when the WAL has grown past the limit.
+ * A failure is logged, not returned: the write itself is durable. */
+static void maybe_checkpoint(vdb_store *store)
+{
+    vdb_error err;
+    if (vdb_wal_size(store->wal) < store->options.wal_checkpoint_bytes)
+        return;
+    pthread_mutex_lock(&store->writer);
+    if (vdb_wal_size(store->wal) >= store->options.wal_checkpoint_bytes &&
+        checkpoint_locked(store, &err) != VDB_OK)
+        vdb_log_warn("%s: checkpoint failed: %s", store->dir, err.msg);
+    pthread_mutex_unlock(&store->writer);
+}
+
+static int commit(vdb_store *store, uint64_t lsn, vdb_error *err)
+{
+    int rc = vdb_wal_commit(store->wal, lsn, err);
+    if (rc == VDB_OK)
+        maybe_checkpoint(store);
+    return rc;
+}
+
+/* Fills generated ids (random UUIDs) for NULL entries. */
+static int resolve_ids(size_t n, const char *const *ids, const char ***out, char **uuids,
+                       vdb_error *err)
+{
+    const char **all = vdb_malloc(n * sizeof(char *));
+    char *buf = vdb_malloc(n * VDB_UUID_LEN);
+    if (all == NULL || buf == NULL) {
+        vdb_free(all);
+        vdb_free(buf);
+        return vdb_error_set(err, VDB_ENOMEM, "no memory for %zu ids", n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (ids != NULL && ids[i] != NULL) {
+            all[i] = ids[i];
+        } else {
+            vdb_rng_uuid(buf + i * VDB_UUID_LEN);
+            all[i] = buf + i * VDB_UUID_LEN;
+        }
+    }
+    *out = all;
+    *uuids = buf;
+    return VDB_OK;
+}
+
+static int copy_ids_out(size_t n, const char *const *ids, char **ids_out, vdb_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        if ((ids_out[i] = vdb_strdup(ids[i])) == NULL) {
+            while (i-- > 0) {
+                vdb_free(ids_out[i]);
+                ids_out[i] = NULL;
+            }
+            return vdb_error_set(err, VDB_ENOMEM, "no memory for the returned ids");
+        }
+    }
+    return VDB_OK;
+}
+
+int vdb_store_add(vdb_store *store, size_t n, const float *vectors, const char *const *ids,
+                  const char *const *metas, char **ids_out, vdb_error *err)
+{
+    const char **all = NULL;
+    char *uuids = NULL;
+    unsigned char *payload = NULL;
+    size_t len = 0;
+    uint64_t lsn = 0;
+    int rc;
+    if (n == 0 || vectors == NULL)
+        return vdb_error_set(err, VDB_EINVAL, "empty batch");
+    if (n > VDB_MAX_VECTORS)
+        return vdb_error_set(err, VDB_ERANGE, "batch of %zu vectors", n);
+    if ((rc = resolve_ids(n, ids, &all, &uuids, err)) != VDB_OK)
+        return rc;
+    if ((rc = check_strings(n, all, metas, err)) != VDB_OK ||
+        (rc = vdb_walrec_encode_upsert(n, store->config.dim, vectors, all, metas, &payload, &len,
+                                       err)) != VDB_OK)
+        goto cleanup;
+    pthread_mutex_lock(&store->writer);
+    if ((rc = writable(store, err)) == VDB_OK &&
+        (rc = vdb_vecset_validate(store->set, n, vectors, all, metas, err)) == VDB_OK)
+        rc = log_and_apply(store, VDB_WAL_REC_UPSERT, payload, len, &lsn, err);
+    pthread_mutex_unlock(&store->writer);
+    if (rc != VDB_OK)
+        goto cleanup;
+    vdb_free(payload);
+    payload = NULL;
+    if ((rc = commit(store, lsn, err)) == VDB_OK && ids_out != NULL)
+        rc = copy_ids_out(n, all, ids_out, err);
+cleanup:
+    vdb_free(payload);
+    vdb_free(uuids);
+    vdb_free(all);
+    return rc;
+}
+
+/* Logs and applies a delete of the listed ids that are live now (with
+ * `writer` held, so "live" cannot change meanwhile). Deleting nothing logs
+ * nothing. */
+static int delete_live_locked(vdb_store *store, size_t n, const char *const *ids, size_t *deleted,
+                              uint64_t *lsn, vdb_error *err)
+{
+    const char **live = NULL;
+    unsigned char *payload = NULL;
+    size_t count = 0, len = 0;
+    int rc = writable(store, err);
+    *deleted = 0;
+    *lsn = 0;
+    if (rc != VDB_OK || n == 0)
+        return rc;
+    if ((live = vdb_malloc(n * sizeof(char *))) == NULL)
+        return vdb_error_set(err, VDB_ENOMEM, "no memory to delete %zu ids", n);
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] != NULL && vdb_vecset_find(store->set, ids[i]) >= 0)
+            live[count++] = ids[i];
+    if (count > 0 && (rc = vdb_walrec_encode_delete(count, live, &payload, &len, err)) == VDB_OK &&
+        (rc = log_and_apply(store, VDB_WAL_REC_DELETE, payload, len, lsn, err)) == VDB_OK)
+        *deleted = count;
+    vdb_free(payload);
+    vdb_free(live);
+    return rc;
+}
+
+int vdb_store_delete(vdb_store *store, size_t n, const char *const *ids, size_t *deleted,
+                     vdb_error *err)
+{
+    size_t count = 0;
+    uint64_t lsn = 0;
+    int rc;
+    if (n > 0 && ids == NULL)
+        return vdb_error_set(err, VDB_EINVAL, "ids are required");
+    pthread_mutex_lock(&store->writer);
+    rc = delete_live_locked(store, n, ids, &count, &lsn, err);
+    pthread_mutex_unlock(&store->writer);
+    if (rc == VDB_OK && lsn != 0)
+        rc = commit(store, lsn, err);
+    if (rc == VDB_OK && deleted != NULL)
+        *deleted = count;
+    return rc;
+}
+
+int vdb_store_delete_where(vdb_store *store, const struct vdb_filter *filter, size_t *deleted,
+                           vdb_error *err)
+{
+    const char **ids = NULL;
+    size_t count = 0, removed = 0;
+    uint64_t lsn = 0;
+    int rc = VDB_OK;
+    if (filter == NULL) {
+        if (deleted != NULL)
+            *deleted = 0;
+        return VDB_OK;
+    }
+    pthread_mutex_lock(&store->writer);
+    uint32_t rows = vdb_vecset_rows(store->set);
+    if ((ids = vdb_malloc(((size_t)rows + 1) * sizeof(char *))) == NULL) {
+        rc = vdb_error_set(err, VDB_ENOMEM, "no memory to delete by filter");
+    } else {
+        for (uint32_t r = 0; r < rows; r++)
+            if (!vdb_vecset_is_deleted(store->set, r) &&
+                vdb_filter_match_text(filter, vdb_vecset_meta(store->set, r)))
+                ids[count++] = vdb_vecset_id(store->set, r);
+        rc = delete_live_locked(store, count, ids, &removed, &lsn, err);
+    }
+    pthread_mutex_unlock(&store->writer);
+    vdb_free(ids);
+    if (rc == VDB_OK && lsn != 0)
+        rc = commit(store, lsn, err);
+    if (rc == VDB_OK && deleted != NULL)
+        *deleted = removed;
+    return rc;
+}
+
+/* ---- checkpoint, close ---- */
+
+static int checkpoint_locked(vdb_store *store, vdb_error *err)
+{
+    uint64_t lsn;
+    int rc = writable(store, err);
+    if (rc != VDB_OK)
+        return rc;
+    lsn = vdb_wal_last_lsn(store->wal);
+    if (lsn == store->snapshot_lsn && vdb_vecset_rows(store->set) == vdb_vecset_count(store->set))
+        return VDB_OK; /* nothing new since the last snapshot */
+    pthread_rwlock_rdlock(&store->rw);
+    rc = vdb_snapshot_write(store->dir, &store->config, lsn, store->checkpoints + 1, store->set,
+                            NULL, err);
+    pthread_rwlock_unlock(&store->rw);
+    if (rc != VDB_OK)
+        return rc;
+    store->snapshot_lsn = lsn;
+    store->checkpoints++;
+    /* The snapshot holds every record: a crash before (or a failure of) the
+     * truncation only leaves records that replay will skip. */
+    if ((rc = vdb_wal_reset(store->wal, lsn, err)) != VDB_OK)
+        return rc;
+    pthread_rwlock_wrlock(&store->rw);
+    rc = vdb_vecset_compact(store->set, NULL, err);
+    pthread_rwlock_unlock(&store->rw);
+    return rc;
+}
+
+int vdb_store_checkpoint(vdb_store *store, vdb_error *err)
+{
+    int rc;
+    pthread_mutex_lock(&store->writer);
+    rc = checkpoint_locked(store, err);
+    pthread_mutex_unlock(&store->writer);
+    return rc;
+}
+
+int vdb_store_optimize(vdb_store *store, size_t *vectors_out, vdb_error *err)
+{
+    int rc = vdb_store_checkpoint(store, err);
+    if (rc == VDB_OK && vectors_out != NULL)
+        *vectors_out = vdb_store_count(store);
+    return rc;
+}
+
+void vdb_store_close(vdb_store *store)
+{
+    vdb_error err;
+    if (store == NULL)
+        return;
+    if (!store->options.read_only && !vdb_wal_failed(store->wal) &&
+        vdb_store_checkpoint(store, &err) != VDB_OK) {
+        vdb_log_warn("%s: checkpoint at close failed (the WAL keeps the data): %s", store->dir,
+                     err.msg);
+        if (vdb_wal_sync(store->wal, &err) != VDB_OK)
+            vdb_log_error("%s: WAL sync at close failed: %s", store->dir, err.msg);
+    }
+    store_free(store);
+}

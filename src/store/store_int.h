@@ -1,0 +1,32 @@
+/* The store's state, shared by store.c (open, writes, checkpoint) and
+ * store_read.c (queries, lookups, stats). Not part of the API. */
+#ifndef VDB_STORE_STORE_INT_H
+#define VDB_STORE_STORE_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "lockfile.h"
+#include "store.h"
+#include "vecset.h"
+#include "wal.h"
+
+/* `writer` serializes writers (WAL order = apply order) and checkpoints;
+ * `rw` guards the vecset: shared for reads and snapshot writing, exclusive
+ * only while a record is applied in memory or tombstones are compacted. */
+struct vdb_store {
+    char *dir;
+    vdb_store_config config;
+    vdb_store_options options;
+    vdb_lockfile *lock;
+    vdb_vecset *set;
+    vdb_wal *wal;
+    pthread_rwlock_t rw;
+    pthread_mutex_t writer;
+    uint64_t snapshot_lsn;
+    _Atomic uint64_t checkpoints; /* read by stats without the writer mutex */
+    uint64_t wal_dropped;
+};
+
+#endif

@@ -1,0 +1,191 @@
+/* The store's read side: queries, lookups, counts and stats. Everything
+ * here holds the rwlock shared, so reads run in parallel with each other
+ * and with the fsync wait of writers; only the short in-memory apply of a
+ * write excludes them. */
+#include "store.h"
+
+#include <string.h>
+
+#include "../core/alloc.h"
+#include "../filter/filter.h"
+#include "../index/flat.h"
+#include "store_int.h"
+
+typedef struct filter_ctx {
+    const vdb_vecset *set;
+    const struct vdb_filter *filter;
+} filter_ctx;
+
+static int accept_row(void *ctx, uint32_t row)
+{
+    const filter_ctx *f = ctx;
+    return vdb_filter_match_text(f->filter, vdb_vecset_meta(f->set, row));
+}
+
+/* The index seam: exact search today; an HNSW index would answer here
+ * unless params->exact (config.index and hnsw_threshold decide). */
+static int search_rows(vdb_store *store, const vdb_vecview *view, const float *queries,
+                       size_t nq, size_t k, const vdb_filter_hook *hook, vdb_hit *hits,
+                       size_t *counts, vdb_error *err)
+{
+    (void)store;
+    if (nq == 1)
+        return vdb_flat_search(view, queries, k, hook, hits, counts, err);
+    return vdb_flat_search_batch(view, queries, nq, k, hook, hits, counts, err);
+}
+
+static int emit_all(vdb_store *store, size_t nq, size_t k, const vdb_hit *hits,
+                    const size_t *counts, vdb_store_hits_fn emit, void *ctx, vdb_error *err)
+{
+    vdb_store_hit *out = vdb_malloc((k ? k : 1) * sizeof(*out));
+    if (out == NULL)
+        return vdb_error_set(err, VDB_ENOMEM, "no memory for %zu results", k);
+    for (size_t q = 0; q < nq; q++) {
+        for (size_t i = 0; i < counts[q]; i++) {
+            const vdb_hit *h = &hits[q * k + i];
+            out[i].id = vdb_vecset_id(store->set, h->id);
+            out[i].meta = vdb_vecset_meta(store->set, h->id);
+            out[i].row = h->id;
+            vdb_metric_report(store->config.metric, h->dist, &out[i].distance,
+                              &out[i].similarity);
+        }
+        if (emit(ctx, q, out, counts[q]) != 0)
+            break;
+    }
+    vdb_free(out);
+    return VDB_OK;
+}
+
+int vdb_store_query(vdb_store *store, const float *queries, size_t nq,
+                    const vdb_query_params *params, vdb_store_hits_fn emit, void *ctx,
+                    vdb_error *err)
+{
+    uint32_t dim = store->config.dim;
+    float *prepared = NULL;
+    vdb_hit *hits = NULL;
+    size_t *counts = NULL, k, bytes;
+    filter_ctx fctx;
+    vdb_filter_hook hook;
+    vdb_vecview view;
+    int rc = VDB_OK;
+    if (params == NULL || params->k == 0)
+        return vdb_error_set(err, VDB_EINVAL, "k must be at least 1");
+    if (nq == 0)
+        return VDB_OK;
+    if (queries == NULL || vdb_mul_size(nq, (size_t)dim * sizeof(float), &bytes) != 0)
+        return vdb_error_set(err, VDB_EINVAL, "bad query batch");
+    if ((prepared = vdb_aligned_alloc(64, bytes)) == NULL)
+        return vdb_error_set(err, VDB_ENOMEM, "no memory for %zu queries", nq);
+    for (size_t q = 0; q < nq; q++) {
+        if ((rc = vdb_flat_prepare_query(store->config.metric, queries + q * dim,
+                                         prepared + q * dim, dim, err)) != VDB_OK) {
+            if (nq > 1 && err != NULL) {
+                char msg[VDB_ERROR_MSG_MAX];
+                memcpy(msg, err->msg, sizeof(msg));
+                vdb_error_set(err, rc, "query %zu: %s", q, msg);
+            }
+            goto cleanup;
+        }
+    }
+    pthread_rwlock_rdlock(&store->rw);
+    view = vdb_vecset_view(store->set);
+    k = params->k < view.n ? params->k : view.n;
+    if (k == 0) {
+        pthread_rwlock_unlock(&store->rw);
+        for (size_t q = 0; q < nq && emit != NULL; q++)
+            if (emit(ctx, q, NULL, 0) != 0)
+                break;
+        goto cleanup;
+    }
+    fctx.set = store->set;
+    fctx.filter = params->filter;
+    hook.accept = accept_row;
+    hook.ctx = &fctx;
+    hits = vdb_malloc(nq * k * sizeof(vdb_hit));
+    counts = vdb_calloc(nq, sizeof(size_t));
+    if (hits == NULL || counts == NULL)
+        rc = vdb_error_set(err, VDB_ENOMEM, "no memory for %zu x %zu results", nq, k);
+    else
+        rc = search_rows(store, &view, prepared, nq, k, params->filter ? &hook : NULL, hits,
+                         counts, err);
+    if (rc == VDB_OK && emit != NULL)
+        rc = emit_all(store, nq, k, hits, counts, emit, ctx, err);
+    pthread_rwlock_unlock(&store->rw);
+cleanup:
+    vdb_free(counts);
+    vdb_free(hits);
+    vdb_aligned_free(prepared);
+    return rc;
+}
+
+int vdb_store_get(vdb_store *store, const char *id, float *vector_out, char **meta_out,
+                  vdb_error *err)
+{
+    int64_t row;
+    char *meta = NULL;
+    int rc = VDB_OK;
+    if (id == NULL)
+        return vdb_error_set(err, VDB_EINVAL, "id is required");
+    pthread_rwlock_rdlock(&store->rw);
+    row = vdb_vecset_find(store->set, id);
+    if (row < 0) {
+        rc = vdb_error_set(err, VDB_ENOTFOUND, "id '%s' not found", id);
+    } else {
+        const char *stored = vdb_vecset_meta(store->set, (uint32_t)row);
+        if (meta_out != NULL && stored != NULL && (meta = vdb_strdup(stored)) == NULL)
+            rc = vdb_error_set(err, VDB_ENOMEM, "no memory for metadata");
+        else if (vector_out != NULL)
+            memcpy(vector_out, vdb_vecset_vector(store->set, (uint32_t)row),
+                   store->config.dim * sizeof(float));
+    }
+    pthread_rwlock_unlock(&store->rw);
+    if (rc == VDB_OK && meta_out != NULL)
+        *meta_out = meta;
+    return rc;
+}
+
+size_t vdb_store_count(vdb_store *store)
+{
+    size_t count;
+    pthread_rwlock_rdlock(&store->rw);
+    count = vdb_vecset_count(store->set);
+    pthread_rwlock_unlock(&store->rw);
+    return count;
+}
+
+int vdb_store_count_where(vdb_store *store, const struct vdb_filter *filter, size_t *count,
+                          vdb_error *err)
+{
+    size_t n = 0;
+    (void)err;
+    pthread_rwlock_rdlock(&store->rw);
+    if (filter == NULL) {
+        n = vdb_vecset_count(store->set);
+    } else {
+        uint32_t rows = vdb_vecset_rows(store->set);
+        for (uint32_t r = 0; r < rows; r++)
+            if (!vdb_vecset_is_deleted(store->set, r) &&
+                vdb_filter_match_text(filter, vdb_vecset_meta(store->set, r)))
+                n++;
+    }
+    pthread_rwlock_unlock(&store->rw);
+    *count = n;
+    return VDB_OK;
+}
+
+void vdb_store_get_stats(vdb_store *store, vdb_store_stats *stats)
+{
+    memset(stats, 0, sizeof(*stats));
+    pthread_rwlock_rdlock(&store->rw);
+    stats->vectors = vdb_vecset_count(store->set);
+    stats->rows = vdb_vecset_rows(store->set);
+    stats->memory_bytes = vdb_vecset_memory(store->set);
+    pthread_rwlock_unlock(&store->rw);
+    stats->wal_bytes = vdb_wal_size(store->wal);
+    stats->checkpoints = atomic_load(&store->checkpoints);
+    stats->wal_dropped_bytes = store->wal_dropped;
+    stats->wal_lsn = vdb_wal_last_lsn(store->wal);
+    stats->wal_syncs = vdb_wal_syncs(store->wal);
+    stats->index_name = "flat";
+    stats->read_only = store->options.read_only || vdb_wal_failed(store->wal);
+}

@@ -1,0 +1,708 @@
+/* vectors.npz writer and reader; the contract is in vecfile.h.
+ *
+ * FILE FORMAT (a ZIP archive, all integers little-endian; APPNOTE 6.3)
+ *
+ *   offset 0   local file header of "vectors.npy", 30 bytes:
+ *                sig 50 4B 03 04, version needed (20, or 45 with ZIP64),
+ *                flags 0, method 0 (stored), time 0, date 0x0021
+ *                (1980-01-01: output is deterministic), CRC32 of the member,
+ *                compressed size = uncompressed size (0xFFFFFFFF with ZIP64),
+ *                name length 11, extra length E
+ *              "vectors.npy"
+ *              extra field, E bytes: [ZIP64: id 0x0001, len 16, u64
+ *                uncompressed size, u64 compressed size] then a padding
+ *                record (id 0x6476 "vd", len = what is left, zero bytes) so
+ *                that the array data below starts at offset 16384
+ *              .npy v1.0 header: \x93NUMPY 01 00, u16 header length, then
+ *                "{'descr': '<f4', 'fortran_order': False, 'shape': (N, D), }"
+ *                space-padded and '\n'-terminated to a multiple of 64 bytes
+ *   offset 16384  N*D float32, row-major (the rows as the vecset stores them)
+ *   then the local header of "norms.npy" (same shape of header, no
+ *     padding), its .npy header ('shape': (N,)) and N float32 norms
+ *   central directory: one 46-byte entry per member (version made by
+ *     3.45/3.20, external attributes 0644, local header offset; with ZIP64
+ *     all three size/offset fields are 0xFFFFFFFF and an extra record id
+ *     0x0001 len 24 holds u64 uncompressed, compressed, offset)
+ *   [ZIP64 end of central directory record (56 bytes) and locator (20)]
+ *   end of central directory record (22 bytes), no comment.
+ *
+ * The writer streams the rows through a 1 MiB buffer, computing each
+ * member's CRC32 as it goes, and patches the CRCs into the local headers at
+ * the end (the central directory is written after the data, with them). */
+#include "vecfile.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../core/alloc.h"
+#include "../core/fsx.h"
+#include "crc.h"
+
+#define BUF_SIZE (1u << 20)
+#define LFH_SIZE 30
+#define CDH_SIZE 46
+#define EOCD_SIZE 22
+#define EOCD64_SIZE 56
+#define LOC64_SIZE 20
+#define PAD_ID 0x6476u
+#define NPY_MAX_HEADER 4096u
+#define U32_MAX_FIELD 0xFFFFFFFFu
+
+static void put16(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+    put16(p, v & 0xFFFF);
+    put16(p + 2, v >> 16);
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+    put32(p, (uint32_t)v);
+    put32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint32_t get16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+static uint32_t get32(const unsigned char *p) { return get16(p) | get16(p + 2) << 16; }
+static uint64_t get64(const unsigned char *p) { return get32(p) | (uint64_t)get32(p + 4) << 32; }
+
+/* Builds an .npy v1.0 header; returns its length (a multiple of 64). */
+static size_t npy_header(char *out, size_t rows, uint32_t dim, int two_d)
+{
+    char dict[200];
+    int n = two_d ? snprintf(dict, sizeof(dict),
+                             "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, %u), }",
+                             rows, dim)
+                  : snprintf(dict, sizeof(dict),
+                             "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu,), }", rows);
+    size_t total = ((size_t)10 + (size_t)n + 1 + 63) / 64 * 64;
+    memcpy(out, "\x93NUMPY\x01\x00", 8);
+    put16((unsigned char *)out + 8, (uint32_t)(total - 10));
+    memcpy(out + 10, dict, (size_t)n);
+    memset(out + 10 + n, ' ', total - 10 - (size_t)n - 1);
+    out[total - 1] = '\n';
+    return total;
+}
+
+typedef struct zwriter {
+    int fd;
+    const char *path;
+    unsigned char *buf;
+    size_t used;
+    uint64_t off; /* bytes written so far (file offset of buf[used]) */
+    uint32_t crc;
+    vdb_error *err;
+} zwriter;
+
+static int zflush(zwriter *w)
+{
+    int rc = VDB_OK;
+    if (w->used > 0)
+        rc = vdb_fsx_write(w->fd, w->buf, w->used, -1, w->path, w->err);
+    w->used = 0;
+    return rc;
+}
+
+static int zput(zwriter *w, const void *data, size_t len, int crc)
+{
+    const unsigned char *p = data;
+    if (crc)
+        w->crc = vdb_crc32(w->crc, data, len);
+    w->off += len;
+    while (len > 0) {
+        size_t take = BUF_SIZE - w->used < len ? BUF_SIZE - w->used : len;
+        int rc;
+        memcpy(w->buf + w->used, p, take);
+        w->used += take;
+        p += take;
+        len -= take;
+        if (w->used == BUF_SIZE && (rc = zflush(w)) != VDB_OK)
+            return rc;
+    }
+    return VDB_OK;
+}
+
+static int zzero(zwriter *w, size_t len)
+{
+    static const unsigned char zeros[256];
+    while (len > 0) {
+        size_t take = len < sizeof(zeros) ? len : sizeof(zeros);
+        int rc = zput(w, zeros, take, 0);
+        if (rc != VDB_OK)
+            return rc;
+        len -= take;
+    }
+    return VDB_OK;
+}
+
+typedef struct member {
+    const char *name;
+    uint64_t header_off; /* local header */
+    uint64_t size;       /* member bytes: npy header + data */
+    uint32_t crc;
+} member;
+
+/* Local header (CRC patched later) with `extra` bytes of extra field. */
+static int put_local(zwriter *w, const member *m, int zip64, size_t extra)
+{
+    unsigned char h[LFH_SIZE + 20];
+    size_t name_len = strlen(m->name);
+    int rc;
+    memset(h, 0, sizeof(h));
+    put32(h, 0x04034b50u);
+    put16(h + 4, zip64 ? 45 : 20);
+    put16(h + 12, 0x0021);
+    put32(h + 18, zip64 ? U32_MAX_FIELD : (uint32_t)m->size);
+    put32(h + 22, zip64 ? U32_MAX_FIELD : (uint32_t)m->size);
+    put16(h + 26, (uint32_t)name_len);
+    put16(h + 28, (uint32_t)extra);
+    if ((rc = zput(w, h, LFH_SIZE, 0)) != VDB_OK || (rc = zput(w, m->name, name_len, 0)) != VDB_OK)
+        return rc;
+    if (zip64) {
+        put16(h, 1);
+        put16(h + 2, 16);
+        put64(h + 4, m->size);
+        put64(h + 12, m->size);
+        if ((rc = zput(w, h, 20, 0)) != VDB_OK)
+            return rc;
+        extra -= 20;
+    }
+    if (extra > 0) {
+        if (extra < 4)
+            return vdb_error_set(w->err, VDB_EINTERNAL, "npz padding of %zu bytes", extra);
+        put16(h, PAD_ID);
+        put16(h + 2, (uint32_t)(extra - 4));
+        if ((rc = zput(w, h, 4, 0)) != VDB_OK || (rc = zzero(w, extra - 4)) != VDB_OK)
+            return rc;
+    }
+    return VDB_OK;
+}
+
+static int put_central(zwriter *w, const member *members, int count, int zip64)
+{
+    uint64_t cd_off = w->off;
+    unsigned char h[CDH_SIZE + 28];
+    int rc;
+    for (int i = 0; i < count; i++) {
+        const member *m = &members[i];
+        size_t name_len = strlen(m->name);
+        memset(h, 0, sizeof(h));
+        put32(h, 0x02014b50u);
+        put16(h + 4, (3u << 8) | (zip64 ? 45u : 20u));
+        put16(h + 6, zip64 ? 45 : 20);
+        put16(h + 14, 0x0021);
+        put32(h + 16, m->crc);
+        put32(h + 20, zip64 ? U32_MAX_FIELD : (uint32_t)m->size);
+        put32(h + 24, zip64 ? U32_MAX_FIELD : (uint32_t)m->size);
+        put16(h + 28, (uint32_t)name_len);
+        put16(h + 30, zip64 ? 28 : 0);
+        put32(h + 38, 0100644u << 16);
+        put32(h + 42, zip64 ? U32_MAX_FIELD : (uint32_t)m->header_off);
+        if ((rc = zput(w, h, CDH_SIZE, 0)) != VDB_OK ||
+            (rc = zput(w, m->name, name_len, 0)) != VDB_OK)
+            return rc;
+        if (zip64) {
+            put16(h, 1);
+            put16(h + 2, 24);
+            put64(h + 4, m->size);
+            put64(h + 12, m->size);
+            put64(h + 20, m->header_off);
+            if ((rc = zput(w, h, 28, 0)) != VDB_OK)
+                return rc;
+        }
+    }
+    uint64_t cd_size = w->off - cd_off;
+    if (zip64) {
+        uint64_t eocd64_off = w->off;
+        unsigned char e[EOCD64_SIZE + LOC64_SIZE];
+        memset(e, 0, sizeof(e));
+        put32(e, 0x06064b50u);
+        put64(e + 4, EOCD64_SIZE - 12);
+        put16(e + 12, (3u << 8) | 45u);
+        put16(e + 14, 45);
+        put64(e + 24, (uint64_t)count);
+        put64(e + 32, (uint64_t)count);
+        put64(e + 40, cd_size);
+        put64(e + 48, cd_off);
+        put32(e + 56, 0x07064b50u);
+        put64(e + 64, eocd64_off);
+        put32(e + 72, 1);
+        if ((rc = zput(w, e, sizeof(e), 0)) != VDB_OK)
+            return rc;
+    }
+    memset(h, 0, EOCD_SIZE);
+    put32(h, 0x06054b50u);
+    put16(h + 8, (uint32_t)count);
+    put16(h + 10, (uint32_t)count);
+    put32(h + 12, zip64 ? U32_MAX_FIELD : (uint32_t)cd_size);
+    put32(h + 16, zip64 ? U32_MAX_FIELD : (uint32_t)cd_off);
+    return zput(w, h, EOCD_SIZE, 0);
+}
+
+static int patch_crc(zwriter *w, const member *m)
+{
+    unsigned char c[4];
+    put32(c, m->crc);
+    return vdb_fsx_write(w->fd, c, 4, (off_t)(m->header_off + 14), w->path, w->err);
+}
+
+int vdb_vecfile_write(const char *path, uint32_t dim, size_t rows, vdb_vecfile_row_fn row,
+                      void *ctx, int flags, vdb_error *err)
+{
+    zwriter w = {.fd = -1, .path = path, .err = err};
+    member members[2] = {{.name = "vectors.npy"}, {.name = "norms.npy"}};
+    char h1[256], h2[256];
+    size_t h1_len = npy_header(h1, rows, dim, 1), h2_len = npy_header(h2, rows, dim, 0);
+    size_t data_bytes, norm_bytes, extra1;
+    float *norms = NULL;
+    int zip64, rc;
+    if (vdb_mul_size(rows, (size_t)dim * sizeof(float), &data_bytes) != 0 ||
+        vdb_mul_size(rows, sizeof(float), &norm_bytes) != 0)
+        return vdb_error_set(err, VDB_ERANGE, "%zu x %u vectors overflow", rows, dim);
+    members[0].size = h1_len + data_bytes;
+    members[1].header_off = VDB_VECFILE_DATA_ALIGN + (uint64_t)data_bytes;
+    members[1].size = h2_len + norm_bytes;
+    zip64 = (flags & VDB_VECFILE_FORCE_ZIP64) || members[0].size >= U32_MAX_FIELD ||
+            members[1].header_off + LFH_SIZE + 40 + members[1].size >= U32_MAX_FIELD;
+    extra1 = VDB_VECFILE_DATA_ALIGN - LFH_SIZE - strlen(members[0].name) - h1_len;
+    w.buf = vdb_malloc(BUF_SIZE);
+    norms = vdb_malloc(norm_bytes ? norm_bytes : 1);
+    if (w.buf == NULL || norms == NULL) {
+        rc = vdb_error_set(err, VDB_ENOMEM, "%s: out of memory", path);
+        goto cleanup;
+    }
+    if ((rc = vdb_fsx_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644, err)) < 0)
+        goto cleanup;
+    w.fd = rc;
+    if ((rc = put_local(&w, &members[0], zip64, extra1)) != VDB_OK ||
+        (rc = zput(&w, h1, h1_len, 1)) != VDB_OK)
+        goto cleanup;
+    for (size_t i = 0; i < rows; i++) {
+        const float *v = row(ctx, i, &norms[i]);
+        if ((rc = zput(&w, v, (size_t)dim * sizeof(float), 1)) != VDB_OK)
+            goto cleanup;
+    }
+    members[0].crc = w.crc;
+    w.crc = 0;
+    if ((rc = put_local(&w, &members[1], zip64, zip64 ? 20 : 0)) != VDB_OK ||
+        (rc = zput(&w, h2, h2_len, 1)) != VDB_OK || (rc = zput(&w, norms, norm_bytes, 1)) != VDB_OK)
+        goto cleanup;
+    members[1].crc = w.crc;
+    if ((rc = put_central(&w, members, 2, zip64)) != VDB_OK || (rc = zflush(&w)) != VDB_OK ||
+        (rc = patch_crc(&w, &members[0])) != VDB_OK || (rc = patch_crc(&w, &members[1])) != VDB_OK ||
+        (rc = vdb_fsx_fsync(w.fd, path, err)) != VDB_OK)
+        goto cleanup;
+    rc = vdb_fsx_close(w.fd, path, err);
+    w.fd = -1;
+cleanup:
+    if (w.fd >= 0)
+        vdb_fsx_close(w.fd, path, NULL);
+    vdb_free(norms);
+    vdb_free(w.buf);
+    return rc;
+}
+
+/* ---- reader ---- */
+
+typedef struct array_loc {
+    uint64_t member_off;  /* member data start */
+    uint64_t member_size;
+    uint64_t data_off;    /* array data start */
+    uint32_t crc;
+    size_t shape[2];
+    int ndim;
+} array_loc;
+
+struct vdb_vecfile {
+    int fd;
+    char *path;
+    uint64_t size;
+    array_loc vectors;
+    array_loc norms;
+    int has_norms;
+    void *map;
+    size_t map_len;
+};
+
+static int corrupt(vdb_vecfile *f, vdb_error *err, const char *what, uint64_t off)
+{
+    return vdb_error_set(err, VDB_ECORRUPT, "%s: %s (offset %llu)", f->path, what,
+                         (unsigned long long)off);
+}
+
+static int read_at(vdb_vecfile *f, void *buf, size_t len, uint64_t off, vdb_error *err)
+{
+    ssize_t got;
+    if (off > f->size || len > f->size - off)
+        return corrupt(f, err, "structure runs past the end of the file", off);
+    got = vdb_fsx_read(f->fd, buf, len, (off_t)off, f->path, err);
+    if (got < 0)
+        return (int)got;
+    if ((size_t)got != len)
+        return corrupt(f, err, "file shorter than expected", off);
+    return VDB_OK;
+}
+
+/* Parses "(N, D)" / "(N,)" at *p. */
+static int parse_shape(const char **p, array_loc *a)
+{
+    const char *s = *p;
+    a->ndim = 0;
+    if (*s++ != '(')
+        return -1;
+    for (;;) {
+        unsigned long long v = 0;
+        int digits = 0;
+        while (*s == ' ')
+            s++;
+        if (*s == ')')
+            break;
+        while (*s >= '0' && *s <= '9' && digits < 19) {
+            v = v * 10 + (unsigned long long)(*s++ - '0');
+            digits++;
+        }
+        if (digits == 0 || a->ndim == 2 || v > SIZE_MAX)
+            return -1;
+        a->shape[a->ndim++] = (size_t)v;
+        while (*s == ' ')
+            s++;
+        if (*s == ',')
+            s++;
+        else if (*s != ')')
+            return -1;
+    }
+    *p = s + 1;
+    return 0;
+}
+
+/* Parses the .npy header at the member start; fills data_off and shape. */
+static int parse_npy(vdb_vecfile *f, array_loc *a, vdb_error *err)
+{
+    unsigned char pre[12];
+    char dict[NPY_MAX_HEADER + 1];
+    size_t hlen, pre_len;
+    int rc, have_descr = 0, have_order = 0, have_shape = 0;
+    if (a->member_size < 10 || (rc = read_at(f, pre, 10, a->member_off, err)) != VDB_OK)
+        return a->member_size < 10 ? corrupt(f, err, "member too small for .npy", a->member_off)
+                                   : rc;
+    if (memcmp(pre, "\x93NUMPY", 6) != 0)
+        return corrupt(f, err, "bad .npy magic", a->member_off);
+    if (pre[6] == 1) {
+        hlen = get16(pre + 8);
+        pre_len = 10;
+    } else if (pre[6] == 2 || pre[6] == 3) {
+        if ((rc = read_at(f, pre, 12, a->member_off, err)) != VDB_OK)
+            return rc;
+        hlen = get32(pre + 8);
+        pre_len = 12;
+    } else {
+        return corrupt(f, err, "unsupported .npy version", a->member_off);
+    }
+    if (hlen > NPY_MAX_HEADER || pre_len + hlen > a->member_size)
+        return corrupt(f, err, ".npy header length out of range", a->member_off);
+    if ((rc = read_at(f, dict, hlen, a->member_off + pre_len, err)) != VDB_OK)
+        return rc;
+    dict[hlen] = '\0';
+    for (const char *s = dict; *s; s++) {
+        if (strncmp(s, "'descr':", 8) == 0) {
+            s += 8;
+            while (*s == ' ')
+                s++;
+            if (strncmp(s, "'<f4'", 5) != 0)
+                return corrupt(f, err, "dtype is not little-endian float32 ('<f4')",
+                               a->member_off);
+            have_descr = 1;
+        } else if (strncmp(s, "'fortran_order':", 16) == 0) {
+            s += 16;
+            while (*s == ' ')
+                s++;
+            if (strncmp(s, "False", 5) != 0)
+                return corrupt(f, err, "array is not in C order", a->member_off);
+            have_order = 1;
+        } else if (strncmp(s, "'shape':", 8) == 0) {
+            s += 8;
+            while (*s == ' ')
+                s++;
+            if (parse_shape(&s, a) != 0)
+                return corrupt(f, err, "bad .npy shape", a->member_off);
+            have_shape = 1;
+            s--;
+        }
+    }
+    if (!have_descr || !have_order || !have_shape)
+        return corrupt(f, err, ".npy header lacks descr, fortran_order or shape", a->member_off);
+    a->data_off = a->member_off + pre_len + hlen;
+    return VDB_OK;
+}
+
+/* Finds the end of central directory; fills the directory's offset, size
+ * and entry count (following the ZIP64 locator when present). */
+static int find_directory(vdb_vecfile *f, uint64_t *cd_off, uint64_t *cd_size, uint64_t *count,
+                          vdb_error *err)
+{
+    unsigned char *tail, loc[LOC64_SIZE], e64[EOCD64_SIZE];
+    size_t len = f->size < EOCD_SIZE + 0xFFFF ? (size_t)f->size : EOCD_SIZE + 0xFFFF;
+    uint64_t base = f->size - len, eocd = UINT64_MAX;
+    int rc;
+    if (f->size < EOCD_SIZE)
+        return corrupt(f, err, "too small to be a ZIP archive", 0);
+    /* The record sits within the last 64 KiB + 22 bytes (max comment). */
+    if ((tail = vdb_malloc(len)) == NULL)
+        return vdb_error_set(err, VDB_ENOMEM, "vecfile: out of memory");
+    if ((rc = read_at(f, tail, len, base, err)) != VDB_OK) {
+        vdb_free(tail);
+        return rc;
+    }
+    for (size_t i = len - EOCD_SIZE + 1; i-- > 0;) {
+        if (get32(tail + i) == 0x06054b50u) {
+            eocd = base + i;
+            break;
+        }
+    }
+    if (eocd != UINT64_MAX) {
+        *count = get16(tail + (eocd - base) + 10);
+        *cd_size = get32(tail + (eocd - base) + 12);
+        *cd_off = get32(tail + (eocd - base) + 16);
+    }
+    vdb_free(tail);
+    if (eocd == UINT64_MAX)
+        return corrupt(f, err, "no ZIP end-of-central-directory record", f->size);
+    if (*cd_off != U32_MAX_FIELD && *cd_size != U32_MAX_FIELD && *count != 0xFFFF)
+        return VDB_OK;
+    if (eocd < LOC64_SIZE + EOCD64_SIZE ||
+        (rc = read_at(f, loc, LOC64_SIZE, eocd - LOC64_SIZE, err)) != VDB_OK ||
+        get32(loc) != 0x07064b50u)
+        return corrupt(f, err, "ZIP64 locator missing", eocd);
+    if ((rc = read_at(f, e64, EOCD64_SIZE, get64(loc + 8), err)) != VDB_OK)
+        return rc;
+    if (get32(e64) != 0x06064b50u)
+        return corrupt(f, err, "bad ZIP64 end-of-central-directory record", get64(loc + 8));
+    *count = get64(e64 + 32);
+    *cd_size = get64(e64 + 40);
+    *cd_off = get64(e64 + 48);
+    return VDB_OK;
+}
+
+/* Reads the ZIP64 extra field of a central directory entry. */
+static void zip64_extra(const unsigned char *x, size_t len, uint64_t *usize, uint64_t *csize,
+                        uint64_t *off)
+{
+    while (len >= 4) {
+        uint32_t id = get16(x), sz = get16(x + 2);
+        if (sz > len - 4)
+            return;
+        if (id == 1) {
+            const unsigned char *v = x + 4;
+            size_t left = sz;
+            uint64_t *fields[3] = {usize, csize, off};
+            for (int i = 0; i < 3; i++) {
+                if (*fields[i] != U32_MAX_FIELD)
+                    continue;
+                if (left < 8)
+                    return;
+                *fields[i] = get64(v);
+                v += 8;
+                left -= 8;
+            }
+            return;
+        }
+        x += 4 + sz;
+        len -= 4 + sz;
+    }
+}
+
+static int locate_member(vdb_vecfile *f, const unsigned char *cd, size_t cd_len, uint64_t count,
+                         const char *name, array_loc *a, vdb_error *err)
+{
+    size_t pos = 0, name_len = strlen(name);
+    for (uint64_t i = 0; i < count; i++) {
+        const unsigned char *h = cd + pos;
+        uint64_t usize, csize, off;
+        size_t n, x, c;
+        unsigned char lfh[LFH_SIZE];
+        int rc;
+        if (cd_len - pos < CDH_SIZE || get32(h) != 0x02014b50u)
+            return corrupt(f, err, "bad central directory entry", pos);
+        n = get16(h + 28);
+        x = get16(h + 30);
+        c = get16(h + 32);
+        if (CDH_SIZE + n + x + c > cd_len - pos)
+            return corrupt(f, err, "central directory entry overruns", pos);
+        pos += CDH_SIZE + n + x + c;
+        if (n != name_len || memcmp(h + CDH_SIZE, name, n) != 0)
+            continue;
+        if (get16(h + 10) != 0)
+            return corrupt(f, err, "member is compressed; only stored npz members are read", 0);
+        csize = get32(h + 20);
+        usize = get32(h + 24);
+        off = get32(h + 42);
+        zip64_extra(h + CDH_SIZE + n, x, &usize, &csize, &off);
+        if (csize != usize)
+            return corrupt(f, err, "stored member sizes differ", off);
+        if ((rc = read_at(f, lfh, LFH_SIZE, off, err)) != VDB_OK)
+            return rc;
+        if (get32(lfh) != 0x04034b50u)
+            return corrupt(f, err, "bad local file header", off);
+        a->member_off = off + LFH_SIZE + get16(lfh + 26) + get16(lfh + 28);
+        a->member_size = usize;
+        a->crc = get32(h + 16);
+        if (a->member_off > f->size || a->member_size > f->size - a->member_off)
+            return corrupt(f, err, "member data runs past the end of the file", off);
+        return parse_npy(f, a, err);
+    }
+    return VDB_ENOTFOUND;
+}
+
+static int check_array(vdb_vecfile *f, array_loc *a, int ndim, vdb_error *err)
+{
+    size_t bytes;
+    if (a->ndim != ndim)
+        return corrupt(f, err, ndim == 2 ? "vectors are not 2-D" : "norms are not 1-D",
+                       a->member_off);
+    if (vdb_mul_size(a->shape[0], ndim == 2 ? a->shape[1] : 1, &bytes) != 0 ||
+        vdb_mul_size(bytes, sizeof(float), &bytes) != 0 ||
+        a->data_off - a->member_off + bytes > a->member_size)
+        return corrupt(f, err, "array data larger than its member", a->member_off);
+    return VDB_OK;
+}
+
+vdb_vecfile *vdb_vecfile_open(const char *path, vdb_error *err)
+{
+    vdb_vecfile *f = vdb_calloc(1, sizeof(*f));
+    unsigned char *cd = NULL;
+    uint64_t cd_off = 0, cd_size = 0, count = 0;
+    int rc;
+    if (f == NULL || (f->path = vdb_strdup(path)) == NULL) {
+        vdb_free(f);
+        vdb_error_set(err, VDB_ENOMEM, "vecfile: out of memory");
+        return NULL;
+    }
+    f->fd = -1;
+    if ((rc = vdb_fsx_open(path, O_RDONLY | O_NOFOLLOW, 0, err)) < 0)
+        goto fail;
+    f->fd = rc;
+    if ((rc = vdb_fsx_size(f->fd, &f->size, path, err)) != VDB_OK ||
+        (rc = find_directory(f, &cd_off, &cd_size, &count, err)) != VDB_OK)
+        goto fail;
+    if (cd_size > (64u << 20) || cd_off > f->size || cd_size > f->size - cd_off) {
+        rc = corrupt(f, err, "central directory out of range", cd_off);
+        goto fail;
+    }
+    if ((cd = vdb_malloc(cd_size ? (size_t)cd_size : 1)) == NULL) {
+        rc = vdb_error_set(err, VDB_ENOMEM, "vecfile: out of memory");
+        goto fail;
+    }
+    if ((rc = read_at(f, cd, (size_t)cd_size, cd_off, err)) != VDB_OK)
+        goto fail;
+    rc = locate_member(f, cd, (size_t)cd_size, count, "vectors.npy", &f->vectors, err);
+    if (rc == VDB_ENOTFOUND)
+        rc = corrupt(f, err, "no vectors.npy member", cd_off);
+    if (rc != VDB_OK || (rc = check_array(f, &f->vectors, 2, err)) != VDB_OK)
+        goto fail;
+    rc = locate_member(f, cd, (size_t)cd_size, count, "norms.npy", &f->norms, err);
+    if (rc == VDB_OK) {
+        if ((rc = check_array(f, &f->norms, 1, err)) != VDB_OK)
+            goto fail;
+        if (f->norms.shape[0] != f->vectors.shape[0]) {
+            rc = corrupt(f, err, "norms and vectors disagree on the row count", f->norms.member_off);
+            goto fail;
+        }
+        f->has_norms = 1;
+    } else if (rc != VDB_ENOTFOUND) {
+        goto fail;
+    }
+    vdb_free(cd);
+    return f;
+fail:
+    vdb_free(cd);
+    vdb_vecfile_close(f);
+    return NULL;
+}
+
+void vdb_vecfile_close(vdb_vecfile *f)
+{
+    if (f == NULL)
+        return;
+    vdb_fsx_munmap(f->map, f->map_len);
+    vdb_fsx_close(f->fd, f->path, NULL);
+    vdb_free(f->path);
+    vdb_free(f);
+}
+
+size_t vdb_vecfile_rows(const vdb_vecfile *f) { return f->vectors.shape[0]; }
+uint32_t vdb_vecfile_dim(const vdb_vecfile *f) { return (uint32_t)f->vectors.shape[1]; }
+int vdb_vecfile_has_norms(const vdb_vecfile *f) { return f->has_norms; }
+int vdb_vecfile_fd(const vdb_vecfile *f) { return f->fd; }
+uint64_t vdb_vecfile_data_offset(const vdb_vecfile *f) { return f->vectors.data_off; }
+
+static int read_array(vdb_vecfile *f, const array_loc *a, size_t width, size_t first,
+                      size_t count, float *out, vdb_error *err)
+{
+    if (first > a->shape[0] || count > a->shape[0] - first)
+        return vdb_error_set(err, VDB_ERANGE, "%s: rows %zu..%zu out of %zu", f->path, first,
+                             first + count, a->shape[0]);
+    return read_at(f, out, count * width * sizeof(float),
+                   a->data_off + (uint64_t)first * width * sizeof(float), err);
+}
+
+int vdb_vecfile_read_rows(vdb_vecfile *f, size_t first, size_t count, float *out, vdb_error *err)
+{
+    return read_array(f, &f->vectors, f->vectors.shape[1], first, count, out, err);
+}
+
+int vdb_vecfile_read_norms(vdb_vecfile *f, size_t first, size_t count, float *out,
+                           vdb_error *err)
+{
+    if (!f->has_norms)
+        return vdb_error_set(err, VDB_ENOTFOUND, "%s: no norms.npy member", f->path);
+    return read_array(f, &f->norms, 1, first, count, out, err);
+}
+
+const float *vdb_vecfile_map(vdb_vecfile *f, vdb_error *err)
+{
+    size_t len = f->vectors.shape[0] * f->vectors.shape[1] * sizeof(float);
+    if (f->map != NULL)
+        return f->map;
+    if (f->vectors.data_off % VDB_VECFILE_DATA_ALIGN != 0) {
+        vdb_error_set(err, VDB_EUNSUPPORTED, "%s: vector data not page-aligned", f->path);
+        return NULL;
+    }
+    f->map = vdb_fsx_mmap(f->fd, len, (off_t)f->vectors.data_off, f->path, err);
+    if (f->map != NULL)
+        f->map_len = len;
+    return f->map;
+}
+
+static int verify_member(vdb_vecfile *f, const array_loc *a, unsigned char *buf, vdb_error *err)
+{
+    uint32_t crc = 0;
+    for (uint64_t done = 0; done < a->member_size;) {
+        size_t take = a->member_size - done < BUF_SIZE ? (size_t)(a->member_size - done) : BUF_SIZE;
+        int rc = read_at(f, buf, take, a->member_off + done, err);
+        if (rc != VDB_OK)
+            return rc;
+        crc = vdb_crc32(crc, buf, take);
+        done += take;
+    }
+    if (crc != a->crc)
+        return corrupt(f, err, "member CRC32 mismatch", a->member_off);
+    return VDB_OK;
+}
+
+int vdb_vecfile_verify(vdb_vecfile *f, vdb_error *err)
+{
+    unsigned char *buf = vdb_malloc(BUF_SIZE);
+    int rc;
+    if (buf == NULL)
+        return vdb_error_set(err, VDB_ENOMEM, "vecfile: out of memory");
+    rc = verify_member(f, &f->vectors, buf, err);
+    if (rc == VDB_OK && f->has_norms)
+        rc = verify_member(f, &f->norms, buf, err);
+    vdb_free(buf);
+    return rc;
+}

@@ -1,0 +1,75 @@
+/* vectors.npz: the store's vectors as an uncompressed NumPy .npz (a ZIP of
+ * stored .npy members) that `numpy.load` reads, laid out so vdb can mmap
+ * the vector data in place.
+ *
+ * Members: "vectors.npy" (float32, rows x dim, C order: the rows exactly as
+ * the vecset stores them, i.e. unit-normalized for cosine stores) and
+ * "norms.npy" (float32, rows: each row's norm before normalization, so
+ * vectors * norms[:, None] gives back the caller's vectors for cosine).
+ * The vector data starts at file offset 16384 (VDB_VECFILE_DATA_ALIGN), a
+ * multiple of every common page size, by padding the local header's extra
+ * field, which ZIP readers skip. ZIP64 records are written when a size or
+ * offset passes 4 GiB. Byte layout: top of vecfile.c and docs/formats.md.
+ *
+ * The reader accepts any .npz whose "vectors.npy" member is stored (not
+ * deflated), little-endian float32, C order, 2-D; bounds are checked
+ * against the file size (disk bytes are hostile: VDB_ECORRUPT). */
+#ifndef VDB_STORE_VECFILE_H
+#define VDB_STORE_VECFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/err.h"
+
+#define VDB_VECFILE_DATA_ALIGN 16384u
+
+/* Row source for the writer: the i-th row to write (dim floats) and its
+ * norm. Lets the snapshot skip tombstones without copying the matrix. */
+typedef const float *(*vdb_vecfile_row_fn)(void *ctx, size_t i, float *norm);
+
+enum {
+    VDB_VECFILE_FORCE_ZIP64 = 1 /* ZIP64 records even when small (tests) */
+};
+
+/* Writes a new file at `path` (created or truncated), fsyncs and closes it.
+ * The caller renames it into place. Errors: VDB_EIO, VDB_ENOSPC,
+ * VDB_ENOMEM; on error the file may hold a prefix (the caller removes it). */
+int vdb_vecfile_write(const char *path, uint32_t dim, size_t rows, vdb_vecfile_row_fn row,
+                      void *ctx, int flags, vdb_error *err);
+
+typedef struct vdb_vecfile vdb_vecfile;
+
+/* Opens and validates the ZIP directory and .npy headers. Errors:
+ * VDB_ENOTFOUND, VDB_ECORRUPT (names the file and what is wrong), VDB_EIO,
+ * VDB_ENOMEM. */
+vdb_vecfile *vdb_vecfile_open(const char *path, vdb_error *err);
+void vdb_vecfile_close(vdb_vecfile *file); /* unmaps too; NULL is a no-op */
+
+size_t vdb_vecfile_rows(const vdb_vecfile *file);
+uint32_t vdb_vecfile_dim(const vdb_vecfile *file);
+int vdb_vecfile_has_norms(const vdb_vecfile *file);
+
+/* Copies rows [first, first + count) into out (count * dim floats), or the
+ * matching norms (count floats; VDB_ENOTFOUND when there is no norms
+ * member). */
+int vdb_vecfile_read_rows(vdb_vecfile *file, size_t first, size_t count, float *out,
+                          vdb_error *err);
+int vdb_vecfile_read_norms(vdb_vecfile *file, size_t first, size_t count, float *out,
+                           vdb_error *err);
+
+/* Maps the vector data read-only (MAP_PRIVATE, nothing read eagerly).
+ * Returns rows * dim floats, borrowed until vdb_vecfile_close; NULL with
+ * err set when the data is not page-aligned in the file (e.g. an npz that
+ * numpy wrote) or mmap fails; callers then fall back to read_rows. */
+const float *vdb_vecfile_map(vdb_vecfile *file, vdb_error *err);
+
+/* The open descriptor (borrowed until close) and the file offset of the
+ * vector data, for vdb_vecset_open_mapped. */
+int vdb_vecfile_fd(const vdb_vecfile *file);
+uint64_t vdb_vecfile_data_offset(const vdb_vecfile *file);
+
+/* Checks the ZIP CRC32 of every member (reads the whole file). */
+int vdb_vecfile_verify(vdb_vecfile *file, vdb_error *err);
+
+#endif

@@ -1,0 +1,539 @@
+/* Write-ahead log; the contract is in wal.h.
+ *
+ * FILE FORMAT (all integers little-endian)
+ *
+ *   File header, 16 bytes:
+ *     0  8  magic "VDBWAL\0\1"
+ *     8  4  format version (1)
+ *    12  4  salt: random per file; seeds every record's checksum, so a
+ *           record copied from another log never validates here
+ *
+ *   Then records, back to back, each a 24-byte header and a payload:
+ *     0  4  record magic 0x52424456 ("VDBR")
+ *     4  4  payload length in bytes (<= VDB_WAL_MAX_RECORD)
+ *     8  8  LSN: 1, 2, 3, ... strictly increasing within the file
+ *    16  2  type: 1 = upsert batch, 2 = delete batch
+ *    18  2  reserved, 0
+ *    20  4  CRC32C, seeded with the salt, over header bytes 4..19 and then
+ *           the payload
+ *
+ *   Upsert payload: u32 n, u32 dim, n*dim float32 (the vectors exactly as
+ *   the caller gave them, before any normalization, so replay recomputes
+ *   bit-identical rows), then per vector: u32 id length L, L id bytes, a NUL;
+ *   u32 metadata length M (0xFFFFFFFF = no metadata), M bytes, a NUL.
+ *   Delete payload: u32 n, then per id: u32 L, L bytes, a NUL.
+ *   (Encoding and decoding of payloads live in the store; the log treats
+ *   them as opaque bytes.)
+ *
+ * RECOVERY. Records are read in order. The first record that is incomplete,
+ * has a bad magic, length, checksum or a non-increasing LSN ends the scan.
+ * If any valid record (magic + checksum) starts anywhere after it, the log
+ * is corrupt in the middle: VDB_ECORRUPT naming the offset, nothing dropped.
+ * Otherwise it is a torn tail from a crash mid-append: it is dropped with a
+ * warning and the file truncated there, so the next append does not land
+ * behind garbage.
+ *
+ * GROUP COMMIT. Committers wait on one condition variable; the first to
+ * find no fsync running starts one that covers every record appended so
+ * far, and everyone whose LSN it covered returns when it finishes. So N
+ * concurrent writers cost about one fdatasync, not N. */
+#include "wal.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include "../core/alloc.h"
+#include "../core/fsx.h"
+#include "../core/log.h"
+#include "../core/rng.h"
+#include "crc.h"
+
+#define HEADER_SIZE 16
+#define REC_HEADER 24
+#define REC_MAGIC 0x52424456u
+#define WAL_VERSION 1u
+static const unsigned char file_magic[8] = {'V', 'D', 'B', 'W', 'A', 'L', 0, 1};
+
+struct vdb_wal {
+    char *path;
+    int fd;
+    int read_only;
+    int policy;
+    uint32_t interval_ms;
+    uint32_t salt;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    uint64_t end;         /* file size: offset of the next record */
+    uint64_t prev_end;    /* end before the last append (for rollback) */
+    uint64_t last_lsn;    /* last appended */
+    uint64_t durable_lsn; /* last known durable */
+    uint64_t syncs;
+    int syncing;
+    int failed;
+    int stop;
+    int thread_started;
+    pthread_t thread;
+};
+
+static void put32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const unsigned char *p)
+{
+    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+static uint32_t record_crc(uint32_t salt, const unsigned char *header, const void *payload,
+                           size_t len)
+{
+    uint32_t crc = vdb_crc32c(salt, header + 4, 16);
+    return vdb_crc32c(crc, payload, len);
+}
+
+/* Checks a record header + payload held in memory; 1 when valid. */
+static int record_valid(uint32_t salt, const unsigned char *p, size_t avail)
+{
+    uint32_t len;
+    if (avail < REC_HEADER || get32(p) != REC_MAGIC)
+        return 0;
+    len = get32(p + 4);
+    if (len > VDB_WAL_MAX_RECORD || (size_t)len > avail - REC_HEADER)
+        return 0;
+    return record_crc(salt, p, p + REC_HEADER, len) == get32(p + 20);
+}
+
+/* Fsyncs with the mutex released; updates the durable LSN or fails the log.
+ * Called with wal->mu held and wal->syncing clear. */
+static int sync_locked(vdb_wal *wal, vdb_error *err)
+{
+    uint64_t target = wal->last_lsn;
+    int rc;
+    wal->syncing = 1;
+    pthread_mutex_unlock(&wal->mu);
+    rc = vdb_fsx_fsync(wal->fd, wal->path, err);
+    pthread_mutex_lock(&wal->mu);
+    wal->syncing = 0;
+    wal->syncs++;
+    if (rc == VDB_OK) {
+        if (target > wal->durable_lsn)
+            wal->durable_lsn = target;
+    } else {
+        wal->failed = 1;
+        vdb_log_error("%s: fsync failed; the store is read-only until reopened", wal->path);
+    }
+    pthread_cond_broadcast(&wal->cond);
+    return rc;
+}
+
+static int wait_durable(vdb_wal *wal, uint64_t lsn, vdb_error *err)
+{
+    int rc = VDB_OK;
+    pthread_mutex_lock(&wal->mu);
+    for (;;) {
+        if (wal->durable_lsn >= lsn)
+            break;
+        if (wal->failed) {
+            rc = vdb_error_set(err, VDB_EREADONLY, "%s: an earlier write or fsync failed",
+                               wal->path);
+            break;
+        }
+        if (!wal->syncing) {
+            rc = sync_locked(wal, err);
+            if (rc != VDB_OK)
+                break;
+            continue;
+        }
+        pthread_cond_wait(&wal->cond, &wal->mu);
+    }
+    pthread_mutex_unlock(&wal->mu);
+    return rc;
+}
+
+static void *interval_main(void *arg)
+{
+    vdb_wal *wal = arg;
+    pthread_mutex_lock(&wal->mu);
+    while (!wal->stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += wal->interval_ms / 1000;
+        until.tv_nsec += (long)(wal->interval_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&wal->cond, &wal->mu, &until);
+        if (!wal->stop && !wal->failed && !wal->syncing && wal->last_lsn > wal->durable_lsn)
+            sync_locked(wal, NULL);
+    }
+    pthread_mutex_unlock(&wal->mu);
+    return NULL;
+}
+
+static int write_header(vdb_wal *wal, vdb_error *err)
+{
+    unsigned char header[HEADER_SIZE];
+    int rc;
+    memcpy(header, file_magic, 8);
+    put32(header + 8, WAL_VERSION);
+    put32(header + 12, wal->salt);
+    if ((rc = vdb_fsx_truncate(wal->fd, 0, wal->path, err)) != VDB_OK ||
+        (rc = vdb_fsx_write(wal->fd, header, HEADER_SIZE, 0, wal->path, err)) != VDB_OK ||
+        (rc = vdb_fsx_fsync(wal->fd, wal->path, err)) != VDB_OK)
+        return rc;
+    wal->end = HEADER_SIZE;
+    return VDB_OK;
+}
+
+/* Reads and checks the file header; creates it for a new (or torn, shorter
+ * than a header) file. */
+static int open_header(vdb_wal *wal, uint64_t size, vdb_error *err)
+{
+    unsigned char header[HEADER_SIZE];
+    ssize_t got;
+    if (size < HEADER_SIZE) {
+        if (wal->read_only)
+            return size == 0 ? VDB_OK
+                             : vdb_error_set(err, VDB_ECORRUPT, "%s: torn header", wal->path);
+        if (size > 0)
+            vdb_log_warn("%s: torn %llu-byte header rewritten", wal->path,
+                         (unsigned long long)size);
+        if (vdb_rng_os_bytes(&wal->salt, sizeof(wal->salt)) != 0)
+            wal->salt = (uint32_t)time(NULL);
+        return write_header(wal, err);
+    }
+    got = vdb_fsx_read(wal->fd, header, HEADER_SIZE, 0, wal->path, err);
+    if (got < 0)
+        return (int)got;
+    if ((size_t)got != HEADER_SIZE || memcmp(header, file_magic, 8) != 0)
+        return vdb_error_set(err, VDB_ECORRUPT, "%s: not a vdb WAL (bad magic at offset 0)",
+                             wal->path);
+    if (get32(header + 8) != WAL_VERSION)
+        return vdb_error_set(err, VDB_ECORRUPT, "%s: WAL version %u not supported", wal->path,
+                             get32(header + 8));
+    wal->salt = get32(header + 12);
+    return VDB_OK;
+}
+
+/* After a bad record at `bad`: is there a valid record anywhere later? */
+static int find_valid_after(vdb_wal *wal, uint64_t bad, uint64_t size, uint64_t *found,
+                            vdb_error *err)
+{
+    size_t len = (size_t)(size - bad);
+    unsigned char *buf = vdb_malloc(len ? len : 1);
+    ssize_t got;
+    int rc = 0;
+    if (buf == NULL)
+        return vdb_error_set(err, VDB_ENOMEM, "%s: no memory to scan the tail", wal->path);
+    got = vdb_fsx_read(wal->fd, buf, len, (off_t)bad, wal->path, err);
+    if (got < 0) {
+        rc = (int)got;
+        goto cleanup;
+    }
+    for (size_t p = 1; p + REC_HEADER <= (size_t)got; p++) {
+        if (buf[p] == 0x56 && record_valid(wal->salt, buf + p, (size_t)got - p)) {
+            *found = bad + p;
+            rc = 1;
+            break;
+        }
+    }
+cleanup:
+    vdb_free(buf);
+    return rc;
+}
+
+static int scan(vdb_wal *wal, uint64_t size, vdb_wal_replay_fn replay, void *ctx,
+                uint64_t *dropped, vdb_error *err)
+{
+    unsigned char header[REC_HEADER];
+    unsigned char *payload = NULL;
+    size_t cap = 0;
+    uint64_t off = HEADER_SIZE, prev_lsn = 0, later = 0;
+    const char *why = NULL;
+    int rc = VDB_OK;
+    while (off < size) {
+        uint32_t len;
+        uint64_t lsn;
+        ssize_t got;
+        if (size - off < REC_HEADER) {
+            why = "incomplete record header";
+            break;
+        }
+        if ((got = vdb_fsx_read(wal->fd, header, REC_HEADER, (off_t)off, wal->path, err)) < 0) {
+            rc = (int)got;
+            goto cleanup;
+        }
+        len = get32(header + 4);
+        lsn = get64(header + 8);
+        if (get32(header) != REC_MAGIC) {
+            why = "bad record magic";
+            break;
+        }
+        if (len > VDB_WAL_MAX_RECORD || len > size - off - REC_HEADER) {
+            why = "record runs past the end of the file";
+            break;
+        }
+        if (len > cap) {
+            unsigned char *p = vdb_realloc(payload, len);
+            if (p == NULL) {
+                rc = vdb_error_set(err, VDB_ENOMEM, "%s: no memory for a %u-byte record",
+                                   wal->path, len);
+                goto cleanup;
+            }
+            payload = p;
+            cap = len;
+        }
+        if ((got = vdb_fsx_read(wal->fd, payload, len, (off_t)(off + REC_HEADER), wal->path,
+                                err)) < 0) {
+            rc = (int)got;
+            goto cleanup;
+        }
+        if (record_crc(wal->salt, header, payload, len) != get32(header + 20)) {
+            why = "checksum mismatch";
+            break;
+        }
+        if (lsn <= prev_lsn) {
+            why = "LSN does not increase";
+            break;
+        }
+        if ((rc = replay(ctx, lsn, (int)(header[16] | header[17] << 8), payload, len, err)) != 0)
+            goto cleanup;
+        prev_lsn = lsn;
+        off += REC_HEADER + len;
+    }
+    wal->last_lsn = wal->durable_lsn = prev_lsn;
+    wal->end = off;
+    if (why == NULL)
+        goto cleanup;
+    rc = find_valid_after(wal, off, size, &later, err);
+    if (rc < 0)
+        goto cleanup;
+    if (rc == 1) {
+        rc = vdb_error_set(err, VDB_ECORRUPT,
+                           "%s: corrupt record at offset %llu (%s) followed by a valid record "
+                           "at offset %llu",
+                           wal->path, (unsigned long long)off, why, (unsigned long long)later);
+        goto cleanup;
+    }
+    vdb_log_warn("%s: dropped a torn tail of %llu bytes at offset %llu (%s)", wal->path,
+                 (unsigned long long)(size - off), (unsigned long long)off, why);
+    *dropped = size - off;
+    rc = VDB_OK;
+    if (!wal->read_only && (rc = vdb_fsx_truncate(wal->fd, (off_t)off, wal->path, err)) == VDB_OK)
+        rc = vdb_fsx_fsync(wal->fd, wal->path, err);
+cleanup:
+    vdb_free(payload);
+    return rc;
+}
+
+vdb_wal *vdb_wal_open(const char *path, const vdb_wal_options *options, vdb_wal_replay_fn replay,
+                      void *ctx, uint64_t *dropped_out, vdb_error *err)
+{
+    vdb_wal *wal = vdb_calloc(1, sizeof(*wal));
+    uint64_t size = 0, dropped = 0;
+    int rc;
+    if (wal == NULL || (wal->path = vdb_strdup(path)) == NULL) {
+        vdb_free(wal);
+        vdb_error_set(err, VDB_ENOMEM, "wal: out of memory");
+        return NULL;
+    }
+    wal->fd = -1;
+    wal->read_only = options->read_only;
+    wal->policy = options->policy;
+    wal->interval_ms = options->interval_ms ? options->interval_ms : 1000;
+    pthread_mutex_init(&wal->mu, NULL);
+    pthread_cond_init(&wal->cond, NULL);
+    rc = vdb_fsx_open(path, wal->read_only ? O_RDONLY : O_RDWR | O_CREAT, 0644, err);
+    if (rc < 0)
+        goto fail;
+    wal->fd = rc;
+    if ((rc = vdb_fsx_size(wal->fd, &size, path, err)) != VDB_OK ||
+        (rc = open_header(wal, size, err)) != VDB_OK)
+        goto fail;
+    if (size >= HEADER_SIZE && (rc = scan(wal, size, replay, ctx, &dropped, err)) != VDB_OK)
+        goto fail;
+    if (size < HEADER_SIZE)
+        wal->end = wal->read_only ? 0 : HEADER_SIZE;
+    if (!wal->read_only && wal->policy == 1) {
+        if (pthread_create(&wal->thread, NULL, interval_main, wal) != 0) {
+            rc = vdb_error_set(err, VDB_ENOMEM, "%s: cannot start the fsync thread", path);
+            goto fail;
+        }
+        wal->thread_started = 1;
+    }
+    if (dropped_out != NULL)
+        *dropped_out = dropped;
+    return wal;
+fail:
+    vdb_wal_close(wal);
+    return NULL;
+}
+
+void vdb_wal_close(vdb_wal *wal)
+{
+    if (wal == NULL)
+        return;
+    if (wal->thread_started) {
+        pthread_mutex_lock(&wal->mu);
+        wal->stop = 1;
+        pthread_cond_broadcast(&wal->cond);
+        pthread_mutex_unlock(&wal->mu);
+        pthread_join(wal->thread, NULL);
+    }
+    vdb_fsx_close(wal->fd, wal->path, NULL);
+    pthread_cond_destroy(&wal->cond);
+    pthread_mutex_destroy(&wal->mu);
+    vdb_free(wal->path);
+    vdb_free(wal);
+}
+
+int vdb_wal_append(vdb_wal *wal, int type, const void *payload, size_t len, uint64_t *lsn_out,
+                   vdb_error *err)
+{
+    unsigned char header[REC_HEADER];
+    uint64_t lsn, at;
+    int rc;
+    if (wal->read_only)
+        return vdb_error_set(err, VDB_EREADONLY, "%s: opened read-only", wal->path);
+    if (len > VDB_WAL_MAX_RECORD)
+        return vdb_error_set(err, VDB_ETOOBIG, "WAL record of %zu bytes over the %u limit", len,
+                             VDB_WAL_MAX_RECORD);
+    pthread_mutex_lock(&wal->mu);
+    rc = wal->failed;
+    lsn = wal->last_lsn + 1;
+    at = wal->end;
+    pthread_mutex_unlock(&wal->mu);
+    if (rc)
+        return vdb_error_set(err, VDB_EREADONLY, "%s: an earlier write or fsync failed",
+                             wal->path);
+    put32(header, REC_MAGIC);
+    put32(header + 4, (uint32_t)len);
+    put64(header + 8, lsn);
+    header[16] = (unsigned char)type;
+    header[17] = (unsigned char)(type >> 8);
+    header[18] = header[19] = 0;
+    put32(header + 20, record_crc(wal->salt, header, payload, len));
+    if ((rc = vdb_fsx_write(wal->fd, header, REC_HEADER, (off_t)at, wal->path, err)) != VDB_OK ||
+        (rc = vdb_fsx_write(wal->fd, payload, len, (off_t)(at + REC_HEADER), wal->path, err)) !=
+            VDB_OK) {
+        /* Best effort: cut the partial record so the file ends on a good one;
+         * the log is failed either way and recovery would drop it. */
+        vdb_fsx_truncate(wal->fd, (off_t)at, wal->path, NULL);
+        pthread_mutex_lock(&wal->mu);
+        wal->failed = 1;
+        pthread_mutex_unlock(&wal->mu);
+        vdb_log_error("%s: append failed; the store is read-only until reopened", wal->path);
+        return rc;
+    }
+    pthread_mutex_lock(&wal->mu);
+    wal->prev_end = at;
+    wal->end = at + REC_HEADER + len;
+    wal->last_lsn = lsn;
+    pthread_mutex_unlock(&wal->mu);
+    *lsn_out = lsn;
+    return VDB_OK;
+}
+
+int vdb_wal_rollback(vdb_wal *wal, uint64_t lsn, vdb_error *err)
+{
+    int rc;
+    pthread_mutex_lock(&wal->mu);
+    if (lsn != wal->last_lsn) {
+        pthread_mutex_unlock(&wal->mu);
+        return vdb_error_set(err, VDB_EINTERNAL, "rollback of LSN %llu, last is %llu",
+                             (unsigned long long)lsn, (unsigned long long)wal->last_lsn);
+    }
+    rc = vdb_fsx_truncate(wal->fd, (off_t)wal->prev_end, wal->path, err);
+    if (rc == VDB_OK) {
+        wal->end = wal->prev_end;
+        wal->last_lsn = lsn - 1;
+        if (wal->durable_lsn > wal->last_lsn)
+            wal->durable_lsn = wal->last_lsn;
+    } else {
+        wal->failed = 1;
+    }
+    pthread_mutex_unlock(&wal->mu);
+    return rc;
+}
+
+int vdb_wal_commit(vdb_wal *wal, uint64_t lsn, vdb_error *err)
+{
+    int failed;
+    if (wal->policy == 0)
+        return wait_durable(wal, lsn, err);
+    pthread_mutex_lock(&wal->mu);
+    failed = wal->failed;
+    pthread_mutex_unlock(&wal->mu);
+    if (failed)
+        return vdb_error_set(err, VDB_EREADONLY, "%s: an earlier write or fsync failed",
+                             wal->path);
+    return VDB_OK;
+}
+
+int vdb_wal_sync(vdb_wal *wal, vdb_error *err)
+{
+    uint64_t last;
+    if (wal->read_only)
+        return VDB_OK;
+    pthread_mutex_lock(&wal->mu);
+    last = wal->last_lsn;
+    pthread_mutex_unlock(&wal->mu);
+    return wait_durable(wal, last, err);
+}
+
+int vdb_wal_reset(vdb_wal *wal, uint64_t last_lsn, vdb_error *err)
+{
+    int rc;
+    pthread_mutex_lock(&wal->mu);
+    while (wal->syncing)
+        pthread_cond_wait(&wal->cond, &wal->mu);
+    rc = vdb_fsx_truncate(wal->fd, HEADER_SIZE, wal->path, err);
+    if (rc == VDB_OK)
+        rc = vdb_fsx_fsync(wal->fd, wal->path, err);
+    if (rc == VDB_OK) {
+        wal->end = wal->prev_end = HEADER_SIZE;
+        wal->last_lsn = wal->durable_lsn = last_lsn;
+    } else {
+        wal->failed = 1;
+    }
+    pthread_mutex_unlock(&wal->mu);
+    return rc;
+}
+
+void vdb_wal_set_last_lsn(vdb_wal *wal, uint64_t last_lsn)
+{
+    pthread_mutex_lock(&wal->mu);
+    if (last_lsn > wal->last_lsn)
+        wal->last_lsn = wal->durable_lsn = last_lsn;
+    pthread_mutex_unlock(&wal->mu);
+}
+
+#define GETTER(type, name, field)                 \
+    type name(vdb_wal *wal)                       \
+    {                                             \
+        type value;                               \
+        pthread_mutex_lock(&wal->mu);             \
+        value = (type)wal->field;                 \
+        pthread_mutex_unlock(&wal->mu);           \
+        return value;                             \
+    }
+GETTER(uint64_t, vdb_wal_last_lsn, last_lsn)
+GETTER(uint64_t, vdb_wal_size, end)
+GETTER(int, vdb_wal_failed, failed)
+GETTER(uint64_t, vdb_wal_syncs, syncs)

@@ -1,0 +1,91 @@
+/* The write-ahead log of one store: an append-only file of checksummed
+ * records, each one add/upsert/delete batch, with group commit.
+ *
+ * A record is durable when vdb_wal_commit returns VDB_OK: under
+ * VDB_FSYNC_ALWAYS after an fdatasync that covers it (concurrent committers
+ * share one fdatasync); under INTERVAL and OFF at once (a background thread
+ * syncs every interval under INTERVAL; OFF leaves it to the OS). The byte
+ * format is documented at the top of wal.c and in docs/formats.md.
+ *
+ * A failed write or fsync puts the log in a failed state: every later
+ * append and commit returns VDB_EREADONLY until the store is reopened (a
+ * failed fsync is never retried; the page cache may have dropped the data).
+ *
+ * Thread-safety: append, rollback and reset must be serialized by the caller
+ * (the store's writer mutex); commit, sync, size and the getters may run
+ * from any thread at any time. */
+#ifndef VDB_STORE_WAL_H
+#define VDB_STORE_WAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/err.h"
+
+typedef struct vdb_wal vdb_wal;
+
+enum {
+    VDB_WAL_REC_UPSERT = 1, /* payload: see wal.c */
+    VDB_WAL_REC_DELETE = 2
+};
+
+#define VDB_WAL_MAX_RECORD (1u << 30) /* payload bytes; larger is corrupt */
+
+/* Called for each valid record found by vdb_wal_open, in LSN order. The
+ * payload is borrowed for the call. A nonzero return stops the open with
+ * that code. */
+typedef int (*vdb_wal_replay_fn)(void *ctx, uint64_t lsn, int type, const void *payload,
+                                 size_t len, vdb_error *err);
+
+typedef struct vdb_wal_options {
+    int policy;           /* vdb_fsync_policy (store.h): 0 always, 1 interval, 2 off */
+    uint32_t interval_ms; /* for interval */
+    int read_only;        /* scan only: never truncate or write */
+} vdb_wal_options;
+
+/* Opens `path` (creating it with a header when missing), scans every record
+ * and hands each to `replay`. A torn tail (a bad or incomplete record with
+ * no valid record after it) is dropped with a warning and the file is
+ * truncated there; a bad record followed by a valid one is VDB_ECORRUPT
+ * naming the file and offset, and nothing is truncated. *dropped_out
+ * (optional) receives the bytes dropped. Errors: VDB_ECORRUPT, VDB_EIO,
+ * VDB_ENOMEM, or what replay returned. */
+vdb_wal *vdb_wal_open(const char *path, const vdb_wal_options *options, vdb_wal_replay_fn replay,
+                      void *ctx, uint64_t *dropped_out, vdb_error *err);
+
+/* Stops the interval thread, closes the file. Does not sync. NULL is a no-op. */
+void vdb_wal_close(vdb_wal *wal);
+
+/* Appends one record (written, not yet synced) with LSN = last LSN + 1.
+ * On a write error the file is truncated back (best effort), the log turns
+ * failed, and VDB_EIO/VDB_ENOSPC is returned. VDB_EREADONLY once failed. */
+int vdb_wal_append(vdb_wal *wal, int type, const void *payload, size_t len, uint64_t *lsn_out,
+                   vdb_error *err);
+
+/* Removes the last appended record (lsn must be the last LSN) before it was
+ * committed: used when applying it in memory failed, so a rejected request
+ * leaves no record. A truncate failure turns the log failed. */
+int vdb_wal_rollback(vdb_wal *wal, uint64_t lsn, vdb_error *err);
+
+/* Waits until record `lsn` is durable under the policy (group commit).
+ * Errors: VDB_EIO (this fsync failed), VDB_EREADONLY (an earlier failure). */
+int vdb_wal_commit(vdb_wal *wal, uint64_t lsn, vdb_error *err);
+
+/* Forces an fdatasync of everything appended (checkpoint, close). */
+int vdb_wal_sync(vdb_wal *wal, vdb_error *err);
+
+/* Empties the log after a checkpoint that covers every record: truncates to
+ * the header and syncs. Later records continue from `last_lsn` + 1. */
+int vdb_wal_reset(vdb_wal *wal, uint64_t last_lsn, vdb_error *err);
+
+/* Makes the next LSN at least `last_lsn` + 1 (after loading a snapshot). */
+void vdb_wal_set_last_lsn(vdb_wal *wal, uint64_t last_lsn);
+
+uint64_t vdb_wal_last_lsn(vdb_wal *wal);
+uint64_t vdb_wal_size(vdb_wal *wal);
+int vdb_wal_failed(vdb_wal *wal);
+
+/* Number of fdatasync calls made (group-commit statistics, tests). */
+uint64_t vdb_wal_syncs(vdb_wal *wal);
+
+#endif
