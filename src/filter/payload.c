@@ -240,9 +240,29 @@ static int range_add(vdb_pfield *field, double value, uint32_t row)
     }
     field->pending[field->npending].value = value;
     field->pending[field->npending++].row = row;
+    /* A failed merge only leaves a longer tail; the next add retries. */
     if (field->npending > 1024 && field->npending > field->nsorted / 8)
-        return range_merge(field);
+        (void)range_merge(field);
     return VDB_OK;
+}
+
+/* Drops the entries of stale rows in place: needs no memory, cannot fail. */
+static void range_purge(vdb_pfield *field)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < field->nsorted; i++) {
+        if (roaring_bitmap_contains(field->stale, field->srows[i]))
+            continue;
+        field->svals[n] = field->svals[i];
+        field->srows[n++] = field->srows[i];
+    }
+    field->nsorted = n;
+    n = 0;
+    for (size_t i = 0; i < field->npending; i++)
+        if (!roaring_bitmap_contains(field->stale, field->pending[i].row))
+            field->pending[n++] = field->pending[i];
+    field->npending = n;
+    roaring_bitmap_clear(field->stale);
 }
 
 /* First index in the sorted values where value > x (strict) or >= x. */
@@ -484,14 +504,14 @@ int vdb_payload_set_json(vdb_payload *payload, uint32_t row, vdb_json *meta, vdb
     /* A re-used row may still have range entries from its old value; purge
      * them before the new ones go in. */
     for (size_t i = 0; i < payload->nfields; i++)
-        if (roaring_bitmap_contains(payload->fields[i]->stale, row) &&
-            range_merge(payload->fields[i]) != VDB_OK)
-            return vdb_error_set(err, VDB_ENOMEM, "out of memory updating indexes");
+        if (roaring_bitmap_contains(payload->fields[i]->stale, row))
+            range_purge(payload->fields[i]);
     payload->meta[row] = meta != NULL ? vdb_json_incref(meta) : NULL;
     roaring_bitmap_add(payload->live, row);
     for (size_t i = 0; i < payload->nfields; i++) {
         if (field_apply(payload->fields[i], row, meta, 1) != VDB_OK) {
-            /* Leave no half-indexed row behind: undo this row entirely. */
+            /* Leave no half-indexed row behind: the row ends up not live
+             * (its old metadata, if any, is gone too; see payload.h). */
             vdb_payload_remove(payload, row);
             return vdb_error_set(err, VDB_ENOMEM, "out of memory indexing row %u", row);
         }

@@ -271,3 +271,23 @@ int vdb_payload_match_rows(const vdb_payload *payload, const vdb_filter *filter,
     vdb_selection_free(sel);
     return VDB_OK;
 }
+
+int vdb_payload_count(const vdb_payload *payload, const vdb_filter *filter, size_t *count,
+                      vdb_error *err)
+{
+    double live = (double)vdb_payload_live(payload);
+    if (filter != NULL) {
+        vdb_pest est = vdb_payload__estimate(payload, filter->root, live);
+        if (est.known && est.exact) {
+            *count = (size_t)llround(est.count);
+            return VDB_OK;
+        }
+    }
+    uint32_t *rows = NULL;
+    size_t n = 0;
+    int rc = vdb_payload_match_rows(payload, filter, &rows, &n, err);
+    vdb_free(rows);
+    if (rc == VDB_OK)
+        *count = n;
+    return rc;
+}

@@ -72,6 +72,9 @@ static void check_filter(const vdb_payload *p, const char *text, uint32_t max_ro
         hits += (size_t)(accept != 0);
     }
     assert_int_equal(hits, nwant);
+    size_t counted = 0;
+    assert_int_equal(vdb_payload_count(p, f, &counted, &err), VDB_OK);
+    assert_int_equal(counted, nwant);
     size_t nids;
     const uint32_t *ids = vdb_selection_ids(sel, &nids);
     if (plan->kind == VDB_PLAN_EXACT_IDS) {
@@ -449,12 +452,55 @@ static void test_planner(void **state)
     vdb_payload_free(p);
 }
 
+/* Every allocation failure (through vdb_malloc) is a clean VDB_ENOMEM that
+ * leaves the payload consistent; run under ASan it also proves no leaks. */
+static void test_out_of_memory(void **state)
+{
+    (void)state;
+    int completed = 0;
+    for (uint64_t nth = 1; nth < 400 && !completed; nth++) {
+        vdb_error err;
+        vdb_payload *p = vdb_payload_new(&err);
+        assert_non_null(p);
+        vdb_filter *f = compile("{\"n\": {\"$lt\": 3}, \"t\": {\"$contains\": \"x1\"}}");
+        vdb_alloc_fail_at(nth, 0);
+        int rc = VDB_OK;
+        char meta[64];
+        for (uint32_t r = 0; r < 3000 && rc == VDB_OK; r += 2) {
+            snprintf(meta, sizeof(meta), "{\"n\": %u, \"t\": [\"x%u\"]}", r % 50, r % 7);
+            rc = vdb_payload_set(p, r, meta, &err);
+            if (r == 1000 && rc == VDB_OK)
+                rc = vdb_payload_create_index(p, "n", &err);
+            if (r == 2000 && rc == VDB_OK)
+                rc = vdb_payload_create_index(p, "t", &err);
+        }
+        uint32_t *rows = NULL;
+        size_t count = 0;
+        int qrc = vdb_payload_match_rows(p, f, &rows, &count, &err);
+        vdb_alloc_fail_at(0, 0);
+        assert_true(rc == VDB_OK || rc == VDB_ENOMEM);
+        assert_true(qrc == VDB_OK || qrc == VDB_ENOMEM);
+        vdb_free(rows);
+        check_ok(p);
+        completed = rc == VDB_OK && qrc == VDB_OK && vdb_alloc_count() > 0 &&
+                    vdb_payload_index_count(p) == 2;
+        if (completed)
+            check_filter(p, "{\"n\": {\"$lt\": 3}, \"t\": {\"$contains\": \"x1\"}}", 3000, 1);
+        vdb_filter_free(f);
+        vdb_payload_free(p);
+        if (completed)
+            printf("allocation failures injected at points 1..%llu\n", (unsigned long long)nth - 1);
+    }
+    assert_true(completed);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_set_remove_reset), cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_remap),            cmocka_unit_test(test_large_integers),
         cmocka_unit_test(test_oracle_random),    cmocka_unit_test(test_planner),
+        cmocka_unit_test(test_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
