@@ -25,6 +25,12 @@
 
 extern const int vdb_api_statuses[VDB_NSTATUS];
 
+/* vdb_json_typeof that accepts NULL (an absent member reads as null). */
+static inline vdb_json_type vdb_jtype(const vdb_json *node)
+{
+    return node ? vdb_json_typeof(node) : VDB_JSON_NULL;
+}
+
 struct vdb_api {
     vdb_config config;
     vdb_registry *registry;

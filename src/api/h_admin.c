@@ -30,10 +30,10 @@ static int config_uint(vdb_req *req, vdb_json *config, const char *name, uint32_
                        uint32_t *out)
 {
     vdb_json *value = config ? vdb_json_object_get(config, name) : NULL;
-    if (value == NULL || vdb_json_typeof(value) == VDB_JSON_NULL)
+    if (value == NULL || vdb_jtype(value) == VDB_JSON_NULL)
         return VDB_OK;
     long long v = vdb_json_int_value(value);
-    if (vdb_json_typeof(value) != VDB_JSON_INT || v < 1 || v > (long long)max)
+    if (vdb_jtype(value) != VDB_JSON_INT || v < 1 || v > (long long)max)
         return vdb_error_set(&req->err, VDB_EINVAL, "config.%s must be an integer in 1..%u", name,
                              max);
     *out = (uint32_t)v;
@@ -63,8 +63,8 @@ static int parse_store_config(vdb_req *req, vdb_json *body, vdb_store_config *co
     if ((rc = parse_index(req, index, &config->index)) != VDB_OK)
         return rc;
     vdb_json *extra = body ? vdb_json_object_get(body, "config") : NULL;
-    if (extra != NULL && vdb_json_typeof(extra) != VDB_JSON_NULL &&
-        vdb_json_typeof(extra) != VDB_JSON_OBJECT)
+    if (extra != NULL && vdb_jtype(extra) != VDB_JSON_NULL &&
+        vdb_jtype(extra) != VDB_JSON_OBJECT)
         return vdb_error_set(&req->err, VDB_EINVAL, "config must be an object");
     if ((rc = config_uint(req, extra, "M", 256, &config->hnsw_m)) == VDB_OK &&
         (rc = config_uint(req, extra, "ef_construction", 10000, &config->hnsw_ef_construction)) ==

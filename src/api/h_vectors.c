@@ -15,6 +15,14 @@
 #include "../core/limits.h"
 #include "../filter/filter.h"
 
+/* Appends the store's dimension to a dimension error message. */
+static int with_store_dim(vdb_req *req, uint32_t dim)
+{
+    char msg[VDB_ERROR_MSG_MAX];
+    snprintf(msg, sizeof(msg), "%s", req->err.msg);
+    return vdb_error_set(&req->err, VDB_EDIM, "%s (the store's dimension is %u)", msg, dim);
+}
+
 /* ---- add ---- */
 
 typedef struct add_batch {
@@ -42,20 +50,20 @@ static void add_batch_free(add_batch *b)
 
 static int parse_one_meta(vdb_req *req, add_batch *b, size_t i, vdb_json *meta)
 {
-    if (meta == NULL || vdb_json_typeof(meta) == VDB_JSON_NULL)
+    if (meta == NULL || vdb_jtype(meta) == VDB_JSON_NULL)
         return VDB_OK;
-    if (vdb_json_typeof(meta) != VDB_JSON_OBJECT)
+    if (vdb_jtype(meta) != VDB_JSON_OBJECT)
         return vdb_error_set(&req->err, VDB_EINVAL, "metadata[%zu] must be an object", i);
     vdb_json *id = vdb_json_object_get(meta, "id");
-    if (id != NULL && vdb_json_typeof(id) == VDB_JSON_STRING) {
+    if (id != NULL && vdb_jtype(id) == VDB_JSON_STRING) {
         b->ids[i] = vdb_json_string_value(id);
-    } else if (id != NULL && vdb_json_typeof(id) == VDB_JSON_INT) {
+    } else if (id != NULL && vdb_jtype(id) == VDB_JSON_INT) {
         b->id_bufs[i] = vdb_malloc(32);
         if (b->id_bufs[i] == NULL)
             return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
         snprintf(b->id_bufs[i], 32, "%lld", vdb_json_int_value(id));
         b->ids[i] = b->id_bufs[i];
-    } else if (id != NULL && vdb_json_typeof(id) != VDB_JSON_NULL) {
+    } else if (id != NULL && vdb_jtype(id) != VDB_JSON_NULL) {
         return vdb_error_set(&req->err, VDB_EINVAL, "metadata[%zu].id must be a string or integer",
                              i);
     }
@@ -84,8 +92,8 @@ static int parse_add(vdb_req *req, vdb_json *body, uint32_t dim, add_batch *b)
         return vdb_error_set(&req->err, VDB_EINVAL, "dimension %u is over the limit %u", b->dim,
                              req->api->config.max_dim);
     vdb_json *metadata = vdb_json_object_get(body, "metadata");
-    if (metadata != NULL && vdb_json_typeof(metadata) != VDB_JSON_NULL &&
-        (vdb_json_typeof(metadata) != VDB_JSON_ARRAY || vdb_json_array_size(metadata) != b->n))
+    if (metadata != NULL && vdb_jtype(metadata) != VDB_JSON_NULL &&
+        (vdb_jtype(metadata) != VDB_JSON_ARRAY || vdb_json_array_size(metadata) != b->n))
         return vdb_error_set(&req->err, VDB_EINVAL,
                              "Vectors and metadata must have the same length (%zu vectors)", b->n);
     b->ids = vdb_calloc(b->n, sizeof(*b->ids));
@@ -93,7 +101,7 @@ static int parse_add(vdb_req *req, vdb_json *body, uint32_t dim, add_batch *b)
     b->metas = vdb_calloc(b->n, sizeof(*b->metas));
     if (b->ids == NULL || b->id_bufs == NULL || b->metas == NULL)
         return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
-    for (size_t i = 0; i < b->n && vdb_json_typeof(metadata) == VDB_JSON_ARRAY; i++)
+    for (size_t i = 0; i < b->n && vdb_jtype(metadata) == VDB_JSON_ARRAY; i++)
         if ((rc = parse_one_meta(req, b, i, vdb_json_array_get(metadata, i))) != VDB_OK)
             return rc;
     return VDB_OK;
@@ -138,8 +146,7 @@ int vdb_vectors_add(vdb_req *req, int create_missing, vdb_json **result)
     uint32_t dim = handle ? vdb_store_get_config(vdb_registry_store(handle))->dim : 0;
     rc = parse_add(req, body, dim, &batch);
     if (rc == VDB_EDIM && handle != NULL)
-        rc = vdb_error_set(&req->err, VDB_EDIM, "%s (the store's dimension is %u)", req->err.msg,
-                           dim);
+        rc = with_store_dim(req, dim);
     if (rc == VDB_OK && handle == NULL) {
         vdb_store_config config;
         store_config_for(req->api, batch.dim, &config);
@@ -198,7 +205,7 @@ static vdb_json *make_item(const vdb_store_hit *hit, size_t rank)
 {
     vdb_json *item = vdb_json_object();
     vdb_json *meta = hit->meta ? vdb_json_parse(hit->meta, strlen(hit->meta), 0, NULL) : NULL;
-    if (meta == NULL || vdb_json_typeof(meta) != VDB_JSON_OBJECT) {
+    if (meta == NULL || vdb_jtype(meta) != VDB_JSON_OBJECT) {
         vdb_json_decref(meta);
         meta = vdb_json_object();
     }
@@ -244,14 +251,14 @@ static int compile_filter(vdb_req *req, vdb_json *body, vdb_filter **out)
 {
     vdb_json *spec = vdb_json_object_get(body, "filter_metadata");
     const char *name = "filter_metadata";
-    if (spec == NULL || vdb_json_typeof(spec) == VDB_JSON_NULL) {
+    if (spec == NULL || vdb_jtype(spec) == VDB_JSON_NULL) {
         spec = vdb_json_object_get(body, "filter");
         name = "filter";
     }
     *out = NULL;
-    if (spec == NULL || vdb_json_typeof(spec) == VDB_JSON_NULL)
+    if (spec == NULL || vdb_jtype(spec) == VDB_JSON_NULL)
         return VDB_OK;
-    if (vdb_json_typeof(spec) != VDB_JSON_OBJECT)
+    if (vdb_jtype(spec) != VDB_JSON_OBJECT)
         return vdb_error_set(&req->err, VDB_EINVAL, "%s must be an object", name);
     vdb_error ferr;
     vdb_error_clear(&ferr);
@@ -302,7 +309,7 @@ static int prepare_query(vdb_req *req, const char *field, query_job *job)
     uint32_t dim = vdb_store_get_config(vdb_registry_store(job->handle))->dim;
     vdb_json *value = vdb_json_object_get(body, field);
     if (strcmp(field, "query") == 0) {
-        if (value == NULL || vdb_json_typeof(value) != VDB_JSON_ARRAY)
+        if (value == NULL || vdb_jtype(value) != VDB_JSON_ARRAY)
             return vdb_error_set(&req->err, VDB_EINVAL, "query must be an array of numbers");
         vdb_json *wrapped = vdb_json_array();
         if (wrapped == NULL)
@@ -315,8 +322,7 @@ static int prepare_query(vdb_req *req, const char *field, query_job *job)
                             &job->nq);
     }
     if (rc == VDB_EDIM || (rc == VDB_EINVAL && strstr(req->err.msg, "components")))
-        rc = vdb_error_set(&req->err, VDB_EDIM, "%s (the store's dimension is %u)", req->err.msg,
-                           vdb_store_get_config(vdb_registry_store(job->handle))->dim);
+        rc = with_store_dim(req, vdb_store_get_config(vdb_registry_store(job->handle))->dim);
     job->params.k = (size_t)k;
     job->params.ef = (uint32_t)ef;
     job->params.exact = exact;
@@ -452,9 +458,9 @@ static int collect_ids(vdb_req *req, vdb_json *array, const char ***ids, size_t 
 {
     *ids = NULL;
     *n = 0;
-    if (array == NULL || vdb_json_typeof(array) == VDB_JSON_NULL)
+    if (array == NULL || vdb_jtype(array) == VDB_JSON_NULL)
         return VDB_OK;
-    if (vdb_json_typeof(array) != VDB_JSON_ARRAY)
+    if (vdb_jtype(array) != VDB_JSON_ARRAY)
         return vdb_error_set(&req->err, VDB_EINVAL, "ids must be an array of strings");
     size_t count = vdb_json_array_size(array);
     if (count > req->api->config.max_batch)

@@ -14,8 +14,7 @@
 #include "../core/alloc.h"
 #include "../core/limits.h"
 
-#define STR(x) #x
-#define XSTR(x) STR(x)
+_Static_assert(VDB_MAX_DIM == 8192u, "update Vector.maxItems in components_json");
 
 static const char components_json[] =
     "{\"securitySchemes\":{"
@@ -36,7 +35,7 @@ static const char components_json[] =
     "\"memory_usage_mb\":{\"type\":\"number\"}}},"
     "\"Name\":{\"type\":\"string\",\"pattern\":\"^[A-Za-z0-9_.-]{1,64}$\"},"
     "\"Vector\":{\"type\":\"array\",\"items\":{\"type\":\"number\"},\"minItems\":1,"
-    "\"maxItems\":" XSTR(VDB_MAX_DIM) "},"
+    "\"maxItems\":8192},"
     "\"StoreRef\":{\"type\":\"object\",\"required\":[\"user_id\",\"model_id\"],\"properties\":{"
     "\"user_id\":{\"$ref\":\"#/components/schemas/Name\"},"
     "\"model_id\":{\"$ref\":\"#/components/schemas/Name\"}}},"
@@ -251,8 +250,10 @@ static vdb_json *build_document(const vdb_api *api)
     vdb_set(license, "url", vdb_json_string("https://www.apache.org/licenses/LICENSE-2.0"));
     vdb_set(info, "license", license);
     vdb_set(doc, "info", info);
-    snprintf(url, sizeof(url), "http://localhost:%u", vdb_http_port(api->http));
+    (void)api;
+    snprintf(url, sizeof(url), "/");
     vdb_set(server, "url", vdb_json_string(url));
+    vdb_set(server, "description", vdb_json_string("this server"));
     vdb_json_array_append_new(servers, server);
     vdb_set(doc, "servers", servers);
     for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) {

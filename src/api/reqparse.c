@@ -59,7 +59,7 @@ int vdb_req_body(vdb_req *req, int required, vdb_json **out)
         req->status_override = 400;
         return vdb_error_set(&req->err, VDB_EPARSE, "malformed JSON body: %s", perr.msg);
     }
-    if (vdb_json_typeof(body) != VDB_JSON_OBJECT) {
+    if (vdb_jtype(body) != VDB_JSON_OBJECT) {
         vdb_json_decref(body);
         return vdb_error_set(&req->err, VDB_EINVAL, "request body must be a JSON object");
     }
@@ -89,8 +89,8 @@ int vdb_req_str(vdb_req *req, const char *name, int required, const char **out)
     vdb_json *value = body_field(req, name, &rc);
     if (rc != VDB_OK)
         return rc;
-    if (value != NULL && vdb_json_typeof(value) != VDB_JSON_NULL) {
-        if (vdb_json_typeof(value) != VDB_JSON_STRING)
+    if (value != NULL && vdb_jtype(value) != VDB_JSON_NULL) {
+        if (vdb_jtype(value) != VDB_JSON_STRING)
             return vdb_error_set(&req->err, VDB_EINVAL, "%s must be a string", name);
         *out = vdb_json_string_value(value);
         return VDB_OK;
@@ -117,17 +117,17 @@ int vdb_req_int(vdb_req *req, const char *name, long long def, long long min, lo
         vdb_json *value = body_field(req, name, &rc);
         if (rc != VDB_OK)
             return rc;
-        if (value != NULL && vdb_json_typeof(value) != VDB_JSON_NULL) {
-            if (vdb_json_typeof(value) == VDB_JSON_REAL) {
+        if (value != NULL && vdb_jtype(value) != VDB_JSON_NULL) {
+            if (vdb_jtype(value) == VDB_JSON_REAL) {
                 double d = vdb_json_number_value(value);
                 if (d != (double)(long long)d)
                     return vdb_error_set(&req->err, VDB_EINVAL, "%s must be an integer", name);
                 v = (long long)d;
-            } else if (vdb_json_typeof(value) == VDB_JSON_INT) {
+            } else if (vdb_jtype(value) == VDB_JSON_INT) {
                 v = vdb_json_int_value(value);
             } else {
                 return vdb_error_set(&req->err, VDB_EINVAL, "%s must be an integer, not %s",
-                                     name, vdb_json_type_name(vdb_json_typeof(value)));
+                                     name, vdb_json_type_name(vdb_jtype(value)));
             }
         }
     }
@@ -155,9 +155,9 @@ int vdb_req_bool(vdb_req *req, const char *name, int def, int *out)
     vdb_json *value = body_field(req, name, &rc);
     if (rc != VDB_OK)
         return rc;
-    if (value == NULL || vdb_json_typeof(value) == VDB_JSON_NULL)
+    if (value == NULL || vdb_jtype(value) == VDB_JSON_NULL)
         return VDB_OK;
-    if (vdb_json_typeof(value) != VDB_JSON_BOOL)
+    if (vdb_jtype(value) != VDB_JSON_BOOL)
         return vdb_error_set(&req->err, VDB_EINVAL, "%s must be a boolean", name);
     *out = vdb_json_bool_value(value);
     return VDB_OK;
@@ -209,7 +209,7 @@ int vdb_req_matrix(vdb_req *req, const vdb_json *array, const char *field, size_
     size_t n, dim, total;
     *out = NULL;
     *rows = 0;
-    if (array == NULL || vdb_json_typeof(array) != VDB_JSON_ARRAY)
+    if (array == NULL || vdb_jtype(array) != VDB_JSON_ARRAY)
         return vdb_error_set(&req->err, VDB_EINVAL, "%s must be an array of number arrays", field);
     n = vdb_json_array_size(array);
     if (n == 0)
@@ -218,7 +218,7 @@ int vdb_req_matrix(vdb_req *req, const vdb_json *array, const char *field, size_
         return vdb_error_set(&req->err, VDB_EINVAL, "%s has %zu rows, at most %zu allowed", field,
                              n, max_rows);
     vdb_json *first = vdb_json_array_get(array, 0);
-    if (vdb_json_typeof(first) != VDB_JSON_ARRAY)
+    if (vdb_jtype(first) != VDB_JSON_ARRAY)
         return vdb_error_set(&req->err, VDB_EINVAL, "%s[0] must be an array of numbers", field);
     dim = *dim_io ? *dim_io : vdb_json_array_size(first);
     if (dim == 0 || dim > VDB_MAX_DIM)
@@ -233,7 +233,7 @@ int vdb_req_matrix(vdb_req *req, const vdb_json *array, const char *field, size_
         vdb_json *row = vdb_json_array_get(array, i);
         size_t len = 0;
         vdb_error rerr;
-        if (vdb_json_typeof(row) != VDB_JSON_ARRAY) {
+        if (vdb_jtype(row) != VDB_JSON_ARRAY) {
             vdb_free(data);
             return vdb_error_set(&req->err, VDB_EINVAL, "%s[%zu] must be an array of numbers",
                                  field, i);

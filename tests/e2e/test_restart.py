@@ -1,0 +1,102 @@
+"""Persistence across restarts, graceful shutdown, the generated admin key,
+.env loading, and 503 for a store another process holds."""
+import os
+import signal
+import threading
+
+import numpy as np
+
+from conftest import ADMIN_KEY, Client, Server, assert_error
+
+
+def test_restart_persistence(fresh_dir):
+    srv = Server(fresh_dir).start()
+    c = Client(srv.url, ADMIN_KEY)
+    ids = {"user_id": "persist", "model_id": "m"}
+    vecs = np.random.RandomState(1).rand(300, 32).astype(np.float32)
+    assert c.post("/admin/create_store", json={**ids, "dimension": 32, "metric": "l2"}).status_code == 200
+    r = c.post("/vectors/add", json={**ids, "vectors": vecs.tolist(),
+                                     "metadata": [{"id": f"p{i}", "n": i} for i in range(300)]})
+    assert r.status_code == 200
+    c.post("/vectors/delete", json={**ids, "ids": ["p5"]})
+    before = c.post("/vectors/query", json={**ids, "query": vecs[7].tolist(), "k": 3}).json()
+    assert srv.stop(signal.SIGINT) == 0
+    srv.start()
+    c = Client(srv.url, ADMIN_KEY)
+    assert c.get("/vectors/count", params=ids).json()["count"] == 299
+    after = c.post("/vectors/query", json={**ids, "query": vecs[7].tolist(), "k": 3}).json()
+    assert [i["id"] for i in after["results"]] == [i["id"] for i in before["results"]]
+    assert after["results"][0]["id"] == "p7" and after["results"][0]["metadata"] == {"id": "p7", "n": 7}
+    st = c.get("/admin/store/stats", params=ids).json()
+    assert st["metric"] == "euclidean" and st["dimension"] == 32
+    r = c.post("/vectors/query", json={**ids, "query": vecs[5].tolist(), "k": 300})
+    assert "p5" not in [i["id"] for i in r.json()["results"]]
+    assert srv.stop() == 0
+
+
+def test_graceful_shutdown_finishes_in_flight(fresh_dir):
+    srv = Server(fresh_dir).start()
+    c = Client(srv.url, ADMIN_KEY)
+    ids = {"user_id": "g", "model_id": "m"}
+    c.post("/admin/create_store", json={**ids, "dimension": 64})
+    result = {}
+
+    def slow():
+        result["r"] = c.post("/performance/benchmark",
+                             json={**ids, "num_vectors": 400000, "num_queries": 2000})
+
+    t = threading.Thread(target=slow)
+    t.start()
+    import time
+    time.sleep(0.3)
+    rc = srv.stop()
+    t.join()
+    assert rc == 0
+    assert result["r"].status_code == 200, result["r"].text
+    assert result["r"].json()["benchmark_results"]["num_vectors"] == 400000
+
+
+def test_generated_admin_key_printed_once(fresh_dir):
+    srv = Server(fresh_dir).start(keys=False)
+    assert srv.stop() == 0
+    lines = srv.output.splitlines()
+    key = lines[lines.index([l for l in lines if "generated admin key" in l][0]) + 1].strip()
+    assert key.startswith("vdb_") and len(key) > 40
+    assert key not in open(os.path.join(fresh_dir, ".vdb_auth.json")).read()
+    srv.start(keys=False)
+    try:
+        assert Client(srv.url, key).get("/admin/keys").status_code == 200
+        assert_error(Client(srv.url, "vdb_wrong").get("/admin/keys"), 401)
+    finally:
+        assert srv.stop() == 0
+    assert "generated admin key" not in srv.output  # only at first start
+
+
+def test_dotenv_and_flags(fresh_dir):
+    work = os.path.join(fresh_dir, "cwd")
+    os.mkdir(work)
+    with open(os.path.join(work, ".env"), "w") as f:
+        f.write("# seed-style .env\nVECTOR_DB_API_KEY=\"from-dotenv-key\"\nVDB_MAX_K=7\n")
+    srv = Server(os.path.join(fresh_dir, "data"), cwd=work).start(keys=False)
+    try:
+        c = Client(srv.url, "from-dotenv-key")
+        assert c.get("/vectors/ping").status_code == 200
+        c.post("/vectors/add", json={"user_id": "u", "model_id": "m", "vectors": [[1.0]]})
+        assert_error(c.post("/vectors/query", json={"user_id": "u", "model_id": "m",
+                                                    "query": [1.0], "k": 8}), 422)
+    finally:
+        assert srv.stop() == 0
+
+
+def test_503_store_locked_by_another_process(fresh_dir):
+    one = Server(fresh_dir).start()
+    two = Server(fresh_dir).start()
+    try:
+        a, b = Client(one.url, ADMIN_KEY), Client(two.url, ADMIN_KEY)
+        ids = {"user_id": "lock", "model_id": "m"}
+        assert a.post("/vectors/add", json={**ids, "vectors": [[1.0, 2.0]]}).status_code == 200
+        assert_error(b.get("/vectors/count", params=ids), 503)
+        assert a.get("/vectors/count", params=ids).json()["count"] == 1
+    finally:
+        assert one.stop() == 0
+        assert two.stop() == 0
