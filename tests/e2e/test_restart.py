@@ -38,12 +38,12 @@ def test_graceful_shutdown_finishes_in_flight(fresh_dir):
     srv = Server(fresh_dir).start()
     c = Client(srv.url, ADMIN_KEY)
     ids = {"user_id": "g", "model_id": "m"}
-    c.post("/admin/create_store", json={**ids, "dimension": 64})
+    c.post("/admin/create_store", json={**ids, "dimension": 64, "index": "flat"})
     result = {}
 
     def slow():
         result["r"] = c.post("/performance/benchmark",
-                             json={**ids, "num_vectors": 400000, "num_queries": 2000})
+                             json={**ids, "num_vectors": 200000, "num_queries": 1000})
 
     t = threading.Thread(target=slow)
     t.start()
@@ -53,7 +53,7 @@ def test_graceful_shutdown_finishes_in_flight(fresh_dir):
     t.join()
     assert rc == 0
     assert result["r"].status_code == 200, result["r"].text
-    assert result["r"].json()["benchmark_results"]["num_vectors"] == 400000
+    assert result["r"].json()["benchmark_results"]["num_vectors"] == 200000
 
 
 def test_generated_admin_key_printed_once(fresh_dir):
