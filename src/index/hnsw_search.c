@@ -19,7 +19,9 @@
 #include "hnsw_int.h"
 
 /* Rows prefetched ahead of the distance being computed. */
+#ifndef PREFETCH_AHEAD
 #define PREFETCH_AHEAD 2
+#endif
 
 void vdb_hnsw__greedy(const vdb_hnsw *h, const vdb_vecview *view, const float *query,
                       uint32_t limit, int level, uint32_t *cur, float *cur_dist)
