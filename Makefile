@@ -58,7 +58,7 @@ $(BUILD)/obj/src/kernel/dist_avx2.o: ISA_FLAGS := -mavx2 -mfma
 $(BUILD)/obj/src/kernel/dist_avx512.o: ISA_FLAGS := -mavx512f -mavx2 -mfma
 endif
 
-.PHONY: all deps run test test-unit test-neon test-e2e test-asan test-tsan test-crash-long clean headers bench-peers
+.PHONY: all deps run test test-unit test-neon test-e2e test-asan test-tsan test-crash-long test-store-py clean headers bench-peers
 
 all: deps $(BUILD)/vdb
 
@@ -92,7 +92,7 @@ headers: $(HDR_CHECK)
 run: all
 	@bash scripts/run.sh $(BUILD)/vdb
 
-test: all headers test-unit test-neon test-e2e
+test: all headers test-unit test-store-py test-neon test-e2e
 
 # The kernel check (tests/kernel/dist_check.c) is plain C so the same source
 # also runs under qemu for NEON; natively it checks every ISA this CPU has.
@@ -119,6 +119,15 @@ test-e2e: $(BUILD)/vdb
 	@if ls tests/e2e/test_*.py >/dev/null 2>&1; then \
 	  VDB_BIN=$(abspath $(BUILD)/vdb) $(PYTHON) -m pytest -q tests/e2e; \
 	else echo "test-e2e: no end-to-end tests yet"; fi
+
+# numpy (Debian's python3-numpy) reads a store's vectors.npz and
+# metadata.jsonl and gets what was added.
+test-store-py: $(BUILD)/vdb
+	$(PYTHON) tests/store/test_npz_numpy.py $(BUILD)/vdb
+
+# The kill -9 crash test for thousands of cycles (make test runs 50).
+test-crash-long: $(BUILD)/tests/test_store_crash
+	VDB_CRASH_ITERS=3000 $(BUILD)/tests/test_store_crash
 
 # The unit suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 test-asan:

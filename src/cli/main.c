@@ -19,6 +19,7 @@ static const command commands[] = {
     {"query", vdb_cmd_query, "top-k search on a store"},
     {"count", vdb_cmd_count, "number of vectors in a store"},
     {"list", vdb_cmd_list, "list the stores of a data directory"},
+    {"store-bench", vdb_cmd_store_bench, "benchmark durable adds and store reopen"},
 };
 
 static void usage(FILE *out)
