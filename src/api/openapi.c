@@ -109,6 +109,11 @@ static const char components_json[] =
     "\"optimization_time_ms\":{\"type\":\"number\"},\"vectors_optimized\":{\"type\":\"integer\"}}}"
     "}}";
 
+static const char zip_upload_json[] =
+    "{\"required\":true,\"content\":{\"multipart/form-data\":{\"schema\":{\"type\":\"object\","
+    "\"required\":[\"file\"],\"properties\":{\"file\":{\"type\":\"string\",\"format\":\"binary\"}}}},"
+    "\"application/zip\":{\"schema\":{\"type\":\"string\",\"format\":\"binary\"}}}}";
+
 static const char *const tags[][2] = {
     {"root", "Service information, health, configuration and documentation"},
     {"vectors", "Adding, searching, counting and deleting vectors"},
@@ -194,7 +199,9 @@ static vdb_json *operation(const vdb_route *r)
     vdb_set(op, "description", vdb_json_string(desc));
     if (r->params != NULL)
         vdb_set(op, "parameters", parameters(r->params));
-    if (r->request != NULL) {
+    if (r->request != NULL && strcmp(r->request, "ZipUpload") == 0) {
+        vdb_set(op, "requestBody", vdb_json_parse(zip_upload_json, sizeof(zip_upload_json) - 1, 0, NULL));
+    } else if (r->request != NULL) {
         vdb_json *body = vdb_json_object(), *content = vdb_json_object(), *media = vdb_json_object();
         vdb_set(media, "schema", schema_ref(r->request));
         vdb_set(content, "application/json", media);

@@ -74,7 +74,8 @@ static vdb_json *body_field(vdb_req *req, const char *name, int *rc)
 {
     vdb_json *body = NULL;
     *rc = VDB_OK;
-    if (req->http->body_len == 0)
+    /* Fields are only read from JSON bodies (an upload's bytes are not). */
+    if (req->http->body_len == 0 || !content_type_ok(vdb_http_header(req->http, "Content-Type")))
         return NULL;
     *rc = vdb_req_body(req, 0, &body);
     return body ? vdb_json_object_get(body, name) : NULL;

@@ -48,6 +48,8 @@ static const vdb_route routes[] = {
     {"GET", "/admin/system_stats", STO, vdb_h_admin_system_stats, "adminSystemStats", "admin", "Server-wide figures", NULL, NULL, "Object"},
     {"GET", "/admin/health", PUB, vdb_h_admin_health, "adminHealth", "admin", "Admin service health", NULL, NULL, "Object"},
     {"POST", "/admin/optimize_store", USR, vdb_h_admin_optimize_store, "adminOptimizeStore", "admin", "Rebuild the index and compact", "user_id,model_id", "StoreRef", "OptimizeResponse"},
+    {"GET", "/admin/export_zip", USR, vdb_h_admin_export_zip, "adminExportZip", "admin", "Export a store (or all of a user's stores) as a ZIP", "user_id!,model_id", NULL, "application/zip"},
+    {"POST", "/admin/import_zip", USR, vdb_h_admin_import_zip, "adminImportZip", "admin", "Import a ZIP (multipart field 'file' or raw application/zip body)", "user_id!,model_id!,overwrite", "ZipUpload", "Object"},
     {"POST", "/admin/keys", ADM, vdb_h_admin_keys_create, "adminKeysCreate", "admin", "Create a per-user key (answered once)", NULL, "KeyCreateRequest", "Object"},
     {"GET", "/admin/keys", ADM, vdb_h_admin_keys_list, "adminKeysList", "admin", "List per-user keys (ids only)", "user_id", NULL, "Object"},
     {"DELETE", "/admin/keys", ADM, vdb_h_admin_keys_revoke, "adminKeysRevoke", "admin", "Revoke a key by key_id, or all keys of a user_id", "key_id,user_id", NULL, "Object"},

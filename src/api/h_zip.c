@@ -1,0 +1,658 @@
+/* GET /admin/export_zip and POST /admin/import_zip.
+ *
+ * Export checkpoints the store (so vectors.npz and metadata.jsonl hold
+ * every acknowledged write), then zips its snapshot files at the archive
+ * root, as the original did, plus store.json and a manifest.json with the
+ * SHA-256 of every member. Without model_id, every store of the user goes
+ * in, one folder per model. The archive is written to a temporary file
+ * that is unlinked at once and streamed from its descriptor.
+ *
+ * Import accepts the original's two-member archives and vdb's own, as a
+ * multipart field `file` or a raw application/zip body. The archive is
+ * hostile input: zipio checks names, counts, sizes and ratios; the npz and
+ * metadata are parsed and cross-checked (rows == lines, manifest hashes)
+ * completely before an existing store is replaced, and a failed import
+ * removes the half-built store, so a bad archive never changes anything. */
+#include "api_int.h"
+
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include "../backup/zipio.h"
+#include "../core/alloc.h"
+#include "../core/limits.h"
+#include "../core/rng.h"
+#include "sha256.h"
+
+#define IMPORT_BATCH 10000
+
+static vdb_zip_limits archive_limits(const vdb_api *api, int subdirs)
+{
+    vdb_zip_limits l;
+    l.max_entries = 64;
+    l.max_entry_bytes = 4ull << 30;
+    l.max_total_bytes = 8ull << 30;
+    l.max_ratio = 200;
+    l.allow_subdirs = subdirs;
+    (void)api;
+    return l;
+}
+
+/* ---- export ---- */
+
+static int file_sha256(const char *path, char hex[65], uint64_t *bytes)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return VDB_EIO;
+    vdb_sha256 ctx;
+    uint8_t digest[32];
+    char buf[65536];
+    size_t n;
+    *bytes = 0;
+    vdb_sha256_init(&ctx);
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+        vdb_sha256_update(&ctx, buf, n);
+        *bytes += n;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    vdb_sha256_final(&ctx, digest);
+    vdb_sha256_to_hex(digest, hex);
+    return bad ? VDB_EIO : VDB_OK;
+}
+
+typedef struct export_job {
+    vdb_zip_member members[256];
+    char *strings[512]; /* names and paths we allocated */
+    size_t nmembers, nstrings;
+    vdb_store_handle *handles[64];
+    size_t nhandles;
+    vdb_json *stores; /* manifest entries */
+} export_job;
+
+static char *keep(export_job *job, char *s)
+{
+    if (s != NULL && job->nstrings < sizeof(job->strings) / sizeof(job->strings[0]))
+        job->strings[job->nstrings++] = s;
+    else if (s != NULL) {
+        vdb_free(s);
+        s = NULL;
+    }
+    return s;
+}
+
+static char *joined(const char *a, const char *sep, const char *b)
+{
+    size_t n = strlen(a) + strlen(sep) + strlen(b) + 1;
+    char *s = vdb_malloc(n);
+    if (s != NULL)
+        snprintf(s, n, "%s%s%s", a, sep, b);
+    return s;
+}
+
+/* Files of a store directory that belong in an export: the snapshot and
+ * index files, not the WAL (empty after the checkpoint), the lock or
+ * temporaries. */
+static int exportable(const char *name)
+{
+    size_t n = strlen(name);
+    return name[0] != '.' && strcmp(name, "wal.log") != 0 && !(n > 4 && !strcmp(name + n - 4, ".tmp")) &&
+           vdb_registry_name_ok(name);
+}
+
+static int export_store(vdb_req *req, export_job *job, vdb_store_handle *handle, const char *prefix)
+{
+    vdb_store *store = vdb_registry_store(handle);
+    int rc = vdb_store_checkpoint(store, &req->err);
+    if (rc != VDB_OK)
+        return rc;
+    const char *dir = vdb_registry_dir(handle);
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return vdb_error_set(&req->err, VDB_EIO, "cannot read %s", dir);
+    vdb_json *files = vdb_json_object(), *entry = vdb_json_object();
+    struct dirent *de;
+    while (rc == VDB_OK && (de = readdir(d)) != NULL) {
+        if (!exportable(de->d_name))
+            continue;
+        char *path = keep(job, joined(dir, "/", de->d_name));
+        struct stat st;
+        if (path == NULL || stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        char *name = keep(job, joined(prefix, prefix[0] ? "/" : "", de->d_name));
+        char hex[65];
+        uint64_t bytes = 0;
+        if (name == NULL || job->nmembers >= sizeof(job->members) / sizeof(job->members[0]) ||
+            file_sha256(path, hex, &bytes) != VDB_OK) {
+            rc = vdb_error_set(&req->err, VDB_EIO, "cannot export %s", path);
+            break;
+        }
+        vdb_zip_member *m = &job->members[job->nmembers++];
+        memset(m, 0, sizeof(*m));
+        m->name = name;
+        m->path = path;
+        m->deflate = strcmp(de->d_name, "vectors.npz") != 0;
+        vdb_json *f = vdb_json_object();
+        vdb_set(f, "sha256", vdb_json_string(hex));
+        vdb_set(f, "bytes", vdb_json_int((long long)bytes));
+        vdb_set(files, de->d_name, f);
+    }
+    closedir(d);
+    const vdb_store_config *config = vdb_store_get_config(store);
+    vdb_set(entry, "model_id", vdb_json_string(vdb_registry_model(handle)));
+    vdb_set(entry, "path", vdb_json_string(prefix));
+    vdb_set(entry, "dimension", vdb_json_int(config->dim));
+    vdb_set(entry, "metric", vdb_json_string(vdb_metric_name(config->metric)));
+    vdb_set(entry, "vectors", vdb_json_int((long long)vdb_store_count(store)));
+    vdb_set(entry, "files", files);
+    vdb_json_array_append_new(job->stores, entry);
+    return rc;
+}
+
+typedef struct user_stores {
+    char (*models)[VDB_MAX_NAME_LEN + 1];
+    size_t n, cap;
+} user_stores;
+
+static int collect_model(void *ctx, const char *user_id, const char *model_id)
+{
+    user_stores *u = ctx;
+    (void)user_id;
+    if (u->n < u->cap)
+        snprintf(u->models[u->n++], VDB_MAX_NAME_LEN + 1, "%s", model_id);
+    return 0;
+}
+
+static int gather(vdb_req *req, export_job *job, const char *user_id, const char *model_id)
+{
+    int rc;
+    if (model_id != NULL) {
+        rc = vdb_req_store(req, &job->handles[0]);
+        if (rc == VDB_OK) {
+            job->nhandles = 1;
+            rc = export_store(req, job, job->handles[0], "");
+        }
+        return rc;
+    }
+    if ((rc = vdb_registry_check_name("user_id", user_id, &req->err)) != VDB_OK)
+        return rc;
+    char models[64][VDB_MAX_NAME_LEN + 1];
+    user_stores u = {models, 0, 64};
+    if (vdb_req_sees_user(req, user_id))
+        vdb_registry_list(req->api->registry, user_id, collect_model, &u, &req->err);
+    if (u.n == 0)
+        return vdb_error_set(&req->err, VDB_ENOTFOUND, "no stores for user %s", user_id);
+    for (size_t i = 0; rc == VDB_OK && i < u.n; i++) {
+        rc = vdb_registry_acquire(req->api->registry, user_id, models[i], &job->handles[i],
+                                  &req->err);
+        if (rc == VDB_OK) {
+            job->nhandles = i + 1;
+            rc = export_store(req, job, job->handles[i], models[i]);
+        }
+    }
+    return rc;
+}
+
+static int send_zip(vdb_req *req, export_job *job, const char *user_id, const char *model_id)
+{
+    char path[4300], uuid[VDB_UUID_LEN], header[256];
+    vdb_json *manifest = vdb_json_object();
+    vdb_set(manifest, "format", vdb_json_string("vdb-export"));
+    vdb_set(manifest, "version", vdb_json_int(1));
+    vdb_set(manifest, "user_id", vdb_json_string(user_id));
+    vdb_set(manifest, "stores", vdb_json_incref(job->stores));
+    char *text = vdb_json_dump(manifest, 0);
+    vdb_json_decref(manifest);
+    if (text == NULL)
+        return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
+    vdb_zip_member *m = &job->members[job->nmembers++];
+    memset(m, 0, sizeof(*m));
+    m->name = "manifest.json";
+    m->data = text;
+    m->len = strlen(text);
+    m->deflate = 1;
+    vdb_rng_uuid(uuid);
+    snprintf(path, sizeof(path), "%s/.export-%s.zip", vdb_registry_data_dir(req->api->registry), uuid);
+    int rc = vdb_zipio_write(path, job->members, job->nmembers, &req->err);
+    vdb_json_free_text(text);
+    if (rc != VDB_OK)
+        return rc;
+    int fd = open(path, O_RDONLY);
+    unlink(path); /* the open descriptor keeps the data until it is sent */
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return vdb_error_set(&req->err, VDB_EIO, "cannot reopen the export");
+    }
+    req->resp->status = 200;
+    req->resp->content_type = "application/zip";
+    req->resp->body_fd = fd;
+    req->resp->fd_size = (uint64_t)st.st_size;
+    snprintf(header, sizeof(header), "attachment; filename=\"store_export_%s_%s.zip\"", user_id,
+             model_id ? model_id : "all");
+    vdb_http_response_header(req->resp, "Content-Disposition", header);
+    return VDB_OK;
+}
+
+int vdb_h_admin_export_zip(vdb_req *req)
+{
+    const char *user_id, *model_id = NULL;
+    export_job *job = vdb_calloc(1, sizeof(*job));
+    if (job == NULL)
+        return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
+    int rc = vdb_req_str(req, "user_id", 1, &user_id);
+    if (rc == VDB_OK)
+        rc = vdb_req_str(req, "model_id", 0, &model_id);
+    if (rc == VDB_OK && (job->stores = vdb_json_array()) == NULL)
+        rc = vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
+    if (rc == VDB_OK)
+        rc = gather(req, job, user_id, model_id);
+    if (rc == VDB_OK)
+        rc = send_zip(req, job, user_id, model_id);
+    for (size_t i = 0; i < job->nhandles; i++)
+        vdb_registry_release(job->handles[i]);
+    for (size_t i = 0; i < job->nstrings; i++)
+        vdb_free(job->strings[i]);
+    vdb_json_decref(job->stores);
+    vdb_free(job);
+    return rc;
+}
+
+/* ---- import ---- */
+
+/* The uploaded archive: the multipart part named "file", or the raw body. */
+static int upload_bytes(vdb_req *req, const char **data, size_t *len)
+{
+    const char *type = vdb_http_header(req->http, "Content-Type");
+    *data = req->http->body;
+    *len = req->http->body_len;
+    if (type != NULL && strncasecmp(type, "multipart/form-data", 19) == 0) {
+        const char *b = strstr(type, "boundary=");
+        char delim[200];
+        if (b == NULL)
+            return vdb_error_set(&req->err, VDB_EPARSE, "multipart body without a boundary");
+        b += 9;
+        size_t blen = strcspn(b, "; ");
+        if (*b == '"')
+            b++, blen = strcspn(b, "\"");
+        if (blen == 0 || blen > 150)
+            return vdb_error_set(&req->err, VDB_EPARSE, "bad multipart boundary");
+        snprintf(delim, sizeof(delim), "--%.*s", (int)blen, b);
+        const char *end = req->http->body + req->http->body_len;
+        for (const char *p = memmem(req->http->body, req->http->body_len, delim, strlen(delim)); p;) {
+            const char *head = p + strlen(delim);
+            const char *body = memmem(head, (size_t)(end - head), "\r\n\r\n", 4);
+            if (body == NULL)
+                break;
+            body += 4;
+            const char *next = memmem(body, (size_t)(end - body), delim, strlen(delim));
+            if (next == NULL)
+                break;
+            char headers[1024];
+            snprintf(headers, sizeof(headers), "%.*s", (int)((body - head) < 1000 ? body - head : 1000), head);
+            if (strstr(headers, "name=\"file\"") != NULL) {
+                const char *ct = strcasestr(headers, "Content-Type:");
+                if (ct != NULL) {
+                    ct += 13;
+                    while (*ct == ' ')
+                        ct++;
+                    if (strncasecmp(ct, "application/zip", 15) && strncasecmp(ct, "application/x-zip", 17) &&
+                        strncasecmp(ct, "application/octet-stream", 24))
+                        return vdb_error_set(&req->err, VDB_EPARSE,
+                                             "Invalid file type: %.40s. Only ZIP files allowed", ct);
+                }
+                *data = body;
+                *len = (size_t)(next - body) >= 2 ? (size_t)(next - body) - 2 : 0; /* CRLF */
+                return VDB_OK;
+            }
+            p = next;
+        }
+        return vdb_error_set(&req->err, VDB_EINVAL, "multipart form has no field 'file'");
+    }
+    if (*len == 0)
+        return vdb_error_set(&req->err, VDB_EPARSE, "Uploaded ZIP file is empty.");
+    return VDB_OK;
+}
+
+typedef struct import_data {
+    float *vectors;
+    size_t rows;
+    uint32_t dim;
+    char **ids;
+    char **metas;
+    size_t nlines;
+    vdb_metric metric;
+    vdb_index_kind index;
+} import_data;
+
+static void import_data_free(import_data *d)
+{
+    for (size_t i = 0; i < d->nlines; i++) {
+        vdb_free(d->ids ? d->ids[i] : NULL);
+        vdb_free(d->metas ? d->metas[i] : NULL);
+    }
+    vdb_free(d->ids);
+    vdb_free(d->metas);
+    vdb_free(d->vectors);
+}
+
+/* Parses an .npy (versions 1-3) holding a C-order 2-D '<f4' or '<f8' array. */
+static int parse_npy(vdb_req *req, const char *buf, size_t len, import_data *d)
+{
+    if (len < 12 || memcmp(buf, "\x93NUMPY", 6) != 0)
+        return vdb_error_set(&req->err, VDB_EINVAL, "vectors.npy is not an .npy file");
+    int major = (unsigned char)buf[6];
+    size_t hlen, off;
+    if (major == 1) {
+        hlen = (unsigned char)buf[8] | (size_t)(unsigned char)buf[9] << 8;
+        off = 10;
+    } else if (major == 2 || major == 3) {
+        hlen = (unsigned char)buf[8] | (size_t)(unsigned char)buf[9] << 8 |
+               (size_t)(unsigned char)buf[10] << 16 | (size_t)(unsigned char)buf[11] << 24;
+        off = 12;
+    } else {
+        return vdb_error_set(&req->err, VDB_EINVAL, "vectors.npy has unknown version %d", major);
+    }
+    if (hlen > 65536 || off + hlen > len)
+        return vdb_error_set(&req->err, VDB_EINVAL, "vectors.npy header is truncated");
+    char header[65537];
+    memcpy(header, buf + off, hlen);
+    header[hlen] = '\0';
+    int f8 = strstr(header, "'descr': '<f8'") != NULL;
+    if (!f8 && strstr(header, "'descr': '<f4'") == NULL)
+        return vdb_error_set(&req->err, VDB_EINVAL, "vectors.npy must hold <f4 or <f8 values");
+    if (strstr(header, "'fortran_order': False") == NULL)
+        return vdb_error_set(&req->err, VDB_EINVAL, "vectors.npy must be in C order");
+    const char *shape = strstr(header, "'shape': (");
+    unsigned long long rows = 0, cols = 0;
+    if (shape == NULL || sscanf(shape + 10, "%llu, %llu)", &rows, &cols) != 2)
+        return vdb_error_set(&req->err, VDB_EINVAL, "vectors.npy must be a 2-D (N, D) array");
+    if (cols == 0 || cols > req->api->config.max_dim || rows > VDB_MAX_VECTORS)
+        return vdb_error_set(&req->err, VDB_EINVAL, "vectors.npy shape (%llu, %llu) is out of range",
+                             rows, cols);
+    size_t item = f8 ? 8 : 4, data = len - off - hlen;
+    if ((unsigned long long)data != rows * cols * item)
+        return vdb_error_set(&req->err, VDB_EINVAL, "vectors.npy holds %zu data bytes, expected %llu",
+                             data, rows * cols * item);
+    d->rows = (size_t)rows;
+    d->dim = (uint32_t)cols;
+    d->vectors = vdb_malloc(rows * cols * sizeof(float) + 1);
+    if (d->vectors == NULL)
+        return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
+    const char *src = buf + off + hlen;
+    for (size_t i = 0; i < rows * cols; i++) {
+        if (f8) {
+            double v;
+            memcpy(&v, src + 8 * i, 8);
+            d->vectors[i] = (float)v;
+        } else {
+            memcpy(&d->vectors[i], src + 4 * i, 4);
+        }
+        if (!isfinite(d->vectors[i]))
+            return vdb_error_set(&req->err, VDB_EINVAL,
+                                 "vectors.npy row %zu component %zu is not a finite float32",
+                                 i / (size_t)cols, i % (size_t)cols);
+    }
+    return VDB_OK;
+}
+
+static int read_vectors(vdb_req *req, const char *npz, size_t len, import_data *d)
+{
+    vdb_zip_limits limits = archive_limits(req->api, 0);
+    vdb_error zerr;
+    vdb_zipio *zip = vdb_zipio_open_buffer(npz, len, &limits, &zerr);
+    if (zip == NULL)
+        return vdb_error_set(&req->err, zerr.code == VDB_ETOOBIG ? VDB_ETOOBIG : VDB_EINVAL,
+                             "vectors.npz: %s", zerr.msg);
+    char *npy = NULL;
+    size_t npy_len = 0;
+    int rc = vdb_zipio_read(zip, "vectors.npy", &npy, &npy_len, &zerr);
+    if (rc != VDB_OK)
+        rc = vdb_error_set(&req->err, rc == VDB_ETOOBIG ? VDB_ETOOBIG : VDB_EINVAL,
+                           "vectors.npz: %s (it must hold the key 'vectors')", zerr.msg);
+    else
+        rc = parse_npy(req, npy, npy_len, d);
+    vdb_free(npy);
+    vdb_zipio_close(zip);
+    return rc;
+}
+
+/* One metadata line: vdb's {"id", "metadata"} form or the original's bare
+ * metadata object (its "id" member, when a string, is the id). */
+static int parse_meta_line(vdb_req *req, const char *line, size_t len, size_t lineno, import_data *d)
+{
+    vdb_error jerr;
+    vdb_json *obj = vdb_json_parse(line, len, 0, &jerr);
+    if (obj == NULL || vdb_jtype(obj) != VDB_JSON_OBJECT) {
+        vdb_json_decref(obj);
+        return vdb_error_set(&req->err, VDB_EINVAL, "Invalid JSON in metadata.jsonl at line %zu",
+                             lineno);
+    }
+    vdb_json *meta = obj, *id = vdb_json_object_get(obj, "id");
+    vdb_json *inner = vdb_json_object_get(obj, "metadata");
+    if (vdb_json_object_size(obj) == 2 && vdb_jtype(id) == VDB_JSON_STRING && inner != NULL &&
+        (vdb_jtype(inner) == VDB_JSON_OBJECT || vdb_jtype(inner) == VDB_JSON_NULL))
+        meta = inner;
+    size_t i = d->nlines;
+    /* The store's own limits, checked here so that an overwrite is refused
+     * before the existing store is replaced. */
+    size_t id_len = vdb_json_string_length(id);
+    if (vdb_jtype(id) == VDB_JSON_STRING && (id_len == 0 || id_len > VDB_MAX_ID_LEN)) {
+        vdb_json_decref(obj);
+        return vdb_error_set(&req->err, VDB_EINVAL, "metadata.jsonl line %zu: id must be 1..%u bytes",
+                             lineno, VDB_MAX_ID_LEN);
+    }
+    if (vdb_jtype(id) == VDB_JSON_STRING)
+        d->ids[i] = vdb_strdup(vdb_json_string_value(id));
+    if (vdb_jtype(meta) == VDB_JSON_OBJECT) {
+        char *text = vdb_json_dump(meta, VDB_JSON_DUMP_COMPACT);
+        d->metas[i] = text ? vdb_strdup(text) : NULL;
+        vdb_json_free_text(text);
+        if (d->metas[i] != NULL && strlen(d->metas[i]) > VDB_MAX_META_BYTES) {
+            d->nlines++;
+            vdb_json_decref(obj);
+            return vdb_error_set(&req->err, VDB_EINVAL, "metadata.jsonl line %zu is over %u bytes",
+                                 lineno, VDB_MAX_META_BYTES);
+        }
+    }
+    vdb_json_decref(obj);
+    d->nlines++;
+    return VDB_OK;
+}
+
+static int read_metadata(vdb_req *req, const char *text, size_t len, import_data *d)
+{
+    size_t lines = 0;
+    for (size_t i = 0; i < len; i++)
+        lines += text[i] == '\n';
+    lines += len > 0 && text[len - 1] != '\n';
+    d->ids = vdb_calloc(lines + 1, sizeof(char *));
+    d->metas = vdb_calloc(lines + 1, sizeof(char *));
+    if (d->ids == NULL || d->metas == NULL)
+        return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
+    size_t lineno = 0;
+    for (const char *p = text, *end = text + len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        lineno++;
+        size_t blank = 0;
+        while (blank < n && (p[blank] == ' ' || p[blank] == '\r' || p[blank] == '\t'))
+            blank++;
+        if (blank < n) {
+            int rc = parse_meta_line(req, p, n, lineno, d);
+            if (rc != VDB_OK)
+                return rc;
+        }
+        p += n + 1;
+    }
+    return VDB_OK;
+}
+
+/* Checks manifest.json's SHA-256 of each root member it lists. */
+static int verify_manifest(vdb_req *req, vdb_zipio *zip)
+{
+    char *text = NULL, *member = NULL, hex[65];
+    size_t len = 0, mlen = 0;
+    vdb_error zerr;
+    if (!vdb_zipio_has(zip, "manifest.json"))
+        return VDB_OK;
+    int rc = vdb_zipio_read(zip, "manifest.json", &text, &len, &zerr);
+    vdb_json *doc = rc == VDB_OK ? vdb_json_parse(text, len, 0, &zerr) : NULL;
+    vdb_free(text);
+    vdb_json *store = vdb_json_array_get(vdb_json_object_get(doc, "stores"), 0);
+    vdb_json *files = vdb_json_object_get(store, "files");
+    if (doc == NULL || vdb_json_array_size(vdb_json_object_get(doc, "stores")) != 1 ||
+        vdb_jtype(files) != VDB_JSON_OBJECT) {
+        vdb_json_decref(doc);
+        return vdb_error_set(&req->err, VDB_EINVAL,
+                             "manifest.json is unreadable or describes more than one store");
+    }
+    rc = VDB_OK;
+    for (void *it = vdb_json_object_iter(files); it && rc == VDB_OK; it = vdb_json_object_next(files, it)) {
+        const char *name = vdb_json_iter_key(it);
+        const char *want = vdb_json_string_value(vdb_json_object_get(vdb_json_iter_value(it), "sha256"));
+        if (vdb_zipio_read(zip, name, &member, &mlen, &zerr) != VDB_OK || want == NULL) {
+            rc = vdb_error_set(&req->err, VDB_EINVAL, "manifest lists %s, which is missing", name);
+            break;
+        }
+        vdb_sha256_hex(member, mlen, hex);
+        vdb_free(member);
+        member = NULL;
+        if (strcmp(hex, want) != 0)
+            rc = vdb_error_set(&req->err, VDB_EINVAL, "%s does not match its SHA-256 in the manifest",
+                               name);
+    }
+    vdb_json_decref(doc);
+    return rc;
+}
+
+static void read_store_json(vdb_zipio *zip, import_data *d)
+{
+    char *text = NULL;
+    size_t len = 0;
+    vdb_error zerr;
+    d->metric = VDB_METRIC_COSINE;
+    if (vdb_zipio_read(zip, "store.json", &text, &len, &zerr) != VDB_OK)
+        return;
+    vdb_json *doc = vdb_json_parse(text, len, 0, &zerr);
+    const char *metric = vdb_json_string_value(vdb_json_object_get(doc, "metric"));
+    int parsed = metric ? vdb_metric_parse(metric) : -1;
+    if (parsed >= 0)
+        d->metric = (vdb_metric)parsed;
+    vdb_json_decref(doc);
+    vdb_free(text);
+}
+
+static int read_archive(vdb_req *req, const char *data, size_t len, import_data *d)
+{
+    vdb_zip_limits limits = archive_limits(req->api, 0);
+    vdb_error zerr;
+    char *npz = NULL, *meta = NULL;
+    size_t npz_len = 0, meta_len = 0;
+    vdb_zipio *zip = vdb_zipio_open_buffer(data, len, &limits, &zerr);
+    if (zip == NULL) {
+        if (zerr.code == VDB_EPARSE)
+            req->status_override = 400;
+        return vdb_error_set(&req->err, zerr.code == VDB_ETOOBIG ? VDB_ETOOBIG : VDB_EINVAL, "%s",
+                             zerr.code == VDB_EPARSE ? "Invalid ZIP file format." : zerr.msg);
+    }
+    int rc = VDB_OK;
+    if (!vdb_zipio_has(zip, "vectors.npz") || !vdb_zipio_has(zip, "metadata.jsonl"))
+        rc = vdb_error_set(&req->err, VDB_EINVAL,
+                           "ZIP missing files: it must hold vectors.npz and metadata.jsonl at its root");
+    if (rc == VDB_OK)
+        rc = verify_manifest(req, zip);
+    if (rc == VDB_OK && (rc = vdb_zipio_read(zip, "vectors.npz", &npz, &npz_len, &zerr)) != VDB_OK)
+        rc = vdb_error_set(&req->err, rc == VDB_ETOOBIG ? rc : VDB_EINVAL, "%s", zerr.msg);
+    if (rc == VDB_OK && (rc = vdb_zipio_read(zip, "metadata.jsonl", &meta, &meta_len, &zerr)) != VDB_OK)
+        rc = vdb_error_set(&req->err, rc == VDB_ETOOBIG ? rc : VDB_EINVAL, "%s", zerr.msg);
+    if (rc == VDB_OK)
+        rc = read_vectors(req, npz, npz_len, d);
+    if (rc == VDB_OK)
+        rc = read_metadata(req, meta, meta_len, d);
+    if (rc == VDB_OK && d->rows != d->nlines)
+        rc = vdb_error_set(&req->err, VDB_EINVAL, "Data inconsistency: %zu vectors but %zu metadata entries",
+                           d->rows, d->nlines);
+    if (rc == VDB_OK)
+        read_store_json(zip, d);
+    vdb_free(npz);
+    vdb_free(meta);
+    vdb_zipio_close(zip);
+    return rc;
+}
+
+static int load_rows(vdb_req *req, vdb_store *store, const import_data *d)
+{
+    int rc = VDB_OK;
+    for (size_t at = 0; rc == VDB_OK && at < d->rows; at += IMPORT_BATCH) {
+        size_t n = d->rows - at < IMPORT_BATCH ? d->rows - at : IMPORT_BATCH;
+        rc = vdb_store_add(store, n, d->vectors + at * d->dim, (const char *const *)d->ids + at,
+                           (const char *const *)d->metas + at, NULL, &req->err);
+    }
+    return rc;
+}
+
+int vdb_h_admin_import_zip(vdb_req *req)
+{
+    const char *user_id, *model_id, *data;
+    size_t len;
+    int overwrite = 0;
+    import_data d;
+    vdb_store_handle *handle = NULL;
+    memset(&d, 0, sizeof(d));
+    int rc = vdb_req_names(req, &user_id, &model_id);
+    if (rc == VDB_OK)
+        rc = vdb_req_bool(req, "overwrite", 0, &overwrite);
+    if (rc == VDB_OK)
+        rc = upload_bytes(req, &data, &len);
+    if (rc == VDB_OK && len == 0)
+        rc = vdb_error_set(&req->err, VDB_EPARSE, "Uploaded ZIP file is empty.");
+    if (rc == VDB_OK)
+        rc = read_archive(req, data, len, &d);
+    if (rc == VDB_OK && vdb_registry_acquire(req->api->registry, user_id, model_id, &handle,
+                                             &req->err) == VDB_OK) {
+        vdb_registry_release(handle);
+        handle = NULL;
+        rc = overwrite ? vdb_registry_delete(req->api->registry, user_id, model_id, &req->err)
+                       : vdb_error_set(&req->err, VDB_EEXIST,
+                                       "Store already exists. Set overwrite=true to replace.");
+    }
+    if (rc == VDB_OK) {
+        vdb_store_config config;
+        vdb_store_config_default(&config);
+        config.dim = d.dim;
+        config.metric = d.metric;
+        config.index = req->api->config.enable_hnsw ? VDB_INDEX_AUTO : VDB_INDEX_FLAT;
+        config.hnsw_threshold = req->api->config.hnsw_threshold;
+        rc = vdb_registry_create(req->api->registry, user_id, model_id, &config, &handle, &req->err);
+    }
+    if (rc == VDB_OK && (rc = load_rows(req, vdb_registry_store(handle), &d)) != VDB_OK) {
+        vdb_registry_release(handle);
+        handle = NULL;
+        vdb_error keep_err = req->err;
+        vdb_registry_delete(req->api->registry, user_id, model_id, NULL);
+        req->err = keep_err;
+    }
+    if (rc == VDB_OK) {
+        vdb_json *out = vdb_json_object();
+        vdb_set(out, "status", vdb_json_string("imported"));
+        vdb_set(out, "user_id", vdb_json_string(user_id));
+        vdb_set(out, "model_id", vdb_json_string(model_id));
+        vdb_set(out, "count", vdb_json_int((long long)vdb_store_count(vdb_registry_store(handle))));
+        vdb_set(out, "dimension", vdb_json_int(d.dim));
+        vdb_set(out, "metric", vdb_json_string(vdb_metric_name(d.metric)));
+        rc = vdb_reply_json(req, 200, out);
+    }
+    vdb_registry_release(handle);
+    import_data_free(&d);
+    return rc;
+}
