@@ -281,6 +281,30 @@ vdb_json *vdb_api_store_json(vdb_store_handle *handle)
     return obj;
 }
 
+static int warm_listed(void *ctx, const char *user_id, const char *model_id)
+{
+    vdb_api *api = ctx;
+    vdb_store_handle *handle;
+    vdb_error err;
+    if (vdb_registry_acquire(api->registry, user_id, model_id, &handle, &err) != VDB_OK) {
+        vdb_log_warn("warmup of %s/%s failed: %s", user_id, model_id, err.msg);
+        return 0;
+    }
+    if (vdb_api_warm_store(handle, &err) != VDB_OK)
+        vdb_log_warn("warmup of %s/%s failed: %s", user_id, model_id, err.msg);
+    vdb_registry_release(handle);
+    return 0;
+}
+
+void vdb_api_warm_all(vdb_api *api)
+{
+    vdb_error err;
+    double start = vdb_now_ms();
+    vdb_registry_list(api->registry, NULL, warm_listed, api, &err);
+    vdb_log_info("warmed %zu stores in %.0f ms", vdb_registry_loaded_count(api->registry),
+                 vdb_now_ms() - start);
+}
+
 static vdb_fsync_policy fsync_policy(const char *name)
 {
     if (strcmp(name, "interval") == 0)
@@ -316,6 +340,8 @@ vdb_api *vdb_api_start(const vdb_config *config, vdb_error *err)
                config->data_dir, generated);
         fflush(stdout);
     }
+    if (config->warmup_on_start)
+        vdb_api_warm_all(api);
     vdb_http_options http = {config->host,         config->port,
                              config->http_threads, config->max_connections,
                              config->conn_timeout_s, config->max_body_bytes};

@@ -113,6 +113,11 @@ void vdb_api_disk_info(const vdb_api *api, uint64_t *total, uint64_t *free_bytes
 void vdb_api_store_totals(vdb_req *req, size_t *stores, size_t *vectors, size_t *bytes);
 /* The store's stats as a JSON object (the /admin/store/stats core). */
 vdb_json *vdb_api_store_json(vdb_store_handle *handle);
+/* Opens nothing; runs one exact query over the store so its pages and
+ * caches are warm (h_perf.c). */
+int vdb_api_warm_store(vdb_store_handle *handle, vdb_error *err);
+/* Opens and warms every store on disk (MLX_WARMUP_ON_STARTUP). */
+void vdb_api_warm_all(vdb_api *api);
 /* Adds an object member; convenience for builders (ignores ENOMEM, which
  * vdb_reply_json reports when dumping fails). */
 void vdb_set(vdb_json *object, const char *key, vdb_json *value);

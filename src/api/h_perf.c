@@ -45,7 +45,7 @@ static int ignore_hits(void *ctx, size_t query, const vdb_store_hit *hits, size_
 
 /* Warming a store = opening it and running one exact query, which streams
  * every row once (faulting in mapped pages, filling caches). */
-static int warm_one(vdb_store_handle *handle, vdb_error *err)
+int vdb_api_warm_store(vdb_store_handle *handle, vdb_error *err)
 {
     vdb_store *store = vdb_registry_store(handle);
     uint32_t dim = vdb_store_get_config(store)->dim;
@@ -73,7 +73,7 @@ static void warm_loaded(void *ctx, vdb_store_handle *handle)
     warm_ctx *w = ctx;
     if (!vdb_req_sees_user(w->req, vdb_registry_user(handle)) || w->rc != VDB_OK)
         return;
-    w->rc = warm_one(handle, &w->req->err);
+    w->rc = vdb_api_warm_store(handle, &w->req->err);
     w->warmed += w->rc == VDB_OK;
 }
 
@@ -91,7 +91,7 @@ int vdb_h_perf_warmup(vdb_req *req)
         vdb_store_handle *handle;
         if ((rc = vdb_req_store(req, &handle)) != VDB_OK)
             return rc;
-        w.rc = warm_one(handle, &req->err);
+        w.rc = vdb_api_warm_store(handle, &req->err);
         w.warmed = w.rc == VDB_OK;
         vdb_registry_release(handle);
     } else {

@@ -100,3 +100,65 @@ def test_503_store_locked_by_another_process(fresh_dir):
     finally:
         assert one.stop() == 0
         assert two.stop() == 0
+
+
+def test_warmup_on_start_opens_stores(fresh_dir):
+    srv = Server(fresh_dir).start()
+    Client(srv.url, ADMIN_KEY).post("/vectors/add", json={"user_id": "w", "model_id": "m",
+                                                          "vectors": [[1.0, 2.0]]})
+    assert srv.stop() == 0
+    srv.extra_env = {"MLX_WARMUP_ON_STARTUP": "true"}
+    srv.start()
+    try:
+        h = Client(srv.url, ADMIN_KEY).get("/performance/health").json()
+        assert h["stores_loaded"] == 1
+    finally:
+        assert srv.stop() == 0
+    srv.extra_env = {}
+    srv.start()
+    try:
+        assert Client(srv.url, ADMIN_KEY).get("/performance/health").json()["stores_loaded"] == 0
+    finally:
+        assert srv.stop() == 0
+
+
+def test_slow_client_is_timed_out(fresh_dir):
+    import socket
+    import time
+    srv = Server(fresh_dir, env={"VDB_CONN_TIMEOUT_S": "1"}).start()
+    try:
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        s.sendall(b"POST /vectors/add HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n")  # never finishes
+        s.settimeout(5)
+        t0 = time.time()
+        data = s.recv(100)  # the server closes the connection
+        assert data == b"" and time.time() - t0 < 4
+        assert Client(srv.url, ADMIN_KEY).get("/vectors/ping").status_code == 200
+    finally:
+        assert srv.stop() == 0
+
+
+def test_connection_limit(fresh_dir):
+    import socket
+    srv = Server(fresh_dir, env={"VDB_MAX_CONNECTIONS": "4", "VDB_HTTP_THREADS": "1"}).start()
+    held = []
+    try:
+        for _ in range(4):
+            held.append(socket.create_connection(("127.0.0.1", srv.port)))
+        extra = socket.create_connection(("127.0.0.1", srv.port))
+        extra.settimeout(3)
+        extra.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            got = extra.recv(100)
+        except (ConnectionResetError, socket.timeout):
+            got = b""
+        assert got == b""  # refused beyond the limit
+    finally:
+        for s in held:
+            s.close()
+    try:
+        import time
+        time.sleep(0.2)
+        assert Client(srv.url, ADMIN_KEY).get("/vectors/ping").status_code == 200
+    finally:
+        assert srv.stop() == 0
