@@ -387,9 +387,10 @@ static int parse_npy(vdb_vecfile *f, array_loc *a, vdb_error *err)
     char dict[NPY_MAX_HEADER + 1];
     size_t hlen, pre_len;
     int rc, have_descr = 0, have_order = 0, have_shape = 0;
-    if (a->member_size < 10 || (rc = read_at(f, pre, 10, a->member_off, err)) != VDB_OK)
-        return a->member_size < 10 ? corrupt(f, err, "member too small for .npy", a->member_off)
-                                   : rc;
+    if (a->member_size < 10)
+        return corrupt(f, err, "member too small for .npy", a->member_off);
+    if ((rc = read_at(f, pre, 10, a->member_off, err)) != VDB_OK)
+        return rc;
     if (memcmp(pre, "\x93NUMPY", 6) != 0)
         return corrupt(f, err, "bad .npy magic", a->member_off);
     if (pre[6] == 1) {
