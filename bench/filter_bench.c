@@ -13,7 +13,7 @@
  *   cc -std=c11 -O2 -D_GNU_SOURCE -pthread -Isrc bench/filter_bench.c src/cli/bench_data.c \
  *      build/filter/libvdb.a -ljansson -lopenblas -lroaring -lm -o build/filter/filter_bench
  *   flock /tmp/vdb-bench.lock env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
- *      build/filter/filter_bench [n] [dim] [queries] [ef]
+ *      build/filter/filter_bench [n] [dim] [queries] [ef] [sweep]
  * Latencies are single-threaded per query and include planning (filter
  * evaluation over the indexes); the HNSW build uses every core. */
 #include <malloc.h>
@@ -187,6 +187,30 @@ int main(int argc, char **argv)
                recall, lat[nq / 2] * 1e3 / base_p50);
         printf("            explain: %s\n", plan.explain);
         vdb_filter_free(filter);
+    }
+    if (argc > 5 && strcmp(argv[5], "sweep") == 0) {
+        /* Filter-aware HNSW forced at each selectivity over a range of ef:
+         * the data behind the planner's ef policy. */
+        printf("\nforced filtered HNSW (no exact path):\n%-11s %6s %9s %8s\n", "selectivity",
+               "ef", "p50_ms", "recall");
+        const unsigned efs[] = {10, 16, 24, 32, 48, 64, 96};
+        for (size_t s = 0; s < sizeof(limits) / sizeof(limits[0]); s++) {
+            truth_ctx tc = {bucket, limits[s]};
+            vdb_filter_hook th = {truth_accept, &tc};
+            if (vdb_flat_search_batch(&view, queries, nq, K, &th, truth, truth_n, &err) != 0)
+                die("truth", &err);
+            for (size_t e = 0; e < sizeof(efs) / sizeof(efs[0]); e++) {
+                for (size_t q = 0; q < nq; q++) {
+                    double start = vdb_bench_now();
+                    vdb_hnsw_search(hnsw, &view, queries + q * dim, K, efs[e], &th, scratch,
+                                    got + q * K, &got_n[q], &err);
+                    lat[q] = vdb_bench_now() - start;
+                }
+                qsort(lat, nq, sizeof(*lat), cmp_double);
+                printf("%-10.1f%% %6u %9.3f %8.4f\n", limits[s] / 10.0, efs[e],
+                       lat[nq / 2] * 1e3, vdb_bench_recall(got, got_n, truth, truth_n, nq, K));
+            }
+        }
     }
     return 0;
 }

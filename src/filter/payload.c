@@ -280,13 +280,22 @@ static size_t range_bound(const vdb_pfield *field, double x, int strict)
     return lo;
 }
 
+void vdb_payload__range_slice(const vdb_pfield *field, vdb_fop op, double x, size_t *from,
+                              size_t *to)
+{
+    *from = 0;
+    *to = field->nsorted;
+    if (op == VDB_FOP_GT || op == VDB_FOP_GTE)
+        *from = range_bound(field, x, op == VDB_FOP_GT);
+    else
+        *to = range_bound(field, x, op == VDB_FOP_LTE);
+}
+
 size_t vdb_payload__range_count(const vdb_pfield *field, vdb_fop op, double x)
 {
-    size_t count;
-    if (op == VDB_FOP_GT || op == VDB_FOP_GTE)
-        count = field->nsorted - range_bound(field, x, op == VDB_FOP_GT);
-    else
-        count = range_bound(field, x, op == VDB_FOP_LTE);
+    size_t from, to;
+    vdb_payload__range_slice(field, op, x, &from, &to);
+    size_t count = to - from;
     for (size_t i = 0; i < field->npending; i++) {
         double v = field->pending[i].value;
         count += op == VDB_FOP_GT ? v > x : op == VDB_FOP_GTE ? v >= x : op == VDB_FOP_LT ? v < x
@@ -298,11 +307,8 @@ size_t vdb_payload__range_count(const vdb_pfield *field, vdb_fop op, double x)
 roaring_bitmap_t *vdb_payload__range(const vdb_payload *payload, const vdb_pfield *field,
                                      vdb_fop op, double x)
 {
-    size_t from = 0, to = field->nsorted;
-    if (op == VDB_FOP_GT || op == VDB_FOP_GTE)
-        from = range_bound(field, x, op == VDB_FOP_GT);
-    else
-        to = range_bound(field, x, op == VDB_FOP_LTE);
+    size_t from, to;
+    vdb_payload__range_slice(field, op, x, &from, &to);
     roaring_bitmap_t *out = roaring_bitmap_create();
     if (out == NULL)
         return NULL;

@@ -139,6 +139,11 @@ int vdb_payload__fast_init(const vdb_payload *p, const vdb_fnode *n, vdb_pfast *
 int vdb_payload__eval_row(const vdb_payload *p, const vdb_pfast *fast, const vdb_fnode *n,
                           uint32_t row);
 
+/* The slice [*from, *to) of the sorted arrays satisfying `op` against x
+ * (the unsorted tail is the caller's to scan). */
+void vdb_payload__range_slice(const vdb_pfield *field, vdb_fop op, double x, size_t *from,
+                              size_t *to);
+
 /* Live-or-stale entries of the range index satisfying `op` against x (an
  * upper bound on the live count; exact when no entry is stale). */
 size_t vdb_payload__range_count(const vdb_pfield *field, vdb_fop op, double x);

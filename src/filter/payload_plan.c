@@ -31,6 +31,8 @@ struct vdb_selection {
     const vdb_filter *filter;
     vdb_plan plan;
     roaring_bitmap_t *rows; /* NULL, or exactly the matching live rows */
+    /* ids/nids: exactly the matching live rows, ascending, when materialized
+     * (from `rows`, or straight from a range slice with rows NULL). */
     vdb_pfast *fast;        /* per-clause shortcuts for the hook */
     uint32_t *ids;
     size_t nids;
@@ -73,6 +75,84 @@ static int materialize(vdb_selection *sel)
     if (r.rows != NULL)
         roaring_bitmap_free(r.rows);
     sel->rows = exact;
+    return VDB_OK;
+}
+
+static int is_range(const vdb_selection *sel, const vdb_fnode *n)
+{
+    return n->kind == VDB_FNODE_CMP && sel->fast[n->index].mode == VDB_PFAST_COLUMN;
+}
+
+/* The indexed range clause that drives materialization: the root itself,
+ * or the narrowest range directly under a root AND. NULL when none. */
+static const vdb_fnode *driving_range(const vdb_selection *sel)
+{
+    const vdb_fnode *root = sel->filter->root, *best = NULL;
+    size_t best_count = SIZE_MAX;
+    if (is_range(sel, root))
+        return root;
+    if (root->kind != VDB_FNODE_AND)
+        return NULL;
+    for (size_t i = 0; i < root->nchildren; i++) {
+        const vdb_fnode *child = root->children[i];
+        if (!is_range(sel, child))
+            continue;
+        size_t count = vdb_payload__range_count(vdb_payload__field(sel->payload, child->path.text),
+                                                child->op, sel->fast[child->index].x);
+        if (count < best_count) {
+            best = child;
+            best_count = count;
+        }
+    }
+    return best;
+}
+
+/* Materializes straight from a range slice into sorted ids: the slice's
+ * rows are in value order, so they go through a bitset (O(c + rows/64))
+ * rather than into a bitmap one random insert at a time. */
+static int materialize_range(vdb_selection *sel, const vdb_fnode *drive)
+{
+    const vdb_payload *p = sel->payload;
+    const vdb_pfield *f = vdb_payload__field(p, drive->path.text);
+    double x = sel->fast[drive->index].x;
+    size_t from, to, words = ((size_t)p->cap + 63) / 64;
+    vdb_payload__range_slice(f, drive->op, x, &from, &to);
+    uint64_t *bits = vdb_calloc(words ? words : 1, sizeof(*bits));
+    uint32_t *ids = vdb_malloc((to - from + f->npending + 1) * sizeof(*ids));
+    if (bits == NULL || ids == NULL) {
+        vdb_free(bits);
+        vdb_free(ids);
+        return VDB_ENOMEM;
+    }
+    for (size_t i = from; i < to; i++)
+        bits[f->srows[i] >> 6] |= 1ull << (f->srows[i] & 63);
+    for (size_t i = 0; i < f->npending; i++) {
+        double v = f->pending[i].value;
+        int keep = drive->op == VDB_FOP_GT ? v > x : drive->op == VDB_FOP_GTE ? v >= x
+                 : drive->op == VDB_FOP_LT ? v < x : v <= x;
+        if (keep)
+            bits[f->pending[i].row >> 6] |= 1ull << (f->pending[i].row & 63);
+    }
+    /* Entries of removed rows linger only while `stale` is non-empty. */
+    int check_live = !roaring_bitmap_is_empty(f->stale);
+    int check_rest = sel->filter->root != drive;
+    size_t n = 0;
+    for (size_t w = 0; w < words; w++) {
+        for (uint64_t word = bits[w]; word != 0; word &= word - 1) {
+            uint32_t row = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(word));
+            if (check_live && !roaring_bitmap_contains(p->live, row))
+                continue;
+            if (check_rest) {
+                sel->plan.rows_scanned++;
+                if (!row_matches(sel, row))
+                    continue;
+            }
+            ids[n++] = row;
+        }
+    }
+    vdb_free(bits);
+    sel->ids = ids;
+    sel->nids = n;
     return VDB_OK;
 }
 
@@ -175,9 +255,11 @@ static int plan_filter(vdb_selection *sel, const vdb_plan_input *in, double live
     }
     double count = est.count < 0 ? 0 : est.count;
     if (in->materialize || count <= exact_limit(in, live) || (!in->hnsw && count <= live / 2)) {
-        if (materialize(sel) != VDB_OK)
+        const vdb_fnode *drive = driving_range(sel);
+        if (drive != NULL ? materialize_range(sel, drive) != VDB_OK : materialize(sel) != VDB_OK)
             return VDB_ENOMEM;
-        sel->plan.estimate = (size_t)roaring_bitmap_get_cardinality(sel->rows);
+        sel->plan.estimate =
+            sel->rows != NULL ? (size_t)roaring_bitmap_get_cardinality(sel->rows) : sel->nids;
         sel->plan.estimate_exact = 1;
     } else {
         sel->plan.estimate = (size_t)llround(count);
@@ -209,7 +291,8 @@ vdb_selection *vdb_payload_select(const vdb_payload *payload, const vdb_filter *
     } else if (plan_filter(sel, input, (double)live) != VDB_OK) {
         goto nomem;
     }
-    if (sel->rows != NULL && (sel->plan.kind == VDB_PLAN_EXACT_IDS || input->materialize)) {
+    if (sel->rows != NULL && sel->ids == NULL &&
+        (sel->plan.kind == VDB_PLAN_EXACT_IDS || input->materialize)) {
         sel->nids = (size_t)roaring_bitmap_get_cardinality(sel->rows);
         sel->ids = vdb_malloc((sel->nids ? sel->nids : 1) * sizeof(*sel->ids));
         if (sel->ids == NULL)
