@@ -271,6 +271,7 @@ vdb_store *vdb_store_open(const char *dir, const vdb_store_options *options, vdb
         goto fail;
     store->config = info.config;
     store->snapshot_lsn = info.lsn;
+    store->snapshot_bytes = info.vectors_size + info.meta_size;
     store->checkpoints = info.checkpoints;
     if ((store->set = vdb_snapshot_load(dir, &info, err)) == NULL ||
         open_wal(store, err) != VDB_OK || index_after_load(store, err) != VDB_OK)
@@ -342,6 +343,19 @@ static int log_and_apply(vdb_store *store, int type, const unsigned char *payloa
 
 static int checkpoint_locked(vdb_store *store, vdb_error *err);
 
+/* The WAL size that triggers a checkpoint: the configured bytes, or half
+ * the last snapshot when that is larger. A checkpoint rewrites the whole
+ * snapshot, so a fixed threshold would make bulk loading quadratic (a
+ * 1.5 GB store rewritten every 64 MiB); tying it to the snapshot size keeps
+ * the rewrite cost a constant factor per byte logged (Redis'
+ * auto-aof-rewrite-percentage), at the price of a longer replay after a
+ * crash (bounded by half the data). */
+static uint64_t checkpoint_threshold(const vdb_store *store)
+{
+    uint64_t half = store->snapshot_bytes / 2;
+    return half > store->options.wal_checkpoint_bytes ? half : store->options.wal_checkpoint_bytes;
+}
+
 /* After a durable write: checkpoint when the WAL has grown past the limit.
  * A failure is logged, not returned: the write itself is durable. */
 static void maybe_checkpoint(vdb_store *store)
@@ -350,7 +364,7 @@ static void maybe_checkpoint(vdb_store *store)
     if (vdb_wal_size(store->wal) < store->options.wal_checkpoint_bytes)
         return;
     pthread_mutex_lock(&store->writer);
-    if (vdb_wal_size(store->wal) >= store->options.wal_checkpoint_bytes &&
+    if (vdb_wal_size(store->wal) >= checkpoint_threshold(store) &&
         checkpoint_locked(store, &err) != VDB_OK)
         vdb_log_warn("%s: checkpoint failed: %s", store->dir, err.msg);
     pthread_mutex_unlock(&store->writer);
@@ -520,6 +534,7 @@ int vdb_store_delete_where(vdb_store *store, const struct vdb_filter *filter, si
 
 static int checkpoint_locked(vdb_store *store, vdb_error *err)
 {
+    vdb_snapshot_info info;
     uint64_t lsn;
     int rc = writable(store, err);
     if (rc != VDB_OK)
@@ -529,11 +544,12 @@ static int checkpoint_locked(vdb_store *store, vdb_error *err)
         return VDB_OK; /* nothing new since the last snapshot */
     pthread_rwlock_rdlock(&store->rw);
     rc = vdb_snapshot_write(store->dir, &store->config, lsn, store->checkpoints + 1, store->set,
-                            NULL, err);
+                            &info, err);
     pthread_rwlock_unlock(&store->rw);
     if (rc != VDB_OK)
         return rc;
     store->snapshot_lsn = lsn;
+    store->snapshot_bytes = info.vectors_size + info.meta_size;
     store->checkpoints++;
     /* The snapshot holds every record: a crash before (or a failure of) the
      * truncation only leaves records that replay will skip. */

@@ -49,7 +49,8 @@ typedef struct vdb_store_config {
 typedef struct vdb_store_options {
     vdb_fsync_policy fsync;
     uint32_t fsync_interval_ms;   /* for VDB_FSYNC_INTERVAL; default 1000 */
-    uint64_t wal_checkpoint_bytes; /* checkpoint when the WAL passes this; default 64 MiB */
+    uint64_t wal_checkpoint_bytes; /* checkpoint when the WAL passes this or half the last
+                                      snapshot's bytes, whichever is larger; default 64 MiB */
     int read_only;
 } vdb_store_options;
 

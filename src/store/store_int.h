@@ -25,6 +25,7 @@ struct vdb_store {
     pthread_rwlock_t rw;
     pthread_mutex_t writer;
     uint64_t snapshot_lsn;
+    uint64_t snapshot_bytes; /* vectors.npz + metadata.jsonl of the last snapshot */
     _Atomic uint64_t checkpoints; /* read by stats without the writer mutex */
     uint64_t wal_dropped;
 };
