@@ -76,6 +76,13 @@ void vdb_reply_error(vdb_req *req, int status, const char *message);
 /* The JSON object body. Errors: 415 (VDB_EUNSUPPORTED with status 415 set
  * in req), 400 malformed, 422 not an object / missing when required. */
 int vdb_req_body(vdb_req *req, int required, vdb_json **out);
+/* Fast path for a body whose big member `key` is a float matrix (see
+ * floatparse.h): parses it directly and the rest of the body through the
+ * JSON adapter (which then serves vdb_req_str & co). VDB_ENOTFOUND means
+ * "use vdb_req_body + vdb_req_matrix instead". */
+struct vdb_floatmatrix;
+int vdb_req_body_matrix(vdb_req *req, const char *key, int nested, size_t max_rows,
+                        struct vdb_floatmatrix *matrix, vdb_json **body);
 /* A string field from the query string, else the body. *out NULL when
  * absent and not required. */
 int vdb_req_str(vdb_req *req, const char *name, int required, const char **out);

@@ -14,6 +14,7 @@
 #include "../core/alloc.h"
 #include "../core/limits.h"
 #include "../filter/filter.h"
+#include "floatparse.h"
 
 /* Appends the store's dimension to a dimension error message. */
 static int with_store_dim(vdb_req *req, uint32_t dim)
@@ -79,15 +80,26 @@ static int parse_one_meta(vdb_req *req, add_batch *b, size_t i, vdb_json *meta)
     return VDB_OK;
 }
 
-static int parse_add(vdb_req *req, vdb_json *body, uint32_t dim, add_batch *b)
+static int parse_add(vdb_req *req, vdb_json *body, uint32_t dim, vdb_floatmatrix *fast,
+                     add_batch *b)
 {
     int rc;
     memset(b, 0, sizeof(*b));
     b->dim = dim;
-    rc = vdb_req_matrix(req, vdb_json_object_get(body, "vectors"), "vectors",
-                        req->api->config.max_batch, &b->dim, &b->vectors, &b->n);
-    if (rc != VDB_OK)
-        return rc;
+    if (fast != NULL) {
+        if (dim != 0 && fast->dim != dim)
+            return vdb_error_set(&req->err, VDB_EDIM, "vectors[0] has %u components, expected %u",
+                                 fast->dim, dim);
+        b->vectors = fast->data;
+        b->n = fast->rows;
+        b->dim = fast->dim;
+        fast->data = NULL;
+    } else {
+        rc = vdb_req_matrix(req, vdb_json_object_get(body, "vectors"), "vectors",
+                            req->api->config.max_batch, &b->dim, &b->vectors, &b->n);
+        if (rc != VDB_OK)
+            return rc;
+    }
     if (b->dim > req->api->config.max_dim)
         return vdb_error_set(&req->err, VDB_EINVAL, "dimension %u is over the limit %u", b->dim,
                              req->api->config.max_dim);
@@ -132,19 +144,30 @@ int vdb_vectors_add(vdb_req *req, int create_missing, vdb_json **result)
     add_batch batch;
     char **ids_out = NULL;
     double start = vdb_now_ms();
-    int rc = vdb_req_body(req, 1, &body);
+    vdb_floatmatrix fast;
     memset(&batch, 0, sizeof(batch));
+    int rc = vdb_req_body_matrix(req, "vectors", 1, req->api->config.max_batch, &fast, &body);
+    int have_fast = rc == VDB_OK;
+    if (rc == VDB_ENOTFOUND)
+        rc = vdb_req_body(req, 1, &body);
     if (rc == VDB_OK)
         rc = vdb_req_names(req, &user_id, &model_id);
-    if (rc != VDB_OK)
+    if (rc == VDB_OK) {
+        rc = vdb_registry_acquire(req->api->registry, user_id, model_id, &handle, &req->err);
+        if (rc == VDB_ENOTFOUND && !create_missing)
+            rc = vdb_req_not_found(req, user_id, model_id);
+        else if (rc == VDB_ENOTFOUND)
+            rc = VDB_OK;
+    }
+    if (rc != VDB_OK) {
+        if (have_fast)
+            vdb_floatmatrix_free(&fast);
         return rc;
-    rc = vdb_registry_acquire(req->api->registry, user_id, model_id, &handle, &req->err);
-    if (rc == VDB_ENOTFOUND && !create_missing)
-        return vdb_req_not_found(req, user_id, model_id);
-    if (rc != VDB_OK && rc != VDB_ENOTFOUND)
-        return rc;
+    }
     uint32_t dim = handle ? vdb_store_get_config(vdb_registry_store(handle))->dim : 0;
-    rc = parse_add(req, body, dim, &batch);
+    rc = parse_add(req, body, dim, have_fast ? &fast : NULL, &batch);
+    if (have_fast)
+        vdb_floatmatrix_free(&fast);
     if (rc == VDB_EDIM && handle != NULL)
         rc = with_store_dim(req, dim);
     if (rc == VDB_OK && handle == NULL) {
@@ -292,8 +315,22 @@ static int prepare_query(vdb_req *req, const char *field, query_job *job)
     vdb_json *body;
     long long k = 10, ef = 0;
     int exact = 0;
+    vdb_floatmatrix fast;
+    uint32_t fast_dim = 0;
+    int nested = strcmp(field, "query") != 0;
     memset(job, 0, sizeof(*job));
-    int rc = vdb_req_body(req, 1, &body);
+    int rc = vdb_req_body_matrix(req, field, nested, nested ? req->api->config.max_batch : 1,
+                                 &fast, &body);
+    int have_fast = rc == VDB_OK;
+    if (rc == VDB_ENOTFOUND)
+        rc = vdb_req_body(req, 1, &body);
+    if (have_fast) {
+        job->queries = fast.data;
+        job->nq = fast.rows;
+        fast_dim = fast.dim;
+        fast.data = NULL;
+        vdb_floatmatrix_free(&fast);
+    }
     if (rc == VDB_OK)
         rc = vdb_req_int(req, "k", 10, 1, req->api->config.max_k, &k);
     if (rc == VDB_OK)
@@ -308,7 +345,11 @@ static int prepare_query(vdb_req *req, const char *field, query_job *job)
         return rc;
     uint32_t dim = vdb_store_get_config(vdb_registry_store(job->handle))->dim;
     vdb_json *value = vdb_json_object_get(body, field);
-    if (strcmp(field, "query") == 0) {
+    if (have_fast) {
+        if (fast_dim != dim)
+            rc = vdb_error_set(&req->err, VDB_EDIM, "%s has %u components, expected %u", field,
+                               fast_dim, dim);
+    } else if (strcmp(field, "query") == 0) {
         if (value == NULL || vdb_jtype(value) != VDB_JSON_ARRAY)
             return vdb_error_set(&req->err, VDB_EINVAL, "query must be an array of numbers");
         vdb_json *wrapped = vdb_json_array();

@@ -12,6 +12,7 @@
 
 #include "../core/alloc.h"
 #include "../core/limits.h"
+#include "floatparse.h"
 
 static int content_type_ok(const char *type)
 {
@@ -65,6 +66,39 @@ int vdb_req_body(vdb_req *req, int required, vdb_json **out)
     }
     req->body = body;
     *out = body;
+    return VDB_OK;
+}
+
+int vdb_req_body_matrix(vdb_req *req, const char *key, int nested, size_t max_rows,
+                        vdb_floatmatrix *matrix, vdb_json **body)
+{
+    *body = NULL;
+    if (req->body_parsed || req->http->body_len == 0)
+        return VDB_ENOTFOUND;
+    if (!content_type_ok(vdb_http_header(req->http, "Content-Type")))
+        return VDB_ENOTFOUND; /* vdb_req_body answers 415 */
+    int rc = vdb_floatparse_member(req->http->body, req->http->body_len, key, nested, max_rows,
+                                   VDB_MAX_DIM, matrix, &req->err);
+    if (rc == VDB_ENOTFOUND)
+        return rc;
+    if (rc == VDB_EPARSE)
+        req->status_override = 400;
+    if (rc != VDB_OK)
+        return rc;
+    vdb_error perr;
+    vdb_error_clear(&perr);
+    req->body_parsed = 1;
+    req->body = vdb_json_parse(matrix->rest, matrix->rest_len, VDB_MAX_JSON_DEPTH, &perr);
+    if (req->body == NULL) {
+        vdb_floatmatrix_free(matrix);
+        req->status_override = 400;
+        return vdb_error_set(&req->err, VDB_EPARSE, "malformed JSON body: %s", perr.msg);
+    }
+    if (vdb_jtype(req->body) != VDB_JSON_OBJECT) {
+        vdb_floatmatrix_free(matrix);
+        return vdb_error_set(&req->err, VDB_EINVAL, "request body must be a JSON object");
+    }
+    *body = req->body;
     return VDB_OK;
 }
 

@@ -220,3 +220,46 @@ def test_405_wrong_method(admin):
     r = admin.get("/vectors/add")
     assert_error(r, 405)
     assert "POST" in r.headers["Allow"]
+
+
+# ---- the float-array fast path (src/api/floatparse.c) ----
+
+def raw(admin, path, text):
+    return admin.post(path, data=text.encode(), headers={"Content-Type": "application/json"})
+
+
+def test_fast_path_equivalent_forms(admin, store):
+    uid, mid = store
+    body = ('{ "metadata" : [ {"id": "s1", "note": "\\"vectors\\": [[9]]"} ] ,\n'
+            f'"user_id":"{uid}", "model_id" :"{mid}", "vectors":\t[ [ 1 , -0.5e0,2E-1 ,\n 0 ] ] }}')
+    r = raw(admin, "/vectors/add", body)
+    assert r.status_code == 200, r.text
+    q = raw(admin, "/vectors/query",
+            f'{{"query":[1,-0.5,0.2,0.0],"k":1,"user_id":"{uid}","model_id":"{mid}"}}')
+    top = q.json()["results"][0]
+    assert top["id"] == "s1" and top["note"] == '"vectors": [[9]]'
+    assert top["similarity_score"] == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("vectors,status", [
+    ("[[1, 2, 3, 01]]", 400), ("[[1, 2, 3, 1.]]", 400), ("[[1, 2, 3, -]]", 400),
+    ("[[1, 2, 3, 1e]]", 400), ("[[1, 2, 3, .5]]", 400), ("[[1, 2, 3, 4]", 400),
+    ("[[1, 2, 3, 4],]", 400), ("[[1, 2, 3, NaN]]", 400), ("[[1, 2, 3, Infinity]]", 400),
+    ("[[1, 2, 3, null]]", 422), ("[[1, 2, 3, [4]]]", 422), ("[[]]", 422), ("[1, 2, 3, 4]", 422),
+    ("[[1, 2, 3, 4e40]]", 422), ("[[1, 2, 3, -4e40]]", 422),
+])
+def test_fast_path_rejects(admin, store, vectors, status):
+    uid, mid = store
+    r = raw(admin, "/vectors/add", f'{{"user_id":"{uid}","model_id":"{mid}","vectors":{vectors}}}')
+    assert_error(r, status)
+    assert admin.get("/vectors/count", params={"user_id": uid, "model_id": mid}).json()["count"] == 0
+
+
+def test_fast_path_duplicate_member_and_tiny_values(admin, store):
+    uid, mid = store
+    r = raw(admin, "/vectors/add", f'{{"user_id":"{uid}","model_id":"{mid}",'
+                                   '"vectors":[[1,2,3,4]],"vectors":[[1,2,3,4]]}')
+    assert_error(r, 400)
+    r = raw(admin, "/vectors/add", f'{{"user_id":"{uid}","model_id":"{mid}",'
+                                   '"vectors":[[1e-50,2,3,4]]}')
+    assert r.status_code == 200  # underflow to 0 is a finite float32
