@@ -75,39 +75,100 @@ static int skip_value(scanner *s)
     return -1;
 }
 
-/* Checks the JSON number grammar at s->p; on success returns its length. */
-static size_t number_span(const char *p, const char *end)
+/* Exact powers of ten up to 1e22 (doubles represent them exactly); the
+ * rest are the nearest doubles. */
+static const double pow10_table[] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14,
+    1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26, 1e27, 1e28, 1e29,
+    1e30, 1e31, 1e32, 1e33, 1e34, 1e35, 1e36, 1e37, 1e38, 1e39, 1e40, 1e41, 1e42, 1e43, 1e44,
+    1e45, 1e46, 1e47, 1e48, 1e49, 1e50, 1e51, 1e52, 1e53, 1e54, 1e55, 1e56, 1e57, 1e58, 1e59,
+    1e60};
+
+/* Checks the JSON number grammar at p and converts it to float32. Returns
+ * the number's length, or 0 when it is not a JSON number.
+ *
+ * The value is computed as (up to 19 significant digits) x 10^e in double
+ * precision: at most two roundings, so the double is within ~2 ulp of the
+ * exact decimal, far tighter than float32's precision. Rounding that
+ * double to float can only differ from correctly rounding the decimal when
+ * the double sits right at a float halfway point; that case (and any
+ * exponent beyond 10^+-60) goes to strtof, so the result always equals
+ * strtof's, at a fraction of its cost. */
+static size_t parse_number(const char *p, const char *end, float *out)
 {
     const char *q = p;
+    uint64_t mantissa = 0;
+    int digits = 0, exp10 = 0, neg = 0;
     if (q < end && *q == '-')
-        q++;
+        neg = 1, q++;
     if (q >= end)
         return 0;
-    if (*q == '0')
+    if (*q == '0') {
         q++;
-    else if (*q >= '1' && *q <= '9')
-        while (q < end && *q >= '0' && *q <= '9')
-            q++;
-    else
+    } else if (*q >= '1' && *q <= '9') {
+        for (; q < end && *q >= '0' && *q <= '9'; q++) {
+            if (digits < 19)
+                mantissa = mantissa * 10 + (uint64_t)(*q - '0'), digits++;
+            else
+                exp10++;
+        }
+    } else {
         return 0;
+    }
     if (q < end && *q == '.') {
-        const char *digits = ++q;
-        while (q < end && *q >= '0' && *q <= '9')
-            q++;
-        if (q == digits)
+        const char *frac = ++q;
+        for (; q < end && *q >= '0' && *q <= '9'; q++) {
+            if (mantissa == 0 && *q == '0') {
+                exp10--; /* leading zeros of 0.000123 carry no digits */
+            } else if (digits < 19) {
+                mantissa = mantissa * 10 + (uint64_t)(*q - '0'), digits++;
+                exp10--;
+            }
+        }
+        if (q == frac)
             return 0;
     }
     if (q < end && (*q == 'e' || *q == 'E')) {
+        int eneg = 0, e = 0;
         q++;
         if (q < end && (*q == '+' || *q == '-'))
-            q++;
-        const char *digits = q;
-        while (q < end && *q >= '0' && *q <= '9')
-            q++;
-        if (q == digits)
+            eneg = *q++ == '-';
+        const char *edigits = q;
+        for (; q < end && *q >= '0' && *q <= '9'; q++)
+            if (e < 100000)
+                e = e * 10 + (*q - '0');
+        if (q == edigits)
             return 0;
+        exp10 += eneg ? -e : e;
     }
-    return (size_t)(q - p);
+    size_t span = (size_t)(q - p);
+    if (mantissa == 0) {
+        *out = neg ? -0.0f : 0.0f;
+        return span;
+    }
+    if (exp10 >= -60 && exp10 <= 60) {
+        double d = (double)mantissa;
+        d = exp10 >= 0 ? d * pow10_table[exp10] : d / pow10_table[-exp10];
+        float f = (float)d;
+        if (isfinite(f) && f != 0.0f) {
+            double half_ulp = ((double)nextafterf(f, INFINITY) - (double)f) / 2;
+            double gap = fabs(fabs(d - (double)f) - half_ulp);
+            if (gap > d * 1e-14) {
+                *out = neg ? -f : f;
+                return span;
+            }
+        } else if (!isfinite(f)) {
+            *out = neg ? -f : f;
+            return span;
+        }
+    }
+    char buf[512];
+    if (span >= sizeof(buf))
+        return 0;
+    memcpy(buf, p, span);
+    buf[span] = '\0';
+    *out = strtof(buf, NULL);
+    return span;
 }
 
 typedef struct matrix_builder {
@@ -149,24 +210,18 @@ static int parse_row(scanner *s, matrix_builder *m, const char *key, size_t row,
         return vdb_error_set(err, VDB_EINVAL, "%s[%zu] is empty", key, row);
     }
     for (;;) {
-        char buf[64];
+        float v;
         skip_ws(s);
-        size_t span = number_span(s->p, s->end);
+        size_t span = parse_number(s->p, s->end, &v);
         if (span == 0) {
             if (s->p < s->end && (*s->p == '"' || *s->p == 't' || *s->p == 'f' ||
                                   *s->p == 'n' || *s->p == '[' || *s->p == '{'))
                 return vdb_error_set(err, VDB_EINVAL, "%s[%zu][%zu] is not a number", key, row, n);
             return vdb_error_set(err, VDB_EPARSE, "malformed JSON in %s[%zu][%zu]", key, row, n);
         }
-        if (span >= sizeof(buf))
-            return vdb_error_set(err, VDB_EINVAL, "%s[%zu][%zu] has too many digits", key, row, n);
-        memcpy(buf, s->p, span);
-        buf[span] = '\0';
-        errno = 0;
-        float v = strtof(buf, NULL);
-        if (!isfinite(v) || (errno == ERANGE && fabsf(v) > 1.0f))
-            return vdb_error_set(err, VDB_EINVAL, "%s[%zu][%zu] (%s) is not a finite float32", key,
-                                 row, n, buf);
+        if (!isfinite(v))
+            return vdb_error_set(err, VDB_EINVAL, "%s[%zu][%zu] (%.*s) is not a finite float32", key,
+                                 row, n, (int)(span < 40 ? span : 40), s->p);
         if (n >= max_dim)
             return vdb_error_set(err, VDB_EINVAL, "%s[%zu] has more than %u components", key, row,
                                  max_dim);
