@@ -84,6 +84,15 @@ static const double pow10_table[] = {
     1e45, 1e46, 1e47, 1e48, 1e49, 1e50, 1e51, 1e52, 1e53, 1e54, 1e55, 1e56, 1e57, 1e58, 1e59,
     1e60};
 
+/* Nearest doubles to 10^-i: multiplying by them instead of dividing by
+ * 10^i adds at most half an ulp, which the halfway check below covers. */
+static const double neg_pow10_table[] = {
+    1e-0,  1e-1,  1e-2,  1e-3,  1e-4,  1e-5,  1e-6,  1e-7,  1e-8,  1e-9,  1e-10, 1e-11, 1e-12,
+    1e-13, 1e-14, 1e-15, 1e-16, 1e-17, 1e-18, 1e-19, 1e-20, 1e-21, 1e-22, 1e-23, 1e-24, 1e-25,
+    1e-26, 1e-27, 1e-28, 1e-29, 1e-30, 1e-31, 1e-32, 1e-33, 1e-34, 1e-35, 1e-36, 1e-37, 1e-38,
+    1e-39, 1e-40, 1e-41, 1e-42, 1e-43, 1e-44, 1e-45, 1e-46, 1e-47, 1e-48, 1e-49, 1e-50, 1e-51,
+    1e-52, 1e-53, 1e-54, 1e-55, 1e-56, 1e-57, 1e-58, 1e-59, 1e-60};
+
 /* Checks the JSON number grammar at p and converts it to float32. Returns
  * the number's length, or 0 when it is not a JSON number.
  *
@@ -148,10 +157,15 @@ static size_t parse_number(const char *p, const char *end, float *out)
     }
     if (exp10 >= -60 && exp10 <= 60) {
         double d = (double)mantissa;
-        d = exp10 >= 0 ? d * pow10_table[exp10] : d / pow10_table[-exp10];
+        d = exp10 >= 0 ? d * pow10_table[exp10] : d * neg_pow10_table[-exp10];
         float f = (float)d;
         if (isfinite(f) && f != 0.0f) {
-            double half_ulp = ((double)nextafterf(f, INFINITY) - (double)f) / 2;
+            uint32_t bits;
+            float next;
+            memcpy(&bits, &f, sizeof(bits));
+            bits++; /* f > 0 here: the next float up */
+            memcpy(&next, &bits, sizeof(next));
+            double half_ulp = ((double)next - (double)f) / 2;
             double gap = fabs(fabs(d - (double)f) - half_ulp);
             if (gap > d * 1e-14) {
                 *out = neg ? -f : f;
@@ -304,9 +318,11 @@ static int find_member(const char *body, size_t len, const char *key, const char
         s.p++;
         skip_ws(&s);
         if (match) {
-            if (*value_start != NULL)
-                return VDB_EEXIST; /* duplicate key */
+            /* Stop here: a second member of the same name stays in the
+             * rest of the body, where the JSON adapter refuses the
+             * duplicate key. */
             *value_start = s.p;
+            return VDB_OK;
         }
         if (skip_value(&s) != 0)
             return VDB_ENOTFOUND;
@@ -333,8 +349,6 @@ int vdb_floatparse_member(const char *body, size_t len, const char *key, int nes
     const char *value = NULL;
     memset(out, 0, sizeof(*out));
     int rc = find_member(body, len, key, &value);
-    if (rc == VDB_EEXIST)
-        return vdb_error_set(err, VDB_EPARSE, "duplicate key '%s'", key);
     if (rc != VDB_OK || (*value != '['))
         return VDB_ENOTFOUND;
     scanner s = {value, body + len};
