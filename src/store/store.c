@@ -46,6 +46,7 @@
 #include "../filter/filter.h"
 #include "../index/flat.h"
 #include "lockfile.h"
+#include "store_index.h"
 #include "store_int.h"
 #include "meta.h"
 #include "snapshot.h"
@@ -107,6 +108,7 @@ static vdb_store *store_alloc(const char *dir, const vdb_store_options *options,
 
 static void store_free(vdb_store *store)
 {
+    vdb_store_index_close(store);
     vdb_wal_close(store->wal);
     vdb_vecset_free(store->set);
     vdb_lockfile_release(store->lock);
@@ -167,19 +169,16 @@ static int open_wal(vdb_store *store, vdb_error *err)
     return VDB_OK;
 }
 
-/* Index seam: flat search needs nothing; an HNSW index would be loaded
- * here and caught up with rows appended by the WAL replay. */
+/* Loads or rebuilds the HNSW index when the store uses one (store_index.c). */
 static int index_after_load(vdb_store *store, vdb_error *err)
 {
-    (void)store;
-    (void)err;
-    return VDB_OK;
+    return vdb_store_index_open(store, err);
 }
 
 /* Removes what a failed create left, so the name can be created again. */
 static void remove_partial(const char *dir)
 {
-    static const char *names[] = {"store.json", "store.json.new", "vectors.npz",
+    static const char *names[] = {"store.json", "store.json.new", VDB_STORE_INDEX_FILE, "vectors.npz",
                                   "vectors.npz.new", "metadata.jsonl", "metadata.jsonl.new",
                                   WAL_NAME, ".store.lock"};
     char path[PATH_MAX];
@@ -237,7 +236,7 @@ vdb_store *vdb_store_create(const char *dir, const vdb_store_config *config,
     /* An empty snapshot first: a store always has a manifest to open. */
     if ((rc = vdb_snapshot_write(dir, config, 0, 0, store->set, NULL, err)) != VDB_OK ||
         (rc = open_wal(store, err)) != VDB_OK || (rc = vdb_fsx_dirsync(dir, err)) != VDB_OK ||
-        (rc = sync_parent(dir, err)) != VDB_OK)
+        (rc = sync_parent(dir, err)) != VDB_OK || (rc = index_after_load(store, err)) != VDB_OK)
         goto fail;
     return store;
 fail:
@@ -338,6 +337,8 @@ static int log_and_apply(vdb_store *store, int type, const unsigned char *payloa
     pthread_rwlock_unlock(&store->rw);
     if (rc != VDB_OK)
         vdb_wal_rollback(store->wal, *lsn, NULL);
+    else
+        vdb_store_index_after_write(store);
     return rc;
 }
 
@@ -532,16 +533,33 @@ int vdb_store_delete_where(vdb_store *store, const struct vdb_filter *filter, si
 
 /* ---- checkpoint, close ---- */
 
+/* Saves the HNSW graph beside a snapshot with the same row numbering; a
+ * failure only costs a rebuild at the next open, so it is logged. */
+static void save_index(vdb_store *store)
+{
+    vdb_error err;
+    vdb_error_clear(&err);
+    if (vdb_store_index_save(store, &err) != VDB_OK)
+        vdb_log_warn("%s: saving the index failed (it is rebuilt at the next open): %s",
+                     store->dir, err.msg);
+}
+
 static int checkpoint_locked(vdb_store *store, vdb_error *err)
 {
     vdb_snapshot_info info;
     uint64_t lsn;
-    int rc = writable(store, err);
+    int renumber, rc = writable(store, err);
     if (rc != VDB_OK)
         return rc;
     lsn = vdb_wal_last_lsn(store->wal);
-    if (lsn == store->snapshot_lsn && vdb_vecset_rows(store->set) == vdb_vecset_count(store->set))
-        return VDB_OK; /* nothing new since the last snapshot */
+    renumber = vdb_vecset_rows(store->set) != vdb_vecset_count(store->set);
+    if (lsn == store->snapshot_lsn && !renumber) {
+        save_index(store); /* the data is unchanged; the graph may have grown */
+        return VDB_OK;
+    }
+    /* Compaction renumbers rows: the saved graph must go first. */
+    if (renumber && (rc = vdb_store_index_before_compact(store, err)) != VDB_OK)
+        return rc;
     pthread_rwlock_rdlock(&store->rw);
     rc = vdb_snapshot_write(store->dir, &store->config, lsn, store->checkpoints + 1, store->set,
                             &info, err);
@@ -555,8 +573,13 @@ static int checkpoint_locked(vdb_store *store, vdb_error *err)
      * truncation only leaves records that replay will skip. */
     if ((rc = vdb_wal_reset(store->wal, lsn, err)) != VDB_OK)
         return rc;
+    if (!renumber) {
+        save_index(store);
+        return VDB_OK;
+    }
     pthread_rwlock_wrlock(&store->rw);
     rc = vdb_vecset_compact(store->set, NULL, err);
+    vdb_store_index_after_compact(store);
     pthread_rwlock_unlock(&store->rw);
     return rc;
 }
@@ -572,7 +595,12 @@ int vdb_store_checkpoint(vdb_store *store, vdb_error *err)
 
 int vdb_store_optimize(vdb_store *store, size_t *vectors_out, vdb_error *err)
 {
+    /* The checkpoint compacts tombstones (restarting the graph when rows
+     * were renumbered); optimize then waits until the graph covers every
+     * row, so recall is whole again when it returns. */
     int rc = vdb_store_checkpoint(store, err);
+    if (rc == VDB_OK)
+        vdb_store_index_wait(store);
     if (rc == VDB_OK && vectors_out != NULL)
         *vectors_out = vdb_store_count(store);
     return rc;

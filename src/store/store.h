@@ -134,6 +134,7 @@ typedef struct vdb_store_stats {
     uint64_t wal_bytes;
     uint64_t checkpoints;
     const char *index_name; /* "flat" or "hnsw" (static string) */
+    uint32_t index_rows;    /* rows the HNSW graph covers (the rest is scanned exactly) */
     int read_only;          /* opened read-only, or a WAL write/fsync failed */
     uint64_t wal_dropped_bytes; /* torn WAL tail dropped when this store was opened */
     uint64_t wal_lsn;       /* LSN of the last logged write */

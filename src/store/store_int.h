@@ -28,6 +28,7 @@ struct vdb_store {
     uint64_t snapshot_bytes; /* vectors.npz + metadata.jsonl of the last snapshot */
     _Atomic uint64_t checkpoints; /* read by stats without the writer mutex */
     uint64_t wal_dropped;
+    struct vdb_store_index *index; /* store_index.c: HNSW graph and its indexer */
 };
 
 #endif

@@ -9,6 +9,7 @@
 #include "../core/alloc.h"
 #include "../filter/filter.h"
 #include "../index/flat.h"
+#include "store_index.h"
 #include "store_int.h"
 
 typedef struct filter_ctx {
@@ -22,13 +23,19 @@ static int accept_row(void *ctx, uint32_t row)
     return vdb_filter_match_text(f->filter, vdb_vecset_meta(f->set, row));
 }
 
-/* The index seam: exact search today; an HNSW index would answer here
- * unless params->exact (config.index and hnsw_threshold decide). */
+/* The HNSW graph answers when the store has one covering most rows and the
+ * caller did not ask for exact search; otherwise rows are scanned exactly. */
 static int search_rows(vdb_store *store, const vdb_vecview *view, const float *queries,
-                       size_t nq, size_t k, const vdb_filter_hook *hook, vdb_hit *hits,
-                       size_t *counts, vdb_error *err)
+                       size_t nq, size_t k, const vdb_query_params *params,
+                       const vdb_filter_hook *hook, vdb_hit *hits, size_t *counts,
+                       vdb_error *err)
 {
-    (void)store;
+    if (!params->exact) {
+        int rc = vdb_store_index_search(store, view, queries, nq, k, params->ef, hook, hits,
+                                        counts, err);
+        if (rc != VDB_ENOTFOUND)
+            return rc;
+    }
     if (nq == 1)
         return vdb_flat_search(view, queries, k, hook, hits, counts, err);
     return vdb_flat_search_batch(view, queries, nq, k, hook, hits, counts, err);
@@ -106,7 +113,7 @@ int vdb_store_query(vdb_store *store, const float *queries, size_t nq,
     if (hits == NULL || counts == NULL)
         rc = vdb_error_set(err, VDB_ENOMEM, "no memory for %zu x %zu results", nq, k);
     else
-        rc = search_rows(store, &view, prepared, nq, k, params->filter ? &hook : NULL, hits,
+        rc = search_rows(store, &view, prepared, nq, k, params, params->filter ? &hook : NULL, hits,
                          counts, err);
     if (rc == VDB_OK && emit != NULL)
         rc = emit_all(store, nq, k, hits, counts, emit, ctx, err);
@@ -179,13 +186,14 @@ void vdb_store_get_stats(vdb_store *store, vdb_store_stats *stats)
     pthread_rwlock_rdlock(&store->rw);
     stats->vectors = vdb_vecset_count(store->set);
     stats->rows = vdb_vecset_rows(store->set);
-    stats->memory_bytes = vdb_vecset_memory(store->set);
+    stats->memory_bytes = vdb_vecset_memory(store->set) + vdb_store_index_memory(store);
+    stats->index_name = vdb_store_index_name(store);
+    stats->index_rows = vdb_store_index_rows(store);
     pthread_rwlock_unlock(&store->rw);
     stats->wal_bytes = vdb_wal_size(store->wal);
     stats->checkpoints = atomic_load(&store->checkpoints);
     stats->wal_dropped_bytes = store->wal_dropped;
     stats->wal_lsn = vdb_wal_last_lsn(store->wal);
     stats->wal_syncs = vdb_wal_syncs(store->wal);
-    stats->index_name = "flat";
     stats->read_only = store->options.read_only || vdb_wal_failed(store->wal);
 }

@@ -1,0 +1,413 @@
+/* HNSW index manager of a store; see store_index.h for the model.
+ *
+ * Locking: the graph pointer is replaced only under the store's rw lock held
+ * exclusively; the indexer inserts under the rw lock held shared (the HNSW
+ * index supports concurrent inserts and searches), one chunk at a time so a
+ * writer waiting for the exclusive lock waits at most one chunk. `upto` is
+ * atomic: searches read it under the shared lock and treat rows at or past
+ * it as the unindexed tail. */
+#include "store_index.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "../core/alloc.h"
+#include "../core/fsx.h"
+#include "../core/log.h"
+#include "../core/pool.h"
+#include "../index/flat.h"
+#include "../index/hnsw.h"
+#include "../kernel/topk.h"
+#include "store_int.h"
+
+/* Rows inserted per read-guard hold by the indexer. */
+#define INDEX_CHUNK 512
+
+struct vdb_store_index {
+    vdb_hnsw *hnsw;          /* NULL: the store searches exactly */
+    _Atomic uint32_t upto;   /* rows [0, upto) were offered to the graph */
+    uint32_t saved_rows;     /* graph rows in hnsw.idx (writer mutex) */
+    pthread_t thread;
+    int thread_running;
+    pthread_mutex_t mutex;
+    pthread_cond_t wake;     /* new rows, or stop */
+    pthread_cond_t idle;     /* the indexer caught up */
+    _Atomic int stopping;  /* read by catch_up without the mutex */
+    int pending;
+    int busy;
+};
+
+static int hnsw_wanted(const vdb_store *store)
+{
+    const vdb_store_config *c = &store->config;
+    if (c->index == VDB_INDEX_HNSW)
+        return 1;
+    return c->index == VDB_INDEX_AUTO && vdb_vecset_count(store->set) >= c->hnsw_threshold;
+}
+
+static vdb_hnsw *new_graph(const vdb_store *store, vdb_error *err)
+{
+    vdb_hnsw_params params;
+    vdb_hnsw_params_default(&params);
+    params.m = store->config.hnsw_m;
+    params.ef_construction = store->config.hnsw_ef_construction;
+    params.ef_search = store->config.hnsw_ef_search;
+    return vdb_hnsw_new(store->config.dim, store->config.metric, &params, err);
+}
+
+/* Inserts rows until the graph covers the vecset or the store stops. */
+static void catch_up(vdb_store *store)
+{
+    vdb_store_index *ix = store->index;
+    for (;;) {
+        vdb_vecview view;
+        vdb_error err;
+        uint32_t from, to;
+        int rc;
+        pthread_rwlock_rdlock(&store->rw);
+        view = vdb_vecset_view(store->set);
+        from = atomic_load(&ix->upto);
+        if (ix->hnsw == NULL || from >= view.n || ix->stopping) {
+            pthread_rwlock_unlock(&store->rw);
+            return;
+        }
+        to = view.n - from > INDEX_CHUNK ? from + INDEX_CHUNK : view.n;
+        vdb_error_clear(&err);
+        rc = vdb_hnsw_build(ix->hnsw, &view, from, to, &err);
+        if (rc == VDB_OK)
+            atomic_store(&ix->upto, to);
+        pthread_rwlock_unlock(&store->rw);
+        if (rc != VDB_OK) {
+            /* Queries stay correct (the tail is scanned exactly); the next
+             * write retries. */
+            vdb_log_error("%s: HNSW indexing of rows %u..%u failed: %s", store->dir, from, to,
+                          err.msg);
+            return;
+        }
+    }
+}
+
+static void *indexer_main(void *arg)
+{
+    vdb_store *store = arg;
+    vdb_store_index *ix = store->index;
+    pthread_mutex_lock(&ix->mutex);
+    while (!ix->stopping) {
+        if (!ix->pending) {
+            ix->busy = 0;
+            pthread_cond_broadcast(&ix->idle);
+            pthread_cond_wait(&ix->wake, &ix->mutex);
+            continue;
+        }
+        ix->pending = 0;
+        ix->busy = 1;
+        pthread_mutex_unlock(&ix->mutex);
+        catch_up(store);
+        pthread_mutex_lock(&ix->mutex);
+    }
+    ix->busy = 0;
+    pthread_cond_broadcast(&ix->idle);
+    pthread_mutex_unlock(&ix->mutex);
+    return NULL;
+}
+
+static void wake_indexer(vdb_store *store)
+{
+    vdb_store_index *ix = store->index;
+    pthread_mutex_lock(&ix->mutex);
+    ix->pending = 1;
+    ix->busy = 1;
+    if (!ix->thread_running && !ix->stopping) {
+        if (pthread_create(&ix->thread, NULL, indexer_main, store) == 0)
+            ix->thread_running = 1;
+        else
+            vdb_log_error("%s: cannot start the HNSW indexer; searches stay exact", store->dir);
+    }
+    pthread_cond_signal(&ix->wake);
+    pthread_mutex_unlock(&ix->mutex);
+}
+
+/* Loads hnsw.idx; NULL (with a log line saying why) when it cannot be used. */
+static vdb_hnsw *load_graph(vdb_store *store)
+{
+    char path[PATH_MAX];
+    vdb_error err;
+    vdb_hnsw *hnsw;
+    vdb_error_clear(&err);
+    if (vdb_fsx_path(path, sizeof(path), store->dir, VDB_STORE_INDEX_FILE, &err) != VDB_OK)
+        return NULL;
+    hnsw = vdb_hnsw_load(path, store->config.dim, store->config.metric, &err);
+    if (hnsw == NULL) {
+        if (err.code != VDB_ENOTFOUND)
+            vdb_log_warn("%s: index file unusable, rebuilding it: %s", store->dir, err.msg);
+        return NULL;
+    }
+    if (vdb_hnsw_rows(hnsw) > vdb_vecset_rows(store->set)) {
+        vdb_log_warn("%s: index file covers %u rows but the store has %u; rebuilding it",
+                     store->dir, vdb_hnsw_rows(hnsw), vdb_vecset_rows(store->set));
+        vdb_hnsw_free(hnsw);
+        return NULL;
+    }
+    vdb_hnsw_set_ef_search(hnsw, store->config.hnsw_ef_search, NULL);
+    return hnsw;
+}
+
+int vdb_store_index_open(vdb_store *store, vdb_error *err)
+{
+    vdb_store_index *ix = vdb_calloc(1, sizeof(*ix));
+    if (ix == NULL)
+        return vdb_error_set(err, VDB_ENOMEM, "no memory for the index manager");
+    pthread_mutex_init(&ix->mutex, NULL);
+    pthread_cond_init(&ix->wake, NULL);
+    pthread_cond_init(&ix->idle, NULL);
+    store->index = ix;
+    if (!hnsw_wanted(store))
+        return VDB_OK;
+    ix->hnsw = load_graph(store);
+    if (ix->hnsw != NULL) {
+        atomic_store(&ix->upto, vdb_hnsw_rows(ix->hnsw));
+        ix->saved_rows = vdb_hnsw_rows(ix->hnsw);
+        vdb_log_info("%s: index loaded (%u rows; %u to catch up)", store->dir,
+                     vdb_hnsw_rows(ix->hnsw), vdb_vecset_rows(store->set) - vdb_hnsw_rows(ix->hnsw));
+    } else if ((ix->hnsw = new_graph(store, err)) == NULL) {
+        return err != NULL ? err->code : VDB_ENOMEM;
+    }
+    if (atomic_load(&ix->upto) < vdb_vecset_rows(store->set))
+        wake_indexer(store);
+    return VDB_OK;
+}
+
+void vdb_store_index_close(vdb_store *store)
+{
+    vdb_store_index *ix = store->index;
+    if (ix == NULL)
+        return;
+    pthread_mutex_lock(&ix->mutex);
+    ix->stopping = 1;
+    pthread_cond_signal(&ix->wake);
+    pthread_mutex_unlock(&ix->mutex);
+    if (ix->thread_running)
+        pthread_join(ix->thread, NULL);
+    vdb_hnsw_free(ix->hnsw);
+    pthread_cond_destroy(&ix->idle);
+    pthread_cond_destroy(&ix->wake);
+    pthread_mutex_destroy(&ix->mutex);
+    vdb_free(ix);
+    store->index = NULL;
+}
+
+void vdb_store_index_after_write(vdb_store *store)
+{
+    vdb_store_index *ix = store->index;
+    if (ix == NULL)
+        return;
+    if (ix->hnsw == NULL) {
+        vdb_error err;
+        vdb_hnsw *fresh;
+        if (!hnsw_wanted(store))
+            return;
+        vdb_error_clear(&err);
+        if ((fresh = new_graph(store, &err)) == NULL) {
+            vdb_log_error("%s: cannot create the HNSW index: %s", store->dir, err.msg);
+            return;
+        }
+        pthread_rwlock_wrlock(&store->rw);
+        ix->hnsw = fresh;
+        atomic_store(&ix->upto, 0);
+        pthread_rwlock_unlock(&store->rw);
+        vdb_log_info("%s: %zu vectors: building an HNSW index in the background", store->dir,
+                     vdb_vecset_count(store->set));
+    }
+    wake_indexer(store);
+}
+
+int vdb_store_index_before_compact(vdb_store *store, vdb_error *err)
+{
+    char path[PATH_MAX];
+    int rc = vdb_fsx_path(path, sizeof(path), store->dir, VDB_STORE_INDEX_FILE, err);
+    if (rc != VDB_OK)
+        return rc;
+    /* The file's row ids are about to change meaning: it must be gone, for
+     * sure, before the renumbered snapshot can exist. */
+    if (vdb_fsx_unlink(path, NULL) == VDB_OK)
+        return vdb_fsx_dirsync(store->dir, err);
+    return VDB_OK;
+}
+
+void vdb_store_index_after_compact(vdb_store *store)
+{
+    vdb_store_index *ix = store->index;
+    vdb_error err;
+    if (ix == NULL || ix->hnsw == NULL)
+        return;
+    vdb_hnsw_free(ix->hnsw);
+    ix->saved_rows = 0;
+    vdb_error_clear(&err);
+    ix->hnsw = new_graph(store, &err);
+    if (ix->hnsw == NULL)
+        vdb_log_error("%s: cannot restart the HNSW index: %s", store->dir, err.msg);
+    atomic_store(&ix->upto, 0);
+    if (ix->hnsw != NULL)
+        wake_indexer(store);
+}
+
+int vdb_store_index_save(vdb_store *store, vdb_error *err)
+{
+    char path[PATH_MAX], tmp[PATH_MAX];
+    vdb_store_index *ix = store->index;
+    int rc;
+    uint32_t rows;
+    if (ix == NULL || ix->hnsw == NULL || vdb_hnsw_count(ix->hnsw) == 0)
+        return VDB_OK;
+    rows = vdb_hnsw_rows(ix->hnsw);
+    if (rows == ix->saved_rows)
+        return VDB_OK; /* the file already holds this graph */
+    if ((rc = vdb_fsx_path(path, sizeof(path), store->dir, VDB_STORE_INDEX_FILE, err)) != VDB_OK ||
+        (rc = vdb_fsx_path(tmp, sizeof(tmp), store->dir, VDB_STORE_INDEX_FILE ".new", err)) !=
+            VDB_OK)
+        return rc;
+    pthread_rwlock_rdlock(&store->rw);
+    rc = vdb_hnsw_save(ix->hnsw, tmp, err);
+    pthread_rwlock_unlock(&store->rw);
+    if (rc == VDB_OK && (rc = vdb_fsx_rename(tmp, path, err)) == VDB_OK)
+        rc = vdb_fsx_dirsync(store->dir, err);
+    if (rc != VDB_OK)
+        vdb_fsx_unlink(tmp, NULL);
+    else
+        ix->saved_rows = rows;
+    return rc;
+}
+
+void vdb_store_index_wait(vdb_store *store)
+{
+    vdb_store_index *ix = store->index;
+    if (ix == NULL || ix->hnsw == NULL)
+        return;
+    wake_indexer(store);
+    pthread_mutex_lock(&ix->mutex);
+    while (ix->busy && ix->thread_running && !ix->stopping)
+        pthread_cond_wait(&ix->idle, &ix->mutex);
+    pthread_mutex_unlock(&ix->mutex);
+}
+
+typedef struct search_job {
+    const vdb_hnsw *hnsw;
+    const vdb_vecview *view;
+    const float *queries;
+    size_t k;
+    uint32_t ef;
+    const vdb_filter_hook *hook;
+    uint32_t *tail;         /* unindexed live, accepted rows */
+    size_t ntail;
+    vdb_hit *hits;
+    size_t *counts;
+    vdb_hit *spare;         /* 2k hits per task for the merge */
+    _Atomic int failed;
+    vdb_error err;
+} search_job;
+
+/* One query: graph for the indexed rows, exact over the tail, merged. */
+static void search_one(void *arg, size_t q, int worker)
+{
+    search_job *job = arg;
+    const float *query = job->queries + q * job->view->dim;
+    vdb_hit *graph = job->spare + q * 2 * job->k, *tail = graph + job->k;
+    size_t ngraph = 0, ntail = 0;
+    vdb_topk top;
+    vdb_error err;
+    (void)worker;
+    vdb_error_clear(&err);
+    if (vdb_hnsw_search(job->hnsw, job->view, query, job->k, job->ef, job->hook, NULL, graph,
+                        &ngraph, &err) != VDB_OK ||
+        (job->ntail > 0 && vdb_flat_search_ids(job->view, query, job->tail, job->ntail, job->k,
+                                               tail, &ntail, &err) != VDB_OK)) {
+        if (atomic_exchange(&job->failed, 1) == 0)
+            job->err = err;
+        job->counts[q] = 0;
+        return;
+    }
+    vdb_topk_init(&top, job->hits + q * job->k, job->k);
+    for (size_t i = 0; i < ngraph; i++)
+        vdb_topk_push(&top, graph[i].dist, graph[i].id);
+    for (size_t i = 0; i < ntail; i++)
+        vdb_topk_push(&top, tail[i].dist, tail[i].id);
+    job->counts[q] = vdb_topk_sort(&top);
+}
+
+/* The live rows past the graph that the filter accepts. */
+static uint32_t *tail_rows(const vdb_vecview *view, uint32_t upto, const vdb_filter_hook *hook,
+                           size_t *count)
+{
+    uint32_t *rows = vdb_malloc(((size_t)view->n - upto + 1) * sizeof(uint32_t));
+    size_t n = 0;
+    if (rows == NULL)
+        return NULL;
+    for (uint32_t r = upto; r < view->n; r++)
+        if (!vdb_vecview_is_deleted(view, r) &&
+            (hook == NULL || hook->accept == NULL || hook->accept(hook->ctx, r)))
+            rows[n++] = r;
+    *count = n;
+    return rows;
+}
+
+int vdb_store_index_search(vdb_store *store, const vdb_vecview *view, const float *queries,
+                           size_t nq, size_t k, uint32_t ef, const vdb_filter_hook *hook,
+                           vdb_hit *hits, size_t *counts, vdb_error *err)
+{
+    vdb_store_index *ix = store->index;
+    uint32_t upto;
+    search_job job;
+    int rc = VDB_OK;
+    if (ix == NULL || ix->hnsw == NULL)
+        return VDB_ENOTFOUND;
+    upto = atomic_load(&ix->upto);
+    if (upto > view->n)
+        upto = view->n;
+    if (upto == 0 || (size_t)upto * 2 < view->n)
+        return VDB_ENOTFOUND;
+    memset(&job, 0, sizeof(job));
+    job.hnsw = ix->hnsw;
+    job.view = view;
+    job.queries = queries;
+    job.k = k;
+    job.ef = ef ? ef : store->config.hnsw_ef_search;
+    job.hook = hook;
+    job.hits = hits;
+    job.counts = counts;
+    job.tail = tail_rows(view, upto, hook, &job.ntail);
+    job.spare = vdb_malloc(nq * 2 * k * sizeof(vdb_hit));
+    if (job.tail == NULL || job.spare == NULL) {
+        rc = vdb_error_set(err, VDB_ENOMEM, "no memory for %zu HNSW queries", nq);
+        goto cleanup;
+    }
+    vdb_pool_run(vdb_pool_global(), nq, search_one, &job);
+    if (atomic_load(&job.failed)) {
+        if (err != NULL)
+            *err = job.err;
+        rc = job.err.code != VDB_OK ? job.err.code : VDB_EINTERNAL;
+    }
+cleanup:
+    vdb_free(job.tail);
+    vdb_free(job.spare);
+    return rc;
+}
+
+const char *vdb_store_index_name(vdb_store *store)
+{
+    vdb_store_index *ix = store->index;
+    return ix != NULL && ix->hnsw != NULL ? "hnsw" : "flat";
+}
+
+size_t vdb_store_index_memory(vdb_store *store)
+{
+    vdb_store_index *ix = store->index;
+    return ix != NULL && ix->hnsw != NULL ? vdb_hnsw_memory(ix->hnsw) : 0;
+}
+
+uint32_t vdb_store_index_rows(vdb_store *store)
+{
+    vdb_store_index *ix = store->index;
+    return ix != NULL ? atomic_load(&ix->upto) : 0;
+}

@@ -1,0 +1,74 @@
+/* The store's HNSW index manager: when a store uses HNSW, how the graph is
+ * loaded, caught up, kept current and saved, and how queries use it.
+ *
+ * Writes never wait for the graph. A background indexer thread per store
+ * inserts the rows appended since the graph's last row ("upto"), in small
+ * chunks under the store's read guard, so a write is acknowledged as soon
+ * as its WAL record is durable and searches keep running while the graph
+ * grows. A query searches the graph for rows below upto and scans the
+ * not-yet-indexed tail exactly, then merges: results are always complete.
+ * While most of the store is unindexed (just after a rebuild started) the
+ * whole query is exact.
+ *
+ * The graph's row ids are the vecset's rows. A checkpoint that compacts
+ * tombstones renumbers rows, so it first removes the saved index file
+ * (durably), and afterwards starts a fresh graph that the indexer rebuilds.
+ * The index file (hnsw.idx) is derived data: missing, corrupt or stale
+ * files are rebuilt with a log line, never trusted.
+ *
+ * All functions are called by store.c / store_read.c with the locks noted. */
+#ifndef VDB_STORE_STORE_INDEX_H
+#define VDB_STORE_STORE_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/err.h"
+#include "../index/index.h"
+#include "store.h"
+
+#define VDB_STORE_INDEX_FILE "hnsw.idx"
+
+typedef struct vdb_store_index vdb_store_index;
+
+/* After the snapshot and WAL are loaded (no locks needed: not shared yet):
+ * loads hnsw.idx when the store should use HNSW (or rebuilds it) and starts
+ * the indexer. Never fails the open for index trouble: a bad file is
+ * logged and rebuilt. Errors: VDB_ENOMEM only. */
+int vdb_store_index_open(vdb_store *store, vdb_error *err);
+
+/* Stops the indexer and frees the graph. NULL-safe. No locks held. */
+void vdb_store_index_close(vdb_store *store);
+
+/* After a successful write, with the writer mutex held (no rw lock): starts
+ * using HNSW when the store crossed its threshold, and wakes the indexer. */
+void vdb_store_index_after_write(vdb_store *store);
+
+/* Before a checkpoint that will renumber rows (writer mutex held): removes
+ * the saved index file and syncs the directory. */
+int vdb_store_index_before_compact(vdb_store *store, vdb_error *err);
+
+/* After compaction renumbered rows (rw held exclusively): drops the graph
+ * and starts a fresh one for the indexer to rebuild. */
+void vdb_store_index_after_compact(vdb_store *store);
+
+/* After a snapshot committed without renumbering (writer mutex held): saves
+ * the graph to hnsw.idx atomically (temp name, fsync, rename, dir sync). */
+int vdb_store_index_save(vdb_store *store, vdb_error *err);
+
+/* Blocks until the indexer has caught up with every row (optimize). */
+void vdb_store_index_wait(vdb_store *store);
+
+/* Answers queries from the graph (rw held shared). Returns VDB_ENOTFOUND
+ * when the graph should not be used (none, exact requested, or mostly
+ * unindexed): the caller then searches exactly. ef 0 = store default. */
+int vdb_store_index_search(vdb_store *store, const vdb_vecview *view, const float *queries,
+                           size_t nq, size_t k, uint32_t ef, const vdb_filter_hook *hook,
+                           vdb_hit *hits, size_t *counts, vdb_error *err);
+
+/* For stats (rw held shared): "hnsw" or "flat", graph bytes, indexed rows. */
+const char *vdb_store_index_name(vdb_store *store);
+size_t vdb_store_index_memory(vdb_store *store);
+uint32_t vdb_store_index_rows(vdb_store *store);
+
+#endif
