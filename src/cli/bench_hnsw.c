@@ -6,6 +6,7 @@
  * store's optimize).
  *
  * Every figure is measured here, on this run's data; nothing is estimated.
+ * Query timings are the best of three passes per ef (see measure()).
  * Queries must already be prepared (normalized for cosine) like the truth's.
  * Set VDB_BENCH_HNSW_DELETES=0 to skip the delete phase (it costs a rebuild). */
 #include "bench.h"
@@ -59,15 +60,29 @@ static int run_queries(const vdb_hnsw *h, const vdb_vecview *view, const float *
     return VDB_OK;
 }
 
+/* The machine is shared, so each ef runs REPEATS passes and keeps the
+ * fastest (the one least disturbed by other processes); the peers' drivers
+ * do the same. */
+#define REPEATS 3
+
 static int measure(const vdb_hnsw *h, const vdb_vecview *view, const float *queries, size_t nq,
                    const vdb_hit *truth, const size_t *truth_counts, size_t k, uint32_t ef,
                    vdb_hnsw_scratch *s, vdb_hit *got, size_t *counts, double *lat, point *out,
                    vdb_error *err)
 {
-    double total;
-    int rc = run_queries(h, view, queries, nq, k, ef, s, got, counts, lat, &total, err);
-    if (rc != VDB_OK)
-        return rc;
+    double total = 0;
+    double *best = lat + nq;
+    for (int rep = 0; rep < REPEATS; rep++) {
+        double t;
+        int rc = run_queries(h, view, queries, nq, k, ef, s, got, counts, lat, &t, err);
+        if (rc != VDB_OK)
+            return rc;
+        if (rep == 0 || t < total) {
+            total = t;
+            memcpy(best, lat, nq * sizeof(double));
+        }
+    }
+    lat = best;
     out->ef = ef;
     out->recall = vdb_bench_recall(got, counts, truth, truth_counts, nq, k);
     out->qps = total > 0 ? (double)nq / total : 0;
@@ -141,7 +156,7 @@ static int bench_deletes(const vdb_hnsw *h, const vdb_vecview *data, const float
     vdb_hit *truth = vdb_malloc(nq * k * sizeof(vdb_hit));
     vdb_hit *got = vdb_malloc(nq * k * sizeof(vdb_hit));
     size_t *tc = vdb_malloc(nq * sizeof(size_t)), *gc = vdb_malloc(nq * sizeof(size_t));
-    double *lat = vdb_malloc(nq * sizeof(double));
+    double *lat = vdb_malloc(2 * nq * sizeof(double));
     vdb_hnsw_scratch *s = vdb_hnsw_scratch_new(err);
     vdb_hnsw *fresh = NULL;
     int rc = VDB_ENOMEM;
@@ -209,7 +224,7 @@ static int sweep(const vdb_hnsw *h, const vdb_vecview *data, const float *querie
 {
     vdb_hit *got = vdb_malloc(nq * k * sizeof(vdb_hit));
     size_t *counts = vdb_malloc(nq * sizeof(size_t));
-    double *lat = vdb_malloc(nq * sizeof(double));
+    double *lat = vdb_malloc(2 * nq * sizeof(double));
     vdb_hnsw_scratch *s = vdb_hnsw_scratch_new(err);
     int rc = VDB_OK;
     size_t n = 0;
