@@ -23,7 +23,8 @@
  *   VDB_PLAN_EXACT_IDS  exact search over the candidate rows
  *                       (vdb_flat_search_ids): small result sets, recall 1;
  *   VDB_PLAN_HNSW       filter-aware HNSW (vdb_hnsw_search with the
- *                       selection's accept hook) with a widened ef;
+ *                       selection's accept hook) with an ef chosen for the
+ *                       selectivity (payload_plan.c explains the model);
  *   VDB_PLAN_FLAT       exact search over all rows with the accept hook
  *                       (flat stores, or HNSW is unavailable);
  * and writes a one-line explain string saying why.
@@ -40,6 +41,25 @@
  *   query:        sel = vdb_payload_select(p, filter, &input, err); switch on
  *                 vdb_selection_plan(sel)->kind; the hook for flat/HNSW is
  *                 {vdb_selection_accept, sel}; vdb_selection_free(sel);
+ *                 e.g., for one prepared query q:
+ *                   vdb_plan_input in = {k, ef, hnsw != NULL, 0, 0};
+ *                   vdb_selection *sel = vdb_payload_select(p, filter, &in, err);
+ *                   const vdb_plan *plan = vdb_selection_plan(sel);
+ *                   vdb_filter_hook hook = {vdb_selection_accept, sel};
+ *                   switch (plan->kind) {
+ *                   case VDB_PLAN_EXACT_IDS:
+ *                       ids = vdb_selection_ids(sel, &nids);
+ *                       rc = vdb_flat_search_ids(&view, q, ids, nids, k, out, &nout, err);
+ *                       break;
+ *                   case VDB_PLAN_HNSW:
+ *                       rc = vdb_hnsw_search(hnsw, &view, q, k, plan->ef, &hook, NULL,
+ *                                            out, &nout, err);
+ *                       break;
+ *                   case VDB_PLAN_FLAT: (VDB_PLAN_ALL: the unfiltered path)
+ *                       rc = vdb_flat_search(&view, q, k, &hook, out, &nout, err);
+ *                   }
+ *                   vdb_selection_free(sel);
+ *                 and plan->explain goes into the response's debug/explain field;
  *   batch query:  one selection serves every query of the batch;
  *   count:        vdb_payload_count(p, filter, &n, err);
  *   delete_where/scroll: vdb_payload_match_rows(p, filter, &rows, &n, err);
@@ -142,8 +162,8 @@ typedef struct vdb_plan_input {
     size_t k;          /* results wanted (>= 1) */
     uint32_t ef;       /* the query's HNSW ef (0: 64) */
     int hnsw;          /* nonzero when the store has an HNSW index to use */
-    size_t exact_max;  /* largest candidate set searched exactly; 0: default
-                          max(1000, live / 50) */
+    size_t exact_max;  /* largest candidate set searched exactly; 0: by the
+                          cost model (HNSW) or live / 2 (no HNSW) */
     int materialize;   /* nonzero: always compute the exact row set (count,
                           delete, scroll), scanning rows when indexes fall short */
 } vdb_plan_input;
@@ -152,7 +172,7 @@ typedef struct vdb_plan {
     vdb_plan_kind kind;
     size_t estimate;    /* matching live rows (exact when estimate_exact) */
     int estimate_exact;
-    uint32_t ef;        /* for VDB_PLAN_HNSW: the widened ef */
+    uint32_t ef;        /* for VDB_PLAN_HNSW: the ef to search with */
     size_t rows_scanned; /* rows whose metadata was evaluated while planning */
     char explain[256];  /* e.g. "exact over 812 candidates (indexed: price)" */
 } vdb_plan;

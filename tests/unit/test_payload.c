@@ -412,27 +412,35 @@ static void test_planner(void **state)
             fail();
         }
         if (plan->kind == VDB_PLAN_HNSW)
-            assert_true(plan->ef >= 64);
+            assert_true(plan->ef >= 16 && plan->ef <= 64);
         vdb_selection_free(sel);
         check_filter(p, cases[i].filter, rows, cases[i].input->hnsw);
         vdb_filter_free(f);
     }
-    /* ef widens as selectivity drops (exact search held off with a small
-     * exact_max), and never falls below k. */
+    /* Filtered HNSW explores about ef/s rows, so ef narrows as selectivity
+     * drops (exact search held off with a small exact_max), never below
+     * 16 or 1.5k; a filter matching everything keeps the full ef. */
     vdb_plan_input forced = {10, 64, 1, 100, 0};
     vdb_filter *f10 = compile("{\"b\": {\"$lt\": 100}}");
     vdb_filter *f50 = compile("{\"b\": {\"$lt\": 500}}");
+    vdb_filter *f100 = compile("{\"b\": {\"$gte\": 0}}");
     vdb_selection *s10 = vdb_payload_select(p, f10, &forced, &err);
     vdb_selection *s50 = vdb_payload_select(p, f50, &forced, &err);
+    vdb_selection *s100 = vdb_payload_select(p, f100, &forced, &err);
     assert_non_null(s10);
     assert_non_null(s50);
+    assert_non_null(s100);
     assert_int_equal(vdb_selection_plan(s10)->kind, VDB_PLAN_HNSW);
-    assert_int_equal(vdb_selection_plan(s50)->ef, 64);
-    assert_true(vdb_selection_plan(s10)->ef > vdb_selection_plan(s50)->ef);
+    assert_int_equal(vdb_selection_plan(s100)->ef, 64);
+    assert_true(vdb_selection_plan(s50)->ef < 64);
+    assert_true(vdb_selection_plan(s10)->ef < vdb_selection_plan(s50)->ef);
+    assert_true(vdb_selection_plan(s10)->ef >= 16);
     assert_non_null(strstr(vdb_selection_plan(s10)->explain, "filter-aware HNSW"));
     assert_non_null(strstr(vdb_selection_plan(s10)->explain, "indexed: b"));
     vdb_selection_free(s10);
     vdb_selection_free(s50);
+    vdb_selection_free(s100);
+    vdb_filter_free(f100);
     vdb_plan_input bigk = {5000, 64, 1, 100, 0};
     s50 = vdb_payload_select(p, f50, &bigk, &err);
     assert_non_null(s50);
