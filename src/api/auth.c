@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -36,7 +38,11 @@ struct vdb_auth {
     pthread_rwlock_t lock;
     char *path;
     int has_admin, has_api, admin_from_file;
-    uint8_t admin_hash[32];
+    uint8_t admin_hash[32];      /* the configured admin key (environment) */
+    uint8_t file_admin_hash[32]; /* the generated one, kept in the key file */
+    char *lock_path;
+    atomic_llong last_check_ms;  /* when the file was last looked at */
+    struct stat seen;            /* the file as last loaded */
     uint8_t api_hash[32];
     user_key *keys;
     size_t nkeys, cap;
@@ -97,7 +103,7 @@ static int save_locked(vdb_auth *auth, vdb_error *err)
         goto cleanup;
     vdb_json_object_set_new(root, "version", vdb_json_int(1));
     if (auth->admin_from_file) {
-        vdb_sha256_to_hex(auth->admin_hash, hex);
+        vdb_sha256_to_hex(auth->file_admin_hash, hex);
         vdb_json_object_set_new(root, "admin_sha256", vdb_json_string(hex));
     }
     for (size_t i = 0; i < auth->nkeys; i++) {
@@ -171,6 +177,7 @@ static int load_file(vdb_auth *auth, vdb_error *err)
     if (f == NULL)
         return errno == ENOENT ? VDB_OK
                                : vdb_error_set(err, VDB_EIO, "cannot read %s", auth->path);
+    fstat(fileno(f), &auth->seen);
     char *text = vdb_malloc(1 << 20);
     size_t len = text ? fread(text, 1, (1 << 20) - 1, f) : 0;
     fclose(f);
@@ -182,7 +189,8 @@ static int load_file(vdb_auth *auth, vdb_error *err)
         return vdb_error_set(err, VDB_ECORRUPT, "%s is not valid JSON", auth->path);
     int rc = VDB_OK;
     const char *admin = vdb_json_string_value(vdb_json_object_get(root, "admin_sha256"));
-    if (admin != NULL && hex_to_bytes(admin, auth->admin_hash, 32) == 0)
+    auth->nkeys = 0;
+    if (admin != NULL && hex_to_bytes(admin, auth->file_admin_hash, 32) == 0)
         auth->admin_from_file = 1;
     vdb_json *keys = vdb_json_object_get(root, "keys");
     for (size_t i = 0; rc == VDB_OK && i < vdb_json_array_size(keys); i++) {
@@ -207,12 +215,68 @@ static int load_file(vdb_auth *auth, vdb_error *err)
     return rc;
 }
 
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Serializes read-modify-write of the key file across processes (the
+ * server and `vdb keys`). Returns the locked descriptor or -1. */
+static int lock_file(vdb_auth *auth)
+{
+    int fd = open(auth->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0 && flock(fd, LOCK_EX) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+static void unlock_file(int fd)
+{
+    if (fd >= 0) {
+        flock(fd, LOCK_UN);
+        close(fd);
+    }
+}
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Picks up changes another process (vdb keys) made to the key file; looks
+ * at most once a second. */
+static void maybe_reload(vdb_auth *auth)
+{
+    long long now = now_ms(), last = atomic_load(&auth->last_check_ms);
+    struct stat st;
+    if (now - last < 1000 || !atomic_compare_exchange_strong(&auth->last_check_ms, &last, now))
+        return;
+    if (stat(auth->path, &st) != 0)
+        return;
+    pthread_rwlock_rdlock(&auth->lock);
+    int changed = !same_file(&st, &auth->seen);
+    pthread_rwlock_unlock(&auth->lock);
+    if (!changed)
+        return;
+    vdb_error err;
+    pthread_rwlock_wrlock(&auth->lock);
+    if (load_file(auth, &err) != VDB_OK)
+        vdb_log_error("key file reload failed: %s", err.msg);
+    pthread_rwlock_unlock(&auth->lock);
+}
+
 vdb_auth *vdb_auth_open(const char *data_dir, const char *admin_key, const char *api_key,
                         char *generated_out, vdb_error *err)
 {
     vdb_auth *auth = vdb_calloc(1, sizeof(*auth));
     size_t size = strlen(data_dir) + 32;
-    generated_out[0] = '\0';
+    if (generated_out != NULL)
+        generated_out[0] = '\0';
     if (auth == NULL || (auth->path = vdb_malloc(size)) == NULL) {
         vdb_free(auth);
         vdb_error_set(err, VDB_ENOMEM, "out of memory");
@@ -220,8 +284,18 @@ vdb_auth *vdb_auth_open(const char *data_dir, const char *admin_key, const char 
     }
     pthread_rwlock_init(&auth->lock, NULL);
     snprintf(auth->path, size, "%s/.vdb_auth.json", data_dir);
-    if (load_file(auth, err) != VDB_OK)
+    if ((auth->lock_path = vdb_malloc(size)) == NULL) {
+        vdb_error_set(err, VDB_ENOMEM, "out of memory");
         goto fail;
+    }
+    snprintf(auth->lock_path, size, "%s/.vdb_auth.lock", data_dir);
+    atomic_store(&auth->last_check_ms, now_ms());
+    int lock_fd = lock_file(auth);
+    int rc = load_file(auth, err);
+    if (rc != VDB_OK) {
+        unlock_file(lock_fd);
+        goto fail;
+    }
     if (api_key != NULL && api_key[0] != '\0') {
         auth->has_api = 1;
         hash_key(api_key, auth->api_hash);
@@ -231,16 +305,22 @@ vdb_auth *vdb_auth_open(const char *data_dir, const char *admin_key, const char 
         hash_key(admin_key, auth->admin_hash);
     } else if (auth->admin_from_file) {
         auth->has_admin = 1;
-    } else {
+        memcpy(auth->admin_hash, auth->file_admin_hash, 32);
+    } else if (generated_out != NULL) {
         if (new_key(generated_out) != VDB_OK) {
             vdb_error_set(err, VDB_EIO, "cannot read random bytes for the admin key");
+            unlock_file(lock_fd);
             goto fail;
         }
         hash_key(generated_out, auth->admin_hash);
+        memcpy(auth->file_admin_hash, auth->admin_hash, 32);
         auth->has_admin = auth->admin_from_file = 1;
-        if (save_locked(auth, err) != VDB_OK)
+        if (save_locked(auth, err) != VDB_OK) {
+            unlock_file(lock_fd);
             goto fail;
+        }
     }
+    unlock_file(lock_fd);
     return auth;
 fail:
     vdb_auth_free(auth);
@@ -253,6 +333,7 @@ void vdb_auth_free(vdb_auth *auth)
         return;
     pthread_rwlock_destroy(&auth->lock);
     vdb_free(auth->keys);
+    vdb_free(auth->lock_path);
     vdb_free(auth->path);
     vdb_free(auth);
 }
@@ -264,6 +345,7 @@ int vdb_auth_check(vdb_auth *auth, const char *key, vdb_principal *out)
     const user_key *match = NULL;
     if (key == NULL || key[0] == '\0' || strlen(key) > 1024)
         return VDB_EAUTH;
+    maybe_reload(auth);
     hash_key(key, hash);
     admin = auth->has_admin & vdb_auth_ct_equal(hash, auth->admin_hash, 32);
     api = auth->has_api & vdb_auth_ct_equal(hash, auth->api_hash, 32);
@@ -301,11 +383,17 @@ int vdb_auth_create_key(vdb_auth *auth, const char *user_id, char *key_out, char
     memcpy(key.key_id, hex, 16);
     snprintf(key.user_id, sizeof(key.user_id), "%s", user_id);
     key.created = (long long)time(NULL);
+    int lock_fd = lock_file(auth);
     pthread_rwlock_wrlock(&auth->lock);
-    rc = add_key_locked(auth, &key);
+    rc = load_file(auth, err); /* start from what is on disk now */
+    if (rc == VDB_OK)
+        rc = add_key_locked(auth, &key);
     if (rc == VDB_OK && (rc = save_locked(auth, err)) != VDB_OK)
         auth->nkeys--;
+    if (rc == VDB_OK)
+        stat(auth->path, &auth->seen);
     pthread_rwlock_unlock(&auth->lock);
+    unlock_file(lock_fd);
     if (rc == VDB_ENOMEM)
         vdb_error_set(err, rc, "out of memory");
     if (rc == VDB_OK)
@@ -319,11 +407,18 @@ int vdb_auth_revoke(vdb_auth *auth, const char *key_id, const char *user_id, siz
                     vdb_error *err)
 {
     size_t kept = 0, removed = 0;
-    int rc = VDB_OK;
+    int lock_fd = lock_file(auth);
     pthread_rwlock_wrlock(&auth->lock);
+    int rc = load_file(auth, err);
+    if (rc != VDB_OK) {
+        pthread_rwlock_unlock(&auth->lock);
+        unlock_file(lock_fd);
+        return rc;
+    }
     user_key *saved = vdb_malloc((auth->nkeys ? auth->nkeys : 1) * sizeof(*saved));
     if (saved == NULL) {
         pthread_rwlock_unlock(&auth->lock);
+        unlock_file(lock_fd);
         return vdb_error_set(err, VDB_ENOMEM, "out of memory");
     }
     memcpy(saved, auth->keys, auth->nkeys * sizeof(*saved));
@@ -343,7 +438,10 @@ int vdb_auth_revoke(vdb_auth *auth, const char *key_id, const char *user_id, siz
         memcpy(auth->keys, saved, before * sizeof(*saved));
         auth->nkeys = before;
     }
+    if (rc == VDB_OK)
+        stat(auth->path, &auth->seen);
     pthread_rwlock_unlock(&auth->lock);
+    unlock_file(lock_fd);
     vdb_free(saved);
     *revoked = rc == VDB_OK ? removed : 0;
     return rc;
@@ -351,6 +449,7 @@ int vdb_auth_revoke(vdb_auth *auth, const char *key_id, const char *user_id, siz
 
 void vdb_auth_list(vdb_auth *auth, const char *user_id, vdb_auth_visit_fn fn, void *ctx)
 {
+    maybe_reload(auth);
     pthread_rwlock_rdlock(&auth->lock);
     for (size_t i = 0; i < auth->nkeys; i++)
         if (user_id == NULL || strcmp(user_id, auth->keys[i].user_id) == 0)

@@ -40,7 +40,11 @@ typedef struct vdb_principal {
  * the configured keys ("" = unset). When no admin key is configured and
  * none is stored, one is generated and written (hashed) and its plain text
  * is copied to generated_out (VDB_AUTH_KEY_MAX bytes) for printing once;
- * otherwise generated_out[0] is set to 0. */
+ * otherwise generated_out[0] is set to 0. With generated_out NULL nothing
+ * is generated (tools such as `vdb keys` that only manage per-user keys).
+ * The key file is shared with other processes: changes are made under an
+ * flock of <data_dir>/.vdb_auth.lock from the file's current contents, and
+ * a running server picks up changes made elsewhere within a second. */
 vdb_auth *vdb_auth_open(const char *data_dir, const char *admin_key, const char *api_key,
                         char *generated_out, vdb_error *err);
 void vdb_auth_free(vdb_auth *auth);

@@ -6,6 +6,7 @@
 
 int vdb_cmd_bench(int argc, char **argv);
 int vdb_cmd_serve(int argc, char **argv);
+int vdb_cmd_keys(int argc, char **argv);
 int vdb_cmd_create(int argc, char **argv);
 int vdb_cmd_import(int argc, char **argv);
 int vdb_cmd_query(int argc, char **argv);

@@ -13,6 +13,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"serve", vdb_cmd_serve, "run the REST server"},
+    {"keys", vdb_cmd_keys, "create, list and revoke per-user API keys"},
     {"bench", vdb_cmd_bench, "benchmark exact/HNSW search on synthetic or .npy data"},
     {"create", vdb_cmd_create, "create an empty store"},
     {"import", vdb_cmd_import, "load a .npy file (and metadata.jsonl) into a store"},

@@ -151,3 +151,35 @@ def test_tenant_own_store_full_access(tenants):
     assert a.get("/admin/store/stats", params=mine).json()["vectors"] == 1
     assert a.delete("/admin/store", json=mine).status_code == 200
     assert_error(a.get("/vectors/count", params=mine), 404)
+
+
+def test_keys_cli_shares_the_key_file_with_the_server(server, admin):
+    import subprocess
+    import time
+    from conftest import VDB_BIN
+    run = lambda *a: subprocess.run([VDB_BIN, "keys", *a, "--data-dir", server.data_dir],
+                                    capture_output=True, text=True, timeout=30)
+    p = run("create", "cli_user")
+    assert p.returncode == 0, p.stderr
+    fields = {k: v.strip() for k, v in (l.split(": ", 1) for l in p.stdout.splitlines() if ": " in l)}
+    key, key_id = fields["api_key"], fields["key_id"]
+    c = Client(server.url, key)
+    deadline = time.time() + 5
+    while c.get("/vectors/ping").status_code != 200 and time.time() < deadline:
+        time.sleep(0.2)  # the server re-reads the key file within a second
+    assert c.get("/vectors/ping").status_code == 200
+    listed = admin.get("/admin/keys", params={"user_id": "cli_user"}).json()["keys"]
+    assert [k["key_id"] for k in listed] == [key_id]
+    # a key created over HTTP shows up in the CLI listing
+    http_id = admin.post("/admin/keys", json={"user_id": "cli_user"}).json()["key_id"]
+    out = run("list", "cli_user").stdout
+    assert key_id in out and http_id in out
+    assert run("revoke", key_id).returncode == 0
+    deadline = time.time() + 5
+    while c.get("/vectors/ping").status_code != 401 and time.time() < deadline:
+        time.sleep(0.2)
+    assert_error(c.get("/vectors/ping"), 401)
+    assert run("revoke-user", "cli_user").returncode == 0
+    assert admin.get("/admin/keys", params={"user_id": "cli_user"}).json()["keys"] == []
+    assert run("revoke", "nonexistent").returncode == 1
+    assert run("create", "../bad").returncode == 1
