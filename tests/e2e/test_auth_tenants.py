@@ -180,6 +180,10 @@ def test_keys_cli_shares_the_key_file_with_the_server(server, admin):
         time.sleep(0.2)
     assert_error(c.get("/vectors/ping"), 401)
     assert run("revoke-user", "cli_user").returncode == 0
+    deadline = time.time() + 5
+    while admin.get("/admin/keys", params={"user_id": "cli_user"}).json()["keys"] and \
+            time.time() < deadline:
+        time.sleep(0.2)
     assert admin.get("/admin/keys", params={"user_id": "cli_user"}).json()["keys"] == []
     assert run("revoke", "nonexistent").returncode == 1
     assert run("create", "../bad").returncode == 1
