@@ -46,6 +46,7 @@
 #include "../filter/filter.h"
 #include "../index/flat.h"
 #include "lockfile.h"
+#include "store_filter.h"
 #include "store_index.h"
 #include "store_int.h"
 #include "meta.h"
@@ -109,6 +110,7 @@ static vdb_store *store_alloc(const char *dir, const vdb_store_options *options,
 static void store_free(vdb_store *store)
 {
     vdb_store_index_close(store);
+    vdb_store_filter_close(store);
     vdb_wal_close(store->wal);
     vdb_vecset_free(store->set);
     vdb_lockfile_release(store->lock);
@@ -329,11 +331,15 @@ static int check_strings(size_t n, const char *const *ids, const char *const *me
 static int log_and_apply(vdb_store *store, int type, const unsigned char *payload, size_t len,
                          uint64_t *lsn, vdb_error *err)
 {
+    uint32_t rows_before;
     int rc = vdb_wal_append(store->wal, type, payload, len, lsn, err);
     if (rc != VDB_OK)
         return rc;
     pthread_rwlock_wrlock(&store->rw);
+    rows_before = vdb_vecset_rows(store->set);
     rc = apply_record(store->set, type, payload, len, err);
+    if (rc == VDB_OK)
+        vdb_store_filter_sync(store, rows_before);
     pthread_rwlock_unlock(&store->rw);
     if (rc != VDB_OK)
         vdb_wal_rollback(store->wal, *lsn, NULL);
@@ -503,6 +509,7 @@ int vdb_store_delete_where(vdb_store *store, const struct vdb_filter *filter, si
                            vdb_error *err)
 {
     const char **ids = NULL;
+    uint32_t *rows = NULL;
     size_t count = 0, removed = 0;
     uint64_t lsn = 0;
     int rc = VDB_OK;
@@ -511,19 +518,22 @@ int vdb_store_delete_where(vdb_store *store, const struct vdb_filter *filter, si
             *deleted = 0;
         return VDB_OK;
     }
+    if ((rc = vdb_store_filter_ensure(store, err)) != VDB_OK)
+        return rc;
     pthread_mutex_lock(&store->writer);
-    uint32_t rows = vdb_vecset_rows(store->set);
-    if ((ids = vdb_malloc(((size_t)rows + 1) * sizeof(char *))) == NULL) {
+    pthread_rwlock_rdlock(&store->rw);
+    rc = vdb_payload_match_rows(vdb_store_filter_payload(store), filter, &rows, &count, err);
+    if (rc == VDB_OK && (ids = vdb_malloc((count + 1) * sizeof(char *))) == NULL)
         rc = vdb_error_set(err, VDB_ENOMEM, "no memory to delete by filter");
-    } else {
-        for (uint32_t r = 0; r < rows; r++)
-            if (!vdb_vecset_is_deleted(store->set, r) &&
-                vdb_filter_match_text(filter, vdb_vecset_meta(store->set, r)))
-                ids[count++] = vdb_vecset_id(store->set, r);
+    for (size_t i = 0; rc == VDB_OK && i < count; i++)
+        ids[i] = vdb_vecset_id(store->set, rows[i]);
+    pthread_rwlock_unlock(&store->rw);
+    /* The writer mutex keeps the rows (and their id strings) unchanged. */
+    if (rc == VDB_OK)
         rc = delete_live_locked(store, count, ids, &removed, &lsn, err);
-    }
     pthread_mutex_unlock(&store->writer);
     vdb_free(ids);
+    vdb_free(rows);
     if (rc == VDB_OK && lsn != 0)
         rc = commit(store, lsn, err);
     if (rc == VDB_OK && deleted != NULL)
@@ -577,10 +587,16 @@ static int checkpoint_locked(vdb_store *store, vdb_error *err)
         save_index(store);
         return VDB_OK;
     }
-    pthread_rwlock_wrlock(&store->rw);
-    rc = vdb_vecset_compact(store->set, NULL, err);
-    vdb_store_index_after_compact(store);
-    pthread_rwlock_unlock(&store->rw);
+    {
+        uint32_t old_rows = vdb_vecset_rows(store->set);
+        uint32_t *old_to_new = vdb_malloc(((size_t)old_rows + 1) * sizeof(uint32_t));
+        pthread_rwlock_wrlock(&store->rw);
+        rc = vdb_vecset_compact(store->set, old_to_new, err);
+        vdb_store_filter_remap(store, old_to_new, old_rows);
+        vdb_store_index_after_compact(store);
+        pthread_rwlock_unlock(&store->rw);
+        vdb_free(old_to_new);
+    }
     return rc;
 }
 

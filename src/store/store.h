@@ -100,11 +100,14 @@ typedef struct vdb_store_hit {
 typedef int (*vdb_store_hits_fn)(void *ctx, size_t query, const vdb_store_hit *hits,
                                  size_t count);
 
+#define VDB_EXPLAIN_MAX 256
+
 typedef struct vdb_query_params {
     size_t k;
     uint32_t ef;                       /* 0 = store default */
     const struct vdb_filter *filter;   /* NULL = none */
     int exact;                         /* force exact search */
+    char *explain;                     /* optional out (VDB_EXPLAIN_MAX bytes): the filter plan */
 } vdb_query_params;
 
 /* Runs nq queries (row-major nq x dim; raw, not yet normalized) and calls

@@ -299,8 +299,9 @@ typedef struct search_job {
     size_t k;
     uint32_t ef;
     const vdb_filter_hook *hook;
-    uint32_t *tail;         /* unindexed live, accepted rows */
+    uint32_t *tail;         /* unindexed live, accepted rows: [upto, n) */
     size_t ntail;
+    uint32_t upto;
     vdb_hit *hits;
     size_t *counts;
     vdb_hit *spare;         /* 2k hits per task for the merge */
@@ -329,8 +330,11 @@ static void search_one(void *arg, size_t q, int worker)
         return;
     }
     vdb_topk_init(&top, job->hits + q * job->k, job->k);
+    /* The indexer may have linked rows past `upto` already; the tail scan
+     * covers those, so taking them from the graph too would duplicate them. */
     for (size_t i = 0; i < ngraph; i++)
-        vdb_topk_push(&top, graph[i].dist, graph[i].id);
+        if (graph[i].id < job->upto)
+            vdb_topk_push(&top, graph[i].dist, graph[i].id);
     for (size_t i = 0; i < ntail; i++)
         vdb_topk_push(&top, tail[i].dist, tail[i].id);
     job->counts[q] = vdb_topk_sort(&top);
@@ -374,6 +378,7 @@ int vdb_store_index_search(vdb_store *store, const vdb_vecview *view, const floa
     job.k = k;
     job.ef = ef ? ef : store->config.hnsw_ef_search;
     job.hook = hook;
+    job.upto = upto;
     job.hits = hits;
     job.counts = counts;
     job.tail = tail_rows(view, upto, hook, &job.ntail);

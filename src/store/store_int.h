@@ -29,6 +29,7 @@ struct vdb_store {
     _Atomic uint64_t checkpoints; /* read by stats without the writer mutex */
     uint64_t wal_dropped;
     struct vdb_store_index *index; /* store_index.c: HNSW graph and its indexer */
+    struct vdb_payload *payload;   /* store_filter.c: NULL until a filter is used */
 };
 
 #endif

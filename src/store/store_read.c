@@ -4,41 +4,75 @@
  * write excludes them. */
 #include "store.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "../core/alloc.h"
 #include "../filter/filter.h"
 #include "../index/flat.h"
+#include "store_filter.h"
 #include "store_index.h"
 #include "store_int.h"
 
-typedef struct filter_ctx {
-    const vdb_vecset *set;
-    const struct vdb_filter *filter;
-} filter_ctx;
-
-static int accept_row(void *ctx, uint32_t row)
+/* Exact search over the planner's candidate rows, one query at a time. */
+static int search_ids(const vdb_vecview *view, const float *queries, size_t nq, size_t k,
+                      const uint32_t *ids, size_t nids, vdb_hit *hits, size_t *counts,
+                      vdb_error *err)
 {
-    const filter_ctx *f = ctx;
-    return vdb_filter_match_text(f->filter, vdb_vecset_meta(f->set, row));
+    for (size_t q = 0; q < nq; q++) {
+        int rc = vdb_flat_search_ids(view, queries + q * view->dim, ids, nids, k, hits + q * k,
+                                     &counts[q], err);
+        if (rc != VDB_OK)
+            return rc;
+    }
+    return VDB_OK;
 }
 
-/* The HNSW graph answers when the store has one covering most rows and the
- * caller did not ask for exact search; otherwise rows are scanned exactly. */
+/* Runs the queries the way the plan says: without a filter (or with the
+ * filter as a hook) the HNSW graph answers when the store has one covering
+ * most rows and exact search was not requested, else rows are scanned
+ * exactly; a small filtered candidate set is searched exactly. */
 static int search_rows(vdb_store *store, const vdb_vecview *view, const float *queries,
                        size_t nq, size_t k, const vdb_query_params *params,
-                       const vdb_filter_hook *hook, vdb_hit *hits, size_t *counts,
-                       vdb_error *err)
+                       vdb_selection *selection, vdb_hit *hits, size_t *counts, vdb_error *err)
 {
+    vdb_filter_hook hook = {vdb_selection_accept, selection};
+    const vdb_filter_hook *filter = NULL;
+    uint32_t ef = params->ef;
+    if (selection != NULL) {
+        const vdb_plan *plan = vdb_selection_plan(selection);
+        if (params->explain != NULL)
+            snprintf(params->explain, VDB_EXPLAIN_MAX, "%s", plan->explain);
+        if (plan->kind == VDB_PLAN_EXACT_IDS) {
+            size_t nids;
+            const uint32_t *ids = vdb_selection_ids(selection, &nids);
+            return search_ids(view, queries, nq, k, ids, nids, hits, counts, err);
+        }
+        if (plan->kind != VDB_PLAN_ALL)
+            filter = &hook;
+        if (plan->kind == VDB_PLAN_HNSW && plan->ef > ef)
+            ef = plan->ef;
+    }
     if (!params->exact) {
-        int rc = vdb_store_index_search(store, view, queries, nq, k, params->ef, hook, hits,
-                                        counts, err);
+        int rc = vdb_store_index_search(store, view, queries, nq, k, ef, filter, hits, counts,
+                                        err);
         if (rc != VDB_ENOTFOUND)
             return rc;
     }
     if (nq == 1)
-        return vdb_flat_search(view, queries, k, hook, hits, counts, err);
-    return vdb_flat_search_batch(view, queries, nq, k, hook, hits, counts, err);
+        return vdb_flat_search(view, queries, k, filter, hits, counts, err);
+    return vdb_flat_search_batch(view, queries, nq, k, filter, hits, counts, err);
+}
+
+/* Plans a filtered query against the payload (rw held shared). */
+static vdb_selection *plan_filter(vdb_store *store, const vdb_query_params *params, size_t k,
+                                  vdb_error *err)
+{
+    vdb_plan_input input = {0};
+    input.k = k;
+    input.ef = params->ef ? params->ef : store->config.hnsw_ef_search;
+    input.hnsw = !params->exact && strcmp(vdb_store_index_name(store), "hnsw") == 0;
+    return vdb_payload_select(vdb_store_filter_payload(store), params->filter, &input, err);
 }
 
 static int emit_all(vdb_store *store, size_t nq, size_t k, const vdb_hit *hits,
@@ -71,8 +105,7 @@ int vdb_store_query(vdb_store *store, const float *queries, size_t nq,
     float *prepared = NULL;
     vdb_hit *hits = NULL;
     size_t *counts = NULL, k, bytes;
-    filter_ctx fctx;
-    vdb_filter_hook hook;
+    vdb_selection *selection = NULL;
     vdb_vecview view;
     int rc = VDB_OK;
     if (params == NULL || params->k == 0)
@@ -94,6 +127,8 @@ int vdb_store_query(vdb_store *store, const float *queries, size_t nq,
             goto cleanup;
         }
     }
+    if (params->filter != NULL && (rc = vdb_store_filter_ensure(store, err)) != VDB_OK)
+        goto cleanup;
     pthread_rwlock_rdlock(&store->rw);
     view = vdb_vecset_view(store->set);
     k = params->k < view.n ? params->k : view.n;
@@ -104,19 +139,17 @@ int vdb_store_query(vdb_store *store, const float *queries, size_t nq,
                 break;
         goto cleanup;
     }
-    fctx.set = store->set;
-    fctx.filter = params->filter;
-    hook.accept = accept_row;
-    hook.ctx = &fctx;
     hits = vdb_malloc(nq * k * sizeof(vdb_hit));
     counts = vdb_calloc(nq, sizeof(size_t));
     if (hits == NULL || counts == NULL)
         rc = vdb_error_set(err, VDB_ENOMEM, "no memory for %zu x %zu results", nq, k);
+    else if (params->filter != NULL && (selection = plan_filter(store, params, k, err)) == NULL)
+        rc = err != NULL && err->code != VDB_OK ? err->code : VDB_ENOMEM;
     else
-        rc = search_rows(store, &view, prepared, nq, k, params, params->filter ? &hook : NULL, hits,
-                         counts, err);
+        rc = search_rows(store, &view, prepared, nq, k, params, selection, hits, counts, err);
     if (rc == VDB_OK && emit != NULL)
         rc = emit_all(store, nq, k, hits, counts, emit, ctx, err);
+    vdb_selection_free(selection);
     pthread_rwlock_unlock(&store->rw);
 cleanup:
     vdb_free(counts);
@@ -163,21 +196,17 @@ size_t vdb_store_count(vdb_store *store)
 int vdb_store_count_where(vdb_store *store, const struct vdb_filter *filter, size_t *count,
                           vdb_error *err)
 {
-    size_t n = 0;
-    (void)err;
-    pthread_rwlock_rdlock(&store->rw);
+    int rc;
     if (filter == NULL) {
-        n = vdb_vecset_count(store->set);
-    } else {
-        uint32_t rows = vdb_vecset_rows(store->set);
-        for (uint32_t r = 0; r < rows; r++)
-            if (!vdb_vecset_is_deleted(store->set, r) &&
-                vdb_filter_match_text(filter, vdb_vecset_meta(store->set, r)))
-                n++;
+        *count = vdb_store_count(store);
+        return VDB_OK;
     }
+    if ((rc = vdb_store_filter_ensure(store, err)) != VDB_OK)
+        return rc;
+    pthread_rwlock_rdlock(&store->rw);
+    rc = vdb_payload_count(vdb_store_filter_payload(store), filter, count, err);
     pthread_rwlock_unlock(&store->rw);
-    *count = n;
-    return VDB_OK;
+    return rc;
 }
 
 void vdb_store_get_stats(vdb_store *store, vdb_store_stats *stats)

@@ -30,6 +30,13 @@ struct vdb_vecset {
     uint64_t *deleted;  /* bitset over capacity */
     size_t string_bytes;
     vdb_idmap *map;
+    /* Tombstone journal (off unless enabled): rows tombstoned since the
+     * last drain, so derived state (payload indexes) can follow deletes
+     * without rescanning. `journal_lost` records a failed append. */
+    int journal_on;
+    int journal_lost;
+    uint32_t *journal;
+    size_t journal_len, journal_cap;
 };
 
 static int validate_strings(const vdb_vecset *set, size_t n, const float *vectors,
@@ -77,6 +84,7 @@ void vdb_vecset_free(vdb_vecset *set)
     vdb_free(set->ids);
     vdb_free(set->metas);
     vdb_free(set->deleted);
+    vdb_free(set->journal);
     vdb_free(set);
 }
 
@@ -300,6 +308,36 @@ static int batch_strings_copy(batch_strings *b, size_t n, const unsigned char *k
 static void set_deleted(vdb_vecset *set, uint32_t row)
 {
     set->deleted[row >> 6] |= (uint64_t)1 << (row & 63);
+    if (!set->journal_on || set->journal_lost)
+        return;
+    if (set->journal_len == set->journal_cap) {
+        size_t cap = set->journal_cap ? set->journal_cap * 2 : 256;
+        uint32_t *grown = vdb_realloc(set->journal, cap * sizeof(uint32_t));
+        if (grown == NULL) {
+            set->journal_lost = 1; /* the consumer rebuilds from scratch */
+            return;
+        }
+        set->journal = grown;
+        set->journal_cap = cap;
+    }
+    set->journal[set->journal_len++] = row;
+}
+
+void vdb_vecset_journal_enable(vdb_vecset *set, int on)
+{
+    set->journal_on = on;
+    set->journal_len = 0;
+    set->journal_lost = 0;
+}
+
+int vdb_vecset_journal_drain(vdb_vecset *set, const uint32_t **rows, size_t *count)
+{
+    int lost = set->journal_lost;
+    *rows = set->journal;
+    *count = lost ? 0 : set->journal_len;
+    set->journal_len = 0;
+    set->journal_lost = 0;
+    return lost ? VDB_ENOMEM : VDB_OK;
 }
 
 /* Stages a batch's vectors into the rows just past the live ones (capacity

@@ -100,6 +100,15 @@ vdb_vecset *vdb_vecset_open_mapped(uint32_t dim, vdb_metric metric, int fd,
                                    unsigned long long offset, uint32_t n, char **ids_take,
                                    char **metas_take, const float *norms, vdb_error *err);
 
+/* Tombstone journal for derived state: when enabled, every row that becomes
+ * a tombstone (delete, or upsert replacing an id) is recorded until
+ * drained. vdb_vecset_journal_drain hands out the rows (borrowed, valid
+ * until the next write) and empties the journal; VDB_ENOMEM means entries
+ * were lost (memory ran out) and the consumer must resynchronize from
+ * scratch. Enabling (or disabling) empties it. */
+void vdb_vecset_journal_enable(vdb_vecset *set, int on);
+int vdb_vecset_journal_drain(vdb_vecset *set, const uint32_t **rows, size_t *count);
+
 /* Reserves room for `rows` rows in total (avoids regrowth during bulk load). */
 int vdb_vecset_reserve(vdb_vecset *set, size_t rows, vdb_error *err);
 

@@ -27,8 +27,11 @@ static int collect(void *ctx, size_t q, const vdb_store_hit *hits, size_t count)
 {
     hits_out *out = ctx;
     out->counts[q] = count;
-    for (size_t i = 0; i < count; i++)
+    for (size_t i = 0; i < count; i++) {
         snprintf(out->ids[q][i], sizeof(out->ids[q][i]), "%s", hits[i].id);
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(out->ids[q][j], out->ids[q][i]); /* never twice */
+    }
     return 0;
 }
 
@@ -49,7 +52,7 @@ static void make_data(float *data, size_t n, uint64_t seed)
 
 static double recall(vdb_store *store, const float *queries)
 {
-    vdb_query_params approx = {K, 200, NULL, 0}, exact = {K, 0, NULL, 1};
+    vdb_query_params approx = {K, 200, NULL, 0, NULL}, exact = {K, 0, NULL, 1, NULL};
     static hits_out a, e;
     size_t found = 0, total = 0;
     assert_int_equal(vdb_store_query(store, queries, NQ, &approx, collect, &a, NULL), VDB_OK);
@@ -146,7 +149,7 @@ static void test_hnsw_store_lifecycle(void **state)
     /* Rows added after the graph: the tail is searched exactly meanwhile. */
     add_all(store, queries, NQ, N);
     {
-        vdb_query_params p = {1, 0, NULL, 0};
+        vdb_query_params p = {1, 0, NULL, 0, NULL};
         hits_out *one = calloc(1, sizeof(*one));
         assert_int_equal(vdb_store_query(store, queries + 7 * D, 1, &p, collect, one, NULL),
                          VDB_OK);

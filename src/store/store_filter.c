@@ -1,0 +1,120 @@
+/* Lazily built, then maintained, payload indexes of a store; see
+ * store_filter.h. */
+#include "store_filter.h"
+
+#include "../core/log.h"
+#include "store_int.h"
+
+/* Fills a fresh payload from every live row. Called with the writer mutex
+ * (no writes) and the shared guard (readers may run). */
+static vdb_payload *build(vdb_store *store, vdb_error *err)
+{
+    uint32_t rows = vdb_vecset_rows(store->set);
+    vdb_payload *payload = vdb_payload_new(err);
+    if (payload == NULL)
+        return NULL;
+    for (uint32_t r = 0; r < rows; r++) {
+        int rc;
+        if (vdb_vecset_is_deleted(store->set, r))
+            continue;
+        rc = vdb_payload_set(payload, r, vdb_vecset_meta(store->set, r), err);
+        if (rc != VDB_OK) {
+            vdb_payload_free(payload);
+            if (rc == VDB_EINVAL)
+                vdb_error_set(err, VDB_ECORRUPT, "%s: row %u holds metadata that is not a JSON "
+                              "object", store->dir, r);
+            return NULL;
+        }
+    }
+    return payload;
+}
+
+int vdb_store_filter_ensure(vdb_store *store, vdb_error *err)
+{
+    vdb_payload *payload;
+    int rc = VDB_OK;
+    /* The pointer changes only under the exclusive guard, so the shared
+     * guard makes this read well-defined. */
+    pthread_rwlock_rdlock(&store->rw);
+    payload = store->payload;
+    pthread_rwlock_unlock(&store->rw);
+    if (payload != NULL)
+        return VDB_OK;
+    pthread_mutex_lock(&store->writer);
+    if (store->payload == NULL) {
+        pthread_rwlock_rdlock(&store->rw);
+        payload = build(store, err);
+        pthread_rwlock_unlock(&store->rw);
+        if (payload == NULL) {
+            rc = err != NULL && err->code != VDB_OK ? err->code : VDB_ENOMEM;
+        } else {
+            pthread_rwlock_wrlock(&store->rw);
+            vdb_vecset_journal_enable(store->set, 1);
+            store->payload = payload;
+            pthread_rwlock_unlock(&store->rw);
+        }
+    }
+    pthread_mutex_unlock(&store->writer);
+    return rc;
+}
+
+static void drop(vdb_store *store, const char *why)
+{
+    vdb_log_warn("%s: filter indexes dropped (%s); they are rebuilt on the next filtered query",
+                 store->dir, why);
+    vdb_payload_free(store->payload);
+    store->payload = NULL;
+    vdb_vecset_journal_enable(store->set, 0);
+}
+
+void vdb_store_filter_sync(vdb_store *store, uint32_t rows_before)
+{
+    const uint32_t *gone;
+    size_t ngone;
+    uint32_t rows = vdb_vecset_rows(store->set);
+    vdb_error err;
+    if (store->payload == NULL)
+        return;
+    if (vdb_vecset_journal_drain(store->set, &gone, &ngone) != VDB_OK) {
+        drop(store, "tombstone journal overflow");
+        return;
+    }
+    for (size_t i = 0; i < ngone; i++)
+        vdb_payload_remove(store->payload, gone[i]);
+    vdb_error_clear(&err);
+    for (uint32_t r = rows_before; r < rows; r++) {
+        if (vdb_vecset_is_deleted(store->set, r))
+            continue;
+        if (vdb_payload_set(store->payload, r, vdb_vecset_meta(store->set, r), &err) != VDB_OK) {
+            drop(store, err.msg);
+            return;
+        }
+    }
+}
+
+void vdb_store_filter_remap(vdb_store *store, const uint32_t *old_to_new, uint32_t old_rows)
+{
+    vdb_error err;
+    const uint32_t *gone;
+    size_t ngone;
+    if (store->payload == NULL)
+        return;
+    /* Tombstones compaction just dropped are in the journal too. */
+    vdb_vecset_journal_drain(store->set, &gone, &ngone);
+    vdb_error_clear(&err);
+    if (old_to_new == NULL)
+        drop(store, "no memory for the compaction map");
+    else if (vdb_payload_remap(store->payload, old_to_new, old_rows, &err) != VDB_OK)
+        drop(store, err.msg);
+}
+
+void vdb_store_filter_close(vdb_store *store)
+{
+    vdb_payload_free(store->payload);
+    store->payload = NULL;
+}
+
+vdb_payload *vdb_store_filter_payload(vdb_store *store)
+{
+    return store->payload;
+}

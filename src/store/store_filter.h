@@ -1,0 +1,39 @@
+/* The store's metadata-filter state: a vdb_payload (filter/payload.h: the
+ * parsed metadata per row plus inverted indexes) created lazily, by the
+ * first filtered operation, so stores that are never filtered pay nothing
+ * and opening a large store parses no metadata. From then on every write
+ * keeps it current (new rows are set, tombstoned rows removed via the
+ * vecset's tombstone journal, compaction remaps rows).
+ *
+ * Locks are noted per function; store.c / store_read.c call these. */
+#ifndef VDB_STORE_STORE_FILTER_H
+#define VDB_STORE_STORE_FILTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/err.h"
+#include "../filter/payload.h"
+#include "store.h"
+
+/* Builds the payload when missing. No locks held on entry (takes the
+ * writer mutex, reads under the shared guard, publishes exclusively).
+ * Errors: VDB_ENOMEM, VDB_ECORRUPT (stored metadata is not an object). */
+int vdb_store_filter_ensure(vdb_store *store, vdb_error *err);
+
+/* After a record was applied (rw held exclusively): rows appended since
+ * `rows_before` are set, journaled tombstones removed. On failure the
+ * payload is dropped (rebuilt lazily later); never fails the write. */
+void vdb_store_filter_sync(vdb_store *store, uint32_t rows_before);
+
+/* After compaction (rw held exclusively) with the vecset's old_to_new map
+ * (NULL when it could not be made): remaps, or drops the payload. */
+void vdb_store_filter_remap(vdb_store *store, const uint32_t *old_to_new, uint32_t old_rows);
+
+/* Frees the payload (store teardown). */
+void vdb_store_filter_close(vdb_store *store);
+
+/* The payload, or NULL when none has been built (rw held shared). */
+vdb_payload *vdb_store_filter_payload(vdb_store *store);
+
+#endif
