@@ -6,7 +6,7 @@ set -euo pipefail
 
 DEB_PKGS=(
   build-essential pkg-config
-  libmicrohttpd-dev libjansson-dev libzip-dev
+  libmicrohttpd-dev libjansson-dev libzip-dev nettle-dev
   libopenblas-dev libopenblas0-pthread
   libroaring-dev libcmocka-dev
   python3 python3-numpy python3-pytest python3-requests

@@ -1,84 +1,29 @@
-/* SHA-256, the plain reference construction (FIPS 180-4 section 6.2). Not
- * speed-critical: it hashes API keys and export files once each. */
+/* SHA-256 through nettle; see sha256.h. */
 #include "sha256.h"
 
-#include <stdio.h>
-#include <string.h>
+#include <nettle/sha2.h>
 
-static const uint32_t K[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+_Static_assert(sizeof(struct sha256_ctx) <= sizeof(vdb_sha256),
+               "vdb_sha256 too small for nettle's sha256_ctx");
 
-#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
-
-static void compress(uint32_t state[8], const uint8_t block[64])
+static struct sha256_ctx *ctx_of(vdb_sha256 *ctx)
 {
-    uint32_t w[64], a, b, c, d, e, f, g, h;
-    for (int i = 0; i < 16; i++)
-        w[i] = (uint32_t)block[4 * i] << 24 | (uint32_t)block[4 * i + 1] << 16 |
-               (uint32_t)block[4 * i + 2] << 8 | (uint32_t)block[4 * i + 3];
-    for (int i = 16; i < 64; i++) {
-        uint32_t s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
-        uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
-        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-    }
-    a = state[0], b = state[1], c = state[2], d = state[3];
-    e = state[4], f = state[5], g = state[6], h = state[7];
-    for (int i = 0; i < 64; i++) {
-        uint32_t t1 = h + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) + K[i] + w[i];
-        uint32_t t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-        h = g, g = f, f = e, e = d + t1, d = c, c = b, b = a, a = t1 + t2;
-    }
-    state[0] += a, state[1] += b, state[2] += c, state[3] += d;
-    state[4] += e, state[5] += f, state[6] += g, state[7] += h;
+    return (struct sha256_ctx *)(void *)ctx->opaque;
 }
 
 void vdb_sha256_init(vdb_sha256 *ctx)
 {
-    static const uint32_t init[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                     0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    memcpy(ctx->state, init, sizeof(init));
-    ctx->bytes = 0;
-    ctx->used = 0;
+    sha256_init(ctx_of(ctx));
 }
 
 void vdb_sha256_update(vdb_sha256 *ctx, const void *data, size_t len)
 {
-    const uint8_t *p = data;
-    ctx->bytes += len;
-    while (len > 0) {
-        size_t take = 64 - ctx->used < len ? 64 - ctx->used : len;
-        memcpy(ctx->block + ctx->used, p, take);
-        ctx->used += take, p += take, len -= take;
-        if (ctx->used == 64) {
-            compress(ctx->state, ctx->block);
-            ctx->used = 0;
-        }
-    }
+    sha256_update(ctx_of(ctx), len, data);
 }
 
 void vdb_sha256_final(vdb_sha256 *ctx, uint8_t digest[32])
 {
-    uint64_t bits = ctx->bytes * 8;
-    uint8_t pad = 0x80, zero = 0, length[8];
-    vdb_sha256_update(ctx, &pad, 1);
-    while (ctx->used != 56)
-        vdb_sha256_update(ctx, &zero, 1);
-    for (int i = 0; i < 8; i++)
-        length[i] = (uint8_t)(bits >> (56 - 8 * i));
-    vdb_sha256_update(ctx, length, 8);
-    for (int i = 0; i < 8; i++) {
-        digest[4 * i] = (uint8_t)(ctx->state[i] >> 24);
-        digest[4 * i + 1] = (uint8_t)(ctx->state[i] >> 16);
-        digest[4 * i + 2] = (uint8_t)(ctx->state[i] >> 8);
-        digest[4 * i + 3] = (uint8_t)ctx->state[i];
-    }
+    sha256_digest(ctx_of(ctx), SHA256_DIGEST_SIZE, digest);
 }
 
 void vdb_sha256_to_hex(const uint8_t digest[32], char out[65])

@@ -1,15 +1,15 @@
-/* SHA-256 (FIPS 180-4), for API key hashes and ZIP manifests. */
+/* SHA-256 for API key hashes and ZIP manifests: an adapter over nettle
+ * (already a dependency of libmicrohttpd's TLS stack on Debian), the only
+ * file that includes nettle's headers. */
 #ifndef VDB_API_SHA256_H
 #define VDB_API_SHA256_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+/* Opaque storage for the library's context (checked at compile time). */
 typedef struct vdb_sha256 {
-    uint32_t state[8];
-    uint64_t bytes;
-    uint8_t block[64];
-    size_t used;
+    uint64_t opaque[16];
 } vdb_sha256;
 
 void vdb_sha256_init(vdb_sha256 *ctx);
