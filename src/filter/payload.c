@@ -558,6 +558,24 @@ int vdb_payload_create_index(vdb_payload *payload, const char *path, vdb_error *
     return VDB_OK;
 }
 
+static int index_fields(vdb_payload *payload, const vdb_fnode *node, vdb_error *err)
+{
+    if (node->kind == VDB_FNODE_CMP)
+        return vdb_payload_create_index(payload, node->path.text, err);
+    for (size_t i = 0; i < node->nchildren; i++) {
+        int rc = index_fields(payload, node->children[i], err);
+        if (rc != VDB_OK)
+            return rc;
+    }
+    return VDB_OK;
+}
+
+int vdb_payload_index_filter_fields(vdb_payload *payload, const vdb_filter *filter,
+                                    vdb_error *err)
+{
+    return filter == NULL ? VDB_OK : index_fields(payload, filter->root, err);
+}
+
 int vdb_payload_drop_index(vdb_payload *payload, const char *path, vdb_error *err)
 {
     for (size_t i = 0; i < payload->nfields; i++) {

@@ -122,6 +122,13 @@ int vdb_payload_remap(vdb_payload *payload, const uint32_t *old_to_new, uint32_t
  * VDB_ERANGE (more than VDB_PAYLOAD_MAX_INDEXES), VDB_ENOMEM. */
 int vdb_payload_create_index(vdb_payload *payload, const char *path, vdb_error *err);
 
+/* Indexes every field the filter compares (a store may call this, under
+ * its write lock, after a query whose plan->rows_scanned was large, to
+ * index fields on first use). Already indexed fields are kept. Errors: as
+ * vdb_payload_create_index; fields indexed before an error stay indexed. */
+int vdb_payload_index_filter_fields(vdb_payload *payload, const vdb_filter *filter,
+                                    vdb_error *err);
+
 /* Drops the index on `path`. VDB_ENOTFOUND when there is none. */
 int vdb_payload_drop_index(vdb_payload *payload, const char *path, vdb_error *err);
 

@@ -448,6 +448,23 @@ static void test_planner(void **state)
     vdb_selection_free(s50);
     vdb_filter_free(f10);
     vdb_filter_free(f50);
+    /* Indexing a filter's fields turns the scan into an index lookup. */
+    vdb_filter *fu = compile("{\"$or\": [{\"u\": {\"$lt\": 2}}, {\"b\": 7}]}");
+    vdb_selection *before = vdb_payload_select(p, fu, &hnsw, &err);
+    assert_non_null(before);
+    assert_true(vdb_selection_plan(before)->rows_scanned > 0);
+    vdb_selection_free(before);
+    assert_int_equal(vdb_payload_index_filter_fields(p, fu, &err), VDB_OK);
+    assert_true(vdb_payload_has_index(p, "u"));
+    assert_int_equal(vdb_payload_index_count(p), 2);
+    vdb_selection *after = vdb_payload_select(p, fu, &hnsw, &err);
+    assert_non_null(after);
+    assert_int_equal(vdb_selection_plan(after)->rows_scanned, 0);
+    assert_int_equal(vdb_selection_plan(after)->kind, VDB_PLAN_EXACT_IDS);
+    assert_int_equal(vdb_selection_plan(after)->estimate, 60);
+    vdb_selection_free(after);
+    check_filter(p, "{\"$or\": [{\"u\": {\"$lt\": 2}}, {\"b\": 7}]}", rows, 1);
+    vdb_filter_free(fu);
     /* No filter. */
     vdb_selection *all = vdb_payload_select(p, NULL, &hnsw, &err);
     assert_non_null(all);
