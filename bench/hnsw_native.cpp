@@ -8,6 +8,12 @@
 // does), searches single-threaded over an ef sweep, and prints one JSON
 // object on stdout.
 //
+// Built with -DVDB_INTERLEAVE -Isrc and linked with vdb's libvdb.a, it also
+// builds vdb's HNSW on the same rows in the same process and interleaves the
+// two libraries' timed search passes, so a ratio between them is not skewed
+// by load from other processes drifting between two separate runs; its
+// figures appear under "vdb_same_process".
+//
 // Build:  g++ -O3 -march=native -std=c++17 -pthread
 //             bench/hnsw_native.cpp -o build/hnsw_native
 // Usage:  hnsw_native DATA.npy QUERIES.npy TRUTH.npy METRIC(cosine|l2) M EFC THREADS
@@ -27,6 +33,14 @@
 #include <string>
 #include <thread>
 #include <vector>
+#include <functional>
+
+#ifdef VDB_INTERLEAVE
+extern "C" {
+#include "core/pool.h"
+#include "index/hnsw.h"
+}
+#endif
 
 namespace {
 
@@ -111,6 +125,69 @@ void normalize(float *v, size_t dim)
     }
 }
 
+
+struct Point {
+    size_t ef;
+    double recall, qps, p50_ms, p99_ms;
+};
+
+// Latencies of the fastest pass so far.
+struct Timing {
+    double best = -1;
+    std::vector<double> lat;
+};
+
+using Searcher = std::function<void(size_t ef, size_t query, std::vector<int32_t> *ids)>;
+
+void timed_pass(const Searcher &one, size_t ef, size_t nq, Timing *t)
+{
+    std::vector<double> lat(nq);
+    double sum = 0;
+    for (size_t i = 0; i < nq; i++) {
+        double s = now();
+        one(ef, i, nullptr);
+        lat[i] = now() - s;
+        sum += lat[i];
+    }
+    if (t->best < 0 || sum < t->best) {
+        t->best = sum;
+        t->lat = lat;
+    }
+}
+
+// Recall from one untimed pass (ids found in the exact top-k), QPS and
+// latency percentiles from the fastest timed pass.
+Point finish(const Searcher &one, size_t ef, size_t nq, size_t k, const int32_t *gt, Timing *t)
+{
+    size_t hits = 0, wanted = 0;
+    std::vector<int32_t> got;
+    for (size_t i = 0; i < nq; i++) {
+        one(ef, i, &got);
+        for (size_t j = 0; j < k; j++) {
+            int32_t want = gt[i * k + j];
+            if (want < 0)
+                continue;
+            wanted++;
+            if (std::find(got.begin(), got.end(), want) != got.end())
+                hits++;
+        }
+    }
+    std::sort(t->lat.begin(), t->lat.end());
+    return Point{ef, wanted ? (double)hits / wanted : 1.0, nq / t->best, t->lat[nq / 2] * 1e3,
+                 t->lat[std::min(nq - 1, nq * 99 / 100)] * 1e3};
+}
+
+void print_curve(const std::vector<Point> &curve)
+{
+    printf("[");
+    for (size_t i = 0; i < curve.size(); i++)
+        printf("%s{\"ef\": %zu, \"recall_at_k\": %.5f, \"single_qps\": %.1f, \"p50_ms\": %.4f, "
+               "\"p99_ms\": %.4f}",
+               i ? ", " : "", curve[i].ef, curve[i].recall, curve[i].qps, curve[i].p50_ms,
+               curve[i].p99_ms);
+    printf("]");
+}
+
 }  // namespace
 
 int main(int argc, char **argv)
@@ -166,59 +243,80 @@ int main(int argc, char **argv)
     printf("{\"peer\": \"hnswlib-native\", \"n\": %zu, \"dim\": %zu, \"M\": %zu, "
            "\"ef_construction\": %zu, \"build_threads\": %d, \"build_seconds\": %.4f, "
            "\"build_vectors_per_s\": %.1f, \"rss_delta_bytes\": %ld, \"index_bytes_est\": %zu, "
-           "\"curve\": [",
+           "\"curve\": ",
            n, dim, M, efc, threads, build_s, (double)n / build_s, rss1 - rss0,
            index->max_elements_ * index->size_data_per_element_ +
                index->max_elements_ * (sizeof(void *) + sizeof(int) + sizeof(std::mutex)) +
                n * (sizeof(hnswlib::labeltype) + sizeof(hnswlib::tableint) + 16));
-    std::vector<double> lat(nq);
-    // Warm-up pass (untimed), as vdb's bench does.
-    index->setEf(efs.empty() ? 64 : efs[0]);
-    for (size_t i = 0; i < nq; i++)
-        index->searchKnn(q + i * dim, k);
+    Searcher hnsw_one = [&](size_t ef, size_t i, std::vector<int32_t> *ids) {
+        (void)ef;
+        auto res = index->searchKnn(q + i * dim, k);
+        if (ids != nullptr)
+            for (ids->clear(); !res.empty(); res.pop())
+                ids->push_back((int32_t)res.top().second);
+    };
+#ifdef VDB_INTERLEAVE
+    // vdb's index on the same rows in the same process, built right after
+    // hnswlib's with the same thread count, searched in passes interleaved
+    // with hnswlib's so both see the same machine load.
+    vdb_pool_global_configure(threads);
+    vdb_vecview view = {x, nullptr, (uint32_t)n, (uint32_t)dim,
+                        cosine ? VDB_METRIC_COSINE : VDB_METRIC_L2};
+    vdb_hnsw_params params;
+    vdb_hnsw_params_default(&params);
+    params.m = (uint32_t)M;
+    params.ef_construction = (uint32_t)efc;
+    vdb_hnsw *vindex = vdb_hnsw_new((uint32_t)dim, view.metric, &params, nullptr);
+    double v0 = now();
+    if (vindex == nullptr || vdb_hnsw_build(vindex, &view, 0, (uint32_t)n, nullptr) != 0) {
+        fprintf(stderr, "vdb build failed\n");
+        return 1;
+    }
+    double vdb_build_s = now() - v0;
+    vdb_hnsw_scratch *scratch = vdb_hnsw_scratch_new(nullptr);
+    std::vector<vdb_hit> hits(k);
+    Searcher vdb_one = [&](size_t ef, size_t i, std::vector<int32_t> *ids) {
+        size_t got = 0;
+        vdb_hnsw_search(vindex, &view, q + i * dim, k, ef, nullptr, scratch, hits.data(), &got,
+                        nullptr);
+        if (ids != nullptr) {
+            ids->clear();
+            for (size_t j = 0; j < got; j++)
+                ids->push_back((int32_t)hits[j].id);
+        }
+    };
+#endif
+    std::vector<Point> hcurve, vcurve;
     for (size_t e = 0; e < efs.size(); e++) {
         index->setEf(efs[e]);
+        Timing th, tv;
+        if (e == 0)
+            timed_pass(hnsw_one, efs[e], nq, &th);  // warm-up, untimed
         // Best of three passes (the machine is shared), as vdb's bench does.
-        std::vector<double> best;
-        double total = 0;
         for (int rep = 0; rep < 3; rep++) {
-            double sum = 0;
-            for (size_t i = 0; i < nq; i++) {
-                double s = now();
-                auto res = index->searchKnn(q + i * dim, k);
-                lat[i] = now() - s;
-                sum += lat[i];
-            }
-            if (rep == 0 || sum < total) {
-                total = sum;
-                best = lat;
-            }
+            timed_pass(hnsw_one, efs[e], nq, &th);
+#ifdef VDB_INTERLEAVE
+            if (e == 0 && rep == 0)
+                timed_pass(vdb_one, efs[e], nq, &tv);  // warm-up
+            timed_pass(vdb_one, efs[e], nq, &tv);
+#endif
         }
-        lat = best;
-        size_t hits = 0, wanted = 0;
-        for (size_t i = 0; i < nq; i++) {
-            auto res = index->searchKnn(q + i * dim, k);
-            std::vector<int32_t> got;
-            while (!res.empty()) {
-                got.push_back((int32_t)res.top().second);
-                res.pop();
-            }
-            for (size_t j = 0; j < k; j++) {
-                int32_t want = gt[i * k + j];
-                if (want < 0)
-                    continue;
-                wanted++;
-                if (std::find(got.begin(), got.end(), want) != got.end())
-                    hits++;
-            }
-        }
-        std::sort(lat.begin(), lat.end());
-        printf("%s{\"ef\": %zu, \"recall_at_k\": %.5f, \"single_qps\": %.1f, \"p50_ms\": %.4f, "
-               "\"p99_ms\": %.4f}",
-               e ? ", " : "", efs[e], wanted ? (double)hits / wanted : 1.0, nq / total,
-               lat[nq / 2] * 1e3, lat[std::min(nq - 1, nq * 99 / 100)] * 1e3);
+        hcurve.push_back(finish(hnsw_one, efs[e], nq, k, gt, &th));
+#ifdef VDB_INTERLEAVE
+        vcurve.push_back(finish(vdb_one, efs[e], nq, k, gt, &tv));
+#endif
     }
-    printf("]}\n");
+    print_curve(hcurve);
+#ifdef VDB_INTERLEAVE
+    printf(", \"vdb_same_process\": {\"build_seconds\": %.4f, \"build_vectors_per_s\": %.1f, "
+           "\"index_bytes\": %zu, \"curve\": ",
+           vdb_build_s, (double)n / vdb_build_s, vdb_hnsw_memory(vindex) + n * dim * sizeof(float));
+    print_curve(vcurve);
+    printf("}");
+    vdb_hnsw_scratch_free(scratch);
+    vdb_hnsw_free(vindex);
+#endif
+    printf("}\n");
     delete index;
     delete space;
     return 0;

@@ -6,7 +6,9 @@ truth.npy = exact top-k ids):
   * vdb            `vdb bench --data --query-file --index hnsw --json` (or a
                    JSON file it wrote earlier, --vdb-json)
   * hnswlib-native bench/hnsw_native.cpp: Debian's libhnswlib-dev header
-                   compiled here with -O3 -march=native (the bar)
+                   compiled here with -O3 -march=native (the bar); linked
+                   with vdb's libvdb.a (found beside --vdb) it also runs vdb
+                   in the same process with interleaved timed passes
   * hnswlib-debian Debian's python3-hnswlib (generic SSE build)
   * faiss-hnsw     Debian's python3-faiss IndexHNSWFlat
 with the same M and ef_construction, builds on --threads threads, searches
@@ -138,12 +140,21 @@ def run_worker(name, args):
 
 
 def run_native(args):
-    binary = os.path.join(ROOT, "build", "hnsw_native")
+    """The native driver; linked with vdb's libvdb.a (beside --vdb) when it
+    exists, so it also runs vdb interleaved in the same process."""
     src = os.path.join(ROOT, "bench", "hnsw_native.cpp")
-    if not os.path.exists(binary) or os.path.getmtime(binary) < os.path.getmtime(src):
+    lib = os.path.join(os.path.dirname(os.path.abspath(args.vdb)), "libvdb.a")
+    interleave = os.path.exists(lib) and not args.no_interleave
+    binary = os.path.join(ROOT, "build", "hnsw_native_vdb" if interleave else "hnsw_native")
+    deps = [src] + ([lib] if interleave else [])
+    if not os.path.exists(binary) or any(os.path.getmtime(binary) < os.path.getmtime(d)
+                                         for d in deps):
         os.makedirs(os.path.dirname(binary), exist_ok=True)
-        subprocess.run(["g++", "-O3", "-march=native", "-std=c++17", "-pthread", src, "-o",
-                        binary], check=True)
+        cmd = ["g++", "-O3", "-march=native", "-std=c++17", "-pthread", src, "-o", binary]
+        if interleave:
+            cmd[5:5] = ["-DVDB_INTERLEAVE", "-I" + os.path.join(ROOT, "src")]
+            cmd += [lib, "-lopenblas", "-ljansson", "-lroaring", "-lm"]
+        subprocess.run(cmd, check=True)
     d = args.dir
     cmd = [binary, f"{d}/data.npy", f"{d}/queries.npy", f"{d}/truth.npy", args.metric,
            str(args.m), str(args.ef_construction), str(args.threads), ",".join(map(str, EFS))]
@@ -174,6 +185,33 @@ def at_target(curve, target):
         if p["recall_at_k"] >= target:
             return p
     return None
+
+
+def report_same_process(native):
+    """vdb against native hnswlib with their passes interleaved in one
+    process: the ratio least exposed to load drifting between runs."""
+    v = native.get("vdb_same_process")
+    if not v:
+        return
+    print("\n== vdb vs native hnswlib, same process, interleaved passes ==")
+    print("%6s  %22s  %22s  %7s" % ("ef", "vdb recall / QPS", "hnswlib recall / QPS", "ratio"))
+    for pv, ph in zip(v["curve"], native["curve"]):
+        print("%6d  %10.4f %11.0f  %10.4f %11.0f  %6.2fx" % (
+            pv["ef"], pv["recall_at_k"], pv["single_qps"], ph["recall_at_k"], ph["single_qps"],
+            pv["single_qps"] / ph["single_qps"]))
+    for t in TARGETS:
+        a, b = at_target(v["curve"], t), at_target(native["curve"], t)
+        if a is None or b is None:
+            print("recall>=%.2f  not reached by %s" % (t, "vdb" if a is None else "hnswlib"))
+            continue
+        print("recall>=%.2f  vdb ef %d %.0f QPS | hnswlib ef %d %.0f QPS | x%.2f" % (
+            t, a["ef"], a["single_qps"], b["ef"], b["single_qps"],
+            a["single_qps"] / b["single_qps"]))
+    print("build: vdb %.0f vec/s, hnswlib %.0f vec/s (x%.2f); memory (graph + vectors): "
+          "vdb %.1f MB, hnswlib %.1f MB" % (
+              v["build_vectors_per_s"], native["build_vectors_per_s"],
+              v["build_vectors_per_s"] / native["build_vectors_per_s"], v["index_bytes"] / 1e6,
+              native["index_bytes_est"] / 1e6))
 
 
 def report(results):
@@ -228,6 +266,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--skip", default="")
+    ap.add_argument("--no-interleave", action="store_true",
+                    help="do not link vdb into the native driver")
     ap.add_argument("--json-out")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -245,6 +285,9 @@ def main():
         print("running %s ..." % name, file=sys.stderr, flush=True)
         results.append(fn(args))
     report(results)
+    for r in results:
+        if r["peer"] == "hnswlib-native":
+            report_same_process(r)
     if args.json_out:
         with open(args.json_out, "w") as f:
             json.dump(results, f, indent=1)

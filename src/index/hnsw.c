@@ -74,7 +74,7 @@ vdb_hnsw *vdb_hnsw_new(uint32_t dim, vdb_metric metric, const vdb_hnsw_params *p
     h->ef_search = p.ef_search;
     h->seed = p.seed;
     h->level_mult = 1.0 / log((double)p.m);
-    h->slot0 = 1 + (size_t)h->m0;
+    h->slot0 = vdb_hnsw__slot0_words(h->m);
     h->slot_up = 1 + (size_t)h->m;
     h->dot = vdb_dist()->dot;
     h->l2sq = vdb_dist()->l2sq;
@@ -98,7 +98,7 @@ void vdb_hnsw_free(vdb_hnsw *h)
         for (uint32_t i = 0; i < h->capacity; i++)
             vdb_free(h->upper[i]);
     vdb_free(h->upper);
-    vdb_free(h->links0);
+    vdb_aligned_free(h->links0);
     vdb_free(h->levels);
     for (size_t i = 0; i < VDB_HNSW_LOCKS; i++)
         pthread_mutex_destroy(&h->locks[i]);
@@ -152,11 +152,11 @@ int vdb_hnsw__grow(vdb_hnsw *h, uint32_t rows)
     size_t cap = (size_t)want, bytes0;
     if (vdb_mul_size(cap, h->slot0 * sizeof(uint32_t), &bytes0) != 0)
         return VDB_ENOMEM;
-    uint32_t *links0 = vdb_malloc(bytes0);
+    uint32_t *links0 = vdb_aligned_alloc(64, bytes0);
     uint32_t **upper = vdb_calloc(cap, sizeof(*upper));
     uint8_t *levels = vdb_malloc(cap);
     if (links0 == NULL || upper == NULL || levels == NULL) {
-        vdb_free(links0);
+        vdb_aligned_free(links0);
         vdb_free(upper);
         vdb_free(levels);
         return VDB_ENOMEM;
@@ -169,7 +169,7 @@ int vdb_hnsw__grow(vdb_hnsw *h, uint32_t rows)
     }
     memset(links0 + old * h->slot0, 0, (cap - old) * h->slot0 * sizeof(uint32_t));
     memset(levels + old, VDB_HNSW_ABSENT, cap - old);
-    vdb_free(h->links0);
+    vdb_aligned_free(h->links0);
     vdb_free(h->upper);
     vdb_free(h->levels);
     h->links0 = links0;
@@ -187,6 +187,15 @@ int vdb_hnsw_reserve(vdb_hnsw *h, uint32_t rows, vdb_error *err)
     if (rc != VDB_OK)
         return vdb_error_set(err, rc, "hnsw: cannot reserve %u rows", rows);
     return VDB_OK;
+}
+
+size_t vdb_hnsw__slot0_words(uint32_t m)
+{
+    size_t words = 1 + 2 * (size_t)m;
+#if VDB_HNSW_ALIGN_SLOTS
+    words = (words + 15) & ~(size_t)15;
+#endif
+    return words;
 }
 
 /* splitmix64: a full-avalanche mix, so consecutive rows draw independent

@@ -88,7 +88,7 @@ int vdb_hnsw_reserve(vdb_hnsw *index, uint32_t rows, vdb_error *err);
 /* Inserts row `row` of `view` (row < view->n). A row already in the graph is
  * left as it is (returns 0). `scratch` may be NULL (a per-thread scratch is
  * used). Thread-safe against other adds and searches. Errors: VDB_EINVAL
- * (row out of the view, wrong dim or metric), VDB_ENOMEM. */
+ * (row out of the view, wrong metric), VDB_EDIM (wrong dim), VDB_ENOMEM. */
 int vdb_hnsw_add(vdb_hnsw *index, const vdb_vecview *view, uint32_t row,
                  vdb_hnsw_scratch *scratch, vdb_error *err);
 
@@ -107,8 +107,9 @@ int vdb_hnsw_build(vdb_hnsw *index, const vdb_vecview *view, uint32_t from, uint
  * The view must cover every row the index routes through (view->n >= the
  * index's rows); rows beyond view->n (added concurrently) are ignored.
  * `scratch` may be NULL (a per-thread scratch is used). Thread-safe.
- * Errors: VDB_EINVAL (k == 0, ef too large, dim/metric mismatch, view older
- * than the entry point), VDB_ENOMEM (scratch growth). */
+ * Errors: VDB_EINVAL (k == 0, ef too large, metric mismatch, view older
+ * than the entry point), VDB_EDIM (view dim != index dim), VDB_ENOMEM
+ * (scratch growth). */
 int vdb_hnsw_search(const vdb_hnsw *index, const vdb_vecview *view, const float *query,
                     size_t k, size_t ef, const vdb_filter_hook *filter,
                     vdb_hnsw_scratch *scratch, vdb_hit *out, size_t *nout, vdb_error *err);

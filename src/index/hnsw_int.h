@@ -24,6 +24,10 @@
 #define VDB_HNSW_ABSENT 0xFFu    /* levels[] value of a row not in the graph */
 #define VDB_HNSW_NONE UINT32_MAX /* no entry point */
 
+#ifndef VDB_HNSW_ALIGN_SLOTS
+#define VDB_HNSW_ALIGN_SLOTS 0
+#endif
+
 struct vdb_hnsw {
     uint32_t dim;
     vdb_metric metric;
@@ -244,6 +248,10 @@ int vdb_hnsw__grow(vdb_hnsw *h, uint32_t rows);
 
 /* Validates the graph's invariants (caller excludes writers). */
 int vdb_hnsw__validate(const vdb_hnsw *h, vdb_error *err);
+
+/* u32 words per level-0 slot for M: [count, 2M ids], rounded up to whole
+ * cache lines when VDB_HNSW_ALIGN_SLOTS. */
+size_t vdb_hnsw__slot0_words(uint32_t m);
 
 /* The level of a row: a hash of (seed, row) through the exponential law. */
 int vdb_hnsw__draw_level(const vdb_hnsw *h, uint32_t row);

@@ -243,7 +243,7 @@ static int parse_header(const unsigned char *p, uint64_t file_size, header *hd, 
      * slot <= 257 words, and U is bounded by the file size first. */
     if (hd->upper_u32 > file_size / 4)
         return vdb_error_set(err, VDB_ECORRUPT, "hnsw: upper lists larger than the file");
-    uint64_t slot0 = 1 + 2 * (uint64_t)hd->m;
+    uint64_t slot0 = vdb_hnsw__slot0_words(hd->m);
     uint64_t want = HEADER_BYTES + (uint64_t)hd->n + (4 - hd->n % 4) % 4 +
                     (uint64_t)hd->n * slot0 * 4 + hd->upper_u32 * 4 + 8;
     if (want != file_size)
