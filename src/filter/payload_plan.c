@@ -163,18 +163,39 @@ static int materialize_range(vdb_selection *sel, const vdb_fnode *drive)
     return VDB_OK;
 }
 
-/* Estimates the matches by evaluating evenly spaced live rows. */
+/* Estimates the matches by evaluating evenly spaced live rows. The probes
+ * stride over row numbers and skip dead ones (roaring_bitmap_select would
+ * scan a dense container word by word on every call). */
 static double sample_estimate(vdb_selection *sel)
 {
-    const roaring_bitmap_t *live = sel->payload->live;
-    uint64_t total = roaring_bitmap_get_cardinality(live);
-    uint64_t samples = total < SAMPLE_ROWS ? total : SAMPLE_ROWS, hits = 0;
-    for (uint64_t i = 0; i < samples; i++) {
-        uint32_t row;
-        if (roaring_bitmap_select(live, (uint32_t)((i * total + total / 2) / samples), &row)) {
-            sel->plan.rows_scanned++;
-            hits += (uint64_t)row_matches(sel, row);
+    const vdb_payload *p = sel->payload;
+    uint64_t total = roaring_bitmap_get_cardinality(p->live);
+    if (total == 0)
+        return 0.0;
+    uint32_t last = roaring_bitmap_maximum(p->live);
+    uint64_t span = (uint64_t)last + 1, probes = span < SAMPLE_ROWS ? span : SAMPLE_ROWS;
+    uint64_t samples = 0, hits = 0;
+    for (uint64_t i = 0; i < probes; i++) {
+        uint32_t row = (uint32_t)((i * span + span / 2) / probes);
+        if (!roaring_bitmap_contains(p->live, row))
+            continue;
+        samples++;
+        hits += (uint64_t)row_matches(sel, row);
+    }
+    sel->plan.rows_scanned += samples;
+    /* Mostly dead rows: fall back to ranks, which always land on live ones. */
+    if (samples < probes / 4) {
+        samples = hits = 0;
+        probes = total < SAMPLE_ROWS ? total : SAMPLE_ROWS;
+        for (uint64_t i = 0; i < probes; i++) {
+            uint32_t row;
+            if (roaring_bitmap_select(p->live, (uint32_t)((i * total + total / 2) / probes),
+                                      &row)) {
+                samples++;
+                hits += (uint64_t)row_matches(sel, row);
+            }
         }
+        sel->plan.rows_scanned += samples;
     }
     return samples == 0 ? 0.0 : (double)hits * (double)total / (double)samples;
 }
