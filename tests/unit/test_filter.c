@@ -11,6 +11,7 @@
 
 #include "core/alloc.h"
 #include "core/json.h"
+#include "core/rng.h"
 #include "filter/filter.h"
 
 /* Compiles `filter` and evaluates it on `meta` (NULL = no metadata). The
@@ -349,6 +350,67 @@ static void test_compile_out_of_memory(void **state)
     vdb_json_decref(json);
 }
 
+/* Random JSON from a grammar biased towards filter syntax: every text
+ * either compiles or is refused with VDB_EINVAL and a message, never
+ * crashes (run under ASan in `make test-asan`), and compiled filters
+ * evaluate on random metadata. */
+static size_t random_json(vdb_rng *rng, char *out, size_t cap, unsigned depth)
+{
+    static const char *const keys[] = {"$and", "$or", "$not", "$eq", "$ne", "$in", "$nin",
+                                       "$gt", "$gte", "$lt", "$lte", "$exists", "$contains",
+                                       "$bad", "a", "b.c", "", "a..b", "$", "x.y.z"};
+    static const char *const scalars[] = {"1", "-2.5", "true", "false", "null", "\"s\"",
+                                          "\"\"", "1e300", "9223372036854775807"};
+    unsigned pick = (unsigned)vdb_rng_below(rng, depth > 4 ? 3 : 6);
+    if (cap < 64)
+        return (size_t)snprintf(out, cap, "1");
+    if (pick < 3)
+        return (size_t)snprintf(out, cap, "%s", scalars[vdb_rng_below(rng, 9)]);
+    size_t len = (size_t)snprintf(out, cap, pick == 3 ? "[" : "{");
+    unsigned n = (unsigned)vdb_rng_below(rng, 4);
+    for (unsigned i = 0; i < n && len + 80 < cap; i++) {
+        if (i)
+            len += (size_t)snprintf(out + len, cap - len, ", ");
+        if (pick != 3) {
+            /* Distinct keys: duplicate keys are the JSON parser's error. */
+            len += (size_t)snprintf(out + len, cap - len, "\"%s%.*s\": ",
+                                    keys[vdb_rng_below(rng, 20)], (int)i, "~~~~");
+        }
+        len += random_json(rng, out + len, cap - len, depth + 1);
+    }
+    len += (size_t)snprintf(out + len, cap - len, pick == 3 ? "]" : "}");
+    return len;
+}
+
+static void test_random_filters_never_crash(void **state)
+{
+    (void)state;
+    vdb_rng rng;
+    vdb_rng_seed(&rng, 5);
+    char text[4096];
+    size_t compiled = 0, refused = 0;
+    const char *metas[] = {"{\"a\": 1, \"b\": {\"c\": [1, \"s\"]}}", "{}",
+                           "{\"a\": \"s\", \"x\": {\"y\": {\"z\": null}}}"};
+    for (int i = 0; i < 20000; i++) {
+        random_json(&rng, text, sizeof(text), 0);
+        vdb_error err;
+        vdb_filter *f = vdb_filter_compile_text(text, strlen(text), &err);
+        if (f != NULL) {
+            compiled++;
+            for (size_t m = 0; m < 3; m++)
+                (void)vdb_filter_match_text(f, metas[m]);
+            vdb_filter_free(f);
+        } else if (err.code != VDB_OK) {
+            refused++;
+            assert_int_equal(err.code, VDB_EINVAL);
+            assert_true(strlen(err.msg) > 10);
+        }
+    }
+    printf("random filters: %zu compiled, %zu refused\n", compiled, refused);
+    assert_true(compiled > 100);
+    assert_true(refused > 100);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -357,6 +419,7 @@ int main(void)
         cmocka_unit_test(test_logical_operators), cmocka_unit_test(test_nested_paths),
         cmocka_unit_test(test_type_mismatches),   cmocka_unit_test(test_empty_results),
         cmocka_unit_test(test_bad_filters),       cmocka_unit_test(test_compile_out_of_memory),
+        cmocka_unit_test(test_random_filters_never_crash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
