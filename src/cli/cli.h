@@ -13,5 +13,6 @@ int vdb_cmd_query(int argc, char **argv);
 int vdb_cmd_count(int argc, char **argv);
 int vdb_cmd_list(int argc, char **argv);
 int vdb_cmd_store_bench(int argc, char **argv);
+int vdb_cmd_filter_bench(int argc, char **argv);
 
 #endif

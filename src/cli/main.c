@@ -21,6 +21,7 @@ static const command commands[] = {
     {"count", vdb_cmd_count, "number of vectors in a store"},
     {"list", vdb_cmd_list, "list the stores of a data directory"},
     {"store-bench", vdb_cmd_store_bench, "benchmark durable adds and store reopen"},
+    {"filter-bench", vdb_cmd_filter_bench, "benchmark filtered search (planner) vs brute force"},
 };
 
 static void usage(FILE *out)
