@@ -148,7 +148,7 @@ int vdb_payload_is_live(const vdb_payload *payload, uint32_t row);
 const vdb_json *vdb_payload_meta(const vdb_payload *payload, uint32_t row);
 
 /* Bytes held by the indexes (bitmaps, maps, sorted arrays, columns); the
- * cached metadata is not counted (jansson allocates it; bench/filter_bench
+ * cached metadata is not counted (jansson allocates it; `vdb filter-bench`
  * measures it: about 350 bytes per row for {"bucket": n}). */
 size_t vdb_payload_index_memory(const vdb_payload *payload);
 

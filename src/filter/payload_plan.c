@@ -17,7 +17,7 @@
  * the unfiltered query. Exact search wins below about 7% selectivity on
  * that data. Only then are the matching rows materialized, so a broad
  * filter costs no bitmap work at all: the hook decides each row the search
- * touches (vdb_payload__eval_row). bench/filter_bench.c has the figures. */
+ * touches (vdb_payload__eval_row). `vdb filter-bench` measures all this. */
 #include "payload.h"
 
 #include <math.h>
