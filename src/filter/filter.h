@@ -37,7 +37,9 @@
  * Paths: a key "a.b.c" first names a literal top-level key "a.b.c" when the
  * metadata has one (so seed filters on keys containing dots keep working),
  * otherwise it walks nested objects a -> b -> c; a step through a non-object
- * is "missing".
+ * (arrays included: there is no index syntax) is "missing". The one
+ * difference from the seed: a dotted key absent at the top level used to be
+ * "missing" and may now reach a nested value.
  *
  * Compatibility with the seed: there, {"n": {"$gt": 5}} compared n literally
  * with the object {"$gt": 5}. In vdb a non-empty object whose keys all start
