@@ -31,19 +31,26 @@ for _ in $(seq 100); do curl -sf "$URL/health" >/dev/null && break; sleep 0.1; d
 curl -sf -XPOST "$URL/admin/create_store" -H "X-API-Key: $VDB_KEY" -H 'Content-Type: application/json' \
   -d "{\"user_id\":\"bench\",\"model_id\":\"m384\",\"dimension\":$DIM}" >/dev/null
 
-echo "== ingest: POST /vectors/add, 1,000 x $DIM per request, until $N vectors"
-BATCHES=$((N / 1000))
-# wrk runs for a duration; measure the wall time of exactly N/1000 requests
-# instead with a 2-connection curl loop is skewed by curl's own JSON upload,
-# so use wrk for throughput and stop once the store is full.
-secs=$(( (BATCHES / 10) + 2 ))
-VDB_PAYLOAD=$WORK/add.json wrk -t2 -c2 -d${secs}s -s "$(dirname "$0")/add.lua" "$URL/vectors/add" | tee "$WORK/add.txt"
-count=$(curl -sf "$URL/vectors/count?user_id=bench&model_id=m384" -H "X-API-Key: $VDB_KEY" | sed 's/.*"count":\([0-9]*\).*/\1/')
-rps=$(grep Requests/sec "$WORK/add.txt" | awk '{print $2}')
-echo "ingest: $rps requests/s = $(echo "$rps*1000" | bc) vectors/s (store now holds $count)"
-if [ "$count" -gt "$N" ]; then
-  echo "(trimming is not needed for the query phase: it runs on $count vectors)"
-fi
+ingest() { # ingest MODEL: N/1000 requests on 2 connections, timed by the wall clock
+  local model=$1
+  sed "s/\"model_id\": \"m384\"/\"model_id\": \"$model\"/" "$WORK/add.json" > "$WORK/add_$model.json"
+  local t0 t1
+  t0=$(date +%s.%N)
+  VDB_PAYLOAD=$WORK/add_$model.json VDB_REQUESTS_PER_THREAD=$((N / 2000)) \
+    wrk -t2 -c2 -d600s --latency -s "$(dirname "$0")/add.lua" "$URL/vectors/add" > "$WORK/add_$model.txt"
+  t1=$(date +%s.%N)
+  grep -E "Latency|50%|99%" "$WORK/add_$model.txt"
+  local count
+  count=$(curl -sf "$URL/vectors/count?user_id=bench&model_id=$model" -H "X-API-Key: $VDB_KEY" | sed 's/.*"count":\([0-9]*\).*/\1/')
+  echo "RESULT ingest[$model] vectors_per_s=$(echo "$count / ($t1 - $t0)" | bc) ($count vectors in $(echo "$t1 - $t0" | bc) s)"
+}
+curl -sf -XPOST "$URL/admin/create_store" -H "X-API-Key: $VDB_KEY" -H 'Content-Type: application/json' \
+  -d "{\"user_id\":\"bench\",\"model_id\":\"flat384\",\"dimension\":$DIM,\"index\":\"flat\"}" >/dev/null
+echo "== ingest: POST /vectors/add, 1,000 x $DIM per request, 2 connections, $N vectors, fsync per batch"
+echo "-- into a flat (exact) store"
+ingest flat384
+echo "-- into the default (auto -> HNSW, background indexer) store used for the queries below"
+ingest m384
 
 echo "== optimize (builds the index when the store uses one)"
 curl -sf -XPOST "$URL/performance/optimize" -H "X-API-Key: $VDB_KEY" -H 'Content-Type: application/json' \
@@ -51,8 +58,10 @@ curl -sf -XPOST "$URL/performance/optimize" -H "X-API-Key: $VDB_KEY" -H 'Content
 
 echo "== queries: POST /vectors/query k=10, $CONNS connections, ${DUR}s (store default index)"
 VDB_PAYLOAD=$WORK/queries.jsonl wrk -t2 -c$CONNS -d${DUR}s --latency -s "$(dirname "$0")/query.lua" "$URL" | tee "$WORK/q.txt"
+echo "RESULT index_qps=$(grep Requests/sec "$WORK/q.txt" | awk '{print $2}') p99=$(grep ' 99%' "$WORK/q.txt" | awk '{print $2}')"
 
 echo "== queries with \"exact\": true"
 sed 's/"k": 10}/"k": 10, "exact": true}/' "$WORK/queries.jsonl" > "$WORK/queries_exact.jsonl"
 VDB_PAYLOAD=$WORK/queries_exact.jsonl wrk -t2 -c$CONNS -d${DUR}s --latency -s "$(dirname "$0")/query.lua" "$URL" | tee "$WORK/qe.txt"
+echo "RESULT exact_qps=$(grep Requests/sec "$WORK/qe.txt" | awk '{print $2}') p99=$(grep ' 99%' "$WORK/qe.txt" | awk '{print $2}')"
 curl -sf "$URL/admin/store/stats?user_id=bench&model_id=m384" -H "X-API-Key: $VDB_KEY"; echo

@@ -162,3 +162,37 @@ def test_connection_limit(fresh_dir):
         assert Client(srv.url, ADMIN_KEY).get("/vectors/ping").status_code == 200
     finally:
         assert srv.stop() == 0
+
+
+def test_507_disk_full(fresh_dir):
+    import subprocess
+    tiny = os.path.join(fresh_dir, "tiny")
+    os.mkdir(tiny)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", tiny],
+                      capture_output=True).returncode != 0:
+        import pytest
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    srv = Server(tiny, cwd=fresh_dir)
+    try:
+        srv.start()
+        c = Client(srv.url, ADMIN_KEY)
+        ids = {"user_id": "full", "model_id": "m"}
+        c.post("/admin/create_store", json={**ids, "dimension": 256, "index": "flat"})
+        batch = np.random.rand(200, 256).astype(np.float32).tolist()
+        statuses = []
+        for _ in range(40):
+            r = c.post("/vectors/add", json={**ids, "vectors": batch})
+            statuses.append(r.status_code)
+            if r.status_code != 200:
+                break
+        assert statuses[-1] == 507, statuses
+        assert_error(r, 507)
+        # still serving reads; the acknowledged vectors are all there
+        n = c.get("/vectors/count", params=ids).json()["count"]
+        assert n == 200 * (len(statuses) - 1)
+        assert c.get("/health").status_code == 200
+        srv.stop()
+    finally:
+        if srv.proc is not None:
+            srv.stop()
+        subprocess.run(["umount", tiny])
