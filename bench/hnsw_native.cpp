@@ -259,8 +259,14 @@ int main(int argc, char **argv)
     // vdb's index on the same rows in the same process, built right after
     // hnswlib's with the same thread count, searched in passes interleaved
     // with hnswlib's so both see the same machine load.
+    // vdb reads rows from its store's vector array, which is 64-byte
+    // aligned (store/vecset.h); give it the same layout here rather than the
+    // .npy buffer's arbitrary alignment. hnswlib likewise keeps its own copy.
     vdb_pool_global_configure(threads);
-    vdb_vecview view = {x, nullptr, (uint32_t)n, (uint32_t)dim,
+    size_t bytes = (n * dim * sizeof(float) + 63) / 64 * 64;
+    float *rows = static_cast<float *>(std::aligned_alloc(64, bytes));
+    memcpy(rows, x, n * dim * sizeof(float));
+    vdb_vecview view = {rows, nullptr, (uint32_t)n, (uint32_t)dim,
                         cosine ? VDB_METRIC_COSINE : VDB_METRIC_L2};
     vdb_hnsw_params params;
     vdb_hnsw_params_default(&params);
@@ -315,6 +321,7 @@ int main(int argc, char **argv)
     printf("}");
     vdb_hnsw_scratch_free(scratch);
     vdb_hnsw_free(vindex);
+    std::free(rows);
 #endif
     printf("}\n");
     delete index;
