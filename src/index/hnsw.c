@@ -230,8 +230,12 @@ uint32_t vdb_hnsw_rows(const vdb_hnsw *h)
 
 size_t vdb_hnsw_memory(const vdb_hnsw *h)
 {
+    /* Shared lock: capacity changes only under the exclusive side. */
+    pthread_rwlock_rdlock((pthread_rwlock_t *)&h->grow_lock);
+    size_t capacity = h->capacity;
+    pthread_rwlock_unlock((pthread_rwlock_t *)&h->grow_lock);
     size_t bytes = sizeof(*h);
-    bytes += (size_t)h->capacity * (h->slot0 * sizeof(uint32_t) + sizeof(uint32_t *) + 1);
+    bytes += capacity * (h->slot0 * sizeof(uint32_t) + sizeof(uint32_t *) + 1);
     bytes += __atomic_load_n(&h->upper_u32, __ATOMIC_RELAXED) * sizeof(uint32_t);
     return bytes;
 }

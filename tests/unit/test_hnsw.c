@@ -495,6 +495,9 @@ static void *conc_search(void *arg)
         for (size_t i = 0; i < n; i++)
             if (hits[i].id >= c->ds->n)
                 __atomic_add_fetch(&c->failures, 1, __ATOMIC_RELAXED);
+        /* Accounting is read while inserts grow the arrays. */
+        if (q % 64 == 0 && (vdb_hnsw_memory(c->h) == 0 || vdb_hnsw_count(c->h) == 0))
+            __atomic_add_fetch(&c->failures, 1, __ATOMIC_RELAXED);
         q++;
     }
     __atomic_add_fetch(&c->searches, q, __ATOMIC_RELAXED);
