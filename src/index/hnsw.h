@@ -33,7 +33,20 @@
  *
  * Deletes are the view's tombstones (view->deleted): a deleted row is never
  * returned but keeps routing searches. After heavy deletes call
- * vdb_hnsw_rebuild (the store's optimize) to drop them from the graph. */
+ * vdb_hnsw_rebuild (the store's optimize) to drop them from the graph.
+ *
+ * How a store uses it:
+ *   open:       h = vdb_hnsw_load(path, dim, metric); on VDB_ENOTFOUND or
+ *               VDB_ECORRUPT log it and h = vdb_hnsw_new(...); then catch up
+ *               with vdb_hnsw_build(h, view, vdb_hnsw_rows(h), view->n)
+ *               (rows appended by WAL replay since the last save).
+ *   add batch:  vdb_hnsw_build(h, view, first_new_row, view->n) for large
+ *               batches, vdb_hnsw_add per row for small ones.
+ *   query:      vdb_hnsw_search(h, view, prepared_query, k, ef, hook, ...).
+ *   optimize:   fresh = vdb_hnsw_rebuild(h, view); swap under the store's
+ *               lock; vdb_hnsw_free(old). Needed too after row compaction
+ *               (vdb_vecset_compact renumbers rows, and node id == row).
+ *   checkpoint: vdb_hnsw_save(h, tmp_path), then rename into place. */
 #ifndef VDB_INDEX_HNSW_H
 #define VDB_INDEX_HNSW_H
 
