@@ -102,7 +102,15 @@ static vdb_store *store_alloc(const char *dir, const vdb_store_options *options,
         vdb_store_options_default(&store->options);
     if (store->options.wal_checkpoint_bytes == 0)
         store->options.wal_checkpoint_bytes = 64ull << 20;
-    pthread_rwlock_init(&store->rw, NULL);
+    /* Writer-preferring: a steady stream of readers (queries, the index
+     * builder) must not starve the short exclusive apply of a write. */
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+#if defined(__GLIBC__)
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+    pthread_rwlock_init(&store->rw, &attr);
+    pthread_rwlockattr_destroy(&attr);
     pthread_mutex_init(&store->writer, NULL);
     return store;
 }

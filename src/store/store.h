@@ -9,9 +9,18 @@
  * until it is reopened.
  *
  * Concurrency: every function is thread-safe. Readers (query, get, count)
- * run in parallel; writers are serialized; result callbacks run with the
- * read guard held, so the borrowed strings they receive are valid only
- * during the call. */
+ * run in parallel; writers are serialized; the fsync wait happens outside
+ * every lock, so readers never wait for the disk. Result callbacks run with
+ * the read guard held, so the borrowed strings they receive are valid only
+ * during the call, and a callback must not call into the same store (the
+ * guard prefers writers: a nested read behind a waiting writer deadlocks).
+ *
+ * Errors (beyond VDB_EINVAL and friends for bad arguments): VDB_ENOTFOUND
+ * (no store), VDB_ELOCKED (another process holds .store.lock),
+ * VDB_ECORRUPT (a damaged file; the message names the file and offset),
+ * VDB_EREADONLY (a WAL write/fsync failed earlier: reopen the store),
+ * VDB_EIO / VDB_ENOSPC (this write failed; it is not acknowledged and,
+ * except after a failed fsync, not applied). */
 #ifndef VDB_STORE_STORE_H
 #define VDB_STORE_STORE_H
 
