@@ -371,18 +371,20 @@ typedef struct collector {
 static int collect_line(void *ctx, size_t i, const char *id, const char *meta, vdb_error *err)
 {
     collector *c = ctx;
-    if ((c->ids[i] = vdb_strdup(id)) == NULL || (meta != NULL && (c->metas[i] = vdb_strdup(meta)) == NULL))
+    if ((c->ids[i] = vdb_strdup(id)) == NULL ||
+        (meta != NULL && (c->metas[i] = vdb_strdup(meta)) == NULL))
         return vdb_error_set(err, VDB_ENOMEM, "snapshot: out of memory at row %zu", i);
     return VDB_OK;
 }
 
 static void collector_free(collector *c)
 {
-    if (c->ids != NULL)
-        for (size_t i = 0; i < c->rows; i++) {
+    for (size_t i = 0; i < c->rows; i++) {
+        if (c->ids != NULL)
             vdb_free(c->ids[i]);
+        if (c->metas != NULL)
             vdb_free(c->metas[i]);
-        }
+    }
     vdb_free(c->ids);
     vdb_free(c->metas);
 }

@@ -647,6 +647,69 @@ static void test_fault_injection(void **state)
     vdb_log_set_level(VDB_LOG_WARN);
 }
 
+/* OOM loop (plan F2): the Nth allocation fails (once) during an add, a
+ * delete, a checkpoint and an open, for N = 1, 2, ... until the operation
+ * completes. A failed call must leave the store consistent: reopened, the
+ * state is the old one or the new one, never a mix. */
+static void oom_loop(fault_op op)
+{
+    char dir[600], scratch[600];
+    vdb_store *store;
+    new_dir(dir, sizeof(dir), "oom");
+    tu_rm_rf(dir);
+    store = create_store(dir, VDB_METRIC_COSINE);
+    assert_int_equal(add_batch(store, 0, NULL), VDB_OK);
+    vdb_store_close(store);
+    child_adds(dir, 1, 2);
+    for (uint64_t nth = 1; nth < 5000; nth++) {
+        const char *del[1] = {"b0-r1"};
+        uint64_t before;
+        int rc;
+        scratch_from(dir, scratch, sizeof(scratch), "oom-scratch");
+        store = op == OP_OPEN ? NULL : open_store(scratch);
+        before = vdb_alloc_count();
+        vdb_alloc_fail_at(nth, 0);
+        if (op == OP_ADD)
+            rc = add_batch(store, 2, NULL);
+        else if (op == OP_DELETE)
+            rc = vdb_store_delete(store, 1, del, NULL, NULL);
+        else if (op == OP_CHECKPOINT)
+            rc = vdb_store_checkpoint(store, NULL);
+        else
+            rc = (store = vdb_store_open(scratch, NULL, NULL)) != NULL ? VDB_OK : VDB_ENOMEM;
+        vdb_alloc_fail_at(0, 0);
+        int fired = vdb_alloc_count() - before >= nth;
+        vdb_store_close(store);
+        store = open_store(scratch);
+        check_batch(store, 1, 1);
+        if (op == OP_ADD) {
+            size_t got = count_present(store, 3) - 2 * ROWS;
+            assert_true(got == 0 || got == ROWS);
+            assert_int_equal(got, rc == VDB_OK ? (size_t)ROWS : 0u);
+        } else if (op == OP_DELETE) {
+            int present = vdb_store_get(store, "b0-r1", NULL, NULL, NULL) == VDB_OK;
+            assert_int_equal(present, rc != VDB_OK);
+        } else {
+            check_batch(store, 0, 1);
+        }
+        vdb_store_close(store);
+        if (!fired && rc == VDB_OK)
+            return;
+    }
+    fail_msg("op %d never completed", op);
+}
+
+static void test_oom_injection(void **state)
+{
+    (void)state;
+    vdb_log_set_level(VDB_LOG_OFF);
+    oom_loop(OP_ADD);
+    oom_loop(OP_DELETE);
+    oom_loop(OP_CHECKPOINT);
+    oom_loop(OP_OPEN);
+    vdb_log_set_level(VDB_LOG_WARN);
+}
+
 static void test_fsync_failure_read_only(void **state)
 {
     char dir[600];
@@ -834,6 +897,7 @@ int main(void)
         cmocka_unit_test(test_rejected_changes_nothing),
         cmocka_unit_test(test_query_and_filters),
         cmocka_unit_test(test_fault_injection),
+        cmocka_unit_test(test_oom_injection),
         cmocka_unit_test(test_fsync_failure_read_only),
         cmocka_unit_test(test_group_commit),
         cmocka_unit_test(test_policies_and_threshold),
