@@ -172,6 +172,7 @@ static int open_wal(vdb_store *store, vdb_error *err)
     wo.policy = (int)store->options.fsync;
     wo.interval_ms = store->options.fsync_interval_ms;
     wo.read_only = store->options.read_only;
+    wo.repair = store->options.repair_wal;
     store->wal = vdb_wal_open(path, &wo, replay, store, &store->wal_dropped, err);
     if (store->wal == NULL)
         return err != NULL && err->code != VDB_OK ? err->code : VDB_EIO;

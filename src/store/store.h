@@ -61,6 +61,12 @@ typedef struct vdb_store_options {
     uint64_t wal_checkpoint_bytes; /* checkpoint when the WAL passes this or half the last
                                       snapshot's bytes, whichever is larger; default 64 MiB */
     int read_only;
+    /* Explicit repair of a store that refuses to open with a mid-WAL
+     * VDB_ECORRUPT: the WAL is cut at the first bad record and every record
+     * after it is dropped (logged as an error, counted in
+     * wal_dropped_bytes). Never set by default: it loses acknowledged
+     * writes, so only an operator's explicit command should ask for it. */
+    int repair_wal;
 } vdb_store_options;
 
 /* Fills defaults (dim 0 = unset, cosine, auto index, M 16, efC 200, ef 64). */

@@ -60,6 +60,7 @@ struct vdb_wal {
     char *path;
     int fd;
     int read_only;
+    int repair;
     int policy;
     uint32_t interval_ms;
     uint32_t salt;
@@ -324,15 +325,21 @@ static int scan(vdb_wal *wal, uint64_t size, vdb_wal_replay_fn replay, void *ctx
     rc = find_valid_after(wal, off, size, &later, err);
     if (rc < 0)
         goto cleanup;
-    if (rc == 1) {
+    if (rc == 1 && !(wal->repair && !wal->read_only)) {
         rc = vdb_error_set(err, VDB_ECORRUPT,
                            "%s: corrupt record at offset %llu (%s) followed by a valid record "
                            "at offset %llu",
                            wal->path, (unsigned long long)off, why, (unsigned long long)later);
         goto cleanup;
     }
-    vdb_log_warn("%s: dropped a torn tail of %llu bytes at offset %llu (%s)", wal->path,
-                 (unsigned long long)(size - off), (unsigned long long)off, why);
+    if (rc == 1)
+        vdb_log_error("%s: REPAIR: dropping %llu bytes from the corrupt record at offset %llu "
+                      "(%s), including valid records from offset %llu on",
+                      wal->path, (unsigned long long)(size - off), (unsigned long long)off, why,
+                      (unsigned long long)later);
+    else
+        vdb_log_warn("%s: dropped a torn tail of %llu bytes at offset %llu (%s)", wal->path,
+                     (unsigned long long)(size - off), (unsigned long long)off, why);
     *dropped = size - off;
     rc = VDB_OK;
     if (!wal->read_only && (rc = vdb_fsx_truncate(wal->fd, (off_t)off, wal->path, err)) == VDB_OK)
@@ -355,6 +362,7 @@ vdb_wal *vdb_wal_open(const char *path, const vdb_wal_options *options, vdb_wal_
     }
     wal->fd = -1;
     wal->read_only = options->read_only;
+    wal->repair = options->repair;
     wal->policy = options->policy;
     wal->interval_ms = options->interval_ms ? options->interval_ms : 1000;
     pthread_mutex_init(&wal->mu, NULL);

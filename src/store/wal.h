@@ -41,6 +41,8 @@ typedef struct vdb_wal_options {
     int policy;           /* vdb_fsync_policy (store.h): 0 always, 1 interval, 2 off */
     uint32_t interval_ms; /* for interval */
     int read_only;        /* scan only: never truncate or write */
+    int repair;           /* explicit repair: cut the log at the first bad record even when
+                             valid records follow (they are lost; logged as an error) */
 } vdb_wal_options;
 
 /* Opens `path` (creating it with a header when missing), scans every record

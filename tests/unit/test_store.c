@@ -348,6 +348,24 @@ static void test_mid_wal_corruption(void **state)
         assert_non_null(strstr(err.msg, "offset"));
         /* Nothing was truncated: the evidence stays for repair. */
         assert_int_equal(tu_file_size(path), (long)len);
+        /* The explicit repair cuts at the bad record and opens. */
+        {
+            vdb_store_options options;
+            vdb_store *store;
+            vdb_store_stats stats;
+            size_t first_bad = t == 1 ? offs[0] : offs[1];
+            vdb_store_options_default(&options);
+            options.repair_wal = 1;
+            store = vdb_store_open(scratch, &options, &err);
+            if (store == NULL)
+                fail_msg("repair open: %s", err.msg);
+            vdb_store_get_stats(store, &stats);
+            assert_int_equal(stats.wal_dropped_bytes, len - first_bad);
+            assert_int_equal(vdb_store_count(store), (first_bad - offs[0]) / (offs[1] - offs[0]) * ROWS);
+            vdb_store_close(store);
+            store = open_store(scratch);
+            vdb_store_close(store);
+        }
         free(copy);
     }
     free(wal);
