@@ -9,17 +9,8 @@ wrk.body = body
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["X-API-Key"] = os.getenv("VDB_KEY")
 
--- VDB_REQUESTS_PER_THREAD > 0: each thread stops after that many
--- responses, so the store ends with an exact number of vectors.
-local limit = tonumber(os.getenv("VDB_REQUESTS_PER_THREAD") or "0")
-local done = 0
-
 function response(status, headers, resp)
   if status ~= 200 then
     io.stderr:write("add failed: " .. status .. " " .. resp:sub(1, 200) .. "\n")
-  end
-  done = done + 1
-  if limit > 0 and done >= limit then
-    wrk.thread:stop()
   end
 end

@@ -5,8 +5,9 @@
 #   bench/http/run.sh [BIN]     (default build/vdb)
 #
 # 1. JSON ingest: POST /vectors/add, batches of 1,000 x 384 (fsync per
-#    batch, the default policy), 2 connections, until the store holds N
-#    vectors (N=100000).
+#    batch, the default policy), 2 keep-alive connections, N/1000 requests
+#    (bench/http/ingest.py: pre-encoded body, wall-clock timing), into a
+#    flat store and into the HNSW (auto) store the queries then use.
 # 2. Queries: POST /vectors/query k=10 on the N x 384 store, 16
 #    connections, 20 s, with latency percentiles; once with the store's
 #    default index and once with "exact": true.
@@ -31,18 +32,9 @@ for _ in $(seq 100); do curl -sf "$URL/health" >/dev/null && break; sleep 0.1; d
 curl -sf -XPOST "$URL/admin/create_store" -H "X-API-Key: $VDB_KEY" -H 'Content-Type: application/json' \
   -d "{\"user_id\":\"bench\",\"model_id\":\"m384\",\"dimension\":$DIM}" >/dev/null
 
-ingest() { # ingest MODEL: N/1000 requests on 2 connections, timed by the wall clock
-  local model=$1
-  sed "s/\"model_id\": \"m384\"/\"model_id\": \"$model\"/" "$WORK/add.json" > "$WORK/add_$model.json"
-  local t0 t1
-  t0=$(date +%s.%N)
-  VDB_PAYLOAD=$WORK/add_$model.json VDB_REQUESTS_PER_THREAD=$((N / 2000)) \
-    wrk -t2 -c2 -d600s --latency -s "$(dirname "$0")/add.lua" "$URL/vectors/add" > "$WORK/add_$model.txt"
-  t1=$(date +%s.%N)
-  grep -E "Latency|50%|99%" "$WORK/add_$model.txt"
-  local count
-  count=$(curl -sf "$URL/vectors/count?user_id=bench&model_id=$model" -H "X-API-Key: $VDB_KEY" | sed 's/.*"count":\([0-9]*\).*/\1/')
-  echo "RESULT ingest[$model] vectors_per_s=$(echo "$count / ($t1 - $t0)" | bc) ($count vectors in $(echo "$t1 - $t0" | bc) s)"
+ingest() { # ingest MODEL: N/1000 requests over 2 keep-alive connections, wall-clock timed
+  /usr/bin/python3 "$(dirname "$0")/ingest.py" 127.0.0.1 "$PORT" "$VDB_KEY" "$WORK/add.json" "$1" \
+    $((N / 1000)) 2 | sed 's/^/RESULT ingest /'
 }
 curl -sf -XPOST "$URL/admin/create_store" -H "X-API-Key: $VDB_KEY" -H 'Content-Type: application/json' \
   -d "{\"user_id\":\"bench\",\"model_id\":\"flat384\",\"dimension\":$DIM,\"index\":\"flat\"}" >/dev/null
