@@ -58,7 +58,7 @@ $(BUILD)/obj/src/kernel/dist_avx2.o: ISA_FLAGS := -mavx2 -mfma
 $(BUILD)/obj/src/kernel/dist_avx512.o: ISA_FLAGS := -mavx512f -mavx2 -mfma
 endif
 
-.PHONY: all deps run test test-unit test-neon test-e2e test-asan test-tsan test-crash-long test-store-py clean headers bench-peers
+.PHONY: all deps run test test-unit test-neon test-e2e test-asan test-tsan test-crash-long test-store-py test-tsan-store clean headers bench-peers
 
 all: deps $(BUILD)/vdb
 
@@ -124,6 +124,13 @@ test-e2e: $(BUILD)/vdb
 # metadata.jsonl and gets what was added.
 test-store-py: $(BUILD)/vdb
 	$(PYTHON) tests/store/test_npz_numpy.py $(BUILD)/vdb
+
+# The durable store's concurrent tests (group commit, readers + writers +
+# checkpoints) under ThreadSanitizer, in its own tree.
+test-tsan-store:
+	$(MAKE) SANITIZER=thread OPT="-O1 -g" BUILD=$(BUILD)/san-thread $(BUILD)/san-thread/tests/test_store $(BUILD)/san-thread/tests/test_wal
+	$(BUILD)/san-thread/tests/test_wal
+	$(BUILD)/san-thread/tests/test_store
 
 # The kill -9 crash test for thousands of cycles (make test runs 50).
 test-crash-long: $(BUILD)/tests/test_store_crash

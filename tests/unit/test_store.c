@@ -11,6 +11,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/file.h>
 #include <sys/wait.h>
 
@@ -801,6 +802,77 @@ static void test_group_commit(void **state)
     vdb_store_close(store);
 }
 
+typedef struct reader_arg {
+    vdb_store *store;
+    _Atomic int *stop;
+    size_t queries;
+    int rc;
+} reader_arg;
+
+static void *reader_main(void *p)
+{
+    reader_arg *a = p;
+    float q[DIM];
+    vdb_query_params params = {.k = 5};
+    char first[64];
+    tu_fill(q, 1, 1, DIM);
+    while (!*a->stop && a->rc == VDB_OK) {
+        vdb_store_stats stats;
+        a->rc = vdb_store_query(a->store, q, 1, &params, emit_first, first, NULL);
+        vdb_store_get(a->store, "b1-r0", NULL, NULL, NULL);
+        vdb_store_get_stats(a->store, &stats);
+        a->queries++;
+    }
+    return NULL;
+}
+
+/* Writers, readers, deletes and checkpoints at once (plan L4; run under
+ * TSan by `make test-tsan-store`): every acknowledged write is there after. */
+static void test_concurrent_mixed(void **state)
+{
+    enum { WRITERS = 3, READERS = 2 };
+    char dir[600];
+    vdb_store *store;
+    pthread_t wt[WRITERS], rt[READERS];
+    writer_arg wa[WRITERS];
+    reader_arg ra[READERS];
+    _Atomic int stop = 0;
+    (void)state;
+    new_dir(dir, sizeof(dir), "mixed");
+    store = create_store(dir, VDB_METRIC_COSINE);
+    assert_int_equal(add_batch(store, 1, NULL), VDB_OK);
+    for (int t = 0; t < READERS; t++) {
+        ra[t] = (reader_arg){store, &stop, 0, VDB_OK};
+        pthread_create(&rt[t], NULL, reader_main, &ra[t]);
+    }
+    for (int t = 0; t < WRITERS; t++) {
+        wa[t] = (writer_arg){store, 100 + (uint32_t)t * 10, VDB_OK};
+        pthread_create(&wt[t], NULL, writer_main, &wa[t]);
+    }
+    for (int i = 0; i < 5; i++) {
+        const char *victim[1] = {"b1-r3"};
+        assert_int_equal(vdb_store_checkpoint(store, NULL), VDB_OK);
+        assert_int_equal(vdb_store_delete(store, 1, victim, NULL, NULL), VDB_OK);
+    }
+    for (int t = 0; t < WRITERS; t++) {
+        pthread_join(wt[t], NULL);
+        assert_int_equal(wa[t].rc, VDB_OK);
+    }
+    stop = 1;
+    for (int t = 0; t < READERS; t++) {
+        pthread_join(rt[t], NULL);
+        assert_int_equal(ra[t].rc, VDB_OK);
+        assert_true(ra[t].queries > 0);
+    }
+    vdb_store_close(store);
+    store = open_store(dir);
+    for (uint32_t b = 100; b < 100 + WRITERS * 10; b++)
+        check_batch(store, b, 1);
+    assert_int_equal(vdb_store_get(store, "b1-r3", NULL, NULL, NULL), VDB_ENOTFOUND);
+    assert_int_equal(vdb_store_count(store), WRITERS * 10 * ROWS + ROWS - 1);
+    vdb_store_close(store);
+}
+
 static void test_policies_and_threshold(void **state)
 {
     static const vdb_fsync_policy policies[] = {VDB_FSYNC_INTERVAL, VDB_FSYNC_OFF,
@@ -918,6 +990,7 @@ int main(void)
         cmocka_unit_test(test_oom_injection),
         cmocka_unit_test(test_fsync_failure_read_only),
         cmocka_unit_test(test_group_commit),
+        cmocka_unit_test(test_concurrent_mixed),
         cmocka_unit_test(test_policies_and_threshold),
         cmocka_unit_test(test_crash_points_checkpoint),
     };
