@@ -14,8 +14,8 @@
  * unfiltered, 1.000 at s=50%; ef 16 still gives 0.985 at s=10%), so the
  * planner narrows ef to ef * s^0.6 (not below 1.5k or 16, never above
  * max(ef, k)), which holds recall while keeping latency within about 2x of
- * the unfiltered query. Exact search wins below about 7% selectivity on
- * that data. Only then are the matching rows materialized, so a broad
+ * the unfiltered query. Exact search wins below about 6% selectivity on
+ * that data (the two costs meet there at about 3x the unfiltered query). Only then are the matching rows materialized, so a broad
  * filter costs no bitmap work at all: the hook decides each row the search
  * touches (vdb_payload__eval_row). `vdb filter-bench` measures all this. */
 #include "payload.h"
@@ -29,8 +29,9 @@
 
 #define SAMPLE_ROWS 512u
 /* Exact distance computations one unit of ef/s of filtered HNSW costs as
- * much as (100,000 x 384, M=16: 1.45 us per unit vs 45 ns per candidate). */
-#define HNSW_COST_PER_EF 32.0
+ * much as (100,000 x 384, M=16, near the crossover: 1.17 us per unit vs
+ * 52 ns per candidate for 7,000 candidates; vdb filter-bench --sweep). */
+#define HNSW_COST_PER_EF 22.0
 #define EF_SELECTIVITY_EXPONENT 0.6
 
 struct vdb_selection {
