@@ -6,6 +6,7 @@
  * many writes came before it. Crash faults raise SIGKILL, which no handler
  * can catch: exactly what a kill -9 or power cut does to the process. */
 #include "fsx.h"
+#include "fsx_sim.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -48,6 +49,7 @@ static int fault_check(unsigned op)
     nth = atomic_load(&fault_nth);
     if (n == nth || (n > nth && atomic_load(&fault_forever))) {
         atomic_fetch_add(&fault_hits, 1);
+        vdb_fsx__sim_freeze(); /* a simulated power cut ends here */
         return atomic_load(&fault_kind);
     }
     return 0;
@@ -98,6 +100,7 @@ int vdb_fsx_open(const char *path, int flags, int mode, vdb_error *err)
     while (fd < 0 && errno == EINTR);
     if (fd < 0)
         return fail(err, errno, "open", path);
+    vdb_fsx__sim_opened(path, fd);
     return fd;
 }
 
@@ -184,8 +187,11 @@ int vdb_fsx_fsync(int fd, const char *name, vdb_error *err)
     int kind = fault_check(VDB_FSX_FSYNC);
     if (kind != 0)
         return fail(err, fault_errno(kind), "fsync", name);
+    if (vdb_fsx_sim_skipped() & VDB_FSX_FSYNC)
+        return VDB_OK; /* test knob: the code "forgot" this fsync */
     if (sync_fd(fd) != 0)
         return fail(err, errno, "fsync", name);
+    vdb_fsx__sim_synced(fd);
     return VDB_OK;
 }
 
@@ -194,12 +200,16 @@ int vdb_fsx_dirsync(const char *dir, vdb_error *err)
     int kind = fault_check(VDB_FSX_DIRSYNC), fd, rc = VDB_OK;
     if (kind != 0)
         return fail(err, fault_errno(kind), "fsync directory", dir);
+    if (vdb_fsx_sim_skipped() & VDB_FSX_DIRSYNC)
+        return VDB_OK; /* test knob */
     fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return fail(err, errno, "open directory", dir);
     if (fsync(fd) != 0)
         rc = fail(err, errno, "fsync directory", dir);
     close(fd);
+    if (rc == VDB_OK)
+        vdb_fsx__sim_dirsynced(dir);
     return rc;
 }
 
@@ -210,6 +220,7 @@ int vdb_fsx_rename(const char *from, const char *to, vdb_error *err)
         return fail(err, fault_errno(kind), "rename", from);
     if (rename(from, to) != 0)
         return fail(err, errno, "rename", from);
+    vdb_fsx__sim_renamed(from, to);
     return VDB_OK;
 }
 
@@ -230,8 +241,12 @@ int vdb_fsx_unlink(const char *path, vdb_error *err)
     int kind = fault_check(VDB_FSX_UNLINK);
     if (kind != 0)
         return fail(err, fault_errno(kind), "unlink", path);
-    if (unlink(path) != 0 && errno != ENOENT)
-        return fail(err, errno, "unlink", path);
+    if (unlink(path) != 0) {
+        if (errno != ENOENT)
+            return fail(err, errno, "unlink", path);
+        return VDB_OK;
+    }
+    vdb_fsx__sim_unlinked(path);
     return VDB_OK;
 }
 
