@@ -93,6 +93,24 @@ static const double neg_pow10_table[] = {
     1e-39, 1e-40, 1e-41, 1e-42, 1e-43, 1e-44, 1e-45, 1e-46, 1e-47, 1e-48, 1e-49, 1e-50, 1e-51,
     1e-52, 1e-53, 1e-54, 1e-55, 1e-56, 1e-57, 1e-58, 1e-59, 1e-60};
 
+/* SWAR digit helpers (little-endian): 1 when all 8 bytes are '0'..'9',
+ * and their value as a decimal number. */
+static inline int eight_digits(uint64_t v)
+{
+    return ((v & 0xF0F0F0F0F0F0F0F0ull) |
+            (((v + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull) >> 4)) ==
+           0x3333333333333333ull;
+}
+
+static inline uint32_t parse_eight(uint64_t v)
+{
+    v -= 0x3030303030303030ull;
+    v = (v * 10) + (v >> 8);
+    v = (((v & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
+         (((v >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >> 32;
+    return (uint32_t)v;
+}
+
 /* Checks the JSON number grammar at p and converts it to float32. Returns
  * the number's length, or 0 when it is not a JSON number.
  *
@@ -127,6 +145,22 @@ static size_t parse_number(const char *p, const char *end, float *out)
     if (q < end && *q == '.') {
         const char *frac = ++q;
         for (; q < end && *q >= '0' && *q <= '9'; q++) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            /* Eight digits at a time once the leading zeros are behind us
+             * (so `digits` counts significant digits only). */
+            while (mantissa != 0 && digits <= 11 && end - q >= 8) {
+                uint64_t chunk;
+                memcpy(&chunk, q, sizeof(chunk));
+                if (!eight_digits(chunk))
+                    break;
+                mantissa = mantissa * 100000000u + parse_eight(chunk);
+                digits += 8;
+                exp10 -= 8;
+                q += 8;
+            }
+            if (q >= end || *q < '0' || *q > '9')
+                break;
+#endif
             if (mantissa == 0 && *q == '0') {
                 exp10--; /* leading zeros of 0.000123 carry no digits */
             } else if (digits < 19) {
