@@ -25,7 +25,7 @@
 #include "../core/log.h"
 #include "../core/rng.h"
 #include "../store/registry.h"
-#include "sha256.h"
+#include "../core/sha256.h"
 
 typedef struct user_key {
     char key_id[17];

@@ -25,11 +25,12 @@
 #include <unistd.h>
 #include <dirent.h>
 
+#include "../backup/export.h"
 #include "../backup/zipio.h"
 #include "../core/alloc.h"
 #include "../core/limits.h"
 #include "../core/rng.h"
-#include "sha256.h"
+#include "../core/sha256.h"
 
 #define IMPORT_BATCH 10000
 
@@ -47,114 +48,16 @@ static vdb_zip_limits archive_limits(const vdb_api *api, int subdirs)
 
 /* ---- export ---- */
 
-static int file_sha256(const char *path, char hex[65], uint64_t *bytes)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return VDB_EIO;
-    vdb_sha256 ctx;
-    uint8_t digest[32];
-    char buf[65536];
-    size_t n;
-    *bytes = 0;
-    vdb_sha256_init(&ctx);
-    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
-        vdb_sha256_update(&ctx, buf, n);
-        *bytes += n;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    vdb_sha256_final(&ctx, digest);
-    vdb_sha256_to_hex(digest, hex);
-    return bad ? VDB_EIO : VDB_OK;
-}
-
 typedef struct export_job {
-    vdb_zip_member members[256];
-    char *strings[512]; /* names and paths we allocated */
-    size_t nmembers, nstrings;
+    vdb_export *ex;
     vdb_store_handle *handles[64];
     size_t nhandles;
-    vdb_json *stores; /* manifest entries */
 } export_job;
-
-static char *keep(export_job *job, char *s)
-{
-    if (s != NULL && job->nstrings < sizeof(job->strings) / sizeof(job->strings[0]))
-        job->strings[job->nstrings++] = s;
-    else if (s != NULL) {
-        vdb_free(s);
-        s = NULL;
-    }
-    return s;
-}
-
-static char *joined(const char *a, const char *sep, const char *b)
-{
-    size_t n = strlen(a) + strlen(sep) + strlen(b) + 1;
-    char *s = vdb_malloc(n);
-    if (s != NULL)
-        snprintf(s, n, "%s%s%s", a, sep, b);
-    return s;
-}
-
-/* Files of a store directory that belong in an export: the snapshot and
- * index files, not the WAL (empty after the checkpoint), the lock or
- * temporaries. */
-static int exportable(const char *name)
-{
-    size_t n = strlen(name);
-    return name[0] != '.' && strcmp(name, "wal.log") != 0 && !(n > 4 && !strcmp(name + n - 4, ".tmp")) &&
-           vdb_registry_name_ok(name);
-}
 
 static int export_store(vdb_req *req, export_job *job, vdb_store_handle *handle, const char *prefix)
 {
-    vdb_store *store = vdb_registry_store(handle);
-    int rc = vdb_store_checkpoint(store, &req->err);
-    if (rc != VDB_OK)
-        return rc;
-    const char *dir = vdb_registry_dir(handle);
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return vdb_error_set(&req->err, VDB_EIO, "cannot read %s", dir);
-    vdb_json *files = vdb_json_object(), *entry = vdb_json_object();
-    struct dirent *de;
-    while (rc == VDB_OK && (de = readdir(d)) != NULL) {
-        if (!exportable(de->d_name))
-            continue;
-        char *path = keep(job, joined(dir, "/", de->d_name));
-        struct stat st;
-        if (path == NULL || stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-            continue;
-        char *name = keep(job, joined(prefix, prefix[0] ? "/" : "", de->d_name));
-        char hex[65];
-        uint64_t bytes = 0;
-        if (name == NULL || job->nmembers >= sizeof(job->members) / sizeof(job->members[0]) ||
-            file_sha256(path, hex, &bytes) != VDB_OK) {
-            rc = vdb_error_set(&req->err, VDB_EIO, "cannot export %s", path);
-            break;
-        }
-        vdb_zip_member *m = &job->members[job->nmembers++];
-        memset(m, 0, sizeof(*m));
-        m->name = name;
-        m->path = path;
-        m->deflate = strcmp(de->d_name, "vectors.npz") != 0;
-        vdb_json *f = vdb_json_object();
-        vdb_set(f, "sha256", vdb_json_string(hex));
-        vdb_set(f, "bytes", vdb_json_int((long long)bytes));
-        vdb_set(files, de->d_name, f);
-    }
-    closedir(d);
-    const vdb_store_config *config = vdb_store_get_config(store);
-    vdb_set(entry, "model_id", vdb_json_string(vdb_registry_model(handle)));
-    vdb_set(entry, "path", vdb_json_string(prefix));
-    vdb_set(entry, "dimension", vdb_json_int(config->dim));
-    vdb_set(entry, "metric", vdb_json_string(vdb_metric_name(config->metric)));
-    vdb_set(entry, "vectors", vdb_json_int((long long)vdb_store_count(store)));
-    vdb_set(entry, "files", files);
-    vdb_json_array_append_new(job->stores, entry);
-    return rc;
+    return vdb_export_add_store(job->ex, vdb_registry_store(handle), vdb_registry_dir(handle),
+                                vdb_registry_model(handle), prefix, &req->err);
 }
 
 typedef struct user_stores {
@@ -204,25 +107,9 @@ static int gather(vdb_req *req, export_job *job, const char *user_id, const char
 static int send_zip(vdb_req *req, export_job *job, const char *user_id, const char *model_id)
 {
     char path[4300], uuid[VDB_UUID_LEN], header[256];
-    vdb_json *manifest = vdb_json_object();
-    vdb_set(manifest, "format", vdb_json_string("vdb-export"));
-    vdb_set(manifest, "version", vdb_json_int(1));
-    vdb_set(manifest, "user_id", vdb_json_string(user_id));
-    vdb_set(manifest, "stores", vdb_json_incref(job->stores));
-    char *text = vdb_json_dump(manifest, 0);
-    vdb_json_decref(manifest);
-    if (text == NULL)
-        return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
-    vdb_zip_member *m = &job->members[job->nmembers++];
-    memset(m, 0, sizeof(*m));
-    m->name = "manifest.json";
-    m->data = text;
-    m->len = strlen(text);
-    m->deflate = 1;
     vdb_rng_uuid(uuid);
     snprintf(path, sizeof(path), "%s/.export-%s.zip", vdb_registry_data_dir(req->api->registry), uuid);
-    int rc = vdb_zipio_write(path, job->members, job->nmembers, &req->err);
-    vdb_json_free_text(text);
+    int rc = vdb_export_write(job->ex, path, &req->err);
     if (rc != VDB_OK)
         return rc;
     int fd = open(path, O_RDONLY);
@@ -252,17 +139,15 @@ int vdb_h_admin_export_zip(vdb_req *req)
     int rc = vdb_req_str(req, "user_id", 1, &user_id);
     if (rc == VDB_OK)
         rc = vdb_req_str(req, "model_id", 0, &model_id);
-    if (rc == VDB_OK && (job->stores = vdb_json_array()) == NULL)
-        rc = vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
+    if (rc == VDB_OK && (job->ex = vdb_export_new(user_id, &req->err)) == NULL)
+        rc = req->err.code;
     if (rc == VDB_OK)
         rc = gather(req, job, user_id, model_id);
     if (rc == VDB_OK)
         rc = send_zip(req, job, user_id, model_id);
     for (size_t i = 0; i < job->nhandles; i++)
         vdb_registry_release(job->handles[i]);
-    for (size_t i = 0; i < job->nstrings; i++)
-        vdb_free(job->strings[i]);
-    vdb_json_decref(job->stores);
+    vdb_export_free(job->ex);
     vdb_free(job);
     return rc;
 }

@@ -18,6 +18,7 @@ static const command commands[] = {
     {"create", vdb_cmd_create, "create an empty store"},
     {"import", vdb_cmd_import, "load a .npy file (and metadata.jsonl) into a store"},
     {"query", vdb_cmd_query, "top-k search on a store"},
+    {"export", vdb_cmd_export, "write a store (or all of a user's) to a ZIP archive"},
     {"count", vdb_cmd_count, "number of vectors in a store"},
     {"list", vdb_cmd_list, "list the stores of a data directory"},
     {"store-bench", vdb_cmd_store_bench, "benchmark durable adds and store reopen"},

@@ -1,8 +1,8 @@
 /* SHA-256 for API key hashes and ZIP manifests: an adapter over nettle
  * (already a dependency of libmicrohttpd's TLS stack on Debian), the only
  * file that includes nettle's headers. */
-#ifndef VDB_API_SHA256_H
-#define VDB_API_SHA256_H
+#ifndef VDB_CORE_SHA256_H
+#define VDB_CORE_SHA256_H
 
 #include <stddef.h>
 #include <stdint.h>

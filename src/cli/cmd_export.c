@@ -1,0 +1,87 @@
+/* `vdb export`: writes a store (or every store of a user) to a ZIP archive
+ * in the same format as GET /admin/export_zip, so POST /admin/import_zip
+ * (and the original's importer, for single stores) reads it back. */
+#include <stdio.h>
+#include <string.h>
+
+#include "../backup/export.h"
+#include "../core/limits.h"
+#include "cli.h"
+#include "cli_store.h"
+
+typedef struct models {
+    char names[256][VDB_MAX_NAME_LEN + 1];
+    size_t n;
+} models;
+
+static int collect(void *ctx, const char *user_id, const char *model_id)
+{
+    models *m = ctx;
+    (void)user_id;
+    if (m->n == sizeof(m->names) / sizeof(m->names[0]))
+        return 1;
+    snprintf(m->names[m->n++], VDB_MAX_NAME_LEN + 1, "%s", model_id);
+    return 0;
+}
+
+/* Adds one store; the handle stays held until the archive is written. */
+static int add_one(vdb_registry *registry, vdb_export *ex, const char *user, const char *model,
+                   const char *prefix, vdb_store_handle **held, vdb_error *err)
+{
+    int rc = vdb_registry_acquire(registry, user, model, held, err);
+    if (rc == VDB_OK)
+        rc = vdb_export_add_store(ex, vdb_registry_store(*held), vdb_registry_dir(*held), model,
+                                  prefix, err);
+    return rc;
+}
+
+int vdb_cmd_export(int argc, char **argv)
+{
+    vdb_cli_target target = {0};
+    static models list;
+    vdb_store_handle *held[256] = {0};
+    vdb_registry *registry = NULL;
+    vdb_export *ex = NULL;
+    const char *out = NULL;
+    vdb_error err;
+    int rc = VDB_OK;
+    for (int i = 1; i < argc; i++) {
+        int took = vdb_cli_target_flag(&target, argc, argv, &i);
+        if (took == 0 && strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+            out = argv[++i];
+        else if (took != 1)
+            out = NULL, i = argc;
+    }
+    if (out == NULL || target.user == NULL) {
+        fprintf(stderr, "usage: vdb export --user U [--model M] --out FILE.zip [--data-dir DIR]\n");
+        return 2;
+    }
+    vdb_error_clear(&err);
+    if ((registry = vdb_cli_registry(&target)) == NULL)
+        return 1;
+    list.n = 0;
+    if (target.model != NULL) {
+        snprintf(list.names[0], sizeof(list.names[0]), "%s", target.model);
+        list.n = 1;
+    } else {
+        rc = vdb_registry_list(registry, target.user, collect, &list, &err);
+        if (rc == VDB_OK && list.n == 0)
+            rc = vdb_error_set(&err, VDB_ENOTFOUND, "no stores for user %s", target.user);
+    }
+    if (rc == VDB_OK && (ex = vdb_export_new(target.user, &err)) == NULL)
+        rc = err.code;
+    for (size_t i = 0; rc == VDB_OK && i < list.n; i++)
+        rc = add_one(registry, ex, target.user, list.names[i], target.model ? "" : list.names[i],
+                     &held[i], &err);
+    if (rc == VDB_OK)
+        rc = vdb_export_write(ex, out, &err);
+    if (rc == VDB_OK)
+        printf("exported %zu store(s) of %s to %s\n", list.n, target.user, out);
+    else
+        fprintf(stderr, "vdb export: %s\n", err.msg);
+    for (size_t i = 0; i < list.n; i++)
+        vdb_registry_release(held[i]);
+    vdb_export_free(ex);
+    vdb_registry_free(registry);
+    return rc == VDB_OK ? 0 : 1;
+}
