@@ -218,6 +218,7 @@ def test_openapi_redocly_lint(anon, tmp_path):
                            capture_output=True, text=True, timeout=240)
     except subprocess.TimeoutExpired:
         pytest.skip("npx took too long (offline?)")
-    if p.returncode != 0 and ("ENOTFOUND" in p.stderr or "EAI_AGAIN" in p.stderr):
-        pytest.skip("npm registry unreachable")
+    out = p.stdout + p.stderr
+    if p.returncode != 0 and "validated in" not in out:
+        pytest.skip("redocly could not run (npm registry unreachable?): " + out[-300:])
     assert p.returncode == 0, p.stdout + p.stderr
