@@ -58,7 +58,7 @@ $(BUILD)/obj/src/kernel/dist_avx2.o: ISA_FLAGS := -mavx2 -mfma
 $(BUILD)/obj/src/kernel/dist_avx512.o: ISA_FLAGS := -mavx512f -mavx2 -mfma
 endif
 
-.PHONY: all deps run test test-unit test-neon test-e2e test-asan test-tsan test-crash-long test-store-py test-tsan-store clean headers bench-peers
+.PHONY: all deps run test test-unit test-neon test-e2e test-e2e-asan test-asan test-tsan test-crash-long test-store-py test-tsan-store clean headers bench-peers
 
 all: deps $(BUILD)/vdb
 
@@ -135,6 +135,11 @@ test-tsan-store:
 # The kill -9 crash test for thousands of cycles (make test runs 50).
 test-crash-long: $(BUILD)/tests/test_store_crash
 	VDB_CRASH_ITERS=3000 $(BUILD)/tests/test_store_crash
+
+# The end-to-end suite against an ASan+UBSan build of the server (a leak
+# or a sanitizer report makes `vdb serve` exit nonzero, which fails a test).
+test-e2e-asan:
+	$(MAKE) SANITIZER=address,undefined OPT="-O1 -g" test-e2e
 
 # The unit suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 test-asan:
