@@ -222,3 +222,32 @@ def test_openapi_redocly_lint(anon, tmp_path):
     if p.returncode != 0 and "validated in" not in out:
         pytest.skip("redocly could not run (npm registry unreachable?): " + out[-300:])
     assert p.returncode == 0, p.stdout + p.stderr
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node not installed")
+def test_docs_page_script_renders_every_route(anon, admin, tmp_path):
+    """Runs the page's own script under node with a minimal DOM stand-in and
+    checks it renders one entry per route (no browser needed)."""
+    html = anon.get("/docs").text
+    spec = re.search(r'<script id="spec" type="application/json">(.*?)</script>', html, re.S).group(1)
+    script = re.findall(r"<script>(.*?)</script>", html, re.S)[0]
+    (tmp_path / "spec.json").write_text(spec.replace("<\\/", "</"))
+    (tmp_path / "page.js").write_text(script)
+    harness = """
+const fs = require('fs');
+const spec = fs.readFileSync(process.argv[2], 'utf8');
+const els = {}, sections = [];
+function el(id) { return els[id] || (els[id] = {textContent: id === 'spec' ? spec : '',
+  innerHTML: '', appendChild(c) { sections.push(c); }}); }
+global.document = {getElementById: el, createElement() { return {innerHTML: ''}; }};
+eval(fs.readFileSync(process.argv[3], 'utf8'));
+const all = sections.map(s => s.innerHTML).join('');
+console.log(JSON.stringify({title: els.title.textContent, ops: (all.match(/class="op"/g) || []).length}));
+"""
+    (tmp_path / "harness.js").write_text(harness)
+    p = subprocess.run(["node", str(tmp_path / "harness.js"), str(tmp_path / "spec.json"),
+                        str(tmp_path / "page.js")], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["title"].startswith("vdb")
+    assert out["ops"] == len(admin.get("/debug/routes").json()["routes"])
