@@ -323,6 +323,43 @@ static void test_garbage_tail(void **state)
     }
 }
 
+/* Read-only open: replays, reports a torn tail without cutting it, refuses
+ * writes and checkpoints, and changes no file. */
+static void test_read_only_open(void **state)
+{
+    char dir[600], path[700];
+    vdb_store_options options;
+    vdb_store_stats stats;
+    vdb_store *store;
+    vdb_error err;
+    long wal_size;
+    FILE *f;
+    (void)state;
+    make_wal_store(dir, sizeof(dir), "readonly");
+    tu_path(path, sizeof(path), dir, "wal.log");
+    f = fopen(path, "ab");
+    fwrite("torn", 1, 4, f);
+    fclose(f);
+    wal_size = tu_file_size(path);
+    vdb_store_options_default(&options);
+    options.read_only = 1;
+    store = vdb_store_open(dir, &options, &err);
+    if (store == NULL)
+        fail_msg("%s", err.msg);
+    for (uint32_t b = 0; b < 3; b++)
+        check_batch(store, b, 1);
+    vdb_store_get_stats(store, &stats);
+    assert_true(stats.read_only);
+    assert_int_equal(stats.wal_dropped_bytes, 4);
+    assert_int_equal(add_batch(store, 5, &err), VDB_EREADONLY);
+    assert_int_equal(vdb_store_checkpoint(store, &err), VDB_EREADONLY);
+    vdb_store_close(store);
+    assert_int_equal(tu_file_size(path), wal_size);
+    store = open_store(dir); /* a writable open then cuts the tail */
+    vdb_store_close(store);
+    assert_true(tu_file_size(path) < wal_size);
+}
+
 static void test_mid_wal_corruption(void **state)
 {
     char dir[600], scratch[600], path[700];
@@ -1002,6 +1039,7 @@ int main(void)
         cmocka_unit_test(test_delete_and_compact),
         cmocka_unit_test(test_torn_tail_every_offset),
         cmocka_unit_test(test_garbage_tail),
+        cmocka_unit_test(test_read_only_open),
         cmocka_unit_test(test_mid_wal_corruption),
         cmocka_unit_test(test_damaged_snapshot),
         cmocka_unit_test(test_lock),
