@@ -235,9 +235,9 @@ def test_docs_page_script_renders_every_route(anon, admin, tmp_path):
     (tmp_path / "page.js").write_text(script)
     harness = """
 const fs = require('fs');
-const spec = fs.readFileSync(process.argv[2], 'utf8');
+const specText = fs.readFileSync(process.argv[2], 'utf8');
 const els = {}, sections = [];
-function el(id) { return els[id] || (els[id] = {textContent: id === 'spec' ? spec : '',
+function el(id) { return els[id] || (els[id] = {textContent: id === 'spec' ? specText : '',
   innerHTML: '', appendChild(c) { sections.push(c); }}); }
 global.document = {getElementById: el, createElement() { return {innerHTML: ''}; }};
 eval(fs.readFileSync(process.argv[3], 'utf8'));
