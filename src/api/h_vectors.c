@@ -16,6 +16,10 @@
 #include "../filter/filter.h"
 #include "floatparse.h"
 
+/* queries x k per request: bounds the response (each item is ~150 bytes
+ * of JSON plus its metadata). */
+#define VDB_MAX_RESULT_ITEMS 1000000u
+
 /* Appends the store's dimension to a dimension error message. */
 static int with_store_dim(vdb_req *req, uint32_t dim)
 {
@@ -364,6 +368,10 @@ static int prepare_query(vdb_req *req, const char *field, query_job *job)
     }
     if (rc == VDB_EDIM || (rc == VDB_EINVAL && strstr(req->err.msg, "components")))
         rc = with_store_dim(req, vdb_store_get_config(vdb_registry_store(job->handle))->dim);
+    if (rc == VDB_OK && (double)job->nq * (double)k > VDB_MAX_RESULT_ITEMS)
+        rc = vdb_error_set(&req->err, VDB_EINVAL,
+                           "%zu queries x k %lld is over %u result items per request", job->nq, k,
+                           VDB_MAX_RESULT_ITEMS);
     job->params.k = (size_t)k;
     job->params.ef = (uint32_t)ef;
     job->params.exact = exact;

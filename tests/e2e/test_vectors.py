@@ -263,3 +263,11 @@ def test_fast_path_duplicate_member_and_tiny_values(admin, store):
     r = raw(admin, "/vectors/add", f'{{"user_id":"{uid}","model_id":"{mid}",'
                                    '"vectors":[[1e-50,2,3,4]]}')
     assert r.status_code == 200  # underflow to 0 is a finite float32
+
+
+def test_422_too_many_result_items(admin, store):
+    uid, mid = store
+    add(admin, uid, mid, [[1, 2, 3, 4]])
+    r = admin.post("/vectors/batch_query", json={"user_id": uid, "model_id": mid,
+                                                 "queries": [[1, 0, 0, 0]] * 1001, "k": 1000})
+    assert "result items" in assert_error(r, 422)["detail"]
