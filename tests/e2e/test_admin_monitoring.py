@@ -251,3 +251,35 @@ console.log(JSON.stringify({title: els.title.textContent, ops: (all.match(/class
     out = json.loads(p.stdout)
     assert out["title"].startswith("vdb")
     assert out["ops"] == len(admin.get("/debug/routes").json()["routes"])
+
+
+def test_delete_while_in_use(server, admin):
+    """Queries and adds race a store delete: every answer is 200 or 404 (never
+    a crash or 5xx), and the store is gone afterwards."""
+    import threading
+    from conftest import ADMIN_KEY, Client
+    ids = {"user_id": "race", "model_id": "m"}
+    admin.post("/admin/create_store", json={**ids, "dimension": 8})
+    admin.post("/vectors/add", json={**ids, "vectors": np.random.rand(500, 8).tolist()})
+    statuses, stop = [], threading.Event()
+
+    def hammer():
+        c = Client(server.url, ADMIN_KEY)
+        while not stop.is_set():
+            r = c.post("/vectors/query", json={**ids, "query": [0.5] * 8, "k": 5})
+            statuses.append(r.status_code)
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    import time
+    time.sleep(0.3)
+    r = admin.delete("/admin/store", params=ids)
+    time.sleep(0.2)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert r.status_code == 200
+    assert set(statuses) <= {200, 404} and 200 in statuses and statuses[-1] == 404, set(statuses)
+    assert_error(admin.get("/vectors/count", params=ids), 404)
+    assert admin.get("/health").status_code == 200
