@@ -259,6 +259,7 @@ void vdb_hnsw_scratch_free(vdb_hnsw_scratch *s)
     vdb_free(s->res);
     vdb_free(s->sel);
     vdb_free(s->batch);
+    vdb_free(s->chosen);
     vdb_free(s);
 }
 

@@ -107,12 +107,27 @@ static int link_node(vdb_hnsw *h, const vdb_vecview *view, uint32_t row, int lev
     uint32_t limit = h->capacity < view->n ? h->capacity : view->n;
     uint32_t cur = (uint32_t)entry;
     int top = (int)(entry >> 32);
+    int from = level < top ? level : top;
     if (cur >= limit)
         return VDB_EINVAL;
+    size_t need = (size_t)(from + 1) * h->m;
+    if (s->chosen_cap < need) {
+        vdb_hnsw_cand *grown = vdb_realloc(s->chosen, need * sizeof(*grown));
+        if (grown == NULL)
+            return VDB_ENOMEM;
+        s->chosen = grown;
+        s->chosen_cap = need;
+    }
     float cur_dist = hnsw_dist(h, q, hnsw_row(view, cur));
     for (int l = top; l > level; l--)
         vdb_hnsw__greedy(h, view, q, limit, l, &cur, &cur_dist);
-    for (int l = level < top ? level : top; l >= 0; l--) {
+    /* Phase 1: choose and write the node's own lists on every level while
+     * no other node links to it yet, so no concurrent insert can reach it
+     * half-built (an empty level-0 list would strand that insert) or have
+     * its link to it overwritten here. hnswlib gets the same effect by
+     * holding the node's lock for the whole insertion. */
+    for (int l = from; l >= 0; l--) {
+        s->nchosen[l] = 0;
         if (vdb_hnsw__scratch_prepare(s, limit, h->ef_construction, h->m0) != VDB_OK)
             return VDB_ENOMEM;
         int rc = vdb_hnsw__search_level(h, view, q, limit, cur, cur_dist, l, h->ef_construction,
@@ -137,10 +152,16 @@ static int link_node(vdb_hnsw *h, const vdb_vecview *view, uint32_t row, int lev
             hnsw_store(list + 1 + j, s->sel[j].id);
         hnsw_store_release(list, (uint32_t)kept);
         pthread_mutex_unlock(node_lock(h, row));
-        /* s->res is free again: use it as connect()'s buffer (m0 + 1). */
-        for (size_t j = 0; j < kept; j++)
-            connect(h, view, s->sel[j].id, row, s->sel[j].dist, l, s->res);
+        memcpy(s->chosen + (size_t)l * h->m, s->sel, kept * sizeof(vdb_hnsw_cand));
+        s->nchosen[l] = (uint32_t)kept;
     }
+    /* Phase 2: the reverse links make the node reachable. s->res is free
+     * again and serves as connect()'s buffer (m0 + 1 entries). */
+    for (int l = from; l >= 0; l--)
+        for (uint32_t j = 0; j < s->nchosen[l]; j++) {
+            const vdb_hnsw_cand *c = &s->chosen[(size_t)l * h->m + j];
+            connect(h, view, c->id, row, c->dist, l, s->res);
+        }
     return VDB_OK;
 }
 

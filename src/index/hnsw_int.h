@@ -78,6 +78,9 @@ struct vdb_hnsw_scratch {
     size_t sel_cap;
     uint32_t *batch;          /* unvisited neighbours of one expansion */
     size_t batch_cap;
+    vdb_hnsw_cand *chosen;    /* insertion: level l's picks at [l * m] */
+    size_t chosen_cap;
+    uint32_t nchosen[VDB_HNSW_MAX_LEVEL + 1];
 };
 
 /* ---- atomics (GCC/Clang builtins: TSan-visible, plain moves on x86) ---- */
