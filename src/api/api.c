@@ -189,6 +189,9 @@ static void handle(void *ctx, const vdb_http_request *http, vdb_http_response *r
     snprintf(timing, sizeof(timing), "%.3fs", elapsed / 1e3);
     vdb_http_response_header(resp, "X-Response-Time", timing);
     record(api, req.route, resp->status, elapsed / 1e3);
+    vdb_log_debug("%s %s -> %d in %.2f ms (%s)", http->method, http->path, resp->status, elapsed,
+                  req.who.role == VDB_ROLE_USER ? req.who.user_id
+                  : req.who.role == VDB_ROLE_NONE ? "anonymous" : "admin/api key");
 }
 
 size_t vdb_api_rss_bytes(void)
