@@ -454,6 +454,7 @@ void vdb_payload_free(vdb_payload *payload)
     for (uint32_t r = 0; r < payload->cap; r++)
         vdb_json_decref(payload->meta[r]);
     vdb_free(payload->meta);
+    vdb_free(payload->livebits);
     roaring_bitmap_free(payload->live);
     vdb_free(payload);
 }
@@ -477,6 +478,12 @@ static int ensure_cap(vdb_payload *payload, uint32_t row)
             col[r] = NAN;
         field->col = col;
     }
+    size_t old_words = ((size_t)payload->cap + 63) / 64, words = ((size_t)cap + 63) / 64;
+    uint64_t *bits = vdb_realloc(payload->livebits, words * sizeof(*bits));
+    if (bits == NULL)
+        return VDB_ENOMEM;
+    memset(bits + old_words, 0, (words - old_words) * sizeof(*bits));
+    payload->livebits = bits;
     vdb_json **grown = vdb_realloc(payload->meta, (size_t)cap * sizeof(*grown));
     if (grown == NULL)
         return VDB_ENOMEM;
@@ -493,6 +500,7 @@ void vdb_payload_remove(vdb_payload *payload, uint32_t row)
     for (size_t i = 0; i < payload->nfields; i++)
         field_apply(payload->fields[i], row, payload->meta[row], 0);
     roaring_bitmap_remove(payload->live, row);
+    payload->livebits[row >> 6] &= ~(1ull << (row & 63));
     vdb_json_decref(payload->meta[row]);
     payload->meta[row] = NULL;
 }
@@ -514,6 +522,7 @@ int vdb_payload_set_json(vdb_payload *payload, uint32_t row, vdb_json *meta, vdb
             range_purge(payload->fields[i]);
     payload->meta[row] = meta != NULL ? vdb_json_incref(meta) : NULL;
     roaring_bitmap_add(payload->live, row);
+    payload->livebits[row >> 6] |= 1ull << (row & 63);
     for (size_t i = 0; i < payload->nfields; i++) {
         if (field_apply(payload->fields[i], row, meta, 1) != VDB_OK) {
             /* Leave no half-indexed row behind: the row ends up not live
@@ -596,6 +605,7 @@ int vdb_payload_remap(vdb_payload *payload, const uint32_t *old_to_new, uint32_t
     int rc = VDB_OK;
     uint32_t new_cap = 0;
     vdb_json **meta = NULL;
+    uint64_t *bits = NULL;
     roaring_bitmap_t *live = NULL;
     vdb_pfield **fields = NULL;
     /* Validate first, so a bad map changes nothing. */
@@ -608,9 +618,10 @@ int vdb_payload_remap(vdb_payload *payload, const uint32_t *old_to_new, uint32_t
             new_cap = old_to_new[r] + 1;
     }
     meta = vdb_calloc(new_cap ? new_cap : 1, sizeof(*meta));
+    bits = vdb_calloc(((size_t)new_cap + 63) / 64 + 1, sizeof(*bits));
     live = roaring_bitmap_create();
     fields = vdb_calloc(payload->nfields ? payload->nfields : 1, sizeof(*fields));
-    if (meta == NULL || live == NULL || fields == NULL) {
+    if (meta == NULL || bits == NULL || live == NULL || fields == NULL) {
         rc = vdb_error_set(err, VDB_ENOMEM, "out of memory remapping payload");
         goto cleanup;
     }
@@ -623,10 +634,11 @@ int vdb_payload_remap(vdb_payload *payload, const uint32_t *old_to_new, uint32_t
             goto cleanup;
         }
         roaring_bitmap_add(live, to);
+        bits[to >> 6] |= 1ull << (to & 63);
         meta[to] = payload->meta[r];
     }
     /* Build the new indexes against a temporary payload view. */
-    vdb_payload staged = {meta, new_cap, live, NULL, 0};
+    vdb_payload staged = {meta, new_cap, live, NULL, 0, bits};
     for (size_t i = 0; i < payload->nfields; i++) {
         fields[i] = field_build(&staged, payload->fields[i]->path.text, err);
         if (fields[i] == NULL) {
@@ -640,10 +652,12 @@ int vdb_payload_remap(vdb_payload *payload, const uint32_t *old_to_new, uint32_t
         payload->fields[i] = fields[i];
     }
     vdb_free(payload->meta);
+    vdb_free(payload->livebits);
     roaring_bitmap_free(payload->live);
     payload->meta = meta;
     payload->cap = new_cap;
     payload->live = live;
+    payload->livebits = bits;
     vdb_free(fields);
     return VDB_OK;
 cleanup:
@@ -653,6 +667,7 @@ cleanup:
     vdb_free(fields);
     if (live != NULL)
         roaring_bitmap_free(live);
+    vdb_free(bits);
     vdb_free(meta); /* holds borrowed references only */
     return rc;
 }
@@ -679,7 +694,7 @@ size_t vdb_payload_live(const vdb_payload *payload)
 
 int vdb_payload_is_live(const vdb_payload *payload, uint32_t row)
 {
-    return roaring_bitmap_contains(payload->live, row);
+    return vdb_payload__bit(payload, row);
 }
 
 const vdb_json *vdb_payload_meta(const vdb_payload *payload, uint32_t row)
@@ -689,7 +704,8 @@ const vdb_json *vdb_payload_meta(const vdb_payload *payload, uint32_t row)
 
 size_t vdb_payload_index_memory(const vdb_payload *payload)
 {
-    size_t bytes = roaring_bitmap_size_in_bytes(payload->live);
+    size_t bytes = roaring_bitmap_size_in_bytes(payload->live) +
+                   ((size_t)payload->cap + 63) / 64 * sizeof(uint64_t);
     for (size_t i = 0; i < payload->nfields; i++) {
         const vdb_pfield *f = payload->fields[i];
         bytes += sizeof(*f) + roaring_bitmap_size_in_bytes(f->present) +
@@ -720,9 +736,13 @@ static int maps_equal(const vdb_pmap *a, const vdb_pmap *b)
 
 int vdb_payload_check(const vdb_payload *payload, vdb_error *err)
 {
-    for (uint32_t r = 0; r < payload->cap; r++)
-        if (payload->meta[r] != NULL && !roaring_bitmap_contains(payload->live, r))
+    for (uint32_t r = 0; r < payload->cap; r++) {
+        int live = roaring_bitmap_contains(payload->live, r);
+        if (payload->meta[r] != NULL && !live)
             return vdb_error_set(err, VDB_ECORRUPT, "row %u has metadata but is not live", r);
+        if (vdb_payload__bit(payload, r) != live)
+            return vdb_error_set(err, VDB_ECORRUPT, "live bitset and bitmap differ at row %u", r);
+    }
     if (roaring_bitmap_get_cardinality(payload->live) > 0 &&
         roaring_bitmap_maximum(payload->live) >= payload->cap)
         return vdb_error_set(err, VDB_ECORRUPT, "live row beyond the metadata array");

@@ -77,7 +77,15 @@ struct vdb_payload {
     roaring_bitmap_t *live;
     vdb_pfield **fields;
     size_t nfields;
+    /* The live rows again as a plain bitset ((cap + 63) / 64 words): the
+     * search hook tests one bit instead of walking roaring containers. */
+    uint64_t *livebits;
 };
+
+static inline int vdb_payload__bit(const vdb_payload *payload, uint32_t row)
+{
+    return row < payload->cap && ((payload->livebits[row >> 6] >> (row & 63)) & 1u);
+}
 
 /* Canonical key of a scalar (NULL value = JSON null); 0 for arrays/objects. */
 int vdb_payload__key(const vdb_json *value, vdb_pkey *key);

@@ -378,7 +378,7 @@ int vdb_selection_accept(void *ctx, uint32_t row)
     const vdb_selection *sel = ctx;
     if (sel->rows != NULL)
         return roaring_bitmap_contains(sel->rows, row);
-    if (!roaring_bitmap_contains(sel->payload->live, row))
+    if (!vdb_payload__bit(sel->payload, row))
         return 0;
     return sel->filter == NULL || row_matches(sel, row);
 }
