@@ -145,9 +145,9 @@ int vdb_h_admin_export_zip(vdb_req *req)
         rc = gather(req, job, user_id, model_id);
     if (rc == VDB_OK)
         rc = send_zip(req, job, user_id, model_id);
+    vdb_export_free(job->ex); /* unpins the stores: before their handles go */
     for (size_t i = 0; i < job->nhandles; i++)
         vdb_registry_release(job->handles[i]);
-    vdb_export_free(job->ex);
     vdb_free(job);
     return rc;
 }

@@ -23,6 +23,8 @@ struct vdb_export {
     char *strings[MAX_STRINGS]; /* names and paths we allocated */
     size_t nmembers, nstrings;
     vdb_json *stores;           /* manifest entries */
+    vdb_store *pinned[MAX_MEMBERS];
+    size_t npinned;
 };
 
 vdb_export *vdb_export_new(const char *user_id, vdb_error *err)
@@ -41,6 +43,8 @@ void vdb_export_free(vdb_export *ex)
 {
     if (ex == NULL)
         return;
+    for (size_t i = 0; i < ex->npinned; i++)
+        vdb_store_snapshot_unpin(ex->pinned[i]);
     for (size_t i = 0; i < ex->nstrings; i++)
         vdb_free(ex->strings[i]);
     vdb_json_decref(ex->stores);
@@ -129,9 +133,14 @@ int vdb_export_add_store(vdb_export *ex, vdb_store *store, const char *dir, cons
     vdb_json *files, *entry;
     struct dirent *de;
     DIR *d;
-    int rc = vdb_store_checkpoint(store, err);
-    if (rc != VDB_OK)
+    int rc;
+    if (ex->npinned == MAX_MEMBERS)
+        return vdb_error_set(err, VDB_ERANGE, "export over %d stores", MAX_MEMBERS);
+    /* Checkpoint, and keep the files as they are until the archive is
+     * written: a concurrent checkpoint would otherwise mix two snapshots. */
+    if ((rc = vdb_store_snapshot_pin(store, err)) != VDB_OK)
         return rc;
+    ex->pinned[ex->npinned++] = store;
     if ((d = opendir(dir)) == NULL)
         return vdb_error_set(err, VDB_EIO, "cannot read %s", dir);
     files = vdb_json_object();

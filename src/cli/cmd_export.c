@@ -79,9 +79,9 @@ int vdb_cmd_export(int argc, char **argv)
         printf("exported %zu store(s) of %s to %s\n", list.n, target.user, out);
     else
         fprintf(stderr, "vdb export: %s\n", err.msg);
+    vdb_export_free(ex); /* unpins the stores: before their handles go */
     for (size_t i = 0; i < list.n; i++)
         vdb_registry_release(held[i]);
-    vdb_export_free(ex);
     vdb_registry_free(registry);
     return rc == VDB_OK ? 0 : 1;
 }

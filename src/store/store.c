@@ -570,6 +570,8 @@ static int checkpoint_locked(vdb_store *store, vdb_error *err)
     int renumber, rc = writable(store, err);
     if (rc != VDB_OK)
         return rc;
+    if (store->pins > 0)
+        return VDB_OK; /* an export is reading the snapshot files; the WAL keeps the data */
     lsn = vdb_wal_last_lsn(store->wal);
     renumber = vdb_vecset_rows(store->set) != vdb_vecset_count(store->set);
     if (lsn == store->snapshot_lsn && !renumber) {
@@ -616,6 +618,25 @@ int vdb_store_checkpoint(vdb_store *store, vdb_error *err)
     rc = checkpoint_locked(store, err);
     pthread_mutex_unlock(&store->writer);
     return rc;
+}
+
+int vdb_store_snapshot_pin(vdb_store *store, vdb_error *err)
+{
+    int rc;
+    pthread_mutex_lock(&store->writer);
+    rc = checkpoint_locked(store, err);
+    if (rc == VDB_OK)
+        store->pins++;
+    pthread_mutex_unlock(&store->writer);
+    return rc;
+}
+
+void vdb_store_snapshot_unpin(vdb_store *store)
+{
+    pthread_mutex_lock(&store->writer);
+    if (store->pins > 0)
+        store->pins--;
+    pthread_mutex_unlock(&store->writer);
 }
 
 int vdb_store_optimize(vdb_store *store, size_t *vectors_out, vdb_error *err)

@@ -164,6 +164,14 @@ void vdb_store_get_stats(vdb_store *store, vdb_store_stats *stats);
 /* Writes a new snapshot and truncates the WAL (also compacts tombstones). */
 int vdb_store_checkpoint(vdb_store *store, vdb_error *err);
 
+/* Checkpoints, then keeps the snapshot files (vectors.npz, metadata.jsonl,
+ * store.json, hnsw.idx) unchanged until vdb_store_snapshot_unpin: writes
+ * go on (into the WAL) but no checkpoint replaces a file meanwhile. Export
+ * uses it to copy a consistent snapshot. Pins nest; every pin needs one
+ * unpin before the store is closed. Errors: the checkpoint's. */
+int vdb_store_snapshot_pin(vdb_store *store, vdb_error *err);
+void vdb_store_snapshot_unpin(vdb_store *store);
+
 /* Rebuilds/repairs the index and compacts; *vectors_out = live vectors. */
 int vdb_store_optimize(vdb_store *store, size_t *vectors_out, vdb_error *err);
 

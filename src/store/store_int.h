@@ -30,6 +30,7 @@ struct vdb_store {
     uint64_t wal_dropped;
     struct vdb_store_index *index; /* store_index.c: HNSW graph and its indexer */
     struct vdb_payload *payload;   /* store_filter.c: NULL until a filter is used */
+    unsigned pins;                 /* snapshot pins (writer mutex): no checkpoint while > 0 */
 };
 
 #endif
