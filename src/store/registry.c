@@ -238,13 +238,16 @@ int vdb_registry_create(vdb_registry *registry, const char *user_id, const char 
     pthread_mutex_lock(&registry->lock);
     vdb_store_handle *entry = NULL;
     struct stat st;
-    char user_dir[4096];
+    char user_dir[4096], manifest[4400];
     snprintf(user_dir, sizeof(user_dir), "%s/user_%s", registry->data_dir, user_id);
     if (find_locked(registry, user_id, model_id) != NULL) {
         rc = vdb_error_set(err, VDB_EEXIST, "store %s/%s already exists", user_id, model_id);
     } else if ((entry = entry_new(registry, user_id, model_id, err)) == NULL) {
         rc = VDB_ENOMEM;
-    } else if (stat(entry->dir, &st) == 0) {
+    } else if (snprintf(manifest, sizeof(manifest), "%s/store.json", entry->dir) > 0 &&
+               stat(manifest, &st) == 0) {
+        /* Only a manifest makes a store: a directory a crash left between
+         * mkdir and the first snapshot is finished by vdb_store_create. */
         rc = vdb_error_set(err, VDB_EEXIST, "store %s/%s already exists", user_id, model_id);
     } else if (mkdir_p(user_dir) != 0) {
         rc = vdb_error_set(err, errno == ENOSPC ? VDB_ENOSPC : VDB_EIO, "cannot create %s: %s",
