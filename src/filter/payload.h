@@ -181,6 +181,7 @@ typedef struct vdb_plan {
     int estimate_exact;
     uint32_t ef;        /* for VDB_PLAN_HNSW: the ef to search with */
     size_t rows_scanned; /* rows whose metadata was evaluated while planning */
+    int unindexed;       /* the filter compares a field that has no index */
     char explain[256];  /* e.g. "exact over 812 candidates (indexed: price)" */
 } vdb_plan;
 

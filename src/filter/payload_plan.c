@@ -270,6 +270,7 @@ static void plan_explain(vdb_selection *sel)
     if (sel->filter != NULL) {
         explain_fields(sel->payload, sel->filter->root, indexed, sizeof(indexed), 1);
         explain_fields(sel->payload, sel->filter->root, unindexed, sizeof(unindexed), 0);
+        plan->unindexed = unindexed[0] != '\0';
     }
     int len = snprintf(plan->explain, sizeof(plan->explain), "%s; %s %zu matches",
                        names[plan->kind], plan->estimate_exact ? "exactly" : "estimated",

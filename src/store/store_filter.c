@@ -108,6 +108,19 @@ void vdb_store_filter_remap(vdb_store *store, const uint32_t *old_to_new, uint32
         drop(store, err.msg);
 }
 
+void vdb_store_filter_index_fields(vdb_store *store, const struct vdb_filter *filter)
+{
+    vdb_error err;
+    vdb_error_clear(&err);
+    pthread_mutex_lock(&store->writer);
+    pthread_rwlock_wrlock(&store->rw);
+    if (store->payload != NULL &&
+        vdb_payload_index_filter_fields(store->payload, filter, &err) != VDB_OK)
+        vdb_log_warn("%s: cannot index the filtered fields: %s", store->dir, err.msg);
+    pthread_rwlock_unlock(&store->rw);
+    pthread_mutex_unlock(&store->writer);
+}
+
 void vdb_store_filter_close(vdb_store *store)
 {
     vdb_payload_free(store->payload);

@@ -30,6 +30,12 @@ void vdb_store_filter_sync(vdb_store *store, uint32_t rows_before);
  * (NULL when it could not be made): remaps, or drops the payload. */
 void vdb_store_filter_remap(vdb_store *store, const uint32_t *old_to_new, uint32_t old_rows);
 
+/* Indexes every field `filter` compares (no locks held on entry): called
+ * after a filtered query had to evaluate many rows one by one, so each
+ * field a store is filtered on gets its inverted index on first use. A
+ * failure only leaves the field unindexed (logged). */
+void vdb_store_filter_index_fields(vdb_store *store, const struct vdb_filter *filter);
+
 /* Frees the payload (store teardown). */
 void vdb_store_filter_close(vdb_store *store);
 

@@ -106,6 +106,7 @@ int vdb_store_query(vdb_store *store, const float *queries, size_t nq,
     vdb_hit *hits = NULL;
     size_t *counts = NULL, k, bytes;
     vdb_selection *selection = NULL;
+    int index_fields = 0;
     vdb_vecview view;
     int rc = VDB_OK;
     if (params == NULL || params->k == 0)
@@ -149,8 +150,13 @@ int vdb_store_query(vdb_store *store, const float *queries, size_t nq,
         rc = search_rows(store, &view, prepared, nq, k, params, selection, hits, counts, err);
     if (rc == VDB_OK && emit != NULL)
         rc = emit_all(store, nq, k, hits, counts, emit, ctx, err);
+    index_fields = selection != NULL && vdb_selection_plan(selection)->unindexed;
     vdb_selection_free(selection);
     pthread_rwlock_unlock(&store->rw);
+    /* Fields are indexed on first use: the next query with them plans
+     * from bitmaps instead of evaluating rows one by one. */
+    if (index_fields)
+        vdb_store_filter_index_fields(store, params->filter);
 cleanup:
     vdb_free(counts);
     vdb_free(hits);

@@ -86,6 +86,9 @@ static void test_filtered_store(void **state)
     assert_int_equal(s.count, 5);
     assert_false(s.bad);
     assert_true(strlen(explain) > 0);
+    /* The first filtered query indexed "even": the next one plans from it. */
+    assert_int_equal(vdb_store_query(store, q, 1, &params, check_hits, &s, NULL), VDB_OK);
+    assert_non_null(strstr(explain, "not indexed: -"));
     assert_int_equal(vdb_store_count_where(store, even, &count, NULL), VDB_OK);
     assert_int_equal(count, N / 2);
     assert_int_equal(vdb_store_count_where(store, range, &count, NULL), VDB_OK);
