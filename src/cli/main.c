@@ -29,7 +29,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: vdb <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-13s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\n`vdb <command> --help` describes a command's options.\n");
 }
 
