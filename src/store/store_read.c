@@ -50,7 +50,10 @@ static int search_rows(vdb_store *store, const vdb_vecview *view, const float *q
         }
         if (plan->kind != VDB_PLAN_ALL)
             filter = &hook;
-        if (plan->kind == VDB_PLAN_HNSW && plan->ef > ef)
+        /* The planner sizes ef for the filter: wider when matches are rare
+         * among the nodes the search visits, narrower when the graph search
+         * would only spend time on rows the filter refuses. */
+        if (plan->kind == VDB_PLAN_HNSW && plan->ef > 0)
             ef = plan->ef;
     }
     if (!params->exact) {
