@@ -251,7 +251,9 @@ int vdb_json_equal(const vdb_json *a, const vdb_json *b)
 
 char *vdb_json_dump(const vdb_json *node, int flags)
 {
-    size_t jflags = JSON_REAL_PRECISION(9);
+    /* 15 significant digits: timestamps keep sub-second precision and
+     * float32 figures (9 digits) round-trip, without printing binary noise. */
+    size_t jflags = JSON_REAL_PRECISION(15);
     if (flags & VDB_JSON_DUMP_COMPACT)
         jflags |= JSON_COMPACT;
     if (flags & VDB_JSON_DUMP_SORT_KEYS)
