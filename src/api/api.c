@@ -6,6 +6,7 @@
  * handler (which validates fields: 400/415/422, then store access:
  * 404/409/503/507). */
 #include "api_int.h"
+#include "qcache.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -317,6 +318,31 @@ static vdb_fsync_policy fsync_policy(const char *name)
     return VDB_FSYNC_ALWAYS;
 }
 
+/* Query cache budget: 64 MiB and 10,000 entries (results of repeated
+ * queries; any write to a store invalidates its entries). */
+#define QCACHE_BYTES ((size_t)64 << 20)
+#define QCACHE_ENTRIES 10000
+
+vdb_json *vdb_api_cache_json(const vdb_api *api)
+{
+    vdb_qcache_stats st;
+    vdb_json *out = vdb_json_object();
+    uint64_t lookups;
+    vdb_qcache_get_stats(api->qcache, &st);
+    lookups = st.hits + st.misses;
+    vdb_json_object_set_new(out, "hits", vdb_json_int((long long)st.hits));
+    vdb_json_object_set_new(out, "misses", vdb_json_int((long long)st.misses));
+    vdb_json_object_set_new(out, "hit_rate",
+                            vdb_json_real(lookups ? (double)st.hits / (double)lookups : 0.0));
+    vdb_json_object_set_new(out, "entries", vdb_json_int((long long)st.entries));
+    vdb_json_object_set_new(out, "bytes", vdb_json_int((long long)st.bytes));
+    vdb_json_object_set_new(out, "capacity_bytes", vdb_json_int((long long)st.capacity_bytes));
+    vdb_json_object_set_new(out, "max_entries", vdb_json_int((long long)st.max_entries));
+    vdb_json_object_set_new(out, "inserts", vdb_json_int((long long)st.inserts));
+    vdb_json_object_set_new(out, "evictions", vdb_json_int((long long)st.evictions));
+    return out;
+}
+
 vdb_api *vdb_api_start(const vdb_config *config, vdb_error *err)
 {
     char generated[VDB_AUTH_KEY_MAX];
@@ -334,6 +360,10 @@ vdb_api *vdb_api_start(const vdb_config *config, vdb_error *err)
     options.fsync_interval_ms = config->fsync_interval_ms;
     if ((api->registry = vdb_registry_new(config->data_dir, &options, err)) == NULL)
         goto fail;
+    if ((api->qcache = vdb_qcache_new(QCACHE_BYTES, QCACHE_ENTRIES)) == NULL) {
+        vdb_error_set(err, VDB_ENOMEM, "out of memory for the query cache");
+        goto fail;
+    }
     api->auth = vdb_auth_open(config->data_dir, config->admin_key, config->api_key, generated, err);
     if (api->auth == NULL)
         goto fail;
@@ -353,6 +383,7 @@ vdb_api *vdb_api_start(const vdb_config *config, vdb_error *err)
     return api;
 fail:
     vdb_auth_free(api->auth);
+    vdb_qcache_free(api->qcache);
     vdb_registry_free(api->registry);
     vdb_free(api);
     return NULL;
@@ -371,5 +402,6 @@ void vdb_api_stop(vdb_api *api, unsigned grace_ms)
     vdb_http_stop(api->http, grace_ms);
     vdb_registry_free(api->registry);
     vdb_auth_free(api->auth);
+    vdb_qcache_free(api->qcache);
     vdb_free(api);
 }

@@ -49,6 +49,7 @@ struct vdb_api {
     vdb_counter deletions;
     vdb_counter errors[VDB_NERRCODES]; /* by -code */
     vdb_counter auth_failures;
+    struct vdb_qcache *qcache; /* query results (qcache.h) */
 };
 
 typedef struct vdb_req {
@@ -167,6 +168,10 @@ int vdb_h_perf_warmup(vdb_req *req);
 int vdb_h_perf_benchmark(vdb_req *req);
 int vdb_h_perf_optimize(vdb_req *req);
 int vdb_h_perf_stats(vdb_req *req);
+int vdb_h_perf_cache_stats(vdb_req *req);
+int vdb_h_perf_cache_clear(vdb_req *req);
+/* The query cache's figures as a JSON object (api.c). */
+vdb_json *vdb_api_cache_json(const vdb_api *api);
 
 int vdb_h_mon_health(vdb_req *req);
 int vdb_h_mon_metrics(vdb_req *req);

@@ -4,6 +4,7 @@
  * Per-store series and listings only name stores the caller may see, so a
  * per-user key never learns another tenant's store names. */
 #include "api_int.h"
+#include "qcache.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -94,6 +95,18 @@ static void prom_store(void *ctx, vdb_store_handle *handle)
         vdb_prom_sample(p->buf, "vdb_store_wal_bytes", (double)stats.wal_bytes, labels);
 }
 
+static void prom_cache(vdb_prom *buf, const vdb_api *api)
+{
+    vdb_qcache_stats st;
+    vdb_qcache_get_stats(api->qcache, &st);
+    vdb_prom_family(buf, "cache_hits_total", "counter", "Query cache hits");
+    vdb_prom_sample(buf, "cache_hits_total", (double)st.hits, NULL);
+    vdb_prom_family(buf, "cache_misses_total", "counter", "Query cache misses");
+    vdb_prom_sample(buf, "cache_misses_total", (double)st.misses, NULL);
+    vdb_prom_family(buf, "vdb_cache_entries", "gauge", "Query results held by the cache");
+    vdb_prom_sample(buf, "vdb_cache_entries", (double)st.entries, NULL);
+}
+
 static void prom_system(vdb_prom *buf, const vdb_api *api)
 {
     size_t total, available;
@@ -148,6 +161,7 @@ static char *prometheus_text(vdb_req *req, size_t *len)
     vdb_prom_family(&buf, "vdb_auth_failures_total", "counter", "Requests refused for a bad key");
     vdb_prom_sample(&buf, "vdb_auth_failures_total", (double)vdb_counter_get(&api->auth_failures),
                     NULL);
+    prom_cache(&buf, api);
     prom_system(&buf, api);
     if (buf.failed) {
         vdb_prom_free(&buf);
@@ -411,7 +425,7 @@ int vdb_h_mon_status(vdb_req *req)
     vdb_set(out, "stores", c.list);
     vdb_set(out, "resources", res);
     vdb_set(out, "http", http);
-    vdb_set(out, "cache", vdb_json_string("none: vdb has no query cache"));
+    vdb_set(out, "cache", vdb_api_cache_json(req->api));
     vdb_set(out, "timestamp", vdb_json_real(vdb_unix_time()));
     return vdb_reply_json(req, 200, out);
 }

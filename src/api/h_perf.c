@@ -8,6 +8,7 @@
  * through the store's normal search path, measures recall@k against exact
  * search, and deletes the scratch store. */
 #include "api_int.h"
+#include "qcache.h"
 
 #include <ftw.h>
 #include <math.h>
@@ -332,6 +333,23 @@ int vdb_h_perf_stats(vdb_req *req)
     vdb_set(q, "query_p99_ms", vdb_json_real(vdb_histogram_quantile(&req->api->query_hist, 0.99) * 1e3));
     vdb_set(out, "stores", p.stores);
     vdb_set(out, "operations", q);
-    vdb_set(out, "cache", vdb_json_string("none: vdb has no query cache"));
+    vdb_set(out, "cache", vdb_api_cache_json(req->api));
+    return vdb_reply_json(req, 200, out);
+}
+
+int vdb_h_perf_cache_stats(vdb_req *req)
+{
+    vdb_json *out = vdb_json_object();
+    vdb_set(out, "cache", vdb_api_cache_json(req->api));
+    vdb_set(out, "invalidation", vdb_json_string("a store's entries expire at its next write"));
+    return vdb_reply_json(req, 200, out);
+}
+
+int vdb_h_perf_cache_clear(vdb_req *req)
+{
+    vdb_json *out = vdb_json_object();
+    size_t removed = vdb_qcache_clear(req->api->qcache);
+    vdb_set(out, "status", vdb_json_string("cleared"));
+    vdb_set(out, "entries_removed", vdb_json_int((long long)removed));
     return vdb_reply_json(req, 200, out);
 }

@@ -127,7 +127,7 @@ int vdb_h_config(vdb_req *req)
     vdb_set(server, "environment", vdb_json_string(c->environment));
     vdb_set(features, "hnsw", vdb_json_bool(c->enable_hnsw));
     vdb_set(features, "metrics", vdb_json_bool(c->enable_metrics));
-    vdb_set(features, "query_cache", vdb_json_bool(0));
+    vdb_set(features, "query_cache", vdb_json_bool(1));
     vdb_set(features, "fsync", vdb_json_string(c->fsync));
     vdb_set(limits, "max_body_bytes", vdb_json_int((long long)c->max_body_bytes));
     vdb_set(limits, "max_batch", vdb_json_int(c->max_batch));

@@ -7,6 +7,7 @@
  * a clash. Everything a request asks for is validated before the store is
  * touched; a batch is added all or nothing. */
 #include "api_int.h"
+#include "qcache.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -273,15 +274,22 @@ static int collect_hits(void *ctx, size_t query, const vdb_store_hit *hits, size
     return c->failed;
 }
 
-/* The request's filter: filter_metadata (the seed's name) or filter. */
-static int compile_filter(vdb_req *req, vdb_json *body, vdb_filter **out)
+/* The request's filter spec: filter_metadata (the seed's name) or filter. */
+static vdb_json *filter_spec(vdb_json *body, const char **name)
 {
     vdb_json *spec = vdb_json_object_get(body, "filter_metadata");
-    const char *name = "filter_metadata";
+    *name = "filter_metadata";
     if (spec == NULL || vdb_jtype(spec) == VDB_JSON_NULL) {
         spec = vdb_json_object_get(body, "filter");
-        name = "filter";
+        *name = "filter";
     }
+    return spec;
+}
+
+static int compile_filter(vdb_req *req, vdb_json *body, vdb_filter **out)
+{
+    const char *name;
+    vdb_json *spec = filter_spec(body, &name);
     *out = NULL;
     if (spec == NULL || vdb_jtype(spec) == VDB_JSON_NULL)
         return VDB_OK;
@@ -299,6 +307,7 @@ typedef struct query_job {
     vdb_store_handle *handle;
     float *queries;
     size_t nq;
+    char *filter_text;  /* canonical filter JSON (sorted keys), for the cache key */
     vdb_query_params params;
     vdb_filter *filter;
     size_t searched;
@@ -308,6 +317,7 @@ typedef struct query_job {
 static void query_job_free(query_job *job)
 {
     vdb_filter_free(job->filter);
+    vdb_json_free_text(job->filter_text);
     vdb_free(job->queries);
     vdb_registry_release(job->handle);
 }
@@ -343,6 +353,13 @@ static int prepare_query(vdb_req *req, const char *field, query_job *job)
         rc = vdb_req_bool(req, "exact", 0, &exact);
     if (rc == VDB_OK)
         rc = compile_filter(req, body, &job->filter);
+    if (rc == VDB_OK && job->filter != NULL) {
+        const char *name;
+        job->filter_text = vdb_json_dump(filter_spec(body, &name),
+                                         VDB_JSON_DUMP_COMPACT | VDB_JSON_DUMP_SORT_KEYS);
+        if (job->filter_text == NULL)
+            rc = vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
+    }
     if (rc == VDB_OK)
         rc = vdb_req_store(req, &job->handle);
     if (rc != VDB_OK)
@@ -393,17 +410,58 @@ static int run_query(vdb_req *req, query_job *job, vdb_store_hits_fn emit, void 
     return rc;
 }
 
+/* The cache key: everything that decides a query's answer. */
+static char *cache_key(const query_job *job, int batch, size_t *len)
+{
+    const char *user = vdb_registry_user(job->handle), *model = vdb_registry_model(job->handle);
+    const char *filter = job->filter_text ? job->filter_text : "";
+    uint32_t dim = vdb_store_get_config(vdb_registry_store(job->handle))->dim;
+    size_t floats = job->nq * dim * sizeof(float);
+    size_t head = strlen(user) + strlen(model) + strlen(filter) + 96;
+    char *key = vdb_malloc(head + floats);
+    int n;
+    if (key == NULL)
+        return NULL;
+    n = snprintf(key, head, "%s/%s|%d|%zu|%u|%d|%s|", user, model, batch, job->params.k,
+                 job->params.ef, job->params.exact, filter);
+    memcpy(key + n, job->queries, floats);
+    *len = (size_t)n + floats;
+    return key;
+}
+
 static int query_common(vdb_req *req, int batch)
 {
     query_job job;
-    hits_ctx ctx = {vdb_json_array(), batch, 0};
+    hits_ctx ctx = {NULL, batch, 0};
+    uint64_t tag[2];
+    size_t key_len = 0;
+    char *key = NULL;
+    double start = vdb_now_ms();
     int rc = prepare_query(req, batch ? "queries" : "query", &job);
-    if (rc == VDB_OK && ctx.results == NULL)
-        rc = vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
-    if (rc == VDB_OK)
-        rc = run_query(req, &job, collect_hits, &ctx);
-    if (rc == VDB_OK && ctx.failed)
-        rc = vdb_error_set(&req->err, VDB_ENOMEM, "out of memory building results");
+    if (rc == VDB_OK) {
+        /* The tag is read before the search: a write landing meanwhile
+         * moves the tag on, so this result can only be served to requests
+         * that started before that write. */
+        vdb_store_cache_tag(vdb_registry_store(job.handle), tag);
+        key = cache_key(&job, batch, &key_len);
+        if (key != NULL)
+            ctx.results = vdb_qcache_get(req->api->qcache, key, key_len, tag);
+    }
+    if (rc == VDB_OK && ctx.results != NULL) {
+        job.searched = vdb_store_count(vdb_registry_store(job.handle));
+        job.ms = vdb_now_ms() - start; /* the request's own time: a cache hit */
+        vdb_counter_add(&req->api->queries, job.nq);
+    } else if (rc == VDB_OK) {
+        if ((ctx.results = vdb_json_array()) == NULL)
+            rc = vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
+        if (rc == VDB_OK)
+            rc = run_query(req, &job, collect_hits, &ctx);
+        if (rc == VDB_OK && ctx.failed)
+            rc = vdb_error_set(&req->err, VDB_ENOMEM, "out of memory building results");
+        if (rc == VDB_OK && key != NULL)
+            vdb_qcache_put(req->api->qcache, key, key_len, tag, ctx.results,
+                           256 * vdb_json_array_size(ctx.results) * (batch ? job.params.k : 1));
+    }
     if (rc == VDB_OK) {
         vdb_json *out = vdb_json_object();
         vdb_set(out, "results", vdb_json_incref(ctx.results));
@@ -415,6 +473,7 @@ static int query_common(vdb_req *req, int batch)
         }
         rc = vdb_reply_json(req, 200, out);
     }
+    vdb_free(key);
     vdb_json_decref(ctx.results);
     query_job_free(&job);
     return rc;

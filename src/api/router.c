@@ -59,6 +59,8 @@ static const vdb_route routes[] = {
     {"POST", "/performance/benchmark", USR, vdb_h_perf_benchmark, "perfBenchmark", "performance", "Benchmark add and query on a scratch store", NULL, "BenchmarkRequest", "BenchmarkResponse"},
     {"POST", "/performance/optimize", USR, vdb_h_perf_optimize, "perfOptimize", "performance", "Rebuild the index and compact", "user_id,model_id", "StoreRef", "OptimizeResponse"},
     {"GET", "/performance/stats", USR, vdb_h_perf_stats, "perfStats", "performance", "Per-store and query latency figures", "user_id,model_id", NULL, "Object"},
+    {"GET", "/performance/cache/stats", USR, vdb_h_perf_cache_stats, "perfCacheStats", "performance", "Query result cache figures", NULL, NULL, "Object"},
+    {"POST", "/performance/cache/clear", ADM, vdb_h_perf_cache_clear, "perfCacheClear", "performance", "Empty the query result cache", NULL, NULL, "Object"},
 
     {"GET", "/monitoring/health", PUB, vdb_h_mon_health, "monHealth", "monitoring", "Liveness with uptime", NULL, NULL, "Object"},
     {"GET", "/monitoring/metrics", USR, vdb_h_mon_metrics, "monMetrics", "monitoring", "Prometheus text (or ?format=json)", "format", NULL, "text/plain"},

@@ -32,10 +32,12 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <time.h>
 
 #include "../core/alloc.h"
 #include "../core/fsx.h"
@@ -100,6 +102,12 @@ static vdb_store *store_alloc(const char *dir, const vdb_store_options *options,
         store->options = *options;
     else
         vdb_store_options_default(&store->options);
+    {
+        vdb_rng seed;
+        vdb_rng_seed(&seed, (uint64_t)(uintptr_t)store ^ (uint64_t)time(NULL));
+        if (vdb_rng_os_bytes(&store->instance, sizeof(store->instance)) != VDB_OK)
+            store->instance = vdb_rng_next(&seed);
+    }
     if (store->options.wal_checkpoint_bytes == 0)
         store->options.wal_checkpoint_bytes = 64ull << 20;
     /* Writer-preferring: a steady stream of readers (queries, the index
@@ -347,8 +355,10 @@ static int log_and_apply(vdb_store *store, int type, const unsigned char *payloa
     pthread_rwlock_wrlock(&store->rw);
     rows_before = vdb_vecset_rows(store->set);
     rc = apply_record(store->set, type, payload, len, err);
-    if (rc == VDB_OK)
+    if (rc == VDB_OK) {
         vdb_store_filter_sync(store, rows_before);
+        atomic_fetch_add(&store->generation, 1);
+    }
     pthread_rwlock_unlock(&store->rw);
     if (rc != VDB_OK)
         vdb_wal_rollback(store->wal, *lsn, NULL);
@@ -603,6 +613,7 @@ static int checkpoint_locked(vdb_store *store, vdb_error *err)
         uint32_t *old_to_new = vdb_malloc(((size_t)old_rows + 1) * sizeof(uint32_t));
         pthread_rwlock_wrlock(&store->rw);
         rc = vdb_vecset_compact(store->set, old_to_new, err);
+        atomic_fetch_add(&store->generation, 1); /* row numbers changed */
         vdb_store_filter_remap(store, old_to_new, old_rows);
         vdb_store_index_after_compact(store);
         pthread_rwlock_unlock(&store->rw);
@@ -618,6 +629,12 @@ int vdb_store_checkpoint(vdb_store *store, vdb_error *err)
     rc = checkpoint_locked(store, err);
     pthread_mutex_unlock(&store->writer);
     return rc;
+}
+
+void vdb_store_cache_tag(vdb_store *store, uint64_t tag[2])
+{
+    tag[0] = store->instance;
+    tag[1] = atomic_load(&store->generation);
 }
 
 int vdb_store_snapshot_pin(vdb_store *store, vdb_error *err)

@@ -164,6 +164,11 @@ void vdb_store_get_stats(vdb_store *store, vdb_store_stats *stats);
 /* Writes a new snapshot and truncates the WAL (also compacts tombstones). */
 int vdb_store_checkpoint(vdb_store *store, vdb_error *err);
 
+/* A tag that changes whenever a query's answer may change: an instance id
+ * (new at every open) and a generation bumped by every applied write and
+ * compaction. Result caches key on it. Thread-safe. */
+void vdb_store_cache_tag(vdb_store *store, uint64_t tag[2]);
+
 /* Checkpoints, then keeps the snapshot files (vectors.npz, metadata.jsonl,
  * store.json, hnsw.idx) unchanged until vdb_store_snapshot_unpin: writes
  * go on (into the WAL) but no checkpoint replaces a file meanwhile. Export

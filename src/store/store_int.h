@@ -31,6 +31,8 @@ struct vdb_store {
     struct vdb_store_index *index; /* store_index.c: HNSW graph and its indexer */
     struct vdb_payload *payload;   /* store_filter.c: NULL until a filter is used */
     unsigned pins;                 /* snapshot pins (writer mutex): no checkpoint while > 0 */
+    uint64_t instance;             /* random per open: tells stores with one name apart */
+    _Atomic uint64_t generation;   /* bumped by every applied write and compaction */
 };
 
 #endif
