@@ -23,7 +23,7 @@ WORK=$(mktemp -d /tmp/vdb-http-bench.XXXXXX)
 trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export VDB_KEY=bench-key-$$
-VECTOR_DB_ADMIN_KEY=$VDB_KEY VECTOR_DB_DATA_DIR=$WORK/data PORT=$PORT LOG_LEVEL=warning \
+VECTOR_DB_ADMIN_KEY=$VDB_KEY VECTOR_DB_DATA_DIR=$WORK/data PORT=$PORT LOG_LEVEL=warning VDB_QUERY_CACHE_MB=0 \
   "$BIN" serve > "$WORK/server.log" 2>&1 &
 PID=$!
 URL=http://127.0.0.1:$PORT

@@ -318,9 +318,9 @@ static vdb_fsync_policy fsync_policy(const char *name)
     return VDB_FSYNC_ALWAYS;
 }
 
-/* Query cache budget: 64 MiB and 10,000 entries (results of repeated
- * queries; any write to a store invalidates its entries). */
-#define QCACHE_BYTES ((size_t)64 << 20)
+/* Query cache: VDB_QUERY_CACHE_MB (default 64) and at most 10,000 entries
+ * (results of repeated queries; any write to a store invalidates its
+ * entries). */
 #define QCACHE_ENTRIES 10000
 
 vdb_json *vdb_api_cache_json(const vdb_api *api)
@@ -360,7 +360,7 @@ vdb_api *vdb_api_start(const vdb_config *config, vdb_error *err)
     options.fsync_interval_ms = config->fsync_interval_ms;
     if ((api->registry = vdb_registry_new(config->data_dir, &options, err)) == NULL)
         goto fail;
-    if ((api->qcache = vdb_qcache_new(QCACHE_BYTES, QCACHE_ENTRIES)) == NULL) {
+    if ((api->qcache = vdb_qcache_new((size_t)config->query_cache_mb << 20, QCACHE_ENTRIES)) == NULL) {
         vdb_error_set(err, VDB_ENOMEM, "out of memory for the query cache");
         goto fail;
     }

@@ -59,6 +59,7 @@ static const setting settings[] = {
     U("VDB_MAX_K", NULL, max_k, "1000", "largest k per query"),
     U("VDB_MAX_DIM", NULL, max_dim, "4096", "largest dimension of a new store"),
     U("VDB_HNSW_THRESHOLD", NULL, hnsw_threshold, "10000", "live vectors above which HNSW is used"),
+    U("VDB_QUERY_CACHE_MB", NULL, query_cache_mb, "64", "query result cache size in MiB (0 = off)"),
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 

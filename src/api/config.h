@@ -35,6 +35,7 @@ typedef struct vdb_config {
     unsigned max_k;
     unsigned max_dim;
     unsigned hnsw_threshold;
+    unsigned query_cache_mb;    /* 0 disables the query result cache */
     char env_file[VDB_CONFIG_STR]; /* the .env that was read, or "" */
 } vdb_config;
 
