@@ -175,6 +175,13 @@ void vdb_pool_global_configure(int nthreads)
  * vdb_pool_run never touches the other fields. */
 static vdb_pool serial_pool = {.nthreads = 1};
 
+/* A forked child has none of the parent's worker threads: it must run its
+ * parallel work serially rather than wait for workers that do not exist. */
+static void after_fork_in_child(void)
+{
+    global_pool = &serial_pool;
+}
+
 static void global_init(void)
 {
     int n = global_threads;
@@ -184,6 +191,7 @@ static void global_init(void)
     global_pool = vdb_pool_new(n, NULL);
     if (global_pool == NULL)
         global_pool = &serial_pool;
+    pthread_atfork(NULL, NULL, after_fork_in_child);
 }
 
 vdb_pool *vdb_pool_global(void)

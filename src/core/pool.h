@@ -33,7 +33,9 @@ void vdb_pool_run(vdb_pool *pool, size_t ntasks, vdb_pool_fn fn, void *arg);
 
 /* The process-wide pool, created on first use with one thread per CPU, or
  * VDB_THREADS threads when that variable is set. Never NULL: if threads
- * cannot be created it degrades to a single-thread pool. */
+ * cannot be created it degrades to a single-thread pool, and in a child
+ * forked after its creation it is a single-thread pool (fork copies no
+ * worker threads). */
 vdb_pool *vdb_pool_global(void);
 
 /* Sets the size of the global pool before its first use (0 = per CPU). */

@@ -7,6 +7,8 @@
 #include <ctype.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/err.h"
@@ -200,6 +202,24 @@ static void test_vmem(void **state)
     assert_null(mem.base);
 }
 
+static void test_pool_after_fork(void **state)
+{
+    sum_job job = {0, 0};
+    pid_t pid;
+    int status;
+    (void)state;
+    vdb_pool_run(vdb_pool_global(), 100, add_task, &job); /* workers exist now */
+    pid = fork();
+    if (pid == 0) {
+        sum_job child = {0, 0};
+        vdb_pool_run(vdb_pool_global(), 100, add_task, &child);
+        _exit(atomic_load(&child.sum) == 4950 ? 0 : 1);
+    }
+    assert_true(pid > 0);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 static void test_log_levels(void **state)
 {
     (void)state;
@@ -215,6 +235,7 @@ int main(void)
         cmocka_unit_test(test_pool),         cmocka_unit_test(test_rng),
         cmocka_unit_test(test_json_limits),  cmocka_unit_test(test_json_build_dump),
         cmocka_unit_test(test_vmem),         cmocka_unit_test(test_log_levels),
+        cmocka_unit_test(test_pool_after_fork),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
