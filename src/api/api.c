@@ -323,6 +323,33 @@ static vdb_fsync_policy fsync_policy(const char *name)
  * entries). */
 #define QCACHE_ENTRIES 10000
 
+vdb_json *vdb_api_store_entry(vdb_req *req, const char *user_id, const char *model_id)
+{
+    vdb_store_handle *handle;
+    vdb_error err;
+    vdb_json *entry;
+    vdb_error_clear(&err);
+    if (vdb_registry_acquire(req->api->registry, user_id, model_id, &handle, &err) == VDB_OK) {
+        entry = vdb_api_store_json(handle);
+        vdb_registry_release(handle);
+        if (entry != NULL)
+            vdb_json_object_set_new(entry, "state", vdb_json_string("loaded"));
+        return entry;
+    }
+    /* Listed even when it cannot be opened, with why. */
+    entry = vdb_json_object();
+    if (entry == NULL)
+        return NULL;
+    vdb_json_object_set_new(entry, "user_id", vdb_json_string(user_id));
+    vdb_json_object_set_new(entry, "model_id", vdb_json_string(model_id));
+    vdb_json_object_set_new(entry, "state",
+                            vdb_json_string(err.code == VDB_ECORRUPT  ? "quarantined"
+                                            : err.code == VDB_ELOCKED ? "locked"
+                                                                      : "unavailable"));
+    vdb_json_object_set_new(entry, "reason", vdb_json_string(err.msg));
+    return entry;
+}
+
 vdb_json *vdb_api_cache_json(const vdb_api *api)
 {
     vdb_qcache_stats st;

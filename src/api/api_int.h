@@ -121,6 +121,11 @@ void vdb_api_disk_info(const vdb_api *api, uint64_t *total, uint64_t *free_bytes
 void vdb_api_store_totals(vdb_req *req, size_t *stores, size_t *vectors, size_t *bytes);
 /* The store's stats as a JSON object (the /admin/store/stats core). */
 vdb_json *vdb_api_store_json(vdb_store_handle *handle);
+/* One store's listing entry: its figures (vdb_api_store_json) with "state":
+ * "loaded", or, when it cannot be opened, its names with "state"
+ * ("quarantined", "locked" or "unavailable") and the "reason". Caller owns
+ * the result; NULL when out of memory. */
+vdb_json *vdb_api_store_entry(vdb_req *req, const char *user_id, const char *model_id);
 /* Opens nothing; runs one exact query over the store so its pages and
  * caches are warm (h_perf.c). */
 int vdb_api_warm_store(vdb_store_handle *handle, vdb_error *err);

@@ -163,33 +163,26 @@ typedef struct list_ctx {
     int failed;
 } list_ctx;
 
+/* The contract's listing fields, plus the state (and reason when the store
+ * cannot be opened). */
 static int list_one(void *ctx, const char *user_id, const char *model_id)
 {
+    static const char *keys[] = {"user_id",      "model_id",   "dimension",       "metric",
+                                 "vector_count", "index_type", "memory_usage_mb", "state",
+                                 "reason"};
     list_ctx *c = ctx;
-    vdb_store_handle *handle;
-    vdb_error err;
+    vdb_json *full, *entry;
     if (!vdb_req_sees_user(c->req, user_id))
         return 0;
-    vdb_json *entry;
-    if (vdb_registry_acquire(c->req->api->registry, user_id, model_id, &handle, &err) == VDB_OK) {
-        vdb_json *full = vdb_api_store_json(handle);
-        vdb_registry_release(handle);
-        entry = vdb_json_object();
-        static const char *keys[] = {"user_id",         "model_id",   "dimension", "metric",
-                                     "vector_count",    "index_type", "memory_usage_mb"};
-        for (size_t i = 0; entry && full && i < sizeof(keys) / sizeof(keys[0]); i++)
-            vdb_json_object_set(entry, keys[i], vdb_json_object_get(full, keys[i]));
-        vdb_json_decref(full);
-        vdb_set(entry, "state", vdb_json_string("loaded"));
-    } else {
-        /* Listed even when it cannot be opened (locked, corrupt), with why. */
-        entry = vdb_json_object();
-        vdb_set(entry, "user_id", vdb_json_string(user_id));
-        vdb_set(entry, "model_id", vdb_json_string(model_id));
-        vdb_set(entry, "state", vdb_json_string("unavailable"));
-        vdb_set(entry, "error", vdb_json_string(err.msg));
+    full = vdb_api_store_entry(c->req, user_id, model_id);
+    entry = vdb_json_object();
+    for (size_t i = 0; entry && full && i < sizeof(keys) / sizeof(keys[0]); i++) {
+        vdb_json *value = vdb_json_object_get(full, keys[i]);
+        if (value != NULL)
+            vdb_json_object_set(entry, keys[i], value);
     }
-    if (entry == NULL || vdb_json_array_append_new(c->stores, entry) != VDB_OK)
+    vdb_json_decref(full);
+    if (full == NULL || entry == NULL || vdb_json_array_append_new(c->stores, entry) != VDB_OK)
         c->failed = 1;
     return c->failed;
 }

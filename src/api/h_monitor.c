@@ -361,26 +361,14 @@ typedef struct stores_ctx {
 static int store_entry(void *ctx, const char *user_id, const char *model_id)
 {
     stores_ctx *c = ctx;
-    vdb_store_handle *handle;
-    vdb_error err;
+    vdb_json *entry;
     if (!vdb_req_sees_user(c->req, user_id))
         return 0;
-    vdb_json *entry;
-    if (vdb_registry_acquire(c->req->api->registry, user_id, model_id, &handle, &err) == VDB_OK) {
-        entry = vdb_api_store_json(handle);
-        vdb_registry_release(handle);
+    entry = vdb_api_store_entry(c->req, user_id, model_id);
+    if (entry != NULL && vdb_json_object_get(entry, "memory_usage_mb") != NULL)
         vdb_json_object_set(entry, "memory_mb", vdb_json_object_get(entry, "memory_usage_mb"));
-        vdb_set(entry, "state", vdb_json_string("loaded"));
-    } else {
-        entry = vdb_json_object();
-        vdb_set(entry, "user_id", vdb_json_string(user_id));
-        vdb_set(entry, "model_id", vdb_json_string(model_id));
-        vdb_set(entry, "state", vdb_json_string(err.code == VDB_ECORRUPT ? "quarantined"
-                                                : err.code == VDB_ELOCKED ? "locked"
-                                                                          : "unavailable"));
-        vdb_set(entry, "reason", vdb_json_string(err.msg));
-    }
-    vdb_json_array_append_new(c->list, entry);
+    if (entry != NULL)
+        vdb_json_array_append_new(c->list, entry);
     return 0;
 }
 
