@@ -308,6 +308,8 @@ typedef struct query_job {
     float *queries;
     size_t nq;
     char *filter_text;  /* canonical filter JSON (sorted keys), for the cache key */
+    int explain;        /* the request asked for the query plan */
+    char plan[VDB_EXPLAIN_MAX];
     vdb_query_params params;
     vdb_filter *filter;
     size_t searched;
@@ -352,6 +354,8 @@ static int prepare_query(vdb_req *req, const char *field, query_job *job)
     if (rc == VDB_OK)
         rc = vdb_req_bool(req, "exact", 0, &exact);
     if (rc == VDB_OK)
+        rc = vdb_req_bool(req, "explain", 0, &job->explain);
+    if (rc == VDB_OK)
         rc = compile_filter(req, body, &job->filter);
     if (rc == VDB_OK && job->filter != NULL) {
         const char *name;
@@ -393,6 +397,7 @@ static int prepare_query(vdb_req *req, const char *field, query_job *job)
     job->params.ef = (uint32_t)ef;
     job->params.exact = exact;
     job->params.filter = job->filter;
+    job->params.explain = job->explain ? job->plan : NULL;
     return rc;
 }
 
@@ -443,7 +448,7 @@ static int query_common(vdb_req *req, int batch)
          * moves the tag on, so this result can only be served to requests
          * that started before that write. */
         vdb_store_cache_tag(vdb_registry_store(job.handle), tag);
-        key = cache_key(&job, batch, &key_len);
+        key = job.explain ? NULL : cache_key(&job, batch, &key_len);
         if (key != NULL)
             ctx.results = vdb_qcache_get(req->api->qcache, key, key_len, tag);
     }
@@ -471,6 +476,9 @@ static int query_common(vdb_req *req, int batch)
             vdb_set(out, "total_queries", vdb_json_int((long long)job.nq));
             vdb_set(out, "avg_query_time_ms", vdb_json_real(job.ms / (double)job.nq));
         }
+        if (job.explain)
+            vdb_set(out, "explain", vdb_json_string(job.plan[0] ? job.plan : "no filter: "
+                                                    "index or exact search over every row"));
         rc = vdb_reply_json(req, 200, out);
     }
     vdb_free(key);

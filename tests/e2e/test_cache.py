@@ -51,3 +51,19 @@ def test_cache_hits_invalidation_and_clear(admin, apikey, store):
     r = admin.post("/performance/cache/clear")
     assert r.status_code == 200 and r.json()["status"] == "cleared"
     assert cache_stats(admin)["entries"] == 0
+
+
+def test_explain_reports_the_filter_plan(admin, store):
+    uid, mid = store
+    vecs = [[float(i % 7), 1.0, float(i % 3), 0.5] for i in range(40)]
+    meta = [{"id": f"e{i}", "group": i % 4} for i in range(40)]
+    assert admin.post("/vectors/add", json={"user_id": uid, "model_id": mid, "vectors": vecs,
+                                            "metadata": meta}).status_code == 200
+    body = {"user_id": uid, "model_id": mid, "query": [1, 1, 1, 0.5], "k": 3,
+            "filter_metadata": {"group": 2}, "explain": True}
+    r = admin.post("/vectors/query", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert all(item["group"] == 2 for item in out["results"])
+    assert "match" in out["explain"]  # e.g. "exact over candidates; exactly 10 matches; ..."
+    assert "explain" not in admin.post("/vectors/query", json=dict(body, explain=False)).json()
