@@ -31,6 +31,10 @@ int vdb_bench_npy_write_f32(const char *path, const float *data, size_t rows, si
 int vdb_bench_npy_write_i32(const char *path, const int32_t *data, size_t rows, size_t cols,
                             vdb_error *err);
 
+/* Sorts `n` (>= 1) latencies in seconds and writes the median and 99th
+ * percentile in milliseconds. */
+void vdb_bench_percentiles(double *latencies, size_t n, double *p50_ms, double *p99_ms);
+
 /* Monotonic clock in seconds. */
 double vdb_bench_now(void);
 

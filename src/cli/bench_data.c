@@ -19,6 +19,20 @@ double vdb_bench_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+void vdb_bench_percentiles(double *latencies, size_t n, double *p50_ms, double *p99_ms)
+{
+    size_t p99 = (n * 99) / 100;
+    qsort(latencies, n, sizeof(double), cmp_double);
+    *p50_ms = latencies[n / 2] * 1e3;
+    *p99_ms = latencies[p99 < n ? p99 : n - 1] * 1e3;
+}
+
 /* Draws a cluster with probability proportional to 1/(rank+1)^0.5: real
  * corpora have a few big topics and a long tail of small ones. */
 static size_t draw_cluster(vdb_rng *rng, const double *cdf, size_t clusters)

@@ -34,12 +34,6 @@ static void put_num(vdb_json *obj, const char *key, double value)
     vdb_json_object_set_new(obj, key, vdb_json_real(value));
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Runs every query once at `ef`, single-threaded, timing each. */
 static int run_queries(const vdb_hnsw *h, const vdb_vecview *view, const float *queries,
                        size_t nq, size_t k, uint32_t ef, vdb_hnsw_scratch *s, vdb_hit *got,
@@ -86,9 +80,7 @@ static int measure(const vdb_hnsw *h, const vdb_vecview *view, const float *quer
     out->ef = ef;
     out->recall = vdb_bench_recall(got, counts, truth, truth_counts, nq, k);
     out->qps = total > 0 ? (double)nq / total : 0;
-    qsort(lat, nq, sizeof(double), cmp_double);
-    out->p50_ms = lat[nq / 2] * 1e3;
-    out->p99_ms = lat[(nq * 99) / 100 < nq ? (nq * 99) / 100 : nq - 1] * 1e3;
+    vdb_bench_percentiles(lat, nq, &out->p50_ms, &out->p99_ms);
     return VDB_OK;
 }
 

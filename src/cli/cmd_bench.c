@@ -247,19 +247,13 @@ static int bench_batch(const bench_opts *o, bench_state *st, vdb_error *err)
     return VDB_OK;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static int bench_single(const bench_opts *o, bench_state *st, vdb_error *err)
 {
     vdb_vecview view = vdb_vecset_view(st->set);
     vdb_hit *hits = vdb_malloc(st->nq * o->k * sizeof(vdb_hit));
     size_t *counts = vdb_malloc(st->nq * sizeof(size_t));
     double *lat = vdb_malloc(st->nq * sizeof(double));
-    double t0, total;
+    double t0, total, p50, p99;
     int rc = VDB_ENOMEM;
     if (hits == NULL || counts == NULL || lat == NULL) {
         vdb_error_set(err, rc, "out of memory");
@@ -275,10 +269,10 @@ static int bench_single(const bench_opts *o, bench_state *st, vdb_error *err)
         lat[q] = vdb_bench_now() - start;
     }
     total = vdb_bench_now() - t0;
-    qsort(lat, st->nq, sizeof(double), cmp_double);
+    vdb_bench_percentiles(lat, st->nq, &p50, &p99);
     put_num(st->result, "single_qps", (double)st->nq / total);
-    put_num(st->result, "p50_ms", lat[st->nq / 2] * 1e3);
-    put_num(st->result, "p99_ms", lat[(st->nq * 99) / 100 < st->nq ? (st->nq * 99) / 100 : st->nq - 1] * 1e3);
+    put_num(st->result, "p50_ms", p50);
+    put_num(st->result, "p99_ms", p99);
     put_num(st->result, "single_gbps", (double)st->n * st->dim * 4.0 * st->nq / total / 1e9);
     put_num(st->result, "recall_at_k",
             vdb_bench_recall(hits, counts, st->truth, st->truth_counts, st->nq, o->k));

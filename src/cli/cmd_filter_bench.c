@@ -65,12 +65,6 @@ static int truth_accept(void *ctx, uint32_t row)
     return t->bucket[row] < t->limit;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static void usage(FILE *out)
 {
     fprintf(out, "usage: vdb filter-bench [options]\n"
@@ -220,9 +214,7 @@ static int build_hnsw(fb_state *st, vdb_error *err)
 /* Sorts st->lat and returns {p50, p99} in ms. */
 static void percentiles(fb_state *st, double *p50, double *p99)
 {
-    qsort(st->lat, st->o.nq, sizeof(*st->lat), cmp_double);
-    *p50 = st->lat[st->o.nq / 2] * 1e3;
-    *p99 = st->lat[(st->o.nq * 99) / 100] * 1e3;
+    vdb_bench_percentiles(st->lat, st->o.nq, p50, p99);
 }
 
 static int run_unfiltered(fb_state *st, vdb_error *err)
