@@ -145,10 +145,19 @@ int vdb_bench_npy_read(const char *path, float **data_out, size_t *rows, size_t 
     is_f8 = strstr(header, "'<f8'") != NULL;
     if ((!is_f8 && strstr(header, "'<f4'") == NULL) || strstr(header, "'fortran_order': True") ||
         parse_shape(header, rows, cols) != 0 || *cols == 0) {
+        /* Name what the file has (its shape, dtype) rather than echoing the
+         * padded header dict. */
+        const char *shape = strstr(header, "'shape':");
+        const char *descr = strstr(header, "'descr':");
+        int shape_len = shape ? (int)strcspn(shape, ")") + 1 : 0;
+        int descr_len = descr ? (int)strcspn(descr + 8, ",}") + 8 : 0;
         fclose(f);
         return vdb_error_set(err, VDB_EPARSE,
-                             "%s: need a 2-D C-order '<f4' or '<f8' array (header %s)", path,
-                             header);
+                             "%s: need a 2-D C-order float32 or float64 array (rows x dim); "
+                             "this file has %.*s%s%.*s%s",
+                             path, descr_len, descr ? descr : "", descr ? ", " : "", shape_len,
+                             shape ? shape : "", strstr(header, "'fortran_order': True")
+                                                     ? ", Fortran order" : "");
     }
     width = is_f8 ? 8 : 4;
     count = *rows * *cols;
