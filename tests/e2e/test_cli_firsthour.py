@@ -12,6 +12,7 @@ import select
 import shutil
 import socket
 import subprocess
+import tempfile
 
 import numpy as np
 import pytest
@@ -240,26 +241,33 @@ def test_log_line_never_inside_progress_bar(tmp_path):
 # ---- 10: unwritable data directory -----------------------------------------
 
 def test_serve_refuses_unwritable_data_directory(tmp_path):
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    os.chmod(ro, 0o555)
-    os.chmod(tmp_path, 0o755)
-    env = clean_env(VECTOR_DB_DATA_DIR=str(ro / "data"), VECTOR_DB_ADMIN_KEY=ADMIN_KEY,
-                    HOST="127.0.0.1", PORT="0")
-    preexec = None
-    if os.geteuid() == 0:
-        if not os.access(VDB_BIN, os.X_OK):
-            pytest.skip("binary not executable by nobody")
-
-        def preexec():
-            os.setgid(65534)
-            os.setuid(65534)
+    # Root can write anywhere, so as root the server runs as nobody, from a
+    # copy of the binary nobody can reach (the checkout may be under /root).
+    shared = tempfile.mkdtemp(prefix="vdb-ro-")
     try:
-        res = subprocess.run([VDB_BIN, "serve"], env=env, capture_output=True, text=True,
-                             timeout=10, preexec_fn=preexec)
-    except subprocess.TimeoutExpired:
-        pytest.fail("vdb serve started on an unwritable data directory")
-    assert res.returncode == 1 and "not usable" in res.stderr and str(ro) in res.stderr
+        os.chmod(shared, 0o755)
+        ro = os.path.join(shared, "ro")
+        os.mkdir(ro, 0o555)
+        binary = VDB_BIN
+        preexec = None
+        if os.geteuid() == 0:
+            binary = os.path.join(shared, "vdb")
+            shutil.copy(VDB_BIN, binary)
+            os.chmod(binary, 0o755)
+
+            def preexec():
+                os.setgid(65534)
+                os.setuid(65534)
+        env = clean_env(VECTOR_DB_DATA_DIR=os.path.join(ro, "data"),
+                        VECTOR_DB_ADMIN_KEY=ADMIN_KEY, HOST="127.0.0.1", PORT="0")
+        try:
+            res = subprocess.run([binary, "serve"], env=env, capture_output=True, text=True,
+                                 timeout=10, preexec_fn=preexec)
+        except subprocess.TimeoutExpired:
+            pytest.fail("vdb serve started on an unwritable data directory")
+        assert res.returncode == 1 and "not usable" in res.stderr and ro in res.stderr
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
 
 
 # ---- 11: anonymous /health -------------------------------------------------
