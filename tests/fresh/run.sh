@@ -18,7 +18,7 @@ cd "$(dirname "$0")/../.."
 REPO=$PWD
 MIRROR=${FRESH_MIRROR:-http://deb.debian.org/debian}
 SUITE=${FRESH_SUITE:-bookworm}
-PORT=${FRESH_PORT:-18765}
+PORT=${FRESH_PORT:-}
 LIMIT=${FRESH_TIMEOUT:-1800}
 
 skip() { echo "test-fresh: SKIPPED: $*"; exit 0; }
@@ -30,6 +30,15 @@ if ! timeout 20 bash -c "exec 3<>/dev/tcp/${MIRROR#http://}" 2>/dev/null; then
   host=${MIRROR#http://}; host=${host%%/*}
   timeout 20 bash -c "exec 3<>/dev/tcp/$host/80" 2>/dev/null ||
     skip "cannot reach $host (Debian's mirror); set FRESH_MIRROR to a reachable one"
+fi
+
+# A port nothing listens on (a fixed one can be another server's).
+port_taken() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+if [ -z "$PORT" ]; then
+  for _ in $(seq 1 50); do
+    PORT=$((20000 + RANDOM % 40000))
+    port_taken "$PORT" || break
+  done
 fi
 
 ROOT=$(mktemp -d /var/tmp/vdb-fresh.XXXXXX)
