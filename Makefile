@@ -6,6 +6,44 @@
 # goes into libvdb.a; src/cli/*.c make the vdb binary; every
 # tests/unit/test_*.c becomes one test program.
 
+# Dependencies are installed before this Makefile reads pkg-config: the
+# outer make (VDB_DEPS_DONE unset) runs scripts/install-deps.sh once,
+# serially, for the set the goals need, then re-runs make with the same goals
+# and VDB_DEPS_DONE set. Only that inner make evaluates `pkg-config --libs`,
+# so the first run on a bare machine links, and -jN never runs the compiler
+# alongside the installer.
+ifeq ($(VDB_DEPS_DONE),)
+
+GOALS := $(MAKECMDGOALS)
+DEPS_SET := runtime
+ifneq ($(filter test%,$(GOALS)),)
+  DEPS_SET := test
+endif
+ifneq ($(filter bench%,$(GOALS)),)
+  DEPS_SET := bench
+endif
+ifneq ($(filter test-fresh,$(GOALS)),)
+  DEPS_SET := fresh
+endif
+
+.PHONY: vdb-deps-then-make $(GOALS)
+vdb-deps-then-make:
+ifeq ($(filter-out clean,$(GOALS)),)
+ifneq ($(GOALS),)
+	@$(MAKE) --no-print-directory VDB_DEPS_DONE=none $(GOALS)
+else
+	@bash scripts/install-deps.sh $(DEPS_SET)
+	@$(MAKE) --no-print-directory VDB_DEPS_DONE=$(DEPS_SET)
+endif
+else
+	@bash scripts/install-deps.sh $(DEPS_SET)
+	@$(MAKE) --no-print-directory VDB_DEPS_DONE=$(DEPS_SET) $(GOALS)
+endif
+$(GOALS): vdb-deps-then-make
+	@:
+
+else
+
 CC ?= cc
 BUILD ?= build
 PYTHON ?= /usr/bin/python3
@@ -58,18 +96,21 @@ $(BUILD)/obj/src/kernel/dist_avx2.o: ISA_FLAGS := -mavx2 -mfma
 $(BUILD)/obj/src/kernel/dist_avx512.o: ISA_FLAGS := -mavx512f -mavx2 -mfma
 endif
 
-.PHONY: all deps run test test-unit test-neon test-e2e test-e2e-asan test-asan test-tsan test-crash-long test-store-py test-tsan-store clean headers bench-peers
+.PHONY: all deps run test test-fresh test-unit test-neon test-e2e test-e2e-asan test-asan test-tsan test-crash-long test-store-py test-tsan-store clean headers bench-peers
 
-all: deps $(BUILD)/vdb
+all: $(BUILD)/vdb
 
-# Installs missing Debian packages (no-op when all are present).
+# Installs every missing Debian package for the tests (no-op when all are
+# present); `make` itself already ran the installer for its goals.
 deps:
-	@bash scripts/install-deps.sh
+	@bash scripts/install-deps.sh test
 
-$(BUILD)/obj/%.o: %.c $(HEADERS)
+# -MMD -MP: each object records the headers it really includes in a .d file
+# next to it, so a header edit rebuilds only its users.
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "CC $<"
-	@$(CC) $(CFLAGS_ALL) $(ISA_FLAGS) -c $< -o $@
+	@$(CC) $(CFLAGS_ALL) $(ISA_FLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libvdb.a: $(LIB_OBJ)
 	@rm -f $@
@@ -78,14 +119,14 @@ $(BUILD)/libvdb.a: $(LIB_OBJ)
 $(BUILD)/vdb: $(CLI_OBJ) $(BUILD)/libvdb.a
 	$(CC) $(CLI_OBJ) $(BUILD)/libvdb.a $(LIBS_ALL) -o $@
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvdb.a $(wildcard tests/unit/*.h)
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvdb.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Isrc $< $(BUILD)/libvdb.a -lcmocka $(LIBS_ALL) -o $@
+	$(CC) $(CFLAGS_ALL) -Isrc -MMD -MP -MF $@.d $< $(BUILD)/libvdb.a -lcmocka $(LIBS_ALL) -o $@
 
 # Every header must compile on its own.
 $(BUILD)/hdr/%.ok: %.h
 	@mkdir -p $(dir $@)
-	@printf '#include "%s"\n' "$(abspath $<)" | $(CC) $(CFLAGS_ALL) -x c -fsyntax-only - && touch $@
+	@printf '#include "%s"\n' "$(abspath $<)" | $(CC) $(CFLAGS_ALL) -MMD -MP -MF $@.d -MT $@ -x c -fsyntax-only - && touch $@
 
 headers: $(HDR_CHECK)
 
@@ -98,7 +139,7 @@ test: all headers test-unit test-store-py test-neon test-e2e
 # also runs under qemu for NEON; natively it checks every ISA this CPU has.
 $(BUILD)/tests/dist_check: tests/kernel/dist_check.c $(BUILD)/libvdb.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Isrc $< $(BUILD)/libvdb.a $(LIBS_ALL) -o $@
+	$(CC) $(CFLAGS_ALL) -Isrc -MMD -MP -MF $@.d $< $(BUILD)/libvdb.a $(LIBS_ALL) -o $@
 
 test-unit: $(TEST_BIN) $(BUILD)/tests/dist_check $(BUILD)/vdb
 	@set -e; for t in $(BUILD)/tests/dist_check $(TEST_BIN); do echo "== $$t"; $$t; done
@@ -141,6 +182,12 @@ test-crash-long: $(BUILD)/tests/test_store_crash
 test-e2e-asan:
 	$(MAKE) SANITIZER=address,undefined OPT="-O1 -g" test-e2e
 
+# The README's run and test commands on a bare Debian 12 root built with
+# mmdebstrap, first time, with -j2 (tests/fresh/run.sh; needs root and
+# Debian's mirror, skipped with a message otherwise). .ci/run runs it.
+test-fresh:
+	bash tests/fresh/run.sh
+
 # The unit suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 test-asan:
 	$(MAKE) SANITIZER=address,undefined OPT="-O1 -g" test-unit
@@ -153,3 +200,7 @@ test-tsan:
 
 clean:
 	rm -rf build
+
+-include $(wildcard $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d) $(HDR_CHECK:=.d) $(BUILD)/tests/dist_check.d)
+
+endif

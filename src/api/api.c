@@ -243,12 +243,21 @@ static void add_totals(void *ctx, vdb_store_handle *handle)
 {
     totals_ctx *t = ctx;
     vdb_store_stats stats;
-    if (!vdb_req_sees_user(t->req, vdb_registry_user(handle)))
+    if (t->req != NULL && !vdb_req_sees_user(t->req, vdb_registry_user(handle)))
         return;
     vdb_store_get_stats(vdb_registry_store(handle), &stats);
     t->stores++;
     t->vectors += stats.vectors;
     t->bytes += stats.memory_bytes;
+}
+
+void vdb_api_store_totals_all(vdb_api *api, size_t *stores, size_t *vectors, size_t *bytes)
+{
+    totals_ctx t = {NULL, 0, 0, 0};
+    vdb_registry_each_loaded(api->registry, add_totals, &t);
+    *stores = t.stores;
+    *vectors = t.vectors;
+    *bytes = t.bytes;
 }
 
 void vdb_api_store_totals(vdb_req *req, size_t *stores, size_t *vectors, size_t *bytes)

@@ -119,6 +119,9 @@ void vdb_api_mem_info(size_t *total, size_t *available);
 void vdb_api_disk_info(const vdb_api *api, uint64_t *total, uint64_t *free_bytes);
 /* Totals over open stores the caller may see. */
 void vdb_api_store_totals(vdb_req *req, size_t *stores, size_t *vectors, size_t *bytes);
+
+/* The same totals over every open store, whoever asks (anonymous /health). */
+void vdb_api_store_totals_all(vdb_api *api, size_t *stores, size_t *vectors, size_t *bytes);
 /* The store's stats as a JSON object (the /admin/store/stats core). */
 vdb_json *vdb_api_store_json(vdb_store_handle *handle);
 /* One store's listing entry: its figures (vdb_api_store_json) with "state":

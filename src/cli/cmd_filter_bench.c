@@ -89,7 +89,7 @@ static int parse_opts(int argc, char **argv, fb_opts *o)
     int c;
     *o = (fb_opts){100000, 384, 300, 10, 64, 42, 0, 0};
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
         switch (c) {
         case 'n': o->n = strtoull(optarg, NULL, 10); break;
         case 'd': o->dim = strtoull(optarg, NULL, 10); break;
