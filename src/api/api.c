@@ -182,6 +182,7 @@ static void handle(void *ctx, const vdb_http_request *http, vdb_http_response *r
             vdb_counter_add(&api->errors[-rc], 1);
         if (status >= 500)
             vdb_log_warn("%s %s -> %d: %s", http->method, http->path, status, req.err.msg);
+        vdb_registry_scrub(api->registry, req.err.msg); /* no server path in a reply */
         vdb_reply_error(&req, status, req.err.msg[0] ? req.err.msg : vdb_err_text(rc));
     }
     vdb_json_decref(req.body);
