@@ -388,6 +388,7 @@ vdb_api *vdb_api_start(const vdb_config *config, vdb_error *err)
     options.fsync_interval_ms = config->fsync_interval_ms;
     if ((api->registry = vdb_registry_new(config->data_dir, &options, err)) == NULL)
         goto fail;
+    vdb_registry_set_limits(api->registry, config->max_open_stores, config->quarantine_s);
     if ((api->qcache = vdb_qcache_new((size_t)config->query_cache_mb << 20, QCACHE_ENTRIES)) == NULL) {
         vdb_error_set(err, VDB_ENOMEM, "out of memory for the query cache");
         goto fail;

@@ -143,22 +143,6 @@ static size_t default_max_open(void)
     return cap < 16 ? 16 : cap > 4096 ? 4096 : cap;
 }
 
-static size_t env_size(const char *name, size_t fallback)
-{
-    const char *v = getenv(name);
-    char *end;
-    unsigned long long n;
-    if (v == NULL || *v == '\0')
-        return fallback;
-    errno = 0;
-    n = strtoull(v, &end, 10);
-    if (errno != 0 || *end != '\0' || n == 0 || n > (1ull << 31)) {
-        vdb_log_warn("%s=%s is not a positive integer; using %zu", name, v, fallback);
-        return fallback;
-    }
-    return (size_t)n;
-}
-
 vdb_registry *vdb_registry_new(const char *data_dir, const vdb_store_options *options,
                                vdb_error *err)
 {
@@ -185,9 +169,8 @@ vdb_registry *vdb_registry_new(const char *data_dir, const vdb_store_options *op
         registry->options = *options;
     else
         vdb_store_options_default(&registry->options);
-    registry->max_open = env_size("VDB_MAX_OPEN_STORES", default_max_open());
-    registry->quarantine_ms =
-        (long long)env_size("VDB_QUARANTINE_S", VDB_REGISTRY_QUARANTINE_S) * 1000;
+    registry->max_open = default_max_open();
+    registry->quarantine_ms = (long long)VDB_REGISTRY_QUARANTINE_S * 1000;
     return registry;
 }
 

@@ -7,11 +7,11 @@
  * Stores open lazily on first use. At most `max_open` stay open (each holds
  * 2 file descriptors): beyond that the least recently used store with no
  * handle held is closed (checkpointed) and reopened transparently on its
- * next use. The cap is VDB_MAX_OPEN_STORES, by default a quarter of the
- * descriptor limit (RLIMIT_NOFILE) left after a reserve of 256 (or half the
- * limit when smaller), within [16, 4096]; stores whose
- * handles are held are never closed, so the cap can be exceeded by the
- * number of stores in use at once.
+ * next use. The cap (the server's VDB_MAX_OPEN_STORES) is by default a
+ * quarter of the descriptor limit (RLIMIT_NOFILE) left after a reserve of
+ * 256 (or half the limit when smaller), within [16, 4096], so stores use at
+ * most half the limit. Stores whose handles are held are never closed: the
+ * cap can be exceeded by the number of stores in use at once.
  *
  * Opening, creating, closing and deleting run outside the registry's lock:
  * a slow or broken store holds up only the requests for that store. Each
@@ -23,7 +23,7 @@
  * A failed open for a reason that does not go away by itself (VDB_ECORRUPT,
  * VDB_EIO, ...) quarantines the store: later acquires get the same error,
  * saying "quarantined", without touching the disk, for VDB_QUARANTINE_S
- * seconds (default VDB_REGISTRY_QUARANTINE_S); then the next acquire tries
+ * seconds (the server's setting; default VDB_REGISTRY_QUARANTINE_S); then the next acquire tries
  * the open once more. A lock held by another process, a descriptor or
  * memory shortage are not remembered.
  *
