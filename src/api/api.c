@@ -182,6 +182,7 @@ static void handle(void *ctx, const vdb_http_request *http, vdb_http_response *r
             vdb_counter_add(&api->errors[-rc], 1);
         if (status >= 500)
             vdb_log_warn("%s %s -> %d: %s", http->method, http->path, status, req.err.msg);
+        vdb_registry_scrub(api->registry, req.err.msg); /* no server path in a reply */
         vdb_reply_error(&req, status, req.err.msg[0] ? req.err.msg : vdb_err_text(rc));
     }
     vdb_json_decref(req.body);
@@ -396,6 +397,7 @@ vdb_api *vdb_api_start(const vdb_config *config, vdb_error *err)
     options.fsync_interval_ms = config->fsync_interval_ms;
     if ((api->registry = vdb_registry_new(config->data_dir, &options, err)) == NULL)
         goto fail;
+    vdb_registry_set_limits(api->registry, config->max_open_stores, config->quarantine_s);
     if ((api->qcache = vdb_qcache_new((size_t)config->query_cache_mb << 20, QCACHE_ENTRIES)) == NULL) {
         vdb_error_set(err, VDB_ENOMEM, "out of memory for the query cache");
         goto fail;

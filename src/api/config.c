@@ -60,6 +60,9 @@ static const setting settings[] = {
     U("VDB_MAX_DIM", NULL, max_dim, "4096", "largest dimension of a new store"),
     U("VDB_HNSW_THRESHOLD", NULL, hnsw_threshold, "10000", "live vectors above which HNSW is used"),
     U("VDB_QUERY_CACHE_MB", NULL, query_cache_mb, "64", "query result cache size in MiB (0 = off)"),
+    U("VDB_MAX_OPEN_STORES", NULL, max_open_stores, "0",
+      "stores kept open, idle ones closed LRU (0 = from the fd limit: (limit - min(256, limit/2)) / 4)"),
+    U("VDB_QUARANTINE_S", NULL, quarantine_s, "30", "seconds a store whose open failed is refused before a retry"),
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 

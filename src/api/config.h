@@ -35,6 +35,8 @@ typedef struct vdb_config {
     unsigned max_k;
     unsigned max_dim;
     unsigned hnsw_threshold;
+    unsigned max_open_stores; /* 0 = derived from RLIMIT_NOFILE (registry.h) */
+    unsigned quarantine_s;
     unsigned query_cache_mb;    /* 0 disables the query result cache */
     char env_file[VDB_CONFIG_STR]; /* the .env that was read, or "" */
 } vdb_config;

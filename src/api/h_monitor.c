@@ -414,6 +414,15 @@ int vdb_h_mon_status(vdb_req *req)
     vdb_set(out, "resources", res);
     vdb_set(out, "http", http);
     vdb_set(out, "cache", vdb_api_cache_json(req->api));
+    /* Open stores against their cap, and quarantined failed opens. */
+    vdb_registry_stat rs;
+    vdb_registry_stats(req->api->registry, &rs);
+    vdb_json *reg = vdb_json_object();
+    vdb_set(reg, "open_stores", vdb_json_int((long long)rs.open));
+    vdb_set(reg, "max_open_stores", vdb_json_int((long long)rs.max_open));
+    vdb_set(reg, "quarantined", vdb_json_int((long long)rs.quarantined));
+    vdb_set(reg, "idle_closes", vdb_json_int((long long)rs.evictions));
+    vdb_set(out, "registry", reg);
     vdb_set(out, "timestamp", vdb_json_real(vdb_unix_time()));
     return vdb_reply_json(req, 200, out);
 }

@@ -266,6 +266,24 @@ fail_dir:
     return NULL;
 }
 
+/* A store that never reached the checkpoint threshold (64 MiB: 40,000
+ * vectors of 384-d) keeps everything in its WAL, and every restart after a
+ * crash replayed all of it (issue 11 item 11). When the WAL just replayed
+ * is larger than the snapshot (and 1 MiB), checkpoint now: writing the
+ * snapshot costs no more than the replay already paid, and the next
+ * restart replays only what came after. A failure is logged: the WAL
+ * still holds the data. */
+static void checkpoint_after_replay(vdb_store *store)
+{
+    vdb_error cerr;
+    uint64_t wal = vdb_wal_size(store->wal);
+    if (store->options.read_only || wal < (1u << 20) || wal <= store->snapshot_bytes)
+        return;
+    if (vdb_store_checkpoint(store, &cerr) != VDB_OK)
+        vdb_log_warn("%s: checkpoint after replay failed (the WAL keeps the data): %s",
+                     store->dir, cerr.msg);
+}
+
 vdb_store *vdb_store_open(const char *dir, const vdb_store_options *options, vdb_error *err)
 {
     vdb_store *store;
@@ -294,6 +312,7 @@ vdb_store *vdb_store_open(const char *dir, const vdb_store_options *options, vdb
     if ((store->set = vdb_snapshot_load(dir, &info, err)) == NULL ||
         open_wal(store, err) != VDB_OK || index_after_load(store, err) != VDB_OK)
         goto fail;
+    checkpoint_after_replay(store);
     return store;
 fail:
     store_free(store);

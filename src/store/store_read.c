@@ -143,9 +143,14 @@ int vdb_store_query(vdb_store *store, const float *queries, size_t nq,
                 break;
         goto cleanup;
     }
-    hits = vdb_malloc(nq * k * sizeof(vdb_hit));
+    size_t hit_bytes = 0;
+    int too_big = vdb_mul_size(nq, k, &hit_bytes) != 0 ||
+                  vdb_mul_size(hit_bytes, sizeof(vdb_hit), &hit_bytes) != 0;
+    hits = too_big ? NULL : vdb_malloc(hit_bytes);
     counts = vdb_calloc(nq, sizeof(size_t));
-    if (hits == NULL || counts == NULL)
+    if (too_big)
+        rc = vdb_error_set(err, VDB_ETOOBIG, "%zu x %zu results overflow the size type", nq, k);
+    else if (hits == NULL || counts == NULL)
         rc = vdb_error_set(err, VDB_ENOMEM, "no memory for %zu x %zu results", nq, k);
     else if (params->filter != NULL && (selection = plan_filter(store, params, k, err)) == NULL)
         rc = err != NULL && err->code != VDB_OK ? err->code : VDB_ENOMEM;
