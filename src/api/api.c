@@ -358,6 +358,13 @@ static void handle(void *ctx, const vdb_http_request *http, vdb_http_response *r
     /* The gate passed on this head; this repeats the cheap checks to get
      * the route and the principal (a key revoked in between is refused). */
     int rc = precheck(&req, &answered, allow, sizeof(allow));
+    /* A raw NUL is never valid JSON, and C string handling downstream
+     * would stop at it: refuse it before any parser sees the body. */
+    if (rc == VDB_OK && !answered && json_route(req.route) &&
+        memchr(http->body, '\0', http->body_len) != NULL) {
+        req.status_override = 400;
+        rc = vdb_error_set(&req.err, VDB_EPARSE, "malformed JSON body: raw NUL byte");
+    }
     if (rc == VDB_OK && !answered)
         rc = req.route->fn(&req);
     finish(&req, rc, start);

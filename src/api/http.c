@@ -38,6 +38,9 @@
 #ifdef __linux__
 #include <sys/sendfile.h>
 #endif
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "../core/alloc.h"
 #include "../core/log.h"
@@ -49,6 +52,7 @@
 #define PEER_BUCKETS 1024
 #define ACCEPT_BATCH 64
 #define BODY_FIRST_ALLOC (16u << 20)
+#define TRIM_AFTER_BYTES (4u << 20) /* give memory back after requests this big */
 
 enum { C_HEAD, C_BODY, C_WRITE, C_DRAIN };
 enum { GO_ON, WAIT, CLOSE };
@@ -384,10 +388,20 @@ static void end_request(conn *c, int completed)
         atomic_fetch_sub(&s->in_flight, 1);
         c->active = 0;
     }
+    size_t big = c->body_cap + c->out_body_len;
     vdb_free(c->head_buf);
     vdb_free(c->body);
     vdb_free(c->out_head);
     vdb_free(c->out_body);
+#ifdef __GLIBC__
+    /* glibc keeps freed heap in its arenas; after a large request or answer
+     * (a big batch builds hundreds of MB of JSON) hand it back to the OS
+     * so the process does not stay at its peak. */
+    if (big >= TRIM_AFTER_BYTES)
+        malloc_trim(0);
+#else
+    (void)big;
+#endif
     if (c->file_fd >= 0)
         close(c->file_fd);
     c->head_buf = c->body = c->out_head = c->out_body = NULL;
@@ -982,7 +996,7 @@ static int open_listener(vdb_http_server *s, const vdb_http_options *o, vdb_erro
      * it does not let a second server share a port that is in use. */
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(fd, 1024) != 0) {
+    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(fd, 4096) != 0) {
         int e = errno;
         close(fd);
         return vdb_error_set(err, VDB_EIO, "cannot listen on %s:%u: %s%s", o->host, o->port,
