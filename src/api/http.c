@@ -43,6 +43,7 @@
 #endif
 
 #include "../core/alloc.h"
+#include "../core/hash.h"
 #include "../core/log.h"
 #include "httpparse.h"
 
@@ -165,12 +166,11 @@ void vdb_http_response_header(vdb_http_response *resp, const char *name, const c
 
 /* ---- per-peer connection counts ---- */
 
+/* Keyed: a client with many IPv6 addresses must not be able to pile them
+ * into one bucket. */
 static size_t peer_hash(const unsigned char *key, size_t len)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ key[i]) * 1099511628211ull;
-    return (size_t)(h % PEER_BUCKETS);
+    return (size_t)(vdb_hash_keyed(key, len) % PEER_BUCKETS);
 }
 
 /* Counts one more connection for the peer; 0, or -1 when it already has

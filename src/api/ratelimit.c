@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../core/alloc.h"
+#include "../core/hash.h"
 
 #define SHARDS 16
 #define SHARD_SLOTS (VDB_RATELIMIT_MAX_BUCKETS / SHARDS)
@@ -68,12 +69,15 @@ void vdb_ratelimit_free(vdb_ratelimit *limiter)
     vdb_free(limiter);
 }
 
+/* Keyed (identities include client addresses), so a client cannot choose
+ * identities that all probe the same slots. */
 static uint64_t hash(unsigned klass, const char *s)
 {
-    uint64_t h = 1469598103934665603ull ^ klass;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
+    char key[IDENT_MAX + 4];
+    size_t n = strnlen(s, IDENT_MAX - 1);
+    key[0] = (char)klass;
+    memcpy(key + 1, s, n);
+    return vdb_hash_keyed(key, n + 1);
 }
 
 static double refilled(const vdb_ratelimit *l, const bucket *b, double now)

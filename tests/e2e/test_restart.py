@@ -43,7 +43,7 @@ def test_graceful_shutdown_finishes_in_flight(fresh_dir):
 
     def slow():
         result["r"] = c.post("/performance/benchmark",
-                             json={**ids, "num_vectors": 200000, "num_queries": 1000})
+                             json={**ids, "num_vectors": 50000, "num_queries": 1000})
 
     t = threading.Thread(target=slow)
     t.start()
@@ -53,7 +53,7 @@ def test_graceful_shutdown_finishes_in_flight(fresh_dir):
     t.join()
     assert rc == 0
     assert result["r"].status_code == 200, result["r"].text
-    assert result["r"].json()["benchmark_results"]["num_vectors"] == 200000
+    assert result["r"].json()["benchmark_results"]["num_vectors"] == 50000
 
 
 def test_generated_admin_key_printed_once(fresh_dir):
