@@ -198,6 +198,12 @@ test-tsan:
 	$(MAKE) SANITIZER=thread OPT="-O1 -g" BUILD=$(BUILD)/san-thread $(BUILD)/san-thread/tests/test_hnsw
 	$(BUILD)/san-thread/tests/test_hnsw
 
+# HTTP availability under attack (docs/server.md "HTTP layer"): 1,500 idle,
+# slowloris and slow-body connections (slowhttptest when installed) while a
+# normal client measures; fails on any error or p99 >= 100 ms.
+test-attack: $(BUILD)/vdb
+	VDB_BIN=$(abspath $(BUILD)/vdb) $(PYTHON) tests/e2e/attack.py $${ATTACK_SECONDS:-60}
+
 clean:
 	rm -rf build
 

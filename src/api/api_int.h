@@ -23,6 +23,11 @@
 #define VDB_NSTATUS 16
 #define VDB_NERRCODES 20
 
+/* Rate-limit route classes (api.c), in metrics order. */
+enum { VDB_RATE_QUERY, VDB_RATE_ADD, VDB_RATE_BATCH, VDB_RATE_ADMIN, VDB_RATE_PUBLIC,
+       VDB_RATE_NCLASSES };
+extern const char *const vdb_rate_class_names[VDB_RATE_NCLASSES];
+
 extern const int vdb_api_statuses[VDB_NSTATUS];
 
 /* vdb_json_typeof that accepts NULL (an absent member reads as null). */
@@ -49,6 +54,8 @@ struct vdb_api {
     vdb_counter deletions;
     vdb_counter errors[VDB_NERRCODES]; /* by -code */
     vdb_counter auth_failures;
+    struct vdb_ratelimit *ratelimit; /* NULL when VDB_RATE_LIMIT=false */
+    vdb_counter rate_limited[VDB_RATE_NCLASSES]; /* 429s by route class */
     struct vdb_qcache *qcache; /* query results (qcache.h) */
 };
 

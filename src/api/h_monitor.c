@@ -107,6 +107,33 @@ static void prom_cache(vdb_prom *buf, const vdb_api *api)
     vdb_prom_sample(buf, "vdb_cache_entries", (double)st.entries, NULL);
 }
 
+/* The transport's connection counters and the rate limiter's refusals. */
+static void prom_transport(vdb_prom *buf, const vdb_api *api)
+{
+    vdb_http_stats st;
+    vdb_http_get_stats(api->http, &st);
+    vdb_prom_family(buf, "vdb_http_connections_open", "gauge", "Open client connections");
+    vdb_prom_sample(buf, "vdb_http_connections_open", (double)st.open, NULL);
+    vdb_prom_family(buf, "vdb_http_connections_total", "counter",
+                    "Connections by outcome: accepted, refused (per-address bound or full), "
+                    "evicted (idle, to make room), timed out, malformed request");
+    const struct { const char *name; uint64_t value; } outcomes[] = {
+        {"accepted", st.accepted}, {"refused_per_peer", st.rejected_peer},
+        {"refused_full", st.rejected_full}, {"evicted_idle", st.evicted},
+        {"timed_out", st.timed_out}, {"malformed", st.malformed}};
+    for (size_t i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++) {
+        const char *labels[] = {"outcome", outcomes[i].name, NULL};
+        vdb_prom_sample(buf, "vdb_http_connections_total", (double)outcomes[i].value, labels);
+    }
+    vdb_prom_family(buf, "vdb_rate_limited_total", "counter",
+                    "Requests refused with 429 by the rate limiter, by route class");
+    for (size_t i = 0; i < VDB_RATE_NCLASSES; i++) {
+        const char *labels[] = {"class", vdb_rate_class_names[i], NULL};
+        vdb_prom_sample(buf, "vdb_rate_limited_total",
+                        (double)vdb_counter_get(&api->rate_limited[i]), labels);
+    }
+}
+
 static void prom_system(vdb_prom *buf, const vdb_api *api)
 {
     size_t total, available;
@@ -124,6 +151,7 @@ static void prom_system(vdb_prom *buf, const vdb_api *api)
     vdb_prom_sample(buf, "vdb_uptime_seconds", vdb_api_uptime(api), NULL);
     vdb_prom_family(buf, "vdb_http_in_flight", "gauge", "Requests being handled");
     vdb_prom_sample(buf, "vdb_http_in_flight", (double)vdb_http_in_flight(api->http), NULL);
+    prom_transport(buf, api);
     const char *build[] = {"version", VDB_VERSION, NULL};
     vdb_prom_family(buf, "vdb_build_info", "gauge", "vdb build");
     vdb_prom_sample(buf, "vdb_build_info", 1, build);
