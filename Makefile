@@ -173,7 +173,7 @@ FUZZ_COMMON := tests/fuzz/fuzz_common.c
 FUZZ_DEPS := $(FUZZ_COMMON) tests/fuzz/fuzz_common.h
 REPLAY_BIN := $(FUZZ_NAMES:%=$(BUILD)/fuzz-replay/%)
 
-.PHONY: fuzz fuzz-lib fuzz-long fuzz-build fuzz-seeds test-fuzz-regress test-ci-tsan test-load soak
+.PHONY: fuzz fuzz-lib fuzz-long fuzz-build fuzz-seeds test-fuzz-regress test-asan-fuzz-regress test-ci-tsan test-load soak
 
 $(BUILD)/fuzz-replay/%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_DEPS) $(BUILD)/libvdb.a
 	@mkdir -p $(dir $@)
@@ -214,3 +214,25 @@ fuzz: fuzz-build fuzz-seeds
 
 fuzz-long: fuzz-build fuzz-seeds
 	@bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_LONG_SECONDS) $(FUZZ_NAMES)
+
+# The regression inputs under ASan+UBSan too (part of make test-asan).
+test-asan-fuzz-regress:
+	$(MAKE) SANITIZER=address,undefined OPT="-O1 -g" test-fuzz-regress
+test-asan: test-asan-fuzz-regress
+
+# CI's concurrency tier: HNSW search+insert and the store's group commit /
+# readers+writers+checkpoints under ThreadSanitizer (.ci/run calls this).
+test-ci-tsan: test-tsan test-tsan-store
+
+# Load + abuse (tests/load/load_abuse.py): mixed add/query on 4 stores from
+# 127.0.0.1 while 127.0.0.2 holds idle, slow-header and slow-body
+# connections; asserts 0 client errors, p99, fds/threads back to baseline,
+# RSS cap, and every acknowledged vector after kill -9 + restart.
+# test-load is CI's 2-minute run; soak the 30-minute one. LOAD_ARGS adds
+# flags, e.g. LOAD_ARGS="--idle 1500 --p99-ms 100".
+LOAD_ARGS ?=
+test-load: $(BUILD)/vdb
+	$(PYTHON) tests/load/load_abuse.py $(BUILD)/vdb --duration 120 $(LOAD_ARGS)
+
+soak: $(BUILD)/vdb
+	$(PYTHON) tests/load/load_abuse.py $(BUILD)/vdb --duration 1800 --rss-mb 1024 $(LOAD_ARGS)

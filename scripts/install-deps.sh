@@ -13,6 +13,7 @@ DEB_PKGS=(
   python3-faiss python3-hnswlib libhnswlib-dev
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
   wrk zlib1g-dev
+  python3-hypothesis clang libclang-rt-14-dev
 )
 
 if [ "$(uname -s)" = "Darwin" ]; then

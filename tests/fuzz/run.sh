@@ -12,6 +12,7 @@ total=0 failed=()
 for n in "$@"; do
   corpus=$build/corpus/$n out=$build/out/$n
   mkdir -p "$corpus" "$out"
+  rm -f "$out"/crash-* "$out"/leak-* "$out"/timeout-* "$out"/oom-* "$out"/slow-unit-*
   dirs=("$corpus" "$build/seeds/$n")
   [ -d "tests/fuzz/regress/$n" ] && dirs+=("tests/fuzz/regress/$n")
   log=$out/fuzz.log
@@ -26,7 +27,7 @@ for n in "$@"; do
   echo "   $n: rc=$rc executions=$execs $cov corpus=$(ls "$corpus" | wc -l)"
   if [ $rc -ne 0 ]; then
     failed+=("$n")
-    grep -A30 'ERROR: \|==ERROR\|runtime error\|Test unit written' "$log" | head -60
+    grep -E 'SUMMARY|ERROR|runtime error|Test unit written|differs|expected|fails|does not' "$log" | grep -v '^    #' | head -20
   fi
 done
 echo "== fuzz total: $total executions over ${#@} harnesses, ${seconds}s each; failed: ${failed[*]:-none}"
