@@ -19,6 +19,9 @@ DEPS_SET := runtime
 ifneq ($(filter test%,$(GOALS)),)
   DEPS_SET := test
 endif
+ifneq ($(filter fuzz% soak,$(GOALS)),)
+  DEPS_SET := test
+endif
 ifneq ($(filter bench%,$(GOALS)),)
   DEPS_SET := bench
 endif
@@ -206,6 +209,89 @@ test-attack: $(BUILD)/vdb
 
 clean:
 	rm -rf build
+
+# ---- fuzzing, TSan in CI, load/abuse (tests/fuzz, tests/load; docs/reliability.md) ----
+#
+# tests/fuzz/fuzz_<name>.c are libFuzzer harnesses for every hostile-input
+# parser. `make fuzz` builds them with clang (-fsanitize=fuzzer,address,
+# undefined) against a clang-built libvdb in build/fuzz/, generates each seed
+# corpus with the library's own writers (replay --seeds) and runs each
+# harness FUZZ_SECONDS (default 60); any crash fails the target and leaves
+# the input in build/fuzz/out/<name>/. Crash inputs, once fixed, go to
+# tests/fuzz/regress/<name>/, which `make test` replays through plain-C
+# drivers built by the normal compiler (test-fuzz-regress).
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(filter-out tests/fuzz/fuzz_common.c,$(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_BUILD := build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_LONG_SECONDS ?= 1800
+FUZZ_CC ?= clang
+FUZZ_COMMON := tests/fuzz/fuzz_common.c
+FUZZ_DEPS := $(FUZZ_COMMON) tests/fuzz/fuzz_common.h
+REPLAY_BIN := $(FUZZ_NAMES:%=$(BUILD)/fuzz-replay/%)
+
+.PHONY: fuzz fuzz-lib fuzz-long fuzz-build fuzz-seeds test-fuzz-regress test-asan-fuzz-regress test-ci-tsan test-load soak
+
+$(BUILD)/fuzz-replay/%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_DEPS) $(BUILD)/libvdb.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Isrc $< tests/fuzz/replay.c $(FUZZ_COMMON) $(BUILD)/libvdb.a $(LIBS_ALL) -o $@
+
+# Replays every regression input (and the generated seeds) through each harness.
+test-fuzz-regress: $(REPLAY_BIN)
+	@set -e; for n in $(FUZZ_NAMES); do \
+	  d=$(BUILD)/fuzz-replay/seeds-$$n; rm -rf $$d; $(BUILD)/fuzz-replay/$$n --seeds $$d; \
+	  if [ -d tests/fuzz/regress/$$n ]; then $(BUILD)/fuzz-replay/$$n $$d tests/fuzz/regress/$$n; \
+	  else $(BUILD)/fuzz-replay/$$n $$d; fi; done
+
+test: test-fuzz-regress
+
+# The clang-built library, by a sub-make with BUILD=$(FUZZ_BUILD) (its own
+# $(BUILD)/libvdb.a rule builds it there).
+fuzz-lib:
+	$(MAKE) CC=$(FUZZ_CC) BUILD=$(FUZZ_BUILD) SANITIZER=address,undefined OPT="-O1 -g" \
+	  CFLAGS="-fsanitize=fuzzer-no-link" $(FUZZ_BUILD)/libvdb.a
+
+$(FUZZ_BUILD)/bin/%: tests/fuzz/fuzz_%.c tests/fuzz/libfuzzer_main.c $(FUZZ_DEPS) $(FUZZ_BUILD)/libvdb.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CFLAGS_BASE) -Wno-error=unused-command-line-argument -O1 -g \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+	  $(PKG_CFLAGS) $(BLAS_CFLAGS) -Isrc $< tests/fuzz/libfuzzer_main.c $(FUZZ_COMMON) \
+	  $(FUZZ_BUILD)/libvdb.a $(PKG_LIBS) $(BLAS_LIBS) $(LDLIBS) -o $@
+
+fuzz-build: fuzz-lib
+	$(MAKE) $(FUZZ_NAMES:%=$(FUZZ_BUILD)/bin/%) $(REPLAY_BIN)
+
+# Seeds come from the plain replay drivers (the library's writers).
+fuzz-seeds: $(REPLAY_BIN)
+	@set -e; mkdir -p $(FUZZ_BUILD)/seeds; for n in $(FUZZ_NAMES); do rm -rf $(FUZZ_BUILD)/seeds/$$n; \
+	  $(BUILD)/fuzz-replay/$$n --seeds $(FUZZ_BUILD)/seeds/$$n; done
+
+fuzz: fuzz-build fuzz-seeds
+	@bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+fuzz-long: fuzz-build fuzz-seeds
+	@bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_LONG_SECONDS) $(FUZZ_NAMES)
+
+# The regression inputs under ASan+UBSan too (part of make test-asan).
+test-asan-fuzz-regress:
+	$(MAKE) SANITIZER=address,undefined OPT="-O1 -g" test-fuzz-regress
+test-asan: test-asan-fuzz-regress
+
+# CI's concurrency tier: HNSW search+insert and the store's group commit /
+# readers+writers+checkpoints under ThreadSanitizer (.ci/run calls this).
+test-ci-tsan: test-tsan test-tsan-store
+
+# Load + abuse (tests/load/load_abuse.py): mixed add/query on 4 stores from
+# 127.0.0.1 while 127.0.0.2 holds idle, slow-header and slow-body
+# connections; asserts 0 client errors, p99, fds/threads back to baseline,
+# RSS cap, and every acknowledged vector after kill -9 + restart.
+# test-load is CI's 2-minute run; soak the 30-minute one. LOAD_ARGS adds
+# flags, e.g. LOAD_ARGS="--idle 1500 --p99-ms 100".
+LOAD_ARGS ?=
+test-load: $(BUILD)/vdb
+	$(PYTHON) tests/load/load_abuse.py $(BUILD)/vdb --duration 120 $(LOAD_ARGS)
+
+soak: $(BUILD)/vdb
+	$(PYTHON) tests/load/load_abuse.py $(BUILD)/vdb --duration 1800 --rss-mb 1024 $(LOAD_ARGS)
 
 -include $(wildcard $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d) $(HDR_CHECK:=.d) $(BUILD)/tests/dist_check.d)
 

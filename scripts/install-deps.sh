@@ -22,7 +22,8 @@ RUNTIME_PKGS=(
 )
 TEST_PKGS=(
   libcmocka-dev
-  python3 python3-numpy python3-pytest python3-requests
+  python3 python3-numpy python3-pytest python3-requests python3-hypothesis
+  clang libclang-rt-14-dev
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
 )
 BENCH_PKGS=(g++ python3-faiss python3-hnswlib libhnswlib-dev wrk)
