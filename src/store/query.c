@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../core/alloc.h"
+#include "../core/json.h"
 #include "../filter/filter.h"
 #include "../index/flat.h"
 #include "calib.h"
@@ -429,4 +430,86 @@ cleanup:
     vdb_free(hits);
     vdb_aligned_free(prepared);
     return rc;
+}
+
+void vdb_store_recall_summary(vdb_store *store, double *target, double *lower_bound,
+                              uint32_t *ef)
+{
+    vdb_calib cal;
+    vdb_store_calib_get(store, &cal);
+    *target = store->config.target_recall;
+    *lower_bound = -1;
+    *ef = 0;
+    if (!cal.valid)
+        return;
+    const vdb_calib_curve *c = &cal.curve[0][0];
+    int i = vdb_calib_pick(c, *target);
+    if (i >= 0) {
+        *lower_bound = vdb_calib_lcb(c->hits[i], c->total[i]);
+        *ef = vdb_calib_ef_ladder[i];
+    }
+}
+
+vdb_json *vdb_store_recall_json(vdb_store *store)
+{
+    vdb_calib cal;
+    vdb_store_query_stats qs;
+    double target = store->config.target_recall;
+    vdb_json *obj = vdb_json_object(), *bands = vdb_json_array(), *plans = vdb_json_object();
+    if (obj == NULL || bands == NULL || plans == NULL) {
+        vdb_json_decref(obj);
+        vdb_json_decref(bands);
+        vdb_json_decref(plans);
+        return NULL;
+    }
+    vdb_store_calib_get(store, &cal);
+    vdb_store_query_stats_get(store, &qs);
+    vdb_json_object_set_new(obj, "target_recall", vdb_json_real(target));
+    vdb_json_object_set_new(obj, "calibrated", vdb_json_bool(cal.valid));
+    if (cal.valid) {
+        vdb_json_object_set_new(obj, "measured_at", vdb_json_int(cal.when));
+        vdb_json_object_set_new(obj, "measured_rows", vdb_json_int((long long)cal.live));
+        vdb_json_object_set_new(obj, "probes", vdb_json_int(cal.probes));
+        vdb_json_object_set_new(obj, "calibration_seconds", vdb_json_real(cal.seconds));
+        vdb_json_object_set_new(obj, "calibration_cpu_seconds", vdb_json_real(cal.cpu_seconds));
+        vdb_json_object_set_new(obj, "exact_scan_ns_per_row", vdb_json_real(cal.scan_ns_row));
+        vdb_json_object_set_new(obj, "exact_batch_ns_per_row", vdb_json_real(cal.gemm_ns_row));
+        vdb_json_object_set_new(obj, "exact_candidates_ns_per_row",
+                                vdb_json_real(cal.ids_ns_row));
+        for (int sb = 0; sb < VDB_CALIB_NS; sb++)
+            for (int kb = 0; kb < VDB_CALIB_NK; kb++) {
+                const vdb_calib_curve *c = &cal.curve[sb][kb];
+                int i = vdb_calib_pick(c, target);
+                vdb_json *b = vdb_json_object();
+                if (b == NULL)
+                    continue;
+                vdb_json_object_set_new(b, "k_max", vdb_json_int(vdb_calib_k_bands[kb]));
+                vdb_json_object_set_new(b, "selectivity", vdb_json_real(vdb_calib_s_bands[sb]));
+                if (i >= 0) {
+                    vdb_json_object_set_new(b, "ef", vdb_json_int(vdb_calib_ef_ladder[i]));
+                    vdb_json_object_set_new(
+                        b, "recall", vdb_json_real((double)c->hits[i] / (double)c->total[i]));
+                    vdb_json_object_set_new(b, "recall_lower_bound",
+                                            vdb_json_real(vdb_calib_lcb(c->hits[i], c->total[i])));
+                    vdb_json_object_set_new(b, "graph_us", vdb_json_real(c->ns[i] / 1e3));
+                } else {
+                    /* No measured ef reaches the target: such queries scan. */
+                    vdb_json_object_set_new(b, "ef", vdb_json_null());
+                    if (c->measured > 0) {
+                        uint32_t last = c->measured - 1;
+                        vdb_json_object_set_new(
+                            b, "best_recall_lower_bound",
+                            vdb_json_real(vdb_calib_lcb(c->hits[last], c->total[last])));
+                    }
+                }
+                vdb_json_array_append_new(bands, b);
+            }
+    }
+    vdb_json_object_set_new(obj, "bands", bands);
+    vdb_json_object_set_new(plans, "exact", vdb_json_int((long long)qs.exact));
+    vdb_json_object_set_new(plans, "graph", vdb_json_int((long long)qs.graph));
+    vdb_json_object_set_new(plans, "candidates", vdb_json_int((long long)qs.candidates));
+    vdb_json_object_set_new(plans, "widened_to_exact", vdb_json_int((long long)qs.widened));
+    vdb_json_object_set_new(obj, "queries_by_plan", plans);
+    return obj;
 }

@@ -36,4 +36,18 @@ typedef struct vdb_store_query_stats {
 
 void vdb_store_query_stats_get(vdb_store *store, vdb_store_query_stats *out);
 
+/* What the store knows of its recall, for /admin/store/stats and explain:
+ * target, whether and when calibrated, measured costs, and per k band and
+ * selectivity band the ef the planner uses for the target with its
+ * estimated recall and 95% lower bound, plus the plan counters. A new
+ * JSON object (caller releases it); NULL when out of memory. */
+struct vdb_json;
+struct vdb_json *vdb_store_recall_json(vdb_store *store);
+
+/* The unfiltered k <= 10 figures for metrics: target, the lower bound at
+ * the planner's ef (-1 when not calibrated or no ef reaches the target,
+ * i.e. the store scans exactly), and the ef (0: exact). */
+void vdb_store_recall_summary(vdb_store *store, double *target, double *lower_bound,
+                              uint32_t *ef);
+
 #endif
