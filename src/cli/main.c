@@ -23,6 +23,7 @@ static const command commands[] = {
     {"list", vdb_cmd_list, "list the stores of a data directory"},
     {"store-bench", vdb_cmd_store_bench, "benchmark durable adds and store reopen"},
     {"filter-bench", vdb_cmd_filter_bench, "benchmark filtered search (planner) vs brute force"},
+    {"recall", vdb_cmd_recall, "measure a store's recall@k against exact search, with its calibration"},
 };
 
 static void usage(FILE *out)

@@ -376,35 +376,37 @@ static int measure(vdb_store *store, const probe_set *ps, vdb_calib *cal, volati
     pthread_rwlock_rdlock(&store->rw);
     hook.n0 = vdb_vecset_view(store->set).n;
     pthread_rwlock_unlock(&store->rw);
-    /* Exact scan costs on this machine, single query and candidate list. */
+    /* Exact scan costs on this machine, single query and candidate list:
+     * the best of a few runs, so one preempted run (a busy machine) does
+     * not make the scan look slower than it is. */
     {
-        double t0, scan = 0, ids = 0, nids = 0;
+        double t0, scan = INFINITY, ids = INFINITY;
         uint32_t *list = NULL;
         pthread_rwlock_rdlock(&store->rw);
         vdb_vecview view = vdb_vecset_view(store->set);
         view.n = hook.n0;
         size_t take = view.n / 10 + 1;
         list = vdb_malloc(take * sizeof(uint32_t));
-        for (uint32_t i = 0; i < 3 && i < ps->n; i++) {
+        for (uint32_t i = 0; i < 5 && i < ps->n; i++) {
             size_t cnt;
             t0 = now_s(CLOCK_MONOTONIC);
             vdb_flat_search(&view, ps->q + (size_t)i * dim, 10, NULL, got, &cnt, NULL);
-            scan += now_s(CLOCK_MONOTONIC) - t0;
+            double t = now_s(CLOCK_MONOTONIC) - t0;
+            scan = t < scan ? t : scan;
             if (list != NULL) {
                 for (size_t j = 0; j < take; j++)
                     list[j] = (uint32_t)((j * 10 + i) % view.n);
                 t0 = now_s(CLOCK_MONOTONIC);
                 vdb_flat_search_ids(&view, ps->q + (size_t)i * dim, list, take, 10, got, &cnt,
                                     NULL);
-                ids += now_s(CLOCK_MONOTONIC) - t0;
-                nids += (double)take;
+                t = now_s(CLOCK_MONOTONIC) - t0;
+                ids = t < ids ? t : ids;
             }
         }
         pthread_rwlock_unlock(&store->rw);
+        cal->scan_ns_row = scan * 1e9 / (double)hook.n0;
+        cal->ids_ns_row = list != NULL ? ids * 1e9 / (double)take : cal->scan_ns_row;
         vdb_free(list);
-        uint32_t used = ps->n < 3 ? ps->n : 3;
-        cal->scan_ns_row = scan * 1e9 / ((double)used * hook.n0);
-        cal->ids_ns_row = nids > 0 ? ids * 1e9 / nids : cal->scan_ns_row;
     }
     for (int s = 0; s < VDB_CALIB_NS; s++) {
         double sb = vdb_calib_s_bands[s];
@@ -472,9 +474,13 @@ static int measure(vdb_store *store, const probe_set *ps, vdb_calib *cal, volati
                     goto done;
                 curve->ns[e] = ns / (np ? np : 1);
                 curve->measured = (uint32_t)e + 1;
-                /* Past this the graph is no better or costs more than a scan. */
+                /* Past this the graph is no better, or costs more than the
+                 * scan the planner would pick instead: a full scan, or for
+                 * a filtered band an exact search over its candidates. */
+                double scan = sb >= 1.0 ? cal->scan_ns_row * hook.n0
+                                        : cal->ids_ns_row * sb * hook.n0;
                 if (vdb_calib_lcb(curve->hits[e], curve->total[e]) >= CALIB_STOP_LCB ||
-                    curve->ns[e] > 2.0 * cal->scan_ns_row * hook.n0 || ef >= hook.n0)
+                    curve->ns[e] > 2.0 * scan || ef >= hook.n0)
                     break;
             }
             /* Skipped entries (ef below k) repeat the first measured one. */

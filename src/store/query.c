@@ -85,7 +85,11 @@ static void plan_plain(vdb_store *store, const vdb_vecview *view, size_t nq, siz
     }
     const vdb_calib_curve *c = &cal->curve[0][kb];
     int i = vdb_calib_pick(c, p->target);
-    p->exact_ns = (nq > 1 ? cal->gemm_ns_row : cal->scan_ns_row) * view->n;
+    /* A batch runs as GEMM, which is not always cheaper per query than
+     * the streaming scan (small batches, BLAS start-up): the cheaper one. */
+    double per_row = nq > 1 && cal->gemm_ns_row < cal->scan_ns_row ? cal->gemm_ns_row
+                                                                   : cal->scan_ns_row;
+    p->exact_ns = per_row * view->n;
     if (i < 0) {
         p->why = "no calibrated ef reaches the target";
         return;
