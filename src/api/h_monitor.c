@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../core/alloc.h"
+#include "../store/query.h"
 
 static const char *const error_types[VDB_NERRCODES] = {
     "ok",        "invalid",  "no_memory", "not_found", "exists",    "io",       "corrupt",
@@ -89,10 +90,20 @@ static void prom_store(void *ctx, vdb_store_handle *handle)
     vdb_store_get_stats(vdb_registry_store(handle), &stats);
     const char *labels[] = {"user_id", vdb_registry_user(handle), "model_id",
                             vdb_registry_model(handle), NULL};
+    double target, lower;
+    uint32_t ef;
+    if (p->pass >= 2)
+        vdb_store_recall_summary(vdb_registry_store(handle), &target, &lower, &ef);
     if (p->pass == 0)
         vdb_prom_sample(p->buf, "vector_store_size", (double)stats.vectors, labels);
-    else
+    else if (p->pass == 1)
         vdb_prom_sample(p->buf, "vdb_store_wal_bytes", (double)stats.wal_bytes, labels);
+    else if (p->pass == 2)
+        vdb_prom_sample(p->buf, "vdb_store_target_recall", target, labels);
+    else if (p->pass == 3)
+        vdb_prom_sample(p->buf, "vdb_store_recall_lower_bound", lower, labels);
+    else
+        vdb_prom_sample(p->buf, "vdb_store_calibrated_ef", (double)ef, labels);
 }
 
 static void prom_cache(vdb_prom *buf, const vdb_api *api)
@@ -178,6 +189,17 @@ static char *prometheus_text(vdb_req *req, size_t *len)
     vdb_registry_each_loaded(api->registry, prom_store, &p);
     p.pass = 1;
     vdb_prom_family(&buf, "vdb_store_wal_bytes", "gauge", "Write-ahead log size per store");
+    vdb_registry_each_loaded(api->registry, prom_store, &p);
+    p.pass = 2;
+    vdb_prom_family(&buf, "vdb_store_target_recall", "gauge", "Declared recall@k target per store");
+    vdb_registry_each_loaded(api->registry, prom_store, &p);
+    p.pass = 3;
+    vdb_prom_family(&buf, "vdb_store_recall_lower_bound", "gauge",
+                    "Calibrated 95% lower bound on recall@10 at the planner's ef (-1: exact scan)");
+    vdb_registry_each_loaded(api->registry, prom_store, &p);
+    p.pass = 4;
+    vdb_prom_family(&buf, "vdb_store_calibrated_ef", "gauge",
+                    "ef the planner uses for k <= 10 unfiltered (0: exact scan)");
     vdb_registry_each_loaded(api->registry, prom_store, &p);
     vdb_prom_family(&buf, "errors_total", "counter", "Total errors by type");
     for (size_t i = 1; i < VDB_NERRCODES; i++) {

@@ -57,7 +57,7 @@ int vdb_api_warm_store(vdb_store_handle *handle, vdb_error *err)
         return vdb_error_set(err, VDB_ENOMEM, "out of memory");
     for (uint32_t i = 0; i < dim; i++)
         query[i] = 1.0f / (float)(i + 1);
-    vdb_query_params params = {1, 0, NULL, 1, NULL};
+    vdb_query_params params = {1, 0, NULL, 1, NULL, 0};
     int rc = vdb_store_query(store, query, 1, &params, ignore_hits, NULL, err);
     vdb_free(query);
     return rc;
@@ -201,7 +201,7 @@ static int run_bench(vdb_req *req, const vdb_store_config *config, bench *b, vdb
         rc = vdb_store_add(store, m, b->data + at * b->dim, NULL, NULL, NULL, &req->err);
     }
     double add_ms = vdb_now_ms() - t0;
-    vdb_query_params params = {b->k, 0, NULL, 0, NULL};
+    vdb_query_params params = {b->k, 0, NULL, 0, NULL, 0};
     b->sink = b->found;
     double q0 = vdb_now_ms();
     for (size_t q = 0; rc == VDB_OK && q < b->nq; q++) {
@@ -212,7 +212,7 @@ static int run_bench(vdb_req *req, const vdb_store_config *config, bench *b, vdb
         b->latency_ms[q] = vdb_now_ms() - s;
     }
     double query_ms = vdb_now_ms() - q0;
-    vdb_query_params exact = {b->k, 0, NULL, 1, NULL};
+    vdb_query_params exact = {b->k, 0, NULL, 1, NULL, 0};
     b->sink = b->truth;
     b->slot = 0;
     if (rc == VDB_OK)

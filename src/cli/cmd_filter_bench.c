@@ -254,7 +254,7 @@ static int planned_query(fb_state *st, const vdb_filter *filter, size_t q, vdb_p
 {
     size_t k = st->o.k;
     double start = vdb_bench_now();
-    vdb_plan_input in = {k, st->o.ef, 1, 0, 0};
+    vdb_plan_input in = {.k = k, .ef = st->o.ef, .hnsw = 1};
     vdb_selection *sel = vdb_payload_select(st->payload, filter, &in, err);
     if (sel == NULL)
         return err->code;
