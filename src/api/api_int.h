@@ -50,6 +50,7 @@ struct vdb_api {
     vdb_counter errors[VDB_NERRCODES]; /* by -code */
     vdb_counter auth_failures;
     struct vdb_qcache *qcache; /* query results (qcache.h) */
+    struct vdb_batchops *batchops; /* /v1/batch operations (batchops.h) */
 };
 
 typedef struct vdb_req {
@@ -150,6 +151,31 @@ int vdb_h_vectors_models(vdb_req *req);
 int vdb_h_vectors_ping(vdb_req *req);
 int vdb_h_vectors_benchmark(vdb_req *req);
 
+/* A parsed add request: vectors (n x dim), ids (NULL = generated; may
+ * point into the body or id_bufs) and metadata texts. */
+typedef struct add_batch {
+    size_t n;
+    uint32_t dim;
+    float *vectors;
+    const char **ids;
+    char **id_bufs; /* ids we formatted from numbers */
+    char **metas;
+} add_batch;
+/* Parses body's vectors (or takes `fast`'s matrix) and metadata; dim 0 =
+ * any width. Borrows strings from body: free the batch before it. */
+struct vdb_floatmatrix;
+int vdb_add_batch_parse(vdb_req *req, vdb_json *body, uint32_t dim, struct vdb_floatmatrix *fast,
+                        add_batch *b);
+void vdb_add_batch_free(add_batch *b);
+/* One result item (id, metadata, similarity_score, distance, rank, index
+ * plus top-level copies of the metadata keys); caller owns it. */
+struct vdb_store_hit;
+vdb_json *vdb_api_hit_item(const struct vdb_store_hit *hit, size_t rank);
+
+/* The configuration of a store created by an add (cosine, the server's
+ * index settings) with `dim`. */
+void vdb_api_store_config(const vdb_api *api, uint32_t dim, vdb_store_config *config);
+
 /* Shared by /vectors/add and /admin/add_test_vectors. */
 int vdb_vectors_add(vdb_req *req, int create_missing, vdb_json **result);
 
@@ -184,6 +210,14 @@ int vdb_h_mon_summary(vdb_req *req);
 int vdb_h_mon_health_detailed(vdb_req *req);
 int vdb_h_mon_status(vdb_req *req);
 int vdb_h_mon_stores(vdb_req *req);
+
+int vdb_h_batch_add(vdb_req *req);
+int vdb_h_batch_query(vdb_req *req);
+int vdb_h_batch_upload(vdb_req *req);
+int vdb_h_batch_progress(vdb_req *req);
+int vdb_h_batch_stream(vdb_req *req);
+int vdb_h_batch_operations(vdb_req *req);
+int vdb_h_batch_benchmark(vdb_req *req);
 
 int vdb_h_root(vdb_req *req);
 int vdb_h_health(vdb_req *req);

@@ -115,10 +115,57 @@ static int append_body(req_state *state, const char *data, size_t size, size_t m
     return 0;
 }
 
+/* A streamed body: adapts the handler's reader to MHD's content reader. */
+typedef struct stream_body {
+    long (*reader)(void *ctx, char *buf, size_t max);
+    void (*reader_free)(void *ctx);
+    void *ctx;
+} stream_body;
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    stream_body *s = cls;
+    (void)pos;
+    long n = s->reader(s->ctx, buf, max);
+    if (n == 0)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    return n < 0 ? MHD_CONTENT_READER_END_WITH_ERROR : (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+    stream_body *s = cls;
+    if (s->reader_free != NULL)
+        s->reader_free(s->ctx);
+    vdb_free(s);
+}
+
+static struct MHD_Response *make_stream(vdb_http_response *out)
+{
+    stream_body *s = vdb_malloc(sizeof(*s));
+    struct MHD_Response *response = NULL;
+    if (s != NULL) {
+        *s = (stream_body){out->reader, out->reader_free, out->reader_ctx};
+        response = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, s,
+                                                     stream_free);
+    }
+    if (response == NULL) {
+        vdb_free(s);
+        if (out->reader_free != NULL)
+            out->reader_free(out->reader_ctx);
+    }
+    out->reader = NULL; /* owned by the response (or freed) now */
+    return response;
+}
+
 static struct MHD_Response *make_response(vdb_http_response *out)
 {
     struct MHD_Response *response;
-    if (out->body_fd >= 0) {
+    if (out->reader != NULL) {
+        vdb_free(out->body);
+        out->body = NULL;
+        response = make_stream(out);
+    } else if (out->body_fd >= 0) {
         response = MHD_create_response_from_fd64(out->fd_size, out->body_fd);
         out->body_fd = -1; /* MHD closes it */
     } else {
