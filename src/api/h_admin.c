@@ -59,6 +59,11 @@ static int parse_store_config(vdb_req *req, vdb_json *body, vdb_store_config *co
                              "metric must be cosine, euclidean (l2) or dot (inner_product), not '%s'",
                              metric);
     config->dim = (uint32_t)dim;
+    /* Without a dimension, the README-era original took it from the first
+     * add: 384 stands until then (vdb_store_adopt_dim). */
+    config->dim_from_first_add = vdb_http_query(req->http, "dimension") == NULL &&
+                                 (body == NULL || vdb_json_object_get(body, "dimension") == NULL ||
+                                  vdb_jtype(vdb_json_object_get(body, "dimension")) == VDB_JSON_NULL);
     config->metric = (vdb_metric)parsed;
     if ((rc = parse_index(req, index, &config->index)) != VDB_OK)
         return rc;

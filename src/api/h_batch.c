@@ -131,8 +131,13 @@ static int store_for_add(vdb_req *req, const char *user_id, const char *model_id
         if (rc == VDB_EEXIST)
             rc = vdb_registry_acquire(req->api->registry, user_id, model_id, out, &req->err);
     }
-    if (rc != VDB_OK)
+    if (rc == VDB_OK)
+        rc = vdb_store_adopt_dim(vdb_registry_store(*out), dim, &req->err);
+    if (rc != VDB_OK) {
+        vdb_registry_release(*out);
+        *out = NULL;
         return rc;
+    }
     uint32_t have = vdb_store_get_config(vdb_registry_store(*out))->dim;
     if (have != dim) {
         vdb_registry_release(*out);

@@ -161,6 +161,8 @@ int vdb_vectors_add(vdb_req *req, int create_missing, vdb_json **result)
         return rc;
     }
     uint32_t dim = handle ? vdb_store_get_config(vdb_registry_store(handle))->dim : 0;
+    if (handle != NULL && vdb_store_get_config(vdb_registry_store(handle))->dim_from_first_add)
+        dim = 0; /* the first add sets it (below) */
     rc = vdb_add_batch_parse(req, body, dim, have_fast ? &fast : NULL, &batch);
     if (have_fast)
         vdb_floatmatrix_free(&fast);
@@ -179,6 +181,10 @@ int vdb_vectors_add(vdb_req *req, int create_missing, vdb_json **result)
                                batch.dim,
                                vdb_store_get_config(vdb_registry_store(handle))->dim);
     }
+    if (rc == VDB_OK && dim == 0 && handle != NULL &&
+        (rc = vdb_store_adopt_dim(vdb_registry_store(handle), batch.dim, &req->err)) == VDB_OK &&
+        vdb_store_get_config(vdb_registry_store(handle))->dim != batch.dim)
+        rc = with_store_dim(req, vdb_store_get_config(vdb_registry_store(handle))->dim);
     if (rc == VDB_OK && (ids_out = vdb_calloc(batch.n, sizeof(*ids_out))) == NULL)
         rc = vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
     if (rc == VDB_OK)

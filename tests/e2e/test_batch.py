@@ -289,3 +289,49 @@ def test_kill9_mid_upload_leaves_whole_chunks(fresh_dir):
         assert_error(c.get(f"/v1/batch/progress/{op}"), 404)
     finally:
         srv.stop()
+
+
+def test_dimension_from_first_add(admin, server):
+    # mlx_vector_db_client's create_store cannot pass a dimension.
+    assert admin.post("/admin/create_store", json={"user_id": "dimu", "model_id": "a"}).status_code == 200
+    r = admin.post("/vectors/add", json={"user_id": "dimu", "model_id": "a",
+                                         "vectors": [[1.0] * 128, [0.5] * 128],
+                                         "metadata": [{"id": 7}, {"id": "x"}]})
+    assert r.status_code == 200, r.text
+    assert_error(admin.post("/vectors/add", json={"user_id": "dimu", "model_id": "a",
+                                                  "vectors": [[1.0] * 384]}), 422)
+    r = admin.post("/vectors/query", json={"user_id": "dimu", "model_id": "a",
+                                           "query": [1.0] * 128, "k": 2})
+    assert r.status_code == 200, r.text
+    assert {item["id"] for item in r.json()["results"]} == {7, "x"}
+    # Persisted: a restart keeps 128 and the provisional flag is gone.
+    import glob
+    manifest = glob.glob(f"{server.data_dir}/user_dimu/a/store.json")[0]
+    text = open(manifest).read()
+    assert '"dimension":128' in text and "dimension_from_first_add" not in text
+    # The batch upload path adopts it too; an explicit dimension stays fixed.
+    admin.post("/admin/create_store", json={"user_id": "dimu", "model_id": "b"})
+    r = admin.post("/v1/batch/upload?user_id=dimu&model_id=b&wait=true",
+                   data=npy_bytes(np.random.rand(20, 48).astype(np.float32)))
+    assert r.status_code == 200, r.text
+    admin.post("/admin/create_store", json={"user_id": "dimu", "model_id": "c", "dimension": 384})
+    assert_error(admin.post("/vectors/add", json={"user_id": "dimu", "model_id": "c",
+                                                  "vectors": [[1.0] * 128]}), 422)
+
+
+def test_cli_import_npz(tmp_path):
+    import subprocess
+    from conftest import VDB_BIN
+    data = str(tmp_path / "data")
+    vecs = np.random.rand(120, 6).astype(np.float32)
+    np.savez(tmp_path / "v.npz", vectors=vecs)
+    (tmp_path / "m.jsonl").write_text("".join(json.dumps({"id": f"n{i}"}) + "\n" for i in range(120)))
+    res = subprocess.run([VDB_BIN, "import", "--data-dir", data, "--user", "u", "--model", "m",
+                          str(tmp_path / "v.npz"), "--metadata", str(tmp_path / "m.jsonl")],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "imported 120 vectors (dim 6)" in res.stdout
+    np.savez_compressed(tmp_path / "c.npz", vectors=vecs)
+    res = subprocess.run([VDB_BIN, "import", "--data-dir", data, "--user", "u", "--model", "c",
+                          str(tmp_path / "c.npz")], capture_output=True, text=True)
+    assert res.returncode != 0 and res.stderr
