@@ -11,6 +11,7 @@
 #include "api_int.h"
 #include "qcache.h"
 #include "ratelimit.h"
+#include "batchops.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -579,6 +580,11 @@ vdb_api *vdb_api_start(const vdb_config *config, vdb_error *err)
         vdb_error_set(err, VDB_ENOMEM, "out of memory for the query cache");
         goto fail;
     }
+    if ((api->batchops = vdb_batchops_new(config->http_threads > 2 ? config->http_threads / 2 : 1,
+                                          600.0)) == NULL) {
+        vdb_error_set(err, VDB_ENOMEM, "out of memory for the batch operations");
+        goto fail;
+    }
     api->auth = vdb_auth_open(config->data_dir, config->admin_key, config->api_key, generated, err);
     if (api->auth == NULL)
         goto fail;
@@ -605,6 +611,7 @@ vdb_api *vdb_api_start(const vdb_config *config, vdb_error *err)
     return api;
 fail:
     vdb_ratelimit_free(api->ratelimit);
+    vdb_batchops_free(api->batchops);
     vdb_auth_free(api->auth);
     vdb_qcache_free(api->qcache);
     vdb_registry_free(api->registry);
@@ -624,6 +631,7 @@ void vdb_api_stop(vdb_api *api, unsigned grace_ms)
     atomic_store(&api->draining, 1);
     vdb_http_stop(api->http, grace_ms);
     vdb_ratelimit_free(api->ratelimit);
+    vdb_batchops_free(api->batchops); /* cancels and joins before the stores close */
     vdb_registry_free(api->registry);
     vdb_auth_free(api->auth);
     vdb_qcache_free(api->qcache);

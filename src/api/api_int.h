@@ -57,6 +57,7 @@ struct vdb_api {
     struct vdb_ratelimit *ratelimit; /* NULL when VDB_RATE_LIMIT=false */
     vdb_counter rate_limited[VDB_RATE_NCLASSES]; /* 429s by route class */
     struct vdb_qcache *qcache; /* query results (qcache.h) */
+    struct vdb_batchops *batchops; /* /v1/batch operations (batchops.h) */
 };
 
 typedef struct vdb_req {
@@ -98,6 +99,9 @@ int vdb_req_str(vdb_req *req, const char *name, int required, const char **out);
 int vdb_req_int(vdb_req *req, const char *name, long long def, long long min, long long max,
                 long long *out);
 int vdb_req_bool(vdb_req *req, const char *name, int def, int *out);
+/* A recall target field of `obj` (target_recall, ...): absent or null leaves
+ * *out unchanged; else a number in (0, 1] or VDB_EINVAL. */
+int vdb_req_target(vdb_req *req, vdb_json *obj, const char *name, double *out);
 /* Validates user_id/model_id, checks the caller may see that user (a
  * per-user key asking for another user gets VDB_ENOTFOUND, exactly as a
  * missing store) and acquires the store. */
@@ -160,6 +164,31 @@ int vdb_h_vectors_models(vdb_req *req);
 int vdb_h_vectors_ping(vdb_req *req);
 int vdb_h_vectors_benchmark(vdb_req *req);
 
+/* A parsed add request: vectors (n x dim), ids (NULL = generated; may
+ * point into the body or id_bufs) and metadata texts. */
+typedef struct add_batch {
+    size_t n;
+    uint32_t dim;
+    float *vectors;
+    const char **ids;
+    char **id_bufs; /* ids we formatted from numbers */
+    char **metas;
+} add_batch;
+/* Parses body's vectors (or takes `fast`'s matrix) and metadata; dim 0 =
+ * any width. Borrows strings from body: free the batch before it. */
+struct vdb_floatmatrix;
+int vdb_add_batch_parse(vdb_req *req, vdb_json *body, uint32_t dim, struct vdb_floatmatrix *fast,
+                        add_batch *b);
+void vdb_add_batch_free(add_batch *b);
+/* One result item (id, metadata, similarity_score, distance, rank, index
+ * plus top-level copies of the metadata keys); caller owns it. */
+struct vdb_store_hit;
+vdb_json *vdb_api_hit_item(const struct vdb_store_hit *hit, size_t rank);
+
+/* The configuration of a store created by an add (cosine, the server's
+ * index settings) with `dim`. */
+void vdb_api_store_config(const vdb_api *api, uint32_t dim, vdb_store_config *config);
+
 /* Shared by /vectors/add and /admin/add_test_vectors. */
 int vdb_vectors_add(vdb_req *req, int create_missing, vdb_json **result);
 
@@ -195,6 +224,14 @@ int vdb_h_mon_summary(vdb_req *req);
 int vdb_h_mon_health_detailed(vdb_req *req);
 int vdb_h_mon_status(vdb_req *req);
 int vdb_h_mon_stores(vdb_req *req);
+
+int vdb_h_batch_add(vdb_req *req);
+int vdb_h_batch_query(vdb_req *req);
+int vdb_h_batch_upload(vdb_req *req);
+int vdb_h_batch_progress(vdb_req *req);
+int vdb_h_batch_stream(vdb_req *req);
+int vdb_h_batch_operations(vdb_req *req);
+int vdb_h_batch_benchmark(vdb_req *req);
 
 int vdb_h_root(vdb_req *req);
 int vdb_h_health(vdb_req *req);

@@ -41,18 +41,6 @@ static int config_uint(vdb_req *req, vdb_json *config, const char *name, uint32_
 }
 
 /* A number in (0, 1] at body[name]; absent = keep `*out`. */
-static int target_field(vdb_req *req, vdb_json *obj, const char *name, double *out)
-{
-    vdb_json *value = obj != NULL ? vdb_json_object_get(obj, name) : NULL;
-    if (value == NULL || vdb_jtype(value) == VDB_JSON_NULL)
-        return VDB_OK;
-    double t = vdb_json_is_number(value) ? vdb_json_number_value(value) : -1;
-    if (!(t > 0.0 && t <= 1.0))
-        return vdb_error_set(&req->err, VDB_EINVAL, "%s must be a number in (0, 1]", name);
-    *out = t;
-    return VDB_OK;
-}
-
 static int parse_store_config(vdb_req *req, vdb_json *body, vdb_store_config *config)
 {
     long long dim = 384;
@@ -72,6 +60,11 @@ static int parse_store_config(vdb_req *req, vdb_json *body, vdb_store_config *co
                              "metric must be cosine, euclidean (l2) or dot (inner_product), not '%s'",
                              metric);
     config->dim = (uint32_t)dim;
+    /* Without a dimension, the README-era original took it from the first
+     * add: 384 stands until then (vdb_store_adopt_dim). */
+    config->dim_from_first_add = vdb_http_query(req->http, "dimension") == NULL &&
+                                 (body == NULL || vdb_json_object_get(body, "dimension") == NULL ||
+                                  vdb_jtype(vdb_json_object_get(body, "dimension")) == VDB_JSON_NULL);
     config->metric = (vdb_metric)parsed;
     if ((rc = parse_index(req, index, &config->index)) != VDB_OK)
         return rc;
@@ -85,7 +78,7 @@ static int parse_store_config(vdb_req *req, vdb_json *body, vdb_store_config *co
         (rc = config_uint(req, extra, "ef_search", 10000, &config->hnsw_ef_search)) == VDB_OK)
         rc = config_uint(req, extra, "hnsw_threshold", 0xFFFFFFF0u, &config->hnsw_threshold);
     if (rc == VDB_OK)
-        rc = target_field(req, body, "target_recall", &config->target_recall);
+        rc = vdb_req_target(req, body, "target_recall", &config->target_recall);
     return rc;
 }
 
@@ -167,7 +160,7 @@ int vdb_h_admin_set_target_recall(vdb_req *req)
     double target = -1;
     int rc = vdb_req_body(req, 1, &body);
     if (rc == VDB_OK)
-        rc = target_field(req, body, "target_recall", &target);
+        rc = vdb_req_target(req, body, "target_recall", &target);
     if (rc == VDB_OK && target < 0)
         rc = vdb_error_set(&req->err, VDB_EINVAL, "target_recall is required");
     if (rc == VDB_OK)

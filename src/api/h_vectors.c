@@ -31,16 +31,7 @@ static int with_store_dim(vdb_req *req, uint32_t dim)
 
 /* ---- add ---- */
 
-typedef struct add_batch {
-    size_t n;
-    uint32_t dim;
-    float *vectors;
-    const char **ids;
-    char **id_bufs; /* ids we formatted from numbers */
-    char **metas;
-} add_batch;
-
-static void add_batch_free(add_batch *b)
+void vdb_add_batch_free(add_batch *b)
 {
     for (size_t i = 0; i < b->n; i++) {
         if (b->metas)
@@ -85,8 +76,8 @@ static int parse_one_meta(vdb_req *req, add_batch *b, size_t i, vdb_json *meta)
     return VDB_OK;
 }
 
-static int parse_add(vdb_req *req, vdb_json *body, uint32_t dim, vdb_floatmatrix *fast,
-                     add_batch *b)
+int vdb_add_batch_parse(vdb_req *req, vdb_json *body, uint32_t dim, vdb_floatmatrix *fast,
+                        add_batch *b)
 {
     int rc;
     memset(b, 0, sizeof(*b));
@@ -124,7 +115,7 @@ static int parse_add(vdb_req *req, vdb_json *body, uint32_t dim, vdb_floatmatrix
     return VDB_OK;
 }
 
-static void store_config_for(const vdb_api *api, uint32_t dim, vdb_store_config *config)
+void vdb_api_store_config(const vdb_api *api, uint32_t dim, vdb_store_config *config)
 {
     vdb_store_config_default(config);
     config->dim = dim;
@@ -170,14 +161,16 @@ int vdb_vectors_add(vdb_req *req, int create_missing, vdb_json **result)
         return rc;
     }
     uint32_t dim = handle ? vdb_store_get_config(vdb_registry_store(handle))->dim : 0;
-    rc = parse_add(req, body, dim, have_fast ? &fast : NULL, &batch);
+    if (handle != NULL && vdb_store_get_config(vdb_registry_store(handle))->dim_from_first_add)
+        dim = 0; /* the first add sets it (below) */
+    rc = vdb_add_batch_parse(req, body, dim, have_fast ? &fast : NULL, &batch);
     if (have_fast)
         vdb_floatmatrix_free(&fast);
     if (rc == VDB_EDIM && handle != NULL)
         rc = with_store_dim(req, dim);
     if (rc == VDB_OK && handle == NULL) {
         vdb_store_config config;
-        store_config_for(req->api, batch.dim, &config);
+        vdb_api_store_config(req->api, batch.dim, &config);
         rc = vdb_registry_create(req->api->registry, user_id, model_id, &config, &handle,
                                  &req->err);
         if (rc == VDB_EEXIST) /* created by a concurrent request meanwhile */
@@ -188,6 +181,10 @@ int vdb_vectors_add(vdb_req *req, int create_missing, vdb_json **result)
                                batch.dim,
                                vdb_store_get_config(vdb_registry_store(handle))->dim);
     }
+    if (rc == VDB_OK && dim == 0 && handle != NULL &&
+        (rc = vdb_store_adopt_dim(vdb_registry_store(handle), batch.dim, &req->err)) == VDB_OK &&
+        vdb_store_get_config(vdb_registry_store(handle))->dim != batch.dim)
+        rc = with_store_dim(req, vdb_store_get_config(vdb_registry_store(handle))->dim);
     if (rc == VDB_OK && (ids_out = vdb_calloc(batch.n, sizeof(*ids_out))) == NULL)
         rc = vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
     if (rc == VDB_OK)
@@ -209,7 +206,7 @@ int vdb_vectors_add(vdb_req *req, int create_missing, vdb_json **result)
     for (size_t i = 0; ids_out != NULL && i < batch.n; i++)
         vdb_free(ids_out[i]);
     vdb_free(ids_out);
-    add_batch_free(&batch);
+    vdb_add_batch_free(&batch);
     vdb_registry_release(handle);
     return rc;
 }
@@ -229,7 +226,7 @@ typedef struct hits_ctx {
     int failed;
 } hits_ctx;
 
-static vdb_json *make_item(const vdb_store_hit *hit, size_t rank)
+vdb_json *vdb_api_hit_item(const vdb_store_hit *hit, size_t rank)
 {
     vdb_json *item = vdb_json_object();
     vdb_json *meta = hit->meta ? vdb_json_parse(hit->meta, strlen(hit->meta), 0, NULL) : NULL;
@@ -244,7 +241,16 @@ static vdb_json *make_item(const vdb_store_hit *hit, size_t rank)
     }
     for (void *it = vdb_json_object_iter(meta); it; it = vdb_json_object_next(meta, it))
         vdb_json_object_set(item, vdb_json_iter_key(it), vdb_json_iter_value(it));
-    vdb_set(item, "id", vdb_json_string(hit->id));
+    /* A numeric metadata id comes back as the number given (the original
+     * echoed the value); the store keys it by its decimal text. */
+    vdb_json *given = vdb_json_object_get(meta, "id");
+    char text[32];
+    if (vdb_jtype(given) == VDB_JSON_INT &&
+        snprintf(text, sizeof(text), "%lld", vdb_json_int_value(given)) > 0 &&
+        strcmp(text, hit->id) == 0)
+        vdb_set(item, "id", vdb_json_int(vdb_json_int_value(given)));
+    else
+        vdb_set(item, "id", vdb_json_string(hit->id));
     vdb_set(item, "metadata", meta);
     vdb_set(item, "similarity_score", vdb_json_real(hit->similarity));
     vdb_set(item, "distance", vdb_json_real(hit->distance));
@@ -263,7 +269,7 @@ static int collect_hits(void *ctx, size_t query, const vdb_store_hit *hits, size
         return 1;
     }
     for (size_t i = 0; i < count; i++) {
-        vdb_json *item = make_item(&hits[i], i + 1);
+        vdb_json *item = vdb_api_hit_item(&hits[i], i + 1);
         if (item == NULL || vdb_json_array_append_new(list, item) != VDB_OK) {
             c->failed = 1;
             break;
@@ -324,20 +330,6 @@ static void query_job_free(query_job *job)
     vdb_registry_release(job->handle);
 }
 
-/* The per-request recall target: absent or null = the store's. */
-static int parse_target(vdb_req *req, vdb_json *body, double *out)
-{
-    vdb_json *value = body != NULL ? vdb_json_object_get(body, "target_recall") : NULL;
-    *out = 0;
-    if (value == NULL || vdb_jtype(value) == VDB_JSON_NULL)
-        return VDB_OK;
-    double t = vdb_json_is_number(value) ? vdb_json_number_value(value) : -1;
-    if (!(t > 0.0 && t <= 1.0))
-        return vdb_error_set(&req->err, VDB_EINVAL, "target_recall must be a number in (0, 1]");
-    *out = t;
-    return VDB_OK;
-}
-
 /* Parses and checks a query request; `field` is "query" (one vector) or
  * "queries" (a matrix). */
 static int prepare_query(vdb_req *req, const char *field, query_job *job)
@@ -370,7 +362,7 @@ static int prepare_query(vdb_req *req, const char *field, query_job *job)
     if (rc == VDB_OK)
         rc = vdb_req_bool(req, "explain", 0, &job->explain);
     if (rc == VDB_OK)
-        rc = parse_target(req, body, &job->params.target_recall);
+        rc = vdb_req_target(req, body, "target_recall", &job->params.target_recall);
     if (rc == VDB_OK)
         rc = compile_filter(req, body, &job->filter);
     if (rc == VDB_OK && job->filter != NULL) {

@@ -61,6 +61,13 @@ typedef struct vdb_http_response {
     size_t body_len;
     int body_fd;              /* >= 0: send fd_size bytes from this fd instead (closed after) */
     uint64_t fd_size;
+    /* Streamed body (server-sent events): when set, the body is produced by
+     * reader(ctx, buf, max) until it returns 0 (end) or a negative value
+     * (abort); it runs on the worker thread and may block briefly between
+     * events. reader_free(ctx) runs once when the response is done. */
+    long (*reader)(void *ctx, char *buf, size_t max);
+    void (*reader_free)(void *ctx);
+    void *reader_ctx;
     int nheaders;
     struct {
         char name[48];

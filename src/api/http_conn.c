@@ -24,6 +24,7 @@
 
 #define BODY_FIRST_ALLOC (16u << 20)
 #define TRIM_AFTER_BYTES (4u << 20) /* give memory back after requests this big */
+#define STREAM_BUF 16384u                /* one reader call's output at most */
 
 enum { GO_ON, WAIT, CLOSE };
 
@@ -121,7 +122,9 @@ static int queue_response(conn *c, vdb_http_response *resp)
                      reason(resp->status), date);
     if (resp->content_type && header_safe(resp->content_type))
         n += snprintf(head + n, cap - (size_t)n, "Content-Type: %s\r\n", resp->content_type);
-    if (!no_body)
+    if (resp->reader != NULL && !no_body && !head_only)
+        c->close_after = 1; /* a stream is delimited by the close */
+    else if (!no_body)
         n += snprintf(head + n, cap - (size_t)n, "Content-Length: %llu\r\n",
                       (unsigned long long)length);
     if (c->close_after)
@@ -141,6 +144,20 @@ static int queue_response(conn *c, vdb_http_response *resp)
         vdb_free(resp->body);
         if (resp->body_fd >= 0)
             close(resp->body_fd);
+        if (resp->reader != NULL && resp->reader_free != NULL)
+            resp->reader_free(resp->reader_ctx);
+    } else if (resp->reader != NULL) {
+        vdb_free(resp->body);
+        c->out_body = vdb_malloc(STREAM_BUF);
+        c->out_body_len = 0;
+        c->reader = resp->reader;
+        c->reader_free = resp->reader_free;
+        c->reader_ctx = resp->reader_ctx;
+        if (c->out_body == NULL) {
+            c->reader = NULL; /* the head goes out; the body ends at once */
+            if (resp->reader_free != NULL)
+                resp->reader_free(resp->reader_ctx);
+        }
     } else if (resp->body_fd >= 0) {
         c->file_fd = resp->body_fd;
         c->file_size = resp->fd_size;
@@ -152,6 +169,7 @@ static int queue_response(conn *c, vdb_http_response *resp)
     }
     resp->body = NULL;
     resp->body_fd = -1;
+    resp->reader = NULL;
     c->state = VDB_HTTP_C_WRITE;
     c->phase_start = vdb_http__now_ms();
     c->moved = 0;
@@ -219,6 +237,9 @@ static void end_request(conn *c, int completed)
 #endif
     if (c->file_fd >= 0)
         close(c->file_fd);
+    if (c->reader != NULL && c->reader_free != NULL)
+        c->reader_free(c->reader_ctx);
+    c->reader = NULL;
     c->head_buf = c->body = c->out_head = c->out_body = NULL;
     c->body_len = c->body_cap = c->out_head_len = c->out_body_len = c->out_off = 0;
     c->file_fd = -1;
@@ -463,7 +484,10 @@ static int step_body(conn *c)
 
 static int step_write(conn *c)
 {
-    size_t mem = c->out_head_len + c->out_body_len;
+    size_t mem;
+    int refilled = 0;
+refill:
+    mem = c->out_head_len + c->out_body_len;
     while (c->out_off < mem) {
         struct iovec iov[2];
         int cnt = 0;
@@ -503,6 +527,24 @@ static int step_write(conn *c)
             return CLOSE; /* the file is shorter than announced */
         c->file_off += (uint64_t)n;
         c->moved += (uint64_t)n;
+    }
+    if (c->reader != NULL) {
+        /* One reader call per turn of the event loop, so the worker's other
+         * connections are served between events. The reader may wait for
+         * its next event (a few hundred ms at most, by its contract). */
+        if (refilled)
+            return WAIT;
+        refilled = 1;
+        long n = c->reader(c->reader_ctx, c->out_body, STREAM_BUF);
+        if (n < 0)
+            return CLOSE;
+        if (n > 0) {
+            c->out_body_len = (size_t)n;
+            c->out_off = c->out_head_len;
+            c->phase_start = vdb_http__now_ms();
+            c->moved = 0;
+            goto refill;
+        }
     }
     end_request(c, 1);
     if (c->close_after) {

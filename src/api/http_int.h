@@ -50,6 +50,12 @@ typedef struct conn {
     size_t out_body_len, out_off;
     int file_fd;
     uint64_t file_off, file_size;
+    /* A streamed answer (server-sent events): the handler's reader fills
+     * out_body again each time it has been sent; the body ends when the
+     * reader returns 0 and the connection closes (no Content-Length). */
+    long (*reader)(void *ctx, char *buf, size_t max);
+    void (*reader_free)(void *ctx);
+    void *reader_ctx;
 } conn;
 
 struct worker {

@@ -102,6 +102,13 @@ static const char components_json[] =
     "\"target_recall\"],\"properties\":{\"user_id\":{\"$ref\":\"#/components/schemas/Name\"},"
     "\"model_id\":{\"$ref\":\"#/components/schemas/Name\"},\"target_recall\":{\"type\":"
     "\"number\",\"minimum\":0,\"exclusiveMinimum\":true,\"maximum\":1}}},"
+    "\"BatchAddRequest\":{\"type\":\"object\",\"required\":[\"user_id\",\"model_id\",\"vectors\"],"
+    "\"properties\":{\"user_id\":{\"$ref\":\"#/components/schemas/Name\"},"
+    "\"model_id\":{\"$ref\":\"#/components/schemas/Name\"},"
+    "\"vectors\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/components/schemas/Vector\"}},"
+    "\"metadata\":{\"type\":\"array\",\"items\":{\"type\":\"object\"}},"
+    "\"batch_size\":{\"type\":\"integer\",\"minimum\":1,\"default\":1000},"
+    "\"enable_streaming\":{\"type\":\"boolean\",\"default\":false}}},"
     "\"KeyCreateRequest\":{\"type\":\"object\",\"required\":[\"user_id\"],\"properties\":{"
     "\"user_id\":{\"$ref\":\"#/components/schemas/Name\"}}},"
     "\"WarmupRequest\":{\"type\":\"object\",\"properties\":{"
@@ -132,6 +139,7 @@ static const char *const tags[][2] = {
     {"admin", "Store lifecycle, backup and key management"},
     {"performance", "Compute status, warmup, benchmark and optimize"},
     {"monitoring", "Health checks, Prometheus metrics and status"},
+    {"batch", "Batch API v1: chunked adds, uploads, progress and server-sent events"},
 };
 
 static vdb_json *schema_ref(const char *name)
@@ -209,8 +217,21 @@ static vdb_json *operation(const vdb_route *r)
     char desc[160];
     snprintf(desc, sizeof(desc), "Access: %s.", vdb_access_name(r->access));
     vdb_set(op, "description", vdb_json_string(desc));
-    if (r->params != NULL)
-        vdb_set(op, "parameters", parameters(r->params));
+    vdb_json *params = r->params != NULL ? parameters(r->params) : NULL;
+    const char *brace = strchr(r->path, '{');
+    if (brace != NULL) { /* the route's trailing path parameter (router.c) */
+        vdb_json *p = vdb_json_object(), *schema = vdb_json_object();
+        vdb_set(p, "name", vdb_json_stringn(brace + 1, strcspn(brace + 1, "}")));
+        vdb_set(p, "in", vdb_json_string("path"));
+        vdb_set(p, "required", vdb_json_bool(1));
+        vdb_set(schema, "type", vdb_json_string("string"));
+        vdb_set(p, "schema", schema);
+        if (params == NULL)
+            params = vdb_json_array();
+        vdb_json_array_append_new(params, p);
+    }
+    if (params != NULL)
+        vdb_set(op, "parameters", params);
     if (r->request != NULL && strcmp(r->request, "ZipUpload") == 0) {
         vdb_set(op, "requestBody", vdb_json_parse(zip_upload_json, sizeof(zip_upload_json) - 1, 0, NULL));
     } else if (r->request != NULL) {

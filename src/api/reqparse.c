@@ -214,6 +214,18 @@ int vdb_req_bool(vdb_req *req, const char *name, int def, int *out)
     return VDB_OK;
 }
 
+int vdb_req_target(vdb_req *req, vdb_json *obj, const char *name, double *out)
+{
+    vdb_json *value = obj != NULL ? vdb_json_object_get(obj, name) : NULL;
+    if (value == NULL || vdb_jtype(value) == VDB_JSON_NULL)
+        return VDB_OK;
+    double t = vdb_json_is_number(value) ? vdb_json_number_value(value) : -1;
+    if (!(t > 0.0 && t <= 1.0))
+        return vdb_error_set(&req->err, VDB_EINVAL, "%s must be a number in (0, 1]", name);
+    *out = t;
+    return VDB_OK;
+}
+
 int vdb_req_sees_user(const vdb_req *req, const char *user_id)
 {
     if (req->who.role >= VDB_ROLE_STORES)

@@ -69,6 +69,14 @@ static const vdb_route routes[] = {
     {"GET", "/monitoring/health/detailed", USR, vdb_h_mon_health_detailed, "monHealthDetailed", "monitoring", "Named health checks", NULL, NULL, "Object"},
     {"GET", "/monitoring/status", STO, vdb_h_mon_status, "monStatus", "monitoring", "Per-store state, WAL, resources", NULL, NULL, "Object"},
     {"GET", "/monitoring/stores", USR, vdb_h_mon_stores, "monStores", "monitoring", "Per-store summary", NULL, NULL, "Object"},
+
+    {"POST", "/v1/batch/vectors/add", USR, vdb_h_batch_add, "batchAdd", "batch", "Add up to max_batch vectors in chunks; enable_streaming runs it in the background", NULL, "BatchAddRequest", "Object"},
+    {"POST", "/v1/batch/vectors/query", USR, vdb_h_batch_query, "batchQuery", "batch", "Top-k search for many queries, grouped per query", NULL, "BatchQueryRequest", "Object"},
+    {"POST", "/v1/batch/upload", USR, vdb_h_batch_upload, "batchUpload", "batch", "Upload .npy/.npz/JSONL vectors (multipart 'file' + 'metadata', or a raw .npy/.npz body); runs in the background", "user_id!,model_id!,chunk_size,wait", NULL, "Object"},
+    {"GET", "/v1/batch/progress/{operation_id}", USR, vdb_h_batch_progress, "batchProgress", "batch", "Progress of a batch operation", NULL, NULL, "Object"},
+    {"GET", "/v1/batch/stream/{operation_id}", USR, vdb_h_batch_stream, "batchStream", "batch", "Progress as server-sent events, every 0.5 s until done", NULL, NULL, "text/event-stream"},
+    {"GET", "/v1/batch/operations", USR, vdb_h_batch_operations, "batchOperations", "batch", "Batch operations the key can see", NULL, NULL, "Object"},
+    {"POST", "/v1/batch/benchmark", USR, vdb_h_batch_benchmark, "batchBenchmark", "batch", "Durable batch-ingest benchmark on a scratch store", NULL, "Object", "Object"},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -85,6 +93,24 @@ size_t vdb_router_index(const vdb_route *route)
     return route == NULL ? VDB_ROUTES_MAX : (size_t)(route - routes);
 }
 
+/* Exact paths, plus one trailing parameter: "/v1/batch/progress/{operation_id}"
+ * matches "/v1/batch/progress/<one non-empty segment>". */
+static int path_matches(const char *pattern, const char *path)
+{
+    const char *brace = strchr(pattern, '{');
+    if (brace == NULL)
+        return strcmp(pattern, path) == 0;
+    size_t prefix = (size_t)(brace - pattern);
+    return strncmp(pattern, path, prefix) == 0 && path[prefix] != '\0' &&
+           strchr(path + prefix, '/') == NULL;
+}
+
+const char *vdb_router_param(const vdb_route *route, const char *path)
+{
+    const char *brace = strchr(route->path, '{');
+    return brace ? path + (brace - route->path) : NULL;
+}
+
 const vdb_route *vdb_router_match(const char *method, const char *path, int *path_known,
                                   char *allow, size_t allow_size)
 {
@@ -92,7 +118,7 @@ const vdb_route *vdb_router_match(const char *method, const char *path, int *pat
     *path_known = 0;
     allow[0] = '\0';
     for (size_t i = 0; i < NROUTES; i++) {
-        if (strcmp(routes[i].path, path) != 0)
+        if (!path_matches(routes[i].path, path))
             continue;
         if (strcmp(routes[i].method, method) == 0 ||
             (strcmp(method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0))

@@ -38,6 +38,10 @@ const vdb_route *vdb_router_routes(size_t *count);
 const vdb_route *vdb_router_match(const char *method, const char *path, int *path_known,
                                   char *allow, size_t allow_size);
 
+/* The value of a route's trailing {parameter} in a matched path, or NULL
+ * when the route has none. Borrowed from path. */
+const char *vdb_router_param(const vdb_route *route, const char *path);
+
 /* Index of a route in the table (for per-route metrics). */
 size_t vdb_router_index(const vdb_route *route);
 

@@ -17,6 +17,25 @@
 #include "cli_args.h"
 #include "cli_store.h"
 #include "progress.h"
+#include "../store/vecfile.h"
+
+/* An .npz (key "vectors", float32, stored) through the store's own reader,
+ * the same one /v1/batch/upload uses. */
+static int read_npz(const char *path, float **data, size_t *rows, size_t *cols, vdb_error *err)
+{
+    vdb_vecfile *file = vdb_vecfile_open(path, err);
+    if (file == NULL)
+        return err->code;
+    *rows = vdb_vecfile_rows(file);
+    *cols = vdb_vecfile_dim(file);
+    size_t total;
+    int rc = vdb_mul_size(*rows ? *rows : 1, *cols, &total) != 0 ||
+                     (*data = vdb_malloc(total * sizeof(float))) == NULL
+                 ? vdb_error_set(err, VDB_ENOMEM, "%s: too large", path)
+                 : vdb_vecfile_read_rows(file, 0, *rows, *data, err);
+    vdb_vecfile_close(file);
+    return rc;
+}
 
 typedef struct import_opts {
     vdb_cli_target target;
@@ -241,7 +260,10 @@ int vdb_cmd_import(int argc, char **argv)
         return status == 1 ? 0 : status;
     status = 1;
     vdb_error_clear(&err);
-    if (vdb_bench_npy_read(o.npy, &data, &rows, &cols, &err) != VDB_OK) {
+    size_t plen = strlen(o.npy);
+    int npz = plen > 4 && strcmp(o.npy + plen - 4, ".npz") == 0;
+    if ((npz ? read_npz(o.npy, &data, &rows, &cols, &err)
+             : vdb_bench_npy_read(o.npy, &data, &rows, &cols, &err)) != VDB_OK) {
         fprintf(stderr, "vdb import: %s\n", err.msg);
         return 1;
     }

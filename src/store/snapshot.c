@@ -104,6 +104,8 @@ static char *manifest_text(const vdb_snapshot_info *info)
     rc = vdb_json_object_set_new(root, "format", vdb_json_string("vdb-store"));
     rc |= add_int(root, "version", VDB_SNAPSHOT_VERSION);
     rc |= add_int(root, "dimension", info->config.dim);
+    if (info->config.dim_from_first_add)
+        rc |= vdb_json_object_set_new(root, "dimension_from_first_add", vdb_json_bool(1));
     rc |= vdb_json_object_set_new(root, "metric",
                                   vdb_json_string(vdb_metric_name(info->config.metric)));
     rc |= vdb_json_object_set_new(index, "kind",
@@ -309,6 +311,10 @@ static int parse_manifest(vdb_json *root, vdb_snapshot_info *info)
             info->config.target_recall = t;
         }
     }
+    vdb_json *provisional = vdb_json_object_get(root, "dimension_from_first_add");
+    info->config.dim_from_first_add =
+        provisional != NULL && vdb_json_typeof(provisional) == VDB_JSON_BOOL &&
+        vdb_json_bool_value(provisional);
     info->meta_crc = (uint32_t)crc;
     return 0;
 }

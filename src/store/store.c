@@ -649,6 +649,53 @@ static int checkpoint_locked(vdb_store *store, vdb_error *err)
     return rc;
 }
 
+/* The store has never held a row (and so its WAL replays nothing that
+ * depends on the width): swap in an empty vecset of the new width, write
+ * an empty snapshot whose manifest carries the dimension (this is the
+ * durable point), truncate the WAL, and rebuild the (empty) index. The
+ * writer mutex keeps every write out meanwhile. */
+int vdb_store_adopt_dim(vdb_store *store, uint32_t dim, vdb_error *err)
+{
+    vdb_snapshot_info info;
+    vdb_vecset *fresh = NULL, *old;
+    int rc = VDB_OK;
+    if (dim == 0 || dim > VDB_MAX_DIM)
+        return vdb_error_set(err, VDB_EINVAL, "dimension %u outside 1..%u", dim, VDB_MAX_DIM);
+    pthread_mutex_lock(&store->writer);
+    if (!store->config.dim_from_first_add || vdb_vecset_rows(store->set) != 0)
+        goto out;
+    if ((rc = writable(store, err)) != VDB_OK ||
+        (fresh = vdb_vecset_new(dim, store->config.metric, err)) == NULL) {
+        rc = rc != VDB_OK ? rc : VDB_ENOMEM;
+        goto out;
+    }
+    vdb_store_config config = store->config;
+    config.dim = dim;
+    config.dim_from_first_add = 0;
+    uint64_t lsn = vdb_wal_last_lsn(store->wal);
+    rc = vdb_snapshot_write(store->dir, &config, lsn, store->checkpoints + 1, fresh, &info, err);
+    if (rc != VDB_OK) {
+        vdb_vecset_free(fresh);
+        goto out;
+    }
+    vdb_store_index_close(store);
+    pthread_rwlock_wrlock(&store->rw);
+    old = store->set;
+    store->set = fresh;
+    store->config = config;
+    atomic_fetch_add(&store->generation, 1);
+    pthread_rwlock_unlock(&store->rw);
+    vdb_vecset_free(old);
+    store->snapshot_lsn = lsn;
+    store->snapshot_bytes = info.vectors_size + info.meta_size;
+    store->checkpoints++;
+    if ((rc = vdb_wal_reset(store->wal, lsn, err)) == VDB_OK)
+        rc = index_after_load(store, err);
+out:
+    pthread_mutex_unlock(&store->writer);
+    return rc;
+}
+
 int vdb_store_checkpoint(vdb_store *store, vdb_error *err)
 {
     int rc;

@@ -55,6 +55,10 @@ typedef struct vdb_store_config {
     uint32_t hnsw_threshold;       /* AUTO switches to HNSW above this; default 10000 */
     double target_recall;          /* declared recall@k the planner must meet, in (0, 1];
                                       1 = always exact; default 0.99 (see query.h) */
+    /* 1: `dim` is provisional (a store created without a dimension) and
+     * the first add fixes it (vdb_store_adopt_dim); persisted in store.json
+     * as "dimension_from_first_add" until then. */
+    uint32_t dim_from_first_add;
 } vdb_store_config;
 
 #define VDB_DEFAULT_TARGET_RECALL 0.99
@@ -97,6 +101,13 @@ const vdb_store_config *vdb_store_get_config(const vdb_store *store);
  * nothing. */
 int vdb_store_add(vdb_store *store, size_t n, const float *vectors, const char *const *ids,
                   const char *const *metas, char **ids_out, vdb_error *err);
+
+/* For a store whose dimension is provisional (dim_from_first_add) and
+ * that has never held a row: makes `dim` its dimension, durably (a new
+ * empty snapshot), and clears the flag. Otherwise does nothing (the add
+ * that follows then checks the dimension as usual). Errors: VDB_EINVAL
+ * (dim out of range), the snapshot's I/O errors, VDB_EREADONLY. */
+int vdb_store_adopt_dim(vdb_store *store, uint32_t dim, vdb_error *err);
 
 /* Deletes by id; *deleted = how many were live. */
 int vdb_store_delete(vdb_store *store, size_t n, const char *const *ids, size_t *deleted,

@@ -282,6 +282,7 @@ typedef struct array_loc {
 } array_loc;
 
 struct vdb_vecfile {
+    const unsigned char *mem; /* buffer mode (vdb_vecfile_open_buffer): no fd */
     int fd;
     char *path;
     uint64_t size;
@@ -303,6 +304,10 @@ static int read_at(vdb_vecfile *f, void *buf, size_t len, uint64_t off, vdb_erro
     ssize_t got;
     if (off > f->size || len > f->size - off)
         return corrupt(f, err, "structure runs past the end of the file", off);
+    if (f->mem != NULL) {
+        memcpy(buf, f->mem + off, len);
+        return VDB_OK;
+    }
     got = vdb_fsx_read(f->fd, buf, len, (off_t)off, f->path, err);
     if (got < 0)
         return (int)got;
@@ -488,11 +493,29 @@ static int check_array(vdb_vecfile *f, array_loc *a, int ndim, vdb_error *err)
     return VDB_OK;
 }
 
+static int open_members(vdb_vecfile *f, vdb_error *err);
+
+/* A bare .npy (the whole file is the one 2-D array, nothing after it) or
+ * an .npz. */
+static int open_any(vdb_vecfile *f, vdb_error *err)
+{
+    unsigned char magic[6];
+    int rc;
+    if (f->size < 6 || read_at(f, magic, 6, 0, NULL) != VDB_OK || memcmp(magic, "\x93NUMPY", 6) != 0)
+        return open_members(f, err);
+    f->vectors.member_off = 0;
+    f->vectors.member_size = f->size;
+    if ((rc = parse_npy(f, &f->vectors, err)) != VDB_OK ||
+        (rc = check_array(f, &f->vectors, 2, err)) != VDB_OK)
+        return rc;
+    if (f->vectors.data_off + f->vectors.shape[0] * f->vectors.shape[1] * sizeof(float) != f->size)
+        return corrupt(f, err, "file size does not match the array shape", f->vectors.data_off);
+    return VDB_OK;
+}
+
 vdb_vecfile *vdb_vecfile_open(const char *path, vdb_error *err)
 {
     vdb_vecfile *f = vdb_calloc(1, sizeof(*f));
-    unsigned char *cd = NULL;
-    uint64_t cd_off = 0, cd_size = 0, count = 0;
     int rc;
     if (f == NULL || (f->path = vdb_strdup(path)) == NULL) {
         vdb_free(f);
@@ -504,7 +527,42 @@ vdb_vecfile *vdb_vecfile_open(const char *path, vdb_error *err)
         goto fail;
     f->fd = rc;
     if ((rc = vdb_fsx_size(f->fd, &f->size, path, err)) != VDB_OK ||
-        (rc = find_directory(f, &cd_off, &cd_size, &count, err)) != VDB_OK)
+        (rc = open_any(f, err)) != VDB_OK)
+        goto fail;
+    return f;
+fail:
+    vdb_vecfile_close(f);
+    return NULL;
+}
+
+vdb_vecfile *vdb_vecfile_open_buffer(const void *data, size_t len, const char *name,
+                                     vdb_error *err)
+{
+    vdb_vecfile *f = vdb_calloc(1, sizeof(*f));
+    if (f == NULL || (f->path = vdb_strdup(name)) == NULL) {
+        vdb_free(f);
+        vdb_error_set(err, VDB_ENOMEM, "vecfile: out of memory");
+        return NULL;
+    }
+    f->fd = -1;
+    f->mem = data;
+    f->size = len;
+    int rc = open_any(f, err);
+    if (rc != VDB_OK) {
+        vdb_vecfile_close(f);
+        return NULL;
+    }
+    return f;
+}
+
+/* Reads the ZIP directory and the vectors.npy (and optional norms.npy)
+ * headers, from the file or the buffer. */
+static int open_members(vdb_vecfile *f, vdb_error *err)
+{
+    unsigned char *cd = NULL;
+    uint64_t cd_off = 0, cd_size = 0, count = 0;
+    int rc;
+    if ((rc = find_directory(f, &cd_off, &cd_size, &count, err)) != VDB_OK)
         goto fail;
     if (cd_size > (64u << 20) || cd_off > f->size || cd_size > f->size - cd_off) {
         rc = corrupt(f, err, "central directory out of range", cd_off);
@@ -534,11 +592,10 @@ vdb_vecfile *vdb_vecfile_open(const char *path, vdb_error *err)
         goto fail;
     }
     vdb_free(cd);
-    return f;
+    return VDB_OK;
 fail:
     vdb_free(cd);
-    vdb_vecfile_close(f);
-    return NULL;
+    return rc;
 }
 
 void vdb_vecfile_close(vdb_vecfile *f)

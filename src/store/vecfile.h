@@ -11,7 +11,7 @@
  * field, which ZIP readers skip. ZIP64 records are written when a size or
  * offset passes 4 GiB. Byte layout: top of vecfile.c and docs/formats.md.
  *
- * The reader accepts any .npz whose "vectors.npy" member is stored (not
+ * The reader accepts a bare .npy (same dtype rules) or any .npz whose "vectors.npy" member is stored (not
  * deflated), little-endian float32, C order, 2-D; bounds are checked
  * against the file size (disk bytes are hostile: VDB_ECORRUPT). */
 #ifndef VDB_STORE_VECFILE_H
@@ -45,6 +45,13 @@ typedef struct vdb_vecfile vdb_vecfile;
  * VDB_ENOMEM. */
 vdb_vecfile *vdb_vecfile_open(const char *path, vdb_error *err);
 void vdb_vecfile_close(vdb_vecfile *file); /* unmaps too; NULL is a no-op */
+
+/* As vdb_vecfile_open, over `len` bytes in memory (an upload): an .npz as
+ * above or a bare .npy ('<f4', C order, 2-D, nothing after the data).
+ * `data` is borrowed until close; `name` names it in messages. Only
+ * read_rows/read_norms apply (no map, fd or verify). Errors as open. */
+vdb_vecfile *vdb_vecfile_open_buffer(const void *data, size_t len, const char *name,
+                                     vdb_error *err);
 
 size_t vdb_vecfile_rows(const vdb_vecfile *file);
 uint32_t vdb_vecfile_dim(const vdb_vecfile *file);
