@@ -13,7 +13,12 @@ DEB_PKGS=(
   python3-faiss python3-hnswlib libhnswlib-dev
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
   wrk zlib1g-dev
+  chromium nodejs python3-matplotlib
 )
+# /docs assets and their browser test: npm fetches swagger-ui-dist, redoc
+# and playwright-core (scripts/build-web-assets.sh); NodeSource's nodejs
+# ships npm itself, Debian's needs the npm package.
+command -v npm >/dev/null 2>&1 || DEB_PKGS+=(npm)
 
 if [ "$(uname -s)" = "Darwin" ]; then
   echo "macOS: brew install libmicrohttpd jansson libzip croaring cmocka pkg-config numpy"
