@@ -22,6 +22,7 @@ REDOC_VERSION=2.5.4
 PLAYWRIGHT_VERSION=1.65.1
 
 CACHE=${VDB_WEB_CACHE:-build/web-npm}
+NPM=${VDB_NPM:-npm} # another npm, or a missing one to build without assets
 mkdir -p "$CACHE"
 CACHE=$(cd "$CACHE" && pwd)
 
@@ -29,10 +30,10 @@ CACHE=$(cd "$CACHE" && pwd)
 fetch() {
     local name=$1 version=$2 dir="$CACHE/$1-$2"
     [ -f "$dir/.complete" ] && return 0
-    command -v npm >/dev/null 2>&1 || { echo "build-web-assets: npm not found" >&2; return 1; }
+    command -v "$NPM" >/dev/null 2>&1 || { echo "build-web-assets: $NPM not found" >&2; return 1; }
     rm -rf "$dir" && mkdir -p "$dir"
     local tgz
-    tgz=$(cd "$dir" && timeout 300 npm pack --silent --ignore-scripts "$name@$version" 2>/dev/null | tail -1) || return 1
+    tgz=$(cd "$dir" && timeout 300 "$NPM" pack --silent --ignore-scripts "$name@$version" 2>/dev/null | tail -1) || return 1
     [ -n "$tgz" ] && [ -f "$dir/$tgz" ] || return 1
     tar -xzf "$dir/$tgz" -C "$dir" && rm -f "$dir/$tgz" && touch "$dir/.complete"
 }
