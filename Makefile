@@ -115,7 +115,16 @@ $(BUILD)/obj/%.o: %.c
 	@echo "CC $<"
 	@$(CC) $(CFLAGS_ALL) $(ISA_FLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/libvdb.a: $(LIB_OBJ)
+# /docs assets (Swagger UI, ReDoc) from npm, embedded into the binary; an
+# empty table when npm cannot fetch them (scripts/build-web-assets.sh).
+WEB_OBJ := $(BUILD)/obj/web/docs_assets.o
+$(BUILD)/web/docs_assets.c: scripts/build-web-assets.sh
+	@bash scripts/build-web-assets.sh $(BUILD)/web
+$(WEB_OBJ): $(BUILD)/web/docs_assets.c src/api/webassets.h
+	@mkdir -p $(dir $@)
+	@$(CC) $(CFLAGS_ALL) -Isrc -c $< -o $@
+
+$(BUILD)/libvdb.a: $(LIB_OBJ) $(WEB_OBJ)
 	@rm -f $@
 	@ar rcs $@ $^
 

@@ -143,6 +143,10 @@ vdb_json *vdb_api_store_entry(vdb_req *req, const char *user_id, const char *mod
 /* Opens nothing; runs one exact query over the store so its pages and
  * caches are warm (h_perf.c). */
 int vdb_api_warm_store(vdb_store_handle *handle, vdb_error *err);
+/* Multiplies two generated 100x384 matrices with the sgemm backend and
+ * checks them against a double-precision reference; *worst = the largest
+ * relative error (h_root.c). Errors: VDB_ENOMEM. */
+int vdb_api_compute_selftest(double *worst, vdb_error *err);
 /* Opens and warms every store on disk (MLX_WARMUP_ON_STARTUP). */
 void vdb_api_warm_all(vdb_api *api);
 /* Adds an object member; convenience for builders (ignores ENOMEM, which
@@ -224,6 +228,7 @@ int vdb_h_mon_summary(vdb_req *req);
 int vdb_h_mon_health_detailed(vdb_req *req);
 int vdb_h_mon_status(vdb_req *req);
 int vdb_h_mon_stores(vdb_req *req);
+int vdb_h_mon_alert_test(vdb_req *req);
 
 int vdb_h_batch_add(vdb_req *req);
 int vdb_h_batch_query(vdb_req *req);
@@ -241,5 +246,7 @@ int vdb_h_debug_routes(vdb_req *req);
 int vdb_h_debug_compute(vdb_req *req);
 int vdb_h_openapi(vdb_req *req);
 int vdb_h_docs(vdb_req *req);
+int vdb_h_redoc(vdb_req *req);
+int vdb_h_docs_asset(vdb_req *req);
 
 #endif

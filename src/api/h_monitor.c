@@ -6,16 +6,76 @@
 #include "api_int.h"
 #include "qcache.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "../core/alloc.h"
 #include "../store/query.h"
+#include "../core/log.h"
 
 static const char *const error_types[VDB_NERRCODES] = {
     "ok",        "invalid",  "no_memory", "not_found", "exists",    "io",       "corrupt",
     "range",     "dimension", "locked",   "no_space",  "read_only", "too_big",  "parse",
     "auth",      "forbidden", "unsupported", "busy",   "internal",  "other"};
+
+/* ---- system CPU usage ----
+ * From /proc/stat: busy share of all CPUs between the previous reading and
+ * this one. The previous reading is kept process-wide; when it is missing
+ * or under 100 ms old (too short to be meaningful) a 100 ms sample is taken
+ * instead, so the figure is always measured, never a default. */
+#define CPU_MIN_WINDOW_MS 100.0
+
+typedef struct cpu_sample {
+    unsigned long long busy, total;
+    double at_ms;
+} cpu_sample;
+
+static pthread_mutex_t cpu_lock = PTHREAD_MUTEX_INITIALIZER;
+static cpu_sample cpu_prev;
+
+static int cpu_read(cpu_sample *out)
+{
+    unsigned long long v[8] = {0};
+    FILE *f = fopen("/proc/stat", "r");
+    if (f == NULL)
+        return -1;
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    if (n < 4)
+        return -1;
+    out->total = 0;
+    for (int i = 0; i < 8; i++)
+        out->total += v[i];
+    out->busy = out->total - v[3] - v[4]; /* minus idle and iowait */
+    out->at_ms = vdb_now_ms();
+    return 0;
+}
+
+/* Percent of CPU time busy, or -1 when /proc/stat cannot be read. */
+static double cpu_usage_percent(void)
+{
+    cpu_sample now, prev;
+    pthread_mutex_lock(&cpu_lock);
+    prev = cpu_prev;
+    pthread_mutex_unlock(&cpu_lock);
+    if (prev.total == 0 || vdb_now_ms() - prev.at_ms < CPU_MIN_WINDOW_MS) {
+        struct timespec ts = {0, (long)(CPU_MIN_WINDOW_MS * 1e6)};
+        if (cpu_read(&prev) != 0)
+            return -1;
+        nanosleep(&ts, NULL);
+    }
+    if (cpu_read(&now) != 0)
+        return -1;
+    pthread_mutex_lock(&cpu_lock);
+    cpu_prev = now;
+    pthread_mutex_unlock(&cpu_lock);
+    if (now.total <= prev.total)
+        return 0;
+    return 100.0 * (double)(now.busy - prev.busy) / (double)(now.total - prev.total);
+}
 
 static uint64_t route_total(const vdb_api *api, size_t slot)
 {
@@ -333,12 +393,25 @@ int vdb_h_mon_summary(vdb_req *req)
     vdb_set(v, "queries_total", vdb_json_int((long long)vdb_counter_get(&api->queries)));
     vdb_set(v, "additions_total", vdb_json_int((long long)vdb_counter_get(&api->additions)));
     vdb_set(v, "avg_query_duration", vdb_json_real(count ? qsum / (double)count : 0));
+    double cpu = cpu_usage_percent();
+    vdb_qcache_stats qc;
+    vdb_qcache_get_stats(api->qcache, &qc);
+    vdb_json *cache = vdb_json_object();
+    uint64_t lookups = qc.hits + qc.misses;
+    vdb_set(cache, "hits", vdb_json_int((long long)qc.hits));
+    vdb_set(cache, "misses", vdb_json_int((long long)qc.misses));
+    vdb_set(cache, "entries", vdb_json_int((long long)qc.entries));
+    vdb_set(cache, "memory_usage_mb", vdb_json_real((double)qc.bytes / 1048576.0));
+    vdb_set(cache, "hit_rate_percent",
+            vdb_json_real(lookups ? 100.0 * (double)qc.hits / (double)lookups : 0));
+    vdb_set(sys, "cpu_usage_percent", cpu < 0 ? vdb_json_null() : vdb_json_real(cpu));
     vdb_set(sys, "memory_usage_gb", vdb_json_real((double)(total - available) / 1073741824.0));
     vdb_set(sys, "disk_usage_gb", vdb_json_real((double)(disk_total - disk_free) / 1073741824.0));
     vdb_set(sys, "process_rss_mb", vdb_json_real((double)vdb_api_rss_bytes() / 1048576.0));
     vdb_set(e, "total", vdb_json_int((long long)errors_total(api)));
     vdb_set(s, "requests", r);
     vdb_set(s, "vector_operations", v);
+    vdb_set(s, "cache", cache);
     vdb_set(s, "system", sys);
     vdb_set(s, "errors", e);
     vdb_set(out, "summary", s);
@@ -369,12 +442,14 @@ static void count_read_only(void *ctx, vdb_store_handle *handle)
     c->read_only += stats.read_only != 0;
 }
 
-int vdb_h_mon_health_detailed(vdb_req *req)
+/* The named checks of /monitoring/health/detailed; *overall is
+ * "healthy", "warning" or "unhealthy". */
+static vdb_json *health_checks(vdb_req *req, const char **overall)
 {
     size_t total, available;
     uint64_t disk_total, disk_free;
     char msg[160];
-    const char *overall = "healthy";
+    *overall = "healthy";
     vdb_api_mem_info(&total, &available);
     vdb_api_disk_info(req->api, &disk_total, &disk_free);
     vdb_json *checks = vdb_json_object();
@@ -391,9 +466,16 @@ int vdb_h_mon_health_detailed(vdb_req *req)
     snprintf(msg, sizeof(msg), "%zu open stores read-only after a write failure", ro.read_only);
     vdb_set(checks, "stores", check(ro.read_only ? "warning" : "healthy", msg));
     if (!strcmp(disk, "unhealthy") || !strcmp(mem, "unhealthy"))
-        overall = "unhealthy";
+        *overall = "unhealthy";
     else if (strcmp(disk, "healthy") || strcmp(mem, "healthy") || ro.read_only)
-        overall = "warning";
+        *overall = "warning";
+    return checks;
+}
+
+int vdb_h_mon_health_detailed(vdb_req *req)
+{
+    const char *overall;
+    vdb_json *checks = health_checks(req, &overall);
     vdb_json *out = vdb_json_object();
     vdb_set(out, "overall_status", vdb_json_string(overall));
     vdb_set(out, "status", vdb_json_string(overall));
@@ -436,6 +518,75 @@ int vdb_h_mon_stores(vdb_req *req)
     return vdb_reply_json(req, 200, out);
 }
 
+/* README-era performance indicators, each a real comparison against a
+ * documented threshold (docs/server.md):
+ *   response_time_ok     p99 of all HTTP requests under 1 s
+ *   cache_performance_ok cache hit rate >= 10 % once 100 lookups were made
+ *                        (fewer lookups say nothing yet, so it is ok)
+ *   error_rate_ok        under 5 % of requests answered with an error
+ *   resource_usage_ok    memory in use <= 90 % and disk free >= 10 %
+ * The figures they were computed from are returned beside them. */
+#define IND_P99_SECONDS 1.0
+#define IND_MIN_LOOKUPS 100
+#define IND_MIN_HIT_RATE 0.10
+#define IND_MAX_ERROR_RATE 0.05
+#define IND_MAX_MEM_PCT 90.0
+#define IND_MIN_DISK_FREE_PCT 10.0
+
+static vdb_json *indicators(vdb_req *req, vdb_json *ind, int *all_ok_out)
+{
+    vdb_api *api = req->api;
+    vdb_qcache_stats qc;
+    size_t total, available;
+    uint64_t disk_total, disk_free;
+    /* p99 over every route: merge the per-route histograms' buckets. */
+    uint64_t buckets[VDB_HIST_BUCKETS + 1], merged[VDB_HIST_BUCKETS + 1] = {0}, n = 0, count;
+    double sum;
+    for (size_t slot = 0; slot <= VDB_ROUTES_MAX; slot++) {
+        vdb_histogram_read(&api->route_hist[slot], &count, &sum, buckets);
+        n += count;
+        for (size_t i = 0; i <= VDB_HIST_BUCKETS; i++)
+            merged[i] += buckets[i];
+    }
+    double p99 = 0;
+    uint64_t seen = 0, want = n - n / 100;
+    for (size_t i = 0; n && i <= VDB_HIST_BUCKETS; i++) {
+        seen += merged[i];
+        if (seen >= want) {
+            p99 = i < VDB_HIST_BUCKETS ? vdb_hist_bounds[i] : 1e9;
+            break;
+        }
+    }
+    vdb_qcache_get_stats(api->qcache, &qc);
+    uint64_t lookups = qc.hits + qc.misses, reqs = requests_total(api), errs = errors_total(api);
+    double hit_rate = lookups ? (double)qc.hits / (double)lookups : 0;
+    double err_rate = reqs ? (double)errs / (double)reqs : 0;
+    vdb_api_mem_info(&total, &available);
+    vdb_api_disk_info(api, &disk_total, &disk_free);
+    double mem_pct = total ? 100.0 * (double)(total - available) / (double)total : 0;
+    double disk_free_pct = disk_total ? 100.0 * (double)disk_free / (double)disk_total : 100;
+    vdb_set(ind, "response_time_ok", vdb_json_bool(p99 < IND_P99_SECONDS));
+    vdb_set(ind, "cache_performance_ok",
+            vdb_json_bool(lookups < IND_MIN_LOOKUPS || hit_rate >= IND_MIN_HIT_RATE));
+    vdb_set(ind, "error_rate_ok", vdb_json_bool(err_rate < IND_MAX_ERROR_RATE));
+    vdb_set(ind, "resource_usage_ok",
+            vdb_json_bool(mem_pct <= IND_MAX_MEM_PCT && disk_free_pct >= IND_MIN_DISK_FREE_PCT));
+    int all_ok = p99 < IND_P99_SECONDS &&
+                 (lookups < IND_MIN_LOOKUPS || hit_rate >= IND_MIN_HIT_RATE) &&
+                 err_rate < IND_MAX_ERROR_RATE && mem_pct <= IND_MAX_MEM_PCT &&
+                 disk_free_pct >= IND_MIN_DISK_FREE_PCT;
+    *all_ok_out = all_ok;
+    vdb_json *fig = vdb_json_object();
+    vdb_set(fig, "request_p99_upper_bound_seconds", vdb_json_real(p99));
+    vdb_set(fig, "requests", vdb_json_int((long long)n));
+    vdb_set(fig, "cache_hit_rate", vdb_json_real(hit_rate));
+    vdb_set(fig, "cache_lookups", vdb_json_int((long long)lookups));
+    vdb_set(fig, "error_rate", vdb_json_real(err_rate));
+    vdb_set(fig, "memory_used_percent", vdb_json_real(mem_pct));
+    vdb_set(fig, "disk_free_percent", vdb_json_real(disk_free_pct));
+    return fig;
+}
+
 int vdb_h_mon_status(vdb_req *req)
 {
     size_t total, available;
@@ -457,7 +608,20 @@ int vdb_h_mon_status(vdb_req *req)
     vdb_set(http, "errors_total", vdb_json_int((long long)errors_total(req->api)));
     vdb_set(out, "service", vdb_json_string("vdb"));
     vdb_set(out, "version", vdb_json_string(VDB_VERSION));
-    vdb_set(out, "status", vdb_json_string("healthy"));
+    const char *overall;
+    vdb_json *health = vdb_json_object(), *ind = vdb_json_object();
+    vdb_set(health, "checks", health_checks(req, &overall));
+    vdb_set(health, "overall_status", vdb_json_string(overall));
+    vdb_set(health, "timestamp", vdb_json_real(vdb_unix_time()));
+    int all_ok = 0;
+    vdb_json *figures = indicators(req, ind, &all_ok);
+    /* "degraded" only for a failing health check: the indicators are
+     * advisory (a client's own 4xx count toward the error rate). */
+    vdb_set(out, "status", vdb_json_string(strcmp(overall, "unhealthy") ? "healthy" : "degraded"));
+    vdb_set(out, "all_indicators_ok", vdb_json_bool(all_ok));
+    vdb_set(out, "health", health);
+    vdb_set(out, "performance_indicators", ind);
+    vdb_set(out, "performance_figures", figures);
     vdb_set(out, "uptime_seconds", vdb_json_real(vdb_api_uptime(req->api)));
     vdb_set(out, "environment", vdb_json_string(req->api->config.environment));
     vdb_set(out, "stores", c.list);
@@ -473,6 +637,66 @@ int vdb_h_mon_status(vdb_req *req)
     vdb_set(reg, "quarantined", vdb_json_int((long long)rs.quarantined));
     vdb_set(reg, "idle_closes", vdb_json_int((long long)rs.evictions));
     vdb_set(out, "registry", reg);
+    vdb_set(out, "timestamp", vdb_json_real(vdb_unix_time()));
+    return vdb_reply_json(req, 200, out);
+}
+
+/* POST /monitoring/alerts/test?alert_type=test|high_cpu|low_disk|error_spike
+ * (README era). Evaluates the named alert rule against the live figure,
+ * logs the test alert at warn level (where an operator's log shipping
+ * would pick it up) and says whether the rule would fire right now. vdb
+ * sends no notifications itself; the log line is the alert. */
+#define ALERT_CPU_PCT 90.0
+#define ALERT_DISK_FREE_PCT 10.0
+#define ALERT_ERROR_RATE 0.05
+
+int vdb_h_mon_alert_test(vdb_req *req)
+{
+    const char *type = NULL;
+    int rc = vdb_req_str(req, "alert_type", 0, &type);
+    if (rc != VDB_OK)
+        return rc;
+    if (type == NULL)
+        type = "test";
+    double value = 0, threshold = 0;
+    int firing;
+    const char *metric, *severity;
+    if (!strcmp(type, "test")) {
+        metric = "none", severity = "info", firing = 1;
+    } else if (!strcmp(type, "high_cpu")) {
+        value = cpu_usage_percent();
+        if (value < 0)
+            return vdb_error_set(&req->err, VDB_EIO, "cannot read /proc/stat for the CPU figure");
+        metric = "system_cpu_usage_percent", severity = "warning", threshold = ALERT_CPU_PCT;
+        firing = value > threshold;
+    } else if (!strcmp(type, "low_disk")) {
+        uint64_t disk_total, disk_free;
+        vdb_api_disk_info(req->api, &disk_total, &disk_free);
+        value = disk_total ? 100.0 * (double)disk_free / (double)disk_total : 100;
+        metric = "disk_free_percent", severity = "critical", threshold = ALERT_DISK_FREE_PCT;
+        firing = value < threshold;
+    } else if (!strcmp(type, "error_spike")) {
+        uint64_t reqs = requests_total(req->api);
+        value = reqs ? (double)errors_total(req->api) / (double)reqs : 0;
+        metric = "error_rate", severity = "warning", threshold = ALERT_ERROR_RATE;
+        firing = value > threshold;
+    } else {
+        return vdb_error_set(&req->err, VDB_EINVAL,
+                             "alert_type must be test, high_cpu, low_disk or error_spike");
+    }
+    vdb_log_warn("test alert %s (%s): %s = %g, threshold %g, %s", type, severity, metric, value,
+                 threshold, firing ? "firing" : "not firing");
+    vdb_json *alert = vdb_json_object(), *out = vdb_json_object();
+    vdb_set(alert, "name", vdb_json_string(type));
+    vdb_set(alert, "severity", vdb_json_string(severity));
+    vdb_set(alert, "metric", vdb_json_string(metric));
+    vdb_set(alert, "value", vdb_json_real(value));
+    vdb_set(alert, "threshold", vdb_json_real(threshold));
+    vdb_set(alert, "firing", vdb_json_bool(firing));
+    vdb_set(out, "status", vdb_json_string("test_alert_sent"));
+    vdb_set(out, "alert_type", vdb_json_string(type));
+    vdb_set(out, "message", vdb_json_string("test alert logged at warn level"));
+    vdb_set(out, "alert", alert);
     vdb_set(out, "timestamp", vdb_json_real(vdb_unix_time()));
     return vdb_reply_json(req, 200, out);
 }

@@ -177,16 +177,19 @@ int vdb_h_debug_routes(vdb_req *req)
 
 /* Multiplies 100 random 384-d queries by 100 rows through the BLAS and
  * checks the products against a double-precision loop. */
-int vdb_h_debug_compute(vdb_req *req)
+#define SELFTEST_N 100
+#define SELFTEST_D 384
+
+int vdb_api_compute_selftest(double *worst_out, vdb_error *err)
 {
-    enum { N = 100, D = 384 };
+    enum { N = SELFTEST_N, D = SELFTEST_D };
     float *a = vdb_malloc(N * D * sizeof(float)), *b = vdb_malloc(N * D * sizeof(float));
     float *c = vdb_malloc(N * N * sizeof(float));
     vdb_rng rng;
-    double worst = 0, start = vdb_now_ms();
+    double worst = 0;
     if (a == NULL || b == NULL || c == NULL) {
         vdb_free(a), vdb_free(b), vdb_free(c);
-        return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
+        return vdb_error_set(err, VDB_ENOMEM, "out of memory");
     }
     vdb_rng_seed(&rng, 7);
     for (size_t i = 0; i < N * D; i++) {
@@ -203,6 +206,17 @@ int vdb_h_debug_compute(vdb_req *req)
             worst = e > worst ? e : worst;
         }
     vdb_free(a), vdb_free(b), vdb_free(c);
+    *worst_out = worst;
+    return VDB_OK;
+}
+
+int vdb_h_debug_compute(vdb_req *req)
+{
+    enum { N = SELFTEST_N, D = SELFTEST_D };
+    double worst = 0, start = vdb_now_ms();
+    int rc = vdb_api_compute_selftest(&worst, &req->err);
+    if (rc != VDB_OK)
+        return rc;
     vdb_json *ops = vdb_json_array(), *shape = vdb_json_array(), *out = vdb_json_object();
     vdb_json_array_append_new(ops, vdb_json_string("random"));
     vdb_json_array_append_new(ops, vdb_json_string("sgemm"));

@@ -6,6 +6,7 @@
  * document is embedded in it and rendered by a small script, no CDN, so it
  * works offline. */
 #include "api_int.h"
+#include "webassets.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -119,6 +120,12 @@ static const char components_json[] =
     "\"model_id\":{\"$ref\":\"#/components/schemas/Name\"},"
     "\"num_vectors\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":1000000,\"default\":1000},"
     "\"num_queries\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":10000,\"default\":100},"
+    "\"test_size\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":1000000,"
+    "\"description\":\"README-era name of num_vectors\"},"
+    "\"query_count\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":10000,"
+    "\"description\":\"README-era name of num_queries\"},"
+    "\"vector_dim\":{\"type\":\"integer\",\"minimum\":1,"
+    "\"description\":\"must equal the store's dimension\"},"
     "\"k\":{\"type\":\"integer\",\"minimum\":1,\"default\":10}}},"
     "\"BenchmarkResponse\":{\"type\":\"object\",\"properties\":{\"benchmark_results\":{"
     "\"type\":\"object\",\"properties\":{\"add_vectors_per_s\":{\"type\":\"number\"},"
@@ -373,7 +380,7 @@ static const char docs_tail[] =
     "var s=document.createElement('section');s.innerHTML=h;root.appendChild(s);});"
     "</script></body></html>";
 
-int vdb_h_docs(vdb_req *req)
+static int docs_builtin(vdb_req *req)
 {
     vdb_json *doc = build_document(req->api);
     char *json = doc ? vdb_json_dump(doc, VDB_JSON_DUMP_COMPACT) : NULL;
@@ -399,4 +406,81 @@ int vdb_h_docs(vdb_req *req)
     len += sizeof(docs_tail) - 1;
     vdb_json_free_text(json);
     return vdb_reply_text(req, 200, "text/html; charset=utf-8", html, len);
+}
+
+/* ---- Swagger UI / ReDoc (webassets.h) ---- */
+
+const vdb_web_asset *vdb_web_asset_find(const char *path)
+{
+    for (unsigned i = 0; i < vdb_web_nassets; i++)
+        if (strcmp(vdb_web_assets[i].path, path) == 0)
+            return &vdb_web_assets[i];
+    return NULL;
+}
+
+/* Swagger UI against this server's /openapi.json. validatorUrl null keeps
+ * the page offline (the default badge calls validator.swagger.io);
+ * persistAuthorization keeps the key entered under "Authorize" across
+ * reloads (in the browser's local storage only). */
+static const char swagger_page[] =
+    "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+    "<title>vdb API - Swagger UI</title>"
+    "<link rel=\"stylesheet\" href=\"/docs/swagger-ui.css\"></head><body>"
+    "<div id=\"swagger-ui\"></div>"
+    "<script src=\"/docs/swagger-ui-bundle.js\"></script>"
+    "<script src=\"/docs/swagger-init.js\"></script></body></html>";
+
+static const char swagger_init[] =
+    "window.ui = SwaggerUIBundle({url: '/openapi.json', dom_id: '#swagger-ui',"
+    " deepLinking: true, persistAuthorization: true, validatorUrl: null,"
+    " tryItOutEnabled: false, displayRequestDuration: true});\n";
+
+static const char redoc_page[] =
+    "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+    "<title>vdb API - ReDoc</title></head><body>"
+    "<redoc spec-url=\"/openapi.json\"></redoc>"
+    "<script src=\"/docs/redoc.standalone.js\"></script></body></html>";
+
+static int reply_copy(vdb_req *req, const char *content_type, const void *data, size_t len)
+{
+    char *body = vdb_malloc(len ? len : 1);
+    if (body == NULL)
+        return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
+    memcpy(body, data, len);
+    return vdb_reply_text(req, 200, content_type, body, len);
+}
+
+int vdb_h_docs(vdb_req *req)
+{
+    const char *ui = vdb_http_query(req->http, "ui");
+    /* ?ui=builtin always gives the self-contained page; it is also what
+     * /docs serves when the build had no Swagger UI. */
+    if ((ui != NULL && strcmp(ui, "builtin") == 0) ||
+        vdb_web_asset_find("/docs/swagger-ui-bundle.js") == NULL)
+        return docs_builtin(req);
+    return reply_copy(req, "text/html; charset=utf-8", swagger_page, sizeof(swagger_page) - 1);
+}
+
+int vdb_h_redoc(vdb_req *req)
+{
+    if (vdb_web_asset_find("/docs/redoc.standalone.js") == NULL)
+        return vdb_error_set(&req->err, VDB_ENOTFOUND,
+                             "ReDoc is not built into this server (npm was unavailable at build "
+                             "time); see /docs");
+    return reply_copy(req, "text/html; charset=utf-8", redoc_page, sizeof(redoc_page) - 1);
+}
+
+int vdb_h_docs_asset(vdb_req *req)
+{
+    const char *path = req->http->path;
+    if (strcmp(path, "/docs/swagger-init.js") == 0 &&
+        vdb_web_asset_find("/docs/swagger-ui-bundle.js") != NULL)
+        return reply_copy(req, "text/javascript; charset=utf-8", swagger_init,
+                          sizeof(swagger_init) - 1);
+    const vdb_web_asset *a = vdb_web_asset_find(path);
+    if (a == NULL)
+        return vdb_error_set(&req->err, VDB_ENOTFOUND,
+                             "%s is not built into this server (npm was unavailable at build "
+                             "time)", path);
+    return reply_copy(req, a->content_type, a->begin, (size_t)(a->end - a->begin));
 }

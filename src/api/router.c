@@ -23,7 +23,12 @@ static const vdb_route routes[] = {
     {"GET", "/debug/routes", STO, vdb_h_debug_routes, "debugRoutes", "root", "Every route with method and auth level", NULL, NULL, "Object"},
     {"GET", "/debug/mlx", STO, vdb_h_debug_compute, "debugCompute", "root", "Compute backend self-test (the original's MLX probe)", NULL, NULL, "Object"},
     {"GET", "/openapi.json", PUB, vdb_h_openapi, "openapi", "root", "This OpenAPI document", NULL, NULL, "Object"},
-    {"GET", "/docs", PUB, vdb_h_docs, "docs", "root", "API reference page (offline, self-contained)", NULL, NULL, "text/html"},
+    {"GET", "/docs", PUB, vdb_h_docs, "docs", "root", "Swagger UI (offline; ?ui=builtin: the self-contained page)", "ui", NULL, "text/html"},
+    {"GET", "/redoc", PUB, vdb_h_redoc, "redoc", "root", "ReDoc API reference (offline)", NULL, NULL, "text/html"},
+    {"GET", "/docs/swagger-ui.css", PUB, vdb_h_docs_asset, "docsCss", "root", "Swagger UI asset", NULL, NULL, "text/css"},
+    {"GET", "/docs/swagger-ui-bundle.js", PUB, vdb_h_docs_asset, "docsBundle", "root", "Swagger UI asset", NULL, NULL, "text/javascript"},
+    {"GET", "/docs/swagger-init.js", PUB, vdb_h_docs_asset, "docsInit", "root", "Swagger UI asset", NULL, NULL, "text/javascript"},
+    {"GET", "/docs/redoc.standalone.js", PUB, vdb_h_docs_asset, "docsRedoc", "root", "ReDoc asset", NULL, NULL, "text/javascript"},
 
     {"POST", "/vectors/add", USR, vdb_h_vectors_add, "vectorsAdd", "vectors", "Add or upsert vectors (creates a missing store, cosine)", NULL, "AddRequest", "AddResponse"},
     {"POST", "/vectors/query", USR, vdb_h_vectors_query, "vectorsQuery", "vectors", "Top-k similarity search", NULL, "QueryRequest", "QueryResponse"},
@@ -56,9 +61,9 @@ static const vdb_route routes[] = {
     {"DELETE", "/admin/keys", ADM, vdb_h_admin_keys_revoke, "adminKeysRevoke", "admin", "Revoke a key by key_id, or all keys of a user_id", "key_id,user_id", NULL, "Object"},
 
     {"GET", "/performance/health", PUB, vdb_h_perf_health, "perfHealth", "performance", "Compute backend status", NULL, NULL, "Object"},
-    {"POST", "/performance/warmup", USR, vdb_h_perf_warmup, "perfWarmup", "performance", "Open and touch stores so first queries are fast", NULL, "WarmupRequest", "Object"},
+    {"POST", "/performance/warmup", USR, vdb_h_perf_warmup, "perfWarmup", "performance", "Open and touch stores so first queries are fast", "dimension", "WarmupRequest", "Object"},
     {"POST", "/performance/benchmark", USR, vdb_h_perf_benchmark, "perfBenchmark", "performance", "Benchmark add and query on a scratch store", NULL, "BenchmarkRequest", "BenchmarkResponse"},
-    {"POST", "/performance/optimize", USR, vdb_h_perf_optimize, "perfOptimize", "performance", "Rebuild the index and compact", "user_id,model_id", "StoreRef", "OptimizeResponse"},
+    {"POST", "/performance/optimize", USR, vdb_h_perf_optimize, "perfOptimize", "performance", "Rebuild the index and compact", "user_id,model_id,force_rebuild_index", "StoreRef", "OptimizeResponse"},
     {"GET", "/performance/stats", USR, vdb_h_perf_stats, "perfStats", "performance", "Per-store and query latency figures", "user_id,model_id", NULL, "Object"},
     {"GET", "/performance/cache/stats", USR, vdb_h_perf_cache_stats, "perfCacheStats", "performance", "Query result cache figures", NULL, NULL, "Object"},
     {"POST", "/performance/cache/clear", ADM, vdb_h_perf_cache_clear, "perfCacheClear", "performance", "Empty the query result cache", NULL, NULL, "Object"},
@@ -69,6 +74,7 @@ static const vdb_route routes[] = {
     {"GET", "/monitoring/health/detailed", USR, vdb_h_mon_health_detailed, "monHealthDetailed", "monitoring", "Named health checks", NULL, NULL, "Object"},
     {"GET", "/monitoring/status", STO, vdb_h_mon_status, "monStatus", "monitoring", "Per-store state, WAL, resources", NULL, NULL, "Object"},
     {"GET", "/monitoring/stores", USR, vdb_h_mon_stores, "monStores", "monitoring", "Per-store summary", NULL, NULL, "Object"},
+    {"POST", "/monitoring/alerts/test", USR, vdb_h_mon_alert_test, "monAlertTest", "monitoring", "Evaluate and log a test alert", "alert_type", NULL, "Object"},
 
     {"POST", "/v1/batch/vectors/add", USR, vdb_h_batch_add, "batchAdd", "batch", "Add up to max_batch vectors in chunks; enable_streaming runs it in the background", NULL, "BatchAddRequest", "Object"},
     {"POST", "/v1/batch/vectors/query", USR, vdb_h_batch_query, "batchQuery", "batch", "Top-k search for many queries, grouped per query", NULL, "BatchQueryRequest", "Object"},
