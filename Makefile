@@ -151,5 +151,17 @@ test-tsan:
 	$(MAKE) SANITIZER=thread OPT="-O1 -g" BUILD=$(BUILD)/san-thread $(BUILD)/san-thread/tests/test_hnsw
 	$(BUILD)/san-thread/tests/test_hnsw
 
+# Native HNSW peers (hnswlib 0.8.0, USearch; fetched by npm into the ignored
+# bench/.peers) against vdb on the same data, one process, alternating
+# passes. BENCH_PEERS_ARGS picks the data set (see BENCHMARKS.md).
+BENCH_PEERS_DIR ?= $(BUILD)/bench-peers-data
+BENCH_PEERS_ARGS ?= --n 100000 --dim 384 --queries 1000
+bench-peers: all
+	bash bench/fetch-peers.sh
+	@mkdir -p $(BENCH_PEERS_DIR)
+	@test -f $(BENCH_PEERS_DIR)/truth.npy || $(BUILD)/vdb bench $(BENCH_PEERS_ARGS) --save $(BENCH_PEERS_DIR) --json >/dev/null
+	flock /tmp/vdb-bench.lock env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
+	  $(PYTHON) bench/peers_hnsw.py $(BENCH_PEERS_DIR) --vdb $(BUILD)/vdb --skip vdb,hnswlib-debian,faiss $(BENCH_PEERS_EXTRA)
+
 clean:
 	rm -rf build
