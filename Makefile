@@ -56,6 +56,8 @@ HDR_CHECK := $(HEADERS:%.h=$(BUILD)/hdr/%.ok)
 ifeq ($(UNAME_M),x86_64)
 $(BUILD)/obj/src/kernel/dist_avx2.o: ISA_FLAGS := -mavx2 -mfma
 $(BUILD)/obj/src/kernel/dist_avx512.o: ISA_FLAGS := -mavx512f -mavx2 -mfma
+$(BUILD)/obj/src/kernel/qdist_avx2.o: ISA_FLAGS := -mavx2 -mpopcnt
+$(BUILD)/obj/src/kernel/qdist_avx512.o: ISA_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx512vpopcntdq -mavx2 -mpopcnt
 endif
 
 .PHONY: all deps run test test-unit test-neon test-e2e test-e2e-asan test-asan test-tsan test-crash-long test-store-py test-tsan-store clean headers bench-peers
@@ -100,17 +102,25 @@ $(BUILD)/tests/dist_check: tests/kernel/dist_check.c $(BUILD)/libvdb.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Isrc $< $(BUILD)/libvdb.a $(LIBS_ALL) -o $@
 
-test-unit: $(TEST_BIN) $(BUILD)/tests/dist_check $(BUILD)/vdb
-	@set -e; for t in $(BUILD)/tests/dist_check $(TEST_BIN); do echo "== $$t"; $$t; done
+$(BUILD)/tests/qdist_check: tests/kernel/qdist_check.c $(BUILD)/libvdb.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Isrc $< $(BUILD)/libvdb.a $(LIBS_ALL) -o $@
+
+test-unit: $(TEST_BIN) $(BUILD)/tests/dist_check $(BUILD)/tests/qdist_check $(BUILD)/vdb
+	@set -e; for t in $(BUILD)/tests/dist_check $(BUILD)/tests/qdist_check $(TEST_BIN); do echo "== $$t"; $$t; done
 
 # The NEON kernels, cross-built for AArch64 and run under qemu-user.
 NEON_SRC := src/kernel/dist.c src/kernel/dist_scalar.c src/kernel/dist_neon.c src/core/cpu.c \
             src/core/err.c src/core/alloc.c tests/kernel/dist_check.c
+QNEON_SRC := src/kernel/qdist.c src/kernel/qdist_scalar.c src/kernel/qdist_neon.c src/core/cpu.c \
+             tests/kernel/qdist_check.c
 test-neon:
 ifeq ($(UNAME_M),x86_64)
 	@mkdir -p $(BUILD)/neon
 	aarch64-linux-gnu-gcc -std=c11 -D_GNU_SOURCE -pthread $(WARN) -O2 -static $(NEON_SRC) -lm -o $(BUILD)/neon/dist_check
 	qemu-aarch64 $(BUILD)/neon/dist_check neon
+	aarch64-linux-gnu-gcc -std=c11 -D_GNU_SOURCE -pthread $(WARN) -O2 -static $(QNEON_SRC) -lm -o $(BUILD)/neon/qdist_check
+	qemu-aarch64 $(BUILD)/neon/qdist_check neon-dot scalar
 else
 	@echo "test-neon: native build covers this architecture's kernels"
 endif
