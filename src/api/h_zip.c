@@ -29,6 +29,7 @@
 #include "../backup/zipio.h"
 #include "../core/alloc.h"
 #include "../core/limits.h"
+#include "../core/npy.h"
 #include "../core/rng.h"
 #include "../core/sha256.h"
 
@@ -230,41 +231,25 @@ static void import_data_free(import_data *d)
     vdb_free(d->vectors);
 }
 
-/* Parses an .npy (versions 1-3) holding a C-order 2-D '<f4' or '<f8' array. */
+/* Parses an .npy (versions 1-3, core/npy) holding a C-order 2-D '<f4' or
+ * '<f8' array. */
 static int parse_npy(vdb_req *req, const char *buf, size_t len, import_data *d)
 {
-    if (len < 12 || memcmp(buf, "\x93NUMPY", 6) != 0)
-        return vdb_error_set(&req->err, VDB_EINVAL, "vectors.npy is not an .npy file");
-    int major = (unsigned char)buf[6];
-    size_t hlen, off;
-    if (major == 1) {
-        hlen = (unsigned char)buf[8] | (size_t)(unsigned char)buf[9] << 8;
-        off = 10;
-    } else if (major == 2 || major == 3) {
-        hlen = (unsigned char)buf[8] | (size_t)(unsigned char)buf[9] << 8 |
-               (size_t)(unsigned char)buf[10] << 16 | (size_t)(unsigned char)buf[11] << 24;
-        off = 12;
-    } else {
-        return vdb_error_set(&req->err, VDB_EINVAL, "vectors.npy has unknown version %d", major);
-    }
-    if (hlen > 65536 || off + hlen > len)
-        return vdb_error_set(&req->err, VDB_EINVAL, "vectors.npy header is truncated");
-    char header[65537];
-    memcpy(header, buf + off, hlen);
-    header[hlen] = '\0';
-    int f8 = strstr(header, "'descr': '<f8'") != NULL;
-    if (!f8 && strstr(header, "'descr': '<f4'") == NULL)
+    vdb_npy_info info;
+    vdb_error perr;
+    if (vdb_npy_parse((const unsigned char *)buf, len, &info, &perr) != VDB_OK)
+        return vdb_error_set(&req->err, VDB_EINVAL, "vectors.npy: %s", perr.msg);
+    int f8 = info.dtype == VDB_NPY_F8;
+    if (info.dtype == VDB_NPY_I4)
         return vdb_error_set(&req->err, VDB_EINVAL, "vectors.npy must hold <f4 or <f8 values");
-    if (strstr(header, "'fortran_order': False") == NULL)
-        return vdb_error_set(&req->err, VDB_EINVAL, "vectors.npy must be in C order");
-    const char *shape = strstr(header, "'shape': (");
-    unsigned long long rows = 0, cols = 0;
-    if (shape == NULL || sscanf(shape + 10, "%llu, %llu)", &rows, &cols) != 2)
+    if (info.ndim != 2)
         return vdb_error_set(&req->err, VDB_EINVAL, "vectors.npy must be a 2-D (N, D) array");
+    unsigned long long rows = info.shape[0], cols = info.shape[1];
+    size_t off = info.data_off;
     if (cols == 0 || cols > req->api->config.max_dim || rows > VDB_MAX_VECTORS)
         return vdb_error_set(&req->err, VDB_EINVAL, "vectors.npy shape (%llu, %llu) is out of range",
                              rows, cols);
-    size_t item = f8 ? 8 : 4, data = len - off - hlen;
+    size_t item = info.item_size, data = len - off;
     if ((unsigned long long)data != rows * cols * item)
         return vdb_error_set(&req->err, VDB_EINVAL, "vectors.npy holds %zu data bytes, expected %llu",
                              data, rows * cols * item);
@@ -273,7 +258,7 @@ static int parse_npy(vdb_req *req, const char *buf, size_t len, import_data *d)
     d->vectors = vdb_malloc(rows * cols * sizeof(float) + 1);
     if (d->vectors == NULL)
         return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
-    const char *src = buf + off + hlen;
+    const char *src = buf + off;
     for (size_t i = 0; i < rows * cols; i++) {
         if (f8) {
             double v;

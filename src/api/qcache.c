@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "../core/alloc.h"
-#include "../store/idmap.h"
+#include "../core/hash.h"
 
 #define BUCKETS 4096
 
@@ -98,7 +98,7 @@ static entry *find(vdb_qcache *cache, uint64_t hash, const void *key, size_t len
 
 vdb_json *vdb_qcache_get(vdb_qcache *cache, const void *key, size_t len, const uint64_t tag[2])
 {
-    uint64_t hash = vdb_idmap_hash(key, len);
+    uint64_t hash = vdb_hash_keyed(key, len);
     vdb_json *results = NULL;
     entry *e;
     pthread_mutex_lock(&cache->mu);
@@ -120,7 +120,7 @@ vdb_json *vdb_qcache_get(vdb_qcache *cache, const void *key, size_t len, const u
 void vdb_qcache_put(vdb_qcache *cache, const void *key, size_t len, const uint64_t tag[2],
                     vdb_json *results, size_t bytes)
 {
-    uint64_t hash = vdb_idmap_hash(key, len);
+    uint64_t hash = vdb_hash_keyed(key, len);
     entry *e, *old;
     bytes += sizeof(entry) + len;
     if (bytes > cache->capacity / 4 || cache->max_entries == 0)

@@ -3,12 +3,15 @@
  * See bench.h. */
 #include "bench.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "../core/alloc.h"
+#include "../core/fsx.h"
+#include "../core/npy.h"
 #include "../core/rng.h"
 #include "../kernel/dist.h"
 
@@ -109,88 +112,87 @@ cleanup:
     return rc;
 }
 
-/* Parses "(rows, cols)" out of the header dict. */
-static int parse_shape(const char *header, size_t *rows, size_t *cols)
-{
-    const char *shape = strstr(header, "'shape':");
-    unsigned long long r, c;
-    if (shape == NULL || sscanf(shape, "'shape': (%llu, %llu)", &r, &c) != 2)
-        return -1;
-    *rows = (size_t)r;
-    *cols = (size_t)c;
-    return 0;
-}
-
 int vdb_bench_npy_read(const char *path, float **data_out, size_t *rows, size_t *cols,
                        vdb_error *err)
 {
-    unsigned char pre[10];
-    char header[4096];
-    size_t header_len, count, width;
-    int is_f8;
+    unsigned char pre[VDB_NPY_PREAMBLE_MAX], *head = NULL;
+    size_t data_off, count, bytes;
+    uint64_t size;
+    vdb_npy_info info;
+    vdb_error perr;
     float *data = NULL;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return vdb_error_set(err, VDB_ENOTFOUND, "cannot open %s", path);
-    if (fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6) != 0 || pre[6] != 1) {
-        fclose(f);
-        return vdb_error_set(err, VDB_EPARSE, "%s: not a version 1 .npy file", path);
+    ssize_t got;
+    int rc, fd = vdb_fsx_open(path, O_RDONLY, 0, err);
+    if (fd < 0)
+        return fd;
+    if ((rc = vdb_fsx_size(fd, &size, path, err)) != VDB_OK)
+        goto cleanup;
+    got = vdb_fsx_read(fd, pre, sizeof pre, 0, path, err);
+    if (got < 0) {
+        rc = (int)got;
+        goto cleanup;
     }
-    header_len = (size_t)pre[8] | ((size_t)pre[9] << 8);
-    if (header_len >= sizeof(header) || fread(header, 1, header_len, f) != header_len) {
-        fclose(f);
-        return vdb_error_set(err, VDB_EPARSE, "%s: bad .npy header", path);
+    if (vdb_npy_header_len(pre, (size_t)got, &data_off, &perr) != VDB_OK ||
+        data_off > size || (head = vdb_malloc(data_off)) == NULL ||
+        vdb_fsx_read(fd, head, data_off, 0, path, err) != (ssize_t)data_off ||
+        vdb_npy_parse(head, data_off, &info, &perr) != VDB_OK) {
+        rc = vdb_error_set(err, VDB_EPARSE, "%s: not a readable .npy file", path);
+        goto cleanup;
     }
-    header[header_len] = '\0';
-    is_f8 = strstr(header, "'<f8'") != NULL;
-    if ((!is_f8 && strstr(header, "'<f4'") == NULL) || strstr(header, "'fortran_order': True") ||
-        parse_shape(header, rows, cols) != 0 || *cols == 0) {
-        fclose(f);
-        return vdb_error_set(err, VDB_EPARSE,
-                             "%s: need a 2-D C-order '<f4' or '<f8' array (header %s)", path,
-                             header);
+    if (info.ndim != 2 || info.shape[1] == 0 || info.dtype == VDB_NPY_I4) {
+        rc = vdb_error_set(err, VDB_EPARSE, "%s: need a 2-D C-order '<f4' or '<f8' array", path);
+        goto cleanup;
     }
-    width = is_f8 ? 8 : 4;
-    count = *rows * *cols;
-    data = vdb_malloc((count ? count : 1) * sizeof(float) * (is_f8 ? 2 : 1));
-    if (data == NULL || fread(data, width, count, f) != count) {
-        vdb_free(data);
-        fclose(f);
-        return vdb_error_set(err, VDB_EPARSE, "%s: truncated data", path);
+    if (vdb_mul_size(info.shape[0], info.shape[1], &count) != 0 ||
+        vdb_mul_size(count, info.item_size, &bytes) != 0 || bytes > size - data_off) {
+        rc = vdb_error_set(err, VDB_EPARSE, "%s: truncated data", path);
+        goto cleanup;
     }
-    fclose(f);
-    if (is_f8) {
+    /* f8 data is read into the same buffer and narrowed in place. */
+    data = vdb_malloc(bytes ? bytes : 1);
+    if (data == NULL) {
+        rc = vdb_error_set(err, VDB_ENOMEM, "%s: out of memory", path);
+        goto cleanup;
+    }
+    if (vdb_fsx_read(fd, data, bytes, (off_t)data_off, path, err) != (ssize_t)bytes) {
+        rc = vdb_error_set(err, VDB_EPARSE, "%s: truncated data", path);
+        goto cleanup;
+    }
+    if (info.dtype == VDB_NPY_F8) {
         const double *wide = (const double *)(void *)data;
         for (size_t i = 0; i < count; i++)
             data[i] = (float)wide[i]; /* in place: reading index >= writing index */
     }
+    *rows = info.shape[0];
+    *cols = info.shape[1];
     *data_out = data;
-    return VDB_OK;
+    data = NULL;
+    rc = VDB_OK;
+cleanup:
+    vdb_free(data);
+    vdb_free(head);
+    vdb_fsx_close(fd, path, NULL);
+    return rc;
 }
 
 static int npy_write(const char *path, const char *descr, const void *data, size_t width,
                      size_t rows, size_t cols, vdb_error *err)
 {
     char header[256];
-    int len = snprintf(header, sizeof(header),
-                       "{'descr': '%s', 'fortran_order': False, 'shape': (%zu, %zu), }", descr,
-                       rows, cols);
-    size_t total = 10 + (size_t)len + 1, pad = (64 - total % 64) % 64;
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 0, 0};
-    FILE *f = fopen(path, "wb");
-    if (f == NULL)
-        return vdb_error_set(err, VDB_EIO, "cannot create %s", path);
-    pre[8] = (unsigned char)((len + 1 + pad) & 0xFF);
-    pre[9] = (unsigned char)((len + 1 + pad) >> 8);
-    fwrite(pre, 1, 10, f);
-    fwrite(header, 1, (size_t)len, f);
-    for (size_t i = 0; i < pad; i++)
-        fputc(' ', f);
-    fputc('\n', f);
-    fwrite(data, width, rows * cols, f);
-    if (fclose(f) != 0)
-        return vdb_error_set(err, VDB_EIO, "write to %s failed", path);
-    return VDB_OK;
+    size_t header_len = vdb_npy_build(header, sizeof header, descr, rows, cols, 2), count, bytes;
+    int rc, fd;
+    if (header_len == 0 || vdb_mul_size(rows, cols, &count) != 0 ||
+        vdb_mul_size(count, width, &bytes) != 0)
+        return vdb_error_set(err, VDB_ERANGE, "%s: array too large", path);
+    fd = vdb_fsx_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644, err);
+    if (fd < 0)
+        return fd;
+    rc = vdb_fsx_write(fd, header, header_len, -1, path, err);
+    if (rc == VDB_OK)
+        rc = vdb_fsx_write(fd, data, bytes, -1, path, err);
+    if (vdb_fsx_close(fd, path, rc == VDB_OK ? err : NULL) != VDB_OK && rc == VDB_OK)
+        rc = VDB_EIO;
+    return rc;
 }
 
 int vdb_bench_npy_write_f32(const char *path, const float *data, size_t rows, size_t cols,

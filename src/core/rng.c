@@ -10,14 +10,7 @@
 #include <unistd.h>
 
 #include "err.h"
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+#include "hash.h"
 
 static inline uint64_t rotl(uint64_t x, int k)
 {
@@ -26,8 +19,9 @@ static inline uint64_t rotl(uint64_t x, int k)
 
 void vdb_rng_seed(vdb_rng *rng, uint64_t seed)
 {
-    for (int i = 0; i < 4; i++)
-        rng->s[i] = splitmix64(&seed);
+    /* splitmix64: step the seed by the golden gamma, mix each step. */
+    for (int i = 0; i < 4; i++, seed += 0x9E3779B97F4A7C15ull)
+        rng->s[i] = vdb_hash_mix64(seed);
 }
 
 uint64_t vdb_rng_next(vdb_rng *rng)

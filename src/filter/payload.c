@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "../core/alloc.h"
+#include "../core/hash.h"
 #include "payload_int.h"
 
 /* ---- keys and the hash map ----------------------------------------------- */
@@ -63,17 +64,11 @@ int vdb_payload__exact_double(long long value)
 
 static uint64_t key_hash(const vdb_pkey *key)
 {
-    uint64_t h;
-    if (key->kind == VDB_PKEY_STR) {
-        h = 1469598103934665603ull; /* FNV-1a */
-        for (size_t i = 0; i < key->len; i++)
-            h = (h ^ (unsigned char)key->str[i]) * 1099511628211ull;
-    } else {
-        h = key->num + 0x9e3779b97f4a7c15ull * (uint64_t)key->kind; /* splitmix64 */
-        h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
-        h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
-        h ^= h >> 31;
-    }
+    /* Strings are client-chosen metadata values: keyed, so nobody can
+     * flood one bucket. */
+    uint64_t h = key->kind == VDB_PKEY_STR
+                     ? vdb_hash_keyed(key->str, key->len)
+                     : vdb_hash_mix64(key->num ^ ((uint64_t)key->kind << 56));
     return h | 1; /* never 0, so hash 0 can mean "empty" in checks */
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../core/alloc.h"
+#include "../core/hash.h"
 #include "hnsw_int.h"
 
 void vdb_hnsw_params_default(vdb_hnsw_params *params)
@@ -198,19 +199,10 @@ size_t vdb_hnsw__slot0_words(uint32_t m)
     return words;
 }
 
-/* splitmix64: a full-avalanche mix, so consecutive rows draw independent
- * levels. */
-static uint64_t mix64(uint64_t x)
-{
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
 int vdb_hnsw__draw_level(const vdb_hnsw *h, uint32_t row)
 {
-    uint64_t bits = mix64(h->seed ^ mix64(row));
+    /* A full-avalanche mix, so consecutive rows draw independent levels. */
+    uint64_t bits = vdb_hash_mix64(h->seed ^ vdb_hash_mix64(row));
     double u = ((double)(bits >> 11) + 1.0) * (1.0 / 9007199254740992.0); /* (0, 1] */
     double level = -log(u) * h->level_mult;
     if (level >= VDB_HNSW_MAX_LEVEL)

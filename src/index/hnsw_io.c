@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "../core/alloc.h"
+#include "../core/bytes.h"
 #include "hnsw_int.h"
 
 #define HEADER_BYTES 80
@@ -95,30 +96,6 @@ static uint64_t hash_final(const hash_state *st)
     return hash_word(h, st->length);
 }
 
-static void put32(unsigned char *p, uint32_t v)
-{
-    memcpy(p, &v, 4);
-}
-
-static void put64(unsigned char *p, uint64_t v)
-{
-    memcpy(p, &v, 8);
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
 /* ---- save ---------------------------------------------------------------- */
 
 typedef struct writer {
@@ -142,19 +119,19 @@ static void write_graph(const vdb_hnsw *h, writer *w)
     uint64_t entry = h->entry;
     unsigned char head[HEADER_BYTES] = {0};
     memcpy(head, magic, 8);
-    put32(head + 8, ORDER_TAG);
-    put32(head + 12, FORMAT_VERSION);
-    put32(head + 16, h->dim);
-    put32(head + 20, (uint32_t)h->metric);
-    put32(head + 24, h->m);
-    put32(head + 28, h->ef_construction);
-    put32(head + 32, h->ef_search);
-    put32(head + 36, n);
-    put32(head + 40, (uint32_t)entry);
-    put32(head + 44, (uint32_t)(entry >> 32));
-    put64(head + 48, h->count);
-    put64(head + 56, h->seed);
-    put64(head + 64, h->upper_u32);
+    vdb_put32le(head + 8, ORDER_TAG);
+    vdb_put32le(head + 12, FORMAT_VERSION);
+    vdb_put32le(head + 16, h->dim);
+    vdb_put32le(head + 20, (uint32_t)h->metric);
+    vdb_put32le(head + 24, h->m);
+    vdb_put32le(head + 28, h->ef_construction);
+    vdb_put32le(head + 32, h->ef_search);
+    vdb_put32le(head + 36, n);
+    vdb_put32le(head + 40, (uint32_t)entry);
+    vdb_put32le(head + 44, (uint32_t)(entry >> 32));
+    vdb_put64le(head + 48, h->count);
+    vdb_put64le(head + 56, h->seed);
+    vdb_put64le(head + 64, h->upper_u32);
     emit(w, head, sizeof(head));
     emit(w, h->levels, n);
     static const unsigned char zeros[4] = {0};
@@ -166,7 +143,7 @@ static void write_graph(const vdb_hnsw *h, writer *w)
             emit(w, h->upper[i], (size_t)level * h->slot_up * sizeof(uint32_t));
     }
     unsigned char sum[8];
-    put64(sum, hash_final(&w->hash));
+    vdb_put64le(sum, hash_final(&w->hash));
     emit(w, sum, 8);
 }
 
@@ -220,24 +197,24 @@ typedef struct header {
 /* Checks the header alone and against the file size. */
 static int parse_header(const unsigned char *p, uint64_t file_size, header *hd, vdb_error *err)
 {
-    if (memcmp(p, magic, 8) != 0 || get32(p + 8) != ORDER_TAG)
+    if (memcmp(p, magic, 8) != 0 || vdb_get32le(p + 8) != ORDER_TAG)
         return vdb_error_set(err, VDB_ECORRUPT, "hnsw: not a vdb HNSW file (bad magic)");
-    if (get32(p + 12) != FORMAT_VERSION)
+    if (vdb_get32le(p + 12) != FORMAT_VERSION)
         return vdb_error_set(err, VDB_ECORRUPT, "hnsw: unsupported format version %u",
-                             get32(p + 12));
-    hd->dim = get32(p + 16);
-    hd->metric = get32(p + 20);
-    hd->m = get32(p + 24);
-    hd->ef_construction = get32(p + 28);
-    hd->ef_search = get32(p + 32);
-    hd->n = get32(p + 36);
-    hd->entry = get32(p + 40);
-    hd->top = get32(p + 44);
-    hd->count = get64(p + 48);
-    hd->seed = get64(p + 56);
-    hd->upper_u32 = get64(p + 64);
+                             vdb_get32le(p + 12));
+    hd->dim = vdb_get32le(p + 16);
+    hd->metric = vdb_get32le(p + 20);
+    hd->m = vdb_get32le(p + 24);
+    hd->ef_construction = vdb_get32le(p + 28);
+    hd->ef_search = vdb_get32le(p + 32);
+    hd->n = vdb_get32le(p + 36);
+    hd->entry = vdb_get32le(p + 40);
+    hd->top = vdb_get32le(p + 44);
+    hd->count = vdb_get64le(p + 48);
+    hd->seed = vdb_get64le(p + 56);
+    hd->upper_u32 = vdb_get64le(p + 64);
     if (hd->m < 2 || hd->m > VDB_HNSW_MAX_M || hd->top > VDB_HNSW_MAX_LEVEL ||
-        hd->n == UINT32_MAX || hd->count > hd->n || get64(p + 72) != 0)
+        hd->n == UINT32_MAX || hd->count > hd->n || vdb_get64le(p + 72) != 0)
         return vdb_error_set(err, VDB_ECORRUPT, "hnsw: header fields out of range");
     /* Expected size, in 64-bit arithmetic that cannot overflow: n < 2^32,
      * slot <= 257 words, and U is bounded by the file size first. */
@@ -284,7 +261,7 @@ static int read_body(vdb_hnsw *h, reader *r, const header *hd, vdb_error *err)
     unsigned char sum[8];
     if (fread(sum, 1, 8, r->f) != 8)
         return vdb_error_set(err, VDB_ECORRUPT, "hnsw: short read");
-    if (get64(sum) != expect)
+    if (vdb_get64le(sum) != expect)
         return vdb_error_set(err, VDB_ECORRUPT, "hnsw: checksum mismatch");
     return VDB_OK;
 }

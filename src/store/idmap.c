@@ -10,6 +10,7 @@
 
 #include "../core/alloc.h"
 #include "../core/err.h"
+#include "../core/hash.h"
 
 #define EMPTY_ROW UINT32_MAX
 
@@ -25,20 +26,6 @@ struct vdb_idmap {
     vdb_idmap_key_fn key_of;
     void *owner;
 };
-
-uint64_t vdb_idmap_hash(const char *key, size_t len)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)key[i];
-        h *= 0x100000001b3ull;
-    }
-    /* Final avalanche so the low bits used for the bucket depend on all. */
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    return h;
-}
 
 static slot *alloc_slots(size_t capacity)
 {
@@ -117,13 +104,13 @@ static size_t probe(const vdb_idmap *map, const char *key, uint64_t hash)
 
 int64_t vdb_idmap_get(const vdb_idmap *map, const char *key)
 {
-    size_t at = probe(map, key, vdb_idmap_hash(key, strlen(key)));
+    size_t at = probe(map, key, vdb_hash_keyed(key, strlen(key)));
     return map->slots[at].row == EMPTY_ROW ? -1 : (int64_t)map->slots[at].row;
 }
 
 int vdb_idmap_put(vdb_idmap *map, const char *key, uint32_t row)
 {
-    uint64_t hash = vdb_idmap_hash(key, strlen(key));
+    uint64_t hash = vdb_hash_keyed(key, strlen(key));
     size_t at;
     if ((map->size + 1) * 2 > map->mask + 1) {
         int rc = rehash(map, (map->mask + 1) * 2);
@@ -140,7 +127,7 @@ int vdb_idmap_put(vdb_idmap *map, const char *key, uint32_t row)
 
 int vdb_idmap_remove(vdb_idmap *map, const char *key)
 {
-    size_t at = probe(map, key, vdb_idmap_hash(key, strlen(key)));
+    size_t at = probe(map, key, vdb_hash_keyed(key, strlen(key)));
     size_t next;
     if (map->slots[at].row == EMPTY_ROW)
         return 0;

@@ -16,9 +16,6 @@ typedef const char *(*vdb_idmap_key_fn)(void *owner, uint32_t row);
 vdb_idmap *vdb_idmap_new(vdb_idmap_key_fn key_of, void *owner);
 void vdb_idmap_free(vdb_idmap *map);
 
-/* 64-bit hash of a string (FNV-1a mixed); stable across runs. */
-uint64_t vdb_idmap_hash(const char *key, size_t len);
-
 /* Row for key, or -1. */
 int64_t vdb_idmap_get(const vdb_idmap *map, const char *key);
 

@@ -21,7 +21,7 @@
 #include "../core/alloc.h"
 #include "../core/fsx.h"
 #include "../core/json.h"
-#include "crc.h"
+#include "../core/crc.h"
 
 #define BUF_SIZE (1u << 20)
 

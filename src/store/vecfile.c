@@ -36,8 +36,10 @@
 #include <string.h>
 
 #include "../core/alloc.h"
+#include "../core/bytes.h"
 #include "../core/fsx.h"
-#include "crc.h"
+#include "../core/npy.h"
+#include "../core/crc.h"
 
 #define BUF_SIZE (1u << 20)
 #define LFH_SIZE 30
@@ -48,46 +50,6 @@
 #define PAD_ID 0x6476u
 #define NPY_MAX_HEADER 4096u
 #define U32_MAX_FIELD 0xFFFFFFFFu
-
-static void put16(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-}
-
-static void put32(unsigned char *p, uint32_t v)
-{
-    put16(p, v & 0xFFFF);
-    put16(p + 2, v >> 16);
-}
-
-static void put64(unsigned char *p, uint64_t v)
-{
-    put32(p, (uint32_t)v);
-    put32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint32_t get16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
-static uint32_t get32(const unsigned char *p) { return get16(p) | get16(p + 2) << 16; }
-static uint64_t get64(const unsigned char *p) { return get32(p) | (uint64_t)get32(p + 4) << 32; }
-
-/* Builds an .npy v1.0 header; returns its length (a multiple of 64). */
-static size_t npy_header(char *out, size_t rows, uint32_t dim, int two_d)
-{
-    char dict[200];
-    int n = two_d ? snprintf(dict, sizeof(dict),
-                             "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, %u), }",
-                             rows, dim)
-                  : snprintf(dict, sizeof(dict),
-                             "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu,), }", rows);
-    size_t total = ((size_t)10 + (size_t)n + 1 + 63) / 64 * 64;
-    memcpy(out, "\x93NUMPY\x01\x00", 8);
-    put16((unsigned char *)out + 8, (uint32_t)(total - 10));
-    memcpy(out + 10, dict, (size_t)n);
-    memset(out + 10 + n, ' ', total - 10 - (size_t)n - 1);
-    out[total - 1] = '\n';
-    return total;
-}
 
 typedef struct zwriter {
     int fd;
@@ -154,20 +116,20 @@ static int put_local(zwriter *w, const member *m, int zip64, size_t extra)
     size_t name_len = strlen(m->name);
     int rc;
     memset(h, 0, sizeof(h));
-    put32(h, 0x04034b50u);
-    put16(h + 4, zip64 ? 45 : 20);
-    put16(h + 12, 0x0021);
-    put32(h + 18, zip64 ? U32_MAX_FIELD : (uint32_t)m->size);
-    put32(h + 22, zip64 ? U32_MAX_FIELD : (uint32_t)m->size);
-    put16(h + 26, (uint32_t)name_len);
-    put16(h + 28, (uint32_t)extra);
+    vdb_put32le(h, 0x04034b50u);
+    vdb_put16le(h + 4, zip64 ? 45 : 20);
+    vdb_put16le(h + 12, 0x0021);
+    vdb_put32le(h + 18, zip64 ? U32_MAX_FIELD : (uint32_t)m->size);
+    vdb_put32le(h + 22, zip64 ? U32_MAX_FIELD : (uint32_t)m->size);
+    vdb_put16le(h + 26, (uint32_t)name_len);
+    vdb_put16le(h + 28, (uint32_t)extra);
     if ((rc = zput(w, h, LFH_SIZE, 0)) != VDB_OK || (rc = zput(w, m->name, name_len, 0)) != VDB_OK)
         return rc;
     if (zip64) {
-        put16(h, 1);
-        put16(h + 2, 16);
-        put64(h + 4, m->size);
-        put64(h + 12, m->size);
+        vdb_put16le(h, 1);
+        vdb_put16le(h + 2, 16);
+        vdb_put64le(h + 4, m->size);
+        vdb_put64le(h + 12, m->size);
         if ((rc = zput(w, h, 20, 0)) != VDB_OK)
             return rc;
         extra -= 20;
@@ -175,8 +137,8 @@ static int put_local(zwriter *w, const member *m, int zip64, size_t extra)
     if (extra > 0) {
         if (extra < 4)
             return vdb_error_set(w->err, VDB_EINTERNAL, "npz padding of %zu bytes", extra);
-        put16(h, PAD_ID);
-        put16(h + 2, (uint32_t)(extra - 4));
+        vdb_put16le(h, PAD_ID);
+        vdb_put16le(h + 2, (uint32_t)(extra - 4));
         if ((rc = zput(w, h, 4, 0)) != VDB_OK || (rc = zzero(w, extra - 4)) != VDB_OK)
             return rc;
     }
@@ -192,26 +154,26 @@ static int put_central(zwriter *w, const member *members, int count, int zip64)
         const member *m = &members[i];
         size_t name_len = strlen(m->name);
         memset(h, 0, sizeof(h));
-        put32(h, 0x02014b50u);
-        put16(h + 4, (3u << 8) | (zip64 ? 45u : 20u));
-        put16(h + 6, zip64 ? 45 : 20);
-        put16(h + 14, 0x0021);
-        put32(h + 16, m->crc);
-        put32(h + 20, zip64 ? U32_MAX_FIELD : (uint32_t)m->size);
-        put32(h + 24, zip64 ? U32_MAX_FIELD : (uint32_t)m->size);
-        put16(h + 28, (uint32_t)name_len);
-        put16(h + 30, zip64 ? 28 : 0);
-        put32(h + 38, 0100644u << 16);
-        put32(h + 42, zip64 ? U32_MAX_FIELD : (uint32_t)m->header_off);
+        vdb_put32le(h, 0x02014b50u);
+        vdb_put16le(h + 4, (3u << 8) | (zip64 ? 45u : 20u));
+        vdb_put16le(h + 6, zip64 ? 45 : 20);
+        vdb_put16le(h + 14, 0x0021);
+        vdb_put32le(h + 16, m->crc);
+        vdb_put32le(h + 20, zip64 ? U32_MAX_FIELD : (uint32_t)m->size);
+        vdb_put32le(h + 24, zip64 ? U32_MAX_FIELD : (uint32_t)m->size);
+        vdb_put16le(h + 28, (uint32_t)name_len);
+        vdb_put16le(h + 30, zip64 ? 28 : 0);
+        vdb_put32le(h + 38, 0100644u << 16);
+        vdb_put32le(h + 42, zip64 ? U32_MAX_FIELD : (uint32_t)m->header_off);
         if ((rc = zput(w, h, CDH_SIZE, 0)) != VDB_OK ||
             (rc = zput(w, m->name, name_len, 0)) != VDB_OK)
             return rc;
         if (zip64) {
-            put16(h, 1);
-            put16(h + 2, 24);
-            put64(h + 4, m->size);
-            put64(h + 12, m->size);
-            put64(h + 20, m->header_off);
+            vdb_put16le(h, 1);
+            vdb_put16le(h + 2, 24);
+            vdb_put64le(h + 4, m->size);
+            vdb_put64le(h + 12, m->size);
+            vdb_put64le(h + 20, m->header_off);
             if ((rc = zput(w, h, 28, 0)) != VDB_OK)
                 return rc;
         }
@@ -221,33 +183,33 @@ static int put_central(zwriter *w, const member *members, int count, int zip64)
         uint64_t eocd64_off = w->off;
         unsigned char e[EOCD64_SIZE + LOC64_SIZE];
         memset(e, 0, sizeof(e));
-        put32(e, 0x06064b50u);
-        put64(e + 4, EOCD64_SIZE - 12);
-        put16(e + 12, (3u << 8) | 45u);
-        put16(e + 14, 45);
-        put64(e + 24, (uint64_t)count);
-        put64(e + 32, (uint64_t)count);
-        put64(e + 40, cd_size);
-        put64(e + 48, cd_off);
-        put32(e + 56, 0x07064b50u);
-        put64(e + 64, eocd64_off);
-        put32(e + 72, 1);
+        vdb_put32le(e, 0x06064b50u);
+        vdb_put64le(e + 4, EOCD64_SIZE - 12);
+        vdb_put16le(e + 12, (3u << 8) | 45u);
+        vdb_put16le(e + 14, 45);
+        vdb_put64le(e + 24, (uint64_t)count);
+        vdb_put64le(e + 32, (uint64_t)count);
+        vdb_put64le(e + 40, cd_size);
+        vdb_put64le(e + 48, cd_off);
+        vdb_put32le(e + 56, 0x07064b50u);
+        vdb_put64le(e + 64, eocd64_off);
+        vdb_put32le(e + 72, 1);
         if ((rc = zput(w, e, sizeof(e), 0)) != VDB_OK)
             return rc;
     }
     memset(h, 0, EOCD_SIZE);
-    put32(h, 0x06054b50u);
-    put16(h + 8, (uint32_t)count);
-    put16(h + 10, (uint32_t)count);
-    put32(h + 12, zip64 ? U32_MAX_FIELD : (uint32_t)cd_size);
-    put32(h + 16, zip64 ? U32_MAX_FIELD : (uint32_t)cd_off);
+    vdb_put32le(h, 0x06054b50u);
+    vdb_put16le(h + 8, (uint32_t)count);
+    vdb_put16le(h + 10, (uint32_t)count);
+    vdb_put32le(h + 12, zip64 ? U32_MAX_FIELD : (uint32_t)cd_size);
+    vdb_put32le(h + 16, zip64 ? U32_MAX_FIELD : (uint32_t)cd_off);
     return zput(w, h, EOCD_SIZE, 0);
 }
 
 static int patch_crc(zwriter *w, const member *m)
 {
     unsigned char c[4];
-    put32(c, m->crc);
+    vdb_put32le(c, m->crc);
     return vdb_fsx_write(w->fd, c, 4, (off_t)(m->header_off + 14), w->path, w->err);
 }
 
@@ -257,7 +219,8 @@ int vdb_vecfile_write(const char *path, uint32_t dim, size_t rows, vdb_vecfile_r
     zwriter w = {.fd = -1, .path = path, .err = err};
     member members[2] = {{.name = "vectors.npy"}, {.name = "norms.npy"}};
     char h1[256], h2[256];
-    size_t h1_len = npy_header(h1, rows, dim, 1), h2_len = npy_header(h2, rows, dim, 0);
+    size_t h1_len = vdb_npy_build(h1, sizeof h1, "<f4", rows, dim, 2),
+           h2_len = vdb_npy_build(h2, sizeof h2, "<f4", rows, 1, 1);
     size_t data_bytes, norm_bytes, extra1;
     float *norms = NULL;
     int zip64, rc;
@@ -348,96 +311,38 @@ static int read_at(vdb_vecfile *f, void *buf, size_t len, uint64_t off, vdb_erro
     return VDB_OK;
 }
 
-/* Parses "(N, D)" / "(N,)" at *p. */
-static int parse_shape(const char **p, array_loc *a)
-{
-    const char *s = *p;
-    a->ndim = 0;
-    if (*s++ != '(')
-        return -1;
-    for (;;) {
-        unsigned long long v = 0;
-        int digits = 0;
-        while (*s == ' ')
-            s++;
-        if (*s == ')')
-            break;
-        while (*s >= '0' && *s <= '9' && digits < 19) {
-            v = v * 10 + (unsigned long long)(*s++ - '0');
-            digits++;
-        }
-        if (digits == 0 || a->ndim == 2 || v > SIZE_MAX)
-            return -1;
-        a->shape[a->ndim++] = (size_t)v;
-        while (*s == ' ')
-            s++;
-        if (*s == ',')
-            s++;
-        else if (*s != ')')
-            return -1;
-    }
-    *p = s + 1;
-    return 0;
-}
-
-/* Parses the .npy header at the member start; fills data_off and shape. */
+/* Parses the .npy header at the member start (core/npy); fills data_off and
+ * shape. Only '<f4' is a store's dtype. */
 static int parse_npy(vdb_vecfile *f, array_loc *a, vdb_error *err)
 {
-    unsigned char pre[12];
-    char dict[NPY_MAX_HEADER + 1];
-    size_t hlen, pre_len;
-    int rc, have_descr = 0, have_order = 0, have_shape = 0;
-    if (a->member_size < 10)
+    unsigned char pre[VDB_NPY_PREAMBLE_MAX], *head;
+    size_t data_off;
+    vdb_npy_info info;
+    vdb_error perr;
+    int rc;
+    if (a->member_size < VDB_NPY_PREAMBLE_MAX)
         return corrupt(f, err, "member too small for .npy", a->member_off);
-    if ((rc = read_at(f, pre, 10, a->member_off, err)) != VDB_OK)
+    if ((rc = read_at(f, pre, sizeof pre, a->member_off, err)) != VDB_OK)
         return rc;
-    if (memcmp(pre, "\x93NUMPY", 6) != 0)
-        return corrupt(f, err, "bad .npy magic", a->member_off);
-    if (pre[6] == 1) {
-        hlen = get16(pre + 8);
-        pre_len = 10;
-    } else if (pre[6] == 2 || pre[6] == 3) {
-        if ((rc = read_at(f, pre, 12, a->member_off, err)) != VDB_OK)
-            return rc;
-        hlen = get32(pre + 8);
-        pre_len = 12;
-    } else {
-        return corrupt(f, err, "unsupported .npy version", a->member_off);
-    }
-    if (hlen > NPY_MAX_HEADER || pre_len + hlen > a->member_size)
+    if (vdb_npy_header_len(pre, sizeof pre, &data_off, &perr) != VDB_OK)
+        return corrupt(f, err, perr.msg, a->member_off);
+    if (data_off > NPY_MAX_HEADER || data_off > a->member_size)
         return corrupt(f, err, ".npy header length out of range", a->member_off);
-    if ((rc = read_at(f, dict, hlen, a->member_off + pre_len, err)) != VDB_OK)
+    head = vdb_malloc(data_off);
+    if (head == NULL)
+        return vdb_error_set(err, VDB_ENOMEM, "out of memory reading an .npy header");
+    rc = read_at(f, head, data_off, a->member_off, err);
+    if (rc == VDB_OK && vdb_npy_parse(head, data_off, &info, &perr) != VDB_OK)
+        rc = corrupt(f, err, perr.msg, a->member_off);
+    vdb_free(head);
+    if (rc != VDB_OK)
         return rc;
-    dict[hlen] = '\0';
-    for (const char *s = dict; *s; s++) {
-        if (strncmp(s, "'descr':", 8) == 0) {
-            s += 8;
-            while (*s == ' ')
-                s++;
-            if (strncmp(s, "'<f4'", 5) != 0)
-                return corrupt(f, err, "dtype is not little-endian float32 ('<f4')",
-                               a->member_off);
-            have_descr = 1;
-        } else if (strncmp(s, "'fortran_order':", 16) == 0) {
-            s += 16;
-            while (*s == ' ')
-                s++;
-            if (strncmp(s, "False", 5) != 0)
-                return corrupt(f, err, "array is not in C order", a->member_off);
-            have_order = 1;
-        } else if (strncmp(s, "'shape':", 8) == 0) {
-            s += 8;
-            while (*s == ' ')
-                s++;
-            if (parse_shape(&s, a) != 0)
-                return corrupt(f, err, "bad .npy shape", a->member_off);
-            have_shape = 1;
-            s--;
-        }
-    }
-    if (!have_descr || !have_order || !have_shape)
-        return corrupt(f, err, ".npy header lacks descr, fortran_order or shape", a->member_off);
-    a->data_off = a->member_off + pre_len + hlen;
+    if (info.dtype != VDB_NPY_F4)
+        return corrupt(f, err, "dtype is not little-endian float32 ('<f4')", a->member_off);
+    a->ndim = info.ndim;
+    a->shape[0] = info.shape[0];
+    a->shape[1] = info.shape[1];
+    a->data_off = a->member_off + data_off;
     return VDB_OK;
 }
 
@@ -460,15 +365,15 @@ static int find_directory(vdb_vecfile *f, uint64_t *cd_off, uint64_t *cd_size, u
         return rc;
     }
     for (size_t i = len - EOCD_SIZE + 1; i-- > 0;) {
-        if (get32(tail + i) == 0x06054b50u) {
+        if (vdb_get32le(tail + i) == 0x06054b50u) {
             eocd = base + i;
             break;
         }
     }
     if (eocd != UINT64_MAX) {
-        *count = get16(tail + (eocd - base) + 10);
-        *cd_size = get32(tail + (eocd - base) + 12);
-        *cd_off = get32(tail + (eocd - base) + 16);
+        *count = vdb_get16le(tail + (eocd - base) + 10);
+        *cd_size = vdb_get32le(tail + (eocd - base) + 12);
+        *cd_off = vdb_get32le(tail + (eocd - base) + 16);
     }
     vdb_free(tail);
     if (eocd == UINT64_MAX)
@@ -477,15 +382,15 @@ static int find_directory(vdb_vecfile *f, uint64_t *cd_off, uint64_t *cd_size, u
         return VDB_OK;
     if (eocd < LOC64_SIZE + EOCD64_SIZE ||
         (rc = read_at(f, loc, LOC64_SIZE, eocd - LOC64_SIZE, err)) != VDB_OK ||
-        get32(loc) != 0x07064b50u)
+        vdb_get32le(loc) != 0x07064b50u)
         return corrupt(f, err, "ZIP64 locator missing", eocd);
-    if ((rc = read_at(f, e64, EOCD64_SIZE, get64(loc + 8), err)) != VDB_OK)
+    if ((rc = read_at(f, e64, EOCD64_SIZE, vdb_get64le(loc + 8), err)) != VDB_OK)
         return rc;
-    if (get32(e64) != 0x06064b50u)
-        return corrupt(f, err, "bad ZIP64 end-of-central-directory record", get64(loc + 8));
-    *count = get64(e64 + 32);
-    *cd_size = get64(e64 + 40);
-    *cd_off = get64(e64 + 48);
+    if (vdb_get32le(e64) != 0x06064b50u)
+        return corrupt(f, err, "bad ZIP64 end-of-central-directory record", vdb_get64le(loc + 8));
+    *count = vdb_get64le(e64 + 32);
+    *cd_size = vdb_get64le(e64 + 40);
+    *cd_off = vdb_get64le(e64 + 48);
     return VDB_OK;
 }
 
@@ -494,7 +399,7 @@ static void zip64_extra(const unsigned char *x, size_t len, uint64_t *usize, uin
                         uint64_t *off)
 {
     while (len >= 4) {
-        uint32_t id = get16(x), sz = get16(x + 2);
+        uint32_t id = vdb_get16le(x), sz = vdb_get16le(x + 2);
         if (sz > len - 4)
             return;
         if (id == 1) {
@@ -506,7 +411,7 @@ static void zip64_extra(const unsigned char *x, size_t len, uint64_t *usize, uin
                     continue;
                 if (left < 8)
                     return;
-                *fields[i] = get64(v);
+                *fields[i] = vdb_get64le(v);
                 v += 8;
                 left -= 8;
             }
@@ -527,31 +432,31 @@ static int locate_member(vdb_vecfile *f, const unsigned char *cd, size_t cd_len,
         size_t n, x, c;
         unsigned char lfh[LFH_SIZE];
         int rc;
-        if (cd_len - pos < CDH_SIZE || get32(h) != 0x02014b50u)
+        if (cd_len - pos < CDH_SIZE || vdb_get32le(h) != 0x02014b50u)
             return corrupt(f, err, "bad central directory entry", pos);
-        n = get16(h + 28);
-        x = get16(h + 30);
-        c = get16(h + 32);
+        n = vdb_get16le(h + 28);
+        x = vdb_get16le(h + 30);
+        c = vdb_get16le(h + 32);
         if (CDH_SIZE + n + x + c > cd_len - pos)
             return corrupt(f, err, "central directory entry overruns", pos);
         pos += CDH_SIZE + n + x + c;
         if (n != name_len || memcmp(h + CDH_SIZE, name, n) != 0)
             continue;
-        if (get16(h + 10) != 0)
+        if (vdb_get16le(h + 10) != 0)
             return corrupt(f, err, "member is compressed; only stored npz members are read", 0);
-        csize = get32(h + 20);
-        usize = get32(h + 24);
-        off = get32(h + 42);
+        csize = vdb_get32le(h + 20);
+        usize = vdb_get32le(h + 24);
+        off = vdb_get32le(h + 42);
         zip64_extra(h + CDH_SIZE + n, x, &usize, &csize, &off);
         if (csize != usize)
             return corrupt(f, err, "stored member sizes differ", off);
         if ((rc = read_at(f, lfh, LFH_SIZE, off, err)) != VDB_OK)
             return rc;
-        if (get32(lfh) != 0x04034b50u)
+        if (vdb_get32le(lfh) != 0x04034b50u)
             return corrupt(f, err, "bad local file header", off);
-        a->member_off = off + LFH_SIZE + get16(lfh + 26) + get16(lfh + 28);
+        a->member_off = off + LFH_SIZE + vdb_get16le(lfh + 26) + vdb_get16le(lfh + 28);
         a->member_size = usize;
-        a->crc = get32(h + 16);
+        a->crc = vdb_get32le(h + 16);
         if (a->member_off > f->size || a->member_size > f->size - a->member_off)
             return corrupt(f, err, "member data runs past the end of the file", off);
         return parse_npy(f, a, err);

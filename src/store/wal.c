@@ -45,10 +45,11 @@
 #include <time.h>
 
 #include "../core/alloc.h"
+#include "../core/bytes.h"
 #include "../core/fsx.h"
 #include "../core/log.h"
 #include "../core/rng.h"
-#include "crc.h"
+#include "../core/crc.h"
 
 #define HEADER_SIZE 16
 #define REC_HEADER 24
@@ -78,28 +79,6 @@ struct vdb_wal {
     pthread_t thread;
 };
 
-static void put32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void put64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
 static uint32_t record_crc(uint32_t salt, const unsigned char *header, const void *payload,
                            size_t len)
 {
@@ -111,12 +90,12 @@ static uint32_t record_crc(uint32_t salt, const unsigned char *header, const voi
 static int record_valid(uint32_t salt, const unsigned char *p, size_t avail)
 {
     uint32_t len;
-    if (avail < REC_HEADER || get32(p) != REC_MAGIC)
+    if (avail < REC_HEADER || vdb_get32le(p) != REC_MAGIC)
         return 0;
-    len = get32(p + 4);
+    len = vdb_get32le(p + 4);
     if (len > VDB_WAL_MAX_RECORD || (size_t)len > avail - REC_HEADER)
         return 0;
-    return record_crc(salt, p, p + REC_HEADER, len) == get32(p + 20);
+    return record_crc(salt, p, p + REC_HEADER, len) == vdb_get32le(p + 20);
 }
 
 /* Fsyncs with the mutex released; updates the durable LSN or fails the log.
@@ -192,8 +171,8 @@ static int write_header(vdb_wal *wal, vdb_error *err)
     unsigned char header[HEADER_SIZE];
     int rc;
     memcpy(header, file_magic, 8);
-    put32(header + 8, WAL_VERSION);
-    put32(header + 12, wal->salt);
+    vdb_put32le(header + 8, WAL_VERSION);
+    vdb_put32le(header + 12, wal->salt);
     if ((rc = vdb_fsx_truncate(wal->fd, 0, wal->path, err)) != VDB_OK ||
         (rc = vdb_fsx_write(wal->fd, header, HEADER_SIZE, 0, wal->path, err)) != VDB_OK ||
         (rc = vdb_fsx_fsync(wal->fd, wal->path, err)) != VDB_OK)
@@ -225,10 +204,10 @@ static int open_header(vdb_wal *wal, uint64_t size, vdb_error *err)
     if ((size_t)got != HEADER_SIZE || memcmp(header, file_magic, 8) != 0)
         return vdb_error_set(err, VDB_ECORRUPT, "%s: not a vdb WAL (bad magic at offset 0)",
                              wal->path);
-    if (get32(header + 8) != WAL_VERSION)
+    if (vdb_get32le(header + 8) != WAL_VERSION)
         return vdb_error_set(err, VDB_ECORRUPT, "%s: WAL version %u not supported", wal->path,
-                             get32(header + 8));
-    wal->salt = get32(header + 12);
+                             vdb_get32le(header + 8));
+    wal->salt = vdb_get32le(header + 12);
     return VDB_OK;
 }
 
@@ -280,9 +259,9 @@ static int scan(vdb_wal *wal, uint64_t size, vdb_wal_replay_fn replay, void *ctx
             rc = (int)got;
             goto cleanup;
         }
-        len = get32(header + 4);
-        lsn = get64(header + 8);
-        if (get32(header) != REC_MAGIC) {
+        len = vdb_get32le(header + 4);
+        lsn = vdb_get64le(header + 8);
+        if (vdb_get32le(header) != REC_MAGIC) {
             why = "bad record magic";
             break;
         }
@@ -305,7 +284,7 @@ static int scan(vdb_wal *wal, uint64_t size, vdb_wal_replay_fn replay, void *ctx
             rc = (int)got;
             goto cleanup;
         }
-        if (record_crc(wal->salt, header, payload, len) != get32(header + 20)) {
+        if (record_crc(wal->salt, header, payload, len) != vdb_get32le(header + 20)) {
             why = "checksum mismatch";
             break;
         }
@@ -430,13 +409,13 @@ int vdb_wal_append(vdb_wal *wal, int type, const void *payload, size_t len, uint
     if (rc)
         return vdb_error_set(err, VDB_EREADONLY, "%s: an earlier write or fsync failed",
                              wal->path);
-    put32(header, REC_MAGIC);
-    put32(header + 4, (uint32_t)len);
-    put64(header + 8, lsn);
+    vdb_put32le(header, REC_MAGIC);
+    vdb_put32le(header + 4, (uint32_t)len);
+    vdb_put64le(header + 8, lsn);
     header[16] = (unsigned char)type;
     header[17] = (unsigned char)(type >> 8);
     header[18] = header[19] = 0;
-    put32(header + 20, record_crc(wal->salt, header, payload, len));
+    vdb_put32le(header + 20, record_crc(wal->salt, header, payload, len));
     if ((rc = vdb_fsx_write(wal->fd, header, REC_HEADER, (off_t)at, wal->path, err)) != VDB_OK ||
         (rc = vdb_fsx_write(wal->fd, payload, len, (off_t)(at + REC_HEADER), wal->path, err)) !=
             VDB_OK) {

@@ -6,14 +6,14 @@
 #include <string.h>
 
 #include "../core/alloc.h"
+#include "../core/bytes.h"
 #include "wal.h"
 
 #define NO_META 0xFFFFFFFFu
 
 static unsigned char *put32(unsigned char *p, uint32_t v)
 {
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
+    vdb_put32le(p, v);
     return p + 4;
 }
 
@@ -90,8 +90,7 @@ static int get32(reader *r, uint32_t *v)
 {
     if (r->end - r->p < 4)
         return -1;
-    *v = (uint32_t)r->p[0] | (uint32_t)r->p[1] << 8 | (uint32_t)r->p[2] << 16 |
-         (uint32_t)r->p[3] << 24;
+    *v = vdb_get32le(r->p);
     r->p += 4;
     return 0;
 }

@@ -11,10 +11,14 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/bytes.h"
+#include "core/crc.h"
 #include "core/err.h"
+#include "core/hash.h"
 #include "core/json.h"
 #include "core/limits.h"
 #include "core/log.h"
+#include "core/npy.h"
 #include "core/pool.h"
 #include "core/rng.h"
 #include "core/vmem.h"
@@ -228,6 +232,78 @@ static void test_log_levels(void **state)
     assert_int_equal(vdb_log_level_parse("loud"), -1);
 }
 
+/* Known answers: the SipHash paper's SipHash-2-4 vectors (key 00..0f,
+ * messages 00..len-1), CRC-32 and CRC-32C of "123456789", and byte order. */
+static void test_hash_crc_bytes(void **state)
+{
+    (void)state;
+    unsigned char key[16], msg[15], buf[8];
+    for (int i = 0; i < 16; i++)
+        key[i] = (unsigned char)i;
+    for (int i = 0; i < 15; i++)
+        msg[i] = (unsigned char)i;
+    assert_true(vdb_siphash(key, 2, 4, msg, 0) == 0x726fdb47dd0e0e31ull);
+    assert_true(vdb_siphash(key, 2, 4, msg, 15) == 0xa129ca6149be45e5ull);
+    assert_true(vdb_hash_keyed("abc", 3) == vdb_hash_keyed("abc", 3));
+    assert_true(vdb_hash_keyed("abc", 3) != vdb_hash_keyed("abd", 3));
+    assert_true(vdb_hash_mix64(1) != vdb_hash_mix64(2));
+    assert_int_equal(vdb_crc32(0, "123456789", 9), 0xCBF43926u);
+    assert_int_equal(vdb_crc32c(0, "123456789", 9), 0xE3069283u);
+    assert_int_equal(vdb_crc32(vdb_crc32(0, "1234", 4), "56789", 5), 0xCBF43926u);
+    vdb_put64le(buf, 0x0807060504030201ull);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(buf[i], i + 1);
+    assert_true(vdb_get64le(buf) == 0x0807060504030201ull);
+    assert_int_equal(vdb_get32le(buf + 4), 0x08070605u);
+    assert_int_equal(vdb_get16le(buf), 0x0201u);
+}
+
+/* The .npy codec: round trip, and every hostile header refused. */
+static int npy_try(const char *dict, vdb_npy_info *info)
+{
+    unsigned char buf[512];
+    size_t n = strlen(dict);
+    memcpy(buf, "\x93NUMPY\x01\x00", 8);
+    vdb_put16le(buf + 8, (uint32_t)n);
+    memcpy(buf + 10, dict, n);
+    return vdb_npy_parse(buf, 10 + n, info, NULL);
+}
+
+static void test_npy_codec(void **state)
+{
+    (void)state;
+    char head[256];
+    vdb_npy_info info;
+    size_t len = vdb_npy_build(head, sizeof head, "<f4", 1000, 384, 2);
+    assert_true(len > 0 && len % 64 == 0 && head[len - 1] == '\n');
+    assert_int_equal(vdb_npy_parse((unsigned char *)head, len, &info, NULL), VDB_OK);
+    assert_true(info.dtype == VDB_NPY_F4 && info.ndim == 2 && info.shape[0] == 1000 &&
+                info.shape[1] == 384 && info.data_off == len && info.item_size == 4);
+    len = vdb_npy_build(head, sizeof head, "<f4", 7, 0, 1);
+    assert_int_equal(vdb_npy_parse((unsigned char *)head, len, &info, NULL), VDB_OK);
+    assert_true(info.ndim == 1 && info.shape[0] == 7 && info.shape[1] == 1);
+    assert_int_equal(vdb_npy_parse((unsigned char *)head, len - 1, &info, NULL), VDB_EINVAL);
+    assert_int_equal(vdb_npy_build(head, 16, "<f4", 1, 1, 2), 0);
+    assert_int_equal(npy_try("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", &info),
+                     VDB_OK);
+    assert_true(info.dtype == VDB_NPY_F8 && info.item_size == 8);
+    assert_int_equal(npy_try("{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3), }", &info),
+                     VDB_EINVAL);
+    assert_int_equal(npy_try("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", &info),
+                     VDB_EINVAL);
+    assert_int_equal(npy_try("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, 4), }",
+                             &info), VDB_EINVAL);
+    assert_int_equal(npy_try("{'descr': '<f4', 'fortran_order': False, 'shape': (), }", &info),
+                     VDB_EINVAL);
+    assert_int_equal(npy_try("{'descr': '<f4', 'shape': (2, 3), }", &info), VDB_EINVAL);
+    assert_int_equal(npy_try("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999, 3), }", &info),
+                     VDB_EINVAL);
+    assert_int_equal(vdb_npy_parse((const unsigned char *)"\x93NUMPX\x01\x00\x10\x00", 10, &info,
+                                   NULL), VDB_EINVAL);
+    assert_int_equal(vdb_npy_parse((const unsigned char *)"\x93NUMPY\x04\x00\x10\x00", 10, &info,
+                                   NULL), VDB_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -235,7 +311,8 @@ int main(void)
         cmocka_unit_test(test_pool),         cmocka_unit_test(test_rng),
         cmocka_unit_test(test_json_limits),  cmocka_unit_test(test_json_build_dump),
         cmocka_unit_test(test_vmem),         cmocka_unit_test(test_log_levels),
-        cmocka_unit_test(test_pool_after_fork),
+        cmocka_unit_test(test_pool_after_fork), cmocka_unit_test(test_hash_crc_bytes),
+        cmocka_unit_test(test_npy_codec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

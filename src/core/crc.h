@@ -1,10 +1,10 @@
 /* Checksums for the durable files: CRC32C (Castagnoli) for WAL records,
  * hardware-accelerated with SSE4.2 where the CPU has it, and CRC32 (the
- * IEEE/zlib polynomial) that ZIP entries require. Both are slice-by-8 table
- * code otherwise. Pure functions, thread-safe. Pass the previous result as
+ * IEEE/zlib polynomial) that ZIP entries and the snapshot manifest use, from
+ * zlib. Pure functions, thread-safe. Pass the previous result as
  * `crc` to continue a running checksum (0 to start). */
-#ifndef VDB_STORE_CRC_H
-#define VDB_STORE_CRC_H
+#ifndef VDB_CORE_CRC_H
+#define VDB_CORE_CRC_H
 
 #include <stddef.h>
 #include <stdint.h>
