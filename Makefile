@@ -60,7 +60,7 @@ $(BUILD)/obj/src/kernel/qdist_avx2.o: ISA_FLAGS := -mavx2 -mpopcnt
 $(BUILD)/obj/src/kernel/qdist_avx512.o: ISA_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx512vpopcntdq -mavx2 -mpopcnt
 endif
 
-.PHONY: all deps run test test-unit test-neon test-e2e test-e2e-asan test-asan test-tsan test-crash-long test-store-py test-tsan-store clean headers bench-peers
+.PHONY: all deps run test test-unit test-neon test-e2e test-e2e-asan test-asan test-tsan test-crash-long test-store-py test-tsan-store clean headers bench-peers bench-quant
 
 all: deps $(BUILD)/vdb
 
@@ -172,6 +172,17 @@ bench-peers: all
 	@test -f $(BENCH_PEERS_DIR)/truth.npy || $(BUILD)/vdb bench $(BENCH_PEERS_ARGS) --save $(BENCH_PEERS_DIR) --json >/dev/null
 	flock /tmp/vdb-bench.lock env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
 	  $(PYTHON) bench/peers_hnsw.py $(BENCH_PEERS_DIR) --vdb $(BUILD)/vdb --skip vdb,hnswlib-debian,faiss $(BENCH_PEERS_EXTRA)
+
+# Exact search on int8 / binary codes + re-rank against the float scan
+# (bench/quant_scan.c); QUANT_DIR holds `vdb bench --save` files.
+$(BUILD)/quant_scan: bench/quant_scan.c $(BUILD)/libvdb.a
+	$(CC) $(CFLAGS_ALL) -Isrc $< $(BUILD)/libvdb.a $(LIBS_ALL) -o $@
+QUANT_DIR ?= $(BUILD)/bench-quant-data
+QUANT_METRIC ?= cosine
+bench-quant: all $(BUILD)/quant_scan
+	@mkdir -p $(QUANT_DIR)
+	@test -f $(QUANT_DIR)/truth.npy || $(BUILD)/vdb bench $(BENCH_PEERS_ARGS) --metric $(QUANT_METRIC) --save $(QUANT_DIR) --json >/dev/null
+	flock /tmp/vdb-bench.lock env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BUILD)/quant_scan $(QUANT_DIR) $(QUANT_METRIC) $(QUANT_ARGS)
 
 clean:
 	rm -rf build

@@ -337,6 +337,7 @@ int main(int argc, char **argv)
     // same layout here rather than the .npy buffer's arbitrary alignment.
     // The peers likewise keep their own copies.
     vdb_pool_global_configure(threads);
+    long vr0 = rss_bytes();
     size_t bytes = (n * dim * sizeof(float) + 63) / 64 * 64;
     float *rows = static_cast<float *>(std::aligned_alloc(64, bytes));
     memcpy(rows, x, n * dim * sizeof(float));
@@ -346,7 +347,6 @@ int main(int argc, char **argv)
     vdb_hnsw_params_default(&params);
     params.m = (uint32_t)M;
     params.ef_construction = (uint32_t)efc;
-    long vr0 = rss_bytes();
     vdb_hnsw *vindex = vdb_hnsw_new((uint32_t)dim, view.metric, &params, nullptr);
     double v0 = now();
     if (vindex == nullptr || vdb_hnsw_build(vindex, &view, 0, (uint32_t)n, nullptr) != 0) {

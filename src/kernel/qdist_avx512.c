@@ -86,7 +86,40 @@ static uint32_t hamming_avx512vnni(const uint64_t *a, const uint64_t *b, size_t 
     return (uint32_t)_mm512_reduce_add_epi64(s0);
 }
 
-VDB_QDIST_I8_MANY(dot_i8_many_avx512vnni, dot_i8_avx512vnni)
+/* One query against many rows: here the query is the signed operand and
+ * each row is biased to unsigned, so the bias term 128 * sum(query) is one
+ * constant per call and each 64 codes cost one XOR and one VPDPBUSD (half
+ * the pair kernel's multiply work). */
+static void dot_i8_many_avx512vnni(const int8_t *q, const int8_t *codes, size_t n, size_t dim,
+                                   int32_t *out)
+{
+    const __m512i bias = _mm512_set1_epi8((char)0x80);
+    int32_t qsum = 0;
+    for (size_t i = 0; i < dim; i++)
+        qsum += q[i];
+    for (size_t r = 0; r < n; r++) {
+        const int8_t *row = codes + r * dim;
+        if (r + VDB_QDIST_PREFETCH_ROWS < n)
+            vdb_qdist__prefetch(row + VDB_QDIST_PREFETCH_ROWS * dim, dim);
+        __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+        size_t i = 0;
+        for (; i + 128 <= dim; i += 128) {
+            s0 = _mm512_dpbusd_epi32(s0, _mm512_xor_si512(_mm512_loadu_si512(row + i), bias),
+                                     _mm512_loadu_si512(q + i));
+            s1 = _mm512_dpbusd_epi32(s1, _mm512_xor_si512(_mm512_loadu_si512(row + i + 64), bias),
+                                     _mm512_loadu_si512(q + i + 64));
+        }
+        for (; i < dim; i += 64) {
+            /* Masked-off query bytes load as 0, so the biased row bytes
+             * there add nothing. */
+            __mmask64 m = byte_mask(dim - i);
+            s0 = _mm512_dpbusd_epi32(
+                s0, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, row + i), bias),
+                _mm512_maskz_loadu_epi8(m, q + i));
+        }
+        out[r] = _mm512_reduce_add_epi32(_mm512_add_epi32(s0, s1)) - 128 * qsum;
+    }
+}
 VDB_QDIST_I8_MANY(l2sq_i8_many_avx512vnni, l2sq_i8_avx512vnni)
 VDB_QDIST_BITS_MANY(hamming_many_avx512vnni, hamming_avx512vnni)
 
