@@ -46,7 +46,18 @@
 #define VDB_HNSWLIB_LABEL "hnswlib-native"
 #endif
 #ifdef VDB_WITH_USEARCH
+// USearch's portable distance loops are float reductions, which GCC only
+// vectorizes when it may reassociate; allow that for USearch's code alone
+// (hnswlib and vdb use explicit SIMD and are unaffected) so the peer is
+// measured as a user building it for speed would get it.
+#ifdef VDB_USEARCH_REASSOC
+#pragma GCC push_options
+#pragma GCC optimize("associative-math", "no-signed-zeros", "no-trapping-math")
+#endif
 #include <usearch/index_dense.hpp>
+#ifdef VDB_USEARCH_REASSOC
+#pragma GCC pop_options
+#endif
 #endif
 
 #ifdef VDB_INTERLEAVE

@@ -162,7 +162,8 @@ def native_build_cmd(args, binary):
     if os.path.exists(os.path.join(us, "include", "usearch", "index_dense.hpp")) \
             and "usearch" not in args.skip:
         cmd += ["-DVDB_WITH_USEARCH", "-I" + os.path.join(us, "include"),
-                "-DUSEARCH_USE_NUMKONG=0", "-DUSEARCH_USE_OPENMP=0", "-Wno-unknown-pragmas"]
+                "-DUSEARCH_USE_NUMKONG=0", "-DUSEARCH_USE_OPENMP=0", "-Wno-unknown-pragmas",
+                "-DVDB_USEARCH_REASSOC"]
     lib = os.path.join(os.path.dirname(os.path.abspath(args.vdb)), "libvdb.a")
     interleave = os.path.exists(lib) and not args.no_interleave
     if interleave:
