@@ -97,9 +97,11 @@ HDR_CHECK := $(HEADERS:%.h=$(BUILD)/hdr/%.ok)
 ifeq ($(UNAME_M),x86_64)
 $(BUILD)/obj/src/kernel/dist_avx2.o: ISA_FLAGS := -mavx2 -mfma
 $(BUILD)/obj/src/kernel/dist_avx512.o: ISA_FLAGS := -mavx512f -mavx2 -mfma
+$(BUILD)/obj/src/kernel/qdist_avx2.o: ISA_FLAGS := -mavx2 -mpopcnt
+$(BUILD)/obj/src/kernel/qdist_avx512.o: ISA_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx512vpopcntdq -mavx2 -mpopcnt
 endif
 
-.PHONY: all deps run test test-fresh test-unit test-neon test-e2e test-e2e-asan test-asan test-tsan test-crash-long test-store-py test-tsan-store clean headers bench-peers
+.PHONY: all deps run test test-fresh test-unit test-neon test-e2e test-e2e-asan test-asan test-tsan test-crash-long test-store-py test-tsan-store clean headers bench-peers bench-quant
 
 all: $(BUILD)/vdb
 
@@ -153,17 +155,25 @@ $(BUILD)/tests/dist_check: tests/kernel/dist_check.c $(BUILD)/libvdb.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Isrc -MMD -MP -MF $@.d $< $(BUILD)/libvdb.a $(LIBS_ALL) -o $@
 
-test-unit: $(TEST_BIN) $(BUILD)/tests/dist_check $(BUILD)/vdb
-	@set -e; for t in $(BUILD)/tests/dist_check $(TEST_BIN); do echo "== $$t"; $$t; done
+$(BUILD)/tests/qdist_check: tests/kernel/qdist_check.c $(BUILD)/libvdb.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Isrc -MMD -MP -MF $@.d $< $(BUILD)/libvdb.a $(LIBS_ALL) -o $@
+
+test-unit: $(TEST_BIN) $(BUILD)/tests/dist_check $(BUILD)/tests/qdist_check $(BUILD)/vdb
+	@set -e; for t in $(BUILD)/tests/dist_check $(BUILD)/tests/qdist_check $(TEST_BIN); do echo "== $$t"; $$t; done
 
 # The NEON kernels, cross-built for AArch64 and run under qemu-user.
 NEON_SRC := src/kernel/dist.c src/kernel/dist_scalar.c src/kernel/dist_neon.c src/core/cpu.c \
             src/core/err.c src/core/alloc.c tests/kernel/dist_check.c
+QNEON_SRC := src/kernel/qdist.c src/kernel/qdist_scalar.c src/kernel/qdist_neon.c src/core/cpu.c \
+             tests/kernel/qdist_check.c
 test-neon:
 ifeq ($(UNAME_M),x86_64)
 	@mkdir -p $(BUILD)/neon
 	aarch64-linux-gnu-gcc -std=c11 -D_GNU_SOURCE -pthread $(WARN) -O2 -static $(NEON_SRC) -lm -o $(BUILD)/neon/dist_check
 	qemu-aarch64 $(BUILD)/neon/dist_check neon
+	aarch64-linux-gnu-gcc -std=c11 -D_GNU_SOURCE -pthread $(WARN) -O2 -static $(QNEON_SRC) -lm -o $(BUILD)/neon/qdist_check
+	qemu-aarch64 $(BUILD)/neon/qdist_check neon-dot scalar
 else
 	@echo "test-neon: native build covers this architecture's kernels"
 endif
@@ -209,6 +219,29 @@ test-asan:
 test-tsan:
 	$(MAKE) SANITIZER=thread OPT="-O1 -g" BUILD=$(BUILD)/san-thread $(BUILD)/san-thread/tests/test_hnsw
 	$(BUILD)/san-thread/tests/test_hnsw
+
+# Native HNSW peers (hnswlib 0.8.0, USearch; fetched by npm into the ignored
+# bench/.peers) against vdb on the same data, one process, alternating
+# passes. BENCH_PEERS_ARGS picks the data set (see BENCHMARKS.md).
+BENCH_PEERS_DIR ?= $(BUILD)/bench-peers-data
+BENCH_PEERS_ARGS ?= --n 100000 --dim 384 --queries 1000
+bench-peers: all
+	bash bench/fetch-peers.sh
+	@mkdir -p $(BENCH_PEERS_DIR)
+	@test -f $(BENCH_PEERS_DIR)/truth.npy || $(BUILD)/vdb bench $(BENCH_PEERS_ARGS) --save $(BENCH_PEERS_DIR) --json >/dev/null
+	flock /tmp/vdb-bench.lock env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
+	  $(PYTHON) bench/peers_hnsw.py $(BENCH_PEERS_DIR) --vdb $(BUILD)/vdb --skip vdb,hnswlib-debian,faiss $(BENCH_PEERS_EXTRA)
+
+# Exact search on int8 / binary codes + re-rank against the float scan
+# (bench/quant_scan.c); QUANT_DIR holds `vdb bench --save` files.
+$(BUILD)/quant_scan: bench/quant_scan.c $(BUILD)/libvdb.a
+	$(CC) $(CFLAGS_ALL) -Isrc -MMD -MP -MF $@.d $< $(BUILD)/libvdb.a $(LIBS_ALL) -o $@
+QUANT_DIR ?= $(BUILD)/bench-quant-data
+QUANT_METRIC ?= cosine
+bench-quant: all $(BUILD)/quant_scan
+	@mkdir -p $(QUANT_DIR)
+	@test -f $(QUANT_DIR)/truth.npy || $(BUILD)/vdb bench $(BENCH_PEERS_ARGS) --metric $(QUANT_METRIC) --save $(QUANT_DIR) --json >/dev/null
+	flock /tmp/vdb-bench.lock env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BUILD)/quant_scan $(QUANT_DIR) $(QUANT_METRIC) $(QUANT_ARGS)
 
 # HTTP availability under attack (docs/server.md "HTTP layer"): 1,500 idle,
 # slowloris and slow-body connections (slowhttptest when installed) while a
@@ -302,6 +335,6 @@ test-load: $(BUILD)/vdb
 soak: $(BUILD)/vdb
 	$(PYTHON) tests/load/load_abuse.py $(BUILD)/vdb --duration 1800 --rss-mb 1024 $(LOAD_ARGS)
 
--include $(wildcard $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d) $(HDR_CHECK:=.d) $(BUILD)/tests/dist_check.d)
+-include $(wildcard $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d) $(HDR_CHECK:=.d) $(BUILD)/tests/dist_check.d $(BUILD)/tests/qdist_check.d $(BUILD)/quant_scan.d)
 
 endif

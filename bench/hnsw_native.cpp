@@ -1,21 +1,28 @@
-// Native hnswlib driver: the bar vdb's HNSW is held to (issue 4).
+// Native HNSW peers: the bar vdb's HNSW is held to (issues 4 and 13).
 //
 // Debian builds python3-hnswlib for baseline x86-64 (SSE only); this driver
-// compiles the same library's header (Debian's libhnswlib-dev, 0.6.2) with
-// -O3 -march=native, so hnswlib gets the AVX-512/AVX2 kernels this CPU has.
-// It reads the .npy files `vdb bench --save DIR` writes, builds with N
-// threads (an atomic-counter parallel-for, as hnswlib's Python binding
-// does), searches single-threaded over an ef sweep, and prints one JSON
-// object on stdout.
+// compiles the peers' own headers with -O3 -march=native so they get the
+// AVX-512/AVX2 kernels this CPU has:
+//   * hnswlib: the header on the include path. bench/fetch-peers.sh installs
+//     npm's hnswlib-node, whose src/ carries hnswlib 0.8.0, and
+//     bench/peers_hnsw.py puts it ahead of Debian's libhnswlib-dev (0.6.2);
+//     VDB_HNSWLIB_LABEL names which one was compiled in.
+//   * USearch (with -DVDB_WITH_USEARCH): npm's `usearch` package headers,
+//     index_dense_gt with USEARCH_USE_NUMKONG=0: its own portable distance
+//     loops, which -O3 -march=native auto-vectorizes. (Its NumKong SIMD
+//     library needs a separately built static library and a compiler with
+//     __bf16, which Debian 12's g++ 12 lacks; see BENCHMARKS.md.)
+// It reads the .npy files `vdb bench --save DIR` writes, builds each engine
+// with N threads, searches single-threaded over an ef sweep, and prints one
+// JSON object on stdout: {"engines": [{peer, build..., curve}, ...]}.
 //
 // Built with -DVDB_INTERLEAVE -Isrc and linked with vdb's libvdb.a, it also
-// builds vdb's HNSW on the same rows in the same process and interleaves the
-// two libraries' timed search passes, so a ratio between them is not skewed
-// by load from other processes drifting between two separate runs; its
-// figures appear under "vdb_same_process".
+// builds vdb's HNSW on the same rows in the same process. At every ef the
+// engines' timed passes alternate (hnswlib, usearch, vdb, hnswlib, ...,
+// three rounds, best pass kept), so a ratio between them is not skewed by
+// load from other processes drifting between separate runs.
 //
-// Build:  g++ -O3 -march=native -std=c++17 -pthread
-//             bench/hnsw_native.cpp -o build/hnsw_native
+// Build:  see bench/peers_hnsw.py run_native() (or `make bench-peers`).
 // Usage:  hnsw_native DATA.npy QUERIES.npy TRUTH.npy METRIC(cosine|l2) M EFC THREADS
 //                     EF[,EF...]
 #include <hnswlib/hnswlib.h>
@@ -34,6 +41,24 @@
 #include <thread>
 #include <vector>
 #include <functional>
+
+#ifndef VDB_HNSWLIB_LABEL
+#define VDB_HNSWLIB_LABEL "hnswlib-native"
+#endif
+#ifdef VDB_WITH_USEARCH
+// USearch's portable distance loops are float reductions, which GCC only
+// vectorizes when it may reassociate; allow that for USearch's code alone
+// (hnswlib and vdb use explicit SIMD and are unaffected) so the peer is
+// measured as a user building it for speed would get it.
+#ifdef VDB_USEARCH_REASSOC
+#pragma GCC push_options
+#pragma GCC optimize("associative-math", "no-signed-zeros", "no-trapping-math")
+#endif
+#include <usearch/index_dense.hpp>
+#ifdef VDB_USEARCH_REASSOC
+#pragma GCC pop_options
+#endif
+#endif
 
 #ifdef VDB_INTERLEAVE
 extern "C" {
@@ -188,6 +213,30 @@ void print_curve(const std::vector<Point> &curve)
     printf("]");
 }
 
+struct Engine {
+    std::string name;
+    double build_s = 0;
+    long rss_delta = 0;
+    size_t mem = 0; /* graph + vectors, as the engine reports or estimated */
+    std::function<void(size_t ef)> set_ef;
+    Searcher one;
+};
+
+// Items [from, n) claimed one by one by `threads` workers (an atomic
+// counter, as hnswlib's Python binding does); fn(item, worker index).
+void parallel_for(size_t from, size_t n, int threads, const std::function<void(size_t, int)> &fn)
+{
+    std::atomic<size_t> next(from);
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; t++)
+        workers.emplace_back([&, t]() {
+            for (size_t i; (i = next.fetch_add(1)) < n;)
+                fn(i, t);
+        });
+    for (auto &w : workers)
+        w.join();
+}
+
 }  // namespace
 
 int main(int argc, char **argv)
@@ -216,53 +265,90 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < nq; i++)
             normalize(q + i * dim, dim);
     }
+    std::vector<Engine> engines;
+    long rss0 = rss_bytes();
     hnswlib::SpaceInterface<float> *space;
     if (cosine)
         space = new hnswlib::InnerProductSpace(dim);
     else
         space = new hnswlib::L2Space(dim);
-
-    long rss0 = rss_bytes();
     auto *index = new hnswlib::HierarchicalNSW<float>(space, n, M, efc, 100);
-    double t0 = now();
-    // Like hnswlib's Python add_items: the first point alone, then the rest
-    // claimed one by one by `threads` workers.
-    index->addPoint(x, 0);
-    std::atomic<size_t> next(1);
-    std::vector<std::thread> workers;
-    for (int t = 0; t < threads; t++)
-        workers.emplace_back([&]() {
-            for (size_t i; (i = next.fetch_add(1)) < n;)
-                index->addPoint(x + i * dim, i);
+    {
+        double t0 = now();
+        // Like hnswlib's Python add_items: the first point alone, then the
+        // rest claimed one by one by `threads` workers.
+        index->addPoint(x, 0);
+        parallel_for(1, n, threads, [&](size_t i, int) { index->addPoint(x + i * dim, i); });
+        Engine e;
+        e.name = VDB_HNSWLIB_LABEL;
+        e.build_s = now() - t0;
+        e.rss_delta = rss_bytes() - rss0;
+        e.mem = index->max_elements_ * index->size_data_per_element_ +
+                index->max_elements_ * (sizeof(void *) + sizeof(int) + sizeof(std::mutex)) +
+                n * (sizeof(hnswlib::labeltype) + sizeof(hnswlib::tableint) + 16);
+        e.set_ef = [&](size_t ef) { index->setEf(ef); };
+        e.one = [&](size_t, size_t i, std::vector<int32_t> *ids) {
+            auto res = index->searchKnn(q + i * dim, k);
+            if (ids != nullptr)
+                for (ids->clear(); !res.empty(); res.pop())
+                    ids->push_back((int32_t)res.top().second);
+        };
+        engines.push_back(e);
+    }
+#ifdef VDB_WITH_USEARCH
+    using namespace unum::usearch;
+    using usearch_index = index_dense_gt<uint64_t, uint32_t>;
+    usearch_index uindex;
+    {
+        long r0 = rss_bytes();
+        metric_punned_t metric(dim, cosine ? metric_kind_t::ip_k : metric_kind_t::l2sq_k,
+                               scalar_kind_t::f32_k);
+        index_dense_config_t config(M);
+        config.expansion_add = efc;
+        auto made = usearch_index::make(metric, config, default_free_value<uint64_t>(),
+                                        index_limits_t(n, (size_t)threads));
+        if (!made) {
+            fprintf(stderr, "usearch: %s\n", made.error.release());
+            return 1;
+        }
+        uindex = std::move(made.index);
+        double t0 = now();
+        parallel_for(0, n, threads, [&](size_t i, int thread) {
+            auto added = uindex.add((uint64_t)i, x + i * dim, (size_t)thread);
+            if (!added) {
+                fprintf(stderr, "usearch add: %s\n", added.error.release());
+                exit(1);
+            }
         });
-    for (auto &w : workers)
-        w.join();
-    double build_s = now() - t0;
-    long rss1 = rss_bytes();
-
-    printf("{\"peer\": \"hnswlib-native\", \"n\": %zu, \"dim\": %zu, \"M\": %zu, "
-           "\"ef_construction\": %zu, \"build_threads\": %d, \"build_seconds\": %.4f, "
-           "\"build_vectors_per_s\": %.1f, \"rss_delta_bytes\": %ld, \"index_bytes_est\": %zu, "
-           "\"curve\": ",
-           n, dim, M, efc, threads, build_s, (double)n / build_s, rss1 - rss0,
-           index->max_elements_ * index->size_data_per_element_ +
-               index->max_elements_ * (sizeof(void *) + sizeof(int) + sizeof(std::mutex)) +
-               n * (sizeof(hnswlib::labeltype) + sizeof(hnswlib::tableint) + 16));
-    Searcher hnsw_one = [&](size_t ef, size_t i, std::vector<int32_t> *ids) {
-        (void)ef;
-        auto res = index->searchKnn(q + i * dim, k);
-        if (ids != nullptr)
-            for (ids->clear(); !res.empty(); res.pop())
-                ids->push_back((int32_t)res.top().second);
-    };
+        Engine e;
+        e.name = "usearch-" + std::to_string(USEARCH_VERSION_MAJOR) + "." +
+                 std::to_string(USEARCH_VERSION_MINOR) + "." +
+                 std::to_string(USEARCH_VERSION_PATCH);
+        e.build_s = now() - t0;
+        e.rss_delta = rss_bytes() - r0;
+        e.mem = uindex.memory_usage();
+        e.set_ef = [&](size_t ef) { uindex.change_expansion_search(ef); };
+        std::vector<uint64_t> keys(k);
+        e.one = [&, keys](size_t, size_t i, std::vector<int32_t> *ids) mutable {
+            auto res = uindex.search(q + i * dim, k, 0);
+            size_t got = res.dump_to(keys.data(), k);
+            if (ids != nullptr) {
+                ids->clear();
+                for (size_t j = 0; j < got; j++)
+                    ids->push_back((int32_t)keys[j]);
+            }
+        };
+        engines.push_back(e);
+    }
+#endif
 #ifdef VDB_INTERLEAVE
     // vdb's index on the same rows in the same process, built right after
-    // hnswlib's with the same thread count, searched in passes interleaved
-    // with hnswlib's so both see the same machine load.
-    // vdb reads rows from its store's vector array, which is 64-byte
-    // aligned (store/vecset.h); give it the same layout here rather than the
-    // .npy buffer's arbitrary alignment. hnswlib likewise keeps its own copy.
+    // the peers with the same thread count. vdb reads rows from its store's
+    // vector array, which is 64-byte aligned (store/vecset.h); give it the
+    // same layout here rather than the .npy buffer's arbitrary alignment.
+    // The peers likewise keep their own copies.
     vdb_pool_global_configure(threads);
+    long vr0 = rss_bytes();
     size_t bytes = (n * dim * sizeof(float) + 63) / 64 * 64;
     float *rows = static_cast<float *>(std::aligned_alloc(64, bytes));
     memcpy(rows, x, n * dim * sizeof(float));
@@ -278,52 +364,61 @@ int main(int argc, char **argv)
         fprintf(stderr, "vdb build failed\n");
         return 1;
     }
-    double vdb_build_s = now() - v0;
     vdb_hnsw_scratch *scratch = vdb_hnsw_scratch_new(nullptr);
     std::vector<vdb_hit> hits(k);
-    Searcher vdb_one = [&](size_t ef, size_t i, std::vector<int32_t> *ids) {
-        size_t got = 0;
-        vdb_hnsw_search(vindex, &view, q + i * dim, k, ef, nullptr, scratch, hits.data(), &got,
-                        nullptr);
-        if (ids != nullptr) {
-            ids->clear();
-            for (size_t j = 0; j < got; j++)
-                ids->push_back((int32_t)hits[j].id);
-        }
-    };
-#endif
-    std::vector<Point> hcurve, vcurve;
-    for (size_t e = 0; e < efs.size(); e++) {
-        index->setEf(efs[e]);
-        Timing th, tv;
-        if (e == 0)
-            timed_pass(hnsw_one, efs[e], nq, &th);  // warm-up, untimed
-        // Best of three passes (the machine is shared), as vdb's bench does.
-        for (int rep = 0; rep < 3; rep++) {
-            timed_pass(hnsw_one, efs[e], nq, &th);
-#ifdef VDB_INTERLEAVE
-            if (e == 0 && rep == 0)
-                timed_pass(vdb_one, efs[e], nq, &tv);  // warm-up
-            timed_pass(vdb_one, efs[e], nq, &tv);
-#endif
-        }
-        hcurve.push_back(finish(hnsw_one, efs[e], nq, k, gt, &th));
-#ifdef VDB_INTERLEAVE
-        vcurve.push_back(finish(vdb_one, efs[e], nq, k, gt, &tv));
-#endif
+    {
+        Engine e;
+        e.name = "vdb";
+        e.build_s = now() - v0;
+        e.rss_delta = rss_bytes() - vr0;
+        e.mem = vdb_hnsw_memory(vindex) + n * dim * sizeof(float);
+        e.set_ef = [](size_t) {};
+        e.one = [&](size_t ef, size_t i, std::vector<int32_t> *ids) {
+            size_t got = 0;
+            vdb_hnsw_search(vindex, &view, q + i * dim, k, ef, nullptr, scratch, hits.data(),
+                            &got, nullptr);
+            if (ids != nullptr) {
+                ids->clear();
+                for (size_t j = 0; j < got; j++)
+                    ids->push_back((int32_t)hits[j].id);
+            }
+        };
+        engines.push_back(e);
     }
-    print_curve(hcurve);
+#endif
+    std::vector<std::vector<Point>> curves(engines.size());
+    for (size_t ei = 0; ei < efs.size(); ei++) {
+        std::vector<Timing> timing(engines.size());
+        // Best of three passes per engine, the engines alternating pass by
+        // pass (the machine is shared); one untimed warm-up pass each first.
+        for (int rep = -1; rep < 3; rep++)
+            for (size_t j = 0; j < engines.size(); j++) {
+                engines[j].set_ef(efs[ei]);
+                Timing warm;
+                timed_pass(engines[j].one, efs[ei], nq, rep < 0 ? &warm : &timing[j]);
+            }
+        for (size_t j = 0; j < engines.size(); j++) {
+            engines[j].set_ef(efs[ei]);
+            curves[j].push_back(finish(engines[j].one, efs[ei], nq, k, gt, &timing[j]));
+        }
+    }
+    printf("{\"n\": %zu, \"dim\": %zu, \"M\": %zu, \"ef_construction\": %zu, "
+           "\"build_threads\": %d, \"engines\": [",
+           n, dim, M, efc, threads);
+    for (size_t j = 0; j < engines.size(); j++) {
+        printf("%s{\"peer\": \"%s\", \"build_seconds\": %.4f, \"build_vectors_per_s\": %.1f, "
+               "\"rss_delta_bytes\": %ld, \"index_bytes\": %zu, \"curve\": ",
+               j ? ", " : "", engines[j].name.c_str(), engines[j].build_s,
+               (double)n / engines[j].build_s, engines[j].rss_delta, engines[j].mem);
+        print_curve(curves[j]);
+        printf("}");
+    }
+    printf("]}\n");
 #ifdef VDB_INTERLEAVE
-    printf(", \"vdb_same_process\": {\"build_seconds\": %.4f, \"build_vectors_per_s\": %.1f, "
-           "\"index_bytes\": %zu, \"curve\": ",
-           vdb_build_s, (double)n / vdb_build_s, vdb_hnsw_memory(vindex) + n * dim * sizeof(float));
-    print_curve(vcurve);
-    printf("}");
     vdb_hnsw_scratch_free(scratch);
     vdb_hnsw_free(vindex);
     std::free(rows);
 #endif
-    printf("}\n");
     delete index;
     delete space;
     return 0;

@@ -5,10 +5,13 @@ Runs, on the .npy files `vdb bench --save DIR` wrote (data.npy, queries.npy,
 truth.npy = exact top-k ids):
   * vdb            `vdb bench --data --query-file --index hnsw --json` (or a
                    JSON file it wrote earlier, --vdb-json)
-  * hnswlib-native bench/hnsw_native.cpp: Debian's libhnswlib-dev header
+  * native peers   bench/hnsw_native.cpp, one process: hnswlib 0.8.0 (npm
+                   hnswlib-node's header) and USearch (npm usearch's headers,
+                   its portable kernels auto-vectorized for this CPU) from bench/.peers (bench/fetch-peers.sh;
+                   without it, Debian's hnswlib 0.6.2 header alone), all
                    compiled here with -O3 -march=native (the bar); linked
                    with vdb's libvdb.a (found beside --vdb) it also runs vdb
-                   in the same process with interleaved timed passes
+                   in the same process, the engines' timed passes alternating
   * hnswlib-debian Debian's python3-hnswlib (generic SSE build)
   * faiss-hnsw     Debian's python3-faiss IndexHNSWFlat
 with the same M and ef_construction, builds on --threads threads, searches
@@ -29,7 +32,7 @@ Benchmarks only: run under `flock /tmp/vdb-bench.lock` and
 
 usage: peers_hnsw.py DIR [--vdb build/vdb | --vdb-json FILE] [--metric cosine]
                      [--m 16] [--ef-construction 200] [--threads 2] [--k 10]
-                     [--skip faiss,hnswlib-debian]
+                     [--skip faiss,hnswlib-debian,usearch]
 """
 import argparse
 import json
@@ -139,26 +142,61 @@ def run_worker(name, args):
     return json.loads(subprocess.run(cmd, check=True, stdout=subprocess.PIPE).stdout)
 
 
-def run_native(args):
-    """The native driver; linked with vdb's libvdb.a (beside --vdb) when it
-    exists, so it also runs vdb interleaved in the same process."""
+PEERS = os.path.join(ROOT, "bench", ".peers", "node_modules")
+
+
+def native_build_cmd(args, binary):
+    """g++ command for the native driver: hnswlib 0.8.0 and USearch from
+    bench/.peers (bench/fetch-peers.sh) when present, else Debian's hnswlib
+    0.6.2 header alone; linked with vdb's libvdb.a (beside --vdb) when it
+    exists, so vdb runs in the same process with alternating passes."""
     src = os.path.join(ROOT, "bench", "hnsw_native.cpp")
+    cmd = ["g++", "-O3", "-march=native", "-std=c++17", "-pthread"]
+    deps = [src]
+    h08 = os.path.join(PEERS, "hnswlib-node", "src")
+    if os.path.exists(os.path.join(h08, "hnswlib", "hnswlib.h")):
+        cmd += ["-I" + h08, '-DVDB_HNSWLIB_LABEL="hnswlib-0.8.0"']
+    else:
+        cmd += ['-DVDB_HNSWLIB_LABEL="hnswlib-0.6.2"']
+    us = os.path.join(PEERS, "usearch")
+    if os.path.exists(os.path.join(us, "include", "usearch", "index_dense.hpp")) \
+            and "usearch" not in args.skip:
+        cmd += ["-DVDB_WITH_USEARCH", "-I" + os.path.join(us, "include"),
+                "-DUSEARCH_USE_NUMKONG=0", "-DUSEARCH_USE_OPENMP=0", "-Wno-unknown-pragmas",
+                "-DVDB_USEARCH_REASSOC"]
     lib = os.path.join(os.path.dirname(os.path.abspath(args.vdb)), "libvdb.a")
     interleave = os.path.exists(lib) and not args.no_interleave
-    binary = os.path.join(ROOT, "build", "hnsw_native_vdb" if interleave else "hnsw_native")
-    deps = [src] + ([lib] if interleave else [])
-    if not os.path.exists(binary) or any(os.path.getmtime(binary) < os.path.getmtime(d)
-                                         for d in deps):
+    if interleave:
+        cmd += ["-DVDB_INTERLEAVE", "-I" + os.path.join(ROOT, "src")]
+        deps.append(lib)
+    cmd += [src, "-o", binary]
+    if interleave:
+        cmd += [lib, "-lopenblas", "-ljansson", "-lroaring", "-lm"]
+    return cmd, deps
+
+
+def run_native(args):
+    """The native driver (one process: every native peer plus vdb, timed
+    passes alternating); returns its engines' results."""
+    binary = os.path.join(ROOT, "build", "hnsw_native_peers")
+    cmd, deps = native_build_cmd(args, binary)
+    stamp = binary + ".cmd"
+    old = open(stamp).read() if os.path.exists(stamp) else ""
+    if old != " ".join(cmd) or not os.path.exists(binary) or \
+            any(os.path.getmtime(binary) < os.path.getmtime(d) for d in deps):
         os.makedirs(os.path.dirname(binary), exist_ok=True)
-        cmd = ["g++", "-O3", "-march=native", "-std=c++17", "-pthread", src, "-o", binary]
-        if interleave:
-            cmd[5:5] = ["-DVDB_INTERLEAVE", "-I" + os.path.join(ROOT, "src")]
-            cmd += [lib, "-lopenblas", "-ljansson", "-lroaring", "-lm"]
+        print(" ".join(cmd), file=sys.stderr, flush=True)
         subprocess.run(cmd, check=True)
+        with open(stamp, "w") as f:
+            f.write(" ".join(cmd))
     d = args.dir
-    cmd = [binary, f"{d}/data.npy", f"{d}/queries.npy", f"{d}/truth.npy", args.metric,
+    run = [binary, f"{d}/data.npy", f"{d}/queries.npy", f"{d}/truth.npy", args.metric,
            str(args.m), str(args.ef_construction), str(args.threads), ",".join(map(str, EFS))]
-    return json.loads(subprocess.run(cmd, check=True, stdout=subprocess.PIPE).stdout)
+    out = json.loads(subprocess.run(run, check=True, stdout=subprocess.PIPE).stdout)
+    for e in out["engines"]:
+        if e["peer"] == "vdb":
+            e["peer"] = "vdb (same process)"
+    return out["engines"]
 
 
 def run_vdb(args):
@@ -187,31 +225,35 @@ def at_target(curve, target):
     return None
 
 
-def report_same_process(native):
-    """vdb against native hnswlib with their passes interleaved in one
-    process: the ratio least exposed to load drifting between runs."""
-    v = native.get("vdb_same_process")
-    if not v:
+def report_same_process(engines):
+    """vdb against each native peer with their passes alternating in one
+    process: the ratios least exposed to load drifting between runs."""
+    v = next((e for e in engines if e["peer"].startswith("vdb")), None)
+    peers = [e for e in engines if not e["peer"].startswith("vdb")]
+    if v is None or not peers:
         return
-    print("\n== vdb vs native hnswlib, same process, interleaved passes ==")
-    print("%6s  %22s  %22s  %7s" % ("ef", "vdb recall / QPS", "hnswlib recall / QPS", "ratio"))
-    for pv, ph in zip(v["curve"], native["curve"]):
-        print("%6d  %10.4f %11.0f  %10.4f %11.0f  %6.2fx" % (
-            pv["ef"], pv["recall_at_k"], pv["single_qps"], ph["recall_at_k"], ph["single_qps"],
-            pv["single_qps"] / ph["single_qps"]))
+    print("\n== vdb vs native peers, same process, alternating passes ==")
     for t in TARGETS:
-        a, b = at_target(v["curve"], t), at_target(native["curve"], t)
-        if a is None or b is None:
-            print("recall>=%.2f  not reached by %s" % (t, "vdb" if a is None else "hnswlib"))
-            continue
-        print("recall>=%.2f  vdb ef %d %.0f QPS | hnswlib ef %d %.0f QPS | x%.2f" % (
-            t, a["ef"], a["single_qps"], b["ef"], b["single_qps"],
-            a["single_qps"] / b["single_qps"]))
-    print("build: vdb %.0f vec/s, hnswlib %.0f vec/s (x%.2f); memory (graph + vectors): "
-          "vdb %.1f MB, hnswlib %.1f MB" % (
-              v["build_vectors_per_s"], native["build_vectors_per_s"],
-              v["build_vectors_per_s"] / native["build_vectors_per_s"], v["index_bytes"] / 1e6,
-              native["index_bytes_est"] / 1e6))
+        a = at_target(v["curve"], t)
+        line = "recall>=%.2f  vdb %s" % (t, "not reached" if a is None else
+                                         "ef %d %.0f QPS" % (a["ef"], a["single_qps"]))
+        best = None
+        for p in peers:
+            b = at_target(p["curve"], t)
+            if b is None:
+                line += " | %s not reached" % p["peer"]
+                continue
+            best = b["single_qps"] if best is None else max(best, b["single_qps"])
+            line += " | %s ef %d %.0f QPS" % (p["peer"], b["ef"], b["single_qps"])
+        if a is not None and best:
+            line += " | vdb / fastest peer x%.2f" % (a["single_qps"] / best)
+        print(line)
+    for p in peers:
+        print("build: vdb %.0f vec/s, %s %.0f vec/s (x%.2f); memory (graph + vectors): "
+              "vdb %.1f MB, %s %.1f MB" % (
+                  v["build_vectors_per_s"], p["peer"], p["build_vectors_per_s"],
+                  v["build_vectors_per_s"] / p["build_vectors_per_s"], v["index_bytes"] / 1e6,
+                  p["peer"], p["index_bytes"] / 1e6))
 
 
 def report(results):
@@ -224,13 +266,15 @@ def report(results):
             row += "  %24s" % ("-" if p is None else "%.4f %9.0f" % (p["recall_at_k"],
                                                                    p["single_qps"]))
         print(row)
-    vdb = results[0]
-    print("\n== at recall targets (smallest ef reaching it; vdb/peer QPS ratio) ==")
+    vdb = next((r for r in results if r["peer"].startswith("vdb")), results[0])
+    print("\n== at recall targets (smallest ef reaching it; %s/peer QPS ratio) ==" % vdb["peer"])
     for t in TARGETS:
         mine = at_target(vdb["curve"], t)
-        line = "recall>=%.2f  vdb: %s" % (t, "not reached" if mine is None else
-                                          "ef %d %.0f QPS" % (mine["ef"], mine["single_qps"]))
-        for r in results[1:]:
+        line = "recall>=%.2f  %s: %s" % (t, vdb["peer"], "not reached" if mine is None else
+                                         "ef %d %.0f QPS" % (mine["ef"], mine["single_qps"]))
+        for r in results:
+            if r is vdb:
+                continue
             p = at_target(r["curve"], t)
             if p is None:
                 line += " | %s: not reached" % r["peer"]
@@ -245,7 +289,7 @@ def report(results):
         if r.get("rss_delta_bytes") is not None:
             extra = ", RSS growth over build %.1f MB" % (r["rss_delta_bytes"] / 1e6)
         ratio = vdb["build_vectors_per_s"] / r["build_vectors_per_s"]
-        print("%-16s build %8.0f vec/s (vdb x%.2f)  memory %s%s" % (
+        print("%-18s build %8.0f vec/s (vdb x%.2f)  memory %s%s" % (
             r["peer"], r["build_vectors_per_s"], ratio,
             "%.1f MB (graph + vectors)" % (mem / 1e6) if mem else "-", extra))
     if vdb.get("deletes_30pct"):
@@ -276,18 +320,23 @@ def main():
         print(json.dumps(fn(args)))
         return
     skip = set(filter(None, args.skip.split(",")))
-    results = []
+    results, native = [], []
     for name, fn in [("vdb", run_vdb), ("hnswlib-native", run_native),
                      ("hnswlib-debian", lambda a: run_worker("hnswlib", a)),
                      ("faiss", lambda a: run_worker("faiss", a))]:
         if name in skip:
             continue
         print("running %s ..." % name, file=sys.stderr, flush=True)
-        results.append(fn(args))
+        got = fn(args)
+        if name == "hnswlib-native":
+            native = got
+            results.extend(got)
+        else:
+            results.append(got)
+    if not results:
+        return
     report(results)
-    for r in results:
-        if r["peer"] == "hnswlib-native":
-            report_same_process(r)
+    report_same_process(native)
     if args.json_out:
         with open(args.json_out, "w") as f:
             json.dump(results, f, indent=1)
