@@ -27,6 +27,7 @@ TEST_PKGS=(
   clang libclang-rt-14-dev
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
   chromium python3-matplotlib
+  haproxy
 )
 BENCH_PKGS=(g++ python3-faiss python3-hnswlib libhnswlib-dev wrk)
 FRESH_PKGS=(mmdebstrap git)
