@@ -178,6 +178,29 @@ def test_per_user_keys_isolated_across_nodes(cluster):
                               ).json()["count"] == 0
 
 
+def test_body_routing_limits(cluster):
+    """The proxy refuses what it cannot route safely, in the JSON envelope."""
+    cluster.script("place.sh", cluster.dir, "big_t", "node2")
+    create(cluster, "big_t", dim=64)
+    c = admin(cluster)
+    # Query string and body name different tenants: 400 (the node would act
+    # on the body's tenant after the proxy routed by the query's).
+    r = c.post("/admin/create_store?user_id=big_t",
+               json={"user_id": "other_t", "model_id": "m", "dimension": 4})
+    assert r.status_code == 400 and r.json()["code"] == "HTTP_400", r.text
+    assert "X-Vdb-Node" not in r.headers
+    assert cluster.owners("other_t") == []
+    # A JSON body over the proxy's 1 MiB buffer: 413 without ?user_id=, and
+    # routed to the owner with it.
+    body = {"user_id": "big_t", "model_id": "m",
+            "vectors": [[0.123456789] * 64 for _ in range(2000)]}
+    r = c.post("/vectors/add", json=body)
+    assert r.status_code == 413 and r.json()["code"] == "HTTP_413", r.text[:300]
+    r = c.post("/vectors/add", params={"user_id": "big_t"}, json=body)
+    assert r.status_code == 200 and r.headers["X-Vdb-Node"] == "node2", r.text[:300]
+    assert c.get("/vectors/count", params={"user_id": "big_t", "model_id": "m"}).json()["count"] == 2000
+
+
 def test_runtime_set_map_moves_routing_without_reload(cluster):
     pid = cluster.haproxy_pid()
     home, _ = routed_to(cluster, "mover")
