@@ -7,6 +7,8 @@
 #   VDB_BIN              vdb binary (default: build/vdb of this checkout)
 #   VDB_PROXY_PORT       port clients use (default 8000)
 #   VDB_NODE1_PORT..3    node ports (default proxy port + 1..3)
+#   VDB_PROXY_BUFSIZE    HAProxy buffer = largest JSON body routed by its
+#                        user_id (default 1048576; see haproxy.cfg)
 #   VECTOR_DB_ADMIN_KEY, VECTOR_DB_API_KEY
 #                        the cluster's admin / API key, the same on every node.
 #                        When unset, start.sh generates them once and keeps
@@ -81,7 +83,7 @@ for i in 1 2 3; do
     fi
 done
 
-export VDB_CLUSTER_DIR="$RUN_DIR" VDB_PROXY_PORT="$PROXY_PORT"
+export VDB_CLUSTER_DIR="$RUN_DIR" VDB_PROXY_PORT="$PROXY_PORT" VDB_PROXY_BUFSIZE="${VDB_PROXY_BUFSIZE:-1048576}"
 export VDB_NODE1_PORT="${PORTS[1]}" VDB_NODE2_PORT="${PORTS[2]}" VDB_NODE3_PORT="${PORTS[3]}"
 if ! haproxy -D -f "$HERE/haproxy.cfg" > "$RUN_DIR/haproxy.log" 2>&1; then
     echo "start.sh: haproxy failed to start:" >&2

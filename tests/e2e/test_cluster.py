@@ -190,7 +190,7 @@ def test_body_routing_limits(cluster):
     assert r.status_code == 400 and r.json()["code"] == "HTTP_400", r.text
     assert "X-Vdb-Node" not in r.headers
     assert cluster.owners("other_t") == []
-    # A JSON body over the proxy's 1 MiB buffer: 413 without ?user_id=, and
+    # A JSON body over the proxy's 1 MiB buffer (VDB_PROXY_BUFSIZE): 413 without ?user_id=, and
     # routed to the owner with it.
     body = {"user_id": "big_t", "model_id": "m",
             "vectors": [[0.123456789] * 64 for _ in range(2000)]}
