@@ -6,6 +6,47 @@
 # goes into libvdb.a; src/cli/*.c make the vdb binary; every
 # tests/unit/test_*.c becomes one test program.
 
+# Dependencies are installed before this Makefile reads pkg-config: the
+# outer make (VDB_DEPS_DONE unset) runs scripts/install-deps.sh once,
+# serially, for the set the goals need, then re-runs make with the same goals
+# and VDB_DEPS_DONE set. Only that inner make evaluates `pkg-config --libs`,
+# so the first run on a bare machine links, and -jN never runs the compiler
+# alongside the installer.
+ifeq ($(VDB_DEPS_DONE),)
+
+GOALS := $(MAKECMDGOALS)
+DEPS_SET := runtime
+ifneq ($(filter test%,$(GOALS)),)
+  DEPS_SET := test
+endif
+ifneq ($(filter fuzz% soak,$(GOALS)),)
+  DEPS_SET := test
+endif
+ifneq ($(filter bench%,$(GOALS)),)
+  DEPS_SET := bench
+endif
+ifneq ($(filter test-fresh,$(GOALS)),)
+  DEPS_SET := fresh
+endif
+
+.PHONY: vdb-deps-then-make $(GOALS)
+vdb-deps-then-make:
+ifeq ($(filter-out clean,$(GOALS)),)
+ifneq ($(GOALS),)
+	@$(MAKE) --no-print-directory VDB_DEPS_DONE=none $(GOALS)
+else
+	@bash scripts/install-deps.sh $(DEPS_SET)
+	@$(MAKE) --no-print-directory VDB_DEPS_DONE=$(DEPS_SET)
+endif
+else
+	@bash scripts/install-deps.sh $(DEPS_SET)
+	@$(MAKE) --no-print-directory VDB_DEPS_DONE=$(DEPS_SET) $(GOALS)
+endif
+$(GOALS): vdb-deps-then-make
+	@:
+
+else
+
 CC ?= cc
 BUILD ?= build
 PYTHON ?= /usr/bin/python3
@@ -58,18 +99,21 @@ $(BUILD)/obj/src/kernel/dist_avx2.o: ISA_FLAGS := -mavx2 -mfma
 $(BUILD)/obj/src/kernel/dist_avx512.o: ISA_FLAGS := -mavx512f -mavx2 -mfma
 endif
 
-.PHONY: all deps run test test-unit test-neon test-e2e test-e2e-asan test-asan test-tsan test-crash-long test-store-py test-tsan-store clean headers bench-peers
+.PHONY: all deps run test test-fresh test-unit test-neon test-e2e test-e2e-asan test-asan test-tsan test-crash-long test-store-py test-tsan-store clean headers bench-peers
 
-all: deps $(BUILD)/vdb
+all: $(BUILD)/vdb
 
-# Installs missing Debian packages (no-op when all are present).
+# Installs every missing Debian package for the tests (no-op when all are
+# present); `make` itself already ran the installer for its goals.
 deps:
-	@bash scripts/install-deps.sh
+	@bash scripts/install-deps.sh test
 
-$(BUILD)/obj/%.o: %.c $(HEADERS)
+# -MMD -MP: each object records the headers it really includes in a .d file
+# next to it, so a header edit rebuilds only its users.
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "CC $<"
-	@$(CC) $(CFLAGS_ALL) $(ISA_FLAGS) -c $< -o $@
+	@$(CC) $(CFLAGS_ALL) $(ISA_FLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libvdb.a: $(LIB_OBJ)
 	@rm -f $@
@@ -78,14 +122,14 @@ $(BUILD)/libvdb.a: $(LIB_OBJ)
 $(BUILD)/vdb: $(CLI_OBJ) $(BUILD)/libvdb.a
 	$(CC) $(CLI_OBJ) $(BUILD)/libvdb.a $(LIBS_ALL) -o $@
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvdb.a $(wildcard tests/unit/*.h)
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvdb.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Isrc $< $(BUILD)/libvdb.a -lcmocka $(LIBS_ALL) -o $@
+	$(CC) $(CFLAGS_ALL) -Isrc -MMD -MP -MF $@.d $< $(BUILD)/libvdb.a -lcmocka $(LIBS_ALL) -o $@
 
 # Every header must compile on its own.
 $(BUILD)/hdr/%.ok: %.h
 	@mkdir -p $(dir $@)
-	@printf '#include "%s"\n' "$(abspath $<)" | $(CC) $(CFLAGS_ALL) -x c -fsyntax-only - && touch $@
+	@printf '#include "%s"\n' "$(abspath $<)" | $(CC) $(CFLAGS_ALL) -MMD -MP -MF $@.d -MT $@ -x c -fsyntax-only - && touch $@
 
 headers: $(HDR_CHECK)
 
@@ -98,7 +142,7 @@ test: all headers test-unit test-store-py test-neon test-e2e
 # also runs under qemu for NEON; natively it checks every ISA this CPU has.
 $(BUILD)/tests/dist_check: tests/kernel/dist_check.c $(BUILD)/libvdb.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Isrc $< $(BUILD)/libvdb.a $(LIBS_ALL) -o $@
+	$(CC) $(CFLAGS_ALL) -Isrc -MMD -MP -MF $@.d $< $(BUILD)/libvdb.a $(LIBS_ALL) -o $@
 
 test-unit: $(TEST_BIN) $(BUILD)/tests/dist_check $(BUILD)/vdb
 	@set -e; for t in $(BUILD)/tests/dist_check $(TEST_BIN); do echo "== $$t"; $$t; done
@@ -141,6 +185,12 @@ test-crash-long: $(BUILD)/tests/test_store_crash
 test-e2e-asan:
 	$(MAKE) SANITIZER=address,undefined OPT="-O1 -g" test-e2e
 
+# The README's run and test commands on a bare Debian 12 root built with
+# mmdebstrap, first time, with -j2 (tests/fresh/run.sh; needs root and
+# Debian's mirror, skipped with a message otherwise). .ci/run runs it.
+test-fresh:
+	bash tests/fresh/run.sh
+
 # The unit suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 test-asan:
 	$(MAKE) SANITIZER=address,undefined OPT="-O1 -g" test-unit
@@ -151,5 +201,98 @@ test-tsan:
 	$(MAKE) SANITIZER=thread OPT="-O1 -g" BUILD=$(BUILD)/san-thread $(BUILD)/san-thread/tests/test_hnsw
 	$(BUILD)/san-thread/tests/test_hnsw
 
+# HTTP availability under attack (docs/server.md "HTTP layer"): 1,500 idle,
+# slowloris and slow-body connections (slowhttptest when installed) while a
+# normal client measures; fails on any error or p99 >= 100 ms.
+test-attack: $(BUILD)/vdb
+	VDB_BIN=$(abspath $(BUILD)/vdb) $(PYTHON) tests/e2e/attack.py $${ATTACK_SECONDS:-60}
+
 clean:
 	rm -rf build
+
+# ---- fuzzing, TSan in CI, load/abuse (tests/fuzz, tests/load; docs/reliability.md) ----
+#
+# tests/fuzz/fuzz_<name>.c are libFuzzer harnesses for every hostile-input
+# parser. `make fuzz` builds them with clang (-fsanitize=fuzzer,address,
+# undefined) against a clang-built libvdb in build/fuzz/, generates each seed
+# corpus with the library's own writers (replay --seeds) and runs each
+# harness FUZZ_SECONDS (default 60); any crash fails the target and leaves
+# the input in build/fuzz/out/<name>/. Crash inputs, once fixed, go to
+# tests/fuzz/regress/<name>/, which `make test` replays through plain-C
+# drivers built by the normal compiler (test-fuzz-regress).
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(filter-out tests/fuzz/fuzz_common.c,$(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_BUILD := build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_LONG_SECONDS ?= 1800
+FUZZ_CC ?= clang
+FUZZ_COMMON := tests/fuzz/fuzz_common.c
+FUZZ_DEPS := $(FUZZ_COMMON) tests/fuzz/fuzz_common.h
+REPLAY_BIN := $(FUZZ_NAMES:%=$(BUILD)/fuzz-replay/%)
+
+.PHONY: fuzz fuzz-lib fuzz-long fuzz-build fuzz-seeds test-fuzz-regress test-asan-fuzz-regress test-ci-tsan test-load soak
+
+$(BUILD)/fuzz-replay/%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_DEPS) $(BUILD)/libvdb.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Isrc $< tests/fuzz/replay.c $(FUZZ_COMMON) $(BUILD)/libvdb.a $(LIBS_ALL) -o $@
+
+# Replays every regression input (and the generated seeds) through each harness.
+test-fuzz-regress: $(REPLAY_BIN)
+	@set -e; for n in $(FUZZ_NAMES); do \
+	  d=$(BUILD)/fuzz-replay/seeds-$$n; rm -rf $$d; $(BUILD)/fuzz-replay/$$n --seeds $$d; \
+	  if [ -d tests/fuzz/regress/$$n ]; then $(BUILD)/fuzz-replay/$$n $$d tests/fuzz/regress/$$n; \
+	  else $(BUILD)/fuzz-replay/$$n $$d; fi; done
+
+test: test-fuzz-regress
+
+# The clang-built library, by a sub-make with BUILD=$(FUZZ_BUILD) (its own
+# $(BUILD)/libvdb.a rule builds it there).
+fuzz-lib:
+	$(MAKE) CC=$(FUZZ_CC) BUILD=$(FUZZ_BUILD) SANITIZER=address,undefined OPT="-O1 -g" \
+	  CFLAGS="-fsanitize=fuzzer-no-link" $(FUZZ_BUILD)/libvdb.a
+
+$(FUZZ_BUILD)/bin/%: tests/fuzz/fuzz_%.c tests/fuzz/libfuzzer_main.c $(FUZZ_DEPS) $(FUZZ_BUILD)/libvdb.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CFLAGS_BASE) -Wno-error=unused-command-line-argument -O1 -g \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+	  $(PKG_CFLAGS) $(BLAS_CFLAGS) -Isrc $< tests/fuzz/libfuzzer_main.c $(FUZZ_COMMON) \
+	  $(FUZZ_BUILD)/libvdb.a $(PKG_LIBS) $(BLAS_LIBS) $(LDLIBS) -o $@
+
+fuzz-build: fuzz-lib
+	$(MAKE) $(FUZZ_NAMES:%=$(FUZZ_BUILD)/bin/%) $(REPLAY_BIN)
+
+# Seeds come from the plain replay drivers (the library's writers).
+fuzz-seeds: $(REPLAY_BIN)
+	@set -e; mkdir -p $(FUZZ_BUILD)/seeds; for n in $(FUZZ_NAMES); do rm -rf $(FUZZ_BUILD)/seeds/$$n; \
+	  $(BUILD)/fuzz-replay/$$n --seeds $(FUZZ_BUILD)/seeds/$$n; done
+
+fuzz: fuzz-build fuzz-seeds
+	@bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+fuzz-long: fuzz-build fuzz-seeds
+	@bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_LONG_SECONDS) $(FUZZ_NAMES)
+
+# The regression inputs under ASan+UBSan too (part of make test-asan).
+test-asan-fuzz-regress:
+	$(MAKE) SANITIZER=address,undefined OPT="-O1 -g" test-fuzz-regress
+test-asan: test-asan-fuzz-regress
+
+# CI's concurrency tier: HNSW search+insert and the store's group commit /
+# readers+writers+checkpoints under ThreadSanitizer (.ci/run calls this).
+test-ci-tsan: test-tsan test-tsan-store
+
+# Load + abuse (tests/load/load_abuse.py): mixed add/query on 4 stores from
+# 127.0.0.1 while 127.0.0.2 holds idle, slow-header and slow-body
+# connections; asserts 0 client errors, p99, fds/threads back to baseline,
+# RSS cap, and every acknowledged vector after kill -9 + restart.
+# test-load is CI's 2-minute run; soak the 30-minute one. LOAD_ARGS adds
+# flags, e.g. LOAD_ARGS="--idle 1500 --p99-ms 100".
+LOAD_ARGS ?=
+test-load: $(BUILD)/vdb
+	$(PYTHON) tests/load/load_abuse.py $(BUILD)/vdb --duration 120 $(LOAD_ARGS)
+
+soak: $(BUILD)/vdb
+	$(PYTHON) tests/load/load_abuse.py $(BUILD)/vdb --duration 1800 --rss-mb 1024 $(LOAD_ARGS)
+
+-include $(wildcard $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d) $(HDR_CHECK:=.d) $(BUILD)/tests/dist_check.d)
+
+endif

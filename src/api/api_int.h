@@ -23,6 +23,11 @@
 #define VDB_NSTATUS 16
 #define VDB_NERRCODES 20
 
+/* Rate-limit route classes (api.c), in metrics order. */
+enum { VDB_RATE_QUERY, VDB_RATE_ADD, VDB_RATE_BATCH, VDB_RATE_ADMIN, VDB_RATE_PUBLIC,
+       VDB_RATE_NCLASSES };
+extern const char *const vdb_rate_class_names[VDB_RATE_NCLASSES];
+
 extern const int vdb_api_statuses[VDB_NSTATUS];
 
 /* vdb_json_typeof that accepts NULL (an absent member reads as null). */
@@ -49,6 +54,8 @@ struct vdb_api {
     vdb_counter deletions;
     vdb_counter errors[VDB_NERRCODES]; /* by -code */
     vdb_counter auth_failures;
+    struct vdb_ratelimit *ratelimit; /* NULL when VDB_RATE_LIMIT=false */
+    vdb_counter rate_limited[VDB_RATE_NCLASSES]; /* 429s by route class */
     struct vdb_qcache *qcache; /* query results (qcache.h) */
     struct vdb_batchops *batchops; /* /v1/batch operations (batchops.h) */
 };
@@ -92,6 +99,9 @@ int vdb_req_str(vdb_req *req, const char *name, int required, const char **out);
 int vdb_req_int(vdb_req *req, const char *name, long long def, long long min, long long max,
                 long long *out);
 int vdb_req_bool(vdb_req *req, const char *name, int def, int *out);
+/* A recall target field of `obj` (target_recall, ...): absent or null leaves
+ * *out unchanged; else a number in (0, 1] or VDB_EINVAL. */
+int vdb_req_target(vdb_req *req, vdb_json *obj, const char *name, double *out);
 /* Validates user_id/model_id, checks the caller may see that user (a
  * per-user key asking for another user gets VDB_ENOTFOUND, exactly as a
  * missing store) and acquires the store. */
@@ -120,6 +130,9 @@ void vdb_api_mem_info(size_t *total, size_t *available);
 void vdb_api_disk_info(const vdb_api *api, uint64_t *total, uint64_t *free_bytes);
 /* Totals over open stores the caller may see. */
 void vdb_api_store_totals(vdb_req *req, size_t *stores, size_t *vectors, size_t *bytes);
+
+/* The same totals over every open store, whoever asks (anonymous /health). */
+void vdb_api_store_totals_all(vdb_api *api, size_t *stores, size_t *vectors, size_t *bytes);
 /* The store's stats as a JSON object (the /admin/store/stats core). */
 vdb_json *vdb_api_store_json(vdb_store_handle *handle);
 /* One store's listing entry: its figures (vdb_api_store_json) with "state":
@@ -182,6 +195,7 @@ int vdb_vectors_add(vdb_req *req, int create_missing, vdb_json **result);
 int vdb_h_admin_create_store(vdb_req *req);
 int vdb_h_admin_delete_store(vdb_req *req);
 int vdb_h_admin_store_stats(vdb_req *req);
+int vdb_h_admin_set_target_recall(vdb_req *req);
 int vdb_h_admin_list_stores(vdb_req *req);
 int vdb_h_admin_add_test_vectors(vdb_req *req);
 int vdb_h_admin_stats(vdb_req *req);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "../core/alloc.h"
+#include "../core/fsx.h"
 #include "../core/json.h"
 #include "../core/log.h"
 #include "../core/rng.h"
@@ -37,6 +38,7 @@ typedef struct user_key {
 struct vdb_auth {
     pthread_rwlock_t lock;
     char *path;
+    char *dir; /* the data directory, for the directory fsync */
     int has_admin, has_api, admin_from_file;
     uint8_t admin_hash[32];      /* the configured admin key (environment) */
     uint8_t file_admin_hash[32]; /* the generated one, kept in the key file */
@@ -93,6 +95,39 @@ static int new_key(char *key_out)
     return VDB_OK;
 }
 
+/* Names used in errors: the file's name only, never the server's path. */
+#define KEY_FILE ".vdb_auth.json"
+#define KEY_FILE_TMP ".vdb_auth.json.tmp"
+
+/* Replaces the key file atomically through core/fsx: temp file, fsync,
+ * close, rename, fsync of the directory (Redis rdbSave's order), so a crash
+ * leaves the old file or the new one, never a mix. */
+static int write_atomic(vdb_auth *auth, const char *text, vdb_error *err)
+{
+    char tmp[4200];
+    int rc, fd;
+    snprintf(tmp, sizeof(tmp), "%s.tmp", auth->path);
+    fd = vdb_fsx_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600, err);
+    if (fd < 0)
+        return vdb_error_set(err, fd, "cannot create " KEY_FILE_TMP);
+    rc = vdb_fsx_write(fd, text, strlen(text), -1, KEY_FILE_TMP, err);
+    if (rc == VDB_OK)
+        rc = vdb_fsx_fsync(fd, KEY_FILE_TMP, err);
+    if (rc == VDB_OK)
+        rc = vdb_fsx_close(fd, KEY_FILE_TMP, err);
+    else
+        vdb_fsx_close(fd, KEY_FILE_TMP, NULL);
+    if (rc == VDB_OK && (rc = vdb_fsx_rename(tmp, auth->path, err)) != VDB_OK)
+        rc = vdb_error_set(err, rc, "cannot replace " KEY_FILE);
+    if (rc != VDB_OK) {
+        vdb_fsx_unlink(tmp, NULL);
+        return rc;
+    }
+    if ((rc = vdb_fsx_dirsync(auth->dir, err)) != VDB_OK)
+        return vdb_error_set(err, rc, "cannot sync the directory of " KEY_FILE);
+    return VDB_OK;
+}
+
 static int save_locked(vdb_auth *auth, vdb_error *err)
 {
     char hex[65];
@@ -118,36 +153,8 @@ static int save_locked(vdb_auth *auth, vdb_error *err)
     vdb_json_object_set(root, "keys", keys);
     if ((text = vdb_json_dump(root, 0)) == NULL)
         goto cleanup;
-    char tmp[4200];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", auth->path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    size_t len = strlen(text);
-    if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) != 0) {
-        rc = vdb_error_set(err, errno == ENOSPC ? VDB_ENOSPC : VDB_EIO, "cannot write %s: %s",
-                           tmp, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        unlink(tmp);
-        goto cleanup;
-    }
-    close(fd);
-    if (rename(tmp, auth->path) != 0) {
-        rc = vdb_error_set(err, VDB_EIO, "cannot rename %s: %s", tmp, strerror(errno));
-        unlink(tmp);
-        goto cleanup;
-    }
-    char dir[4200];
-    snprintf(dir, sizeof(dir), "%s", auth->path);
-    char *slash = strrchr(dir, '/');
-    if (slash != NULL) {
-        *slash = '\0';
-        int dfd = open(dir, O_RDONLY | O_DIRECTORY);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-    }
-    rc = VDB_OK;
+    rc = write_atomic(auth, text, err);
+    goto cleanup;
 cleanup:
     if (rc == VDB_ENOMEM)
         vdb_error_set(err, rc, "out of memory");
@@ -171,27 +178,59 @@ static int add_key_locked(vdb_auth *auth, const user_key *key)
     return VDB_OK;
 }
 
-static int load_file(vdb_auth *auth, vdb_error *err)
+/* Reads the whole key file into a NUL-terminated buffer; *text is NULL
+ * when the file does not exist. A file over VDB_AUTH_FILE_MAX is refused
+ * (never read in part: a truncated table would silently drop keys). */
+static int read_key_file(vdb_auth *auth, char **text, size_t *len, struct stat *st,
+                         vdb_error *err)
 {
-    FILE *f = fopen(auth->path, "rb");
-    if (f == NULL)
-        return errno == ENOENT ? VDB_OK
-                               : vdb_error_set(err, VDB_EIO, "cannot read %s", auth->path);
-    fstat(fileno(f), &auth->seen);
-    char *text = vdb_malloc(1 << 20);
-    size_t len = text ? fread(text, 1, (1 << 20) - 1, f) : 0;
-    fclose(f);
-    if (text == NULL)
-        return vdb_error_set(err, VDB_ENOMEM, "out of memory");
+    int fd = vdb_fsx_open(auth->path, O_RDONLY | O_NOFOLLOW, 0, err), rc = VDB_OK;
+    uint64_t size = 0;
+    ssize_t got;
+    *text = NULL;
+    if (fd == VDB_ENOTFOUND)
+        return VDB_OK;
+    if (fd < 0)
+        return vdb_error_set(err, fd, "cannot open " KEY_FILE);
+    if (fstat(fd, st) != 0 || (rc = vdb_fsx_size(fd, &size, KEY_FILE, err)) != VDB_OK) {
+        rc = vdb_error_set(err, VDB_EIO, "cannot stat " KEY_FILE);
+        goto cleanup;
+    }
+    if (size > VDB_AUTH_FILE_MAX) {
+        rc = vdb_error_set(err, VDB_ETOOBIG, KEY_FILE " is %llu bytes, over the %u-byte limit",
+                           (unsigned long long)size, (unsigned)VDB_AUTH_FILE_MAX);
+        goto cleanup;
+    }
+    if ((*text = vdb_malloc((size_t)size + 1)) == NULL) {
+        rc = vdb_error_set(err, VDB_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    got = vdb_fsx_read(fd, *text, (size_t)size, 0, KEY_FILE, err);
+    if (got < 0 || (uint64_t)got != size) {
+        rc = vdb_error_set(err, VDB_EIO, KEY_FILE " changed size while being read");
+        vdb_free(*text);
+        *text = NULL;
+        goto cleanup;
+    }
+    (*text)[size] = '\0';
+    *len = (size_t)size;
+cleanup:
+    vdb_fsx_close(fd, KEY_FILE, NULL);
+    return rc;
+}
+
+/* Parses the key file into `table` (caller frees table->keys). */
+static int parse_key_file(const char *text, size_t len, vdb_auth *table, vdb_error *err)
+{
     vdb_json *root = vdb_json_parse(text, len, 0, err);
-    vdb_free(text);
-    if (root == NULL)
-        return vdb_error_set(err, VDB_ECORRUPT, "%s is not valid JSON", auth->path);
+    if (root == NULL || vdb_json_typeof(root) != VDB_JSON_OBJECT) {
+        vdb_json_decref(root);
+        return vdb_error_set(err, VDB_ECORRUPT, KEY_FILE " is not a JSON object");
+    }
     int rc = VDB_OK;
     const char *admin = vdb_json_string_value(vdb_json_object_get(root, "admin_sha256"));
-    auth->nkeys = 0;
-    if (admin != NULL && hex_to_bytes(admin, auth->file_admin_hash, 32) == 0)
-        auth->admin_from_file = 1;
+    if (admin != NULL && hex_to_bytes(admin, table->file_admin_hash, 32) == 0)
+        table->admin_from_file = 1;
     vdb_json *keys = vdb_json_object_get(root, "keys");
     for (size_t i = 0; rc == VDB_OK && i < vdb_json_array_size(keys); i++) {
         vdb_json *k = vdb_json_array_get(keys, i);
@@ -202,17 +241,48 @@ static int load_file(vdb_auth *auth, vdb_error *err)
         const char *hash = vdb_json_string_value(vdb_json_object_get(k, "sha256"));
         if (id == NULL || strlen(id) >= sizeof(key.key_id) || !vdb_registry_name_ok(user) ||
             hex_to_bytes(hash, key.hash, 32) != 0) {
-            rc = vdb_error_set(err, VDB_ECORRUPT, "%s: key entry %zu is malformed", auth->path, i);
+            rc = vdb_error_set(err, VDB_ECORRUPT, KEY_FILE ": key entry %zu is malformed", i);
             break;
         }
         snprintf(key.key_id, sizeof(key.key_id), "%s", id);
         snprintf(key.user_id, sizeof(key.user_id), "%s", user);
         key.created = vdb_json_int_value(vdb_json_object_get(k, "created"));
-        if (add_key_locked(auth, &key) != VDB_OK)
+        if (add_key_locked(table, &key) != VDB_OK)
             rc = vdb_error_set(err, VDB_ENOMEM, "out of memory");
     }
     vdb_json_decref(root);
     return rc;
+}
+
+/* Loads the key file into a fresh table and swaps it in only when all of
+ * it parsed: a failed (re)load leaves the previous table whole. */
+static int load_file(vdb_auth *auth, vdb_error *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    struct stat st;
+    vdb_auth table;
+    memset(&table, 0, sizeof(table));
+    memset(&st, 0, sizeof(st));
+    int rc = read_key_file(auth, &text, &len, &st, err);
+    if (rc != VDB_OK || text == NULL)
+        return rc;
+    rc = parse_key_file(text, len, &table, err);
+    vdb_free(text);
+    if (rc != VDB_OK) {
+        vdb_free(table.keys);
+        return rc;
+    }
+    vdb_free(auth->keys);
+    auth->keys = table.keys;
+    auth->nkeys = table.nkeys;
+    auth->cap = table.cap;
+    auth->seen = st;
+    if (table.admin_from_file) {
+        auth->admin_from_file = 1;
+        memcpy(auth->file_admin_hash, table.file_admin_hash, 32);
+    }
+    return VDB_OK;
 }
 
 static long long now_ms(void)
@@ -284,6 +354,10 @@ vdb_auth *vdb_auth_open(const char *data_dir, const char *admin_key, const char 
     }
     pthread_rwlock_init(&auth->lock, NULL);
     snprintf(auth->path, size, "%s/.vdb_auth.json", data_dir);
+    if ((auth->dir = vdb_strdup(data_dir)) == NULL) {
+        vdb_error_set(err, VDB_ENOMEM, "out of memory");
+        goto fail;
+    }
     if ((auth->lock_path = vdb_malloc(size)) == NULL) {
         vdb_error_set(err, VDB_ENOMEM, "out of memory");
         goto fail;
@@ -335,6 +409,7 @@ void vdb_auth_free(vdb_auth *auth)
     vdb_free(auth->keys);
     vdb_free(auth->lock_path);
     vdb_free(auth->path);
+    vdb_free(auth->dir);
     vdb_free(auth);
 }
 

@@ -36,6 +36,10 @@ typedef struct vdb_principal {
 
 #define VDB_AUTH_KEY_MAX 80
 
+/* The key file's size limit (about 400,000 keys); a larger file is refused
+ * whole (VDB_ETOOBIG), never read in part. */
+#define VDB_AUTH_FILE_MAX (64u << 20)
+
 /* Loads or initialises the key file in data_dir. admin_key / api_key are
  * the configured keys ("" = unset). When no admin key is configured and
  * none is stored, one is generated and written (hashed) and its plain text

@@ -54,12 +54,25 @@ static const setting settings[] = {
     U("VDB_FSYNC_INTERVAL_MS", NULL, fsync_interval_ms, "1000", "bound on loss for VDB_FSYNC=interval"),
     Z("VDB_MAX_BODY_BYTES", NULL, max_body_bytes, "268435456", "request body limit (413 above)"),
     U("VDB_MAX_CONNECTIONS", NULL, max_connections, "1024", "concurrent connections"),
-    U("VDB_CONN_TIMEOUT_S", NULL, conn_timeout_s, "30", "idle/slow connection timeout, seconds"),
+    U("VDB_CONN_TIMEOUT_S", NULL, conn_timeout_s, "30", "idle keep-alive connection timeout, seconds"),
+    U("VDB_HEADER_TIMEOUT_S", NULL, header_timeout_s, "10",
+      "whole request head deadline from its first byte; also the grace before bodies and answers must move 16 KiB/s"),
+    U("VDB_MAX_CONN_PER_PEER", NULL, max_conn_per_peer, "256", "concurrent connections per client address"),
+    B("VDB_RATE_LIMIT", NULL, rate_limit, "true", "token-bucket rate limits per key (per address on public routes)"),
+    U("VDB_RATE_QUERY", NULL, rate_query, "100000", "query requests/s per key (0 = unlimited)"),
+    U("VDB_RATE_ADD", NULL, rate_add, "20000", "add/delete/create requests/s per key (0 = unlimited)"),
+    U("VDB_RATE_BATCH", NULL, rate_batch, "2000", "batch, import, export, benchmark requests/s per key (0 = unlimited)"),
+    U("VDB_RATE_ADMIN", NULL, rate_admin, "1000", "admin, performance, monitoring requests/s per key (0 = unlimited)"),
+    U("VDB_RATE_PUBLIC", NULL, rate_public, "5000", "keyless routes: requests/s per client address (0 = unlimited)"),
+    U("VDB_RATE_BURST_S", NULL, rate_burst_s, "1", "bucket size, in seconds of the rate"),
     U("VDB_MAX_BATCH", NULL, max_batch, "10000", "vectors per add / queries per batch"),
     U("VDB_MAX_K", NULL, max_k, "1000", "largest k per query"),
     U("VDB_MAX_DIM", NULL, max_dim, "4096", "largest dimension of a new store"),
     U("VDB_HNSW_THRESHOLD", NULL, hnsw_threshold, "10000", "live vectors above which HNSW is used"),
     U("VDB_QUERY_CACHE_MB", NULL, query_cache_mb, "64", "query result cache size in MiB (0 = off)"),
+    U("VDB_MAX_OPEN_STORES", NULL, max_open_stores, "0",
+      "stores kept open, idle ones closed LRU (0 = from the fd limit: (limit - min(256, limit/2)) / 4)"),
+    U("VDB_QUARANTINE_S", NULL, quarantine_s, "30", "seconds a store whose open failed is refused before a retry"),
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -252,6 +265,12 @@ int vdb_config_load(vdb_config *config, int argc, char **argv, vdb_error *err)
         return vdb_error_set(err, VDB_EINVAL, "VDB_MAX_K must be 1..100000");
     if (config->max_batch == 0 || config->max_batch > 1000000)
         return vdb_error_set(err, VDB_EINVAL, "VDB_MAX_BATCH must be 1..1000000");
+    if (config->header_timeout_s == 0 || config->header_timeout_s > 3600)
+        return vdb_error_set(err, VDB_EINVAL, "VDB_HEADER_TIMEOUT_S must be 1..3600");
+    if (config->max_conn_per_peer == 0)
+        return vdb_error_set(err, VDB_EINVAL, "VDB_MAX_CONN_PER_PEER must be at least 1");
+    if (config->rate_burst_s == 0 || config->rate_burst_s > 3600)
+        return vdb_error_set(err, VDB_EINVAL, "VDB_RATE_BURST_S must be 1..3600");
     if (config->max_connections == 0 || config->port > 65535)
         return vdb_error_set(err, VDB_EINVAL, "bad PORT or VDB_MAX_CONNECTIONS");
     if (strcmp(config->fsync, "always") && strcmp(config->fsync, "interval") &&

@@ -31,10 +31,17 @@ typedef struct vdb_config {
     size_t max_body_bytes;
     unsigned max_connections;
     unsigned conn_timeout_s;
+    unsigned header_timeout_s;  /* whole request head, from its first byte */
+    unsigned max_conn_per_peer; /* connections per client address */
+    int rate_limit;             /* token buckets on (see ratelimit.h) */
+    unsigned rate_query, rate_add, rate_batch, rate_admin, rate_public; /* requests/s */
+    unsigned rate_burst_s;      /* bucket size in seconds of rate */
     unsigned max_batch;         /* vectors per add, queries per batch */
     unsigned max_k;
     unsigned max_dim;
     unsigned hnsw_threshold;
+    unsigned max_open_stores; /* 0 = derived from RLIMIT_NOFILE (registry.h) */
+    unsigned quarantine_s;
     unsigned query_cache_mb;    /* 0 disables the query result cache */
     char env_file[VDB_CONFIG_STR]; /* the .env that was read, or "" */
 } vdb_config;

@@ -383,7 +383,9 @@ int vdb_floatparse_member(const char *body, size_t len, const char *key, int nes
     const char *value = NULL;
     memset(out, 0, sizeof(*out));
     int rc = find_member(body, len, key, &value);
-    if (rc != VDB_OK || (*value != '['))
+    /* The member's value may be missing at the very end ("{\"vectors\":"):
+     * never read body[len] (found by tests/fuzz/fuzz_json.c). */
+    if (rc != VDB_OK || value >= body + len || *value != '[')
         return VDB_ENOTFOUND;
     scanner s = {value, body + len};
     matrix_builder m = {NULL, 0, 0, 0, 0};

@@ -40,6 +40,7 @@ static int config_uint(vdb_req *req, vdb_json *config, const char *name, uint32_
     return VDB_OK;
 }
 
+/* A number in (0, 1] at body[name]; absent = keep `*out`. */
 static int parse_store_config(vdb_req *req, vdb_json *body, vdb_store_config *config)
 {
     long long dim = 384;
@@ -76,6 +77,8 @@ static int parse_store_config(vdb_req *req, vdb_json *body, vdb_store_config *co
             VDB_OK &&
         (rc = config_uint(req, extra, "ef_search", 10000, &config->hnsw_ef_search)) == VDB_OK)
         rc = config_uint(req, extra, "hnsw_threshold", 0xFFFFFFF0u, &config->hnsw_threshold);
+    if (rc == VDB_OK)
+        rc = vdb_req_target(req, body, "target_recall", &config->target_recall);
     return rc;
 }
 
@@ -115,6 +118,7 @@ int vdb_h_admin_create_store(vdb_req *req)
     vdb_set(cfg, "M", vdb_json_int(config.hnsw_m));
     vdb_set(cfg, "ef_construction", vdb_json_int(config.hnsw_ef_construction));
     vdb_set(cfg, "ef_search", vdb_json_int(config.hnsw_ef_search));
+    vdb_set(cfg, "target_recall", vdb_json_real(config.target_recall));
     vdb_set(data, "config", cfg);
     vdb_set(out, "status", vdb_json_string("success"));
     vdb_set(out, "user_id", vdb_json_string(user_id));
@@ -146,6 +150,28 @@ int vdb_h_admin_delete_store(vdb_req *req)
     vdb_set(out, "user_id", vdb_json_string(user_id));
     vdb_set(out, "model_id", vdb_json_string(model_id));
     vdb_set(out, "vectors_removed", vdb_json_int(removed));
+    return vdb_reply_json(req, 200, out);
+}
+
+int vdb_h_admin_set_target_recall(vdb_req *req)
+{
+    vdb_json *body;
+    vdb_store_handle *handle;
+    double target = -1;
+    int rc = vdb_req_body(req, 1, &body);
+    if (rc == VDB_OK)
+        rc = vdb_req_target(req, body, "target_recall", &target);
+    if (rc == VDB_OK && target < 0)
+        rc = vdb_error_set(&req->err, VDB_EINVAL, "target_recall is required");
+    if (rc == VDB_OK)
+        rc = vdb_req_store(req, &handle);
+    if (rc != VDB_OK)
+        return rc;
+    rc = vdb_store_set_target_recall(vdb_registry_store(handle), target, &req->err);
+    vdb_json *out = rc == VDB_OK ? vdb_api_store_json(handle) : NULL;
+    vdb_registry_release(handle);
+    if (rc != VDB_OK)
+        return rc;
     return vdb_reply_json(req, 200, out);
 }
 

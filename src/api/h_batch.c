@@ -323,9 +323,11 @@ int vdb_h_batch_query(vdb_req *req)
         else if ((filter = vdb_filter_compile(spec, &ferr)) == NULL && ferr.code != VDB_OK)
             rc = vdb_error_set(&req->err, ferr.code, "filter: %s", ferr.msg);
     }
+    vdb_query_params params = {(size_t)k, 0, filter, 0, NULL, 0};
+    if (rc == VDB_OK)
+        rc = vdb_req_target(req, body, "target_recall", &params.target_recall);
     double start = vdb_now_ms();
     if (rc == VDB_OK) {
-        vdb_query_params params = {(size_t)k, 0, filter, 0, NULL};
         rc = vdb_store_query(vdb_registry_store(handle), queries, nq, &params, bq_collect, &ctx,
                              &req->err);
         if (rc == VDB_OK && (ctx.failed || ctx.results == NULL))

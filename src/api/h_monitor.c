@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../core/alloc.h"
+#include "../store/query.h"
 
 static const char *const error_types[VDB_NERRCODES] = {
     "ok",        "invalid",  "no_memory", "not_found", "exists",    "io",       "corrupt",
@@ -89,10 +90,20 @@ static void prom_store(void *ctx, vdb_store_handle *handle)
     vdb_store_get_stats(vdb_registry_store(handle), &stats);
     const char *labels[] = {"user_id", vdb_registry_user(handle), "model_id",
                             vdb_registry_model(handle), NULL};
+    double target, lower;
+    uint32_t ef;
+    if (p->pass >= 2)
+        vdb_store_recall_summary(vdb_registry_store(handle), &target, &lower, &ef);
     if (p->pass == 0)
         vdb_prom_sample(p->buf, "vector_store_size", (double)stats.vectors, labels);
-    else
+    else if (p->pass == 1)
         vdb_prom_sample(p->buf, "vdb_store_wal_bytes", (double)stats.wal_bytes, labels);
+    else if (p->pass == 2)
+        vdb_prom_sample(p->buf, "vdb_store_target_recall", target, labels);
+    else if (p->pass == 3)
+        vdb_prom_sample(p->buf, "vdb_store_recall_lower_bound", lower, labels);
+    else
+        vdb_prom_sample(p->buf, "vdb_store_calibrated_ef", (double)ef, labels);
 }
 
 static void prom_cache(vdb_prom *buf, const vdb_api *api)
@@ -105,6 +116,33 @@ static void prom_cache(vdb_prom *buf, const vdb_api *api)
     vdb_prom_sample(buf, "cache_misses_total", (double)st.misses, NULL);
     vdb_prom_family(buf, "vdb_cache_entries", "gauge", "Query results held by the cache");
     vdb_prom_sample(buf, "vdb_cache_entries", (double)st.entries, NULL);
+}
+
+/* The transport's connection counters and the rate limiter's refusals. */
+static void prom_transport(vdb_prom *buf, const vdb_api *api)
+{
+    vdb_http_stats st;
+    vdb_http_get_stats(api->http, &st);
+    vdb_prom_family(buf, "vdb_http_connections_open", "gauge", "Open client connections");
+    vdb_prom_sample(buf, "vdb_http_connections_open", (double)st.open, NULL);
+    vdb_prom_family(buf, "vdb_http_connections_total", "counter",
+                    "Connections by outcome: accepted, refused (per-address bound or full), "
+                    "evicted (idle, to make room), timed out, malformed request");
+    const struct { const char *name; uint64_t value; } outcomes[] = {
+        {"accepted", st.accepted}, {"refused_per_peer", st.rejected_peer},
+        {"refused_full", st.rejected_full}, {"evicted_idle", st.evicted},
+        {"timed_out", st.timed_out}, {"malformed", st.malformed}};
+    for (size_t i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++) {
+        const char *labels[] = {"outcome", outcomes[i].name, NULL};
+        vdb_prom_sample(buf, "vdb_http_connections_total", (double)outcomes[i].value, labels);
+    }
+    vdb_prom_family(buf, "vdb_rate_limited_total", "counter",
+                    "Requests refused with 429 by the rate limiter, by route class");
+    for (size_t i = 0; i < VDB_RATE_NCLASSES; i++) {
+        const char *labels[] = {"class", vdb_rate_class_names[i], NULL};
+        vdb_prom_sample(buf, "vdb_rate_limited_total",
+                        (double)vdb_counter_get(&api->rate_limited[i]), labels);
+    }
 }
 
 static void prom_system(vdb_prom *buf, const vdb_api *api)
@@ -124,6 +162,7 @@ static void prom_system(vdb_prom *buf, const vdb_api *api)
     vdb_prom_sample(buf, "vdb_uptime_seconds", vdb_api_uptime(api), NULL);
     vdb_prom_family(buf, "vdb_http_in_flight", "gauge", "Requests being handled");
     vdb_prom_sample(buf, "vdb_http_in_flight", (double)vdb_http_in_flight(api->http), NULL);
+    prom_transport(buf, api);
     const char *build[] = {"version", VDB_VERSION, NULL};
     vdb_prom_family(buf, "vdb_build_info", "gauge", "vdb build");
     vdb_prom_sample(buf, "vdb_build_info", 1, build);
@@ -150,6 +189,17 @@ static char *prometheus_text(vdb_req *req, size_t *len)
     vdb_registry_each_loaded(api->registry, prom_store, &p);
     p.pass = 1;
     vdb_prom_family(&buf, "vdb_store_wal_bytes", "gauge", "Write-ahead log size per store");
+    vdb_registry_each_loaded(api->registry, prom_store, &p);
+    p.pass = 2;
+    vdb_prom_family(&buf, "vdb_store_target_recall", "gauge", "Declared recall@k target per store");
+    vdb_registry_each_loaded(api->registry, prom_store, &p);
+    p.pass = 3;
+    vdb_prom_family(&buf, "vdb_store_recall_lower_bound", "gauge",
+                    "Calibrated 95% lower bound on recall@10 at the planner's ef (-1: exact scan)");
+    vdb_registry_each_loaded(api->registry, prom_store, &p);
+    p.pass = 4;
+    vdb_prom_family(&buf, "vdb_store_calibrated_ef", "gauge",
+                    "ef the planner uses for k <= 10 unfiltered (0: exact scan)");
     vdb_registry_each_loaded(api->registry, prom_store, &p);
     vdb_prom_family(&buf, "errors_total", "counter", "Total errors by type");
     for (size_t i = 1; i < VDB_NERRCODES; i++) {
@@ -414,6 +464,15 @@ int vdb_h_mon_status(vdb_req *req)
     vdb_set(out, "resources", res);
     vdb_set(out, "http", http);
     vdb_set(out, "cache", vdb_api_cache_json(req->api));
+    /* Open stores against their cap, and quarantined failed opens. */
+    vdb_registry_stat rs;
+    vdb_registry_stats(req->api->registry, &rs);
+    vdb_json *reg = vdb_json_object();
+    vdb_set(reg, "open_stores", vdb_json_int((long long)rs.open));
+    vdb_set(reg, "max_open_stores", vdb_json_int((long long)rs.max_open));
+    vdb_set(reg, "quarantined", vdb_json_int((long long)rs.quarantined));
+    vdb_set(reg, "idle_closes", vdb_json_int((long long)rs.evictions));
+    vdb_set(out, "registry", reg);
     vdb_set(out, "timestamp", vdb_json_real(vdb_unix_time()));
     return vdb_reply_json(req, 200, out);
 }

@@ -57,7 +57,7 @@ int vdb_api_warm_store(vdb_store_handle *handle, vdb_error *err)
         return vdb_error_set(err, VDB_ENOMEM, "out of memory");
     for (uint32_t i = 0; i < dim; i++)
         query[i] = 1.0f / (float)(i + 1);
-    vdb_query_params params = {1, 0, NULL, 1, NULL};
+    vdb_query_params params = {1, 0, NULL, 1, NULL, 0};
     int rc = vdb_store_query(store, query, 1, &params, ignore_hits, NULL, err);
     vdb_free(query);
     return rc;
@@ -201,7 +201,7 @@ static int run_bench(vdb_req *req, const vdb_store_config *config, bench *b, vdb
         rc = vdb_store_add(store, m, b->data + at * b->dim, NULL, NULL, NULL, &req->err);
     }
     double add_ms = vdb_now_ms() - t0;
-    vdb_query_params params = {b->k, 0, NULL, 0, NULL};
+    vdb_query_params params = {b->k, 0, NULL, 0, NULL, 0};
     b->sink = b->found;
     double q0 = vdb_now_ms();
     for (size_t q = 0; rc == VDB_OK && q < b->nq; q++) {
@@ -212,7 +212,7 @@ static int run_bench(vdb_req *req, const vdb_store_config *config, bench *b, vdb
         b->latency_ms[q] = vdb_now_ms() - s;
     }
     double query_ms = vdb_now_ms() - q0;
-    vdb_query_params exact = {b->k, 0, NULL, 1, NULL};
+    vdb_query_params exact = {b->k, 0, NULL, 1, NULL, 0};
     b->sink = b->truth;
     b->slot = 0;
     if (rc == VDB_OK)
@@ -313,18 +313,35 @@ int vdb_h_perf_optimize(vdb_req *req)
 typedef struct perf_ctx {
     vdb_req *req;
     vdb_json *stores;
+    const char *user_id, *model_id; /* filters, or NULL */
 } perf_ctx;
 
 static void perf_one(void *ctx, vdb_store_handle *handle)
 {
     perf_ctx *p = ctx;
-    if (vdb_req_sees_user(p->req, vdb_registry_user(handle)))
-        vdb_json_array_append_new(p->stores, vdb_api_store_json(handle));
+    if (!vdb_req_sees_user(p->req, vdb_registry_user(handle)) ||
+        (p->user_id && strcmp(p->user_id, vdb_registry_user(handle)) != 0) ||
+        (p->model_id && strcmp(p->model_id, vdb_registry_model(handle)) != 0))
+        return;
+    vdb_json_array_append_new(p->stores, vdb_api_store_json(handle));
 }
 
+/* Optional user_id / model_id narrow the listing; each, when given, is
+ * validated like a store name (422), and a user the key may not see lists
+ * nothing rather than erroring, as the unfiltered listing does. */
 int vdb_h_perf_stats(vdb_req *req)
 {
-    perf_ctx p = {req, vdb_json_array()};
+    perf_ctx p = {req, NULL, NULL, NULL};
+    int rc = vdb_req_str(req, "user_id", 0, &p.user_id);
+    if (rc == VDB_OK)
+        rc = vdb_req_str(req, "model_id", 0, &p.model_id);
+    if (rc == VDB_OK && p.user_id != NULL)
+        rc = vdb_registry_check_name("user_id", p.user_id, &req->err);
+    if (rc == VDB_OK && p.model_id != NULL)
+        rc = vdb_registry_check_name("model_id", p.model_id, &req->err);
+    if (rc != VDB_OK)
+        return rc;
+    p.stores = vdb_json_array();
     vdb_registry_each_loaded(req->api->registry, perf_one, &p);
     vdb_json *out = vdb_json_object(), *q = vdb_json_object();
     vdb_set(q, "queries_total", vdb_json_int((long long)vdb_counter_get(&req->api->queries)));

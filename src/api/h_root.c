@@ -35,23 +35,32 @@ int vdb_h_root(vdb_req *req)
 int vdb_h_health(vdb_req *req)
 {
     size_t stores, vectors, bytes;
-    uint64_t total = 0, errors = 0, count, buckets[VDB_HIST_BUCKETS + 1];
+    uint64_t total = 0, errors = 0, server_errors = 0, count, buckets[VDB_HIST_BUCKETS + 1];
     double sum_all = 0;
     for (size_t slot = 0; slot <= VDB_ROUTES_MAX; slot++) {
         double s;
         vdb_histogram_read(&req->api->route_hist[slot], &count, &s, buckets);
         total += count;
         sum_all += s;
-        for (size_t i = 0; i < VDB_NSTATUS; i++)
+        for (size_t i = 0; i < VDB_NSTATUS; i++) {
+            uint64_t c = vdb_counter_get(&req->api->route_status[slot][i]);
+            if (vdb_api_statuses[i] >= 400)
+                errors += c;
             if (vdb_api_statuses[i] >= 500)
-                errors += vdb_counter_get(&req->api->route_status[slot][i]);
+                server_errors += c;
+        }
     }
-    vdb_api_store_totals(req, &stores, &vectors, &bytes);
+    /* Server-wide totals whoever asks: the health of the process is not
+     * per tenant, and counts reveal no tenant's data (per-tenant detail
+     * stays behind /admin and /monitoring). */
+    vdb_api_store_totals_all(req->api, &stores, &vectors, &bytes);
     char device[64];
     snprintf(device, sizeof(device), "Device(cpu, 0) [%s]", vdb_isa_name(vdb_cpu_best_isa()));
     vdb_json *perf = vdb_json_object(), *out = vdb_json_object();
     vdb_set(perf, "total_requests", vdb_json_int((long long)total));
-    vdb_set(perf, "total_errors", vdb_json_int((long long)errors));
+    vdb_set(perf, "total_errors", vdb_json_int((long long)errors)); /* 4xx + 5xx */
+    vdb_set(perf, "total_client_errors", vdb_json_int((long long)(errors - server_errors)));
+    vdb_set(perf, "total_server_errors", vdb_json_int((long long)server_errors));
     vdb_set(perf, "avg_response_time_ms", vdb_json_real(total ? sum_all * 1e3 / (double)total : 0));
     vdb_set(perf, "error_rate", vdb_json_real(total ? (double)errors / (double)total : 0));
     vdb_set(out, "status", vdb_json_string("healthy"));

@@ -362,6 +362,8 @@ static int prepare_query(vdb_req *req, const char *field, query_job *job)
     if (rc == VDB_OK)
         rc = vdb_req_bool(req, "explain", 0, &job->explain);
     if (rc == VDB_OK)
+        rc = vdb_req_target(req, body, "target_recall", &job->params.target_recall);
+    if (rc == VDB_OK)
         rc = compile_filter(req, body, &job->filter);
     if (rc == VDB_OK && job->filter != NULL) {
         const char *name;
@@ -383,6 +385,12 @@ static int prepare_query(vdb_req *req, const char *field, query_job *job)
     } else if (strcmp(field, "query") == 0) {
         if (value == NULL || vdb_jtype(value) != VDB_JSON_ARRAY)
             return vdb_error_set(&req->err, VDB_EINVAL, "query must be an array of numbers");
+        /* A length other than the store's is a dimension error, decided
+         * here by the code rather than from a parser's message text. */
+        if (vdb_json_array_size(value) != dim)
+            return vdb_error_set(&req->err, VDB_EDIM, "query has %zu components, expected %u "
+                                 "(the store's dimension is %u)", vdb_json_array_size(value),
+                                 dim, dim);
         vdb_json *wrapped = vdb_json_array();
         if (wrapped == NULL)
             return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
@@ -390,10 +398,17 @@ static int prepare_query(vdb_req *req, const char *field, query_job *job)
         rc = vdb_req_matrix(req, wrapped, "query", 1, &dim, &job->queries, &job->nq);
         vdb_json_decref(wrapped);
     } else {
+        vdb_json *first = value != NULL && vdb_jtype(value) == VDB_JSON_ARRAY
+                              ? vdb_json_array_get(value, 0) : NULL;
+        if (first != NULL && vdb_jtype(first) == VDB_JSON_ARRAY &&
+            vdb_json_array_size(first) != dim)
+            return vdb_error_set(&req->err, VDB_EDIM, "%s[0] has %zu components, expected %u "
+                                 "(the store's dimension is %u)", field,
+                                 vdb_json_array_size(first), dim, dim);
         rc = vdb_req_matrix(req, value, field, req->api->config.max_batch, &dim, &job->queries,
                             &job->nq);
     }
-    if (rc == VDB_EDIM || (rc == VDB_EINVAL && strstr(req->err.msg, "components")))
+    if (rc == VDB_EDIM)
         rc = with_store_dim(req, vdb_store_get_config(vdb_registry_store(job->handle))->dim);
     if (rc == VDB_OK && (double)job->nq * (double)k > VDB_MAX_RESULT_ITEMS)
         rc = vdb_error_set(&req->err, VDB_EINVAL,
@@ -428,13 +443,13 @@ static char *cache_key(const query_job *job, int batch, size_t *len)
     const char *filter = job->filter_text ? job->filter_text : "";
     uint32_t dim = vdb_store_get_config(vdb_registry_store(job->handle))->dim;
     size_t floats = job->nq * dim * sizeof(float);
-    size_t head = strlen(user) + strlen(model) + strlen(filter) + 96;
+    size_t head = strlen(user) + strlen(model) + strlen(filter) + 128;
     char *key = vdb_malloc(head + floats);
     int n;
     if (key == NULL)
         return NULL;
-    n = snprintf(key, head, "%s/%s|%d|%zu|%u|%d|%s|", user, model, batch, job->params.k,
-                 job->params.ef, job->params.exact, filter);
+    n = snprintf(key, head, "%s/%s|%d|%zu|%u|%d|%.17g|%s|", user, model, batch, job->params.k,
+                 job->params.ef, job->params.exact, job->params.target_recall, filter);
     memcpy(key + n, job->queries, floats);
     *len = (size_t)n + floats;
     return key;

@@ -51,7 +51,7 @@ static vdb_zip_limits archive_limits(const vdb_api *api, int subdirs)
 
 typedef struct export_job {
     vdb_export *ex;
-    vdb_store_handle *handles[64];
+    vdb_store_handle **handles; /* one per exported store, held until sent */
     size_t nhandles;
 } export_job;
 
@@ -61,24 +61,76 @@ static int export_store(vdb_req *req, export_job *job, vdb_store_handle *handle,
                                 vdb_registry_model(handle), prefix, &req->err);
 }
 
+/* Every model of the user, however many: a backup that silently leaves
+ * stores out is worse than one that fails. */
 typedef struct user_stores {
-    char (*models)[VDB_MAX_NAME_LEN + 1];
+    char **models;
     size_t n, cap;
+    int failed;
 } user_stores;
 
 static int collect_model(void *ctx, const char *user_id, const char *model_id)
 {
     user_stores *u = ctx;
     (void)user_id;
-    if (u->n < u->cap)
-        snprintf(u->models[u->n++], VDB_MAX_NAME_LEN + 1, "%s", model_id);
+    if (u->n == u->cap) {
+        size_t cap = u->cap ? u->cap * 2 : 64;
+        char **grown = vdb_realloc(u->models, cap * sizeof(*grown));
+        if (grown == NULL) {
+            u->failed = 1;
+            return 1;
+        }
+        u->models = grown;
+        u->cap = cap;
+    }
+    if ((u->models[u->n] = vdb_strdup(model_id)) == NULL) {
+        u->failed = 1;
+        return 1;
+    }
+    u->n++;
     return 0;
+}
+
+static void user_stores_free(user_stores *u)
+{
+    for (size_t i = 0; i < u->n; i++)
+        vdb_free(u->models[i]);
+    vdb_free(u->models);
+}
+
+static int gather_user(vdb_req *req, export_job *job, const char *user_id, user_stores *u)
+{
+    int rc = VDB_OK;
+    if (vdb_req_sees_user(req, user_id) &&
+        (rc = vdb_registry_list(req->api->registry, user_id, collect_model, u, &req->err)) !=
+            VDB_OK)
+        return rc;
+    if (u->failed)
+        return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory listing the stores of %s",
+                             user_id);
+    if (u->n == 0)
+        return vdb_error_set(&req->err, VDB_ENOTFOUND, "no stores for user %s", user_id);
+    if ((job->handles = vdb_calloc(u->n, sizeof(*job->handles))) == NULL)
+        return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
+    /* A store listed but gone (deleted meanwhile) or unopenable fails the
+     * whole export, naming it, rather than being skipped. */
+    for (size_t i = 0; rc == VDB_OK && i < u->n; i++) {
+        rc = vdb_registry_acquire(req->api->registry, user_id, u->models[i], &job->handles[i],
+                                  &req->err);
+        if (rc == VDB_OK) {
+            job->nhandles = i + 1;
+            rc = export_store(req, job, job->handles[i], u->models[i]);
+        }
+    }
+    return rc;
 }
 
 static int gather(vdb_req *req, export_job *job, const char *user_id, const char *model_id)
 {
     int rc;
     if (model_id != NULL) {
+        if ((job->handles = vdb_calloc(1, sizeof(*job->handles))) == NULL)
+            return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
         rc = vdb_req_store(req, &job->handles[0]);
         if (rc == VDB_OK) {
             job->nhandles = 1;
@@ -88,20 +140,9 @@ static int gather(vdb_req *req, export_job *job, const char *user_id, const char
     }
     if ((rc = vdb_registry_check_name("user_id", user_id, &req->err)) != VDB_OK)
         return rc;
-    char models[64][VDB_MAX_NAME_LEN + 1];
-    user_stores u = {models, 0, 64};
-    if (vdb_req_sees_user(req, user_id))
-        vdb_registry_list(req->api->registry, user_id, collect_model, &u, &req->err);
-    if (u.n == 0)
-        return vdb_error_set(&req->err, VDB_ENOTFOUND, "no stores for user %s", user_id);
-    for (size_t i = 0; rc == VDB_OK && i < u.n; i++) {
-        rc = vdb_registry_acquire(req->api->registry, user_id, models[i], &job->handles[i],
-                                  &req->err);
-        if (rc == VDB_OK) {
-            job->nhandles = i + 1;
-            rc = export_store(req, job, job->handles[i], models[i]);
-        }
-    }
+    user_stores u = {NULL, 0, 0, 0};
+    rc = gather_user(req, job, user_id, &u);
+    user_stores_free(&u);
     return rc;
 }
 
@@ -149,11 +190,55 @@ int vdb_h_admin_export_zip(vdb_req *req)
     vdb_export_free(job->ex); /* unpins the stores: before their handles go */
     for (size_t i = 0; i < job->nhandles; i++)
         vdb_registry_release(job->handles[i]);
+    vdb_free(job->handles);
     vdb_free(job);
     return rc;
 }
 
 /* ---- import ---- */
+
+/* 1 when the part's Content-Disposition has the parameter name="file"
+ * exactly: `filename="file"` (or a name merely containing "file") is another
+ * parameter, not the field name. `headers` is NUL-terminated. */
+static int part_is_file_field(const char *headers)
+{
+    for (const char *line = headers; line != NULL && *line != '\0';) {
+        const char *eol = strstr(line, "\r\n");
+        size_t n = eol ? (size_t)(eol - line) : strlen(line);
+        if (n > 20 && strncasecmp(line, "Content-Disposition:", 20) == 0) {
+            /* Parameters follow ';': name="file" or name=file. */
+            for (const char *p = memchr(line, ';', n); p != NULL && p < line + n;) {
+                p++;
+                while (p < line + n && (*p == ' ' || *p == '\t'))
+                    p++;
+                size_t rest = (size_t)(line + n - p);
+                if (rest >= 5 && strncasecmp(p, "name=", 5) == 0) {
+                    const char *v = p + 5;
+                    size_t vlen = (size_t)(line + n - v);
+                    if (vlen >= 6 && memcmp(v, "\"file\"", 6) == 0 &&
+                        (vlen == 6 || v[6] == ';' || v[6] == ' '))
+                        return 1;
+                    if (vlen >= 4 && memcmp(v, "file", 4) == 0 &&
+                        (vlen == 4 || v[4] == ';' || v[4] == ' '))
+                        return 1;
+                    return 0;
+                }
+                /* Skip this parameter, minding a quoted value with a ';'. */
+                int quoted = 0;
+                while (p < line + n && (quoted || *p != ';')) {
+                    if (*p == '"')
+                        quoted = !quoted;
+                    p++;
+                }
+                if (p >= line + n)
+                    break;
+            }
+            return 0;
+        }
+        line = eol ? eol + 2 : NULL;
+    }
+    return 0;
+}
 
 /* The uploaded archive: the multipart part named "file", or the raw body. */
 static int upload_bytes(vdb_req *req, const char **data, size_t *len)
@@ -185,7 +270,7 @@ static int upload_bytes(vdb_req *req, const char **data, size_t *len)
                 break;
             char headers[1024];
             snprintf(headers, sizeof(headers), "%.*s", (int)((body - head) < 1000 ? body - head : 1000), head);
-            if (strstr(headers, "name=\"file\"") != NULL) {
+            if (part_is_file_field(headers)) {
                 const char *ct = strcasestr(headers, "Content-Type:");
                 if (ct != NULL) {
                     ct += 13;
@@ -488,22 +573,23 @@ int vdb_h_admin_import_zip(vdb_req *req)
         rc = vdb_error_set(&req->err, VDB_EPARSE, "Uploaded ZIP file is empty.");
     if (rc == VDB_OK)
         rc = read_archive(req, data, len, &d);
-    if (rc == VDB_OK && vdb_registry_acquire(req->api->registry, user_id, model_id, &handle,
-                                             &req->err) == VDB_OK) {
-        vdb_registry_release(handle);
-        handle = NULL;
-        rc = overwrite ? vdb_registry_delete(req->api->registry, user_id, model_id, &req->err)
-                       : vdb_error_set(&req->err, VDB_EEXIST,
-                                       "Store already exists. Set overwrite=true to replace.");
-    }
     if (rc == VDB_OK) {
+        /* create refuses an existing store in the same step that would
+         * create it, and replace swaps it in one step: no window in which
+         * a concurrent import or create sees a state that never was. */
         vdb_store_config config;
         vdb_store_config_default(&config);
         config.dim = d.dim;
         config.metric = d.metric;
         config.index = req->api->config.enable_hnsw ? VDB_INDEX_AUTO : VDB_INDEX_FLAT;
         config.hnsw_threshold = req->api->config.hnsw_threshold;
-        rc = vdb_registry_create(req->api->registry, user_id, model_id, &config, &handle, &req->err);
+        rc = overwrite ? vdb_registry_replace(req->api->registry, user_id, model_id, &config,
+                                              &handle, &req->err)
+                       : vdb_registry_create(req->api->registry, user_id, model_id, &config,
+                                             &handle, &req->err);
+        if (rc == VDB_EEXIST)
+            rc = vdb_error_set(&req->err, VDB_EEXIST,
+                               "Store already exists. Set overwrite=true to replace.");
     }
     if (rc == VDB_OK && (rc = load_rows(req, vdb_registry_store(handle), &d)) != VDB_OK) {
         vdb_registry_release(handle);

@@ -1,82 +1,65 @@
-/* libmicrohttpd adapter (the only file that includes microhttpd.h).
+/* vdb's HTTP/1.1 server (see http.h for the contract and the limits).
  *
- * MHD calls the access handler several times per request: once with the
- * headers, then once per body chunk, then once with no data. We check the
- * declared Content-Length against the limit on the first call, so an
- * oversized upload is refused before a byte of it is buffered; chunked
- * bodies are counted as they arrive. The complete request goes to the
- * application handler on the last call. A per-request state struct carries
- * the buffer and the start time; the completion callback frees it and
- * reports status and duration (for metrics). */
+ * Why our own: libmicrohttpd 0.9.75 restarts its connection timeout on
+ * every byte (1,100 slowloris connections kept the service unavailable for
+ * 40 s), stops accepting when its connection table is full (so idle
+ * connections locked new clients out), answers its own errors in HTML
+ * with no way to change them, sent two status lines for `Content-Length:
+ * -1`, never answered `Transfer-Encoding: gzip` or a huge chunk size, and
+ * read a whole body before the application could refuse it. Each of those
+ * is a few lines here.
+ *
+ * Shape: `threads` workers share one non-blocking listening socket; each
+ * polls its own connections and accepts new ones. A connection is a small
+ * state machine: HEAD (reading the request head) -> BODY (reading the
+ * body) -> WRITE (sending the answer) -> HEAD again for keep-alive, or
+ * DRAIN (reading and discarding what the client still sends after an
+ * early answer, for at most LINGER_MS, so it sees the answer rather than a
+ * reset). Every 250 ms a worker checks its connections' deadlines. */
 #include "http.h"
+#include "http_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <microhttpd.h>
-
 #include "../core/alloc.h"
+#include "../core/hash.h"
 #include "../core/log.h"
+#include "httpparse.h"
 
-struct vdb_http_server {
-    struct MHD_Daemon *daemon;
-    vdb_http_handler handler;
-    vdb_http_done_fn done;
-    void *ctx;
-    size_t max_body;
-    unsigned port;
-    atomic_uint in_flight;
-};
+#define TICK_MS 250
+#define IDLE_UNDER_PRESSURE_MS 1000 /* idle connections dropped when nearly full */
+#define ACCEPT_BATCH 64
 
-typedef struct req_state {
-    char *body;
-    size_t len;
-    size_t cap;
-    int too_large;
-    int status;
-    struct timespec start;
-} req_state;
-
-static double elapsed_s(const struct timespec *start)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
-}
+/* ---- lookups for the handlers ---- */
 
 const char *vdb_http_query(const vdb_http_request *req, const char *name)
 {
-    return MHD_lookup_connection_value((struct MHD_Connection *)req->conn, MHD_GET_ARGUMENT_KIND,
-                                       name);
+    return vdb_httpparse_arg(&((conn *)req->conn)->head, name);
 }
 
 const char *vdb_http_header(const vdb_http_request *req, const char *name)
 {
-    return MHD_lookup_connection_value((struct MHD_Connection *)req->conn, MHD_HEADER_KIND, name);
+    return vdb_httpparse_field(&((conn *)req->conn)->head, name);
 }
 
 void vdb_http_peer(const vdb_http_request *req, char *out, size_t size)
 {
-    const union MHD_ConnectionInfo *info = MHD_get_connection_info(
-        (struct MHD_Connection *)req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    snprintf(out, size, "unknown");
-    if (info == NULL || info->client_addr == NULL)
-        return;
-    if (info->client_addr->sa_family == AF_INET) {
-        const struct sockaddr_in *in4 = (const struct sockaddr_in *)info->client_addr;
-        inet_ntop(AF_INET, &in4->sin_addr, out, (socklen_t)size);
-    } else if (info->client_addr->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)info->client_addr;
-        inet_ntop(AF_INET6, &in6->sin6_addr, out, (socklen_t)size);
-    }
+    snprintf(out, size, "%s", ((conn *)req->conn)->peer);
 }
 
 void vdb_http_response_header(vdb_http_response *resp, const char *name, const char *value)
@@ -88,239 +71,374 @@ void vdb_http_response_header(vdb_http_response *resp, const char *name, const c
     resp->nheaders++;
 }
 
-static int append_body(req_state *state, const char *data, size_t size, size_t max_body)
+/* ---- per-peer connection counts ---- */
+
+/* Keyed: a client with many IPv6 addresses must not be able to pile them
+ * into one bucket. */
+static size_t peer_hash(const unsigned char *key, size_t len)
 {
-    if (state->too_large)
-        return 0;
-    if (size > max_body - state->len) {
-        state->too_large = 1;
-        vdb_free(state->body);
-        state->body = NULL;
-        state->len = state->cap = 0;
-        return 0;
-    }
-    if (state->len + size + 1 > state->cap) {
-        size_t cap = state->cap ? state->cap : 4096;
-        while (cap < state->len + size + 1)
-            cap *= 2;
-        char *grown = vdb_realloc(state->body, cap);
-        if (grown == NULL)
-            return -1;
-        state->body = grown;
-        state->cap = cap;
-    }
-    memcpy(state->body + state->len, data, size);
-    state->len += size;
-    state->body[state->len] = '\0';
-    return 0;
+    return (size_t)(vdb_hash_keyed(key, len) % PEER_BUCKETS);
 }
 
-/* A streamed body: adapts the handler's reader to MHD's content reader. */
-typedef struct stream_body {
-    long (*reader)(void *ctx, char *buf, size_t max);
-    void (*reader_free)(void *ctx);
-    void *ctx;
-} stream_body;
-
-static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+/* Counts one more connection for the peer; 0, or -1 when it already has
+ * max_per_peer (nothing counted). */
+static int peer_enter(vdb_http_server *s, const unsigned char *key, size_t len)
 {
-    stream_body *s = cls;
-    (void)pos;
-    long n = s->reader(s->ctx, buf, max);
-    if (n == 0)
-        return MHD_CONTENT_READER_END_OF_STREAM;
-    return n < 0 ? MHD_CONTENT_READER_END_WITH_ERROR : (ssize_t)n;
-}
-
-static void stream_free(void *cls)
-{
-    stream_body *s = cls;
-    if (s->reader_free != NULL)
-        s->reader_free(s->ctx);
-    vdb_free(s);
-}
-
-static struct MHD_Response *make_stream(vdb_http_response *out)
-{
-    stream_body *s = vdb_malloc(sizeof(*s));
-    struct MHD_Response *response = NULL;
-    if (s != NULL) {
-        *s = (stream_body){out->reader, out->reader_free, out->reader_ctx};
-        response = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, s,
-                                                     stream_free);
+    int rc = 0;
+    pthread_mutex_lock(&s->peers_lock);
+    peer_entry **slot = &s->peers[peer_hash(key, len)], *e = *slot;
+    while (e != NULL && (e->key_len != len || memcmp(e->key, key, len) != 0))
+        e = e->next;
+    if (e == NULL && (e = vdb_calloc(1, sizeof(*e))) != NULL) {
+        memcpy(e->key, key, len);
+        e->key_len = len;
+        e->next = *slot;
+        *slot = e;
     }
-    if (response == NULL) {
-        vdb_free(s);
-        if (out->reader_free != NULL)
-            out->reader_free(out->reader_ctx);
-    }
-    out->reader = NULL; /* owned by the response (or freed) now */
-    return response;
-}
-
-static struct MHD_Response *make_response(vdb_http_response *out)
-{
-    struct MHD_Response *response;
-    if (out->reader != NULL) {
-        vdb_free(out->body);
-        out->body = NULL;
-        response = make_stream(out);
-    } else if (out->body_fd >= 0) {
-        response = MHD_create_response_from_fd64(out->fd_size, out->body_fd);
-        out->body_fd = -1; /* MHD closes it */
-    } else {
-        response = MHD_create_response_from_buffer_with_free_callback(
-            out->body_len, out->body ? out->body : (char *)"", out->body ? vdb_free : NULL);
-        out->body = NULL;
-    }
-    if (response == NULL)
-        return NULL;
-    if (out->content_type)
-        MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, out->content_type);
-    for (int i = 0; i < out->nheaders; i++)
-        MHD_add_response_header(response, out->headers[i].name, out->headers[i].value);
-    return response;
-}
-
-static enum MHD_Result dispatch(vdb_http_server *server, struct MHD_Connection *connection,
-                                const char *url, const char *method, req_state *state)
-{
-    vdb_http_request req = {method, url, state->body ? state->body : "", state->len,
-                            state->too_large, connection};
-    vdb_http_response resp;
-    memset(&resp, 0, sizeof(resp));
-    resp.body_fd = -1;
-    server->handler(server->ctx, &req, &resp);
-    struct MHD_Response *response = make_response(&resp);
-    if (response == NULL) {
-        vdb_free(resp.body);
-        if (resp.body_fd >= 0)
-            close(resp.body_fd);
-        return MHD_NO;
-    }
-    state->status = resp.status;
-    enum MHD_Result rc = MHD_queue_response(connection, (unsigned)resp.status, response);
-    MHD_destroy_response(response);
+    if (e == NULL || e->count >= s->opt.max_per_peer)
+        rc = -1;
+    else
+        e->count++;
+    pthread_mutex_unlock(&s->peers_lock);
     return rc;
 }
 
-static enum MHD_Result on_access(void *cls, struct MHD_Connection *connection, const char *url,
-                                 const char *method, const char *version,
-                                 const char *upload_data, size_t *upload_data_size,
-                                 void **con_cls)
+void vdb_http__peer_leave(vdb_http_server *s, const unsigned char *key, size_t len)
 {
-    vdb_http_server *server = cls;
-    req_state *state = *con_cls;
-    (void)version;
-    if (state == NULL) {
-        state = vdb_calloc(1, sizeof(*state));
-        if (state == NULL)
-            return MHD_NO;
-        clock_gettime(CLOCK_MONOTONIC, &state->start);
-        atomic_fetch_add(&server->in_flight, 1);
-        *con_cls = state;
-        const char *length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
-                                                          MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (length != NULL) {
-            errno = 0;
-            unsigned long long declared = strtoull(length, NULL, 10);
-            if (errno != 0 || declared > server->max_body) {
-                /* Refused before buffering: answer now, MHD closes the
-                 * connection instead of reading the rest. */
-                state->too_large = 1;
-                return dispatch(server, connection, url, method, state);
+    pthread_mutex_lock(&s->peers_lock);
+    for (peer_entry **p = &s->peers[peer_hash(key, len)]; *p; p = &(*p)->next) {
+        peer_entry *e = *p;
+        if (e->key_len == len && memcmp(e->key, key, len) == 0) {
+            if (--e->count == 0) {
+                *p = e->next;
+                vdb_free(e);
             }
-            /* Declared and within the limit: allocate up front instead of
-             * doubling while the body arrives, but not more than 16 MiB
-             * before the bytes are actually there (a client may declare a
-             * large body and send nothing). */
-            size_t first = declared < (16u << 20) ? (size_t)declared + 1 : (16u << 20);
-            if (declared > 0 && (state->body = vdb_malloc(first)) != NULL)
-                state->cap = first;
+            break;
         }
-        return MHD_YES;
     }
-    if (*upload_data_size != 0) {
-        if (append_body(state, upload_data, *upload_data_size, server->max_body) < 0)
-            return MHD_NO;
-        *upload_data_size = 0;
-        return MHD_YES;
+    pthread_mutex_unlock(&s->peers_lock);
+}
+
+/* The connection that has waited longest for a request head, to make room
+ * for a new one; NULL when every connection is busy with a request. */
+static conn *oldest_waiting(worker *w)
+{
+    conn *best = NULL;
+    for (conn *c = w->conns; c; c = c->next)
+        if (c->state == VDB_HTTP_C_HEAD && !c->active && (best == NULL || c->wait_start < best->wait_start))
+            best = c;
+    return best;
+}
+
+static void peer_of(const struct sockaddr_storage *ss, conn *c)
+{
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &in6->sin6_addr, c->peer, sizeof(c->peer));
+        c->peer_key[0] = 6;
+        memcpy(c->peer_key + 1, &in6->sin6_addr, 16);
+        c->peer_key_len = 17;
+    } else {
+        const struct sockaddr_in *in4 = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &in4->sin_addr, c->peer, sizeof(c->peer));
+        c->peer_key[0] = 4;
+        memcpy(c->peer_key + 1, &in4->sin_addr, 4);
+        c->peer_key_len = 5;
     }
-    if (state->status != 0)
-        return MHD_YES; /* already answered (oversized upload) */
-    return dispatch(server, connection, url, method, state);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
+static void accept_some(worker *w)
 {
-    vdb_http_server *server = cls;
-    req_state *state = *con_cls;
-    (void)connection;
-    if (state == NULL)
-        return;
-    if (server->done != NULL)
-        server->done(server->ctx, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? state->status : 0,
-                     elapsed_s(&state->start));
-    atomic_fetch_sub(&server->in_flight, 1);
-    vdb_free(state->body);
-    vdb_free(state);
-    *con_cls = NULL;
+    vdb_http_server *s = w->server;
+    unsigned share = s->opt.max_connections / s->nworkers;
+    if (share == 0)
+        share = 1;
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        int fd = accept(s->listen_fd, (struct sockaddr *)&ss, &sl);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* Out of descriptors: drop the oldest idle connection and
+                 * pause accepting briefly instead of spinning. */
+                conn *victim = oldest_waiting(w);
+                if (victim != NULL) {
+                    atomic_fetch_add(&s->st_evicted, 1);
+                    vdb_http__conn_close(victim);
+                }
+                w->accept_pause_until = vdb_http__now_ms() + 50;
+            }
+            return;
+        }
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        conn *c = vdb_calloc(1, sizeof(*c));
+        if (c == NULL) {
+            vdb_http__refuse(fd, 503, "out of memory");
+            continue;
+        }
+        c->fd = fd;
+        c->file_fd = -1;
+        c->w = w;
+        peer_of(&ss, c);
+        if (peer_enter(s, c->peer_key, c->peer_key_len) != 0) {
+            atomic_fetch_add(&s->st_peer, 1);
+            vdb_free(c);
+            vdb_http__refuse(fd, 429, "too many connections from this address");
+            continue;
+        }
+        if (w->nconns >= share) {
+            conn *victim = oldest_waiting(w);
+            if (victim == NULL) {
+                atomic_fetch_add(&s->st_full, 1);
+                vdb_http__peer_leave(s, c->peer_key, c->peer_key_len);
+                vdb_free(c);
+                vdb_http__refuse(fd, 503, "server at its connection limit");
+                continue;
+            }
+            atomic_fetch_add(&s->st_evicted, 1);
+            vdb_http__conn_close(victim);
+        }
+        c->state = VDB_HTTP_C_HEAD;
+        c->wait_start = vdb_http__now_ms();
+        c->next = w->conns;
+        if (w->conns)
+            w->conns->prev = c;
+        w->conns = c;
+        w->nconns++;
+        atomic_fetch_add(&s->nconns, 1);
+        atomic_fetch_add(&s->st_accepted, 1);
+    }
 }
 
-static void on_panic(void *cls, const char *file, unsigned int line, const char *reason)
+/* Deadlines: a whole head within header_timeout of its first byte, an idle
+ * connection within timeout_s, bodies and answers at VDB_HTTP_MIN_RATE
+ * after a grace of header_timeout, lingering closes within LINGER_MS. When
+ * the server is nearly full, idle connections get only
+ * IDLE_UNDER_PRESSURE_MS. */
+static void check_deadlines(worker *w, double now)
 {
-    (void)cls;
-    vdb_log_error("libmicrohttpd panic at %s:%u: %s", file ? file : "?", line,
-                  reason ? reason : "");
-    abort();
+    vdb_http_server *s = w->server;
+    double header_ms = s->opt.header_timeout_s * 1e3, idle_ms = s->opt.timeout_s * 1e3;
+    int pressure = atomic_load(&s->nconns) * 8 >= s->opt.max_connections * 7;
+    conn *next;
+    for (conn *c = w->conns; c; c = next) {
+        next = c->next;
+        double allowed;
+        switch (c->state) {
+        case VDB_HTTP_C_HEAD:
+            if (c->first_byte == 0) {
+                double limit = pressure ? IDLE_UNDER_PRESSURE_MS : idle_ms;
+                if (now - c->wait_start > limit) {
+                    atomic_fetch_add(pressure ? &s->st_evicted : &s->st_timeout, 1);
+                    vdb_http__conn_close(c);
+                }
+            } else if (now - c->first_byte > header_ms) {
+                atomic_fetch_add(&s->st_timeout, 1);
+                c->in_len = 0;
+                vdb_http__answer_error(c, 408, "request head not received in time");
+                vdb_http__drive(c);
+            }
+            break;
+        case VDB_HTTP_C_BODY:
+            allowed = header_ms + (double)c->moved * 1e3 / VDB_HTTP_MIN_RATE;
+            if (now - c->phase_start > allowed) {
+                atomic_fetch_add(&s->st_timeout, 1);
+                c->in_len = 0;
+                vdb_http__answer_error(c, 408, "request body not received in time");
+                vdb_http__drive(c);
+            }
+            break;
+        case VDB_HTTP_C_WRITE:
+            allowed = header_ms + (double)c->moved * 1e3 / VDB_HTTP_MIN_RATE;
+            if (now - c->phase_start > allowed) {
+                atomic_fetch_add(&s->st_timeout, 1);
+                vdb_http__conn_close(c);
+            }
+            break;
+        default:
+            if (now - c->phase_start > LINGER_MS)
+                vdb_http__conn_close(c);
+            break;
+        }
+    }
 }
 
-vdb_http_server *vdb_http_start(const vdb_http_options *options, vdb_http_handler handler,
-                                vdb_http_done_fn done, void *ctx, vdb_error *err)
+static size_t build_pollset(worker *w, int listen)
+{
+    size_t need = w->nconns + 2;
+    if (need > w->pcap) {
+        size_t cap = need * 2;
+        struct pollfd *pfds = vdb_realloc(w->pfds, cap * sizeof(*pfds));
+        if (pfds != NULL)
+            w->pfds = pfds;
+        conn **pconn = vdb_realloc(w->pconn, cap * sizeof(*pconn));
+        if (pconn != NULL)
+            w->pconn = pconn;
+        if (pfds == NULL || pconn == NULL)
+            return 0;
+        w->pcap = cap;
+    }
+    size_t n = 0;
+    w->pfds[n].fd = w->wake[0];
+    w->pfds[n++].events = POLLIN;
+    w->pfds[n].fd = listen ? w->server->listen_fd : -1;
+    w->pfds[n++].events = POLLIN;
+    for (conn *c = w->conns; c; c = c->next) {
+        w->pfds[n].fd = c->fd;
+        w->pfds[n].events = c->state == VDB_HTTP_C_WRITE ? POLLOUT : POLLIN;
+        w->pfds[n].revents = 0;
+        w->pconn[n++] = c;
+    }
+    return n;
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    vdb_http_server *s = w->server;
+    double last_tick = vdb_http__now_ms();
+    while (!atomic_load(&s->stopping)) {
+        if (w->listening && !atomic_load(&s->accepting)) {
+            w->listening = 0;
+            atomic_fetch_add(&s->unlistened, 1);
+        }
+        int listen = w->listening && vdb_http__now_ms() >= w->accept_pause_until;
+        size_t n = build_pollset(w, listen);
+        if (n == 0) {
+            struct timespec pause = {0, 10 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+            continue;
+        }
+        int ready = poll(w->pfds, (nfds_t)n, TICK_MS);
+        if (ready > 0) {
+            if (w->pfds[0].revents) {
+                char drain[64];
+                (void)!read(w->wake[0], drain, sizeof(drain));
+            }
+            for (size_t i = 2; i < n; i++)
+                if (w->pfds[i].revents)
+                    vdb_http__drive(w->pconn[i]);
+            if (listen && w->pfds[1].revents)
+                accept_some(w);
+        }
+        double now = vdb_http__now_ms();
+        if (now - last_tick >= TICK_MS) {
+            check_deadlines(w, now);
+            last_tick = now;
+        }
+    }
+    while (w->conns)
+        vdb_http__conn_close(w->conns);
+    if (w->listening)
+        atomic_fetch_add(&s->unlistened, 1);
+    return NULL;
+}
+
+static void wake_all(vdb_http_server *s)
+{
+    for (unsigned i = 0; i < s->nworkers; i++)
+        (void)!write(s->workers[i].wake[1], "x", 1);
+}
+
+static int open_listener(vdb_http_server *s, const vdb_http_options *o, vdb_error *err)
 {
     struct sockaddr_in addr;
     memset(&addr, 0, sizeof(addr));
     addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)options->port);
-    if (inet_pton(AF_INET, options->host, &addr.sin_addr) != 1) {
-        vdb_error_set(err, VDB_EINVAL, "host '%s' is not an IPv4 address", options->host);
-        return NULL;
+    addr.sin_port = htons((uint16_t)o->port);
+    if (inet_pton(AF_INET, o->host, &addr.sin_addr) != 1)
+        return vdb_error_set(err, VDB_EINVAL, "host '%s' is not an IPv4 address", o->host);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return vdb_error_set(err, VDB_EIO, "socket: %s", strerror(errno));
+    /* SO_REUSEADDR only lets us rebind over TIME_WAIT; unlike SO_REUSEPORT
+     * it does not let a second server share a port that is in use. */
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(fd, 4096) != 0) {
+        int e = errno;
+        close(fd);
+        return vdb_error_set(err, VDB_EIO, "cannot listen on %s:%u: %s%s", o->host, o->port,
+                             strerror(e),
+                             e == EADDRINUSE ? " (another server is using this port)" : "");
     }
-    vdb_http_server *server = vdb_calloc(1, sizeof(*server));
-    if (server == NULL) {
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    socklen_t len = sizeof(addr);
+    getsockname(fd, (struct sockaddr *)&addr, &len);
+    s->listen_fd = fd;
+    s->port = ntohs(addr.sin_port);
+    return VDB_OK;
+}
+
+vdb_http_server *vdb_http_start(const vdb_http_options *options, vdb_http_gate gate,
+                                vdb_http_handler handler, vdb_http_done_fn done, void *ctx,
+                                vdb_error *err)
+{
+    vdb_http_server *s = vdb_calloc(1, sizeof(*s));
+    if (s == NULL) {
         vdb_error_set(err, VDB_ENOMEM, "out of memory");
         return NULL;
     }
-    server->handler = handler;
-    server->done = done;
-    server->ctx = ctx;
-    server->max_body = options->max_body_bytes;
-    MHD_set_panic_func(on_panic, NULL);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
-#ifdef __linux__
-    flags |= MHD_USE_EPOLL;
-#else
-    flags |= MHD_USE_POLL;
-#endif
-    server->daemon = MHD_start_daemon(
-        flags, (uint16_t)options->port, NULL, NULL, on_access, server, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)(options->threads ? options->threads : 1), MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)options->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)options->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        (unsigned)1, MHD_OPTION_END);
-    if (server->daemon == NULL) {
-        vdb_error_set(err, VDB_EIO, "cannot listen on %s:%u (port in use or not permitted)",
-                      options->host, options->port);
-        vdb_free(server);
-        return NULL;
+    s->listen_fd = -1;
+    s->gate = gate;
+    s->handler = handler;
+    s->done = done;
+    s->ctx = ctx;
+    s->opt = *options;
+    if (s->opt.max_connections == 0)
+        s->opt.max_connections = 1;
+    if (s->opt.max_per_peer == 0)
+        s->opt.max_per_peer = s->opt.max_connections;
+    if (s->opt.header_timeout_s == 0)
+        s->opt.header_timeout_s = 10;
+    if (s->opt.timeout_s == 0)
+        s->opt.timeout_s = 30;
+    s->nworkers = options->threads ? options->threads : 1;
+    pthread_mutex_init(&s->peers_lock, NULL);
+    atomic_store(&s->accepting, 1);
+    /* A client that goes away mid-answer must cost an EPIPE, not the
+     * process. */
+    signal(SIGPIPE, SIG_IGN);
+    if (open_listener(s, options, err) != VDB_OK)
+        goto fail;
+    if ((s->workers = vdb_calloc(s->nworkers, sizeof(worker))) == NULL) {
+        vdb_error_set(err, VDB_ENOMEM, "out of memory");
+        goto fail;
     }
-    const union MHD_DaemonInfo *info =
-        MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    server->port = info ? info->port : options->port;
-    return server;
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        worker *w = &s->workers[i];
+        w->server = s;
+        w->listening = 1;
+        w->wake[0] = w->wake[1] = -1;
+        if (pipe(w->wake) != 0) {
+            vdb_error_set(err, VDB_EIO, "pipe: %s", strerror(errno));
+            goto stop;
+        }
+        fcntl(w->wake[0], F_SETFL, O_NONBLOCK);
+        fcntl(w->wake[1], F_SETFL, O_NONBLOCK);
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            close(w->wake[0]);
+            close(w->wake[1]);
+            w->wake[0] = -1;
+            vdb_error_set(err, VDB_EIO, "cannot start HTTP worker threads");
+            goto stop;
+        }
+        s->started++;
+    }
+    return s;
+stop:
+    vdb_http_stop(s, 0);
+    return NULL;
+fail:
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
+    pthread_mutex_destroy(&s->peers_lock);
+    vdb_free(s);
+    return NULL;
 }
 
 unsigned vdb_http_port(const vdb_http_server *server)
@@ -333,19 +451,62 @@ unsigned vdb_http_in_flight(const vdb_http_server *server)
     return atomic_load(&((vdb_http_server *)server)->in_flight);
 }
 
+void vdb_http_get_stats(const vdb_http_server *server, vdb_http_stats *out)
+{
+    vdb_http_server *s = (vdb_http_server *)server;
+    out->accepted = atomic_load(&s->st_accepted);
+    out->open = atomic_load(&s->nconns);
+    out->rejected_peer = atomic_load(&s->st_peer);
+    out->rejected_full = atomic_load(&s->st_full);
+    out->evicted = atomic_load(&s->st_evicted);
+    out->timed_out = atomic_load(&s->st_timeout);
+    out->malformed = atomic_load(&s->st_malformed);
+}
+
 void vdb_http_stop(vdb_http_server *server, unsigned grace_ms)
 {
     if (server == NULL)
         return;
-    MHD_socket listener = MHD_quiesce_daemon(server->daemon);
-    if (listener != MHD_INVALID_SOCKET)
-        close(listener);
+    vdb_http_server *s = server;
+    unsigned started = s->started;
+    /* Stop accepting: every worker drops the listener from its poll set
+     * before it is closed, so no accept() can race the close. */
+    atomic_store(&s->accepting, 0);
+    wake_all(s);
+    for (int i = 0; i < 200 && atomic_load(&s->unlistened) < started; i++) {
+        struct timespec pause = {0, 5 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
     for (unsigned waited = 0; waited < grace_ms; waited += 10) {
-        if (atomic_load(&server->in_flight) == 0)
+        if (atomic_load(&s->in_flight) == 0)
             break;
         struct timespec pause = {0, 10 * 1000 * 1000};
         nanosleep(&pause, NULL);
     }
-    MHD_stop_daemon(server->daemon);
-    vdb_free(server);
+    atomic_store(&s->stopping, 1);
+    for (unsigned i = 0; i < started; i++) {
+        (void)!write(s->workers[i].wake[1], "x", 1);
+        pthread_join(s->workers[i].thread, NULL);
+        close(s->workers[i].wake[0]);
+        close(s->workers[i].wake[1]);
+        vdb_free(s->workers[i].pfds);
+        vdb_free(s->workers[i].pconn);
+    }
+    /* A worker whose pipe was made but whose thread did not start. */
+    if (s->workers && started < s->nworkers && s->workers[started].wake[0] >= 0 &&
+        s->workers[started].wake[1] >= 0) {
+        close(s->workers[started].wake[0]);
+        close(s->workers[started].wake[1]);
+    }
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
+    for (size_t b = 0; b < PEER_BUCKETS; b++)
+        while (s->peers[b]) {
+            peer_entry *e = s->peers[b];
+            s->peers[b] = e->next;
+            vdb_free(e);
+        }
+    pthread_mutex_destroy(&s->peers_lock);
+    vdb_free(s->workers);
+    vdb_free(s);
 }

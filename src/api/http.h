@@ -1,15 +1,29 @@
-/* HTTP transport: the only module that knows libmicrohttpd.
+/* HTTP/1.1 transport: vdb's own server on non-blocking sockets and poll()
+ * (it replaced libmicrohttpd 0.9.75, which answered its own errors in HTML,
+ * sent a second status line for a bad Content-Length, hung on unknown
+ * transfer codings and let slowloris clients hold every slot; see
+ * docs/server.md "HTTP layer").
  *
- * The server hands every complete request (method, path, query, headers,
- * fully buffered body) to one handler callback and sends back the response
- * the handler filled in. Bodies are limited: a Content-Length above
- * max_body_bytes is refused before anything is buffered, and a chunked body
- * that grows past the limit stops being buffered; in both cases the handler
- * sees req->body_too_large set and answers 413.
+ * Each request goes through two callbacks. `gate` runs as soon as the head
+ * has been parsed, before a byte of the body is read: it may answer (route,
+ * key, rate limit, declared size, media type) and then the body is never
+ * read and the connection is closed. Otherwise the body is buffered (up to
+ * max_body_bytes; a chunked body that grows past it is answered 413 at
+ * once) and `handler` gets the complete request.
  *
- * Threading: a pool of `threads` workers, each with its own epoll loop
- * (keep-alive connections stay on one worker). The handler runs on those
- * workers, concurrently, so it must be thread-safe. */
+ * Connections are bounded: in total (max_connections), per peer address
+ * (max_per_peer), the head must arrive whole within header_timeout_s of
+ * the connection's first byte (not per byte), an idle keep-alive
+ * connection lasts idle_timeout_s, and a body or an answer must move at
+ * least VDB_HTTP_MIN_RATE bytes/s after a grace of header_timeout_s. When
+ * every slot is taken, the connection that has waited longest without a
+ * complete head is dropped to make room for the new one, so idle
+ * connections cannot lock real clients out.
+ *
+ * Threading: `threads` workers, each running its own poll loop over the
+ * connections it accepted. Callbacks run on those workers, concurrently,
+ * so they must be thread-safe; a slow callback delays only its worker's
+ * connections. */
 #ifndef VDB_API_HTTP_H
 #define VDB_API_HTTP_H
 
@@ -25,7 +39,9 @@ typedef struct vdb_http_request {
     const char *path;     /* decoded path without the query string */
     const char *body;     /* NUL-terminated copy of the body ("" when none) */
     size_t body_len;
-    int body_too_large;   /* the body passed max_body_bytes (not buffered) */
+    int body_too_large;   /* the declared body passes max_body_bytes (not read) */
+    int64_t content_length; /* declared length, -1 when none or chunked */
+    const char *bad_param; /* a query parameter holding NUL or invalid UTF-8, or NULL */
     void *conn;           /* transport handle for the lookups below */
 } vdb_http_request;
 
@@ -64,6 +80,9 @@ void vdb_http_response_header(vdb_http_response *resp, const char *name, const c
 
 typedef void (*vdb_http_handler)(void *ctx, const vdb_http_request *req,
                                  vdb_http_response *resp);
+/* Runs on the parsed head (req->body is "" and unread). Returns 1 after
+ * filling resp to answer without reading the body, 0 to go on. */
+typedef int (*vdb_http_gate)(void *ctx, const vdb_http_request *req, vdb_http_response *resp);
 /* Called once per finished request with its status and duration. */
 typedef void (*vdb_http_done_fn)(void *ctx, int status, double seconds);
 
@@ -72,13 +91,29 @@ typedef struct vdb_http_options {
     unsigned port;
     unsigned threads;          /* worker threads (>= 1) */
     unsigned max_connections;
-    unsigned timeout_s;        /* idle/slow connection timeout */
+    unsigned timeout_s;        /* idle keep-alive connection timeout */
+    unsigned header_timeout_s; /* whole-head deadline from its first byte */
+    unsigned max_per_peer;     /* connections per peer address */
     size_t max_body_bytes;
 } vdb_http_options;
 
-/* Binds and starts serving. Errors: VDB_EINVAL (bad host), VDB_EIO (bind). */
-vdb_http_server *vdb_http_start(const vdb_http_options *options, vdb_http_handler handler,
-                                vdb_http_done_fn done, void *ctx, vdb_error *err);
+/* Slowest body or answer transfer accepted after the grace period. */
+#define VDB_HTTP_MIN_RATE (16u * 1024u)
+/* Largest request head (request line and fields). */
+#define VDB_HTTP_MAX_HEAD (16u * 1024u)
+
+/* Binds (without SO_REUSEPORT: a second server on a taken port fails) and
+ * starts serving. Errors: VDB_EINVAL (bad host), VDB_EIO (bind, listen,
+ * threads), VDB_ENOMEM. */
+vdb_http_server *vdb_http_start(const vdb_http_options *options, vdb_http_gate gate,
+                                vdb_http_handler handler, vdb_http_done_fn done, void *ctx,
+                                vdb_error *err);
+
+/* Transport counters for metrics (monotonic, relaxed). */
+typedef struct vdb_http_stats {
+    uint64_t accepted, open, rejected_peer, rejected_full, evicted, timed_out, malformed;
+} vdb_http_stats;
+void vdb_http_get_stats(const vdb_http_server *server, vdb_http_stats *out);
 
 /* The port actually bound (useful when options->port was 0). */
 unsigned vdb_http_port(const vdb_http_server *server);

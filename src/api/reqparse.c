@@ -115,6 +115,16 @@ static vdb_json *body_field(vdb_req *req, const char *name, int *rc)
     return body ? vdb_json_object_get(body, name) : NULL;
 }
 
+/* A scalar field given as JSON null: refused rather than read as "use the
+ * default", so `"dimension": null` cannot silently create a 384-d store.
+ * Only fields whose schema says nullable (filter_metadata, metadata, ids)
+ * take null, and they do not come through these readers. */
+static int null_field(vdb_req *req, const char *name)
+{
+    return vdb_error_set(&req->err, VDB_EINVAL,
+                         "%s must not be null (omit it to use the default)", name);
+}
+
 int vdb_req_str(vdb_req *req, const char *name, int required, const char **out)
 {
     int rc;
@@ -124,7 +134,9 @@ int vdb_req_str(vdb_req *req, const char *name, int required, const char **out)
     vdb_json *value = body_field(req, name, &rc);
     if (rc != VDB_OK)
         return rc;
-    if (value != NULL && vdb_jtype(value) != VDB_JSON_NULL) {
+    if (value != NULL && vdb_jtype(value) == VDB_JSON_NULL)
+        return null_field(req, name);
+    if (value != NULL) {
         if (vdb_jtype(value) != VDB_JSON_STRING)
             return vdb_error_set(&req->err, VDB_EINVAL, "%s must be a string", name);
         *out = vdb_json_string_value(value);
@@ -152,7 +164,9 @@ int vdb_req_int(vdb_req *req, const char *name, long long def, long long min, lo
         vdb_json *value = body_field(req, name, &rc);
         if (rc != VDB_OK)
             return rc;
-        if (value != NULL && vdb_jtype(value) != VDB_JSON_NULL) {
+        if (value != NULL && vdb_jtype(value) == VDB_JSON_NULL)
+            return null_field(req, name);
+        if (value != NULL) {
             if (vdb_jtype(value) == VDB_JSON_REAL) {
                 double d = vdb_json_number_value(value);
                 if (d != (double)(long long)d)
@@ -190,11 +204,25 @@ int vdb_req_bool(vdb_req *req, const char *name, int def, int *out)
     vdb_json *value = body_field(req, name, &rc);
     if (rc != VDB_OK)
         return rc;
-    if (value == NULL || vdb_jtype(value) == VDB_JSON_NULL)
+    if (value == NULL)
         return VDB_OK;
+    if (vdb_jtype(value) == VDB_JSON_NULL)
+        return null_field(req, name);
     if (vdb_jtype(value) != VDB_JSON_BOOL)
         return vdb_error_set(&req->err, VDB_EINVAL, "%s must be a boolean", name);
     *out = vdb_json_bool_value(value);
+    return VDB_OK;
+}
+
+int vdb_req_target(vdb_req *req, vdb_json *obj, const char *name, double *out)
+{
+    vdb_json *value = obj != NULL ? vdb_json_object_get(obj, name) : NULL;
+    if (value == NULL || vdb_jtype(value) == VDB_JSON_NULL)
+        return VDB_OK;
+    double t = vdb_json_is_number(value) ? vdb_json_number_value(value) : -1;
+    if (!(t > 0.0 && t <= 1.0))
+        return vdb_error_set(&req->err, VDB_EINVAL, "%s must be a number in (0, 1]", name);
+    *out = t;
     return VDB_OK;
 }
 

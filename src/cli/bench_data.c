@@ -140,7 +140,18 @@ int vdb_bench_npy_read(const char *path, float **data_out, size_t *rows, size_t 
         goto cleanup;
     }
     if (info.ndim != 2 || info.shape[1] == 0 || info.dtype == VDB_NPY_I4) {
-        rc = vdb_error_set(err, VDB_EPARSE, "%s: need a 2-D C-order '<f4' or '<f8' array", path);
+        /* Say what the file has, not just what was wanted. */
+        if (info.ndim != 2)
+            rc = vdb_error_set(err, VDB_EPARSE,
+                               "%s: need a 2-D float32 or float64 array (rows x dim); this one "
+                               "is 1-D, shape (%zu,)",
+                               path, info.shape[0]);
+        else
+            rc = vdb_error_set(err, VDB_EPARSE,
+                               "%s: need a 2-D float32 or float64 array (rows x dim); this one "
+                               "is %s, shape (%zu, %zu)",
+                               path, info.dtype == VDB_NPY_I4 ? "int32" : "float",
+                               info.shape[0], info.shape[1]);
         goto cleanup;
     }
     if (vdb_mul_size(info.shape[0], info.shape[1], &count) != 0 ||

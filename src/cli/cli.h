@@ -13,7 +13,9 @@ int vdb_cmd_query(int argc, char **argv);
 int vdb_cmd_count(int argc, char **argv);
 int vdb_cmd_export(int argc, char **argv);
 int vdb_cmd_list(int argc, char **argv);
+int vdb_cmd_doctor(int argc, char **argv);
 int vdb_cmd_store_bench(int argc, char **argv);
 int vdb_cmd_filter_bench(int argc, char **argv);
+int vdb_cmd_recall(int argc, char **argv);
 
 #endif

@@ -4,6 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../api/config.h"
+#include "cli_args.h"
 
 int vdb_cli_target_flag(vdb_cli_target *t, int argc, char **argv, int *i)
 {
@@ -17,26 +24,70 @@ int vdb_cli_target_flag(vdb_cli_target *t, int argc, char **argv, int *i)
     if (slot == NULL)
         return 0;
     if (*i + 1 >= argc) {
-        fprintf(stderr, "vdb: %s needs a value\n", argv[*i]);
+        fprintf(stderr, "vdb: %s needs a value (see --help)\n", argv[*i]);
         return -1;
     }
     *slot = argv[++*i];
     return 1;
 }
 
-vdb_registry *vdb_cli_registry(vdb_cli_target *t)
+int vdb_cli_common(vdb_cli_target *t, const char *usage, int argc, char **argv, int *i)
+{
+    int took;
+    if (vdb_cli_is_help(argv[*i])) {
+        fputs(usage, stdout);
+        return VDB_CLI_HELP;
+    }
+    took = vdb_cli_target_flag(t, argc, argv, i);
+    if (took < 0) {
+        fputs(usage, stderr);
+        return VDB_CLI_BAD;
+    }
+    return took ? VDB_CLI_TOOK : VDB_CLI_OWN;
+}
+
+int vdb_cli_data_dir(vdb_cli_target *t)
+{
+    vdb_config config;
+    vdb_error err;
+    char *no_flags[] = {(char *)"vdb", NULL};
+    if (t->data_dir != NULL) {
+        snprintf(t->resolved, sizeof(t->resolved), "%s", t->data_dir);
+        return 0;
+    }
+    /* The server's own rule (VECTOR_DB_DATA_DIR, then ./.env, then
+     * ~/.team_mind_data/vector_stores), so the CLI and a server started
+     * from the same place see the same stores and keys. */
+    vdb_error_clear(&err);
+    if (vdb_config_load(&config, 1, no_flags, &err) != VDB_OK) {
+        fprintf(stderr, "vdb: %s\n", err.msg);
+        return -1;
+    }
+    snprintf(t->resolved, sizeof(t->resolved), "%s", config.data_dir);
+    return 0;
+}
+
+vdb_registry *vdb_cli_registry(vdb_cli_target *t, int create)
 {
     vdb_store_options options;
     vdb_registry *registry;
     vdb_error err;
-    const char *dir = t->data_dir ? t->data_dir : getenv("VECTOR_DB_DATA_DIR");
+    struct stat st;
     vdb_error_clear(&err);
-    if (dir == NULL || dir[0] == '\0') {
-        const char *home = getenv("HOME");
-        snprintf(t->resolved, sizeof(t->resolved), "%s/.team_mind_data/vector_stores",
-                 home ? home : ".");
-    } else {
-        snprintf(t->resolved, sizeof(t->resolved), "%s", dir);
+    if (vdb_cli_data_dir(t) != 0)
+        return NULL;
+    /* Reading a directory that is not there is a mistake (a typo, the
+     * wrong default), not an empty result. */
+    if (!create && stat(t->resolved, &st) != 0) {
+        fprintf(stderr,
+                "vdb: data directory %s does not exist (pass --data-dir or set "
+                "VECTOR_DB_DATA_DIR to the server's)\n",
+                t->resolved);
+        return NULL;
+    }
+    if (!create && !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "vdb: data directory %s is not a directory\n", t->resolved);
+        return NULL;
     }
     vdb_store_options_default(&options);
     registry = vdb_registry_new(t->resolved, &options, &err);
@@ -51,12 +102,57 @@ vdb_store_handle *vdb_cli_acquire(vdb_registry *registry, const vdb_cli_target *
     vdb_error err;
     vdb_error_clear(&err);
     if (t->user == NULL || t->model == NULL) {
-        fprintf(stderr, "vdb: --user and --model are required\n");
+        fprintf(stderr, "vdb: %s is required (see --help)\n",
+                t->user == NULL ? "--user" : "--model");
         return NULL;
     }
     if (vdb_registry_acquire(registry, t->user, t->model, &handle, &err) != VDB_OK) {
-        fprintf(stderr, "vdb: store %s/%s: %s\n", t->user, t->model, err.msg);
+        /* The registry's messages already name the store. */
+        fprintf(stderr, "vdb: %s\n", err.msg);
         return NULL;
     }
     return handle;
+}
+
+int vdb_cli_dir_writable(const char *dir, int create, char *why, size_t cap)
+{
+    char probe[4200], buf[4096];
+    struct stat st;
+    int fd;
+    if (stat(dir, &st) != 0) {
+        if (!create || errno != ENOENT) {
+            snprintf(why, cap, "%s", strerror(errno));
+            return -1;
+        }
+        /* mkdir -p, as the registry would on the first create_store. */
+        snprintf(buf, sizeof(buf), "%s", dir);
+        for (char *p = buf + 1; *p; p++) {
+            if (*p != '/')
+                continue;
+            *p = '\0';
+            if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
+                snprintf(why, cap, "cannot create %s: %s", buf, strerror(errno));
+                return -1;
+            }
+            *p = '/';
+        }
+        if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
+            snprintf(why, cap, "cannot create it: %s", strerror(errno));
+            return -1;
+        }
+    } else if (!S_ISDIR(st.st_mode)) {
+        snprintf(why, cap, "not a directory");
+        return -1;
+    }
+    /* access(W_OK) answers for the real uid and ignores read-only mounts
+     * and ACL subtleties; creating a file is the question really asked. */
+    snprintf(probe, sizeof(probe), "%s/.vdb-write-probe.%ld", dir, (long)getpid());
+    fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) {
+        snprintf(why, cap, "cannot create files in it: %s", strerror(errno));
+        return -1;
+    }
+    close(fd);
+    unlink(probe);
+    return 0;
 }

@@ -92,7 +92,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
     o->hnsw_opts.m = 16;
     o->hnsw_opts.ef_construction = 200;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
         switch (c) {
         case 'n': o->n = strtoull(optarg, NULL, 10); break;
         case 'd': o->dim = strtoull(optarg, NULL, 10); break;

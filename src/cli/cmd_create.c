@@ -3,54 +3,62 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/limits.h"
 #include "cli.h"
+#include "cli_args.h"
 #include "cli_store.h"
 
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: vdb create --user U --model M --dim D [--metric cosine|euclidean|dot]\n"
-                 "                  [--index auto|flat|hnsw] [--m M] [--ef-construction E]\n"
-                 "                  [--data-dir DIR]\n");
-}
+static const char USAGE[] =
+    "usage: vdb create --user U --model M --dim D [--metric cosine|euclidean|dot]\n"
+    "                  [--index auto|flat|hnsw] [--m M] [--ef-construction E]\n"
+    "                  [--data-dir DIR]\n";
 
+#define FAIL(...) vdb_cli_usage_error("create", USAGE, __VA_ARGS__)
+
+/* Returns 0 to go on, 1 after --help, 2 on a usage error (already printed). */
 static int parse(int argc, char **argv, vdb_cli_target *t, vdb_store_config *c)
 {
+    unsigned long long n;
     for (int i = 1; i < argc; i++) {
-        int took = vdb_cli_target_flag(t, argc, argv, &i);
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (took < 0)
-            return 2;
-        if (took)
+        const char *v;
+        int step = vdb_cli_common(t, USAGE, argc, argv, &i);
+        if (step == VDB_CLI_TOOK)
             continue;
-        if (strcmp(argv[i], "--help") == 0) {
-            usage(stdout);
-            return 1;
-        }
-        if (v == NULL) {
-            usage(stderr);
+        if (step != VDB_CLI_OWN)
+            return step == VDB_CLI_HELP ? 1 : 2;
+        if (strcmp(argv[i], "--dim") != 0 && strcmp(argv[i], "--metric") != 0 &&
+            strcmp(argv[i], "--index") != 0 && strcmp(argv[i], "--m") != 0 &&
+            strcmp(argv[i], "--ef-construction") != 0)
+            return vdb_cli_unknown("create", USAGE, argv[i]);
+        if ((v = vdb_cli_value("create", USAGE, argc, argv, &i)) == NULL)
             return 2;
-        }
-        if (strcmp(argv[i], "--dim") == 0) {
-            c->dim = (uint32_t)strtoul(v, NULL, 10);
-        } else if (strcmp(argv[i], "--metric") == 0) {
-            int m = vdb_metric_parse(v);
-            if (m < 0) {
-                fprintf(stderr, "vdb create: unknown metric '%s'\n", v);
+        if (strcmp(argv[i - 1], "--dim") == 0) {
+            if (vdb_cli_parse_uint("create", USAGE, "--dim", v, 1, VDB_MAX_DIM, &n))
                 return 2;
-            }
+            c->dim = (uint32_t)n;
+        } else if (strcmp(argv[i - 1], "--metric") == 0) {
+            int m = vdb_metric_parse(v);
+            if (m < 0)
+                return FAIL("unknown metric '%s' (cosine, euclidean, l2 or dot)", v);
             c->metric = (vdb_metric)m;
-        } else if (strcmp(argv[i], "--index") == 0) {
-            c->index = strcmp(v, "flat") == 0 ? VDB_INDEX_FLAT
-                       : strcmp(v, "hnsw") == 0 ? VDB_INDEX_HNSW : VDB_INDEX_AUTO;
-        } else if (strcmp(argv[i], "--m") == 0) {
-            c->hnsw_m = (uint32_t)strtoul(v, NULL, 10);
-        } else if (strcmp(argv[i], "--ef-construction") == 0) {
-            c->hnsw_ef_construction = (uint32_t)strtoul(v, NULL, 10);
+        } else if (strcmp(argv[i - 1], "--index") == 0) {
+            if (strcmp(v, "flat") == 0)
+                c->index = VDB_INDEX_FLAT;
+            else if (strcmp(v, "hnsw") == 0)
+                c->index = VDB_INDEX_HNSW;
+            else if (strcmp(v, "auto") == 0)
+                c->index = VDB_INDEX_AUTO;
+            else
+                return FAIL("unknown index '%s' (auto, flat or hnsw)", v);
+        } else if (strcmp(argv[i - 1], "--m") == 0) {
+            if (vdb_cli_parse_uint("create", USAGE, "--m", v, 2, 1024, &n))
+                return 2;
+            c->hnsw_m = (uint32_t)n;
         } else {
-            usage(stderr);
-            return 2;
+            if (vdb_cli_parse_uint("create", USAGE, "--ef-construction", v, 1, 100000, &n))
+                return 2;
+            c->hnsw_ef_construction = (uint32_t)n;
         }
-        i++;
     }
     return 0;
 }
@@ -66,11 +74,11 @@ int vdb_cmd_create(int argc, char **argv)
     vdb_store_config_default(&config);
     if ((rc = parse(argc, argv, &target, &config)) != 0)
         return rc == 1 ? 0 : rc;
-    if (target.user == NULL || target.model == NULL || config.dim == 0) {
-        usage(stderr);
-        return 2;
-    }
-    if ((registry = vdb_cli_registry(&target)) == NULL)
+    if (target.user == NULL || target.model == NULL || config.dim == 0)
+        return FAIL("%s is required", target.user == NULL    ? "--user"
+                                      : target.model == NULL ? "--model"
+                                                             : "--dim");
+    if ((registry = vdb_cli_registry(&target, 1)) == NULL)
         return 1;
     vdb_error_clear(&err);
     rc = vdb_registry_create(registry, target.user, target.model, &config, &handle, &err);

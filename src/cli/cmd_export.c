@@ -7,6 +7,7 @@
 #include "../backup/export.h"
 #include "../core/limits.h"
 #include "cli.h"
+#include "cli_args.h"
 #include "cli_store.h"
 
 typedef struct models {
@@ -45,19 +46,26 @@ int vdb_cmd_export(int argc, char **argv)
     const char *out = NULL;
     vdb_error err;
     int rc = VDB_OK;
+    static const char USAGE[] =
+        "usage: vdb export --user U [--model M] --out FILE.zip [--data-dir DIR]\n";
     for (int i = 1; i < argc; i++) {
-        int took = vdb_cli_target_flag(&target, argc, argv, &i);
-        if (took == 0 && strcmp(argv[i], "--out") == 0 && i + 1 < argc)
-            out = argv[++i];
-        else if (took != 1)
-            out = NULL, i = argc;
+        int step = vdb_cli_common(&target, USAGE, argc, argv, &i);
+        if (step == VDB_CLI_TOOK)
+            continue;
+        if (step != VDB_CLI_OWN)
+            return step == VDB_CLI_HELP ? 0 : 2;
+        if (strcmp(argv[i], "--out") == 0) {
+            if ((out = vdb_cli_value("export", USAGE, argc, argv, &i)) == NULL)
+                return 2;
+        } else {
+            return vdb_cli_unknown("export", USAGE, argv[i]);
+        }
     }
-    if (out == NULL || target.user == NULL) {
-        fprintf(stderr, "usage: vdb export --user U [--model M] --out FILE.zip [--data-dir DIR]\n");
-        return 2;
-    }
+    if (out == NULL || target.user == NULL)
+        return vdb_cli_usage_error("export", USAGE, "%s is required",
+                                   target.user == NULL ? "--user" : "--out");
     vdb_error_clear(&err);
-    if ((registry = vdb_cli_registry(&target)) == NULL)
+    if ((registry = vdb_cli_registry(&target, 0)) == NULL)
         return 1;
     list.n = 0;
     if (target.model != NULL) {

@@ -89,7 +89,7 @@ static int parse_opts(int argc, char **argv, fb_opts *o)
     int c;
     *o = (fb_opts){100000, 384, 300, 10, 64, 42, 0, 0};
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
         switch (c) {
         case 'n': o->n = strtoull(optarg, NULL, 10); break;
         case 'd': o->dim = strtoull(optarg, NULL, 10); break;
@@ -254,7 +254,7 @@ static int planned_query(fb_state *st, const vdb_filter *filter, size_t q, vdb_p
 {
     size_t k = st->o.k;
     double start = vdb_bench_now();
-    vdb_plan_input in = {k, st->o.ef, 1, 0, 0};
+    vdb_plan_input in = {.k = k, .ef = st->o.ef, .hnsw = 1};
     vdb_selection *sel = vdb_payload_select(st->payload, filter, &in, err);
     if (sel == NULL)
         return err->code;

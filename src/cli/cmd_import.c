@@ -1,9 +1,10 @@
 /* `vdb import`: loads a float32/float64 .npy (n x dim) into a store, in
  * batches through the store's normal write path (WAL included), with a
- * progress bar. Ids and metadata come from an optional metadata.jsonl (one
- * object per line, its "id" field is the vector's id, as the seed stores
- * them); rows without one get generated ids. The store is created with the
+ * progress report. Ids and metadata come from an optional JSONL file, one
+ * object per row, in the store's own metadata.jsonl format or the seed's
+ * (see USAGE); rows without an id get generated ones. The store is created with the
  * file's dimension when it does not exist. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,9 @@
 #include "../core/alloc.h"
 #include "../core/json.h"
 #include "bench.h"
+#include "../core/limits.h"
 #include "cli.h"
+#include "cli_args.h"
 #include "cli_store.h"
 #include "progress.h"
 #include "../store/vecfile.h"
@@ -39,73 +42,138 @@ typedef struct import_opts {
     const char *npy, *metadata;
     size_t batch;
     vdb_metric metric;
+    int metric_given; /* --metric was on the command line */
 } import_opts;
 
+static const char USAGE[] =
+    "usage: vdb import --user U --model M FILE.npy [--metadata FILE.jsonl]\n"
+    "                  [--batch N] [--metric cosine|euclidean|dot] [--data-dir DIR]\n"
+    "\n"
+    "FILE.npy is a 2-D float32 or float64 array (rows x dim). A new store gets\n"
+    "the file's dimension and --metric (default cosine); an existing store must\n"
+    "have the same dimension (and metric, when --metric is given).\n"
+    "\n"
+    "--metadata FILE.jsonl has one JSON object per row, in row order, in either\n"
+    "of two formats:\n"
+    "  {\"id\": \"a\", \"metadata\": {\"source\": \"x\"}}   the store's own metadata.jsonl\n"
+    "      (exactly the keys id and metadata): id is the vector's id, metadata its payload\n"
+    "  {\"id\": \"a\", \"source\": \"x\"}                  the seed's format: the whole\n"
+    "      object is the payload, its string \"id\" (if any) the vector's id\n"
+    "Rows without an id get generated ones.\n";
+
+#define FAIL(...) vdb_cli_usage_error("import", USAGE, __VA_ARGS__)
+
+/* Returns 0 to go on, 1 after --help, 2 on a usage error (printed). */
 static int parse(int argc, char **argv, import_opts *o)
 {
+    unsigned long long n;
     o->batch = 1000;
     o->metric = VDB_METRIC_COSINE;
     for (int i = 1; i < argc; i++) {
-        int took = vdb_cli_target_flag(&o->target, argc, argv, &i);
-        if (took < 0)
-            return 2;
-        if (took)
+        const char *flag = argv[i], *v;
+        int step = vdb_cli_common(&o->target, USAGE, argc, argv, &i);
+        if (step == VDB_CLI_TOOK)
             continue;
-        if (strcmp(argv[i], "--metadata") == 0 && i + 1 < argc) {
-            o->metadata = argv[++i];
-        } else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) {
-            o->batch = strtoull(argv[++i], NULL, 10);
-        } else if (strcmp(argv[i], "--metric") == 0 && i + 1 < argc) {
-            int m = vdb_metric_parse(argv[++i]);
-            if (m < 0)
-                return 2;
-            o->metric = (vdb_metric)m;
-        } else if (argv[i][0] != '-' && o->npy == NULL) {
-            o->npy = argv[i];
-        } else {
+        if (step != VDB_CLI_OWN)
+            return step == VDB_CLI_HELP ? 1 : 2;
+        if (flag[0] != '-') {
+            if (o->npy != NULL)
+                return FAIL("unexpected argument '%s' (one .npy file per import)", flag);
+            o->npy = flag;
+            continue;
+        }
+        if (strcmp(flag, "--metadata") != 0 && strcmp(flag, "--batch") != 0 &&
+            strcmp(flag, "--metric") != 0)
+            return vdb_cli_unknown("import", USAGE, flag);
+        if ((v = vdb_cli_value("import", USAGE, argc, argv, &i)) == NULL)
             return 2;
+        if (strcmp(flag, "--metadata") == 0) {
+            o->metadata = v;
+        } else if (strcmp(flag, "--batch") == 0) {
+            if (vdb_cli_parse_uint("import", USAGE, "--batch", v, 1, VDB_MAX_BATCH, &n))
+                return 2;
+            o->batch = (size_t)n;
+        } else {
+            int m = vdb_metric_parse(v);
+            if (m < 0)
+                return FAIL("unknown metric '%s' (cosine, euclidean, l2 or dot)", v);
+            o->metric = (vdb_metric)m;
+            o->metric_given = 1;
         }
     }
-    return o->npy && o->target.user && o->target.model && o->batch > 0 ? 0 : 2;
+    if (o->target.user == NULL || o->target.model == NULL)
+        return FAIL("%s is required", o->target.user == NULL ? "--user" : "--model");
+    if (o->npy == NULL)
+        return FAIL("which .npy file? (give its path)");
+    return 0;
 }
 
-/* Reads one metadata line per row: ids[i] (NULL when the line has none) and
- * metas[i] (the line's JSON text). */
+/* One metadata line: the store's own format ({"id", "metadata"} and nothing
+ * else) or the seed's (the object is the payload). Sets *id (caller frees,
+ * NULL when none) and *meta (the payload's JSON text, caller frees). */
+static int parse_meta_line(const char *line, size_t len, char **id, char **meta, vdb_error *err)
+{
+    vdb_json *obj = vdb_json_parse(line, len, 0, err), *idv, *inner;
+    int rc = VDB_OK;
+    if (obj == NULL)
+        return err->code;
+    if (vdb_json_typeof(obj) != VDB_JSON_OBJECT) {
+        vdb_json_decref(obj);
+        return vdb_error_set(err, VDB_EPARSE, "not a JSON object");
+    }
+    idv = vdb_json_object_get(obj, "id");
+    inner = vdb_json_object_get(obj, "metadata");
+    if (idv != NULL && vdb_json_typeof(idv) == VDB_JSON_STRING)
+        *id = vdb_strdup(vdb_json_string_value(idv));
+    if (inner != NULL && vdb_json_object_size(obj) == 2 && idv != NULL) {
+        char *text;
+        if (vdb_json_typeof(inner) != VDB_JSON_OBJECT) {
+            rc = vdb_error_set(err, VDB_EPARSE, "\"metadata\" is not an object");
+        } else if ((text = vdb_json_dump(inner, VDB_JSON_DUMP_COMPACT)) != NULL) {
+            *meta = vdb_strdup(text);
+            vdb_json_free_text(text);
+        }
+    } else {
+        *meta = vdb_strndup(line, len);
+    }
+    if (rc == VDB_OK && (*meta == NULL || (idv != NULL && vdb_json_typeof(idv) == VDB_JSON_STRING &&
+                                           *id == NULL)))
+        rc = vdb_error_set(err, VDB_ENOMEM, "out of memory");
+    vdb_json_decref(obj);
+    return rc;
+}
+
+/* Reads one metadata line per row into ids[i] (NULL when the line has none)
+ * and metas[i]. */
 static int read_metadata(const char *path, size_t rows, char **ids, char **metas)
 {
     FILE *f = fopen(path, "r");
     char *line = NULL;
-    size_t cap = 0, row = 0;
+    size_t cap = 0, row = 0, lineno = 0;
     ssize_t len;
     if (f == NULL) {
-        fprintf(stderr, "vdb import: cannot open %s\n", path);
+        fprintf(stderr, "vdb import: cannot open --metadata %s: %s\n", path, strerror(errno));
         return -1;
     }
     while (row < rows && (len = getline(&line, &cap, f)) > 0) {
         vdb_error err;
-        vdb_json *obj, *id;
+        lineno++;
         if (len <= 1)
             continue; /* blank lines carry no row */
-        obj = vdb_json_parse(line, (size_t)len, 0, &err);
-        if (obj == NULL || vdb_json_typeof(obj) != VDB_JSON_OBJECT) {
-            fprintf(stderr, "vdb import: %s line for row %zu: %s\n", path, row,
-                    obj ? "not an object" : err.msg);
-            vdb_json_decref(obj);
+        vdb_error_clear(&err);
+        if (parse_meta_line(line, line[len - 1] == '\n' ? (size_t)len - 1 : (size_t)len, &ids[row],
+                            &metas[row], &err) != VDB_OK) {
+            fprintf(stderr, "vdb import: %s line %zu (row %zu): %s\n", path, lineno, row, err.msg);
             free(line);
             fclose(f);
             return -1;
         }
-        id = vdb_json_object_get(obj, "id");
-        if (id != NULL && vdb_json_typeof(id) == VDB_JSON_STRING)
-            ids[row] = vdb_strdup(vdb_json_string_value(id));
-        metas[row] = vdb_strndup(line, line[len - 1] == '\n' ? (size_t)len - 1 : (size_t)len);
-        vdb_json_decref(obj);
         row++;
     }
     free(line);
     fclose(f);
     if (row < rows) {
-        fprintf(stderr, "vdb import: %s has %zu lines for %zu rows\n", path, row, rows);
+        fprintf(stderr, "vdb import: %s has %zu metadata lines for %zu rows\n", path, row, rows);
         return -1;
     }
     return 0;
@@ -115,10 +183,32 @@ static vdb_store_handle *open_or_create(vdb_registry *registry, const import_opt
 {
     vdb_store_handle *handle = NULL;
     vdb_store_config config;
+    const vdb_store_config *have;
     vdb_error err;
     vdb_error_clear(&err);
-    if (vdb_registry_acquire(registry, o->target.user, o->target.model, &handle, &err) == VDB_OK)
+    if (vdb_registry_acquire(registry, o->target.user, o->target.model, &handle, &err) == VDB_OK) {
+        /* Rows are read as the store's dim floats each: a file of another
+         * width would be read past its end (or folded into garbage rows). */
+        have = vdb_store_get_config(vdb_registry_store(handle));
+        if (have->dim != dim) {
+            fprintf(stderr,
+                    "vdb import: %s has dimension %u but store %s/%s has dimension %u; "
+                    "import into a new store (another --model) instead\n",
+                    o->npy, dim, o->target.user, o->target.model, have->dim);
+            vdb_registry_release(handle);
+            return NULL;
+        }
+        if (o->metric_given && have->metric != o->metric) {
+            fprintf(stderr,
+                    "vdb import: --metric %s but store %s/%s uses %s (a store's metric is "
+                    "fixed when it is created); drop --metric or use another --model\n",
+                    vdb_metric_name(o->metric), o->target.user, o->target.model,
+                    vdb_metric_name(have->metric));
+            vdb_registry_release(handle);
+            return NULL;
+        }
         return handle;
+    }
     if (err.code != VDB_ENOTFOUND) {
         fprintf(stderr, "vdb import: %s\n", err.msg);
         return NULL;
@@ -166,11 +256,9 @@ int vdb_cmd_import(int argc, char **argv)
     vdb_error err;
     double t0;
     int status = 1;
-    if (parse(argc, argv, &o) != 0) {
-        fprintf(stderr, "usage: vdb import --user U --model M FILE.npy|FILE.npz [--metadata FILE.jsonl]\n"
-                        "                  [--batch N] [--metric M] [--data-dir DIR]\n");
-        return 2;
-    }
+    if ((status = parse(argc, argv, &o)) != 0)
+        return status == 1 ? 0 : status;
+    status = 1;
     vdb_error_clear(&err);
     size_t plen = strlen(o.npy);
     int npz = plen > 4 && strcmp(o.npy + plen - 4, ".npz") == 0;
@@ -179,11 +267,17 @@ int vdb_cmd_import(int argc, char **argv)
         fprintf(stderr, "vdb import: %s\n", err.msg);
         return 1;
     }
+    if (cols > VDB_MAX_DIM) {
+        fprintf(stderr, "vdb import: %s has dimension %zu; the most is %u\n", o.npy, cols,
+                VDB_MAX_DIM);
+        vdb_free(data);
+        return 1;
+    }
     ids = vdb_calloc(rows ? rows : 1, sizeof(char *));
     metas = vdb_calloc(rows ? rows : 1, sizeof(char *));
     if (ids == NULL || metas == NULL || (o.metadata && read_metadata(o.metadata, rows, ids, metas)))
         goto cleanup;
-    if ((registry = vdb_cli_registry(&o.target)) == NULL ||
+    if ((registry = vdb_cli_registry(&o.target, 1)) == NULL ||
         (handle = open_or_create(registry, &o, (uint32_t)cols)) == NULL)
         goto cleanup;
     t0 = vdb_bench_now();

@@ -3,13 +3,23 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_args.h"
 #include "cli_store.h"
 
-static int parse_target(int argc, char **argv, vdb_cli_target *t)
+static const char LIST_USAGE[] = "usage: vdb list [--user U] [--data-dir DIR]\n";
+static const char COUNT_USAGE[] = "usage: vdb count --user U --model M [--data-dir DIR]\n";
+
+/* Returns 0 to go on, 1 after --help, 2 on a usage error (printed). */
+static int parse_target(const char *cmd, const char *usage, int argc, char **argv,
+                        vdb_cli_target *t)
 {
-    for (int i = 1; i < argc; i++)
-        if (vdb_cli_target_flag(t, argc, argv, &i) != 1)
-            return 2;
+    for (int i = 1; i < argc; i++) {
+        int step = vdb_cli_common(t, usage, argc, argv, &i);
+        if (step == VDB_CLI_OWN)
+            return vdb_cli_unknown(cmd, usage, argv[i]);
+        if (step != VDB_CLI_TOOK)
+            return step == VDB_CLI_HELP ? 1 : 2;
+    }
     return 0;
 }
 
@@ -26,11 +36,9 @@ int vdb_cmd_list(int argc, char **argv)
     vdb_registry *registry;
     vdb_error err;
     int rc;
-    if (parse_target(argc, argv, &target) != 0) {
-        fprintf(stderr, "usage: vdb list [--user U] [--data-dir DIR]\n");
-        return 2;
-    }
-    if ((registry = vdb_cli_registry(&target)) == NULL)
+    if ((rc = parse_target("list", LIST_USAGE, argc, argv, &target)) != 0)
+        return rc == 1 ? 0 : rc;
+    if ((registry = vdb_cli_registry(&target, 0)) == NULL)
         return 1;
     vdb_error_clear(&err);
     rc = vdb_registry_list(registry, target.user, print_store, NULL, &err);
@@ -45,11 +53,13 @@ int vdb_cmd_count(int argc, char **argv)
     vdb_cli_target target = {0};
     vdb_registry *registry;
     vdb_store_handle *handle;
-    if (parse_target(argc, argv, &target) != 0) {
-        fprintf(stderr, "usage: vdb count --user U --model M [--data-dir DIR]\n");
-        return 2;
-    }
-    if ((registry = vdb_cli_registry(&target)) == NULL)
+    int rc;
+    if ((rc = parse_target("count", COUNT_USAGE, argc, argv, &target)) != 0)
+        return rc == 1 ? 0 : rc;
+    if (target.user == NULL || target.model == NULL)
+        return vdb_cli_usage_error("count", COUNT_USAGE, "%s is required",
+                                   target.user == NULL ? "--user" : "--model");
+    if ((registry = vdb_cli_registry(&target, 0)) == NULL)
         return 1;
     handle = vdb_cli_acquire(registry, &target);
     if (handle != NULL)

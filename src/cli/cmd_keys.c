@@ -16,6 +16,7 @@
 #include "../api/auth.h"
 #include "../api/config.h"
 #include "cli.h"
+#include "cli_args.h"
 
 static void print_key(void *ctx, const char *key_id, const char *user_id, long long created)
 {
@@ -28,28 +29,32 @@ static void print_key(void *ctx, const char *key_id, const char *user_id, long l
     printf("%-16s  %-24s  %s\n", key_id, user_id, when);
 }
 
-static int usage(void)
-{
-    fprintf(stderr, "usage: vdb keys create USER_ID | list [USER_ID] | revoke KEY_ID | "
-                    "revoke-user USER_ID  [--data-dir DIR]\n");
-    return 2;
-}
+static const char USAGE[] = "usage: vdb keys create USER_ID | list [USER_ID] | revoke KEY_ID | "
+                            "revoke-user USER_ID  [--data-dir DIR]\n";
 
 int vdb_cmd_keys(int argc, char **argv)
 {
-    const char *args[3] = {NULL, NULL, NULL};
+    const char *args[2] = {NULL, NULL};
     const char *data_dir = NULL;
     int nargs = 0;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--data-dir") == 0 && i + 1 < argc)
-            data_dir = argv[++i];
-        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 || nargs == 3)
-            return usage();
-        else
+        if (vdb_cli_is_help(argv[i])) {
+            fputs(USAGE, stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--data-dir") == 0) {
+            if ((data_dir = vdb_cli_value("keys", USAGE, argc, argv, &i)) == NULL)
+                return 2;
+        } else if (argv[i][0] == '-') {
+            return vdb_cli_usage_error("keys", USAGE, "unknown option '%s'", argv[i]);
+        } else if (nargs == 2) {
+            return vdb_cli_usage_error("keys", USAGE, "unexpected argument '%s'", argv[i]);
+        } else {
             args[nargs++] = argv[i];
+        }
     }
     if (nargs == 0)
-        return usage();
+        return vdb_cli_usage_error("keys", USAGE, "which action? (create, list, revoke, revoke-user)");
     vdb_config config;
     vdb_error err;
     vdb_error_clear(&err);
@@ -81,7 +86,11 @@ int vdb_cmd_keys(int argc, char **argv)
         rc = vdb_auth_revoke(auth, NULL, args[1], &revoked, &err);
     } else {
         vdb_auth_free(auth);
-        return usage();
+        if (strcmp(args[0], "create") != 0 && strcmp(args[0], "list") != 0 &&
+            strcmp(args[0], "revoke") != 0 && strcmp(args[0], "revoke-user") != 0)
+            return vdb_cli_usage_error("keys", USAGE, "unknown action '%s'", args[0]);
+        return vdb_cli_usage_error("keys", USAGE, "%s needs %s", args[0],
+                                   strcmp(args[0], "revoke") == 0 ? "a KEY_ID" : "a USER_ID");
     }
     if (rc == VDB_OK && revoked > 0)
         printf("revoked %zu key(s)\n", revoked);

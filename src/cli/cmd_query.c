@@ -9,7 +9,9 @@
 #include "../core/json.h"
 #include "../filter/filter.h"
 #include "bench.h"
+#include "../core/limits.h"
 #include "cli.h"
+#include "cli_args.h"
 #include "cli_store.h"
 
 typedef struct query_opts {
@@ -18,37 +20,58 @@ typedef struct query_opts {
     vdb_query_params params;
 } query_opts;
 
+/* Past a few thousand HNSW visits most of the graph; the cap only keeps a
+ * typo from meaning hours. */
+#define QUERY_MAX_EF 100000u
+
+static const char USAGE[] =
+    "usage: vdb query --user U --model M (--vector '[...]' | --query-file F.npy)\n"
+    "                 [--k 10] [--filter JSON] [--ef EF] [--exact] [--data-dir DIR]\n";
+
+#define FAIL(...) vdb_cli_usage_error("query", USAGE, __VA_ARGS__)
+
+/* Returns 0 to go on, 1 after --help, 2 on a usage error (printed). */
 static int parse(int argc, char **argv, query_opts *o)
 {
+    unsigned long long n;
     o->params.k = 10;
     for (int i = 1; i < argc; i++) {
-        int took = vdb_cli_target_flag(&o->target, argc, argv, &i);
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (took < 0)
-            return 2;
-        if (took)
+        const char *flag = argv[i], *v;
+        int step = vdb_cli_common(&o->target, USAGE, argc, argv, &i);
+        if (step == VDB_CLI_TOOK)
             continue;
-        if (strcmp(argv[i], "--exact") == 0) {
+        if (step != VDB_CLI_OWN)
+            return step == VDB_CLI_HELP ? 1 : 2;
+        if (strcmp(flag, "--exact") == 0) {
             o->params.exact = 1;
             continue;
         }
-        if (v == NULL)
+        if (strcmp(flag, "--vector") != 0 && strcmp(flag, "--query-file") != 0 &&
+            strcmp(flag, "--filter") != 0 && strcmp(flag, "--k") != 0 && strcmp(flag, "--ef") != 0)
+            return vdb_cli_unknown("query", USAGE, flag);
+        if ((v = vdb_cli_value("query", USAGE, argc, argv, &i)) == NULL)
             return 2;
-        if (strcmp(argv[i], "--vector") == 0)
+        if (strcmp(flag, "--vector") == 0) {
             o->vector = v;
-        else if (strcmp(argv[i], "--query-file") == 0)
+        } else if (strcmp(flag, "--query-file") == 0) {
             o->file = v;
-        else if (strcmp(argv[i], "--filter") == 0)
+        } else if (strcmp(flag, "--filter") == 0) {
             o->filter = v;
-        else if (strcmp(argv[i], "--k") == 0)
-            o->params.k = strtoull(v, NULL, 10);
-        else if (strcmp(argv[i], "--ef") == 0)
-            o->params.ef = (uint32_t)strtoul(v, NULL, 10);
-        else
-            return 2;
-        i++;
+        } else if (strcmp(flag, "--k") == 0) {
+            if (vdb_cli_parse_uint("query", USAGE, "--k", v, 1, VDB_MAX_K, &n))
+                return 2;
+            o->params.k = (size_t)n;
+        } else {
+            if (vdb_cli_parse_uint("query", USAGE, "--ef", v, 1, QUERY_MAX_EF, &n))
+                return 2;
+            o->params.ef = (uint32_t)n;
+        }
     }
-    return (o->vector != NULL) != (o->file != NULL) && o->params.k > 0 ? 0 : 2;
+    if (o->target.user == NULL || o->target.model == NULL)
+        return FAIL("%s is required", o->target.user == NULL ? "--user" : "--model");
+    if ((o->vector != NULL) == (o->file != NULL))
+        return FAIL("give exactly one of --vector and --query-file");
+    return 0;
 }
 
 static int print_hits(void *ctx, size_t query, const vdb_store_hit *hits, size_t count)
@@ -114,11 +137,9 @@ int vdb_cmd_query(int argc, char **argv)
     size_t nq = 0;
     vdb_error err;
     int status = 1;
-    if (parse(argc, argv, &o) != 0) {
-        fprintf(stderr, "usage: vdb query --user U --model M (--vector '[...]' | --query-file F.npy)\n"
-                        "                 [--k 10] [--filter JSON] [--ef EF] [--exact] [--data-dir DIR]\n");
-        return 2;
-    }
+    if ((status = parse(argc, argv, &o)) != 0)
+        return status == 1 ? 0 : status;
+    status = 1;
     vdb_error_clear(&err);
     if (o.filter != NULL) {
         spec = vdb_json_parse(o.filter, strlen(o.filter), 0, &err);
@@ -129,7 +150,7 @@ int vdb_cmd_query(int argc, char **argv)
         }
         o.params.filter = filter;
     }
-    if ((registry = vdb_cli_registry(&o.target)) == NULL ||
+    if ((registry = vdb_cli_registry(&o.target, 0)) == NULL ||
         (handle = vdb_cli_acquire(registry, &o.target)) == NULL)
         goto cleanup;
     queries = load_queries(&o, vdb_store_get_config(vdb_registry_store(handle))->dim, &nq, &err);

@@ -15,6 +15,7 @@
 #include "../core/log.h"
 #include "../core/pool.h"
 #include "cli.h"
+#include "cli_store.h"
 
 int vdb_cmd_serve(int argc, char **argv)
 {
@@ -29,6 +30,18 @@ int vdb_cmd_serve(int argc, char **argv)
     if (rc != VDB_OK) {
         fprintf(stderr, "vdb serve: %s\n", err.msg);
         return 2;
+    }
+    /* Checked before anything starts: otherwise the server comes up (when
+     * the key is in the environment nothing else touches the directory)
+     * and only the first create_store fails, with a 500. */
+    char why[512];
+    if (vdb_cli_dir_writable(config.data_dir, 1, why, sizeof(why)) != 0) {
+        fprintf(stderr,
+                "vdb serve: data directory %s is not usable: %s\n"
+                "  point VECTOR_DB_DATA_DIR (or --data-dir) at a directory this user can "
+                "write, or fix its permissions\n",
+                config.data_dir, why);
+        return 1;
     }
     int level = vdb_log_level_parse(config.log_level);
     if (level >= 0)

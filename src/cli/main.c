@@ -21,8 +21,10 @@ static const command commands[] = {
     {"export", vdb_cmd_export, "write a store (or all of a user's) to a ZIP archive"},
     {"count", vdb_cmd_count, "number of vectors in a store"},
     {"list", vdb_cmd_list, "list the stores of a data directory"},
+    {"doctor", vdb_cmd_doctor, "check the data directory, port, key file and stores"},
     {"store-bench", vdb_cmd_store_bench, "benchmark durable adds and store reopen"},
     {"filter-bench", vdb_cmd_filter_bench, "benchmark filtered search (planner) vs brute force"},
+    {"recall", vdb_cmd_recall, "measure a store's recall@k against exact search, with its calibration"},
 };
 
 static void usage(FILE *out)

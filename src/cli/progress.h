@@ -1,6 +1,8 @@
-/* A progress bar for long CLI work, drawn on stderr when it is a terminal
- * (rate-limited to 10 redraws a second) and silent otherwise, so piped and
- * CI output stays clean. */
+/* Progress of long CLI work on stderr: on a terminal a bar redrawn in place
+ * (at most 10 times a second; log lines clear it first, so they never land
+ * inside it); otherwise one plain line every 5 seconds (VDB_PROGRESS_INTERVAL
+ * seconds when set), none at all for work that ends sooner. One progress
+ * at a time per process; not thread-safe. */
 #ifndef VDB_CLI_PROGRESS_H
 #define VDB_CLI_PROGRESS_H
 
@@ -12,7 +14,9 @@ typedef struct vdb_progress {
     size_t done;
     double started;
     double last_draw;
-    int enabled;
+    double interval; /* seconds between draws */
+    int tty;         /* stderr is a terminal: draw a bar in place */
+    int drawn;       /* a plain line was printed */
 } vdb_progress;
 
 void vdb_progress_start(vdb_progress *p, const char *label, size_t total);

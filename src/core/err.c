@@ -13,6 +13,12 @@ int vdb_error_set(vdb_error *err, int code, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
         va_end(ap);
+        /* A message goes into one log line, one CLI line and one JSON
+         * "detail"; a control character from a file or a name (a pid file's
+         * trailing newline) must not split or corrupt any of them. */
+        for (char *c = err->msg; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                *c = ' ';
     }
     return code;
 }

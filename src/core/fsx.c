@@ -80,6 +80,10 @@ static int code_of(int e)
     case EDQUOT:
     case EFBIG:
         return VDB_ENOSPC;
+    case EMFILE: /* resource limits: 503, the request may be retried */
+    case ENFILE:
+    case ENOMEM:
+        return VDB_EBUSY;
     default:
         return VDB_EIO;
     }

@@ -29,8 +29,12 @@ int vdb_log_level_parse(const char *name)
     return -1;
 }
 
+/* Called before each line is written (see vdb_log_set_line_hook). */
+static void (*_Atomic line_hook)(void);
+
 void vdb_log(vdb_log_level level, const char *fmt, ...)
 {
+    void (*before)(void);
     static const char *tags[] = {"DEBUG", "INFO", "WARN", "ERROR"};
     char line[1024];
     char stamp[32];
@@ -49,5 +53,13 @@ void vdb_log(vdb_log_level level, const char *fmt, ...)
     if (used > 0 && (size_t)used < sizeof(line))
         vsnprintf(line + used, sizeof(line) - (size_t)used, fmt, ap);
     va_end(ap);
+    before = atomic_load(&line_hook);
+    if (before != NULL)
+        before();
     fprintf(stderr, "%s\n", line);
+}
+
+void vdb_log_set_line_hook(void (*before)(void))
+{
+    atomic_store(&line_hook, before);
 }

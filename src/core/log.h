@@ -23,6 +23,12 @@ void vdb_log(vdb_log_level level, const char *fmt, ...)
 #endif
     ;
 
+/* Installs a function called just before each log line is written (NULL
+ * removes it). The CLI's progress bar uses it to clear its half-drawn line
+ * so that a log line never lands in the middle of the bar. The hook runs on
+ * the logging thread and must only write to stderr. */
+void vdb_log_set_line_hook(void (*before)(void));
+
 #define vdb_log_debug(...) vdb_log(VDB_LOG_DEBUG, __VA_ARGS__)
 #define vdb_log_info(...) vdb_log(VDB_LOG_INFO, __VA_ARGS__)
 #define vdb_log_warn(...) vdb_log(VDB_LOG_WARN, __VA_ARGS__)

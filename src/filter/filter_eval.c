@@ -68,11 +68,6 @@ static int numeric_cmp(const vdb_json *a, vdb_json_type ta, const vdb_json *b, v
     return x < y ? -1 : (x > y ? 1 : 0);
 }
 
-int vdb_filter__num_cmp(const vdb_json *a, const vdb_json *b)
-{
-    return numeric_cmp(a, vdb_json_typeof(a), b, vdb_json_typeof(b));
-}
-
 static int string_cmp(const vdb_json *a, const vdb_json *b)
 {
     size_t la = vdb_json_string_length(a), lb = vdb_json_string_length(b);

@@ -68,8 +68,4 @@ const vdb_json *vdb_filter__resolve(const vdb_json *meta, const vdb_fpath *path)
 /* Evaluates one node against metadata (NULL = none). */
 int vdb_filter__eval(const vdb_fnode *node, const vdb_json *meta);
 
-/* Exact three-way comparison of two JSON numbers (INT or REAL, not BOOL):
- * -1, 0, 1. */
-int vdb_filter__num_cmp(const vdb_json *a, const vdb_json *b);
-
 #endif

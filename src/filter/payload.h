@@ -156,6 +156,11 @@ size_t vdb_payload_index_memory(const vdb_payload *payload);
  * 0 or VDB_ECORRUPT naming the field. Slow; for tests and `vdb check`. */
 int vdb_payload_check(const vdb_payload *payload, vdb_error *err);
 
+/* The fields `filter` compares that have no index yet, each followed by a
+ * newline, in a heap string (caller frees with vdb_free); NULL when there
+ * are none (or no memory). Shared access. */
+char *vdb_payload_unindexed_paths(const vdb_payload *payload, const vdb_filter *filter);
+
 /* ---- query planning (shared access) -------------------------------------- */
 
 typedef enum {
@@ -173,6 +178,14 @@ typedef struct vdb_plan_input {
                           cost model (HNSW) or live / 2 (no HNSW) */
     int materialize;   /* nonzero: always compute the exact row set (count,
                           delete, scroll), scanning rows when indexes fall short */
+    /* Measured costs (the store's calibration, store/calib.h), used instead
+     * of the built-in model when graph_cost is set: graph_cost returns the
+     * ns one filtered graph query costs at c matches among live rows and
+     * the ef that meets the recall target there (INFINITY when none does);
+     * an exact search over c candidates costs c * ids_ns_row ns. */
+    double (*graph_cost)(void *ctx, double c, double live, uint32_t *ef);
+    void *cost_ctx;
+    double ids_ns_row;
 } vdb_plan_input;
 
 typedef struct vdb_plan {

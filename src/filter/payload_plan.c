@@ -15,7 +15,11 @@
  * planner narrows ef to ef * s^0.6 (not below 1.5k or 16, never above
  * max(ef, k)), which holds recall while keeping latency within about 2x of
  * the unfiltered query. Exact search wins below about 6% selectivity on
- * that data (the two costs meet there at about 3x the unfiltered query). Only then are the matching rows materialized, so a broad
+ * that data (the two costs meet there at about 3x the unfiltered query).
+ * That model is the fallback: a calibrated store (store/calib.h) passes
+ * its measured costs and per-selectivity ef instead (graph_cost), so the
+ * choice follows the store's own data and recall target.
+ * Only then are the matching rows materialized, so a broad
  * filter costs no bitmap work at all: the hook decides each row the search
  * touches (vdb_payload__eval_row). `vdb filter-bench` measures all this. */
 #include "payload.h"
@@ -217,6 +221,38 @@ static void explain_fields(const vdb_payload *p, const vdb_fnode *n, char *buf, 
         snprintf(buf + used, cap - used, "%s%s", used ? ", " : "", n->path.text);
 }
 
+/* Appends each unindexed compared field once, newline-terminated. */
+static void unindexed_paths(const vdb_payload *p, const vdb_fnode *n, char *buf, size_t cap)
+{
+    if (n->kind != VDB_FNODE_CMP) {
+        for (size_t i = 0; i < n->nchildren; i++)
+            unindexed_paths(p, n->children[i], buf, cap);
+        return;
+    }
+    if (vdb_payload__field(p, n->path.text) != NULL)
+        return;
+    size_t used = strlen(buf), len = strlen(n->path.text);
+    for (const char *at = buf; (at = strstr(at, n->path.text)) != NULL; at++)
+        if ((at == buf || at[-1] == '\n') && at[len] == '\n')
+            return;
+    if (used + len + 2 < cap)
+        snprintf(buf + used, cap - used, "%s\n", n->path.text);
+}
+
+char *vdb_payload_unindexed_paths(const vdb_payload *payload, const vdb_filter *filter)
+{
+    size_t cap = 4096;
+    char *buf = filter != NULL ? vdb_calloc(1, cap) : NULL;
+    if (buf == NULL)
+        return NULL;
+    unindexed_paths(payload, filter->root, buf, cap);
+    if (buf[0] == '\0') {
+        vdb_free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
 static double effective_ef(const vdb_plan_input *in)
 {
     double ef = in->ef ? in->ef : 64;
@@ -239,6 +275,10 @@ static int exact_is_cheaper(const vdb_plan_input *in, double c, double live)
 {
     if (in->exact_max)
         return c <= (double)in->exact_max;
+    if (in->hnsw && in->graph_cost != NULL) {
+        uint32_t ef;
+        return c * in->ids_ns_row <= in->graph_cost(in->cost_ctx, c, live, &ef);
+    }
     if (!in->hnsw)
         return c <= live / 2;
     if (live <= 0 || c <= 0)
@@ -254,7 +294,9 @@ static void plan_kind(vdb_plan *plan, const vdb_plan_input *in, double live)
         plan->kind = VDB_PLAN_EXACT_IDS;
     else
         plan->kind = in->hnsw ? VDB_PLAN_HNSW : VDB_PLAN_FLAT;
-    if (plan->kind == VDB_PLAN_HNSW) {
+    if (plan->kind == VDB_PLAN_HNSW && in->graph_cost != NULL) {
+        in->graph_cost(in->cost_ctx, c, live, &plan->ef);
+    } else if (plan->kind == VDB_PLAN_HNSW) {
         double s = live > 0 ? (c > 1 ? c : 1) / live : 1.0;
         double ef = filtered_ef(in, s < 1.0 ? s : 1.0);
         plan->ef = ef > 100000.0 ? 100000u : (uint32_t)ef;
@@ -387,7 +429,7 @@ int vdb_selection_accept(void *ctx, uint32_t row)
 int vdb_payload_match_rows(const vdb_payload *payload, const vdb_filter *filter, uint32_t **rows,
                            size_t *count, vdb_error *err)
 {
-    vdb_plan_input input = {1, 0, 0, 0, 1};
+    vdb_plan_input input = {.k = 1, .materialize = 1};
     vdb_selection *sel = vdb_payload_select(payload, filter, &input, err);
     if (sel == NULL)
         return err != NULL ? err->code : VDB_ENOMEM;

@@ -134,7 +134,12 @@ int vdb_flat_search(const vdb_vecview *view, const float *query, size_t k,
     job.query = query;
     job.filter = filter;
     job.k = k;
-    job.heaps = vdb_malloc(slices * k * sizeof(vdb_hit) + slices * sizeof(size_t));
+    size_t heap_bytes = 0;
+    if (vdb_mul_size(slices, k, &heap_bytes) != 0 ||
+        vdb_mul_size(heap_bytes, sizeof(vdb_hit), &heap_bytes) != 0 ||
+        heap_bytes > SIZE_MAX - slices * sizeof(size_t))
+        return vdb_error_set(err, VDB_ETOOBIG, "search: %zu heaps of %zu overflow", slices, k);
+    job.heaps = vdb_malloc(heap_bytes + slices * sizeof(size_t));
     if (job.heaps == NULL)
         return vdb_error_set(err, VDB_ENOMEM, "search: out of memory for %zu heaps", slices);
     job.sizes = (size_t *)(job.heaps + slices * k);

@@ -173,4 +173,10 @@ int vdb_hnsw_save(const vdb_hnsw *index, const char *path, vdb_error *err);
  * (dim/metric differ from the file's), VDB_ENOMEM. */
 vdb_hnsw *vdb_hnsw_load(const char *path, uint32_t dim, vdb_metric metric, vdb_error *err);
 
+/* Validates an index file on its own (vdb doctor, tests): loads it with the
+ * dim and metric its header names, runs every check vdb_hnsw_load runs, and
+ * reports the rows it covers and the nodes it holds (either may be NULL).
+ * Errors: as vdb_hnsw_load. */
+int vdb_hnsw_file_check(const char *path, uint32_t *rows, size_t *nodes, vdb_error *err);
+
 #endif

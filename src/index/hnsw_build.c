@@ -95,7 +95,7 @@ static size_t drain_sorted(vdb_hnsw_scratch *s)
 {
     size_t n = s->nres;
     for (size_t i = n; i > 0; i--)
-        s->sel[i - 1] = hnsw_maxheap_pop(s->res, &s->nres);
+        s->sel[i - 1] = vdb_heap_max_pop(s->res, &s->nres);
     return n;
 }
 

@@ -58,11 +58,8 @@ struct vdb_hnsw {
     pthread_mutex_t locks[VDB_HNSW_LOCKS];
 };
 
-/* A (distance, id) pair of the search heaps. */
-typedef struct vdb_hnsw_cand {
-    float dist;
-    uint32_t id;
-} vdb_hnsw_cand;
+/* A (distance, id) pair of the search heaps (kernel/heap.h). */
+typedef vdb_hit vdb_hnsw_cand;
 
 struct vdb_hnsw_scratch {
     uint16_t *visited;        /* visited[id] == epoch: seen in this search */
@@ -144,83 +141,6 @@ static inline void hnsw_prefetch_row(const vdb_vecview *view, uint32_t id)
     size_t bytes = (size_t)view->dim * sizeof(float);
     for (size_t off = 0; off < bytes; off += 64)
         __builtin_prefetch(p + off, 0, 3);
-}
-
-/* ---- heaps on caller storage -------------------------------------------- */
-
-/* Min-heap push/pop on (dist). */
-static inline void hnsw_minheap_push(vdb_hnsw_cand *a, size_t *n, vdb_hnsw_cand c)
-{
-    size_t i = (*n)++;
-    while (i > 0) {
-        size_t p = (i - 1) >> 1;
-        if (a[p].dist <= c.dist)
-            break;
-        a[i] = a[p];
-        i = p;
-    }
-    a[i] = c;
-}
-
-static inline vdb_hnsw_cand hnsw_minheap_pop(vdb_hnsw_cand *a, size_t *n)
-{
-    vdb_hnsw_cand top = a[0];
-    vdb_hnsw_cand last = a[--(*n)];
-    size_t size = *n, i = 0;
-    for (;;) {
-        size_t l = 2 * i + 1;
-        if (l >= size)
-            break;
-        if (l + 1 < size && a[l + 1].dist < a[l].dist)
-            l++;
-        if (last.dist <= a[l].dist)
-            break;
-        a[i] = a[l];
-        i = l;
-    }
-    if (size > 0)
-        a[i] = last;
-    return top;
-}
-
-/* Max-heap on (dist, id): the worst kept result sits at a[0]. */
-static inline int hnsw_worse(vdb_hnsw_cand x, vdb_hnsw_cand y)
-{
-    return x.dist > y.dist || (x.dist == y.dist && x.id > y.id);
-}
-
-static inline void hnsw_maxheap_push(vdb_hnsw_cand *a, size_t *n, vdb_hnsw_cand c)
-{
-    size_t i = (*n)++;
-    while (i > 0) {
-        size_t p = (i - 1) >> 1;
-        if (!hnsw_worse(c, a[p]))
-            break;
-        a[i] = a[p];
-        i = p;
-    }
-    a[i] = c;
-}
-
-static inline vdb_hnsw_cand hnsw_maxheap_pop(vdb_hnsw_cand *a, size_t *n)
-{
-    vdb_hnsw_cand top = a[0];
-    vdb_hnsw_cand last = a[--(*n)];
-    size_t size = *n, i = 0;
-    for (;;) {
-        size_t l = 2 * i + 1;
-        if (l >= size)
-            break;
-        if (l + 1 < size && hnsw_worse(a[l + 1], a[l]))
-            l++;
-        if (!hnsw_worse(a[l], last))
-            break;
-        a[i] = a[l];
-        i = l;
-    }
-    if (size > 0)
-        a[i] = last;
-    return top;
 }
 
 /* ---- shared between the module's files ---------------------------------- */

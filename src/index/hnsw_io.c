@@ -113,10 +113,53 @@ static void emit(writer *w, const void *data, size_t len)
         w->failed = errno ? errno : EIO;
 }
 
-static void write_graph(const vdb_hnsw *h, writer *w)
+/* Writes one link list [count, ids...] of `words` u32, keeping only ids
+ * below n (scratch holds `words` u32). */
+static void emit_list_below(writer *w, const uint32_t *list, size_t words, uint32_t n,
+                            uint32_t *scratch)
+{
+    uint32_t kept = 0;
+    memset(scratch, 0, words * sizeof(uint32_t));
+    for (uint32_t j = 0; j < list[0] && 1 + (size_t)j < words; j++)
+        if (list[1 + j] < n)
+            scratch[1 + kept++] = list[1 + j];
+    scratch[0] = kept;
+    emit(w, scratch, words * sizeof(uint32_t));
+}
+
+/* Writes the graph of rows [0, n) where n = covered, as one consistent
+ * snapshot (the caller holds grow_lock exclusively, so no insert is in
+ * flight).
+ *
+ * Nodes may exist at rows >= covered: vdb_hnsw_add publishes covered after
+ * it drops the lock, and vdb_hnsw_build only once its whole range is in, so
+ * a checkpoint during an import sees nodes beyond covered. Writing `count`
+ * and `entry` from the live graph then gave a header whose count exceeded
+ * n (and an entry point outside the file), and every later open rejected
+ * the file. Rows >= n are not in the file (the store re-inserts them after
+ * the load, from vdb_hnsw_rows), so their nodes are left out: count, the
+ * upper-list total and the entry point are recomputed over [0, n), and
+ * links into rows >= n are dropped from the lists written. */
+static void write_graph(const vdb_hnsw *h, writer *w, uint32_t *scratch)
 {
     uint32_t n = h->covered;
-    uint64_t entry = h->entry;
+    uint64_t entry = h->entry, present = 0, upper_u32 = 0;
+    uint32_t top_row = VDB_HNSW_NONE, top = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t level = h->levels[i];
+        if (level == VDB_HNSW_ABSENT)
+            continue;
+        present++;
+        upper_u32 += (uint64_t)level * h->slot_up;
+        if (top_row == VDB_HNSW_NONE || level > top) {
+            top_row = i;
+            top = level;
+        }
+    }
+    /* Only when nodes lie beyond n does anything need trimming. */
+    int trim = present != h->count;
+    if (trim)
+        entry = ((uint64_t)(top_row == VDB_HNSW_NONE ? 0 : top) << 32) | top_row;
     unsigned char head[HEADER_BYTES] = {0};
     memcpy(head, magic, 8);
     vdb_put32le(head + 8, ORDER_TAG);
@@ -129,18 +172,27 @@ static void write_graph(const vdb_hnsw *h, writer *w)
     vdb_put32le(head + 36, n);
     vdb_put32le(head + 40, (uint32_t)entry);
     vdb_put32le(head + 44, (uint32_t)(entry >> 32));
-    vdb_put64le(head + 48, h->count);
+    vdb_put64le(head + 48, present);
     vdb_put64le(head + 56, h->seed);
-    vdb_put64le(head + 64, h->upper_u32);
+    vdb_put64le(head + 64, upper_u32);
     emit(w, head, sizeof(head));
     emit(w, h->levels, n);
     static const unsigned char zeros[4] = {0};
     emit(w, zeros, (4 - n % 4) % 4);
-    emit(w, h->links0, (size_t)n * h->slot0 * sizeof(uint32_t));
+    if (!trim)
+        emit(w, h->links0, (size_t)n * h->slot0 * sizeof(uint32_t));
+    else
+        for (uint32_t i = 0; i < n; i++)
+            emit_list_below(w, h->links0 + (size_t)i * h->slot0, h->slot0, n, scratch);
     for (uint32_t i = 0; i < n; i++) {
         uint8_t level = h->levels[i];
-        if (level != VDB_HNSW_ABSENT && level > 0)
+        if (level == VDB_HNSW_ABSENT || level == 0)
+            continue;
+        if (!trim)
             emit(w, h->upper[i], (size_t)level * h->slot_up * sizeof(uint32_t));
+        else
+            for (uint8_t l = 0; l < level; l++)
+                emit_list_below(w, h->upper[i] + (size_t)l * h->slot_up, h->slot_up, n, scratch);
     }
     unsigned char sum[8];
     vdb_put64le(sum, hash_final(&w->hash));
@@ -150,16 +202,24 @@ static void write_graph(const vdb_hnsw *h, writer *w)
 int vdb_hnsw_save(const vdb_hnsw *h, const char *path, vdb_error *err)
 {
     writer w = {NULL, {0, 0, 0, 0}, 0};
+    size_t words = h->slot0 > h->slot_up ? h->slot0 : h->slot_up;
+    uint32_t *scratch = vdb_malloc(words * sizeof(uint32_t));
+    if (scratch == NULL)
+        return vdb_error_set(err, VDB_ENOMEM, "hnsw: out of memory saving %s", path);
     errno = 0;
     w.f = fopen(path, "wb");
-    if (w.f == NULL)
-        return vdb_error_set(err, errno == ENOSPC ? VDB_ENOSPC : VDB_EIO,
-                             "hnsw: cannot create %s: %s", path, strerror(errno));
+    if (w.f == NULL) {
+        int e = errno;
+        vdb_free(scratch);
+        return vdb_error_set(err, e == ENOSPC ? VDB_ENOSPC : VDB_EIO,
+                             "hnsw: cannot create %s: %s", path, strerror(e));
+    }
     /* Exclusive: a consistent snapshot of the lists (searches wait too, for
      * the few milliseconds of the write). */
     pthread_rwlock_wrlock((pthread_rwlock_t *)&h->grow_lock);
-    write_graph(h, &w);
+    write_graph(h, &w, scratch);
     pthread_rwlock_unlock((pthread_rwlock_t *)&h->grow_lock);
+    vdb_free(scratch);
     if (!w.failed && fflush(w.f) != 0)
         w.failed = errno ? errno : EIO;
     if (!w.failed && fsync(fileno(w.f)) != 0)
@@ -328,4 +388,29 @@ vdb_hnsw *vdb_hnsw_load(const char *path, uint32_t dim, vdb_metric metric, vdb_e
     vdb_hnsw *h = load_file(f, path, dim, metric, err);
     fclose(f);
     return h;
+}
+
+int vdb_hnsw_file_check(const char *path, uint32_t *rows, size_t *nodes, vdb_error *err)
+{
+    unsigned char head[HEADER_BYTES];
+    FILE *f = fopen(path, "rb");
+    vdb_hnsw *h;
+    size_t got;
+    if (f == NULL)
+        return vdb_error_set(err, errno == ENOENT ? VDB_ENOTFOUND : VDB_EIO,
+                             "hnsw: cannot open %s: %s", path, strerror(errno));
+    got = fread(head, 1, sizeof(head), f);
+    fclose(f);
+    if (got != sizeof(head) || memcmp(head, magic, 8) != 0)
+        return vdb_error_set(err, VDB_ECORRUPT, "hnsw: %s is not a vdb HNSW file", path);
+    /* The loader rejects a metric it does not know, so any value is safe. */
+    h = vdb_hnsw_load(path, vdb_get32le(head + 16), (vdb_metric)vdb_get32le(head + 20), err);
+    if (h == NULL)
+        return err != NULL && err->code != VDB_OK ? err->code : VDB_ECORRUPT;
+    if (rows != NULL)
+        *rows = vdb_hnsw_rows(h);
+    if (nodes != NULL)
+        *nodes = vdb_hnsw_count(h);
+    vdb_hnsw_free(h);
+    return VDB_OK;
 }

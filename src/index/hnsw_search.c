@@ -91,14 +91,14 @@ int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view, const flo
     /* Distance a new node must beat to matter once the results are full. */
     float bound = __builtin_inff();
     s->visited[entry] = s->epoch;
-    hnsw_minheap_push(cand, &ncand, (vdb_hnsw_cand){entry_dist, entry});
+    vdb_heap_min_push(cand, &ncand, (vdb_hnsw_cand){entry_dist, entry});
     if (accepted(view, filter, skip_deleted, entry)) {
-        hnsw_maxheap_push(res, &nres, (vdb_hnsw_cand){entry_dist, entry});
+        vdb_heap_max_push(res, &nres, (vdb_hnsw_cand){entry_dist, entry});
         if (nres >= ef)
             bound = res[0].dist;
     }
     while (ncand > 0) {
-        vdb_hnsw_cand c = hnsw_minheap_pop(cand, &ncand);
+        vdb_hnsw_cand c = vdb_heap_min_pop(cand, &ncand);
         if (c.dist > bound)
             break;
         if (ncand > 0)
@@ -126,12 +126,12 @@ int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view, const flo
             float d = hnsw_dist(h, query, hnsw_row(view, id));
             if (d >= bound)
                 continue;
-            hnsw_minheap_push(cand, &ncand, (vdb_hnsw_cand){d, id});
+            vdb_heap_min_push(cand, &ncand, (vdb_hnsw_cand){d, id});
             if (!accepted(view, filter, skip_deleted, id))
                 continue;
-            hnsw_maxheap_push(res, &nres, (vdb_hnsw_cand){d, id});
+            vdb_heap_max_push(res, &nres, (vdb_hnsw_cand){d, id});
             if (nres > ef)
-                hnsw_maxheap_pop(res, &nres);
+                vdb_heap_max_pop(res, &nres);
             if (nres >= ef)
                 bound = res[0].dist;
         }
@@ -200,7 +200,7 @@ static int search_locked(const vdb_hnsw *h, const vdb_vecview *view, const float
     if (rc != VDB_OK)
         return vdb_error_set(err, rc, "hnsw: out of memory during search");
     while (s->nres > k)
-        hnsw_maxheap_pop(s->res, &s->nres);
+        vdb_heap_max_pop(s->res, &s->nres);
     size_t n = s->nres;
     float shift = h->metric == VDB_METRIC_COSINE ? 1.0f : 0.0f;
     for (size_t i = 0; i < n; i++) {

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../kernel/heap.h" /* vdb_hit: lower dist is better; see above */
+
 typedef enum {
     VDB_METRIC_COSINE = 0,
     VDB_METRIC_L2 = 1,
@@ -25,11 +27,6 @@ int vdb_metric_parse(const char *name);
 
 /* Canonical name: "cosine", "euclidean", "dot". */
 const char *vdb_metric_name(vdb_metric metric);
-
-typedef struct vdb_hit {
-    float dist;   /* lower is better; see above */
-    uint32_t id;  /* internal row id */
-} vdb_hit;
 
 /* Filter hook: returns nonzero when row `id` may appear in results. Called
  * from search threads concurrently, so it must be thread-safe. */

@@ -4,50 +4,19 @@
 #include <math.h>
 #include <stdlib.h>
 
-static void sift_down(vdb_hit *h, size_t size, size_t i)
-{
-    vdb_hit item = h[i];
-    for (;;) {
-        size_t child = 2 * i + 1;
-        if (child >= size)
-            break;
-        if (child + 1 < size && vdb_hit_worse(&h[child + 1], &h[child]))
-            child++;
-        if (!vdb_hit_worse(&h[child], &item))
-            break;
-        h[i] = h[child];
-        i = child;
-    }
-    h[i] = item;
-}
-
-static void sift_up(vdb_hit *h, size_t i)
-{
-    vdb_hit item = h[i];
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!vdb_hit_worse(&item, &h[parent]))
-            break;
-        h[i] = h[parent];
-        i = parent;
-    }
-    h[i] = item;
-}
-
 void vdb_topk__insert(vdb_topk *top, float dist, uint32_t id)
 {
     vdb_hit hit = {dist, id};
     if (top->k == 0)
         return;
     if (top->size < top->k) {
-        top->items[top->size] = hit;
-        sift_up(top->items, top->size++);
+        vdb_heap_max_push(top->items, &top->size, hit);
         return;
     }
     if (!vdb_hit_worse(&top->items[0], &hit))
         return;
     top->items[0] = hit;
-    sift_down(top->items, top->size, 0);
+    vdb_heap_max_sift_down(top->items, top->size, 0);
 }
 
 float vdb_topk_threshold(const vdb_topk *top)
@@ -69,7 +38,7 @@ size_t vdb_topk_sort(vdb_topk *top)
         vdb_hit tmp = top->items[0];
         top->items[0] = top->items[end - 1];
         top->items[end - 1] = tmp;
-        sift_down(top->items, end - 1, 0);
+        vdb_heap_max_sift_down(top->items, end - 1, 0);
     }
     top->size = 0;
     return n;

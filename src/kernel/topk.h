@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../index/index.h"
+#include "heap.h"
 
 typedef struct vdb_topk {
     vdb_hit *items; /* heap; items[0] is the worst kept hit */
@@ -22,12 +22,6 @@ static inline void vdb_topk_init(vdb_topk *top, vdb_hit *storage, size_t k)
     top->items = storage;
     top->k = k;
     top->size = 0;
-}
-
-/* a is worse than b: larger distance, or equal distance and larger id. */
-static inline int vdb_hit_worse(const vdb_hit *a, const vdb_hit *b)
-{
-    return a->dist > b->dist || (a->dist == b->dist && a->id > b->id);
 }
 
 /* Inserts when the hit beats the worst kept one (slow path in topk.c). */

@@ -33,6 +33,7 @@ vdb_lockfile *vdb_lockfile_acquire(const char *dir, vdb_error *err)
         int e = errno;
         ssize_t got = pread(fd, text, sizeof(text) - 1, 0);
         text[got > 0 ? got : 0] = '\0';
+        text[strspn(text, "0123456789")] = '\0'; /* the pid, without its newline */
         if (e == EWOULDBLOCK)
             vdb_error_set(err, VDB_ELOCKED, "%s is held by another process (pid %s)", path,
                           text[0] ? text : "unknown");

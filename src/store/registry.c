@@ -1,26 +1,51 @@
 /* Store registry (see registry.h).
  *
- * One mutex guards a small list of open entries. Opening a store happens
- * under that mutex: opens are rare (first use after start) and doing them
- * there guarantees a store directory is opened by exactly one vdb_store,
- * which its flock would otherwise refuse. Reference counts are plain
- * integers under the same mutex; a condition variable wakes a pending
- * delete when the last handle goes. */
+ * One mutex guards a list of entries, one per store that is open, being
+ * opened, closed, created or deleted, or quarantined. The slow work (open,
+ * create, close with its checkpoint, directory removal) runs with the
+ * mutex released, while the entry is in a transitional state: callers that
+ * need the same store wait on the registry's condition variable for that
+ * entry to settle, callers for other stores are not held up (issue 11 item
+ * 16). Because every operation on a store goes through its entry, and a
+ * transitional entry makes the others wait for the outcome, each operation
+ * takes effect at one instant: a caller never sees a state that did not
+ * exist (item 10).
+ *
+ * Idle stores are closed least-recently-used first once more than
+ * `max_open` are open (item 2); a store with handles held is never closed.
+ * A store whose open failed for a reason that does not go away by itself
+ * (corrupt or unreadable files) is quarantined: the failure is remembered
+ * and answered without touching the disk until `quarantine_ms` have passed,
+ * after which the next request retries the open once. */
 #include "registry.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../core/alloc.h"
 #include "../core/limits.h"
 #include "../core/log.h"
+#include "lockfile.h"
+
+typedef enum {
+    ENTRY_OPENING,  /* open or create in progress: wait */
+    ENTRY_OPEN,     /* store usable */
+    ENTRY_CLOSING,  /* idle store being closed (LRU): wait, then reopen */
+    ENTRY_DELETING, /* delete in progress: acquire says not found, others wait */
+    ENTRY_REPLACING, /* replace in progress: wait */
+    ENTRY_FAILED    /* quarantined after a failed open */
+} entry_state;
 
 struct vdb_store_handle {
     vdb_registry *registry;
@@ -30,16 +55,32 @@ struct vdb_store_handle {
     char *dir;
     vdb_store *store;
     size_t refs;
-    int doomed;
+    entry_state state;
+    uint64_t last_used; /* registry tick of the last acquire (LRU) */
+    long long failed_at_ms;
+    vdb_error failure; /* why the open failed, for a quarantined entry */
 };
 
 struct vdb_registry {
     pthread_mutex_t lock;
-    pthread_cond_t released;
+    pthread_cond_t changed; /* an entry settled, or a handle was released */
     char *data_dir;
+    char *real_dir; /* realpath of data_dir, for scrubbing messages */
     vdb_store_options options;
     vdb_store_handle *entries;
+    size_t open_count;
+    size_t max_open;
+    long long quarantine_ms;
+    uint64_t tick;
+    uint64_t evictions;
 };
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 int vdb_registry_name_ok(const char *name)
 {
@@ -87,27 +128,68 @@ static int mkdir_p(const char *path)
     return 0;
 }
 
+/* The default cap on open stores: each open store holds 2 descriptors
+ * (wal.log, .store.lock), so a quarter of the descriptor limit left after
+ * a reserve for sockets and transient files (256, or half the limit when
+ * that is less), within [16, 4096]: at most half the limit goes to stores. */
+static size_t default_max_open(void)
+{
+    struct rlimit rl;
+    size_t cap = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        size_t limit = (size_t)rl.rlim_cur, reserve = limit / 2 < 256 ? limit / 2 : 256;
+        cap = (limit - reserve) / 4;
+    }
+    return cap < 16 ? 16 : cap > 4096 ? 4096 : cap;
+}
+
 vdb_registry *vdb_registry_new(const char *data_dir, const vdb_store_options *options,
                                vdb_error *err)
 {
+    char real[PATH_MAX];
     if (mkdir_p(data_dir) != 0) {
+        /* The operator's own path: this error goes to the console at start,
+         * never into an HTTP answer. */
         vdb_error_set(err, errno == ENOSPC ? VDB_ENOSPC : VDB_EIO,
                       "cannot create data directory %s: %s", data_dir, strerror(errno));
         return NULL;
     }
     vdb_registry *registry = vdb_calloc(1, sizeof(*registry));
-    if (registry == NULL || (registry->data_dir = vdb_strdup(data_dir)) == NULL) {
+    if (registry == NULL || (registry->data_dir = vdb_strdup(data_dir)) == NULL ||
+        (registry->real_dir = vdb_strdup(realpath(data_dir, real) ? real : data_dir)) == NULL) {
+        if (registry != NULL)
+            vdb_free(registry->data_dir);
         vdb_free(registry);
         vdb_error_set(err, VDB_ENOMEM, "out of memory");
         return NULL;
     }
     pthread_mutex_init(&registry->lock, NULL);
-    pthread_cond_init(&registry->released, NULL);
+    pthread_cond_init(&registry->changed, NULL);
     if (options != NULL)
         registry->options = *options;
     else
         vdb_store_options_default(&registry->options);
+    registry->max_open = default_max_open();
+    registry->quarantine_ms = (long long)VDB_REGISTRY_QUARANTINE_S * 1000;
     return registry;
+}
+
+void vdb_registry_set_limits(vdb_registry *registry, size_t max_open, unsigned quarantine_s)
+{
+    pthread_mutex_lock(&registry->lock);
+    if (max_open > 0)
+        registry->max_open = max_open;
+    registry->quarantine_ms = (long long)quarantine_s * 1000;
+    pthread_mutex_unlock(&registry->lock);
+}
+
+size_t vdb_registry_max_open(vdb_registry *registry)
+{
+    size_t n;
+    pthread_mutex_lock(&registry->lock);
+    n = registry->max_open;
+    pthread_mutex_unlock(&registry->lock);
+    return n;
 }
 
 static void entry_free(vdb_store_handle *entry)
@@ -119,28 +201,87 @@ static void entry_free(vdb_store_handle *entry)
     vdb_free(entry);
 }
 
+/* Closes the stores of `entries` on up to 8 threads: each close is a
+ * checkpoint (a few fsyncs), so 2,000 open stores closed one after another
+ * took 15 s; in parallel the fsyncs overlap. */
+typedef struct closer {
+    vdb_store_handle **entries;
+    size_t n;
+    _Atomic size_t next;
+} closer;
+
+static void *closer_main(void *arg)
+{
+    closer *c = arg;
+    for (;;) {
+        size_t i = atomic_fetch_add(&c->next, 1);
+        if (i >= c->n)
+            return NULL;
+        entry_free(c->entries[i]);
+    }
+}
+
 void vdb_registry_free(vdb_registry *registry)
 {
     if (registry == NULL)
         return;
-    vdb_store_handle *entry = registry->entries;
-    while (entry != NULL) {
-        vdb_store_handle *next = entry->next;
-        if (entry->refs != 0)
-            vdb_log_warn("closing store %s/%s with %zu handles held", entry->user, entry->model,
-                         entry->refs);
-        entry_free(entry);
-        entry = next;
+    size_t n = 0;
+    for (vdb_store_handle *e = registry->entries; e != NULL; e = e->next)
+        n++;
+    vdb_store_handle **all = n ? vdb_malloc(n * sizeof(*all)) : NULL;
+    size_t i = 0;
+    for (vdb_store_handle *e = registry->entries, *next; e != NULL; e = next) {
+        next = e->next;
+        if (e->refs != 0)
+            vdb_log_warn("closing store %s/%s with %zu handles held", e->user, e->model, e->refs);
+        if (all != NULL)
+            all[i++] = e;
+        else
+            entry_free(e);
+    }
+    if (all != NULL) {
+        closer c = {all, n, 0};
+        pthread_t threads[8];
+        size_t started = 0;
+        for (size_t t = 0; t < 8 && t < n / 16 + 1; t++)
+            if (pthread_create(&threads[started], NULL, closer_main, &c) == 0)
+                started++;
+        closer_main(&c);
+        for (size_t t = 0; t < started; t++)
+            pthread_join(threads[t], NULL);
+        vdb_free(all);
     }
     pthread_mutex_destroy(&registry->lock);
-    pthread_cond_destroy(&registry->released);
+    pthread_cond_destroy(&registry->changed);
     vdb_free(registry->data_dir);
+    vdb_free(registry->real_dir);
     vdb_free(registry);
 }
 
 const char *vdb_registry_data_dir(const vdb_registry *registry)
 {
     return registry->data_dir;
+}
+
+/* Removes every occurrence of `prefix` + "/" from msg, in place. */
+static void strip_prefix(char *msg, const char *prefix)
+{
+    size_t plen = strlen(prefix);
+    char *at;
+    if (plen == 0)
+        return;
+    while ((at = strstr(msg, prefix)) != NULL) {
+        size_t cut = plen + (at[plen] == '/');
+        memmove(at, at + cut, strlen(at + cut) + 1);
+    }
+}
+
+void vdb_registry_scrub(const vdb_registry *registry, char *msg)
+{
+    if (registry == NULL || msg == NULL)
+        return;
+    strip_prefix(msg, registry->real_dir);
+    strip_prefix(msg, registry->data_dir);
 }
 
 static char *store_dir(const vdb_registry *registry, const char *user_id, const char *model_id)
@@ -161,8 +302,10 @@ static vdb_store_handle *find_locked(vdb_registry *registry, const char *user_id
     return NULL;
 }
 
-static vdb_store_handle *entry_new(vdb_registry *registry, const char *user_id,
-                                   const char *model_id, vdb_error *err)
+/* A new entry in `state`, linked. NULL on ENOMEM (err set). */
+static vdb_store_handle *entry_add_locked(vdb_registry *registry, const char *user_id,
+                                          const char *model_id, entry_state state,
+                                          vdb_error *err)
 {
     vdb_store_handle *entry = vdb_calloc(1, sizeof(*entry));
     if (entry == NULL || (entry->dir = store_dir(registry, user_id, model_id)) == NULL) {
@@ -171,16 +314,21 @@ static vdb_store_handle *entry_new(vdb_registry *registry, const char *user_id,
         return NULL;
     }
     entry->registry = registry;
+    entry->state = state;
     snprintf(entry->user, sizeof(entry->user), "%s", user_id);
     snprintf(entry->model, sizeof(entry->model), "%s", model_id);
+    entry->next = registry->entries;
+    registry->entries = entry;
     return entry;
 }
 
-static void link_locked(vdb_registry *registry, vdb_store_handle *entry)
+static void unlink_locked(vdb_registry *registry, vdb_store_handle *entry)
 {
-    entry->next = registry->entries;
-    registry->entries = entry;
-    entry->refs = 1;
+    for (vdb_store_handle **p = &registry->entries; *p != NULL; p = &(*p)->next)
+        if (*p == entry) {
+            *p = entry->next;
+            return;
+        }
 }
 
 static int check_names(const char *user_id, const char *model_id, vdb_error *err)
@@ -189,41 +337,283 @@ static int check_names(const char *user_id, const char *model_id, vdb_error *err
     return rc != VDB_OK ? rc : vdb_registry_check_name("model_id", model_id, err);
 }
 
+/* Failures that go away by themselves are not remembered: a lock another
+ * process holds, a descriptor or memory shortage. */
+static int transient(int code)
+{
+    return code == VDB_ELOCKED || code == VDB_EBUSY || code == VDB_ENOMEM ||
+           code == VDB_ENOTFOUND;
+}
+
+/* Closes idle open stores, least recently used first, while more than
+ * max_open are open. Called and returns with the lock held; drops it
+ * around each close (the entry is CLOSING meanwhile). */
+static void evict_locked(vdb_registry *registry)
+{
+    while (registry->open_count > registry->max_open) {
+        vdb_store_handle *victim = NULL;
+        for (vdb_store_handle *e = registry->entries; e != NULL; e = e->next)
+            if (e->state == ENTRY_OPEN && e->refs == 0 &&
+                (victim == NULL || e->last_used < victim->last_used))
+                victim = e;
+        if (victim == NULL)
+            return; /* every open store is in use: over the cap until released */
+        victim->state = ENTRY_CLOSING;
+        registry->open_count--;
+        registry->evictions++;
+        pthread_mutex_unlock(&registry->lock);
+        vdb_store_close(victim->store);
+        victim->store = NULL;
+        pthread_mutex_lock(&registry->lock);
+        unlink_locked(registry, victim);
+        entry_free(victim);
+        pthread_cond_broadcast(&registry->changed);
+    }
+}
+
+/* Publishes the outcome of an open/create begun on `entry` (lock held). */
+static int settle_locked(vdb_registry *registry, vdb_store_handle *entry, vdb_store *store,
+                         int rc, const vdb_error *failure, vdb_store_handle **out)
+{
+    if (rc == VDB_OK) {
+        entry->store = store;
+        entry->state = ENTRY_OPEN;
+        entry->refs = 1;
+        entry->last_used = ++registry->tick;
+        registry->open_count++;
+        *out = entry;
+    } else if (transient(rc)) {
+        unlink_locked(registry, entry);
+        entry_free(entry);
+    } else {
+        entry->state = ENTRY_FAILED;
+        entry->failed_at_ms = mono_ms();
+        entry->failure = *failure;
+        vdb_log_error("store %s/%s quarantined for %lld s: %s", entry->user, entry->model,
+                      registry->quarantine_ms / 1000, failure->msg);
+    }
+    pthread_cond_broadcast(&registry->changed);
+    evict_locked(registry);
+    return rc;
+}
+
+static int quarantined(const vdb_store_handle *entry, long long left_ms, vdb_error *err)
+{
+    return vdb_error_set(err, entry->failure.code,
+                         "store %s/%s is quarantined after a failed open (retried in %lld s): %s",
+                         entry->user, entry->model, (left_ms + 999) / 1000, entry->failure.msg);
+}
+
+/* Whether the store's directory exists (0/1), or a negative code. */
+static int dir_exists(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) == 0)
+        return S_ISDIR(st.st_mode);
+    return errno == ENOENT || errno == ENOTDIR ? 0 : VDB_EIO;
+}
+
 int vdb_registry_acquire(vdb_registry *registry, const char *user_id, const char *model_id,
                          vdb_store_handle **out, vdb_error *err)
 {
     int rc = check_names(user_id, model_id, err);
+    vdb_store_handle *entry;
     if (rc != VDB_OK)
         return rc;
     pthread_mutex_lock(&registry->lock);
-    vdb_store_handle *entry = find_locked(registry, user_id, model_id);
-    if (entry != NULL) {
-        if (entry->doomed) {
-            rc = vdb_error_set(err, VDB_ENOTFOUND, "store %s/%s not found", user_id, model_id);
-        } else {
+    for (;;) {
+        entry = find_locked(registry, user_id, model_id);
+        if (entry == NULL)
+            break;
+        if (entry->state == ENTRY_OPEN) {
             entry->refs++;
+            entry->last_used = ++registry->tick;
             *out = entry;
+            pthread_mutex_unlock(&registry->lock);
+            return VDB_OK;
         }
-        pthread_mutex_unlock(&registry->lock);
-        return rc;
+        if (entry->state == ENTRY_DELETING) {
+            pthread_mutex_unlock(&registry->lock);
+            return vdb_error_set(err, VDB_ENOTFOUND, "store %s/%s not found", user_id, model_id);
+        }
+        if (entry->state == ENTRY_FAILED) {
+            long long left = entry->failed_at_ms + registry->quarantine_ms - mono_ms();
+            if (left > 0) {
+                rc = quarantined(entry, left, err);
+                pthread_mutex_unlock(&registry->lock);
+                return rc;
+            }
+            entry->state = ENTRY_OPENING; /* the backoff is over: one retry */
+            break;
+        }
+        pthread_cond_wait(&registry->changed, &registry->lock);
     }
-    entry = entry_new(registry, user_id, model_id, err);
+    if (entry == NULL &&
+        (entry = entry_add_locked(registry, user_id, model_id, ENTRY_OPENING, err)) == NULL) {
+        pthread_mutex_unlock(&registry->lock);
+        return VDB_ENOMEM;
+    }
+    pthread_mutex_unlock(&registry->lock);
+    /* The slow part, with no registry lock held. */
+    vdb_error local;
+    vdb_error_clear(&local);
+    vdb_store *store = NULL;
+    rc = dir_exists(entry->dir);
+    if (rc == 0)
+        rc = vdb_error_set(&local, VDB_ENOTFOUND, "store %s/%s not found", user_id, model_id);
+    else if (rc < 0)
+        rc = vdb_error_set(&local, rc, "cannot look up store %s/%s", user_id, model_id);
+    else if ((store = vdb_store_open(entry->dir, &registry->options, &local)) == NULL)
+        rc = local.code ? local.code : VDB_EIO;
+    else
+        rc = VDB_OK;
+    vdb_registry_scrub(registry, local.msg);
+    if (rc != VDB_OK && err != NULL)
+        *err = local;
+    pthread_mutex_lock(&registry->lock);
+    rc = settle_locked(registry, entry, store, rc, &local, out);
+    pthread_mutex_unlock(&registry->lock);
+    return rc;
+}
+
+/* Removes a store directory (lock held on it, or no store in it). */
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int remove_dir(const vdb_store_handle *entry, vdb_error *err)
+{
+    if (nftw(entry->dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
+        return vdb_error_set(err, VDB_EIO, "cannot remove store %s/%s: %s", entry->user,
+                             entry->model, strerror(errno));
+    return VDB_OK;
+}
+
+/* Removes a store that is not open here: under its lock file, so a store
+ * another process (the CLI) has open is refused with VDB_ELOCKED. */
+static int remove_closed(const vdb_store_handle *entry, vdb_error *err)
+{
+    int rc = dir_exists(entry->dir);
+    if (rc == 0)
+        return vdb_error_set(err, VDB_ENOTFOUND, "store %s/%s not found", entry->user,
+                             entry->model);
+    if (rc < 0)
+        return vdb_error_set(err, rc, "cannot look up store %s/%s", entry->user, entry->model);
+    vdb_lockfile *lock = vdb_lockfile_acquire(entry->dir, err);
+    if (lock == NULL)
+        return err ? err->code : VDB_ELOCKED;
+    rc = remove_dir(entry, err);
+    vdb_lockfile_release(lock);
+    return rc;
+}
+
+/* Waits until no handle of `entry` is held, then closes its store. Called
+ * with the lock held and the entry in a state no new acquire passes. */
+static void drain_close_locked(vdb_registry *registry, vdb_store_handle *entry)
+{
+    while (entry->refs > 0)
+        pthread_cond_wait(&registry->changed, &registry->lock);
+    if (entry->store != NULL) {
+        vdb_store *store = entry->store;
+        entry->store = NULL;
+        registry->open_count--;
+        pthread_mutex_unlock(&registry->lock);
+        vdb_store_close(store);
+        pthread_mutex_lock(&registry->lock);
+    }
+}
+
+/* Takes the entry for (user, model) into `state` once it has settled,
+ * adding one when there is none. *was_open says whether it held an open
+ * store, *was_failed whether it was quarantined. */
+static vdb_store_handle *claim_locked(vdb_registry *registry, const char *user_id,
+                                      const char *model_id, entry_state state, int *was_open,
+                                      int *was_failed, vdb_error *err)
+{
+    vdb_store_handle *entry;
+    for (;;) {
+        entry = find_locked(registry, user_id, model_id);
+        if (entry == NULL || entry->state == ENTRY_OPEN || entry->state == ENTRY_FAILED)
+            break;
+        pthread_cond_wait(&registry->changed, &registry->lock);
+    }
+    *was_open = entry != NULL && entry->state == ENTRY_OPEN;
+    *was_failed = entry != NULL && entry->state == ENTRY_FAILED;
+    if (entry == NULL)
+        return entry_add_locked(registry, user_id, model_id, state, err);
+    entry->state = state;
+    return entry;
+}
+
+static int create_in(vdb_registry *registry, vdb_store_handle *entry,
+                     const vdb_store_config *config, vdb_store **store, vdb_error *err)
+{
+    char user_dir[4096], manifest[4400];
+    struct stat st;
+    snprintf(user_dir, sizeof(user_dir), "%s/user_%s", registry->data_dir, entry->user);
+    snprintf(manifest, sizeof(manifest), "%s/store.json", entry->dir);
+    /* Only a manifest makes a store: a directory a crash left between
+     * mkdir and the first snapshot is finished by vdb_store_create. */
+    if (stat(manifest, &st) == 0)
+        return vdb_error_set(err, VDB_EEXIST, "store %s/%s already exists", entry->user,
+                             entry->model);
+    if (mkdir_p(user_dir) != 0)
+        return vdb_error_set(err, errno == ENOSPC ? VDB_ENOSPC : VDB_EIO,
+                             "cannot create the directory of user %s: %s", entry->user,
+                             strerror(errno));
+    *store = vdb_store_create(entry->dir, config, &registry->options, err);
+    return *store ? VDB_OK : (err && err->code ? err->code : VDB_EIO);
+}
+
+static int create_impl(vdb_registry *registry, const char *user_id, const char *model_id,
+                       const vdb_store_config *config, int replace, vdb_store_handle **out,
+                       vdb_error *err)
+{
+    int rc = check_names(user_id, model_id, err), was_open, was_failed;
+    vdb_store *store = NULL;
+    vdb_error local;
+    if (rc != VDB_OK)
+        return rc;
+    vdb_error_clear(&local);
+    pthread_mutex_lock(&registry->lock);
+    vdb_store_handle *entry = claim_locked(registry, user_id, model_id,
+                                           replace ? ENTRY_REPLACING : ENTRY_OPENING, &was_open,
+                                           &was_failed, err);
     if (entry == NULL) {
         pthread_mutex_unlock(&registry->lock);
         return VDB_ENOMEM;
     }
-    struct stat st;
-    if (stat(entry->dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        rc = vdb_error_set(err, VDB_ENOTFOUND, "store %s/%s not found", user_id, model_id);
-    } else {
-        entry->store = vdb_store_open(entry->dir, &registry->options, err);
-        rc = entry->store ? VDB_OK : (err ? err->code : VDB_EIO);
+    if ((was_open || was_failed) && !replace) {
+        entry->state = was_open ? ENTRY_OPEN : ENTRY_FAILED; /* untouched */
+        pthread_cond_broadcast(&registry->changed);
+        pthread_mutex_unlock(&registry->lock);
+        return vdb_error_set(err, VDB_EEXIST, "store %s/%s already exists", user_id, model_id);
     }
-    if (rc == VDB_OK) {
-        link_locked(registry, entry);
-        *out = entry;
-    } else {
+    if (was_open)
+        drain_close_locked(registry, entry);
+    pthread_mutex_unlock(&registry->lock);
+    rc = VDB_OK;
+    if (replace && (rc = was_open ? remove_dir(entry, &local) : remove_closed(entry, &local)) ==
+                       VDB_ENOTFOUND)
+        rc = VDB_OK;
+    if (rc == VDB_OK)
+        rc = create_in(registry, entry, config, &store, &local);
+    vdb_registry_scrub(registry, local.msg);
+    if (rc != VDB_OK && err != NULL)
+        *err = local;
+    pthread_mutex_lock(&registry->lock);
+    if (rc != VDB_OK) {
+        /* Nothing usable is left: forget the entry (the next acquire looks
+         * at the disk afresh). */
+        unlink_locked(registry, entry);
         entry_free(entry);
+        pthread_cond_broadcast(&registry->changed);
+    } else {
+        settle_locked(registry, entry, store, rc, &local, out);
     }
     pthread_mutex_unlock(&registry->lock);
     return rc;
@@ -232,38 +622,13 @@ int vdb_registry_acquire(vdb_registry *registry, const char *user_id, const char
 int vdb_registry_create(vdb_registry *registry, const char *user_id, const char *model_id,
                         const vdb_store_config *config, vdb_store_handle **out, vdb_error *err)
 {
-    int rc = check_names(user_id, model_id, err);
-    if (rc != VDB_OK)
-        return rc;
-    pthread_mutex_lock(&registry->lock);
-    vdb_store_handle *entry = NULL;
-    struct stat st;
-    char user_dir[4096], manifest[4400];
-    snprintf(user_dir, sizeof(user_dir), "%s/user_%s", registry->data_dir, user_id);
-    if (find_locked(registry, user_id, model_id) != NULL) {
-        rc = vdb_error_set(err, VDB_EEXIST, "store %s/%s already exists", user_id, model_id);
-    } else if ((entry = entry_new(registry, user_id, model_id, err)) == NULL) {
-        rc = VDB_ENOMEM;
-    } else if (snprintf(manifest, sizeof(manifest), "%s/store.json", entry->dir) > 0 &&
-               stat(manifest, &st) == 0) {
-        /* Only a manifest makes a store: a directory a crash left between
-         * mkdir and the first snapshot is finished by vdb_store_create. */
-        rc = vdb_error_set(err, VDB_EEXIST, "store %s/%s already exists", user_id, model_id);
-    } else if (mkdir_p(user_dir) != 0) {
-        rc = vdb_error_set(err, errno == ENOSPC ? VDB_ENOSPC : VDB_EIO, "cannot create %s: %s",
-                           user_dir, strerror(errno));
-    } else {
-        entry->store = vdb_store_create(entry->dir, config, &registry->options, err);
-        rc = entry->store ? VDB_OK : (err ? err->code : VDB_EIO);
-    }
-    if (rc == VDB_OK) {
-        link_locked(registry, entry);
-        *out = entry;
-    } else {
-        entry_free(entry);
-    }
-    pthread_mutex_unlock(&registry->lock);
-    return rc;
+    return create_impl(registry, user_id, model_id, config, 0, out, err);
+}
+
+int vdb_registry_replace(vdb_registry *registry, const char *user_id, const char *model_id,
+                         const vdb_store_config *config, vdb_store_handle **out, vdb_error *err)
+{
+    return create_impl(registry, user_id, model_id, config, 1, out, err);
 }
 
 vdb_store *vdb_registry_store(vdb_store_handle *handle)
@@ -292,60 +657,46 @@ void vdb_registry_release(vdb_store_handle *handle)
         return;
     vdb_registry *registry = handle->registry;
     pthread_mutex_lock(&registry->lock);
-    if (handle->refs == 0)
+    if (handle->refs == 0) {
         vdb_log_error("registry: release of %s/%s without a reference", handle->user,
                       handle->model);
-    else if (--handle->refs == 0 && handle->doomed)
-        pthread_cond_broadcast(&registry->released);
+    } else if (--handle->refs == 0) {
+        if (handle->state != ENTRY_OPEN)
+            pthread_cond_broadcast(&registry->changed); /* a delete/replace waits */
+        else
+            evict_locked(registry);
+    }
     pthread_mutex_unlock(&registry->lock);
-}
-
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void unlink_locked(vdb_registry *registry, vdb_store_handle *entry)
-{
-    for (vdb_store_handle **p = &registry->entries; *p != NULL; p = &(*p)->next)
-        if (*p == entry) {
-            *p = entry->next;
-            return;
-        }
 }
 
 int vdb_registry_delete(vdb_registry *registry, const char *user_id, const char *model_id,
                         vdb_error *err)
 {
-    vdb_store_handle *entry = NULL;
-    int rc = vdb_registry_acquire(registry, user_id, model_id, &entry, err);
+    int rc = check_names(user_id, model_id, err), was_open, was_failed;
+    vdb_error local;
     if (rc != VDB_OK)
         return rc;
+    vdb_error_clear(&local);
     pthread_mutex_lock(&registry->lock);
-    if (entry->doomed) {
-        entry->refs--;
+    /* From here on acquires answer "not found": the delete takes effect now. */
+    vdb_store_handle *entry = claim_locked(registry, user_id, model_id, ENTRY_DELETING,
+                                           &was_open, &was_failed, err);
+    if (entry == NULL) {
         pthread_mutex_unlock(&registry->lock);
-        return vdb_error_set(err, VDB_ENOTFOUND, "store %s/%s not found", user_id, model_id);
+        return VDB_ENOMEM;
     }
-    entry->doomed = 1;
-    entry->refs--;
-    while (entry->refs > 0)
-        pthread_cond_wait(&registry->released, &registry->lock);
+    if (was_open)
+        drain_close_locked(registry, entry);
     pthread_mutex_unlock(&registry->lock);
-    /* Nobody can reach the entry now: close the store (releasing its lock
-     * file) and remove the directory. The entry stays listed, doomed, until
-     * the directory is gone, so a concurrent acquire cannot reopen it. */
-    vdb_store_close(entry->store);
-    entry->store = NULL;
-    if (nftw(entry->dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
-        rc = vdb_error_set(err, VDB_EIO, "cannot remove %s: %s", entry->dir, strerror(errno));
+    rc = was_open ? remove_dir(entry, &local) : remove_closed(entry, &local);
+    vdb_registry_scrub(registry, local.msg);
+    if (rc != VDB_OK && err != NULL)
+        *err = local;
     pthread_mutex_lock(&registry->lock);
     unlink_locked(registry, entry);
-    pthread_mutex_unlock(&registry->lock);
     entry_free(entry);
+    pthread_cond_broadcast(&registry->changed);
+    pthread_mutex_unlock(&registry->lock);
     return rc;
 }
 
@@ -356,14 +707,23 @@ static int name_cmp(const void *a, const void *b)
 
 /* Sorted names of the subdirectories of `dir` that pass the name check
  * after stripping `prefix`; *count gets how many. Caller frees. */
-static char **list_dirs(const char *dir, const char *prefix, const char *marker, size_t *count)
+static char **list_dirs(const char *dir, const char *prefix, const char *marker, size_t *count,
+                        int *rc)
 {
     DIR *d = opendir(dir);
     char **names = NULL;
     size_t n = 0, cap = 0;
     *count = 0;
-    if (d == NULL)
+    *rc = VDB_OK;
+    if (d == NULL) {
+        /* A missing directory lists nothing; a descriptor or memory
+         * shortage must not look like "no stores". */
+        if (errno == EMFILE || errno == ENFILE || errno == ENOMEM)
+            *rc = VDB_EBUSY;
+        else if (errno != ENOENT && errno != ENOTDIR)
+            *rc = VDB_EIO;
         return NULL;
+    }
     struct dirent *de;
     size_t plen = strlen(prefix);
     while ((de = readdir(d)) != NULL) {
@@ -378,12 +738,17 @@ static char **list_dirs(const char *dir, const char *prefix, const char *marker,
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
             char **grown = vdb_realloc(names, cap * sizeof(*names));
-            if (grown == NULL)
+            if (grown == NULL) {
+                *rc = VDB_ENOMEM;
                 break;
+            }
             names = grown;
         }
-        if ((names[n] = vdb_strdup(de->d_name + plen)) != NULL)
-            n++;
+        if ((names[n] = vdb_strdup(de->d_name + plen)) == NULL) {
+            *rc = VDB_ENOMEM;
+            break;
+        }
+        n++;
     }
     closedir(d);
     if (n > 0)
@@ -399,37 +764,52 @@ static void free_names(char **names, size_t n)
     vdb_free(names);
 }
 
+/* Visits the user's stores; returns 1 when fn asked to stop, else 0 or a
+ * negative code (err set). */
 static int list_user(vdb_registry *registry, const char *user, vdb_registry_visit_fn fn,
-                     void *ctx)
+                     void *ctx, vdb_error *err)
 {
     char dir[4096];
     size_t n = 0;
-    int stop = 0;
+    int stop = 0, rc;
     snprintf(dir, sizeof(dir), "%s/user_%s", registry->data_dir, user);
-    char **models = list_dirs(dir, "", "store.json", &n);
+    char **models = list_dirs(dir, "", "store.json", &n, &rc);
+    if (rc != VDB_OK) {
+        free_names(models, n);
+        return vdb_error_set(err, rc, "cannot list the stores of user %s: %s", user,
+                             rc == VDB_EBUSY ? "too many open files" : vdb_err_text(rc));
+    }
     for (size_t i = 0; i < n && !stop; i++)
         stop = fn(ctx, user, models[i]);
     free_names(models, n);
-    return stop;
+    return stop ? 1 : 0;
 }
 
 int vdb_registry_list(vdb_registry *registry, const char *user_id, vdb_registry_visit_fn fn,
                       void *ctx, vdb_error *err)
 {
+    int rc;
     if (user_id != NULL) {
-        int rc = vdb_registry_check_name("user_id", user_id, err);
+        rc = vdb_registry_check_name("user_id", user_id, err);
         if (rc != VDB_OK)
             return rc;
-        list_user(registry, user_id, fn, ctx);
-        return VDB_OK;
+        rc = list_user(registry, user_id, fn, ctx, err);
+        return rc < 0 ? rc : VDB_OK;
     }
     size_t n = 0;
-    char **users = list_dirs(registry->data_dir, "user_", NULL, &n);
-    for (size_t i = 0; i < n; i++)
-        if (list_user(registry, users[i], fn, ctx))
-            break;
+    char **users = list_dirs(registry->data_dir, "user_", NULL, &n, &rc);
+    if (rc != VDB_OK) {
+        free_names(users, n);
+        return vdb_error_set(err, rc, "cannot list the users: %s",
+                             rc == VDB_EBUSY ? "too many open files" : vdb_err_text(rc));
+    }
+    for (size_t i = 0; i < n && rc == VDB_OK; i++) {
+        int r = list_user(registry, users[i], fn, ctx, err);
+        if (r != 0)
+            rc = r < 0 ? r : 1;
+    }
     free_names(users, n);
-    return VDB_OK;
+    return rc < 0 ? rc : VDB_OK;
 }
 
 void vdb_registry_each_loaded(vdb_registry *registry, vdb_registry_loaded_fn fn, void *ctx)
@@ -437,10 +817,10 @@ void vdb_registry_each_loaded(vdb_registry *registry, vdb_registry_loaded_fn fn,
     size_t n = 0, i = 0;
     pthread_mutex_lock(&registry->lock);
     for (vdb_store_handle *e = registry->entries; e != NULL; e = e->next)
-        n++;
+        n += e->state == ENTRY_OPEN;
     vdb_store_handle **held = n ? vdb_malloc(n * sizeof(*held)) : NULL;
     for (vdb_store_handle *e = registry->entries; e != NULL && held != NULL; e = e->next)
-        if (!e->doomed) {
+        if (e->state == ENTRY_OPEN) {
             e->refs++;
             held[i++] = e;
         }
@@ -456,8 +836,21 @@ size_t vdb_registry_loaded_count(vdb_registry *registry)
 {
     size_t n = 0;
     pthread_mutex_lock(&registry->lock);
-    for (vdb_store_handle *e = registry->entries; e != NULL; e = e->next)
-        n += !e->doomed;
+    n = registry->open_count;
     pthread_mutex_unlock(&registry->lock);
     return n;
+}
+
+void vdb_registry_stats(vdb_registry *registry, vdb_registry_stat *out)
+{
+    long long now = mono_ms();
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&registry->lock);
+    out->open = registry->open_count;
+    out->max_open = registry->max_open;
+    out->evictions = registry->evictions;
+    for (vdb_store_handle *e = registry->entries; e != NULL; e = e->next)
+        out->quarantined += e->state == ENTRY_FAILED &&
+                            e->failed_at_ms + registry->quarantine_ms > now;
+    pthread_mutex_unlock(&registry->lock);
 }

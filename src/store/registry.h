@@ -3,19 +3,43 @@
  *
  * Names are validated ([A-Za-z0-9_.-]{1,64}, not "." or "..") before they
  * touch the file system, so no name reaches outside the data directory.
- * Stores open lazily on first use and stay open until the registry is
- * freed or the store is deleted. Handles are reference counted: a store
- * being deleted is first made invisible (new lookups get VDB_ENOTFOUND),
- * then the delete waits until every handle is released before it closes
- * the store and removes its directory, so a request never sees a freed
- * store. All functions are thread-safe. */
+ *
+ * Stores open lazily on first use. At most `max_open` stay open (each holds
+ * 2 file descriptors): beyond that the least recently used store with no
+ * handle held is closed (checkpointed) and reopened transparently on its
+ * next use. The cap (the server's VDB_MAX_OPEN_STORES) is by default a
+ * quarter of the descriptor limit (RLIMIT_NOFILE) left after a reserve of
+ * 256 (or half the limit when smaller), within [16, 4096], so stores use at
+ * most half the limit. Stores whose handles are held are never closed: the
+ * cap can be exceeded by the number of stores in use at once.
+ *
+ * Opening, creating, closing and deleting run outside the registry's lock:
+ * a slow or broken store holds up only the requests for that store. Each
+ * operation on one store takes effect at a single instant (linearizable):
+ * a delete makes the store invisible at once (acquire: VDB_ENOTFOUND) and
+ * a create or replace issued meanwhile waits for the delete to finish, so
+ * nobody sees "already exists" for a store that is going away.
+ *
+ * A failed open for a reason that does not go away by itself (VDB_ECORRUPT,
+ * VDB_EIO, ...) quarantines the store: later acquires get the same error,
+ * saying "quarantined", without touching the disk, for VDB_QUARANTINE_S
+ * seconds (the server's setting; default VDB_REGISTRY_QUARANTINE_S); then the next acquire tries
+ * the open once more. A lock held by another process, a descriptor or
+ * memory shortage are not remembered.
+ *
+ * Handles are reference counted; a delete or replace waits until every
+ * handle is released before it closes the store, so a request never sees a
+ * freed store. All functions are thread-safe. */
 #ifndef VDB_STORE_REGISTRY_H
 #define VDB_STORE_REGISTRY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../core/err.h"
 #include "store.h"
+
+#define VDB_REGISTRY_QUARANTINE_S 30
 
 typedef struct vdb_registry vdb_registry;
 typedef struct vdb_store_handle vdb_store_handle;
@@ -24,11 +48,21 @@ typedef struct vdb_store_handle vdb_store_handle;
 vdb_registry *vdb_registry_new(const char *data_dir, const vdb_store_options *options,
                                vdb_error *err);
 
-/* Closes every store (each checkpoints) and frees. Call when no handle is
- * held any more. NULL is a no-op. */
+/* Closes every open store (each checkpoints; on up to 8 threads) and
+ * frees. Call when no handle is held any more. NULL is a no-op. */
 void vdb_registry_free(vdb_registry *registry);
 
 const char *vdb_registry_data_dir(const vdb_registry *registry);
+
+/* Overrides the open-store cap (0 keeps it) and the quarantine time
+ * (tests, tools). */
+void vdb_registry_set_limits(vdb_registry *registry, size_t max_open, unsigned quarantine_s);
+size_t vdb_registry_max_open(vdb_registry *registry);
+
+/* Removes the data directory's path (as given and as resolved) from a
+ * message in place, so errors name files relative to the data directory
+ * and never the server's absolute path. NULL registry is a no-op. */
+void vdb_registry_scrub(const vdb_registry *registry, char *msg);
 
 /* 1 when `name` is a valid user_id/model_id. */
 int vdb_registry_name_ok(const char *name);
@@ -42,9 +76,17 @@ int vdb_registry_check_name(const char *field, const char *name, vdb_error *err)
 int vdb_registry_acquire(vdb_registry *registry, const char *user_id, const char *model_id,
                          vdb_store_handle **out, vdb_error *err);
 
-/* Creates a new store. VDB_EEXIST when one is there (on disk or open). */
+/* Creates a new store. VDB_EEXIST when one is there (on disk, open or
+ * quarantined); waits for a delete of the same store in progress. */
 int vdb_registry_create(vdb_registry *registry, const char *user_id, const char *model_id,
                         const vdb_store_config *config, vdb_store_handle **out, vdb_error *err);
+
+/* Creates a store, replacing any existing one (open, on disk or
+ * quarantined) in one step: other callers wait for the new store, and
+ * never see it missing. Waits for the old store's handles. VDB_ELOCKED when
+ * another process holds the old store. On failure no store is left. */
+int vdb_registry_replace(vdb_registry *registry, const char *user_id, const char *model_id,
+                         const vdb_store_config *config, vdb_store_handle **out, vdb_error *err);
 
 /* Borrowed; valid until the handle is released. */
 vdb_store *vdb_registry_store(vdb_store_handle *handle);
@@ -61,7 +103,10 @@ int vdb_registry_delete(vdb_registry *registry, const char *user_id, const char 
                         vdb_error *err);
 
 /* Calls fn for every store on disk (user_id NULL = every user), sorted by
- * user then model. Does not open stores. Stops when fn returns nonzero. */
+ * user then model. Does not open stores. Stops when fn returns nonzero.
+ * A directory that cannot be read fails the listing (VDB_EBUSY when out of
+ * descriptors, VDB_EIO, VDB_ENOMEM): a partial list is never returned as
+ * if it were whole. */
 typedef int (*vdb_registry_visit_fn)(void *ctx, const char *user_id, const char *model_id);
 int vdb_registry_list(vdb_registry *registry, const char *user_id, vdb_registry_visit_fn fn,
                       void *ctx, vdb_error *err);
@@ -73,5 +118,13 @@ void vdb_registry_each_loaded(vdb_registry *registry, vdb_registry_loaded_fn fn,
 
 /* Number of stores open right now. */
 size_t vdb_registry_loaded_count(vdb_registry *registry);
+
+typedef struct vdb_registry_stat {
+    size_t open;        /* stores open now */
+    size_t max_open;    /* the cap */
+    size_t quarantined; /* stores whose failed open is remembered now */
+    uint64_t evictions; /* idle stores closed for the cap since start */
+} vdb_registry_stat;
+void vdb_registry_stats(vdb_registry *registry, vdb_registry_stat *out);
 
 #endif

@@ -114,6 +114,8 @@ static char *manifest_text(const vdb_snapshot_info *info)
     rc |= add_int(index, "ef_construction", info->config.hnsw_ef_construction);
     rc |= add_int(index, "ef_search", info->config.hnsw_ef_search);
     rc |= add_int(index, "hnsw_threshold", info->config.hnsw_threshold);
+    rc |= vdb_json_object_set_new(index, "target_recall",
+                                  vdb_json_real(info->config.target_recall));
     rc |= add_int(root, "snapshot_lsn", info->lsn);
     rc |= add_int(root, "rows", info->rows);
     rc |= add_int(root, "checkpoints", info->checkpoints);
@@ -298,6 +300,17 @@ static int parse_manifest(vdb_json *root, vdb_snapshot_info *info)
     info->config.hnsw_ef_construction = (uint32_t)efc;
     info->config.hnsw_ef_search = (uint32_t)efs;
     info->config.hnsw_threshold = (uint32_t)threshold;
+    /* Stores written before the recall target existed get the default. */
+    info->config.target_recall = VDB_DEFAULT_TARGET_RECALL;
+    {
+        vdb_json *target = vdb_json_object_get(index, "target_recall");
+        if (target != NULL) {
+            double t = vdb_json_is_number(target) ? vdb_json_number_value(target) : -1;
+            if (!(t > 0.0 && t <= 1.0))
+                return -1;
+            info->config.target_recall = t;
+        }
+    }
     vdb_json *provisional = vdb_json_object_get(root, "dimension_from_first_add");
     info->config.dim_from_first_add =
         provisional != NULL && vdb_json_typeof(provisional) == VDB_JSON_BOOL &&

@@ -23,11 +23,10 @@
  * idempotent: records the snapshot already holds are skipped), drop a torn
  * tail, refuse mid-log corruption.
  *
- * INDEX SEAM. store.json records the index kind and HNSW parameters. Today
- * every query runs exact search (vdb_flat_*); `search_rows` is the single
- * place where an HNSW index (src/index/hnsw.h) would be consulted, and
- * `index_after_load` / the checkpoint are where it would be loaded, caught up
- * from the replayed rows and saved beside the snapshot. */
+ * INDEX SEAM. store.json records the index kind, HNSW parameters and the
+ * recall target. Queries are planned and run by query.c (exact, graph or
+ * exact over filter candidates, by measured cost against the target);
+ * store_index.c keeps the graph and calib.c measures it. */
 #include "store.h"
 
 #include <limits.h>
@@ -48,6 +47,7 @@
 #include "../filter/filter.h"
 #include "../index/flat.h"
 #include "lockfile.h"
+#include "calib.h"
 #include "store_filter.h"
 #include "store_index.h"
 #include "store_int.h"
@@ -68,6 +68,7 @@ void vdb_store_config_default(vdb_store_config *config)
     config->hnsw_ef_construction = 200;
     config->hnsw_ef_search = 64;
     config->hnsw_threshold = 10000;
+    config->target_recall = VDB_DEFAULT_TARGET_RECALL;
 }
 
 void vdb_store_options_default(vdb_store_options *options)
@@ -87,6 +88,8 @@ static int check_config(const vdb_store_config *c, vdb_error *err)
         return vdb_error_set(err, VDB_EINVAL, "unknown metric %d", (int)c->metric);
     if (c->index != VDB_INDEX_AUTO && c->index != VDB_INDEX_FLAT && c->index != VDB_INDEX_HNSW)
         return vdb_error_set(err, VDB_EINVAL, "unknown index kind %d", (int)c->index);
+    if (!(c->target_recall > 0.0 && c->target_recall <= 1.0))
+        return vdb_error_set(err, VDB_EINVAL, "target_recall %g outside (0, 1]", c->target_recall);
     return VDB_OK;
 }
 
@@ -120,17 +123,20 @@ static vdb_store *store_alloc(const char *dir, const vdb_store_options *options,
     pthread_rwlock_init(&store->rw, &attr);
     pthread_rwlockattr_destroy(&attr);
     pthread_mutex_init(&store->writer, NULL);
+    pthread_mutex_init(&store->fields_mutex, NULL);
     return store;
 }
 
 static void store_free(vdb_store *store)
 {
     vdb_store_index_close(store);
+    vdb_store_calib_close(store);
     vdb_store_filter_close(store);
     vdb_wal_close(store->wal);
     vdb_vecset_free(store->set);
     vdb_lockfile_release(store->lock);
     pthread_mutex_destroy(&store->writer);
+    pthread_mutex_destroy(&store->fields_mutex);
     pthread_rwlock_destroy(&store->rw);
     vdb_free(store->dir);
     vdb_free(store);
@@ -191,13 +197,14 @@ static int open_wal(vdb_store *store, vdb_error *err)
 /* Loads or rebuilds the HNSW index when the store uses one (store_index.c). */
 static int index_after_load(vdb_store *store, vdb_error *err)
 {
-    return vdb_store_index_open(store, err);
+    int rc = vdb_store_calib_open(store, err);
+    return rc == VDB_OK ? vdb_store_index_open(store, err) : rc;
 }
 
 /* Removes what a failed create left, so the name can be created again. */
 static void remove_partial(const char *dir)
 {
-    static const char *names[] = {"store.json", "store.json.new", VDB_STORE_INDEX_FILE, "vectors.npz",
+    static const char *names[] = {"store.json", "store.json.new", VDB_STORE_INDEX_FILE, VDB_CALIB_FILE, "vectors.npz",
                                   "vectors.npz.new", "metadata.jsonl", "metadata.jsonl.new",
                                   WAL_NAME, ".store.lock"};
     char path[PATH_MAX];
@@ -266,6 +273,24 @@ fail_dir:
     return NULL;
 }
 
+/* A store that never reached the checkpoint threshold (64 MiB: 40,000
+ * vectors of 384-d) keeps everything in its WAL, and every restart after a
+ * crash replayed all of it (issue 11 item 11). When the WAL just replayed
+ * is larger than the snapshot (and 1 MiB), checkpoint now: writing the
+ * snapshot costs no more than the replay already paid, and the next
+ * restart replays only what came after. A failure is logged: the WAL
+ * still holds the data. */
+static void checkpoint_after_replay(vdb_store *store)
+{
+    vdb_error cerr;
+    uint64_t wal = vdb_wal_size(store->wal);
+    if (store->options.read_only || wal < (1u << 20) || wal <= store->snapshot_bytes)
+        return;
+    if (vdb_store_checkpoint(store, &cerr) != VDB_OK)
+        vdb_log_warn("%s: checkpoint after replay failed (the WAL keeps the data): %s",
+                     store->dir, cerr.msg);
+}
+
 vdb_store *vdb_store_open(const char *dir, const vdb_store_options *options, vdb_error *err)
 {
     vdb_store *store;
@@ -294,6 +319,7 @@ vdb_store *vdb_store_open(const char *dir, const vdb_store_options *options, vdb
     if ((store->set = vdb_snapshot_load(dir, &info, err)) == NULL ||
         open_wal(store, err) != VDB_OK || index_after_load(store, err) != VDB_OK)
         goto fail;
+    checkpoint_after_replay(store);
     return store;
 fail:
     store_free(store);
@@ -584,7 +610,7 @@ static int checkpoint_locked(vdb_store *store, vdb_error *err)
         return VDB_OK; /* an export is reading the snapshot files; the WAL keeps the data */
     lsn = vdb_wal_last_lsn(store->wal);
     renumber = vdb_vecset_rows(store->set) != vdb_vecset_count(store->set);
-    if (lsn == store->snapshot_lsn && !renumber) {
+    if (lsn == store->snapshot_lsn && !renumber && !store->config_dirty) {
         save_index(store); /* the data is unchanged; the graph may have grown */
         return VDB_OK;
     }
@@ -598,6 +624,7 @@ static int checkpoint_locked(vdb_store *store, vdb_error *err)
     if (rc != VDB_OK)
         return rc;
     store->snapshot_lsn = lsn;
+    store->config_dirty = 0;
     store->snapshot_bytes = info.vectors_size + info.meta_size;
     store->checkpoints++;
     /* The snapshot holds every record: a crash before (or a failure of) the
@@ -703,14 +730,39 @@ void vdb_store_snapshot_unpin(vdb_store *store)
     pthread_mutex_unlock(&store->writer);
 }
 
+int vdb_store_set_target_recall(vdb_store *store, double target, vdb_error *err)
+{
+    if (!(target > 0.0 && target <= 1.0))
+        return vdb_error_set(err, VDB_EINVAL, "target_recall must be in (0, 1], not %g", target);
+    if (store->options.read_only)
+        return vdb_error_set(err, VDB_EREADONLY, "store opened read-only");
+    /* The planner reads the target without the writer mutex: a double
+     * store is not atomic in C11, so it is published under the rw guard. */
+    pthread_mutex_lock(&store->writer);
+    pthread_rwlock_wrlock(&store->rw);
+    store->config.target_recall = target;
+    atomic_fetch_add(&store->generation, 1); /* cached answers were planned for the old one */
+    pthread_rwlock_unlock(&store->rw);
+    /* store.json is rewritten by a checkpoint, which is what makes it
+     * durable; config_dirty makes it write even when no vector changed. */
+    store->config_dirty = 1;
+    int rc = checkpoint_locked(store, err);
+    pthread_mutex_unlock(&store->writer);
+    return rc;
+}
+
 int vdb_store_optimize(vdb_store *store, size_t *vectors_out, vdb_error *err)
 {
     /* The checkpoint compacts tombstones (restarting the graph when rows
      * were renumbered); optimize then waits until the graph covers every
      * row, so recall is whole again when it returns. */
     int rc = vdb_store_checkpoint(store, err);
-    if (rc == VDB_OK)
+    if (rc == VDB_OK) {
+        /* ... and measured again: optimize is when an operator asks for
+         * the store's best state, recall figures included. */
+        vdb_store_calib_invalidate(store);
         vdb_store_index_wait(store);
+    }
     if (rc == VDB_OK && vectors_out != NULL)
         *vectors_out = vdb_store_count(store);
     return rc;

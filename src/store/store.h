@@ -53,11 +53,15 @@ typedef struct vdb_store_config {
     uint32_t hnsw_ef_construction; /* default 200 */
     uint32_t hnsw_ef_search;       /* default 64 */
     uint32_t hnsw_threshold;       /* AUTO switches to HNSW above this; default 10000 */
+    double target_recall;          /* declared recall@k the planner must meet, in (0, 1];
+                                      1 = always exact; default 0.99 (see query.h) */
     /* 1: `dim` is provisional (a store created without a dimension) and
      * the first add fixes it (vdb_store_adopt_dim); persisted in store.json
      * as "dimension_from_first_add" until then. */
     uint32_t dim_from_first_add;
 } vdb_store_config;
+
+#define VDB_DEFAULT_TARGET_RECALL 0.99
 
 typedef struct vdb_store_options {
     vdb_fsync_policy fsync;
@@ -126,14 +130,15 @@ typedef struct vdb_store_hit {
 typedef int (*vdb_store_hits_fn)(void *ctx, size_t query, const vdb_store_hit *hits,
                                  size_t count);
 
-#define VDB_EXPLAIN_MAX 256
+#define VDB_EXPLAIN_MAX 512
 
 typedef struct vdb_query_params {
     size_t k;
     uint32_t ef;                       /* 0 = store default */
     const struct vdb_filter *filter;   /* NULL = none */
     int exact;                         /* force exact search */
-    char *explain;                     /* optional out (VDB_EXPLAIN_MAX bytes): the filter plan */
+    char *explain;                     /* optional out (VDB_EXPLAIN_MAX bytes): the plan */
+    double target_recall;              /* 0 = the store's; else in (0, 1] */
 } vdb_query_params;
 
 /* Runs nq queries (row-major nq x dim; raw, not yet normalized) and calls
@@ -171,6 +176,10 @@ typedef struct vdb_store_stats {
 } vdb_store_stats;
 
 void vdb_store_get_stats(vdb_store *store, vdb_store_stats *stats);
+
+/* Changes the store's recall target (0 < target <= 1) and persists it in
+ * store.json (through a checkpoint). Errors: VDB_EINVAL, the checkpoint's. */
+int vdb_store_set_target_recall(vdb_store *store, double target, vdb_error *err);
 
 /* Writes a new snapshot and truncates the WAL (also compacts tombstones). */
 int vdb_store_checkpoint(vdb_store *store, vdb_error *err);

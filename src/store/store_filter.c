@@ -2,7 +2,11 @@
  * store_filter.h. */
 #include "store_filter.h"
 
+#include <string.h>
+
+#include "../core/alloc.h"
 #include "../core/log.h"
+#include "store_index.h"
 #include "store_int.h"
 
 /* Fills a fresh payload from every live row. Called with the writer mutex
@@ -108,21 +112,52 @@ void vdb_store_filter_remap(vdb_store *store, const uint32_t *old_to_new, uint32
         drop(store, err.msg);
 }
 
-void vdb_store_filter_index_fields(vdb_store *store, const struct vdb_filter *filter)
+void vdb_store_filter_want_fields(vdb_store *store, const struct vdb_filter *filter)
 {
-    vdb_error err;
-    vdb_error_clear(&err);
-    pthread_mutex_lock(&store->writer);
-    pthread_rwlock_wrlock(&store->rw);
-    if (store->payload != NULL &&
-        vdb_payload_index_filter_fields(store->payload, filter, &err) != VDB_OK)
-        vdb_log_warn("%s: cannot index the filtered fields: %s", store->dir, err.msg);
+    char *paths;
+    pthread_rwlock_rdlock(&store->rw);
+    paths = store->payload != NULL ? vdb_payload_unindexed_paths(store->payload, filter) : NULL;
     pthread_rwlock_unlock(&store->rw);
-    pthread_mutex_unlock(&store->writer);
+    if (paths == NULL)
+        return;
+    pthread_mutex_lock(&store->fields_mutex);
+    if (store->fields_pending == NULL) {
+        store->fields_pending = paths;
+        paths = NULL;
+    }
+    pthread_mutex_unlock(&store->fields_mutex);
+    /* One request at a time: a second one asks again after this is built. */
+    vdb_free(paths);
+    vdb_store_index_kick(store);
+}
+
+void vdb_store_filter_index_pending(vdb_store *store)
+{
+    char *paths;
+    pthread_mutex_lock(&store->fields_mutex);
+    paths = store->fields_pending;
+    store->fields_pending = NULL;
+    pthread_mutex_unlock(&store->fields_mutex);
+    for (char *path = paths, *end; path != NULL && *path != '\0'; path = end + 1) {
+        vdb_error err;
+        if ((end = strchr(path, '\n')) == NULL)
+            break;
+        *end = '\0';
+        vdb_error_clear(&err);
+        pthread_mutex_lock(&store->writer);
+        pthread_rwlock_wrlock(&store->rw);
+        if (store->payload != NULL && vdb_payload_create_index(store->payload, path, &err) != VDB_OK)
+            vdb_log_warn("%s: cannot index field '%s': %s", store->dir, path, err.msg);
+        pthread_rwlock_unlock(&store->rw);
+        pthread_mutex_unlock(&store->writer);
+    }
+    vdb_free(paths);
 }
 
 void vdb_store_filter_close(vdb_store *store)
 {
+    vdb_free(store->fields_pending);
+    store->fields_pending = NULL;
     vdb_payload_free(store->payload);
     store->payload = NULL;
 }

@@ -30,11 +30,19 @@ void vdb_store_filter_sync(vdb_store *store, uint32_t rows_before);
  * (NULL when it could not be made): remaps, or drops the payload. */
 void vdb_store_filter_remap(vdb_store *store, const uint32_t *old_to_new, uint32_t old_rows);
 
-/* Indexes every field `filter` compares (no locks held on entry): called
- * after a filtered query had to evaluate many rows one by one, so each
- * field a store is filtered on gets its inverted index on first use. A
- * failure only leaves the field unindexed (logged). */
-void vdb_store_filter_index_fields(vdb_store *store, const struct vdb_filter *filter);
+/* Asks for every unindexed field `filter` compares to be indexed (no locks
+ * held on entry): called after a filtered query had to evaluate rows one
+ * by one, so each field a store is filtered on gets its inverted index on
+ * first use. The query only records the field names; the store's
+ * background indexer builds the indexes (vdb_store_filter_index_pending),
+ * so no query waits for it. */
+void vdb_store_filter_want_fields(vdb_store *store, const struct vdb_filter *filter);
+
+/* Builds the indexes vdb_store_filter_want_fields asked for (background
+ * indexer thread; no locks held on entry; takes the writer mutex and the
+ * exclusive guard per field). A failure only leaves the field unindexed
+ * (logged). */
+void vdb_store_filter_index_pending(vdb_store *store);
 
 /* Frees the payload (store teardown). */
 void vdb_store_filter_close(vdb_store *store);

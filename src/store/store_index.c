@@ -20,12 +20,18 @@
 #include "../index/flat.h"
 #include "../index/hnsw.h"
 #include "../kernel/topk.h"
+#include "calib.h"
+#include "store_filter.h"
 #include "store_int.h"
 
 /* Rows inserted per read-guard hold by the indexer: about 10-20 ms of
  * work at 384-d, the longest a write waits for the exclusive guard (the
  * lock prefers writers, so one gets in between chunks). */
 #define INDEX_CHUNK 64
+
+/* The indexer saves hnsw.idx once the graph has grown by a quarter since
+ * the last save and by at least this many rows (see maybe_save). */
+#define INDEX_SAVE_MIN 4096
 
 struct vdb_store_index {
     vdb_hnsw *hnsw;          /* NULL: the store searches exactly */
@@ -37,6 +43,8 @@ struct vdb_store_index {
     pthread_cond_t wake;     /* new rows, or stop */
     pthread_cond_t idle;     /* the indexer caught up */
     _Atomic int stopping;  /* read by catch_up without the mutex */
+    volatile int stop_calib; /* set with stopping: calibration polls it */
+    _Atomic uint64_t epoch;  /* bumped when rows are renumbered (compaction) */
     int pending;
     int busy;
 };
@@ -57,6 +65,34 @@ static vdb_hnsw *new_graph(const vdb_store *store, vdb_error *err)
     params.ef_construction = store->config.hnsw_ef_construction;
     params.ef_search = store->config.hnsw_ef_search;
     return vdb_hnsw_new(store->config.dim, store->config.metric, &params, err);
+}
+
+/* Saves the graph from the indexer once it has grown by a quarter since the
+ * last save (and by INDEX_SAVE_MIN rows). Before, hnsw.idx was written only
+ * at checkpoints, which a store under the WAL threshold (64 MiB: 40,000
+ * vectors of 384-d) never reaches: after every kill -9 the whole graph was
+ * rebuilt, and writes competed with the rebuild (issue 11 item 11). Now a
+ * restart re-indexes at most the unsaved tail, and the quarter keeps the
+ * total cost of saving linear in the rows indexed. The save runs under the
+ * writer mutex, which orders it against a compaction (that removes the
+ * file before renumbering rows); trylock, so a busy writer is never made
+ * to wait and the next chunk tries again. A saved graph that covers rows a
+ * crash then lost is refused at open (load_graph's row check). */
+static void maybe_save(vdb_store *store)
+{
+    vdb_store_index *ix = store->index;
+    vdb_error err;
+    if (pthread_mutex_trylock(&store->writer) != 0)
+        return;
+    if (!atomic_load(&ix->stopping) && ix->hnsw != NULL) {
+        uint32_t rows = vdb_hnsw_rows(ix->hnsw), saved = ix->saved_rows;
+        vdb_error_clear(&err);
+        if (rows >= saved + INDEX_SAVE_MIN && rows - saved >= saved / 4 &&
+            vdb_store_index_save(store, &err) != VDB_OK)
+            vdb_log_warn("%s: saving the index failed (the next save retries): %s", store->dir,
+                         err.msg);
+    }
+    pthread_mutex_unlock(&store->writer);
 }
 
 /* Inserts rows until the graph covers the vecset or the store stops. */
@@ -88,7 +124,27 @@ static void catch_up(vdb_store *store)
                           err.msg);
             return;
         }
+        maybe_save(store);
     }
+}
+
+/* Once the graph covers every row, measures it when the calibration is
+ * missing or stale (calib.h). Runs on the indexer thread, so it never
+ * delays a write; a write arriving meanwhile is indexed afterwards (its
+ * rows are scanned exactly as the tail until then). */
+static void maybe_calibrate(vdb_store *store)
+{
+    vdb_store_index *ix = store->index;
+    vdb_error err;
+    int covered;
+    pthread_rwlock_rdlock(&store->rw);
+    covered = ix->hnsw != NULL && atomic_load(&ix->upto) >= vdb_vecset_rows(store->set);
+    pthread_rwlock_unlock(&store->rw);
+    if (!covered || ix->stopping || !vdb_store_calib_due(store))
+        return;
+    vdb_error_clear(&err);
+    if (vdb_store_calib_run(store, &ix->stop_calib, &err) != VDB_OK && !ix->stopping)
+        vdb_log_warn("%s: calibration not finished: %s", store->dir, err.msg);
 }
 
 static void *indexer_main(void *arg)
@@ -107,6 +163,8 @@ static void *indexer_main(void *arg)
         ix->busy = 1;
         pthread_mutex_unlock(&ix->mutex);
         catch_up(store);
+        vdb_store_filter_index_pending(store);
+        maybe_calibrate(store);
         pthread_mutex_lock(&ix->mutex);
     }
     ix->busy = 0;
@@ -188,6 +246,7 @@ void vdb_store_index_close(vdb_store *store)
         return;
     pthread_mutex_lock(&ix->mutex);
     ix->stopping = 1;
+    ix->stop_calib = 1;
     pthread_cond_signal(&ix->wake);
     pthread_mutex_unlock(&ix->mutex);
     if (ix->thread_running)
@@ -225,6 +284,12 @@ void vdb_store_index_after_write(vdb_store *store)
     wake_indexer(store);
 }
 
+void vdb_store_index_kick(vdb_store *store)
+{
+    if (store->index != NULL)
+        wake_indexer(store);
+}
+
 int vdb_store_index_before_compact(vdb_store *store, vdb_error *err)
 {
     char path[PATH_MAX];
@@ -244,6 +309,8 @@ void vdb_store_index_after_compact(vdb_store *store)
     vdb_error err;
     if (ix == NULL || ix->hnsw == NULL)
         return;
+    atomic_fetch_add(&ix->epoch, 1);
+    vdb_store_calib_invalidate(store);
     vdb_hnsw_free(ix->hnsw);
     ix->saved_rows = 0;
     vdb_error_clear(&err);
@@ -366,13 +433,11 @@ int vdb_store_index_search(vdb_store *store, const vdb_vecview *view, const floa
     uint32_t upto;
     search_job job;
     int rc = VDB_OK;
-    if (ix == NULL || ix->hnsw == NULL)
-        return VDB_ENOTFOUND;
+    if (!vdb_store_index_ready(store, view))
+        return vdb_error_set(err, VDB_EINTERNAL, "graph search asked of a store without a ready graph");
     upto = atomic_load(&ix->upto);
     if (upto > view->n)
         upto = view->n;
-    if (upto == 0 || (size_t)upto * 2 < view->n)
-        return VDB_ENOTFOUND;
     memset(&job, 0, sizeof(job));
     job.hnsw = ix->hnsw;
     job.view = view;
@@ -384,7 +449,13 @@ int vdb_store_index_search(vdb_store *store, const vdb_vecview *view, const floa
     job.hits = hits;
     job.counts = counts;
     job.tail = tail_rows(view, upto, hook, &job.ntail);
-    job.spare = vdb_malloc(nq * 2 * k * sizeof(vdb_hit));
+    size_t spare_bytes = 0;
+    if (vdb_mul_size(nq, 2 * k, &spare_bytes) != 0 ||
+        vdb_mul_size(spare_bytes, sizeof(vdb_hit), &spare_bytes) != 0) {
+        rc = vdb_error_set(err, VDB_ETOOBIG, "%zu x %zu results overflow the size type", nq, k);
+        goto cleanup;
+    }
+    job.spare = vdb_malloc(spare_bytes);
     if (job.tail == NULL || job.spare == NULL) {
         rc = vdb_error_set(err, VDB_ENOMEM, "no memory for %zu HNSW queries", nq);
         goto cleanup;
@@ -401,10 +472,47 @@ cleanup:
     return rc;
 }
 
-const char *vdb_store_index_name(vdb_store *store)
+int vdb_store_index_ready(vdb_store *store, const vdb_vecview *view)
 {
     vdb_store_index *ix = store->index;
-    return ix != NULL && ix->hnsw != NULL ? "hnsw" : "flat";
+    if (ix == NULL || ix->hnsw == NULL)
+        return 0;
+    uint32_t upto = atomic_load(&ix->upto);
+    if (upto > view->n)
+        upto = view->n;
+    /* Mostly unindexed (a rebuild just started): the merge would be an
+     * exact scan of most rows anyway. */
+    return upto > 0 && (size_t)upto * 2 >= view->n;
+}
+
+int vdb_store_index_graph(vdb_store *store, const vdb_vecview *view, const float *query, size_t k,
+                          uint32_t ef, const vdb_filter_hook *hook, vdb_hit *hits, size_t *count,
+                          vdb_error *err)
+{
+    return vdb_store_index_search(store, view, query, 1, k, ef, hook, hits, count, err);
+}
+
+uint64_t vdb_store_index_epoch(vdb_store *store)
+{
+    vdb_store_index *ix = store->index;
+    return ix != NULL ? atomic_load(&ix->epoch) : 0;
+}
+
+static const vdb_store_index_ops index_ops[] = {
+    [VDB_STORE_ENGINE_FLAT] = {VDB_STORE_ENGINE_FLAT, "flat"},
+    [VDB_STORE_ENGINE_HNSW] = {VDB_STORE_ENGINE_HNSW, "hnsw"},
+};
+
+const vdb_store_index_ops *vdb_store_index_ops_of(vdb_store *store)
+{
+    vdb_store_index *ix = store->index;
+    return &index_ops[ix != NULL && ix->hnsw != NULL ? VDB_STORE_ENGINE_HNSW
+                                                     : VDB_STORE_ENGINE_FLAT];
+}
+
+const char *vdb_store_index_name(vdb_store *store)
+{
+    return vdb_store_index_ops_of(store)->name;
 }
 
 size_t vdb_store_index_memory(vdb_store *store)

@@ -44,6 +44,11 @@ void vdb_store_index_close(vdb_store *store);
  * using HNSW when the store crossed its threshold, and wakes the indexer. */
 void vdb_store_index_after_write(vdb_store *store);
 
+/* Wakes the background indexer (starting it when needed) for work other
+ * than graph rows: pending field indexes (store_filter.h), calibration.
+ * No locks held. */
+void vdb_store_index_kick(vdb_store *store);
+
 /* Before a checkpoint that will renumber rows (writer mutex held): removes
  * the saved index file and syncs the directory. */
 int vdb_store_index_before_compact(vdb_store *store, vdb_error *err);
@@ -59,9 +64,39 @@ int vdb_store_index_save(vdb_store *store, vdb_error *err);
 /* Blocks until the indexer has caught up with every row (optimize). */
 void vdb_store_index_wait(vdb_store *store);
 
-/* Answers queries from the graph (rw held shared). Returns VDB_ENOTFOUND
- * when the graph should not be used (none, exact requested, or mostly
- * unindexed): the caller then searches exactly. ef 0 = store default. */
+/* The index kinds a store searches with, and what the planner needs to
+ * know of each. The kind is an enum (never a string compare); the name is
+ * for stats and explain. */
+typedef enum {
+    VDB_STORE_ENGINE_FLAT = 0, /* exact scan only */
+    VDB_STORE_ENGINE_HNSW = 1  /* HNSW graph plus an exact scan of the unindexed tail */
+} vdb_store_engine;
+
+typedef struct vdb_store_index_ops {
+    vdb_store_engine kind;
+    const char *name;
+} vdb_store_index_ops;
+
+/* The store's current index kind (rw held shared). Never NULL. */
+const vdb_store_index_ops *vdb_store_index_ops_of(vdb_store *store);
+
+/* 1 when the graph can answer queries over `view` (rw held shared): there
+ * is one and it covers at least half of the rows; else the caller scans. */
+int vdb_store_index_ready(vdb_store *store, const vdb_vecview *view);
+
+/* One query through the graph with the tail merged (rw held shared);
+ * as vdb_store_index_search with nq 1. */
+int vdb_store_index_graph(vdb_store *store, const vdb_vecview *view, const float *query, size_t k,
+                          uint32_t ef, const vdb_filter_hook *hook, vdb_hit *hits, size_t *count,
+                          vdb_error *err);
+
+/* Bumped whenever rows are renumbered (compaction); lets a long reader
+ * (calibration) notice that row ids changed between its lock holds. */
+uint64_t vdb_store_index_epoch(vdb_store *store);
+
+/* Answers queries from the graph (rw held shared); only when
+ * vdb_store_index_ready said yes (VDB_EINTERNAL otherwise). ef 0 = store
+ * default. Errors: VDB_ENOMEM and the search's. */
 int vdb_store_index_search(vdb_store *store, const vdb_vecview *view, const float *queries,
                            size_t nq, size_t k, uint32_t ef, const vdb_filter_hook *hook,
                            vdb_hit *hits, size_t *counts, vdb_error *err);

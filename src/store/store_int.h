@@ -29,7 +29,12 @@ struct vdb_store {
     _Atomic uint64_t checkpoints; /* read by stats without the writer mutex */
     uint64_t wal_dropped;
     struct vdb_store_index *index; /* store_index.c: HNSW graph and its indexer */
+    struct vdb_store_calib *calib; /* calib.c: measured recall/cost curves */
     struct vdb_payload *payload;   /* store_filter.c: NULL until a filter is used */
+    pthread_mutex_t fields_mutex;  /* guards fields_pending */
+    char *fields_pending;          /* newline-terminated field paths to index (indexer) */
+    _Atomic uint64_t q_exact, q_graph, q_candidates, q_widened; /* query.c plan counters */
+    int config_dirty;              /* config changed since store.json (writer mutex) */
     unsigned pins;                 /* snapshot pins (writer mutex): no checkpoint while > 0 */
     uint64_t instance;             /* random per open: tells stores with one name apart */
     _Atomic uint64_t generation;   /* bumped by every applied write and compaction */

@@ -455,11 +455,15 @@ static int locate_member(vdb_vecfile *f, const unsigned char *cd, size_t cd_len,
         zip64_extra(h + CDH_SIZE + n, x, &usize, &csize, &off);
         if (csize != usize)
             return corrupt(f, err, "stored member sizes differ", off);
+        /* Offsets and sizes come from the file: every sum is checked
+         * against the file size before it is formed, so none can wrap. */
+        if (off > f->size || f->size - off < LFH_SIZE)
+            return corrupt(f, err, "local file header out of range", off);
         if ((rc = read_at(f, lfh, LFH_SIZE, off, err)) != VDB_OK)
             return rc;
         if (vdb_get32le(lfh) != 0x04034b50u)
             return corrupt(f, err, "bad local file header", off);
-        a->member_off = off + LFH_SIZE + vdb_get16le(lfh + 26) + vdb_get16le(lfh + 28);
+        a->member_off = off + LFH_SIZE + vdb_get16le(lfh + 26) + vdb_get16le(lfh + 28); /* <= size + 128 KiB */
         a->member_size = usize;
         a->crc = vdb_get32le(h + 16);
         if (a->member_off > f->size || a->member_size > f->size - a->member_off)
@@ -475,9 +479,16 @@ static int check_array(vdb_vecfile *f, array_loc *a, int ndim, vdb_error *err)
     if (a->ndim != ndim)
         return corrupt(f, err, ndim == 2 ? "vectors are not 2-D" : "norms are not 1-D",
                        a->member_off);
+    /* Rows and the dimension are used as uint32 by the vecset: larger
+     * values would be truncated by the casts, not rejected. */
+    if (a->shape[0] > UINT32_MAX || (ndim == 2 && (a->shape[1] == 0 || a->shape[1] > UINT32_MAX)))
+        return corrupt(f, err, "array shape out of range", a->member_off);
+    /* data_off - member_off <= member_size holds (parse_npy checked the
+     * header against the member); compare by subtraction so that a huge
+     * byte count cannot wrap the sum. */
     if (vdb_mul_size(a->shape[0], ndim == 2 ? a->shape[1] : 1, &bytes) != 0 ||
         vdb_mul_size(bytes, sizeof(float), &bytes) != 0 ||
-        a->data_off - a->member_off + bytes > a->member_size)
+        bytes > a->member_size - (a->data_off - a->member_off))
         return corrupt(f, err, "array data larger than its member", a->member_off);
     return VDB_OK;
 }

@@ -77,6 +77,8 @@ struct vdb_wal {
     int stop;
     int thread_started;
     pthread_t thread;
+    vdb_wal_test_hook_fn after_fsync; /* tests only: runs in the unlocked fsync window */
+    void *after_fsync_ctx;
 };
 
 static uint32_t record_crc(uint32_t salt, const unsigned char *header, const void *payload,
@@ -107,6 +109,8 @@ static int sync_locked(vdb_wal *wal, vdb_error *err)
     wal->syncing = 1;
     pthread_mutex_unlock(&wal->mu);
     rc = vdb_fsx_fsync(wal->fd, wal->path, err);
+    if (wal->after_fsync != NULL)
+        wal->after_fsync(wal->after_fsync_ctx);
     pthread_mutex_lock(&wal->mu);
     wal->syncing = 0;
     wal->syncs++;
@@ -441,6 +445,12 @@ int vdb_wal_rollback(vdb_wal *wal, uint64_t lsn, vdb_error *err)
 {
     int rc;
     pthread_mutex_lock(&wal->mu);
+    /* An fsync in flight may have taken `lsn` as its target: were the record
+     * cut and its LSN reused now, that fsync would mark the new record
+     * durable without covering it. So wait until it has finished (and has
+     * published its durable LSN, which is lowered below). */
+    while (wal->syncing)
+        pthread_cond_wait(&wal->cond, &wal->mu);
     if (lsn != wal->last_lsn) {
         pthread_mutex_unlock(&wal->mu);
         return vdb_error_set(err, VDB_EINTERNAL, "rollback of LSN %llu, last is %llu",
@@ -520,6 +530,14 @@ void vdb_wal_set_last_lsn(vdb_wal *wal, uint64_t last_lsn)
         pthread_mutex_unlock(&wal->mu);           \
         return value;                             \
     }
+void vdb_wal_set_test_hook(vdb_wal *wal, vdb_wal_test_hook_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&wal->mu);
+    wal->after_fsync = fn;
+    wal->after_fsync_ctx = ctx;
+    pthread_mutex_unlock(&wal->mu);
+}
+
 GETTER(uint64_t, vdb_wal_last_lsn, last_lsn)
 GETTER(uint64_t, vdb_wal_size, end)
 GETTER(int, vdb_wal_failed, failed)

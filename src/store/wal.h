@@ -66,7 +66,9 @@ int vdb_wal_append(vdb_wal *wal, int type, const void *payload, size_t len, uint
 
 /* Removes the last appended record (lsn must be the last LSN) before it was
  * committed: used when applying it in memory failed, so a rejected request
- * leaves no record. A truncate failure turns the log failed. */
+ * leaves no record. Waits for an fsync in flight first (it may have taken
+ * this LSN as its target; the LSN is reused by the next append). A truncate
+ * failure turns the log failed. */
 int vdb_wal_rollback(vdb_wal *wal, uint64_t lsn, vdb_error *err);
 
 /* Waits until record `lsn` is durable under the policy (group commit).
@@ -89,5 +91,11 @@ int vdb_wal_failed(vdb_wal *wal);
 
 /* Number of fdatasync calls made (group-commit statistics, tests). */
 uint64_t vdb_wal_syncs(vdb_wal *wal);
+
+/* Tests only: `fn(ctx)` runs in the syncing thread after each fdatasync
+ * returns and before the log's mutex is retaken (the window in which a
+ * racing rollback used to slip in). NULL removes it. */
+typedef void (*vdb_wal_test_hook_fn)(void *ctx);
+void vdb_wal_set_test_hook(vdb_wal *wal, vdb_wal_test_hook_fn fn, void *ctx);
 
 #endif

@@ -43,7 +43,7 @@ def test_graceful_shutdown_finishes_in_flight(fresh_dir):
 
     def slow():
         result["r"] = c.post("/performance/benchmark",
-                             json={**ids, "num_vectors": 200000, "num_queries": 1000})
+                             json={**ids, "num_vectors": 50000, "num_queries": 1000})
 
     t = threading.Thread(target=slow)
     t.start()
@@ -53,7 +53,7 @@ def test_graceful_shutdown_finishes_in_flight(fresh_dir):
     t.join()
     assert rc == 0
     assert result["r"].status_code == 200, result["r"].text
-    assert result["r"].json()["benchmark_results"]["num_vectors"] == 200000
+    assert result["r"].json()["benchmark_results"]["num_vectors"] == 50000
 
 
 def test_generated_admin_key_printed_once(fresh_dir):
@@ -125,34 +125,44 @@ def test_warmup_on_start_opens_stores(fresh_dir):
 def test_slow_client_is_timed_out(fresh_dir):
     import socket
     import time
-    srv = Server(fresh_dir, env={"VDB_CONN_TIMEOUT_S": "1"}).start()
+    srv = Server(fresh_dir, env={"VDB_HEADER_TIMEOUT_S": "1"}).start()
     try:
         s = socket.create_connection(("127.0.0.1", srv.port))
         s.sendall(b"POST /vectors/add HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n")  # never finishes
         s.settimeout(5)
         t0 = time.time()
-        data = s.recv(100)  # the server closes the connection
-        assert data == b"" and time.time() - t0 < 4
+        data = b""
+        while True:  # the server answers 408 and closes the connection
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        assert data.startswith(b"HTTP/1.1 408 ") and time.time() - t0 < 4
+        assert b'"code":"HTTP_408"' in data
         assert Client(srv.url, ADMIN_KEY).get("/vectors/ping").status_code == 200
     finally:
         assert srv.stop() == 0
 
 
 def test_connection_limit(fresh_dir):
+    """At the limit, a new connection takes the slot of the connection that
+    has waited longest without sending a request (idle sockets must not
+    lock real clients out); when every slot is busy it gets a JSON 503."""
     import socket
     srv = Server(fresh_dir, env={"VDB_MAX_CONNECTIONS": "4", "VDB_HTTP_THREADS": "1"}).start()
     held = []
     try:
         for _ in range(4):
             held.append(socket.create_connection(("127.0.0.1", srv.port)))
+        import time
+        time.sleep(0.3)
         extra = socket.create_connection(("127.0.0.1", srv.port))
         extra.settimeout(3)
-        extra.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-        try:
-            got = extra.recv(100)
-        except (ConnectionResetError, socket.timeout):
-            got = b""
-        assert got == b""  # refused beyond the limit
+        extra.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        got = extra.recv(100)
+        assert got.startswith(b"HTTP/1.1 200 ")
+        held[0].settimeout(3)
+        assert held[0].recv(100) == b""  # the oldest idle one was dropped
     finally:
         for s in held:
             s.close()

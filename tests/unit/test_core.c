@@ -35,6 +35,10 @@ static void test_error_table(void **state)
     assert_int_equal(vdb_error_set(&err, VDB_EDIM, "dim %u != %u", 3u, 4u), VDB_EDIM);
     assert_string_equal(err.msg, "dim 3 != 4");
     assert_int_equal(vdb_error_set(NULL, VDB_EIO, "x"), VDB_EIO);
+    /* A message is one line: a pid file's newline (or any control byte
+     * from a name) must not split a log line or a JSON detail. */
+    vdb_error_set(&err, VDB_ELOCKED, "held (pid %s)", "2917\n\r\t");
+    assert_string_equal(err.msg, "held (pid 2917   )");
 }
 
 static void test_alloc_injection(void **state)

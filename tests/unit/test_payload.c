@@ -56,7 +56,7 @@ static void check_filter(const vdb_payload *p, const char *text, uint32_t max_ro
         fail();
     }
     vdb_free(got);
-    vdb_plan_input input = {10, 64, hnsw, 0, 0};
+    vdb_plan_input input = {10, 64, hnsw, 0, 0, NULL, NULL, 0};
     vdb_selection *sel = vdb_payload_select(p, f, &input, &err);
     assert_non_null(sel);
     const vdb_plan *plan = vdb_selection_plan(sel);
@@ -173,7 +173,7 @@ static void test_bad_input(void **state)
     uint32_t bad[1] = {UINT32_MAX};
     assert_int_equal(vdb_payload_remap(p, bad, 1, &err), VDB_EINVAL);
     assert_true(vdb_payload_is_live(p, 0));
-    vdb_plan_input input = {0, 0, 0, 0, 0};
+    vdb_plan_input input = {0, 0, 0, 0, 0, NULL, NULL, 0};
     assert_null(vdb_payload_select(p, NULL, &input, &err));
     assert_int_equal(err.code, VDB_EINVAL);
     vdb_payload_free(p);
@@ -388,7 +388,7 @@ static void test_planner(void **state)
         set_ok(p, r, meta);
     }
     assert_int_equal(vdb_payload_create_index(p, "b", &err), VDB_OK);
-    vdb_plan_input hnsw = {10, 64, 1, 0, 0}, flat = {10, 64, 0, 0, 0};
+    vdb_plan_input hnsw = {10, 64, 1, 0, 0, NULL, NULL, 0}, flat = {10, 64, 0, 0, 0, NULL, NULL, 0};
     struct {
         const char *filter;
         vdb_plan_input *input;
@@ -421,7 +421,7 @@ static void test_planner(void **state)
     /* Filtered HNSW explores about ef/s rows, so ef narrows as selectivity
      * drops (exact search held off with a small exact_max), never below
      * 16 or 1.5k; a filter matching everything keeps the full ef. */
-    vdb_plan_input forced = {10, 64, 1, 100, 0};
+    vdb_plan_input forced = {10, 64, 1, 100, 0, NULL, NULL, 0};
     vdb_filter *f10 = compile("{\"b\": {\"$lt\": 100}}");
     vdb_filter *f50 = compile("{\"b\": {\"$lt\": 500}}");
     vdb_filter *f100 = compile("{\"b\": {\"$gte\": 0}}");
@@ -442,7 +442,7 @@ static void test_planner(void **state)
     vdb_selection_free(s50);
     vdb_selection_free(s100);
     vdb_filter_free(f100);
-    vdb_plan_input bigk = {5000, 64, 1, 100, 0};
+    vdb_plan_input bigk = {5000, 64, 1, 100, 0, NULL, NULL, 0};
     s50 = vdb_payload_select(p, f50, &bigk, &err);
     assert_non_null(s50);
     assert_true(vdb_selection_plan(s50)->ef >= 5000);
@@ -538,7 +538,7 @@ static void *reader(void *arg)
         for (size_t i = 0; i < job->nfilters; i++) {
             vdb_error err;
             vdb_filter *f = vdb_filter_compile_text(job->filters[i], strlen(job->filters[i]), &err);
-            vdb_plan_input input = {10, 64, round % 2, 0, 0};
+            vdb_plan_input input = {10, 64, round % 2, 0, 0, NULL, NULL, 0};
             vdb_selection *sel = vdb_payload_select(job->payload, f, &input, &err);
             size_t hits = 0, count = 0;
             for (uint32_t r = 0; sel != NULL && r < 4000; r++)

@@ -256,7 +256,14 @@ static void test_kill9_crash(void **state)
     vdb_store_config_default(&config);
     config.dim = DIM;
     config.index = VDB_INDEX_FLAT; /* durability only: no background indexer */
-    vdb_rng_seed(&rng, (uint64_t)time(NULL));
+    /* The seed is printed so that a failing run's choices (which cycles are
+     * timed kills, how many acks, the delays) can be replayed. */
+    const char *seed_env = getenv("VDB_CRASH_SEED");
+    uint64_t seed = seed_env ? strtoull(seed_env, NULL, 0) : (uint64_t)time(NULL);
+    printf("test_kill9_crash: seed %llu (rerun: VDB_CRASH_SEED=%llu)\n", (unsigned long long)seed,
+           (unsigned long long)seed);
+    fflush(stdout);
+    vdb_rng_seed(&rng, seed);
     for (uint32_t it = 0; it < iters; it++) {
         int fds[2], status;
         pid_t pid, verifier;

@@ -52,7 +52,7 @@ static void make_data(float *data, size_t n, uint64_t seed)
 
 static double recall(vdb_store *store, const float *queries)
 {
-    vdb_query_params approx = {K, 200, NULL, 0, NULL}, exact = {K, 0, NULL, 1, NULL};
+    vdb_query_params approx = {K, 200, NULL, 0, NULL, 0}, exact = {K, 0, NULL, 1, NULL, 0};
     static hits_out a, e;
     size_t found = 0, total = 0;
     assert_int_equal(vdb_store_query(store, queries, NQ, &approx, collect, &a, NULL), VDB_OK);
@@ -149,7 +149,7 @@ static void test_hnsw_store_lifecycle(void **state)
     /* Rows added after the graph: the tail is searched exactly meanwhile. */
     add_all(store, queries, NQ, N);
     {
-        vdb_query_params p = {1, 0, NULL, 0, NULL};
+        vdb_query_params p = {1, 0, NULL, 0, NULL, 0};
         hits_out *one = calloc(1, sizeof(*one));
         assert_int_equal(vdb_store_query(store, queries + 7 * D, 1, &p, collect, one, NULL),
                          VDB_OK);

@@ -226,6 +226,51 @@ static void test_metadata_jsonl(void **state)
     assert_false(vdb_meta_valid_utf8("\xc0\xaf", 2));     /* overlong */
 }
 
+/* Replaces the .npy dict's shape `from` with `to` in place, using the
+ * header's space padding (the dict ends with "}" and spaces, then '\n'). */
+static void patch_shape(unsigned char *buf, size_t len, const char *from, const char *to)
+{
+    size_t flen = strlen(from), tlen = strlen(to);
+    for (size_t i = 0; i + flen < len; i++) {
+        if (memcmp(buf + i, from, flen) != 0)
+            continue;
+        size_t end = i;
+        while (end < len && buf[end] != '\n')
+            end++;
+        assert_true(end - i >= tlen);
+        memset(buf + i, ' ', end - i);
+        memcpy(buf + i, to, tlen);
+        return;
+    }
+    fail_msg("shape %s not found", from);
+}
+
+/* A shape whose byte count is just under 2^64 (rows 2^62 - 1 of one float):
+ * the old check added the header length to it, wrapped around to a small
+ * number and accepted the file. */
+static void test_shape_overflow(void **state)
+{
+    char good[600], bad[600];
+    unsigned char *buf;
+    size_t len = 0;
+    vdb_error err;
+    (void)state;
+    tu_path(good, sizeof(good), root, "plain.npz");
+    tu_path(bad, sizeof(bad), root, "huge.npz");
+    buf = tu_slurp(good, &len);
+    assert_non_null(buf);
+    patch_shape(buf, len, "'shape': (300, 7), }", "'shape': (4611686018427387903, 1), }");
+    patch_shape(buf, len, "'shape': (300,), }", "'shape': (4611686018427387903,), }");
+    tu_spit(bad, buf, len);
+    free(buf);
+    vdb_vecfile *f = vdb_vecfile_open(bad, &err);
+    if (f != NULL) {
+        vdb_vecfile_close(f);
+        fail_msg("a (2^62 - 1) x 1 array in a %zu-byte file was accepted", len);
+    }
+    assert_int_equal(err.code, VDB_ECORRUPT);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -245,6 +290,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_and_numpy),
         cmocka_unit_test(test_hostile_files),
+        cmocka_unit_test(test_shape_overflow),
         cmocka_unit_test(test_metadata_jsonl),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -2,7 +2,8 @@
  * reset, torn tails at every byte (truncated and physically cut back),
  * records from a log with another salt, header damage, read-only scans,
  * group commit under concurrent committers, the interval policy, and
- * injected write/fsync failures turning the log read-only. */
+ * injected write/fsync failures turning the log read-only, and a rollback
+ * that must wait for an fsync in flight. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -300,6 +301,104 @@ static void test_failures_make_read_only(void **state)
     vdb_log_set_level(VDB_LOG_WARN);
 }
 
+/* Item 12 of issue 11: a rollback racing an fsync that took the rolled-back
+ * LSN as its target. The hook parks the syncing committer just after its
+ * fdatasync; a rollback then must wait for it, or the re-appended record
+ * with the reused LSN is reported durable by that older fdatasync, which
+ * never covered it. */
+typedef struct race {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    int parked, go;
+    int rolled; /* atomic enough: written once by one thread, polled */
+    vdb_wal *wal;
+    uint64_t lsn;
+    int rc;
+} race;
+
+static void park_after_fsync(void *ctx)
+{
+    race *r = ctx;
+    pthread_mutex_lock(&r->mu);
+    r->parked = 1;
+    pthread_cond_broadcast(&r->cond);
+    while (!r->go)
+        pthread_cond_wait(&r->cond, &r->mu);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void *race_commit(void *arg)
+{
+    race *r = arg;
+    r->rc = vdb_wal_commit(r->wal, r->lsn, NULL);
+    return NULL;
+}
+
+static void *race_rollback(void *arg)
+{
+    race *r = arg;
+    int rc = vdb_wal_rollback(r->wal, r->lsn, NULL);
+    pthread_mutex_lock(&r->mu);
+    r->rolled = rc == VDB_OK ? 1 : -1;
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+static void test_rollback_waits_for_fsync(void **state)
+{
+    char path[600];
+    seen s;
+    race r;
+    pthread_t committer_thread, rollback_thread;
+    uint64_t lsn, again;
+    int early;
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_cond_init(&r.cond, NULL);
+    tu_path(path, sizeof(path), root, "rollrace.log");
+    r.wal = open_wal(path, &s, NULL, NULL);
+    assert_non_null(r.wal);
+    assert_int_equal(vdb_wal_append(r.wal, VDB_WAL_REC_UPSERT, "ab", 2, &lsn, NULL), VDB_OK);
+    r.lsn = lsn;
+    vdb_wal_set_test_hook(r.wal, park_after_fsync, &r);
+    pthread_create(&committer_thread, NULL, race_commit, &r);
+    pthread_mutex_lock(&r.mu);
+    while (!r.parked)
+        pthread_cond_wait(&r.cond, &r.mu);
+    pthread_mutex_unlock(&r.mu);
+    vdb_wal_set_test_hook(r.wal, NULL, NULL); /* later fsyncs run freely */
+    pthread_create(&rollback_thread, NULL, race_rollback, &r);
+    usleep(200000);
+    pthread_mutex_lock(&r.mu);
+    early = r.rolled;
+    pthread_mutex_unlock(&r.mu);
+    /* Before the fix the rollback has returned by now: reuse the LSN while
+     * the old fsync is still to publish its target. */
+    if (early)
+        assert_int_equal(vdb_wal_append(r.wal, VDB_WAL_REC_UPSERT, "cd", 2, &again, NULL),
+                         VDB_OK);
+    pthread_mutex_lock(&r.mu);
+    r.go = 1;
+    pthread_cond_broadcast(&r.cond);
+    pthread_mutex_unlock(&r.mu);
+    pthread_join(committer_thread, NULL);
+    pthread_join(rollback_thread, NULL);
+    assert_int_equal(r.rolled, 1);
+    if (!early)
+        assert_int_equal(vdb_wal_append(r.wal, VDB_WAL_REC_UPSERT, "cd", 2, &again, NULL),
+                         VDB_OK);
+    assert_int_equal(again, lsn); /* the LSN is reused */
+    assert_int_equal(vdb_wal_commit(r.wal, again, NULL), VDB_OK);
+    /* The acknowledged record needs an fdatasync that began after it was
+     * written: the first one (parked) did not. */
+    assert_int_equal(vdb_wal_syncs(r.wal), 2);
+    assert_int_equal(early, 0);
+    vdb_wal_close(r.wal);
+    pthread_cond_destroy(&r.cond);
+    pthread_mutex_destroy(&r.mu);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -324,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_group_commit),
         cmocka_unit_test(test_interval_policy),
         cmocka_unit_test(test_failures_make_read_only),
+        cmocka_unit_test(test_rollback_waits_for_fsync),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,547 @@
+/* Self-calibration of a store's graph search; see calib.h for the model. */
+#include "calib.h"
+
+#include <limits.h>
+#include <math.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "../core/alloc.h"
+#include "../core/fsx.h"
+#include "../core/log.h"
+#include "../core/rng.h"
+#include "../index/flat.h"
+#include "store_index.h"
+#include "store_int.h"
+
+#define CALIB_PROBES 200u      /* sampled probes (plus the reservoir) */
+#define CALIB_RESERVOIR 32u    /* recent real queries kept as probes */
+#define CALIB_CHUNK 4u         /* probes per read-guard hold */
+#define CALIB_MIN_ROWS 64u     /* below this there is nothing to calibrate */
+#define CALIB_STOP_LCB 0.999   /* a curve stops once this bound is reached */
+#define CALIB_OFFER_EVERY 16u  /* sample real queries without a lock per query */
+#define CALIB_FORMAT "vdb-calib 1"
+
+const uint32_t vdb_calib_ef_ladder[VDB_CALIB_NEF] = {10,  16,  24,  32,  48,   64,   96,   128,
+                                                     192, 256, 384, 512, 768, 1024, 1536, 2048};
+const uint32_t vdb_calib_k_bands[VDB_CALIB_NK] = {10, 100};
+const double vdb_calib_s_bands[VDB_CALIB_NS] = {1.0, 0.5, 0.1, 0.02};
+
+struct vdb_store_calib {
+    pthread_mutex_t mutex;
+    vdb_calib cal;
+    int stale;                   /* invalidated: redo even without growth */
+    float *reservoir;            /* CALIB_RESERVOIR x dim prepared queries */
+    uint32_t nreservoir;
+    uint64_t offered;
+    _Atomic uint64_t seen;       /* queries seen: 1 in CALIB_OFFER_EVERY is offered */
+    vdb_rng rng;                 /* reservoir sampling */
+};
+
+double vdb_calib_lcb(uint64_t hits, uint64_t total)
+{
+    if (total == 0)
+        return 0.0;
+    const double z = 1.6449; /* one-sided 95% */
+    double n = (double)total, p = (double)hits / n;
+    double centre = p + z * z / (2 * n);
+    double spread = z * sqrt(p * (1 - p) / n + z * z / (4 * n * n));
+    double lcb = (centre - spread) / (1 + z * z / n);
+    return lcb < 0 ? 0 : lcb;
+}
+
+int vdb_calib_k_band(size_t k)
+{
+    for (int b = 0; b < VDB_CALIB_NK; b++)
+        if (k <= vdb_calib_k_bands[b])
+            return b;
+    return VDB_CALIB_NK;
+}
+
+int vdb_calib_pick(const vdb_calib_curve *curve, double target)
+{
+    for (uint32_t i = 0; i < curve->measured; i++)
+        if (curve->total[i] > 0 && vdb_calib_lcb(curve->hits[i], curve->total[i]) >= target)
+            return (int)i;
+    return -1;
+}
+
+static double now_s(clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---- persistence --------------------------------------------------------- */
+
+static int calib_path(const vdb_store *store, char *path, size_t cap)
+{
+    return vdb_fsx_path(path, cap, store->dir, VDB_CALIB_FILE, NULL);
+}
+
+static int save(const vdb_store *store, const vdb_calib *cal, vdb_error *err)
+{
+    char path[PATH_MAX], tmp[PATH_MAX + 8];
+    size_t cap = 64 * 1024, len = 0;
+    char *text = vdb_malloc(cap);
+    int rc, fd;
+    if (text == NULL)
+        return vdb_error_set(err, VDB_ENOMEM, "no memory to save the calibration");
+#define PUT(...) len += (size_t)snprintf(text + len, len < cap ? cap - len : 0, __VA_ARGS__)
+    PUT("%s\n%lld %llu %u %.17g %.17g %.17g %.17g %.17g\n", CALIB_FORMAT, (long long)cal->when,
+        (unsigned long long)cal->live, cal->probes, cal->seconds, cal->cpu_seconds,
+        cal->scan_ns_row, cal->ids_ns_row, cal->gemm_ns_row);
+    for (int s = 0; s < VDB_CALIB_NS; s++)
+        for (int k = 0; k < VDB_CALIB_NK; k++) {
+            const vdb_calib_curve *c = &cal->curve[s][k];
+            PUT("%u", c->measured);
+            for (uint32_t i = 0; i < c->measured; i++)
+                PUT(" %llu %llu %.17g", (unsigned long long)c->hits[i],
+                    (unsigned long long)c->total[i], c->ns[i]);
+            PUT("\n");
+        }
+#undef PUT
+    if (len >= cap) {
+        vdb_free(text);
+        return vdb_error_set(err, VDB_EINTERNAL, "calibration text too long");
+    }
+    if ((rc = calib_path(store, path, sizeof(path))) != VDB_OK) {
+        vdb_free(text);
+        return vdb_error_set(err, rc, "calibration path too long");
+    }
+    snprintf(tmp, sizeof(tmp), "%s.new", path);
+    fd = vdb_fsx_open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644, err);
+    rc = fd < 0 ? fd : VDB_OK;
+    if (rc == VDB_OK) {
+        rc = vdb_fsx_write(fd, text, len, 0, tmp, err);
+        if (rc == VDB_OK)
+            rc = vdb_fsx_fsync(fd, tmp, err);
+        int crc = vdb_fsx_close(fd, tmp, rc == VDB_OK ? err : NULL);
+        if (rc == VDB_OK)
+            rc = crc;
+    }
+    if (rc == VDB_OK && (rc = vdb_fsx_rename(tmp, path, err)) == VDB_OK)
+        rc = vdb_fsx_dirsync(store->dir, err);
+    if (rc != VDB_OK)
+        vdb_fsx_unlink(tmp, NULL);
+    vdb_free(text);
+    return rc;
+}
+
+/* Reads calib.txt; 0 when it is absent or unusable (measured again). */
+static int load(const vdb_store *store, vdb_calib *cal)
+{
+    char path[PATH_MAX], head[32];
+    long long when;
+    unsigned long long live;
+    int ok = 0;
+    if (calib_path(store, path, sizeof(path)) != VDB_OK)
+        return 0;
+    FILE *f = fopen(path, "r"); /* read-only derived data: fsx is for durable writes */
+    if (f == NULL)
+        return 0;
+    memset(cal, 0, sizeof(*cal));
+    if (fgets(head, sizeof(head), f) == NULL || strncmp(head, CALIB_FORMAT, strlen(CALIB_FORMAT)))
+        goto done;
+    if (fscanf(f, "%lld %llu %u %lg %lg %lg %lg %lg", &when, &live, &cal->probes, &cal->seconds,
+               &cal->cpu_seconds, &cal->scan_ns_row, &cal->ids_ns_row, &cal->gemm_ns_row) != 8)
+        goto done;
+    cal->when = when;
+    cal->live = live;
+    for (int s = 0; s < VDB_CALIB_NS; s++)
+        for (int k = 0; k < VDB_CALIB_NK; k++) {
+            vdb_calib_curve *c = &cal->curve[s][k];
+            if (fscanf(f, "%u", &c->measured) != 1 || c->measured > VDB_CALIB_NEF)
+                goto done;
+            for (uint32_t i = 0; i < c->measured; i++) {
+                unsigned long long h, t;
+                if (fscanf(f, "%llu %llu %lg", &h, &t, &c->ns[i]) != 3 || h > t)
+                    goto done;
+                c->hits[i] = h;
+                c->total[i] = t;
+            }
+        }
+    ok = cal->scan_ns_row > 0 && cal->gemm_ns_row > 0 && cal->ids_ns_row > 0;
+done:
+    fclose(f);
+    cal->valid = ok;
+    return ok;
+}
+
+/* ---- state --------------------------------------------------------------- */
+
+int vdb_store_calib_open(vdb_store *store, vdb_error *err)
+{
+    vdb_store_calib *c = vdb_calloc(1, sizeof(*c));
+    if (c == NULL)
+        return vdb_error_set(err, VDB_ENOMEM, "no memory for the calibration state");
+    pthread_mutex_init(&c->mutex, NULL);
+    vdb_rng_seed(&c->rng, store->instance ^ 0x5ca1ab1eull);
+    store->calib = c;
+    if (load(store, &c->cal))
+        vdb_log_info("%s: calibration loaded (measured on %llu rows)", store->dir,
+                     (unsigned long long)c->cal.live);
+    return VDB_OK;
+}
+
+void vdb_store_calib_close(vdb_store *store)
+{
+    vdb_store_calib *c = store->calib;
+    if (c == NULL)
+        return;
+    pthread_mutex_destroy(&c->mutex);
+    vdb_free(c->reservoir);
+    vdb_free(c);
+    store->calib = NULL;
+}
+
+void vdb_store_calib_get(vdb_store *store, vdb_calib *out)
+{
+    vdb_store_calib *c = store->calib;
+    if (c == NULL) {
+        memset(out, 0, sizeof(*out));
+        return;
+    }
+    pthread_mutex_lock(&c->mutex);
+    *out = c->cal;
+    pthread_mutex_unlock(&c->mutex);
+}
+
+int vdb_store_calib_due(vdb_store *store)
+{
+    vdb_store_calib *c = store->calib;
+    int due;
+    size_t live = vdb_store_count(store);
+    if (c == NULL || live < CALIB_MIN_ROWS)
+        return 0;
+    pthread_mutex_lock(&c->mutex);
+    if (!c->cal.valid || c->stale) {
+        due = 1;
+    } else {
+        double base = (double)(c->cal.live ? c->cal.live : 1);
+        due = fabs((double)live - base) > VDB_CALIB_STALE_FRACTION * base;
+    }
+    pthread_mutex_unlock(&c->mutex);
+    return due;
+}
+
+void vdb_store_calib_invalidate(vdb_store *store)
+{
+    vdb_store_calib *c = store->calib;
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&c->mutex);
+    c->stale = 1;
+    pthread_mutex_unlock(&c->mutex);
+}
+
+void vdb_store_calib_offer(vdb_store *store, const float *query)
+{
+    vdb_store_calib *c = store->calib;
+    uint32_t dim = store->config.dim;
+    if (c == NULL || atomic_fetch_add(&c->seen, 1) % CALIB_OFFER_EVERY != 0)
+        return;
+    pthread_mutex_lock(&c->mutex);
+    if (c->reservoir == NULL)
+        c->reservoir = vdb_malloc((size_t)CALIB_RESERVOIR * dim * sizeof(float));
+    if (c->reservoir != NULL) {
+        uint64_t slot = c->offered < CALIB_RESERVOIR ? c->offered
+                                                     : vdb_rng_below(&c->rng, c->offered + 1);
+        if (slot < CALIB_RESERVOIR) {
+            memcpy(c->reservoir + slot * dim, query, dim * sizeof(float));
+            if (slot >= c->nreservoir)
+                c->nreservoir = (uint32_t)slot + 1;
+        }
+        c->offered++;
+    }
+    pthread_mutex_unlock(&c->mutex);
+}
+
+/* ---- measurement --------------------------------------------------------- */
+
+typedef struct band_hook {
+    uint32_t n0;      /* rows that existed when calibration started */
+    uint64_t limit;   /* accept when the row's hash is below this */
+    uint64_t seed;
+    const uint64_t *deleted;
+} band_hook;
+
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static int band_accept(void *ctx, uint32_t row)
+{
+    const band_hook *h = ctx;
+    return row < h->n0 && (h->limit == UINT64_MAX || mix64(row ^ h->seed) < h->limit);
+}
+
+typedef struct probe_set {
+    float *q;          /* nprobes x dim, prepared */
+    uint32_t *src;     /* row to exclude, UINT32_MAX for none */
+    uint32_t n;
+} probe_set;
+
+/* Perturbed stored rows at several noise scales, plus the reservoir. */
+static int make_probes(vdb_store *store, vdb_rng *rng, probe_set *ps, vdb_error *err)
+{
+    static const double scales[] = {0.05, 0.2, 0.5, 1.0};
+    vdb_store_calib *c = store->calib;
+    uint32_t dim = store->config.dim;
+    uint32_t want = CALIB_PROBES + CALIB_RESERVOIR;
+    ps->q = vdb_malloc((size_t)want * dim * sizeof(float));
+    ps->src = vdb_malloc(want * sizeof(uint32_t));
+    ps->n = 0;
+    if (ps->q == NULL || ps->src == NULL)
+        return vdb_error_set(err, VDB_ENOMEM, "no memory for calibration probes");
+    pthread_rwlock_rdlock(&store->rw);
+    vdb_vecview view = vdb_vecset_view(store->set);
+    for (uint32_t tries = 0; ps->n < CALIB_PROBES && tries < 20 * CALIB_PROBES; tries++) {
+        uint32_t a = (uint32_t)vdb_rng_below(rng, view.n), b = (uint32_t)vdb_rng_below(rng, view.n);
+        if (a == b || vdb_vecview_is_deleted(&view, a) || vdb_vecview_is_deleted(&view, b))
+            continue;
+        const float *x = view.data + (size_t)a * dim, *y = view.data + (size_t)b * dim;
+        float *q = ps->q + (size_t)ps->n * dim;
+        double d2 = 0;
+        for (uint32_t j = 0; j < dim; j++)
+            d2 += ((double)x[j] - y[j]) * ((double)x[j] - y[j]);
+        double sigma = scales[ps->n % 4] * sqrt(d2 / dim);
+        for (uint32_t j = 0; j < dim; j++)
+            q[j] = (float)(x[j] + sigma * vdb_rng_gauss(rng));
+        if (vdb_flat_prepare_query(view.metric, q, q, dim, NULL) != VDB_OK)
+            continue;
+        ps->src[ps->n++] = a;
+    }
+    pthread_rwlock_unlock(&store->rw);
+    pthread_mutex_lock(&c->mutex);
+    for (uint32_t i = 0; i < c->nreservoir; i++) {
+        memcpy(ps->q + (size_t)ps->n * dim, c->reservoir + (size_t)i * dim, dim * sizeof(float));
+        ps->src[ps->n++] = UINT32_MAX;
+    }
+    pthread_mutex_unlock(&c->mutex);
+    return VDB_OK;
+}
+
+/* Drops `src` from a result list of up to k+1 and keeps k; returns count. */
+static size_t strip(vdb_hit *hits, size_t count, uint32_t src, size_t k)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < count && o < k; i++)
+        if (hits[i].id != src)
+            hits[o++] = hits[i];
+    return o;
+}
+
+/* Matches of `got` within the exact answer's k-th distance (ties count). */
+static uint64_t matched(const vdb_hit *truth, size_t ntruth, const vdb_hit *got, size_t ngot)
+{
+    if (ntruth == 0)
+        return 0;
+    float kth = truth[ntruth - 1].dist;
+    float slack = fabsf(kth) * 1e-5f + 1e-6f;
+    uint64_t m = 0;
+    for (size_t i = 0; i < ngot && i < ntruth; i++)
+        if (got[i].dist <= kth + slack)
+            m++;
+    return m;
+}
+
+/* One calibration: truth for every probe, then the ef ladder per band. */
+static int measure(vdb_store *store, const probe_set *ps, vdb_calib *cal, volatile const int *stop,
+                   vdb_error *err)
+{
+    uint32_t dim = store->config.dim;
+    size_t kmax = vdb_calib_k_bands[VDB_CALIB_NK - 1] + 1;
+    vdb_hit *truth = vdb_malloc((size_t)ps->n * kmax * sizeof(vdb_hit));
+    size_t *tcount = vdb_malloc(ps->n * sizeof(size_t));
+    vdb_hit *got = vdb_malloc(kmax * sizeof(vdb_hit));
+    uint64_t epoch = vdb_store_index_epoch(store);
+    double gemm_ns = 0, gemm_rows = 0;
+    int rc = VDB_OK;
+    band_hook hook;
+    vdb_filter_hook fh = {band_accept, &hook};
+    if (truth == NULL || tcount == NULL || got == NULL) {
+        rc = vdb_error_set(err, VDB_ENOMEM, "no memory for calibration results");
+        goto done;
+    }
+    pthread_rwlock_rdlock(&store->rw);
+    hook.n0 = vdb_vecset_view(store->set).n;
+    pthread_rwlock_unlock(&store->rw);
+    /* Exact scan costs on this machine, single query and candidate list:
+     * the best of a few runs, so one preempted run (a busy machine) does
+     * not make the scan look slower than it is. */
+    {
+        double t0, scan = INFINITY, ids = INFINITY;
+        uint32_t *list = NULL;
+        pthread_rwlock_rdlock(&store->rw);
+        vdb_vecview view = vdb_vecset_view(store->set);
+        view.n = hook.n0;
+        size_t take = view.n / 10 + 1;
+        list = vdb_malloc(take * sizeof(uint32_t));
+        for (uint32_t i = 0; i < 5 && i < ps->n; i++) {
+            size_t cnt;
+            t0 = now_s(CLOCK_MONOTONIC);
+            vdb_flat_search(&view, ps->q + (size_t)i * dim, 10, NULL, got, &cnt, NULL);
+            double t = now_s(CLOCK_MONOTONIC) - t0;
+            scan = t < scan ? t : scan;
+            if (list != NULL) {
+                for (size_t j = 0; j < take; j++)
+                    list[j] = (uint32_t)((j * 10 + i) % view.n);
+                t0 = now_s(CLOCK_MONOTONIC);
+                vdb_flat_search_ids(&view, ps->q + (size_t)i * dim, list, take, 10, got, &cnt,
+                                    NULL);
+                t = now_s(CLOCK_MONOTONIC) - t0;
+                ids = t < ids ? t : ids;
+            }
+        }
+        pthread_rwlock_unlock(&store->rw);
+        cal->scan_ns_row = scan * 1e9 / (double)hook.n0;
+        cal->ids_ns_row = list != NULL ? ids * 1e9 / (double)take : cal->scan_ns_row;
+        vdb_free(list);
+    }
+    for (int s = 0; s < VDB_CALIB_NS; s++) {
+        double sb = vdb_calib_s_bands[s];
+        hook.limit = sb >= 1.0 ? UINT64_MAX : (uint64_t)(sb * 18446744073709551615.0);
+        hook.seed = 0x9e37ull * (uint64_t)(s + 1);
+        /* Truth: GEMM batch, one chunk of probes per read-guard hold. */
+        for (uint32_t p0 = 0; p0 < ps->n && rc == VDB_OK; p0 += 16) {
+            uint32_t np = ps->n - p0 < 16 ? ps->n - p0 : 16;
+            if (*stop)
+                rc = vdb_error_set(err, VDB_EBUSY, "calibration stopped");
+            pthread_rwlock_rdlock(&store->rw);
+            vdb_vecview view = vdb_vecset_view(store->set);
+            if (vdb_store_index_epoch(store) != epoch)
+                rc = vdb_error_set(err, VDB_EBUSY, "rows renumbered during calibration");
+            view.n = hook.n0;
+            double t0 = now_s(CLOCK_MONOTONIC);
+            if (rc == VDB_OK)
+                rc = vdb_flat_search_batch(&view, ps->q + (size_t)p0 * dim, np, kmax,
+                                           sb >= 1.0 ? NULL : &fh, truth + (size_t)p0 * kmax,
+                                           tcount + p0, err);
+            if (s == 0) {
+                gemm_ns += (now_s(CLOCK_MONOTONIC) - t0) * 1e9;
+                gemm_rows += (double)np * view.n;
+            }
+            pthread_rwlock_unlock(&store->rw);
+        }
+        if (rc != VDB_OK)
+            goto done;
+        for (int kb = 0; kb < VDB_CALIB_NK; kb++) {
+            size_t k = vdb_calib_k_bands[kb];
+            vdb_calib_curve *curve = &cal->curve[s][kb];
+            /* Filtered bands and the big-k band need fewer probes for a
+             * tight bound (more neighbours per probe, or a cheaper truth). */
+            uint32_t np = s == 0 && kb == 0 ? ps->n : ps->n < 100 ? ps->n : 100;
+            memset(curve, 0, sizeof(*curve));
+            for (int e = 0; e < VDB_CALIB_NEF && rc == VDB_OK; e++) {
+                uint32_t ef = vdb_calib_ef_ladder[e];
+                double ns = 0;
+                if (ef < k && e + 1 < VDB_CALIB_NEF && vdb_calib_ef_ladder[e + 1] <= k)
+                    continue; /* below k the search uses ef = k anyway */
+                for (uint32_t p0 = 0; p0 < np && rc == VDB_OK; p0 += CALIB_CHUNK) {
+                    if (*stop)
+                        rc = vdb_error_set(err, VDB_EBUSY, "calibration stopped");
+                    pthread_rwlock_rdlock(&store->rw);
+                    vdb_vecview view = vdb_vecset_view(store->set);
+                    if (rc == VDB_OK && vdb_store_index_epoch(store) != epoch)
+                        rc = vdb_error_set(err, VDB_EBUSY, "rows renumbered during calibration");
+                    const vdb_filter_hook *use = sb >= 1.0 && view.n == hook.n0 ? NULL : &fh;
+                    for (uint32_t p = p0; p < p0 + CALIB_CHUNK && p < np && rc == VDB_OK; p++) {
+                        size_t cnt = 0, nt;
+                        double t0 = now_s(CLOCK_MONOTONIC);
+                        rc = vdb_store_index_graph(store, &view, ps->q + (size_t)p * dim, k + 1,
+                                                   ef, use, got, &cnt, err);
+                        ns += (now_s(CLOCK_MONOTONIC) - t0) * 1e9;
+                        if (rc != VDB_OK)
+                            break;
+                        nt = strip(truth + (size_t)p * kmax, tcount[p], ps->src[p], k);
+                        cnt = strip(got, cnt, ps->src[p], k);
+                        curve->hits[e] += matched(truth + (size_t)p * kmax, nt, got, cnt);
+                        curve->total[e] += nt;
+                    }
+                    pthread_rwlock_unlock(&store->rw);
+                }
+                if (rc != VDB_OK)
+                    goto done;
+                curve->ns[e] = ns / (np ? np : 1);
+                curve->measured = (uint32_t)e + 1;
+                /* Past this the graph is no better, or costs more than the
+                 * scan the planner would pick instead: a full scan, or for
+                 * a filtered band an exact search over its candidates. */
+                double scan = sb >= 1.0 ? cal->scan_ns_row * hook.n0
+                                        : cal->ids_ns_row * sb * hook.n0;
+                if (vdb_calib_lcb(curve->hits[e], curve->total[e]) >= CALIB_STOP_LCB ||
+                    curve->ns[e] > 2.0 * scan || ef >= hook.n0)
+                    break;
+            }
+            /* Skipped entries (ef below k) repeat the first measured one. */
+            for (int e = 0; e < (int)curve->measured; e++)
+                if (curve->total[e] == 0) {
+                    for (int f = e + 1; f < (int)curve->measured; f++)
+                        if (curve->total[f] > 0) {
+                            curve->hits[e] = curve->hits[f];
+                            curve->total[e] = curve->total[f];
+                            curve->ns[e] = curve->ns[f];
+                            break;
+                        }
+                }
+        }
+    }
+    cal->gemm_ns_row = gemm_rows > 0 ? gemm_ns / gemm_rows : cal->scan_ns_row;
+    cal->live = vdb_store_count(store);
+    cal->probes = ps->n;
+done:
+    vdb_free(truth);
+    vdb_free(tcount);
+    vdb_free(got);
+    return rc;
+}
+
+int vdb_store_calib_run(vdb_store *store, volatile const int *stop, vdb_error *err)
+{
+    vdb_store_calib *c = store->calib;
+    probe_set ps = {0};
+    vdb_calib *cal = vdb_calloc(1, sizeof(*cal));
+    vdb_rng rng;
+    int rc;
+    double wall0 = now_s(CLOCK_MONOTONIC), cpu0 = now_s(CLOCK_THREAD_CPUTIME_ID);
+    if (c == NULL || cal == NULL) {
+        vdb_free(cal);
+        return vdb_error_set(err, VDB_ENOMEM, "no memory for a calibration");
+    }
+    vdb_rng_seed(&rng, store->instance ^ (uint64_t)time(NULL));
+    rc = make_probes(store, &rng, &ps, err);
+    if (rc == VDB_OK && ps.n == 0)
+        rc = vdb_error_set(err, VDB_EBUSY, "no live rows to calibrate on");
+    if (rc == VDB_OK)
+        rc = measure(store, &ps, cal, stop, err);
+    if (rc == VDB_OK) {
+        cal->valid = 1;
+        cal->when = (int64_t)time(NULL);
+        cal->seconds = now_s(CLOCK_MONOTONIC) - wall0;
+        cal->cpu_seconds = now_s(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+        pthread_mutex_lock(&c->mutex);
+        c->cal = *cal;
+        c->stale = 0;
+        pthread_mutex_unlock(&c->mutex);
+        vdb_error e2;
+        vdb_error_clear(&e2);
+        if (!store->options.read_only && save(store, cal, &e2) != VDB_OK)
+            vdb_log_warn("%s: cannot save the calibration: %s", store->dir, e2.msg);
+        vdb_log_info("%s: calibrated on %llu rows with %u probes in %.2f s", store->dir,
+                     (unsigned long long)cal->live, cal->probes, cal->seconds);
+    }
+    vdb_free(ps.q);
+    vdb_free(ps.src);
+    vdb_free(cal);
+    return rc;
+}

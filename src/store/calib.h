@@ -1,0 +1,108 @@
+/* Self-calibration of a store's graph search: how good and how costly the
+ * HNSW answers are on THIS store's data, measured, so the query planner
+ * (query.c) can honour a declared recall target and pick exact search
+ * whenever it is cheaper.
+ *
+ * What is measured (vdb_store_calib_run, background, by the indexer thread
+ * once the graph has caught up):
+ *   probes   up to CALIB_PROBES query vectors: stored rows perturbed by
+ *            Gaussian noise at several scales (relative to the distance to
+ *            another random row, so it works for every metric and norm
+ *            spread; the source row itself is excluded from both answers),
+ *            plus a reservoir of recent real queries;
+ *   truth    exact top-k through the GEMM batch path (vdb_flat_search_batch);
+ *   curves   for each k band (k <= 10, k <= 100) and selectivity band
+ *            (100%, 50%, 10%, 2%: random row subsets through a filter hook),
+ *            and each ef of a fixed ladder: matched neighbours / total and the
+ *            mean single-query search time. A hit counts when its distance
+ *            is within the exact k-th distance, so exact ties are not misses.
+ *   costs    ns per row of a single-query exact scan, of an exact scan over
+ *            a candidate list and of the GEMM batch scan, on this machine.
+ * The planner takes, per query, the smallest ef whose Wilson lower
+ * confidence bound (95%, one-sided) on recall reaches the target; when no
+ * ef does, or the exact scan is cheaper, it scans.
+ *
+ * Writes never wait for calibration: it holds the store's read guard for
+ * one chunk of probes at a time and only considers rows that existed when
+ * it started (a hook hides later rows). It is redone when the store's live
+ * count changed by CALIB_STALE_FRACTION since the last one, after
+ * optimize, and when the graph is rebuilt; the result is persisted in
+ * calib.txt (derived data: a bad file is ignored and measured again).
+ *
+ * Thread-safety: all functions are thread-safe; the state has its own
+ * mutex and is copied out for planning (vdb_store_calib_get). */
+#ifndef VDB_STORE_CALIB_H
+#define VDB_STORE_CALIB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/err.h"
+#include "store.h"
+
+#define VDB_CALIB_FILE "calib.txt"
+#define VDB_CALIB_NEF 16      /* ef ladder length */
+#define VDB_CALIB_NK 2        /* k bands: <= 10, <= 100 */
+#define VDB_CALIB_NS 4        /* selectivity bands: 1, 0.5, 0.1, 0.02 */
+#define VDB_CALIB_STALE_FRACTION 0.2
+
+extern const uint32_t vdb_calib_ef_ladder[VDB_CALIB_NEF];
+extern const uint32_t vdb_calib_k_bands[VDB_CALIB_NK];
+extern const double vdb_calib_s_bands[VDB_CALIB_NS];
+
+typedef struct vdb_calib_curve {
+    uint32_t measured;               /* ladder entries measured (a prefix) */
+    uint64_t hits[VDB_CALIB_NEF];    /* neighbours found within the exact k-th distance */
+    uint64_t total[VDB_CALIB_NEF];   /* neighbours asked for */
+    double ns[VDB_CALIB_NEF];        /* mean single-query graph search time */
+} vdb_calib_curve;
+
+typedef struct vdb_calib {
+    int valid;
+    int64_t when;            /* unix seconds of the measurement */
+    uint64_t live;           /* live rows when measured */
+    uint32_t probes;
+    double seconds;          /* wall time the calibration took */
+    double cpu_seconds;      /* CPU time of the calibrating thread */
+    double scan_ns_row;      /* single-query exact scan, per row */
+    double ids_ns_row;       /* exact scan over a candidate list, per candidate */
+    double gemm_ns_row;      /* batch (GEMM) exact scan, per row and query */
+    vdb_calib_curve curve[VDB_CALIB_NS][VDB_CALIB_NK];
+} vdb_calib;
+
+typedef struct vdb_store_calib vdb_store_calib;
+
+/* The state: created at open (loads calib.txt when present and matching).
+ * Errors: VDB_ENOMEM. */
+int vdb_store_calib_open(vdb_store *store, vdb_error *err);
+void vdb_store_calib_close(vdb_store *store);
+
+/* Copies the current calibration out (valid 0 when none yet). */
+void vdb_store_calib_get(vdb_store *store, vdb_calib *out);
+
+/* 1 when a (re)calibration is due: none yet, stale by growth/shrink, or
+ * invalidated (vdb_store_calib_invalidate). */
+int vdb_store_calib_due(vdb_store *store);
+
+/* Marks the calibration stale (graph rebuilt, optimize). */
+void vdb_store_calib_invalidate(vdb_store *store);
+
+/* Measures (no locks held on entry; takes the read guard per chunk).
+ * `stop` is polled between chunks: nonzero aborts. Errors: VDB_ENOMEM,
+ * VDB_EBUSY when the rows were renumbered meanwhile (retry later). */
+int vdb_store_calib_run(vdb_store *store, volatile const int *stop, vdb_error *err);
+
+/* Offers one prepared real query (dim floats) to the probe reservoir. */
+void vdb_store_calib_offer(vdb_store *store, const float *query);
+
+/* Wilson lower bound (one-sided 95%) of hits/total; 0 when total is 0. */
+double vdb_calib_lcb(uint64_t hits, uint64_t total);
+
+/* The k band for k (VDB_CALIB_NK when k is beyond the last band). */
+int vdb_calib_k_band(size_t k);
+
+/* Smallest measured ladder index of `curve` whose lower bound reaches
+ * `target`; -1 when none. */
+int vdb_calib_pick(const vdb_calib_curve *curve, double target);
+
+#endif

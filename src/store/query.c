@@ -1,0 +1,524 @@
+/* The store's query engine; see query.h for the model. */
+#include "query.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../core/alloc.h"
+#include "../core/json.h"
+#include "../filter/filter.h"
+#include "../index/flat.h"
+#include "calib.h"
+#include "store_filter.h"
+#include "store_index.h"
+#include "store_int.h"
+
+/* Retries when a writer dropped the filter indexes between building them
+ * and taking the read guard (they are rebuilt by the next ensure). */
+#define PAYLOAD_RETRIES 4
+
+typedef enum {
+    QPLAN_EXACT = 0,      /* exact scan over every row */
+    QPLAN_GRAPH,          /* HNSW (with the filter hook when filtered) */
+    QPLAN_CANDIDATES,     /* exact over the filter's candidate rows */
+    QPLAN_EXACT_FILTER    /* exact scan with the filter hook */
+} qplan_kind;
+
+typedef struct qplan {
+    qplan_kind kind;
+    uint32_t ef;
+    double target;
+    double recall_lo, recall;  /* calibrated estimate for the chosen ef; -1 unknown */
+    double graph_ns, exact_ns; /* per query; 0 when not measured */
+    const char *why;
+} qplan;
+
+void vdb_store_query_stats_get(vdb_store *store, vdb_store_query_stats *out)
+{
+    out->exact = atomic_load(&store->q_exact);
+    out->graph = atomic_load(&store->q_graph);
+    out->candidates = atomic_load(&store->q_candidates);
+    out->widened = atomic_load(&store->q_widened);
+}
+
+static double target_of(const vdb_store *store, const vdb_query_params *params)
+{
+    return params->target_recall > 0 ? params->target_recall : store->config.target_recall;
+}
+
+/* The unfiltered plan. */
+static void plan_plain(vdb_store *store, const vdb_vecview *view, size_t nq, size_t k,
+                       const vdb_query_params *params, const vdb_calib *cal, qplan *p)
+{
+    int kb = vdb_calib_k_band(k);
+    p->target = target_of(store, params);
+    p->recall = p->recall_lo = -1;
+    p->kind = QPLAN_EXACT;
+    if (params->exact) {
+        p->why = "exact requested";
+        return;
+    }
+    if (!vdb_store_index_ready(store, view)) {
+        p->why = "no graph (small store or index still building)";
+        return;
+    }
+    if (params->ef > 0) {
+        p->kind = QPLAN_GRAPH;
+        p->ef = params->ef;
+        p->why = "explicit ef";
+        return;
+    }
+    if (p->target >= 1.0) {
+        p->why = "target 1.0";
+        return;
+    }
+    if (!cal->valid) {
+        p->why = "not calibrated yet";
+        return;
+    }
+    if (kb >= VDB_CALIB_NK) {
+        p->why = "k beyond the calibrated bands";
+        return;
+    }
+    const vdb_calib_curve *c = &cal->curve[0][kb];
+    int i = vdb_calib_pick(c, p->target);
+    /* A batch runs as GEMM, which is not always cheaper per query than
+     * the streaming scan (small batches, BLAS start-up): the cheaper one. */
+    double per_row = nq > 1 && cal->gemm_ns_row < cal->scan_ns_row ? cal->gemm_ns_row
+                                                                   : cal->scan_ns_row;
+    p->exact_ns = per_row * view->n;
+    if (i < 0) {
+        p->why = "no calibrated ef reaches the target";
+        return;
+    }
+    p->graph_ns = c->ns[i];
+    p->recall = (double)c->hits[i] / (double)c->total[i];
+    p->recall_lo = vdb_calib_lcb(c->hits[i], c->total[i]);
+    p->ef = vdb_calib_ef_ladder[i];
+    if (p->exact_ns <= p->graph_ns) {
+        p->why = "exact scan is cheaper";
+        return;
+    }
+    p->kind = QPLAN_GRAPH;
+    p->why = "graph meets the target";
+}
+
+typedef struct cost_ctx {
+    const vdb_calib *cal;
+    int kb;
+    double target;
+} cost_ctx;
+
+/* Filtered graph cost at c matches of `live` (payload.h's graph_cost):
+ * the ef is the largest of the unfiltered one and those of the two
+ * calibrated selectivity bands around c/live (never narrower than
+ * unfiltered); below the lowest band the cost grows as 1/s. */
+static double graph_cost(void *ctx, double c, double live, uint32_t *ef)
+{
+    const cost_ctx *cc = ctx;
+    double s = live > 0 ? (c > 1 ? c : 1) / live : 1.0;
+    int lo = VDB_CALIB_NS - 1, hi = 0;
+    if (s > 1)
+        s = 1;
+    for (int b = 0; b < VDB_CALIB_NS; b++) {
+        if (vdb_calib_s_bands[b] >= s)
+            hi = b; /* the smallest band still >= s */
+    }
+    for (int b = VDB_CALIB_NS - 1; b >= 0; b--)
+        if (vdb_calib_s_bands[b] <= s) {
+            lo = b; /* the largest band still <= s */
+            break;
+        }
+    int bands[3] = {0, hi, lo};
+    double cost = 0;
+    uint32_t best = 0;
+    for (int j = 0; j < 3; j++) {
+        const vdb_calib_curve *curve = &cc->cal->curve[bands[j]][cc->kb];
+        int i = vdb_calib_pick(curve, cc->target);
+        if (i < 0) {
+            *ef = 0;
+            return INFINITY;
+        }
+        if (vdb_calib_ef_ladder[i] > best)
+            best = vdb_calib_ef_ladder[i];
+        double ns = curve->ns[i];
+        if (j > 0 && s < vdb_calib_s_bands[bands[j]])
+            ns *= vdb_calib_s_bands[bands[j]] / s;
+        if (ns > cost)
+            cost = ns;
+    }
+    *ef = best;
+    return cost;
+}
+
+/* Plans a filtered query against the payload (rw held shared). */
+static vdb_selection *plan_filtered(vdb_store *store, const vdb_vecview *view, size_t k,
+                                    const vdb_query_params *params, const vdb_calib *cal,
+                                    cost_ctx *cc, qplan *p, vdb_error *err)
+{
+    vdb_plan_input input = {0};
+    int ready = vdb_store_index_ready(store, view);
+    p->target = target_of(store, params);
+    p->recall = p->recall_lo = -1;
+    input.k = k;
+    input.ef = params->ef ? params->ef : store->config.hnsw_ef_search;
+    input.hnsw = !params->exact && ready;
+    cc->cal = cal;
+    cc->kb = vdb_calib_k_band(k);
+    cc->target = p->target;
+    if (input.hnsw && params->ef == 0) {
+        if (p->target >= 1.0 || !cal->valid || cc->kb >= VDB_CALIB_NK) {
+            /* No trustworthy graph plan: exact, over candidates or with the
+             * hook, whichever the planner's row counts favour. */
+            input.hnsw = 0;
+            p->why = p->target >= 1.0 ? "target 1.0"
+                     : !cal->valid    ? "not calibrated yet"
+                                      : "k beyond the calibrated bands";
+        } else {
+            input.graph_cost = graph_cost;
+            input.cost_ctx = cc;
+            input.ids_ns_row = cal->ids_ns_row;
+            p->why = "measured costs";
+        }
+    } else {
+        p->why = params->exact ? "exact requested" : !ready ? "no graph" : "explicit ef";
+    }
+    vdb_selection *sel = vdb_payload_select(vdb_store_filter_payload(store), params->filter,
+                                            &input, err);
+    if (sel == NULL)
+        return NULL;
+    const vdb_plan *plan = vdb_selection_plan(sel);
+    switch (plan->kind) {
+    case VDB_PLAN_EXACT_IDS:
+        p->kind = QPLAN_CANDIDATES;
+        break;
+    case VDB_PLAN_HNSW:
+        p->kind = QPLAN_GRAPH;
+        p->ef = plan->ef;
+        if (input.graph_cost != NULL) {
+            /* The bound of the band the ef came from (the weakest one). */
+            uint32_t ef;
+            p->graph_ns = graph_cost(cc, (double)plan->estimate,
+                                     (double)vdb_payload_live(vdb_store_filter_payload(store)),
+                                     &ef);
+            const vdb_calib_curve *c = &cal->curve[0][cc->kb];
+            int i = vdb_calib_pick(c, p->target);
+            if (i >= 0) {
+                p->recall = (double)c->hits[i] / (double)c->total[i];
+                p->recall_lo = vdb_calib_lcb(c->hits[i], c->total[i]);
+            }
+        }
+        break;
+    case VDB_PLAN_FLAT:
+    case VDB_PLAN_ALL:
+    default:
+        p->kind = plan->kind == VDB_PLAN_ALL && input.hnsw ? QPLAN_GRAPH : QPLAN_EXACT_FILTER;
+        if (p->kind == QPLAN_GRAPH)
+            p->ef = input.ef;
+        break;
+    }
+    if (p->kind == QPLAN_CANDIDATES && cal->valid)
+        p->exact_ns = cal->ids_ns_row * (double)plan->estimate;
+    return sel;
+}
+
+static void describe(const qplan *p, const vdb_selection *sel, char *out)
+{
+    static const char *names[] = {"exact scan", "graph", "exact over filter candidates",
+                                  "exact scan with filter"};
+    int len = snprintf(out, VDB_EXPLAIN_MAX, "%s (%s); target %.4g", names[p->kind], p->why != NULL ? p->why : "-",
+                       p->target);
+    if (len > 0 && len < VDB_EXPLAIN_MAX && p->kind == QPLAN_GRAPH)
+        len += snprintf(out + len, VDB_EXPLAIN_MAX - (size_t)len, "; ef %u", p->ef);
+    if (len > 0 && len < VDB_EXPLAIN_MAX && p->recall_lo >= 0)
+        len += snprintf(out + len, VDB_EXPLAIN_MAX - (size_t)len,
+                        "; est. recall %.4f (95%% lower bound %.4f)", p->recall, p->recall_lo);
+    if (len > 0 && len < VDB_EXPLAIN_MAX && (p->graph_ns > 0 || p->exact_ns > 0))
+        len += snprintf(out + len, VDB_EXPLAIN_MAX - (size_t)len,
+                        "; cost graph %.0f us, exact %.0f us", p->graph_ns / 1e3,
+                        p->exact_ns / 1e3);
+    if (len > 0 && len < VDB_EXPLAIN_MAX && sel != NULL) {
+        /* Appended by hand: the filter's own line may not fit, and a cut
+         * explain line is fine. */
+        const char *parts[2] = {" | filter: ", vdb_selection_plan(sel)->explain};
+        size_t at = (size_t)len;
+        for (int j = 0; j < 2; j++)
+            for (const char *c = parts[j]; *c != '\0' && at + 1 < VDB_EXPLAIN_MAX; c++)
+                out[at++] = *c;
+        out[at] = '\0';
+    }
+}
+
+/* Exact search over the planner's candidate rows, one query at a time. */
+static int search_ids(const vdb_vecview *view, const float *queries, size_t nq, size_t k,
+                      const uint32_t *ids, size_t nids, vdb_hit *hits, size_t *counts,
+                      vdb_error *err)
+{
+    for (size_t q = 0; q < nq; q++) {
+        int rc = vdb_flat_search_ids(view, queries + q * view->dim, ids, nids, k, hits + q * k,
+                                     &counts[q], err);
+        if (rc != VDB_OK)
+            return rc;
+    }
+    return VDB_OK;
+}
+
+static int search_exact(const vdb_vecview *view, const float *queries, size_t nq, size_t k,
+                        const vdb_filter_hook *filter, vdb_hit *hits, size_t *counts,
+                        vdb_error *err)
+{
+    if (nq == 1)
+        return vdb_flat_search(view, queries, k, filter, hits, counts, err);
+    return vdb_flat_search_batch(view, queries, nq, k, filter, hits, counts, err);
+}
+
+/* Runs the plan (rw held shared). */
+static int run(vdb_store *store, const vdb_vecview *view, const float *queries, size_t nq,
+               size_t k, const qplan *p, vdb_selection *sel, vdb_hit *hits, size_t *counts,
+               vdb_error *err)
+{
+    vdb_filter_hook hook = {vdb_selection_accept, sel};
+    const vdb_filter_hook *filter = sel != NULL ? &hook : NULL;
+    int rc;
+    switch (p->kind) {
+    case QPLAN_CANDIDATES: {
+        size_t nids;
+        const uint32_t *ids = vdb_selection_ids(sel, &nids);
+        atomic_fetch_add(&store->q_candidates, nq);
+        return search_ids(view, queries, nq, k, ids, nids, hits, counts, err);
+    }
+    case QPLAN_GRAPH:
+        atomic_fetch_add(&store->q_graph, nq);
+        rc = vdb_store_index_search(store, view, queries, nq, k, p->ef, filter, hits, counts, err);
+        if (rc != VDB_OK || filter == NULL)
+            return rc;
+        /* A filtered graph search can run out of reachable matches: when it
+         * found fewer than k, scan exactly so every matching row counts. */
+        for (size_t q = 0; q < nq && rc == VDB_OK; q++)
+            if (counts[q] < k) {
+                atomic_fetch_add(&store->q_widened, 1);
+                rc = vdb_flat_search(view, queries + q * view->dim, k, filter, hits + q * k,
+                                     &counts[q], err);
+            }
+        return rc;
+    case QPLAN_EXACT:
+    case QPLAN_EXACT_FILTER:
+    default:
+        atomic_fetch_add(&store->q_exact, nq);
+        return search_exact(view, queries, nq, k, filter, hits, counts, err);
+    }
+}
+
+static int emit_all(vdb_store *store, size_t nq, size_t k, const vdb_hit *hits,
+                    const size_t *counts, vdb_store_hits_fn emit, void *ctx, vdb_error *err)
+{
+    vdb_store_hit *out = vdb_malloc((k ? k : 1) * sizeof(*out));
+    if (out == NULL)
+        return vdb_error_set(err, VDB_ENOMEM, "no memory for %zu results", k);
+    for (size_t q = 0; q < nq; q++) {
+        for (size_t i = 0; i < counts[q]; i++) {
+            const vdb_hit *h = &hits[q * k + i];
+            out[i].id = vdb_vecset_id(store->set, h->id);
+            out[i].meta = vdb_vecset_meta(store->set, h->id);
+            out[i].row = h->id;
+            vdb_metric_report(store->config.metric, h->dist, &out[i].distance,
+                              &out[i].similarity);
+        }
+        if (emit(ctx, q, out, counts[q]) != 0)
+            break;
+    }
+    vdb_free(out);
+    return VDB_OK;
+}
+
+/* Takes the read guard with the filter indexes present (they can be
+ * dropped by a writer between vdb_store_filter_ensure and the guard:
+ * checked under the guard, rebuilt and retried). */
+static int lock_with_payload(vdb_store *store, int need, vdb_error *err)
+{
+    for (int attempt = 0; attempt < PAYLOAD_RETRIES; attempt++) {
+        int rc;
+        if (need && (rc = vdb_store_filter_ensure(store, err)) != VDB_OK)
+            return rc;
+        pthread_rwlock_rdlock(&store->rw);
+        if (!need || vdb_store_filter_payload(store) != NULL)
+            return VDB_OK;
+        pthread_rwlock_unlock(&store->rw);
+    }
+    return vdb_error_set(err, VDB_EBUSY, "filter indexes keep being rebuilt; retry the query");
+}
+
+int vdb_store_query(vdb_store *store, const float *queries, size_t nq,
+                    const vdb_query_params *params, vdb_store_hits_fn emit, void *ctx,
+                    vdb_error *err)
+{
+    uint32_t dim = store->config.dim;
+    float *prepared = NULL;
+    vdb_hit *hits = NULL;
+    size_t *counts = NULL, k, bytes;
+    vdb_selection *selection = NULL;
+    vdb_calib *cal = NULL;
+    int index_fields = 0;
+    vdb_vecview view;
+    qplan plan;
+    cost_ctx cc;
+    int rc = VDB_OK;
+    if (params == NULL || params->k == 0)
+        return vdb_error_set(err, VDB_EINVAL, "k must be at least 1");
+    if (params->target_recall < 0 || params->target_recall > 1 || isnan(params->target_recall))
+        return vdb_error_set(err, VDB_EINVAL, "target_recall must be in (0, 1]");
+    if (nq == 0)
+        return VDB_OK;
+    if (queries == NULL || vdb_mul_size(nq, (size_t)dim * sizeof(float), &bytes) != 0)
+        return vdb_error_set(err, VDB_EINVAL, "bad query batch");
+    if ((prepared = vdb_aligned_alloc(64, bytes)) == NULL ||
+        (cal = vdb_malloc(sizeof(*cal))) == NULL) {
+        rc = vdb_error_set(err, VDB_ENOMEM, "no memory for %zu queries", nq);
+        goto cleanup;
+    }
+    for (size_t q = 0; q < nq; q++) {
+        if ((rc = vdb_flat_prepare_query(store->config.metric, queries + q * dim,
+                                         prepared + q * dim, dim, err)) != VDB_OK) {
+            if (nq > 1 && err != NULL) {
+                char msg[VDB_ERROR_MSG_MAX];
+                memcpy(msg, err->msg, sizeof(msg));
+                vdb_error_set(err, rc, "query %zu: %s", q, msg);
+            }
+            goto cleanup;
+        }
+    }
+    vdb_store_calib_get(store, cal);
+    if ((rc = lock_with_payload(store, params->filter != NULL, err)) != VDB_OK)
+        goto cleanup;
+    view = vdb_vecset_view(store->set);
+    k = params->k < view.n ? params->k : view.n;
+    if (k == 0) {
+        pthread_rwlock_unlock(&store->rw);
+        for (size_t q = 0; q < nq && emit != NULL; q++)
+            if (emit(ctx, q, NULL, 0) != 0)
+                break;
+        goto cleanup;
+    }
+    memset(&plan, 0, sizeof(plan));
+    size_t hit_bytes = 0;
+    int too_big = vdb_mul_size(nq, k, &hit_bytes) != 0 ||
+                  vdb_mul_size(hit_bytes, sizeof(vdb_hit), &hit_bytes) != 0;
+    hits = too_big ? NULL : vdb_malloc(hit_bytes);
+    counts = vdb_calloc(nq, sizeof(size_t));
+    if (too_big)
+        rc = vdb_error_set(err, VDB_ETOOBIG, "%zu x %zu results overflow the size type", nq, k);
+    else if (hits == NULL || counts == NULL)
+        rc = vdb_error_set(err, VDB_ENOMEM, "no memory for %zu x %zu results", nq, k);
+    else if (params->filter != NULL &&
+             (selection = plan_filtered(store, &view, k, params, cal, &cc, &plan, err)) == NULL)
+        rc = err != NULL && err->code != VDB_OK ? err->code : VDB_ENOMEM;
+    else if (params->filter == NULL)
+        plan_plain(store, &view, nq, k, params, cal, &plan);
+    if (rc == VDB_OK) {
+        if (params->explain != NULL)
+            describe(&plan, selection, params->explain);
+        rc = run(store, &view, prepared, nq, k, &plan, selection, hits, counts, err);
+    }
+    if (rc == VDB_OK && emit != NULL)
+        rc = emit_all(store, nq, k, hits, counts, emit, ctx, err);
+    index_fields = selection != NULL && vdb_selection_plan(selection)->unindexed;
+    vdb_selection_free(selection);
+    pthread_rwlock_unlock(&store->rw);
+    /* Real queries join the calibration probes (sampled: see calib.c). */
+    if (rc == VDB_OK && params->filter == NULL)
+        vdb_store_calib_offer(store, prepared);
+    /* Fields are indexed on first use, by the background indexer. */
+    if (index_fields)
+        vdb_store_filter_want_fields(store, params->filter);
+cleanup:
+    vdb_free(cal);
+    vdb_free(counts);
+    vdb_free(hits);
+    vdb_aligned_free(prepared);
+    return rc;
+}
+
+void vdb_store_recall_summary(vdb_store *store, double *target, double *lower_bound,
+                              uint32_t *ef)
+{
+    vdb_calib cal;
+    vdb_store_calib_get(store, &cal);
+    *target = store->config.target_recall;
+    *lower_bound = -1;
+    *ef = 0;
+    if (!cal.valid)
+        return;
+    const vdb_calib_curve *c = &cal.curve[0][0];
+    int i = vdb_calib_pick(c, *target);
+    if (i >= 0) {
+        *lower_bound = vdb_calib_lcb(c->hits[i], c->total[i]);
+        *ef = vdb_calib_ef_ladder[i];
+    }
+}
+
+vdb_json *vdb_store_recall_json(vdb_store *store)
+{
+    vdb_calib cal;
+    vdb_store_query_stats qs;
+    double target = store->config.target_recall;
+    vdb_json *obj = vdb_json_object(), *bands = vdb_json_array(), *plans = vdb_json_object();
+    if (obj == NULL || bands == NULL || plans == NULL) {
+        vdb_json_decref(obj);
+        vdb_json_decref(bands);
+        vdb_json_decref(plans);
+        return NULL;
+    }
+    vdb_store_calib_get(store, &cal);
+    vdb_store_query_stats_get(store, &qs);
+    vdb_json_object_set_new(obj, "target_recall", vdb_json_real(target));
+    vdb_json_object_set_new(obj, "calibrated", vdb_json_bool(cal.valid));
+    if (cal.valid) {
+        vdb_json_object_set_new(obj, "measured_at", vdb_json_int(cal.when));
+        vdb_json_object_set_new(obj, "measured_rows", vdb_json_int((long long)cal.live));
+        vdb_json_object_set_new(obj, "probes", vdb_json_int(cal.probes));
+        vdb_json_object_set_new(obj, "calibration_seconds", vdb_json_real(cal.seconds));
+        vdb_json_object_set_new(obj, "calibration_cpu_seconds", vdb_json_real(cal.cpu_seconds));
+        vdb_json_object_set_new(obj, "exact_scan_ns_per_row", vdb_json_real(cal.scan_ns_row));
+        vdb_json_object_set_new(obj, "exact_batch_ns_per_row", vdb_json_real(cal.gemm_ns_row));
+        vdb_json_object_set_new(obj, "exact_candidates_ns_per_row",
+                                vdb_json_real(cal.ids_ns_row));
+        for (int sb = 0; sb < VDB_CALIB_NS; sb++)
+            for (int kb = 0; kb < VDB_CALIB_NK; kb++) {
+                const vdb_calib_curve *c = &cal.curve[sb][kb];
+                int i = vdb_calib_pick(c, target);
+                vdb_json *b = vdb_json_object();
+                if (b == NULL)
+                    continue;
+                vdb_json_object_set_new(b, "k_max", vdb_json_int(vdb_calib_k_bands[kb]));
+                vdb_json_object_set_new(b, "selectivity", vdb_json_real(vdb_calib_s_bands[sb]));
+                if (i >= 0) {
+                    vdb_json_object_set_new(b, "ef", vdb_json_int(vdb_calib_ef_ladder[i]));
+                    vdb_json_object_set_new(
+                        b, "recall", vdb_json_real((double)c->hits[i] / (double)c->total[i]));
+                    vdb_json_object_set_new(b, "recall_lower_bound",
+                                            vdb_json_real(vdb_calib_lcb(c->hits[i], c->total[i])));
+                    vdb_json_object_set_new(b, "graph_us", vdb_json_real(c->ns[i] / 1e3));
+                } else {
+                    /* No measured ef reaches the target: such queries scan. */
+                    vdb_json_object_set_new(b, "ef", vdb_json_null());
+                    if (c->measured > 0) {
+                        uint32_t last = c->measured - 1;
+                        vdb_json_object_set_new(
+                            b, "best_recall_lower_bound",
+                            vdb_json_real(vdb_calib_lcb(c->hits[last], c->total[last])));
+                    }
+                }
+                vdb_json_array_append_new(bands, b);
+            }
+    }
+    vdb_json_object_set_new(obj, "bands", bands);
+    vdb_json_object_set_new(plans, "exact", vdb_json_int((long long)qs.exact));
+    vdb_json_object_set_new(plans, "graph", vdb_json_int((long long)qs.graph));
+    vdb_json_object_set_new(plans, "candidates", vdb_json_int((long long)qs.candidates));
+    vdb_json_object_set_new(plans, "widened_to_exact", vdb_json_int((long long)qs.widened));
+    vdb_json_object_set_new(obj, "queries_by_plan", plans);
+    return obj;
+}

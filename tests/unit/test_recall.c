@@ -1,0 +1,346 @@
+/* The declared recall target, end to end through the store API: a data
+ * family generator (the shapes on which a fixed ef is known to fail), each
+ * store at DEFAULT settings, recall@10 measured on held-out queries drawn
+ * fresh (never seen by calibration) against exact search. Also filters at
+ * 0.1% .. 100% selectivity, calibration persisted across reopen and redone
+ * after growth.
+ *
+ * Tolerance: recall@10 >= target - TOLERANCE, with TOLERANCE 0.02 at the
+ * default target 0.99. Calibration uses a 95% lower bound, so the mean
+ * held-out recall should sit above the target; 0.02 covers the sampling
+ * error of RECALL_QUERIES held-out queries. Sizes are kept at the HNSW
+ * threshold (10,000 rows) so the graph path is exercised within a bounded
+ * runtime on a 2-core CI machine. */
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "filter/filter.h"
+#include "store/calib.h"
+#include "store/store.h"
+#include "store_testutil.h"
+
+#define K 10
+#define RECALL_QUERIES 150
+#define TOLERANCE 0.02
+#define ROWS 10000u
+
+typedef enum {
+    FAM_UNIFORM,     /* unit vectors, uniform on the sphere */
+    FAM_CLUSTERED,   /* text-like: tight clusters around 40 centres */
+    FAM_NORMS_L2,    /* Gaussian directions, norms spread 25x, euclidean */
+    FAM_NORMS_DOT,   /* inner product, norms spread 4x */
+    FAM_DUPLICATES,  /* 400 base vectors, each stored 25 times: exact ties */
+    FAM_LOWDIM       /* 3-d */
+} family;
+
+static void gen(family f, vdb_rng *rng, uint32_t dim, float *v, const float *centres)
+{
+    double norm = 0;
+    switch (f) {
+    case FAM_CLUSTERED: {
+        const float *c = centres + vdb_rng_below(rng, 40) * dim;
+        for (uint32_t j = 0; j < dim; j++)
+            v[j] = c[j] + (float)(0.35 * vdb_rng_gauss(rng));
+        return;
+    }
+    case FAM_DUPLICATES: {
+        /* base vectors come from centres (400 x dim); queries perturb them */
+        const float *c = centres + vdb_rng_below(rng, 400) * dim;
+        memcpy(v, c, dim * sizeof(float));
+        return;
+    }
+    default:
+        break;
+    }
+    for (uint32_t j = 0; j < dim; j++) {
+        v[j] = (float)vdb_rng_gauss(rng);
+        norm += (double)v[j] * v[j];
+    }
+    double scale = 1.0 / sqrt(norm);
+    if (f == FAM_NORMS_L2)
+        scale *= exp(vdb_rng_uniform(rng) * log(25.0));
+    else if (f == FAM_NORMS_DOT)
+        scale *= 1.0 + 3.0 * vdb_rng_uniform(rng);
+    for (uint32_t j = 0; j < dim; j++)
+        v[j] = (float)(v[j] * scale);
+}
+
+typedef struct collect {
+    double dist[K];
+    size_t count;
+} collect;
+
+static int take(void *ctx, size_t q, const vdb_store_hit *hits, size_t count)
+{
+    collect *c = (collect *)ctx + q;
+    c->count = count;
+    for (size_t i = 0; i < count && i < K; i++)
+        c->dist[i] = hits[i].distance;
+    return 0;
+}
+
+/* Recall@K of the default plan vs exact on fresh queries (ties count). */
+static double held_out_recall(vdb_store *store, const float *queries, size_t nq, uint32_t dim,
+                              const vdb_filter *filter, double target, size_t *short_answers)
+{
+    collect *got = calloc(nq, sizeof(*got)), *truth = calloc(nq, sizeof(*truth));
+    vdb_query_params approx = {.k = K, .filter = filter, .target_recall = target};
+    vdb_query_params exact = {.k = K, .filter = filter, .exact = 1};
+    size_t hit = 0, total = 0;
+    assert_non_null(got);
+    assert_non_null(truth);
+    for (size_t q = 0; q < nq; q++)
+        assert_int_equal(vdb_store_query(store, queries + q * dim, 1, &approx, take, got + q, NULL),
+                         VDB_OK);
+    assert_int_equal(vdb_store_query(store, queries, nq, &exact, take, truth, NULL), VDB_OK);
+    for (size_t q = 0; q < nq; q++) {
+        if (truth[q].count == 0)
+            continue;
+        double kth = truth[q].dist[truth[q].count - 1];
+        for (size_t i = 0; i < got[q].count; i++)
+            hit += got[q].dist[i] <= kth + 1e-5 * (fabs(kth) + 1);
+        total += truth[q].count;
+        if (got[q].count < truth[q].count)
+            (*short_answers)++;
+    }
+    free(got);
+    free(truth);
+    return total ? (double)hit / (double)total : 1.0;
+}
+
+static vdb_store *make_store(const char *path, family f, uint32_t dim, vdb_metric metric,
+                             uint32_t rows, uint64_t seed, float *centres, int with_meta)
+{
+    vdb_store_config config;
+    vdb_store_options options;
+    vdb_rng rng;
+    vdb_store_config_default(&config);
+    config.dim = dim;
+    config.metric = metric;
+    vdb_store_options_default(&options);
+    options.fsync = VDB_FSYNC_OFF;
+    vdb_store *store = vdb_store_create(path, &config, &options, NULL);
+    assert_non_null(store);
+    vdb_rng_seed(&rng, seed);
+    float *batch = malloc((size_t)1000 * dim * sizeof(float));
+    char **metas = calloc(1000, sizeof(char *));
+    for (uint32_t at = 0; at < rows; at += 1000) {
+        uint32_t n = rows - at < 1000 ? rows - at : 1000;
+        for (uint32_t i = 0; i < n; i++) {
+            gen(f, &rng, dim, batch + (size_t)i * dim, centres);
+            if (with_meta) {
+                metas[i] = malloc(32);
+                snprintf(metas[i], 32, "{\"b\":%u}", (at + i) % 1000);
+            }
+        }
+        assert_int_equal(vdb_store_add(store, n, batch, NULL, (const char *const *)metas, NULL,
+                                       NULL),
+                         VDB_OK);
+        for (uint32_t i = 0; i < n && with_meta; i++)
+            free(metas[i]);
+    }
+    free(metas);
+    free(batch);
+    assert_int_equal(vdb_store_optimize(store, NULL, NULL), VDB_OK);
+    return store;
+}
+
+static float *family_centres(family f, uint32_t dim, uint64_t seed)
+{
+    vdb_rng rng;
+    float *c = malloc((size_t)400 * dim * sizeof(float));
+    vdb_rng_seed(&rng, seed);
+    for (size_t i = 0; i < (size_t)400 * dim; i++)
+        c[i] = (float)vdb_rng_gauss(&rng);
+    (void)f;
+    return c;
+}
+
+static void check_family(family f, uint32_t dim, vdb_metric metric, uint32_t rows,
+                         const char *name)
+{
+    char dir[256], path[300];
+    vdb_rng rng;
+    size_t short_answers = 0;
+    float *centres = family_centres(f, dim, 7);
+    float *queries = malloc((size_t)RECALL_QUERIES * dim * sizeof(float));
+    tu_tmpdir(dir, sizeof(dir), "recall");
+    snprintf(path, sizeof(path), "%s/s", dir);
+    vdb_store *store = make_store(path, f, dim, metric, rows, 1, centres, 0);
+    vdb_rng_seed(&rng, 99); /* held out: a seed the store never saw */
+    for (size_t q = 0; q < RECALL_QUERIES; q++) {
+        float *v = queries + q * dim;
+        gen(f, &rng, dim, v, centres);
+        if (f == FAM_DUPLICATES)
+            for (uint32_t j = 0; j < dim; j++)
+                v[j] += (float)(0.05 * vdb_rng_gauss(&rng));
+    }
+    double r = held_out_recall(store, queries, RECALL_QUERIES, dim, NULL, 0, &short_answers);
+    vdb_calib cal;
+    char explain[VDB_EXPLAIN_MAX];
+    vdb_query_params p = {.k = K, .explain = explain};
+    collect one[1];
+    assert_int_equal(vdb_store_query(store, queries, 1, &p, take, one, NULL), VDB_OK);
+    vdb_store_calib_get(store, &cal);
+    printf("  %-28s rows %5u dim %3u: recall@10 %.4f (calibrated %d; %s)\n", name, rows, dim, r,
+           cal.valid, explain);
+    assert_true(r >= VDB_DEFAULT_TARGET_RECALL - TOLERANCE);
+    assert_int_equal(short_answers, 0);
+    if (rows >= ROWS)
+        assert_true(cal.valid); /* optimize waits for the calibration */
+    vdb_store_close(store);
+    tu_rm_rf(dir);
+    free(queries);
+    free(centres);
+}
+
+static void test_uniform_64(void **s) { (void)s; check_family(FAM_UNIFORM, 64, VDB_METRIC_COSINE, ROWS, "uniform unit 64-d"); }
+static void test_uniform_256(void **s) { (void)s; check_family(FAM_UNIFORM, 256, VDB_METRIC_COSINE, ROWS, "uniform unit 256-d"); }
+static void test_clustered(void **s) { (void)s; check_family(FAM_CLUSTERED, 128, VDB_METRIC_COSINE, ROWS, "clustered text-like 128-d"); }
+static void test_norms_l2(void **s) { (void)s; check_family(FAM_NORMS_L2, 128, VDB_METRIC_L2, ROWS, "euclidean norms 25x 128-d"); }
+static void test_norms_dot(void **s) { (void)s; check_family(FAM_NORMS_DOT, 96, VDB_METRIC_DOT, ROWS, "inner product norms 4x 96-d"); }
+static void test_duplicates(void **s) { (void)s; check_family(FAM_DUPLICATES, 32, VDB_METRIC_COSINE, ROWS, "near-duplicates, exact ties"); }
+static void test_lowdim(void **s) { (void)s; check_family(FAM_LOWDIM, 3, VDB_METRIC_L2, ROWS, "3-d euclidean"); }
+
+static void test_tiny(void **s)
+{
+    static const uint32_t sizes[] = {1, 2, 9, 100, 1000};
+    (void)s;
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+        check_family(FAM_UNIFORM, 16, VDB_METRIC_COSINE, sizes[i], "tiny store");
+}
+
+/* Filters from 0.1% to 100% selectivity: recall >= target - tolerance, and
+ * k results whenever k rows match. */
+static void test_filtered(void **s)
+{
+    static const char *filters[] = {"{\"b\": {\"$lt\": 1}}", "{\"b\": {\"$lt\": 10}}",
+                                    "{\"b\": {\"$lt\": 100}}", "{\"b\": {\"$lt\": 500}}",
+                                    "{\"b\": {\"$gte\": 0}}"};
+    char dir[256], path[300];
+    vdb_rng rng;
+    (void)s;
+    tu_tmpdir(dir, sizeof(dir), "recallf");
+    snprintf(path, sizeof(path), "%s/s", dir);
+    vdb_store *store = make_store(path, FAM_UNIFORM, 64, VDB_METRIC_COSINE, ROWS, 3, NULL, 1);
+    float *queries = malloc((size_t)RECALL_QUERIES * 64 * sizeof(float));
+    vdb_rng_seed(&rng, 1234);
+    for (size_t q = 0; q < RECALL_QUERIES; q++)
+        gen(FAM_UNIFORM, &rng, 64, queries + q * 64, NULL);
+    for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
+        size_t short_answers = 0;
+        vdb_filter *filter = vdb_filter_compile_text(filters[i], strlen(filters[i]), NULL);
+        assert_non_null(filter);
+        double r = held_out_recall(store, queries, RECALL_QUERIES, 64, filter, 0,
+                                   &short_answers);
+        printf("  filter %-24s recall@10 %.4f\n", filters[i], r);
+        assert_true(r >= VDB_DEFAULT_TARGET_RECALL - TOLERANCE);
+        assert_int_equal(short_answers, 0);
+        vdb_filter_free(filter);
+    }
+    vdb_store_close(store);
+    tu_rm_rf(dir);
+    free(queries);
+}
+
+/* A lower per-request target may use a cheaper plan but must still meet
+ * itself; target 1.0 is exact. */
+static void test_request_target(void **s)
+{
+    char dir[256], path[300], explain[VDB_EXPLAIN_MAX];
+    vdb_rng rng;
+    size_t short_answers = 0;
+    (void)s;
+    tu_tmpdir(dir, sizeof(dir), "recallt");
+    snprintf(path, sizeof(path), "%s/s", dir);
+    vdb_store *store = make_store(path, FAM_UNIFORM, 64, VDB_METRIC_COSINE, ROWS, 5, NULL, 0);
+    float *queries = malloc((size_t)RECALL_QUERIES * 64 * sizeof(float));
+    vdb_rng_seed(&rng, 77);
+    for (size_t q = 0; q < RECALL_QUERIES; q++)
+        gen(FAM_UNIFORM, &rng, 64, queries + q * 64, NULL);
+    double r = held_out_recall(store, queries, RECALL_QUERIES, 64, NULL, 0.9, &short_answers);
+    assert_true(r >= 0.9 - TOLERANCE);
+    vdb_query_params p = {.k = K, .explain = explain, .target_recall = 1.0};
+    collect c[1];
+    assert_int_equal(vdb_store_query(store, queries, 1, &p, take, c, NULL), VDB_OK);
+    assert_non_null(strstr(explain, "exact scan"));
+    p.target_recall = 1.5;
+    assert_int_equal(vdb_store_query(store, queries, 1, &p, take, c, NULL), VDB_EINVAL);
+    /* The store's target is changed and persisted. */
+    assert_int_equal(vdb_store_set_target_recall(store, 0.95, NULL), VDB_OK);
+    assert_int_equal(vdb_store_set_target_recall(store, 0.0, NULL), VDB_EINVAL);
+    vdb_store_close(store);
+    store = vdb_store_open(path, NULL, NULL);
+    assert_non_null(store);
+    assert_true(fabs(vdb_store_get_config(store)->target_recall - 0.95) < 1e-12);
+    vdb_store_close(store);
+    tu_rm_rf(dir);
+    free(queries);
+}
+
+/* Calibration is persisted (a reopen does not redo it) and redone after
+ * the store grew by more than the stale fraction. */
+static void test_persist_and_stale(void **s)
+{
+    char dir[256], path[300], file[400];
+    vdb_calib before, after;
+    (void)s;
+    tu_tmpdir(dir, sizeof(dir), "recallp");
+    snprintf(path, sizeof(path), "%s/s", dir);
+    vdb_store *store = make_store(path, FAM_UNIFORM, 32, VDB_METRIC_COSINE, ROWS, 9, NULL, 0);
+    vdb_store_calib_get(store, &before);
+    assert_true(before.valid);
+    snprintf(file, sizeof(file), "%s/%s", path, VDB_CALIB_FILE);
+    assert_true(tu_file_size(file) > 0);
+    vdb_store_close(store);
+    store = vdb_store_open(path, NULL, NULL);
+    assert_non_null(store);
+    vdb_store_calib_get(store, &after);
+    assert_true(after.valid);
+    assert_int_equal(after.when, before.when);
+    assert_int_equal(after.live, before.live);
+    assert_true(fabs(after.scan_ns_row - before.scan_ns_row) < 1e-9 * before.scan_ns_row + 1e-12);
+    assert_int_equal(vdb_store_calib_due(store), 0);
+    /* Grow by 30%: stale, measured again in the background. */
+    {
+        vdb_rng rng;
+        uint32_t n = 3000, dim = 32;
+        float *v = malloc((size_t)n * dim * sizeof(float));
+        vdb_rng_seed(&rng, 4242);
+        for (uint32_t i = 0; i < n; i++)
+            gen(FAM_UNIFORM, &rng, dim, v + (size_t)i * dim, NULL);
+        assert_int_equal(vdb_store_add(store, n, v, NULL, NULL, NULL, NULL), VDB_OK);
+        free(v);
+    }
+    assert_int_equal(vdb_store_optimize(store, NULL, NULL), VDB_OK);
+    vdb_store_calib_get(store, &after);
+    assert_true(after.valid);
+    assert_int_equal(after.live, ROWS + 3000);
+    vdb_store_close(store);
+    tu_rm_rf(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tiny),
+        cmocka_unit_test(test_uniform_64),
+        cmocka_unit_test(test_uniform_256),
+        cmocka_unit_test(test_clustered),
+        cmocka_unit_test(test_norms_l2),
+        cmocka_unit_test(test_norms_dot),
+        cmocka_unit_test(test_duplicates),
+        cmocka_unit_test(test_lowdim),
+        cmocka_unit_test(test_filtered),
+        cmocka_unit_test(test_request_target),
+        cmocka_unit_test(test_persist_and_stale),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
