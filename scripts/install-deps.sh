@@ -19,23 +19,23 @@ RUNTIME_PKGS=(
   libmicrohttpd-dev libjansson-dev libzip-dev nettle-dev zlib1g-dev
   libopenblas-dev libopenblas0-pthread libroaring-dev
   curl ca-certificates
-  nodejs
 )
 TEST_PKGS=(
   libcmocka-dev
   python3 python3-numpy python3-pytest python3-requests python3-hypothesis
   clang libclang-rt-14-dev
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
-  chromium python3-matplotlib
+  chromium python3-matplotlib nodejs
   haproxy
 )
 BENCH_PKGS=(g++ python3-faiss python3-hnswlib libhnswlib-dev wrk)
 FRESH_PKGS=(mmdebstrap git)
 
 # /docs assets (Swagger UI, ReDoc) come from npm at build time
-# (scripts/build-web-assets.sh); NodeSource's nodejs ships npm itself,
-# Debian's needs the npm package.
-command -v npm >/dev/null 2>&1 || RUNTIME_PKGS+=(npm)
+# (scripts/build-web-assets.sh) when npm is there; the server alone does not
+# need it (without it /docs serves the built-in page), so npm is in the test
+# set. NodeSource's nodejs ships npm itself, Debian's needs the npm package.
+command -v npm >/dev/null 2>&1 || TEST_PKGS+=(npm)
 
 case "$SET" in
   runtime) PKGS=("${RUNTIME_PKGS[@]}") ;;

@@ -12,8 +12,8 @@
 #include <time.h>
 
 #include "../core/alloc.h"
-#include "../store/query.h"
 #include "../core/log.h"
+#include "../store/query.h"
 
 static const char *const error_types[VDB_NERRCODES] = {
     "ok",        "invalid",  "no_memory", "not_found", "exists",    "io",       "corrupt",

@@ -3,12 +3,20 @@
  * in-flight ones finish (up to 10 s), every store is checkpointed and
  * unlocked, and the process exits 0.
  *
- * The signals are blocked before any thread starts (so every server thread
- * inherits the mask) and taken synchronously with sigwait here, which keeps
- * all shutdown work out of signal-handler context. */
+ * The signals are blocked before the server's threads start (so they
+ * inherit the mask), but not every thread is ours: OpenBLAS starts its pool
+ * when the library loads, before main, with the signals open. A plain
+ * sigwait lost the race whenever the kernel handed SIGTERM to one of those
+ * threads (default action: the process dies, exit -15, no checkpoint). So a
+ * handler takes the signal on whichever thread gets it and only writes its
+ * number to a pipe; this thread, the one left unblocked besides OpenBLAS's,
+ * reads the pipe and does the shutdown outside signal context. */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../api/api.h"
 #include "../api/config.h"
@@ -16,6 +24,17 @@
 #include "../core/pool.h"
 #include "cli.h"
 #include "cli_store.h"
+
+static int stop_pipe[2] = {-1, -1};
+
+static void on_stop_signal(int sig)
+{
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    if (write(stop_pipe[1], &b, 1) < 0) { /* full pipe: a stop is already queued */
+    }
+    errno = saved;
+}
 
 int vdb_cmd_serve(int argc, char **argv)
 {
@@ -53,6 +72,17 @@ int vdb_cmd_serve(int argc, char **argv)
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
+    if (pipe(stop_pipe) != 0) {
+        fprintf(stderr, "vdb serve: cannot create the stop pipe: %s\n", strerror(errno));
+        return 1;
+    }
+    fcntl(stop_pipe[1], F_SETFL, O_NONBLOCK);
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -65,8 +95,13 @@ int vdb_cmd_serve(int argc, char **argv)
            vdb_api_port(api), config.data_dir, config.env_file[0] ? ", config: " : "",
            config.env_file);
     fflush(stdout);
-    int sig = 0;
-    sigwait(&signals, &sig);
+    pthread_sigmask(SIG_UNBLOCK, &signals, NULL);
+    unsigned char b = 0;
+    ssize_t got;
+    do
+        got = read(stop_pipe[0], &b, 1);
+    while (got < 0 && errno == EINTR);
+    int sig = b;
     vdb_log_info("received %s: stopping (finishing in-flight requests)",
                  sig == SIGINT ? "SIGINT" : "SIGTERM");
     vdb_api_stop(api, 10000);

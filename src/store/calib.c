@@ -38,6 +38,7 @@ struct vdb_store_calib {
     float *reservoir;            /* CALIB_RESERVOIR x dim prepared queries */
     uint32_t nreservoir;
     uint64_t offered;
+    _Atomic int running;         /* a calibration is measuring now */
     _Atomic uint64_t seen;       /* queries seen: 1 in CALIB_OFFER_EVERY is offered */
     vdb_rng rng;                 /* reservoir sampling */
 };
@@ -413,8 +414,8 @@ static int measure(vdb_store *store, const probe_set *ps, vdb_calib *cal, volati
         hook.limit = sb >= 1.0 ? UINT64_MAX : (uint64_t)(sb * 18446744073709551615.0);
         hook.seed = 0x9e37ull * (uint64_t)(s + 1);
         /* Truth: GEMM batch, one chunk of probes per read-guard hold. */
-        for (uint32_t p0 = 0; p0 < ps->n && rc == VDB_OK; p0 += 16) {
-            uint32_t np = ps->n - p0 < 16 ? ps->n - p0 : 16;
+        for (uint32_t p0 = 0; p0 < ps->n && rc == VDB_OK; p0 += CALIB_CHUNK) {
+            uint32_t np = ps->n - p0 < CALIB_CHUNK ? ps->n - p0 : CALIB_CHUNK;
             if (*stop)
                 rc = vdb_error_set(err, VDB_EBUSY, "calibration stopped");
             pthread_rwlock_rdlock(&store->rw);
@@ -519,6 +520,7 @@ int vdb_store_calib_run(vdb_store *store, volatile const int *stop, vdb_error *e
         return vdb_error_set(err, VDB_ENOMEM, "no memory for a calibration");
     }
     vdb_rng_seed(&rng, store->instance ^ (uint64_t)time(NULL));
+    atomic_store(&c->running, 1);
     rc = make_probes(store, &rng, &ps, err);
     if (rc == VDB_OK && ps.n == 0)
         rc = vdb_error_set(err, VDB_EBUSY, "no live rows to calibrate on");
@@ -540,8 +542,14 @@ int vdb_store_calib_run(vdb_store *store, volatile const int *stop, vdb_error *e
         vdb_log_info("%s: calibrated on %llu rows with %u probes in %.2f s", store->dir,
                      (unsigned long long)cal->live, cal->probes, cal->seconds);
     }
+    atomic_store(&c->running, 0);
     vdb_free(ps.q);
     vdb_free(ps.src);
     vdb_free(cal);
     return rc;
+}
+
+int vdb_store_calib_running(vdb_store *store)
+{
+    return store->calib != NULL && atomic_load(&store->calib->running);
 }

@@ -84,6 +84,9 @@ void vdb_store_calib_get(vdb_store *store, vdb_calib *out);
  * invalidated (vdb_store_calib_invalidate). */
 int vdb_store_calib_due(vdb_store *store);
 
+/* 1 while a calibration is measuring (for stats and tests). */
+int vdb_store_calib_running(vdb_store *store);
+
 /* Marks the calibration stale (graph rebuilt, optimize). */
 void vdb_store_calib_invalidate(vdb_store *store);
 

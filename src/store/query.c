@@ -91,7 +91,7 @@ static void plan_plain(vdb_store *store, const vdb_vecview *view, size_t nq, siz
                                                                    : cal->scan_ns_row;
     p->exact_ns = per_row * view->n;
     if (i < 0) {
-        p->why = "no calibrated ef reaches the target";
+        p->why = "no ef reaches the target below the scan's cost";
         return;
     }
     p->graph_ns = c->ns[i];

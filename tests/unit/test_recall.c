@@ -327,6 +327,46 @@ static void test_persist_and_stale(void **s)
     tu_rm_rf(dir);
 }
 
+/* Writes do not wait for a calibration: while one is measuring, adds
+ * complete and are visible (the calibration is still running after them). */
+static void test_writes_during_calibration(void **s)
+{
+    char dir[256], path[300];
+    vdb_rng rng;
+    float v[64 * 10];
+    size_t writes = 0;
+    (void)s;
+    tu_tmpdir(dir, sizeof(dir), "recallw");
+    snprintf(path, sizeof(path), "%s/s", dir);
+    vdb_store *store = make_store(path, FAM_UNIFORM, 64, VDB_METRIC_COSINE, ROWS, 11, NULL, 0);
+    vdb_rng_seed(&rng, 5);
+    /* Growth past the stale fraction starts a calibration in the background. */
+    for (int round = 0; round < 25; round++) {
+        for (int i = 0; i < 10; i++)
+            gen(FAM_UNIFORM, &rng, 64, v + i * 64, NULL);
+        assert_int_equal(vdb_store_add(store, 10, v, NULL, NULL, NULL, NULL), VDB_OK);
+    }
+    float *bulk = malloc((size_t)2500 * 64 * sizeof(float));
+    for (int i = 0; i < 2500; i++)
+        gen(FAM_UNIFORM, &rng, 64, bulk + (size_t)i * 64, NULL);
+    assert_int_equal(vdb_store_add(store, 2500, bulk, NULL, NULL, NULL, NULL), VDB_OK);
+    free(bulk);
+    for (int wait = 0; wait < 3000 && !vdb_store_calib_running(store); wait++)
+        usleep(10000);
+    assert_true(vdb_store_calib_running(store));
+    while (vdb_store_calib_running(store) && writes < 50) {
+        for (int i = 0; i < 10; i++)
+            gen(FAM_UNIFORM, &rng, 64, v + i * 64, NULL);
+        assert_int_equal(vdb_store_add(store, 10, v, NULL, NULL, NULL, NULL), VDB_OK);
+        writes++;
+    }
+    /* Several writes completed while it was still measuring. */
+    printf("  %zu writes of 10 rows completed during one calibration\n", writes);
+    assert_true(writes >= 3);
+    vdb_store_close(store);
+    tu_rm_rf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -341,6 +381,7 @@ int main(void)
         cmocka_unit_test(test_filtered),
         cmocka_unit_test(test_request_target),
         cmocka_unit_test(test_persist_and_stale),
+        cmocka_unit_test(test_writes_during_calibration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
