@@ -53,7 +53,7 @@ PYTHON ?= /usr/bin/python3
 UNAME_S := $(shell uname -s)
 UNAME_M := $(shell uname -m)
 
-PKGS := libmicrohttpd jansson libzip nettle zlib
+PKGS := jansson libzip nettle zlib
 WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes
 OPT ?= -O2 -g
 VDB_VERSION := 0.1.0

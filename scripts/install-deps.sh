@@ -16,7 +16,7 @@ SET=${1:-test}
 
 RUNTIME_PKGS=(
   make gcc libc6-dev pkg-config
-  libmicrohttpd-dev libjansson-dev libzip-dev nettle-dev zlib1g-dev
+  libjansson-dev libzip-dev nettle-dev zlib1g-dev
   libopenblas-dev libopenblas0-pthread libroaring-dev
   curl ca-certificates
 )
@@ -47,11 +47,11 @@ esac
 
 if [ "$(uname -s)" = "Darwin" ]; then
   if command -v pkg-config >/dev/null 2>&1 &&
-     pkg-config --exists libmicrohttpd jansson libzip nettle 2>/dev/null; then
+     pkg-config --exists jansson libzip nettle 2>/dev/null; then
     exit 0
   fi
   echo "install-deps: on macOS install the libraries with Homebrew first:" >&2
-  echo "  brew install pkg-config libmicrohttpd jansson libzip nettle croaring cmocka numpy" >&2
+  echo "  brew install pkg-config jansson libzip nettle croaring cmocka numpy" >&2
   echo "(BLAS comes from Accelerate; nothing to install)" >&2
   exit 1
 fi

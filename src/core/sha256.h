@@ -1,5 +1,5 @@
 /* SHA-256 for API key hashes and ZIP manifests: an adapter over nettle
- * (already a dependency of libmicrohttpd's TLS stack on Debian), the only
+ * (Debian's GnuTLS is built on it), the only
  * file that includes nettle's headers. */
 #ifndef VDB_CORE_SHA256_H
 #define VDB_CORE_SHA256_H

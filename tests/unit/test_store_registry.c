@@ -197,7 +197,7 @@ static void test_slow_open_blocks_only_itself(void **state)
     if (pid == 0) {
         vdb_store *big = vdb_store_create(dir, &config, &options, &err);
         float v[4 * 10];
-        for (uint32_t b = 0; big != NULL && b < 5000; b++) {
+        for (uint32_t b = 0; big != NULL && b < 20000; b++) {
             tu_fill(v, b, 10, 4);
             if (vdb_store_add(big, 10, v, NULL, NULL, NULL, &err) != VDB_OK)
                 _exit(1);
