@@ -266,6 +266,10 @@ static void test_request_target(void **s)
     for (size_t q = 0; q < RECALL_QUERIES; q++)
         gen(FAM_UNIFORM, &rng, 64, queries + q * 64, NULL);
     double r = held_out_recall(store, queries, RECALL_QUERIES, 64, NULL, 0.9, &short_answers);
+    vdb_query_params probe = {.k = K, .explain = explain, .target_recall = 0.9};
+    collect one[1];
+    assert_int_equal(vdb_store_query(store, queries, 1, &probe, take, one, NULL), VDB_OK);
+    printf("  target 0.9: held-out recall@10 %.4f; plan: %s\n", r, explain);
     assert_true(r >= 0.9 - TOLERANCE);
     vdb_query_params p = {.k = K, .explain = explain, .target_recall = 1.0};
     collect c[1];
