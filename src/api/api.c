@@ -315,6 +315,15 @@ static void finish(vdb_req *req, int rc, double start)
                                                    : "admin/api key");
 }
 
+static void req_begin(vdb_req *req, vdb_api *api, const vdb_http_request *http,
+                      vdb_http_response *resp)
+{
+    memset(req, 0, sizeof(*req));
+    req->api = api;
+    req->http = http;
+    req->resp = resp;
+}
+
 /* Runs on the request head, before any body byte is read: a request that
  * will be refused (route, size, key, rate, media type) is answered without
  * buffering its body. */
@@ -325,10 +334,7 @@ static int gate(void *ctx, const vdb_http_request *http, vdb_http_response *resp
     char allow[64];
     int answered = 0;
     double start = vdb_now_ms();
-    memset(&req, 0, sizeof(req));
-    req.api = api;
-    req.http = http;
-    req.resp = resp;
+    req_begin(&req, api, http, resp);
     int rc = precheck(&req, &answered, allow, sizeof(allow));
     if (rc == VDB_OK && !answered)
         rc = rate_check(&req, &answered);
@@ -354,10 +360,7 @@ static void handle(void *ctx, const vdb_http_request *http, vdb_http_response *r
     char allow[64];
     int answered = 0;
     double start = vdb_now_ms();
-    memset(&req, 0, sizeof(req));
-    req.api = api;
-    req.http = http;
-    req.resp = resp;
+    req_begin(&req, api, http, resp);
     /* The gate passed on this head; this repeats the cheap checks to get
      * the route and the principal (a key revoked in between is refused). */
     int rc = precheck(&req, &answered, allow, sizeof(allow));
