@@ -189,10 +189,9 @@ int vdb_cmd_recall(int argc, char **argv)
                        vdb_calib_s_bands[sb], "-", "-", "-", "(exact)");
                 continue;
             }
+            double mean, lo = vdb_calib_curve_lcb(cv, (uint32_t)i, &mean);
             printf("%-6u %-11.3g %-6u %-8.4f %-12.4f %-10.1f\n", vdb_calib_k_bands[kb],
-                   vdb_calib_s_bands[sb], vdb_calib_ef_ladder[i],
-                   (double)cv->hits[i] / (double)cv->total[i],
-                   vdb_calib_lcb(cv->hits[i], cv->total[i]), cv->ns[i] / 1e3);
+                   vdb_calib_s_bands[sb], vdb_calib_ef_ladder[i], mean, lo, cv->ns[i] / 1e3);
         }
 done:
     vdb_free(queries);

@@ -18,13 +18,15 @@
 #include "store_index.h"
 #include "store_int.h"
 
-#define CALIB_PROBES 200u      /* sampled probes (plus the reservoir) */
-#define CALIB_RESERVOIR 32u    /* recent real queries kept as probes */
+#define CALIB_PROBES 200u      /* sampled probes, half near, half spread */
+#define CALIB_RESERVOIR 64u    /* recent real queries kept as probes */
+#define CALIB_REAL_MIN 32u     /* real queries that replace the spread class */
+#define CALIB_SMALL_BAND 50u   /* probes per class for the filtered/big-k bands */
 #define CALIB_CHUNK 4u         /* probes per read-guard hold */
 #define CALIB_MIN_ROWS 64u     /* below this there is nothing to calibrate */
 #define CALIB_STOP_LCB 0.999   /* a curve stops once this bound is reached */
 #define CALIB_OFFER_EVERY 16u  /* sample real queries without a lock per query */
-#define CALIB_FORMAT "vdb-calib 1"
+#define CALIB_FORMAT "vdb-calib 2"
 
 const uint32_t vdb_calib_ef_ladder[VDB_CALIB_NEF] = {10,  16,  24,  32,  48,   64,   96,   128,
                                                      192, 256, 384, 512, 768, 1024, 1536, 2048};
@@ -63,10 +65,31 @@ int vdb_calib_k_band(size_t k)
     return VDB_CALIB_NK;
 }
 
+double vdb_calib_curve_lcb(const vdb_calib_curve *curve, uint32_t i, double *mean)
+{
+    double lo = 0, m = 0;
+    int any = 0;
+    if (i < curve->measured)
+        for (int c = 0; c < VDB_CALIB_NCLASS; c++) {
+            uint64_t h = curve->hits[c][i], t = curve->total[c][i];
+            if (!(curve->classes & (1u << c)) || t == 0)
+                continue;
+            double b = vdb_calib_lcb(h, t);
+            if (!any || b < lo) {
+                lo = b;
+                m = (double)h / (double)t;
+            }
+            any = 1;
+        }
+    if (mean != NULL)
+        *mean = m;
+    return lo;
+}
+
 int vdb_calib_pick(const vdb_calib_curve *curve, double target)
 {
     for (uint32_t i = 0; i < curve->measured; i++)
-        if (curve->total[i] > 0 && vdb_calib_lcb(curve->hits[i], curve->total[i]) >= target)
+        if (vdb_calib_curve_lcb(curve, i, NULL) >= target)
             return (int)i;
     return -1;
 }
@@ -100,10 +123,13 @@ static int save(const vdb_store *store, const vdb_calib *cal, vdb_error *err)
     for (int s = 0; s < VDB_CALIB_NS; s++)
         for (int k = 0; k < VDB_CALIB_NK; k++) {
             const vdb_calib_curve *c = &cal->curve[s][k];
-            PUT("%u", c->measured);
-            for (uint32_t i = 0; i < c->measured; i++)
-                PUT(" %llu %llu %.17g", (unsigned long long)c->hits[i],
-                    (unsigned long long)c->total[i], c->ns[i]);
+            PUT("%u %u", c->measured, c->classes);
+            for (uint32_t i = 0; i < c->measured; i++) {
+                PUT(" %.17g", c->ns[i]);
+                for (int k2 = 0; k2 < VDB_CALIB_NCLASS; k2++)
+                    PUT(" %llu %llu", (unsigned long long)c->hits[k2][i],
+                        (unsigned long long)c->total[k2][i]);
+            }
             PUT("\n");
         }
 #undef PUT
@@ -157,14 +183,19 @@ static int load(const vdb_store *store, vdb_calib *cal)
     for (int s = 0; s < VDB_CALIB_NS; s++)
         for (int k = 0; k < VDB_CALIB_NK; k++) {
             vdb_calib_curve *c = &cal->curve[s][k];
-            if (fscanf(f, "%u", &c->measured) != 1 || c->measured > VDB_CALIB_NEF)
+            if (fscanf(f, "%u %u", &c->measured, &c->classes) != 2 ||
+                c->measured > VDB_CALIB_NEF || c->classes >= (1u << VDB_CALIB_NCLASS))
                 goto done;
             for (uint32_t i = 0; i < c->measured; i++) {
-                unsigned long long h, t;
-                if (fscanf(f, "%llu %llu %lg", &h, &t, &c->ns[i]) != 3 || h > t)
+                if (fscanf(f, "%lg", &c->ns[i]) != 1)
                     goto done;
-                c->hits[i] = h;
-                c->total[i] = t;
+                for (int k2 = 0; k2 < VDB_CALIB_NCLASS; k2++) {
+                    unsigned long long h, t;
+                    if (fscanf(f, "%llu %llu", &h, &t) != 2 || h > t)
+                        goto done;
+                    c->hits[k2][i] = h;
+                    c->total[k2][i] = t;
+                }
             }
         }
     ok = cal->scan_ns_row > 0 && cal->gemm_ns_row > 0 && cal->ids_ns_row > 0;
@@ -245,6 +276,7 @@ void vdb_store_calib_offer(vdb_store *store, const float *query)
 {
     vdb_store_calib *c = store->calib;
     uint32_t dim = store->config.dim;
+    int kick = 0;
     if (c == NULL || atomic_fetch_add(&c->seen, 1) % CALIB_OFFER_EVERY != 0)
         return;
     pthread_mutex_lock(&c->mutex);
@@ -259,8 +291,17 @@ void vdb_store_calib_offer(vdb_store *store, const float *query)
                 c->nreservoir = (uint32_t)slot + 1;
         }
         c->offered++;
+        /* Enough real queries to stand for the workload: measure them,
+         * once, instead of the guessed spread class. */
+        if (c->offered == CALIB_REAL_MIN && c->cal.valid &&
+            !(c->cal.curve[0][0].classes & (1u << VDB_CALIB_REAL))) {
+            c->stale = 1;
+            kick = 1;
+        }
     }
     pthread_mutex_unlock(&c->mutex);
+    if (kick)
+        vdb_store_index_kick(store);
 }
 
 /* ---- measurement --------------------------------------------------------- */
@@ -289,7 +330,9 @@ static int band_accept(void *ctx, uint32_t row)
 typedef struct probe_set {
     float *q;          /* nprobes x dim, prepared */
     uint32_t *src;     /* row to exclude, UINT32_MAX for none */
+    uint8_t *cls;      /* VDB_CALIB_NEAR / _SPREAD / _REAL */
     uint32_t n;
+    uint32_t nclass[VDB_CALIB_NCLASS];
 } probe_set;
 
 /* Per-dimension mean and spread of up to FIT_ROWS sampled live rows
@@ -319,23 +362,22 @@ static void fit_gaussian(const vdb_vecview *view, vdb_rng *rng, uint32_t dim, do
     }
 }
 
-/* Probes of two kinds, plus the reservoir of real queries. Four fifths are
- * stored rows perturbed at several noise scales (queries near the data).
- * One fifth are drawn from a Gaussian fitted to the data's own
- * per-dimension mean and spread, near no stored row in particular: such
- * queries are the graph's hard case (on uniform high-dimensional data the
- * near-row probes alone overstated recall at a 0.9 target), so the bound
- * the planner uses must see them. */
+/* The three probe classes (calib.h): alternately a near probe (a stored
+ * row perturbed at one of four noise scales) and a spread probe (drawn
+ * from a Gaussian fitted to the data's per-dimension mean and spread),
+ * then the reservoir of real queries. */
 static int make_probes(vdb_store *store, vdb_rng *rng, probe_set *ps, vdb_error *err)
 {
-    static const double scales[] = {0.05, 0.2, 0.5, 1.0, -1.0}; /* -1: fitted Gaussian */
+    static const double scales[] = {0.05, 0.2, 0.5, 1.0};
     vdb_store_calib *c = store->calib;
     uint32_t dim = store->config.dim;
     uint32_t want = CALIB_PROBES + CALIB_RESERVOIR;
     ps->q = vdb_malloc((size_t)want * dim * sizeof(float));
     ps->src = vdb_malloc(want * sizeof(uint32_t));
+    ps->cls = vdb_malloc(want);
     ps->n = 0;
-    if (ps->q == NULL || ps->src == NULL)
+    memset(ps->nclass, 0, sizeof(ps->nclass));
+    if (ps->q == NULL || ps->src == NULL || ps->cls == NULL)
         return vdb_error_set(err, VDB_ENOMEM, "no memory for calibration probes");
     double *mean = vdb_malloc((size_t)dim * 2 * sizeof(double)), *sd = mean ? mean + dim : NULL;
     if (mean == NULL)
@@ -344,12 +386,15 @@ static int make_probes(vdb_store *store, vdb_rng *rng, probe_set *ps, vdb_error 
     vdb_vecview view = vdb_vecset_view(store->set);
     fit_gaussian(&view, rng, dim, mean, sd);
     for (uint32_t tries = 0; ps->n < CALIB_PROBES && tries < 20 * CALIB_PROBES; tries++) {
-        if (scales[ps->n % 5] < 0) {
+        if (tries % 2 == 1) {
             float *q = ps->q + (size_t)ps->n * dim;
             for (uint32_t j = 0; j < dim; j++)
                 q[j] = (float)(mean[j] + sd[j] * vdb_rng_gauss(rng));
-            if (vdb_flat_prepare_query(view.metric, q, q, dim, NULL) == VDB_OK)
+            if (vdb_flat_prepare_query(view.metric, q, q, dim, NULL) == VDB_OK) {
+                ps->cls[ps->n] = VDB_CALIB_SPREAD;
+                ps->nclass[VDB_CALIB_SPREAD]++;
                 ps->src[ps->n++] = UINT32_MAX;
+            }
             continue;
         }
         uint32_t a = (uint32_t)vdb_rng_below(rng, view.n), b = (uint32_t)vdb_rng_below(rng, view.n);
@@ -360,11 +405,13 @@ static int make_probes(vdb_store *store, vdb_rng *rng, probe_set *ps, vdb_error 
         double d2 = 0;
         for (uint32_t j = 0; j < dim; j++)
             d2 += ((double)x[j] - y[j]) * ((double)x[j] - y[j]);
-        double sigma = scales[ps->n % 5] * sqrt(d2 / dim);
+        double sigma = scales[(tries / 2) % 4] * sqrt(d2 / dim);
         for (uint32_t j = 0; j < dim; j++)
             q[j] = (float)(x[j] + sigma * vdb_rng_gauss(rng));
         if (vdb_flat_prepare_query(view.metric, q, q, dim, NULL) != VDB_OK)
             continue;
+        ps->cls[ps->n] = VDB_CALIB_NEAR;
+        ps->nclass[VDB_CALIB_NEAR]++;
         ps->src[ps->n++] = a;
     }
     pthread_rwlock_unlock(&store->rw);
@@ -372,6 +419,8 @@ static int make_probes(vdb_store *store, vdb_rng *rng, probe_set *ps, vdb_error 
     pthread_mutex_lock(&c->mutex);
     for (uint32_t i = 0; i < c->nreservoir; i++) {
         memcpy(ps->q + (size_t)ps->n * dim, c->reservoir + (size_t)i * dim, dim * sizeof(float));
+        ps->cls[ps->n] = VDB_CALIB_REAL;
+        ps->nclass[VDB_CALIB_REAL]++;
         ps->src[ps->n++] = UINT32_MAX;
     }
     pthread_mutex_unlock(&c->mutex);
@@ -408,6 +457,14 @@ static int measure(vdb_store *store, const probe_set *ps, vdb_calib *cal, volati
 {
     uint32_t dim = store->config.dim;
     size_t kmax = vdb_calib_k_bands[VDB_CALIB_NK - 1] + 1;
+    /* Near probes always count; real queries, once there are enough of
+     * them, instead of the spread class that stands in for them. */
+    uint32_t classes = 1u << VDB_CALIB_NEAR;
+    classes |= ps->nclass[VDB_CALIB_REAL] >= CALIB_REAL_MIN ? 1u << VDB_CALIB_REAL
+                                                            : 1u << VDB_CALIB_SPREAD;
+    for (int c = 0; c < VDB_CALIB_NCLASS; c++)
+        if (ps->nclass[c] == 0)
+            classes &= ~(1u << c);
     vdb_hit *truth = vdb_malloc((size_t)ps->n * kmax * sizeof(vdb_hit));
     size_t *tcount = vdb_malloc(ps->n * sizeof(size_t));
     vdb_hit *got = vdb_malloc(kmax * sizeof(vdb_hit));
@@ -486,15 +543,18 @@ static int measure(vdb_store *store, const probe_set *ps, vdb_calib *cal, volati
             size_t k = vdb_calib_k_bands[kb];
             vdb_calib_curve *curve = &cal->curve[s][kb];
             /* Filtered bands and the big-k band need fewer probes for a
-             * tight bound (more neighbours per probe, or a cheaper truth). */
-            uint32_t np = s == 0 && kb == 0 ? ps->n : ps->n < 100 ? ps->n : 100;
+             * tight bound (more neighbours per probe, or a cheaper truth):
+             * CALIB_SMALL_BAND of each class. */
+            uint32_t quota = s == 0 && kb == 0 ? UINT32_MAX : CALIB_SMALL_BAND;
             memset(curve, 0, sizeof(*curve));
+            curve->classes = classes;
             for (int e = 0; e < VDB_CALIB_NEF && rc == VDB_OK; e++) {
                 uint32_t ef = vdb_calib_ef_ladder[e];
                 double ns = 0;
+                uint32_t np = 0, used[VDB_CALIB_NCLASS] = {0};
                 if (ef < k && e + 1 < VDB_CALIB_NEF && vdb_calib_ef_ladder[e + 1] <= k)
                     continue; /* below k the search uses ef = k anyway */
-                for (uint32_t p0 = 0; p0 < np && rc == VDB_OK; p0 += CALIB_CHUNK) {
+                for (uint32_t p0 = 0; p0 < ps->n && rc == VDB_OK; p0 += CALIB_CHUNK) {
                     if (*stop)
                         rc = vdb_error_set(err, VDB_EBUSY, "calibration stopped");
                     pthread_rwlock_rdlock(&store->rw);
@@ -502,8 +562,14 @@ static int measure(vdb_store *store, const probe_set *ps, vdb_calib *cal, volati
                     if (rc == VDB_OK && vdb_store_index_epoch(store) != epoch)
                         rc = vdb_error_set(err, VDB_EBUSY, "rows renumbered during calibration");
                     const vdb_filter_hook *use = sb >= 1.0 && view.n == hook.n0 ? NULL : &fh;
-                    for (uint32_t p = p0; p < p0 + CALIB_CHUNK && p < np && rc == VDB_OK; p++) {
+                    for (uint32_t p = p0; p < p0 + CALIB_CHUNK && p < ps->n && rc == VDB_OK;
+                         p++) {
                         size_t cnt = 0, nt;
+                        int pc = ps->cls[p];
+                        if (!(classes & (1u << pc)) || used[pc] >= quota)
+                            continue;
+                        used[pc]++;
+                        np++;
                         double t0 = now_s(CLOCK_MONOTONIC);
                         rc = vdb_store_index_graph(store, &view, ps->q + (size_t)p * dim, k + 1,
                                                    ef, use, got, &cnt, err);
@@ -512,8 +578,8 @@ static int measure(vdb_store *store, const probe_set *ps, vdb_calib *cal, volati
                             break;
                         nt = strip(truth + (size_t)p * kmax, tcount[p], ps->src[p], k);
                         cnt = strip(got, cnt, ps->src[p], k);
-                        curve->hits[e] += matched(truth + (size_t)p * kmax, nt, got, cnt);
-                        curve->total[e] += nt;
+                        curve->hits[pc][e] += matched(truth + (size_t)p * kmax, nt, got, cnt);
+                        curve->total[pc][e] += nt;
                     }
                     pthread_rwlock_unlock(&store->rw);
                 }
@@ -526,17 +592,23 @@ static int measure(vdb_store *store, const probe_set *ps, vdb_calib *cal, volati
                  * a filtered band an exact search over its candidates. */
                 double scan = sb >= 1.0 ? cal->scan_ns_row * hook.n0
                                         : cal->ids_ns_row * sb * hook.n0;
-                if (vdb_calib_lcb(curve->hits[e], curve->total[e]) >= CALIB_STOP_LCB ||
+                int perfect = 1;
+                for (int c = 0; c < VDB_CALIB_NCLASS; c++)
+                    if ((classes & (1u << c)) && curve->hits[c][e] != curve->total[c][e])
+                        perfect = 0;
+                if (perfect || vdb_calib_curve_lcb(curve, (uint32_t)e, NULL) >= CALIB_STOP_LCB ||
                     curve->ns[e] > 2.0 * scan || ef >= hook.n0)
                     break;
             }
             /* Skipped entries (ef below k) repeat the first measured one. */
             for (int e = 0; e < (int)curve->measured; e++)
-                if (curve->total[e] == 0) {
+                if (curve->ns[e] == 0) {
                     for (int f = e + 1; f < (int)curve->measured; f++)
-                        if (curve->total[f] > 0) {
-                            curve->hits[e] = curve->hits[f];
-                            curve->total[e] = curve->total[f];
+                        if (curve->ns[f] > 0) {
+                            for (int c = 0; c < VDB_CALIB_NCLASS; c++) {
+                                curve->hits[c][e] = curve->hits[c][f];
+                                curve->total[c][e] = curve->total[c][f];
+                            }
                             curve->ns[e] = curve->ns[f];
                             break;
                         }
@@ -591,6 +663,7 @@ int vdb_store_calib_run(vdb_store *store, volatile const int *stop, vdb_error *e
     atomic_store(&c->running, 0);
     vdb_free(ps.q);
     vdb_free(ps.src);
+    vdb_free(ps.cls);
     vdb_free(cal);
     return rc;
 }

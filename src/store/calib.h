@@ -5,11 +5,20 @@
  *
  * What is measured (vdb_store_calib_run, background, by the indexer thread
  * once the graph has caught up):
- *   probes   up to CALIB_PROBES query vectors: stored rows perturbed by
- *            Gaussian noise at several scales (relative to the distance to
- *            another random row, so it works for every metric and norm
- *            spread; the source row itself is excluded from both answers),
- *            plus a reservoir of recent real queries;
+ *   probes   three classes, each bounded on its own (the planner needs
+ *            every counted class to meet the target):
+ *            near    stored rows perturbed by Gaussian noise at several
+ *                    scales (relative to the distance to another random
+ *                    row, so it works for every metric and norm spread;
+ *                    the source row is excluded from both answers);
+ *            spread  drawn from a Gaussian fitted to the data's
+ *                    per-dimension mean and spread, near no row in
+ *                    particular: the graph's hard case, standing in for
+ *                    real queries until enough have been seen;
+ *            real    a reservoir of recent real queries; once it holds
+ *                    CALIB_REAL_MIN of them it replaces the spread class
+ *                    (the workload's own queries beat a guess at them),
+ *                    and the first time it fills a calibration is due;
  *   truth    exact top-k through the GEMM batch path (vdb_flat_search_batch);
  *   curves   for each k band (k <= 10, k <= 100) and selectivity band
  *            (100%, 50%, 10%, 2%: random row subsets through a filter hook),
@@ -50,10 +59,22 @@ extern const uint32_t vdb_calib_ef_ladder[VDB_CALIB_NEF];
 extern const uint32_t vdb_calib_k_bands[VDB_CALIB_NK];
 extern const double vdb_calib_s_bands[VDB_CALIB_NS];
 
+/* Probe classes, measured separately: a bound over a pooled mix would let
+ * many easy probes hide a hard class (on uniform 64-d data the pooled bound
+ * said 0.90 where fresh queries got 0.82). */
+enum {
+    VDB_CALIB_NEAR = 0, /* stored rows perturbed at several scales */
+    VDB_CALIB_SPREAD,   /* drawn from a Gaussian fitted to the data's spread */
+    VDB_CALIB_REAL,     /* the reservoir of real queries */
+    VDB_CALIB_NCLASS
+};
+
 typedef struct vdb_calib_curve {
     uint32_t measured;               /* ladder entries measured (a prefix) */
-    uint64_t hits[VDB_CALIB_NEF];    /* neighbours found within the exact k-th distance */
-    uint64_t total[VDB_CALIB_NEF];   /* neighbours asked for */
+    uint32_t classes;                /* bit c: class c counts towards the bound */
+    /* neighbours found within the exact k-th distance / asked for */
+    uint64_t hits[VDB_CALIB_NCLASS][VDB_CALIB_NEF];
+    uint64_t total[VDB_CALIB_NCLASS][VDB_CALIB_NEF];
     double ns[VDB_CALIB_NEF];        /* mean single-query graph search time */
 } vdb_calib_curve;
 
@@ -103,6 +124,12 @@ double vdb_calib_lcb(uint64_t hits, uint64_t total);
 
 /* The k band for k (VDB_CALIB_NK when k is beyond the last band). */
 int vdb_calib_k_band(size_t k);
+
+/* The bound the planner uses for ladder entry i of `curve`: the smallest
+ * Wilson lower bound over the classes it counts (each must meet the
+ * target on its own); *mean, when not NULL, gets that class's measured
+ * recall. 0 when nothing was measured. */
+double vdb_calib_curve_lcb(const vdb_calib_curve *curve, uint32_t i, double *mean);
 
 /* Smallest measured ladder index of `curve` whose lower bound reaches
  * `target`; -1 when none. */

@@ -95,8 +95,7 @@ static void plan_plain(vdb_store *store, const vdb_vecview *view, size_t nq, siz
         return;
     }
     p->graph_ns = c->ns[i];
-    p->recall = (double)c->hits[i] / (double)c->total[i];
-    p->recall_lo = vdb_calib_lcb(c->hits[i], c->total[i]);
+    p->recall_lo = vdb_calib_curve_lcb(c, (uint32_t)i, &p->recall);
     p->ef = vdb_calib_ef_ladder[i];
     if (p->exact_ns <= p->graph_ns) {
         p->why = "exact scan is cheaper";
@@ -207,8 +206,7 @@ static vdb_selection *plan_filtered(vdb_store *store, const vdb_vecview *view, s
             const vdb_calib_curve *c = &cal->curve[0][cc->kb];
             int i = vdb_calib_pick(c, p->target);
             if (i >= 0) {
-                p->recall = (double)c->hits[i] / (double)c->total[i];
-                p->recall_lo = vdb_calib_lcb(c->hits[i], c->total[i]);
+                p->recall_lo = vdb_calib_curve_lcb(c, (uint32_t)i, &p->recall);
             }
         }
         break;
@@ -454,7 +452,7 @@ void vdb_store_recall_summary(vdb_store *store, double *target, double *lower_bo
     const vdb_calib_curve *c = &cal.curve[0][0];
     int i = vdb_calib_pick(c, *target);
     if (i >= 0) {
-        *lower_bound = vdb_calib_lcb(c->hits[i], c->total[i]);
+        *lower_bound = vdb_calib_curve_lcb(c, (uint32_t)i, NULL);
         *ef = vdb_calib_ef_ladder[i];
     }
 }
@@ -479,6 +477,14 @@ vdb_json *vdb_store_recall_json(vdb_store *store)
         vdb_json_object_set_new(obj, "measured_at", vdb_json_int(cal.when));
         vdb_json_object_set_new(obj, "measured_rows", vdb_json_int((long long)cal.live));
         vdb_json_object_set_new(obj, "probes", vdb_json_int(cal.probes));
+        /* Which probe classes the bounds stand on (calib.h). */
+        vdb_json *cls = vdb_json_array();
+        static const char *const names[VDB_CALIB_NCLASS] = {"near", "spread", "real"};
+        for (int c = 0; c < VDB_CALIB_NCLASS && cls != NULL; c++)
+            if (cal.curve[0][0].classes & (1u << c))
+                vdb_json_array_append_new(cls, vdb_json_string(names[c]));
+        if (cls != NULL)
+            vdb_json_object_set_new(obj, "probe_classes", cls);
         vdb_json_object_set_new(obj, "calibration_seconds", vdb_json_real(cal.seconds));
         vdb_json_object_set_new(obj, "calibration_cpu_seconds", vdb_json_real(cal.cpu_seconds));
         vdb_json_object_set_new(obj, "exact_scan_ns_per_row", vdb_json_real(cal.scan_ns_row));
@@ -495,11 +501,10 @@ vdb_json *vdb_store_recall_json(vdb_store *store)
                 vdb_json_object_set_new(b, "k_max", vdb_json_int(vdb_calib_k_bands[kb]));
                 vdb_json_object_set_new(b, "selectivity", vdb_json_real(vdb_calib_s_bands[sb]));
                 if (i >= 0) {
+                    double mean, lo = vdb_calib_curve_lcb(c, (uint32_t)i, &mean);
                     vdb_json_object_set_new(b, "ef", vdb_json_int(vdb_calib_ef_ladder[i]));
-                    vdb_json_object_set_new(
-                        b, "recall", vdb_json_real((double)c->hits[i] / (double)c->total[i]));
-                    vdb_json_object_set_new(b, "recall_lower_bound",
-                                            vdb_json_real(vdb_calib_lcb(c->hits[i], c->total[i])));
+                    vdb_json_object_set_new(b, "recall", vdb_json_real(mean));
+                    vdb_json_object_set_new(b, "recall_lower_bound", vdb_json_real(lo));
                     vdb_json_object_set_new(b, "graph_us", vdb_json_real(c->ns[i] / 1e3));
                 } else {
                     /* No measured ef reaches the target: such queries scan. */
@@ -508,7 +513,7 @@ vdb_json *vdb_store_recall_json(vdb_store *store)
                         uint32_t last = c->measured - 1;
                         vdb_json_object_set_new(
                             b, "best_recall_lower_bound",
-                            vdb_json_real(vdb_calib_lcb(c->hits[last], c->total[last])));
+                            vdb_json_real(vdb_calib_curve_lcb(c, last, NULL)));
                     }
                 }
                 vdb_json_array_append_new(bands, b);
