@@ -59,9 +59,16 @@ typedef struct vdb_store_config {
      * the first add fixes it (vdb_store_adopt_dim); persisted in store.json
      * as "dimension_from_first_add" until then. */
     uint32_t dim_from_first_add;
+    /* vdb_quant_kind (index/quant.h): none, int8 or binary. Quantized
+     * stores keep derived codes in memory beside the float rows (which stay
+     * the source of truth) and answer single exact queries from them with
+     * float re-ranking (store_codes.h); persisted in store.json. */
+    int quantization;
 } vdb_store_config;
 
 #define VDB_DEFAULT_TARGET_RECALL 0.99
+/* Measured, see BENCHMARKS.md "Quantized exact scan": none. */
+#define VDB_DEFAULT_QUANTIZATION 0
 
 typedef struct vdb_store_options {
     vdb_fsync_policy fsync;
@@ -180,6 +187,13 @@ void vdb_store_get_stats(vdb_store *store, vdb_store_stats *stats);
 /* Changes the store's recall target (0 < target <= 1) and persists it in
  * store.json (through a checkpoint). Errors: VDB_EINVAL, the checkpoint's. */
 int vdb_store_set_target_recall(vdb_store *store, double target, vdb_error *err);
+
+/* Changes the store's quantization (vdb_quant_kind: 0 none, 1 int8, 2
+ * binary): builds the new codes from the float rows (readers go on; writers
+ * wait), swaps them in, and persists the setting in store.json through a
+ * checkpoint. Errors: VDB_EINVAL (unknown
+ * kind), VDB_EREADONLY, VDB_ENOMEM (nothing changed), the checkpoint's. */
+int vdb_store_set_quantization(vdb_store *store, int kind, vdb_error *err);
 
 /* Writes a new snapshot and truncates the WAL (also compacts tombstones). */
 int vdb_store_checkpoint(vdb_store *store, vdb_error *err);

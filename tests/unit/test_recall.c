@@ -24,53 +24,13 @@
 #include "filter/filter.h"
 #include "store/calib.h"
 #include "store/store.h"
+#include "families.h"
 #include "store_testutil.h"
 
 #define K 10
 #define RECALL_QUERIES 150
 #define TOLERANCE 0.02
 #define ROWS 10000u
-
-typedef enum {
-    FAM_UNIFORM,     /* unit vectors, uniform on the sphere */
-    FAM_CLUSTERED,   /* text-like: tight clusters around 40 centres */
-    FAM_NORMS_L2,    /* Gaussian directions, norms spread 25x, euclidean */
-    FAM_NORMS_DOT,   /* inner product, norms spread 4x */
-    FAM_DUPLICATES,  /* 400 base vectors, each stored 25 times: exact ties */
-    FAM_LOWDIM       /* 3-d */
-} family;
-
-static void gen(family f, vdb_rng *rng, uint32_t dim, float *v, const float *centres)
-{
-    double norm = 0;
-    switch (f) {
-    case FAM_CLUSTERED: {
-        const float *c = centres + vdb_rng_below(rng, 40) * dim;
-        for (uint32_t j = 0; j < dim; j++)
-            v[j] = c[j] + (float)(0.35 * vdb_rng_gauss(rng));
-        return;
-    }
-    case FAM_DUPLICATES: {
-        /* base vectors come from centres (400 x dim); queries perturb them */
-        const float *c = centres + vdb_rng_below(rng, 400) * dim;
-        memcpy(v, c, dim * sizeof(float));
-        return;
-    }
-    default:
-        break;
-    }
-    for (uint32_t j = 0; j < dim; j++) {
-        v[j] = (float)vdb_rng_gauss(rng);
-        norm += (double)v[j] * v[j];
-    }
-    double scale = 1.0 / sqrt(norm);
-    if (f == FAM_NORMS_L2)
-        scale *= exp(vdb_rng_uniform(rng) * log(25.0));
-    else if (f == FAM_NORMS_DOT)
-        scale *= 1.0 + 3.0 * vdb_rng_uniform(rng);
-    for (uint32_t j = 0; j < dim; j++)
-        v[j] = (float)(v[j] * scale);
-}
 
 typedef struct collect {
     double dist[K];
@@ -150,17 +110,6 @@ static vdb_store *make_store(const char *path, family f, uint32_t dim, vdb_metri
     free(batch);
     assert_int_equal(vdb_store_optimize(store, NULL, NULL), VDB_OK);
     return store;
-}
-
-static float *family_centres(family f, uint32_t dim, uint64_t seed)
-{
-    vdb_rng rng;
-    float *c = malloc((size_t)400 * dim * sizeof(float));
-    vdb_rng_seed(&rng, seed);
-    for (size_t i = 0; i < (size_t)400 * dim; i++)
-        c[i] = (float)vdb_rng_gauss(&rng);
-    (void)f;
-    return c;
 }
 
 static void check_family(family f, uint32_t dim, vdb_metric metric, uint32_t rows,
