@@ -773,8 +773,9 @@ int vdb_store_set_quantization(vdb_store *store, int kind, vdb_error *err)
         return vdb_error_set(err, VDB_EREADONLY, "store opened read-only");
     pthread_mutex_lock(&store->writer);
     int rc = writable(store, err);
-    if (rc == VDB_OK && kind != store->config.quantization)
-        rc = vdb_store_codes_rebuild(store, kind, err);
+    if (rc == VDB_OK && kind != store->config.quantization &&
+        (rc = vdb_store_codes_rebuild(store, kind, err)) == VDB_OK)
+        vdb_store_calib_invalidate(store); /* the exact scan's cost changed */
     if (rc == VDB_OK) {
         /* Durable through the checkpoint's store.json, as the target. */
         store->config_dirty = 1;

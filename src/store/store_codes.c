@@ -172,6 +172,12 @@ int vdb_store_codes_search(vdb_store *store, const vdb_vecview *view, const floa
     return rc;
 }
 
+size_t vdb_store_codes_memory(vdb_store *store)
+{
+    const vdb_store_codes *c = store->codes;
+    return c != NULL && c->quant != NULL ? vdb_quant_memory(c->quant) : 0;
+}
+
 vdb_json *vdb_store_codes_json(vdb_store *store)
 {
     vdb_json *obj = vdb_json_object();

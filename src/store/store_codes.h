@@ -60,6 +60,9 @@ int vdb_store_codes_search(vdb_store *store, const vdb_vecview *view, const floa
                            size_t k, const vdb_filter_hook *filter, vdb_hit *out, size_t *nout,
                            vdb_error *err);
 
+/* Heap bytes of the codes (rw shared); 0 without codes. */
+size_t vdb_store_codes_memory(vdb_store *store);
+
 /* {"kind", "rows", "bytes", "bytes_per_row", "exact_queries", "reranked_rows",
  * "float_fallbacks" (queries whose bounds left too many rows to re-rank, so
  * the float scan answered: see store_codes.c)}
