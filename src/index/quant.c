@@ -535,6 +535,21 @@ int vdb_quant_search(const vdb_quant *q, const vdb_vecview *view, const float *q
     return vdb_flat_search_ids(view, query, scratch->ids, top.size, k, out, nout, err);
 }
 
+int vdb_quant_traversal(const vdb_quant *q, const float *query, vdb_quant_scratch *scratch,
+                        vdb_hnsw_codes *out, vdb_error *err)
+{
+    if (q->kind != VDB_QUANT_INT8 || scratch->dim != q->dim)
+        return vdb_error_set(err, VDB_EINVAL, "quant: graph traversal needs int8 codes of %u-d",
+                             scratch->dim);
+    out->alpha = vdb_quant__prepare_int8(q, query, scratch);
+    out->codes = q->codes;
+    out->row_term = q->metric == VDB_METRIC_L2 ? q->row_term : NULL;
+    out->qcode = scratch->qcode;
+    out->rows = q->n;
+    out->dot = q->ops->dot_i8;
+    return VDB_OK;
+}
+
 int vdb_quant_check(const vdb_quant *q, vdb_error *err)
 {
     for (uint32_t d = 0; d < q->dim; d++)

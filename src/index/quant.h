@@ -50,6 +50,7 @@
 #include <stdint.h>
 
 #include "../core/err.h"
+#include "hnsw.h"
 #include "index.h"
 
 typedef enum {
@@ -137,6 +138,14 @@ int vdb_quant_search_exact(const vdb_quant *q, const vdb_vecview *view, const fl
                            size_t k, const vdb_filter_hook *filter, size_t max_rerank,
                            vdb_quant_scratch *scratch, vdb_hit *out, size_t *nout,
                            size_t *reranked, vdb_error *err);
+
+/* Fills `out` for HNSW traversal on these int8 codes (vdb_hnsw_search_codes)
+ * with the query prepared into the scratch: `out` borrows the codes and
+ * the scratch, valid until the next write to the codes or the next use of
+ * the scratch. Errors: VDB_EINVAL (binary codes, or a scratch of another
+ * dim). */
+int vdb_quant_traversal(const vdb_quant *q, const float *query, vdb_quant_scratch *scratch,
+                        vdb_hnsw_codes *out, vdb_error *err);
 
 /* Invariants (codes in range, binary padding bits clear, scales finite and
  * positive): VDB_OK or VDB_ECORRUPT naming the first bad row. */

@@ -21,7 +21,7 @@
 typedef struct vdb_store_codes {
     vdb_quant *quant;      /* NULL: none configured, or missing (rebuilt by the next write) */
     uint32_t built_rows;   /* rows when the codes were last trained */
-    _Atomic uint64_t queries, reranked, fallbacks;
+    _Atomic uint64_t queries, reranked, fallbacks, graph;
 } vdb_store_codes;
 
 /* Re-ranking rows by id reads them one by one, several times dearer per
@@ -172,6 +172,16 @@ int vdb_store_codes_search(vdb_store *store, const vdb_vecview *view, const floa
     return rc;
 }
 
+const vdb_quant *vdb_store_codes_traversal(vdb_store *store, const vdb_vecview *view,
+                                           size_t nq)
+{
+    vdb_store_codes *c = store->codes;
+    if (!vdb_store_codes_ready(store, view) || vdb_quant_kind_of(c->quant) != VDB_QUANT_INT8)
+        return NULL;
+    atomic_fetch_add(&c->graph, nq);
+    return c->quant;
+}
+
 size_t vdb_store_codes_memory(vdb_store *store)
 {
     const vdb_store_codes *c = store->codes;
@@ -198,6 +208,8 @@ vdb_json *vdb_store_codes_json(vdb_store *store)
                             vdb_json_int(c ? (long long)atomic_load(&c->reranked) : 0));
     vdb_json_object_set_new(obj, "float_fallbacks",
                             vdb_json_int(c ? (long long)atomic_load(&c->fallbacks) : 0));
+    vdb_json_object_set_new(obj, "graph_queries",
+                            vdb_json_int(c ? (long long)atomic_load(&c->graph) : 0));
     pthread_rwlock_unlock(&store->rw);
     return obj;
 }

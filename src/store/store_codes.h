@@ -12,7 +12,10 @@
  * vdb_quant_search_exact (codes plus float re-rank, equal to the float scan
  * up to ties), reading 4x (int8) or 32x (binary) fewer bytes for the scan.
  * Batches keep the GEMM float path, which reads each row once per block of
- * queries, so fewer bytes per row buys little there.
+ * queries, so fewer bytes per row buys little there. Graph queries of an
+ * int8 store traverse the HNSW graph on the codes and re-rank the ef
+ * results on the float rows (vdb_hnsw_search_codes); the calibration
+ * measures recall on that path, so the planner's ef accounts for it.
  *
  * Locking: the codes live under the store's rw guard like the vecset:
  * after_write/after_compact/drop run with it held exclusively, ready/search
@@ -60,12 +63,19 @@ int vdb_store_codes_search(vdb_store *store, const vdb_vecview *view, const floa
                            size_t k, const vdb_filter_hook *filter, vdb_hit *out, size_t *nout,
                            vdb_error *err);
 
+/* The int8 codes covering every row of `view` for HNSW traversal of nq
+ * queries (store_index.c; counted in graph_queries), or NULL (none, binary,
+ * or not caught up); borrowed while rw is held shared. */
+const struct vdb_quant *vdb_store_codes_traversal(vdb_store *store, const vdb_vecview *view,
+                                                  size_t nq);
+
 /* Heap bytes of the codes (rw shared); 0 without codes. */
 size_t vdb_store_codes_memory(vdb_store *store);
 
 /* {"kind", "rows", "bytes", "bytes_per_row", "exact_queries", "reranked_rows",
  * "float_fallbacks" (queries whose bounds left too many rows to re-rank, so
- * the float scan answered: see store_codes.c)}
+ * the float scan answered: see store_codes.c), "graph_queries" (graph
+ * searches that traversed the int8 codes)}
  * for the store's stats (takes the read guard itself, so not with it held);
  * a new object, NULL when out of memory. */
 struct vdb_json *vdb_store_codes_json(vdb_store *store);

@@ -205,6 +205,80 @@ static void check(family f, uint32_t dim, vdb_metric metric, int kind, const cha
 FAMILY_TESTS(VDB_QUANT_INT8, int8)
 FAMILY_TESTS(VDB_QUANT_BINARY, binary)
 
+/* Graph queries of an int8 store traverse the codes (graph_queries counts
+ * them): at an explicit ef their recall@10 (against the float scan) stays
+ * within 0.03 of the same graph traversed on the float rows, and at the
+ * default target the planner's answer (graph or scan, whichever its
+ * calibration found cheaper) meets the target on held-out queries. */
+static double graph_recall(vdb_store *store, family f, uint32_t dim, const float *centres,
+                           uint32_t ef, char *explain)
+{
+    vdb_rng rng;
+    float *v = malloc((size_t)dim * sizeof(float));
+    size_t hit = 0, total = 0;
+    vdb_rng_seed(&rng, 99);
+    for (uint32_t q = 0; q < 100; q++) {
+        gen(f, &rng, dim, v, centres);
+        answer got[1], want[1];
+        vdb_query_params approx = {.k = K, .ef = ef, .explain = explain},
+                         exact = {.k = K, .exact = 1};
+        assert_int_equal(vdb_store_query(store, v, 1, &approx, take, got, NULL), VDB_OK);
+        assert_int_equal(vdb_store_query(store, v, 1, &exact, take, want, NULL), VDB_OK);
+        double kth = want[0].dist[want[0].count - 1];
+        for (size_t i = 0; i < got[0].count; i++)
+            hit += got[0].dist[i] <= kth + 1e-5 * (fabs(kth) + 1);
+        total += want[0].count;
+    }
+    free(v);
+    return (double)hit / (double)total;
+}
+
+static void check_graph(family f, uint32_t dim, vdb_metric metric, const char *name)
+{
+    char dir[256], path[300], explain[VDB_EXPLAIN_MAX];
+    vdb_rng rng;
+    const uint32_t rows = 6000;
+    float *centres = family_centres(f, dim, 7);
+    float *v = malloc((size_t)rows * dim * sizeof(float));
+    tu_tmpdir(dir, sizeof(dir), "squant");
+    snprintf(path, sizeof(path), "%s/g", dir);
+    vdb_store_config config;
+    vdb_store_options options;
+    vdb_store_config_default(&config);
+    config.dim = dim;
+    config.metric = metric;
+    config.hnsw_threshold = 1000;
+    config.quantization = VDB_QUANT_INT8;
+    vdb_store_options_default(&options);
+    options.fsync = VDB_FSYNC_OFF;
+    vdb_store *store = vdb_store_create(path, &config, &options, NULL);
+    assert_non_null(store);
+    vdb_rng_seed(&rng, 1);
+    for (uint32_t i = 0; i < rows; i++)
+        gen(f, &rng, dim, v + (size_t)i * dim, centres);
+    assert_int_equal(vdb_store_add(store, rows, v, NULL, NULL, NULL, NULL), VDB_OK);
+    assert_int_equal(vdb_store_optimize(store, NULL, NULL), VDB_OK);
+    double planned = graph_recall(store, f, dim, centres, 0, explain);
+    printf("  int8 %-28s default plan recall@10 %.4f (%s)\n", name, planned, explain);
+    assert_true(planned >= VDB_DEFAULT_TARGET_RECALL - 0.02);
+    long long before = codes_figure(store, "graph_queries");
+    double on_codes = graph_recall(store, f, dim, centres, 24, explain);
+    assert_int_equal(codes_figure(store, "graph_queries") - before, 100);
+    assert_int_equal(vdb_store_set_quantization(store, VDB_QUANT_NONE, NULL), VDB_OK);
+    double on_floats = graph_recall(store, f, dim, centres, 24, explain);
+    printf("  ef 24 %-27s recall@10 on int8 codes %.4f, on floats %.4f\n", name, on_codes,
+           on_floats);
+    assert_true(on_codes >= on_floats - 0.03);
+    vdb_store_close(store);
+    tu_rm_rf(dir);
+    free(v);
+    free(centres);
+}
+
+static void test_graph_clustered(void **s) { (void)s; check_graph(FAM_CLUSTERED, 64, VDB_METRIC_COSINE, "clustered 64-d"); }
+static void test_graph_norms_l2(void **s) { (void)s; check_graph(FAM_NORMS_L2, 48, VDB_METRIC_L2, "euclidean norms 25x 48-d"); }
+static void test_graph_norms_dot(void **s) { (void)s; check_graph(FAM_NORMS_DOT, 48, VDB_METRIC_DOT, "inner product norms 4x 48-d"); }
+
 /* The setting changes later (codes built from the float rows, persisted),
  * bad values are refused without change, a store without codes counts no
  * code queries. */
@@ -266,6 +340,8 @@ int main(void)
         cmocka_unit_test(test_binary_norms_l2),  cmocka_unit_test(test_binary_norms_dot),
         cmocka_unit_test(test_binary_duplicates), cmocka_unit_test(test_binary_lowdim),
         cmocka_unit_test(test_set_quantization),
+        cmocka_unit_test(test_graph_clustered),  cmocka_unit_test(test_graph_norms_l2),
+        cmocka_unit_test(test_graph_norms_dot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
