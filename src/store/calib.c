@@ -277,7 +277,12 @@ void vdb_store_calib_offer(vdb_store *store, const float *query)
     vdb_store_calib *c = store->calib;
     uint32_t dim = store->config.dim;
     int kick = 0;
-    if (c == NULL || atomic_fetch_add(&c->seen, 1) % CALIB_OFFER_EVERY != 0)
+    if (c == NULL)
+        return;
+    /* The first queries all enter, so a store learns its workload early;
+     * later ones are sampled (a lock per query would cost on hot paths). */
+    uint64_t seen = atomic_fetch_add(&c->seen, 1);
+    if (seen >= CALIB_RESERVOIR && seen % CALIB_OFFER_EVERY != 0)
         return;
     pthread_mutex_lock(&c->mutex);
     if (c->reservoir == NULL)
