@@ -101,7 +101,7 @@ $(BUILD)/obj/src/kernel/qdist_avx2.o: ISA_FLAGS := -mavx2 -mpopcnt
 $(BUILD)/obj/src/kernel/qdist_avx512.o: ISA_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx512vpopcntdq -mavx2 -mpopcnt
 endif
 
-.PHONY: all deps run test test-fresh test-unit test-neon test-e2e test-e2e-asan test-asan test-tsan test-crash-long test-store-py test-tsan-store clean headers bench-peers bench-quant bench-recall
+.PHONY: all deps run test test-fresh test-fresh-full test-unit test-neon test-e2e test-e2e-asan test-asan test-tsan test-crash-long test-store-py test-tsan-store clean headers bench-peers bench-quant bench-recall
 
 all: $(BUILD)/vdb
 
@@ -209,6 +209,10 @@ test-e2e-asan:
 # Debian's mirror, skipped with a message otherwise). .ci/run runs it.
 test-fresh:
 	bash tests/fresh/run.sh
+
+# The same with the README's whole test command inside the bare root.
+test-fresh-full:
+	FRESH_TESTS=all bash tests/fresh/run.sh
 
 # The unit suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 test-asan:
