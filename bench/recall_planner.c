@@ -93,7 +93,7 @@ static double recall_of(const answer *truth, const answer *got, size_t nq)
 }
 
 static void run_case(const fam_case *c, const char *tmp, uint32_t n, size_t nq, int rounds,
-                     int json)
+                     int json, int show_curve)
 {
     char path[4200];
     vdb_store_config config;
@@ -157,6 +157,20 @@ static void run_case(const fam_case *c, const char *tmp, uint32_t n, size_t nq, 
         }
         vdb_store_calib_get(store, &cal);
     }
+    if (show_curve) {
+        const vdb_calib_curve *cv = &cal.curve[0][0];
+        printf("%s calibration curve (k <= 10, unfiltered; classes 0x%x; exact %.0f us):\n",
+               c->name, cv->classes, cal.scan_ns_row * n / 1e3);
+        for (uint32_t e = 0; e < cv->measured; e++) {
+            printf("  ef %4u  %7.0f us", vdb_calib_ef_ladder[e], cv->ns[e] / 1e3);
+            for (int k = 0; k < VDB_CALIB_NCLASS; k++)
+                if (cv->total[k][e] > 0)
+                    printf("  class %d %.4f (lb %.4f)", k,
+                           (double)cv->hits[k][e] / (double)cv->total[k][e],
+                           vdb_calib_lcb(cv->hits[k][e], cv->total[k][e]));
+            printf("\n");
+        }
+    }
     for (int t = 0; t < NTARGETS; t++) {
         got[t] = calloc(nq, sizeof(answer));
         if (got[t] == NULL)
@@ -215,7 +229,7 @@ int main(int argc, char **argv)
 {
     uint32_t n = 100000;
     size_t nq = 1000;
-    int rounds = 3, json = 0;
+    int rounds = 3, json = 0, show_curve = 0;
     const char *only = NULL, *base = "/tmp";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--n") && i + 1 < argc)
@@ -230,9 +244,11 @@ int main(int argc, char **argv)
             base = argv[++i];
         else if (!strcmp(argv[i], "--json"))
             json = 1;
+        else if (!strcmp(argv[i], "--curve"))
+            show_curve = 1;
         else {
             fprintf(stderr, "usage: recall_planner [--n N] [--queries Q] [--rounds R] "
-                            "[--only NAME] [--json] [--dir TMPDIR]\n");
+                            "[--only NAME] [--json] [--curve] [--dir TMPDIR]\n");
             return 2;
         }
     }
@@ -247,7 +263,7 @@ int main(int argc, char **argv)
     vdb_pool_global_configure(1); /* one thread: QPS per core, exact included */
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         if (only == NULL || strstr(cases[i].name, only) != NULL)
-            run_case(&cases[i], tmp, n, nq, rounds, json);
+            run_case(&cases[i], tmp, n, nq, rounds, json, show_curve);
     rmdir(tmp);
     return 0;
 }
