@@ -409,6 +409,10 @@ vdb_http_server *vdb_http_start(const vdb_http_options *options, vdb_http_gate g
         vdb_error_set(err, VDB_ENOMEM, "out of memory");
         goto fail;
     }
+    /* Before the first pthread_create, which orders this store before
+     * anything the workers do. */
+    if (options->publish != NULL)
+        *options->publish = s;
     for (unsigned i = 0; i < s->nworkers; i++) {
         worker *w = &s->workers[i];
         w->server = s;
@@ -432,6 +436,8 @@ vdb_http_server *vdb_http_start(const vdb_http_options *options, vdb_http_gate g
     return s;
 stop:
     vdb_http_stop(s, 0);
+    if (options->publish != NULL)
+        *options->publish = NULL;
     return NULL;
 fail:
     if (s->listen_fd >= 0)
