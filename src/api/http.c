@@ -483,6 +483,14 @@ void vdb_http_stop(vdb_http_server *server, unsigned grace_ms)
         struct timespec pause = {0, 5 * 1000 * 1000};
         nanosleep(&pause, NULL);
     }
+    /* Close the port now, not after the grace period and the stores'
+     * shutdown: new connections are refused at once (a proxy answers 503
+     * or tries elsewhere) instead of waiting in the kernel's backlog for
+     * a server that will never accept them (which HAProxy answered 502). */
+    if (atomic_load(&s->unlistened) >= started && s->listen_fd >= 0) {
+        close(s->listen_fd);
+        s->listen_fd = -1;
+    }
     for (unsigned waited = 0; waited < grace_ms; waited += 10) {
         if (atomic_load(&s->in_flight) == 0)
             break;
