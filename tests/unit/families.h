@@ -1,6 +1,9 @@
-/* Data families for store-level tests (test_recall.c, test_store_quant.c):
- * the shapes on which approximate search is known to fail or where exact
- * answers have ties. Test-only code (plain libc allocation is fine). */
+/* Data families on which a fixed HNSW ef is known to fail (issue 9's
+ * table), shared by the recall tests (test_recall.c) and the planner
+ * benchmark (bench/recall_planner.c) so both measure the same shapes.
+ *
+ * Header-only (static functions): each user is one program. Deterministic
+ * for a given vdb_rng seed. Ownership: callers own every buffer. */
 #ifndef VDB_TESTS_FAMILIES_H
 #define VDB_TESTS_FAMILIES_H
 
@@ -11,15 +14,19 @@
 
 #include "core/rng.h"
 
+#define FAM_NCENTRES 400u
+
 typedef enum {
     FAM_UNIFORM,     /* unit vectors, uniform on the sphere */
     FAM_CLUSTERED,   /* text-like: tight clusters around 40 centres */
     FAM_NORMS_L2,    /* Gaussian directions, norms spread 25x, euclidean */
     FAM_NORMS_DOT,   /* inner product, norms spread 4x */
-    FAM_DUPLICATES,  /* 400 base vectors, each stored 25 times: exact ties */
+    FAM_DUPLICATES,  /* 400 base vectors, each stored many times: exact ties */
     FAM_LOWDIM       /* 3-d */
 } family;
 
+/* One vector of family f into v[dim]; `centres` (family_centres) for the
+ * clustered and duplicate families, ignored otherwise. */
 static inline void gen(family f, vdb_rng *rng, uint32_t dim, float *v, const float *centres)
 {
     double norm = 0;
@@ -31,8 +38,7 @@ static inline void gen(family f, vdb_rng *rng, uint32_t dim, float *v, const flo
         return;
     }
     case FAM_DUPLICATES: {
-        /* base vectors come from centres (400 x dim); queries perturb them */
-        const float *c = centres + vdb_rng_below(rng, 400) * dim;
+        const float *c = centres + vdb_rng_below(rng, FAM_NCENTRES) * dim;
         memcpy(v, c, dim * sizeof(float));
         return;
     }
@@ -52,16 +58,24 @@ static inline void gen(family f, vdb_rng *rng, uint32_t dim, float *v, const flo
         v[j] = (float)(v[j] * scale);
 }
 
-/* The centres CLUSTERED and DUPLICATES draw from (400 x dim Gaussians;
- * caller frees with free()). */
-static inline float *family_centres(family f, uint32_t dim, uint64_t seed)
+/* A held-out query of family f: a fresh draw, and for the duplicate family
+ * a base vector with small noise (an exact copy would only test ties). */
+static inline void gen_query(family f, vdb_rng *rng, uint32_t dim, float *v, const float *centres)
+{
+    gen(f, rng, dim, v, centres);
+    if (f == FAM_DUPLICATES)
+        for (uint32_t j = 0; j < dim; j++)
+            v[j] += (float)(0.05 * vdb_rng_gauss(rng));
+}
+
+/* FAM_NCENTRES x dim Gaussian centres (malloc; the caller frees). */
+static inline float *family_centres(uint32_t dim, uint64_t seed)
 {
     vdb_rng rng;
-    float *c = malloc((size_t)400 * dim * sizeof(float));
+    float *c = malloc((size_t)FAM_NCENTRES * dim * sizeof(float));
     vdb_rng_seed(&rng, seed);
-    for (size_t i = 0; i < (size_t)400 * dim; i++)
+    for (size_t i = 0; c != NULL && i < (size_t)FAM_NCENTRES * dim; i++)
         c[i] = (float)vdb_rng_gauss(&rng);
-    (void)f;
     return c;
 }
 

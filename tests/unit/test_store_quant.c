@@ -129,7 +129,7 @@ static void check(family f, uint32_t dim, vdb_metric metric, int kind, const cha
 {
     char dir[256], qpath[300], fpath[300];
     vdb_rng rng;
-    float *centres = family_centres(f, dim, 7);
+    float *centres = family_centres(dim, 7);
     float *batch = malloc((size_t)BATCH * dim * sizeof(float));
     float *queries = malloc((size_t)NQ * dim * sizeof(float));
     char **ids = malloc(BATCH * sizeof(char *));
@@ -142,10 +142,7 @@ static void check(family f, uint32_t dim, vdb_metric metric, int kind, const cha
     vdb_store *twin = create(fpath, dim, metric, VDB_QUANT_NONE);
     vdb_rng_seed(&rng, 99);
     for (size_t q = 0; q < NQ; q++) {
-        gen(f, &rng, dim, queries + q * dim, centres);
-        if (f == FAM_DUPLICATES)
-            for (uint32_t j = 0; j < dim; j++)
-                queries[q * dim + j] += (float)(0.05 * vdb_rng_gauss(&rng));
+        gen_query(f, &rng, dim, queries + q * dim, centres);
     }
     /* Batches of growing data: the first trains the codes, later ones are
      * appended (and retrain at each doubling). */
@@ -218,7 +215,7 @@ static double graph_recall(vdb_store *store, family f, uint32_t dim, const float
     size_t hit = 0, total = 0;
     vdb_rng_seed(&rng, 99);
     for (uint32_t q = 0; q < 100; q++) {
-        gen(f, &rng, dim, v, centres);
+        gen_query(f, &rng, dim, v, centres);
         answer got[1], want[1];
         vdb_query_params approx = {.k = K, .ef = ef, .explain = explain},
                          exact = {.k = K, .exact = 1};
@@ -238,7 +235,7 @@ static void check_graph(family f, uint32_t dim, vdb_metric metric, const char *n
     char dir[256], path[300], explain[VDB_EXPLAIN_MAX];
     vdb_rng rng;
     const uint32_t rows = 6000;
-    float *centres = family_centres(f, dim, 7);
+    float *centres = family_centres(dim, 7);
     float *v = malloc((size_t)rows * dim * sizeof(float));
     tu_tmpdir(dir, sizeof(dir), "squant");
     snprintf(path, sizeof(path), "%s/g", dir);
