@@ -260,7 +260,9 @@ static void check_graph(family f, uint32_t dim, vdb_metric metric, const char *n
     assert_true(planned >= VDB_DEFAULT_TARGET_RECALL - 0.02);
     long long before = codes_figure(store, "graph_queries");
     double on_codes = graph_recall(store, f, dim, centres, 24, explain);
-    assert_int_equal(codes_figure(store, "graph_queries") - before, 100);
+    /* At least these 100 (a background recalibration, due once real
+     * queries joined its reservoir, searches the same way and counts too). */
+    assert_true(codes_figure(store, "graph_queries") - before >= 100);
     assert_int_equal(vdb_store_set_quantization(store, VDB_QUANT_NONE, NULL), VDB_OK);
     double on_floats = graph_recall(store, f, dim, centres, 24, explain);
     printf("  ef 24 %-27s recall@10 on int8 codes %.4f, on floats %.4f\n", name, on_codes,
