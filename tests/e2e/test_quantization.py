@@ -98,3 +98,24 @@ def test_quantization_persists_across_restart(fresh_dir):
         assert c.get("/admin/store/stats", params=ids).json()["quantization"]["exact_queries"] == 1
     finally:
         srv.stop()
+
+
+def test_cli_create_quantization(tmp_path):
+    import glob
+    import json
+    import subprocess
+
+    from conftest import VDB_BIN
+    data = str(tmp_path / "data")
+    res = subprocess.run([VDB_BIN, "create", "--data-dir", data, "--user", "u", "--model", "m",
+                          "--dim", "8", "--quantization", "int8"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "quantization int8" in res.stdout
+    manifests = glob.glob(f"{data}/**/store.json", recursive=True)
+    assert len(manifests) == 1
+    with open(manifests[0]) as f:
+        assert json.load(f)["index"]["quantization"] == "int8"
+    res = subprocess.run([VDB_BIN, "create", "--data-dir", data, "--user", "u", "--model", "x",
+                          "--dim", "8", "--quantization", "int4"], capture_output=True, text=True)
+    assert res.returncode == 2 and "quantization" in res.stderr
+    assert len(glob.glob(f"{data}/**/store.json", recursive=True)) == 1
