@@ -175,11 +175,14 @@ static void encode_row(vdb_quant *q, const float *row, uint32_t r)
     } else {
         int8_t *out = q->codes + (size_t)r * dim;
         for (uint32_t d = 0; d < dim; d++) {
-            float v = nearbyintf((row[d] - q->center[d]) / q->scale[d]);
-            /* NaN (a non-finite row appended later) encodes as 0. */
+            float v = (row[d] - q->center[d]) / q->scale[d];
+            /* Clamped, then rounded half away from zero by hand: without
+             * -msse4.1 nearbyintf is a libm call per element, most of the
+             * encode time. NaN (a non-finite row appended later) encodes
+             * as 0. Any rounding will do: the residual norm records it. */
             int c = v >= VDB_QDIST_I8_MAX    ? VDB_QDIST_I8_MAX
                     : v <= -VDB_QDIST_I8_MAX ? -VDB_QDIST_I8_MAX
-                    : v == v                 ? (int)v
+                    : v == v                 ? (int)(v + (v >= 0.0f ? 0.5f : -0.5f))
                                              : 0;
             out[d] = (int8_t)c;
             double dev = (double)row[d] - q->center[d];
