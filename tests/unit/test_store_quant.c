@@ -9,7 +9,9 @@
  * changing the setting later, bad settings refused without change, and how
  * many rows the bounds re-ranked (printed: the work the codes saved). */
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
@@ -329,6 +331,85 @@ static void test_set_quantization(void **state)
     tu_rm_rf(dir);
 }
 
+/* Readers query exactly while a writer adds, upserts, deletes,
+ * checkpoints (compaction) and switches the quantization: every answer has
+ * k hits sorted best first, the query row itself (never deleted) first.
+ * Meant for the TSan build too (make SANITIZER=thread). */
+typedef struct race {
+    vdb_store *store;
+    const float *rows;
+    _Atomic int stop;
+    _Atomic long answers;
+} race;
+
+static void *race_reader(void *arg)
+{
+    race *r = arg;
+    vdb_query_params exact = {.k = K, .exact = 1};
+    for (uint32_t i = 0; !atomic_load(&r->stop); i = (i + 7) % 200) {
+        answer a[1];
+        assert_int_equal(vdb_store_query(r->store, r->rows + (size_t)i * 16, 1, &exact, take, a,
+                                         NULL),
+                         VDB_OK);
+        assert_int_equal(a[0].count, K);
+        assert_true(a[0].dist[0] < 1e-4);
+        for (size_t j = 1; j < a[0].count; j++)
+            assert_true(a[0].dist[j - 1] <= a[0].dist[j] + 1e-6);
+        atomic_fetch_add(&r->answers, 1);
+    }
+    return NULL;
+}
+
+static void test_concurrent_writes(void **state)
+{
+    char dir[256], path[300];
+    vdb_rng rng;
+    (void)state;
+    tu_tmpdir(dir, sizeof(dir), "squant");
+    snprintf(path, sizeof(path), "%s/c", dir);
+    vdb_store *store = create(path, 16, VDB_METRIC_L2, VDB_QUANT_INT8);
+    float *rows = malloc((size_t)200 * 16 * sizeof(float)), more[100 * 16];
+    char **ids = malloc(100 * sizeof(char *));
+    vdb_rng_seed(&rng, 8);
+    for (size_t i = 0; i < 200 * 16; i++)
+        rows[i] = (float)vdb_rng_gauss(&rng);
+    assert_int_equal(vdb_store_add(store, 200, rows, NULL, NULL, NULL, NULL), VDB_OK);
+    for (uint32_t i = 0; i < 100; i++)
+        ids[i] = malloc(16);
+    race r = {.store = store, .rows = rows};
+    pthread_t readers[2];
+    for (int t = 0; t < 2; t++)
+        assert_int_equal(pthread_create(&readers[t], NULL, race_reader, &r), 0);
+    for (int round = 0; round < 30; round++) {
+        for (size_t i = 0; i < 100 * 16; i++)
+            more[i] = 5.0f + (float)vdb_rng_gauss(&rng); /* far from the query rows */
+        for (uint32_t i = 0; i < 100; i++)
+            snprintf(ids[i], 16, "w%u", (round * 100 + i) % 250);
+        assert_int_equal(vdb_store_add(store, 100, more, (const char *const *)ids, NULL, NULL,
+                                       NULL),
+                         VDB_OK);
+        assert_int_equal(vdb_store_delete(store, 30, (const char *const *)ids, NULL, NULL), VDB_OK);
+        if (round % 5 == 4)
+            assert_int_equal(vdb_store_checkpoint(store, NULL), VDB_OK);
+        if (round % 10 == 9)
+            assert_int_equal(vdb_store_set_quantization(store, round % 20 == 9 ? VDB_QUANT_BINARY
+                                                                             : VDB_QUANT_INT8,
+                                                        NULL),
+                             VDB_OK);
+    }
+    atomic_store(&r.stop, 1);
+    for (int t = 0; t < 2; t++)
+        pthread_join(readers[t], NULL);
+    printf("  %ld answers during 30 write rounds\n", atomic_load(&r.answers));
+    assert_true(atomic_load(&r.answers) > 0);
+    vdb_store_close(store);
+    tu_rm_rf(dir);
+    for (uint32_t i = 0; i < 100; i++)
+        free(ids[i]);
+    free(ids);
+    free(rows);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -340,7 +421,7 @@ int main(void)
         cmocka_unit_test(test_binary_duplicates), cmocka_unit_test(test_binary_lowdim),
         cmocka_unit_test(test_set_quantization),
         cmocka_unit_test(test_graph_clustered),  cmocka_unit_test(test_graph_norms_l2),
-        cmocka_unit_test(test_graph_norms_dot),
+        cmocka_unit_test(test_graph_norms_dot),  cmocka_unit_test(test_concurrent_writes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
