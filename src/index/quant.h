@@ -33,13 +33,16 @@
  * whenever the true top-k are among the candidates; the margin
  * (candidates / k) is the caller's knob (BENCHMARKS.md measures it).
  *
- * How this plugs into the store's index ops table: a store with
- * `quantization: int8|binary` keeps one vdb_quant beside its float rows,
- * built (vdb_quant_build) when the store opens or its codes are missing and
- * extended (vdb_quant_append) as rows are added, under the same write lock
- * that extends the vecview; the "exact" op for such a store calls
- * vdb_quant_search instead of vdb_flat_search. Nothing is persisted: codes
- * are derived data.
+ * How a store uses it (store/store_codes.c): a store with `quantization:
+ * int8|binary` keeps one vdb_quant beside its float rows, built
+ * (vdb_quant_build) when the store opens or its codes are missing, extended
+ * (vdb_quant_append) as rows are added and compacted (vdb_quant_compact)
+ * with the rows, under the same write lock that changes the vecset; its
+ * single exact queries run vdb_quant_search_exact (bounded, equal to the
+ * float scan) and its graph queries traverse the int8 codes
+ * (vdb_quant_traversal + vdb_hnsw_search_codes). Nothing is persisted:
+ * codes are derived data. vdb_quant_search (a fixed candidate margin) is
+ * the approximate variant the margin benchmark measures (bench/quant_scan.c).
  *
  * Thread-safety: build/append/free need exclusive access; any number of
  * threads may search one vdb_quant concurrently, each with its own scratch. */
