@@ -199,6 +199,19 @@ int vdb_fsx_fsync(int fd, const char *name, vdb_error *err)
     return VDB_OK;
 }
 
+void vdb_fsx_writeback(int fd, uint64_t offset, uint64_t len)
+{
+#if defined(__linux__)
+    (void)sync_file_range(fd, (off64_t)offset, (off64_t)len,
+                          SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                              SYNC_FILE_RANGE_WAIT_AFTER);
+#else
+    (void)fd;
+    (void)offset;
+    (void)len;
+#endif
+}
+
 int vdb_fsx_dirsync(const char *dir, vdb_error *err)
 {
     int kind = fault_check(VDB_FSX_DIRSYNC), fd, rc = VDB_OK;

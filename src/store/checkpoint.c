@@ -38,6 +38,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include "../core/alloc.h"
 #include "../core/log.h"
@@ -51,6 +52,13 @@
  * held; larger tails are copied in rounds beside the writers first. */
 #define TAIL_LOCKED_BYTES (1u << 20)
 #define TAIL_ROUNDS 4
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
 
 /* Saves the HNSW graph beside a snapshot with the same row numbering; a
  * failure only costs a rebuild at the next open, so it is logged. */
@@ -113,11 +121,12 @@ out:
 /* Step 3: the WAL keeps only the records after the capture. A failure
  * before the rename leaves the longer log in use, which replay handles
  * (it skips what the snapshot holds). */
-static int shrink_wal(vdb_store *store, uint64_t from, vdb_error *err)
+static int shrink_wal(vdb_store *store, uint64_t from, double *held_ms, vdb_error *err)
 {
+    double t0;
     vdb_wal_rewrite *rewrite;
     uint64_t lsn, to, copied;
-    int rc;
+    int rc, renamed = 0;
     pthread_mutex_lock(&store->writer);
     vdb_wal_mark(store->wal, &lsn, &to);
     pthread_mutex_unlock(&store->writer);
@@ -137,18 +146,24 @@ static int shrink_wal(vdb_store *store, uint64_t from, vdb_error *err)
         copied = to;
     }
     pthread_mutex_lock(&store->writer);
-    rc = vdb_wal_rewrite_commit(store->wal, rewrite, err);
+    t0 = now_ms();
+    rc = vdb_wal_rewrite_commit(store->wal, rewrite, &renamed, err);
+    *held_ms = now_ms() - t0;
     pthread_mutex_unlock(&store->writer);
+    if (renamed)
+        vdb_wal_rewrite_free(rewrite); /* closes the old log: slow, so unlocked */
     return rc;
 }
 
 /* Step 4 (only with tombstones at the capture). */
-static int compact(vdb_store *store, const capture *c, vdb_error *err)
+static int compact(vdb_store *store, const capture *c, double *held_ms, vdb_error *err)
 {
     uint32_t old_rows;
     uint32_t *old_to_new;
+    double t0;
     int rc;
     pthread_mutex_lock(&store->writer);
+    t0 = now_ms();
     old_rows = vdb_vecset_rows(store->set);
     old_to_new = vdb_malloc(((size_t)old_rows + 1) * sizeof(uint32_t));
     pthread_rwlock_wrlock(&store->rw);
@@ -157,6 +172,7 @@ static int compact(vdb_store *store, const capture *c, vdb_error *err)
     vdb_store_filter_remap(store, old_to_new, old_rows);
     vdb_store_index_after_compact(store);
     pthread_rwlock_unlock(&store->rw);
+    *held_ms = now_ms() - t0;
     pthread_mutex_unlock(&store->writer);
     vdb_free(old_to_new);
     return rc;
@@ -167,6 +183,7 @@ int vdb_store__checkpoint(vdb_store *store, vdb_error *err)
     vdb_snapshot_info info;
     vdb_snapshot_rows sel;
     capture c;
+    double start = now_ms(), written, wal_ms = 0, compact_ms = 0;
     int rc = capture_state(store, &c, err);
     if (rc <= 0) {
         if (rc == 0 && !c.pinned)
@@ -188,13 +205,20 @@ int vdb_store__checkpoint(vdb_store *store, vdb_error *err)
     atomic_store(&store->checkpoints, c.number);
     pthread_mutex_unlock(&store->writer);
     /* The snapshot is committed: whatever happens next, it stands. */
-    rc = shrink_wal(store, c.wal_from, err);
+    written = now_ms();
+    rc = shrink_wal(store, c.wal_from, &wal_ms, err);
     if (c.dropped != NULL) {
-        int crc = compact(store, &c, err);
+        int crc = compact(store, &c, &compact_ms, err);
         rc = rc != VDB_OK ? rc : crc;
     } else {
         save_index(store);
     }
+    /* The figures issue 13 is about: how long writers were held off. */
+    vdb_log_info("%s: checkpoint %llu (LSN %llu, %llu rows): snapshot %.0f ms beside the "
+                 "writers, WAL %.0f ms; writers held off %.1f ms for the WAL switch, %.1f ms "
+                 "for compaction", store->dir, (unsigned long long)c.number,
+                 (unsigned long long)c.lsn, (unsigned long long)info.rows, written - start,
+                 now_ms() - written, wal_ms, compact_ms);
     vdb_free(c.dropped);
     return rc;
 fail:

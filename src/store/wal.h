@@ -110,8 +110,14 @@ void vdb_wal_mark(vdb_wal *wal, uint64_t *lsn, uint64_t *end);
 typedef struct vdb_wal_rewrite vdb_wal_rewrite;
 vdb_wal_rewrite *vdb_wal_rewrite_begin(vdb_wal *wal, uint64_t from, uint64_t to, vdb_error *err);
 int vdb_wal_rewrite_copy(vdb_wal_rewrite *rw, uint64_t to, vdb_error *err);
-/* Frees `rw` whatever it returns. */
-int vdb_wal_rewrite_commit(vdb_wal *wal, vdb_wal_rewrite *rw, vdb_error *err);
+/* On success and after the rename `rw` stays allocated: free it with
+ * vdb_wal_rewrite_free once the writer mutex is released (it closes the
+ * old log, whose blocks the file system frees then, which is slow for a
+ * large log). On an error before the rename it is freed here and the
+ * caller must not touch it. Tell them apart with the return: VDB_OK or
+ * (rename done, directory sync failed) VDB_EIO with *renamed = 1. */
+int vdb_wal_rewrite_commit(vdb_wal *wal, vdb_wal_rewrite *rw, int *renamed, vdb_error *err);
+void vdb_wal_rewrite_free(vdb_wal_rewrite *rw);
 /* Abandons a rewrite: removes the new file and frees `rw`. NULL is a no-op. */
 void vdb_wal_rewrite_abort(vdb_wal_rewrite *rw);
 
