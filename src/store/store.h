@@ -181,7 +181,14 @@ void vdb_store_get_stats(vdb_store *store, vdb_store_stats *stats);
  * store.json (through a checkpoint). Errors: VDB_EINVAL, the checkpoint's. */
 int vdb_store_set_target_recall(vdb_store *store, double target, vdb_error *err);
 
-/* Writes a new snapshot and truncates the WAL (also compacts tombstones). */
+/* Writes a new snapshot and shrinks the WAL to what it lacks (also
+ * compacts tombstones). Writers go on meanwhile: they are held off only to
+ * capture the LSN, to switch to the shrunk WAL (copying the last few
+ * records) and, when there were tombstones, for the in-memory compaction
+ * (see checkpoint.c). Checkpoints are serialized with one another; a call
+ * while another runs waits for it. Errors: VDB_EREADONLY, the snapshot's
+ * and the WAL rewrite's I/O errors (the snapshot may be committed even
+ * then; the longer WAL stays valid). */
 int vdb_store_checkpoint(vdb_store *store, vdb_error *err);
 
 /* A tag that changes whenever a query's answer may change: an instance id
