@@ -32,6 +32,7 @@ typedef struct sb_opts {
     int keep;
     int json;
     int checkpoint_latency;
+    size_t deletes; /* --checkpoint-latency: rows deleted before the checkpoint */
     uint64_t seed;
     uint64_t checkpoint_mb; /* 0 = the store's default */
     vdb_metric metric;
@@ -250,7 +251,7 @@ static int sb_checkpoint_latency(const sb_opts *o)
         snprintf(dir, sizeof(dir), "%s", o->dir);
     else
         snprintf(dir, sizeof(dir), "/tmp/vdb-ckpt-bench-%ld", (long)getpid());
-    rc = vdb_bench_store_checkpoint(dir, o->n, o->dim, o->seed, o->json);
+    rc = vdb_bench_store_checkpoint(dir, o->n, o->dim, o->seed, o->deletes, o->json);
     if (!o->keep) {
         char cmd[600];
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
@@ -268,7 +269,8 @@ static void sb_usage(FILE *out)
             "                       [--index flat|hnsw|auto (default flat: the WAL alone)]\n"
             "                       [--checkpoint-mb MB] [--save-input FILE.npy] [--keep] [--json]\n"
             "       vdb store-bench --open DIR [--json]\n"
-            "       vdb store-bench --checkpoint-latency [--dir DIR] [--n N] [--dim D] [--keep]\n"
+            "       vdb store-bench --checkpoint-latency [--dir DIR] [--n N] [--dim D] [--delete N]\n"
+            "                       [--keep] [--json]\n"
             "Add mode creates DIR (default a temporary directory, removed unless --keep)\n"
             "and times durable adds; open mode times opening an existing store and\n"
             "reports resident memory right after it. --checkpoint-latency loads N vectors,\n"
@@ -320,6 +322,8 @@ int vdb_cmd_store_bench(int argc, char **argv)
                 return 2;
             }
             i++;
+        } else if (strcmp(a, "--delete") == 0) {
+            o.deletes = strtoull(v, NULL, 10), i++;
         } else if (strcmp(a, "--checkpoint-mb") == 0) {
             o.checkpoint_mb = strtoull(v, NULL, 10), i++;
         } else if (strcmp(a, "--seed") == 0) {

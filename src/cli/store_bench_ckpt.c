@@ -12,7 +12,10 @@
  * baseline's. Then the store is closed and reopened and every write the
  * writer saw acknowledged must be there (a benchmark of a checkpoint that
  * loses writes would be meaningless). Flat index on purpose: an HNSW build
- * of 1M rows would compete for the CPU and measure the indexer instead. */
+ * of 1M rows would compete for the CPU and measure the indexer instead.
+ * --delete N deletes N loaded rows first, so the checkpoint also compacts
+ * (that step still holds writers off for a time that grows with the
+ * rows after the first tombstone). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -150,7 +153,23 @@ static int ck_verify(const char *dir, const ck_writer *w, vdb_error *err)
     return rc;
 }
 
-int vdb_bench_store_checkpoint(const char *dir, size_t n, uint32_t dim, uint64_t seed, int json)
+/* Deletes `count` loaded rows spread evenly, so the checkpoint has
+ * tombstones to compact (the part that still holds writers off). */
+static int ck_delete(vdb_store *store, size_t n, size_t count, vdb_error *err)
+{
+    for (size_t i = 0; i < count; i++) {
+        char id[24];
+        const char *ids[1] = {id};
+        int rc;
+        snprintf(id, sizeof(id), "v%zu", i * (n / count));
+        if ((rc = vdb_store_delete(store, 1, ids, NULL, err)) != VDB_OK)
+            return rc;
+    }
+    return VDB_OK;
+}
+
+int vdb_bench_store_checkpoint(const char *dir, size_t n, uint32_t dim, uint64_t seed,
+                               size_t deletes, int json)
 {
     vdb_store_config config;
     vdb_store_options options;
@@ -178,6 +197,11 @@ int vdb_bench_store_checkpoint(const char *dir, size_t n, uint32_t dim, uint64_t
         return 1;
     }
     t_load = vdb_bench_now() - t_load;
+    if (deletes > 0 && (rc = ck_delete(store, n, deletes < n ? deletes : n, &err)) != VDB_OK) {
+        fprintf(stderr, "vdb store-bench: delete failed: %s\n", err.msg);
+        vdb_store_close(store);
+        return 1;
+    }
     w.store = store;
     w.dim = dim;
     if (pthread_create(&thread, NULL, ck_writer_main, &w) != 0) {
@@ -207,7 +231,8 @@ int vdb_bench_store_checkpoint(const char *dir, size_t n, uint32_t dim, uint64_t
     }
     if (json)
         printf("{\"n\": %zu, \"dim\": %u, \"load_seconds\": %.2f, \"checkpoint_seconds\": %.3f, "
-               "\"writes_during\": %zu, \"max_ms\": %.2f, \"max_at_s\": %.3f, \"p99_ms\": %.2f, \"p50_ms\": %.2f, "
+               "\"writes_during\": %zu, \"max_ms\": %.2f, \"max_at_s\": %.3f, "
+               "\"p99_ms\": %.2f, \"p50_ms\": %.2f, "
                "\"baseline_writes\": %zu, \"baseline_max_ms\": %.2f, \"baseline_p99_ms\": %.2f, "
                "\"baseline_p50_ms\": %.2f, \"acknowledged\": %zu, \"verified\": true}\n",
                n, dim, t_load, t1 - t0, during_n, max_ms, max_at, p99_ms, p50_ms, base_n, base_max,
