@@ -108,7 +108,9 @@ int vdb_req_target(vdb_req *req, vdb_json *obj, const char *name, double *out);
  * missing store) and acquires the store. */
 int vdb_req_store(vdb_req *req, vdb_store_handle **out);
 /* VDB_OK unless this is a write route and user_id is frozen (a tenant
- * move, freeze.h): then VDB_EBUSY, answered 503 with Retry-After. */
+ * move, freeze.h): then VDB_EBUSY, answered 503 with Retry-After. The admin
+ * key with the header X-Vdb-Freeze-Override: 1 passes (the mover deleting
+ * the source copy after the switch). */
 int vdb_req_writable(vdb_req *req, const char *user_id);
 /* Reads and checks user_id and model_id (and the tenant) without opening;
  * on a write route, also vdb_req_writable. */

@@ -53,6 +53,7 @@ typedef struct export_job {
     vdb_export *ex;
     vdb_store_handle **handles; /* one per exported store, held until sent */
     size_t nhandles;
+    uint64_t lsn; /* single-store export: the store's WAL LSN read before the snapshot */
 } export_job;
 
 static int export_store(vdb_req *req, export_job *job, vdb_store_handle *handle, const char *prefix)
@@ -133,6 +134,13 @@ static int gather(vdb_req *req, export_job *job, const char *user_id, const char
             return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
         rc = vdb_req_store(req, &job->handles[0]);
         if (rc == VDB_OK) {
+            /* Read before the snapshot is taken: the archive then holds every
+             * write up to at least this LSN, so a mover that later finds the
+             * store still at this LSN knows the archive is current
+             * (`vdb cluster move`, docs/scale-out.md). */
+            vdb_store_stats stats;
+            vdb_store_get_stats(vdb_registry_store(job->handles[0]), &stats);
+            job->lsn = stats.wal_lsn;
             job->nhandles = 1;
             rc = export_store(req, job, job->handles[0], "");
         }
@@ -169,6 +177,10 @@ static int send_zip(vdb_req *req, export_job *job, const char *user_id, const ch
     snprintf(header, sizeof(header), "attachment; filename=\"store_export_%s_%s.zip\"", user_id,
              model_id ? model_id : "all");
     vdb_http_response_header(req->resp, "Content-Disposition", header);
+    if (model_id != NULL) {
+        snprintf(header, sizeof(header), "%llu", (unsigned long long)job->lsn);
+        vdb_http_response_header(req->resp, "X-Vdb-Wal-Lsn", header);
+    }
     return VDB_OK;
 }
 
