@@ -55,7 +55,7 @@ static const char *const forwarded_params[] = {"user_id", "model_id"};
 
 static void reply(vdb_http_response *resp, int status, vdb_json *doc)
 {
-    char *text = vdb_json_dump(doc, 0);
+    char *text = vdb_json_dump(doc, VDB_JSON_DUMP_COMPACT);
     size_t len = text ? strlen(text) : 0;
     resp->status = status;
     resp->content_type = "application/json";

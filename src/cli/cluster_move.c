@@ -81,7 +81,7 @@ static const char *jstr(const vdb_json *o, const char *key)
 static int save(move *m, const char *state, vdb_error *err)
 {
     vdb_json_object_set_new(m->j, "state", vdb_json_string(state));
-    char *text = vdb_json_dump(m->j, 0);
+    char *text = vdb_json_dump(m->j, VDB_JSON_DUMP_COMPACT);
     if (text == NULL)
         return vdb_error_set(err, VDB_ENOMEM, "out of memory");
     int rc = vdb_fsx_replace_file(m->dir, m->name, text, strlen(text), 0644, err);
