@@ -618,10 +618,12 @@ vdb_api *vdb_api_start(const vdb_config *config, vdb_error *err)
                              config->conn_timeout_s,
                              config->header_timeout_s,
                              config->max_conn_per_peer,
-                             config->max_body_bytes};
+                             config->max_body_bytes,
+                             &api->http};
     if (rate_init(api, err) != VDB_OK)
         goto fail;
-    if ((api->http = vdb_http_start(&http, gate, handle, NULL, api, err)) == NULL)
+    /* api->http is published by vdb_http_start before a request can run. */
+    if (vdb_http_start(&http, gate, handle, NULL, api, err) == NULL)
         goto fail;
     return api;
 fail:

@@ -265,6 +265,32 @@ int vdb_fsx_mkdir(const char *path, int mode, vdb_error *err)
     return VDB_OK;
 }
 
+int vdb_fsx_mkdirs(const char *path, int mode, vdb_error *err)
+{
+    char buf[4096];
+    struct stat st;
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof(buf))
+        return vdb_error_set(err, VDB_EINVAL, "directory path empty or too long");
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        if (stat(buf, &st) != 0) {
+            int rc = vdb_fsx_mkdir(buf, mode, err);
+            /* EEXIST: created meanwhile by another process: fine. */
+            if (rc != VDB_OK && !(rc == VDB_EEXIST && stat(buf, &st) == 0 && S_ISDIR(st.st_mode)))
+                return rc;
+        } else if (!S_ISDIR(st.st_mode)) {
+            return vdb_error_set(err, VDB_EEXIST, "%s exists and is not a directory", buf);
+        }
+        buf[i] = saved;
+    }
+    return VDB_OK;
+}
+
 int vdb_fsx_size(int fd, uint64_t *size, const char *name, vdb_error *err)
 {
     struct stat st;

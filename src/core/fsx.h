@@ -88,6 +88,13 @@ int vdb_fsx_unlink(const char *path, vdb_error *err);
 /* mkdir; an existing directory gives VDB_EEXIST. */
 int vdb_fsx_mkdir(const char *path, int mode, vdb_error *err);
 
+/* mkdir -p: creates every missing directory of `path` (existing ones are
+ * fine; one that exists as a file gives VDB_EEXIST). Each mkdir counts as
+ * a VDB_FSX_MKDIR operation. Errors: VDB_EINVAL (empty or too long),
+ * VDB_ENOSPC, VDB_EEXIST, VDB_EIO; the message names the path, so callers
+ * answering a client put their own message instead. */
+int vdb_fsx_mkdirs(const char *path, int mode, vdb_error *err);
+
 /* File size via fstat; VDB_EIO on failure. */
 int vdb_fsx_size(int fd, uint64_t *size, const char *name, vdb_error *err);
 

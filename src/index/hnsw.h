@@ -159,10 +159,11 @@ int vdb_hnsw_check(const vdb_hnsw *index, vdb_error *err);
 
 /* ---- serialization ------------------------------------------------------- */
 
-/* Writes the graph to `path` (created or truncated) and fsyncs it; the
- * format is documented in hnsw_io.c. Atomic replacement (temp name +
- * rename) is the caller's checkpoint's job. Excludes concurrent adds.
- * Errors: VDB_EIO, VDB_ENOSPC. */
+/* Writes the graph to `path` (created or truncated) through core/fsx and
+ * fsyncs it; the format is documented in hnsw_io.c. Atomic replacement
+ * (temp name + rename) is the caller's checkpoint's job. Excludes
+ * concurrent adds. Errors: VDB_ENOMEM, VDB_EIO, VDB_ENOSPC, and open's
+ * (VDB_ENOTFOUND when the directory is gone). */
 int vdb_hnsw_save(const vdb_hnsw *index, const char *path, vdb_error *err);
 
 /* Reads an index saved by vdb_hnsw_save with one sequential pass, for rows of

@@ -277,7 +277,12 @@ void vdb_store_calib_offer(vdb_store *store, const float *query)
     vdb_store_calib *c = store->calib;
     uint32_t dim = store->config.dim;
     int kick = 0;
-    if (c == NULL || atomic_fetch_add(&c->seen, 1) % CALIB_OFFER_EVERY != 0)
+    if (c == NULL)
+        return;
+    /* The first queries all enter, so a store learns its workload early;
+     * later ones are sampled (a lock per query would cost on hot paths). */
+    uint64_t seen = atomic_fetch_add(&c->seen, 1);
+    if (seen >= CALIB_RESERVOIR && seen % CALIB_OFFER_EVERY != 0)
         return;
     pthread_mutex_lock(&c->mutex);
     if (c->reservoir == NULL)
@@ -570,10 +575,15 @@ static int measure(vdb_store *store, const probe_set *ps, vdb_calib *cal, volati
                             continue;
                         used[pc]++;
                         np++;
-                        double t0 = now_s(CLOCK_MONOTONIC);
+                        /* The calling thread's CPU time: a graph search
+                         * runs on one thread, and on a busy machine wall
+                         * time would charge it for being preempted (which
+                         * stopped the ladder early and sent uniform 64-d
+                         * data to the scan under load). */
+                        double t0 = now_s(CLOCK_THREAD_CPUTIME_ID);
                         rc = vdb_store_index_graph(store, &view, ps->q + (size_t)p * dim, k + 1,
                                                    ef, use, got, &cnt, err);
-                        ns += (now_s(CLOCK_MONOTONIC) - t0) * 1e9;
+                        ns += (now_s(CLOCK_THREAD_CPUTIME_ID) - t0) * 1e9;
                         if (rc != VDB_OK)
                             break;
                         nt = strip(truth + (size_t)p * kmax, tcount[p], ps->src[p], k);
