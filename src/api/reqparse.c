@@ -255,7 +255,9 @@ int vdb_req_writable(vdb_req *req, const char *user_id)
     vdb_http_response_header(req->resp, "Retry-After", retry);
     req->status_override = 503;
     return vdb_error_set(&req->err, VDB_EBUSY,
-                         "tenant '%s' is frozen here (moving, or moved, to another node); retry the write", user_id);
+                         "tenant '%s' is frozen here (moving, or moved, to another node); "
+                         "retry the write",
+                         user_id);
 }
 
 int vdb_req_names(vdb_req *req, const char **user_id, const char **model_id)

@@ -220,7 +220,16 @@ static void handle(void *ctx, const vdb_http_request *req, vdb_http_response *re
 int vdb_cluster_aggregate_main(const vdb_cluster *c, const vdb_cluster_args *args)
 {
     vdb_error err = {0};
-    vdb_http_options options = {args->host, args->port, args->threads, 256, 30, 10, 256, 64 * 1024};
+    vdb_http_options options;
+    memset(&options, 0, sizeof(options));
+    options.host = args->host;
+    options.port = args->port;
+    options.threads = args->threads;
+    options.max_connections = 256;
+    options.timeout_s = 30;
+    options.header_timeout_s = 10;
+    options.max_per_peer = 256;
+    options.max_body_bytes = 64 * 1024;
     signal(SIGPIPE, SIG_IGN);
     vdb_http_server *server = vdb_http_start(&options, NULL, handle, NULL, (void *)c, &err);
     if (server == NULL) {
