@@ -574,3 +574,16 @@ def test_dead_node_fails_only_its_tenants(cluster):
     node, r = routed_to(cluster, "pinned_a")
     assert r.status_code == 200 and node == "node1"
     assert routed_to(cluster, "iso_b")[1].status_code == 200
+    # Cluster-wide answers say which node is missing instead of shrinking.
+    r = admin(cluster).get("/admin/list_stores")
+    assert r.status_code == 200 and r.headers["X-Vdb-Node"] == "aggregate"
+    doc = r.json()
+    assert doc["partial"] is True and doc["nodes_answered"] == 2
+    assert [u["node"] for u in doc["unavailable"]] == ["node3"]
+    assert {s["node"] for s in doc["stores"]} <= {"node1", "node2"}
+    stats = admin(cluster).get("/admin/stats")
+    assert stats.status_code == 200 and stats.headers["X-Vdb-Unavailable"] == "node3"
+    st = cluster.vdb("cluster", "status", "--dir", cluster.dir, "--json")
+    assert st.returncode == 1
+    health = {n["node"]: n["health"] for n in json.loads(st.stdout)["nodes"]}
+    assert health == {"node1": "healthy", "node2": "healthy", "node3": "unreachable"}
