@@ -5,7 +5,10 @@
 # through HAProxy and retries 503s. Per move it prints the mover's own
 # figures (archive bytes, total seconds, writes paused from freeze to map
 # flip) and the client's view: its slowest acknowledged write (which
-# includes the 503-and-retry wait) and how many 503s it got.
+# includes the 503-and-retry wait) and how many 503s it got. A last move
+# runs with no writer (IDLE=1, default): nothing changes during the copy,
+# so the catch-up skips every store and the pause is the freeze, the
+# checks and the map flip.
 # Run under the shared lock:
 #   flock /tmp/vdb-bench.lock env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE deploy/cluster/bench_move.sh
 set -euo pipefail
@@ -70,3 +73,8 @@ EOF
     echo "RESULT round=$r throughput=${mbs} MB/s (archive bytes / total move time); $(cat "$WORK/writer.out")"
     from=$to
 done
+if [ "${IDLE:-1}" = 1 ]; then
+    to=node2; [ $from = node2 ] && to=node1
+    out=$("$VDB_BIN" cluster move mover --to $to --dir "$WORK/run" | tail -1)
+    echo "RESULT idle $from->$to: $out"
+fi
