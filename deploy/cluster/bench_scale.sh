@@ -6,6 +6,9 @@
 # node (t2 on node2, t3 on node3); the placement map then decides which
 # copy is queried (place.sh, no reload). wrk cycles POST /vectors/query
 # bodies over the three tenants; the two layouts alternate, best of ROUNDS.
+# The load comes from wrk when installed, else from pyload.py (Python, 2
+# processes; it needs CPU of its own on this 2-core box, so its figures
+# are lower than wrk's, the same for both layouts).
 # Run under the shared lock:
 #   flock /tmp/vdb-bench.lock env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE deploy/cluster/bench_scale.sh
 set -euo pipefail
@@ -46,8 +49,13 @@ layout() {
 for r in $(seq "$ROUNDS"); do
     for l in one three; do
         layout $l
-        VDB_PAYLOAD=$WORK/q3.jsonl wrk -t2 -c"$CONNS" -d"${DUR}s" --latency -s "$ROOT/bench/http/query.lua" \
-            "http://127.0.0.1:$VDB_PROXY_PORT" > "$WORK/w.txt"
-        echo "RESULT round=$r nodes=$l qps=$(grep Requests/sec "$WORK/w.txt" | awk '{print $2}') p99=$(grep ' 99%' "$WORK/w.txt" | awk '{print $2}')"
+        if command -v wrk >/dev/null 2>&1; then
+            VDB_PAYLOAD=$WORK/q3.jsonl wrk -t2 -c"$CONNS" -d"${DUR}s" --latency -s "$ROOT/bench/http/query.lua" \
+                "http://127.0.0.1:$VDB_PROXY_PORT" > "$WORK/w.txt"
+            echo "RESULT round=$r nodes=$l client=wrk qps=$(grep Requests/sec "$WORK/w.txt" | awk '{print $2}') p99=$(grep ' 99%' "$WORK/w.txt" | awk '{print $2}')"
+        else
+            echo "RESULT round=$r nodes=$l client=pyload qps/p99: $(/usr/bin/python3 "$HERE/pyload.py" \
+                "http://127.0.0.1:$VDB_PROXY_PORT" "$WORK/q3.jsonl" "$VDB_KEY" "$DUR" "$CONNS" 2)"
+        fi
     done
 done
