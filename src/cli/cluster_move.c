@@ -99,9 +99,11 @@ static int load(move *m, vdb_error *err)
         return rc;
     m->j = vdb_json_parse(text, len, 0, err);
     vdb_free(text);
-    if (m->j == NULL || jstr(m->j, "from") == NULL || jstr(m->j, "to") == NULL ||
-        jstr(m->j, "state") == NULL || vdb_json_typeof(vdb_json_object_get(m->j, "lsn")) !=
-                                           VDB_JSON_OBJECT) {
+    const char *state = m->j ? jstr(m->j, "state") : NULL;
+    if (m->j == NULL || jstr(m->j, "from") == NULL || jstr(m->j, "to") == NULL || state == NULL ||
+        (strcmp(state, "copy") != 0 && strcmp(state, "frozen") != 0 &&
+         strcmp(state, "switched") != 0) ||
+        vdb_json_typeof(vdb_json_object_get(m->j, "lsn")) != VDB_JSON_OBJECT) {
         vdb_json_decref(m->j);
         m->j = NULL;
         return vdb_error_set(err, VDB_ECORRUPT, "move journal %s is malformed", path);
@@ -172,16 +174,14 @@ static int copy_store(move *m, const char *model, long long *lsn, size_t *bytes,
     *bytes = zip.body_len;
     snprintf(target, sizeof(target), "/admin/import_zip?user_id=%s&model_id=%s&overwrite=true",
              m->user, model);
+    memset(&imp, 0, sizeof(imp)); /* written only on success */
     rc = vdb_cluster_call(m->c, m->to, NULL, "POST", target, "application/zip", zip.body,
                           zip.body_len, 600.0, &imp, err);
     vdb_httpc_response_free(&zip);
     if (rc == VDB_OK && imp.status != 200)
         rc = vdb_error_set(err, VDB_EIO, "%s: import of %s/%s -> %d: %.120s", m->to->name, m->user,
                            model, imp.status, imp.body);
-    if (rc == VDB_OK)
-        vdb_httpc_response_free(&imp);
-    else if (imp.body != NULL)
-        vdb_httpc_response_free(&imp);
+    vdb_httpc_response_free(&imp);
     return rc;
 }
 
