@@ -211,6 +211,8 @@ int vdb_h_admin_list_stores(vdb_req *req);
 int vdb_h_admin_add_test_vectors(vdb_req *req);
 int vdb_h_admin_stats(vdb_req *req);
 int vdb_h_admin_freeze(vdb_req *req);
+int vdb_h_admin_wal_tail(vdb_req *req);
+int vdb_h_admin_wal_apply(vdb_req *req);
 int vdb_h_admin_frozen(vdb_req *req);
 int vdb_h_admin_system_stats(vdb_req *req);
 int vdb_h_admin_health(vdb_req *req);

@@ -53,7 +53,6 @@ typedef struct export_job {
     vdb_export *ex;
     vdb_store_handle **handles; /* one per exported store, held until sent */
     size_t nhandles;
-    uint64_t lsn; /* single-store export: the store's WAL LSN read before the snapshot */
 } export_job;
 
 static int export_store(vdb_req *req, export_job *job, vdb_store_handle *handle, const char *prefix)
@@ -134,13 +133,6 @@ static int gather(vdb_req *req, export_job *job, const char *user_id, const char
             return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
         rc = vdb_req_store(req, &job->handles[0]);
         if (rc == VDB_OK) {
-            /* Read before the snapshot is taken: the archive then holds every
-             * write up to at least this LSN, so a mover that later finds the
-             * store still at this LSN knows the archive is current
-             * (`vdb cluster move`, docs/scale-out.md). */
-            vdb_store_stats stats;
-            vdb_store_get_stats(vdb_registry_store(job->handles[0]), &stats);
-            job->lsn = stats.wal_lsn;
             job->nhandles = 1;
             rc = export_store(req, job, job->handles[0], "");
         }
@@ -178,7 +170,11 @@ static int send_zip(vdb_req *req, export_job *job, const char *user_id, const ch
              model_id ? model_id : "all");
     vdb_http_response_header(req->resp, "Content-Disposition", header);
     if (model_id != NULL) {
-        snprintf(header, sizeof(header), "%llu", (unsigned long long)job->lsn);
+        /* The snapshot is pinned until the job is freed, so this is exactly
+         * the last write the archive holds: a mover catches up from here
+         * with /admin/wal_tail (h_wal.c, docs/scale-out.md). */
+        uint64_t lsn = vdb_store_snapshot_lsn(vdb_registry_store(job->handles[0]));
+        snprintf(header, sizeof(header), "%llu", (unsigned long long)lsn);
         vdb_http_response_header(req->resp, "X-Vdb-Wal-Lsn", header);
     }
     return VDB_OK;

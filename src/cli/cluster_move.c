@@ -185,6 +185,41 @@ static int copy_store(move *m, const char *model, long long *lsn, size_t *bytes,
     return rc;
 }
 
+/* Catch-up by WAL tail: the source's records after `after` (GET
+ * /admin/wal_tail), applied on the target (POST /admin/wal_apply). Returns
+ * 1 when the tail cannot be had or applied (a checkpoint since, too large,
+ * refused): the caller copies the store whole instead. */
+static int copy_tail(move *m, const char *model, long long after, long long *lsn, size_t *bytes,
+                     vdb_error *err)
+{
+    char target[400];
+    vdb_httpc_response tail, app;
+    snprintf(target, sizeof(target), "/admin/wal_tail?user_id=%s&model_id=%s&after=%lld", m->user,
+             model, after);
+    int rc = vdb_cluster_call(m->c, m->from, NULL, "GET", target, NULL, NULL, 0, 600.0, &tail, err);
+    if (rc != VDB_OK)
+        return rc;
+    if (tail.status != 200 || tail.wal_lsn[0] == '\0') {
+        int fallback = tail.status == 409 || tail.status == 413 || tail.status == 422;
+        if (!fallback)
+            rc = vdb_error_set(err, VDB_EIO, "%s: wal_tail of %s/%s -> %d: %.120s", m->from->name,
+                               m->user, model, tail.status, tail.body);
+        vdb_httpc_response_free(&tail);
+        return fallback ? 1 : rc;
+    }
+    *lsn = strtoll(tail.wal_lsn, NULL, 10);
+    *bytes = tail.body_len;
+    snprintf(target, sizeof(target), "/admin/wal_apply?user_id=%s&model_id=%s", m->user, model);
+    memset(&app, 0, sizeof(app));
+    rc = vdb_cluster_call(m->c, m->to, NULL, "POST", target, "application/octet-stream",
+                          tail.body, tail.body_len, 600.0, &app, err);
+    vdb_httpc_response_free(&tail);
+    if (rc == VDB_OK && app.status != 200)
+        rc = 1; /* e.g. the target lost the store: copy it whole */
+    vdb_httpc_response_free(&app);
+    return rc;
+}
+
 /* DELETE a store on `node`; a missing store is fine. `override`: pass the
  * freeze (the tenant is frozen on the source by then). */
 static int delete_store(move *m, const vdb_cluster_node *node, const char *model, int override,
@@ -246,11 +281,21 @@ static int sync_stores(move *m, int final, size_t *copied_bytes, vdb_error *err)
             continue; /* deleted on the source meanwhile: dropped below */
         if (known != NULL && vdb_json_int_value(known) == slsn && have_dst && dcount == scount)
             continue; /* unchanged since its copy */
-        if ((rc = copy_store(m, model, &copied_lsn, &bytes, err)) != VDB_OK)
+        /* Only the writes since the journalled copy, when the WAL still has
+         * them; else (or for a store never copied) the whole store. */
+        const char *how = "store";
+        rc = known != NULL && have_dst
+                 ? copy_tail(m, model, vdb_json_int_value(known), &copied_lsn, &bytes, err)
+                 : 1;
+        if (rc == VDB_OK)
+            how = "WAL tail";
+        else if (rc == 1)
+            rc = copy_store(m, model, &copied_lsn, &bytes, err);
+        if (rc != VDB_OK)
             break;
         *copied_bytes += bytes;
         vdb_json_object_set_new(lsns, model, vdb_json_int(copied_lsn));
-        printf("  %s/%s: copied %zu bytes (%s)\n", m->user, model, bytes,
+        printf("  %s/%s: copied %s, %zu bytes (%s)\n", m->user, model, how, bytes,
                final ? "catch-up, frozen" : "bulk");
         fflush(stdout);
         if ((rc = save(m, final ? "frozen" : "copy", err)) == VDB_OK && !final)

@@ -394,6 +394,50 @@ def test_freeze_route(cluster):
                     headers=h, timeout=10)
 
 
+def test_wal_tail_and_apply(cluster):
+    """The catch-up routes: the records after an export's snapshot LSN,
+    applied on another node's copy, make the two equal; a checkpointed-away
+    tail is 409; a bad body is 400 and changes nothing; admin key only."""
+    h = {"X-API-Key": conftest.ADMIN_KEY}
+    src, dst = cluster.node_url("node1"), cluster.node_url("node2")
+    p = {"user_id": "walt", "model_id": "m"}
+    r = requests.post(src + "/vectors/add", json={**p, "vectors": [[1, 2, 3], [3, 2, 1]],
+                                                  "metadata": [{"id": "a"}, {"id": "b"}]},
+                      headers=h, timeout=10)
+    assert r.status_code == 200
+    z = requests.get(src + "/admin/export_zip", params=p, headers=h, timeout=30)
+    snap = int(z.headers["X-Vdb-Wal-Lsn"])
+    r = requests.post(dst + "/admin/import_zip", params={**p, "overwrite": "true"}, data=z.content,
+                      headers={**h, "Content-Type": "application/zip"}, timeout=30)
+    assert r.status_code == 200, r.text
+    requests.post(src + "/vectors/add", json={**p, "vectors": [[1, 2, 4]],
+                                              "metadata": [{"id": "c", "tag": "x"}]}, headers=h)
+    requests.post(src + "/vectors/delete", json={**p, "ids": ["a"]}, headers=h)
+    tail = requests.get(src + "/admin/wal_tail", params={**p, "after": snap}, headers=h, timeout=10)
+    assert tail.status_code == 200 and int(tail.headers["X-Vdb-Wal-Lsn"]) == snap + 2
+    assert tail.headers["Content-Type"] == "application/octet-stream"
+    bad = requests.post(dst + "/admin/wal_apply", params=p, data=tail.content[:-3], headers=h,
+                        timeout=10)
+    assert bad.status_code == 400, bad.text
+    assert ids_on(cluster, "node2", "walt", "m") == {"a", "b"}
+    ok = requests.post(dst + "/admin/wal_apply", params=p, data=tail.content, headers=h, timeout=10)
+    assert ok.status_code == 200 and ok.json()["records_applied"] == 2, ok.text
+    assert ids_on(cluster, "node2", "walt", "m") == ids_on(cluster, "node1", "walt", "m") == {"b", "c"}
+    # Applying again (a rerun after a crash) changes nothing.
+    again = requests.post(dst + "/admin/wal_apply", params=p, data=tail.content, headers=h)
+    assert again.status_code == 200 and again.json()["count"] == 2
+    # The export above checkpointed at `snap`: records after 0 are gone.
+    gone = requests.get(src + "/admin/wal_tail", params={**p, "after": 0}, headers=h, timeout=10)
+    assert gone.status_code == 409 and gone.json()["code"] == "HTTP_409"
+    r = requests.get(src + "/admin/wal_tail", params=p, headers=h, timeout=10)
+    assert r.status_code == 422
+    r = requests.get(src + "/admin/wal_tail", params={**p, "after": snap},
+                     headers={"X-API-Key": conftest.API_KEY}, timeout=10)
+    assert r.status_code == 403
+    for n in (src, dst):
+        requests.delete(n + "/admin/store", params=p, headers=h, timeout=10)
+
+
 class Writer(threading.Thread):
     """Adds one vector at a time for `user` through the proxy, retrying each
     until it is acknowledged (200); 503 and connection errors are retried
@@ -489,6 +533,9 @@ def test_move_under_concurrent_writer(cluster):
     w.finish()
     assert out.returncode == 0, out.stdout + out.stderr
     assert "moved node1 -> node3" in out.stdout and "writes paused" in out.stdout
+    # The catch-up shipped the writes made during the copy (WAL tail), not
+    # a second copy of the stores.
+    assert "copied WAL tail" in out.stdout, out.stdout
     check_moved(cluster, "mv_live", "node3", w)
     for model in ("m1", "m2"):
         assert {f"s{i}" for i in range(400)} <= ids_on(cluster, "node3", "mv_live", model)
