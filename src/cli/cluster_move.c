@@ -1,6 +1,6 @@
 /* `vdb cluster move USER --to NODE`: moves a tenant's stores to another
- * node while it keeps serving, through the nodes' existing routes only
- * (export_zip, import_zip, store stats, delete, and /admin/freeze) and
+ * node while it keeps serving, through the nodes' routes only (export_zip,
+ * import_zip, wal_tail, wal_apply, store stats, delete, /admin/freeze) and
  * HAProxy's runtime API. The state machine (docs/scale-out.md) is
  * journalled in RUN_DIR/moves/USER.json, rewritten atomically before each
  * step that depends on it, so a mover killed anywhere reruns from there:
@@ -8,14 +8,16 @@
  *   (none) -> COPY: the source owns the tenant (the map or the hash routes
  *             to it) and keeps taking writes. Every store is exported from
  *             the source and imported on the target (overwrite). The
- *             export answers the store's WAL LSN read before its snapshot;
- *             the journal keeps it per store.
+ *             export answers the LSN of its pinned snapshot; the journal
+ *             keeps it per store.
  *   COPY -> FROZEN: the journal says FROZEN first, then the source freezes
  *             the tenant (persisted on the node; writes get 503 +
  *             Retry-After; the node answers only when no write is in
- *             flight). Catch-up: a store whose LSN is still the journalled
- *             one is unchanged since its copy and is skipped; any other is
- *             copied again. Then every store's count must match on both.
+ *             flight). Catch-up: a store still at its journalled LSN is
+ *             unchanged and skipped; for any other, the WAL records past
+ *             that LSN are shipped (wal_tail -> wal_apply), or, when a
+ *             checkpoint has dropped them, the store is copied again. Then
+ *             every store's count must match on both nodes.
  *   FROZEN -> SWITCHED: the placement map names the target (file, then
  *             the live map). Retried writes now reach the target.
  *   SWITCHED -> done: the source's stores are deleted (the tenant stays
