@@ -410,19 +410,27 @@ def test_wal_tail_and_apply(cluster):
     r = requests.post(dst + "/admin/import_zip", params={**p, "overwrite": "true"}, data=z.content,
                       headers={**h, "Content-Type": "application/zip"}, timeout=30)
     assert r.status_code == 200, r.text
+    requests.post(src + "/vectors/delete", json={**p, "ids": ["a"]}, headers=h)
     requests.post(src + "/vectors/add", json={**p, "vectors": [[1, 2, 4]],
                                               "metadata": [{"id": "c", "tag": "x"}]}, headers=h)
-    requests.post(src + "/vectors/delete", json={**p, "ids": ["a"]}, headers=h)
+    # A second upsert of c: applied in one batch with the first, the later
+    # one must still win.
+    requests.post(src + "/vectors/add", json={**p, "vectors": [[4, 2, 1]],
+                                              "metadata": [{"id": "c", "tag": "y"}]}, headers=h)
     tail = requests.get(src + "/admin/wal_tail", params={**p, "after": snap}, headers=h, timeout=10)
-    assert tail.status_code == 200 and int(tail.headers["X-Vdb-Wal-Lsn"]) == snap + 2
+    assert tail.status_code == 200 and int(tail.headers["X-Vdb-Wal-Lsn"]) == snap + 3
     assert tail.headers["Content-Type"] == "application/octet-stream"
     bad = requests.post(dst + "/admin/wal_apply", params=p, data=tail.content[:-3], headers=h,
                         timeout=10)
     assert bad.status_code == 400, bad.text
     assert ids_on(cluster, "node2", "walt", "m") == {"a", "b"}
     ok = requests.post(dst + "/admin/wal_apply", params=p, data=tail.content, headers=h, timeout=10)
-    assert ok.status_code == 200 and ok.json()["records_applied"] == 2, ok.text
+    assert ok.status_code == 200 and ok.json()["records_applied"] == 3, ok.text
     assert ids_on(cluster, "node2", "walt", "m") == ids_on(cluster, "node1", "walt", "m") == {"b", "c"}
+    q = {**p, "query": [4, 2, 1], "k": 1}
+    for n in (src, dst):
+        hit = requests.post(n + "/vectors/query", json=q, headers=h, timeout=10).json()["results"][0]
+        assert hit["id"] == "c" and hit["metadata"]["tag"] == "y", hit
     # Applying again (a rerun after a crash) changes nothing.
     again = requests.post(dst + "/admin/wal_apply", params=p, data=tail.content, headers=h)
     assert again.status_code == 200 and again.json()["count"] == 2
