@@ -157,7 +157,7 @@ static int store_figures(move *m, const vdb_cluster_node *node, const char *mode
 }
 
 /* Export from the source, import on the target (overwrite): *lsn gets the
- * source's LSN read before the snapshot; *bytes the archive size. */
+ * LSN of the snapshot the archive holds; *bytes the archive size. */
 static int copy_store(move *m, const char *model, long long *lsn, size_t *bytes, vdb_error *err)
 {
     char target[400];
