@@ -15,7 +15,10 @@
  * --json. Build: make bench-recall. Benchmarks only: run under
  * env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE.
  * Usage: recall_planner [--n N] [--queries Q] [--rounds R] [--only NAME]
- *                       [--json] [--dir TMPDIR] */
+ *                       [--json] [--curve] [--dir TMPDIR]
+ *                       [--data F.npy --query-file Q.npy [--metric cosine|l2|dot]]
+ * With --data the store gets F's rows (at most N) and the timed queries are
+ * Q's first ones; the calibration's real-query warm-up uses Q's last 200. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +30,7 @@
 #include "core/rng.h"
 #include "store/calib.h"
 #include "store/store.h"
+#include "store/vecfile.h"
 #include "../tests/unit/families.h"
 
 #define K 10
@@ -37,16 +41,18 @@ typedef struct fam_case {
     family f;
     uint32_t dim;
     vdb_metric metric;
+    const float *data, *queries; /* given data (--data): rows, then queries */
+    size_t rows, nqueries;
 } fam_case;
 
 static const fam_case cases[] = {
-    {"uniform-64-cos", FAM_UNIFORM, 64, VDB_METRIC_COSINE},
-    {"uniform-256-cos", FAM_UNIFORM, 256, VDB_METRIC_COSINE},
-    {"clustered-384-cos", FAM_CLUSTERED, 384, VDB_METRIC_COSINE},
-    {"norms25x-128-l2", FAM_NORMS_L2, 128, VDB_METRIC_L2},
-    {"norms4x-96-dot", FAM_NORMS_DOT, 96, VDB_METRIC_DOT},
-    {"duplicates-64-cos", FAM_DUPLICATES, 64, VDB_METRIC_COSINE},
-    {"lowdim-3-l2", FAM_LOWDIM, 3, VDB_METRIC_L2},
+    {"uniform-64-cos", FAM_UNIFORM, 64, VDB_METRIC_COSINE, NULL, NULL, 0, 0},
+    {"uniform-256-cos", FAM_UNIFORM, 256, VDB_METRIC_COSINE, NULL, NULL, 0, 0},
+    {"clustered-384-cos", FAM_CLUSTERED, 384, VDB_METRIC_COSINE, NULL, NULL, 0, 0},
+    {"norms25x-128-l2", FAM_NORMS_L2, 128, VDB_METRIC_L2, NULL, NULL, 0, 0},
+    {"norms4x-96-dot", FAM_NORMS_DOT, 96, VDB_METRIC_DOT, NULL, NULL, 0, 0},
+    {"duplicates-64-cos", FAM_DUPLICATES, 64, VDB_METRIC_COSINE, NULL, NULL, 0, 0},
+    {"lowdim-3-l2", FAM_LOWDIM, 3, VDB_METRIC_L2, NULL, NULL, 0, 0},
 };
 
 static const double targets[NTARGETS] = {1.0, 0.99, 0.95, 0.90};
@@ -123,7 +129,11 @@ static void run_case(const fam_case *c, const char *tmp, uint32_t n, size_t nq, 
     for (uint32_t at = 0; at < n; at += 1000) {
         uint32_t m = n - at < 1000 ? n - at : 1000;
         for (uint32_t i = 0; i < m; i++)
-            gen(c->f, &rng, c->dim, batch + (size_t)i * c->dim, centres);
+            if (c->data != NULL)
+                memcpy(batch + (size_t)i * c->dim, c->data + ((size_t)at + i) * c->dim,
+                       c->dim * sizeof(float));
+            else
+                gen(c->f, &rng, c->dim, batch + (size_t)i * c->dim, centres);
         if (vdb_store_add(store, m, batch, NULL, NULL, NULL, &err) != VDB_OK)
             die("add", &err);
     }
@@ -135,7 +145,11 @@ static void run_case(const fam_case *c, const char *tmp, uint32_t n, size_t nq, 
     double first_cal_s = cal.seconds;
     vdb_rng_seed(&rng, 99); /* held out: a seed the store never saw */
     for (size_t q = 0; q < nq; q++)
-        gen_query(c->f, &rng, c->dim, queries + q * c->dim, centres);
+        if (c->queries != NULL)
+            memcpy(queries + q * c->dim, c->queries + (q % c->nqueries) * c->dim,
+                   c->dim * sizeof(float));
+        else
+            gen_query(c->f, &rng, c->dim, queries + q * c->dim, centres);
     /* Real queries join the calibration (calib.h): let the store see some
      * (drawn apart from the measured ones) and finish recalibrating, so no
      * background measurement runs during the timed rounds. */
@@ -145,7 +159,11 @@ static void run_case(const fam_case *c, const char *tmp, uint32_t n, size_t nq, 
         answer one;
         vdb_rng_seed(&rng, 4242);
         for (int i = 0; warm != NULL && i < 200; i++) {
-            gen_query(c->f, &rng, c->dim, warm, centres);
+            if (c->queries != NULL) /* the given queries' tail: apart from the timed ones */
+                memcpy(warm, c->queries + (c->nqueries - 1 - (size_t)i % c->nqueries) * c->dim,
+                       c->dim * sizeof(float));
+            else
+                gen_query(c->f, &rng, c->dim, warm, centres);
             if (vdb_store_query(store, warm, 1, &p, take, &one, &err) != VDB_OK)
                 die("query", &err);
         }
@@ -230,7 +248,8 @@ int main(int argc, char **argv)
     uint32_t n = 100000;
     size_t nq = 1000;
     int rounds = 3, json = 0, show_curve = 0;
-    const char *only = NULL, *base = "/tmp";
+    const char *only = NULL, *base = "/tmp", *data_file = NULL, *query_file = NULL;
+    vdb_metric metric = VDB_METRIC_COSINE;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--n") && i + 1 < argc)
             n = (uint32_t)strtoul(argv[++i], NULL, 10);
@@ -244,11 +263,22 @@ int main(int argc, char **argv)
             base = argv[++i];
         else if (!strcmp(argv[i], "--json"))
             json = 1;
+        else if (!strcmp(argv[i], "--data") && i + 1 < argc)
+            data_file = argv[++i];
+        else if (!strcmp(argv[i], "--query-file") && i + 1 < argc)
+            query_file = argv[++i];
+        else if (!strcmp(argv[i], "--metric") && i + 1 < argc) {
+            i++;
+            metric = !strcmp(argv[i], "l2") || !strcmp(argv[i], "euclidean") ? VDB_METRIC_L2
+                     : !strcmp(argv[i], "dot")                                ? VDB_METRIC_DOT
+                                                                              : VDB_METRIC_COSINE;
+        }
         else if (!strcmp(argv[i], "--curve"))
             show_curve = 1;
         else {
             fprintf(stderr, "usage: recall_planner [--n N] [--queries Q] [--rounds R] "
-                            "[--only NAME] [--json] [--curve] [--dir TMPDIR]\n");
+                            "[--only NAME] [--json] [--curve] [--dir TMPDIR] "
+                            "[--data F.npy --query-file Q.npy [--metric M]]\n");
             return 2;
         }
     }
@@ -261,6 +291,37 @@ int main(int argc, char **argv)
     if (mkdtemp(tmp) == NULL)
         die("mkdtemp", NULL);
     vdb_pool_global_configure(1); /* one thread: QPS per core, exact included */
+    if (data_file != NULL) {
+        /* Given data (e.g. `vdb bench --save` files, the peers' data set):
+         * the queries are held out by whoever made the files. */
+        vdb_error err;
+        vdb_error_clear(&err);
+        vdb_vecfile *df = vdb_vecfile_open(data_file, &err);
+        vdb_vecfile *qf = df && query_file ? vdb_vecfile_open(query_file, &err) : NULL;
+        if (df == NULL || qf == NULL || vdb_vecfile_dim(df) != vdb_vecfile_dim(qf))
+            die("--data and --query-file (same dimension) are needed together", &err);
+        fam_case given = {"given", FAM_UNIFORM, vdb_vecfile_dim(df), metric, NULL, NULL,
+                          vdb_vecfile_rows(df), vdb_vecfile_rows(qf)};
+        float *d = malloc(given.rows * given.dim * sizeof(float));
+        float *q = malloc(given.nqueries * given.dim * sizeof(float));
+        if (d == NULL || q == NULL ||
+            vdb_vecfile_read_rows(df, 0, given.rows, d, &err) != VDB_OK ||
+            vdb_vecfile_read_rows(qf, 0, given.nqueries, q, &err) != VDB_OK)
+            die("reading --data / --query-file", &err);
+        given.data = d;
+        given.queries = q;
+        if (n > given.rows)
+            n = (uint32_t)given.rows;
+        if (nq > given.nqueries)
+            nq = given.nqueries;
+        run_case(&given, tmp, n, nq, rounds, json, show_curve);
+        vdb_vecfile_close(df);
+        vdb_vecfile_close(qf);
+        free(d);
+        free(q);
+        rmdir(tmp);
+        return 0;
+    }
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         if (only == NULL || strstr(cases[i].name, only) != NULL)
             run_case(&cases[i], tmp, n, nq, rounds, json, show_curve);
