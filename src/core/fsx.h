@@ -113,6 +113,20 @@ int vdb_fsx_size(int fd, uint64_t *size, const char *name, vdb_error *err);
 void *vdb_fsx_mmap(int fd, size_t len, off_t offset, const char *name, vdb_error *err);
 void vdb_fsx_munmap(void *addr, size_t len);
 
+/* Replaces dir/name with `len` bytes of `data` atomically: dir/name.tmp,
+ * write, fsync, close, rename, fsync of dir (Redis rdbSave's order), so a
+ * crash leaves the old file or the new one, never a mix. `mode` is the new
+ * file's mode. Errors: VDB_ERANGE (path too long), VDB_EIO, VDB_ENOSPC; the
+ * temp file is removed on failure. */
+int vdb_fsx_replace_file(const char *dir, const char *name, const void *data, size_t len,
+                         int mode, vdb_error *err);
+
+/* Reads a whole regular file of at most `max` bytes into *out (vdb_malloc'd,
+ * NUL-terminated; caller frees with vdb_free) and its length into *len.
+ * Written only on success. Errors: VDB_ENOTFOUND (no file), VDB_ETOOBIG
+ * (over max, nothing read), VDB_EIO, VDB_ENOMEM. */
+int vdb_fsx_read_file(const char *path, size_t max, char **out, size_t *len, vdb_error *err);
+
 /* Joins dir and name into out (VDB_ERANGE when it does not fit). */
 int vdb_fsx_path(char *out, size_t cap, const char *dir, const char *name, vdb_error *err);
 
