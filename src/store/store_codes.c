@@ -37,8 +37,9 @@ static vdb_store_codes *codes_of(vdb_store *store, vdb_error *err)
     return store->codes;
 }
 
-/* Builds codes of `kind` from the rows (rw shared: readers go on) and swaps
- * them in (rw exclusive). The caller keeps writers out. */
+/* Builds codes of `kind` from the rows (rw shared: readers and writers go
+ * on) and swaps them in (rw exclusive), encoding then the rows writers
+ * appended meanwhile. The caller keeps compaction out (it renumbers rows). */
 static int build_and_swap(vdb_store *store, int kind, vdb_error *err)
 {
     vdb_store_codes *c = codes_of(store, err);
@@ -58,6 +59,18 @@ static int build_and_swap(vdb_store *store, int kind, vdb_error *err)
         rows = vdb_vecset_rows(store->set);
     }
     pthread_rwlock_wrlock(&store->rw);
+    if (fresh != NULL) {
+        vdb_vecview now = vdb_vecset_view(store->set);
+        vdb_error aerr;
+        if (now.n != rows && vdb_quant_append(fresh, &now, &aerr) != VDB_OK) {
+            /* Missing codes are rebuilt by the next write. */
+            vdb_log_warn("%s: encoding rows added during the build failed: %s", store->dir,
+                         aerr.msg);
+            vdb_quant_free(fresh);
+            fresh = NULL;
+        }
+        rows = now.n;
+    }
     old = c->quant;
     c->quant = fresh;
     c->built_rows = rows;

@@ -35,8 +35,8 @@
 struct vdb_json;
 
 /* Builds the codes the config asks for (none: nothing), replacing any
- * there were. The writer mutex is held by the caller or no write can run
- * (open). Errors: VDB_ENOMEM (the store still works; exact queries scan
+ * there were. Writers may go on; the caller keeps compaction out (the
+ * checkpoint mutex, or no other thread yet at open). Errors: VDB_ENOMEM (the store still works; exact queries scan
  * floats and the next write retries), VDB_EINVAL from the build. */
 int vdb_store_codes_open(vdb_store *store, vdb_error *err);
 /* As open, for `kind` (vdb_quant_kind), which becomes the config's
