@@ -10,6 +10,7 @@
 
 #include "core/alloc.h"
 #include "core/npy.h"
+#include "index/flat.h"
 
 typedef struct matrix {
     void *data;
@@ -48,6 +49,25 @@ static inline matrix load(const char *dir, const char *name, vdb_npy_dtype want)
     }
     fclose(f);
     return m;
+}
+
+/* Prepares the data in place as a store holds it (cosine rows normalized)
+ * and the first nq queries as a search expects them; returns the view over
+ * the rows. Exits on a non-finite query. */
+static inline vdb_vecview prepare_view(matrix *data, matrix *queries, size_t nq, int metric)
+{
+    uint32_t dim = (uint32_t)data->cols;
+    float *rows = data->data, *qs = queries->data;
+    vdb_error err = {0};
+    if (metric == VDB_METRIC_COSINE)
+        for (size_t r = 0; r < data->rows; r++)
+            vdb_flat_prepare_query(VDB_METRIC_COSINE, rows + r * dim, rows + r * dim, dim, NULL);
+    for (size_t i = 0; i < nq; i++)
+        if (vdb_flat_prepare_query((vdb_metric)metric, qs + i * dim, qs + i * dim, dim, &err)) {
+            fprintf(stderr, "query %zu: %s\n", i, err.msg);
+            exit(1);
+        }
+    return (vdb_vecview){rows, NULL, (uint32_t)data->rows, dim, (vdb_metric)metric};
 }
 
 #endif

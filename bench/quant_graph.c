@@ -60,16 +60,10 @@ int main(int argc, char **argv)
     matrix truth = load(argv[1], "truth.npy", VDB_NPY_I4);
     size_t nq = argc > 3 ? strtoul(argv[3], NULL, 10) : queries.rows, k = truth.cols;
     nq = nq < queries.rows ? nq : queries.rows;
-    uint32_t dim = (uint32_t)data.cols;
-    float *rows = data.data, *qs = queries.data;
+    vdb_vecview view = prepare_view(&data, &queries, nq, metric);
+    uint32_t dim = view.dim;
+    float *qs = queries.data;
     vdb_error err = {0};
-    if (metric == VDB_METRIC_COSINE)
-        for (size_t r = 0; r < data.rows; r++)
-            vdb_flat_prepare_query(VDB_METRIC_COSINE, rows + r * dim, rows + r * dim, dim, NULL);
-    for (size_t i = 0; i < nq; i++)
-        if (vdb_flat_prepare_query((vdb_metric)metric, qs + i * dim, qs + i * dim, dim, &err))
-            die("query", &err);
-    vdb_vecview view = {rows, NULL, (uint32_t)data.rows, dim, (vdb_metric)metric};
     double t0 = now();
     vdb_hnsw *h = vdb_hnsw_new(dim, (vdb_metric)metric, NULL, &err);
     if (h == NULL || vdb_hnsw_build(h, &view, 0, view.n, &err) != VDB_OK)

@@ -244,32 +244,11 @@ static int search_locked(const vdb_hnsw *h, const vdb_vecview *view, const float
     return VDB_OK;
 }
 
-int vdb_hnsw_search(const vdb_hnsw *h, const vdb_vecview *view, const float *query, size_t k,
-                    size_t ef, const vdb_filter_hook *filter, vdb_hnsw_scratch *scratch,
-                    vdb_hit *out, size_t *nout, vdb_error *err)
+/* Both entry points: argument checks, scratch, grow_lock held shared. */
+static int search(const vdb_hnsw *h, const vdb_vecview *view, const float *query,
+                  const vdb_hnsw_codes *codes, size_t k, size_t ef, const vdb_filter_hook *filter,
+                  vdb_hnsw_scratch *scratch, vdb_hit *out, size_t *nout, vdb_error *err)
 {
-    if (ef == 0)
-        ef = __atomic_load_n(&h->ef_search, __ATOMIC_RELAXED);
-    int rc = check_search_args(h, view, query, k, ef, err);
-    if (rc != VDB_OK)
-        return rc;
-    if (ef < k)
-        ef = k;
-    if (scratch == NULL && (scratch = vdb_hnsw__thread_scratch()) == NULL)
-        return vdb_error_set(err, VDB_ENOMEM, "hnsw: out of memory for search scratch");
-    pthread_rwlock_rdlock((pthread_rwlock_t *)&h->grow_lock);
-    rc = search_locked(h, view, query, NULL, k, ef, filter, scratch, out, nout, err);
-    pthread_rwlock_unlock((pthread_rwlock_t *)&h->grow_lock);
-    return rc;
-}
-
-int vdb_hnsw_search_codes(const vdb_hnsw *h, const vdb_vecview *view, const float *query,
-                          const vdb_hnsw_codes *codes, size_t k, size_t ef,
-                          const vdb_filter_hook *filter, vdb_hnsw_scratch *scratch, vdb_hit *out,
-                          size_t *nout, vdb_error *err)
-{
-    if (codes == NULL || codes->codes == NULL || codes->qcode == NULL || codes->dot == NULL)
-        return vdb_error_set(err, VDB_EINVAL, "hnsw: incomplete traversal codes");
     if (ef == 0)
         ef = __atomic_load_n(&h->ef_search, __ATOMIC_RELAXED);
     int rc = check_search_args(h, view, query, k, ef, err);
@@ -283,4 +262,21 @@ int vdb_hnsw_search_codes(const vdb_hnsw *h, const vdb_vecview *view, const floa
     rc = search_locked(h, view, query, codes, k, ef, filter, scratch, out, nout, err);
     pthread_rwlock_unlock((pthread_rwlock_t *)&h->grow_lock);
     return rc;
+}
+
+int vdb_hnsw_search(const vdb_hnsw *h, const vdb_vecview *view, const float *query, size_t k,
+                    size_t ef, const vdb_filter_hook *filter, vdb_hnsw_scratch *scratch,
+                    vdb_hit *out, size_t *nout, vdb_error *err)
+{
+    return search(h, view, query, NULL, k, ef, filter, scratch, out, nout, err);
+}
+
+int vdb_hnsw_search_codes(const vdb_hnsw *h, const vdb_vecview *view, const float *query,
+                          const vdb_hnsw_codes *codes, size_t k, size_t ef,
+                          const vdb_filter_hook *filter, vdb_hnsw_scratch *scratch, vdb_hit *out,
+                          size_t *nout, vdb_error *err)
+{
+    if (codes == NULL || codes->codes == NULL || codes->qcode == NULL || codes->dot == NULL)
+        return vdb_error_set(err, VDB_EINVAL, "hnsw: incomplete traversal codes");
+    return search(h, view, query, codes, k, ef, filter, scratch, out, nout, err);
 }
