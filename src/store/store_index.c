@@ -45,7 +45,7 @@ struct vdb_store_index {
     pthread_cond_t wake;     /* new rows, or stop */
     pthread_cond_t idle;     /* the indexer caught up */
     _Atomic int stopping;  /* read by catch_up without the mutex */
-    volatile int stop_calib; /* set with stopping: calibration polls it */
+    _Atomic int stop_calib; /* set with stopping: calibration polls it */
     _Atomic uint64_t epoch;  /* bumped when rows are renumbered (compaction) */
     int pending;
     int busy;
@@ -250,7 +250,7 @@ void vdb_store_index_close(vdb_store *store)
         return;
     pthread_mutex_lock(&ix->mutex);
     ix->stopping = 1;
-    ix->stop_calib = 1;
+    atomic_store(&ix->stop_calib, 1);
     pthread_cond_signal(&ix->wake);
     pthread_mutex_unlock(&ix->mutex);
     if (ix->thread_running)
