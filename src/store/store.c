@@ -50,6 +50,7 @@
 #include "calib.h"
 #include "store_filter.h"
 #include "store_index.h"
+#include "store_bg.h"
 #include "store_int.h"
 #include "meta.h"
 #include "snapshot.h"
@@ -124,11 +125,13 @@ static vdb_store *store_alloc(const char *dir, const vdb_store_options *options,
     pthread_rwlockattr_destroy(&attr);
     pthread_mutex_init(&store->writer, NULL);
     pthread_mutex_init(&store->fields_mutex, NULL);
+    store->bg = vdb_store_bg_new(); /* NULL: checkpoints run inline */
     return store;
 }
 
 static void store_free(vdb_store *store)
 {
+    vdb_store_bg_free(store->bg);
     vdb_store_index_close(store);
     vdb_store_calib_close(store);
     vdb_store_filter_close(store);
@@ -425,18 +428,31 @@ static uint64_t checkpoint_threshold(const vdb_store *store)
     return half > store->options.wal_checkpoint_bytes ? half : store->options.wal_checkpoint_bytes;
 }
 
-/* After a durable write: checkpoint when the WAL has grown past the limit.
- * A failure is logged, not returned: the write itself is durable. */
-static void maybe_checkpoint(vdb_store *store)
+void vdb_store__checkpoint_if_due(vdb_store *store)
 {
     vdb_error err;
-    if (vdb_wal_size(store->wal) < store->options.wal_checkpoint_bytes)
-        return;
     pthread_mutex_lock(&store->writer);
     if (vdb_wal_size(store->wal) >= checkpoint_threshold(store) &&
         checkpoint_locked(store, &err) != VDB_OK)
         vdb_log_warn("%s: checkpoint failed: %s", store->dir, err.msg);
     pthread_mutex_unlock(&store->writer);
+}
+
+/* After a durable write: checkpoint when the WAL has grown past the limit,
+ * in the background (store_bg.h: the write is acknowledged without waiting
+ * for a snapshot), inline only when no thread can take it. A failure is
+ * logged, not returned: the write itself is durable. */
+static void maybe_checkpoint(vdb_store *store)
+{
+    if (vdb_wal_size(store->wal) < store->options.wal_checkpoint_bytes)
+        return;
+    if (vdb_store_bg_request(store->bg, store) != 0)
+        vdb_store__checkpoint_if_due(store);
+}
+
+void vdb_store_wait_background(vdb_store *store)
+{
+    vdb_store_bg_wait(store->bg);
 }
 
 static int commit(vdb_store *store, uint64_t lsn, vdb_error *err)
@@ -796,6 +812,10 @@ void vdb_store_close(vdb_store *store)
     vdb_error err;
     if (store == NULL)
         return;
+    /* The background checkpointer goes first: the final checkpoint below
+     * covers whatever it had queued. */
+    vdb_store_bg_free(store->bg);
+    store->bg = NULL;
     if (!store->options.read_only && !vdb_wal_failed(store->wal) &&
         vdb_store_checkpoint(store, &err) != VDB_OK) {
         vdb_log_warn("%s: checkpoint at close failed (the WAL keeps the data): %s", store->dir,

@@ -184,6 +184,12 @@ int vdb_store_set_target_recall(vdb_store *store, double target, vdb_error *err)
 /* Writes a new snapshot and truncates the WAL (also compacts tombstones). */
 int vdb_store_checkpoint(vdb_store *store, vdb_error *err);
 
+/* Waits until the background checkpoint that recent writes asked for (if
+ * any) has finished: checkpoints past the WAL threshold run after the
+ * write is acknowledged (store_bg.h). For tests and tools that read the
+ * files or the checkpoint count right after writing. Thread-safe. */
+void vdb_store_wait_background(vdb_store *store);
+
 /* A tag that changes whenever a query's answer may change: an instance id
  * (new at every open) and a generation bumped by every applied write and
  * compaction. Result caches key on it. Thread-safe. */

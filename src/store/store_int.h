@@ -38,6 +38,11 @@ struct vdb_store {
     unsigned pins;                 /* snapshot pins (writer mutex): no checkpoint while > 0 */
     uint64_t instance;             /* random per open: tells stores with one name apart */
     _Atomic uint64_t generation;   /* bumped by every applied write and compaction */
+    struct vdb_store_bg *bg;       /* store_bg.c: background checkpoints; NULL = inline */
 };
+
+/* Checkpoints when the WAL is past the threshold (store.c), under the
+ * writer mutex; a failure is logged. Called by the background thread. */
+void vdb_store__checkpoint_if_due(vdb_store *store);
 
 #endif

@@ -934,6 +934,7 @@ static void test_policies_and_threshold(void **state)
         assert_non_null(store);
         for (uint32_t b = 0; b < 30; b++)
             assert_int_equal(add_batch(store, b, NULL), VDB_OK);
+        vdb_store_wait_background(store); /* checkpoints run after the ack */
         vdb_store_get_stats(store, &stats);
         /* The threshold is max(2048, half the snapshot) and the snapshot
          * is ~27 KB here (16 KiB of it the npz's alignment padding). */
