@@ -395,12 +395,40 @@ static int log_and_apply(vdb_store *store, const vdb_wal_piece *pieces, size_t c
                          const batch_ref *batch, uint64_t *lsn, vdb_error *err)
 {
     uint32_t rows_before;
+    vdb_vecset_pending pending;
     int rc = vdb_wal_append_pieces(store->wal, batch->type, pieces, count, lsn, err);
     if (rc != VDB_OK)
         return rc;
-    pthread_rwlock_wrlock(&store->rw);
-    rows_before = vdb_vecset_rows(store->set);
-    rc = apply_batch(store->set, batch, err);
+    if (batch->type == VDB_WAL_REC_UPSERT && !vdb_vecset_upsert_room(store->set, batch->n) &&
+        (size_t)vdb_vecset_rows(store->set) + batch->n <= VDB_MAX_VECTORS) {
+        /* Growing moves arrays readers use: only that holds them off. */
+        pthread_rwlock_wrlock(&store->rw);
+        rc = vdb_vecset_reserve(store->set, (size_t)vdb_vecset_rows(store->set) + batch->n, err);
+        pthread_rwlock_unlock(&store->rw);
+        if (rc != VDB_OK) {
+            vdb_wal_rollback(store->wal, *lsn, NULL);
+            return rc;
+        }
+    }
+    if (batch->type == VDB_WAL_REC_UPSERT && vdb_vecset_upsert_room(store->set, batch->n)) {
+        /* Copy and normalize the rows with readers (queries, the indexer)
+         * still running: they never look past the last row, and the writer
+         * mutex keeps every other write out. Only the publish below holds
+         * them off, for the few microseconds of the id-map updates. */
+        rc = vdb_vecset_upsert_prepare(store->set, batch->n, batch->vectors, batch->ids,
+                                       batch->metas, &pending, err);
+        if (rc != VDB_OK) {
+            vdb_wal_rollback(store->wal, *lsn, NULL);
+            return rc;
+        }
+        pthread_rwlock_wrlock(&store->rw);
+        rows_before = vdb_vecset_rows(store->set);
+        vdb_vecset_upsert_commit(store->set, &pending, NULL, NULL);
+    } else {
+        pthread_rwlock_wrlock(&store->rw);
+        rows_before = vdb_vecset_rows(store->set);
+        rc = apply_batch(store->set, batch, err);
+    }
     if (rc == VDB_OK) {
         vdb_store_filter_sync(store, rows_before);
         atomic_fetch_add(&store->generation, 1);
