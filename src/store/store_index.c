@@ -12,6 +12,10 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/resource.h>
+#include <unistd.h>
+#endif
 
 #include "../core/alloc.h"
 #include "../core/fsx.h"
@@ -31,6 +35,9 @@
  * (64 rows in all on 2 threads made JSON ingest wait ~10-20 ms per batch
  * while the indexer ran). */
 #define INDEX_CHUNK_PER_THREAD 16
+
+/* The indexer thread's nice value (see indexer_main). */
+#define INDEXER_NICE 10
 
 /* The indexer saves hnsw.idx once the graph has grown by a quarter since
  * the last save and by at least this many rows (see maybe_save). */
@@ -155,6 +162,15 @@ static void *indexer_main(void *arg)
 {
     vdb_store *store = arg;
     vdb_store_index *ix = store->index;
+#ifdef __linux__
+    /* Background work yields the CPU to requests: on a busy server the
+     * indexer ran at the same weight as the request threads and took half
+     * of two cores from JSON ingest (issue 12). Searches stay correct while
+     * it lags (the unindexed tail is scanned exactly). On an idle machine
+     * the nice value changes nothing. Linux applies it to this thread only. */
+    if (setpriority(PRIO_PROCESS, (id_t)gettid(), INDEXER_NICE) != 0)
+        vdb_log_debug("%s: indexer priority unchanged", store->dir);
+#endif
     pthread_mutex_lock(&ix->mutex);
     while (!ix->stopping) {
         if (!ix->pending) {
