@@ -74,6 +74,8 @@ class Client:
         headers = {"X-API-Key": self.key}
         if body is not None:
             headers["Content-Type"] = ctype
+        elif method == "DELETE":
+            body = b""  # an explicit Content-Length: 0 (older servers refused none)
         c.request(method, path, body=body, headers=headers)
         r = c.getresponse()
         data = r.read()
