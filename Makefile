@@ -101,7 +101,7 @@ $(BUILD)/obj/src/kernel/qdist_avx2.o: ISA_FLAGS := -mavx2 -mpopcnt
 $(BUILD)/obj/src/kernel/qdist_avx512.o: ISA_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx512vpopcntdq -mavx2 -mpopcnt
 endif
 
-.PHONY: all deps run test test-fresh test-unit test-neon test-e2e test-e2e-asan test-asan test-tsan test-crash-long test-store-py test-tsan-store clean headers bench-peers bench-quant
+.PHONY: all deps run test test-fresh test-fresh-full test-unit test-neon test-e2e test-e2e-asan test-asan test-tsan test-crash-long test-store-py test-tsan-store clean headers bench-peers bench-quant bench-recall
 
 all: $(BUILD)/vdb
 
@@ -210,6 +210,10 @@ test-e2e-asan:
 test-fresh:
 	bash tests/fresh/run.sh
 
+# The same with the README's whole test command inside the bare root.
+test-fresh-full:
+	FRESH_TESTS=all bash tests/fresh/run.sh
+
 # The unit suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 test-asan:
 	$(MAKE) SANITIZER=address,undefined OPT="-O1 -g" test-unit
@@ -242,6 +246,14 @@ bench-quant: all $(BUILD)/quant_scan
 	@mkdir -p $(QUANT_DIR)
 	@test -f $(QUANT_DIR)/truth.npy || $(BUILD)/vdb bench $(BENCH_PEERS_ARGS) --metric $(QUANT_METRIC) --save $(QUANT_DIR) --json >/dev/null
 	flock /tmp/vdb-bench.lock env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BUILD)/quant_scan $(QUANT_DIR) $(QUANT_METRIC) $(QUANT_ARGS)
+
+# The declared recall target per data family (bench/recall_planner.c):
+# held-out recall and single-thread QPS at targets 1.0 (exact) .. 0.90.
+$(BUILD)/recall_planner: bench/recall_planner.c tests/unit/families.h $(BUILD)/libvdb.a
+	$(CC) $(CFLAGS_ALL) -Isrc -MMD -MP -MF $@.d $< $(BUILD)/libvdb.a $(LIBS_ALL) -o $@
+BENCH_RECALL_ARGS ?= --n 100000 --queries 1000
+bench-recall: all $(BUILD)/recall_planner
+	flock /tmp/vdb-bench.lock env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BUILD)/recall_planner $(BENCH_RECALL_ARGS)
 
 # HTTP availability under attack (docs/server.md "HTTP layer"): 1,500 idle,
 # slowloris and slow-body connections (slowhttptest when installed) while a

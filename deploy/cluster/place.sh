@@ -4,8 +4,9 @@
 #   deploy/cluster/place.sh RUN_DIR TENANT -                    unpin (back to the hash)
 # Changes the live map through the runtime API, then rewrites
 # RUN_DIR/placement.map so a restart keeps the placement.
-# This moves ROUTING only: the tenant's stores are not copied (a tenant
-# move is not built yet, docs/scale-out.md). Pin a tenant before it has data.
+# This moves ROUTING only: the tenant's stores are not copied. Pin a tenant
+# before it has data; to move a tenant that has data, use
+# `vdb cluster move TENANT --to NODE --dir RUN_DIR` (docs/scale-out.md).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 [ $# -eq 3 ] || { echo "usage: place.sh RUN_DIR TENANT node1|node2|node3|-" >&2; exit 2; }

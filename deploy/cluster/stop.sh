@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Stops what start.sh started in RUN_DIR: HAProxy first (no new requests),
-# then the nodes (SIGTERM: each finishes in-flight requests and syncs).
+# then the aggregator, then the nodes (SIGTERM: each finishes in-flight requests and syncs).
 #   deploy/cluster/stop.sh [RUN_DIR]      (default: ./vdb-cluster)
 set -uo pipefail
 RUN_DIR=${1:-${VDB_CLUSTER_DIR:-$PWD/vdb-cluster}}
 [ -d "$RUN_DIR" ] || { echo "stop.sh: no such run directory: $RUN_DIR" >&2; exit 1; }
 rc=0
-for name in haproxy node1 node2 node3; do
+for name in haproxy aggregate node1 node2 node3; do
     pidf="$RUN_DIR/$name.pid"
     [ -s "$pidf" ] || continue
     pid=$(cat "$pidf")

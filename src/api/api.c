@@ -12,6 +12,7 @@
 #include "qcache.h"
 #include "ratelimit.h"
 #include "batchops.h"
+#include "freeze.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -371,8 +372,16 @@ static void handle(void *ctx, const vdb_http_request *http, vdb_http_response *r
         req.status_override = 400;
         rc = vdb_error_set(&req.err, VDB_EPARSE, "malformed JSON body: raw NUL byte");
     }
-    if (rc == VDB_OK && !answered)
+    if (rc == VDB_OK && !answered) {
+        /* Writes run inside the freeze barrier (freeze.h): a tenant move
+         * that freezes the tenant then waits for this one to finish. */
+        int write = vdb_freeze_is_write(req.route);
+        if (write)
+            vdb_freeze_enter(api->freeze);
         rc = req.route->fn(&req);
+        if (write)
+            vdb_freeze_leave(api->freeze);
+    }
     finish(&req, rc, start);
 }
 
@@ -470,6 +479,7 @@ vdb_json *vdb_api_store_json(vdb_store_handle *handle)
     vdb_set(obj, "index_type", vdb_json_string(stats.index_name ? stats.index_name : "flat"));
     vdb_set(obj, "rows", vdb_json_int((long long)stats.rows));
     vdb_set(obj, "wal_bytes", vdb_json_int((long long)stats.wal_bytes));
+    vdb_set(obj, "wal_lsn", vdb_json_int((long long)stats.wal_lsn));
     vdb_set(obj, "checkpoints", vdb_json_int((long long)stats.checkpoints));
     vdb_set(obj, "read_only", vdb_json_bool(stats.read_only));
     vdb_set(obj, "recall", vdb_store_recall_json(store));
@@ -588,6 +598,8 @@ vdb_api *vdb_api_start(const vdb_config *config, vdb_error *err)
         vdb_error_set(err, VDB_ENOMEM, "out of memory for the batch operations");
         goto fail;
     }
+    if ((api->freeze = vdb_freeze_open(config->data_dir, err)) == NULL)
+        goto fail;
     api->auth = vdb_auth_open(config->data_dir, config->admin_key, config->api_key, generated, err);
     if (api->auth == NULL)
         goto fail;
@@ -606,16 +618,19 @@ vdb_api *vdb_api_start(const vdb_config *config, vdb_error *err)
                              config->conn_timeout_s,
                              config->header_timeout_s,
                              config->max_conn_per_peer,
-                             config->max_body_bytes};
+                             config->max_body_bytes,
+                             &api->http};
     if (rate_init(api, err) != VDB_OK)
         goto fail;
-    if ((api->http = vdb_http_start(&http, gate, handle, NULL, api, err)) == NULL)
+    /* api->http is published by vdb_http_start before a request can run. */
+    if (vdb_http_start(&http, gate, handle, NULL, api, err) == NULL)
         goto fail;
     return api;
 fail:
     vdb_ratelimit_free(api->ratelimit);
     vdb_batchops_free(api->batchops);
     vdb_auth_free(api->auth);
+    vdb_freeze_free(api->freeze);
     vdb_qcache_free(api->qcache);
     vdb_registry_free(api->registry);
     vdb_free(api);
@@ -637,6 +652,7 @@ void vdb_api_stop(vdb_api *api, unsigned grace_ms)
     vdb_batchops_free(api->batchops); /* cancels and joins before the stores close */
     vdb_registry_free(api->registry);
     vdb_auth_free(api->auth);
+    vdb_freeze_free(api->freeze);
     vdb_qcache_free(api->qcache);
     vdb_free(api);
 }

@@ -58,6 +58,7 @@ struct vdb_api {
     vdb_counter rate_limited[VDB_RATE_NCLASSES]; /* 429s by route class */
     struct vdb_qcache *qcache; /* query results (qcache.h) */
     struct vdb_batchops *batchops; /* /v1/batch operations (batchops.h) */
+    struct vdb_freeze *freeze; /* tenants whose writes are refused (freeze.h) */
 };
 
 typedef struct vdb_req {
@@ -106,7 +107,13 @@ int vdb_req_target(vdb_req *req, vdb_json *obj, const char *name, double *out);
  * per-user key asking for another user gets VDB_ENOTFOUND, exactly as a
  * missing store) and acquires the store. */
 int vdb_req_store(vdb_req *req, vdb_store_handle **out);
-/* Reads and checks user_id and model_id (and the tenant) without opening. */
+/* VDB_OK unless this is a write route and user_id is frozen (a tenant
+ * move, freeze.h): then VDB_EBUSY, answered 503 with Retry-After. The admin
+ * key with the header X-Vdb-Freeze-Override: 1 passes (the mover deleting
+ * the source copy after the switch). */
+int vdb_req_writable(vdb_req *req, const char *user_id);
+/* Reads and checks user_id and model_id (and the tenant) without opening;
+ * on a write route, also vdb_req_writable. */
 int vdb_req_names(vdb_req *req, const char **user_id, const char **model_id);
 /* 1 when the caller may see this user's stores. */
 int vdb_req_sees_user(const vdb_req *req, const char *user_id);
@@ -204,6 +211,10 @@ int vdb_h_admin_set_target_recall(vdb_req *req);
 int vdb_h_admin_list_stores(vdb_req *req);
 int vdb_h_admin_add_test_vectors(vdb_req *req);
 int vdb_h_admin_stats(vdb_req *req);
+int vdb_h_admin_freeze(vdb_req *req);
+int vdb_h_admin_wal_tail(vdb_req *req);
+int vdb_h_admin_wal_apply(vdb_req *req);
+int vdb_h_admin_frozen(vdb_req *req);
 int vdb_h_admin_system_stats(vdb_req *req);
 int vdb_h_admin_health(vdb_req *req);
 int vdb_h_admin_optimize_store(vdb_req *req);

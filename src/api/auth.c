@@ -296,19 +296,19 @@ static long long now_ms(void)
  * server and `vdb keys`). Returns the locked descriptor or -1. */
 static int lock_file(vdb_auth *auth)
 {
-    int fd = open(auth->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = vdb_fsx_open(auth->lock_path, O_RDWR | O_CREAT, 0600, NULL);
     if (fd >= 0 && flock(fd, LOCK_EX) != 0) {
-        close(fd);
+        vdb_fsx_close(fd, auth->lock_path, NULL);
         fd = -1;
     }
-    return fd;
+    return fd < 0 ? -1 : fd;
 }
 
 static void unlock_file(int fd)
 {
     if (fd >= 0) {
         flock(fd, LOCK_UN);
-        close(fd);
+        vdb_fsx_close(fd, "key lock file", NULL);
     }
 }
 

@@ -11,6 +11,8 @@
 
 #include "../core/alloc.h"
 #include "../core/limits.h"
+#include "../core/log.h"
+#include "freeze.h"
 
 static int parse_index(vdb_req *req, const char *name, vdb_index_kind *out)
 {
@@ -407,5 +409,45 @@ int vdb_h_admin_keys_revoke(vdb_req *req)
     vdb_json *out = vdb_json_object();
     vdb_set(out, "status", vdb_json_string("revoked"));
     vdb_set(out, "revoked", vdb_json_int((long long)revoked));
+    return vdb_reply_json(req, 200, out);
+}
+
+/* POST /admin/freeze {"user_id": ..., "frozen": true|false}: the server side
+ * of a tenant move (freeze.h). Answers after the barrier, so a 200 for
+ * "frozen": true means no write of the tenant is still in flight. */
+int vdb_h_admin_freeze(vdb_req *req)
+{
+    const char *user_id;
+    vdb_json *body = NULL;
+    int rc = vdb_req_body(req, 1, &body);
+    if (rc == VDB_OK)
+        rc = vdb_req_str(req, "user_id", 1, &user_id);
+    if (rc == VDB_OK)
+        rc = vdb_registry_check_name("user_id", user_id, &req->err);
+    vdb_json *flag = body ? vdb_json_object_get(body, "frozen") : NULL;
+    if (rc == VDB_OK && vdb_jtype(flag) != VDB_JSON_BOOL)
+        rc = vdb_error_set(&req->err, VDB_EINVAL, "frozen must be true or false");
+    int on = rc == VDB_OK && vdb_json_bool_value(flag);
+    if (rc == VDB_OK)
+        rc = vdb_freeze_set(req->api->freeze, user_id, on, &req->err);
+    if (rc != VDB_OK)
+        return rc;
+    vdb_log_info("tenant %s %s", user_id, on ? "frozen (writes refused)" : "thawed");
+    vdb_json *out = vdb_json_object();
+    vdb_set(out, "user_id", vdb_json_string(user_id));
+    vdb_set(out, "frozen", vdb_json_bool(on));
+    return vdb_reply_json(req, 200, out);
+}
+
+/* GET /admin/freeze: the tenants frozen on this node. */
+int vdb_h_admin_frozen(vdb_req *req)
+{
+    vdb_json *out = vdb_json_object(), *list = vdb_freeze_list(req->api->freeze);
+    if (out == NULL || list == NULL) {
+        vdb_json_decref(out);
+        vdb_json_decref(list);
+        return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
+    }
+    vdb_set(out, "frozen", list);
     return vdb_reply_json(req, 200, out);
 }

@@ -599,6 +599,8 @@ int vdb_h_batch_upload(vdb_req *req)
         (rc = vdb_registry_check_name("model_id", model_id, &req->err)) == VDB_OK &&
         !vdb_req_sees_user(req, user_id))
         rc = vdb_req_not_found(req, user_id, model_id);
+    if (rc == VDB_OK)
+        rc = vdb_req_writable(req, user_id);
     if (rc == VDB_OK && form_field(req, "chunk_size", text, sizeof(text)) == VDB_OK) {
         char *endp;
         long long v = strtoll(text, &endp, 10);

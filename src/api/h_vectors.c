@@ -456,6 +456,101 @@ static char *cache_key(const query_job *job, int batch, size_t *len)
     return key;
 }
 
+/* A JSON text answer built as the queries finish: one query's hits at a
+ * time become a DOM, are written out as text and freed, so a large answer
+ * costs its text, not a DOM of every hit (1,000 queries x k 1,000 built as
+ * one DOM peaked at 2.1 GB RSS). */
+typedef struct text_out {
+    char *text;
+    size_t len, cap;
+    int failed;
+    const char *sep;   /* written between two queries' lists */
+    size_t lists;      /* lists written so far */
+} text_out;
+
+static int text_put(text_out *t, const char *s, size_t n)
+{
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 65536;
+        while (cap < t->len + n + 1)
+            cap *= 2;
+        char *grown = vdb_realloc(t->text, cap);
+        if (grown == NULL) {
+            t->failed = 1;
+            return 1;
+        }
+        t->text = grown;
+        t->cap = cap;
+    }
+    memcpy(t->text + t->len, s, n);
+    t->len += n;
+    t->text[t->len] = '\0';
+    return 0;
+}
+
+/* One query's list: after the separator for every list but the first
+ * (batch JSON: ","), or ending each (NDJSON: "\n", sep_after). */
+static int text_hits(void *ctx, size_t query, const vdb_store_hit *hits, size_t count)
+{
+    text_out *t = ctx;
+    hits_ctx one = {vdb_json_array(), 0, 0};
+    if (one.results == NULL || collect_hits(&one, query, hits, count) != 0) {
+        vdb_json_decref(one.results);
+        t->failed = 1;
+        return 1;
+    }
+    char *list = vdb_json_dump(one.results, VDB_JSON_DUMP_COMPACT);
+    vdb_json_decref(one.results);
+    int newline = strcmp(t->sep, "\n") == 0;
+    if (list == NULL || (!newline && t->lists > 0 && text_put(t, t->sep, strlen(t->sep))) ||
+        text_put(t, list, strlen(list)) || (newline && text_put(t, "\n", 1))) {
+        vdb_json_free_text(list);
+        t->failed = 1;
+        return 1;
+    }
+    vdb_json_free_text(list);
+    t->lists++;
+    return 0;
+}
+
+/* Above this many hits (queries x k) a batch answer is written as text as
+ * it is produced and not cached (query caching pays for small answers). */
+#define TEXT_ANSWER_HITS 4096u
+
+/* batch_query with a large answer: the same JSON as query_common's. */
+static int batch_query_text(vdb_req *req, query_job *job)
+{
+    text_out t = {NULL, 0, 0, 0, ",", 0};
+    int rc = VDB_OK;
+    if (text_put(&t, "{\"results\":[", 12) == 0)
+        rc = run_query(req, job, text_hits, &t);
+    if (rc == VDB_OK && t.failed)
+        rc = vdb_error_set(&req->err, VDB_ENOMEM, "out of memory building results");
+    if (rc == VDB_OK) {
+        /* The remaining fields through jansson, spliced after the list. */
+        vdb_json *tail = vdb_json_object();
+        vdb_set(tail, "query_time_ms", vdb_json_real(job->ms));
+        vdb_set(tail, "total_vectors_searched", vdb_json_int((long long)job->searched));
+        vdb_set(tail, "total_queries", vdb_json_int((long long)job->nq));
+        vdb_set(tail, "avg_query_time_ms", vdb_json_real(job->ms / (double)job->nq));
+        if (job->explain)
+            vdb_set(tail, "explain", vdb_json_string(job->plan[0] ? job->plan : "no filter: "
+                                                     "index or exact search over every row"));
+        char *rest = tail ? vdb_json_dump(tail, VDB_JSON_DUMP_COMPACT) : NULL;
+        vdb_json_decref(tail);
+        if (rest == NULL || rest[0] != '{' || text_put(&t, "],", 2) ||
+            text_put(&t, rest + 1, strlen(rest + 1)))
+            rc = vdb_error_set(&req->err, VDB_ENOMEM, "out of memory building results");
+        vdb_json_free_text(rest);
+    }
+    if (rc == VDB_OK) {
+        rc = vdb_reply_text(req, 200, "application/json", t.text, t.len);
+        t.text = NULL;
+    }
+    vdb_free(t.text);
+    return rc;
+}
+
 static int query_common(vdb_req *req, int batch)
 {
     query_job job;
@@ -465,6 +560,11 @@ static int query_common(vdb_req *req, int batch)
     char *key = NULL;
     double start = vdb_now_ms();
     int rc = prepare_query(req, batch ? "queries" : "query", &job);
+    if (rc == VDB_OK && batch && (double)job.nq * (double)job.params.k > TEXT_ANSWER_HITS) {
+        rc = batch_query_text(req, &job);
+        query_job_free(&job);
+        return rc;
+    }
     if (rc == VDB_OK) {
         /* The tag is read before the search: a write landing meanwhile
          * moves the tag on, so this result can only be served to requests
@@ -519,51 +619,13 @@ int vdb_h_vectors_batch_query(vdb_req *req)
     return query_common(req, 1);
 }
 
-typedef struct stream_ctx {
-    char *text;
-    size_t len, cap;
-    int failed;
-} stream_ctx;
-
-static int stream_hits(void *ctx, size_t query, const vdb_store_hit *hits, size_t count)
-{
-    stream_ctx *s = ctx;
-    hits_ctx one = {vdb_json_array(), 0, 0};
-    if (one.results == NULL || collect_hits(&one, query, hits, count) != 0) {
-        vdb_json_decref(one.results);
-        s->failed = 1;
-        return 1;
-    }
-    char *line = vdb_json_dump(one.results, VDB_JSON_DUMP_COMPACT);
-    vdb_json_decref(one.results);
-    size_t n = line ? strlen(line) : 0;
-    if (line == NULL || s->len + n + 2 > s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 65536;
-        while (cap < s->len + n + 2)
-            cap *= 2;
-        char *grown = line ? vdb_realloc(s->text, cap) : NULL;
-        if (grown == NULL) {
-            vdb_json_free_text(line);
-            s->failed = 1;
-            return 1;
-        }
-        s->text = grown;
-        s->cap = cap;
-    }
-    memcpy(s->text + s->len, line, n);
-    s->len += n;
-    s->text[s->len++] = '\n';
-    vdb_json_free_text(line);
-    return 0;
-}
-
 int vdb_h_vectors_stream_query(vdb_req *req)
 {
     query_job job;
-    stream_ctx s = {NULL, 0, 0, 0};
+    text_out s = {NULL, 0, 0, 0, "\n", 0};
     int rc = prepare_query(req, "queries", &job);
     if (rc == VDB_OK)
-        rc = run_query(req, &job, stream_hits, &s);
+        rc = run_query(req, &job, text_hits, &s);
     if (rc == VDB_OK && s.failed)
         rc = vdb_error_set(&req->err, VDB_ENOMEM, "out of memory building results");
     if (rc == VDB_OK) {

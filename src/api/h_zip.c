@@ -169,6 +169,14 @@ static int send_zip(vdb_req *req, export_job *job, const char *user_id, const ch
     snprintf(header, sizeof(header), "attachment; filename=\"store_export_%s_%s.zip\"", user_id,
              model_id ? model_id : "all");
     vdb_http_response_header(req->resp, "Content-Disposition", header);
+    if (model_id != NULL) {
+        /* The snapshot is pinned until the job is freed, so this is exactly
+         * the last write the archive holds: a mover catches up from here
+         * with /admin/wal_tail (h_wal.c, docs/scale-out.md). */
+        uint64_t lsn = vdb_store_snapshot_lsn(vdb_registry_store(job->handles[0]));
+        snprintf(header, sizeof(header), "%llu", (unsigned long long)lsn);
+        vdb_http_response_header(req->resp, "X-Vdb-Wal-Lsn", header);
+    }
     return VDB_OK;
 }
 

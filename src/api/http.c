@@ -409,6 +409,10 @@ vdb_http_server *vdb_http_start(const vdb_http_options *options, vdb_http_gate g
         vdb_error_set(err, VDB_ENOMEM, "out of memory");
         goto fail;
     }
+    /* Before the first pthread_create, which orders this store before
+     * anything the workers do. */
+    if (options->publish != NULL)
+        *options->publish = s;
     for (unsigned i = 0; i < s->nworkers; i++) {
         worker *w = &s->workers[i];
         w->server = s;
@@ -432,6 +436,8 @@ vdb_http_server *vdb_http_start(const vdb_http_options *options, vdb_http_gate g
     return s;
 stop:
     vdb_http_stop(s, 0);
+    if (options->publish != NULL)
+        *options->publish = NULL;
     return NULL;
 fail:
     if (s->listen_fd >= 0)
@@ -476,6 +482,14 @@ void vdb_http_stop(vdb_http_server *server, unsigned grace_ms)
     for (int i = 0; i < 200 && atomic_load(&s->unlistened) < started; i++) {
         struct timespec pause = {0, 5 * 1000 * 1000};
         nanosleep(&pause, NULL);
+    }
+    /* Close the port now, not after the grace period and the stores'
+     * shutdown: new connections are refused at once (a proxy answers 503
+     * or tries elsewhere) instead of waiting in the kernel's backlog for
+     * a server that will never accept them (which HAProxy answered 502). */
+    if (atomic_load(&s->unlistened) >= started && s->listen_fd >= 0) {
+        close(s->listen_fd);
+        s->listen_fd = -1;
     }
     for (unsigned waited = 0; waited < grace_ms; waited += 10) {
         if (atomic_load(&s->in_flight) == 0)

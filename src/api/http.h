@@ -95,6 +95,11 @@ typedef struct vdb_http_options {
     unsigned header_timeout_s; /* whole-head deadline from its first byte */
     unsigned max_per_peer;     /* connections per peer address */
     size_t max_body_bytes;
+    /* When not NULL, set to the server before its first worker starts, so
+     * a handler that reaches the server through its context (stats, port)
+     * never sees it unset: a request can arrive while vdb_http_start is
+     * still starting workers. Reset to NULL when the start fails. */
+    vdb_http_server **publish;
 } vdb_http_options;
 
 /* Slowest body or answer transfer accepted after the grace period. */

@@ -3,6 +3,7 @@
  * Every failure names the field (FastAPI-style messages), and happens
  * before any store is touched. */
 #include "api_int.h"
+#include "freeze.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -240,6 +241,25 @@ int vdb_req_not_found(vdb_req *req, const char *user_id, const char *model_id)
                          model_id);
 }
 
+int vdb_req_writable(vdb_req *req, const char *user_id)
+{
+    if (!vdb_freeze_is_write(req->route) || !vdb_freeze_has(req->api->freeze, user_id))
+        return VDB_OK;
+    /* The mover itself deletes the frozen source copy once the placement
+     * map has flipped; only the admin key may say so. */
+    const char *override = vdb_http_header(req->http, "X-Vdb-Freeze-Override");
+    if (override != NULL && strcmp(override, "1") == 0 && req->who.role == VDB_ROLE_ADMIN)
+        return VDB_OK;
+    char retry[16];
+    snprintf(retry, sizeof(retry), "%d", VDB_FREEZE_RETRY_S);
+    vdb_http_response_header(req->resp, "Retry-After", retry);
+    req->status_override = 503;
+    return vdb_error_set(&req->err, VDB_EBUSY,
+                         "tenant '%s' is frozen here (moving, or moved, to another node); "
+                         "retry the write",
+                         user_id);
+}
+
 int vdb_req_names(vdb_req *req, const char **user_id, const char **model_id)
 {
     int rc = vdb_req_str(req, "user_id", 1, user_id);
@@ -251,6 +271,10 @@ int vdb_req_names(vdb_req *req, const char **user_id, const char **model_id)
         rc = vdb_registry_check_name("model_id", *model_id, &req->err);
     if (rc == VDB_OK && !vdb_req_sees_user(req, *user_id))
         rc = vdb_req_not_found(req, *user_id, *model_id);
+    /* Every handler that writes a store names it through here, so this is
+     * the one place a frozen tenant's writes are refused (freeze.h). */
+    if (rc == VDB_OK)
+        rc = vdb_req_writable(req, *user_id);
     return rc;
 }
 

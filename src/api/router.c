@@ -57,6 +57,10 @@ static const vdb_route routes[] = {
     {"GET", "/admin/export_zip", USR, vdb_h_admin_export_zip, "adminExportZip", "admin", "Export a store (or all of a user's stores) as a ZIP", "user_id!,model_id", NULL, "application/zip"},
     {"POST", "/admin/import_zip", USR, vdb_h_admin_import_zip, "adminImportZip", "admin", "Import a ZIP (multipart field 'file' or raw application/zip body)", "user_id!,model_id!,overwrite", "ZipUpload", "Object"},
     {"POST", "/admin/keys", ADM, vdb_h_admin_keys_create, "adminKeysCreate", "admin", "Create a per-user key (answered once)", NULL, "KeyCreateRequest", "Object"},
+    {"GET", "/admin/wal_tail", ADM, vdb_h_admin_wal_tail, "adminWalTail", "admin", "A store's WAL records after an LSN (tenant-move catch-up; 409 once checkpointed past it)", "user_id!,model_id!,after!", NULL, "application/octet-stream"},
+    {"POST", "/admin/wal_apply", ADM, vdb_h_admin_wal_apply, "adminWalApply", "admin", "Apply WAL records from /admin/wal_tail to a store (upserts and deletes by id)", "user_id!,model_id!", NULL, "Object"},
+    {"POST", "/admin/freeze", ADM, vdb_h_admin_freeze, "adminFreeze", "admin", "Freeze or thaw a tenant's writes (tenant moves; persisted)", NULL, "FreezeRequest", "Object"},
+    {"GET", "/admin/freeze", ADM, vdb_h_admin_frozen, "adminFrozen", "admin", "Tenants whose writes are frozen on this node", NULL, NULL, "Object"},
     {"GET", "/admin/keys", ADM, vdb_h_admin_keys_list, "adminKeysList", "admin", "List per-user keys (ids only)", "user_id", NULL, "Object"},
     {"DELETE", "/admin/keys", ADM, vdb_h_admin_keys_revoke, "adminKeysRevoke", "admin", "Revoke a key by key_id, or all keys of a user_id", "key_id,user_id", NULL, "Object"},
 

@@ -12,6 +12,7 @@
 #include <zip.h>
 
 #include "../core/alloc.h"
+#include "../core/fsx.h"
 
 struct vdb_zipio {
     zip_t *archive;
@@ -225,7 +226,7 @@ int vdb_zipio_write(const char *out_path, const vdb_zip_member *members, size_t 
         rc = add_member(archive, &members[i], err);
     if (rc != VDB_OK) {
         zip_discard(archive);
-        unlink(out_path);
+        vdb_fsx_unlink(out_path, NULL);
         return rc;
     }
     if (zip_close(archive) != 0) {
@@ -233,7 +234,7 @@ int vdb_zipio_write(const char *out_path, const vdb_zip_member *members, size_t 
         rc = vdb_error_set(err, nospc ? VDB_ENOSPC : VDB_EIO, "cannot write %s: %s", out_path,
                            zip_strerror(archive));
         zip_discard(archive);
-        unlink(out_path);
+        vdb_fsx_unlink(out_path, NULL);
     }
     return rc;
 }

@@ -35,6 +35,13 @@ int vdb_bench_npy_write_i32(const char *path, const int32_t *data, size_t rows, 
  * percentile in milliseconds. */
 void vdb_bench_percentiles(double *latencies, size_t n, double *p50_ms, double *p99_ms);
 
+/* `vdb store-bench --checkpoint-latency` (store_bench_ckpt.c): creates a
+ * store at `dir`, loads n x dim vectors, deletes `deletes` of them, and
+ * prints a writer's acknowledged write latency during a checkpoint.
+ * Returns the exit status. */
+int vdb_bench_store_checkpoint(const char *dir, size_t n, uint32_t dim, uint64_t seed,
+                               size_t deletes, int json);
+
 /* Monotonic clock in seconds. */
 double vdb_bench_now(void);
 

@@ -136,12 +136,13 @@ static int bench_io(const vdb_hnsw *h, vdb_json *result, FILE *text, vdb_error *
     return VDB_OK;
 }
 
-/* Deletes a deterministic 30% of the rows, recomputes the exact truth, and
- * measures recall at `ef` on the old graph (deleted nodes still route) and on
- * a rebuilt one. */
-static int bench_deletes(const vdb_hnsw *h, const vdb_vecview *data, const float *queries,
-                         size_t nq, size_t k, uint32_t ef, vdb_json *result, FILE *text,
-                         vdb_error *err)
+/* Deletes a deterministic `frac` of the rows, recomputes the exact truth,
+ * and measures recall at `ef` on the old graph (deleted nodes still route)
+ * and on a rebuilt one; with `repair`, then also repairs the old graph in
+ * place (vdb_hnsw_repair, issue 13) and measures that. */
+static int bench_deletes(vdb_hnsw *h, const vdb_vecview *data, const float *queries,
+                         size_t nq, size_t k, uint32_t ef, double frac, int repair,
+                         vdb_json *result, FILE *text, vdb_error *err)
 {
     size_t words = ((size_t)data->n + 63) / 64;
     uint64_t *deleted = vdb_calloc(words + 1, sizeof(uint64_t));
@@ -161,7 +162,7 @@ static int bench_deletes(const vdb_hnsw *h, const vdb_vecview *data, const float
     vdb_rng rng;
     vdb_rng_seed(&rng, 4242);
     for (uint32_t r = 0; r < data->n; r++)
-        if (vdb_rng_uniform(&rng) < 0.30)
+        if (vdb_rng_uniform(&rng) < frac)
             deleted[r >> 6] |= 1ull << (r & 63);
     vdb_vecview view = *data;
     view.deleted = deleted;
@@ -190,12 +191,33 @@ static int bench_deletes(const vdb_hnsw *h, const vdb_vecview *data, const float
     put_num(d, "recall_after_optimize", after.recall);
     put_num(d, "qps_after_optimize", after.qps);
     put_num(d, "optimize_seconds", rebuild_s);
-    vdb_json_object_set_new(result, "deletes_30pct", d);
     fprintf(text,
-            "  30%% deleted (%zu live), ef %u: recall %.4f (%.0f QPS) before optimize, "
+            "  %.0f%% deleted (%zu live), ef %u: recall %.4f (%.0f QPS) before optimize, "
             "%.4f (%.0f QPS) after a %.1f s rebuild\n",
-            vdb_hnsw_count(fresh), ef, before.recall, before.qps, after.recall, after.qps,
-            rebuild_s);
+            frac * 100, vdb_hnsw_count(fresh), ef, before.recall, before.qps, after.recall,
+            after.qps, rebuild_s);
+    if (repair) {
+        point fixed;
+        t0 = vdb_bench_now();
+        if ((rc = vdb_hnsw_repair(h, &view, NULL, err)) != VDB_OK ||
+            (rc = vdb_hnsw_check(h, err)) != VDB_OK) {
+            vdb_json_decref(d);
+            goto cleanup;
+        }
+        double repair_s = vdb_bench_now() - t0;
+        if ((rc = measure(h, &view, queries, nq, truth, tc, k, ef, s, got, gc, lat, &fixed,
+                          err)) != VDB_OK) {
+            vdb_json_decref(d);
+            goto cleanup;
+        }
+        put_num(d, "repair_seconds", repair_s);
+        put_num(d, "recall_after_repair", fixed.recall);
+        put_num(d, "qps_after_repair", fixed.qps);
+        fprintf(text, "  ... repaired in place instead: %.2f s (%.1f%% of the rebuild), recall "
+                "%.4f (%.0f QPS)\n", repair_s, 100.0 * repair_s / rebuild_s, fixed.recall,
+                fixed.qps);
+    }
+    vdb_json_object_set_new(result, repair ? "deletes_10pct" : "deletes_30pct", d);
     rc = VDB_OK;
 cleanup:
     vdb_hnsw_free(fresh);
@@ -343,7 +365,10 @@ int vdb_bench_hnsw(const vdb_vecview *data, const float *queries, size_t nq,
     const char *del = getenv("VDB_BENCH_HNSW_DELETES");
     if (del == NULL || strcmp(del, "0") != 0) {
         uint32_t ef = (uint32_t)vdb_json_int_value(vdb_json_object_get(result, "ef"));
-        rc = bench_deletes(h, data, queries, nq, k, ef, result, text_out, err);
+        rc = bench_deletes(h, data, queries, nq, k, ef, 0.30, 0, result, text_out, err);
+        /* Last: the repair changes the graph. */
+        if (rc == VDB_OK)
+            rc = bench_deletes(h, data, queries, nq, k, ef, 0.10, 1, result, text_out, err);
     }
 cleanup:
     vdb_hnsw_free(h);

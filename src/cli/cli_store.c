@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../api/config.h"
+#include "../core/fsx.h"
 #include "cli_args.h"
 
 int vdb_cli_target_flag(vdb_cli_target *t, int argc, char **argv, int *i)
@@ -116,7 +117,7 @@ vdb_store_handle *vdb_cli_acquire(vdb_registry *registry, const vdb_cli_target *
 
 int vdb_cli_dir_writable(const char *dir, int create, char *why, size_t cap)
 {
-    char probe[4200], buf[4096];
+    char probe[4200];
     struct stat st;
     int fd;
     if (stat(dir, &st) != 0) {
@@ -124,20 +125,11 @@ int vdb_cli_dir_writable(const char *dir, int create, char *why, size_t cap)
             snprintf(why, cap, "%s", strerror(errno));
             return -1;
         }
-        /* mkdir -p, as the registry would on the first create_store. */
-        snprintf(buf, sizeof(buf), "%s", dir);
-        for (char *p = buf + 1; *p; p++) {
-            if (*p != '/')
-                continue;
-            *p = '\0';
-            if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
-                snprintf(why, cap, "cannot create %s: %s", buf, strerror(errno));
-                return -1;
-            }
-            *p = '/';
-        }
-        if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
-            snprintf(why, cap, "cannot create it: %s", strerror(errno));
+        /* mkdir -p, as the registry does on the first create_store. */
+        vdb_error err;
+        vdb_error_clear(&err);
+        if (vdb_fsx_mkdirs(dir, 0700, &err) != VDB_OK) {
+            snprintf(why, cap, "cannot create it: %s", err.msg);
             return -1;
         }
     } else if (!S_ISDIR(st.st_mode)) {
@@ -147,12 +139,14 @@ int vdb_cli_dir_writable(const char *dir, int create, char *why, size_t cap)
     /* access(W_OK) answers for the real uid and ignores read-only mounts
      * and ACL subtleties; creating a file is the question really asked. */
     snprintf(probe, sizeof(probe), "%s/.vdb-write-probe.%ld", dir, (long)getpid());
-    fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    vdb_error err;
+    vdb_error_clear(&err);
+    fd = vdb_fsx_open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600, &err);
     if (fd < 0) {
-        snprintf(why, cap, "cannot create files in it: %s", strerror(errno));
+        snprintf(why, cap, "cannot create files in it: %s", vdb_err_text(fd));
         return -1;
     }
-    close(fd);
-    unlink(probe);
+    vdb_fsx_close(fd, probe, NULL);
+    vdb_fsx_unlink(probe, NULL);
     return 0;
 }

@@ -16,6 +16,7 @@
 
 #include "../core/alloc.h"
 #include "../core/cpu.h"
+#include "../core/fsx.h"
 #include "../core/json.h"
 #include "../core/pool.h"
 #include "../index/flat.h"
@@ -285,26 +286,13 @@ cleanup:
 }
 
 /* mkdir -p: creates every missing component of `dir`. */
-static void make_dirs(const char *dir)
-{
-    char path[4096];
-    snprintf(path, sizeof(path), "%s", dir);
-    for (char *p = path + 1; *p != '\0'; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(path, 0755);
-            *p = '/';
-        }
-    }
-    mkdir(path, 0755);
-}
-
 static int save_all(const bench_opts *o, const bench_state *st, vdb_error *err)
 {
     char path[4096];
     int32_t *ids;
     int rc;
-    make_dirs(o->save_dir);
+    if ((rc = vdb_fsx_mkdirs(o->save_dir, 0755, err)) != VDB_OK)
+        return rc;
     snprintf(path, sizeof(path), "%s/data.npy", o->save_dir);
     if ((rc = vdb_bench_npy_write_f32(path, st->data, st->n, st->dim, err)) != VDB_OK)
         return rc;

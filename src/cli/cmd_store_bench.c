@@ -31,6 +31,8 @@ typedef struct sb_opts {
     int threads;
     int keep;
     int json;
+    int checkpoint_latency;
+    size_t deletes; /* --checkpoint-latency: rows deleted before the checkpoint */
     uint64_t seed;
     uint64_t checkpoint_mb; /* 0 = the store's default */
     vdb_metric metric;
@@ -241,6 +243,24 @@ static int sb_add(const sb_opts *o)
     return rc;
 }
 
+static int sb_checkpoint_latency(const sb_opts *o)
+{
+    char dir[512];
+    int rc;
+    if (o->dir != NULL)
+        snprintf(dir, sizeof(dir), "%s", o->dir);
+    else
+        snprintf(dir, sizeof(dir), "/tmp/vdb-ckpt-bench-%ld", (long)getpid());
+    rc = vdb_bench_store_checkpoint(dir, o->n, o->dim, o->seed, o->deletes, o->json);
+    if (!o->keep) {
+        char cmd[600];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "vdb store-bench: could not remove %s\n", dir);
+    }
+    return rc;
+}
+
 static void sb_usage(FILE *out)
 {
     fprintf(out,
@@ -249,9 +269,12 @@ static void sb_usage(FILE *out)
             "                       [--index flat|hnsw|auto (default flat: the WAL alone)]\n"
             "                       [--checkpoint-mb MB] [--save-input FILE.npy] [--keep] [--json]\n"
             "       vdb store-bench --open DIR [--json]\n"
+            "       vdb store-bench --checkpoint-latency [--dir DIR] [--n N] [--dim D] [--delete N]\n"
+            "                       [--keep] [--json]\n"
             "Add mode creates DIR (default a temporary directory, removed unless --keep)\n"
             "and times durable adds; open mode times opening an existing store and\n"
-            "reports resident memory right after it.\n");
+            "reports resident memory right after it. --checkpoint-latency loads N vectors,\n"
+            "then times a writer's single-vector adds while a checkpoint runs.\n");
 }
 
 int vdb_cmd_store_bench(int argc, char **argv)
@@ -268,6 +291,8 @@ int vdb_cmd_store_bench(int argc, char **argv)
             o.keep = 1;
         } else if (strcmp(a, "--json") == 0) {
             o.json = 1;
+        } else if (strcmp(a, "--checkpoint-latency") == 0) {
+            o.checkpoint_latency = 1;
         } else if (v == NULL) {
             sb_usage(stderr);
             return 2;
@@ -297,6 +322,8 @@ int vdb_cmd_store_bench(int argc, char **argv)
                 return 2;
             }
             i++;
+        } else if (strcmp(a, "--delete") == 0) {
+            o.deletes = strtoull(v, NULL, 10), i++;
         } else if (strcmp(a, "--checkpoint-mb") == 0) {
             o.checkpoint_mb = strtoull(v, NULL, 10), i++;
         } else if (strcmp(a, "--seed") == 0) {
@@ -331,5 +358,7 @@ int vdb_cmd_store_bench(int argc, char **argv)
         fprintf(stderr, "vdb store-bench: --n, --batch, --dim must be > 0, --threads 1..64\n");
         return 2;
     }
+    if (o.checkpoint_latency)
+        return sb_checkpoint_latency(&o);
     return sb_add(&o);
 }

@@ -7,6 +7,7 @@
  * can catch: exactly what a kill -9 or power cut does to the process. */
 #include "fsx.h"
 #include "fsx_sim.h"
+#include "alloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -199,6 +200,19 @@ int vdb_fsx_fsync(int fd, const char *name, vdb_error *err)
     return VDB_OK;
 }
 
+void vdb_fsx_writeback(int fd, uint64_t offset, uint64_t len)
+{
+#if defined(__linux__)
+    (void)sync_file_range(fd, (off64_t)offset, (off64_t)len,
+                          SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                              SYNC_FILE_RANGE_WAIT_AFTER);
+#else
+    (void)fd;
+    (void)offset;
+    (void)len;
+#endif
+}
+
 int vdb_fsx_dirsync(const char *dir, vdb_error *err)
 {
     int kind = fault_check(VDB_FSX_DIRSYNC), fd, rc = VDB_OK;
@@ -264,6 +278,32 @@ int vdb_fsx_mkdir(const char *path, int mode, vdb_error *err)
     return VDB_OK;
 }
 
+int vdb_fsx_mkdirs(const char *path, int mode, vdb_error *err)
+{
+    char buf[4096];
+    struct stat st;
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof(buf))
+        return vdb_error_set(err, VDB_EINVAL, "directory path empty or too long");
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        if (stat(buf, &st) != 0) {
+            int rc = vdb_fsx_mkdir(buf, mode, err);
+            /* EEXIST: created meanwhile by another process: fine. */
+            if (rc != VDB_OK && !(rc == VDB_EEXIST && stat(buf, &st) == 0 && S_ISDIR(st.st_mode)))
+                return rc;
+        } else if (!S_ISDIR(st.st_mode)) {
+            return vdb_error_set(err, VDB_EEXIST, "%s exists and is not a directory", buf);
+        }
+        buf[i] = saved;
+    }
+    return VDB_OK;
+}
+
 int vdb_fsx_size(int fd, uint64_t *size, const char *name, vdb_error *err)
 {
     struct stat st;
@@ -304,5 +344,65 @@ int vdb_fsx_path(char *out, size_t cap, const char *dir, const char *name, vdb_e
     int n = snprintf(out, cap, "%s/%s", dir, name);
     if (n < 0 || (size_t)n >= cap)
         return vdb_error_set(err, VDB_ERANGE, "path %s/%s is too long", dir, name);
+    return VDB_OK;
+}
+
+int vdb_fsx_replace_file(const char *dir, const char *name, const void *data, size_t len,
+                         int mode, vdb_error *err)
+{
+    char path[4096], tmp[4100];
+    int rc = vdb_fsx_path(path, sizeof(path), dir, name, err);
+    if (rc != VDB_OK)
+        return rc;
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int fd = vdb_fsx_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode, err);
+    if (fd < 0)
+        return fd;
+    rc = vdb_fsx_write(fd, data, len, 0, name, err);
+    if (rc == VDB_OK)
+        rc = vdb_fsx_fsync(fd, name, err);
+    if (rc == VDB_OK)
+        rc = vdb_fsx_close(fd, name, err);
+    else
+        vdb_fsx_close(fd, name, NULL);
+    if (rc == VDB_OK)
+        rc = vdb_fsx_rename(tmp, path, err);
+    if (rc != VDB_OK) {
+        int saved = errno;
+        vdb_fsx_unlink(tmp, NULL);
+        errno = saved;
+        return rc;
+    }
+    return vdb_fsx_dirsync(dir, err);
+}
+
+int vdb_fsx_read_file(const char *path, size_t max, char **out, size_t *len, vdb_error *err)
+{
+    uint64_t size = 0;
+    char *buf = NULL;
+    int fd = vdb_fsx_open(path, O_RDONLY, 0, err);
+    if (fd < 0)
+        return fd;
+    int rc = vdb_fsx_size(fd, &size, path, err);
+    if (rc == VDB_OK && size > max)
+        rc = vdb_error_set(err, VDB_ETOOBIG, "%s: %llu bytes, over the limit of %zu", path,
+                           (unsigned long long)size, max);
+    if (rc == VDB_OK && (buf = vdb_malloc((size_t)size + 1)) == NULL)
+        rc = vdb_error_set(err, VDB_ENOMEM, "out of memory reading %s", path);
+    if (rc == VDB_OK) {
+        ssize_t got = vdb_fsx_read(fd, buf, (size_t)size, 0, path, err);
+        if (got < 0)
+            rc = (int)got;
+        else
+            size = (uint64_t)got; /* the file may have shrunk since the fstat */
+    }
+    vdb_fsx_close(fd, path, NULL);
+    if (rc != VDB_OK) {
+        vdb_free(buf);
+        return rc;
+    }
+    buf[size] = '\0';
+    *out = buf;
+    *len = (size_t)size;
     return VDB_OK;
 }

@@ -33,7 +33,8 @@
  *
  * Deletes are the view's tombstones (view->deleted): a deleted row is never
  * returned but keeps routing searches. After heavy deletes call
- * vdb_hnsw_rebuild (the store's optimize) to drop them from the graph.
+ * vdb_hnsw_repair (local reconnection, a fraction of a rebuild's cost) or
+ * vdb_hnsw_rebuild to drop them from the graph.
  *
  * How a store uses it:
  *   open:       h = vdb_hnsw_load(path, dim, metric); on VDB_ENOTFOUND or
@@ -141,6 +142,21 @@ void vdb_hnsw_scratch_free(vdb_hnsw_scratch *scratch);
  * caller swaps them. Caller frees the result with vdb_hnsw_free. */
 vdb_hnsw *vdb_hnsw_rebuild(const vdb_hnsw *index, const vdb_vecview *view, vdb_error *err);
 
+/* Deletes without a rebuild (issue 13): removes the view's deleted rows
+ * from the graph and repairs it locally. Every live node that linked to a
+ * deleted one, on any level, gets its list chosen again (same heuristic as
+ * an insert) from its live neighbours plus the deleted neighbours' live
+ * neighbours (FreshDiskANN's consolidation, hnswlib's repair); the deleted
+ * nodes' slots become free (the row can be added again, e.g. when a store
+ * reuses it) and the entry point moves to a live node of the highest level
+ * when it was deleted. Costs about the candidates' distances per affected
+ * node instead of an ef_construction search per node. Excludes adds and
+ * searches while it runs (exclusive grow lock). *removed (optional) gets
+ * the number of nodes removed. Errors: VDB_EINVAL (metric mismatch),
+ * VDB_EDIM, VDB_ENOMEM (the graph is then unchanged or partly repaired,
+ * and valid either way). */
+int vdb_hnsw_repair(vdb_hnsw *index, const vdb_vecview *view, size_t *removed, vdb_error *err);
+
 /* Nodes in the graph. */
 size_t vdb_hnsw_count(const vdb_hnsw *index);
 
@@ -159,10 +175,11 @@ int vdb_hnsw_check(const vdb_hnsw *index, vdb_error *err);
 
 /* ---- serialization ------------------------------------------------------- */
 
-/* Writes the graph to `path` (created or truncated) and fsyncs it; the
- * format is documented in hnsw_io.c. Atomic replacement (temp name +
- * rename) is the caller's checkpoint's job. Excludes concurrent adds.
- * Errors: VDB_EIO, VDB_ENOSPC. */
+/* Writes the graph to `path` (created or truncated) through core/fsx and
+ * fsyncs it; the format is documented in hnsw_io.c. Atomic replacement
+ * (temp name + rename) is the caller's checkpoint's job. Excludes
+ * concurrent adds. Errors: VDB_ENOMEM, VDB_EIO, VDB_ENOSPC, and open's
+ * (VDB_ENOTFOUND when the directory is gone). */
 int vdb_hnsw_save(const vdb_hnsw *index, const char *path, vdb_error *err);
 
 /* Reads an index saved by vdb_hnsw_save with one sequential pass, for rows of

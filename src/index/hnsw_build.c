@@ -27,10 +27,8 @@ static pthread_mutex_t *node_lock(const vdb_hnsw *h, uint32_t node)
     return (pthread_mutex_t *)&h->locks[node % VDB_HNSW_LOCKS];
 }
 
-/* Keeps at most `max` of the n candidates (sorted nearest first, distances to
- * the base node) by the diversity heuristic, in place; returns how many. */
-static size_t select_neighbours(const vdb_hnsw *h, const vdb_vecview *view, vdb_hnsw_cand *c,
-                                size_t n, size_t max)
+size_t vdb_hnsw__select_neighbours(const vdb_hnsw *h, const vdb_vecview *view,
+                                   vdb_hnsw_cand *c, size_t n, size_t max)
 {
     if (n <= max)
         return n;
@@ -50,7 +48,7 @@ static size_t select_neighbours(const vdb_hnsw *h, const vdb_vecview *view, vdb_
     return kept;
 }
 
-static int cand_cmp(const void *a, const void *b)
+int vdb_hnsw__cand_cmp(const void *a, const void *b)
 {
     const vdb_hnsw_cand *x = a, *y = b;
     if (x->dist != y->dist)
@@ -81,8 +79,8 @@ static void connect(const vdb_hnsw *h, const vdb_vecview *view, uint32_t to, uin
         tmp[j] = (vdb_hnsw_cand){hnsw_dist(h, base, hnsw_row(view, id)), id};
     }
     tmp[cnt] = (vdb_hnsw_cand){dist, node};
-    qsort(tmp, cnt + 1, sizeof(*tmp), cand_cmp);
-    size_t kept = select_neighbours(h, view, tmp, cnt + 1, max);
+    qsort(tmp, cnt + 1, sizeof(*tmp), vdb_hnsw__cand_cmp);
+    size_t kept = vdb_hnsw__select_neighbours(h, view, tmp, cnt + 1, max);
     for (size_t j = 0; j < kept; j++)
         hnsw_store(list + 1 + j, tmp[j].id);
     hnsw_store_release(list, (uint32_t)kept);
@@ -145,7 +143,7 @@ static int link_node(vdb_hnsw *h, const vdb_vecview *view, uint32_t row, int lev
             continue;
         cur = s->sel[0].id;
         cur_dist = s->sel[0].dist;
-        size_t kept = select_neighbours(h, view, s->sel, n, h->m);
+        size_t kept = vdb_hnsw__select_neighbours(h, view, s->sel, n, h->m);
         uint32_t *list = hnsw_links(h, row, l);
         pthread_mutex_lock(node_lock(h, row));
         for (size_t j = 0; j < kept; j++)
@@ -238,7 +236,7 @@ static void note_covered(vdb_hnsw *h, uint32_t rows)
     }
 }
 
-static int check_view(const vdb_hnsw *h, const vdb_vecview *view, vdb_error *err)
+int vdb_hnsw__check_view(const vdb_hnsw *h, const vdb_vecview *view, vdb_error *err)
 {
     if (view == NULL || (view->n > 0 && view->data == NULL))
         return vdb_error_set(err, VDB_EINVAL, "hnsw: missing view");
@@ -272,7 +270,7 @@ static int add_row(vdb_hnsw *h, const vdb_vecview *view, uint32_t row, vdb_hnsw_
 int vdb_hnsw_add(vdb_hnsw *h, const vdb_vecview *view, uint32_t row, vdb_hnsw_scratch *scratch,
                  vdb_error *err)
 {
-    int rc = check_view(h, view, err);
+    int rc = vdb_hnsw__check_view(h, view, err);
     if (rc != VDB_OK)
         return rc;
     if (row >= view->n || row == UINT32_MAX)
@@ -324,7 +322,7 @@ static void build_task(void *arg, size_t task, int worker)
 int vdb_hnsw_build(vdb_hnsw *h, const vdb_vecview *view, uint32_t from, uint32_t to,
                    vdb_error *err)
 {
-    int rc = check_view(h, view, err);
+    int rc = vdb_hnsw__check_view(h, view, err);
     if (rc != VDB_OK)
         return rc;
     if (from > to || to > view->n)

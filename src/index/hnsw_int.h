@@ -169,6 +169,16 @@ int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view, const flo
  * exclusively). 0 or VDB_ENOMEM. */
 int vdb_hnsw__grow(vdb_hnsw *h, uint32_t rows);
 
+/* hnsw_build.c: keeps at most `max` of the n candidates (sorted nearest
+ * first, distances to the base node) by the diversity heuristic, in place;
+ * returns how many. */
+size_t vdb_hnsw__select_neighbours(const vdb_hnsw *h, const vdb_vecview *view,
+                                   vdb_hnsw_cand *c, size_t n, size_t max);
+/* hnsw_build.c: VDB_EINVAL / VDB_EDIM when the view does not fit the index. */
+int vdb_hnsw__check_view(const vdb_hnsw *h, const vdb_vecview *view, vdb_error *err);
+/* qsort order of candidates: distance, then id. */
+int vdb_hnsw__cand_cmp(const void *a, const void *b);
+
 /* Validates the graph's invariants (caller excludes writers). */
 int vdb_hnsw__validate(const vdb_hnsw *h, vdb_error *err);
 

@@ -38,6 +38,7 @@
 #include "hnsw.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -45,6 +46,7 @@
 
 #include "../core/alloc.h"
 #include "../core/bytes.h"
+#include "../core/fsx.h"
 #include "hnsw_int.h"
 
 #define HEADER_BYTES 80
@@ -98,19 +100,49 @@ static uint64_t hash_final(const hash_state *st)
 
 /* ---- save ---------------------------------------------------------------- */
 
+/* The file goes through the I/O funnel (core/fsx), so fault injection and
+ * the crash tests reach it; writes are gathered into WRITE_BUF chunks. */
+#define WRITE_BUF (1u << 20)
+
 typedef struct writer {
-    FILE *f;
+    int fd;
+    const char *path;
     hash_state hash;
-    int failed;
+    unsigned char *buf;
+    size_t used;
+    off_t offset;
+    int failed;       /* a vdb error code once a write failed */
+    vdb_error *err;
 } writer;
+
+static void flush_buf(writer *w)
+{
+    if (w->failed || w->used == 0)
+        return;
+    int rc = vdb_fsx_write(w->fd, w->buf, w->used, w->offset, w->path, w->err);
+    if (rc != VDB_OK) {
+        w->failed = rc;
+        return;
+    }
+    w->offset += (off_t)w->used;
+    w->used = 0;
+}
 
 static void emit(writer *w, const void *data, size_t len)
 {
+    const unsigned char *p = data;
     if (w->failed || len == 0)
         return;
     hash_feed(&w->hash, data, len);
-    if (fwrite(data, 1, len, w->f) != len)
-        w->failed = errno ? errno : EIO;
+    while (len > 0 && !w->failed) {
+        size_t take = WRITE_BUF - w->used < len ? WRITE_BUF - w->used : len;
+        memcpy(w->buf + w->used, p, take);
+        w->used += take;
+        p += take;
+        len -= take;
+        if (w->used == WRITE_BUF)
+            flush_buf(w);
+    }
 }
 
 /* Writes one link list [count, ids...] of `words` u32, keeping only ids
@@ -201,18 +233,20 @@ static void write_graph(const vdb_hnsw *h, writer *w, uint32_t *scratch)
 
 int vdb_hnsw_save(const vdb_hnsw *h, const char *path, vdb_error *err)
 {
-    writer w = {NULL, {0, 0, 0, 0}, 0};
+    writer w = {.fd = -1, .path = path, .err = err};
     size_t words = h->slot0 > h->slot_up ? h->slot0 : h->slot_up;
     uint32_t *scratch = vdb_malloc(words * sizeof(uint32_t));
-    if (scratch == NULL)
-        return vdb_error_set(err, VDB_ENOMEM, "hnsw: out of memory saving %s", path);
-    errno = 0;
-    w.f = fopen(path, "wb");
-    if (w.f == NULL) {
-        int e = errno;
+    w.buf = vdb_malloc(WRITE_BUF);
+    if (scratch == NULL || w.buf == NULL) {
         vdb_free(scratch);
-        return vdb_error_set(err, e == ENOSPC ? VDB_ENOSPC : VDB_EIO,
-                             "hnsw: cannot create %s: %s", path, strerror(e));
+        vdb_free(w.buf);
+        return vdb_error_set(err, VDB_ENOMEM, "hnsw: out of memory saving the index");
+    }
+    w.fd = vdb_fsx_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644, err);
+    if (w.fd < 0) {
+        vdb_free(scratch);
+        vdb_free(w.buf);
+        return w.fd;
     }
     /* Exclusive: a consistent snapshot of the lists (searches wait too, for
      * the few milliseconds of the write). */
@@ -220,16 +254,13 @@ int vdb_hnsw_save(const vdb_hnsw *h, const char *path, vdb_error *err)
     write_graph(h, &w, scratch);
     pthread_rwlock_unlock((pthread_rwlock_t *)&h->grow_lock);
     vdb_free(scratch);
-    if (!w.failed && fflush(w.f) != 0)
-        w.failed = errno ? errno : EIO;
-    if (!w.failed && fsync(fileno(w.f)) != 0)
-        w.failed = errno ? errno : EIO;
-    if (fclose(w.f) != 0 && !w.failed)
-        w.failed = errno ? errno : EIO;
-    if (w.failed)
-        return vdb_error_set(err, w.failed == ENOSPC ? VDB_ENOSPC : VDB_EIO,
-                             "hnsw: writing %s: %s", path, strerror(w.failed));
-    return VDB_OK;
+    flush_buf(&w);
+    vdb_free(w.buf);
+    int rc = w.failed;
+    if (rc == VDB_OK)
+        rc = vdb_fsx_fsync(w.fd, path, err);
+    int crc = vdb_fsx_close(w.fd, path, rc == VDB_OK ? err : NULL);
+    return rc != VDB_OK ? rc : crc;
 }
 
 /* ---- load ---------------------------------------------------------------- */

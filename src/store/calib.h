@@ -6,7 +6,8 @@
  * What is measured (vdb_store_calib_run, background, by the indexer thread
  * once the graph has caught up):
  *   probes   three classes, each bounded on its own (the planner needs
- *            every counted class to meet the target):
+ *            every counted class to meet the target; near and spread
+ *            count until real queries take over):
  *            near    stored rows perturbed by Gaussian noise at several
  *                    scales (relative to the distance to another random
  *                    row, so it works for every metric and norm spread;
@@ -15,10 +16,12 @@
  *                    per-dimension mean and spread, near no row in
  *                    particular: the graph's hard case, standing in for
  *                    real queries until enough have been seen;
- *            real    a reservoir of recent real queries; once it holds
- *                    CALIB_REAL_MIN of them it replaces the spread class
- *                    (the workload's own queries beat a guess at them),
- *                    and the first time it fills a calibration is due;
+ *            real    a reservoir of up to CALIB_RESERVOIR recent distinct
+ *                    real queries (every query until it is full, then 1
+ *                    in CALIB_OFFER_EVERY); once it holds CALIB_REAL_MIN
+ *                    they alone decide (the workload's own queries beat a
+ *                    guess at them), and a calibration is due then, once
+ *                    per open;
  *   truth    exact top-k through the GEMM batch path (vdb_flat_search_batch);
  *   curves   for each k band (k <= 10, k <= 100) and selectivity band
  *            (100%, 50%, 10%, 2%: random row subsets through a filter hook),

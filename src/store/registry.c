@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "../core/alloc.h"
+#include "../core/fsx.h"
 #include "../core/limits.h"
 #include "../core/log.h"
 #include "lockfile.h"
@@ -109,24 +110,6 @@ int vdb_registry_check_name(const char *field, const char *name, vdb_error *err)
     return VDB_OK;
 }
 
-static int mkdir_p(const char *path)
-{
-    char buf[4096];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof(buf))
-        return -1;
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] == '/' || buf[i] == '\0') {
-            char saved = buf[i];
-            buf[i] = '\0';
-            if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-                return -1;
-            buf[i] = saved;
-        }
-    }
-    return 0;
-}
 
 /* The default cap on open stores: each open store holds 2 descriptors
  * (wal.log, .store.lock), so a quarter of the descriptor limit left after
@@ -147,13 +130,10 @@ vdb_registry *vdb_registry_new(const char *data_dir, const vdb_store_options *op
                                vdb_error *err)
 {
     char real[PATH_MAX];
-    if (mkdir_p(data_dir) != 0) {
-        /* The operator's own path: this error goes to the console at start,
-         * never into an HTTP answer. */
-        vdb_error_set(err, errno == ENOSPC ? VDB_ENOSPC : VDB_EIO,
-                      "cannot create data directory %s: %s", data_dir, strerror(errno));
+    /* The operator's own path: this error goes to the console at start,
+     * never into an HTTP answer. */
+    if (vdb_fsx_mkdirs(data_dir, 0700, err) != VDB_OK)
         return NULL;
-    }
     vdb_registry *registry = vdb_calloc(1, sizeof(*registry));
     if (registry == NULL || (registry->data_dir = vdb_strdup(data_dir)) == NULL ||
         (registry->real_dir = vdb_strdup(realpath(data_dir, real) ? real : data_dir)) == NULL) {
@@ -561,10 +541,12 @@ static int create_in(vdb_registry *registry, vdb_store_handle *entry,
     if (stat(manifest, &st) == 0)
         return vdb_error_set(err, VDB_EEXIST, "store %s/%s already exists", entry->user,
                              entry->model);
-    if (mkdir_p(user_dir) != 0)
-        return vdb_error_set(err, errno == ENOSPC ? VDB_ENOSPC : VDB_EIO,
+    /* fsx's message names the server's path: this one goes to clients. */
+    int mrc = vdb_fsx_mkdirs(user_dir, 0700, NULL);
+    if (mrc != VDB_OK)
+        return vdb_error_set(err, mrc == VDB_ENOSPC ? VDB_ENOSPC : VDB_EIO,
                              "cannot create the directory of user %s: %s", entry->user,
-                             strerror(errno));
+                             vdb_err_text(mrc));
     *store = vdb_store_create(entry->dir, config, &registry->options, err);
     return *store ? VDB_OK : (err && err->code ? err->code : VDB_EIO);
 }

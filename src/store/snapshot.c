@@ -24,6 +24,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -68,24 +69,119 @@ static int index_parse(const char *name)
 
 /* ---- writing ---- */
 
+/* The rows a snapshot writes, read from the set. With a guard (a
+ * checkpoint running while writers go on), the set's per-row arrays can be
+ * reallocated by a write at any moment, so rows are copied out a chunk at
+ * a time with the guard held shared: a writer waits at most one chunk's
+ * copy (~100 us) for its exclusive apply. The copied vectors are what the
+ * file gets; the id and metadata strings are only pointed at, since a set
+ * frees them only in compaction, which the caller keeps out. */
+#define CHUNK_ROWS 256
+
 typedef struct live_rows {
     const vdb_vecset *set;
+    pthread_rwlock_t *guard;
+    uint32_t dim;
     uint32_t *rows;
     size_t count;
+    size_t vec_first, vec_fill;   /* chunk cached in vectors/norms */
+    size_t str_first, str_fill;   /* chunk cached in ids/metas */
+    float *vectors, *norms;
+    const char **ids, **metas;
 } live_rows;
+
+static void fill_vectors(live_rows *live, size_t i)
+{
+    live->vec_first = i - i % CHUNK_ROWS;
+    live->vec_fill = live->count - live->vec_first < CHUNK_ROWS ? live->count - live->vec_first
+                                                                : CHUNK_ROWS;
+    pthread_rwlock_rdlock(live->guard);
+    for (size_t j = 0; j < live->vec_fill; j++) {
+        uint32_t r = live->rows[live->vec_first + j];
+        memcpy(live->vectors + j * live->dim, vdb_vecset_vector(live->set, r),
+               live->dim * sizeof(float));
+        live->norms[j] = vdb_vecset_norm(live->set, r);
+    }
+    pthread_rwlock_unlock(live->guard);
+}
+
+static void fill_strings(live_rows *live, size_t i)
+{
+    live->str_first = i - i % CHUNK_ROWS;
+    live->str_fill = live->count - live->str_first < CHUNK_ROWS ? live->count - live->str_first
+                                                                : CHUNK_ROWS;
+    pthread_rwlock_rdlock(live->guard);
+    for (size_t j = 0; j < live->str_fill; j++) {
+        uint32_t r = live->rows[live->str_first + j];
+        live->ids[j] = vdb_vecset_id(live->set, r);
+        live->metas[j] = vdb_vecset_meta(live->set, r);
+    }
+    pthread_rwlock_unlock(live->guard);
+}
 
 static const float *vec_row(void *ctx, size_t i, float *norm)
 {
     live_rows *live = ctx;
-    *norm = vdb_vecset_norm(live->set, live->rows[i]);
-    return vdb_vecset_vector(live->set, live->rows[i]);
+    if (live->guard == NULL) {
+        *norm = vdb_vecset_norm(live->set, live->rows[i]);
+        return vdb_vecset_vector(live->set, live->rows[i]);
+    }
+    if (i < live->vec_first || i >= live->vec_first + live->vec_fill)
+        fill_vectors(live, i);
+    *norm = live->norms[i - live->vec_first];
+    return live->vectors + (i - live->vec_first) * live->dim;
 }
 
 static void meta_row(void *ctx, size_t i, const char **id, const char **meta)
 {
     live_rows *live = ctx;
-    *id = vdb_vecset_id(live->set, live->rows[i]);
-    *meta = vdb_vecset_meta(live->set, live->rows[i]);
+    if (live->guard == NULL) {
+        *id = vdb_vecset_id(live->set, live->rows[i]);
+        *meta = vdb_vecset_meta(live->set, live->rows[i]);
+        return;
+    }
+    if (i < live->str_first || i >= live->str_first + live->str_fill)
+        fill_strings(live, i);
+    *id = live->ids[i - live->str_first];
+    *meta = live->metas[i - live->str_first];
+}
+
+/* Picks the rows to write (the selection's, else every live row now) and,
+ * with a guard, the chunk buffers. */
+static int live_rows_init(live_rows *live, const vdb_vecset *set, const vdb_snapshot_rows *sel,
+                          vdb_error *err)
+{
+    uint32_t rows = sel != NULL ? sel->rows : vdb_vecset_rows(set);
+    memset(live, 0, sizeof(*live));
+    live->set = set;
+    live->dim = vdb_vecset_dim(set);
+    live->guard = sel != NULL ? sel->guard : NULL;
+    if ((live->rows = vdb_malloc(((size_t)rows + 1) * sizeof(uint32_t))) == NULL)
+        return vdb_error_set(err, VDB_ENOMEM, "snapshot: out of memory");
+    for (uint32_t r = 0; r < rows; r++) {
+        int dead = sel != NULL ? (sel->deleted != NULL && ((sel->deleted[r >> 6] >> (r & 63)) & 1u))
+                               : vdb_vecset_is_deleted(set, r);
+        if (!dead)
+            live->rows[live->count++] = r;
+    }
+    if (live->guard == NULL)
+        return VDB_OK;
+    live->vectors = vdb_malloc((size_t)CHUNK_ROWS * live->dim * sizeof(float));
+    live->norms = vdb_malloc(CHUNK_ROWS * sizeof(float));
+    live->ids = vdb_malloc(CHUNK_ROWS * sizeof(char *));
+    live->metas = vdb_malloc(CHUNK_ROWS * sizeof(char *));
+    if (live->vectors == NULL || live->norms == NULL || live->ids == NULL || live->metas == NULL)
+        return vdb_error_set(err, VDB_ENOMEM, "snapshot: out of memory");
+    return VDB_OK;
+}
+
+static void live_rows_free(live_rows *live)
+{
+    vdb_free(live->rows);
+    vdb_free(live->vectors);
+    vdb_free(live->norms);
+    vdb_free(live->ids);
+    vdb_free(live->metas);
 }
 
 static int add_int(vdb_json *obj, const char *key, uint64_t value)
@@ -194,15 +290,15 @@ static int install(const char *dir, const paths *p, vdb_error *err)
 }
 
 int vdb_snapshot_write(const char *dir, const vdb_store_config *config, uint64_t lsn,
-                       uint64_t checkpoints, const vdb_vecset *set, vdb_snapshot_info *info_out,
-                       vdb_error *err)
+                       uint64_t checkpoints, const vdb_vecset *set, const vdb_snapshot_rows *sel,
+                       vdb_snapshot_info *info_out, vdb_error *err)
 {
     paths p;
-    live_rows live = {.set = set};
+    live_rows live;
     vdb_snapshot_info info;
     char *text = NULL;
-    uint32_t rows = vdb_vecset_rows(set);
     int rc, committed = 0;
+    memset(&live, 0, sizeof(live));
     if ((rc = make_paths(&p, dir, err)) != VDB_OK)
         return rc;
     /* A committed but half-installed snapshot (an earlier install failed)
@@ -213,11 +309,10 @@ int vdb_snapshot_write(const char *dir, const vdb_store_config *config, uint64_t
     info.config = *config;
     info.lsn = lsn;
     info.checkpoints = checkpoints;
-    if ((live.rows = vdb_malloc(((size_t)rows + 1) * sizeof(uint32_t))) == NULL)
-        return vdb_error_set(err, VDB_ENOMEM, "snapshot: out of memory");
-    for (uint32_t r = 0; r < rows; r++)
-        if (!vdb_vecset_is_deleted(set, r))
-            live.rows[live.count++] = r;
+    if ((rc = live_rows_init(&live, set, sel, err)) != VDB_OK) {
+        live_rows_free(&live);
+        return rc;
+    }
     info.rows = live.count;
     if ((rc = vdb_vecfile_write(p.vec_new, config->dim, live.count, vec_row, &live, 0, err)) !=
             VDB_OK ||
@@ -246,7 +341,7 @@ cleanup:
         vdb_fsx_unlink(p.meta_new, NULL);
     }
     vdb_json_free_text(text);
-    vdb_free(live.rows);
+    live_rows_free(&live);
     return rc;
 }
 

@@ -18,6 +18,7 @@
 #ifndef VDB_STORE_SNAPSHOT_H
 #define VDB_STORE_SNAPSHOT_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,13 +38,26 @@ typedef struct vdb_snapshot_info {
     uint64_t checkpoints;  /* how many checkpoints this store has made */
 } vdb_snapshot_info;
 
-/* Writes and commits a snapshot of the live rows of `set` covering WAL
- * records up to `lsn` (steps 1-4 above). On an error before the commit
- * point the .new files are removed and the old snapshot is untouched; the
- * error is returned either way. *info_out (optional) gets the manifest. */
+/* Which rows of a set a snapshot holds when writers go on meanwhile: rows
+ * [0, rows) minus those whose bit is set in `deleted` (the tombstones as of
+ * the snapshot's LSN, a copy: vdb_vecset_tombstones), read with `guard`
+ * (the store's rw lock) held shared a chunk at a time. The caller keeps
+ * compaction (the only thing that moves or frees those rows) out. */
+typedef struct vdb_snapshot_rows {
+    uint32_t rows;
+    const uint64_t *deleted;  /* NULL: none */
+    pthread_rwlock_t *guard;
+} vdb_snapshot_rows;
+
+/* Writes and commits a snapshot of `set` covering WAL records up to `lsn`
+ * (steps 1-4 above): the rows `sel` selects, or (sel NULL) every live row,
+ * with every writer held off by the caller for the whole call. On an
+ * error before the commit point the .new files are removed and the old
+ * snapshot is untouched; the error is returned either way. *info_out
+ * (optional) gets the manifest. */
 int vdb_snapshot_write(const char *dir, const vdb_store_config *config, uint64_t lsn,
-                       uint64_t checkpoints, const vdb_vecset *set, vdb_snapshot_info *info_out,
-                       vdb_error *err);
+                       uint64_t checkpoints, const vdb_vecset *set, const vdb_snapshot_rows *sel,
+                       vdb_snapshot_info *info_out, vdb_error *err);
 
 /* Finishes or discards an interrupted checkpoint (see above). Also removes
  * stray temporary files. Errors: VDB_EIO, VDB_ECORRUPT. */

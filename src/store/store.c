@@ -11,12 +11,12 @@
  * have acknowledged it. Readers take the rwlock shared and are never
  * blocked by an fsync.
  *
- * CHECKPOINT. Under `writer` (so no record arrives meanwhile) and the rwlock
- * shared (readers go on): write and commit a snapshot of the live rows (see
- * snapshot.h), truncate the WAL, then compact the tombstones in memory
- * under the rwlock exclusive. It runs when the WAL passes
- * wal_checkpoint_bytes (inline, in the writer that crossed it, after its
- * own record is durable), on optimize and on a clean close.
+ * CHECKPOINT (checkpoint.c). Captures the LSN and row count under
+ * `writer` for an instant, writes the snapshot while writers go on, then
+ * shrinks the WAL to the records that came in meanwhile and compacts the
+ * tombstones the snapshot left out. It runs on a background thread when
+ * the WAL passes its threshold (the write that crossed it does not wait),
+ * on optimize and on a clean close.
  *
  * RECOVERY (open). Finish or discard an interrupted checkpoint, map the
  * snapshot, replay WAL records with LSN > the snapshot's (so replay is
@@ -50,7 +50,6 @@
 #include "calib.h"
 #include "store_filter.h"
 #include "store_index.h"
-#include "store_bg.h"
 #include "store_int.h"
 #include "meta.h"
 #include "snapshot.h"
@@ -124,14 +123,15 @@ static vdb_store *store_alloc(const char *dir, const vdb_store_options *options,
     pthread_rwlock_init(&store->rw, &attr);
     pthread_rwlockattr_destroy(&attr);
     pthread_mutex_init(&store->writer, NULL);
+    pthread_mutex_init(&store->checkpoint, NULL);
+    pthread_mutex_init(&store->bg_mutex, NULL);
+    pthread_cond_init(&store->bg_wake, NULL);
     pthread_mutex_init(&store->fields_mutex, NULL);
-    store->bg = vdb_store_bg_new(); /* NULL: checkpoints run inline */
     return store;
 }
 
 static void store_free(vdb_store *store)
 {
-    vdb_store_bg_free(store->bg);
     vdb_store_index_close(store);
     vdb_store_calib_close(store);
     vdb_store_filter_close(store);
@@ -139,6 +139,9 @@ static void store_free(vdb_store *store)
     vdb_vecset_free(store->set);
     vdb_lockfile_release(store->lock);
     pthread_mutex_destroy(&store->writer);
+    pthread_mutex_destroy(&store->checkpoint);
+    pthread_cond_destroy(&store->bg_wake);
+    pthread_mutex_destroy(&store->bg_mutex);
     pthread_mutex_destroy(&store->fields_mutex);
     pthread_rwlock_destroy(&store->rw);
     vdb_free(store->dir);
@@ -277,7 +280,7 @@ vdb_store *vdb_store_create(const char *dir, const vdb_store_config *config,
         (store->set = vdb_vecset_new(config->dim, config->metric, err)) == NULL)
         goto fail;
     /* An empty snapshot first: a store always has a manifest to open. */
-    if ((rc = vdb_snapshot_write(dir, config, 0, 0, store->set, NULL, err)) != VDB_OK ||
+    if ((rc = vdb_snapshot_write(dir, config, 0, 0, store->set, NULL, NULL, err)) != VDB_OK ||
         (rc = open_wal(store, err)) != VDB_OK || (rc = vdb_fsx_dirsync(dir, err)) != VDB_OK ||
         (rc = sync_parent(dir, err)) != VDB_OK || (rc = index_after_load(store, err)) != VDB_OK)
         goto fail;
@@ -347,7 +350,7 @@ const vdb_store_config *vdb_store_get_config(const vdb_store *store) { return &s
 
 /* ---- writes ---- */
 
-static int writable(vdb_store *store, vdb_error *err)
+int vdb_store__writable(vdb_store *store, vdb_error *err)
 {
     if (store->options.read_only)
         return vdb_error_set(err, VDB_EREADONLY, "store %s is open read-only", store->dir);
@@ -441,53 +444,11 @@ static int log_and_apply(vdb_store *store, const vdb_wal_piece *pieces, size_t c
     return rc;
 }
 
-static int checkpoint_locked(vdb_store *store, vdb_error *err);
-
-/* The WAL size that triggers a checkpoint: the configured bytes, or half
- * the last snapshot when that is larger. A checkpoint rewrites the whole
- * snapshot, so a fixed threshold would make bulk loading quadratic (a
- * 1.5 GB store rewritten every 64 MiB); tying it to the snapshot size keeps
- * the rewrite cost a constant factor per byte logged (Redis'
- * auto-aof-rewrite-percentage), at the price of a longer replay after a
- * crash (bounded by half the data). */
-static uint64_t checkpoint_threshold(const vdb_store *store)
-{
-    uint64_t half = store->snapshot_bytes / 2;
-    return half > store->options.wal_checkpoint_bytes ? half : store->options.wal_checkpoint_bytes;
-}
-
-void vdb_store__checkpoint_if_due(vdb_store *store)
-{
-    vdb_error err;
-    pthread_mutex_lock(&store->writer);
-    if (vdb_wal_size(store->wal) >= checkpoint_threshold(store) &&
-        checkpoint_locked(store, &err) != VDB_OK)
-        vdb_log_warn("%s: checkpoint failed: %s", store->dir, err.msg);
-    pthread_mutex_unlock(&store->writer);
-}
-
-/* After a durable write: checkpoint when the WAL has grown past the limit,
- * in the background (store_bg.h: the write is acknowledged without waiting
- * for a snapshot), inline only when no thread can take it. A failure is
- * logged, not returned: the write itself is durable. */
-static void maybe_checkpoint(vdb_store *store)
-{
-    if (vdb_wal_size(store->wal) < store->options.wal_checkpoint_bytes)
-        return;
-    if (vdb_store_bg_request(store->bg, store) != 0)
-        vdb_store__checkpoint_if_due(store);
-}
-
-void vdb_store_wait_background(vdb_store *store)
-{
-    vdb_store_bg_wait(store->bg);
-}
-
 static int commit(vdb_store *store, uint64_t lsn, vdb_error *err)
 {
     int rc = vdb_wal_commit(store->wal, lsn, err);
     if (rc == VDB_OK)
-        maybe_checkpoint(store);
+        vdb_store__checkpoint_soon(store);
     return rc;
 }
 
@@ -552,7 +513,7 @@ int vdb_store_add(vdb_store *store, size_t n, const float *vectors, const char *
         {head, sizeof(head)}, {vectors, n * store->config.dim * sizeof(float)}, {tail, tail_len}};
     batch_ref batch = {VDB_WAL_REC_UPSERT, n, vectors, all, metas};
     pthread_mutex_lock(&store->writer);
-    if ((rc = writable(store, err)) == VDB_OK &&
+    if ((rc = vdb_store__writable(store, err)) == VDB_OK &&
         (rc = vdb_vecset_validate(store->set, n, vectors, all, metas, err)) == VDB_OK)
         rc = log_and_apply(store, pieces, 3, &batch, &lsn, err);
     pthread_mutex_unlock(&store->writer);
@@ -578,7 +539,7 @@ static int delete_live_locked(vdb_store *store, size_t n, const char *const *ids
     const char **live = NULL;
     unsigned char *payload = NULL;
     size_t count = 0, len = 0;
-    int rc = writable(store, err);
+    int rc = vdb_store__writable(store, err);
     *deleted = 0;
     *lsn = 0;
     if (rc != VDB_OK || n == 0)
@@ -655,67 +616,6 @@ int vdb_store_delete_where(vdb_store *store, const struct vdb_filter *filter, si
 
 /* ---- checkpoint, close ---- */
 
-/* Saves the HNSW graph beside a snapshot with the same row numbering; a
- * failure only costs a rebuild at the next open, so it is logged. */
-static void save_index(vdb_store *store)
-{
-    vdb_error err;
-    vdb_error_clear(&err);
-    if (vdb_store_index_save(store, &err) != VDB_OK)
-        vdb_log_warn("%s: saving the index failed (it is rebuilt at the next open): %s",
-                     store->dir, err.msg);
-}
-
-static int checkpoint_locked(vdb_store *store, vdb_error *err)
-{
-    vdb_snapshot_info info;
-    uint64_t lsn;
-    int renumber, rc = writable(store, err);
-    if (rc != VDB_OK)
-        return rc;
-    if (store->pins > 0)
-        return VDB_OK; /* an export is reading the snapshot files; the WAL keeps the data */
-    lsn = vdb_wal_last_lsn(store->wal);
-    renumber = vdb_vecset_rows(store->set) != vdb_vecset_count(store->set);
-    if (lsn == store->snapshot_lsn && !renumber && !store->config_dirty) {
-        save_index(store); /* the data is unchanged; the graph may have grown */
-        return VDB_OK;
-    }
-    /* Compaction renumbers rows: the saved graph must go first. */
-    if (renumber && (rc = vdb_store_index_before_compact(store, err)) != VDB_OK)
-        return rc;
-    pthread_rwlock_rdlock(&store->rw);
-    rc = vdb_snapshot_write(store->dir, &store->config, lsn, store->checkpoints + 1, store->set,
-                            &info, err);
-    pthread_rwlock_unlock(&store->rw);
-    if (rc != VDB_OK)
-        return rc;
-    store->snapshot_lsn = lsn;
-    store->config_dirty = 0;
-    store->snapshot_bytes = info.vectors_size + info.meta_size;
-    store->checkpoints++;
-    /* The snapshot holds every record: a crash before (or a failure of) the
-     * truncation only leaves records that replay will skip. */
-    if ((rc = vdb_wal_reset(store->wal, lsn, err)) != VDB_OK)
-        return rc;
-    if (!renumber) {
-        save_index(store);
-        return VDB_OK;
-    }
-    {
-        uint32_t old_rows = vdb_vecset_rows(store->set);
-        uint32_t *old_to_new = vdb_malloc(((size_t)old_rows + 1) * sizeof(uint32_t));
-        pthread_rwlock_wrlock(&store->rw);
-        rc = vdb_vecset_compact(store->set, old_to_new, err);
-        atomic_fetch_add(&store->generation, 1); /* row numbers changed */
-        vdb_store_filter_remap(store, old_to_new, old_rows);
-        vdb_store_index_after_compact(store);
-        pthread_rwlock_unlock(&store->rw);
-        vdb_free(old_to_new);
-    }
-    return rc;
-}
-
 /* The store has never held a row (and so its WAL replays nothing that
  * depends on the width): swap in an empty vecset of the new width, write
  * an empty snapshot whose manifest carries the dimension (this is the
@@ -728,10 +628,11 @@ int vdb_store_adopt_dim(vdb_store *store, uint32_t dim, vdb_error *err)
     int rc = VDB_OK;
     if (dim == 0 || dim > VDB_MAX_DIM)
         return vdb_error_set(err, VDB_EINVAL, "dimension %u outside 1..%u", dim, VDB_MAX_DIM);
+    pthread_mutex_lock(&store->checkpoint);
     pthread_mutex_lock(&store->writer);
     if (!store->config.dim_from_first_add || vdb_vecset_rows(store->set) != 0)
         goto out;
-    if ((rc = writable(store, err)) != VDB_OK ||
+    if ((rc = vdb_store__writable(store, err)) != VDB_OK ||
         (fresh = vdb_vecset_new(dim, store->config.metric, err)) == NULL) {
         rc = rc != VDB_OK ? rc : VDB_ENOMEM;
         goto out;
@@ -740,7 +641,8 @@ int vdb_store_adopt_dim(vdb_store *store, uint32_t dim, vdb_error *err)
     config.dim = dim;
     config.dim_from_first_add = 0;
     uint64_t lsn = vdb_wal_last_lsn(store->wal);
-    rc = vdb_snapshot_write(store->dir, &config, lsn, store->checkpoints + 1, fresh, &info, err);
+    rc = vdb_snapshot_write(store->dir, &config, lsn, store->checkpoints + 1, fresh, NULL, &info,
+                            err);
     if (rc != VDB_OK) {
         vdb_vecset_free(fresh);
         goto out;
@@ -760,15 +662,7 @@ int vdb_store_adopt_dim(vdb_store *store, uint32_t dim, vdb_error *err)
         rc = index_after_load(store, err);
 out:
     pthread_mutex_unlock(&store->writer);
-    return rc;
-}
-
-int vdb_store_checkpoint(vdb_store *store, vdb_error *err)
-{
-    int rc;
-    pthread_mutex_lock(&store->writer);
-    rc = checkpoint_locked(store, err);
-    pthread_mutex_unlock(&store->writer);
+    pthread_mutex_unlock(&store->checkpoint);
     return rc;
 }
 
@@ -776,25 +670,6 @@ void vdb_store_cache_tag(vdb_store *store, uint64_t tag[2])
 {
     tag[0] = store->instance;
     tag[1] = atomic_load(&store->generation);
-}
-
-int vdb_store_snapshot_pin(vdb_store *store, vdb_error *err)
-{
-    int rc;
-    pthread_mutex_lock(&store->writer);
-    rc = checkpoint_locked(store, err);
-    if (rc == VDB_OK)
-        store->pins++;
-    pthread_mutex_unlock(&store->writer);
-    return rc;
-}
-
-void vdb_store_snapshot_unpin(vdb_store *store)
-{
-    pthread_mutex_lock(&store->writer);
-    if (store->pins > 0)
-        store->pins--;
-    pthread_mutex_unlock(&store->writer);
 }
 
 int vdb_store_set_target_recall(vdb_store *store, double target, vdb_error *err)
@@ -805,6 +680,7 @@ int vdb_store_set_target_recall(vdb_store *store, double target, vdb_error *err)
         return vdb_error_set(err, VDB_EREADONLY, "store opened read-only");
     /* The planner reads the target without the writer mutex: a double
      * store is not atomic in C11, so it is published under the rw guard. */
+    pthread_mutex_lock(&store->checkpoint);
     pthread_mutex_lock(&store->writer);
     pthread_rwlock_wrlock(&store->rw);
     store->config.target_recall = target;
@@ -813,25 +689,9 @@ int vdb_store_set_target_recall(vdb_store *store, double target, vdb_error *err)
     /* store.json is rewritten by a checkpoint, which is what makes it
      * durable; config_dirty makes it write even when no vector changed. */
     store->config_dirty = 1;
-    int rc = checkpoint_locked(store, err);
     pthread_mutex_unlock(&store->writer);
-    return rc;
-}
-
-int vdb_store_optimize(vdb_store *store, size_t *vectors_out, vdb_error *err)
-{
-    /* The checkpoint compacts tombstones (restarting the graph when rows
-     * were renumbered); optimize then waits until the graph covers every
-     * row, so recall is whole again when it returns. */
-    int rc = vdb_store_checkpoint(store, err);
-    if (rc == VDB_OK) {
-        /* ... and measured again: optimize is when an operator asks for
-         * the store's best state, recall figures included. */
-        vdb_store_calib_invalidate(store);
-        vdb_store_index_wait(store);
-    }
-    if (rc == VDB_OK && vectors_out != NULL)
-        *vectors_out = vdb_store_count(store);
+    int rc = vdb_store__checkpoint(store, err);
+    pthread_mutex_unlock(&store->checkpoint);
     return rc;
 }
 
@@ -840,10 +700,7 @@ void vdb_store_close(vdb_store *store)
     vdb_error err;
     if (store == NULL)
         return;
-    /* The background checkpointer goes first: the final checkpoint below
-     * covers whatever it had queued. */
-    vdb_store_bg_free(store->bg);
-    store->bg = NULL;
+    vdb_store__checkpointer_stop(store);
     if (!store->options.read_only && !vdb_wal_failed(store->wal) &&
         vdb_store_checkpoint(store, &err) != VDB_OK) {
         vdb_log_warn("%s: checkpoint at close failed (the WAL keeps the data): %s", store->dir,

@@ -181,14 +181,34 @@ void vdb_store_get_stats(vdb_store *store, vdb_store_stats *stats);
  * store.json (through a checkpoint). Errors: VDB_EINVAL, the checkpoint's. */
 int vdb_store_set_target_recall(vdb_store *store, double target, vdb_error *err);
 
-/* Writes a new snapshot and truncates the WAL (also compacts tombstones). */
-int vdb_store_checkpoint(vdb_store *store, vdb_error *err);
+/* A WAL record as the tail hands it over: payload borrowed for the call;
+ * decode it with vdb_walrec_decode (walrec.h). Nonzero stops the scan. */
+typedef int (*vdb_store_record_fn)(void *ctx, uint64_t lsn, int type, const void *payload,
+                                   size_t len, vdb_error *err);
 
-/* Waits until the background checkpoint that recent writes asked for (if
- * any) has finished: checkpoints past the WAL threshold run after the
- * write is acknowledged (store_bg.h). For tests and tools that read the
- * files or the checkpoint count right after writing. Thread-safe. */
-void vdb_store_wait_background(vdb_store *store);
+/* Hands every WAL record with LSN > after to fn, in LSN order, holding the
+ * writer mutex (no write or checkpoint meanwhile; a write waits), and sets
+ * *last_lsn to the store's last LSN. For tenant moves (store_tail.c).
+ * Errors: VDB_ERANGE when a checkpoint since `after` has already dropped
+ * records past it from the WAL (copy the snapshot instead), VDB_ECORRUPT or
+ * VDB_EIO from the scan, or fn's code. Thread-safe. */
+int vdb_store_wal_tail(vdb_store *store, uint64_t after, vdb_store_record_fn fn, void *ctx,
+                       uint64_t *last_lsn, vdb_error *err);
+
+/* The LSN the snapshot files hold: every write up to it and none after.
+ * Constant while the snapshot is pinned. Thread-safe. */
+uint64_t vdb_store_snapshot_lsn(vdb_store *store);
+
+
+/* Writes a new snapshot and shrinks the WAL to what it lacks (also
+ * compacts tombstones). Writers go on meanwhile: they are held off only to
+ * capture the LSN, to switch to the shrunk WAL (copying the last few
+ * records) and, when there were tombstones, for the in-memory compaction
+ * (see checkpoint.c). Checkpoints are serialized with one another; a call
+ * while another runs waits for it. Errors: VDB_EREADONLY, the snapshot's
+ * and the WAL rewrite's I/O errors (the snapshot may be committed even
+ * then; the longer WAL stays valid). */
+int vdb_store_checkpoint(vdb_store *store, vdb_error *err);
 
 /* A tag that changes whenever a query's answer may change: an instance id
  * (new at every open) and a generation bumped by every applied write and

@@ -46,7 +46,7 @@
 struct vdb_store_index {
     vdb_hnsw *hnsw;          /* NULL: the store searches exactly */
     _Atomic uint32_t upto;   /* rows [0, upto) were offered to the graph */
-    uint32_t saved_rows;     /* graph rows in hnsw.idx (writer mutex) */
+    uint32_t saved_rows;     /* graph rows in hnsw.idx (checkpoint mutex) */
     pthread_t thread;
     int thread_running;
     pthread_mutex_t mutex;
@@ -84,15 +84,17 @@ static vdb_hnsw *new_graph(const vdb_store *store, vdb_error *err)
  * rebuilt, and writes competed with the rebuild (issue 11 item 11). Now a
  * restart re-indexes at most the unsaved tail, and the quarter keeps the
  * total cost of saving linear in the rows indexed. The save runs under the
- * writer mutex, which orders it against a compaction (that removes the
- * file before renumbering rows); trylock, so a busy writer is never made
- * to wait and the next chunk tries again. A saved graph that covers rows a
- * crash then lost is refused at open (load_graph's row check). */
+ * checkpoint mutex, which orders it against a compaction (that removes the
+ * file before renumbering rows); trylock, so a running checkpoint is never
+ * waited for and the next chunk tries again. A saved graph that covers rows a
+ * crash then lost is refused at open (load_graph's row check). The
+ * checkpoint mutex (not the writer's, since issue 13) is what orders the
+ * save against a compaction, which removes the file before renumbering. */
 static void maybe_save(vdb_store *store)
 {
     vdb_store_index *ix = store->index;
     vdb_error err;
-    if (pthread_mutex_trylock(&store->writer) != 0)
+    if (pthread_mutex_trylock(&store->checkpoint) != 0)
         return;
     if (!atomic_load(&ix->stopping) && ix->hnsw != NULL) {
         uint32_t rows = vdb_hnsw_rows(ix->hnsw), saved = ix->saved_rows;
@@ -102,7 +104,7 @@ static void maybe_save(vdb_store *store)
             vdb_log_warn("%s: saving the index failed (the next save retries): %s", store->dir,
                          err.msg);
     }
-    pthread_mutex_unlock(&store->writer);
+    pthread_mutex_unlock(&store->checkpoint);
 }
 
 /* Inserts rows until the graph covers the vecset or the store stops. */
@@ -346,20 +348,30 @@ int vdb_store_index_save(vdb_store *store, vdb_error *err)
 {
     char path[PATH_MAX], tmp[PATH_MAX];
     vdb_store_index *ix = store->index;
+    vdb_hnsw *hnsw;
     int rc;
     uint32_t rows;
-    if (ix == NULL || ix->hnsw == NULL || vdb_hnsw_count(ix->hnsw) == 0)
+    if (ix == NULL)
         return VDB_OK;
-    rows = vdb_hnsw_rows(ix->hnsw);
+    /* A write may install the first graph meanwhile (under the exclusive
+     * guard); only compaction and close replace or free one, and the
+     * checkpoint mutex the caller holds keeps both out. So the graph read
+     * here stays valid without holding the guard through the save, and
+     * writers are not held off while the file is written (vdb_hnsw_save
+     * excludes concurrent inserts itself). */
+    pthread_rwlock_rdlock(&store->rw);
+    hnsw = ix->hnsw;
+    pthread_rwlock_unlock(&store->rw);
+    if (hnsw == NULL || vdb_hnsw_count(hnsw) == 0)
+        return VDB_OK;
+    rows = vdb_hnsw_rows(hnsw);
     if (rows == ix->saved_rows)
         return VDB_OK; /* the file already holds this graph */
     if ((rc = vdb_fsx_path(path, sizeof(path), store->dir, VDB_STORE_INDEX_FILE, err)) != VDB_OK ||
         (rc = vdb_fsx_path(tmp, sizeof(tmp), store->dir, VDB_STORE_INDEX_FILE ".new", err)) !=
             VDB_OK)
         return rc;
-    pthread_rwlock_rdlock(&store->rw);
-    rc = vdb_hnsw_save(ix->hnsw, tmp, err);
-    pthread_rwlock_unlock(&store->rw);
+    rc = vdb_hnsw_save(hnsw, tmp, err);
     if (rc == VDB_OK && (rc = vdb_fsx_rename(tmp, path, err)) == VDB_OK)
         rc = vdb_fsx_dirsync(store->dir, err);
     if (rc != VDB_OK)

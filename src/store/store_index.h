@@ -49,7 +49,7 @@ void vdb_store_index_after_write(vdb_store *store);
  * No locks held. */
 void vdb_store_index_kick(vdb_store *store);
 
-/* Before a checkpoint that will renumber rows (writer mutex held): removes
+/* Before a checkpoint that will renumber rows (checkpoint mutex held): removes
  * the saved index file and syncs the directory. */
 int vdb_store_index_before_compact(vdb_store *store, vdb_error *err);
 
@@ -57,7 +57,8 @@ int vdb_store_index_before_compact(vdb_store *store, vdb_error *err);
  * and starts a fresh one for the indexer to rebuild. */
 void vdb_store_index_after_compact(vdb_store *store);
 
-/* After a snapshot committed without renumbering (writer mutex held): saves
+/* After a snapshot committed without renumbering (checkpoint mutex held,
+ * writers may run): saves
  * the graph to hnsw.idx atomically (temp name, fsync, rename, dir sync). */
 int vdb_store_index_save(vdb_store *store, vdb_error *err);
 

@@ -57,16 +57,28 @@ typedef struct zwriter {
     unsigned char *buf;
     size_t used;
     uint64_t off; /* bytes written so far (file offset of buf[used]) */
+    uint64_t written;     /* bytes handed to the file */
+    uint64_t written_back; /* bytes pushed to the disk by vdb_fsx_writeback */
     uint32_t crc;
     vdb_error *err;
 } zwriter;
+
+/* A snapshot is written beside live writers (issue 13): pushing it to the
+ * disk every few MiB keeps its dirty pages few, so the writers' WAL fsyncs
+ * do not queue behind it (see vdb_fsx_writeback). */
+#define WRITEBACK_BYTES (8u << 20)
 
 static int zflush(zwriter *w)
 {
     int rc = VDB_OK;
     if (w->used > 0)
         rc = vdb_fsx_write(w->fd, w->buf, w->used, -1, w->path, w->err);
+    w->written += w->used;
     w->used = 0;
+    if (rc == VDB_OK && w->written - w->written_back >= WRITEBACK_BYTES) {
+        vdb_fsx_writeback(w->fd, w->written_back, w->written - w->written_back);
+        w->written_back = w->written;
+    }
     return rc;
 }
 

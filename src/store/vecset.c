@@ -593,12 +593,44 @@ vdb_vecview vdb_vecset_view(const vdb_vecset *set)
     return view;
 }
 
-int vdb_vecset_compact(vdb_vecset *set, uint32_t *old_to_new, vdb_error *err)
+static int bit_get(const uint64_t *bits, uint32_t i) { return (bits[i >> 6] >> (i & 63)) & 1u; }
+
+void vdb_vecset_tombstones(const vdb_vecset *set, uint32_t rows, uint64_t *bits)
 {
-    uint32_t out = 0;
+    size_t words = ((size_t)rows + 63) / 64;
+    if (words == 0)
+        return;
+    memcpy(bits, set->deleted, words * sizeof(uint64_t));
+    if (rows & 63)
+        bits[words - 1] &= ((uint64_t)1 << (rows & 63)) - 1;
+}
+
+/* Moves kept row r to row out (out <= r, so reading r before writing out
+ * works in place, tombstone bit included). */
+static void move_row(vdb_vecset *set, uint32_t r, uint32_t out)
+{
+    uint64_t mask = (uint64_t)1 << (out & 63);
+    int dead = vdb_vecset_is_deleted(set, r);
+    if (out == r)
+        return;
+    memmove(set->data + (size_t)out * set->dim, set->data + (size_t)r * set->dim,
+            set->dim * sizeof(float));
+    set->norms[out] = set->norms[r];
+    set->ids[out] = set->ids[r];
+    set->metas[out] = set->metas[r];
+    set->deleted[out >> 6] = dead ? set->deleted[out >> 6] | mask : set->deleted[out >> 6] & ~mask;
+}
+
+int vdb_vecset_compact_some(vdb_vecset *set, uint32_t upto, const uint64_t *drop,
+                            uint32_t *old_to_new, vdb_error *err)
+{
+    uint32_t out = 0, rows = set->rows;
     (void)err; /* compaction moves data in place and cannot fail */
-    for (uint32_t r = 0; r < set->rows; r++) {
-        if (vdb_vecset_is_deleted(set, r)) {
+    if (upto > rows)
+        upto = rows;
+    for (uint32_t r = 0; r < rows; r++) {
+        /* Only tombstones go, whatever `drop` says: a live row is data. */
+        if (r < upto && vdb_vecset_is_deleted(set, r) && (drop == NULL || bit_get(drop, r))) {
             set->string_bytes -= strlen(set->ids[r]) + 1 +
                                  (set->metas[r] ? strlen(set->metas[r]) + 1 : 0);
             vdb_free(set->ids[r]);
@@ -607,23 +639,27 @@ int vdb_vecset_compact(vdb_vecset *set, uint32_t *old_to_new, vdb_error *err)
                 old_to_new[r] = UINT32_MAX;
             continue;
         }
-        if (out != r) {
-            memmove(set->data + (size_t)out * set->dim, set->data + (size_t)r * set->dim,
-                    set->dim * sizeof(float));
-            set->norms[out] = set->norms[r];
-            set->ids[out] = set->ids[r];
-            set->metas[out] = set->metas[r];
-        }
+        move_row(set, r, out);
         if (old_to_new != NULL)
             old_to_new[r] = out;
         out++;
     }
-    memset(set->deleted, 0, (set->capacity + 63) / 64 * sizeof(uint64_t));
+    /* Clear the bits past the last row (whole words from the next one on). */
+    if (out & 63)
+        set->deleted[out >> 6] &= ((uint64_t)1 << (out & 63)) - 1;
+    for (size_t w = ((size_t)out + 63) / 64; w < ((size_t)set->capacity + 63) / 64; w++)
+        set->deleted[w] = 0;
     set->rows = out;
     vdb_idmap_clear(set->map);
     for (uint32_t r = 0; r < out; r++)
-        vdb_idmap_put(set->map, set->ids[r], r); /* table only shrank in use */
+        if (!vdb_vecset_is_deleted(set, r))
+            vdb_idmap_put(set->map, set->ids[r], r); /* table only shrank in use */
     return VDB_OK;
+}
+
+int vdb_vecset_compact(vdb_vecset *set, uint32_t *old_to_new, vdb_error *err)
+{
+    return vdb_vecset_compact_some(set, set->rows, NULL, old_to_new, err);
 }
 
 size_t vdb_vecset_memory(const vdb_vecset *set)

@@ -123,6 +123,19 @@ vdb_vecview vdb_vecset_view(const vdb_vecset *set);
  * row's new row (UINT32_MAX for dropped ones). Errors: VDB_ENOMEM. */
 int vdb_vecset_compact(vdb_vecset *set, uint32_t *old_to_new, vdb_error *err);
 
+/* Copies the tombstone bits of rows [0, rows) (rows <= vdb_vecset_rows)
+ * into `bits`, (rows + 63) / 64 words; bits past `rows` are cleared. */
+void vdb_vecset_tombstones(const vdb_vecset *set, uint32_t rows, uint64_t *bits);
+
+/* As vdb_vecset_compact, but drops only the tombstoned rows below `upto`
+ * whose bit is set in `drop` (NULL: every tombstone below `upto`); every
+ * other row stays, tombstones included, renumbered in order. A checkpoint
+ * that ran while writers went on drops exactly the rows its snapshot left
+ * out, so the numbering in memory is the one a reopen rebuilds (snapshot
+ * rows, then every row the WAL replays appended). Cannot fail. */
+int vdb_vecset_compact_some(vdb_vecset *set, uint32_t upto, const uint64_t *drop,
+                            uint32_t *old_to_new, vdb_error *err);
+
 /* Builds a set over a snapshot without copying its vectors: `n` rows of
  * `dim` float32 (already normalized for cosine) are mapped copy-on-write
  * from file `fd` at `offset` (page-aligned; see vdb_vmem_map_file), so the

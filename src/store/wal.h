@@ -95,6 +95,45 @@ int vdb_wal_sync(vdb_wal *wal, vdb_error *err);
  * the header and syncs. Later records continue from `last_lsn` + 1. */
 int vdb_wal_reset(vdb_wal *wal, uint64_t last_lsn, vdb_error *err);
 
+/* The last appended LSN and the end of the file, read together. Called
+ * with appends serialized (writer mutex), every byte before `end` is
+ * final: no append is half done and no rollback can cut it. A checkpoint
+ * reads it once when it captures its LSN (the records after `end` are the
+ * ones it must keep) and again before each copy step below. */
+void vdb_wal_mark(vdb_wal *wal, uint64_t *lsn, uint64_t *end);
+
+/* Shrinking the log while appends go on (a checkpoint's last step, which
+ * used to be vdb_wal_reset with every writer held off):
+ *   begin   creates "<path>.new" with this log's header and copies the
+ *           records in [from, to) into it, then syncs it; no serialization
+ *           needed, appends go on (both offsets come from vdb_wal_mark);
+ *   copy    (optional, same rules) copies further up to `to`, so the part
+ *           left for commit stays small;
+ *   commit  with appends serialized: copies the rest, syncs, renames the
+ *           new file over the log, syncs the directory and appends to it
+ *           from then on; every record appended so far is durable when it
+ *           returns, and committers waiting for one are released.
+ * A crash at any point leaves either the old log (the whole of it) or the
+ * new one (every record from `from`), both complete for a snapshot that
+ * holds the records before `from`; a stray "<path>.new" is removed by the
+ * next vdb_wal_open. Failures before the rename remove the new file and
+ * leave the log as it was (the caller just keeps the longer log); a failed
+ * directory sync after it fails the log (VDB_EREADONLY from then on).
+ * Errors: VDB_EIO, VDB_ENOSPC, VDB_ENOMEM, VDB_EREADONLY (failed log). */
+typedef struct vdb_wal_rewrite vdb_wal_rewrite;
+vdb_wal_rewrite *vdb_wal_rewrite_begin(vdb_wal *wal, uint64_t from, uint64_t to, vdb_error *err);
+int vdb_wal_rewrite_copy(vdb_wal_rewrite *rw, uint64_t to, vdb_error *err);
+/* On success and after the rename `rw` stays allocated: free it with
+ * vdb_wal_rewrite_free once the writer mutex is released (it closes the
+ * old log, whose blocks the file system frees then, which is slow for a
+ * large log). On an error before the rename it is freed here and the
+ * caller must not touch it. Tell them apart with the return: VDB_OK or
+ * (rename done, directory sync failed) VDB_EIO with *renamed = 1. */
+int vdb_wal_rewrite_commit(vdb_wal *wal, vdb_wal_rewrite *rw, int *renamed, vdb_error *err);
+void vdb_wal_rewrite_free(vdb_wal_rewrite *rw);
+/* Abandons a rewrite: removes the new file and frees `rw`. NULL is a no-op. */
+void vdb_wal_rewrite_abort(vdb_wal_rewrite *rw);
+
 /* Makes the next LSN at least `last_lsn` + 1 (after loading a snapshot). */
 void vdb_wal_set_last_lsn(vdb_wal *wal, uint64_t last_lsn);
 

@@ -6,7 +6,10 @@
 #include <cmocka.h>
 #include <ctype.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +17,7 @@
 #include "core/bytes.h"
 #include "core/crc.h"
 #include "core/err.h"
+#include "core/fsx.h"
 #include "core/hash.h"
 #include "core/json.h"
 #include "core/limits.h"
@@ -308,6 +312,37 @@ static void test_npy_codec(void **state)
                                    NULL), VDB_EINVAL);
 }
 
+/* mkdir -p through the funnel: nested creation, existing parts, a file in
+ * the way, and an injected fault. */
+static void test_fsx_mkdirs(void **state)
+{
+    char base[] = "/tmp/vdb_mkdirs_XXXXXX", path[256], file[256];
+    struct stat st;
+    vdb_error err;
+    (void)state;
+    assert_non_null(mkdtemp(base));
+    snprintf(path, sizeof(path), "%s/a/b/c", base);
+    vdb_error_clear(&err);
+    assert_int_equal(vdb_fsx_mkdirs(path, 0700, &err), VDB_OK);
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(vdb_fsx_mkdirs(path, 0700, &err), VDB_OK); /* again: fine */
+    snprintf(file, sizeof(file), "%s/a/f", base);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/a/f/g", base);
+    assert_int_equal(vdb_fsx_mkdirs(path, 0700, &err), VDB_EEXIST);
+    snprintf(path, sizeof(path), "%s/x/y", base);
+    vdb_fsx_fault_set(VDB_FSX_MKDIR, 2, VDB_FSX_FAULT_ENOSPC, 0);
+    assert_int_equal(vdb_fsx_mkdirs(path, 0700, &err), VDB_ENOSPC);
+    vdb_fsx_fault_set(0, 0, VDB_FSX_FAULT_EIO, 0);
+    assert_int_equal(vdb_fsx_mkdirs("", 0700, &err), VDB_EINVAL);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -316,7 +351,7 @@ int main(void)
         cmocka_unit_test(test_json_limits),  cmocka_unit_test(test_json_build_dump),
         cmocka_unit_test(test_vmem),         cmocka_unit_test(test_log_levels),
         cmocka_unit_test(test_pool_after_fork), cmocka_unit_test(test_hash_crc_bytes),
-        cmocka_unit_test(test_npy_codec),
+        cmocka_unit_test(test_npy_codec),    cmocka_unit_test(test_fsx_mkdirs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "core/fsx.h"
 #include "core/rng.h"
 #include "index/hnsw.h"
 #include "index/hnsw_int.h"
@@ -80,11 +81,56 @@ static void test_file_check_rejects_garbage(void **state)
     assert_int_equal(vdb_hnsw_file_check(path, NULL, NULL, &err), VDB_ENOTFOUND);
 }
 
+/* The save goes through the I/O funnel: an injected write, fsync or ENOSPC
+ * fault surfaces as the matching error (never a half file reported as
+ * saved), and with the fault gone the next save loads. */
+static void test_save_faults_surface(void **state)
+{
+    static const struct {
+        unsigned mask;
+        vdb_fsx_fault kind;
+        int want;
+    } cases[] = {{VDB_FSX_OPEN, VDB_FSX_FAULT_EIO, VDB_EIO},
+                 {VDB_FSX_WRITE, VDB_FSX_FAULT_ENOSPC, VDB_ENOSPC},
+                 {VDB_FSX_WRITE, VDB_FSX_FAULT_SHORT, VDB_EIO},
+                 {VDB_FSX_FSYNC, VDB_FSX_FAULT_EIO, VDB_EIO}};
+    (void)state;
+    char path[] = "/tmp/vdb_hnsw_io_XXXXXX";
+    int fd = mkstemp(path);
+    float *data = random_rows(ROWS);
+    vdb_vecview view = {data, NULL, ROWS, DIM, VDB_METRIC_L2};
+    vdb_error err;
+    assert_true(fd >= 0);
+    close(fd);
+    vdb_error_clear(&err);
+    vdb_hnsw *h = vdb_hnsw_new(DIM, VDB_METRIC_L2, NULL, &err);
+    assert_non_null(h);
+    assert_int_equal(vdb_hnsw_build(h, &view, 0, ROWS, &err), VDB_OK);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint64_t hits = vdb_fsx_fault_hits();
+        vdb_fsx_fault_set(cases[i].mask, 1, cases[i].kind, 0);
+        vdb_error_clear(&err);
+        assert_int_equal(vdb_hnsw_save(h, path, &err), cases[i].want);
+        assert_true(vdb_fsx_fault_hits() > hits);
+        assert_true(err.msg[0] != 0);
+        vdb_fsx_fault_set(0, 0, VDB_FSX_FAULT_EIO, 0);
+    }
+    assert_int_equal(vdb_hnsw_save(h, path, &err), VDB_OK);
+    vdb_hnsw *back = vdb_hnsw_load(path, DIM, VDB_METRIC_L2, &err);
+    assert_non_null(back);
+    assert_int_equal(vdb_hnsw_count(back), ROWS);
+    vdb_hnsw_free(back);
+    vdb_hnsw_free(h);
+    free(data);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_save_with_nodes_beyond_covered),
         cmocka_unit_test(test_file_check_rejects_garbage),
+        cmocka_unit_test(test_save_faults_surface),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,53 +24,13 @@
 #include "filter/filter.h"
 #include "store/calib.h"
 #include "store/store.h"
+#include "families.h"
 #include "store_testutil.h"
 
 #define K 10
 #define RECALL_QUERIES 150
 #define TOLERANCE 0.02
 #define ROWS 10000u
-
-typedef enum {
-    FAM_UNIFORM,     /* unit vectors, uniform on the sphere */
-    FAM_CLUSTERED,   /* text-like: tight clusters around 40 centres */
-    FAM_NORMS_L2,    /* Gaussian directions, norms spread 25x, euclidean */
-    FAM_NORMS_DOT,   /* inner product, norms spread 4x */
-    FAM_DUPLICATES,  /* 400 base vectors, each stored 25 times: exact ties */
-    FAM_LOWDIM       /* 3-d */
-} family;
-
-static void gen(family f, vdb_rng *rng, uint32_t dim, float *v, const float *centres)
-{
-    double norm = 0;
-    switch (f) {
-    case FAM_CLUSTERED: {
-        const float *c = centres + vdb_rng_below(rng, 40) * dim;
-        for (uint32_t j = 0; j < dim; j++)
-            v[j] = c[j] + (float)(0.35 * vdb_rng_gauss(rng));
-        return;
-    }
-    case FAM_DUPLICATES: {
-        /* base vectors come from centres (400 x dim); queries perturb them */
-        const float *c = centres + vdb_rng_below(rng, 400) * dim;
-        memcpy(v, c, dim * sizeof(float));
-        return;
-    }
-    default:
-        break;
-    }
-    for (uint32_t j = 0; j < dim; j++) {
-        v[j] = (float)vdb_rng_gauss(rng);
-        norm += (double)v[j] * v[j];
-    }
-    double scale = 1.0 / sqrt(norm);
-    if (f == FAM_NORMS_L2)
-        scale *= exp(vdb_rng_uniform(rng) * log(25.0));
-    else if (f == FAM_NORMS_DOT)
-        scale *= 1.0 + 3.0 * vdb_rng_uniform(rng);
-    for (uint32_t j = 0; j < dim; j++)
-        v[j] = (float)(v[j] * scale);
-}
 
 typedef struct collect {
     double dist[K];
@@ -152,35 +112,20 @@ static vdb_store *make_store(const char *path, family f, uint32_t dim, vdb_metri
     return store;
 }
 
-static float *family_centres(family f, uint32_t dim, uint64_t seed)
-{
-    vdb_rng rng;
-    float *c = malloc((size_t)400 * dim * sizeof(float));
-    vdb_rng_seed(&rng, seed);
-    for (size_t i = 0; i < (size_t)400 * dim; i++)
-        c[i] = (float)vdb_rng_gauss(&rng);
-    (void)f;
-    return c;
-}
-
 static void check_family(family f, uint32_t dim, vdb_metric metric, uint32_t rows,
                          const char *name)
 {
     char dir[256], path[300];
     vdb_rng rng;
     size_t short_answers = 0;
-    float *centres = family_centres(f, dim, 7);
+    float *centres = family_centres(dim, 7);
     float *queries = malloc((size_t)RECALL_QUERIES * dim * sizeof(float));
     tu_tmpdir(dir, sizeof(dir), "recall");
     snprintf(path, sizeof(path), "%s/s", dir);
     vdb_store *store = make_store(path, f, dim, metric, rows, 1, centres, 0);
     vdb_rng_seed(&rng, 99); /* held out: a seed the store never saw */
     for (size_t q = 0; q < RECALL_QUERIES; q++) {
-        float *v = queries + q * dim;
-        gen(f, &rng, dim, v, centres);
-        if (f == FAM_DUPLICATES)
-            for (uint32_t j = 0; j < dim; j++)
-                v[j] += (float)(0.05 * vdb_rng_gauss(&rng));
+        gen_query(f, &rng, dim, queries + q * dim, centres);
     }
     double r = held_out_recall(store, queries, RECALL_QUERIES, dim, NULL, 0, &short_answers);
     vdb_calib cal;
@@ -195,6 +140,23 @@ static void check_family(family f, uint32_t dim, vdb_metric metric, uint32_t row
     assert_int_equal(short_answers, 0);
     if (rows >= ROWS)
         assert_true(cal.valid); /* optimize waits for the calibration */
+    /* Those queries were the store's first real ones: once calibrated on
+     * them, fresh queries (another seed) must meet the target as well. */
+    for (int waited = 0; waited < 1200; waited++) {
+        if (!vdb_store_calib_due(store) && !vdb_store_calib_running(store))
+            break;
+        usleep(50000);
+    }
+    vdb_rng_seed(&rng, 100);
+    for (size_t q = 0; q < RECALL_QUERIES; q++)
+        gen_query(f, &rng, dim, queries + q * dim, centres);
+    r = held_out_recall(store, queries, RECALL_QUERIES, dim, NULL, 0, &short_answers);
+    assert_int_equal(vdb_store_query(store, queries, 1, &p, take, one, NULL), VDB_OK);
+    vdb_store_calib_get(store, &cal);
+    printf("  %-28s after real queries: recall@10 %.4f (classes 0x%x; %s)\n", "", r,
+           cal.curve[0][0].classes, explain);
+    assert_true(r >= VDB_DEFAULT_TARGET_RECALL - TOLERANCE);
+    assert_int_equal(short_answers, 0);
     vdb_store_close(store);
     tu_rm_rf(dir);
     free(queries);
@@ -287,6 +249,53 @@ static void test_request_target(void **s)
     vdb_store_close(store);
     tu_rm_rf(dir);
     free(queries);
+}
+
+/* Until real queries have been seen, the bound stands on near and spread
+ * probes; once the reservoir holds enough distinct real ones, a
+ * calibration is due and the real queries alone decide (persisted across
+ * reopen). A query repeated many times counts once. */
+static void test_real_queries_take_over(void **s)
+{
+    char dir[256], path[300];
+    vdb_calib cal;
+    vdb_rng rng;
+    float q[32];
+    (void)s;
+    tu_tmpdir(dir, sizeof(dir), "recallq");
+    snprintf(path, sizeof(path), "%s/s", dir);
+    vdb_store *store = make_store(path, FAM_UNIFORM, 32, VDB_METRIC_COSINE, ROWS, 21, NULL, 0);
+    vdb_store_calib_get(store, &cal);
+    assert_true(cal.valid);
+    assert_int_equal(cal.curve[0][0].classes, (1u << VDB_CALIB_NEAR) | (1u << VDB_CALIB_SPREAD));
+    vdb_rng_seed(&rng, 5);
+    vdb_query_params p = {.k = K};
+    collect one[1];
+    /* One query asked 200 times is one real query: nothing is due. */
+    gen(FAM_UNIFORM, &rng, 32, q, NULL);
+    for (int i = 0; i < 200; i++)
+        assert_int_equal(vdb_store_query(store, q, 1, &p, take, one, NULL), VDB_OK);
+    assert_int_equal(vdb_store_calib_due(store), 0);
+    for (int i = 0; i < 1000; i++) {
+        gen(FAM_UNIFORM, &rng, 32, q, NULL);
+        assert_int_equal(vdb_store_query(store, q, 1, &p, take, one, NULL), VDB_OK);
+    }
+    for (int waited = 0; waited < 1200; waited++) {
+        vdb_store_calib_get(store, &cal);
+        if (!vdb_store_calib_due(store) && !vdb_store_calib_running(store) &&
+            (cal.curve[0][0].classes & (1u << VDB_CALIB_REAL)))
+            break;
+        usleep(50000);
+    }
+    assert_int_equal(cal.curve[0][0].classes, 1u << VDB_CALIB_REAL);
+    assert_true(cal.curve[0][0].total[VDB_CALIB_REAL][0] > 0);
+    vdb_store_close(store);
+    store = vdb_store_open(path, NULL, NULL);
+    assert_non_null(store);
+    vdb_store_calib_get(store, &cal);
+    assert_int_equal(cal.curve[0][0].classes, 1u << VDB_CALIB_REAL);
+    vdb_store_close(store);
+    tu_rm_rf(dir);
 }
 
 /* Calibration is persisted (a reopen does not redo it) and redone after
@@ -384,6 +393,7 @@ int main(void)
         cmocka_unit_test(test_lowdim),
         cmocka_unit_test(test_filtered),
         cmocka_unit_test(test_request_target),
+        cmocka_unit_test(test_real_queries_take_over),
         cmocka_unit_test(test_persist_and_stale),
         cmocka_unit_test(test_writes_during_calibration),
     };

@@ -1,0 +1,330 @@
+/* The declared recall target end to end, per data family: what the
+ * store's planner (store/query.c, calibrated by store/calib.c) delivers on
+ * held-out queries it never saw, and at what speed next to exact search.
+ *
+ * Per family (tests/unit/families.h, the shapes of issue 9's table): a
+ * store at default settings (fsync off: ingest is not what is measured)
+ * gets N rows, optimize waits for the graph and the calibration, then Q
+ * fresh queries run one at a time on one thread at target 1.0 (exact: the
+ * truth and the exact QPS), 0.99, 0.95 and 0.90. A hit counts when its
+ * distance is within the exact k-th distance (ties are not misses).
+ * Rounds alternate the targets and keep the best time of each; recall is
+ * the same every round (the plan is deterministic once calibrated).
+ *
+ * Prints one line per family and target, and one JSON line per family with
+ * --json. Build: make bench-recall. Benchmarks only: run under
+ * env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE.
+ * Usage: recall_planner [--n N] [--queries Q] [--rounds R] [--only NAME]
+ *                       [--json] [--curve] [--dir TMPDIR]
+ *                       [--data F.npy --query-file Q.npy [--metric cosine|l2|dot]]
+ * With --data the store gets F's rows (at most N) and the timed queries are
+ * Q's first ones; the calibration's real-query warm-up uses Q's last 200. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/pool.h"
+#include "core/rng.h"
+#include "store/calib.h"
+#include "store/store.h"
+#include "store/vecfile.h"
+#include "../tests/unit/families.h"
+
+#define K 10
+#define NTARGETS 4
+
+typedef struct fam_case {
+    const char *name;
+    family f;
+    uint32_t dim;
+    vdb_metric metric;
+    const float *data, *queries; /* given data (--data): rows, then queries */
+    size_t rows, nqueries;
+} fam_case;
+
+static const fam_case cases[] = {
+    {"uniform-64-cos", FAM_UNIFORM, 64, VDB_METRIC_COSINE, NULL, NULL, 0, 0},
+    {"uniform-256-cos", FAM_UNIFORM, 256, VDB_METRIC_COSINE, NULL, NULL, 0, 0},
+    {"clustered-384-cos", FAM_CLUSTERED, 384, VDB_METRIC_COSINE, NULL, NULL, 0, 0},
+    {"norms25x-128-l2", FAM_NORMS_L2, 128, VDB_METRIC_L2, NULL, NULL, 0, 0},
+    {"norms4x-96-dot", FAM_NORMS_DOT, 96, VDB_METRIC_DOT, NULL, NULL, 0, 0},
+    {"duplicates-64-cos", FAM_DUPLICATES, 64, VDB_METRIC_COSINE, NULL, NULL, 0, 0},
+    {"lowdim-3-l2", FAM_LOWDIM, 3, VDB_METRIC_L2, NULL, NULL, 0, 0},
+};
+
+static const double targets[NTARGETS] = {1.0, 0.99, 0.95, 0.90};
+
+typedef struct answer {
+    float dist[K];
+    size_t count;
+} answer;
+
+static int take(void *ctx, size_t q, const vdb_store_hit *hits, size_t count)
+{
+    answer *a = (answer *)ctx + q;
+    a->count = count < K ? count : K;
+    for (size_t i = 0; i < a->count; i++)
+        a->dist[i] = hits[i].distance;
+    return 0;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void die(const char *what, const vdb_error *err)
+{
+    fprintf(stderr, "recall_planner: %s: %s\n", what, err != NULL ? err->msg : "");
+    exit(1);
+}
+
+static double recall_of(const answer *truth, const answer *got, size_t nq)
+{
+    size_t hit = 0, total = 0;
+    for (size_t q = 0; q < nq; q++) {
+        if (truth[q].count == 0)
+            continue;
+        float kth = truth[q].dist[truth[q].count - 1];
+        for (size_t i = 0; i < got[q].count; i++)
+            hit += got[q].dist[i] <= kth + 1e-5f * (fabsf(kth) + 1);
+        total += truth[q].count;
+    }
+    return total ? (double)hit / (double)total : 1.0;
+}
+
+static void run_case(const fam_case *c, const char *tmp, uint32_t n, size_t nq, int rounds,
+                     int json, int show_curve)
+{
+    char path[4200];
+    vdb_store_config config;
+    vdb_store_options options;
+    vdb_error err;
+    vdb_rng rng;
+    float *centres = family_centres(c->dim, 7);
+    float *batch = malloc((size_t)1000 * c->dim * sizeof(float));
+    float *queries = malloc(nq * c->dim * sizeof(float));
+    answer *got[NTARGETS];
+    double best[NTARGETS], recall[NTARGETS];
+    char plan[NTARGETS][VDB_EXPLAIN_MAX];
+    if (centres == NULL || batch == NULL || queries == NULL)
+        die("out of memory", NULL);
+    snprintf(path, sizeof(path), "%s/%s", tmp, c->name);
+    vdb_store_config_default(&config);
+    config.dim = c->dim;
+    config.metric = c->metric;
+    vdb_store_options_default(&options);
+    options.fsync = VDB_FSYNC_OFF;
+    vdb_error_clear(&err);
+    vdb_store *store = vdb_store_create(path, &config, &options, &err);
+    if (store == NULL)
+        die(path, &err);
+    vdb_rng_seed(&rng, 1);
+    double t0 = now();
+    for (uint32_t at = 0; at < n; at += 1000) {
+        uint32_t m = n - at < 1000 ? n - at : 1000;
+        for (uint32_t i = 0; i < m; i++)
+            if (c->data != NULL)
+                memcpy(batch + (size_t)i * c->dim, c->data + ((size_t)at + i) * c->dim,
+                       c->dim * sizeof(float));
+            else
+                gen(c->f, &rng, c->dim, batch + (size_t)i * c->dim, centres);
+        if (vdb_store_add(store, m, batch, NULL, NULL, NULL, &err) != VDB_OK)
+            die("add", &err);
+    }
+    if (vdb_store_optimize(store, NULL, &err) != VDB_OK)
+        die("optimize", &err);
+    double build_s = now() - t0;
+    vdb_calib cal;
+    vdb_store_calib_get(store, &cal);
+    double first_cal_s = cal.seconds;
+    vdb_rng_seed(&rng, 99); /* held out: a seed the store never saw */
+    for (size_t q = 0; q < nq; q++)
+        if (c->queries != NULL)
+            memcpy(queries + q * c->dim, c->queries + (q % c->nqueries) * c->dim,
+                   c->dim * sizeof(float));
+        else
+            gen_query(c->f, &rng, c->dim, queries + q * c->dim, centres);
+    /* Real queries join the calibration (calib.h): let the store see some
+     * (drawn apart from the measured ones) and finish recalibrating, so no
+     * background measurement runs during the timed rounds. */
+    {
+        float *warm = malloc(c->dim * sizeof(float));
+        vdb_query_params p = {.k = K};
+        answer one;
+        vdb_rng_seed(&rng, 4242);
+        for (int i = 0; warm != NULL && i < 200; i++) {
+            if (c->queries != NULL) /* the given queries' tail: apart from the timed ones */
+                memcpy(warm, c->queries + (c->nqueries - 1 - (size_t)i % c->nqueries) * c->dim,
+                       c->dim * sizeof(float));
+            else
+                gen_query(c->f, &rng, c->dim, warm, centres);
+            if (vdb_store_query(store, warm, 1, &p, take, &one, &err) != VDB_OK)
+                die("query", &err);
+        }
+        free(warm);
+        for (int waited = 0; waited < 6000; waited++) {
+            if (!vdb_store_calib_due(store) && !vdb_store_calib_running(store))
+                break;
+            usleep(100000);
+        }
+        vdb_store_calib_get(store, &cal);
+    }
+    if (show_curve) {
+        const vdb_calib_curve *cv = &cal.curve[0][0];
+        printf("%s calibration curve (k <= 10, unfiltered; classes 0x%x; exact %.0f us):\n",
+               c->name, cv->classes, cal.scan_ns_row * n / 1e3);
+        for (uint32_t e = 0; e < cv->measured; e++) {
+            printf("  ef %4u  %7.0f us", vdb_calib_ef_ladder[e], cv->ns[e] / 1e3);
+            for (int k = 0; k < VDB_CALIB_NCLASS; k++)
+                if (cv->total[k][e] > 0)
+                    printf("  class %d %.4f (lb %.4f)", k,
+                           (double)cv->hits[k][e] / (double)cv->total[k][e],
+                           vdb_calib_lcb(cv->hits[k][e], cv->total[k][e]));
+            printf("\n");
+        }
+    }
+    for (int t = 0; t < NTARGETS; t++) {
+        got[t] = calloc(nq, sizeof(answer));
+        if (got[t] == NULL)
+            die("out of memory", NULL);
+        best[t] = INFINITY;
+    }
+    for (int r = 0; r < rounds; r++)
+        for (int t = 0; t < NTARGETS; t++) {
+            vdb_query_params p = {.k = K, .target_recall = targets[t]};
+            double s = now();
+            for (size_t q = 0; q < nq; q++)
+                if (vdb_store_query(store, queries + q * c->dim, 1, &p, take, got[t] + q, &err) !=
+                    VDB_OK)
+                    die("query", &err);
+            s = now() - s;
+            best[t] = s < best[t] ? s : best[t];
+        }
+    for (int t = 0; t < NTARGETS; t++) {
+        vdb_query_params p = {.k = K, .target_recall = targets[t], .explain = plan[t]};
+        answer one;
+        if (vdb_store_query(store, queries, 1, &p, take, &one, &err) != VDB_OK)
+            die("query", &err);
+        recall[t] = recall_of(got[0], got[t], nq);
+    }
+    if (json) {
+        printf("{\"family\":\"%s\",\"rows\":%u,\"dim\":%u,\"queries\":%zu,\"build_s\":%.2f,"
+               "\"calibration_s\":%.3f,\"recalibration_s\":%.3f,\"calibration_cpu_s\":%.3f,"
+               "\"results\":[",
+               c->name, n, c->dim, nq, build_s, first_cal_s, cal.seconds, cal.cpu_seconds);
+        for (int t = 0; t < NTARGETS; t++)
+            printf("%s{\"target\":%.2f,\"recall\":%.4f,\"qps\":%.1f,\"vs_exact\":%.2f}",
+                   t ? "," : "", targets[t], recall[t], (double)nq / best[t], best[0] / best[t]);
+        printf("]}\n");
+    } else {
+        printf("%-18s rows %u dim %u: build+index+calibration %.1f s (calibration %.2f s, "
+               "with real queries %.2f s wall, %.2f s CPU)\n",
+               c->name, n, c->dim, build_s, first_cal_s, cal.seconds, cal.cpu_seconds);
+        for (int t = 0; t < NTARGETS; t++)
+            printf("  target %.2f  recall@10 %.4f  %8.0f QPS  %5.2fx exact  | %s\n", targets[t],
+                   recall[t], (double)nq / best[t], best[0] / best[t], plan[t]);
+    }
+    fflush(stdout);
+    for (int t = 0; t < NTARGETS; t++)
+        free(got[t]);
+    vdb_store_close(store);
+    char cmd[4300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+    if (system(cmd) != 0)
+        fprintf(stderr, "recall_planner: could not remove %s\n", path);
+    free(centres);
+    free(batch);
+    free(queries);
+}
+
+int main(int argc, char **argv)
+{
+    uint32_t n = 100000;
+    size_t nq = 1000;
+    int rounds = 3, json = 0, show_curve = 0;
+    const char *only = NULL, *base = "/tmp", *data_file = NULL, *query_file = NULL;
+    vdb_metric metric = VDB_METRIC_COSINE;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--n") && i + 1 < argc)
+            n = (uint32_t)strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--queries") && i + 1 < argc)
+            nq = strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
+            rounds = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+            only = argv[++i];
+        else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
+            base = argv[++i];
+        else if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else if (!strcmp(argv[i], "--data") && i + 1 < argc)
+            data_file = argv[++i];
+        else if (!strcmp(argv[i], "--query-file") && i + 1 < argc)
+            query_file = argv[++i];
+        else if (!strcmp(argv[i], "--metric") && i + 1 < argc) {
+            i++;
+            metric = !strcmp(argv[i], "l2") || !strcmp(argv[i], "euclidean") ? VDB_METRIC_L2
+                     : !strcmp(argv[i], "dot")                                ? VDB_METRIC_DOT
+                                                                              : VDB_METRIC_COSINE;
+        }
+        else if (!strcmp(argv[i], "--curve"))
+            show_curve = 1;
+        else {
+            fprintf(stderr, "usage: recall_planner [--n N] [--queries Q] [--rounds R] "
+                            "[--only NAME] [--json] [--curve] [--dir TMPDIR] "
+                            "[--data F.npy --query-file Q.npy [--metric M]]\n");
+            return 2;
+        }
+    }
+    if (n == 0 || nq == 0 || rounds < 1) {
+        fprintf(stderr, "recall_planner: --n, --queries and --rounds must be positive\n");
+        return 2;
+    }
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s/vdb-recall-planner-XXXXXX", base);
+    if (mkdtemp(tmp) == NULL)
+        die("mkdtemp", NULL);
+    vdb_pool_global_configure(1); /* one thread: QPS per core, exact included */
+    if (data_file != NULL) {
+        /* Given data (e.g. `vdb bench --save` files, the peers' data set):
+         * the queries are held out by whoever made the files. */
+        vdb_error err;
+        vdb_error_clear(&err);
+        vdb_vecfile *df = vdb_vecfile_open(data_file, &err);
+        vdb_vecfile *qf = df && query_file ? vdb_vecfile_open(query_file, &err) : NULL;
+        if (df == NULL || qf == NULL || vdb_vecfile_dim(df) != vdb_vecfile_dim(qf))
+            die("--data and --query-file (same dimension) are needed together", &err);
+        fam_case given = {"given", FAM_UNIFORM, vdb_vecfile_dim(df), metric, NULL, NULL,
+                          vdb_vecfile_rows(df), vdb_vecfile_rows(qf)};
+        float *d = malloc(given.rows * given.dim * sizeof(float));
+        float *q = malloc(given.nqueries * given.dim * sizeof(float));
+        if (d == NULL || q == NULL ||
+            vdb_vecfile_read_rows(df, 0, given.rows, d, &err) != VDB_OK ||
+            vdb_vecfile_read_rows(qf, 0, given.nqueries, q, &err) != VDB_OK)
+            die("reading --data / --query-file", &err);
+        given.data = d;
+        given.queries = q;
+        if (n > given.rows)
+            n = (uint32_t)given.rows;
+        if (nq > given.nqueries)
+            nq = given.nqueries;
+        run_case(&given, tmp, n, nq, rounds, json, show_curve);
+        vdb_vecfile_close(df);
+        vdb_vecfile_close(qf);
+        free(d);
+        free(q);
+        rmdir(tmp);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (only == NULL || strstr(cases[i].name, only) != NULL)
+            run_case(&cases[i], tmp, n, nq, rounds, json, show_curve);
+    rmdir(tmp);
+    return 0;
+}

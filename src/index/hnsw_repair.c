@@ -1,0 +1,158 @@
+/* Deletes without a rebuild (issue 13): vdb_hnsw_repair removes the view's
+ * deleted rows from the graph and reconnects their neighbourhoods locally.
+ *
+ * Why local repair: a rebuild pays an ef_construction search (thousands of
+ * distances) for every live node, although a delete only damages the lists
+ * that pointed at the deleted node. Here each live node whose list on some
+ * level holds a deleted node gets that list chosen again from its live
+ * neighbours plus the deleted neighbours' live neighbours (the two-hop set
+ * FreshDiskANN's consolidation and hnswlib's repair use), with the same
+ * diversity heuristic an insert uses: about (M + dead * M) distances plus
+ * the heuristic per affected list. Nodes that never pointed at a deleted
+ * node are untouched.
+ *
+ * It runs with the grow lock held exclusively (the pool's workers do the
+ * lists under it, see repair_task), so no add or search sees a
+ * list being rewritten or a slot being freed; lists are written with the
+ * same atomic stores as inserts anyway. On ENOMEM the lists already
+ * repaired stay (each is valid on its own) and no node is removed, so the
+ * graph stays valid. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/alloc.h"
+#include "../core/pool.h"
+#include "hnsw_int.h"
+
+static int dead(const vdb_hnsw *h, const vdb_vecview *view, uint32_t id)
+{
+    return id < view->n && vdb_vecview_is_deleted(view, id) && h->levels[id] != VDB_HNSW_ABSENT;
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+    const vdb_hnsw_cand *x = a, *y = b;
+    return x->id < y->id ? -1 : (x->id > y->id);
+}
+
+/* Chooses node's list on `level` again when it holds a deleted node;
+ * `buf` has room for max + max * max candidates. */
+static void repair_list(const vdb_hnsw *h, const vdb_vecview *view, uint32_t node, int level,
+                        vdb_hnsw_cand *buf)
+{
+    uint32_t *list = hnsw_links(h, node, level), cnt = list[0], max = hnsw_max_links(h, level);
+    size_t n = 0, w = 0;
+    int damaged = 0;
+    for (uint32_t j = 0; j < cnt; j++)
+        damaged |= dead(h, view, list[1 + j]);
+    if (!damaged)
+        return;
+    for (uint32_t j = 0; j < cnt; j++) {
+        uint32_t id = list[1 + j];
+        if (!dead(h, view, id)) {
+            buf[n++].id = id;
+            continue;
+        }
+        const uint32_t *second = hnsw_links(h, id, level);
+        for (uint32_t k = 0; k < second[0]; k++)
+            if (second[1 + k] != node && !dead(h, view, second[1 + k]))
+                buf[n++].id = second[1 + k];
+    }
+    /* One entry per id, then nearest first for the heuristic. */
+    qsort(buf, n, sizeof(*buf), id_cmp);
+    for (size_t i = 0; i < n; i++)
+        if (w == 0 || buf[w - 1].id != buf[i].id)
+            buf[w++] = buf[i];
+    const float *base = hnsw_row(view, node);
+    for (size_t i = 0; i < w; i++)
+        buf[i].dist = hnsw_dist(h, base, hnsw_row(view, buf[i].id));
+    qsort(buf, w, sizeof(*buf), vdb_hnsw__cand_cmp);
+    size_t kept = vdb_hnsw__select_neighbours(h, view, buf, w, max);
+    for (size_t j = 0; j < kept; j++)
+        hnsw_store(list + 1 + j, buf[j].id);
+    hnsw_store_release(list, (uint32_t)kept);
+}
+
+/* Frees the deleted nodes' slots and moves the entry point off them. */
+static size_t remove_dead(vdb_hnsw *h, const vdb_vecview *view, uint32_t limit)
+{
+    uint64_t entry = h->entry;
+    uint32_t best = VDB_HNSW_NONE;
+    int best_level = -1;
+    size_t removed = 0;
+    for (uint32_t id = 0; id < limit; id++) {
+        if (!dead(h, view, id))
+            continue;
+        int level = h->levels[id];
+        vdb_free(h->upper[id]);
+        __atomic_store_n(&h->upper[id], NULL, __ATOMIC_RELEASE);
+        hnsw_store(h->links0 + (size_t)id * h->slot0, 0);
+        __atomic_store_n(&h->levels[id], (uint8_t)VDB_HNSW_ABSENT, __ATOMIC_RELEASE);
+        __atomic_fetch_sub(&h->upper_u32, (size_t)level * h->slot_up, __ATOMIC_RELAXED);
+        removed++;
+    }
+    __atomic_fetch_sub(&h->count, removed, __ATOMIC_RELAXED);
+    if ((uint32_t)entry == VDB_HNSW_NONE || h->levels[(uint32_t)entry] != VDB_HNSW_ABSENT)
+        return removed;
+    for (uint32_t id = 0; id < limit; id++)
+        if (h->levels[id] != VDB_HNSW_ABSENT && (int)h->levels[id] > best_level) {
+            best_level = h->levels[id];
+            best = id;
+        }
+    __atomic_store_n(&h->entry,
+                     best == VDB_HNSW_NONE ? (uint64_t)VDB_HNSW_NONE
+                                           : ((uint64_t)best_level << 32) | best,
+                     __ATOMIC_RELEASE);
+    return removed;
+}
+
+/* Lists are repaired in parallel over the global pool: a task rewrites
+ * only its own nodes' lists and reads, besides them, only deleted nodes'
+ * lists, which nobody rewrites, so tasks never see each other's writes. */
+#define REPAIR_CHUNK 1024
+
+typedef struct repair_job {
+    const vdb_hnsw *h;
+    const vdb_vecview *view;
+    uint32_t limit;
+    vdb_hnsw_cand *bufs; /* one per worker, `cap` each */
+    size_t cap;
+} repair_job;
+
+static void repair_task(void *arg, size_t task, int worker)
+{
+    repair_job *job = arg;
+    uint32_t from = (uint32_t)(task * REPAIR_CHUNK);
+    uint32_t to = job->limit - from > REPAIR_CHUNK ? from + REPAIR_CHUNK : job->limit;
+    vdb_hnsw_cand *buf = job->bufs + (size_t)worker * job->cap;
+    for (uint32_t id = from; id < to; id++) {
+        if (job->h->levels[id] == VDB_HNSW_ABSENT || vdb_vecview_is_deleted(job->view, id))
+            continue;
+        for (int level = 0; level <= (int)job->h->levels[id]; level++)
+            repair_list(job->h, job->view, id, level, buf);
+    }
+}
+
+int vdb_hnsw_repair(vdb_hnsw *h, const vdb_vecview *view, size_t *removed, vdb_error *err)
+{
+    repair_job job = {h, view, 0, NULL, (size_t)h->m0 + (size_t)h->m0 * h->m0};
+    vdb_pool *pool = vdb_pool_global();
+    size_t gone = 0;
+    int rc = vdb_hnsw__check_view(h, view, err);
+    if (rc != VDB_OK)
+        return rc;
+    if (view->deleted != NULL) {
+        job.bufs = vdb_malloc((size_t)vdb_pool_threads(pool) * job.cap * sizeof(vdb_hnsw_cand));
+        if (job.bufs == NULL)
+            return vdb_error_set(err, VDB_ENOMEM, "hnsw: no memory to repair the graph");
+        pthread_rwlock_wrlock(&h->grow_lock);
+        job.limit = h->capacity < view->n ? h->capacity : view->n;
+        vdb_pool_run(pool, (job.limit + REPAIR_CHUNK - 1) / REPAIR_CHUNK, repair_task, &job);
+        gone = remove_dead(h, view, job.limit);
+        pthread_rwlock_unlock(&h->grow_lock);
+        vdb_free(job.bufs);
+    }
+    if (removed != NULL)
+        *removed = gone;
+    return VDB_OK;
+}

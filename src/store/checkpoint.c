@@ -1,0 +1,366 @@
+/* Checkpoints of a store: a new snapshot written while writers go on, then
+ * the WAL shrunk to what the snapshot lacks (issue 13).
+ *
+ * Until issue 13 a checkpoint held the writer mutex from start to end: at
+ * 1M x 384 every write waited ~4-9 s for the closing one. Now the writer
+ * mutex is held only for three short steps, and the long work runs beside
+ * the writers:
+ *
+ *   1. CAPTURE (writer mutex): the LSN, the WAL end offset and the row
+ *      count, plus a copy of the tombstone bits (rows/64 words). Rows are
+ *      append-only between compactions and a row's vector never changes,
+ *      so "rows [0, R) minus those tombstones" is exactly the state at
+ *      that LSN, and stays readable while later writes append past R.
+ *   2. WRITE (no writer mutex): the snapshot of those rows, read under the
+ *      rw lock a chunk at a time (snapshot.h: vdb_snapshot_rows), then its
+ *      commit (manifest, renames). Writers keep appending to the WAL.
+ *   3. WAL (writer mutex only for the tail): the records after the
+ *      captured offset, i.e. the writes that came in during step 2, are
+ *      copied into a new log while writers go on; with the mutex held,
+ *      the last few are copied and the new log renamed into place
+ *      (wal.h: vdb_wal_rewrite_*).
+ *   4. COMPACT (writer mutex + rw exclusive; only when the capture had
+ *      tombstones): drop the rows the snapshot left out, and only those,
+ *      so row numbers in memory equal what a reopen rebuilds (snapshot
+ *      rows, then every row the tail's replay appends). This step still
+ *      moves the rows after the first tombstone in memory; it is the one
+ *      part whose cost grows with the store (measured in BENCHMARKS.md).
+ *
+ * Crash safety is the snapshot's and the WAL's: a crash before the
+ * snapshot commit leaves the old snapshot and the whole WAL; after it, the
+ * new snapshot and either the whole old WAL or the rewritten one, and
+ * replay skips records at or below the snapshot LSN in both.
+ *
+ * `store->checkpoint` serializes checkpoints, compaction, index saves and
+ * dimension adoption (lock order: checkpoint, then writer, then rw).
+ * Checkpoints past the WAL threshold run on a background thread, so the
+ * write that crosses the threshold returns as soon as it is durable. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+#include "../core/alloc.h"
+#include "../core/log.h"
+#include "calib.h"
+#include "snapshot.h"
+#include "store_filter.h"
+#include "store_index.h"
+#include "store_int.h"
+
+/* The commit step copies at most about this much with the writer mutex
+ * held; larger tails are copied in rounds beside the writers first. */
+#define TAIL_LOCKED_BYTES (1u << 20)
+#define TAIL_ROUNDS 4
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+/* Saves the HNSW graph beside a snapshot with the same row numbering; a
+ * failure only costs a rebuild at the next open, so it is logged. */
+static void save_index(vdb_store *store)
+{
+    vdb_error err;
+    vdb_error_clear(&err);
+    if (vdb_store_index_save(store, &err) != VDB_OK)
+        vdb_log_warn("%s: saving the index failed (it is rebuilt at the next open): %s",
+                     store->dir, err.msg);
+}
+
+typedef struct capture {
+    uint64_t lsn;
+    uint64_t wal_from;     /* WAL offset of the first record after lsn */
+    uint32_t rows;
+    uint64_t *dropped;     /* tombstones among rows [0, rows); NULL when none */
+    vdb_store_config config;
+    int config_dirty;
+    uint64_t number;       /* this checkpoint's count */
+    int pinned;            /* an export holds the files: touch nothing */
+} capture;
+
+/* Step 1. Returns 1 when there is something to write, 0 when not, or a
+ * negative code. */
+static int capture_state(vdb_store *store, capture *c, vdb_error *err)
+{
+    int rc;
+    memset(c, 0, sizeof(*c));
+    pthread_mutex_lock(&store->writer);
+    if ((rc = vdb_store__writable(store, err)) != VDB_OK)
+        goto out;
+    if (store->pins > 0) {
+        c->pinned = 1; /* an export is reading the files; the WAL keeps the data */
+        goto out;
+    }
+    vdb_wal_mark(store->wal, &c->lsn, &c->wal_from);
+    c->rows = vdb_vecset_rows(store->set);
+    if (c->lsn == store->snapshot_lsn && c->rows == vdb_vecset_count(store->set) &&
+        !store->config_dirty)
+        goto out; /* the data is unchanged (the graph may have grown) */
+    if (c->rows != vdb_vecset_count(store->set)) {
+        c->dropped = vdb_malloc(((size_t)c->rows + 63) / 64 * sizeof(uint64_t));
+        if (c->dropped == NULL) {
+            rc = vdb_error_set(err, VDB_ENOMEM, "checkpoint: no memory for %u rows", c->rows);
+            goto out;
+        }
+        vdb_vecset_tombstones(store->set, c->rows, c->dropped);
+    }
+    c->config = store->config;
+    c->config_dirty = store->config_dirty;
+    store->config_dirty = 0; /* a change from now on sets it again */
+    c->number = atomic_load(&store->checkpoints) + 1;
+    rc = 1;
+out:
+    pthread_mutex_unlock(&store->writer);
+    return rc;
+}
+
+/* Step 3: the WAL keeps only the records after the capture. A failure
+ * before the rename leaves the longer log in use, which replay handles
+ * (it skips what the snapshot holds). */
+static int shrink_wal(vdb_store *store, uint64_t from, double *held_ms, vdb_error *err)
+{
+    double t0;
+    vdb_wal_rewrite *rewrite;
+    uint64_t lsn, to, copied;
+    int rc, renamed = 0;
+    pthread_mutex_lock(&store->writer);
+    vdb_wal_mark(store->wal, &lsn, &to);
+    pthread_mutex_unlock(&store->writer);
+    if ((rewrite = vdb_wal_rewrite_begin(store->wal, from, to, err)) == NULL)
+        return err != NULL && err->code != VDB_OK ? err->code : VDB_EIO;
+    copied = to;
+    for (int round = 0; round < TAIL_ROUNDS; round++) {
+        pthread_mutex_lock(&store->writer);
+        vdb_wal_mark(store->wal, &lsn, &to);
+        pthread_mutex_unlock(&store->writer);
+        if (to - copied <= TAIL_LOCKED_BYTES)
+            break;
+        if ((rc = vdb_wal_rewrite_copy(rewrite, to, err)) != VDB_OK) {
+            vdb_wal_rewrite_abort(rewrite);
+            return rc;
+        }
+        copied = to;
+    }
+    pthread_mutex_lock(&store->writer);
+    t0 = now_ms();
+    rc = vdb_wal_rewrite_commit(store->wal, rewrite, &renamed, err);
+    *held_ms = now_ms() - t0;
+    pthread_mutex_unlock(&store->writer);
+    if (renamed)
+        vdb_wal_rewrite_free(rewrite); /* closes the old log: slow, so unlocked */
+    return rc;
+}
+
+/* Step 4 (only with tombstones at the capture). */
+static int compact(vdb_store *store, const capture *c, double *held_ms, vdb_error *err)
+{
+    uint32_t old_rows;
+    uint32_t *old_to_new;
+    double t0;
+    int rc;
+    pthread_mutex_lock(&store->writer);
+    t0 = now_ms();
+    old_rows = vdb_vecset_rows(store->set);
+    old_to_new = vdb_malloc(((size_t)old_rows + 1) * sizeof(uint32_t));
+    pthread_rwlock_wrlock(&store->rw);
+    rc = vdb_vecset_compact_some(store->set, c->rows, c->dropped, old_to_new, err);
+    atomic_fetch_add(&store->generation, 1); /* row numbers changed */
+    vdb_store_filter_remap(store, old_to_new, old_rows);
+    vdb_store_index_after_compact(store);
+    pthread_rwlock_unlock(&store->rw);
+    *held_ms = now_ms() - t0;
+    pthread_mutex_unlock(&store->writer);
+    vdb_free(old_to_new);
+    return rc;
+}
+
+int vdb_store__checkpoint(vdb_store *store, vdb_error *err)
+{
+    vdb_snapshot_info info;
+    vdb_snapshot_rows sel;
+    capture c;
+    double start = now_ms(), written, wal_ms = 0, compact_ms = 0;
+    int rc = capture_state(store, &c, err);
+    if (rc <= 0) {
+        if (rc == 0 && !c.pinned)
+            save_index(store);
+        return rc;
+    }
+    /* Compaction renumbers rows: the saved graph must go first. */
+    if (c.dropped != NULL && (rc = vdb_store_index_before_compact(store, err)) != VDB_OK)
+        goto fail;
+    sel.rows = c.rows;
+    sel.deleted = c.dropped;
+    sel.guard = &store->rw;
+    if ((rc = vdb_snapshot_write(store->dir, &c.config, c.lsn, c.number, store->set, &sel, &info,
+                                 err)) != VDB_OK)
+        goto fail;
+    pthread_mutex_lock(&store->writer);
+    store->snapshot_lsn = c.lsn;
+    store->snapshot_bytes = info.vectors_size + info.meta_size;
+    atomic_store(&store->checkpoints, c.number);
+    pthread_mutex_unlock(&store->writer);
+    /* The snapshot is committed: whatever happens next, it stands. */
+    written = now_ms();
+    rc = shrink_wal(store, c.wal_from, &wal_ms, err);
+    if (c.dropped != NULL) {
+        int crc = compact(store, &c, &compact_ms, err);
+        rc = rc != VDB_OK ? rc : crc;
+    } else {
+        save_index(store);
+    }
+    /* The figures issue 13 is about: how long writers were held off. */
+    vdb_log_info("%s: checkpoint %llu (LSN %llu, %llu rows): snapshot %.0f ms beside the "
+                 "writers, WAL %.0f ms; writers held off %.1f ms for the WAL switch, %.1f ms "
+                 "for compaction", store->dir, (unsigned long long)c.number,
+                 (unsigned long long)c.lsn, (unsigned long long)info.rows, written - start,
+                 now_ms() - written, wal_ms, compact_ms);
+    vdb_free(c.dropped);
+    return rc;
+fail:
+    if (c.config_dirty) {
+        pthread_mutex_lock(&store->writer);
+        store->config_dirty = 1;
+        pthread_mutex_unlock(&store->writer);
+    }
+    vdb_free(c.dropped);
+    return rc;
+}
+
+int vdb_store_checkpoint(vdb_store *store, vdb_error *err)
+{
+    int rc;
+    pthread_mutex_lock(&store->checkpoint);
+    rc = vdb_store__checkpoint(store, err);
+    pthread_mutex_unlock(&store->checkpoint);
+    return rc;
+}
+
+/* ---- the background checkpointer ---- */
+
+/* The WAL size that triggers a checkpoint: the configured bytes, or half
+ * the last snapshot when that is larger. A checkpoint rewrites the whole
+ * snapshot, so a fixed threshold would make bulk loading quadratic (a
+ * 1.5 GB store rewritten every 64 MiB); tying it to the snapshot size keeps
+ * the rewrite cost a constant factor per byte logged (Redis'
+ * auto-aof-rewrite-percentage), at the price of a longer replay after a
+ * crash (bounded by half the data). Read with the checkpoint mutex held
+ * (snapshot_bytes changes only under it). */
+static uint64_t checkpoint_threshold(const vdb_store *store)
+{
+    uint64_t half = store->snapshot_bytes / 2;
+    uint64_t limit = half > store->options.wal_checkpoint_bytes
+                         ? half : store->options.wal_checkpoint_bytes;
+    /* After a failure, wait for another threshold's worth of log instead of
+     * rewriting the whole snapshot again after every write. */
+    return store->bg_failed_at > 0 ? store->bg_failed_at + limit : limit;
+}
+
+static void background_checkpoint(vdb_store *store)
+{
+    vdb_error err;
+    vdb_error_clear(&err);
+    pthread_mutex_lock(&store->checkpoint);
+    if (vdb_wal_size(store->wal) >= checkpoint_threshold(store)) {
+        if (vdb_store__checkpoint(store, &err) != VDB_OK) {
+            store->bg_failed_at = vdb_wal_size(store->wal);
+            vdb_log_warn("%s: checkpoint failed (the WAL keeps the data): %s", store->dir,
+                         err.msg);
+        } else {
+            store->bg_failed_at = 0;
+        }
+    }
+    pthread_mutex_unlock(&store->checkpoint);
+}
+
+static void *checkpointer_main(void *arg)
+{
+    vdb_store *store = arg;
+    pthread_mutex_lock(&store->bg_mutex);
+    while (!store->bg_stop) {
+        if (!store->bg_pending) {
+            pthread_cond_wait(&store->bg_wake, &store->bg_mutex);
+            continue;
+        }
+        store->bg_pending = 0;
+        pthread_mutex_unlock(&store->bg_mutex);
+        background_checkpoint(store);
+        pthread_mutex_lock(&store->bg_mutex);
+    }
+    pthread_mutex_unlock(&store->bg_mutex);
+    return NULL;
+}
+
+void vdb_store__checkpoint_soon(vdb_store *store)
+{
+    if (vdb_wal_size(store->wal) < store->options.wal_checkpoint_bytes)
+        return;
+    pthread_mutex_lock(&store->bg_mutex);
+    if (!store->bg_running && !store->bg_stop) {
+        if (pthread_create(&store->bg_thread, NULL, checkpointer_main, store) == 0)
+            store->bg_running = 1;
+        else
+            vdb_log_error("%s: cannot start the checkpointer; the WAL keeps growing",
+                          store->dir);
+    }
+    store->bg_pending = 1;
+    pthread_cond_signal(&store->bg_wake);
+    pthread_mutex_unlock(&store->bg_mutex);
+}
+
+void vdb_store__checkpointer_stop(vdb_store *store)
+{
+    int running;
+    pthread_mutex_lock(&store->bg_mutex);
+    store->bg_stop = 1;
+    running = store->bg_running;
+    pthread_cond_signal(&store->bg_wake);
+    pthread_mutex_unlock(&store->bg_mutex);
+    if (running)
+        pthread_join(store->bg_thread, NULL);
+}
+
+/* ---- pins, optimize ---- */
+
+int vdb_store_snapshot_pin(vdb_store *store, vdb_error *err)
+{
+    int rc;
+    pthread_mutex_lock(&store->checkpoint);
+    rc = vdb_store__checkpoint(store, err);
+    if (rc == VDB_OK) {
+        pthread_mutex_lock(&store->writer);
+        store->pins++;
+        pthread_mutex_unlock(&store->writer);
+    }
+    pthread_mutex_unlock(&store->checkpoint);
+    return rc;
+}
+
+void vdb_store_snapshot_unpin(vdb_store *store)
+{
+    pthread_mutex_lock(&store->writer);
+    if (store->pins > 0)
+        store->pins--;
+    pthread_mutex_unlock(&store->writer);
+}
+
+int vdb_store_optimize(vdb_store *store, size_t *vectors_out, vdb_error *err)
+{
+    /* The checkpoint compacts tombstones (restarting the graph when rows
+     * were renumbered); optimize then waits until the graph covers every
+     * row, so recall is whole again when it returns. */
+    int rc = vdb_store_checkpoint(store, err);
+    if (rc == VDB_OK) {
+        /* ... and measured again: optimize is when an operator asks for
+         * the store's best state, recall figures included. */
+        vdb_store_calib_invalidate(store);
+        vdb_store_index_wait(store);
+    }
+    if (rc == VDB_OK && vectors_out != NULL)
+        *vectors_out = vdb_store_count(store);
+    return rc;
+}
