@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "../core/alloc.h"
+#include "../core/finite.h"
 #include "../core/limits.h"
 #include "../core/rng.h"
 #include "../filter/filter.h"
@@ -477,23 +478,6 @@ static int read_lines(vdb_req *req, const char *what, const char *text, size_t l
     return VDB_OK;
 }
 
-/* Index of the first NaN/Inf among `count` floats, or count. The
- * branch-free exponent test vectorizes (a 150 MB upload is checked at
- * memory speed); the exact search runs only when something is bad. */
-static size_t first_nonfinite(const float *v, size_t count)
-{
-    uint32_t bad = 0;
-    for (size_t i = 0; i < count; i++) {
-        uint32_t bits;
-        memcpy(&bits, &v[i], sizeof(bits));
-        bad |= (uint32_t)((bits & 0x7F800000u) == 0x7F800000u);
-    }
-    for (size_t i = 0; bad && i < count; i++)
-        if (!isfinite(v[i]))
-            return i;
-    return count;
-}
-
 /* Reads a .npy/.npz upload into a float matrix through vecfile's parser
  * and checks every component is finite. The rows stay in the body when
  * they can (*borrowed = 1: fm->data points into `data`, not to be freed);
@@ -523,7 +507,7 @@ static int read_array(vdb_req *req, const char *data, size_t len, vdb_floatmatri
         rc = vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
     else
         rc = vdb_vecfile_read_rows(file, 0, rows, fm->data, &req->err);
-    if (rc == VDB_OK && (bad = first_nonfinite(fm->data, total)) < total)
+    if (rc == VDB_OK && (bad = vdb_first_nonfinite(fm->data, total)) < total)
         rc = vdb_error_set(&req->err, VDB_EINVAL,
                            "vector file row %zu component %zu is not a finite number", bad / dim,
                            bad % dim);

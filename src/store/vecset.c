@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../core/alloc.h"
+#include "../core/finite.h"
 #include "../core/limits.h"
 #include "../core/pool.h"
 #include "../core/vmem.h"
@@ -207,22 +208,10 @@ int vdb_vecset_reserve(vdb_vecset *set, size_t rows, vdb_error *err)
     return VDB_OK;
 }
 
-/* Index of the first NaN/Inf component, or dim. The branch-free scan over
- * the exponent bits vectorizes; the slow search runs only on failure. */
+/* Index of the first NaN/Inf component of a row, or dim. */
 static uint32_t first_nonfinite(const float *v, uint32_t dim)
 {
-    uint32_t bad = 0;
-    for (uint32_t c = 0; c < dim; c++) {
-        uint32_t bits;
-        memcpy(&bits, &v[c], sizeof(bits));
-        bad |= (uint32_t)((bits & 0x7F800000u) == 0x7F800000u);
-    }
-    if (!bad)
-        return dim;
-    for (uint32_t c = 0; c < dim; c++)
-        if (!isfinite(v[c]))
-            return c;
-    return dim;
+    return (uint32_t)vdb_first_nonfinite(v, dim);
 }
 
 int vdb_vecset_validate(const vdb_vecset *set, size_t n, const float *vectors,
