@@ -144,15 +144,20 @@ static size_t parse_number(const char *p, const char *end, float *out)
     }
     if (q < end && *q == '.') {
         const char *frac = ++q;
+        int swar = 1; /* cleared once eight digits in a row are not there */
         for (; q < end && *q >= '0' && *q <= '9'; q++) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
             /* Eight digits at a time once the leading zeros are behind us
-             * (so `digits` counts significant digits only). */
-            while (mantissa != 0 && digits <= 11 && end - q >= 8) {
+             * (so `digits` counts significant digits only). After the first
+             * miss the tail is shorter than eight: finish it digit by digit
+             * instead of re-testing eight bytes before each one. */
+            while (swar && mantissa != 0 && digits <= 11 && end - q >= 8) {
                 uint64_t chunk;
                 memcpy(&chunk, q, sizeof(chunk));
-                if (!eight_digits(chunk))
+                if (!eight_digits(chunk)) {
+                    swar = 0;
                     break;
+                }
                 mantissa = mantissa * 100000000u + parse_eight(chunk);
                 digits += 8;
                 exp10 -= 8;
