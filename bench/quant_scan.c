@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "core/alloc.h"
 #include "core/npy.h"
 #include "core/pool.h"
@@ -29,18 +30,6 @@
 #define ROUNDS 3
 #define MAX_MARGINS 8
 
-typedef struct matrix {
-    void *data;
-    size_t rows, cols;
-} matrix;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void die(const char *what, const vdb_error *err)
 {
     fprintf(stderr, "quant_scan: %s: %s\n", what, err ? err->msg : "");
@@ -48,28 +37,6 @@ static void die(const char *what, const vdb_error *err)
 }
 
 /* Whole file read into a 64-byte aligned buffer (as a store maps rows). */
-static matrix load(const char *dir, const char *name, vdb_npy_dtype want)
-{
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        die(path, NULL);
-    unsigned char head[4096];
-    size_t got = fread(head, 1, sizeof(head), f);
-    vdb_npy_info info;
-    vdb_error err = {0};
-    if (vdb_npy_parse(head, got, &info, &err) != VDB_OK || info.dtype != want || info.ndim != 2)
-        die(path, &err);
-    size_t bytes = info.shape[0] * info.shape[1] * info.item_size;
-    matrix m = {vdb_aligned_alloc(64, bytes + 64), info.shape[0], info.shape[1]};
-    if (m.data == NULL || fseek(f, (long)info.data_off, SEEK_SET) != 0 ||
-        fread(m.data, 1, bytes, f) != bytes)
-        die(path, NULL);
-    fclose(f);
-    return m;
-}
-
 static int parse_list(const char *s, size_t *out)
 {
     int n = 0;
@@ -127,16 +94,10 @@ int main(int argc, char **argv)
     matrix truth = load(argv[1], "truth.npy", VDB_NPY_I4);
     size_t nq = argc > 3 ? strtoul(argv[3], NULL, 10) : queries.rows, k = truth.cols;
     nq = nq < queries.rows ? nq : queries.rows;
-    uint32_t dim = (uint32_t)data.cols;
+    vdb_vecview view = prepare_view(&data, &queries, nq, metric);
+    uint32_t dim = view.dim;
     float *rows = data.data, *qs = queries.data;
     vdb_error err = {0};
-    if (metric == VDB_METRIC_COSINE)
-        for (size_t r = 0; r < data.rows; r++)
-            vdb_flat_prepare_query(VDB_METRIC_COSINE, rows + r * dim, rows + r * dim, dim, NULL);
-    for (size_t i = 0; i < nq; i++)
-        if (vdb_flat_prepare_query((vdb_metric)metric, qs + i * dim, qs + i * dim, dim, &err))
-            die("query", &err);
-    vdb_vecview view = {rows, NULL, (uint32_t)data.rows, dim, (vdb_metric)metric};
     double t0 = now();
     vdb_quant *q8 = vdb_quant_build(VDB_QUANT_INT8, &view, &err);
     double build8 = now() - t0;

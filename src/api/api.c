@@ -24,6 +24,7 @@
 #include "../core/alloc.h"
 #include "../core/log.h"
 #include "../store/query.h"
+#include "../store/store_codes.h"
 
 const int vdb_api_statuses[VDB_NSTATUS] = {200, 204, 400, 401, 403, 404, 405, 409,
                                            413, 415, 422, 429, 500, 503, 507, 0};
@@ -483,6 +484,7 @@ vdb_json *vdb_api_store_json(vdb_store_handle *handle)
     vdb_set(obj, "checkpoints", vdb_json_int((long long)stats.checkpoints));
     vdb_set(obj, "read_only", vdb_json_bool(stats.read_only));
     vdb_set(obj, "recall", vdb_store_recall_json(store));
+    vdb_set(obj, "quantization", vdb_store_codes_json(store));
     return obj;
 }
 

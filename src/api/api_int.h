@@ -208,6 +208,7 @@ int vdb_h_admin_create_store(vdb_req *req);
 int vdb_h_admin_delete_store(vdb_req *req);
 int vdb_h_admin_store_stats(vdb_req *req);
 int vdb_h_admin_set_target_recall(vdb_req *req);
+int vdb_h_admin_set_quantization(vdb_req *req);
 int vdb_h_admin_list_stores(vdb_req *req);
 int vdb_h_admin_add_test_vectors(vdb_req *req);
 int vdb_h_admin_stats(vdb_req *req);

@@ -13,6 +13,7 @@
 #include "../core/limits.h"
 #include "../core/log.h"
 #include "freeze.h"
+#include "../index/quant.h"
 
 static int parse_index(vdb_req *req, const char *name, vdb_index_kind *out)
 {
@@ -39,6 +40,21 @@ static int config_uint(vdb_req *req, vdb_json *config, const char *name, uint32_
         return vdb_error_set(&req->err, VDB_EINVAL, "config.%s must be an integer in 1..%u", name,
                              max);
     *out = (uint32_t)v;
+    return VDB_OK;
+}
+
+/* The "quantization" field: absent or null keeps `*out`. */
+static int parse_quantization(vdb_req *req, int *out)
+{
+    const char *name = NULL;
+    int rc = vdb_req_str(req, "quantization", 0, &name);
+    if (rc != VDB_OK || name == NULL)
+        return rc;
+    int kind = vdb_quant_kind_parse(name);
+    if (kind < 0)
+        return vdb_error_set(&req->err, VDB_EINVAL,
+                             "quantization must be none, int8 or binary, not '%s'", name);
+    *out = kind;
     return VDB_OK;
 }
 
@@ -81,6 +97,8 @@ static int parse_store_config(vdb_req *req, vdb_json *body, vdb_store_config *co
         rc = config_uint(req, extra, "hnsw_threshold", 0xFFFFFFF0u, &config->hnsw_threshold);
     if (rc == VDB_OK)
         rc = vdb_req_target(req, body, "target_recall", &config->target_recall);
+    if (rc == VDB_OK)
+        rc = parse_quantization(req, &config->quantization);
     return rc;
 }
 
@@ -121,6 +139,8 @@ int vdb_h_admin_create_store(vdb_req *req)
     vdb_set(cfg, "ef_construction", vdb_json_int(config.hnsw_ef_construction));
     vdb_set(cfg, "ef_search", vdb_json_int(config.hnsw_ef_search));
     vdb_set(cfg, "target_recall", vdb_json_real(config.target_recall));
+    vdb_set(cfg, "quantization",
+            vdb_json_string(vdb_quant_kind_name((vdb_quant_kind)config.quantization)));
     vdb_set(data, "config", cfg);
     vdb_set(out, "status", vdb_json_string("success"));
     vdb_set(out, "user_id", vdb_json_string(user_id));
@@ -170,6 +190,28 @@ int vdb_h_admin_set_target_recall(vdb_req *req)
     if (rc != VDB_OK)
         return rc;
     rc = vdb_store_set_target_recall(vdb_registry_store(handle), target, &req->err);
+    vdb_json *out = rc == VDB_OK ? vdb_api_store_json(handle) : NULL;
+    vdb_registry_release(handle);
+    if (rc != VDB_OK)
+        return rc;
+    return vdb_reply_json(req, 200, out);
+}
+
+int vdb_h_admin_set_quantization(vdb_req *req)
+{
+    vdb_json *body;
+    vdb_store_handle *handle;
+    int kind = -1;
+    int rc = vdb_req_body(req, 1, &body);
+    if (rc == VDB_OK)
+        rc = parse_quantization(req, &kind);
+    if (rc == VDB_OK && kind < 0)
+        rc = vdb_error_set(&req->err, VDB_EINVAL, "quantization is required (none, int8, binary)");
+    if (rc == VDB_OK)
+        rc = vdb_req_store(req, &handle);
+    if (rc != VDB_OK)
+        return rc;
+    rc = vdb_store_set_quantization(vdb_registry_store(handle), kind, &req->err);
     vdb_json *out = rc == VDB_OK ? vdb_api_store_json(handle) : NULL;
     vdb_registry_release(handle);
     if (rc != VDB_OK)

@@ -47,6 +47,7 @@ static const vdb_route routes[] = {
     {"POST", "/admin/create_store", USR, vdb_h_admin_create_store, "adminCreateStore", "admin", "Create a store (409 if it exists)", NULL, "CreateStoreRequest", "Object"},
     {"DELETE", "/admin/store", USR, vdb_h_admin_delete_store, "adminDeleteStore", "admin", "Delete a store and its files (query or JSON body)", "user_id,model_id,force", "StoreRef", "Object"},
     {"POST", "/admin/store/target_recall", USR, vdb_h_admin_set_target_recall, "adminSetTargetRecall", "admin", "Change a store's declared recall target (persisted in store.json)", NULL, "TargetRecallRequest", "Object"},
+    {"POST", "/admin/store/quantization", USR, vdb_h_admin_set_quantization, "adminSetQuantization", "admin", "Change a store's quantization (codes rebuilt from the float rows; persisted in store.json)", NULL, "QuantizationRequest", "Object"},
     {"GET", "/admin/store/stats", USR, vdb_h_admin_store_stats, "adminStoreStats", "admin", "One store's statistics", SM, NULL, "Object"},
     {"GET", "/admin/list_stores", USR, vdb_h_admin_list_stores, "adminListStores", "admin", "Stores the key can see", "user_id", NULL, "Object"},
     {"POST", "/admin/add_test_vectors", USR, vdb_h_admin_add_test_vectors, "adminAddTestVectors", "admin", "Add vectors to an existing store (404 if absent)", NULL, "AddRequest", "AddResponse"},

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../core/limits.h"
+#include "../index/quant.h"
 #include "cli.h"
 #include "cli_args.h"
 #include "cli_store.h"
@@ -11,7 +12,7 @@
 static const char USAGE[] =
     "usage: vdb create --user U --model M --dim D [--metric cosine|euclidean|dot]\n"
     "                  [--index auto|flat|hnsw] [--m M] [--ef-construction E]\n"
-    "                  [--data-dir DIR]\n";
+    "                  [--quantization none|int8|binary] [--data-dir DIR]\n";
 
 #define FAIL(...) vdb_cli_usage_error("create", USAGE, __VA_ARGS__)
 
@@ -28,7 +29,7 @@ static int parse(int argc, char **argv, vdb_cli_target *t, vdb_store_config *c)
             return step == VDB_CLI_HELP ? 1 : 2;
         if (strcmp(argv[i], "--dim") != 0 && strcmp(argv[i], "--metric") != 0 &&
             strcmp(argv[i], "--index") != 0 && strcmp(argv[i], "--m") != 0 &&
-            strcmp(argv[i], "--ef-construction") != 0)
+            strcmp(argv[i], "--ef-construction") != 0 && strcmp(argv[i], "--quantization") != 0)
             return vdb_cli_unknown("create", USAGE, argv[i]);
         if ((v = vdb_cli_value("create", USAGE, argc, argv, &i)) == NULL)
             return 2;
@@ -50,6 +51,11 @@ static int parse(int argc, char **argv, vdb_cli_target *t, vdb_store_config *c)
                 c->index = VDB_INDEX_AUTO;
             else
                 return FAIL("unknown index '%s' (auto, flat or hnsw)", v);
+        } else if (strcmp(argv[i - 1], "--quantization") == 0) {
+            int kind = vdb_quant_kind_parse(v);
+            if (kind < 0)
+                return FAIL("unknown quantization '%s' (none, int8 or binary)", v);
+            c->quantization = kind;
         } else if (strcmp(argv[i - 1], "--m") == 0) {
             if (vdb_cli_parse_uint("create", USAGE, "--m", v, 2, 1024, &n))
                 return 2;
@@ -83,8 +89,9 @@ int vdb_cmd_create(int argc, char **argv)
     vdb_error_clear(&err);
     rc = vdb_registry_create(registry, target.user, target.model, &config, &handle, &err);
     if (rc == VDB_OK)
-        printf("created %s/%s: dim %u, %s, in %s\n", target.user, target.model, config.dim,
-               vdb_metric_name(config.metric), target.resolved);
+        printf("created %s/%s: dim %u, %s, quantization %s, in %s\n", target.user, target.model,
+               config.dim, vdb_metric_name(config.metric),
+               vdb_quant_kind_name((vdb_quant_kind)config.quantization), target.resolved);
     else
         fprintf(stderr, "vdb create: %s\n", err.msg);
     vdb_registry_release(handle);

@@ -118,7 +118,7 @@ static int link_node(vdb_hnsw *h, const vdb_vecview *view, uint32_t row, int lev
     }
     float cur_dist = hnsw_dist(h, q, hnsw_row(view, cur));
     for (int l = top; l > level; l--)
-        vdb_hnsw__greedy(h, view, q, limit, l, &cur, &cur_dist);
+        vdb_hnsw__greedy(h, view, NULL, q, limit, l, &cur, &cur_dist);
     /* Phase 1: choose and write the node's own lists on every level while
      * no other node links to it yet, so no concurrent insert can reach it
      * half-built (an empty level-0 list would strand that insert) or have
@@ -128,8 +128,8 @@ static int link_node(vdb_hnsw *h, const vdb_vecview *view, uint32_t row, int lev
         s->nchosen[l] = 0;
         if (vdb_hnsw__scratch_prepare(s, limit, h->ef_construction, h->m0) != VDB_OK)
             return VDB_ENOMEM;
-        int rc = vdb_hnsw__search_level(h, view, q, limit, cur, cur_dist, l, h->ef_construction,
-                                        NULL, 0, s);
+        int rc = vdb_hnsw__search_level(h, view, NULL, q, limit, cur, cur_dist, l,
+                                        h->ef_construction, NULL, 0, s);
         if (rc != VDB_OK)
             return rc;
         size_t n = drain_sorted(s);

@@ -153,16 +153,30 @@ int vdb_hnsw__scratch_prepare(vdb_hnsw_scratch *s, size_t rows, size_t ef, size_
  * or NULL on allocation failure. */
 vdb_hnsw_scratch *vdb_hnsw__thread_scratch(void);
 
+/* Traversal distance of row `id`: on the float rows, or on int8 codes when
+ * `codes` is not NULL (search only; inserts always pass NULL). */
+static inline float hnsw_trav_dist(const vdb_hnsw *h, const vdb_vecview *view,
+                                   const vdb_hnsw_codes *codes, const float *query, uint32_t id)
+{
+    if (codes == NULL)
+        return hnsw_dist(h, query, hnsw_row(view, id));
+    int32_t ip = codes->dot(codes->qcode, codes->codes + (size_t)id * h->dim, h->dim);
+    return codes->row_term != NULL ? codes->row_term[id] - 2.0f * codes->alpha * (float)ip
+                                   : -codes->alpha * (float)ip;
+}
+
 /* Greedy descent on one upper level from *cur (distance *cur_dist). */
-void vdb_hnsw__greedy(const vdb_hnsw *h, const vdb_vecview *view, const float *query,
-                      uint32_t limit, int level, uint32_t *cur, float *cur_dist);
+void vdb_hnsw__greedy(const vdb_hnsw *h, const vdb_vecview *view, const vdb_hnsw_codes *codes,
+                      const float *query, uint32_t limit, int level, uint32_t *cur,
+                      float *cur_dist);
 
 /* Best-first beam search on `level` from `entry`. Every reachable node below
  * `limit` routes; only accepted nodes (not deleted when skip_deleted, and
  * passing `filter`) enter the result max-heap s->res, which keeps the ef
  * best. The caller has prepared the scratch. 0 or VDB_ENOMEM. */
-int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view, const float *query,
-                           uint32_t limit, uint32_t entry, float entry_dist, int level, size_t ef,
+int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view,
+                           const vdb_hnsw_codes *codes, const float *query, uint32_t limit,
+                           uint32_t entry, float entry_dist, int level, size_t ef,
                            const vdb_filter_hook *filter, int skip_deleted, vdb_hnsw_scratch *s);
 
 /* Grows the node arrays to at least `rows` (caller holds grow_lock

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "../core/alloc.h"
+#include "../kernel/topk.h"
 #include "hnsw_int.h"
 
 /* Rows prefetched ahead of the distance being computed. */
@@ -23,8 +24,9 @@
 #define PREFETCH_AHEAD 2
 #endif
 
-void vdb_hnsw__greedy(const vdb_hnsw *h, const vdb_vecview *view, const float *query,
-                      uint32_t limit, int level, uint32_t *cur, float *cur_dist)
+void vdb_hnsw__greedy(const vdb_hnsw *h, const vdb_vecview *view, const vdb_hnsw_codes *codes,
+                      const float *query, uint32_t limit, int level, uint32_t *cur,
+                      float *cur_dist)
 {
     uint32_t best = *cur;
     float best_dist = *cur_dist;
@@ -39,7 +41,7 @@ void vdb_hnsw__greedy(const vdb_hnsw *h, const vdb_vecview *view, const float *q
             uint32_t id = hnsw_load(list + 1 + j);
             if (id >= limit)
                 continue;
-            float d = hnsw_dist(h, query, hnsw_row(view, id));
+            float d = hnsw_trav_dist(h, view, codes, query, id);
             if (d < best_dist) {
                 best_dist = d;
                 best = id;
@@ -82,8 +84,22 @@ static size_t gather(const vdb_hnsw *h, uint32_t node, int level, uint32_t limit
     return n;
 }
 
-int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view, const float *query,
-                           uint32_t limit, uint32_t entry, float entry_dist, int level, size_t ef,
+/* Prefetches what the traversal distance of row `id` reads. */
+static inline void prefetch_node(const vdb_hnsw *h, const vdb_vecview *view,
+                                 const vdb_hnsw_codes *codes, uint32_t id)
+{
+    if (codes == NULL) {
+        hnsw_prefetch_row(view, id);
+        return;
+    }
+    const char *p = (const char *)(codes->codes + (size_t)id * h->dim);
+    for (size_t off = 0; off < h->dim; off += 64)
+        __builtin_prefetch(p + off, 0, 3);
+}
+
+int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view,
+                           const vdb_hnsw_codes *codes, const float *query, uint32_t limit,
+                           uint32_t entry, float entry_dist, int level, size_t ef,
                            const vdb_filter_hook *filter, int skip_deleted, vdb_hnsw_scratch *s)
 {
     vdb_hnsw_cand *cand = s->cand, *res = s->res;
@@ -105,7 +121,7 @@ int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view, const flo
             __builtin_prefetch(hnsw_links(h, cand[0].id, level), 0, 3);
         size_t n = gather(h, c.id, level, limit, s);
         for (size_t j = 0; j < n && j < PREFETCH_AHEAD; j++)
-            hnsw_prefetch_row(view, s->batch[j]);
+            prefetch_node(h, view, codes, s->batch[j]);
         if (ncand + n > s->cand_cap) {
             /* The candidate heap can outgrow its estimate under selective
              * filters; growth is rare and amortized. */
@@ -122,8 +138,8 @@ int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view, const flo
         for (size_t j = 0; j < n; j++) {
             uint32_t id = s->batch[j];
             if (j + PREFETCH_AHEAD < n)
-                hnsw_prefetch_row(view, s->batch[j + PREFETCH_AHEAD]);
-            float d = hnsw_dist(h, query, hnsw_row(view, id));
+                prefetch_node(h, view, codes, s->batch[j + PREFETCH_AHEAD]);
+            float d = hnsw_trav_dist(h, view, codes, query, id);
             if (d >= bound)
                 continue;
             vdb_heap_min_push(cand, &ncand, (vdb_hnsw_cand){d, id});
@@ -175,10 +191,12 @@ static int check_search_args(const vdb_hnsw *h, const vdb_vecview *view, const f
     return VDB_OK;
 }
 
-/* Runs the search with grow_lock held shared. */
+/* Runs the search with grow_lock held shared; with codes, traversal runs
+ * on them and the ef results are re-ranked on the float rows. */
 static int search_locked(const vdb_hnsw *h, const vdb_vecview *view, const float *query,
-                         size_t k, size_t ef, const vdb_filter_hook *filter,
-                         vdb_hnsw_scratch *s, vdb_hit *out, size_t *nout, vdb_error *err)
+                         const vdb_hnsw_codes *codes, size_t k, size_t ef,
+                         const vdb_filter_hook *filter, vdb_hnsw_scratch *s, vdb_hit *out,
+                         size_t *nout, vdb_error *err)
 {
     uint64_t entry = hnsw_entry_load(h);
     uint32_t ep = (uint32_t)entry;
@@ -188,17 +206,31 @@ static int search_locked(const vdb_hnsw *h, const vdb_vecview *view, const float
         return VDB_OK;
     }
     uint32_t limit = view->n < h->capacity ? view->n : h->capacity;
+    if (codes != NULL && codes->rows < limit)
+        limit = codes->rows;
     if (ep >= limit)
         return vdb_error_set(err, VDB_EINVAL, "hnsw: view has %u rows, entry point is row %u",
                              view->n, ep);
     if (vdb_hnsw__scratch_prepare(s, limit, ef, h->m0) != VDB_OK)
         return vdb_error_set(err, VDB_ENOMEM, "hnsw: out of memory for search scratch");
-    float d = hnsw_dist(h, query, hnsw_row(view, ep));
+    float d = hnsw_trav_dist(h, view, codes, query, ep);
     for (int level = max_level; level > 0; level--)
-        vdb_hnsw__greedy(h, view, query, limit, level, &ep, &d);
-    int rc = vdb_hnsw__search_level(h, view, query, limit, ep, d, 0, ef, filter, 1, s);
+        vdb_hnsw__greedy(h, view, codes, query, limit, level, &ep, &d);
+    int rc = vdb_hnsw__search_level(h, view, codes, query, limit, ep, d, 0, ef, filter, 1, s);
     if (rc != VDB_OK)
         return vdb_error_set(err, rc, "hnsw: out of memory during search");
+    if (codes != NULL) {
+        /* Exact distances for the ef results; the heap order no longer
+         * holds, so keep the k best by a plain selection into a topk. */
+        vdb_topk top;
+        float shift = h->metric == VDB_METRIC_COSINE ? 1.0f : 0.0f;
+        vdb_topk_init(&top, out, k);
+        for (size_t i = 0; i < s->nres; i++)
+            vdb_topk_push(&top, hnsw_dist(h, query, hnsw_row(view, s->res[i].id)) + shift,
+                          s->res[i].id);
+        *nout = vdb_topk_sort(&top);
+        return VDB_OK;
+    }
     while (s->nres > k)
         vdb_heap_max_pop(s->res, &s->nres);
     size_t n = s->nres;
@@ -212,9 +244,10 @@ static int search_locked(const vdb_hnsw *h, const vdb_vecview *view, const float
     return VDB_OK;
 }
 
-int vdb_hnsw_search(const vdb_hnsw *h, const vdb_vecview *view, const float *query, size_t k,
-                    size_t ef, const vdb_filter_hook *filter, vdb_hnsw_scratch *scratch,
-                    vdb_hit *out, size_t *nout, vdb_error *err)
+/* Both entry points: argument checks, scratch, grow_lock held shared. */
+static int search(const vdb_hnsw *h, const vdb_vecview *view, const float *query,
+                  const vdb_hnsw_codes *codes, size_t k, size_t ef, const vdb_filter_hook *filter,
+                  vdb_hnsw_scratch *scratch, vdb_hit *out, size_t *nout, vdb_error *err)
 {
     if (ef == 0)
         ef = __atomic_load_n(&h->ef_search, __ATOMIC_RELAXED);
@@ -226,7 +259,24 @@ int vdb_hnsw_search(const vdb_hnsw *h, const vdb_vecview *view, const float *que
     if (scratch == NULL && (scratch = vdb_hnsw__thread_scratch()) == NULL)
         return vdb_error_set(err, VDB_ENOMEM, "hnsw: out of memory for search scratch");
     pthread_rwlock_rdlock((pthread_rwlock_t *)&h->grow_lock);
-    rc = search_locked(h, view, query, k, ef, filter, scratch, out, nout, err);
+    rc = search_locked(h, view, query, codes, k, ef, filter, scratch, out, nout, err);
     pthread_rwlock_unlock((pthread_rwlock_t *)&h->grow_lock);
     return rc;
+}
+
+int vdb_hnsw_search(const vdb_hnsw *h, const vdb_vecview *view, const float *query, size_t k,
+                    size_t ef, const vdb_filter_hook *filter, vdb_hnsw_scratch *scratch,
+                    vdb_hit *out, size_t *nout, vdb_error *err)
+{
+    return search(h, view, query, NULL, k, ef, filter, scratch, out, nout, err);
+}
+
+int vdb_hnsw_search_codes(const vdb_hnsw *h, const vdb_vecview *view, const float *query,
+                          const vdb_hnsw_codes *codes, size_t k, size_t ef,
+                          const vdb_filter_hook *filter, vdb_hnsw_scratch *scratch, vdb_hit *out,
+                          size_t *nout, vdb_error *err)
+{
+    if (codes == NULL || codes->codes == NULL || codes->qcode == NULL || codes->dot == NULL)
+        return vdb_error_set(err, VDB_EINVAL, "hnsw: incomplete traversal codes");
+    return search(h, view, query, codes, k, ef, filter, scratch, out, nout, err);
 }

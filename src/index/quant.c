@@ -19,39 +19,7 @@
 #include "../kernel/qdist.h"
 #include "../kernel/topk.h"
 #include "flat.h"
-
-#define SCAN_BLOCK 512u
-/* Bits of the binary scan's query weights (unsigned, one plane each). */
-#define QUERY_PLANES 4u
-
-struct vdb_quant {
-    vdb_quant_kind kind;
-    vdb_metric metric;
-    uint32_t dim;
-    uint32_t n;        /* rows encoded */
-    uint32_t cap;      /* rows the arrays have room for */
-    int trained;
-    size_t words;      /* binary: 64-bit words per row */
-    float *center;     /* dim */
-    float *scale;      /* dim (int8) */
-    int8_t *codes;     /* cap * dim (int8) */
-    float *row_term;   /* cap (int8 + L2): sum_d scale_d^2 code_d^2 */
-    uint64_t *bits;    /* cap * words (binary) */
-    const vdb_qdist_ops *ops;
-};
-
-struct vdb_quant_scratch {
-    size_t max_candidates;
-    uint32_t dim;
-    int8_t *qcode;     /* dim */
-    uint64_t *qbits;   /* QUERY_PLANES * words: bit planes of the query weights */
-    uint64_t *zero;    /* words, all zero: popcount of a code as its Hamming to 0 */
-    float *weights;    /* dim */
-    int32_t *iscore;   /* SCAN_BLOCK */
-    uint32_t *bscore;  /* (QUERY_PLANES + 1) * SCAN_BLOCK */
-    vdb_hit *heap;     /* max_candidates */
-    uint32_t *ids;     /* max_candidates */
-};
+#include "quant_int.h"
 
 int vdb_quant_kind_parse(const char *name)
 {
@@ -104,10 +72,13 @@ static int train(vdb_quant *q, const vdb_vecview *view, vdb_error *err)
         vdb_free(sum);
         return VDB_OK; /* nothing live yet: the first append trains */
     }
+    q->center_norm = 0.0;
     for (uint32_t d = 0; d < dim; d++) {
         q->center[d] = (float)(sum[d] / (double)used);
         q->scale[d] = 0.0f;
+        q->center_norm += (double)q->center[d] * q->center[d];
     }
+    q->center_norm = sqrt(q->center_norm);
     vdb_free(sum);
     for (uint32_t r = 0; r < view->n; r += step) {
         if (vdb_vecview_is_deleted(view, r))
@@ -152,47 +123,81 @@ static int grow(vdb_quant *q, uint32_t need, vdb_error *err)
         q->codes = codes;
     else
         q->bits = codes;
-    if (q->metric == VDB_METRIC_L2 || q->kind == VDB_QUANT_BINARY) {
-        float *term = vdb_realloc(q->row_term, (size_t)cap * sizeof(float));
-        if (term == NULL)
+    /* Each per-row float array grows on its own; one that fails leaves the
+     * others larger than cap, which only wastes the excess. */
+    float **terms[3] = {&q->row_rho, &q->row_term, &q->row_gamma};
+    int need_term = q->metric == VDB_METRIC_L2 || q->kind == VDB_QUANT_BINARY;
+    int need_gamma = q->kind == VDB_QUANT_INT8;
+    for (int t = 0; t < 3; t++) {
+        if ((t == 1 && !need_term) || (t == 2 && !need_gamma))
+            continue;
+        float *grown = vdb_realloc(*terms[t], (size_t)cap * sizeof(float));
+        if (grown == NULL)
             return vdb_error_set(err, VDB_ENOMEM, "quant: %u row terms", cap);
-        q->row_term = term;
+        *terms[t] = grown;
     }
     q->cap = cap;
     return VDB_OK;
 }
 
+/* Rounds a non-negative bound up to the next float, so storing it as float
+ * never makes it smaller than the double it came from. */
+static float bound_up(double v)
+{
+    float f = (float)v;
+    return (double)f < v ? nextafterf(f, INFINITY) : f;
+}
+
+/* Encodes row r and records its exact per-row terms: |x - mu|^2 (L2) or
+ * <mu, x - mu> (binary, other metrics), the code norm |c| (int8) and the
+ * residual norm |x - mu - decoded|, which is what lets quant_exact.c bound
+ * every estimate (clipped components included: the residual then holds
+ * what the code could not). */
 static void encode_row(vdb_quant *q, const float *row, uint32_t r)
 {
     uint32_t dim = q->dim;
+    double term = 0.0, dev2 = 0.0, resid = 0.0, gamma = 0.0;
     if (q->kind == VDB_QUANT_BINARY) {
         uint64_t *out = q->bits + (size_t)r * q->words;
-        double term = 0.0;
         memset(out, 0, q->words * sizeof(uint64_t));
         for (uint32_t d = 0; d < dim; d++) {
             double dev = (double)row[d] - q->center[d];
-            if (dev == dev)
+            if (dev == dev) {
                 term += q->metric == VDB_METRIC_L2 ? dev * dev : dev * q->center[d];
+                dev2 += dev * dev;
+            }
             if (row[d] > q->center[d])
                 out[d >> 6] |= 1ull << (d & 63);
+            double e = dev - (row[d] > q->center[d] ? 1.0 : -1.0) * q->scale[d];
+            resid += e == e ? e * e : 0.0;
         }
         q->row_term[r] = (float)term;
-        return;
+    } else {
+        int8_t *out = q->codes + (size_t)r * dim;
+        for (uint32_t d = 0; d < dim; d++) {
+            float v = (row[d] - q->center[d]) / q->scale[d];
+            /* Clamped, then rounded half away from zero by hand: without
+             * -msse4.1 nearbyintf is a libm call per element, most of the
+             * encode time. NaN (a non-finite row appended later) encodes
+             * as 0. Any rounding will do: the residual norm records it. */
+            int c = v >= VDB_QDIST_I8_MAX    ? VDB_QDIST_I8_MAX
+                    : v <= -VDB_QDIST_I8_MAX ? -VDB_QDIST_I8_MAX
+                    : v == v                 ? (int)(v + (v >= 0.0f ? 0.5f : -0.5f))
+                                             : 0;
+            out[d] = (int8_t)c;
+            double dev = (double)row[d] - q->center[d];
+            double e = dev - (double)q->scale[d] * c;
+            dev2 += dev == dev ? dev * dev : 0.0;
+            resid += e == e ? e * e : 0.0;
+            gamma += (double)c * c;
+        }
+        q->row_gamma[r] = bound_up(sqrt(gamma));
+        if (q->row_term != NULL)
+            q->row_term[r] = (float)dev2;
     }
-    int8_t *out = q->codes + (size_t)r * dim;
-    double term = 0.0;
-    for (uint32_t d = 0; d < dim; d++) {
-        float v = nearbyintf((row[d] - q->center[d]) / q->scale[d]);
-        /* NaN (a non-finite row appended later) encodes as 0. */
-        int c = v >= VDB_QDIST_I8_MAX ? VDB_QDIST_I8_MAX
-                : v <= -VDB_QDIST_I8_MAX ? -VDB_QDIST_I8_MAX
-                : v == v ? (int)v : 0;
-        out[d] = (int8_t)c;
-        double sc = (double)q->scale[d] * c;
-        term += sc * sc;
-    }
-    if (q->row_term != NULL)
-        q->row_term[r] = (float)term;
+    q->row_rho[r] = bound_up(sqrt(resid));
+    if (sqrt(dev2) > q->max_dev)
+        q->max_dev = sqrt(dev2);
 }
 
 int vdb_quant_append(vdb_quant *q, const vdb_vecview *view, vdb_error *err)
@@ -255,6 +260,44 @@ vdb_quant *vdb_quant_build(vdb_quant_kind kind, const vdb_vecview *view, vdb_err
     return q;
 }
 
+int vdb_quant_compact(vdb_quant *q, const uint32_t *old_to_new, uint32_t old_rows,
+                      vdb_error *err)
+{
+    if (old_rows != q->n)
+        return vdb_error_set(err, VDB_EINVAL, "quant: compaction of %u rows, %u encoded", old_rows,
+                             q->n);
+    size_t code_bytes = q->kind == VDB_QUANT_INT8 ? q->dim : q->words * sizeof(uint64_t);
+    unsigned char *codes = q->kind == VDB_QUANT_INT8 ? (unsigned char *)q->codes
+                                                     : (unsigned char *)q->bits;
+    uint32_t kept = 0;
+    /* Checked first: a renumbering that is not "drop and keep order" would
+     * leave codes half moved. */
+    for (uint32_t r = 0; r < old_rows; r++) {
+        if (old_to_new[r] == UINT32_MAX)
+            continue;
+        if (old_to_new[r] != kept)
+            return vdb_error_set(err, VDB_EINVAL, "quant: row %u moves to %u, not %u", r,
+                                 old_to_new[r], kept);
+        kept++;
+    }
+    kept = 0;
+    for (uint32_t r = 0; r < old_rows; r++) {
+        if (old_to_new[r] == UINT32_MAX)
+            continue;
+        if (kept != r) {
+            memcpy(codes + (size_t)kept * code_bytes, codes + (size_t)r * code_bytes, code_bytes);
+            q->row_rho[kept] = q->row_rho[r];
+            if (q->row_term != NULL)
+                q->row_term[kept] = q->row_term[r];
+            if (q->row_gamma != NULL)
+                q->row_gamma[kept] = q->row_gamma[r];
+        }
+        kept++;
+    }
+    q->n = kept;
+    return VDB_OK;
+}
+
 void vdb_quant_free(vdb_quant *q)
 {
     if (q == NULL)
@@ -263,6 +306,8 @@ void vdb_quant_free(vdb_quant *q)
     vdb_free(q->scale);
     vdb_free(q->codes);
     vdb_free(q->row_term);
+    vdb_free(q->row_gamma);
+    vdb_free(q->row_rho);
     vdb_free(q->bits);
     vdb_free(q);
 }
@@ -279,9 +324,11 @@ vdb_quant_kind vdb_quant_kind_of(const vdb_quant *q)
 
 size_t vdb_quant_row_bytes(const vdb_quant *q)
 {
+    /* Codes, the residual norm, and the exact term (L2 and binary) and
+     * code norm (int8) that bound each estimate. */
     if (q->kind == VDB_QUANT_BINARY)
-        return q->words * sizeof(uint64_t) + sizeof(float);
-    return q->dim + (q->metric == VDB_METRIC_L2 ? sizeof(float) : 0);
+        return q->words * sizeof(uint64_t) + 2 * sizeof(float);
+    return q->dim + 2 * sizeof(float) + (q->metric == VDB_METRIC_L2 ? sizeof(float) : 0);
 }
 
 size_t vdb_quant_memory(const vdb_quant *q)
@@ -330,12 +377,14 @@ void vdb_quant_scratch_free(vdb_quant_scratch *s)
     vdb_free(s->bscore);
     vdb_free(s->heap);
     vdb_free(s->ids);
+    vdb_free(s->cand);
+    vdb_free(s->cand_ids);
     vdb_free(s);
 }
 
 /* Quantizes the query's weights into s->qcode; returns their scale alpha
  * (weights ~ alpha * qcode). */
-static float prepare_int8_query(const vdb_quant *q, const float *query, vdb_quant_scratch *s)
+float vdb_quant__prepare_int8(const vdb_quant *q, const float *query, vdb_quant_scratch *s)
 {
     float top = 0.0f;
     for (uint32_t d = 0; d < q->dim; d++) {
@@ -358,13 +407,8 @@ static float prepare_int8_query(const vdb_quant *q, const float *query, vdb_quan
  * sum_d u_d b_d = sum_j 2^j popcount(plane_j AND b), each popcount(p AND b)
  * being (popcount(p) + popcount(b) - hamming(p, b)) / 2: the Hamming kernel
  * alone evaluates the asymmetric estimator (RaBitQ's bit-plane trick). */
-typedef struct binary_query {
-    float step, lo, wsum;
-    uint32_t plane_pop[QUERY_PLANES];
-} binary_query;
-
-static void prepare_binary_query(const vdb_quant *q, const float *query, vdb_quant_scratch *s,
-                                 binary_query *bq)
+void vdb_quant__prepare_binary(const vdb_quant *q, const float *query, vdb_quant_scratch *s,
+                               vdb_quant__bquery *bq)
 {
     float lo = INFINITY, hi = -INFINITY;
     double wsum = 0.0;
@@ -390,9 +434,8 @@ static void prepare_binary_query(const vdb_quant *q, const float *query, vdb_qua
         bq->plane_pop[j] = q->ops->hamming(s->qbits + j * q->words, s->zero, q->words);
 }
 
-/* Approximate keys of binary rows [r0, r0+m): lower is better. */
-static void binary_keys(const vdb_quant *q, const binary_query *bq, vdb_quant_scratch *s,
-                        uint32_t r0, uint32_t m, float *keys)
+void vdb_quant__binary_ips(const vdb_quant *q, const vdb_quant__bquery *bq, vdb_quant_scratch *s,
+                           uint32_t r0, uint32_t m, float *ip)
 {
     const uint64_t *codes = q->bits + (size_t)r0 * q->words;
     uint32_t *pop = s->bscore + QUERY_PLANES * SCAN_BLOCK;
@@ -409,10 +452,19 @@ static void binary_keys(const vdb_quant *q, const binary_query *bq, vdb_quant_sc
          * cosine/dot: <q, x> = <q - mu, x - mu> + <mu, x - mu> + <q, mu>,
          * the row term holding <mu, x - mu> exactly. */
         float est = bq->step * (float)sum * 0.5f + bq->lo * (float)pop[i];
-        float ip = 2.0f * est - bq->wsum;
-        keys[i] = q->metric == VDB_METRIC_L2 ? q->row_term[r0 + i] - 2.0f * ip
-                                             : -(ip + q->row_term[r0 + i]);
+        ip[i] = 2.0f * est - bq->wsum;
     }
+}
+
+/* Approximate keys of binary rows [r0, r0+m): lower is better. */
+static void binary_keys(const vdb_quant *q, const vdb_quant__bquery *bq, vdb_quant_scratch *s,
+                        uint32_t r0, uint32_t m, float *keys)
+{
+    float ip[SCAN_BLOCK];
+    vdb_quant__binary_ips(q, bq, s, r0, m, ip);
+    for (uint32_t i = 0; i < m; i++)
+        keys[i] = q->metric == VDB_METRIC_L2 ? q->row_term[r0 + i] - 2.0f * ip[i]
+                                             : -(ip[i] + q->row_term[r0 + i]);
 }
 
 static int eligible(const vdb_vecview *view, const vdb_filter_hook *filter, uint32_t id)
@@ -437,11 +489,11 @@ static void scan(const vdb_quant *q, const vdb_vecview *view, const float *query
                  const vdb_filter_hook *filter, vdb_quant_scratch *s, vdb_topk *top)
 {
     float keys[SCAN_BLOCK], threshold = INFINITY, alpha = 0.0f;
-    binary_query bq = {0};
+    vdb_quant__bquery bq = {0};
     if (q->kind == VDB_QUANT_INT8)
-        alpha = prepare_int8_query(q, query, s);
+        alpha = vdb_quant__prepare_int8(q, query, s);
     else
-        prepare_binary_query(q, query, s, &bq);
+        vdb_quant__prepare_binary(q, query, s, &bq);
     for (uint32_t r0 = 0; r0 < q->n; r0 += SCAN_BLOCK) {
         uint32_t m = q->n - r0 < SCAN_BLOCK ? q->n - r0 : SCAN_BLOCK;
         if (q->kind == VDB_QUANT_BINARY) {
@@ -449,8 +501,8 @@ static void scan(const vdb_quant *q, const vdb_vecview *view, const float *query
         } else {
             q->ops->dot_i8_many(s->qcode, q->codes + (size_t)r0 * q->dim, m, q->dim, s->iscore);
             if (q->row_term != NULL) {
-                /* |q - x|^2 = |q - mu|^2 - 2 <w, c> + sum s^2 c^2; the first
-                 * term is the same for every row. */
+                /* |q - x|^2 = |q - mu|^2 - 2 <w, c> + |x - mu|^2 (the row
+                 * term, exact); the first term is the same for every row. */
                 for (uint32_t i = 0; i < m; i++)
                     keys[i] = q->row_term[r0 + i] - 2.0f * alpha * (float)s->iscore[i];
             } else {
@@ -484,6 +536,21 @@ int vdb_quant_search(const vdb_quant *q, const vdb_vecview *view, const float *q
     for (size_t i = 0; i < top.size; i++)
         scratch->ids[i] = top.items[i].id;
     return vdb_flat_search_ids(view, query, scratch->ids, top.size, k, out, nout, err);
+}
+
+int vdb_quant_traversal(const vdb_quant *q, const float *query, vdb_quant_scratch *scratch,
+                        vdb_hnsw_codes *out, vdb_error *err)
+{
+    if (q->kind != VDB_QUANT_INT8 || scratch->dim != q->dim)
+        return vdb_error_set(err, VDB_EINVAL, "quant: graph traversal needs int8 codes of %u-d",
+                             scratch->dim);
+    out->alpha = vdb_quant__prepare_int8(q, query, scratch);
+    out->codes = q->codes;
+    out->row_term = q->metric == VDB_METRIC_L2 ? q->row_term : NULL;
+    out->qcode = scratch->qcode;
+    out->rows = q->n;
+    out->dot = q->ops->dot_i8;
+    return VDB_OK;
 }
 
 int vdb_quant_check(const vdb_quant *q, vdb_error *err)

@@ -12,9 +12,10 @@
  *                     scan quantizes the query's weights w_d = q_d s_d
  *                     (cosine, dot) or (q_d - mu_d) s_d (L2) to int8 with one
  *                     per-query scale, so ranking needs one integer dot per
- *                     row (kernel/qdist.h), plus for L2 a per-row float term
- *                     sum_d s_d^2 c_d^2. dim + 4 bytes per row for L2, dim
- *                     bytes otherwise.
+ *                     row (kernel/qdist.h), plus for L2 the exact per-row
+ *                     term |x - mu|^2. Per row: dim bytes, |c| and the
+ *                     residual norm |x - mu - s c| (the exact scan's error
+ *                     bound), and the L2 term: dim + 8 (+ 4 for L2) bytes.
  *   VDB_QUANT_BINARY  one sign bit of x_d - mu_d per dimension, standing for
  *                     +-sigma_d (the trained mean |x_d - mu_d|), plus one
  *                     exact float per row (|x - mu|^2 for L2, <mu, x - mu>
@@ -22,7 +23,8 @@
  *                     (asymmetric, as in RaBitQ, without its rotation): its
  *                     centred weights are quantized to 4 bits and evaluated
  *                     as bit planes with the Hamming kernel. dim/8 bytes
- *                     (whole 64-bit words) + 4 per row.
+ *                     (whole 64-bit words) + 8 per row (the exact float and
+ *                     the residual norm).
  *
  * vdb_quant_search scans every code, keeps the `candidates` best by the
  * approximate distance (skipping deleted rows and rows the filter refuses),
@@ -31,13 +33,16 @@
  * whenever the true top-k are among the candidates; the margin
  * (candidates / k) is the caller's knob (BENCHMARKS.md measures it).
  *
- * How this plugs into the store's index ops table: a store with
- * `quantization: int8|binary` keeps one vdb_quant beside its float rows,
- * built (vdb_quant_build) when the store opens or its codes are missing and
- * extended (vdb_quant_append) as rows are added, under the same write lock
- * that extends the vecview; the "exact" op for such a store calls
- * vdb_quant_search instead of vdb_flat_search. Nothing is persisted: codes
- * are derived data.
+ * How a store uses it (store/store_codes.c): a store with `quantization:
+ * int8|binary` keeps one vdb_quant beside its float rows, built
+ * (vdb_quant_build) when the store opens or its codes are missing, extended
+ * (vdb_quant_append) as rows are added and compacted (vdb_quant_compact)
+ * with the rows, under the same write lock that changes the vecset; its
+ * single exact queries run vdb_quant_search_exact (bounded, equal to the
+ * float scan) and its graph queries traverse the int8 codes
+ * (vdb_quant_traversal + vdb_hnsw_search_codes). Nothing is persisted:
+ * codes are derived data. vdb_quant_search (a fixed candidate margin) is
+ * the approximate variant the margin benchmark measures (bench/quant_scan.c).
  *
  * Thread-safety: build/append/free need exclusive access; any number of
  * threads may search one vdb_quant concurrently, each with its own scratch. */
@@ -48,6 +53,7 @@
 #include <stdint.h>
 
 #include "../core/err.h"
+#include "hnsw.h"
 #include "index.h"
 
 typedef enum {
@@ -81,6 +87,14 @@ vdb_quant *vdb_quant_build(vdb_quant_kind kind, const vdb_vecview *view, vdb_err
  * than already encoded), VDB_ENOMEM (the codes are then unchanged). */
 int vdb_quant_append(vdb_quant *q, const vdb_vecview *view, vdb_error *err);
 
+/* Follows a compaction of the view (vecset.h's vdb_vecset_compact): row r
+ * moves to old_to_new[r], UINT32_MAX drops it; the renumbering must keep
+ * the rows' order (it is checked before anything moves). The trained
+ * parameters stay. Errors: VDB_EINVAL (old_rows is not the encoded count,
+ * or a renumbering that reorders; the codes are then unchanged). */
+int vdb_quant_compact(vdb_quant *q, const uint32_t *old_to_new, uint32_t old_rows,
+                      vdb_error *err);
+
 /* Releases everything; NULL is a no-op. */
 void vdb_quant_free(vdb_quant *q);
 
@@ -109,6 +123,32 @@ void vdb_quant_scratch_free(vdb_quant_scratch *scratch);
 int vdb_quant_search(const vdb_quant *q, const vdb_vecview *view, const float *query, size_t k,
                      size_t candidates, const vdb_filter_hook *filter,
                      vdb_quant_scratch *scratch, vdb_hit *out, size_t *nout, vdb_error *err);
+
+/* Exact top-k on the codes (quant_exact.c): every row gets an interval
+ * that provably holds its distance (from the per-row code and residual
+ * norms), rows whose lower bound exceeds the k-th smallest upper bound are
+ * skipped, the rest are re-ranked on the float rows. The hits equal
+ * vdb_flat_search's up to rows at equal distance (ties), on any data; how
+ * many rows were re-ranked goes to *reranked (optional), which is the cost
+ * the bounds could not avoid. When more than max_rerank rows (0: no limit)
+ * would need re-ranking, the scan stops early with VDB_ETOOBIG: the caller
+ * is better off with the float scan (binary codes' worst-case bounds are
+ * loose, see quant_exact.c). Arguments as vdb_quant_search (the scratch
+ * needs max_candidates >= k; its candidate list grows as needed).
+ * Errors: VDB_EINVAL (k 0 or above the scratch, view mismatch), VDB_ENOMEM
+ * (candidate list), VDB_ETOOBIG. */
+int vdb_quant_search_exact(const vdb_quant *q, const vdb_vecview *view, const float *query,
+                           size_t k, const vdb_filter_hook *filter, size_t max_rerank,
+                           vdb_quant_scratch *scratch, vdb_hit *out, size_t *nout,
+                           size_t *reranked, vdb_error *err);
+
+/* Fills `out` for HNSW traversal on these int8 codes (vdb_hnsw_search_codes)
+ * with the query prepared into the scratch: `out` borrows the codes and
+ * the scratch, valid until the next write to the codes or the next use of
+ * the scratch. Errors: VDB_EINVAL (binary codes, or a scratch of another
+ * dim). */
+int vdb_quant_traversal(const vdb_quant *q, const float *query, vdb_quant_scratch *scratch,
+                        vdb_hnsw_codes *out, vdb_error *err);
 
 /* Invariants (codes in range, binary padding bits clear, scales finite and
  * positive): VDB_OK or VDB_ECORRUPT naming the first bad row. */

@@ -16,6 +16,7 @@
 #include "../core/log.h"
 #include "../core/rng.h"
 #include "../index/flat.h"
+#include "store_codes.h"
 #include "store_index.h"
 #include "store_int.h"
 
@@ -468,7 +469,7 @@ static uint64_t matched(const vdb_hit *truth, size_t ntruth, const vdb_hit *got,
 }
 
 /* One calibration: truth for every probe, then the ef ladder per band. */
-static int measure(vdb_store *store, const probe_set *ps, vdb_calib *cal, volatile const int *stop,
+static int measure(vdb_store *store, const probe_set *ps, vdb_calib *cal, const _Atomic int *stop,
                    vdb_error *err)
 {
     uint32_t dim = store->config.dim;
@@ -513,7 +514,13 @@ static int measure(vdb_store *store, const probe_set *ps, vdb_calib *cal, volati
         for (uint32_t i = 0; i < 5 && i < ps->n; i++) {
             size_t cnt;
             t0 = now_s(CLOCK_MONOTONIC);
-            vdb_flat_search(&view, ps->q + (size_t)i * dim, 10, NULL, got, &cnt, NULL);
+            /* The single-query scan the planner would run: on the codes
+             * when the store is quantized (store_codes.h). */
+            if (vdb_store_codes_ready(store, &view))
+                vdb_store_codes_search(store, &view, ps->q + (size_t)i * dim, 10, NULL, got, &cnt,
+                                       NULL);
+            else
+                vdb_flat_search(&view, ps->q + (size_t)i * dim, 10, NULL, got, &cnt, NULL);
             double t = now_s(CLOCK_MONOTONIC) - t0;
             scan = t < scan ? t : scan;
             if (list != NULL) {
@@ -538,7 +545,7 @@ static int measure(vdb_store *store, const probe_set *ps, vdb_calib *cal, volati
         /* Truth: GEMM batch, one chunk of probes per read-guard hold. */
         for (uint32_t p0 = 0; p0 < ps->n && rc == VDB_OK; p0 += CALIB_CHUNK) {
             uint32_t np = ps->n - p0 < CALIB_CHUNK ? ps->n - p0 : CALIB_CHUNK;
-            if (*stop)
+            if (atomic_load(stop))
                 rc = vdb_error_set(err, VDB_EBUSY, "calibration stopped");
             pthread_rwlock_rdlock(&store->rw);
             vdb_vecview view = vdb_vecset_view(store->set);
@@ -574,7 +581,7 @@ static int measure(vdb_store *store, const probe_set *ps, vdb_calib *cal, volati
                 if (ef < k && e + 1 < VDB_CALIB_NEF && vdb_calib_ef_ladder[e + 1] <= k)
                     continue; /* below k the search uses ef = k anyway */
                 for (uint32_t p0 = 0; p0 < ps->n && rc == VDB_OK; p0 += CALIB_CHUNK) {
-                    if (*stop)
+                    if (atomic_load(stop))
                         rc = vdb_error_set(err, VDB_EBUSY, "calibration stopped");
                     pthread_rwlock_rdlock(&store->rw);
                     vdb_vecview view = vdb_vecset_view(store->set);
@@ -649,7 +656,7 @@ done:
     return rc;
 }
 
-int vdb_store_calib_run(vdb_store *store, volatile const int *stop, vdb_error *err)
+int vdb_store_calib_run(vdb_store *store, const _Atomic int *stop, vdb_error *err)
 {
     vdb_store_calib *c = store->calib;
     probe_set ps = {0};

@@ -117,7 +117,7 @@ void vdb_store_calib_invalidate(vdb_store *store);
 /* Measures (no locks held on entry; takes the read guard per chunk).
  * `stop` is polled between chunks: nonzero aborts. Errors: VDB_ENOMEM,
  * VDB_EBUSY when the rows were renumbered meanwhile (retry later). */
-int vdb_store_calib_run(vdb_store *store, volatile const int *stop, vdb_error *err);
+int vdb_store_calib_run(vdb_store *store, const _Atomic int *stop, vdb_error *err);
 
 /* Offers one prepared real query (dim floats) to the probe reservoir. */
 void vdb_store_calib_offer(vdb_store *store, const float *query);

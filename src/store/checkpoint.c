@@ -44,6 +44,7 @@
 #include "../core/log.h"
 #include "calib.h"
 #include "snapshot.h"
+#include "store_codes.h"
 #include "store_filter.h"
 #include "store_index.h"
 #include "store_int.h"
@@ -170,6 +171,7 @@ static int compact(vdb_store *store, const capture *c, double *held_ms, vdb_erro
     rc = vdb_vecset_compact_some(store->set, c->rows, c->dropped, old_to_new, err);
     atomic_fetch_add(&store->generation, 1); /* row numbers changed */
     vdb_store_filter_remap(store, old_to_new, old_rows);
+    vdb_store_codes_after_compact(store, rc == VDB_OK ? old_to_new : NULL, old_rows);
     vdb_store_index_after_compact(store);
     pthread_rwlock_unlock(&store->rw);
     *held_ms = now_ms() - t0;

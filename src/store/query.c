@@ -12,6 +12,7 @@
 #include "../filter/filter.h"
 #include "../index/flat.h"
 #include "calib.h"
+#include "store_codes.h"
 #include "store_filter.h"
 #include "store_index.h"
 #include "store_int.h"
@@ -306,6 +307,9 @@ static int run(vdb_store *store, const vdb_vecview *view, const float *queries, 
     case QPLAN_EXACT_FILTER:
     default:
         atomic_fetch_add(&store->q_exact, nq);
+        /* A quantized store scans its codes (same answer, fewer bytes). */
+        if (nq == 1 && vdb_store_codes_ready(store, view))
+            return vdb_store_codes_search(store, view, queries, k, filter, hits, counts, err);
         return search_exact(view, queries, nq, k, filter, hits, counts, err);
     }
 }

@@ -34,6 +34,7 @@
 #include "../core/json.h"
 #include "../core/limits.h"
 #include "../core/log.h"
+#include "../index/quant.h"
 #include "meta.h"
 #include "vecfile.h"
 
@@ -212,6 +213,9 @@ static char *manifest_text(const vdb_snapshot_info *info)
     rc |= add_int(index, "hnsw_threshold", info->config.hnsw_threshold);
     rc |= vdb_json_object_set_new(index, "target_recall",
                                   vdb_json_real(info->config.target_recall));
+    rc |= vdb_json_object_set_new(
+        index, "quantization",
+        vdb_json_string(vdb_quant_kind_name((vdb_quant_kind)info->config.quantization)));
     rc |= add_int(root, "snapshot_lsn", info->lsn);
     rc |= add_int(root, "rows", info->rows);
     rc |= add_int(root, "checkpoints", info->checkpoints);
@@ -404,6 +408,18 @@ static int parse_manifest(vdb_json *root, vdb_snapshot_info *info)
             if (!(t > 0.0 && t <= 1.0))
                 return -1;
             info->config.target_recall = t;
+        }
+    }
+    /* Stores written before quantization existed have none. */
+    info->config.quantization = VDB_QUANT_NONE;
+    {
+        vdb_json *quant = vdb_json_object_get(index, "quantization");
+        if (quant != NULL) {
+            const char *name = vdb_json_string_value(quant);
+            int qkind = name != NULL ? vdb_quant_kind_parse(name) : -1;
+            if (qkind < 0)
+                return -1;
+            info->config.quantization = qkind;
         }
     }
     vdb_json *provisional = vdb_json_object_get(root, "dimension_from_first_add");

@@ -46,8 +46,10 @@
 #include "../core/rng.h"
 #include "../filter/filter.h"
 #include "../index/flat.h"
+#include "../index/quant.h"
 #include "lockfile.h"
 #include "calib.h"
+#include "store_codes.h"
 #include "store_filter.h"
 #include "store_index.h"
 #include "store_int.h"
@@ -69,6 +71,7 @@ void vdb_store_config_default(vdb_store_config *config)
     config->hnsw_ef_search = 64;
     config->hnsw_threshold = 10000;
     config->target_recall = VDB_DEFAULT_TARGET_RECALL;
+    config->quantization = VDB_DEFAULT_QUANTIZATION;
 }
 
 void vdb_store_options_default(vdb_store_options *options)
@@ -90,6 +93,9 @@ static int check_config(const vdb_store_config *c, vdb_error *err)
         return vdb_error_set(err, VDB_EINVAL, "unknown index kind %d", (int)c->index);
     if (!(c->target_recall > 0.0 && c->target_recall <= 1.0))
         return vdb_error_set(err, VDB_EINVAL, "target_recall %g outside (0, 1]", c->target_recall);
+    if (c->quantization != VDB_QUANT_NONE && c->quantization != VDB_QUANT_INT8 &&
+        c->quantization != VDB_QUANT_BINARY)
+        return vdb_error_set(err, VDB_EINVAL, "unknown quantization %d", c->quantization);
     return VDB_OK;
 }
 
@@ -133,6 +139,7 @@ static vdb_store *store_alloc(const char *dir, const vdb_store_options *options,
 static void store_free(vdb_store *store)
 {
     vdb_store_index_close(store);
+    vdb_store_codes_close(store);
     vdb_store_calib_close(store);
     vdb_store_filter_close(store);
     vdb_wal_close(store->wal);
@@ -214,9 +221,14 @@ static int open_wal(vdb_store *store, vdb_error *err)
     return VDB_OK;
 }
 
-/* Loads or rebuilds the HNSW index when the store uses one (store_index.c). */
+/* Loads or rebuilds the HNSW index when the store uses one (store_index.c),
+ * and builds the quantized codes (store_codes.c; a failure there is logged:
+ * the store works without them and the next write retries). */
 static int index_after_load(vdb_store *store, vdb_error *err)
 {
+    vdb_error cerr;
+    if (vdb_store_codes_open(store, &cerr) != VDB_OK)
+        vdb_log_warn("%s: no quantized codes for now: %s", store->dir, cerr.msg);
     int rc = vdb_store_calib_open(store, err);
     return rc == VDB_OK ? vdb_store_index_open(store, err) : rc;
 }
@@ -434,6 +446,7 @@ static int log_and_apply(vdb_store *store, const vdb_wal_piece *pieces, size_t c
     }
     if (rc == VDB_OK) {
         vdb_store_filter_sync(store, rows_before);
+        vdb_store_codes_after_write(store);
         atomic_fetch_add(&store->generation, 1);
     }
     pthread_rwlock_unlock(&store->rw);
@@ -691,6 +704,33 @@ int vdb_store_set_target_recall(vdb_store *store, double target, vdb_error *err)
     store->config_dirty = 1;
     pthread_mutex_unlock(&store->writer);
     int rc = vdb_store__checkpoint(store, err);
+    pthread_mutex_unlock(&store->checkpoint);
+    return rc;
+}
+
+int vdb_store_set_quantization(vdb_store *store, int kind, vdb_error *err)
+{
+    if (kind != VDB_QUANT_NONE && kind != VDB_QUANT_INT8 && kind != VDB_QUANT_BINARY)
+        return vdb_error_set(err, VDB_EINVAL, "quantization %d is not none, int8 or binary", kind);
+    if (store->options.read_only)
+        return vdb_error_set(err, VDB_EREADONLY, "store opened read-only");
+    /* The checkpoint mutex keeps compaction (which renumbers rows) out
+     * while the codes are built; writers go on (store_codes.c appends the
+     * rows they add meanwhile when it swaps the codes in). */
+    pthread_mutex_lock(&store->checkpoint);
+    pthread_mutex_lock(&store->writer);
+    int rc = vdb_store__writable(store, err);
+    pthread_mutex_unlock(&store->writer);
+    if (rc == VDB_OK && kind != store->config.quantization &&
+        (rc = vdb_store_codes_rebuild(store, kind, err)) == VDB_OK)
+        vdb_store_calib_invalidate(store); /* the exact scan's cost changed */
+    if (rc == VDB_OK) {
+        /* Durable through the checkpoint's store.json, as the target. */
+        pthread_mutex_lock(&store->writer);
+        store->config_dirty = 1;
+        pthread_mutex_unlock(&store->writer);
+        rc = vdb_store__checkpoint(store, err);
+    }
     pthread_mutex_unlock(&store->checkpoint);
     return rc;
 }

@@ -59,9 +59,16 @@ typedef struct vdb_store_config {
      * the first add fixes it (vdb_store_adopt_dim); persisted in store.json
      * as "dimension_from_first_add" until then. */
     uint32_t dim_from_first_add;
+    /* vdb_quant_kind (index/quant.h): none, int8 or binary. Quantized
+     * stores keep derived codes in memory beside the float rows (which stay
+     * the source of truth) and answer single exact queries from them with
+     * float re-ranking (store_codes.h); persisted in store.json. */
+    int quantization;
 } vdb_store_config;
 
 #define VDB_DEFAULT_TARGET_RECALL 0.99
+/* Measured, see BENCHMARKS.md "Quantized stores": none. */
+#define VDB_DEFAULT_QUANTIZATION 0
 
 typedef struct vdb_store_options {
     vdb_fsync_policy fsync;
@@ -199,6 +206,13 @@ int vdb_store_wal_tail(vdb_store *store, uint64_t after, vdb_store_record_fn fn,
  * Constant while the snapshot is pinned. Thread-safe. */
 uint64_t vdb_store_snapshot_lsn(vdb_store *store);
 
+
+/* Changes the store's quantization (vdb_quant_kind: 0 none, 1 int8, 2
+ * binary): builds the new codes from the float rows (readers and writers go
+ * on), swaps them in, and persists the setting in store.json through a
+ * checkpoint. Errors: VDB_EINVAL (unknown kind), VDB_EREADONLY, VDB_ENOMEM
+ * (nothing changed), the checkpoint's. Implemented in store.c. */
+int vdb_store_set_quantization(vdb_store *store, int kind, vdb_error *err);
 
 /* Writes a new snapshot and shrinks the WAL to what it lacks (also
  * compacts tombstones). Writers go on meanwhile: they are held off only to

@@ -23,8 +23,10 @@
 #include "../core/pool.h"
 #include "../index/flat.h"
 #include "../index/hnsw.h"
+#include "../index/quant.h"
 #include "../kernel/topk.h"
 #include "calib.h"
+#include "store_codes.h"
 #include "store_filter.h"
 #include "store_int.h"
 
@@ -53,7 +55,7 @@ struct vdb_store_index {
     pthread_cond_t wake;     /* new rows, or stop */
     pthread_cond_t idle;     /* the indexer caught up */
     _Atomic int stopping;  /* read by catch_up without the mutex */
-    volatile int stop_calib; /* set with stopping: calibration polls it */
+    _Atomic int stop_calib; /* set with stopping: calibration polls it */
     _Atomic uint64_t epoch;  /* bumped when rows are renumbered (compaction) */
     int pending;
     int busy;
@@ -268,7 +270,7 @@ void vdb_store_index_close(vdb_store *store)
         return;
     pthread_mutex_lock(&ix->mutex);
     ix->stopping = 1;
-    ix->stop_calib = 1;
+    atomic_store(&ix->stop_calib, 1);
     pthread_cond_signal(&ix->wake);
     pthread_mutex_unlock(&ix->mutex);
     if (ix->thread_running)
@@ -406,11 +408,32 @@ typedef struct search_job {
     vdb_hit *hits;
     size_t *counts;
     vdb_hit *spare;         /* 2k hits per task for the merge */
+    const struct vdb_quant *quant; /* int8 codes to traverse on (store_codes.h), or NULL */
     _Atomic int failed;
     vdb_error err;
 } search_job;
 
 /* One query: graph for the indexed rows, exact over the tail, merged. */
+/* The graph part of one query: on the int8 codes when the store has them
+ * (traversal on codes, float re-rank), else on the float rows. */
+static int graph_search(const search_job *job, const float *query, vdb_hit *out, size_t *nout,
+                        vdb_error *err)
+{
+    if (job->quant == NULL)
+        return vdb_hnsw_search(job->hnsw, job->view, query, job->k, job->ef, job->hook, NULL,
+                               out, nout, err);
+    vdb_hnsw_codes codes;
+    vdb_quant_scratch *scratch = vdb_quant_scratch_new(job->quant, 1, err);
+    if (scratch == NULL)
+        return err->code != VDB_OK ? err->code : VDB_ENOMEM;
+    int rc = vdb_quant_traversal(job->quant, query, scratch, &codes, err);
+    if (rc == VDB_OK)
+        rc = vdb_hnsw_search_codes(job->hnsw, job->view, query, &codes, job->k, job->ef,
+                                   job->hook, NULL, out, nout, err);
+    vdb_quant_scratch_free(scratch);
+    return rc;
+}
+
 static void search_one(void *arg, size_t q, int worker)
 {
     search_job *job = arg;
@@ -421,8 +444,7 @@ static void search_one(void *arg, size_t q, int worker)
     vdb_error err;
     (void)worker;
     vdb_error_clear(&err);
-    if (vdb_hnsw_search(job->hnsw, job->view, query, job->k, job->ef, job->hook, NULL, graph,
-                        &ngraph, &err) != VDB_OK ||
+    if (graph_search(job, query, graph, &ngraph, &err) != VDB_OK ||
         (job->ntail > 0 && vdb_flat_search_ids(job->view, query, job->tail, job->ntail, job->k,
                                                tail, &ntail, &err) != VDB_OK)) {
         if (atomic_exchange(&job->failed, 1) == 0)
@@ -481,6 +503,7 @@ int vdb_store_index_search(vdb_store *store, const vdb_vecview *view, const floa
     job.hits = hits;
     job.counts = counts;
     job.tail = tail_rows(view, upto, hook, &job.ntail);
+    job.quant = vdb_store_codes_traversal(store, view, nq);
     size_t spare_bytes = 0;
     if (vdb_mul_size(nq, 2 * k, &spare_bytes) != 0 ||
         vdb_mul_size(spare_bytes, sizeof(vdb_hit), &spare_bytes) != 0) {

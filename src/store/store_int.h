@@ -42,6 +42,7 @@ struct vdb_store {
     struct vdb_store_index *index; /* store_index.c: HNSW graph and its indexer */
     struct vdb_store_calib *calib; /* calib.c: measured recall/cost curves */
     struct vdb_payload *payload;   /* store_filter.c: NULL until a filter is used */
+    struct vdb_store_codes *codes; /* store_codes.c: quantized codes (rw guard) */
     pthread_mutex_t fields_mutex;  /* guards fields_pending */
     char *fields_pending;          /* newline-terminated field paths to index (indexer) */
     _Atomic uint64_t q_exact, q_graph, q_candidates, q_widened; /* query.c plan counters */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../core/alloc.h"
+#include "store_codes.h"
 #include "store_filter.h"
 #include "store_index.h"
 #include "store_int.h"
@@ -77,7 +78,8 @@ void vdb_store_get_stats(vdb_store *store, vdb_store_stats *stats)
     pthread_rwlock_rdlock(&store->rw);
     stats->vectors = vdb_vecset_count(store->set);
     stats->rows = vdb_vecset_rows(store->set);
-    stats->memory_bytes = vdb_vecset_memory(store->set) + vdb_store_index_memory(store);
+    stats->memory_bytes = vdb_vecset_memory(store->set) + vdb_store_index_memory(store) +
+                          vdb_store_codes_memory(store);
     stats->index_name = vdb_store_index_name(store);
     stats->index_rows = vdb_store_index_rows(store);
     pthread_rwlock_unlock(&store->rw);

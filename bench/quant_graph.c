@@ -1,0 +1,130 @@
+/* HNSW search traversing int8 codes (vdb_hnsw_search_codes, float re-rank
+ * of the ef results) against the same graph traversed on the float rows
+ * (vdb_hnsw_search), on the files `vdb bench --save DIR` writes (data.npy,
+ * queries.npy, truth.npy = exact top-k row numbers).
+ *
+ * Builds one graph (M 16, efC 200) on the global pool (BUILD_THREADS,
+ * default 2) and the int8 codes, then searches single-threaded, one query
+ * at a time, at each ef of the list: float and codes passes alternate,
+ * best of ROUNDS (3) per ef. Recall@k against truth.npy. Memory per vector
+ * that the search reads: float rows 4*dim bytes, codes dim bytes (+4 for
+ * L2), the graph's links the same for both. Prints one JSON object.
+ *
+ * Build: make bench-quant-graph (build/quant_graph). Benchmarks only: run
+ * under flock /tmp/vdb-bench.lock env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE.
+ * Usage: quant_graph DIR cosine|l2|dot [QUERIES] [EF_LIST] [BUILD_THREADS] */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_util.h"
+#include "core/alloc.h"
+#include "core/pool.h"
+#include "index/flat.h"
+#include "index/hnsw.h"
+#include "index/quant.h"
+
+#define ROUNDS 3
+#define MAX_EFS 12
+
+static void die(const char *what, const vdb_error *err)
+{
+    fprintf(stderr, "quant_graph: %s: %s\n", what, err ? err->msg : "");
+    exit(1);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s DIR cosine|l2|dot [QUERIES] [EF_LIST] [BUILD_THREADS]\n",
+                argv[0]);
+        return 2;
+    }
+    int metric = vdb_metric_parse(argv[2]);
+    if (metric < 0)
+        die("metric", NULL);
+    size_t efs[MAX_EFS] = {16, 24, 32, 48, 64, 128};
+    int nef = 6;
+    if (argc > 4) {
+        nef = 0;
+        for (char *s = argv[4], *end; *s != '\0' && nef < MAX_EFS; s = *end ? end + 1 : end) {
+            efs[nef++] = strtoul(s, &end, 10);
+            if (end == s)
+                die("EF_LIST", NULL);
+        }
+    }
+    vdb_pool_global_configure(argc > 5 ? atoi(argv[5]) : 2);
+    matrix data = load(argv[1], "data.npy", VDB_NPY_F4);
+    matrix queries = load(argv[1], "queries.npy", VDB_NPY_F4);
+    matrix truth = load(argv[1], "truth.npy", VDB_NPY_I4);
+    size_t nq = argc > 3 ? strtoul(argv[3], NULL, 10) : queries.rows, k = truth.cols;
+    nq = nq < queries.rows ? nq : queries.rows;
+    vdb_vecview view = prepare_view(&data, &queries, nq, metric);
+    uint32_t dim = view.dim;
+    float *qs = queries.data;
+    vdb_error err = {0};
+    double t0 = now();
+    vdb_hnsw *h = vdb_hnsw_new(dim, (vdb_metric)metric, NULL, &err);
+    if (h == NULL || vdb_hnsw_build(h, &view, 0, view.n, &err) != VDB_OK)
+        die("hnsw", &err);
+    double build = now() - t0;
+    vdb_pool_global_configure(1);
+    vdb_quant *q8 = vdb_quant_build(VDB_QUANT_INT8, &view, &err);
+    vdb_quant_scratch *s8 = q8 ? vdb_quant_scratch_new(q8, 1, &err) : NULL;
+    vdb_hnsw_scratch *hs = vdb_hnsw_scratch_new(&err);
+    vdb_hit *hits = vdb_malloc(k * sizeof(vdb_hit));
+    if (s8 == NULL || hs == NULL || hits == NULL)
+        die("codes", &err);
+    double best[2][MAX_EFS], recall[2][MAX_EFS];
+    const int32_t *gt = truth.data;
+    for (int i = 0; i < nef; i++)
+        best[0][i] = best[1][i] = 1e30;
+    for (int round = 0; round < ROUNDS; round++)
+        for (int e = 0; e < nef; e++)
+            for (int codes = 0; codes < 2; codes++) {
+                size_t found = 0;
+                double t = now();
+                for (size_t i = 0; i < nq; i++) {
+                    const float *qv = qs + i * dim;
+                    size_t got = 0;
+                    int rc;
+                    if (codes) {
+                        vdb_hnsw_codes c;
+                        rc = vdb_quant_traversal(q8, qv, s8, &c, &err);
+                        if (rc == VDB_OK)
+                            rc = vdb_hnsw_search_codes(h, &view, qv, &c, k, efs[e], NULL, hs,
+                                                       hits, &got, &err);
+                    } else {
+                        rc = vdb_hnsw_search(h, &view, qv, k, efs[e], NULL, hs, hits, &got, &err);
+                    }
+                    if (rc != VDB_OK)
+                        die("search", &err);
+                    for (size_t j = 0; j < got; j++)
+                        for (size_t r = 0; r < k; r++)
+                            found += gt[i * k + r] == (int32_t)hits[j].id;
+                }
+                best[codes][e] = fmin(best[codes][e], now() - t);
+                recall[codes][e] = (double)found / (double)(nq * k);
+            }
+    printf("{\"n\": %zu, \"dim\": %u, \"metric\": \"%s\", \"queries\": %zu, \"k\": %zu, "
+           "\"rounds\": %d, \"build_seconds\": %.1f, \"float_bytes_per_vector\": %zu, "
+           "\"code_bytes_per_vector\": %zu,\n \"ef\": [",
+           data.rows, dim, argv[2], nq, k, ROUNDS, build, (size_t)dim * sizeof(float),
+           vdb_quant_row_bytes(q8));
+    for (int e = 0; e < nef; e++)
+        printf("%s{\"ef\": %zu, \"float_qps\": %.0f, \"float_recall\": %.4f, \"int8_qps\": %.0f, "
+               "\"int8_recall\": %.4f, \"x_float\": %.2f}",
+               e ? ",\n  " : "", efs[e], nq / best[0][e], recall[0][e], nq / best[1][e],
+               recall[1][e], best[0][e] / best[1][e]);
+    printf("]}\n");
+    vdb_free(hits);
+    vdb_hnsw_scratch_free(hs);
+    vdb_quant_scratch_free(s8);
+    vdb_quant_free(q8);
+    vdb_hnsw_free(h);
+    vdb_aligned_free(data.data);
+    vdb_aligned_free(queries.data);
+    vdb_aligned_free(truth.data);
+    return 0;
+}

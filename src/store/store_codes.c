@@ -1,0 +1,228 @@
+/* A store's quantized codes; see store_codes.h for the life cycle.
+ *
+ * Why in memory only: the codes are a pure function of the float rows and
+ * the trained parameters, and encoding is one pass over the rows (about a
+ * second at 1M x 384), the same order as reading a persisted copy back; a
+ * second on-disk format would need its own crash and corruption story for
+ * no gain. Why one struct that outlives the codes: the counters in the
+ * stats survive rebuilds. */
+#include "store_codes.h"
+
+#include <stdatomic.h>
+
+#include "../core/alloc.h"
+#include "../core/json.h"
+#include "../core/log.h"
+#include "../index/flat.h"
+#include "../index/quant.h"
+#include "store_int.h"
+#include "vecset.h"
+
+typedef struct vdb_store_codes {
+    vdb_quant *quant;      /* NULL: none configured, or missing (rebuilt by the next write) */
+    uint32_t built_rows;   /* rows when the codes were last trained */
+    _Atomic uint64_t queries, reranked, fallbacks, graph;
+} vdb_store_codes;
+
+/* Re-ranking rows by id reads them one by one, several times dearer per
+ * byte than the float scan's stream; past an eighth of the rows the code
+ * scan has saved less than the re-rank costs, so the float scan answers. */
+#define RERANK_DIVISOR 8u
+#define RERANK_MIN 1024u
+
+static vdb_store_codes *codes_of(vdb_store *store, vdb_error *err)
+{
+    if (store->codes == NULL && (store->codes = vdb_calloc(1, sizeof(vdb_store_codes))) == NULL)
+        vdb_error_set(err, VDB_ENOMEM, "store codes");
+    return store->codes;
+}
+
+/* Builds codes of `kind` from the rows (rw shared: readers and writers go
+ * on) and swaps them in (rw exclusive), encoding then the rows writers
+ * appended meanwhile. The caller keeps compaction out (it renumbers rows). */
+static int build_and_swap(vdb_store *store, int kind, vdb_error *err)
+{
+    vdb_store_codes *c = codes_of(store, err);
+    vdb_quant *fresh = NULL, *old;
+    uint32_t rows;
+    if (c == NULL)
+        return VDB_ENOMEM;
+    if (kind != VDB_QUANT_NONE) {
+        pthread_rwlock_rdlock(&store->rw);
+        vdb_vecview view = vdb_vecset_view(store->set);
+        rows = view.n;
+        fresh = vdb_quant_build((vdb_quant_kind)kind, &view, err);
+        pthread_rwlock_unlock(&store->rw);
+        if (fresh == NULL)
+            return err != NULL && err->code != VDB_OK ? err->code : VDB_ENOMEM;
+    } else {
+        rows = vdb_vecset_rows(store->set);
+    }
+    pthread_rwlock_wrlock(&store->rw);
+    if (fresh != NULL) {
+        vdb_vecview now = vdb_vecset_view(store->set);
+        vdb_error aerr;
+        if (now.n != rows && vdb_quant_append(fresh, &now, &aerr) != VDB_OK) {
+            /* Missing codes are rebuilt by the next write. */
+            vdb_log_warn("%s: encoding rows added during the build failed: %s", store->dir,
+                         aerr.msg);
+            vdb_quant_free(fresh);
+            fresh = NULL;
+        }
+        rows = now.n;
+    }
+    old = c->quant;
+    c->quant = fresh;
+    c->built_rows = rows;
+    store->config.quantization = kind;
+    atomic_fetch_add(&store->generation, 1);
+    pthread_rwlock_unlock(&store->rw);
+    vdb_quant_free(old);
+    return VDB_OK;
+}
+
+int vdb_store_codes_open(vdb_store *store, vdb_error *err)
+{
+    return build_and_swap(store, store->config.quantization, err);
+}
+
+int vdb_store_codes_rebuild(vdb_store *store, int kind, vdb_error *err)
+{
+    if (kind != VDB_QUANT_NONE && kind != VDB_QUANT_INT8 && kind != VDB_QUANT_BINARY)
+        return vdb_error_set(err, VDB_EINVAL, "quantization %d is not none, int8 or binary", kind);
+    return build_and_swap(store, kind, err);
+}
+
+void vdb_store_codes_close(vdb_store *store)
+{
+    if (store->codes == NULL)
+        return;
+    vdb_quant_free(store->codes->quant);
+    vdb_free(store->codes);
+    store->codes = NULL;
+}
+
+/* Rebuilds with rw held exclusively (missing codes, retraining). */
+static void rebuild_locked(vdb_store *store, vdb_store_codes *c, const vdb_vecview *view)
+{
+    vdb_error err;
+    vdb_quant_free(c->quant);
+    c->quant = vdb_quant_build((vdb_quant_kind)store->config.quantization, view, &err);
+    c->built_rows = view->n;
+    if (c->quant == NULL)
+        vdb_log_warn("%s: building %s codes failed (exact queries scan floats until the next "
+                     "write rebuilds them): %s",
+                     store->dir, vdb_quant_kind_name((vdb_quant_kind)store->config.quantization),
+                     err.msg);
+}
+
+void vdb_store_codes_after_write(vdb_store *store)
+{
+    vdb_store_codes *c = store->codes;
+    vdb_error err;
+    if (c == NULL || store->config.quantization == VDB_QUANT_NONE)
+        return;
+    vdb_vecview view = vdb_vecset_view(store->set);
+    /* Retrain at each doubling while the training sample is not full:
+     * amortized one encode per row, and the scales stop depending on the
+     * first batch. */
+    int retrain = c->built_rows < VDB_QUANT_TRAIN_ROWS && view.n >= 2 * (uint64_t)c->built_rows &&
+                  view.n > 0;
+    if (c->quant == NULL || retrain) {
+        rebuild_locked(store, c, &view);
+        return;
+    }
+    if (vdb_quant_append(c->quant, &view, &err) != VDB_OK) {
+        vdb_log_warn("%s: encoding new rows failed (codes dropped, rebuilt by the next write): %s",
+                     store->dir, err.msg);
+        vdb_quant_free(c->quant);
+        c->quant = NULL;
+    }
+}
+
+void vdb_store_codes_after_compact(vdb_store *store, const uint32_t *old_to_new,
+                                   uint32_t old_rows)
+{
+    vdb_store_codes *c = store->codes;
+    vdb_error err;
+    if (c == NULL || c->quant == NULL)
+        return;
+    vdb_vecview view = vdb_vecset_view(store->set);
+    if (old_to_new == NULL || vdb_quant_count(c->quant) != old_rows ||
+        vdb_quant_compact(c->quant, old_to_new, old_rows, &err) != VDB_OK ||
+        vdb_quant_count(c->quant) != view.n)
+        rebuild_locked(store, c, &view);
+}
+
+int vdb_store_codes_ready(vdb_store *store, const vdb_vecview *view)
+{
+    const vdb_store_codes *c = store->codes;
+    return c != NULL && c->quant != NULL && vdb_quant_count(c->quant) == view->n && view->n > 0;
+}
+
+int vdb_store_codes_search(vdb_store *store, const vdb_vecview *view, const float *query,
+                           size_t k, const vdb_filter_hook *filter, vdb_hit *out, size_t *nout,
+                           vdb_error *err)
+{
+    vdb_store_codes *c = store->codes;
+    size_t reranked = 0, limit = view->n / RERANK_DIVISOR;
+    vdb_error local;
+    vdb_quant_scratch *scratch = vdb_quant_scratch_new(c->quant, k, err);
+    if (scratch == NULL)
+        return err != NULL && err->code != VDB_OK ? err->code : VDB_ENOMEM;
+    int rc = vdb_quant_search_exact(c->quant, view, query, k, filter,
+                                    limit > RERANK_MIN ? limit : RERANK_MIN, scratch, out, nout,
+                                    &reranked, &local);
+    vdb_quant_scratch_free(scratch);
+    atomic_fetch_add(&c->queries, 1);
+    atomic_fetch_add(&c->reranked, reranked);
+    if (rc == VDB_ETOOBIG) {
+        atomic_fetch_add(&c->fallbacks, 1);
+        return vdb_flat_search(view, query, k, filter, out, nout, err);
+    }
+    if (rc != VDB_OK && err != NULL)
+        *err = local;
+    return rc;
+}
+
+const vdb_quant *vdb_store_codes_traversal(vdb_store *store, const vdb_vecview *view,
+                                           size_t nq)
+{
+    vdb_store_codes *c = store->codes;
+    if (!vdb_store_codes_ready(store, view) || vdb_quant_kind_of(c->quant) != VDB_QUANT_INT8)
+        return NULL;
+    atomic_fetch_add(&c->graph, nq);
+    return c->quant;
+}
+
+size_t vdb_store_codes_memory(vdb_store *store)
+{
+    const vdb_store_codes *c = store->codes;
+    return c != NULL && c->quant != NULL ? vdb_quant_memory(c->quant) : 0;
+}
+
+vdb_json *vdb_store_codes_json(vdb_store *store)
+{
+    vdb_json *obj = vdb_json_object();
+    if (obj == NULL)
+        return NULL;
+    pthread_rwlock_rdlock(&store->rw);
+    vdb_store_codes *c = store->codes;
+    vdb_quant_kind kind = (vdb_quant_kind)store->config.quantization;
+    const vdb_quant *q = c != NULL ? c->quant : NULL;
+    vdb_json_object_set_new(obj, "kind", vdb_json_string(vdb_quant_kind_name(kind)));
+    vdb_json_object_set_new(obj, "rows", vdb_json_int(q ? (long long)vdb_quant_count(q) : 0));
+    vdb_json_object_set_new(obj, "bytes", vdb_json_int(q ? (long long)vdb_quant_memory(q) : 0));
+    vdb_json_object_set_new(obj, "bytes_per_row",
+                            vdb_json_int(q ? (long long)vdb_quant_row_bytes(q) : 0));
+    vdb_json_object_set_new(obj, "exact_queries",
+                            vdb_json_int(c ? (long long)atomic_load(&c->queries) : 0));
+    vdb_json_object_set_new(obj, "reranked_rows",
+                            vdb_json_int(c ? (long long)atomic_load(&c->reranked) : 0));
+    vdb_json_object_set_new(obj, "float_fallbacks",
+                            vdb_json_int(c ? (long long)atomic_load(&c->fallbacks) : 0));
+    vdb_json_object_set_new(obj, "graph_queries",
+                            vdb_json_int(c ? (long long)atomic_load(&c->graph) : 0));
+    pthread_rwlock_unlock(&store->rw);
+    return obj;
+}

@@ -1,0 +1,83 @@
+/* A store's quantized codes (index/quant.h): derived from the float rows,
+ * which stay the source of truth on disk with their layout unchanged, and
+ * never persisted; built when the store opens (after WAL replay) or its
+ * quantization changes, extended on every applied write, compacted with the
+ * rows, rebuilt when missing (a failed allocation drops them; the next
+ * write rebuilds) and retrained while the store is small (the trained
+ * centre and scales come from the rows present at build time: each doubling
+ * of the rows, until the training sample is full, trains again, so the
+ * first few rows do not set the scales forever).
+ *
+ * Queries: a single exact query of a quantized store runs
+ * vdb_quant_search_exact (codes plus float re-rank, equal to the float scan
+ * up to ties), reading 4x (int8) or 32x (binary) fewer bytes for the scan.
+ * Batches keep the GEMM float path, which reads each row once per block of
+ * queries, so fewer bytes per row buys little there. Graph queries of an
+ * int8 store traverse the HNSW graph on the codes and re-rank the ef
+ * results on the float rows (vdb_hnsw_search_codes); the calibration
+ * measures recall on that path, so the planner's ef accounts for it.
+ *
+ * Locking: the codes live under the store's rw guard like the vecset:
+ * after_write/after_compact/drop run with it held exclusively, ready/search
+ * with it held shared. open and vdb_store_set_quantization take it
+ * themselves (with the writer mutex held by the caller for open outside
+ * the store's constructor). */
+#ifndef VDB_STORE_STORE_CODES_H
+#define VDB_STORE_STORE_CODES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/err.h"
+#include "../index/index.h"
+#include "store.h"
+
+struct vdb_json;
+
+/* Builds the codes the config asks for (none: nothing), replacing any
+ * there were. Writers may go on; the caller keeps compaction out (the
+ * checkpoint mutex, or no other thread yet at open). Errors: VDB_ENOMEM (the store still works; exact queries scan
+ * floats and the next write retries), VDB_EINVAL from the build. */
+int vdb_store_codes_open(vdb_store *store, vdb_error *err);
+/* As open, for `kind` (vdb_quant_kind), which becomes the config's
+ * quantization once the codes are in; nothing changes on error. */
+int vdb_store_codes_rebuild(vdb_store *store, int kind, vdb_error *err);
+/* Frees the codes (rw exclusive, or no readers). */
+void vdb_store_codes_close(vdb_store *store);
+
+/* After a write was applied (rw exclusive): encodes the new rows, or
+ * rebuilds (missing codes, retraining). A failure is logged and drops the
+ * codes: the write itself stands. */
+void vdb_store_codes_after_write(vdb_store *store);
+/* After vdb_vecset_compact (rw exclusive); old_to_new may be NULL (then
+ * the codes are rebuilt). */
+void vdb_store_codes_after_compact(vdb_store *store, const uint32_t *old_to_new,
+                                   uint32_t old_rows);
+
+/* 1 when codes cover every row of `view` (rw shared). */
+int vdb_store_codes_ready(vdb_store *store, const vdb_vecview *view);
+/* Exact top-k of one prepared query on the codes (rw shared; ready was 1);
+ * falls back to the float scan when the bounds leave over an eighth of the
+ * rows to re-rank. Errors: VDB_ENOMEM, VDB_EINVAL as vdb_quant_search_exact. */
+int vdb_store_codes_search(vdb_store *store, const vdb_vecview *view, const float *query,
+                           size_t k, const vdb_filter_hook *filter, vdb_hit *out, size_t *nout,
+                           vdb_error *err);
+
+/* The int8 codes covering every row of `view` for HNSW traversal of nq
+ * queries (store_index.c; counted in graph_queries), or NULL (none, binary,
+ * or not caught up); borrowed while rw is held shared. */
+const struct vdb_quant *vdb_store_codes_traversal(vdb_store *store, const vdb_vecview *view,
+                                                  size_t nq);
+
+/* Heap bytes of the codes (rw shared); 0 without codes. */
+size_t vdb_store_codes_memory(vdb_store *store);
+
+/* {"kind", "rows", "bytes", "bytes_per_row", "exact_queries", "reranked_rows",
+ * "float_fallbacks" (queries whose bounds left too many rows to re-rank, so
+ * the float scan answered: see store_codes.c), "graph_queries" (graph
+ * searches that traversed the int8 codes)}
+ * for the store's stats (takes the read guard itself, so not with it held);
+ * a new object, NULL when out of memory. */
+struct vdb_json *vdb_store_codes_json(vdb_store *store);
+
+#endif
