@@ -181,6 +181,7 @@ typedef struct add_batch {
     size_t n;
     uint32_t dim;
     float *vectors;
+    int vectors_borrowed; /* 1: vectors point into the request body (not freed) */
     const char **ids;
     char **id_bufs; /* ids we formatted from numbers */
     char **metas;

@@ -144,15 +144,20 @@ static size_t parse_number(const char *p, const char *end, float *out)
     }
     if (q < end && *q == '.') {
         const char *frac = ++q;
+        int swar = 1; /* cleared once eight digits in a row are not there */
         for (; q < end && *q >= '0' && *q <= '9'; q++) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
             /* Eight digits at a time once the leading zeros are behind us
-             * (so `digits` counts significant digits only). */
-            while (mantissa != 0 && digits <= 11 && end - q >= 8) {
+             * (so `digits` counts significant digits only). After the first
+             * miss the tail is shorter than eight: finish it digit by digit
+             * instead of re-testing eight bytes before each one. */
+            while (swar && mantissa != 0 && digits <= 11 && end - q >= 8) {
                 uint64_t chunk;
                 memcpy(&chunk, q, sizeof(chunk));
-                if (!eight_digits(chunk))
+                if (!eight_digits(chunk)) {
+                    swar = 0;
                     break;
+                }
                 mantissa = mantissa * 100000000u + parse_eight(chunk);
                 digits += 8;
                 exp10 -= 8;
@@ -240,6 +245,30 @@ static int push(matrix_builder *m, float v)
     return 0;
 }
 
+/* After the first row: room for as many rows as the rest of the body
+ * could hold at that row's length (+1/8, at most max_rows), so a 1,000-row batch fills one
+ * allocation instead of doubling its way up through eight. Only a guess:
+ * push() still grows past it, and it is capped by the body size. */
+static int reserve_rows(matrix_builder *m, const scanner *s, const char *first_row,
+                        size_t max_rows)
+{
+    size_t row_bytes = (size_t)(s->p - first_row), want;
+    if (row_bytes == 0 || m->dim == 0)
+        return 0;
+    size_t rows = (size_t)(s->end - s->p) / row_bytes + 1;
+    rows += rows / 8;
+    if (rows > max_rows)
+        rows = max_rows;
+    if (vdb_mul_size(rows, m->dim, &want) != 0 || want <= m->cap)
+        return 0;
+    float *grown = vdb_realloc(m->data, want * sizeof(float));
+    if (grown == NULL)
+        return -1;
+    m->data = grown;
+    m->cap = want;
+    return 0;
+}
+
 /* Parses one "[n, n, ...]" row. */
 static int parse_row(scanner *s, matrix_builder *m, const char *key, size_t row, uint32_t max_dim,
                      vdb_error *err)
@@ -309,12 +338,15 @@ static int parse_matrix(scanner *s, matrix_builder *m, const char *key, int nest
     skip_ws(s);
     if (s->p < s->end && *s->p == ']')
         return vdb_error_set(err, VDB_EINVAL, "%s must not be empty", key);
+    const char *first_row = s->p;
     for (size_t row = 0;; row++) {
         if (row >= max_rows)
             return vdb_error_set(err, VDB_EINVAL, "%s has more than %zu rows", key, max_rows);
         int rc = parse_row(s, m, key, row, max_dim, err);
         if (rc != VDB_OK)
             return rc;
+        if (row == 0 && reserve_rows(m, s, first_row, max_rows) != 0)
+            return vdb_error_set(err, VDB_ENOMEM, "out of memory parsing %s", key);
         skip_ws(s);
         if (s->p < s->end && *s->p == ',') {
             s->p++;

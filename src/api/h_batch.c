@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "../core/alloc.h"
+#include "../core/finite.h"
 #include "../core/limits.h"
 #include "../core/rng.h"
 #include "../filter/filter.h"
@@ -63,9 +64,11 @@ static void ingest_free(void *arg)
     vdb_free(job);
 }
 
-/* Takes the parsed batch; copies the ids it borrows from the request. */
+/* Takes the parsed batch; copies the ids it borrows from the request, and
+ * for a background job (which outlives the request) the vectors too when
+ * they point into the body. */
 static int ingest_new(vdb_req *req, vdb_store_handle *handle, add_batch *batch, size_t chunk,
-                      ingest **out)
+                      int background, ingest **out)
 {
     ingest *job = vdb_calloc(1, sizeof(*job));
     if (job == NULL)
@@ -77,6 +80,16 @@ static int ingest_new(vdb_req *req, vdb_store_handle *handle, add_batch *batch, 
     job->chunk = chunk;
     job->ids = vdb_calloc(job->batch.n + 1, sizeof(char *));
     int rc = job->ids ? VDB_OK : VDB_ENOMEM;
+    if (rc == VDB_OK && background && job->batch.vectors_borrowed) {
+        size_t bytes = job->batch.n * job->batch.dim * sizeof(float); /* fits: it is in the body */
+        float *copy = vdb_malloc(bytes);
+        if (copy == NULL)
+            rc = VDB_ENOMEM;
+        else
+            memcpy(copy, job->batch.vectors, bytes);
+        job->batch.vectors = copy;
+        job->batch.vectors_borrowed = 0;
+    }
     for (size_t i = 0; rc == VDB_OK && i < job->batch.n; i++)
         if (job->batch.ids[i] != NULL && (job->ids[i] = vdb_strdup(job->batch.ids[i])) == NULL)
             rc = VDB_ENOMEM;
@@ -231,7 +244,7 @@ static int launch(vdb_req *req, const char *type, const char *user_id, const cha
     if (rc == VDB_OK)
         rc = store_for_add(req, user_id, model_id, batch->dim, &handle);
     if (rc == VDB_OK)
-        rc = ingest_new(req, handle, batch, chunk, &job);
+        rc = ingest_new(req, handle, batch, chunk, background, &job);
     else
         vdb_registry_release(handle);
     vdb_add_batch_free(batch);
@@ -466,8 +479,11 @@ static int read_lines(vdb_req *req, const char *what, const char *text, size_t l
 }
 
 /* Reads a .npy/.npz upload into a float matrix through vecfile's parser
- * and checks every component is finite. */
-static int read_array(vdb_req *req, const char *data, size_t len, vdb_floatmatrix *fm)
+ * and checks every component is finite. The rows stay in the body when
+ * they can (*borrowed = 1: fm->data points into `data`, not to be freed);
+ * otherwise they are copied out. */
+static int read_array(vdb_req *req, const char *data, size_t len, vdb_floatmatrix *fm,
+                      int *borrowed)
 {
     vdb_error ferr;
     vdb_vecfile *file = vdb_vecfile_open_buffer(data, len, "upload", &ferr);
@@ -476,21 +492,25 @@ static int read_array(vdb_req *req, const char *data, size_t len, vdb_floatmatri
                              "invalid vector file (a float32 '<f4' C-order 2-D .npy, or an .npz "
                              "with key 'vectors'): %s",
                              ferr.msg);
-    size_t rows = vdb_vecfile_rows(file), dim = vdb_vecfile_dim(file), total;
+    size_t rows = vdb_vecfile_rows(file), dim = vdb_vecfile_dim(file), total = 0, bad;
+    const float *inplace = vdb_vecfile_buffer_rows(file);
     int rc = VDB_OK;
+    *borrowed = 0;
     if (dim == 0 || dim > req->api->config.max_dim || rows == 0 || rows > VDB_MAX_VECTORS)
         rc = vdb_error_set(&req->err, VDB_EINVAL, "vector file shape (%zu, %zu) is out of range",
                            rows, dim);
-    else if (vdb_mul_size(rows, dim, &total) != 0 ||
-             (fm->data = vdb_malloc(total * sizeof(float))) == NULL)
+    else if (vdb_mul_size(rows, dim, &total) != 0)
+        rc = vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
+    else if (inplace != NULL)
+        fm->data = (float *)inplace, *borrowed = 1;
+    else if ((fm->data = vdb_malloc(total * sizeof(float))) == NULL)
         rc = vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
     else
         rc = vdb_vecfile_read_rows(file, 0, rows, fm->data, &req->err);
-    for (size_t i = 0; rc == VDB_OK && i < rows * dim; i++)
-        if (!isfinite(fm->data[i]))
-            rc = vdb_error_set(&req->err, VDB_EINVAL,
-                               "vector file row %zu component %zu is not a finite number", i / dim,
-                               i % dim);
+    if (rc == VDB_OK && (bad = vdb_first_nonfinite(fm->data, total)) < total)
+        rc = vdb_error_set(&req->err, VDB_EINVAL,
+                           "vector file row %zu component %zu is not a finite number", bad / dim,
+                           bad % dim);
     fm->rows = rows;
     fm->dim = (uint32_t)dim;
     vdb_vecfile_close(file);
@@ -506,6 +526,7 @@ static int parse_upload(vdb_req *req, const char *format, add_batch *batch, vdb_
     size_t len = req->http->body_len, meta_len = 0;
     vdb_json *body = vdb_json_object(), *metas = vdb_json_array(), *vectors = NULL;
     vdb_floatmatrix fm;
+    int borrowed = 0;
     memset(&fm, 0, sizeof(fm));
     int multipart = form_part(req, "file", &data, &len) == VDB_OK;
     int rc = body && metas ? VDB_OK : vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
@@ -522,7 +543,7 @@ static int parse_upload(vdb_req *req, const char *format, add_batch *batch, vdb_
         rc = vdb_error_set(&req->err, VDB_EINVAL, "file_format is %s but the file is not one",
                            format);
     if (rc == VDB_OK && binary) {
-        rc = read_array(req, data, len, &fm);
+        rc = read_array(req, data, len, &fm, &borrowed);
         if (rc == VDB_OK && form_part(req, "metadata", &meta_text, &meta_len) == VDB_OK)
             rc = read_lines(req, "metadata", meta_text, meta_len, metas, NULL);
     } else if (rc == VDB_OK) {
@@ -535,9 +556,12 @@ static int parse_upload(vdb_req *req, const char *format, add_batch *batch, vdb_
         vdb_set(body, "metadata", vdb_json_incref(metas));
     if (rc == VDB_OK)
         rc = vdb_add_batch_parse(req, body, 0, binary ? &fm : NULL, batch);
+    if (batch->vectors != NULL && borrowed)
+        batch->vectors_borrowed = 1; /* the body outlives a synchronous ingest */
     if (rc == VDB_OK && batch->n == 0)
         rc = vdb_error_set(&req->err, VDB_EINVAL, "the uploaded file holds no vectors");
-    vdb_free(fm.data);
+    if (!borrowed)
+        vdb_free(fm.data);
     vdb_json_decref(metas);
     *holder = body; /* the batch's ids borrow from it until ingest_new copies them */
     return rc;

@@ -39,7 +39,8 @@ void vdb_add_batch_free(add_batch *b)
         if (b->id_bufs)
             vdb_free(b->id_bufs[i]);
     }
-    vdb_free(b->vectors);
+    if (!b->vectors_borrowed)
+        vdb_free(b->vectors);
     vdb_free((void *)b->ids);
     vdb_free(b->id_bufs);
     vdb_free(b->metas);

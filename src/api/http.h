@@ -40,7 +40,7 @@ typedef struct vdb_http_request {
     const char *body;     /* NUL-terminated copy of the body ("" when none) */
     size_t body_len;
     int body_too_large;   /* the declared body passes max_body_bytes (not read) */
-    int64_t content_length; /* declared length, -1 when none or chunked */
+    int64_t content_length; /* declared length (0 when none), -1 when chunked */
     const char *bad_param; /* a query parameter holding NUL or invalid UTF-8, or NULL */
     void *conn;           /* transport handle for the lookups below */
 } vdb_http_request;

@@ -40,6 +40,8 @@ typedef struct conn {
     vdb_http_head head;
     char *body;
     size_t body_len, body_cap;
+    char *spare;      /* the last request's body buffer, kept for the next (http_conn.c) */
+    size_t spare_cap;
     vdb_http_chunker chunker;
     int close_after;
     int status;

@@ -1,11 +1,21 @@
 /* Allocation wrappers with a counter and failure injection; see alloc.h.
  * The injection state is two atomics so tests can arm it from any thread
- * without locks; the fast path costs one relaxed increment and one load. */
+ * without locks; the fast path costs one relaxed increment and one load.
+ *
+ * Large blocks (request bodies, parsed matrices, WAL payloads, staging
+ * buffers: megabytes each, freshly mmapped by malloc and so faulted in page
+ * by page) are advised for huge pages: on the VMs we run on a 4 KiB
+ * first-touch fault costs ~3 us, so filling a fresh 8 MB JSON body or a
+ * 150 MB upload ran at ~350 MB/s, slower than the disk. With 2 MiB pages
+ * the same fill runs at memory speed. The advice is a hint about backing,
+ * never about contents, so it cannot change a neighbouring block. */
 #include "alloc.h"
 
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static _Atomic uint64_t alloc_count;
 static _Atomic uint64_t fail_at;      /* alloc_count value that fails; 0 = off */
@@ -34,11 +44,33 @@ uint64_t vdb_alloc_count(void)
     return atomic_load_explicit(&alloc_count, memory_order_relaxed);
 }
 
+void vdb_advise_huge(void *p, size_t len)
+{
+#ifdef MADV_HUGEPAGE
+    /* Whole small pages, rounded outwards: for a block malloc mmapped on
+     * its own that is exactly its mapping, so the mapping stays one VMA and
+     * a later realloc can still mremap it instead of copying. */
+    uintptr_t start = (uintptr_t)p & ~(uintptr_t)4095;
+    uintptr_t end = ((uintptr_t)p + len + 4095) & ~(uintptr_t)4095;
+    if (p != NULL && len > 0)
+        (void)madvise((void *)start, end - start, MADV_HUGEPAGE);
+#else
+    (void)p, (void)len;
+#endif
+}
+
+static void *advised(void *p, size_t size)
+{
+    if (p != NULL && size >= VDB_HUGE_ALLOC_MIN)
+        vdb_advise_huge(p, size);
+    return p;
+}
+
 void *vdb_malloc(size_t size)
 {
     if (should_fail())
         return NULL;
-    return malloc(size == 0 ? 1 : size);
+    return advised(malloc(size == 0 ? 1 : size), size);
 }
 
 void *vdb_calloc(size_t count, size_t size)
@@ -47,14 +79,15 @@ void *vdb_calloc(size_t count, size_t size)
         return NULL;
     if (count == 0 || size == 0)
         count = size = 1;
-    return calloc(count, size);
+    void *p = calloc(count, size);
+    return count <= SIZE_MAX / size ? advised(p, count * size) : p;
 }
 
 void *vdb_realloc(void *ptr, size_t size)
 {
     if (should_fail())
         return NULL;
-    return realloc(ptr, size == 0 ? 1 : size);
+    return advised(realloc(ptr, size == 0 ? 1 : size), size);
 }
 
 void vdb_free(void *ptr)
@@ -69,7 +102,7 @@ void *vdb_aligned_alloc(size_t align, size_t size)
         return NULL;
     if (posix_memalign(&p, align, size) != 0)
         return NULL;
-    return p;
+    return advised(p, size);
 }
 
 void vdb_aligned_free(void *ptr)

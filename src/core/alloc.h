@@ -25,6 +25,17 @@ void vdb_aligned_free(void *ptr);
 char *vdb_strdup(const char *s);
 char *vdb_strndup(const char *s, size_t n);
 
+/* Transparent huge pages: VDB_HUGE_PAGE is their size on x86-64 and
+ * arm64 (4 KiB base pages). vdb_advise_huge(p, len) asks the kernel to
+ * back the 2 MiB pages that [p, p + len) (rounded out to small pages)
+ * covers whole with huge pages when they are first touched (madvise
+ * MADV_HUGEPAGE; a hint: it changes no data and its failure is ignored).
+ * vdb_malloc & co. do it themselves for blocks of VDB_HUGE_ALLOC_MIN bytes
+ * or more. */
+#define VDB_HUGE_PAGE ((size_t)2 << 20)
+#define VDB_HUGE_ALLOC_MIN ((size_t)4 << 20)
+void vdb_advise_huge(void *p, size_t len);
+
 /* Overflow-checked a*b; returns 0 and writes *out on success, -1 on overflow. */
 static inline int vdb_mul_size(size_t a, size_t b, size_t *out)
 {

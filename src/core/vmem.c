@@ -1,6 +1,13 @@
 /* Address-space reservations; see vmem.h. We ask for a generous
  * reservation (MAP_NORESERVE: no commit charge until pages are touched) and
- * double it, with one move, in the rare case a store outgrows it. */
+ * double it, with one move, in the rare case a store outgrows it.
+ *
+ * Everything past the first 2 MiB is advised for transparent huge pages
+ * (alloc.h vdb_advise_huge): on this kind of VM a 4 KiB first-touch fault
+ * costs ~3 us, which capped appends near 350 MB/s (150 MB of 384-d rows in
+ * 0.44 s), while 2 MiB pages fill at memory speed (0.03 s). The first
+ * 2 MiB stays on small pages, so a small tenant's store is not rounded up
+ * to a huge page. */
 #include "vmem.h"
 
 #include <string.h>
@@ -25,9 +32,10 @@ static void *reserve(size_t bytes)
 {
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                    -1, 0);
-    /* No MADV_HUGEPAGE: measured here it did not make first-touch faults
-     * cheaper, and it would round every small tenant's store up to 2 MiB. */
-    return p == MAP_FAILED ? NULL : p;
+    if (p == MAP_FAILED)
+        return NULL;
+    vdb_advise_huge((unsigned char *)p + VDB_HUGE_PAGE, bytes - VDB_HUGE_PAGE);
+    return p;
 }
 
 static int grow_heap(vdb_vmem *mem, size_t bytes)

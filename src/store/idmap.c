@@ -88,6 +88,11 @@ int vdb_idmap_reserve(vdb_idmap *map, size_t count)
     return capacity == map->mask + 1 ? VDB_OK : rehash(map, capacity);
 }
 
+int vdb_idmap_has_room(const vdb_idmap *map, size_t count)
+{
+    return count <= (map->mask + 1) / 2;
+}
+
 /* Index of the slot holding key, or of the empty slot where it would go. */
 static size_t probe(const vdb_idmap *map, const char *key, uint64_t hash)
 {

@@ -28,6 +28,9 @@ int vdb_idmap_remove(vdb_idmap *map, const char *key);
 /* Ensures room for `count` entries without rehashing. 0 or VDB_ENOMEM. */
 int vdb_idmap_reserve(vdb_idmap *map, size_t count);
 
+/* 1 when vdb_idmap_reserve(map, count) would not rehash. */
+int vdb_idmap_has_room(const vdb_idmap *map, size_t count);
+
 size_t vdb_idmap_size(const vdb_idmap *map);
 size_t vdb_idmap_memory(const vdb_idmap *map);
 

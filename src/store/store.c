@@ -155,6 +155,23 @@ static void store_free(vdb_store *store)
     vdb_free(store);
 }
 
+/* One write in memory form: what a WAL record says, as the live write
+ * path holds it (no encode/decode round trip) and as replay decodes it. */
+typedef struct batch_ref {
+    int type; /* VDB_WAL_REC_* */
+    size_t n;
+    const float *vectors;     /* upsert only */
+    const char *const *ids;
+    const char *const *metas; /* upsert only; may be NULL */
+} batch_ref;
+
+static int apply_batch(vdb_vecset *set, const batch_ref *b, vdb_error *err)
+{
+    if (b->type == VDB_WAL_REC_UPSERT)
+        return vdb_vecset_upsert(set, b->n, b->vectors, b->ids, b->metas, NULL, NULL, err);
+    return vdb_vecset_delete(set, b->n, b->ids, NULL, err);
+}
+
 static int apply_record(vdb_vecset *set, int type, const void *payload, size_t len,
                         vdb_error *err)
 {
@@ -162,11 +179,8 @@ static int apply_record(vdb_vecset *set, int type, const void *payload, size_t l
     int rc = vdb_walrec_decode(type, payload, len, vdb_vecset_dim(set), &batch, err);
     if (rc != VDB_OK)
         return rc;
-    if (type == VDB_WAL_REC_UPSERT)
-        rc = vdb_vecset_upsert(set, batch.n, batch.vectors, batch.ids, batch.metas, NULL, NULL,
-                               err);
-    else
-        rc = vdb_vecset_delete(set, batch.n, batch.ids, NULL, err);
+    batch_ref ref = {type, batch.n, batch.vectors, batch.ids, batch.metas};
+    rc = apply_batch(set, &ref, err);
     vdb_walrec_batch_free(&batch);
     return rc;
 }
@@ -387,18 +401,49 @@ static int check_strings(size_t n, const char *const *ids, const char *const *me
     return VDB_OK;
 }
 
-/* Logs and applies one record with `writer` held. On success *lsn is the
- * record to wait for. */
-static int log_and_apply(vdb_store *store, int type, const unsigned char *payload, size_t len,
-                         uint64_t *lsn, vdb_error *err)
+/* Logs one record (its payload in pieces) and applies the batch it
+ * encodes, with `writer` held. The batch is applied from the caller's
+ * arrays, not decoded back from the payload: the same values either way
+ * (replay decodes them), without another copy of every vector. On success
+ * *lsn is the record to wait for. */
+static int log_and_apply(vdb_store *store, const vdb_wal_piece *pieces, size_t count,
+                         const batch_ref *batch, uint64_t *lsn, vdb_error *err)
 {
     uint32_t rows_before;
-    int rc = vdb_wal_append(store->wal, type, payload, len, lsn, err);
+    vdb_vecset_pending pending;
+    int rc = vdb_wal_append_pieces(store->wal, batch->type, pieces, count, lsn, err);
     if (rc != VDB_OK)
         return rc;
-    pthread_rwlock_wrlock(&store->rw);
-    rows_before = vdb_vecset_rows(store->set);
-    rc = apply_record(store->set, type, payload, len, err);
+    if (batch->type == VDB_WAL_REC_UPSERT && !vdb_vecset_upsert_room(store->set, batch->n) &&
+        (size_t)vdb_vecset_rows(store->set) + batch->n <= VDB_MAX_VECTORS) {
+        /* Growing moves arrays readers use: only that holds them off. */
+        pthread_rwlock_wrlock(&store->rw);
+        rc = vdb_vecset_reserve(store->set, (size_t)vdb_vecset_rows(store->set) + batch->n, err);
+        pthread_rwlock_unlock(&store->rw);
+        if (rc != VDB_OK) {
+            vdb_wal_rollback(store->wal, *lsn, NULL);
+            return rc;
+        }
+    }
+    if (batch->type == VDB_WAL_REC_UPSERT && vdb_vecset_upsert_room(store->set, batch->n)) {
+        /* Copy and normalize the rows with readers (queries, the indexer)
+         * still running: they never look past the last row, and the writer
+         * mutex keeps every other write out. Only the publish below holds
+         * them off, for the few microseconds of the id-map updates. */
+        rc = vdb_vecset_upsert_prepare(store->set, batch->n, batch->vectors, batch->ids,
+                                       batch->metas, &pending, err);
+        if (rc != VDB_OK) {
+            vdb_wal_rollback(store->wal, *lsn, NULL);
+            return rc;
+        }
+        pthread_rwlock_wrlock(&store->rw);
+        rows_before = vdb_vecset_rows(store->set);
+        vdb_vecset_upsert_commit(store->set, &pending, NULL, NULL);
+    } else {
+        pthread_rwlock_wrlock(&store->rw);
+        rows_before = vdb_vecset_rows(store->set);
+        rc = apply_batch(store->set, batch, err);
+    }
     if (rc == VDB_OK) {
         vdb_store_filter_sync(store, rows_before);
         vdb_store_codes_after_write(store);
@@ -463,8 +508,8 @@ int vdb_store_add(vdb_store *store, size_t n, const float *vectors, const char *
 {
     const char **all = NULL;
     char *uuids = NULL;
-    unsigned char *payload = NULL;
-    size_t len = 0;
+    unsigned char head[8], *tail = NULL;
+    size_t tail_len = 0;
     uint64_t lsn = 0;
     int rc;
     if (n == 0 || vectors == NULL)
@@ -474,22 +519,25 @@ int vdb_store_add(vdb_store *store, size_t n, const float *vectors, const char *
     if ((rc = resolve_ids(n, ids, &all, &uuids, err)) != VDB_OK)
         return rc;
     if ((rc = check_strings(n, all, metas, err)) != VDB_OK ||
-        (rc = vdb_walrec_encode_upsert(n, store->config.dim, vectors, all, metas, &payload, &len,
-                                       err)) != VDB_OK)
+        (rc = vdb_walrec_encode_upsert_parts(n, store->config.dim, all, metas, head, &tail,
+                                             &tail_len, err)) != VDB_OK)
         goto cleanup;
+    vdb_wal_piece pieces[3] = {
+        {head, sizeof(head)}, {vectors, n * store->config.dim * sizeof(float)}, {tail, tail_len}};
+    batch_ref batch = {VDB_WAL_REC_UPSERT, n, vectors, all, metas};
     pthread_mutex_lock(&store->writer);
     if ((rc = vdb_store__writable(store, err)) == VDB_OK &&
         (rc = vdb_vecset_validate(store->set, n, vectors, all, metas, err)) == VDB_OK)
-        rc = log_and_apply(store, VDB_WAL_REC_UPSERT, payload, len, &lsn, err);
+        rc = log_and_apply(store, pieces, 3, &batch, &lsn, err);
     pthread_mutex_unlock(&store->writer);
     if (rc != VDB_OK)
         goto cleanup;
-    vdb_free(payload);
-    payload = NULL;
+    vdb_free(tail);
+    tail = NULL;
     if ((rc = commit(store, lsn, err)) == VDB_OK && ids_out != NULL)
         rc = copy_ids_out(n, all, ids_out, err);
 cleanup:
-    vdb_free(payload);
+    vdb_free(tail);
     vdb_free(uuids);
     vdb_free(all);
     return rc;
@@ -514,9 +562,12 @@ static int delete_live_locked(vdb_store *store, size_t n, const char *const *ids
     for (size_t i = 0; i < n; i++)
         if (ids[i] != NULL && vdb_vecset_find(store->set, ids[i]) >= 0)
             live[count++] = ids[i];
-    if (count > 0 && (rc = vdb_walrec_encode_delete(count, live, &payload, &len, err)) == VDB_OK &&
-        (rc = log_and_apply(store, VDB_WAL_REC_DELETE, payload, len, lsn, err)) == VDB_OK)
-        *deleted = count;
+    if (count > 0 && (rc = vdb_walrec_encode_delete(count, live, &payload, &len, err)) == VDB_OK) {
+        vdb_wal_piece piece = {payload, len};
+        batch_ref batch = {VDB_WAL_REC_DELETE, count, NULL, live, NULL};
+        if ((rc = log_and_apply(store, &piece, 1, &batch, lsn, err)) == VDB_OK)
+            *deleted = count;
+    }
     vdb_free(payload);
     vdb_free(live);
     return rc;

@@ -626,6 +626,15 @@ int vdb_vecfile_has_norms(const vdb_vecfile *f) { return f->has_norms; }
 int vdb_vecfile_fd(const vdb_vecfile *f) { return f->fd; }
 uint64_t vdb_vecfile_data_offset(const vdb_vecfile *f) { return f->vectors.data_off; }
 
+const float *vdb_vecfile_buffer_rows(const vdb_vecfile *f)
+{
+    /* open_any checked that the data lies inside the buffer. */
+    const unsigned char *at = f->mem != NULL ? f->mem + f->vectors.data_off : NULL;
+    if (at == NULL || (uintptr_t)at % _Alignof(float) != 0)
+        return NULL;
+    return (const float *)(const void *)at;
+}
+
 static int read_array(vdb_vecfile *f, const array_loc *a, size_t width, size_t first,
                       size_t count, float *out, vdb_error *err)
 {

@@ -71,6 +71,13 @@ int vdb_vecfile_read_norms(vdb_vecfile *file, size_t first, size_t count, float 
  * numpy wrote) or mmap fails; callers then fall back to read_rows. */
 const float *vdb_vecfile_map(vdb_vecfile *file, vdb_error *err);
 
+/* Buffer mode only (vdb_vecfile_open_buffer): the rows * dim floats in
+ * place inside the caller's buffer, borrowed for as long as that buffer
+ * lives, so an upload is not copied before it is logged. NULL (no error)
+ * for a file, or when the data is not 4-byte aligned in the buffer; the
+ * caller then copies with vdb_vecfile_read_rows. */
+const float *vdb_vecfile_buffer_rows(const vdb_vecfile *file);
+
 /* The open descriptor (borrowed until close) and the file offset of the
  * vector data, for vdb_vecset_open_mapped. */
 int vdb_vecfile_fd(const vdb_vecfile *file);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../core/alloc.h"
+#include "../core/finite.h"
 #include "../core/limits.h"
 #include "../core/pool.h"
 #include "../core/vmem.h"
@@ -207,22 +208,10 @@ int vdb_vecset_reserve(vdb_vecset *set, size_t rows, vdb_error *err)
     return VDB_OK;
 }
 
-/* Index of the first NaN/Inf component, or dim. The branch-free scan over
- * the exponent bits vectorizes; the slow search runs only on failure. */
+/* Index of the first NaN/Inf component of a row, or dim. */
 static uint32_t first_nonfinite(const float *v, uint32_t dim)
 {
-    uint32_t bad = 0;
-    for (uint32_t c = 0; c < dim; c++) {
-        uint32_t bits;
-        memcpy(&bits, &v[c], sizeof(bits));
-        bad |= (uint32_t)((bits & 0x7F800000u) == 0x7F800000u);
-    }
-    if (!bad)
-        return dim;
-    for (uint32_t c = 0; c < dim; c++)
-        if (!isfinite(v[c]))
-            return c;
-    return dim;
+    return (uint32_t)vdb_first_nonfinite(v, dim);
 }
 
 int vdb_vecset_validate(const vdb_vecset *set, size_t n, const float *vectors,
@@ -434,44 +423,79 @@ static int validate_strings(const vdb_vecset *set, size_t n, const float *vector
     return VDB_OK;
 }
 
-int vdb_vecset_upsert(vdb_vecset *set, size_t n, const float *vectors, const char *const *ids,
-                      const char *const *metas, uint32_t *rows_out, size_t *replaced,
-                      vdb_error *err)
+int vdb_vecset_upsert_room(const vdb_vecset *set, size_t n)
+{
+    return (size_t)set->rows + n <= set->capacity &&
+           vdb_idmap_has_room(set->map, vdb_idmap_size(set->map) + n);
+}
+
+void vdb_vecset_pending_free(vdb_vecset_pending *pending)
+{
+    batch_strings strings = {pending->id_copies, pending->meta_copies,
+                             pending->id_copies != NULL ? pending->n : 0};
+    batch_strings_free(&strings);
+    vdb_free(pending->keep);
+    memset(pending, 0, sizeof(*pending));
+}
+
+int vdb_vecset_upsert_prepare(vdb_vecset *set, size_t n, const float *vectors,
+                              const char *const *ids, const char *const *metas,
+                              vdb_vecset_pending *pending, vdb_error *err)
 {
     batch_strings strings = {0};
-    unsigned char *keep = NULL;
     size_t *source = NULL;
-    size_t kept, staged = 0, replaced_count = 0;
-    int rc = validate_strings(set, n, vectors, ids, metas, err);
-    if (rc != VDB_OK)
+    size_t kept, staged = 0;
+    int rc;
+    memset(pending, 0, sizeof(*pending));
+    if ((rc = validate_strings(set, n, vectors, ids, metas, err)) != VDB_OK)
         return rc;
-    keep = vdb_malloc(n);
+    pending->keep = vdb_malloc(n);
     source = vdb_malloc(n * sizeof(size_t));
-    if (keep == NULL || source == NULL) {
+    if (pending->keep == NULL || source == NULL) {
         rc = vdb_error_set(err, VDB_ENOMEM, "cannot add %zu vectors: out of memory", n);
         goto cleanup;
     }
-    kept = mark_last_wins(n, ids, keep, &rc);
+    kept = mark_last_wins(n, ids, pending->keep, &rc);
     if (rc != VDB_OK || (rc = grow(set, (size_t)set->rows + kept)) != VDB_OK ||
         (rc = vdb_idmap_reserve(set->map, vdb_idmap_size(set->map) + kept)) != VDB_OK ||
-        (rc = batch_strings_copy(&strings, n, keep, ids, metas)) != VDB_OK) {
+        (rc = batch_strings_copy(&strings, n, pending->keep, ids, metas)) != VDB_OK) {
         vdb_error_set(err, rc, "cannot add %zu vectors: %s", n, vdb_err_text(rc));
         goto cleanup;
     }
     for (size_t i = 0; i < n; i++)
-        if (keep[i])
+        if (pending->keep[i])
             source[staged++] = i;
     if ((rc = stage_vectors(set, vectors, source, staged, err)) != VDB_OK)
         goto cleanup;
+    pending->n = n;
+    pending->staged = staged;
+    pending->ids = ids;
+    pending->id_copies = strings.ids;
+    pending->meta_copies = strings.metas;
+    strings.ids = strings.metas = NULL;
+    strings.count = 0;
+cleanup:
+    batch_strings_free(&strings);
+    vdb_free(source);
+    if (rc != VDB_OK) {
+        vdb_free(pending->keep);
+        memset(pending, 0, sizeof(*pending));
+    }
+    return rc;
+}
 
-    for (size_t i = 0; i < n; i++) {
+void vdb_vecset_upsert_commit(vdb_vecset *set, vdb_vecset_pending *pending, uint32_t *rows_out,
+                              size_t *replaced)
+{
+    size_t replaced_count = 0;
+    for (size_t i = 0; i < pending->n; i++) {
         int64_t old;
-        if (!keep[i]) {
+        if (!pending->keep[i]) {
             if (rows_out != NULL)
                 rows_out[i] = UINT32_MAX;
             continue;
         }
-        old = vdb_idmap_get(set->map, ids[i]);
+        old = vdb_idmap_get(set->map, pending->ids[i]);
         if (old >= 0) {
             set_deleted(set, (uint32_t)old);
             set->live--;
@@ -479,15 +503,22 @@ int vdb_vecset_upsert(vdb_vecset *set, size_t n, const float *vectors, const cha
         }
         if (rows_out != NULL)
             rows_out[i] = set->rows;
-        commit_row(set, strings.ids[i], strings.metas[i]);
-        strings.ids[i] = strings.metas[i] = NULL; /* now owned by the set */
+        commit_row(set, pending->id_copies[i], pending->meta_copies[i]);
+        pending->id_copies[i] = pending->meta_copies[i] = NULL; /* now owned by the set */
     }
     if (replaced != NULL)
         *replaced = replaced_count;
-cleanup:
-    batch_strings_free(&strings);
-    vdb_free(keep);
-    vdb_free(source);
+    vdb_vecset_pending_free(pending);
+}
+
+int vdb_vecset_upsert(vdb_vecset *set, size_t n, const float *vectors, const char *const *ids,
+                      const char *const *metas, uint32_t *rows_out, size_t *replaced,
+                      vdb_error *err)
+{
+    vdb_vecset_pending pending;
+    int rc = vdb_vecset_upsert_prepare(set, n, vectors, ids, metas, &pending, err);
+    if (rc == VDB_OK)
+        vdb_vecset_upsert_commit(set, &pending, rows_out, replaced);
     return rc;
 }
 

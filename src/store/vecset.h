@@ -57,6 +57,41 @@ int vdb_vecset_upsert(vdb_vecset *set, size_t n, const float *vectors, const cha
                       const char *const *metas, uint32_t *rows_out, size_t *replaced,
                       vdb_error *err);
 
+/* vdb_vecset_upsert in two steps, so the store can copy and normalize a
+ * batch without holding readers off (store.c):
+ *
+ *   vdb_vecset_upsert_room(set, n) == 0 when the arrays already have room
+ *     for n more rows; otherwise the caller must call
+ *     vdb_vecset_upsert_prepare with readers held off (it grows arrays
+ *     they read).
+ *   vdb_vecset_upsert_prepare validates the batch, copies its strings and
+ *     stages its vectors into the rows past the last one (invisible to
+ *     readers, who never look past vdb_vecset_rows), and fills *pending
+ *     (caller-provided; release with vdb_vecset_pending_free when not
+ *     committed). With room, it may run while readers read.
+ *   vdb_vecset_upsert_commit publishes the rows (ids, tombstones of
+ *     replaced rows, the row count); it cannot fail and must run with
+ *     readers held off. No other write may come between the two steps.
+ *
+ * Same arguments and errors as vdb_vecset_upsert; nothing visible changes
+ * until the commit. */
+typedef struct vdb_vecset_pending {
+    size_t n;
+    size_t staged;
+    const char *const *ids; /* borrowed from the caller until the commit */
+    unsigned char *keep;
+    char **id_copies;
+    char **meta_copies;
+} vdb_vecset_pending;
+
+int vdb_vecset_upsert_room(const vdb_vecset *set, size_t n);
+int vdb_vecset_upsert_prepare(vdb_vecset *set, size_t n, const float *vectors,
+                              const char *const *ids, const char *const *metas,
+                              vdb_vecset_pending *pending, vdb_error *err);
+void vdb_vecset_upsert_commit(vdb_vecset *set, vdb_vecset_pending *pending, uint32_t *rows_out,
+                              size_t *replaced);
+void vdb_vecset_pending_free(vdb_vecset_pending *pending);
+
 /* Tombstones the listed ids; unknown ids are ignored. *deleted (optional)
  * receives how many were live. Never fails except on bad arguments. */
 int vdb_vecset_delete(vdb_vecset *set, size_t n, const char *const *ids, size_t *deleted,

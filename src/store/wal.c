@@ -100,6 +100,15 @@ static uint32_t record_crc(uint32_t salt, const unsigned char *header, const voi
     return vdb_crc32c(crc, payload, len);
 }
 
+static uint32_t pieces_crc(uint32_t salt, const unsigned char *header, const vdb_wal_piece *pieces,
+                           size_t count)
+{
+    uint32_t crc = vdb_crc32c(salt, header + 4, 16);
+    for (size_t i = 0; i < count; i++)
+        crc = vdb_crc32c(crc, pieces[i].data, pieces[i].len);
+    return crc;
+}
+
 /* Checks a record header + payload held in memory; 1 when valid. */
 static int record_valid(uint32_t salt, const unsigned char *p, size_t avail)
 {
@@ -426,14 +435,25 @@ void vdb_wal_close(vdb_wal *wal)
 int vdb_wal_append(vdb_wal *wal, int type, const void *payload, size_t len, uint64_t *lsn_out,
                    vdb_error *err)
 {
+    vdb_wal_piece one = {payload, len};
+    return vdb_wal_append_pieces(wal, type, &one, 1, lsn_out, err);
+}
+
+int vdb_wal_append_pieces(vdb_wal *wal, int type, const vdb_wal_piece *pieces, size_t count,
+                          uint64_t *lsn_out, vdb_error *err)
+{
     unsigned char header[REC_HEADER];
-    uint64_t lsn, at;
+    uint64_t lsn, at, off;
+    size_t len = 0;
     int rc;
     if (wal->read_only)
         return vdb_error_set(err, VDB_EREADONLY, "%s: opened read-only", wal->path);
-    if (len > VDB_WAL_MAX_RECORD)
-        return vdb_error_set(err, VDB_ETOOBIG, "WAL record of %zu bytes over the %u limit", len,
-                             VDB_WAL_MAX_RECORD);
+    for (size_t i = 0; i < count; i++) {
+        if (pieces[i].len > VDB_WAL_MAX_RECORD - len)
+            return vdb_error_set(err, VDB_ETOOBIG, "WAL record over the %u-byte limit",
+                                 VDB_WAL_MAX_RECORD);
+        len += pieces[i].len;
+    }
     pthread_mutex_lock(&wal->mu);
     rc = wal->failed;
     lsn = wal->last_lsn + 1;
@@ -448,10 +468,15 @@ int vdb_wal_append(vdb_wal *wal, int type, const void *payload, size_t len, uint
     header[16] = (unsigned char)type;
     header[17] = (unsigned char)(type >> 8);
     header[18] = header[19] = 0;
-    vdb_put32le(header + 20, record_crc(wal->salt, header, payload, len));
-    if ((rc = vdb_fsx_write(wal->fd, header, REC_HEADER, (off_t)at, wal->path, err)) != VDB_OK ||
-        (rc = vdb_fsx_write(wal->fd, payload, len, (off_t)(at + REC_HEADER), wal->path, err)) !=
-            VDB_OK) {
+    vdb_put32le(header + 20, pieces_crc(wal->salt, header, pieces, count));
+    rc = vdb_fsx_write(wal->fd, header, REC_HEADER, (off_t)at, wal->path, err);
+    off = at + REC_HEADER;
+    for (size_t i = 0; rc == VDB_OK && i < count; i++) {
+        if (pieces[i].len > 0)
+            rc = vdb_fsx_write(wal->fd, pieces[i].data, pieces[i].len, (off_t)off, wal->path, err);
+        off += pieces[i].len;
+    }
+    if (rc != VDB_OK) {
         /* Best effort: cut the partial record so the file ends on a good one;
          * the log is failed either way and recovery would drop it. */
         vdb_fsx_truncate(wal->fd, (off_t)at, wal->path, NULL);

@@ -64,6 +64,19 @@ void vdb_wal_close(vdb_wal *wal);
 int vdb_wal_append(vdb_wal *wal, int type, const void *payload, size_t len, uint64_t *lsn_out,
                    vdb_error *err);
 
+/* One contiguous part of a record's payload. */
+typedef struct vdb_wal_piece {
+    const void *data;
+    size_t len;
+} vdb_wal_piece;
+
+/* vdb_wal_append for a payload given as `count` pieces written back to
+ * back (the record is the same bytes as their concatenation), so a batch's
+ * vectors go to the file straight from the caller's buffer instead of
+ * being copied into an encoded payload first. Same errors. */
+int vdb_wal_append_pieces(vdb_wal *wal, int type, const vdb_wal_piece *pieces, size_t count,
+                          uint64_t *lsn_out, vdb_error *err);
+
 /* Removes the last appended record (lsn must be the last LSN) before it was
  * committed: used when applying it in memory failed, so a rejected request
  * leaves no record. Waits for an fsync in flight first (it may have taken

@@ -25,30 +25,30 @@ static unsigned char *put_str(unsigned char *p, const char *s, size_t len)
     return p + len + 1;
 }
 
-int vdb_walrec_encode_upsert(size_t n, uint32_t dim, const float *vectors,
-                             const char *const *ids, const char *const *metas,
-                             unsigned char **out, size_t *len, vdb_error *err)
+int vdb_walrec_encode_upsert_parts(size_t n, uint32_t dim, const char *const *ids,
+                                   const char *const *metas, unsigned char head[8],
+                                   unsigned char **tail, size_t *tail_len, vdb_error *err)
 {
-    size_t total, vec_bytes;
+    size_t total, vec_bytes, strings = 0;
     unsigned char *buf, *p;
-    if (vdb_mul_size(n, (size_t)dim * sizeof(float), &vec_bytes) != 0 ||
+    if (n > UINT32_MAX || vdb_mul_size(n, (size_t)dim * sizeof(float), &vec_bytes) != 0 ||
         vec_bytes > VDB_WAL_MAX_RECORD)
         return vdb_error_set(err, VDB_ETOOBIG, "batch of %zu x %u is too large to log", n, dim);
     total = 8 + vec_bytes;
     for (size_t i = 0; i < n; i++) {
-        total += 4 + strlen(ids[i]) + 1 + 4;
+        size_t one = 4 + strlen(ids[i]) + 1 + 4;
         if (metas != NULL && metas[i] != NULL)
-            total += strlen(metas[i]) + 1;
+            one += strlen(metas[i]) + 1;
+        strings += one;
+        total += one;
         if (total > VDB_WAL_MAX_RECORD)
             return vdb_error_set(err, VDB_ETOOBIG, "batch over the %u-byte WAL record limit",
                                  VDB_WAL_MAX_RECORD);
     }
-    if ((buf = vdb_malloc(total)) == NULL)
+    if ((buf = vdb_malloc(strings)) == NULL)
         return vdb_error_set(err, VDB_ENOMEM, "no memory for a %zu-byte WAL record", total);
-    p = put32(buf, (uint32_t)n);
-    p = put32(p, dim);
-    memcpy(p, vectors, vec_bytes);
-    p += vec_bytes;
+    put32(put32(head, (uint32_t)n), dim);
+    p = buf;
     for (size_t i = 0; i < n; i++) {
         const char *meta = metas != NULL ? metas[i] : NULL;
         p = put_str(p, ids[i], strlen(ids[i]));
@@ -57,8 +57,8 @@ int vdb_walrec_encode_upsert(size_t n, uint32_t dim, const float *vectors,
         else
             p = put_str(p, meta, strlen(meta));
     }
-    *out = buf;
-    *len = total;
+    *tail = buf;
+    *tail_len = strings;
     return VDB_OK;
 }
 

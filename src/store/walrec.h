@@ -10,10 +10,15 @@
 
 #include "../core/err.h"
 
-/* Encodes an upsert batch into a new buffer (caller frees with vdb_free). */
-int vdb_walrec_encode_upsert(size_t n, uint32_t dim, const float *vectors,
-                             const char *const *ids, const char *const *metas,
-                             unsigned char **out, size_t *len, vdb_error *err);
+/* Encodes an upsert batch as the three pieces of its payload, so the
+ * vectors are logged from the caller's buffer without a copy: head (8
+ * bytes: n, dim; written into `head`), the n x dim float32 vectors as
+ * given, then the id/metadata tail in a new buffer (caller frees *tail
+ * with vdb_free). VDB_ETOOBIG when the payload would pass
+ * VDB_WAL_MAX_RECORD, VDB_ENOMEM. */
+int vdb_walrec_encode_upsert_parts(size_t n, uint32_t dim, const char *const *ids,
+                                   const char *const *metas, unsigned char head[8],
+                                   unsigned char **tail, size_t *tail_len, vdb_error *err);
 
 /* Encodes a delete batch of n ids into a new buffer (caller frees). */
 int vdb_walrec_encode_delete(size_t n, const char *const *ids, unsigned char **out, size_t *len,

@@ -131,12 +131,76 @@ static void test_member_scan(void **state)
     assert_int_equal(vdb_floatparse_member(toomany, strlen(toomany), "q", 1, 2, 8, &m, &err), VDB_EINVAL);
 }
 
+/* Hostile bodies: every prefix of a valid body is refused or read as
+ * something else, never read past its end (ASan builds check the reads);
+ * rows that grow after a short first one outrun the reservation and must
+ * still come back whole; a huge body behind a one-number first row is
+ * capped at max_rows. */
+static void test_hostile_and_reservation(void **state)
+{
+    vdb_floatmatrix m;
+    vdb_error err;
+    char *body = malloc(1 << 16);
+    (void)state;
+    strcpy(body, "{\"vectors\": [[1.5, -2], [3e2, 4.25e-1], [0, 0.125]], \"k\": 3}");
+    size_t full = strlen(body);
+    for (size_t cut = 0; cut < full; cut++) {
+        char *copy = malloc(cut + 1); /* exactly `cut` bytes plus the NUL a body carries */
+        memcpy(copy, body, cut);
+        copy[cut] = '\0';
+        int rc = vdb_floatparse_member(copy, cut, "vectors", 1, 100, 8, &m, &err);
+        if (rc == VDB_OK) {
+            /* Only a cut after the array can still parse it. */
+            assert_true(cut >= (size_t)(strstr(body, ", \"k\"") - body));
+            assert_int_equal(m.rows, 3);
+            vdb_floatmatrix_free(&m);
+        }
+        free(copy);
+    }
+    /* First row "[1]" then rows of 64 long numbers: far past the guess. */
+    size_t at = (size_t)sprintf(body, "{\"vectors\": [[1]");
+    for (int r = 1; r < 50; r++)
+        at += (size_t)sprintf(body + at, ", [%s]", "0.12345678901234567");
+    sprintf(body + at, "]}");
+    assert_int_equal(vdb_floatparse_member(body, strlen(body), "vectors", 1, 100, 8, &m, &err),
+                     VDB_OK);
+    assert_int_equal(m.rows, 50);
+    assert_true(m.data[49] == strtof("0.12345678901234567", NULL));
+    vdb_floatmatrix_free(&m);
+    /* A 1-component first row ahead of 60 KB: the reservation stops at
+     * max_rows (5), and the sixth row is refused. */
+    at = (size_t)sprintf(body, "{\"vectors\": [[1]");
+    while (at < 60000)
+        at += (size_t)sprintf(body + at, ", [2]");
+    sprintf(body + at, "]}");
+    assert_int_equal(vdb_floatparse_member(body, strlen(body), "vectors", 1, 5, 8, &m, &err),
+                     VDB_EINVAL);
+    /* Ragged after a reservation: the row is named. */
+    strcpy(body, "{\"vectors\": [[1, 2], [3, 4], [5]]}");
+    assert_int_equal(vdb_floatparse_member(body, strlen(body), "vectors", 1, 10, 8, &m, &err),
+                     VDB_EDIM);
+    assert_non_null(strstr(err.msg, "vectors[2]"));
+    /* Non-finite and non-numbers deep in a big matrix are named too. */
+    strcpy(body, "{\"vectors\": [[1, 2], [3, 1e39]]}");
+    assert_int_equal(vdb_floatparse_member(body, strlen(body), "vectors", 1, 10, 8, &m, &err),
+                     VDB_EINVAL);
+    assert_non_null(strstr(err.msg, "vectors[1][1]"));
+    strcpy(body, "{\"vectors\": [[1, 2], [3, null]]}");
+    assert_int_equal(vdb_floatparse_member(body, strlen(body), "vectors", 1, 10, 8, &m, &err),
+                     VDB_EINVAL);
+    strcpy(body, "{\"vectors\": [[1, 2], [3, 4,]]}");
+    assert_int_equal(vdb_floatparse_member(body, strlen(body), "vectors", 1, 10, 8, &m, &err),
+                     VDB_EPARSE);
+    free(body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_matches_strtof),
         cmocka_unit_test(test_edges),
         cmocka_unit_test(test_member_scan),
+        cmocka_unit_test(test_hostile_and_reservation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 #include "store_testutil.h"
 
 #include "core/alloc.h"
+#include "core/npy.h"
 #include "store/meta.h"
 #include "store/vecfile.h"
 
@@ -285,12 +286,62 @@ static int teardown(void **state)
     return 0;
 }
 
+/* An upload held in memory: the rows are read in place (no copy) when
+ * they are float-aligned in the buffer, refused in place (NULL, the caller
+ * copies) when they are not; a file-backed vecfile never lends its rows;
+ * every truncation of the buffer is refused, never read past. */
+static void test_buffer_rows_in_place(void **state)
+{
+    char header[256];
+    vdb_error err;
+    (void)state;
+    size_t head = vdb_npy_build(header, sizeof(header), "<f4", ROWS, DIM, 2);
+    assert_true(head > 0);
+    size_t len = head + sizeof(data);
+    unsigned char *buf = vdb_aligned_alloc(64, len + 1);
+    memcpy(buf, header, head);
+    memcpy(buf + head, data, sizeof(data));
+    vdb_vecfile *f = vdb_vecfile_open_buffer(buf, len, "upload", &err);
+    assert_non_null(f);
+    const float *rows = vdb_vecfile_buffer_rows(f);
+    assert_ptr_equal(rows, (const void *)(buf + head));
+    assert_memory_equal(rows, data, sizeof(data));
+    vdb_vecfile_close(f);
+    /* The same bytes one byte further on: the floats are misaligned. */
+    memmove(buf + 1, buf, len);
+    f = vdb_vecfile_open_buffer(buf + 1, len, "upload", &err);
+    assert_non_null(f);
+    assert_null(vdb_vecfile_buffer_rows(f));
+    float copy[ROWS * DIM];
+    assert_int_equal(vdb_vecfile_read_rows(f, 0, ROWS, copy, &err), VDB_OK);
+    assert_memory_equal(copy, data, sizeof(data));
+    vdb_vecfile_close(f);
+    memmove(buf, buf + 1, len);
+    for (size_t cut = 0; cut < len; cut += (cut < head + 8 ? 1 : 97)) {
+        unsigned char *part = vdb_malloc(cut ? cut : 1);
+        memcpy(part, buf, cut);
+        f = vdb_vecfile_open_buffer(part, cut, "upload", &err);
+        assert_null(f);
+        vdb_free(part);
+    }
+    vdb_aligned_free(buf);
+    /* A file never lends its rows. */
+    char path[600];
+    snprintf(path, sizeof(path), "%s/lend.npz", root);
+    assert_int_equal(vdb_vecfile_write(path, DIM, ROWS, row_fn, NULL, 0, NULL), VDB_OK);
+    f = vdb_vecfile_open(path, &err);
+    assert_non_null(f);
+    assert_null(vdb_vecfile_buffer_rows(f));
+    vdb_vecfile_close(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_and_numpy),
         cmocka_unit_test(test_hostile_files),
         cmocka_unit_test(test_shape_overflow),
+        cmocka_unit_test(test_buffer_rows_in_place),
         cmocka_unit_test(test_metadata_jsonl),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

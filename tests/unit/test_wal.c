@@ -414,6 +414,56 @@ static int teardown(void **state)
     return 0;
 }
 
+typedef struct whole {
+    size_t count;
+    unsigned char payload[256];
+    size_t len;
+} whole;
+
+static int keep_payload(void *ctx, uint64_t lsn, int type, const void *payload, size_t len,
+                        vdb_error *err)
+{
+    whole *w = ctx;
+    (void)lsn, (void)type, (void)err;
+    w->count++;
+    w->len = len;
+    if (len <= sizeof(w->payload))
+        memcpy(w->payload, payload, len);
+    return VDB_OK;
+}
+
+/* A record given in pieces is the record of their concatenation: same
+ * bytes and checksum on replay (empty pieces included), and the size limit
+ * applies to the sum. */
+static void test_append_pieces(void **state)
+{
+    char path[600];
+    vdb_wal_options o = {.policy = 0, .interval_ms = 0, .read_only = 0};
+    whole w = {0};
+    uint64_t lsn;
+    vdb_error err;
+    (void)state;
+    tu_path(path, sizeof(path), root, "pieces.log");
+    vdb_wal *wal = vdb_wal_open(path, &o, keep_payload, &w, NULL, NULL);
+    assert_non_null(wal);
+    static const char a[] = "head", b[] = "the-vectors", c[] = "tail";
+    vdb_wal_piece pieces[4] = {{a, 4}, {b, 11}, {"", 0}, {c, 4}};
+    assert_int_equal(vdb_wal_append_pieces(wal, VDB_WAL_REC_UPSERT, pieces, 4, &lsn, NULL), VDB_OK);
+    assert_int_equal(lsn, 1);
+    assert_int_equal(vdb_wal_commit(wal, lsn, NULL), VDB_OK);
+    vdb_wal_piece huge[2] = {{a, VDB_WAL_MAX_RECORD}, {b, 1}};
+    assert_int_equal(vdb_wal_append_pieces(wal, VDB_WAL_REC_UPSERT, huge, 2, &lsn, &err),
+                     VDB_ETOOBIG);
+    assert_false(vdb_wal_failed(wal)); /* refused before anything was written */
+    vdb_wal_close(wal);
+    wal = vdb_wal_open(path, &o, keep_payload, &w, NULL, NULL);
+    assert_non_null(wal);
+    assert_int_equal(w.count, 1);
+    assert_int_equal(w.len, 19);
+    assert_memory_equal(w.payload, "headthe-vectorstail", 19);
+    vdb_wal_close(wal);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -424,6 +474,7 @@ int main(void)
         cmocka_unit_test(test_interval_policy),
         cmocka_unit_test(test_failures_make_read_only),
         cmocka_unit_test(test_rollback_waits_for_fsync),
+        cmocka_unit_test(test_append_pieces),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
