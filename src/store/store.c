@@ -661,6 +661,7 @@ int vdb_store_adopt_dim(vdb_store *store, uint32_t dim, vdb_error *err)
         goto out;
     }
     vdb_store_index_close(store);
+    vdb_store_calib_close(store); /* index_after_load opens both again */
     pthread_rwlock_wrlock(&store->rw);
     old = store->set;
     store->set = fresh;
