@@ -18,7 +18,7 @@
  *                       [--json] [--curve] [--dir TMPDIR]
  *                       [--data F.npy --query-file Q.npy [--metric cosine|l2|dot]]
  * With --data the store gets F's rows (at most N) and the timed queries are
- * Q's first ones; the calibration's real-query warm-up uses Q's last 200. */
+ * Q's first ones; the calibration's real-query warm-up uses Q's last 400. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,7 +158,7 @@ static void run_case(const fam_case *c, const char *tmp, uint32_t n, size_t nq, 
         vdb_query_params p = {.k = K};
         answer one;
         vdb_rng_seed(&rng, 4242);
-        for (int i = 0; warm != NULL && i < 200; i++) {
+        for (int i = 0; warm != NULL && i < 400; i++) {
             if (c->queries != NULL) /* the given queries' tail: apart from the timed ones */
                 memcpy(warm, c->queries + (c->nqueries - 1 - (size_t)i % c->nqueries) * c->dim,
                        c->dim * sizeof(float));
@@ -185,7 +185,8 @@ static void run_case(const fam_case *c, const char *tmp, uint32_t n, size_t nq, 
                 if (cv->total[k][e] > 0)
                     printf("  class %d %.4f (lb %.4f)", k,
                            (double)cv->hits[k][e] / (double)cv->total[k][e],
-                           vdb_calib_lcb(cv->hits[k][e], cv->total[k][e]));
+                           vdb_calib_lcb((double)cv->hits[k][e] / (double)cv->total[k][e],
+                                         cv->probes[k][e]));
             printf("\n");
         }
     }

@@ -20,15 +20,24 @@
 #include "store_index.h"
 #include "store_int.h"
 
-#define CALIB_PROBES 200u      /* sampled probes, half near, half spread */
-#define CALIB_RESERVOIR 64u    /* recent real queries kept as probes */
-#define CALIB_REAL_MIN 32u     /* real queries that replace the spread class */
-#define CALIB_SMALL_BAND 50u   /* probes per class for the filtered/big-k bands */
+/* A 95% bound of 0.99 needs about 300 probe queries that all succeed
+ * (Wilson, n = queries): each class gets that many. */
+#define CALIB_PROBES 640u      /* sampled probes, half near, half spread */
+#define CALIB_RESERVOIR 512u   /* recent real queries kept as probes (at most) */
+#define CALIB_RESERVOIR_BYTES (4u << 20) /* ... and at most this much memory */
+#define CALIB_REAL_MIN 320u    /* real queries that take over from the others */
+#define CALIB_SMALL_BAND 320u  /* probes per class for the filtered/big-k bands */
+/* Screening: an ef is first measured on CALIB_SCREEN probes per class; only
+ * when each class's mean there reaches CALIB_SCREEN_RECALL (below every
+ * practical target) does it get the rest. Low efs, which no target will
+ * pick, then cost a tenth; their bounds stay weak, which is what they are. */
+#define CALIB_SCREEN 64u
+#define CALIB_SCREEN_RECALL 0.9
 #define CALIB_CHUNK 4u         /* probes per read-guard hold */
 #define CALIB_MIN_ROWS 64u     /* below this there is nothing to calibrate */
 #define CALIB_STOP_LCB 0.999   /* a curve stops once this bound is reached */
 #define CALIB_OFFER_EVERY 16u  /* sample real queries without a lock per query */
-#define CALIB_FORMAT "vdb-calib 2"
+#define CALIB_FORMAT "vdb-calib 3"
 
 const uint32_t vdb_calib_ef_ladder[VDB_CALIB_NEF] = {10,  16,  24,  32,  48,   64,   96,   128,
                                                      192, 256, 384, 512, 768, 1024, 1536, 2048};
@@ -48,12 +57,12 @@ struct vdb_store_calib {
     vdb_rng rng;                 /* reservoir sampling */
 };
 
-double vdb_calib_lcb(uint64_t hits, uint64_t total)
+double vdb_calib_lcb(double p, uint64_t queries)
 {
-    if (total == 0)
+    if (queries == 0)
         return 0.0;
     const double z = 1.6449; /* one-sided 95% */
-    double n = (double)total, p = (double)hits / n;
+    double n = (double)queries;
     double centre = p + z * z / (2 * n);
     double spread = z * sqrt(p * (1 - p) / n + z * z / (4 * n * n));
     double lcb = (centre - spread) / (1 + z * z / n);
@@ -77,7 +86,7 @@ double vdb_calib_curve_lcb(const vdb_calib_curve *curve, uint32_t i, double *mea
             uint64_t h = curve->hits[c][i], t = curve->total[c][i];
             if (!(curve->classes & (1u << c)) || t == 0)
                 continue;
-            double b = vdb_calib_lcb(h, t);
+            double b = vdb_calib_lcb((double)h / (double)t, curve->probes[c][i]);
             if (!any || b < lo) {
                 lo = b;
                 m = (double)h / (double)t;
@@ -97,6 +106,14 @@ int vdb_calib_pick(const vdb_calib_curve *curve, double target)
     return -1;
 }
 
+/* Reservoir slots for this dimension: CALIB_RESERVOIR, fewer for wide
+ * vectors so a store's reservoir stays within CALIB_RESERVOIR_BYTES. */
+static uint32_t reservoir_cap(uint32_t dim)
+{
+    size_t fit = CALIB_RESERVOIR_BYTES / ((size_t)dim * sizeof(float));
+    return fit < CALIB_RESERVOIR ? (uint32_t)fit : CALIB_RESERVOIR;
+}
+
 static double now_s(clockid_t clock)
 {
     struct timespec ts;
@@ -114,7 +131,7 @@ static int calib_path(const vdb_store *store, char *path, size_t cap)
 static int save(const vdb_store *store, const vdb_calib *cal, vdb_error *err)
 {
     char path[PATH_MAX], tmp[PATH_MAX + 8];
-    size_t cap = 64 * 1024, len = 0;
+    size_t cap = 128 * 1024, len = 0;
     char *text = vdb_malloc(cap);
     int rc, fd;
     if (text == NULL)
@@ -130,8 +147,8 @@ static int save(const vdb_store *store, const vdb_calib *cal, vdb_error *err)
             for (uint32_t i = 0; i < c->measured; i++) {
                 PUT(" %.17g", c->ns[i]);
                 for (int k2 = 0; k2 < VDB_CALIB_NCLASS; k2++)
-                    PUT(" %llu %llu", (unsigned long long)c->hits[k2][i],
-                        (unsigned long long)c->total[k2][i]);
+                    PUT(" %llu %llu %u", (unsigned long long)c->hits[k2][i],
+                        (unsigned long long)c->total[k2][i], c->probes[k2][i]);
             }
             PUT("\n");
         }
@@ -194,10 +211,12 @@ static int load(const vdb_store *store, vdb_calib *cal)
                     goto done;
                 for (int k2 = 0; k2 < VDB_CALIB_NCLASS; k2++) {
                     unsigned long long h, t;
-                    if (fscanf(f, "%llu %llu", &h, &t) != 2 || h > t)
+                    unsigned q;
+                    if (fscanf(f, "%llu %llu %u", &h, &t, &q) != 3 || h > t || q > t)
                         goto done;
                     c->hits[k2][i] = h;
                     c->total[k2][i] = t;
+                    c->probes[k2][i] = q;
                 }
             }
         }
@@ -285,7 +304,8 @@ void vdb_store_calib_offer(vdb_store *store, const float *query)
     /* The first queries all enter, so a store learns its workload early;
      * later ones are sampled (a lock per query would cost on hot paths). */
     uint64_t seen = atomic_fetch_add(&c->seen, 1);
-    if (seen >= CALIB_RESERVOIR && seen % CALIB_OFFER_EVERY != 0)
+    uint32_t cap = reservoir_cap(dim);
+    if (seen >= cap && seen % CALIB_OFFER_EVERY != 0)
         return;
     /* A query repeated (a health probe, a retry) is one query: counting it
      * many times would bound recall on one vector. */
@@ -297,11 +317,10 @@ void vdb_store_calib_offer(vdb_store *store, const float *query)
             return;
         }
     if (c->reservoir == NULL)
-        c->reservoir = vdb_malloc((size_t)CALIB_RESERVOIR * dim * sizeof(float));
+        c->reservoir = vdb_malloc((size_t)cap * dim * sizeof(float));
     if (c->reservoir != NULL) {
-        uint64_t slot = c->offered < CALIB_RESERVOIR ? c->offered
-                                                     : vdb_rng_below(&c->rng, c->offered + 1);
-        if (slot < CALIB_RESERVOIR) {
+        uint64_t slot = c->offered < cap ? c->offered : vdb_rng_below(&c->rng, c->offered + 1);
+        if (slot < cap) {
             memcpy(c->reservoir + slot * dim, query, dim * sizeof(float));
             c->rhash[slot] = h;
             if (slot >= c->nreservoir)
@@ -310,7 +329,7 @@ void vdb_store_calib_offer(vdb_store *store, const float *query)
         c->offered++;
         /* Enough real queries to stand for the workload: measure them,
          * once, instead of the guessed spread class. */
-        if (c->offered == CALIB_REAL_MIN && c->cal.valid &&
+        if (c->offered == CALIB_REAL_MIN && cap >= CALIB_REAL_MIN && c->cal.valid &&
             !(c->cal.curve[0][0].classes & (1u << VDB_CALIB_REAL))) {
             c->stale = 1;
             kick = 1;
@@ -388,7 +407,7 @@ static int make_probes(vdb_store *store, vdb_rng *rng, probe_set *ps, vdb_error 
     static const double scales[] = {0.05, 0.2, 0.5, 1.0};
     vdb_store_calib *c = store->calib;
     uint32_t dim = store->config.dim;
-    uint32_t want = CALIB_PROBES + CALIB_RESERVOIR;
+    uint32_t want = CALIB_PROBES + reservoir_cap(dim);
     ps->q = vdb_malloc((size_t)want * dim * sizeof(float));
     ps->src = vdb_malloc(want * sizeof(uint32_t));
     ps->cls = vdb_malloc(want);
@@ -488,12 +507,13 @@ static int measure(vdb_store *store, const probe_set *ps, vdb_calib *cal, const 
     vdb_hit *truth = vdb_malloc((size_t)ps->n * kmax * sizeof(vdb_hit));
     size_t *tcount = vdb_malloc(ps->n * sizeof(size_t));
     vdb_hit *got = vdb_malloc(kmax * sizeof(vdb_hit));
+    uint8_t *done = vdb_malloc(ps->n ? ps->n : 1); /* probes measured at this ef */
     uint64_t epoch = vdb_store_index_epoch(store);
     double gemm_ns = 0, gemm_rows = 0;
     int rc = VDB_OK;
     band_hook hook;
     vdb_filter_hook fh = {band_accept, &hook};
-    if (truth == NULL || tcount == NULL || got == NULL) {
+    if (truth == NULL || tcount == NULL || got == NULL || done == NULL) {
         rc = vdb_error_set(err, VDB_ENOMEM, "no memory for calibration results");
         goto done;
     }
@@ -580,6 +600,19 @@ static int measure(vdb_store *store, const probe_set *ps, vdb_calib *cal, const 
                 uint32_t np = 0, used[VDB_CALIB_NCLASS] = {0};
                 if (ef < k && e + 1 < VDB_CALIB_NEF && vdb_calib_ef_ladder[e + 1] <= k)
                     continue; /* below k the search uses ef = k anyway */
+                memset(done, 0, ps->n);
+                for (int pass = 0; pass < 2 && rc == VDB_OK; pass++) {
+                uint32_t limit = pass == 0 && CALIB_SCREEN < quota ? CALIB_SCREEN : quota;
+                if (pass == 1) {
+                    int promising = 1;
+                    for (int c = 0; c < VDB_CALIB_NCLASS; c++)
+                        if ((classes & (1u << c)) && curve->total[c][e] > 0 &&
+                            (double)curve->hits[c][e] <
+                                CALIB_SCREEN_RECALL * (double)curve->total[c][e])
+                            promising = 0;
+                    if (!promising || limit <= CALIB_SCREEN)
+                        break;
+                }
                 for (uint32_t p0 = 0; p0 < ps->n && rc == VDB_OK; p0 += CALIB_CHUNK) {
                     if (atomic_load(stop))
                         rc = vdb_error_set(err, VDB_EBUSY, "calibration stopped");
@@ -592,8 +625,9 @@ static int measure(vdb_store *store, const probe_set *ps, vdb_calib *cal, const 
                          p++) {
                         size_t cnt = 0, nt;
                         int pc = ps->cls[p];
-                        if (!(classes & (1u << pc)) || used[pc] >= quota)
+                        if (done[p] || !(classes & (1u << pc)) || used[pc] >= limit)
                             continue;
+                        done[p] = 1;
                         used[pc]++;
                         np++;
                         /* The calling thread's CPU time: a graph search
@@ -611,8 +645,10 @@ static int measure(vdb_store *store, const probe_set *ps, vdb_calib *cal, const 
                         cnt = strip(got, cnt, ps->src[p], k);
                         curve->hits[pc][e] += matched(truth + (size_t)p * kmax, nt, got, cnt);
                         curve->total[pc][e] += nt;
+                        curve->probes[pc][e] += nt > 0;
                     }
                     pthread_rwlock_unlock(&store->rw);
+                }
                 }
                 if (rc != VDB_OK)
                     goto done;
@@ -639,6 +675,7 @@ static int measure(vdb_store *store, const probe_set *ps, vdb_calib *cal, const 
                             for (int c = 0; c < VDB_CALIB_NCLASS; c++) {
                                 curve->hits[c][e] = curve->hits[c][f];
                                 curve->total[c][e] = curve->total[c][f];
+                                curve->probes[c][e] = curve->probes[c][f];
                             }
                             curve->ns[e] = curve->ns[f];
                             break;
@@ -653,6 +690,7 @@ done:
     vdb_free(truth);
     vdb_free(tcount);
     vdb_free(got);
+    vdb_free(done);
     return rc;
 }
 
