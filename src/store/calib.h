@@ -25,9 +25,12 @@
  *   truth    exact top-k through the GEMM batch path (vdb_flat_search_batch);
  *   curves   for each k band (k <= 10, k <= 100) and selectivity band
  *            (100%, 50%, 10%, 2%: random row subsets through a filter hook),
- *            and each ef of a fixed ladder: matched neighbours / total and the
- *            mean single-query search time. A hit counts when its distance
- *            is within the exact k-th distance, so exact ties are not misses.
+ *            and each ef of a fixed ladder: matched neighbours / total, the
+ *            probe queries behind them, and the mean single-query search
+ *            time (thread CPU). A hit counts when its distance is within
+ *            the exact k-th distance, so exact ties are not misses. Each ef
+ *            is screened on CALIB_SCREEN probes per class first and gets
+ *            the rest only when its screened recall reaches 0.9;
  *   costs    ns per row of a single-query exact scan, of an exact scan over
  *            a candidate list and of the GEMM batch scan, on this machine.
  * The planner takes, per query, the smallest ef whose Wilson lower
