@@ -24,7 +24,8 @@
  * (Wilson, n = queries): each class gets that many. */
 #define CALIB_PROBES 640u      /* sampled probes, half near, half spread */
 #define CALIB_RESERVOIR 512u   /* recent real queries kept as probes (at most) */
-#define CALIB_RESERVOIR_BYTES (4u << 20) /* ... and at most this much memory */
+#define CALIB_RESERVOIR_BYTES (1u << 20) /* ... and at most this much memory: up to
+                                         * VDB_MAX_OPEN_STORES stores hold one */
 #define CALIB_REAL_MIN 320u    /* real queries that take over from the others */
 #define CALIB_SMALL_BAND 320u  /* probes per class for the filtered/big-k bands */
 /* Screening: an ef is first measured on CALIB_SCREEN probes per class; only
