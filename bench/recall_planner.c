@@ -28,6 +28,7 @@
 
 #include "core/pool.h"
 #include "core/rng.h"
+#include "index/index.h"
 #include "store/calib.h"
 #include "store/store.h"
 #include "store/vecfile.h"
@@ -269,10 +270,12 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--query-file") && i + 1 < argc)
             query_file = argv[++i];
         else if (!strcmp(argv[i], "--metric") && i + 1 < argc) {
-            i++;
-            metric = !strcmp(argv[i], "l2") || !strcmp(argv[i], "euclidean") ? VDB_METRIC_L2
-                     : !strcmp(argv[i], "dot")                                ? VDB_METRIC_DOT
-                                                                              : VDB_METRIC_COSINE;
+            int m = vdb_metric_parse(argv[++i]);
+            if (m < 0) {
+                fprintf(stderr, "recall_planner: unknown metric %s\n", argv[i]);
+                return 2;
+            }
+            metric = (vdb_metric)m;
         }
         else if (!strcmp(argv[i], "--curve"))
             show_curve = 1;

@@ -350,18 +350,10 @@ typedef struct band_hook {
     const uint64_t *deleted;
 } band_hook;
 
-static uint64_t mix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
 static int band_accept(void *ctx, uint32_t row)
 {
     const band_hook *h = ctx;
-    return row < h->n0 && (h->limit == UINT64_MAX || mix64(row ^ h->seed) < h->limit);
+    return row < h->n0 && (h->limit == UINT64_MAX || vdb_hash_mix64(row ^ h->seed) < h->limit);
 }
 
 typedef struct probe_set {
@@ -603,53 +595,54 @@ static int measure(vdb_store *store, const probe_set *ps, vdb_calib *cal, const 
                     continue; /* below k the search uses ef = k anyway */
                 memset(done, 0, ps->n);
                 for (int pass = 0; pass < 2 && rc == VDB_OK; pass++) {
-                uint32_t limit = pass == 0 && CALIB_SCREEN < quota ? CALIB_SCREEN : quota;
-                if (pass == 1) {
-                    int promising = 1;
-                    for (int c = 0; c < VDB_CALIB_NCLASS; c++)
-                        if ((classes & (1u << c)) && curve->total[c][e] > 0 &&
-                            (double)curve->hits[c][e] <
-                                CALIB_SCREEN_RECALL * (double)curve->total[c][e])
-                            promising = 0;
-                    if (!promising || limit <= CALIB_SCREEN)
-                        break;
-                }
-                for (uint32_t p0 = 0; p0 < ps->n && rc == VDB_OK; p0 += CALIB_CHUNK) {
-                    if (atomic_load(stop))
-                        rc = vdb_error_set(err, VDB_EBUSY, "calibration stopped");
-                    pthread_rwlock_rdlock(&store->rw);
-                    vdb_vecview view = vdb_vecset_view(store->set);
-                    if (rc == VDB_OK && vdb_store_index_epoch(store) != epoch)
-                        rc = vdb_error_set(err, VDB_EBUSY, "rows renumbered during calibration");
-                    const vdb_filter_hook *use = sb >= 1.0 && view.n == hook.n0 ? NULL : &fh;
-                    for (uint32_t p = p0; p < p0 + CALIB_CHUNK && p < ps->n && rc == VDB_OK;
-                         p++) {
-                        size_t cnt = 0, nt;
-                        int pc = ps->cls[p];
-                        if (done[p] || !(classes & (1u << pc)) || used[pc] >= limit)
-                            continue;
-                        done[p] = 1;
-                        used[pc]++;
-                        np++;
-                        /* The calling thread's CPU time: a graph search
-                         * runs on one thread, and on a busy machine wall
-                         * time would charge it for being preempted (which
-                         * stopped the ladder early and sent uniform 64-d
-                         * data to the scan under load). */
-                        double t0 = now_s(CLOCK_THREAD_CPUTIME_ID);
-                        rc = vdb_store_index_graph(store, &view, ps->q + (size_t)p * dim, k + 1,
-                                                   ef, use, got, &cnt, err);
-                        ns += (now_s(CLOCK_THREAD_CPUTIME_ID) - t0) * 1e9;
-                        if (rc != VDB_OK)
+                    uint32_t limit = pass == 0 && CALIB_SCREEN < quota ? CALIB_SCREEN : quota;
+                    if (pass == 1) {
+                        int promising = 1;
+                        for (int c = 0; c < VDB_CALIB_NCLASS; c++)
+                            if ((classes & (1u << c)) && curve->total[c][e] > 0 &&
+                                (double)curve->hits[c][e] <
+                                    CALIB_SCREEN_RECALL * (double)curve->total[c][e])
+                                promising = 0;
+                        if (!promising || limit <= CALIB_SCREEN)
                             break;
-                        nt = strip(truth + (size_t)p * kmax, tcount[p], ps->src[p], k);
-                        cnt = strip(got, cnt, ps->src[p], k);
-                        curve->hits[pc][e] += matched(truth + (size_t)p * kmax, nt, got, cnt);
-                        curve->total[pc][e] += nt;
-                        curve->probes[pc][e] += nt > 0;
                     }
-                    pthread_rwlock_unlock(&store->rw);
-                }
+                    for (uint32_t p0 = 0; p0 < ps->n && rc == VDB_OK; p0 += CALIB_CHUNK) {
+                        if (atomic_load(stop))
+                            rc = vdb_error_set(err, VDB_EBUSY, "calibration stopped");
+                        pthread_rwlock_rdlock(&store->rw);
+                        vdb_vecview view = vdb_vecset_view(store->set);
+                        if (rc == VDB_OK && vdb_store_index_epoch(store) != epoch)
+                            rc = vdb_error_set(err, VDB_EBUSY,
+                                               "rows renumbered during calibration");
+                        const vdb_filter_hook *use = sb >= 1.0 && view.n == hook.n0 ? NULL : &fh;
+                        for (uint32_t p = p0; p < p0 + CALIB_CHUNK && p < ps->n && rc == VDB_OK;
+                             p++) {
+                            size_t cnt = 0, nt;
+                            int pc = ps->cls[p];
+                            if (done[p] || !(classes & (1u << pc)) || used[pc] >= limit)
+                                continue;
+                            done[p] = 1;
+                            used[pc]++;
+                            np++;
+                            /* The calling thread's CPU time: a graph search
+                             * runs on one thread, and on a busy machine wall
+                             * time would charge it for being preempted (which
+                             * stopped the ladder early and sent uniform 64-d
+                             * data to the scan under load). */
+                            double t0 = now_s(CLOCK_THREAD_CPUTIME_ID);
+                            rc = vdb_store_index_graph(store, &view, ps->q + (size_t)p * dim, k + 1,
+                                                       ef, use, got, &cnt, err);
+                            ns += (now_s(CLOCK_THREAD_CPUTIME_ID) - t0) * 1e9;
+                            if (rc != VDB_OK)
+                                break;
+                            nt = strip(truth + (size_t)p * kmax, tcount[p], ps->src[p], k);
+                            cnt = strip(got, cnt, ps->src[p], k);
+                            curve->hits[pc][e] += matched(truth + (size_t)p * kmax, nt, got, cnt);
+                            curve->total[pc][e] += nt;
+                            curve->probes[pc][e] += nt > 0;
+                        }
+                        pthread_rwlock_unlock(&store->rw);
+                    }
                 }
                 if (rc != VDB_OK)
                     goto done;
