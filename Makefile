@@ -277,10 +277,6 @@ bench-quant-graph: all $(BUILD)/quant_graph
 $(BUILD)/mips_reduction: bench/mips_reduction.c $(BUILD)/libvdb.a
 	$(CC) $(CFLAGS_ALL) -Isrc -MMD -MP -MF $@.d $< $(BUILD)/libvdb.a $(LIBS_ALL) -o $@
 
-# Per-query adaptive stop vs one fixed ef, same graph (bench/adaptive_stop.c).
-$(BUILD)/adaptive_stop: bench/adaptive_stop.c tests/unit/families.h $(BUILD)/libvdb.a
-	$(CC) $(CFLAGS_ALL) -Isrc -MMD -MP -MF $@.d $< $(BUILD)/libvdb.a $(LIBS_ALL) -o $@
-
 # HTTP availability under attack (docs/server.md "HTTP layer"): 1,500 idle,
 # slowloris and slow-body connections (slowhttptest when installed) while a
 # normal client measures; fails on any error or p99 >= 100 ms.
@@ -373,6 +369,6 @@ test-load: $(BUILD)/vdb
 soak: $(BUILD)/vdb
 	$(PYTHON) tests/load/load_abuse.py $(BUILD)/vdb --duration 1800 --rss-mb 1024 $(LOAD_ARGS)
 
--include $(wildcard $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d) $(HDR_CHECK:=.d) $(BUILD)/tests/dist_check.d $(BUILD)/tests/qdist_check.d $(BUILD)/quant_scan.d $(BUILD)/store_exact.d $(BUILD)/quant_graph.d $(BUILD)/mips_reduction.d $(BUILD)/adaptive_stop.d)
+-include $(wildcard $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d) $(HDR_CHECK:=.d) $(BUILD)/tests/dist_check.d $(BUILD)/tests/qdist_check.d $(BUILD)/quant_scan.d $(BUILD)/store_exact.d $(BUILD)/quant_graph.d $(BUILD)/mips_reduction.d)
 
 endif

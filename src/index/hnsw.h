@@ -142,15 +142,6 @@ typedef struct vdb_hnsw_codes {
     int32_t (*dot)(const int8_t *a, const int8_t *b, size_t dim);
 } vdb_hnsw_codes;
 
-/* As vdb_hnsw_search, with an adaptive stop per query: ef is the most the
- * search keeps, and it ends once `patience` expansions in a row did not
- * improve its k best (k found). Easy queries end early, hard ones run on
- * towards ef; patience 0 is vdb_hnsw_search. Thread-safe; errors as
- * vdb_hnsw_search. */
-int vdb_hnsw_search_patient(const vdb_hnsw *index, const vdb_vecview *view, const float *query,
-                            size_t k, size_t ef, uint32_t patience, const vdb_filter_hook *filter,
-                            vdb_hnsw_scratch *scratch, vdb_hit *out, size_t *nout, vdb_error *err);
-
 /* vdb_hnsw_search with traversal on `codes` (above) and float re-rank of
  * the ef results. Same contract and errors as vdb_hnsw_search; rows at or
  * past codes->rows are not visited. */

@@ -71,11 +71,7 @@ struct vdb_hnsw_scratch {
     vdb_hnsw_cand *res;       /* max-heap: the best ef accepted nodes */
     size_t res_cap;
     size_t nres;
-    vdb_hnsw_cand *sel;       /* sorted candidates / neighbour selection; in a
-                               * patient search the k best so far (sorted) */
-    uint32_t patience;        /* patient search: stop after this many expansions
-                               * without a better k-th; 0 = plain */
-    size_t pk, nk;            /* patient search: k, and how many of sel are set */
+    vdb_hnsw_cand *sel;       /* sorted candidates / neighbour selection */
     size_t sel_cap;
     uint32_t *batch;          /* unvisited neighbours of one expansion */
     size_t batch_cap;

@@ -97,27 +97,6 @@ static inline void prefetch_node(const vdb_hnsw *h, const vdb_vecview *view,
         __builtin_prefetch(p + off, 0, 3);
 }
 
-/* Patient search: keeps the k best accepted distances sorted in s->sel;
- * returns 1 when d entered them (the k-th improved or they were not full). */
-static inline int kbest_offer(vdb_hnsw_scratch *s, float d, uint32_t id)
-{
-    vdb_hnsw_cand *kb = s->sel;
-    size_t n = s->nk;
-    if (n == s->pk) {
-        if (d >= kb[n - 1].dist)
-            return 0;
-        n--;
-    }
-    while (n > 0 && kb[n - 1].dist > d) {
-        kb[n] = kb[n - 1];
-        n--;
-    }
-    kb[n] = (vdb_hnsw_cand){d, id};
-    if (s->nk < s->pk)
-        s->nk++;
-    return 1;
-}
-
 int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view,
                            const vdb_hnsw_codes *codes, const float *query, uint32_t limit,
                            uint32_t entry, float entry_dist, int level, size_t ef,
@@ -127,24 +106,17 @@ int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view,
     size_t ncand = 0, nres = 0;
     /* Distance a new node must beat to matter once the results are full. */
     float bound = __builtin_inff();
-    /* Patient search (level 0 of vdb_hnsw_search_patient only): expansions
-     * in a row that did not improve the k best. */
-    const uint32_t patience = level == 0 ? s->patience : 0;
-    uint32_t stale = 0;
     s->visited[entry] = s->epoch;
     vdb_heap_min_push(cand, &ncand, (vdb_hnsw_cand){entry_dist, entry});
     if (accepted(view, filter, skip_deleted, entry)) {
         vdb_heap_max_push(res, &nres, (vdb_hnsw_cand){entry_dist, entry});
         if (nres >= ef)
             bound = res[0].dist;
-        if (patience)
-            kbest_offer(s, entry_dist, entry);
     }
     while (ncand > 0) {
         vdb_hnsw_cand c = vdb_heap_min_pop(cand, &ncand);
         if (c.dist > bound)
             break;
-        int improved = 0;
         if (ncand > 0)
             __builtin_prefetch(hnsw_links(h, cand[0].id, level), 0, 3);
         size_t n = gather(h, c.id, level, limit, s);
@@ -178,13 +150,6 @@ int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view,
                 vdb_heap_max_pop(res, &nres);
             if (nres >= ef)
                 bound = res[0].dist;
-            if (patience)
-                improved |= kbest_offer(s, d, id);
-        }
-        if (patience) {
-            stale = improved ? 0 : stale + 1;
-            if (stale >= patience && s->nk == s->pk)
-                break;
         }
     }
     s->ncand = ncand;
@@ -281,9 +246,8 @@ static int search_locked(const vdb_hnsw *h, const vdb_vecview *view, const float
 
 /* Both entry points: argument checks, scratch, grow_lock held shared. */
 static int search(const vdb_hnsw *h, const vdb_vecview *view, const float *query,
-                  const vdb_hnsw_codes *codes, size_t k, size_t ef, uint32_t patience,
-                  const vdb_filter_hook *filter, vdb_hnsw_scratch *scratch, vdb_hit *out,
-                  size_t *nout, vdb_error *err)
+                  const vdb_hnsw_codes *codes, size_t k, size_t ef, const vdb_filter_hook *filter,
+                  vdb_hnsw_scratch *scratch, vdb_hit *out, size_t *nout, vdb_error *err)
 {
     if (ef == 0)
         ef = __atomic_load_n(&h->ef_search, __ATOMIC_RELAXED);
@@ -294,15 +258,9 @@ static int search(const vdb_hnsw *h, const vdb_vecview *view, const float *query
         ef = k;
     if (scratch == NULL && (scratch = vdb_hnsw__thread_scratch()) == NULL)
         return vdb_error_set(err, VDB_ENOMEM, "hnsw: out of memory for search scratch");
-    /* s->sel (room for ef + m0 + 1 after scratch_prepare, and k <= ef)
-     * holds the patient search's k best. */
-    scratch->patience = patience;
-    scratch->pk = k;
-    scratch->nk = 0;
     pthread_rwlock_rdlock((pthread_rwlock_t *)&h->grow_lock);
     rc = search_locked(h, view, query, codes, k, ef, filter, scratch, out, nout, err);
     pthread_rwlock_unlock((pthread_rwlock_t *)&h->grow_lock);
-    scratch->patience = 0;
     return rc;
 }
 
@@ -310,14 +268,7 @@ int vdb_hnsw_search(const vdb_hnsw *h, const vdb_vecview *view, const float *que
                     size_t ef, const vdb_filter_hook *filter, vdb_hnsw_scratch *scratch,
                     vdb_hit *out, size_t *nout, vdb_error *err)
 {
-    return search(h, view, query, NULL, k, ef, 0, filter, scratch, out, nout, err);
-}
-
-int vdb_hnsw_search_patient(const vdb_hnsw *h, const vdb_vecview *view, const float *query,
-                            size_t k, size_t ef, uint32_t patience, const vdb_filter_hook *filter,
-                            vdb_hnsw_scratch *scratch, vdb_hit *out, size_t *nout, vdb_error *err)
-{
-    return search(h, view, query, NULL, k, ef, patience, filter, scratch, out, nout, err);
+    return search(h, view, query, NULL, k, ef, filter, scratch, out, nout, err);
 }
 
 int vdb_hnsw_search_codes(const vdb_hnsw *h, const vdb_vecview *view, const float *query,
@@ -327,5 +278,5 @@ int vdb_hnsw_search_codes(const vdb_hnsw *h, const vdb_vecview *view, const floa
 {
     if (codes == NULL || codes->codes == NULL || codes->qcode == NULL || codes->dot == NULL)
         return vdb_error_set(err, VDB_EINVAL, "hnsw: incomplete traversal codes");
-    return search(h, view, query, codes, k, ef, 0, filter, scratch, out, nout, err);
+    return search(h, view, query, codes, k, ef, filter, scratch, out, nout, err);
 }
