@@ -335,3 +335,64 @@ def test_cli_import_npz(tmp_path):
     res = subprocess.run([VDB_BIN, "import", "--data-dir", data, "--user", "u", "--model", "c",
                           str(tmp_path / "c.npz")], capture_output=True, text=True)
     assert res.returncode != 0 and res.stderr
+
+
+def test_progress_streams_do_not_starve_requests(fresh_dir):
+    """Eight SSE progress streams on a server with 2 HTTP workers: all of
+    them are served (a stream is parked between events and holds no
+    worker), they keep delivering events, and meanwhile requests on new
+    connections are answered at normal speed. Before, each stream slept on
+    its worker between events: with 2 workers only 1 stream was allowed
+    (503 for the second), and a request landing on that worker waited for
+    the stream's next event (up to 500 ms)."""
+    import socket
+    import sys
+    sys.path.insert(0, __file__.rsplit("/", 1)[0])
+    from attack import measure
+    srv = Server(fresh_dir, env={"VDB_HTTP_THREADS": "2"}).start()
+    try:
+        admin = Client(srv.url, ADMIN_KEY)
+        base, _ = measure(srv.port, seconds=1)
+        base.sort()
+        base_p99 = base[int(len(base) * 0.99) - 1]
+        # A slow operation to watch: one fsynced commit per row.
+        vecs = np.random.rand(20000, 8).astype(np.float32)
+        r = admin.post("/v1/batch/upload", data={"user_id": "sse", "model_id": "slow",
+                                                 "chunk_size": "1"},
+                       files={"file": ("v.npy", npy_bytes(vecs), "application/octet-stream")})
+        assert r.status_code == 202, r.text
+        op = r.json()["operation_id"]
+        streams = []
+        for _ in range(8):
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+            s.sendall(f"GET /v1/batch/stream/{op} HTTP/1.1\r\nHost: x\r\n"
+                      f"X-API-Key: {ADMIN_KEY}\r\n\r\n".encode())
+            got = b""
+            while b"\r\n\r\n" not in got or (got.startswith(b"HTTP/1.1 200 ")
+                                                and b"data: " not in got):
+                chunk = s.recv(65536)
+                assert chunk, got
+                got += chunk
+            assert got.startswith(b"HTTP/1.1 200 "), (len(streams), got[:300])
+            streams.append([s, got])
+        lat, errors = measure(srv.port, seconds=3)
+        p = admin.get(f"/v1/batch/progress/{op}").json()
+        assert p["status"] == "running", p  # the streams were open while measuring
+        for entry in streams:  # every stream still delivers (an event each 0.5 s)
+            s = entry[0]
+            deadline = time.time() + 3
+            while entry[1].count(b"data: ") < 3 and time.time() < deadline:
+                chunk = s.recv(65536)
+                assert chunk, entry[1]
+                entry[1] += chunk
+            assert entry[1].count(b"data: ") >= 3, entry[1]
+            s.close()
+        lat.sort()
+        p99 = lat[int(len(lat) * 0.99) - 1]
+        bound = max(0.100, 2 * base_p99)
+        print(f"8 streams open: {len(lat)} requests, p50 {lat[len(lat) // 2] * 1e3:.1f} ms, "
+              f"p99 {p99 * 1e3:.1f} ms (bound {bound * 1e3:.0f} ms), errors {errors}")
+        assert errors == 0 and len(lat) > 50, (errors, len(lat))
+        assert p99 < bound, (p99, base_p99)
+    finally:
+        assert srv.stop() == 0
