@@ -396,3 +396,71 @@ def test_progress_streams_do_not_starve_requests(fresh_dir):
         assert p99 < bound, (p99, base_p99)
     finally:
         assert srv.stop() == 0
+
+
+def _slow_upload(admin, user, rows):
+    """A background upload committing one fsynced row per chunk."""
+    vecs = np.random.rand(rows, 8).astype(np.float32)
+    r = admin.post("/v1/batch/upload", data={"user_id": user, "model_id": "m", "chunk_size": "1"},
+                   files={"file": ("v.npy", npy_bytes(vecs), "application/octet-stream")})
+    assert r.status_code == 202, r.text
+    return r.json()["operation_id"]
+
+
+def test_freeze_waits_for_running_batch_operations(fresh_dir):
+    """Issue 15: a background /v1/batch upload commits chunks after its
+    request answered 202, outside the freeze barrier. A freeze must answer
+    only when the tenant's operations have finished, so a move copies every
+    row they will ever commit; new batch requests of the frozen tenant get
+    503 + Retry-After like its other writes. Before the fix the freeze
+    answered at once and the upload went on committing into the frozen
+    tenant."""
+    # A long wait bound: on a loaded machine the upload may take a while.
+    srv = Server(fresh_dir, env={"VDB_FREEZE_WAIT_S": "120"}).start()
+    try:
+        admin = Client(srv.url, ADMIN_KEY)
+        op = _slow_upload(admin, "frz", 1000)
+        assert admin.get(f"/v1/batch/progress/{op}").json()["status"] == "running"
+        r = admin.post("/admin/freeze", json={"user_id": "frz", "frozen": True})
+        assert r.status_code == 200, r.text
+        p = admin.get(f"/v1/batch/progress/{op}").json()
+        assert p["status"] == "completed" and p["items_processed"] == 1000, p
+        frozen_count = count(admin, "frz", "m")
+        assert frozen_count == 1000
+        r = admin.post("/v1/batch/upload", data={"user_id": "frz", "model_id": "m"},
+                       files={"file": ("v.npy", npy_bytes(np.ones((2, 8), np.float32)),
+                                       "application/octet-stream")})
+        assert r.status_code == 503 and r.headers["Retry-After"] == "1", r.text
+        r = admin.post("/v1/batch/vectors/add", json={"user_id": "frz", "model_id": "m",
+                                                      "vectors": [[0.5] * 8],
+                                                      "enable_streaming": True})
+        assert r.status_code == 503 and r.headers["Retry-After"] == "1", r.text
+        time.sleep(0.5)
+        assert count(admin, "frz", "m") == frozen_count
+        r = admin.post("/admin/freeze", json={"user_id": "frz", "frozen": False})
+        assert r.status_code == 200, r.text
+    finally:
+        assert srv.stop() == 0
+
+
+def test_freeze_refused_while_batch_operations_outlast_the_wait(fresh_dir):
+    """When the tenant's operations are still running after
+    VDB_FREEZE_WAIT_S, the freeze is undone and answered 503 + Retry-After,
+    so the mover stops before copying a tenant still being written, and the
+    tenant's writes go on."""
+    srv = Server(fresh_dir, env={"VDB_FREEZE_WAIT_S": "1"}).start()
+    try:
+        admin = Client(srv.url, ADMIN_KEY)
+        op = _slow_upload(admin, "busy", 50000)
+        t0 = time.time()
+        r = admin.post("/admin/freeze", json={"user_id": "busy", "frozen": True})
+        took = time.time() - t0
+        assert r.status_code == 503 and r.headers["Retry-After"] == "1", r.text
+        assert "still running" in r.json()["detail"] and 0.9 < took < 10, (r.text, took)
+        assert admin.get(f"/v1/batch/progress/{op}").json()["status"] == "running"
+        assert admin.get("/admin/freeze").json()["frozen"] == []
+        r = admin.post("/vectors/add", json={"user_id": "busy", "model_id": "other",
+                                             "vectors": [[0.5] * 8]})
+        assert r.status_code == 200, r.text
+    finally:
+        assert srv.stop() == 0
