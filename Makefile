@@ -292,8 +292,9 @@ clean:
 # parser. `make fuzz` builds them with clang (-fsanitize=fuzzer,address,
 # undefined) against a clang-built libvdb in build/fuzz/, generates each seed
 # corpus with the library's own writers (replay --seeds) and runs each
-# harness FUZZ_SECONDS (default 60), FUZZ_JOBS at a time; any crash fails the target and leaves
-# the input in build/fuzz/out/<name>/. Crash inputs, once fixed, go to
+# harness FUZZ_SECONDS (default 60), FUZZ_JOBS at a time; any crash fails
+# the target and leaves the input in build/fuzz/out/<name>/. Crash inputs,
+# once fixed, go to
 # tests/fuzz/regress/<name>/, which `make test` replays through plain-C
 # drivers built by the normal compiler (test-fuzz-regress).
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(filter-out tests/fuzz/fuzz_common.c,$(wildcard tests/fuzz/fuzz_*.c)))
