@@ -42,8 +42,12 @@ ATTACK_ADDR = "127.0.0.2"
 
 
 def free_port():
+    # The server binds 0.0.0.0, so the port must be free on every address:
+    # one picked on 127.0.0.1 alone can be a source port of an attacker
+    # socket on 127.0.0.2 (here or in another run), and the server's bind
+    # then fails.
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind(("0.0.0.0", 0))
         return s.getsockname()[1]
 
 
