@@ -292,14 +292,18 @@ clean:
 # parser. `make fuzz` builds them with clang (-fsanitize=fuzzer,address,
 # undefined) against a clang-built libvdb in build/fuzz/, generates each seed
 # corpus with the library's own writers (replay --seeds) and runs each
-# harness FUZZ_SECONDS (default 60); any crash fails the target and leaves
-# the input in build/fuzz/out/<name>/. Crash inputs, once fixed, go to
+# harness FUZZ_SECONDS (default 60), FUZZ_JOBS at a time; any crash fails
+# the target and leaves the input in build/fuzz/out/<name>/. Crash inputs,
+# once fixed, go to
 # tests/fuzz/regress/<name>/, which `make test` replays through plain-C
 # drivers built by the normal compiler (test-fuzz-regress).
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(filter-out tests/fuzz/fuzz_common.c,$(wildcard tests/fuzz/fuzz_*.c)))
 FUZZ_BUILD := build/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_LONG_SECONDS ?= 1800
+# Harnesses run at once, each pinned to its own core (tests/fuzz/run.sh);
+# .ci/run uses 2 so 9 harnesses x 60 s take 5 minutes on 2 cores.
+FUZZ_JOBS ?= 1
 FUZZ_CC ?= clang
 FUZZ_COMMON := tests/fuzz/fuzz_common.c
 FUZZ_DEPS := $(FUZZ_COMMON) tests/fuzz/fuzz_common.h
@@ -342,10 +346,10 @@ fuzz-seeds: $(REPLAY_BIN)
 	  $(BUILD)/fuzz-replay/$$n --seeds $(FUZZ_BUILD)/seeds/$$n; done
 
 fuzz: fuzz-build fuzz-seeds
-	@bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_NAMES)
+	@FUZZ_JOBS=$(FUZZ_JOBS) bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_NAMES)
 
 fuzz-long: fuzz-build fuzz-seeds
-	@bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_LONG_SECONDS) $(FUZZ_NAMES)
+	@FUZZ_JOBS=$(FUZZ_JOBS) bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_LONG_SECONDS) $(FUZZ_NAMES)
 
 # The regression inputs under ASan+UBSan too (part of make test-asan).
 test-asan-fuzz-regress:
