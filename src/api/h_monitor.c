@@ -110,8 +110,8 @@ static void route_names(const vdb_route *routes, size_t nroutes, size_t slot, co
 
 static void prom_http(vdb_prom *buf, const vdb_api *api)
 {
-    size_t nroutes;
-    const vdb_route *routes = vdb_router_routes(&nroutes);
+    size_t nroutes = api->nroutes;
+    const vdb_route *routes = api->routes;
     const char *method, *path;
     char status[16];
     vdb_prom_family(buf, "http_requests_total", "counter", "Total HTTP requests");

@@ -61,31 +61,6 @@ int vdb_h_perf_health(vdb_req *req)
     return vdb_reply_json(req, 200, out);
 }
 
-static int ignore_hits(void *ctx, size_t query, const vdb_store_hit *hits, size_t count)
-{
-    (void)ctx, (void)query, (void)hits, (void)count;
-    return 0;
-}
-
-/* Warming a store = opening it and running one exact query, which streams
- * every row once (faulting in mapped pages, filling caches). */
-int vdb_api_warm_store(vdb_store_handle *handle, vdb_error *err)
-{
-    vdb_store *store = vdb_registry_store(handle);
-    uint32_t dim = vdb_store_get_config(store)->dim;
-    if (vdb_store_count(store) == 0)
-        return VDB_OK;
-    float *query = vdb_malloc(dim * sizeof(float));
-    if (query == NULL)
-        return vdb_error_set(err, VDB_ENOMEM, "out of memory");
-    for (uint32_t i = 0; i < dim; i++)
-        query[i] = 1.0f / (float)(i + 1);
-    vdb_query_params params = {1, 0, NULL, 1, NULL, 0};
-    int rc = vdb_store_query(store, query, 1, &params, ignore_hits, NULL, err);
-    vdb_free(query);
-    return rc;
-}
-
 typedef struct warm_ctx {
     vdb_req *req;
     size_t warmed;
