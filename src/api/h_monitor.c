@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "../core/alloc.h"
+#include "../core/fsx.h"
 #include "../core/log.h"
 #include "../store/query.h"
 
@@ -38,12 +39,11 @@ static cpu_sample cpu_prev;
 static int cpu_read(cpu_sample *out)
 {
     unsigned long long v[8] = {0};
-    FILE *f = fopen("/proc/stat", "r");
-    if (f == NULL)
+    char text[512]; /* the first line, "cpu ...", is all we read */
+    if (vdb_fsx_read_text("/proc/stat", text, sizeof(text), NULL, NULL) != VDB_OK)
         return -1;
-    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+    int n = sscanf(text, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
                    &v[4], &v[5], &v[6], &v[7]);
-    fclose(f);
     if (n < 4)
         return -1;
     out->total = 0;

@@ -258,12 +258,10 @@ vdb_json *vdb_api_hit_item(const vdb_store_hit *hit, size_t rank)
 size_t vdb_api_rss_bytes(void)
 {
     long pages = 0, resident = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f == NULL)
+    char text[256];
+    if (vdb_fsx_read_text("/proc/self/statm", text, sizeof(text), NULL, NULL) != VDB_OK ||
+        sscanf(text, "%ld %ld", &pages, &resident) != 2 || resident < 0)
         return 0;
-    if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
-        resident = 0;
-    fclose(f);
     return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
 }
 
@@ -273,14 +271,12 @@ void vdb_api_mem_info(size_t *total, size_t *available)
     long page = sysconf(_SC_PAGESIZE);
     *total = pages > 0 ? (size_t)pages * (size_t)page : 0;
     *available = avail > 0 ? (size_t)avail * (size_t)page : 0;
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (f != NULL) {
-        char line[256];
+    char text[8192]; /* /proc/meminfo is ~1.5 KB; MemAvailable is its third line */
+    if (vdb_fsx_read_text("/proc/meminfo", text, sizeof(text), NULL, NULL) == VDB_OK) {
+        const char *line = strstr(text, "MemAvailable:");
         unsigned long long kb;
-        while (fgets(line, sizeof(line), f))
-            if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
-                *available = (size_t)kb * 1024;
-        fclose(f);
+        if (line != NULL && sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+            *available = (size_t)kb * 1024;
     }
 }
 

@@ -21,6 +21,12 @@ void vdb_free(void *ptr);
 void *vdb_aligned_alloc(size_t align, size_t size);
 void vdb_aligned_free(void *ptr);
 
+/* How many allocations failed on the calling thread so far (injected or
+ * real). Lets an adapter whose library reports a failed allocation as
+ * something else (jansson's lexer calls it a syntax error) tell the two
+ * apart: compare before and after the call. */
+uint64_t vdb_alloc_thread_failures(void);
+
 /* Copies a NUL-terminated string; NULL on allocation failure. */
 char *vdb_strdup(const char *s);
 char *vdb_strndup(const char *s, size_t n);

@@ -1,6 +1,8 @@
 /* jansson adapter; see json.h. Depth is checked by a pre-scan of the raw
  * text (counting brackets outside strings) so hostile nesting never reaches
- * the recursive parser. */
+ * the recursive parser. jansson allocates through core/alloc's funnel
+ * (json_init), so its memory counts in vdb_alloc_count and the OOM tests'
+ * failure injection reaches every parse, build and dump. */
 #include "json.h"
 
 #include <float.h>
@@ -8,6 +10,7 @@
 #include <stdlib.h>
 #include <jansson.h>
 
+#include "alloc.h"
 #include "limits.h"
 
 struct vdb_json {
@@ -16,6 +19,15 @@ struct vdb_json {
 
 #define J(x) ((json_t *)(x))
 #define V(x) ((vdb_json *)(x))
+
+/* Runs before main: jansson's allocator must be set before its first
+ * object exists (an object freed by a different allocator than made it
+ * is undefined behaviour), and a constructor in this file, which every
+ * JSON user links, is the one point guaranteed to come first. */
+__attribute__((constructor)) static void json_init(void)
+{
+    json_set_alloc_funcs(vdb_malloc, vdb_free);
+}
 
 /* Returns the maximum nesting depth of the text, stopping early once it
  * exceeds `limit`. */
@@ -57,8 +69,17 @@ vdb_json *vdb_json_parse(const char *text, size_t len, unsigned max_depth, vdb_e
         vdb_error_set(err, VDB_ETOOBIG, "JSON nesting deeper than %u levels", max_depth);
         return NULL;
     }
+    uint64_t failures = vdb_alloc_thread_failures();
     root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (root == NULL) {
+        /* jansson's lexer reports a failed allocation as a syntax error
+         * ("invalid token"), so the funnel's per-thread failure count says
+         * which it was: out of memory is VDB_ENOMEM, not the client's fault. */
+        if (vdb_alloc_thread_failures() != failures ||
+            json_error_code(&jerr) == json_error_out_of_memory) {
+            vdb_error_set(err, VDB_ENOMEM, "out of memory parsing %zu bytes of JSON", len);
+            return NULL;
+        }
         vdb_error_set(err, VDB_EPARSE, "invalid JSON at line %d column %d: %s", jerr.line,
                       jerr.column, jerr.text);
         return NULL;
@@ -267,7 +288,7 @@ char *vdb_json_dump(const vdb_json *node, int flags)
 
 void vdb_json_free_text(char *text)
 {
-    free(text);
+    vdb_free(text); /* jansson allocates through vdb_malloc (json_init below) */
 }
 
 int vdb_json_to_floats(const vdb_json *array, float *out, size_t capacity, size_t *len_out,
