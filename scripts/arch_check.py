@@ -70,7 +70,7 @@ ALLOC_CALLS = ("malloc", "calloc", "realloc", "free", "strdup", "strndup",
                "aligned_alloc", "posix_memalign", "valloc", "reallocarray")
 IO_CALLS = ("open", "openat", "creat", "fopen", "fdopen", "freopen", "read", "write",
             "pread", "pwrite", "fsync", "fdatasync", "rename", "renameat", "unlink",
-            "unlinkat", "ftruncate", "truncate", "mkdir", "rmdir")
+            "unlinkat", "remove", "ftruncate", "truncate", "mkdir", "rmdir")
 
 # (file, call) -> why it may bypass the funnel. "*" matches every call.
 ALLOC_ALLOW = {

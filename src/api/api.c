@@ -16,12 +16,9 @@
 #include "batchops.h"
 #include "freeze.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/statvfs.h>
-#include <unistd.h>
 
 #include "../core/alloc.h"
 #include "../core/log.h"

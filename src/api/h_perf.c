@@ -10,13 +10,12 @@
 #include "api_int.h"
 #include "qcache.h"
 
-#include <ftw.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/alloc.h"
+#include "../core/fsx.h"
 #include "../core/cpu.h"
 #include "../core/pool.h"
 #include "../core/rng.h"
@@ -228,12 +227,6 @@ static double recall(const bench *b)
     return total ? (double)hit / (double)total : 1.0;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 /* Rows of one query as a JSON array: what the query cache would hold. */
 typedef struct cache_probe {
     vdb_json *rows;
@@ -367,7 +360,7 @@ static int run_bench(vdb_req *req, const vdb_store_config *config, bench *b, vdb
     vdb_store_stats stats;
     vdb_store_get_stats(store, &stats);
     vdb_store_close(store);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    vdb_fsx_remove_tree(dir, NULL);
     if (rc != VDB_OK)
         return rc;
     qsort(b->latency_ms, b->nq, sizeof(double), cmp_double);

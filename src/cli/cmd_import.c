@@ -4,7 +4,6 @@
  * object per row, in the store's own metadata.jsonl format or the seed's
  * (see USAGE); rows without an id get generated ones. The store is created with the
  * file's dimension when it does not exist. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

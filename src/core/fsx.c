@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -285,6 +286,27 @@ int vdb_fsx_rmdir(const char *path, vdb_error *err)
         return fail(err, fault_errno(kind), "rmdir", path);
     if (rmdir(path) != 0 && errno != ENOENT)
         return fail(err, errno, "rmdir", path);
+    return VDB_OK;
+}
+
+/* nftw's callback: files are unlinked and directories (visited after their
+ * contents, FTW_DEPTH) removed, each one an UNLINK operation of the fault
+ * plan. */
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)ftw;
+    int kind = fault_check(VDB_FSX_UNLINK);
+    if (kind != 0) {
+        errno = fault_errno(kind);
+        return -1;
+    }
+    return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+int vdb_fsx_remove_tree(const char *path, vdb_error *err)
+{
+    if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
+        return fail(err, errno, "remove", path);
     return VDB_OK;
 }
 

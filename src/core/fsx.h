@@ -98,6 +98,12 @@ int vdb_fsx_unlink(const char *path, vdb_error *err);
  * VDB_FSX_UNLINK operation. VDB_EIO (not empty included). */
 int vdb_fsx_rmdir(const char *path, vdb_error *err);
 
+/* rm -rf: removes `path` and everything under it, without following
+ * symlinks; a missing path is not an error. Each file and directory counts
+ * as a VDB_FSX_UNLINK operation. VDB_EIO (or the code of the failing
+ * errno); what was removed before a failure stays removed. */
+int vdb_fsx_remove_tree(const char *path, vdb_error *err);
+
 /* mkdir; an existing directory gives VDB_EEXIST. */
 int vdb_fsx_mkdir(const char *path, int mode, vdb_error *err);
 

@@ -2,10 +2,8 @@
  * 64-bit seed, 0 included, gives a well-mixed state. */
 #include "rng.h"
 
-#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <time.h>
 #include <unistd.h>
 #if defined(__APPLE__)

@@ -37,12 +37,8 @@
  * graph. */
 #include "hnsw.h"
 
-#include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "../core/alloc.h"
 #include "../core/bytes.h"
