@@ -23,7 +23,7 @@
 #define VDB_NSTATUS 16
 #define VDB_NERRCODES 20
 
-/* Rate-limit route classes (api.c), in metrics order. */
+/* Rate-limit route classes, in metrics order (names in ops.c). */
 enum { VDB_RATE_QUERY, VDB_RATE_ADD, VDB_RATE_BATCH, VDB_RATE_ADMIN, VDB_RATE_PUBLIC,
        VDB_RATE_NCLASSES };
 extern const char *const vdb_rate_class_names[VDB_RATE_NCLASSES];

@@ -24,6 +24,8 @@
 #include "../store/store_codes.h"
 #include "floatparse.h"
 
+/* The metrics' label tables: here, under the handlers that read them, not
+ * in api.c (the dispatcher), so no handler depends on the file above it. */
 const int vdb_api_statuses[VDB_NSTATUS] = {200, 204, 400, 401, 403, 404, 405, 409,
                                            413, 415, 422, 429, 500, 503, 507, 0};
 

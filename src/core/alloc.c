@@ -87,6 +87,13 @@ void *vdb_malloc(size_t size)
     return counted(advised(malloc(size == 0 ? 1 : size), size));
 }
 
+void *vdb_malloc_uninjected(size_t size)
+{
+    /* Not in alloc_count either: "fail the Nth allocation" counts only
+     * allocations that can be failed. */
+    return counted(advised(malloc(size == 0 ? 1 : size), size));
+}
+
 void *vdb_calloc(size_t count, size_t size)
 {
     if (should_fail())
