@@ -1,7 +1,12 @@
 /* Internals shared by the api/ files: the server state, the per-request
- * context handlers receive, and the request/response helpers (api.c and
- * reqparse.c). Handlers return VDB_OK after replying, or a VDB_E* code with
- * req->err filled; the dispatcher turns that into the error envelope. */
+ * context handlers receive, the replies (reply.c), the request fields
+ * (reqparse.c) and the operations handlers share (ops.c). Handlers return
+ * VDB_OK after replying, or a VDB_E* code with req->err filled; the
+ * dispatcher (api.c) turns that into the error envelope.
+ *
+ * Calls run one way (scripts/arch_check.py checks it): api.c -> router.c
+ * -> h_*.c -> ops.c / reqparse.c -> reply.c. No handler file calls another,
+ * and nothing calls back up into api.c or router.c. */
 #ifndef VDB_API_API_INT_H
 #define VDB_API_API_INT_H
 
