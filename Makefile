@@ -101,7 +101,7 @@ $(BUILD)/obj/src/kernel/qdist_avx2.o: ISA_FLAGS := -mavx2 -mpopcnt
 $(BUILD)/obj/src/kernel/qdist_avx512.o: ISA_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx512vpopcntdq -mavx2 -mpopcnt
 endif
 
-.PHONY: all deps run test test-fresh test-fresh-full test-unit test-neon test-e2e test-e2e-asan test-asan test-tsan test-crash-long test-store-py test-tsan-store clean headers bench-peers bench-quant bench-recall bench-store-exact bench-quant-graph
+.PHONY: all deps run test check-arch arch-doc test-fresh test-fresh-full test-unit test-neon test-e2e test-e2e-asan test-asan test-tsan test-crash-long test-store-py test-tsan-store clean headers bench-peers bench-quant bench-recall bench-store-exact bench-quant-graph
 
 all: $(BUILD)/vdb
 
@@ -147,7 +147,18 @@ headers: $(HDR_CHECK)
 run: all
 	@bash scripts/run.sh $(BUILD)/vdb
 
-test: all headers test-unit test-store-py test-neon test-e2e
+test: check-arch all headers test-unit test-store-py test-neon test-e2e
+
+# The layer check (docs/architecture.md): include floors, no circles between
+# files or folders, no call circles, the allocator and I/O funnels, a README
+# per folder, and a current drawing; plus the checker's own test (each rule
+# fires on a tree built to break it). arch-doc redraws the drawing.
+check-arch:
+	$(PYTHON) scripts/arch_check.py
+	$(PYTHON) tests/arch/test_arch_check.py
+
+arch-doc:
+	$(PYTHON) scripts/arch_check.py --write
 
 # The kernel check (tests/kernel/dist_check.c) is plain C so the same source
 # also runs under qemu for NEON; natively it checks every ISA this CPU has.

@@ -385,11 +385,6 @@ int vdb_h_admin_health(vdb_req *req)
     return vdb_reply_json(req, 200, out);
 }
 
-int vdb_h_admin_optimize_store(vdb_req *req)
-{
-    return vdb_h_perf_optimize(req);
-}
-
 /* ---- per-user keys ---- */
 
 int vdb_h_admin_keys_create(vdb_req *req)

@@ -15,7 +15,6 @@
  * sees only its own user's operations, others read as 404). */
 #include "api_int.h"
 
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +23,7 @@
 #include <time.h>
 
 #include "../core/alloc.h"
+#include "../core/fsx.h"
 #include "../core/finite.h"
 #include "../core/limits.h"
 #include "../core/rng.h"
@@ -744,12 +744,6 @@ int vdb_h_batch_operations(vdb_req *req)
 
 /* ---- POST /v1/batch/benchmark ---- */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 /* Adds `n` generated rows in chunks of `chunk` to a new scratch store
  * under the data directory, with the server's fsync policy (so the figure
  * is the durable ingest rate), and removes it. */
@@ -778,7 +772,7 @@ static int bench_one(vdb_req *req, const float *data, size_t n, uint32_t dim, si
     }
     double ms = vdb_now_ms() - t0;
     vdb_store_close(store);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    vdb_fsx_remove_tree(dir, NULL);
     if (rc != VDB_OK)
         return rc;
     *out = vdb_json_object();

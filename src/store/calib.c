@@ -40,6 +40,7 @@
 #define CALIB_STOP_LCB 0.999   /* a curve stops once this bound is reached */
 #define CALIB_OFFER_EVERY 16u  /* sample real queries without a lock per query */
 #define CALIB_FORMAT "vdb-calib 3"
+#define CALIB_FILE_MAX (4u << 20) /* the file is ~30 KB; more is not ours */
 
 const uint32_t vdb_calib_ef_ladder[VDB_CALIB_NEF] = {10,  16,  24,  32,  48,   64,   96,   128,
                                                      192, 256, 384, 512, 768, 1024, 1536, 2048};
@@ -210,9 +211,16 @@ static int load(const vdb_store *store, vdb_calib *cal)
     int ok = 0;
     if (calib_path(store, path, sizeof(path)) != VDB_OK)
         return 0;
-    FILE *f = fopen(path, "r"); /* read-only derived data: fsx is for durable writes */
-    if (f == NULL)
+    /* Read whole through fsx, parsed with stdio over the memory. */
+    char *text = NULL;
+    size_t size = 0;
+    if (vdb_fsx_read_file(path, CALIB_FILE_MAX, &text, &size, NULL) != VDB_OK)
         return 0;
+    FILE *f = size > 0 ? fmemopen(text, size, "r") : NULL;
+    if (f == NULL) {
+        vdb_free(text);
+        return 0;
+    }
     memset(cal, 0, sizeof(*cal));
     if (fgets(head, sizeof(head), f) == NULL || strncmp(head, CALIB_FORMAT, strlen(CALIB_FORMAT)))
         goto done;
@@ -244,6 +252,7 @@ static int load(const vdb_store *store, vdb_calib *cal)
     ok = cal->scan_ns_row > 0 && cal->gemm_ns_row > 0 && cal->ids_ns_row > 0;
 done:
     fclose(f);
+    vdb_free(text);
     cal->valid = ok;
     return ok;
 }
