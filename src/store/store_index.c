@@ -370,14 +370,26 @@ int vdb_store_index_repair(vdb_store *store, uint32_t rows, const uint64_t *drop
     vdb_error_clear(&err);
     /* Shared: the rows stay put and no graph swap happens (both need the
      * exclusive side); the repair itself excludes the indexer's inserts and
-     * graph searches through the graph's own lock. The view's tombstones
-     * include the captured ones (tombstones are only cleared by compaction,
-     * which the checkpoint mutex holds off), so every row the compaction
-     * drops leaves the graph; later deletes leave it too, harmlessly. */
+     * graph searches through the graph's own lock. Exactly the captured
+     * tombstones leave the graph, the rows the compaction drops: a row
+     * deleted since stays a node (routing, never returned) like any
+     * tombstone, so the saved graph holds every row the snapshot plus the
+     * WAL bring back, whether or not that later delete survives a crash. */
     pthread_rwlock_rdlock(&store->rw);
     vdb_vecview view = vdb_vecset_view(store->set);
-    rc = ix->hnsw != NULL ? vdb_hnsw_repair(ix->hnsw, &view, &removed, &err) : VDB_ENOTFOUND;
+    size_t words = ((size_t)view.n + 63) / 64, had = ((size_t)rows + 63) / 64;
+    uint64_t *gone = vdb_calloc(words + 1, sizeof(uint64_t));
+    if (gone == NULL) {
+        rc = vdb_error_set(&err, VDB_ENOMEM, "no memory for %u tombstone bits", view.n);
+    } else if (ix->hnsw == NULL) {
+        rc = VDB_ENOTFOUND;
+    } else {
+        memcpy(gone, dropped, (had < words ? had : words) * sizeof(uint64_t));
+        view.deleted = gone;
+        rc = vdb_hnsw_repair(ix->hnsw, &view, &removed, &err);
+    }
     pthread_rwlock_unlock(&store->rw);
+    vdb_free(gone);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     *seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
     if (rc != VDB_OK) {

@@ -70,8 +70,9 @@ int vdb_store_index_before_compact(vdb_store *store, vdb_error *err);
 /* Before a compaction that drops the captured tombstones `dropped` among
  * rows [0, rows) (checkpoint mutex held, not writer or rw): when the store
  * has a graph and `mode` (store.h) picks repair for this deleted fraction,
- * removes every deleted row from the graph and reconnects their
- * neighbourhoods (vdb_hnsw_repair) under the rw guard held shared; the
+ * removes exactly the `dropped` rows from the graph and reconnects their
+ * neighbourhoods (vdb_hnsw_repair) under the rw guard held shared (writers
+ * wait for it; graph searches wait on the graph's lock, exact ones run); the
  * graph then carries over the compaction (vdb_store_index_after_compact).
  * Returns 1 when it repaired, 0 when the compaction should rebuild (no
  * graph, the mode or fraction says so, or the repair ran out of memory:
