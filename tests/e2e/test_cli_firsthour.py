@@ -89,6 +89,35 @@ def test_import_help_documents_metadata():
     assert '{"id": "a", "metadata"' in out and "seed" in out
 
 
+# ---- 5: a second server on a taken port -----------------------------------
+
+def test_second_serve_on_a_taken_port_refuses_to_start(tmp_path):
+    os.makedirs(tmp_path / "one")
+    os.makedirs(tmp_path / "two")
+    first = Server(str(tmp_path / "one")).start()
+    try:
+        # Another data directory and another key, on the first one's port:
+        # with SO_REUSEPORT it would start and take half of the connections.
+        env = clean_env(VECTOR_DB_DATA_DIR=str(tmp_path / "two"), HOST="127.0.0.1",
+                        PORT=str(first.port), VECTOR_DB_ADMIN_KEY="another-admin-key-0123456789",
+                        LOG_LEVEL="warning")
+        try:
+            res = subprocess.run([VDB_BIN, "serve"], env=env, capture_output=True, text=True,
+                                 timeout=15)
+        except subprocess.TimeoutExpired:
+            pytest.fail("a second vdb serve started on a port already in use")
+        out = res.stdout + res.stderr
+        assert res.returncode != 0, out
+        assert f"cannot listen on 127.0.0.1:{first.port}" in out and "in use" in out, out
+        # Every request still reaches the first server, with its key.
+        for _ in range(20):
+            r = requests.get(first.url + "/vectors/count", headers={"X-API-Key": ADMIN_KEY},
+                             params={"user_id": "nobody", "model_id": "m"})
+            assert r.status_code != 401, r.text
+    finally:
+        assert first.stop() == 0
+
+
 # ---- 7: one data directory -------------------------------------------------
 
 def test_cli_uses_the_servers_data_directory(tmp_path):
