@@ -366,6 +366,47 @@ def test_doctor_healthy_then_each_problem(tmp_path):
     assert "does not exist" in res.stdout or "No such file" in res.stdout
 
 
+def test_doctor_stale_lock_damaged_store_and_open_directory(tmp_path):
+    data = str(tmp_path / "d")
+    save(tmp_path / "v.npy", 2000, 8)
+    for model in ("a", "b"):
+        vdb("import", "--data-dir", data, "--user", "u", "--model", model,
+            str(tmp_path / "v.npy"), check=0)
+    doctor(data, check=0)
+
+    # A lock held in the name of a pid that does not exist here (another
+    # machine or container on the same directory).
+    import fcntl
+    with open(os.path.join(data, "user_u", "a", ".store.lock"), "r+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        lock.truncate(0)
+        lock.write("99999999\n")
+        lock.flush()
+        res = doctor(data, check=1)
+        assert "store u/a is locked by pid 99999999, which is not running here" in res.stdout
+        assert "fix:" in res.stdout
+    doctor(data, check=0)
+
+    # A store whose vectors no longer match their checksum: named, with what
+    # to do, and the other store still reported healthy.
+    npz = os.path.join(data, "user_u", "b", "vectors.npz")
+    with open(npz, "r+b") as f:
+        f.seek(16384 + 100)
+        f.write(b"garbage!")
+    res = doctor(data, check=1)
+    assert "store u/b cannot be opened" in res.stdout and "CRC32" in res.stdout, res.stdout
+    assert "restore the store from a backup" in res.stdout
+    assert "store u/a: 2000 vectors" in res.stdout
+    shutil.rmtree(os.path.join(data, "user_u", "b"))
+
+    # A data directory every user may write to.
+    os.chmod(data, 0o777)
+    res = doctor(data, check=1)
+    assert "writable by every user" in res.stdout and "chmod o-w" in res.stdout
+    os.chmod(data, 0o700)
+    doctor(data, check=0)
+
+
 def test_doctor_leaves_a_running_servers_stores_alone(tmp_path):
     srv, data = server_holding_a_store(tmp_path)
     try:
