@@ -22,7 +22,7 @@ from conftest import ADMIN_KEY, VDB_BIN, Server
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 COMMANDS = ["serve", "keys", "bench", "create", "import", "query", "export", "count", "list",
-            "store-bench", "filter-bench", "doctor"]
+            "store-bench", "filter-bench", "doctor", "cluster", "recall"]
 
 
 def clean_env(**extra):
@@ -178,6 +178,11 @@ def test_list_on_missing_directory_fails():
     (["export", "--user", "u"], "--out is required"),
     (["keys", "frobnicate"], "unknown action 'frobnicate'"),
     (["doctor", "--port", "http"], "--port 'http' is not a number"),
+    (["recall"], "which store?"),
+    (["recall", "/tmp/s", "--k", "0"], "--k 0 is out of range"),
+    (["recall", "/tmp/s", "--kk", "3"], "unknown option '--kk'"),
+    (["recall", "/tmp/s", "--target", "2"], "--target '2' is not a recall between 0 and 1"),
+    (["store-bench", "--nn", "3"], "unknown option '--nn'"),
 ])
 def test_usage_errors_say_why(args, reason):
     res = vdb(*args, check=2)
@@ -190,8 +195,15 @@ def test_usage_errors_say_why(args, reason):
 def test_help_is_uniform(command):
     for flag in ("--help", "-h"):
         res = vdb(command, flag, check=0)
-        assert res.stdout.lower().startswith("usage: vdb") or "usage" in res.stdout.lower()
+        assert res.stdout.startswith("usage: vdb " + command), res.stdout
         assert res.stderr == ""
+
+
+def test_help_lists_only_tested_commands():
+    """Every command `vdb --help` lists is in COMMANDS, so a new one gets the
+    --help and usage-error checks above."""
+    listed = re.findall(r"^  (\S+) ", vdb("--help", check=0).stdout, re.M)
+    assert listed and sorted(listed) == sorted(COMMANDS), listed
 
 
 def test_messages_do_not_repeat_or_leak_headers(tmp_path):
