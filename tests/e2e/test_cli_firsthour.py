@@ -206,6 +206,17 @@ def test_help_lists_only_tested_commands():
     assert listed and sorted(listed) == sorted(COMMANDS), listed
 
 
+def test_recall_still_runs_with_its_options(tmp_path):
+    data = str(tmp_path / "d")
+    save(tmp_path / "v.npy", 1500, 8)
+    vdb("import", "--data-dir", data, "--user", "u", "--model", "m", str(tmp_path / "v.npy"),
+        check=0)
+    out = vdb("recall", "--queries", "10", os.path.join(data, "user_u", "m"), "--k", "5",
+              "--wait", "0", "--target", "0.9", check=0).stdout
+    assert "held-out queries 10 (Gaussian, seed 20261202), k 5: recall@k" in out, out
+    assert "target 0.9" in out
+
+
 def test_messages_do_not_repeat_or_leak_headers(tmp_path):
     data = str(tmp_path / "d")
     os.makedirs(data)
