@@ -156,9 +156,14 @@ def test_cli_uses_the_servers_data_directory(tmp_path):
     assert "does not exist" in res.stderr and ".team_mind_data/vector_stores" in res.stderr
 
 
-def test_list_on_missing_directory_fails():
-    res = vdb("list", "--data-dir", "/nonexistent/vdb", check=1)
-    assert "/nonexistent/vdb does not exist" in res.stderr
+def test_list_on_missing_directory_fails(tmp_path):
+    # Under tmp_path, not /nonexistent: a build without the check creates the
+    # directory it is given, and a fixed path would then exist for every
+    # later run (and this test would pass or fail on what ran before).
+    missing = str(tmp_path / "nonexistent" / "vdb")
+    res = vdb("list", "--data-dir", missing, check=1)
+    assert f"{missing} does not exist" in res.stderr
+    assert not os.path.exists(tmp_path / "nonexistent")
 
 
 # ---- 9: errors say what is wrong; --help is uniform ------------------------
