@@ -9,7 +9,6 @@
  * the default plan at the target and through exact search, and prints
  * recall@k with the plans chosen, next to the calibration's per-band
  * table. */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +21,7 @@
 #include "../store/query.h"
 #include "../store/store.h"
 #include "cli.h"
+#include "cli_args.h"
 
 typedef struct rc_hits {
     double dist[1000];
@@ -52,50 +52,70 @@ static int take_id(void *ctx, size_t q, const vdb_store_hit *hits, size_t count)
     return 0;
 }
 
-static void usage(FILE *out)
+#define USAGE                                                                           \
+    "usage: vdb recall STORE_DIR [--queries N (200)] [--k K (10, <= 1000)]\n"            \
+    "                  [--target T (store's)] [--seed S] [--wait SECONDS (120)]\n"
+
+/* Through the shared helpers (cli_args.h) like every command: a bad
+ * argument says what is wrong before the usage. 0 when parsed, 1 after
+ * --help, 2 on a usage error. */
+static int parse(int argc, char **argv, const char **dir, unsigned long long *nq,
+                 unsigned long long *k, double *target, unsigned long long *seed,
+                 unsigned long long *wait_s)
 {
-    fprintf(out, "usage: vdb recall STORE_DIR [--queries N (200)] [--k K (10, <= 1000)]\n"
-                 "                  [--target T (store's)] [--seed S] [--wait SECONDS (120)]\n");
+    for (int i = 1; i < argc; i++) {
+        const char *flag = argv[i], *v;
+        if (vdb_cli_is_help(flag)) {
+            fputs(USAGE, stdout);
+            return 1;
+        }
+        if (flag[0] != '-' || flag[1] == '\0') {
+            if (*dir != NULL)
+                return vdb_cli_unknown("recall", USAGE, flag);
+            *dir = flag;
+            continue;
+        }
+        if (strcmp(flag, "--queries") != 0 && strcmp(flag, "--k") != 0 &&
+            strcmp(flag, "--target") != 0 && strcmp(flag, "--seed") != 0 &&
+            strcmp(flag, "--wait") != 0)
+            return vdb_cli_unknown("recall", USAGE, flag);
+        if ((v = vdb_cli_value("recall", USAGE, argc, argv, &i)) == NULL)
+            return 2;
+        if (strcmp(flag, "--target") == 0) {
+            char *end = NULL;
+            *target = strtod(v, &end);
+            if (end == v || *end != '\0' || !(*target >= 0 && *target <= 1))
+                return vdb_cli_usage_error("recall", USAGE,
+                                           "--target '%s' is not a recall between 0 and 1", v);
+        } else if (strcmp(flag, "--queries") == 0) {
+            if (vdb_cli_parse_uint("recall", USAGE, flag, v, 1, 100000, nq))
+                return 2;
+        } else if (strcmp(flag, "--k") == 0) {
+            if (vdb_cli_parse_uint("recall", USAGE, flag, v, 1, 1000, k))
+                return 2;
+        } else if (strcmp(flag, "--seed") == 0) {
+            if (vdb_cli_parse_uint("recall", USAGE, flag, v, 0, UINT64_MAX, seed))
+                return 2;
+        } else if (vdb_cli_parse_uint("recall", USAGE, flag, v, 0, 86400, wait_s)) {
+            return 2;
+        }
+    }
+    if (*dir == NULL)
+        return vdb_cli_usage_error("recall", USAGE, "which store? give its directory (STORE_DIR)");
+    return 0;
 }
 
 int vdb_cmd_recall(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"queries", required_argument, NULL, 'q'},
-                                             {"k", required_argument, NULL, 'k'},
-                                             {"target", required_argument, NULL, 't'},
-                                             {"seed", required_argument, NULL, 's'},
-                                             {"wait", required_argument, NULL, 'w'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
-    long nq = 200, k = 10, wait_s = 120;
+    unsigned long long nq = 200, k = 10, wait_s = 120, seed = 20261202;
     double target = 0;
-    unsigned long long seed = 20261202;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "q:k:t:s:w:h", longopts, NULL)) != -1) {
-        char *end = NULL;
-        switch (c) {
-        case 'q': nq = strtol(optarg, &end, 10); break;
-        case 'k': k = strtol(optarg, &end, 10); break;
-        case 't': target = strtod(optarg, &end); break;
-        case 's': seed = strtoull(optarg, &end, 10); break;
-        case 'w': wait_s = strtol(optarg, &end, 10); break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-        if (end == NULL || *end != '\0') {
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind != argc - 1 || nq < 1 || nq > 100000 || k < 1 || k > 1000 || target < 0 ||
-        target > 1 || wait_s < 0) {
-        usage(stderr);
-        return 2;
-    }
+    const char *dir = NULL;
+    int prc = parse(argc, argv, &dir, &nq, &k, &target, &seed, &wait_s);
+    if (prc != 0)
+        return prc == 1 ? 0 : 2;
     vdb_error err;
     vdb_error_clear(&err);
-    vdb_store *store = vdb_store_open(argv[optind], NULL, &err);
+    vdb_store *store = vdb_store_open(dir, NULL, &err);
     if (store == NULL) {
         fprintf(stderr, "vdb recall: %s\n", err.msg);
         return 1;
@@ -104,7 +124,7 @@ int vdb_cmd_recall(int argc, char **argv)
     uint32_t dim = config->dim;
     size_t live = vdb_store_count(store);
     /* The calibration runs on the store's indexer after opening: wait. */
-    for (long waited = 0; waited < wait_s * 10 && vdb_store_calib_due(store); waited++)
+    for (unsigned long long waited = 0; waited < wait_s * 10 && vdb_store_calib_due(store); waited++)
         usleep(100000);
     float *queries = vdb_malloc((size_t)nq * dim * sizeof(float));
     float *row = vdb_malloc(dim * sizeof(float));
@@ -121,7 +141,7 @@ int vdb_cmd_recall(int argc, char **argv)
     vdb_rng rng;
     vdb_rng_seed(&rng, seed);
     vdb_query_params exact1 = {.k = 1, .exact = 1};
-    for (long q = 0; q < nq; q++) {
+    for (size_t q = 0; q < nq; q++) {
         float *v = queries + (size_t)q * dim;
         rc_id near = {{0}, 0};
         double rms = 0;
@@ -142,7 +162,7 @@ int vdb_cmd_recall(int argc, char **argv)
     char explain[VDB_EXPLAIN_MAX] = "";
     vdb_query_params approx = {.k = (size_t)k, .target_recall = target, .explain = explain};
     vdb_query_params exact = {.k = (size_t)k, .exact = 1};
-    for (long q = 0; q < nq; q++)
+    for (size_t q = 0; q < nq; q++)
         if (vdb_store_query(store, queries + (size_t)q * dim, 1, &approx, take_hits, got + q,
                             &err) != VDB_OK) {
             fprintf(stderr, "vdb recall: %s\n", err.msg);
@@ -155,7 +175,7 @@ int vdb_cmd_recall(int argc, char **argv)
         goto done;
     }
     size_t hit = 0, total = 0;
-    for (long q = 0; q < nq; q++) {
+    for (size_t q = 0; q < nq; q++) {
         if (truth[q].count == 0)
             continue;
         double kth = truth[q].dist[truth[q].count - 1];
@@ -163,9 +183,9 @@ int vdb_cmd_recall(int argc, char **argv)
             hit += got[q].dist[i] <= kth + 1e-5 * (fabs(kth) + 1);
         total += truth[q].count;
     }
-    printf("store %s: %zu vectors, dim %u, %s, target %.4g\n", argv[optind], live, dim,
+    printf("store %s: %zu vectors, dim %u, %s, target %.4g\n", dir, live, dim,
            vdb_metric_name(config->metric), target > 0 ? target : config->target_recall);
-    printf("held-out queries %ld (Gaussian, seed %llu), k %ld: recall@k %.4f\n", nq, seed, k,
+    printf("held-out queries %llu (Gaussian, seed %llu), k %llu: recall@k %.4f\n", nq, seed, k,
            total ? (double)hit / (double)total : 1.0);
     printf("last plan: %s\n", explain);
     vdb_calib cal;

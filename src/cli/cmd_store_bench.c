@@ -326,6 +326,11 @@ int vdb_cmd_store_bench(int argc, char **argv)
         } else if (strcmp(a, "--optimize-deletes") == 0) {
             o.optimize_deletes = 1;
         } else if (v == NULL) {
+            /* Say why before the usage, as every command does (cli_args.h). */
+            if (a[0] == '-')
+                fprintf(stderr, "vdb store-bench: '%s' needs a value (or is not an option)\n", a);
+            else
+                fprintf(stderr, "vdb store-bench: unexpected argument '%s'\n", a);
             sb_usage(stderr);
             return 2;
         } else if (strcmp(a, "--dir") == 0) {
@@ -384,6 +389,8 @@ int vdb_cmd_store_bench(int argc, char **argv)
             }
             i++;
         } else {
+            fprintf(stderr, "vdb store-bench: %s '%s'\n",
+                    a[0] == '-' ? "unknown option" : "unexpected argument", a);
             sb_usage(stderr);
             return 2;
         }

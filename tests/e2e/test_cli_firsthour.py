@@ -22,7 +22,7 @@ from conftest import ADMIN_KEY, VDB_BIN, Server
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 COMMANDS = ["serve", "keys", "bench", "create", "import", "query", "export", "count", "list",
-            "store-bench", "filter-bench", "doctor"]
+            "store-bench", "filter-bench", "doctor", "cluster", "recall"]
 
 
 def clean_env(**extra):
@@ -89,6 +89,35 @@ def test_import_help_documents_metadata():
     assert '{"id": "a", "metadata"' in out and "seed" in out
 
 
+# ---- 5: a second server on a taken port -----------------------------------
+
+def test_second_serve_on_a_taken_port_refuses_to_start(tmp_path):
+    os.makedirs(tmp_path / "one")
+    os.makedirs(tmp_path / "two")
+    first = Server(str(tmp_path / "one")).start()
+    try:
+        # Another data directory and another key, on the first one's port:
+        # with SO_REUSEPORT it would start and take half of the connections.
+        env = clean_env(VECTOR_DB_DATA_DIR=str(tmp_path / "two"), HOST="127.0.0.1",
+                        PORT=str(first.port), VECTOR_DB_ADMIN_KEY="another-admin-key-0123456789",
+                        LOG_LEVEL="warning")
+        try:
+            res = subprocess.run([VDB_BIN, "serve"], env=env, capture_output=True, text=True,
+                                 timeout=15)
+        except subprocess.TimeoutExpired:
+            pytest.fail("a second vdb serve started on a port already in use")
+        out = res.stdout + res.stderr
+        assert res.returncode != 0, out
+        assert f"cannot listen on 127.0.0.1:{first.port}" in out and "in use" in out, out
+        # Every request still reaches the first server, with its key.
+        for _ in range(20):
+            r = requests.get(first.url + "/vectors/count", headers={"X-API-Key": ADMIN_KEY},
+                             params={"user_id": "nobody", "model_id": "m"})
+            assert r.status_code != 401, r.text
+    finally:
+        assert first.stop() == 0
+
+
 # ---- 7: one data directory -------------------------------------------------
 
 def test_cli_uses_the_servers_data_directory(tmp_path):
@@ -127,9 +156,14 @@ def test_cli_uses_the_servers_data_directory(tmp_path):
     assert "does not exist" in res.stderr and ".team_mind_data/vector_stores" in res.stderr
 
 
-def test_list_on_missing_directory_fails():
-    res = vdb("list", "--data-dir", "/nonexistent/vdb", check=1)
-    assert "/nonexistent/vdb does not exist" in res.stderr
+def test_list_on_missing_directory_fails(tmp_path):
+    # Under tmp_path, not /nonexistent: a build without the check creates the
+    # directory it is given, and a fixed path would then exist for every
+    # later run (and this test would pass or fail on what ran before).
+    missing = str(tmp_path / "nonexistent" / "vdb")
+    res = vdb("list", "--data-dir", missing, check=1)
+    assert f"{missing} does not exist" in res.stderr
+    assert not os.path.exists(tmp_path / "nonexistent")
 
 
 # ---- 9: errors say what is wrong; --help is uniform ------------------------
@@ -149,6 +183,11 @@ def test_list_on_missing_directory_fails():
     (["export", "--user", "u"], "--out is required"),
     (["keys", "frobnicate"], "unknown action 'frobnicate'"),
     (["doctor", "--port", "http"], "--port 'http' is not a number"),
+    (["recall"], "which store?"),
+    (["recall", "/tmp/s", "--k", "0"], "--k 0 is out of range"),
+    (["recall", "/tmp/s", "--kk", "3"], "unknown option '--kk'"),
+    (["recall", "/tmp/s", "--target", "2"], "--target '2' is not a recall between 0 and 1"),
+    (["store-bench", "--nn", "3"], "unknown option '--nn'"),
 ])
 def test_usage_errors_say_why(args, reason):
     res = vdb(*args, check=2)
@@ -161,8 +200,26 @@ def test_usage_errors_say_why(args, reason):
 def test_help_is_uniform(command):
     for flag in ("--help", "-h"):
         res = vdb(command, flag, check=0)
-        assert res.stdout.lower().startswith("usage: vdb") or "usage" in res.stdout.lower()
+        assert res.stdout.startswith("usage: vdb " + command), res.stdout
         assert res.stderr == ""
+
+
+def test_help_lists_only_tested_commands():
+    """Every command `vdb --help` lists is in COMMANDS, so a new one gets the
+    --help and usage-error checks above."""
+    listed = re.findall(r"^  (\S+) ", vdb("--help", check=0).stdout, re.M)
+    assert listed and sorted(listed) == sorted(COMMANDS), listed
+
+
+def test_recall_still_runs_with_its_options(tmp_path):
+    data = str(tmp_path / "d")
+    save(tmp_path / "v.npy", 1500, 8)
+    vdb("import", "--data-dir", data, "--user", "u", "--model", "m", str(tmp_path / "v.npy"),
+        check=0)
+    out = vdb("recall", "--queries", "10", os.path.join(data, "user_u", "m"), "--k", "5",
+              "--wait", "0", "--target", "0.9", check=0).stdout
+    assert "held-out queries 10 (Gaussian, seed 20261202), k 5: recall@k" in out, out
+    assert "target 0.9" in out
 
 
 def test_messages_do_not_repeat_or_leak_headers(tmp_path):
@@ -335,6 +392,51 @@ def test_doctor_healthy_then_each_problem(tmp_path):
     # A missing data directory.
     res = doctor(str(tmp_path / "nope"), check=1)
     assert "does not exist" in res.stdout or "No such file" in res.stdout
+
+
+def test_doctor_stale_lock_damaged_store_and_open_directory(tmp_path):
+    data = str(tmp_path / "d")
+    save(tmp_path / "v.npy", 2000, 8)
+    for model in ("a", "b"):
+        vdb("import", "--data-dir", data, "--user", "u", "--model", model,
+            str(tmp_path / "v.npy"), check=0)
+    doctor(data, check=0)
+
+    # A lock held in the name of a pid that does not exist here (another
+    # machine or container on the same directory).
+    import fcntl
+    with open(os.path.join(data, "user_u", "a", ".store.lock"), "r+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        lock.truncate(0)
+        lock.write("99999999\n")
+        lock.flush()
+        res = doctor(data, check=1)
+        assert "store u/a is locked by pid 99999999, which is not running here" in res.stdout
+        assert "fix:" in res.stdout
+    doctor(data, check=0)
+
+    # A store whose vectors no longer match their checksum: named, with what
+    # to do, and the other store still reported healthy. The doctor reads
+    # the file whole itself (the open skips that above 256 MiB), so the
+    # problem is its own line, not the open's.
+    npz = os.path.join(data, "user_u", "b", "vectors.npz")
+    with open(npz, "r+b") as f:
+        f.seek(16384 + 100)
+        f.write(b"garbage!")
+    res = doctor(data, check=1)
+    assert "store u/b: vectors file is damaged" in res.stdout and "CRC32" in res.stdout, \
+        res.stdout
+    assert "cannot be opened" not in res.stdout
+    assert "restore the store from a backup" in res.stdout
+    assert "store u/a: 2000 vectors" in res.stdout
+    shutil.rmtree(os.path.join(data, "user_u", "b"))
+
+    # A data directory every user may write to.
+    os.chmod(data, 0o777)
+    res = doctor(data, check=1)
+    assert "writable by every user" in res.stdout and "chmod o-w" in res.stdout
+    os.chmod(data, 0o700)
+    doctor(data, check=0)
 
 
 def test_doctor_leaves_a_running_servers_stores_alone(tmp_path):

@@ -1,6 +1,7 @@
 """Persistence across restarts, graceful shutdown, the generated admin key,
 .env loading, and 503 for a store another process holds."""
 import os
+import re
 import signal
 import threading
 
@@ -95,11 +96,15 @@ def test_503_store_locked_by_another_process(fresh_dir):
         a, b = Client(one.url, ADMIN_KEY), Client(two.url, ADMIN_KEY)
         ids = {"user_id": "lock", "model_id": "m"}
         assert a.post("/vectors/add", json={**ids, "vectors": [[1.0, 2.0]]}).status_code == 200
-        assert_error(b.get("/vectors/count", params=ids), 503)
+        body = assert_error(b.get("/vectors/count", params=ids), 503)
+        # One line: the lock file's pid comes without its newline (issue 14).
+        assert re.search(r"\(pid \d+\)$", body["detail"]), body
         assert a.get("/vectors/count", params=ids).json()["count"] == 1
     finally:
         assert one.stop() == 0
         assert two.stop() == 0
+    # ... and so is the log line that reports it.
+    assert re.search(r"WARN  GET /vectors/count -> 503: .*\(pid \d+\)\n", two.output), two.output
 
 
 def test_warmup_on_start_opens_stores(fresh_dir):
