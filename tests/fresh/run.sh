@@ -9,7 +9,8 @@
 #   2. the README's test command with -j2.
 # Needs root (chroot, mounts) and Debian's mirror; without either it says
 # why and exits 0 (skipped), so `make test-fresh` never fails for lack of
-# them. Bounded by FRESH_TIMEOUT seconds (default 1800) in all.
+# them; with FRESH_REQUIRED=1 (CI) a skip is a failure, so CI cannot pass
+# without having run it. Bounded by FRESH_TIMEOUT seconds (default 1800).
 #
 # What is cloned is the repository's committed HEAD (a clone, as a newcomer
 # would get), not uncommitted changes.
@@ -21,7 +22,14 @@ SUITE=${FRESH_SUITE:-bookworm}
 PORT=${FRESH_PORT:-}
 LIMIT=${FRESH_TIMEOUT:-1800}
 
-skip() { echo "test-fresh: SKIPPED: $*"; exit 0; }
+skip() {
+    if [ "${FRESH_REQUIRED:-0}" = 1 ]; then
+        echo "test-fresh: FAILED: required (FRESH_REQUIRED=1) but cannot run: $*"
+        exit 1
+    fi
+    echo "test-fresh: SKIPPED: $*"
+    exit 0
+}
 [ "$(uname -s)" = Linux ] || skip "needs Linux (chroot)"
 [ "$(id -u)" -eq 0 ] || skip "needs root (it builds a chroot); run: sudo make test-fresh"
 command -v mmdebstrap >/dev/null || skip "mmdebstrap is missing (bash scripts/install-deps.sh fresh)"
