@@ -76,6 +76,10 @@ void vdb_http_response_header(vdb_http_response *resp, const char *name, const c
 
 /* ---- per-peer connection counts ---- */
 
+/* A small chained table of its own: entries come and go with connections
+ * and are freed at zero, under the server's lock; the shared open-
+ * addressing maps (store/idmap, filter/payload) keep rows, not counts. */
+
 /* Keyed: a client with many IPv6 addresses must not be able to pile them
  * into one bucket. */
 static size_t peer_hash(const unsigned char *key, size_t len)
