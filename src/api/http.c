@@ -76,9 +76,9 @@ void vdb_http_response_header(vdb_http_response *resp, const char *name, const c
 
 /* ---- per-peer connection counts ---- */
 
-/* A small chained table of its own: entries come and go with connections
- * and are freed at zero, under the server's lock; the shared open-
- * addressing maps (store/idmap, filter/payload) keep rows, not counts. */
+/* A small chained table of its own rather than core/htab: an entry owns
+ * its key and count and is freed when the count drops to zero, all under
+ * the server's lock; there is no owner array for htab references to index. */
 
 /* Keyed: a client with many IPv6 addresses must not be able to pile them
  * into one bucket. */

@@ -23,9 +23,9 @@ typedef struct entry {
     unsigned char key[]; /* len bytes */
 } entry;
 
-/* Its own chained table rather than a shared map: every entry sits on the
- * LRU list too and is unlinked from both on eviction, which an open-
- * addressing map (store/idmap, filter/payload) would have to move. */
+/* Its own chained table rather than core/htab: entries are separate
+ * variable-size allocations (key inline) with no array to number them by,
+ * and each sits on the LRU list too, unlinked from both by pointer. */
 struct vdb_qcache {
     pthread_mutex_t mu;
     entry *buckets[BUCKETS];

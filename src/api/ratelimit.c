@@ -23,7 +23,7 @@ typedef struct bucket {
     double stamp;
 } bucket;
 
-/* Fixed-size shards, not a growing map (store/idmap, filter/payload): a
+/* Fixed-size shards, not a growing map (core/htab): a
  * client inventing identities must not grow memory, so a full shard fails
  * open after sweeping idle buckets, and each shard has its own lock. */
 typedef struct shard {
