@@ -31,6 +31,7 @@
 #include "../store/vecfile.h"
 #include "batchops.h"
 #include "floatparse.h"
+#include "httpparse.h"
 
 #define BATCH_DEFAULT_CHUNK 1000
 #define BATCH_MAX_CHUNK 100000
@@ -372,44 +373,18 @@ int vdb_h_batch_query(vdb_req *req)
 /* ---- POST /v1/batch/upload ---- */
 
 /* One multipart/form-data part by name: its bytes, borrowed from the body.
- * VDB_ENOTFOUND when the body is not multipart or has no such part. */
+ * VDB_ENOTFOUND when the body is not multipart (or its boundary is unusable)
+ * or has no such part; the caller says which field it missed. */
 static int form_part(vdb_req *req, const char *name, const char **data, size_t *len)
 {
-    const char *type = vdb_http_header(req->http, "Content-Type");
-    const char *b = type ? strstr(type, "boundary=") : NULL;
-    char delim[200], want[96];
-    if (type == NULL || strncasecmp(type, "multipart/form-data", 19) != 0 || b == NULL)
+    vdb_http_part part;
+    const char *why;
+    if (vdb_httpparse_form_part(vdb_http_header(req->http, "Content-Type"), req->http->body,
+                                req->http->body_len, name, &part, &why) != VDB_HTTP_FORM_OK)
         return VDB_ENOTFOUND;
-    b += 9;
-    size_t blen = *b == '"' ? strcspn(++b, "\"") : strcspn(b, "; ");
-    if (blen == 0 || blen > 150)
-        return VDB_ENOTFOUND;
-    snprintf(delim, sizeof(delim), "\r\n--%.*s", (int)blen, b);
-    snprintf(want, sizeof(want), "name=\"%s\"", name);
-    const char *body = req->http->body, *end = body + req->http->body_len;
-    size_t dlen = strlen(delim);
-    /* The first delimiter has no leading CRLF. */
-    const char *p = req->http->body_len >= dlen - 2 && memcmp(body, delim + 2, dlen - 2) == 0
-                        ? body - 2
-                        : memmem(body, req->http->body_len, delim, dlen);
-    while (p != NULL) {
-        const char *head = p + dlen;
-        const char *start = memmem(head, (size_t)(end - head), "\r\n\r\n", 4);
-        if (start == NULL)
-            return VDB_ENOTFOUND;
-        start += 4;
-        const char *next = memmem(start, (size_t)(end - start), delim, dlen);
-        if (next == NULL)
-            return VDB_ENOTFOUND;
-        const char *hit = memmem(head, (size_t)(start - head), want, strlen(want));
-        if (hit != NULL && (hit == head || hit[-1] == ' ' || hit[-1] == ';')) {
-            *data = start;
-            *len = (size_t)(next - start);
-            return VDB_OK;
-        }
-        p = next;
-    }
-    return VDB_ENOTFOUND;
+    *data = part.data;
+    *len = part.len;
+    return VDB_OK;
 }
 
 /* A text field from the query string, else the multipart form. */

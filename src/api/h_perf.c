@@ -19,7 +19,6 @@
 #include "../core/cpu.h"
 #include "../core/pool.h"
 #include "../core/rng.h"
-#include "../kernel/gemm.h"
 
 #define BENCH_MAX_FLOATS (64u * 1024u * 1024u) /* 256 MB of generated vectors */
 
@@ -39,7 +38,7 @@ int vdb_h_perf_health(vdb_req *req)
     int working = worst < 1e-3;
     vdb_qcache_get_stats(req->api->qcache, &cache);
     vdb_set(compute, "isa", vdb_json_string(vdb_isa_name(vdb_cpu_best_isa())));
-    vdb_set(compute, "blas", vdb_json_string(vdb_gemm_backend()));
+    vdb_set(compute, "blas", vdb_json_string(vdb_api_blas_name()));
     vdb_set(compute, "threads", vdb_json_int(vdb_pool_threads(vdb_pool_global())));
     vdb_set(compute, "cpus", vdb_json_int(vdb_cpu_count()));
     vdb_set(compute, "selftest_max_relative_error", vdb_json_real(worst));
@@ -75,30 +74,6 @@ static void warm_loaded(void *ctx, vdb_store_handle *handle)
     w->warmed += w->rc == VDB_OK;
 }
 
-/* README-era warmup for a dimension: runs the kernels a query uses (an
- * sgemm of queries against rows, and the per-row norms) on generated data
- * of that width, so their code and the thread pool are hot. */
-static int warm_kernels(uint32_t dim, vdb_error *err)
-{
-    enum { ROWS = 1024, QUERIES = 16 };
-    float *rows = vdb_malloc((size_t)ROWS * dim * sizeof(float));
-    float *q = vdb_malloc((size_t)QUERIES * dim * sizeof(float));
-    float *scores = vdb_malloc((size_t)QUERIES * ROWS * sizeof(float));
-    vdb_rng rng;
-    if (rows == NULL || q == NULL || scores == NULL) {
-        vdb_free(rows), vdb_free(q), vdb_free(scores);
-        return vdb_error_set(err, VDB_ENOMEM, "out of memory for the warmup data");
-    }
-    vdb_rng_seed(&rng, dim);
-    for (size_t i = 0; i < (size_t)ROWS * dim; i++)
-        rows[i] = (float)vdb_rng_gauss(&rng);
-    for (size_t i = 0; i < (size_t)QUERIES * dim; i++)
-        q[i] = (float)vdb_rng_gauss(&rng);
-    vdb_gemm_qxt(q, QUERIES, rows, ROWS, dim, scores, ROWS);
-    vdb_free(rows), vdb_free(q), vdb_free(scores);
-    return VDB_OK;
-}
-
 /* An optional integer in 1..max: 0 when absent; present but 0 (or out of
  * range) is a 422 like any other bad value. */
 static int opt_positive(vdb_req *req, const char *name, long long max, long long *out)
@@ -126,7 +101,7 @@ int vdb_h_perf_warmup(vdb_req *req)
         rc = opt_positive(req, "dimension", req->api->config.max_dim, &dimension);
     if (rc != VDB_OK)
         return rc;
-    if (dimension > 0 && (rc = warm_kernels((uint32_t)dimension, &req->err)) != VDB_OK)
+    if (dimension > 0 && (rc = vdb_api_warm_compute((uint32_t)dimension, &req->err)) != VDB_OK)
         return rc;
     if (user_id != NULL && model_id != NULL) {
         vdb_store_handle *handle;
@@ -409,7 +384,7 @@ static int run_bench(vdb_req *req, const vdb_store_config *config, bench *b, vdb
     vdb_set(summary, "avg_query_latency_ms", vdb_json_real(query_ms / (double)b->nq));
     vdb_set(summary, "recall_at_k", vdb_json_real(rec));
     vdb_set(summary, "index_type", vdb_json_string(stats.index_name ? stats.index_name : "flat"));
-    vdb_set(summary, "compute", vdb_json_string(vdb_gemm_backend()));
+    vdb_set(summary, "compute", vdb_json_string(vdb_api_blas_name()));
     vdb_set(r, "data_generation", rate_section(b->gen_ms, b->n + b->nq, "vectors_generated", "vectors_per_second"));
     vdb_set(r, "vector_addition", rate_section(add_ms, b->n, "vectors_added", "vectors_per_second"));
     vdb_set(r, "single_query", single);

@@ -13,7 +13,6 @@
 #include "../core/limits.h"
 #include "../core/pool.h"
 #include "../core/rng.h"
-#include "../kernel/gemm.h"
 
 int vdb_h_root(vdb_req *req)
 {
@@ -93,7 +92,7 @@ int vdb_h_system_info(vdb_req *req)
     vdb_set(sys, "processor", vdb_json_string(uts.machine));
     vdb_set(sys, "cpu_count", vdb_json_int(vdb_cpu_count()));
     vdb_set(compute, "isa", vdb_json_string(vdb_isa_name(vdb_cpu_best_isa())));
-    vdb_set(compute, "blas", vdb_json_string(vdb_gemm_backend()));
+    vdb_set(compute, "blas", vdb_json_string(vdb_api_blas_name()));
     vdb_set(compute, "search_threads", vdb_json_int(vdb_pool_threads(vdb_pool_global())));
     vdb_set(compute, "http_threads", vdb_json_int(req->api->config.http_threads));
     vdb_set(mem, "total_gb", vdb_json_real((double)total / 1073741824.0));
@@ -190,7 +189,7 @@ int vdb_h_debug_compute(vdb_req *req)
     vdb_json_array_append_new(shape, vdb_json_int(D));
     vdb_set(out, "mlx_working", vdb_json_bool(0));
     vdb_set(out, "compute_working", vdb_json_bool(worst < 1e-3));
-    vdb_set(out, "backend", vdb_json_string(vdb_gemm_backend()));
+    vdb_set(out, "backend", vdb_json_string(vdb_api_blas_name()));
     vdb_set(out, "isa", vdb_json_string(vdb_isa_name(vdb_cpu_best_isa())));
     vdb_set(out, "device", vdb_json_string("cpu"));
     vdb_set(out, "test_shape", shape);

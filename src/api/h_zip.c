@@ -33,6 +33,7 @@
 #include "../core/npy.h"
 #include "../core/rng.h"
 #include "../core/sha256.h"
+#include "httpparse.h"
 
 #define IMPORT_BATCH 10000
 
@@ -205,97 +206,33 @@ int vdb_h_admin_export_zip(vdb_req *req)
 
 /* ---- import ---- */
 
-/* 1 when the part's Content-Disposition has the parameter name="file"
- * exactly: `filename="file"` (or a name merely containing "file") is another
- * parameter, not the field name. `headers` is NUL-terminated. */
-static int part_is_file_field(const char *headers)
-{
-    for (const char *line = headers; line != NULL && *line != '\0';) {
-        const char *eol = strstr(line, "\r\n");
-        size_t n = eol ? (size_t)(eol - line) : strlen(line);
-        if (n > 20 && strncasecmp(line, "Content-Disposition:", 20) == 0) {
-            /* Parameters follow ';': name="file" or name=file. */
-            for (const char *p = memchr(line, ';', n); p != NULL && p < line + n;) {
-                p++;
-                while (p < line + n && (*p == ' ' || *p == '\t'))
-                    p++;
-                size_t rest = (size_t)(line + n - p);
-                if (rest >= 5 && strncasecmp(p, "name=", 5) == 0) {
-                    const char *v = p + 5;
-                    size_t vlen = (size_t)(line + n - v);
-                    if (vlen >= 6 && memcmp(v, "\"file\"", 6) == 0 &&
-                        (vlen == 6 || v[6] == ';' || v[6] == ' '))
-                        return 1;
-                    if (vlen >= 4 && memcmp(v, "file", 4) == 0 &&
-                        (vlen == 4 || v[4] == ';' || v[4] == ' '))
-                        return 1;
-                    return 0;
-                }
-                /* Skip this parameter, minding a quoted value with a ';'. */
-                int quoted = 0;
-                while (p < line + n && (quoted || *p != ';')) {
-                    if (*p == '"')
-                        quoted = !quoted;
-                    p++;
-                }
-                if (p >= line + n)
-                    break;
-            }
-            return 0;
-        }
-        line = eol ? eol + 2 : NULL;
-    }
-    return 0;
-}
-
 /* The uploaded archive: the multipart part named "file", or the raw body. */
 static int upload_bytes(vdb_req *req, const char **data, size_t *len)
 {
-    const char *type = vdb_http_header(req->http, "Content-Type");
+    vdb_http_part part;
+    const char *why, *ct;
+    size_t ct_len;
     *data = req->http->body;
     *len = req->http->body_len;
-    if (type != NULL && strncasecmp(type, "multipart/form-data", 19) == 0) {
-        const char *b = strstr(type, "boundary=");
-        char delim[200];
-        if (b == NULL)
-            return vdb_error_set(&req->err, VDB_EPARSE, "multipart body without a boundary");
-        b += 9;
-        size_t blen = strcspn(b, "; ");
-        if (*b == '"')
-            b++, blen = strcspn(b, "\"");
-        if (blen == 0 || blen > 150)
-            return vdb_error_set(&req->err, VDB_EPARSE, "bad multipart boundary");
-        snprintf(delim, sizeof(delim), "--%.*s", (int)blen, b);
-        const char *end = req->http->body + req->http->body_len;
-        for (const char *p = memmem(req->http->body, req->http->body_len, delim, strlen(delim)); p;) {
-            const char *head = p + strlen(delim);
-            const char *body = memmem(head, (size_t)(end - head), "\r\n\r\n", 4);
-            if (body == NULL)
-                break;
-            body += 4;
-            const char *next = memmem(body, (size_t)(end - body), delim, strlen(delim));
-            if (next == NULL)
-                break;
-            char headers[1024];
-            snprintf(headers, sizeof(headers), "%.*s", (int)((body - head) < 1000 ? body - head : 1000), head);
-            if (part_is_file_field(headers)) {
-                const char *ct = strcasestr(headers, "Content-Type:");
-                if (ct != NULL) {
-                    ct += 13;
-                    while (*ct == ' ')
-                        ct++;
-                    if (strncasecmp(ct, "application/zip", 15) && strncasecmp(ct, "application/x-zip", 17) &&
-                        strncasecmp(ct, "application/octet-stream", 24))
-                        return vdb_error_set(&req->err, VDB_EPARSE,
-                                             "Invalid file type: %.40s. Only ZIP files allowed", ct);
-                }
-                *data = body;
-                *len = (size_t)(next - body) >= 2 ? (size_t)(next - body) - 2 : 0; /* CRLF */
-                return VDB_OK;
-            }
-            p = next;
-        }
+    switch (vdb_httpparse_form_part(vdb_http_header(req->http, "Content-Type"), req->http->body,
+                                    req->http->body_len, "file", &part, &why)) {
+    case VDB_HTTP_FORM_OK:
+        ct = vdb_httpparse_part_field(&part, "Content-Type", &ct_len);
+        if (ct != NULL && !(ct_len >= 15 && strncasecmp(ct, "application/zip", 15) == 0) &&
+            !(ct_len >= 17 && strncasecmp(ct, "application/x-zip", 17) == 0) &&
+            !(ct_len >= 24 && strncasecmp(ct, "application/octet-stream", 24) == 0))
+            return vdb_error_set(&req->err, VDB_EPARSE,
+                                 "Invalid file type: %.*s. Only ZIP files allowed",
+                                 (int)(ct_len < 40 ? ct_len : 40), ct);
+        *data = part.data;
+        *len = part.len;
+        return VDB_OK;
+    case VDB_HTTP_FORM_BAD:
+        return vdb_error_set(&req->err, VDB_EPARSE, "%s", why);
+    case VDB_HTTP_FORM_NO_PART:
         return vdb_error_set(&req->err, VDB_EINVAL, "multipart form has no field 'file'");
+    default: /* not multipart: the body is the archive */
+        break;
     }
     if (*len == 0)
         return vdb_error_set(&req->err, VDB_EPARSE, "Uploaded ZIP file is empty.");

@@ -76,6 +76,10 @@ void vdb_http_response_header(vdb_http_response *resp, const char *name, const c
 
 /* ---- per-peer connection counts ---- */
 
+/* A small chained table of its own rather than core/htab: an entry owns
+ * its key and count and is freed when the count drops to zero, all under
+ * the server's lock; there is no owner array for htab references to index. */
+
 /* Keyed: a client with many IPv6 addresses must not be able to pile them
  * into one bucket. */
 static size_t peer_hash(const unsigned char *key, size_t len)

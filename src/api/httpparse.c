@@ -389,3 +389,125 @@ int vdb_httpparse_chunk(vdb_http_chunker *c, const char *in, size_t len, size_t 
     *used = i;
     return VDB_HTTP_CHUNK_MORE;
 }
+
+/* ---- multipart/form-data ---- */
+
+/* Whether the header line[0..n) is a Content-Disposition whose `name`
+ * parameter is exactly `name`, quoted or bare. Other parameters are
+ * skipped whole (a quoted value may hold ';'), so filename="x" or a name
+ * that merely contains `name` never matches. */
+static int disposition_names(const char *line, size_t n, const char *name)
+{
+    size_t nlen = strlen(name);
+    if (n <= 20 || strncasecmp(line, "Content-Disposition:", 20) != 0)
+        return 0;
+    const char *end = line + n;
+    for (const char *p = memchr(line, ';', n); p != NULL && p < end;) {
+        p++;
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        if ((size_t)(end - p) >= 5 && strncasecmp(p, "name=", 5) == 0) {
+            const char *v = p + 5;
+            size_t vlen = (size_t)(end - v), at = 0;
+            if (vlen > 0 && *v == '"')
+                v++, vlen--, at = 1;
+            if (vlen < nlen + at || memcmp(v, name, nlen) != 0 || (at && v[nlen] != '"'))
+                return 0;
+            return vlen == nlen + at || v[nlen + at] == ';' || v[nlen + at] == ' ';
+        }
+        int quoted = 0;
+        while (p < end && (quoted || *p != ';')) {
+            if (*p == '"')
+                quoted = !quoted;
+            p++;
+        }
+    }
+    return 0;
+}
+
+static int head_names(const char *head, size_t len, const char *name)
+{
+    const char *end = head + len;
+    for (const char *line = head; line < end;) {
+        const char *eol = memmem(line, (size_t)(end - line), "\r\n", 2);
+        size_t n = eol ? (size_t)(eol - line) : (size_t)(end - line);
+        if (disposition_names(line, n, name))
+            return 1;
+        if (eol == NULL)
+            break;
+        line = eol + 2;
+    }
+    return 0;
+}
+
+int vdb_httpparse_form_part(const char *content_type, const char *body, size_t len,
+                            const char *name, vdb_http_part *part, const char **why)
+{
+    char delim[160];
+    *why = NULL;
+    if (content_type == NULL || strncasecmp(content_type, "multipart/form-data", 19) != 0)
+        return VDB_HTTP_FORM_NOT_MULTIPART;
+    const char *b = strstr(content_type, "boundary=");
+    if (b == NULL) {
+        *why = "multipart body without a boundary";
+        return VDB_HTTP_FORM_BAD;
+    }
+    b += 9;
+    size_t blen = *b == '"' ? strcspn(++b, "\"") : strcspn(b, "; ");
+    if (blen == 0 || blen > 150) { /* RFC 2046: at most 70 characters */
+        *why = "bad multipart boundary";
+        return VDB_HTTP_FORM_BAD;
+    }
+    /* Every delimiter is CRLF "--" boundary; the first may open the body
+     * without the CRLF. Offsets, so nothing points before the body. */
+    size_t dlen = (size_t)snprintf(delim, sizeof(delim), "\r\n--%.*s", (int)blen, b);
+    size_t at;
+    if (len >= dlen - 2 && memcmp(body, delim + 2, dlen - 2) == 0) {
+        at = dlen - 2;
+    } else {
+        const char *first = memmem(body, len, delim, dlen);
+        if (first == NULL)
+            return VDB_HTTP_FORM_NO_PART;
+        at = (size_t)(first - body) + dlen;
+    }
+    for (;;) {
+        const char *head = body + at, *end = body + len;
+        const char *start = memmem(head, (size_t)(end - head), "\r\n\r\n", 4);
+        if (start == NULL)
+            return VDB_HTTP_FORM_NO_PART;
+        start += 4;
+        const char *next = memmem(start, (size_t)(end - start), delim, dlen);
+        if (next == NULL)
+            return VDB_HTTP_FORM_NO_PART;
+        if (head_names(head, (size_t)(start - 4 - head), name)) {
+            part->data = start;
+            part->len = (size_t)(next - start);
+            part->head = head;
+            part->head_len = (size_t)(start - 4 - head);
+            return VDB_HTTP_FORM_OK;
+        }
+        at = (size_t)(next - body) + dlen;
+    }
+}
+
+const char *vdb_httpparse_part_field(const vdb_http_part *part, const char *field,
+                                     size_t *value_len)
+{
+    size_t flen = strlen(field);
+    const char *end = part->head + part->head_len;
+    for (const char *line = part->head; line < end;) {
+        const char *eol = memmem(line, (size_t)(end - line), "\r\n", 2);
+        size_t n = eol ? (size_t)(eol - line) : (size_t)(end - line);
+        if (n > flen && line[flen] == ':' && strncasecmp(line, field, flen) == 0) {
+            const char *v = line + flen + 1;
+            while (v < line + n && (*v == ' ' || *v == '\t'))
+                v++;
+            *value_len = (size_t)(line + n - v);
+            return v;
+        }
+        if (eol == NULL)
+            break;
+        line = eol + 2;
+    }
+    return NULL;
+}

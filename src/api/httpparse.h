@@ -77,4 +77,34 @@ enum {
 int vdb_httpparse_chunk(vdb_http_chunker *chunker, const char *in, size_t len, size_t *used,
                         const char **data, size_t *data_len, const char **why);
 
+/* multipart/form-data (RFC 7578), read in place from a whole body: the one
+ * reader for every upload handler (libmicrohttpd's post processor went with
+ * libmicrohttpd; see http.h). */
+typedef struct vdb_http_part {
+    const char *data; /* the part's bytes, borrowed from the body */
+    size_t len;
+    const char *head; /* its header lines, CRLF-separated, not NUL-terminated */
+    size_t head_len;
+} vdb_http_part;
+
+enum {
+    VDB_HTTP_FORM_OK = 0,
+    VDB_HTTP_FORM_NOT_MULTIPART = 1, /* no Content-Type, or not multipart/form-data */
+    VDB_HTTP_FORM_NO_PART = 2,       /* no part with that name */
+    VDB_HTTP_FORM_BAD = -1           /* missing or oversized boundary (why says which) */
+};
+
+/* Finds the part whose Content-Disposition parameter `name` equals `name`
+ * (quoted or a bare token; `filename=` does not count) in body[0..len)
+ * sent with Content-Type `content_type` (may be NULL). Parts are delimited
+ * by CRLF "--boundary"; a truncated part is not returned. */
+int vdb_httpparse_form_part(const char *content_type, const char *body, size_t len,
+                            const char *name, vdb_http_part *part, const char **why);
+
+/* The value of header `field` in a part's head, case-insensitive, leading
+ * blanks skipped, up to the end of its line: *value and *value_len, or
+ * NULL when the part has no such header. */
+const char *vdb_httpparse_part_field(const vdb_http_part *part, const char *field,
+                                     size_t *value_len);
+
 #endif

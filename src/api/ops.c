@@ -459,3 +459,31 @@ int vdb_api_compute_selftest(double *worst_out, vdb_error *err)
     *worst_out = worst;
     return VDB_OK;
 }
+
+/* README-era warmup for a dimension (POST /performance/warmup): an sgemm
+ * of queries against rows on generated data of that width. */
+int vdb_api_warm_compute(uint32_t dim, vdb_error *err)
+{
+    enum { ROWS = 1024, QUERIES = 16 };
+    float *rows = vdb_malloc((size_t)ROWS * dim * sizeof(float));
+    float *q = vdb_malloc((size_t)QUERIES * dim * sizeof(float));
+    float *scores = vdb_malloc((size_t)QUERIES * ROWS * sizeof(float));
+    vdb_rng rng;
+    if (rows == NULL || q == NULL || scores == NULL) {
+        vdb_free(rows), vdb_free(q), vdb_free(scores);
+        return vdb_error_set(err, VDB_ENOMEM, "out of memory for the warmup data");
+    }
+    vdb_rng_seed(&rng, dim);
+    for (size_t i = 0; i < (size_t)ROWS * dim; i++)
+        rows[i] = (float)vdb_rng_gauss(&rng);
+    for (size_t i = 0; i < (size_t)QUERIES * dim; i++)
+        q[i] = (float)vdb_rng_gauss(&rng);
+    vdb_gemm_qxt(q, QUERIES, rows, ROWS, dim, scores, ROWS);
+    vdb_free(rows), vdb_free(q), vdb_free(scores);
+    return VDB_OK;
+}
+
+const char *vdb_api_blas_name(void)
+{
+    return vdb_gemm_backend();
+}

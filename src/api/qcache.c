@@ -23,6 +23,9 @@ typedef struct entry {
     unsigned char key[]; /* len bytes */
 } entry;
 
+/* Its own chained table rather than core/htab: entries are separate
+ * variable-size allocations (key inline) with no array to number them by,
+ * and each sits on the LRU list too, unlinked from both by pointer. */
 struct vdb_qcache {
     pthread_mutex_t mu;
     entry *buckets[BUCKETS];

@@ -23,6 +23,9 @@ typedef struct bucket {
     double stamp;
 } bucket;
 
+/* Fixed-size shards, not a growing map (core/htab): a
+ * client inventing identities must not grow memory, so a full shard fails
+ * open after sweeping idle buckets, and each shard has its own lock. */
 typedef struct shard {
     pthread_mutex_t lock;
     size_t count;

@@ -11,6 +11,7 @@
 #endif
 
 #include "err.h"
+#include "bytes.h"
 #include "hash.h"
 
 static inline uint64_t rotl(uint64_t x, int k)
@@ -101,10 +102,8 @@ void vdb_rng_uuid(char out[VDB_UUID_LEN])
     hi = vdb_rng_next(&uuid_rng);
     lo = vdb_rng_next(&uuid_rng);
     pthread_mutex_unlock(&uuid_lock);
-    for (int i = 0; i < 8; i++) {
-        b[i] = (unsigned char)(hi >> (8 * i));
-        b[8 + i] = (unsigned char)(lo >> (8 * i));
-    }
+    vdb_put64le(b, hi);
+    vdb_put64le(b + 8, lo);
     b[6] = (unsigned char)((b[6] & 0x0F) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3F) | 0x80);
     for (int i = 0, o = 0; i < 16; i++) {

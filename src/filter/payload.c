@@ -66,85 +66,66 @@ static uint64_t key_hash(const vdb_pkey *key)
 {
     /* Strings are client-chosen metadata values: keyed, so nobody can
      * flood one bucket. */
-    uint64_t h = key->kind == VDB_PKEY_STR
-                     ? vdb_hash_keyed(key->str, key->len)
-                     : vdb_hash_mix64(key->num ^ ((uint64_t)key->kind << 56));
-    return h | 1; /* never 0, so hash 0 can mean "empty" in checks */
+    return key->kind == VDB_PKEY_STR ? vdb_hash_keyed(key->str, key->len)
+                                     : vdb_hash_mix64(key->num ^ ((uint64_t)key->kind << 56));
 }
 
-static int entry_matches(const vdb_pentry *entry, const vdb_pkey *key, uint64_t hash)
+typedef struct lookup {
+    const vdb_pmap *map;
+    const vdb_pkey *key;
+} lookup;
+
+static int entry_is(const void *ctx, uint32_t ref)
 {
-    if (entry->hash != hash || entry->kind != key->kind)
+    const lookup *l = ctx;
+    const vdb_pentry *entry = &l->map->entries[ref];
+    if (entry->kind != l->key->kind)
         return 0;
-    if (key->kind == VDB_PKEY_STR)
-        return entry->len == key->len && memcmp(entry->str, key->str, key->len) == 0;
-    return entry->num == key->num;
+    if (entry->kind == VDB_PKEY_STR)
+        return entry->len == l->key->len && memcmp(entry->str, l->key->str, entry->len) == 0;
+    return entry->num == l->key->num;
 }
 
 const roaring_bitmap_t *vdb_payload__map_get(const vdb_pmap *map, const vdb_pkey *key)
 {
-    if (map->cap == 0)
-        return NULL;
-    uint64_t hash = key_hash(key);
-    for (size_t i = hash & (map->cap - 1);; i = (i + 1) & (map->cap - 1)) {
-        const vdb_pentry *entry = &map->slots[i];
-        if (entry->kind == 0)
-            return NULL;
-        if (entry_matches(entry, key, hash))
-            return entry->rows;
-    }
+    lookup l = {map, key};
+    uint32_t ref = vdb_htab_get(&map->index, key_hash(key), entry_is, &l);
+    return ref == VDB_HTAB_NONE ? NULL : map->entries[ref].rows;
 }
 
 static void map_clear(vdb_pmap *map)
 {
-    for (size_t i = 0; i < map->cap; i++) {
-        vdb_free(map->slots[i].str);
-        if (map->slots[i].rows != NULL)
-            roaring_bitmap_free(map->slots[i].rows);
+    for (size_t i = 0; i < map->used; i++) {
+        vdb_free(map->entries[i].str);
+        roaring_bitmap_free(map->entries[i].rows);
     }
-    vdb_free(map->slots);
+    vdb_free(map->entries);
+    vdb_htab_destroy(&map->index);
     memset(map, 0, sizeof(*map));
-}
-
-static int map_grow(vdb_pmap *map)
-{
-    size_t cap = map->cap == 0 ? 16 : map->cap * 2;
-    vdb_pentry *slots = vdb_calloc(cap, sizeof(*slots));
-    if (slots == NULL)
-        return VDB_ENOMEM;
-    for (size_t i = 0; i < map->cap; i++) {
-        vdb_pentry *old = &map->slots[i];
-        if (old->kind == 0)
-            continue;
-        size_t j = old->hash & (cap - 1);
-        while (slots[j].kind != 0)
-            j = (j + 1) & (cap - 1);
-        slots[j] = *old;
-    }
-    vdb_free(map->slots);
-    map->slots = slots;
-    map->cap = cap;
-    return VDB_OK;
 }
 
 /* Adds `row` under `key`, creating the entry on first use. Entries whose
  * bitmap empties stay (cheap, and values tend to come back). */
 static int map_add(vdb_pmap *map, const vdb_pkey *key, uint32_t row)
 {
-    if ((map->used + 1) * 4 > map->cap * 3 && map_grow(map) != VDB_OK)
-        return VDB_ENOMEM;
+    lookup l = {map, key};
     uint64_t hash = key_hash(key);
-    size_t i = hash & (map->cap - 1);
-    for (;; i = (i + 1) & (map->cap - 1)) {
-        vdb_pentry *entry = &map->slots[i];
-        if (entry->kind == 0)
-            break;
-        if (entry_matches(entry, key, hash)) {
-            roaring_bitmap_add(entry->rows, row);
-            return VDB_OK;
-        }
+    uint32_t ref = vdb_htab_get(&map->index, hash, entry_is, &l);
+    if (ref != VDB_HTAB_NONE) {
+        roaring_bitmap_add(map->entries[ref].rows, row);
+        return VDB_OK;
     }
-    vdb_pentry fresh = {hash, key->kind, key->num, NULL, key->len, roaring_bitmap_create()};
+    if (map->used >= VDB_HTAB_NONE)
+        return VDB_ENOMEM;
+    if (map->used == map->cap) {
+        size_t cap = map->cap == 0 ? 16 : map->cap * 2;
+        vdb_pentry *entries = vdb_realloc(map->entries, cap * sizeof(*entries));
+        if (entries == NULL)
+            return VDB_ENOMEM;
+        map->entries = entries;
+        map->cap = cap;
+    }
+    vdb_pentry fresh = {key->kind, key->num, NULL, key->len, roaring_bitmap_create()};
     if (fresh.rows == NULL)
         return VDB_ENOMEM;
     if (key->kind == VDB_PKEY_STR) {
@@ -156,8 +137,14 @@ static int map_add(vdb_pmap *map, const vdb_pkey *key, uint32_t row)
         memcpy(fresh.str, key->str, key->len);
         fresh.str[key->len] = '\0';
     }
+    /* Counted (used++) only once the index points at it. */
+    map->entries[map->used] = fresh;
+    if (vdb_htab_put(&map->index, hash, (uint32_t)map->used, entry_is, &l, NULL) != VDB_OK) {
+        vdb_free(fresh.str);
+        roaring_bitmap_free(fresh.rows);
+        return VDB_ENOMEM;
+    }
     roaring_bitmap_add(fresh.rows, row);
-    map->slots[i] = fresh;
     map->used++;
     return VDB_OK;
 }
@@ -171,10 +158,9 @@ static void map_remove(vdb_pmap *map, const vdb_pkey *key, uint32_t row)
 
 static size_t map_memory(const vdb_pmap *map)
 {
-    size_t bytes = map->cap * sizeof(vdb_pentry);
-    for (size_t i = 0; i < map->cap; i++)
-        if (map->slots[i].kind != 0)
-            bytes += map->slots[i].len + roaring_bitmap_size_in_bytes(map->slots[i].rows);
+    size_t bytes = vdb_htab_memory(&map->index) + map->cap * sizeof(vdb_pentry);
+    for (size_t i = 0; i < map->used; i++)
+        bytes += map->entries[i].len + roaring_bitmap_size_in_bytes(map->entries[i].rows);
     return bytes;
 }
 
@@ -716,9 +702,9 @@ static int maps_equal(const vdb_pmap *a, const vdb_pmap *b)
 {
     for (int pass = 0; pass < 2; pass++) {
         const vdb_pmap *x = pass ? b : a, *y = pass ? a : b;
-        for (size_t i = 0; i < x->cap; i++) {
-            const vdb_pentry *e = &x->slots[i];
-            if (e->kind == 0 || roaring_bitmap_is_empty(e->rows))
+        for (size_t i = 0; i < x->used; i++) {
+            const vdb_pentry *e = &x->entries[i];
+            if (roaring_bitmap_is_empty(e->rows))
                 continue;
             vdb_pkey key = {e->kind, e->num, e->str, e->len};
             const roaring_bitmap_t *other = vdb_payload__map_get(y, &key);

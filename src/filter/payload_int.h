@@ -9,6 +9,7 @@
 
 #include <roaring/roaring.h>
 
+#include "../core/htab.h"
 #include "filter_int.h"
 #include "payload.h"
 
@@ -30,19 +31,20 @@ typedef struct vdb_pkey {
 } vdb_pkey;
 
 typedef struct vdb_pentry {
-    uint64_t hash;
-    vdb_pkey_kind kind; /* 0 = empty slot */
+    vdb_pkey_kind kind;
     uint64_t num;
     char *str;          /* owned copy for STR */
     size_t len;
     roaring_bitmap_t *rows;
 } vdb_pentry;
 
-/* Open-addressing hash map from key to row bitmap. */
+/* Key -> row bitmap: the entries in insertion order, found through a
+ * core/htab index whose references are entry numbers. */
 typedef struct vdb_pmap {
-    vdb_pentry *slots;
-    size_t cap; /* power of two or 0 */
+    vdb_htab index;
+    vdb_pentry *entries;
     size_t used;
+    size_t cap; /* entries allocated */
 } vdb_pmap;
 
 typedef struct vdb_pnum {

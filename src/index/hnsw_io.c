@@ -52,7 +52,9 @@ static const char magic[8] = {'V', 'D', 'B', 'H', 'N', 'S', 'W', '1'};
 
 /* Streaming 64-bit checksum: each 8-byte word goes through xor, an odd
  * multiply and an xorshift - all bijections of the state - so any single
- * changed word changes the result; about 1.3 bytes per cycle. */
+ * changed word changes the result; about 1.3 bytes per cycle. Not core's
+ * CRC32C: hnsw.idx version 1 files are checked with this exact function, so
+ * switching means a format version 2 (old graphs would be rebuilt). */
 typedef struct hash_state {
     uint64_t h;
     uint64_t pending;

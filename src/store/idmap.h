@@ -1,5 +1,5 @@
-/* String id -> u32 row map: open addressing with linear probing over a
- * power-of-two table of (hash, row) slots. Keys are not copied: the map
+/* String id -> u32 row map over core/htab (open addressing, (hash, row)
+ * slots, keyed hashing of the client-chosen ids). Keys are not copied: the map
  * stores rows and asks the owner for a row's key through a callback, so each
  * id string exists once (in the vecset). Not thread-safe. */
 #ifndef VDB_STORE_IDMAP_H
@@ -16,7 +16,7 @@ typedef const char *(*vdb_idmap_key_fn)(void *owner, uint32_t row);
 vdb_idmap *vdb_idmap_new(vdb_idmap_key_fn key_of, void *owner);
 void vdb_idmap_free(vdb_idmap *map);
 
-/* Row for key, or -1. */
+/* Row for key, or -1. Rows are below UINT32_MAX (core/htab's empty mark). */
 int64_t vdb_idmap_get(const vdb_idmap *map, const char *key);
 
 /* Sets key -> row (replacing an existing mapping). 0 or VDB_ENOMEM. */

@@ -322,7 +322,7 @@ static int scan(vdb_wal *wal, uint64_t size, vdb_wal_replay_fn replay, void *ctx
             why = "LSN does not increase";
             break;
         }
-        if ((rc = replay(ctx, lsn, (int)(header[16] | header[17] << 8), payload, len, err)) != 0)
+        if ((rc = replay(ctx, lsn, (int)vdb_get16le(header + 16), payload, len, err)) != 0)
             goto cleanup;
         prev_lsn = lsn;
         off += REC_HEADER + len;
@@ -465,8 +465,7 @@ int vdb_wal_append_pieces(vdb_wal *wal, int type, const vdb_wal_piece *pieces, s
     vdb_put32le(header, REC_MAGIC);
     vdb_put32le(header + 4, (uint32_t)len);
     vdb_put64le(header + 8, lsn);
-    header[16] = (unsigned char)type;
-    header[17] = (unsigned char)(type >> 8);
+    vdb_put16le(header + 16, (uint32_t)type);
     header[18] = header[19] = 0;
     vdb_put32le(header + 20, pieces_crc(wal->salt, header, pieces, count));
     rc = vdb_fsx_write(wal->fd, header, REC_HEADER, (off_t)at, wal->path, err);

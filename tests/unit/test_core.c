@@ -19,6 +19,7 @@
 #include "core/err.h"
 #include "core/fsx.h"
 #include "core/hash.h"
+#include "core/htab.h"
 #include "core/json.h"
 #include "core/limits.h"
 #include "core/log.h"
@@ -417,6 +418,83 @@ static void test_json_alloc_funnel(void **state)
     vdb_json_decref(doc);
 }
 
+/* core/htab against a plain array, with a hash so weak (8 values) that
+ * every probe run is long, wraps around the table and is cut by backward-
+ * shift deletes: a wrong shift would lose keys the reference still has. */
+typedef struct htab_keys {
+    const uint32_t *key_of; /* ref -> key */
+    uint32_t want;
+} htab_keys;
+
+static int htab_key_is(const void *ctx, uint32_t ref)
+{
+    const htab_keys *k = ctx;
+    return k->key_of[ref] == k->want;
+}
+
+static void test_htab(void **state)
+{
+    (void)state;
+    enum { KEYS = 600 };
+    uint32_t key_of[KEYS], ref_of[KEYS]; /* ref i holds key i*7+1; ref_of: key index -> ref or NONE */
+    vdb_htab t = {0};
+    vdb_rng rng;
+    htab_keys k = {key_of, 0};
+    for (uint32_t i = 0; i < KEYS; i++) {
+        key_of[i] = i * 7 + 1;
+        ref_of[i] = VDB_HTAB_NONE;
+    }
+    assert_int_equal(vdb_htab_get(&t, 1, htab_key_is, &k), VDB_HTAB_NONE); /* zeroed = empty */
+    assert_int_equal(vdb_htab_remove(&t, 1, htab_key_is, &k), VDB_HTAB_NONE);
+    assert_int_equal(vdb_htab_reserve(&t, 0), VDB_OK);
+    assert_int_equal(vdb_htab_memory(&t), 0);
+    vdb_rng_seed(&rng, 11);
+    for (int op = 0; op < 20000; op++) {
+        uint32_t i = (uint32_t)vdb_rng_below(&rng, KEYS), old;
+        k.want = key_of[i];
+        uint64_t hash = (uint64_t)(key_of[i] % 8) * 0x9E3779B97F4A7C15ull >> 3;
+        if (vdb_rng_below(&rng, 3) == 0) {
+            assert_int_equal(vdb_htab_remove(&t, hash, htab_key_is, &k), ref_of[i]);
+            ref_of[i] = VDB_HTAB_NONE;
+        } else if (vdb_rng_below(&rng, 2) == 0) {
+            assert_int_equal(vdb_htab_put(&t, hash, i, htab_key_is, &k, &old), VDB_OK);
+            assert_int_equal(old, ref_of[i]);
+            ref_of[i] = i;
+        } else {
+            assert_int_equal(vdb_htab_get(&t, hash, htab_key_is, &k), ref_of[i]);
+        }
+        assert_true(t.size * 2 <= t.cap);
+    }
+    size_t live = 0;
+    for (uint32_t i = 0; i < KEYS; i++) {
+        k.want = key_of[i];
+        uint64_t hash = (uint64_t)(key_of[i] % 8) * 0x9E3779B97F4A7C15ull >> 3;
+        assert_int_equal(vdb_htab_get(&t, hash, htab_key_is, &k), ref_of[i]);
+        live += ref_of[i] != VDB_HTAB_NONE;
+    }
+    assert_int_equal(t.size, live);
+    /* Growth keeps every key; has_room matches reserve. */
+    assert_int_equal(vdb_htab_reserve(&t, 5000), VDB_OK);
+    assert_true(vdb_htab_has_room(&t, 5000));
+    assert_false(vdb_htab_has_room(&t, t.cap));
+    size_t cap = t.cap;
+    assert_int_equal(vdb_htab_reserve(&t, 5000), VDB_OK);
+    assert_int_equal(t.cap, cap);
+    for (uint32_t i = 0; i < KEYS; i++) {
+        k.want = key_of[i];
+        uint64_t hash = (uint64_t)(key_of[i] % 8) * 0x9E3779B97F4A7C15ull >> 3;
+        assert_int_equal(vdb_htab_get(&t, hash, htab_key_is, &k), ref_of[i]);
+    }
+    vdb_htab_clear(&t);
+    assert_int_equal(t.size, 0);
+    assert_int_equal(t.cap, cap);
+    k.want = key_of[0];
+    assert_int_equal(vdb_htab_get(&t, 0, htab_key_is, &k), VDB_HTAB_NONE);
+    vdb_htab_destroy(&t);
+    assert_null(t.slots);
+    assert_int_equal(t.cap, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -424,7 +502,7 @@ int main(void)
         cmocka_unit_test(test_pool),         cmocka_unit_test(test_rng),
         cmocka_unit_test(test_json_limits),  cmocka_unit_test(test_json_build_dump),
         cmocka_unit_test(test_vmem),         cmocka_unit_test(test_log_levels),
-        cmocka_unit_test(test_pool_after_fork), cmocka_unit_test(test_hash_crc_bytes),
+        cmocka_unit_test(test_pool_after_fork), cmocka_unit_test(test_hash_crc_bytes), cmocka_unit_test(test_htab),
         cmocka_unit_test(test_npy_codec),    cmocka_unit_test(test_fsx_mkdirs),
         cmocka_unit_test(test_fsx_remove_and_read_text), cmocka_unit_test(test_json_alloc_funnel),
     };

@@ -175,12 +175,63 @@ static void test_ratelimit(void **state)
     vdb_ratelimit_free(NULL);
 }
 
+/* The one multipart/form-data reader (h_zip's and h_batch's uploads). */
+static void test_form_part(void **state)
+{
+    (void)state;
+    static const char body[] =
+        "preamble\r\n--XyZ\r\n"
+        "Content-Disposition: form-data; filename=\"file\"; name=\"meta\"\r\n\r\n"
+        "m1\r\n--XyZ\r\n"
+        "Content-Disposition: form-data; name=\"profile\"\r\n\r\n"
+        "not it\r\n--XyZ\r\n"
+        "Content-Disposition: form-data; name=file; filename=\"a;b.zip\"\r\n"
+        "content-type:  application/zip\r\n\r\n"
+        "PK\r\n--Xy\r\n--XyZ--\r\n";
+    const char *type = "multipart/form-data; boundary=\"XyZ\"", *why, *v;
+    size_t n = sizeof(body) - 1, vlen;
+    vdb_http_part part;
+
+    assert_int_equal(vdb_httpparse_form_part(type, body, n, "file", &part, &why), VDB_HTTP_FORM_OK);
+    assert_int_equal(part.len, 8);
+    assert_memory_equal(part.data, "PK\r\n--Xy", 8); /* a delimiter needs the whole boundary */
+    v = vdb_httpparse_part_field(&part, "Content-Type", &vlen);
+    assert_non_null(v);
+    assert_int_equal(vlen, 15);
+    assert_memory_equal(v, "application/zip", 15);
+    assert_null(vdb_httpparse_part_field(&part, "Content-Length", &vlen));
+    assert_int_equal(vdb_httpparse_form_part(type, body, n, "meta", &part, &why), VDB_HTTP_FORM_OK);
+    assert_memory_equal(part.data, "m1", part.len); /* filename="file" is not name="file" */
+    assert_int_equal(part.len, 2);
+    assert_int_equal(vdb_httpparse_form_part(type, body, n, "fil", &part, &why), VDB_HTTP_FORM_NO_PART);
+    assert_int_equal(vdb_httpparse_form_part(type, body, n, "pro", &part, &why), VDB_HTTP_FORM_NO_PART);
+    /* The first delimiter may open the body; a truncated last part is missing. */
+    static const char first[] = "--b\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--b--";
+    assert_int_equal(vdb_httpparse_form_part("multipart/form-data; boundary=b", first,
+                                             sizeof(first) - 1, "x", &part, &why),
+                     VDB_HTTP_FORM_OK);
+    assert_int_equal(part.len, 1);
+    assert_int_equal(vdb_httpparse_form_part("multipart/form-data; boundary=b", first,
+                                             sizeof(first) - 8, "x", &part, &why),
+                     VDB_HTTP_FORM_NO_PART);
+    assert_int_equal(vdb_httpparse_form_part("application/zip", body, n, "file", &part, &why),
+                     VDB_HTTP_FORM_NOT_MULTIPART);
+    assert_int_equal(vdb_httpparse_form_part(NULL, body, n, "file", &part, &why),
+                     VDB_HTTP_FORM_NOT_MULTIPART);
+    assert_int_equal(vdb_httpparse_form_part("multipart/form-data", body, n, "file", &part, &why),
+                     VDB_HTTP_FORM_BAD);
+    assert_string_equal(why, "multipart body without a boundary");
+    assert_int_equal(vdb_httpparse_form_part("multipart/form-data; boundary=\"\"", body, n, "file",
+                                             &part, &why),
+                     VDB_HTTP_FORM_BAD);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_head_ok),      cmocka_unit_test(test_head_refused),
         cmocka_unit_test(test_query_nul_and_utf8), cmocka_unit_test(test_chunked),
-        cmocka_unit_test(test_ratelimit),
+        cmocka_unit_test(test_ratelimit),  cmocka_unit_test(test_form_part),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
