@@ -9,6 +9,7 @@
 #include "floatparse.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,28 @@ static inline uint32_t parse_eight(uint64_t v)
     return (uint32_t)v;
 }
 
+/* 1 when the double d (within a few ulp of the exact decimal) is far
+ * enough from both rounding boundaries of f = (float)d that the exact
+ * decimal rounds to f as well. f > 0, finite. Both boundaries are checked:
+ * just below a power of two the lower one is half as far away as the
+ * upper one (checking only the upper gap let a decimal just under
+ * 1 - 2^-25 come out as 1.0 where strtof gives 0.99999994). */
+static inline int clear_of_halfway(double d, float f)
+{
+    uint32_t bits;
+    float next, prev;
+    memcpy(&bits, &f, sizeof(bits));
+    bits++;
+    memcpy(&next, &bits, sizeof(next));
+    if (!isfinite(next))
+        return 0; /* f is FLT_MAX: past its upper boundary lies overflow; strtof decides */
+    bits -= 2; /* f > 0: bits >= 1, so this is the float below f (or +0) */
+    memcpy(&prev, &bits, sizeof(prev));
+    double hi = ((double)f + (double)next) / 2, lo = ((double)f + (double)prev) / 2;
+    double margin = d * 1e-14;
+    return fabs(d - hi) > margin && fabs(d - lo) > margin;
+}
+
 /* Checks the JSON number grammar at p and converts it to float32. Returns
  * the number's length, or 0 when it is not a JSON number.
  *
@@ -199,18 +222,14 @@ static size_t parse_number(const char *p, const char *end, float *out)
         d = exp10 >= 0 ? d * pow10_table[exp10] : d * neg_pow10_table[-exp10];
         float f = (float)d;
         if (isfinite(f) && f != 0.0f) {
-            uint32_t bits;
-            float next;
-            memcpy(&bits, &f, sizeof(bits));
-            bits++; /* f > 0 here: the next float up */
-            memcpy(&next, &bits, sizeof(next));
-            double half_ulp = ((double)next - (double)f) / 2;
-            double gap = fabs(fabs(d - (double)f) - half_ulp);
-            if (gap > d * 1e-14) {
+            if (clear_of_halfway(d, f)) {
                 *out = neg ? -f : f;
                 return span;
             }
-        } else if (!isfinite(f)) {
+        } else if (!isfinite(f) && d > ((double)FLT_MAX + 0x1p103) * (1 + 1e-14)) {
+            /* Clearly past FLT_MAX's upper rounding boundary (FLT_MAX + half
+             * its ulp): overflow, as strtof says. Nearer than that strtof
+             * decides (3.4028235677973366e38 is still FLT_MAX). */
             *out = neg ? -f : f;
             return span;
         }
@@ -223,6 +242,7 @@ static size_t parse_number(const char *p, const char *end, float *out)
     *out = strtof(buf, NULL);
     return span;
 }
+
 
 typedef struct matrix_builder {
     float *data;
