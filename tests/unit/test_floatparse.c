@@ -265,6 +265,106 @@ static void test_hostile_and_reservation(void **state)
     free(body);
 }
 
+/* A body of `rows` x `dim` numbers as Python prints float32 rows, large
+ * enough for the parallel row parser (over 1 MiB after the first row);
+ * `tail` goes after the matrix. Values are remembered in `want`. */
+static char *big_body(size_t rows, size_t dim, const char *tail, float *want, size_t *len)
+{
+    size_t cap = 64 + rows * dim * 32 + strlen(tail), at = 0;
+    char *body = malloc(cap);
+    vdb_rng rng;
+    assert_non_null(body);
+    vdb_rng_seed(&rng, 11);
+    at += (size_t)sprintf(body, "{\"vectors\": [");
+    for (size_t r = 0; r < rows; r++) {
+        at += (size_t)sprintf(body + at, "%s[", r ? (r % 3 ? ", " : ",\n ") : "");
+        for (size_t c = 0; c < dim; c++) {
+            float v = (float)(vdb_rng_uniform(&rng) * 4 - 2);
+            if (c % 97 == 5)
+                v *= 1e-6f; /* exponent forms too */
+            at += (size_t)sprintf(body + at, "%s%.17g", c ? "," : "", (double)v);
+            want[r * dim + c] = strtof(strrchr(body, c ? ',' : '[') + 1, NULL);
+        }
+        body[at++] = ']';
+    }
+    at += (size_t)sprintf(body + at, "]%s", tail);
+    *len = at;
+    return body;
+}
+
+/* The parallel row parser (floatparse.c parse_rest_parallel): every value
+ * and the rest of the body as the serial parser gives them, with text
+ * after the matrix that looks like row boundaries ("], [") so that cuts
+ * land past the matrix; max_rows still counted; and a malformed, ragged,
+ * non-finite or oversized row anywhere in the middle gives the serial
+ * parser's error, naming the same row (the bytes are re-parsed serially). */
+static void test_parallel_rows(void **state)
+{
+    enum { ROWS = 700, DIM = 384 };
+    vdb_floatmatrix m;
+    vdb_error err;
+    size_t len;
+    float *want = malloc(sizeof(float) * ROWS * DIM);
+    (void)state;
+    char tail[200000];
+    strcpy(tail, ", \"note\": \"");
+    for (size_t at = strlen(tail); at < sizeof(tail) - 16; at += 8)
+        memcpy(tail + at, "], [1, ", 8);
+    strcpy(tail + sizeof(tail) - 16, "\", \"k\": 3}");
+    char *body = big_body(ROWS, DIM, tail, want, &len);
+    assert_true(len > (3u << 20));
+    assert_int_equal(vdb_floatparse_member(body, len, "vectors", 1, 100000, 8192, &m, &err),
+                     VDB_OK);
+    assert_int_equal(m.rows, ROWS);
+    assert_int_equal(m.dim, DIM);
+    assert_memory_equal(m.data, want, sizeof(float) * ROWS * DIM);
+    assert_non_null(strstr(m.rest, "{\"vectors\": null, \"note\": \"], [1, "));
+    assert_int_equal(m.rest_len, strlen(m.rest));
+    vdb_floatmatrix_free(&m);
+    assert_int_equal(vdb_floatparse_member(body, len, "vectors", 1, ROWS - 1, 8192, &m, &err),
+                     VDB_EINVAL);
+    assert_non_null(strstr(err.msg, "more than 699 rows"));
+
+    /* One row in the middle spoiled in place, each way. */
+    struct {
+        const char *with;
+        int rc;
+        const char *msg;
+    } spoil[] = {
+        {"1.e5", VDB_EPARSE, "malformed JSON in vectors[517][3]"},
+        {"null", VDB_EINVAL, "vectors[517][3] is not a number"},
+        {"1e39", VDB_EINVAL, "vectors[517][3] (1e39) is not a finite float32"},
+        {"1]", VDB_EDIM, "vectors[517] has 4 components, expected 384"},
+        {"1,]", VDB_EPARSE, "malformed JSON in vectors[517][4]"},
+        {"1 2", VDB_EPARSE, "malformed JSON in vectors[517]"},
+        {"1]]", VDB_EDIM, "vectors[517] has 4 components, expected 384"},
+    };
+    char *row = body;
+    for (int r = -1; r <= 517; r++) /* the matrix's own "[" first */
+        row = strchr(row + 1, '[');
+    char *num = row;
+    for (int c = 0; c < 3; c++)
+        num = strchr(num, ',') + 1;
+    size_t numlen = strcspn(num, ",]");
+    for (size_t i = 0; i < sizeof(spoil) / sizeof(spoil[0]); i++) {
+        char *copy = malloc(len + 1);
+        memcpy(copy, body, len + 1);
+        char *at = copy + (num - body);
+        memset(at, ' ', numlen);
+        memcpy(at, spoil[i].with, strlen(spoil[i].with));
+        vdb_error_clear(&err);
+        assert_int_equal(vdb_floatparse_member(copy, len, "vectors", 1, 100000, 8192, &m, &err),
+                         spoil[i].rc);
+        if (strcmp(err.msg, spoil[i].msg) != 0) {
+            fprintf(stderr, "spoiled with %s: got \"%s\"\n", spoil[i].with, err.msg);
+            fail();
+        }
+        free(copy);
+    }
+    free(body);
+    free(want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -273,6 +373,7 @@ int main(void)
         cmocka_unit_test(test_power_of_two_boundaries),
         cmocka_unit_test(test_member_scan),
         cmocka_unit_test(test_hostile_and_reservation),
+        cmocka_unit_test(test_parallel_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
