@@ -376,6 +376,7 @@ typedef struct par_job {
     const char *end;
     uint32_t dim;
     size_t row_bytes;
+    size_t max_rows; /* a slice past this many rows gives up (the serial parse names it) */
 } par_job;
 
 static void slice_task(void *arg, size_t task, int worker)
@@ -387,12 +388,14 @@ static void slice_task(void *arg, size_t task, int worker)
     (void)worker;
     sl->m.dim = job->dim;
     size_t span = (size_t)((sl->next ? sl->next : job->end) - sl->start);
-    size_t guess = (span / job->row_bytes + 2) * job->dim;
+    size_t guess = span / job->row_bytes + 2;
+    guess = (guess < job->max_rows ? guess : job->max_rows) * job->dim;
     if ((sl->m.data = vdb_malloc(guess * sizeof(float))) != NULL)
         sl->m.cap = guess;
     for (;;) {
         /* row index 1: "not the first row", so the length must be dim */
-        if (parse_row(&s, &sl->m, "", 1, job->dim, &quiet) != VDB_OK)
+        if (sl->m.rows >= job->max_rows ||
+            parse_row(&s, &sl->m, "", 1, job->dim, &quiet) != VDB_OK)
             return;
         skip_ws(&s);
         if (s.p < s.end && *s.p == ']') {
@@ -470,7 +473,7 @@ static int parse_rest_parallel(scanner *s, matrix_builder *m, const char *first_
     }
     for (size_t t = 0; t + 1 < count; t++)
         slices[t].next = slices[t + 1].start;
-    par_job job = {slices, s->end, m->dim, (size_t)(s->p - first_row)};
+    par_job job = {slices, s->end, m->dim, (size_t)(s->p - first_row), max_rows};
     vdb_pool_run(pool, count, slice_task, &job);
     /* Slices up to the one that reached the matrix's end must all be
      * clean; later ones started past the matrix and are ignored. */
