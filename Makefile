@@ -278,6 +278,11 @@ bench-quant-graph: all $(BUILD)/quant_graph
 	@test -f $(QUANT_DIR)/truth.npy || $(BUILD)/vdb bench $(BENCH_PEERS_ARGS) --metric $(QUANT_METRIC) --save $(QUANT_DIR) --json >/dev/null
 	flock /tmp/vdb-bench.lock env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BUILD)/quant_graph $(QUANT_DIR) $(QUANT_METRIC) $(QUANT_GRAPH_ARGS)
 
+# Inner product on a graph: dot-metric HNSW vs the MIPS-to-L2 reduction
+# (bench/mips_reduction.c).
+$(BUILD)/mips_reduction: bench/mips_reduction.c $(BUILD)/libvdb.a
+	$(CC) $(CFLAGS_ALL) -Isrc -MMD -MP -MF $@.d $< $(BUILD)/libvdb.a $(LIBS_ALL) -o $@
+
 # HTTP availability under attack (docs/server.md "HTTP layer"): 1,500 idle,
 # slowloris and slow-body connections (slowhttptest when installed) while a
 # normal client measures; fails on any error or p99 >= 100 ms.
@@ -370,6 +375,6 @@ test-load: $(BUILD)/vdb
 soak: $(BUILD)/vdb
 	$(PYTHON) tests/load/load_abuse.py $(BUILD)/vdb --duration 1800 --rss-mb 1024 $(LOAD_ARGS)
 
--include $(wildcard $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d) $(HDR_CHECK:=.d) $(BUILD)/tests/dist_check.d $(BUILD)/tests/qdist_check.d $(BUILD)/quant_scan.d $(BUILD)/floatparse_bench.d $(BUILD)/store_exact.d $(BUILD)/quant_graph.d)
+-include $(wildcard $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d) $(HDR_CHECK:=.d) $(BUILD)/tests/dist_check.d $(BUILD)/tests/qdist_check.d $(BUILD)/quant_scan.d $(BUILD)/floatparse_bench.d $(BUILD)/store_exact.d $(BUILD)/quant_graph.d $(BUILD)/mips_reduction.d)
 
 endif

@@ -14,8 +14,13 @@
  * Prints one line per family and target, and one JSON line per family with
  * --json. Build: make bench-recall. Benchmarks only: run under
  * env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE.
+ * With --filters every row also gets {"b": row % 1000} and, after the
+ * targets, the store's default plan runs under filters matching 0.1%, 1%,
+ * 10%, 50% and 100% of the rows: recall against the exact filtered answer,
+ * and latency next to the issue's bound, the larger of 3x the unfiltered
+ * plan and the exact search over the filter's candidates.
  * Usage: recall_planner [--n N] [--queries Q] [--rounds R] [--only NAME]
- *                       [--json] [--curve] [--dir TMPDIR]
+ *                       [--json] [--curve] [--filters] [--dir TMPDIR]
  *                       [--data F.npy --query-file Q.npy [--metric cosine|l2|dot]]
  * With --data the store gets F's rows (at most N) and the timed queries are
  * Q's first ones; the calibration's real-query warm-up uses Q's last 400. */
@@ -27,6 +32,7 @@
 #include <unistd.h>
 
 #include "core/pool.h"
+#include "filter/filter.h"
 #include "core/rng.h"
 #include "index/index.h"
 #include "store/calib.h"
@@ -99,8 +105,69 @@ static double recall_of(const answer *truth, const answer *got, size_t nq)
     return total ? (double)hit / (double)total : 1.0;
 }
 
+/* Filtered plans at the store's default target (--filters): `unfiltered_s`
+ * is the unfiltered default plan's best time for the same nq queries. */
+static void run_filters(vdb_store *store, const float *queries, size_t nq, uint32_t dim,
+                        int rounds, double unfiltered_s, int json)
+{
+    static const char *filters[] = {"{\"b\": {\"$lt\": 1}}", "{\"b\": {\"$lt\": 10}}",
+                                    "{\"b\": {\"$lt\": 100}}", "{\"b\": {\"$lt\": 500}}",
+                                    "{\"b\": {\"$gte\": 0}}"};
+    static const char *names[] = {"0.1%", "1%", "10%", "50%", "100%"};
+    answer *truth = calloc(nq, sizeof(answer)), *got = calloc(nq, sizeof(answer));
+    vdb_error err;
+    if (truth == NULL || got == NULL)
+        die("out of memory", NULL);
+    vdb_error_clear(&err);
+    for (size_t f = 0; f < sizeof(filters) / sizeof(filters[0]); f++) {
+        vdb_filter *filter = vdb_filter_compile_text(filters[f], strlen(filters[f]), &err);
+        char plan[VDB_EXPLAIN_MAX];
+        double best_exact = INFINITY, best_plan = INFINITY;
+        if (filter == NULL)
+            die("filter", &err);
+        /* Alternate the exact candidate scan and the default plan. */
+        for (int r = 0; r < rounds; r++)
+            for (int mode = 0; mode < 2; mode++) {
+                vdb_query_params p = {.k = K, .filter = filter, .exact = mode == 0};
+                double s = now();
+                for (size_t q = 0; q < nq; q++)
+                    if (vdb_store_query(store, queries + q * dim, 1, &p, take,
+                                        (mode == 0 ? truth : got) + q, &err) != VDB_OK)
+                        die("filtered query", &err);
+                s = now() - s;
+                if (mode == 0)
+                    best_exact = s < best_exact ? s : best_exact;
+                else
+                    best_plan = s < best_plan ? s : best_plan;
+            }
+        vdb_query_params p = {.k = K, .filter = filter, .explain = plan};
+        answer one;
+        if (vdb_store_query(store, queries, 1, &p, take, &one, &err) != VDB_OK)
+            die("filtered query", &err);
+        double rec = recall_of(truth, got, nq);
+        double us = best_plan * 1e6 / (double)nq, bound_s = 3 * unfiltered_s;
+        if (best_exact > bound_s)
+            bound_s = best_exact;
+        double bound_us = bound_s * 1e6 / (double)nq;
+        if (json)
+            printf("{\"filter\":\"%s\",\"recall\":%.4f,\"us\":%.1f,\"exact_us\":%.1f,"
+                   "\"unfiltered_us\":%.1f,\"bound_us\":%.1f,\"within\":%s}\n",
+                   names[f], rec, us, best_exact * 1e6 / (double)nq,
+                   unfiltered_s * 1e6 / (double)nq, bound_us, us <= bound_us ? "true" : "false");
+        else
+            printf("  filter %-5s recall@10 %.4f  %8.1f us/query  (exact over candidates %8.1f us,"
+                   " bound %8.1f us: %s) | %s\n",
+                   names[f], rec, us, best_exact * 1e6 / (double)nq, bound_us,
+                   us <= bound_us ? "within" : "ABOVE", plan);
+        vdb_filter_free(filter);
+    }
+    fflush(stdout);
+    free(truth);
+    free(got);
+}
+
 static void run_case(const fam_case *c, const char *tmp, uint32_t n, size_t nq, int rounds,
-                     int json, int show_curve)
+                     int json, int show_curve, int filters)
 {
     char path[4200];
     vdb_store_config config;
@@ -109,11 +176,13 @@ static void run_case(const fam_case *c, const char *tmp, uint32_t n, size_t nq, 
     vdb_rng rng;
     float *centres = family_centres(c->dim, 7);
     float *batch = malloc((size_t)1000 * c->dim * sizeof(float));
+    char (*meta)[24] = malloc(1000 * sizeof(*meta));
+    const char *metas[1000];
     float *queries = malloc(nq * c->dim * sizeof(float));
     answer *got[NTARGETS];
     double best[NTARGETS], recall[NTARGETS];
     char plan[NTARGETS][VDB_EXPLAIN_MAX];
-    if (centres == NULL || batch == NULL || queries == NULL)
+    if (centres == NULL || batch == NULL || meta == NULL || queries == NULL)
         die("out of memory", NULL);
     snprintf(path, sizeof(path), "%s/%s", tmp, c->name);
     vdb_store_config_default(&config);
@@ -135,7 +204,11 @@ static void run_case(const fam_case *c, const char *tmp, uint32_t n, size_t nq, 
                        c->dim * sizeof(float));
             else
                 gen(c->f, &rng, c->dim, batch + (size_t)i * c->dim, centres);
-        if (vdb_store_add(store, m, batch, NULL, NULL, NULL, &err) != VDB_OK)
+        for (uint32_t i = 0; i < m; i++) {
+            snprintf(meta[i], sizeof(meta[i]), "{\"b\":%u}", (at + i) % 1000);
+            metas[i] = meta[i];
+        }
+        if (vdb_store_add(store, m, batch, NULL, filters ? metas : NULL, NULL, &err) != VDB_OK)
             die("add", &err);
     }
     if (vdb_store_optimize(store, NULL, &err) != VDB_OK)
@@ -233,6 +306,8 @@ static void run_case(const fam_case *c, const char *tmp, uint32_t n, size_t nq, 
                    recall[t], (double)nq / best[t], best[0] / best[t], plan[t]);
     }
     fflush(stdout);
+    if (filters)
+        run_filters(store, queries, nq, c->dim, rounds, best[1], json);
     for (int t = 0; t < NTARGETS; t++)
         free(got[t]);
     vdb_store_close(store);
@@ -242,6 +317,7 @@ static void run_case(const fam_case *c, const char *tmp, uint32_t n, size_t nq, 
         fprintf(stderr, "recall_planner: could not remove %s\n", path);
     free(centres);
     free(batch);
+    free(meta);
     free(queries);
 }
 
@@ -249,7 +325,7 @@ int main(int argc, char **argv)
 {
     uint32_t n = 100000;
     size_t nq = 1000;
-    int rounds = 3, json = 0, show_curve = 0;
+    int rounds = 3, json = 0, show_curve = 0, filters = 0;
     const char *only = NULL, *base = "/tmp", *data_file = NULL, *query_file = NULL;
     vdb_metric metric = VDB_METRIC_COSINE;
     for (int i = 1; i < argc; i++) {
@@ -279,9 +355,11 @@ int main(int argc, char **argv)
         }
         else if (!strcmp(argv[i], "--curve"))
             show_curve = 1;
+        else if (!strcmp(argv[i], "--filters"))
+            filters = 1;
         else {
             fprintf(stderr, "usage: recall_planner [--n N] [--queries Q] [--rounds R] "
-                            "[--only NAME] [--json] [--curve] [--dir TMPDIR] "
+                            "[--only NAME] [--json] [--curve] [--filters] [--dir TMPDIR] "
                             "[--data F.npy --query-file Q.npy [--metric M]]\n");
             return 2;
         }
@@ -318,7 +396,7 @@ int main(int argc, char **argv)
             n = (uint32_t)given.rows;
         if (nq > given.nqueries)
             nq = given.nqueries;
-        run_case(&given, tmp, n, nq, rounds, json, show_curve);
+        run_case(&given, tmp, n, nq, rounds, json, show_curve, filters);
         vdb_vecfile_close(df);
         vdb_vecfile_close(qf);
         free(d);
@@ -328,7 +406,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         if (only == NULL || strstr(cases[i].name, only) != NULL)
-            run_case(&cases[i], tmp, n, nq, rounds, json, show_curve);
+            run_case(&cases[i], tmp, n, nq, rounds, json, show_curve, filters);
     rmdir(tmp);
     return 0;
 }
