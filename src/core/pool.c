@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #ifdef __linux__
+#include <errno.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #endif
@@ -67,8 +68,13 @@ static void *worker_main(void *opaque)
         thread_pool = pool;
 #ifdef __linux__
         /* Best effort: a worker left at normal priority is only slower
-         * to yield, never wrong. Linux applies it to this thread only. */
-        (void)setpriority(PRIO_PROCESS, (id_t)gettid(), VDB_POOL_BACKGROUND_NICE);
+         * to yield, never wrong. Linux applies it to this thread only.
+         * Only ever lower the priority (a process started nicer keeps its
+         * own, even where it could raise it). */
+        errno = 0;
+        int current = getpriority(PRIO_PROCESS, (id_t)gettid());
+        if (errno == 0 && current < VDB_POOL_BACKGROUND_NICE)
+            (void)setpriority(PRIO_PROCESS, (id_t)gettid(), VDB_POOL_BACKGROUND_NICE);
 #endif
     }
     pthread_mutex_lock(&pool->mutex);

@@ -42,7 +42,8 @@ vdb_pool *vdb_pool_global(void);
 
 /* Routes the calling thread's vdb_pool_global() to the background pool: as
  * many threads as the process-wide pool, its workers at nice
- * VDB_POOL_BACKGROUND_NICE (Linux; elsewhere at normal priority), created
+ * VDB_POOL_BACKGROUND_NICE (Linux; a process started nicer keeps its
+ * own; elsewhere at normal priority), created
  * on first use. For threads whose work should yield the CPU to requests
  * (the HNSW indexer, issue 12): a thread's nice value does not pass to the
  * pool workers that run its tasks, so without this its index inserts ran
