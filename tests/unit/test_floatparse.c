@@ -282,8 +282,11 @@ static char *big_body(size_t rows, size_t dim, const char *tail, float *want, si
             float v = (float)(vdb_rng_uniform(&rng) * 4 - 2);
             if (c % 97 == 5)
                 v *= 1e-6f; /* exponent forms too */
-            at += (size_t)sprintf(body + at, "%s%.17g", c ? "," : "", (double)v);
-            want[r * dim + c] = strtof(strrchr(body, c ? ',' : '[') + 1, NULL);
+            if (c)
+                body[at++] = ',';
+            size_t start = at;
+            at += (size_t)sprintf(body + at, "%.17g", (double)v);
+            want[r * dim + c] = strtof(body + start, NULL);
         }
         body[at++] = ']';
     }
