@@ -20,8 +20,11 @@
  * and latency next to the issue's bound, the larger of 3x the unfiltered
  * plan and the exact search over the filter's candidates.
  * Usage: recall_planner [--n N] [--queries Q] [--rounds R] [--only NAME]
- *                       [--json] [--curve] [--filters] [--dir TMPDIR]
+ *                       [--json] [--curve] [--filters] [--threads T] [--dir TMPDIR]
  *                       [--data F.npy --query-file Q.npy [--metric cosine|l2|dot]]
+ * --threads sizes the global pool (default 1: QPS per core, exact scans
+ * included); more threads build the graph faster for calibration-cost runs
+ * at 1M rows, and then the exact scans split over them too.
  * With --data the store gets F's rows (at most N) and the timed queries are
  * Q's first ones; the calibration's real-query warm-up uses Q's last 400. */
 #include <math.h>
@@ -325,7 +328,7 @@ int main(int argc, char **argv)
 {
     uint32_t n = 100000;
     size_t nq = 1000;
-    int rounds = 3, json = 0, show_curve = 0, filters = 0;
+    int rounds = 3, json = 0, show_curve = 0, filters = 0, threads = 1;
     const char *only = NULL, *base = "/tmp", *data_file = NULL, *query_file = NULL;
     vdb_metric metric = VDB_METRIC_COSINE;
     for (int i = 1; i < argc; i++) {
@@ -357,22 +360,24 @@ int main(int argc, char **argv)
             show_curve = 1;
         else if (!strcmp(argv[i], "--filters"))
             filters = 1;
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = atoi(argv[++i]);
         else {
             fprintf(stderr, "usage: recall_planner [--n N] [--queries Q] [--rounds R] "
-                            "[--only NAME] [--json] [--curve] [--filters] [--dir TMPDIR] "
+                            "[--only NAME] [--json] [--curve] [--filters] [--threads T] [--dir TMPDIR] "
                             "[--data F.npy --query-file Q.npy [--metric M]]\n");
             return 2;
         }
     }
-    if (n == 0 || nq == 0 || rounds < 1) {
-        fprintf(stderr, "recall_planner: --n, --queries and --rounds must be positive\n");
+    if (n == 0 || nq == 0 || rounds < 1 || threads < 1) {
+        fprintf(stderr, "recall_planner: --n, --queries, --rounds and --threads must be positive\n");
         return 2;
     }
     char tmp[4096];
     snprintf(tmp, sizeof(tmp), "%s/vdb-recall-planner-XXXXXX", base);
     if (mkdtemp(tmp) == NULL)
         die("mkdtemp", NULL);
-    vdb_pool_global_configure(1); /* one thread: QPS per core, exact included */
+    vdb_pool_global_configure(threads); /* 1: QPS per core, exact included */
     if (data_file != NULL) {
         /* Given data (e.g. `vdb bench --save` files, the peers' data set):
          * the queries are held out by whoever made the files. */

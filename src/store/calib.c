@@ -70,6 +70,25 @@ double vdb_calib_lcb(double p, uint64_t queries)
     return lcb < 0 ? 0 : lcb;
 }
 
+void vdb_calib_s_bands_around(double s, int *above, int *below)
+{
+    /* The bands run from 1.0 down: the last one >= s is the smallest above,
+     * the first one <= s the largest below (the search for the latter once
+     * ran from the small end and always found the 2% band, so a query
+     * matching half the rows was planned with the 2% band's ef and cost:
+     * exact at 7-21 ms where the graph takes 2 ms on 100k x 384). */
+    *above = 0;
+    *below = VDB_CALIB_NS - 1;
+    for (int b = 0; b < VDB_CALIB_NS; b++)
+        if (vdb_calib_s_bands[b] >= s)
+            *above = b;
+    for (int b = 0; b < VDB_CALIB_NS; b++)
+        if (vdb_calib_s_bands[b] <= s) {
+            *below = b;
+            break;
+        }
+}
+
 int vdb_calib_k_band(size_t k)
 {
     for (int b = 0; b < VDB_CALIB_NK; b++)
@@ -480,211 +499,334 @@ static uint64_t matched(const vdb_hit *truth, size_t ntruth, const vdb_hit *got,
     return m;
 }
 
-/* One calibration: truth for every probe, then the ef ladder per band. */
+/* What one calibration shares between its steps. */
+typedef struct meas {
+    vdb_store *store;
+    const probe_set *ps;
+    vdb_calib *cal;
+    const _Atomic int *stop;
+    vdb_error *err;
+    uint32_t dim;
+    size_t kmax;          /* the largest k band + 1 (a near probe's source is dropped) */
+    uint32_t classes;     /* probe classes that count (calib.h) */
+    uint64_t epoch;       /* index epoch at the start: a change means rows renumbered */
+    band_hook hook;
+    vdb_filter_hook fh;
+    vdb_hit *truth;       /* ps->n x kmax exact answers of the current band */
+    size_t *tcount;
+    vdb_hit *got;         /* one graph answer */
+    uint8_t *done;        /* probes measured at the current ef */
+    uint32_t *rank;       /* each probe's position within its class */
+    float *qbuf;          /* CALIB_CHUNK gathered probes ... */
+    vdb_hit *tbuf;        /* ... and their exact answers */
+    size_t tcbuf[CALIB_CHUNK];
+    double gemm_ns, gemm_rows;
+} meas;
+
+/* Takes the read guard for one chunk; fails (and still holds it) when the
+ * calibration was stopped or the rows were renumbered meanwhile. */
+static int chunk_lock(meas *m, vdb_vecview *view)
+{
+    int rc = VDB_OK;
+    if (atomic_load(m->stop))
+        rc = vdb_error_set(m->err, VDB_EBUSY, "calibration stopped");
+    pthread_rwlock_rdlock(&m->store->rw);
+    *view = vdb_vecset_view(m->store->set);
+    if (rc == VDB_OK && vdb_store_index_epoch(m->store) != m->epoch)
+        rc = vdb_error_set(m->err, VDB_EBUSY, "rows renumbered during calibration");
+    return rc;
+}
+
+/* Exact scan costs on this machine, single query and candidate list: the
+ * best of a few runs, in the calling thread's CPU time like the graph's
+ * (measure_probe). Wall time on a busy machine charged the scan for being
+ * preempted: under a load of 14 on 2 cores it read 4.9 us a row (0.49 s
+ * for 100k x 384) where an idle scan takes ~6 ms, which would send a store
+ * whose graph is slower than its scan to the graph. A scan split over the
+ * pool charges the caller its own share, about the idle latency. */
+static void measure_scan_costs(meas *m)
+{
+    double t0, scan = INFINITY, ids = INFINITY;
+    size_t cnt;
+    vdb_store *store = m->store;
+    const probe_set *ps = m->ps;
+    pthread_rwlock_rdlock(&store->rw);
+    vdb_vecview view = vdb_vecset_view(store->set);
+    view.n = m->hook.n0;
+    size_t take = view.n / 10 + 1;
+    uint32_t *list = vdb_malloc(take * sizeof(uint32_t));
+    for (uint32_t i = 0; i < 5 && i < ps->n; i++) {
+        const float *q = ps->q + (size_t)i * m->dim;
+        t0 = now_s(CLOCK_THREAD_CPUTIME_ID);
+        /* The single-query scan the planner would run: on the codes when
+         * the store is quantized (store_codes.h). */
+        if (vdb_store_codes_ready(store, &view))
+            vdb_store_codes_search(store, &view, q, 10, NULL, m->got, &cnt, NULL);
+        else
+            vdb_flat_search(&view, q, 10, NULL, m->got, &cnt, NULL);
+        double t = now_s(CLOCK_THREAD_CPUTIME_ID) - t0;
+        scan = t < scan ? t : scan;
+        if (list == NULL)
+            continue;
+        for (size_t j = 0; j < take; j++)
+            list[j] = (uint32_t)((j * 10 + i) % view.n);
+        t0 = now_s(CLOCK_THREAD_CPUTIME_ID);
+        vdb_flat_search_ids(&view, q, list, take, 10, m->got, &cnt, NULL);
+        t = now_s(CLOCK_THREAD_CPUTIME_ID) - t0;
+        ids = t < ids ? t : ids;
+    }
+    pthread_rwlock_unlock(&store->rw);
+    m->cal->scan_ns_row = scan * 1e9 / (double)m->hook.n0;
+    m->cal->ids_ns_row = list != NULL ? ids * 1e9 / (double)take : m->cal->scan_ns_row;
+    vdb_free(list);
+}
+
+/* 1 when probe p is measured in selectivity band s: its class counts, and
+ * in the filtered bands it is among the first CALIB_SMALL_BAND of its
+ * class (measure_curve's quota; measure_ef takes them in probe order). */
+static int probe_needed(const meas *m, int s, uint32_t p)
+{
+    return (m->classes & (1u << m->ps->cls[p])) && (s == 0 || m->rank[p] < CALIB_SMALL_BAND);
+}
+
+/* Exact answers of the probes band s measures (probe_needed): GEMM batch
+ * over CALIB_CHUNK probes per read-guard hold, gathered into `qbuf` and
+ * scattered back. Truth for probes no curve reads (the synthetic classes
+ * once real queries decide, the filtered bands' surplus) is skipped: at
+ * 1M rows it is most of a calibration's cost. Band 0 also times the GEMM. */
+static int measure_truth(meas *m, int s, double sb)
+{
+    const probe_set *ps = m->ps;
+    int rc = VDB_OK;
+    for (uint32_t p0 = 0; p0 < ps->n && rc == VDB_OK;) {
+        uint32_t idx[CALIB_CHUNK], np = 0;
+        for (; p0 < ps->n && np < CALIB_CHUNK; p0++)
+            if (probe_needed(m, s, p0)) {
+                memcpy(m->qbuf + (size_t)np * m->dim, ps->q + (size_t)p0 * m->dim,
+                       m->dim * sizeof(float));
+                idx[np++] = p0;
+            }
+        if (np == 0)
+            break;
+        vdb_vecview view;
+        rc = chunk_lock(m, &view);
+        view.n = m->hook.n0;
+        double t0 = now_s(CLOCK_THREAD_CPUTIME_ID);
+        if (rc == VDB_OK)
+            rc = vdb_flat_search_batch(&view, m->qbuf, np, m->kmax, sb >= 1.0 ? NULL : &m->fh,
+                                       m->tbuf, m->tcbuf, m->err);
+        if (s == 0) {
+            m->gemm_ns += (now_s(CLOCK_THREAD_CPUTIME_ID) - t0) * 1e9;
+            m->gemm_rows += (double)np * view.n;
+        }
+        pthread_rwlock_unlock(&m->store->rw);
+        for (uint32_t i = 0; i < np && rc == VDB_OK; i++) {
+            memcpy(m->truth + (size_t)idx[i] * m->kmax, m->tbuf + (size_t)i * m->kmax,
+                   m->kmax * sizeof(vdb_hit));
+            m->tcount[idx[i]] = m->tcbuf[i];
+        }
+    }
+    return rc;
+}
+
+/* Runs one graph search for probe p at ladder entry e and counts it. The
+ * time is the calling thread's CPU time: a graph search runs on one
+ * thread, and on a busy machine wall time would charge it for being
+ * preempted (which stopped the ladder early and sent uniform 64-d data to
+ * the scan under load). */
+static int measure_probe(meas *m, const vdb_vecview *view, const vdb_filter_hook *use, uint32_t p,
+                         size_t k, uint32_t ef, vdb_calib_curve *curve, int e, double *ns)
+{
+    const probe_set *ps = m->ps;
+    size_t cnt = 0, nt;
+    int pc = ps->cls[p];
+    double t0 = now_s(CLOCK_THREAD_CPUTIME_ID);
+    int rc = vdb_store_index_graph(m->store, view, ps->q + (size_t)p * m->dim, k + 1, ef, use,
+                                   m->got, &cnt, m->err);
+    *ns += (now_s(CLOCK_THREAD_CPUTIME_ID) - t0) * 1e9;
+    if (rc != VDB_OK)
+        return rc;
+    vdb_hit *truth = m->truth + (size_t)p * m->kmax;
+    nt = strip(truth, m->tcount[p], ps->src[p], k);
+    cnt = strip(m->got, cnt, ps->src[p], k);
+    curve->hits[pc][e] += matched(truth, nt, m->got, cnt);
+    curve->total[pc][e] += nt;
+    curve->probes[pc][e] += nt > 0;
+    return VDB_OK;
+}
+
+/* 1 when every counted class's recall at entry e reaches
+ * CALIB_SCREEN_RECALL: the entry is worth the rest of the probes. */
+static int promising(const meas *m, const vdb_calib_curve *curve, int e)
+{
+    for (int c = 0; c < VDB_CALIB_NCLASS; c++)
+        if ((m->classes & (1u << c)) && curve->total[c][e] > 0 &&
+            (double)curve->hits[c][e] < CALIB_SCREEN_RECALL * (double)curve->total[c][e])
+            return 0;
+    return 1;
+}
+
+/* Ladder entry e of one curve: screened on CALIB_SCREEN probes per class,
+ * then up to `quota` per class when promising. */
+static int measure_ef(meas *m, double sb, size_t k, uint32_t quota, vdb_calib_curve *curve, int e)
+{
+    const probe_set *ps = m->ps;
+    uint32_t ef = vdb_calib_ef_ladder[e], np = 0, used[VDB_CALIB_NCLASS] = {0};
+    double ns = 0;
+    int rc = VDB_OK;
+    memset(m->done, 0, ps->n);
+    for (int pass = 0; pass < 2 && rc == VDB_OK; pass++) {
+        uint32_t limit = pass == 0 && CALIB_SCREEN < quota ? CALIB_SCREEN : quota;
+        if (pass == 1 && (limit <= CALIB_SCREEN || !promising(m, curve, e)))
+            break;
+        for (uint32_t p0 = 0; p0 < ps->n && rc == VDB_OK; p0 += CALIB_CHUNK) {
+            vdb_vecview view;
+            rc = chunk_lock(m, &view);
+            const vdb_filter_hook *use = sb >= 1.0 && view.n == m->hook.n0 ? NULL : &m->fh;
+            for (uint32_t p = p0; p < p0 + CALIB_CHUNK && p < ps->n && rc == VDB_OK; p++) {
+                int pc = ps->cls[p];
+                if (m->done[p] || !(m->classes & (1u << pc)) || used[pc] >= limit)
+                    continue;
+                m->done[p] = 1;
+                used[pc]++;
+                np++;
+                rc = measure_probe(m, &view, use, p, k, ef, curve, e, &ns);
+            }
+            pthread_rwlock_unlock(&m->store->rw);
+        }
+    }
+    curve->ns[e] = ns / (np ? np : 1);
+    curve->measured = (uint32_t)e + 1;
+    return rc;
+}
+
+/* 1 when the ladder can stop after entry e: every counted class perfect,
+ * the bound past CALIB_STOP_LCB, the graph no better than the scan the
+ * planner would pick instead (a full scan, or for a filtered band an exact
+ * search over its candidates), or ef covering every row. */
+static int ladder_done(const meas *m, const vdb_calib_curve *curve, int e, double sb)
+{
+    double scan = sb >= 1.0 ? m->cal->scan_ns_row * m->hook.n0
+                            : m->cal->ids_ns_row * sb * m->hook.n0;
+    int perfect = 1;
+    for (int c = 0; c < VDB_CALIB_NCLASS; c++)
+        if ((m->classes & (1u << c)) && curve->hits[c][e] != curve->total[c][e])
+            perfect = 0;
+    return perfect || vdb_calib_curve_lcb(curve, (uint32_t)e, NULL) >= CALIB_STOP_LCB ||
+           curve->ns[e] > 2.0 * scan || vdb_calib_ef_ladder[e] >= m->hook.n0;
+}
+
+/* Skipped entries (ef below k: the search uses ef = k) repeat the first
+ * measured one after them. */
+static void fill_skipped(vdb_calib_curve *curve)
+{
+    for (uint32_t e = 0; e < curve->measured; e++) {
+        if (curve->ns[e] != 0)
+            continue;
+        for (uint32_t f = e + 1; f < curve->measured; f++) {
+            if (curve->ns[f] <= 0)
+                continue;
+            for (int c = 0; c < VDB_CALIB_NCLASS; c++) {
+                curve->hits[c][e] = curve->hits[c][f];
+                curve->total[c][e] = curve->total[c][f];
+                curve->probes[c][e] = curve->probes[c][f];
+            }
+            curve->ns[e] = curve->ns[f];
+            break;
+        }
+    }
+}
+
+/* The ef ladder of one (selectivity, k) band. */
+static int measure_curve(meas *m, int s, int kb)
+{
+    double sb = vdb_calib_s_bands[s];
+    size_t k = vdb_calib_k_bands[kb];
+    vdb_calib_curve *curve = &m->cal->curve[s][kb];
+    /* Filtered bands and the big-k band need fewer probes for a tight
+     * bound (more neighbours per probe, or a cheaper truth):
+     * CALIB_SMALL_BAND of each class. */
+    uint32_t quota = s == 0 && kb == 0 ? UINT32_MAX : CALIB_SMALL_BAND;
+    int rc = VDB_OK;
+    memset(curve, 0, sizeof(*curve));
+    curve->classes = m->classes;
+    for (int e = 0; e < VDB_CALIB_NEF && rc == VDB_OK; e++) {
+        if (vdb_calib_ef_ladder[e] < k && e + 1 < VDB_CALIB_NEF && vdb_calib_ef_ladder[e + 1] <= k)
+            continue; /* below k the search uses ef = k anyway */
+        rc = measure_ef(m, sb, k, quota, curve, e);
+        if (rc == VDB_OK && ladder_done(m, curve, e, sb))
+            break;
+    }
+    fill_skipped(curve);
+    return rc;
+}
+
+/* One calibration: scan costs, then per selectivity band the truth for
+ * every probe and the ef ladder per k band. */
 static int measure(vdb_store *store, const probe_set *ps, vdb_calib *cal, const _Atomic int *stop,
                    vdb_error *err)
 {
-    uint32_t dim = store->config.dim;
-    size_t kmax = vdb_calib_k_bands[VDB_CALIB_NK - 1] + 1;
+    meas m = {.store = store, .ps = ps, .cal = cal, .stop = stop, .err = err};
+    int rc = VDB_OK;
+    m.dim = store->config.dim;
+    m.kmax = vdb_calib_k_bands[VDB_CALIB_NK - 1] + 1;
     /* Until enough real queries have been seen, near and spread probes
      * stand in for them; after that the workload's own queries decide
      * alone. (Near probes at the larger noise scales land between the
      * clusters of clustered data and asked ef 1536 for 0.99 on 100k x 384
      * text-like data, where the real queries reached it at ef 256.) */
-    uint32_t classes = ps->nclass[VDB_CALIB_REAL] >= CALIB_REAL_MIN
-                           ? 1u << VDB_CALIB_REAL
-                           : (1u << VDB_CALIB_NEAR) | (1u << VDB_CALIB_SPREAD);
+    m.classes = ps->nclass[VDB_CALIB_REAL] >= CALIB_REAL_MIN
+                    ? 1u << VDB_CALIB_REAL
+                    : (1u << VDB_CALIB_NEAR) | (1u << VDB_CALIB_SPREAD);
     for (int c = 0; c < VDB_CALIB_NCLASS; c++)
         if (ps->nclass[c] == 0)
-            classes &= ~(1u << c);
-    vdb_hit *truth = vdb_malloc((size_t)ps->n * kmax * sizeof(vdb_hit));
-    size_t *tcount = vdb_malloc(ps->n * sizeof(size_t));
-    vdb_hit *got = vdb_malloc(kmax * sizeof(vdb_hit));
-    uint8_t *done = vdb_malloc(ps->n ? ps->n : 1); /* probes measured at this ef */
-    uint64_t epoch = vdb_store_index_epoch(store);
-    double gemm_ns = 0, gemm_rows = 0;
-    int rc = VDB_OK;
-    band_hook hook;
-    vdb_filter_hook fh = {band_accept, &hook};
-    if (truth == NULL || tcount == NULL || got == NULL || done == NULL) {
+            m.classes &= ~(1u << c);
+    m.truth = vdb_malloc((size_t)ps->n * m.kmax * sizeof(vdb_hit));
+    m.tcount = vdb_malloc(ps->n * sizeof(size_t));
+    m.got = vdb_malloc(m.kmax * sizeof(vdb_hit));
+    m.done = vdb_malloc(ps->n ? ps->n : 1);
+    m.rank = vdb_malloc((ps->n ? ps->n : 1) * sizeof(uint32_t));
+    m.qbuf = vdb_malloc((size_t)CALIB_CHUNK * m.dim * sizeof(float));
+    m.tbuf = vdb_malloc((size_t)CALIB_CHUNK * m.kmax * sizeof(vdb_hit));
+    m.epoch = vdb_store_index_epoch(store);
+    m.fh = (vdb_filter_hook){band_accept, &m.hook};
+    if (m.truth == NULL || m.tcount == NULL || m.got == NULL || m.done == NULL ||
+        m.rank == NULL || m.qbuf == NULL || m.tbuf == NULL) {
         rc = vdb_error_set(err, VDB_ENOMEM, "no memory for calibration results");
         goto done;
     }
-    pthread_rwlock_rdlock(&store->rw);
-    hook.n0 = vdb_vecset_view(store->set).n;
-    pthread_rwlock_unlock(&store->rw);
-    /* Exact scan costs on this machine, single query and candidate list:
-     * the best of a few runs, so one preempted run (a busy machine) does
-     * not make the scan look slower than it is. */
     {
-        double t0, scan = INFINITY, ids = INFINITY;
-        uint32_t *list = NULL;
-        pthread_rwlock_rdlock(&store->rw);
-        vdb_vecview view = vdb_vecset_view(store->set);
-        view.n = hook.n0;
-        size_t take = view.n / 10 + 1;
-        list = vdb_malloc(take * sizeof(uint32_t));
-        for (uint32_t i = 0; i < 5 && i < ps->n; i++) {
-            size_t cnt;
-            t0 = now_s(CLOCK_MONOTONIC);
-            /* The single-query scan the planner would run: on the codes
-             * when the store is quantized (store_codes.h). */
-            if (vdb_store_codes_ready(store, &view))
-                vdb_store_codes_search(store, &view, ps->q + (size_t)i * dim, 10, NULL, got, &cnt,
-                                       NULL);
-            else
-                vdb_flat_search(&view, ps->q + (size_t)i * dim, 10, NULL, got, &cnt, NULL);
-            double t = now_s(CLOCK_MONOTONIC) - t0;
-            scan = t < scan ? t : scan;
-            if (list != NULL) {
-                for (size_t j = 0; j < take; j++)
-                    list[j] = (uint32_t)((j * 10 + i) % view.n);
-                t0 = now_s(CLOCK_MONOTONIC);
-                vdb_flat_search_ids(&view, ps->q + (size_t)i * dim, list, take, 10, got, &cnt,
-                                    NULL);
-                t = now_s(CLOCK_MONOTONIC) - t0;
-                ids = t < ids ? t : ids;
-            }
+        uint32_t seen[VDB_CALIB_NCLASS] = {0};
+        for (uint32_t p = 0; p < ps->n; p++) {
+            m.rank[p] = seen[ps->cls[p]]++;
+            m.tcount[p] = 0;
         }
-        pthread_rwlock_unlock(&store->rw);
-        cal->scan_ns_row = scan * 1e9 / (double)hook.n0;
-        cal->ids_ns_row = list != NULL ? ids * 1e9 / (double)take : cal->scan_ns_row;
-        vdb_free(list);
     }
-    for (int s = 0; s < VDB_CALIB_NS; s++) {
+    pthread_rwlock_rdlock(&store->rw);
+    m.hook.n0 = vdb_vecset_view(store->set).n;
+    pthread_rwlock_unlock(&store->rw);
+    measure_scan_costs(&m);
+    for (int s = 0; s < VDB_CALIB_NS && rc == VDB_OK; s++) {
         double sb = vdb_calib_s_bands[s];
-        hook.limit = sb >= 1.0 ? UINT64_MAX : (uint64_t)(sb * 18446744073709551615.0);
-        hook.seed = 0x9e37ull * (uint64_t)(s + 1);
-        /* Truth: GEMM batch, one chunk of probes per read-guard hold. */
-        for (uint32_t p0 = 0; p0 < ps->n && rc == VDB_OK; p0 += CALIB_CHUNK) {
-            uint32_t np = ps->n - p0 < CALIB_CHUNK ? ps->n - p0 : CALIB_CHUNK;
-            if (atomic_load(stop))
-                rc = vdb_error_set(err, VDB_EBUSY, "calibration stopped");
-            pthread_rwlock_rdlock(&store->rw);
-            vdb_vecview view = vdb_vecset_view(store->set);
-            if (vdb_store_index_epoch(store) != epoch)
-                rc = vdb_error_set(err, VDB_EBUSY, "rows renumbered during calibration");
-            view.n = hook.n0;
-            double t0 = now_s(CLOCK_MONOTONIC);
-            if (rc == VDB_OK)
-                rc = vdb_flat_search_batch(&view, ps->q + (size_t)p0 * dim, np, kmax,
-                                           sb >= 1.0 ? NULL : &fh, truth + (size_t)p0 * kmax,
-                                           tcount + p0, err);
-            if (s == 0) {
-                gemm_ns += (now_s(CLOCK_MONOTONIC) - t0) * 1e9;
-                gemm_rows += (double)np * view.n;
-            }
-            pthread_rwlock_unlock(&store->rw);
-        }
-        if (rc != VDB_OK)
-            goto done;
-        for (int kb = 0; kb < VDB_CALIB_NK; kb++) {
-            size_t k = vdb_calib_k_bands[kb];
-            vdb_calib_curve *curve = &cal->curve[s][kb];
-            /* Filtered bands and the big-k band need fewer probes for a
-             * tight bound (more neighbours per probe, or a cheaper truth):
-             * CALIB_SMALL_BAND of each class. */
-            uint32_t quota = s == 0 && kb == 0 ? UINT32_MAX : CALIB_SMALL_BAND;
-            memset(curve, 0, sizeof(*curve));
-            curve->classes = classes;
-            for (int e = 0; e < VDB_CALIB_NEF && rc == VDB_OK; e++) {
-                uint32_t ef = vdb_calib_ef_ladder[e];
-                double ns = 0;
-                uint32_t np = 0, used[VDB_CALIB_NCLASS] = {0};
-                if (ef < k && e + 1 < VDB_CALIB_NEF && vdb_calib_ef_ladder[e + 1] <= k)
-                    continue; /* below k the search uses ef = k anyway */
-                memset(done, 0, ps->n);
-                for (int pass = 0; pass < 2 && rc == VDB_OK; pass++) {
-                    uint32_t limit = pass == 0 && CALIB_SCREEN < quota ? CALIB_SCREEN : quota;
-                    if (pass == 1) {
-                        int promising = 1;
-                        for (int c = 0; c < VDB_CALIB_NCLASS; c++)
-                            if ((classes & (1u << c)) && curve->total[c][e] > 0 &&
-                                (double)curve->hits[c][e] <
-                                    CALIB_SCREEN_RECALL * (double)curve->total[c][e])
-                                promising = 0;
-                        if (!promising || limit <= CALIB_SCREEN)
-                            break;
-                    }
-                    for (uint32_t p0 = 0; p0 < ps->n && rc == VDB_OK; p0 += CALIB_CHUNK) {
-                        if (atomic_load(stop))
-                            rc = vdb_error_set(err, VDB_EBUSY, "calibration stopped");
-                        pthread_rwlock_rdlock(&store->rw);
-                        vdb_vecview view = vdb_vecset_view(store->set);
-                        if (rc == VDB_OK && vdb_store_index_epoch(store) != epoch)
-                            rc = vdb_error_set(err, VDB_EBUSY,
-                                               "rows renumbered during calibration");
-                        const vdb_filter_hook *use = sb >= 1.0 && view.n == hook.n0 ? NULL : &fh;
-                        for (uint32_t p = p0; p < p0 + CALIB_CHUNK && p < ps->n && rc == VDB_OK;
-                             p++) {
-                            size_t cnt = 0, nt;
-                            int pc = ps->cls[p];
-                            if (done[p] || !(classes & (1u << pc)) || used[pc] >= limit)
-                                continue;
-                            done[p] = 1;
-                            used[pc]++;
-                            np++;
-                            /* The calling thread's CPU time: a graph search
-                             * runs on one thread, and on a busy machine wall
-                             * time would charge it for being preempted (which
-                             * stopped the ladder early and sent uniform 64-d
-                             * data to the scan under load). */
-                            double t0 = now_s(CLOCK_THREAD_CPUTIME_ID);
-                            rc = vdb_store_index_graph(store, &view, ps->q + (size_t)p * dim, k + 1,
-                                                       ef, use, got, &cnt, err);
-                            ns += (now_s(CLOCK_THREAD_CPUTIME_ID) - t0) * 1e9;
-                            if (rc != VDB_OK)
-                                break;
-                            nt = strip(truth + (size_t)p * kmax, tcount[p], ps->src[p], k);
-                            cnt = strip(got, cnt, ps->src[p], k);
-                            curve->hits[pc][e] += matched(truth + (size_t)p * kmax, nt, got, cnt);
-                            curve->total[pc][e] += nt;
-                            curve->probes[pc][e] += nt > 0;
-                        }
-                        pthread_rwlock_unlock(&store->rw);
-                    }
-                }
-                if (rc != VDB_OK)
-                    goto done;
-                curve->ns[e] = ns / (np ? np : 1);
-                curve->measured = (uint32_t)e + 1;
-                /* Past this the graph is no better, or costs more than the
-                 * scan the planner would pick instead: a full scan, or for
-                 * a filtered band an exact search over its candidates. */
-                double scan = sb >= 1.0 ? cal->scan_ns_row * hook.n0
-                                        : cal->ids_ns_row * sb * hook.n0;
-                int perfect = 1;
-                for (int c = 0; c < VDB_CALIB_NCLASS; c++)
-                    if ((classes & (1u << c)) && curve->hits[c][e] != curve->total[c][e])
-                        perfect = 0;
-                if (perfect || vdb_calib_curve_lcb(curve, (uint32_t)e, NULL) >= CALIB_STOP_LCB ||
-                    curve->ns[e] > 2.0 * scan || ef >= hook.n0)
-                    break;
-            }
-            /* Skipped entries (ef below k) repeat the first measured one. */
-            for (int e = 0; e < (int)curve->measured; e++)
-                if (curve->ns[e] == 0) {
-                    for (int f = e + 1; f < (int)curve->measured; f++)
-                        if (curve->ns[f] > 0) {
-                            for (int c = 0; c < VDB_CALIB_NCLASS; c++) {
-                                curve->hits[c][e] = curve->hits[c][f];
-                                curve->total[c][e] = curve->total[c][f];
-                                curve->probes[c][e] = curve->probes[c][f];
-                            }
-                            curve->ns[e] = curve->ns[f];
-                            break;
-                        }
-                }
-        }
+        m.hook.limit = sb >= 1.0 ? UINT64_MAX : (uint64_t)(sb * 18446744073709551615.0);
+        m.hook.seed = 0x9e37ull * (uint64_t)(s + 1);
+        rc = measure_truth(&m, s, sb);
+        for (int kb = 0; kb < VDB_CALIB_NK && rc == VDB_OK; kb++)
+            rc = measure_curve(&m, s, kb);
     }
-    cal->gemm_ns_row = gemm_rows > 0 ? gemm_ns / gemm_rows : cal->scan_ns_row;
-    cal->live = vdb_store_count(store);
-    cal->probes = ps->n;
+    if (rc == VDB_OK) {
+        cal->gemm_ns_row = m.gemm_rows > 0 ? m.gemm_ns / m.gemm_rows : cal->scan_ns_row;
+        cal->live = vdb_store_count(store);
+        cal->probes = ps->n;
+    }
 done:
-    vdb_free(truth);
-    vdb_free(tcount);
-    vdb_free(got);
-    vdb_free(done);
+    vdb_free(m.truth);
+    vdb_free(m.tcount);
+    vdb_free(m.got);
+    vdb_free(m.done);
+    vdb_free(m.rank);
+    vdb_free(m.qbuf);
+    vdb_free(m.tbuf);
     return rc;
 }
 

@@ -22,7 +22,9 @@
  *                    they alone decide (the workload's own queries beat a
  *                    guess at them), and a calibration is due then, once
  *                    per open;
- *   truth    exact top-k through the GEMM batch path (vdb_flat_search_batch);
+ *   truth    exact top-k through the GEMM batch path (vdb_flat_search_batch),
+ *            only for the probes a curve reads (the counted classes; in
+ *            the filtered bands the first CALIB_SMALL_BAND of each);
  *   curves   for each k band (k <= 10, k <= 100) and selectivity band
  *            (100%, 50%, 10%, 2%: random row subsets through a filter hook),
  *            and each ef of a fixed ladder: matched neighbours / total, the
@@ -32,7 +34,9 @@
  *            is screened on CALIB_SCREEN probes per class first and gets
  *            the rest only when its screened recall reaches 0.9;
  *   costs    ns per row of a single-query exact scan, of an exact scan over
- *            a candidate list and of the GEMM batch scan, on this machine.
+ *            a candidate list and of the GEMM batch scan, on this machine,
+ *            in the calibrating thread's CPU time like the graph's (a
+ *            busy machine's preemption is charged to neither side).
  * The planner takes, per query, the smallest ef whose Wilson lower
  * confidence bound (95%, one-sided, over probe queries: 0.99 needs about
  * 300 of them) on recall reaches the target; when no
@@ -136,6 +140,11 @@ void vdb_store_calib_offer(vdb_store *store, const float *query);
  * got 0.971. Recall is in [0, 1], so its variance is at most p(1-p) and
  * the Bernoulli bound is conservative. */
 double vdb_calib_lcb(double p, uint64_t n);
+
+/* The selectivity bands around s in (0, 1]: *above the smallest band >= s
+ * (0, the unfiltered band, when s is 1), *below the largest band <= s
+ * (the last band when s is below every band). */
+void vdb_calib_s_bands_around(double s, int *above, int *below);
 
 /* The k band for k (VDB_CALIB_NK when k is beyond the last band). */
 int vdb_calib_k_band(size_t k);

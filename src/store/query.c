@@ -120,18 +120,10 @@ static double graph_cost(void *ctx, double c, double live, uint32_t *ef)
 {
     const cost_ctx *cc = ctx;
     double s = live > 0 ? (c > 1 ? c : 1) / live : 1.0;
-    int lo = VDB_CALIB_NS - 1, hi = 0;
+    int lo, hi;
     if (s > 1)
         s = 1;
-    for (int b = 0; b < VDB_CALIB_NS; b++) {
-        if (vdb_calib_s_bands[b] >= s)
-            hi = b; /* the smallest band still >= s */
-    }
-    for (int b = VDB_CALIB_NS - 1; b >= 0; b--)
-        if (vdb_calib_s_bands[b] <= s) {
-            lo = b; /* the largest band still <= s */
-            break;
-        }
+    vdb_calib_s_bands_around(s, &hi, &lo);
     int bands[3] = {0, hi, lo};
     double cost = 0;
     uint32_t best = 0;
