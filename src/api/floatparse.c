@@ -244,7 +244,6 @@ static size_t parse_number(const char *p, const char *end, float *out)
     return span;
 }
 
-
 typedef struct matrix_builder {
     float *data;
     size_t count, cap;
