@@ -101,7 +101,7 @@ $(BUILD)/obj/src/kernel/qdist_avx2.o: ISA_FLAGS := -mavx2 -mpopcnt
 $(BUILD)/obj/src/kernel/qdist_avx512.o: ISA_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx512vpopcntdq -mavx2 -mpopcnt
 endif
 
-.PHONY: all deps run test test-fresh test-fresh-full test-unit test-neon test-e2e test-e2e-asan test-asan test-tsan test-crash-long test-store-py test-tsan-store clean headers bench-peers bench-quant bench-recall bench-floatparse bench-store-exact bench-quant-graph
+.PHONY: all deps run test check-arch arch-doc test-fresh test-fresh-full test-unit test-neon test-e2e test-e2e-asan test-asan test-tsan test-crash-long test-store-py test-tsan-store clean headers bench-peers bench-quant bench-recall bench-floatparse bench-store-exact bench-quant-graph
 
 all: $(BUILD)/vdb
 
@@ -147,7 +147,18 @@ headers: $(HDR_CHECK)
 run: all
 	@bash scripts/run.sh $(BUILD)/vdb
 
-test: all headers test-unit test-store-py test-neon test-e2e
+test: check-arch all headers test-unit test-store-py test-neon test-e2e
+
+# The layer check (docs/architecture.md): include floors, no circles between
+# files or folders, no call circles, the allocator and I/O funnels, a README
+# per folder, and a current drawing; plus the checker's own test (each rule
+# fires on a tree built to break it). arch-doc redraws the drawing.
+check-arch:
+	$(PYTHON) scripts/arch_check.py
+	$(PYTHON) tests/arch/test_arch_check.py
+
+arch-doc:
+	$(PYTHON) scripts/arch_check.py --write
 
 # The kernel check (tests/kernel/dist_check.c) is plain C so the same source
 # also runs under qemu for NEON; natively it checks every ISA this CPU has.
@@ -298,14 +309,18 @@ clean:
 # parser. `make fuzz` builds them with clang (-fsanitize=fuzzer,address,
 # undefined) against a clang-built libvdb in build/fuzz/, generates each seed
 # corpus with the library's own writers (replay --seeds) and runs each
-# harness FUZZ_SECONDS (default 60); any crash fails the target and leaves
-# the input in build/fuzz/out/<name>/. Crash inputs, once fixed, go to
+# harness FUZZ_SECONDS (default 60), FUZZ_JOBS at a time; any crash fails
+# the target and leaves the input in build/fuzz/out/<name>/. Crash inputs,
+# once fixed, go to
 # tests/fuzz/regress/<name>/, which `make test` replays through plain-C
 # drivers built by the normal compiler (test-fuzz-regress).
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(filter-out tests/fuzz/fuzz_common.c,$(wildcard tests/fuzz/fuzz_*.c)))
 FUZZ_BUILD := build/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_LONG_SECONDS ?= 1800
+# Harnesses run at once, each pinned to its own core (tests/fuzz/run.sh);
+# .ci/run uses 2 so 9 harnesses x 60 s take 5 minutes on 2 cores.
+FUZZ_JOBS ?= 1
 FUZZ_CC ?= clang
 FUZZ_COMMON := tests/fuzz/fuzz_common.c
 FUZZ_DEPS := $(FUZZ_COMMON) tests/fuzz/fuzz_common.h
@@ -348,10 +363,10 @@ fuzz-seeds: $(REPLAY_BIN)
 	  $(BUILD)/fuzz-replay/$$n --seeds $(FUZZ_BUILD)/seeds/$$n; done
 
 fuzz: fuzz-build fuzz-seeds
-	@bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_NAMES)
+	@FUZZ_JOBS=$(FUZZ_JOBS) bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_NAMES)
 
 fuzz-long: fuzz-build fuzz-seeds
-	@bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_LONG_SECONDS) $(FUZZ_NAMES)
+	@FUZZ_JOBS=$(FUZZ_JOBS) bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_LONG_SECONDS) $(FUZZ_NAMES)
 
 # The regression inputs under ASan+UBSan too (part of make test-asan).
 test-asan-fuzz-regress:

@@ -20,14 +20,22 @@
  * and latency next to the issue's bound, the larger of 3x the unfiltered
  * plan and the exact search over the filter's candidates.
  * Usage: recall_planner [--n N] [--queries Q] [--rounds R] [--only NAME]
- *                       [--json] [--curve] [--filters] [--threads T] [--dir TMPDIR]
+ *                       [--json] [--curve] [--filters] [--write-trace] [--threads T]
+ *                       [--dir TMPDIR]
  *                       [--data F.npy --query-file Q.npy [--metric cosine|l2|dot]]
+ * --write-trace runs a writer beside optimize (which waits for the graph
+ * and the first calibration): from the moment the calibration starts
+ * measuring, 10 rows every 100 ms (under the 20% growth that would make it
+ * stale), and prints how many writes completed while it measured and
+ * their latency (p50, p99, max): the proof that writes are not held off.
  * --threads sizes the global pool (default 1: QPS per core, exact scans
  * included); more threads build the graph faster for calibration-cost runs
  * at 1M rows, and then the exact scans split over them too.
  * With --data the store gets F's rows (at most N) and the timed queries are
  * Q's first ones; the calibration's real-query warm-up uses Q's last 400. */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +116,49 @@ static double recall_of(const answer *truth, const answer *got, size_t nq)
     return total ? (double)hit / (double)total : 1.0;
 }
 
+/* --write-trace: a writer beside optimize. */
+typedef struct write_trace {
+    vdb_store *store;
+    const fam_case *c;
+    const float *centres;
+    _Atomic int stop;
+    double lat[1 << 16]; /* seconds, writes that overlapped a calibration */
+    size_t n, total;
+} write_trace;
+
+static void *trace_writer(void *arg)
+{
+    write_trace *w = arg;
+    float *rows = malloc((size_t)10 * w->c->dim * sizeof(float));
+    vdb_rng rng;
+    vdb_error err;
+    vdb_rng_seed(&rng, 777);
+    while (!atomic_load(&w->stop) && !vdb_store_calib_running(w->store))
+        usleep(10000);
+    while (rows != NULL && !atomic_load(&w->stop)) {
+        for (int i = 0; i < 10; i++)
+            gen(w->c->f, &rng, w->c->dim, rows + (size_t)i * w->c->dim, w->centres);
+        int during = vdb_store_calib_running(w->store);
+        double t0 = now();
+        if (vdb_store_add(w->store, 10, rows, NULL, NULL, NULL, &err) != VDB_OK)
+            die("add during calibration", &err);
+        double t = now() - t0;
+        during |= vdb_store_calib_running(w->store);
+        w->total++;
+        if (during && w->n < sizeof(w->lat) / sizeof(w->lat[0]))
+            w->lat[w->n++] = t;
+        usleep(100000);
+    }
+    free(rows);
+    return NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* Filtered plans at the store's default target (--filters): `unfiltered_s`
  * is the unfiltered default plan's best time for the same nq queries. */
 static void run_filters(vdb_store *store, const float *queries, size_t nq, uint32_t dim,
@@ -170,7 +221,7 @@ static void run_filters(vdb_store *store, const float *queries, size_t nq, uint3
 }
 
 static void run_case(const fam_case *c, const char *tmp, uint32_t n, size_t nq, int rounds,
-                     int json, int show_curve, int filters)
+                     int json, int show_curve, int filters, int trace)
 {
     char path[4200];
     vdb_store_config config;
@@ -214,8 +265,31 @@ static void run_case(const fam_case *c, const char *tmp, uint32_t n, size_t nq, 
         if (vdb_store_add(store, m, batch, NULL, filters ? metas : NULL, NULL, &err) != VDB_OK)
             die("add", &err);
     }
+    write_trace *wt = NULL;
+    pthread_t writer;
+    if (trace && c->data == NULL) {
+        wt = calloc(1, sizeof(*wt));
+        if (wt == NULL)
+            die("out of memory", NULL);
+        wt->store = store;
+        wt->c = c;
+        wt->centres = centres;
+        if (pthread_create(&writer, NULL, trace_writer, wt) != 0)
+            die("writer thread", NULL);
+    }
     if (vdb_store_optimize(store, NULL, &err) != VDB_OK)
         die("optimize", &err);
+    if (wt != NULL) {
+        atomic_store(&wt->stop, 1);
+        pthread_join(writer, NULL);
+        qsort(wt->lat, wt->n, sizeof(double), cmp_double);
+        printf("%s write trace: %zu writes of 10 rows beside optimize, %zu while the calibration "
+               "measured: latency p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+               c->name, wt->total, wt->n, wt->n ? wt->lat[wt->n / 2] * 1e3 : 0.0,
+               wt->n ? wt->lat[wt->n * 99 / 100] * 1e3 : 0.0,
+               wt->n ? wt->lat[wt->n - 1] * 1e3 : 0.0);
+        free(wt);
+    }
     double build_s = now() - t0;
     vdb_calib cal;
     vdb_store_calib_get(store, &cal);
@@ -328,7 +402,7 @@ int main(int argc, char **argv)
 {
     uint32_t n = 100000;
     size_t nq = 1000;
-    int rounds = 3, json = 0, show_curve = 0, filters = 0, threads = 1;
+    int rounds = 3, json = 0, show_curve = 0, filters = 0, threads = 1, trace = 0;
     const char *only = NULL, *base = "/tmp", *data_file = NULL, *query_file = NULL;
     vdb_metric metric = VDB_METRIC_COSINE;
     for (int i = 1; i < argc; i++) {
@@ -360,11 +434,14 @@ int main(int argc, char **argv)
             show_curve = 1;
         else if (!strcmp(argv[i], "--filters"))
             filters = 1;
+        else if (!strcmp(argv[i], "--write-trace"))
+            trace = 1;
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = atoi(argv[++i]);
         else {
             fprintf(stderr, "usage: recall_planner [--n N] [--queries Q] [--rounds R] "
-                            "[--only NAME] [--json] [--curve] [--filters] [--threads T] [--dir TMPDIR] "
+                            "[--only NAME] [--json] [--curve] [--filters] [--write-trace] [--threads T] "
+                            "[--dir TMPDIR] "
                             "[--data F.npy --query-file Q.npy [--metric M]]\n");
             return 2;
         }
@@ -401,7 +478,7 @@ int main(int argc, char **argv)
             n = (uint32_t)given.rows;
         if (nq > given.nqueries)
             nq = given.nqueries;
-        run_case(&given, tmp, n, nq, rounds, json, show_curve, filters);
+        run_case(&given, tmp, n, nq, rounds, json, show_curve, filters, trace);
         vdb_vecfile_close(df);
         vdb_vecfile_close(qf);
         free(d);
@@ -411,7 +488,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         if (only == NULL || strstr(cases[i].name, only) != NULL)
-            run_case(&cases[i], tmp, n, nq, rounds, json, show_curve, filters);
+            run_case(&cases[i], tmp, n, nq, rounds, json, show_curve, filters, trace);
     rmdir(tmp);
     return 0;
 }

@@ -1,5 +1,7 @@
-/* The server core: start/stop, request dispatch (route, auth, handler,
- * error envelope, metrics) and the reply helpers.
+/* The server core: start/stop and request dispatch (route, auth, handler,
+ * error envelope, metrics). The top of api/: it calls the route table and
+ * the shared operations (ops.c) and replies (reply.c); nothing in api/
+ * calls back into it.
  *
  * Order of checks for every request: draining (503) -> routing (404/405)
  * -> declared body size (413) -> key (401) -> role (403) -> query
@@ -14,101 +16,15 @@
 #include "batchops.h"
 #include "freeze.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/statvfs.h>
-#include <unistd.h>
 
 #include "../core/alloc.h"
 #include "../core/log.h"
 #include "../store/query.h"
 #include "../store/store_codes.h"
 
-const int vdb_api_statuses[VDB_NSTATUS] = {200, 204, 400, 401, 403, 404, 405, 409,
-                                           413, 415, 422, 429, 500, 503, 507, 0};
-
-const char *const vdb_rate_class_names[VDB_RATE_NCLASSES] = {"query", "add", "batch", "admin",
-                                                             "public"};
-
-double vdb_now_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec * 1e3 + (double)now.tv_nsec / 1e6;
-}
-
-double vdb_unix_time(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-}
-
-double vdb_api_uptime(const vdb_api *api)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - api->started_mono.tv_sec) +
-           (double)(now.tv_nsec - api->started_mono.tv_nsec) / 1e9;
-}
-
-void vdb_set(vdb_json *object, const char *key, vdb_json *value)
-{
-    vdb_json_object_set_new(object, key, value);
-}
-
-int vdb_reply_text(vdb_req *req, int status, const char *content_type, char *text, size_t len)
-{
-    vdb_free(req->resp->body);
-    req->resp->status = status;
-    req->resp->content_type = content_type;
-    req->resp->body = text;
-    req->resp->body_len = len;
-    return VDB_OK;
-}
-
-int vdb_reply_json(vdb_req *req, int status, vdb_json *json)
-{
-    char *text = json ? vdb_json_dump(json, VDB_JSON_DUMP_COMPACT | VDB_JSON_DUMP_ANY) : NULL;
-    vdb_json_decref(json);
-    if (text == NULL)
-        return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory building the response");
-    /* The dump's memory comes from jansson's allocator, which json.c points
-     * at vdb_malloc, but copy anyway so the transport frees what it got. */
-    size_t len = strlen(text);
-    char *body = vdb_malloc(len + 1);
-    if (body == NULL) {
-        vdb_json_free_text(text);
-        return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory building the response");
-    }
-    memcpy(body, text, len + 1);
-    vdb_json_free_text(text);
-    return vdb_reply_text(req, status, "application/json", body, len);
-}
-
-void vdb_reply_error(vdb_req *req, int status, const char *message)
-{
-    char code[16];
-    snprintf(code, sizeof(code), "HTTP_%d", status);
-    vdb_json *obj = vdb_json_object();
-    if (obj != NULL) {
-        vdb_set(obj, "detail", vdb_json_string(message));
-        vdb_set(obj, "error", vdb_json_string(message));
-        vdb_set(obj, "code", vdb_json_string(code));
-        vdb_set(obj, "timestamp", vdb_json_real(vdb_unix_time()));
-    }
-    if (obj == NULL || vdb_reply_json(req, status, obj) != VDB_OK) {
-        static const char fallback[] = "{\"detail\":\"out of memory\"}";
-        char *body = vdb_malloc(sizeof(fallback));
-        if (body != NULL)
-            memcpy(body, fallback, sizeof(fallback));
-        vdb_reply_text(req, status, "application/json", body, body ? sizeof(fallback) - 1 : 0);
-    }
-    if (status == 401)
-        vdb_http_response_header(req->resp, "WWW-Authenticate", "Bearer");
-}
 
 static const char *presented_key(const vdb_http_request *http)
 {
@@ -386,107 +302,6 @@ static void handle(void *ctx, const vdb_http_request *http, vdb_http_response *r
     finish(&req, rc, start);
 }
 
-size_t vdb_api_rss_bytes(void)
-{
-    long pages = 0, resident = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f == NULL)
-        return 0;
-    if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
-        resident = 0;
-    fclose(f);
-    return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
-}
-
-void vdb_api_mem_info(size_t *total, size_t *available)
-{
-    long pages = sysconf(_SC_PHYS_PAGES), avail = sysconf(_SC_AVPHYS_PAGES);
-    long page = sysconf(_SC_PAGESIZE);
-    *total = pages > 0 ? (size_t)pages * (size_t)page : 0;
-    *available = avail > 0 ? (size_t)avail * (size_t)page : 0;
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (f != NULL) {
-        char line[256];
-        unsigned long long kb;
-        while (fgets(line, sizeof(line), f))
-            if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
-                *available = (size_t)kb * 1024;
-        fclose(f);
-    }
-}
-
-void vdb_api_disk_info(const vdb_api *api, uint64_t *total, uint64_t *free_bytes)
-{
-    struct statvfs st;
-    *total = *free_bytes = 0;
-    if (statvfs(vdb_registry_data_dir(api->registry), &st) == 0) {
-        *total = (uint64_t)st.f_blocks * st.f_frsize;
-        *free_bytes = (uint64_t)st.f_bavail * st.f_frsize;
-    }
-}
-
-typedef struct totals_ctx {
-    vdb_req *req;
-    size_t stores, vectors, bytes;
-} totals_ctx;
-
-static void add_totals(void *ctx, vdb_store_handle *handle)
-{
-    totals_ctx *t = ctx;
-    vdb_store_stats stats;
-    if (t->req != NULL && !vdb_req_sees_user(t->req, vdb_registry_user(handle)))
-        return;
-    vdb_store_get_stats(vdb_registry_store(handle), &stats);
-    t->stores++;
-    t->vectors += stats.vectors;
-    t->bytes += stats.memory_bytes;
-}
-
-void vdb_api_store_totals_all(vdb_api *api, size_t *stores, size_t *vectors, size_t *bytes)
-{
-    totals_ctx t = {NULL, 0, 0, 0};
-    vdb_registry_each_loaded(api->registry, add_totals, &t);
-    *stores = t.stores;
-    *vectors = t.vectors;
-    *bytes = t.bytes;
-}
-
-void vdb_api_store_totals(vdb_req *req, size_t *stores, size_t *vectors, size_t *bytes)
-{
-    totals_ctx t = {req, 0, 0, 0};
-    vdb_registry_each_loaded(req->api->registry, add_totals, &t);
-    *stores = t.stores;
-    *vectors = t.vectors;
-    *bytes = t.bytes;
-}
-
-vdb_json *vdb_api_store_json(vdb_store_handle *handle)
-{
-    vdb_store *store = vdb_registry_store(handle);
-    const vdb_store_config *config = vdb_store_get_config(store);
-    vdb_store_stats stats;
-    vdb_store_get_stats(store, &stats);
-    vdb_json *obj = vdb_json_object();
-    if (obj == NULL)
-        return NULL;
-    vdb_set(obj, "user_id", vdb_json_string(vdb_registry_user(handle)));
-    vdb_set(obj, "model_id", vdb_json_string(vdb_registry_model(handle)));
-    vdb_set(obj, "vector_count", vdb_json_int((long long)stats.vectors));
-    vdb_set(obj, "vectors", vdb_json_int((long long)stats.vectors));
-    vdb_set(obj, "metadata", vdb_json_int((long long)stats.vectors));
-    vdb_set(obj, "dimension", vdb_json_int(config->dim));
-    vdb_set(obj, "metric", vdb_json_string(vdb_metric_name(config->metric)));
-    vdb_set(obj, "memory_usage_mb", vdb_json_real((double)stats.memory_bytes / 1048576.0));
-    vdb_set(obj, "index_type", vdb_json_string(stats.index_name ? stats.index_name : "flat"));
-    vdb_set(obj, "rows", vdb_json_int((long long)stats.rows));
-    vdb_set(obj, "wal_bytes", vdb_json_int((long long)stats.wal_bytes));
-    vdb_set(obj, "wal_lsn", vdb_json_int((long long)stats.wal_lsn));
-    vdb_set(obj, "checkpoints", vdb_json_int((long long)stats.checkpoints));
-    vdb_set(obj, "read_only", vdb_json_bool(stats.read_only));
-    vdb_set(obj, "recall", vdb_store_recall_json(store));
-    vdb_set(obj, "quantization", vdb_store_codes_json(store));
-    return obj;
-}
 
 static int warm_listed(void *ctx, const char *user_id, const char *model_id)
 {
@@ -526,52 +341,6 @@ static vdb_fsync_policy fsync_policy(const char *name)
  * entries). */
 #define QCACHE_ENTRIES 10000
 
-vdb_json *vdb_api_store_entry(vdb_req *req, const char *user_id, const char *model_id)
-{
-    vdb_store_handle *handle;
-    vdb_error err;
-    vdb_json *entry;
-    vdb_error_clear(&err);
-    if (vdb_registry_acquire(req->api->registry, user_id, model_id, &handle, &err) == VDB_OK) {
-        entry = vdb_api_store_json(handle);
-        vdb_registry_release(handle);
-        if (entry != NULL)
-            vdb_json_object_set_new(entry, "state", vdb_json_string("loaded"));
-        return entry;
-    }
-    /* Listed even when it cannot be opened, with why. */
-    entry = vdb_json_object();
-    if (entry == NULL)
-        return NULL;
-    vdb_json_object_set_new(entry, "user_id", vdb_json_string(user_id));
-    vdb_json_object_set_new(entry, "model_id", vdb_json_string(model_id));
-    vdb_json_object_set_new(entry, "state",
-                            vdb_json_string(err.code == VDB_ECORRUPT  ? "quarantined"
-                                            : err.code == VDB_ELOCKED ? "locked"
-                                                                      : "unavailable"));
-    vdb_json_object_set_new(entry, "reason", vdb_json_string(err.msg));
-    return entry;
-}
-
-vdb_json *vdb_api_cache_json(const vdb_api *api)
-{
-    vdb_qcache_stats st;
-    vdb_json *out = vdb_json_object();
-    uint64_t lookups;
-    vdb_qcache_get_stats(api->qcache, &st);
-    lookups = st.hits + st.misses;
-    vdb_json_object_set_new(out, "hits", vdb_json_int((long long)st.hits));
-    vdb_json_object_set_new(out, "misses", vdb_json_int((long long)st.misses));
-    vdb_json_object_set_new(out, "hit_rate",
-                            vdb_json_real(lookups ? (double)st.hits / (double)lookups : 0.0));
-    vdb_json_object_set_new(out, "entries", vdb_json_int((long long)st.entries));
-    vdb_json_object_set_new(out, "bytes", vdb_json_int((long long)st.bytes));
-    vdb_json_object_set_new(out, "capacity_bytes", vdb_json_int((long long)st.capacity_bytes));
-    vdb_json_object_set_new(out, "max_entries", vdb_json_int((long long)st.max_entries));
-    vdb_json_object_set_new(out, "inserts", vdb_json_int((long long)st.inserts));
-    vdb_json_object_set_new(out, "evictions", vdb_json_int((long long)st.evictions));
-    return out;
-}
 
 vdb_api *vdb_api_start(const vdb_config *config, vdb_error *err)
 {
@@ -585,6 +354,7 @@ vdb_api *vdb_api_start(const vdb_config *config, vdb_error *err)
     api->config = *config;
     api->started = time(NULL);
     clock_gettime(CLOCK_MONOTONIC, &api->started_mono);
+    api->routes = vdb_router_routes(&api->nroutes);
     vdb_store_options_default(&options);
     options.fsync = fsync_policy(config->fsync);
     options.fsync_interval_ms = config->fsync_interval_ms;

@@ -1,7 +1,12 @@
 /* Internals shared by the api/ files: the server state, the per-request
- * context handlers receive, and the request/response helpers (api.c and
- * reqparse.c). Handlers return VDB_OK after replying, or a VDB_E* code with
- * req->err filled; the dispatcher turns that into the error envelope. */
+ * context handlers receive, the replies (reply.c), the request fields
+ * (reqparse.c) and the operations handlers share (ops.c). Handlers return
+ * VDB_OK after replying, or a VDB_E* code with req->err filled; the
+ * dispatcher (api.c) turns that into the error envelope.
+ *
+ * Calls run one way (scripts/arch_check.py checks it): api.c -> router.c
+ * -> h_*.c -> ops.c / reqparse.c -> reply.c. No handler file calls another,
+ * and nothing calls back up into api.c or router.c. */
 #ifndef VDB_API_API_INT_H
 #define VDB_API_API_INT_H
 
@@ -23,7 +28,7 @@
 #define VDB_NSTATUS 16
 #define VDB_NERRCODES 20
 
-/* Rate-limit route classes (api.c), in metrics order. */
+/* Rate-limit route classes, in metrics order (names in ops.c). */
 enum { VDB_RATE_QUERY, VDB_RATE_ADD, VDB_RATE_BATCH, VDB_RATE_ADMIN, VDB_RATE_PUBLIC,
        VDB_RATE_NCLASSES };
 extern const char *const vdb_rate_class_names[VDB_RATE_NCLASSES];
@@ -59,6 +64,10 @@ struct vdb_api {
     struct vdb_qcache *qcache; /* query results (qcache.h) */
     struct vdb_batchops *batchops; /* /v1/batch operations (batchops.h) */
     struct vdb_freeze *freeze; /* tenants whose writes are refused (freeze.h) */
+    /* The route table (router.c), read by handlers that list routes; set at
+     * start so no handler calls router.c, whose table points at them. */
+    const vdb_route *routes;
+    size_t nroutes;
 };
 
 typedef struct vdb_req {
@@ -73,7 +82,7 @@ typedef struct vdb_req {
     vdb_error err;
 } vdb_req;
 
-/* ---- replies (api.c) ---- */
+/* ---- replies (reply.c) ---- */
 /* Takes ownership of `json`; serializes it compactly. Always VDB_OK unless
  * out of memory. */
 int vdb_reply_json(vdb_req *req, int status, vdb_json *json);
@@ -125,7 +134,7 @@ int vdb_req_not_found(vdb_req *req, const char *user_id, const char *model_id);
 int vdb_req_matrix(vdb_req *req, const vdb_json *array, const char *field, size_t max_rows,
                    uint32_t *dim_io, float **out, size_t *rows);
 
-/* ---- shared helpers ---- */
+/* ---- shared operations (ops.c; the clocks and vdb_set are reply.c's) ---- */
 double vdb_api_uptime(const vdb_api *api);
 double vdb_now_ms(void); /* monotonic milliseconds */
 double vdb_unix_time(void);
@@ -148,14 +157,18 @@ vdb_json *vdb_api_store_json(vdb_store_handle *handle);
  * the result; NULL when out of memory. */
 vdb_json *vdb_api_store_entry(vdb_req *req, const char *user_id, const char *model_id);
 /* Opens nothing; runs one exact query over the store so its pages and
- * caches are warm (h_perf.c). */
+ * caches are warm. */
 int vdb_api_warm_store(vdb_store_handle *handle, vdb_error *err);
-/* Multiplies two generated 100x384 matrices with the sgemm backend and
- * checks them against a double-precision reference; *worst = the largest
- * relative error (h_root.c). Errors: VDB_ENOMEM. */
+/* Multiplies two generated VDB_API_SELFTEST_N x VDB_API_SELFTEST_D matrices
+ * with the sgemm backend and checks them against a double-precision
+ * reference; *worst = the largest relative error. Errors: VDB_ENOMEM. */
+enum { VDB_API_SELFTEST_N = 100, VDB_API_SELFTEST_D = 384 };
 int vdb_api_compute_selftest(double *worst, vdb_error *err);
 /* Opens and warms every store on disk (MLX_WARMUP_ON_STARTUP). */
 void vdb_api_warm_all(vdb_api *api);
+/* Appends the store's dimension to the dimension error in req->err and
+ * returns VDB_EDIM. */
+int vdb_api_with_store_dim(vdb_req *req, uint32_t dim);
 /* Adds an object member; convenience for builders (ignores ENOMEM, which
  * vdb_reply_json reports when dumping fails). */
 void vdb_set(vdb_json *object, const char *key, vdb_json *value);
@@ -169,11 +182,9 @@ int vdb_h_vectors_count(vdb_req *req);
 int vdb_h_vectors_delete(vdb_req *req);
 int vdb_h_vectors_stats(vdb_req *req);
 int vdb_h_vectors_health(vdb_req *req);
-int vdb_h_vectors_create(vdb_req *req);
 int vdb_h_vectors_users(vdb_req *req);
 int vdb_h_vectors_models(vdb_req *req);
 int vdb_h_vectors_ping(vdb_req *req);
-int vdb_h_vectors_benchmark(vdb_req *req);
 
 /* A parsed add request: vectors (n x dim), ids (NULL = generated; may
  * point into the body or id_bufs) and metadata texts. */
@@ -218,7 +229,6 @@ int vdb_h_admin_wal_apply(vdb_req *req);
 int vdb_h_admin_frozen(vdb_req *req);
 int vdb_h_admin_system_stats(vdb_req *req);
 int vdb_h_admin_health(vdb_req *req);
-int vdb_h_admin_optimize_store(vdb_req *req);
 int vdb_h_admin_keys_create(vdb_req *req);
 int vdb_h_admin_keys_list(vdb_req *req);
 int vdb_h_admin_keys_revoke(vdb_req *req);
@@ -232,7 +242,7 @@ int vdb_h_perf_optimize(vdb_req *req);
 int vdb_h_perf_stats(vdb_req *req);
 int vdb_h_perf_cache_stats(vdb_req *req);
 int vdb_h_perf_cache_clear(vdb_req *req);
-/* The query cache's figures as a JSON object (api.c). */
+/* The query cache's figures as a JSON object. */
 vdb_json *vdb_api_cache_json(const vdb_api *api);
 
 int vdb_h_mon_health(vdb_req *req);

@@ -44,6 +44,7 @@ struct vdb_batch_op {
 
 struct vdb_batchops {
     pthread_mutex_t mu;
+    pthread_cond_t finished; /* broadcast (under mu) whenever an operation ends */
     vdb_batch_op *slots[VDB_BATCHOPS_MAX];
     unsigned max_running;
     unsigned running_threads;
@@ -64,6 +65,11 @@ vdb_batchops *vdb_batchops_new(unsigned max_running, double ttl_s)
     if (ops == NULL)
         return NULL;
     pthread_mutex_init(&ops->mu, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* now_ms's clock */
+    pthread_cond_init(&ops->finished, &attr);
+    pthread_condattr_destroy(&attr);
     ops->max_running = max_running ? max_running : 1;
     ops->ttl_ms = ttl_s * 1e3;
     return ops;
@@ -209,7 +215,32 @@ void vdb_batchops_finish(vdb_batch_op *op, int rc, const vdb_error *err)
                  err && err->msg[0] ? err->msg : vdb_err_text(rc));
     atomic_store(&op->end_ms, now_ms());
     atomic_store(&op->state, rc == VDB_OK ? OP_COMPLETED : OP_FAILED);
+    pthread_cond_broadcast(&op->ops->finished);
     pthread_mutex_unlock(&op->ops->mu);
+}
+
+size_t vdb_batchops_wait_user(vdb_batchops *ops, const char *user_id, double timeout_ms)
+{
+    double deadline = now_ms() + timeout_ms;
+    size_t running;
+    pthread_mutex_lock(&ops->mu);
+    for (;;) {
+        running = 0;
+        for (size_t i = 0; i < VDB_BATCHOPS_MAX; i++) {
+            const vdb_batch_op *op = ops->slots[i];
+            running += op != NULL && atomic_load(&op->state) == OP_RUNNING &&
+                       strcmp(op->user_id, user_id) == 0;
+        }
+        double now = now_ms();
+        if (running == 0 || now >= deadline)
+            break;
+        /* now_ms is CLOCK_MONOTONIC in ms, the condition's clock. */
+        long long ns = (long long)(deadline * 1e6);
+        struct timespec until = {(time_t)(ns / 1000000000LL), (long)(ns % 1000000000LL)};
+        pthread_cond_timedwait(&ops->finished, &ops->mu, &until);
+    }
+    pthread_mutex_unlock(&ops->mu);
+    return running;
 }
 
 int vdb_batchops_cancelled(const vdb_batch_op *op)
@@ -330,6 +361,7 @@ void vdb_batchops_free(vdb_batchops *ops)
             pthread_join(op->thread, NULL);
         op_unref(op);
     }
+    pthread_cond_destroy(&ops->finished);
     pthread_mutex_destroy(&ops->mu);
     vdb_free(ops);
 }

@@ -79,6 +79,13 @@ void vdb_batchops_release(vdb_batch_op *op); /* NULL is a no-op */
 vdb_json *vdb_batchops_json(vdb_batch_op *op);
 
 /* Calls fn for every live record, newest last. */
+/* Waits until no operation of user_id is running, at most timeout_ms
+ * (woken by vdb_batchops_finish). Returns how many are still running: 0
+ * means every chunk those operations will ever commit is committed. A
+ * tenant freeze calls it after its barrier, when no new operation of the
+ * tenant can begin (freeze.h, h_admin.c). */
+size_t vdb_batchops_wait_user(vdb_batchops *ops, const char *user_id, double timeout_ms);
+
 typedef void (*vdb_batchops_visit_fn)(void *ctx, vdb_batch_op *op);
 void vdb_batchops_each(vdb_batchops *ops, vdb_batchops_visit_fn fn, void *ctx);
 

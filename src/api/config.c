@@ -10,7 +10,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../core/alloc.h"
 #include "../core/cpu.h"
+#include "../core/fsx.h"
 #include "../core/limits.h"
 
 typedef enum { T_STR, T_UINT, T_SIZE, T_BOOL } setting_type;
@@ -73,6 +75,8 @@ static const setting settings[] = {
     U("VDB_MAX_OPEN_STORES", NULL, max_open_stores, "0",
       "stores kept open, idle ones closed LRU (0 = from the fd limit: (limit - min(256, limit/2)) / 4)"),
     U("VDB_QUARANTINE_S", NULL, quarantine_s, "30", "seconds a store whose open failed is refused before a retry"),
+    U("VDB_FREEZE_WAIT_S", NULL, freeze_wait_s, "30",
+      "a tenant freeze waits this long for the tenant's running /v1/batch operations, then is undone (503)"),
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -134,21 +138,26 @@ static char *trim(char *s)
     return s;
 }
 
+/* A .env holds a few dozen settings; anything bigger is not one. */
+#define ENV_FILE_MAX (1u << 20)
+
 /* Reads KEY=VALUE lines; unknown keys are ignored (the original's .env has
  * more), quotes around the value are removed. A missing file is fine when
  * `required` is 0. */
 static int load_env_file(vdb_config *config, const char *path, int required, vdb_error *err)
 {
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
+    char *text = NULL, *next;
+    size_t len;
+    vdb_error read_err;
+    int rc = vdb_fsx_read_file(path, ENV_FILE_MAX, &text, &len, &read_err);
+    if (rc != VDB_OK) {
         if (required)
-            return vdb_error_set(err, VDB_EINVAL, "cannot read config file %s: %s", path,
-                                 strerror(errno));
+            return vdb_error_set(err, VDB_EINVAL, "cannot read config file: %s", read_err.msg);
         return VDB_OK;
     }
-    char line[2048];
-    int rc = VDB_OK;
-    while (rc == VDB_OK && fgets(line, sizeof(line), f) != NULL) {
+    for (char *line = text; rc == VDB_OK && line != NULL; line = next) {
+        if ((next = strchr(line, '\n')) != NULL)
+            *next++ = '\0';
         char *s = trim(line);
         if (*s == '#' || *s == '\0')
             continue;
@@ -172,7 +181,7 @@ static int load_env_file(vdb_config *config, const char *path, int required, vdb
         if (st != NULL)
             rc = set_value(config, st, value, path, err);
     }
-    fclose(f);
+    vdb_free(text);
     if (rc == VDB_OK && !required)
         snprintf(config->env_file, sizeof(config->env_file), "%s", path);
     return rc;

@@ -12,6 +12,7 @@
 #include "../core/alloc.h"
 #include "../core/limits.h"
 #include "../core/log.h"
+#include "batchops.h"
 #include "freeze.h"
 #include "../index/quant.h"
 
@@ -384,11 +385,6 @@ int vdb_h_admin_health(vdb_req *req)
     return vdb_reply_json(req, 200, out);
 }
 
-int vdb_h_admin_optimize_store(vdb_req *req)
-{
-    return vdb_h_perf_optimize(req);
-}
-
 /* ---- per-user keys ---- */
 
 int vdb_h_admin_keys_create(vdb_req *req)
@@ -456,7 +452,17 @@ int vdb_h_admin_keys_revoke(vdb_req *req)
 
 /* POST /admin/freeze {"user_id": ..., "frozen": true|false}: the server side
  * of a tenant move (freeze.h). Answers after the barrier, so a 200 for
- * "frozen": true means no write of the tenant is still in flight. */
+ * "frozen": true means no write of the tenant is still in flight.
+ *
+ * Background /v1/batch operations commit chunks after their request has
+ * answered 202, outside the barrier, so the freeze also waits for the
+ * tenant's running operations (none can begin once the barrier is passed:
+ * they begin inside their request, and new requests are refused 503).
+ * When they are still running after VDB_FREEZE_WAIT_S, the freeze is
+ * undone (unless the tenant was frozen before this call) and the answer is
+ * 503 with Retry-After: a move must not copy a tenant that is still being
+ * written, and keeping it frozen would refuse its writes with no move
+ * going on. The wait holds this request's HTTP worker, like the barrier. */
 int vdb_h_admin_freeze(vdb_req *req)
 {
     const char *user_id;
@@ -470,10 +476,29 @@ int vdb_h_admin_freeze(vdb_req *req)
     if (rc == VDB_OK && vdb_jtype(flag) != VDB_JSON_BOOL)
         rc = vdb_error_set(&req->err, VDB_EINVAL, "frozen must be true or false");
     int on = rc == VDB_OK && vdb_json_bool_value(flag);
+    int was = rc == VDB_OK && vdb_freeze_has(req->api->freeze, user_id);
     if (rc == VDB_OK)
         rc = vdb_freeze_set(req->api->freeze, user_id, on, &req->err);
     if (rc != VDB_OK)
         return rc;
+    size_t running = on ? vdb_batchops_wait_user(req->api->batchops, user_id,
+                                                 req->api->config.freeze_wait_s * 1e3)
+                        : 0;
+    if (running > 0) {
+        vdb_error undo;
+        vdb_error_clear(&undo);
+        if (!was && vdb_freeze_set(req->api->freeze, user_id, 0, &undo) != VDB_OK)
+            vdb_log_error("tenant %s stays frozen: undoing the freeze failed: %s", user_id,
+                          undo.msg);
+        char retry[16];
+        snprintf(retry, sizeof(retry), "%u", req->api->config.freeze_wait_s);
+        vdb_http_response_header(req->resp, "Retry-After", retry);
+        return vdb_error_set(&req->err, VDB_EBUSY,
+                             "tenant '%s' has %zu batch operation(s) still running after %u s "
+                             "(GET /v1/batch/operations); the freeze was %s, retry when they finish",
+                             user_id, running, req->api->config.freeze_wait_s,
+                             was ? "kept (it was frozen before)" : "undone");
+    }
     vdb_log_info("tenant %s %s", user_id, on ? "frozen (writes refused)" : "thawed");
     vdb_json *out = vdb_json_object();
     vdb_set(out, "user_id", vdb_json_string(user_id));

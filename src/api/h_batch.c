@@ -15,7 +15,6 @@
  * sees only its own user's operations, others read as 404). */
 #include "api_int.h"
 
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +23,7 @@
 #include <time.h>
 
 #include "../core/alloc.h"
+#include "../core/fsx.h"
 #include "../core/finite.h"
 #include "../core/limits.h"
 #include "../core/rng.h"
@@ -36,6 +36,10 @@
 #define BATCH_MAX_CHUNK 100000
 #define SSE_INTERVAL_MS 500
 #define SSE_MAX_SECONDS 3600 /* a stream ends after an hour even if the op does not */
+/* Open progress streams at most. A stream is parked between events (it
+ * holds no worker), so the bound is on what each one pins: a connection
+ * slot, a 16 KiB send buffer and its operation's record. */
+#define SSE_MAX_STREAMS 64
 
 /* ---- the ingest job, shared by add and upload, sync and background ---- */
 
@@ -645,21 +649,19 @@ typedef struct sse_state {
 } sse_state;
 
 /* One event per call: the first at once, then every SSE_INTERVAL_MS until
- * the operation is done (that last event included). Blocks this worker
- * thread between events; the number of streams is capped so that other
- * workers keep serving. */
+ * the operation is done (that last event included). Between events it
+ * answers VDB_HTTP_STREAM_LATER at once, so the HTTP worker parks the
+ * stream and serves its other connections (a stream never holds a
+ * worker); the end of the operation or a shutdown is seen within
+ * VDB_HTTP_STREAM_RETRY_MS. */
 static long sse_read(void *ctx, char *buf, size_t max)
 {
     sse_state *s = ctx;
     if (s->ended)
         return 0;
     double now = vdb_now_ms();
-    while (now < s->next && !vdb_batchops_done(s->op) && !atomic_load(&s->api->draining)) {
-        double wait = s->next - now < 50 ? s->next - now : 50;
-        struct timespec pause = {0, (long)(wait * 1e6)};
-        nanosleep(&pause, NULL);
-        now = vdb_now_ms();
-    }
+    if (now < s->next && !vdb_batchops_done(s->op) && !atomic_load(&s->api->draining))
+        return VDB_HTTP_STREAM_LATER;
     s->next = now + SSE_INTERVAL_MS;
     int done = vdb_batchops_done(s->op);
     vdb_json *progress = vdb_batchops_json(s->op);
@@ -690,13 +692,12 @@ int vdb_h_batch_stream(vdb_req *req)
     int rc = find_op(req, &op);
     if (rc != VDB_OK)
         return rc;
-    int cap = req->api->config.http_threads > 1 ? (int)req->api->config.http_threads / 2 : 1;
-    if (atomic_fetch_add(&sse_streams, 1) >= cap) {
+    if (atomic_fetch_add(&sse_streams, 1) >= SSE_MAX_STREAMS) {
         atomic_fetch_sub(&sse_streams, 1);
         vdb_batchops_release(op);
         return vdb_error_set(&req->err, VDB_EBUSY,
-                             "%d progress streams are open (the limit, half the HTTP workers); "
-                             "poll /v1/batch/progress instead", cap);
+                             "%d progress streams are open (the limit); "
+                             "poll /v1/batch/progress instead", SSE_MAX_STREAMS);
     }
     sse_state *s = vdb_calloc(1, sizeof(*s));
     if (s == NULL) {
@@ -743,12 +744,6 @@ int vdb_h_batch_operations(vdb_req *req)
 
 /* ---- POST /v1/batch/benchmark ---- */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 /* Adds `n` generated rows in chunks of `chunk` to a new scratch store
  * under the data directory, with the server's fsync policy (so the figure
  * is the durable ingest rate), and removes it. */
@@ -777,7 +772,7 @@ static int bench_one(vdb_req *req, const float *data, size_t n, uint32_t dim, si
     }
     double ms = vdb_now_ms() - t0;
     vdb_store_close(store);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    vdb_fsx_remove_tree(dir, NULL);
     if (rc != VDB_OK)
         return rc;
     *out = vdb_json_object();

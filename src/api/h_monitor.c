@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "../core/alloc.h"
+#include "../core/fsx.h"
 #include "../core/log.h"
 #include "../store/query.h"
 
@@ -38,12 +39,11 @@ static cpu_sample cpu_prev;
 static int cpu_read(cpu_sample *out)
 {
     unsigned long long v[8] = {0};
-    FILE *f = fopen("/proc/stat", "r");
-    if (f == NULL)
+    char text[512]; /* the first line, "cpu ...", is all we read */
+    if (vdb_fsx_read_text("/proc/stat", text, sizeof(text), NULL, NULL) != VDB_OK)
         return -1;
-    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+    int n = sscanf(text, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
                    &v[4], &v[5], &v[6], &v[7]);
-    fclose(f);
     if (n < 4)
         return -1;
     out->total = 0;
@@ -110,8 +110,8 @@ static void route_names(const vdb_route *routes, size_t nroutes, size_t slot, co
 
 static void prom_http(vdb_prom *buf, const vdb_api *api)
 {
-    size_t nroutes;
-    const vdb_route *routes = vdb_router_routes(&nroutes);
+    size_t nroutes = api->nroutes;
+    const vdb_route *routes = api->routes;
     const char *method, *path;
     char status[16];
     vdb_prom_family(buf, "http_requests_total", "counter", "Total HTTP requests");

@@ -10,13 +10,12 @@
 #include "api_int.h"
 #include "qcache.h"
 
-#include <ftw.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/alloc.h"
+#include "../core/fsx.h"
 #include "../core/cpu.h"
 #include "../core/pool.h"
 #include "../core/rng.h"
@@ -59,31 +58,6 @@ int vdb_h_perf_health(vdb_req *req)
     vdb_set(out, "tested_operations", ops);
     vdb_set(out, "timestamp", vdb_json_real(vdb_unix_time()));
     return vdb_reply_json(req, 200, out);
-}
-
-static int ignore_hits(void *ctx, size_t query, const vdb_store_hit *hits, size_t count)
-{
-    (void)ctx, (void)query, (void)hits, (void)count;
-    return 0;
-}
-
-/* Warming a store = opening it and running one exact query, which streams
- * every row once (faulting in mapped pages, filling caches). */
-int vdb_api_warm_store(vdb_store_handle *handle, vdb_error *err)
-{
-    vdb_store *store = vdb_registry_store(handle);
-    uint32_t dim = vdb_store_get_config(store)->dim;
-    if (vdb_store_count(store) == 0)
-        return VDB_OK;
-    float *query = vdb_malloc(dim * sizeof(float));
-    if (query == NULL)
-        return vdb_error_set(err, VDB_ENOMEM, "out of memory");
-    for (uint32_t i = 0; i < dim; i++)
-        query[i] = 1.0f / (float)(i + 1);
-    vdb_query_params params = {1, 0, NULL, 1, NULL, 0};
-    int rc = vdb_store_query(store, query, 1, &params, ignore_hits, NULL, err);
-    vdb_free(query);
-    return rc;
 }
 
 typedef struct warm_ctx {
@@ -253,12 +227,6 @@ static double recall(const bench *b)
     return total ? (double)hit / (double)total : 1.0;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 /* Rows of one query as a JSON array: what the query cache would hold. */
 typedef struct cache_probe {
     vdb_json *rows;
@@ -392,7 +360,7 @@ static int run_bench(vdb_req *req, const vdb_store_config *config, bench *b, vdb
     vdb_store_stats stats;
     vdb_store_get_stats(store, &stats);
     vdb_store_close(store);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    vdb_fsx_remove_tree(dir, NULL);
     if (rc != VDB_OK)
         return rc;
     qsort(b->latency_ms, b->nq, sizeof(double), cmp_double);

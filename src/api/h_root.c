@@ -157,8 +157,8 @@ int vdb_h_config(vdb_req *req)
 
 int vdb_h_debug_routes(vdb_req *req)
 {
-    size_t n;
-    const vdb_route *routes = vdb_router_routes(&n);
+    size_t n = req->api->nroutes;
+    const vdb_route *routes = req->api->routes;
     vdb_json *list = vdb_json_array(), *out = vdb_json_object();
     for (size_t i = 0; i < n; i++) {
         vdb_json *r = vdb_json_object(), *methods = vdb_json_array();
@@ -175,44 +175,9 @@ int vdb_h_debug_routes(vdb_req *req)
     return vdb_reply_json(req, 200, out);
 }
 
-/* Multiplies 100 random 384-d queries by 100 rows through the BLAS and
- * checks the products against a double-precision loop. */
-#define SELFTEST_N 100
-#define SELFTEST_D 384
-
-int vdb_api_compute_selftest(double *worst_out, vdb_error *err)
-{
-    enum { N = SELFTEST_N, D = SELFTEST_D };
-    float *a = vdb_malloc(N * D * sizeof(float)), *b = vdb_malloc(N * D * sizeof(float));
-    float *c = vdb_malloc(N * N * sizeof(float));
-    vdb_rng rng;
-    double worst = 0;
-    if (a == NULL || b == NULL || c == NULL) {
-        vdb_free(a), vdb_free(b), vdb_free(c);
-        return vdb_error_set(err, VDB_ENOMEM, "out of memory");
-    }
-    vdb_rng_seed(&rng, 7);
-    for (size_t i = 0; i < N * D; i++) {
-        a[i] = (float)vdb_rng_gauss(&rng);
-        b[i] = (float)vdb_rng_gauss(&rng);
-    }
-    vdb_gemm_qxt(a, N, b, N, D, c, N);
-    for (size_t i = 0; i < N; i++)
-        for (size_t j = 0; j < N; j++) {
-            double ref = 0;
-            for (size_t k = 0; k < D; k++)
-                ref += (double)a[i * D + k] * b[j * D + k];
-            double e = fabs(ref - c[i * N + j]) / (1.0 + fabs(ref));
-            worst = e > worst ? e : worst;
-        }
-    vdb_free(a), vdb_free(b), vdb_free(c);
-    *worst_out = worst;
-    return VDB_OK;
-}
-
 int vdb_h_debug_compute(vdb_req *req)
 {
-    enum { N = SELFTEST_N, D = SELFTEST_D };
+    enum { N = VDB_API_SELFTEST_N, D = VDB_API_SELFTEST_D };
     double worst = 0, start = vdb_now_ms();
     int rc = vdb_api_compute_selftest(&worst, &req->err);
     if (rc != VDB_OK)

@@ -21,197 +21,6 @@
  * of JSON plus its metadata). */
 #define VDB_MAX_RESULT_ITEMS 1000000u
 
-/* Appends the store's dimension to a dimension error message. */
-static int with_store_dim(vdb_req *req, uint32_t dim)
-{
-    char msg[VDB_ERROR_MSG_MAX];
-    snprintf(msg, sizeof(msg), "%s", req->err.msg);
-    return vdb_error_set(&req->err, VDB_EDIM, "%s (the store's dimension is %u)", msg, dim);
-}
-
-/* ---- add ---- */
-
-void vdb_add_batch_free(add_batch *b)
-{
-    for (size_t i = 0; i < b->n; i++) {
-        if (b->metas)
-            vdb_json_free_text(b->metas[i]);
-        if (b->id_bufs)
-            vdb_free(b->id_bufs[i]);
-    }
-    if (!b->vectors_borrowed)
-        vdb_free(b->vectors);
-    vdb_free((void *)b->ids);
-    vdb_free(b->id_bufs);
-    vdb_free(b->metas);
-}
-
-static int parse_one_meta(vdb_req *req, add_batch *b, size_t i, vdb_json *meta)
-{
-    if (meta == NULL || vdb_jtype(meta) == VDB_JSON_NULL)
-        return VDB_OK;
-    if (vdb_jtype(meta) != VDB_JSON_OBJECT)
-        return vdb_error_set(&req->err, VDB_EINVAL, "metadata[%zu] must be an object", i);
-    vdb_json *id = vdb_json_object_get(meta, "id");
-    if (id != NULL && vdb_jtype(id) == VDB_JSON_STRING) {
-        b->ids[i] = vdb_json_string_value(id);
-    } else if (id != NULL && vdb_jtype(id) == VDB_JSON_INT) {
-        b->id_bufs[i] = vdb_malloc(32);
-        if (b->id_bufs[i] == NULL)
-            return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
-        snprintf(b->id_bufs[i], 32, "%lld", vdb_json_int_value(id));
-        b->ids[i] = b->id_bufs[i];
-    } else if (id != NULL && vdb_jtype(id) != VDB_JSON_NULL) {
-        return vdb_error_set(&req->err, VDB_EINVAL, "metadata[%zu].id must be a string or integer",
-                             i);
-    }
-    if (b->ids[i] != NULL && (b->ids[i][0] == '\0' || strlen(b->ids[i]) > VDB_MAX_ID_LEN))
-        return vdb_error_set(&req->err, VDB_EINVAL, "metadata[%zu].id must be 1..%u bytes", i,
-                             VDB_MAX_ID_LEN);
-    b->metas[i] = vdb_json_dump(meta, VDB_JSON_DUMP_COMPACT);
-    if (b->metas[i] == NULL)
-        return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
-    if (strlen(b->metas[i]) > VDB_MAX_META_BYTES)
-        return vdb_error_set(&req->err, VDB_EINVAL, "metadata[%zu] is over %u bytes", i,
-                             VDB_MAX_META_BYTES);
-    return VDB_OK;
-}
-
-int vdb_add_batch_parse(vdb_req *req, vdb_json *body, uint32_t dim, vdb_floatmatrix *fast,
-                        add_batch *b)
-{
-    int rc;
-    memset(b, 0, sizeof(*b));
-    b->dim = dim;
-    if (fast != NULL) {
-        if (dim != 0 && fast->dim != dim)
-            return vdb_error_set(&req->err, VDB_EDIM, "vectors[0] has %u components, expected %u",
-                                 fast->dim, dim);
-        b->vectors = fast->data;
-        b->n = fast->rows;
-        b->dim = fast->dim;
-        fast->data = NULL;
-    } else {
-        rc = vdb_req_matrix(req, vdb_json_object_get(body, "vectors"), "vectors",
-                            req->api->config.max_batch, &b->dim, &b->vectors, &b->n);
-        if (rc != VDB_OK)
-            return rc;
-    }
-    if (b->dim > req->api->config.max_dim)
-        return vdb_error_set(&req->err, VDB_EINVAL, "dimension %u is over the limit %u", b->dim,
-                             req->api->config.max_dim);
-    vdb_json *metadata = vdb_json_object_get(body, "metadata");
-    if (metadata != NULL && vdb_jtype(metadata) != VDB_JSON_NULL &&
-        (vdb_jtype(metadata) != VDB_JSON_ARRAY || vdb_json_array_size(metadata) != b->n))
-        return vdb_error_set(&req->err, VDB_EINVAL,
-                             "Vectors and metadata must have the same length (%zu vectors)", b->n);
-    b->ids = vdb_calloc(b->n, sizeof(*b->ids));
-    b->id_bufs = vdb_calloc(b->n, sizeof(*b->id_bufs));
-    b->metas = vdb_calloc(b->n, sizeof(*b->metas));
-    if (b->ids == NULL || b->id_bufs == NULL || b->metas == NULL)
-        return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
-    for (size_t i = 0; i < b->n && vdb_jtype(metadata) == VDB_JSON_ARRAY; i++)
-        if ((rc = parse_one_meta(req, b, i, vdb_json_array_get(metadata, i))) != VDB_OK)
-            return rc;
-    return VDB_OK;
-}
-
-void vdb_api_store_config(const vdb_api *api, uint32_t dim, vdb_store_config *config)
-{
-    vdb_store_config_default(config);
-    config->dim = dim;
-    config->metric = VDB_METRIC_COSINE;
-    config->index = api->config.enable_hnsw ? VDB_INDEX_AUTO : VDB_INDEX_FLAT;
-    config->hnsw_threshold = api->config.hnsw_threshold;
-}
-
-static vdb_json *ids_json(char **ids, size_t n)
-{
-    vdb_json *arr = vdb_json_array();
-    for (size_t i = 0; arr != NULL && i < n; i++)
-        vdb_json_array_append_new(arr, vdb_json_string(ids[i] ? ids[i] : ""));
-    return arr;
-}
-
-int vdb_vectors_add(vdb_req *req, int create_missing, vdb_json **result)
-{
-    vdb_json *body;
-    const char *user_id, *model_id;
-    vdb_store_handle *handle = NULL;
-    add_batch batch;
-    char **ids_out = NULL;
-    double start = vdb_now_ms();
-    vdb_floatmatrix fast;
-    memset(&batch, 0, sizeof(batch));
-    int rc = vdb_req_body_matrix(req, "vectors", 1, req->api->config.max_batch, &fast, &body);
-    int have_fast = rc == VDB_OK;
-    if (rc == VDB_ENOTFOUND)
-        rc = vdb_req_body(req, 1, &body);
-    if (rc == VDB_OK)
-        rc = vdb_req_names(req, &user_id, &model_id);
-    if (rc == VDB_OK) {
-        rc = vdb_registry_acquire(req->api->registry, user_id, model_id, &handle, &req->err);
-        if (rc == VDB_ENOTFOUND && !create_missing)
-            rc = vdb_req_not_found(req, user_id, model_id);
-        else if (rc == VDB_ENOTFOUND)
-            rc = VDB_OK;
-    }
-    if (rc != VDB_OK) {
-        if (have_fast)
-            vdb_floatmatrix_free(&fast);
-        return rc;
-    }
-    uint32_t dim = handle ? vdb_store_get_config(vdb_registry_store(handle))->dim : 0;
-    if (handle != NULL && vdb_store_get_config(vdb_registry_store(handle))->dim_from_first_add)
-        dim = 0; /* the first add sets it (below) */
-    rc = vdb_add_batch_parse(req, body, dim, have_fast ? &fast : NULL, &batch);
-    if (have_fast)
-        vdb_floatmatrix_free(&fast);
-    if (rc == VDB_EDIM && handle != NULL)
-        rc = with_store_dim(req, dim);
-    if (rc == VDB_OK && handle == NULL) {
-        vdb_store_config config;
-        vdb_api_store_config(req->api, batch.dim, &config);
-        rc = vdb_registry_create(req->api->registry, user_id, model_id, &config, &handle,
-                                 &req->err);
-        if (rc == VDB_EEXIST) /* created by a concurrent request meanwhile */
-            rc = vdb_registry_acquire(req->api->registry, user_id, model_id, &handle,
-                                      &req->err);
-        if (rc == VDB_OK && vdb_store_get_config(vdb_registry_store(handle))->dim != batch.dim)
-            rc = vdb_error_set(&req->err, VDB_EDIM, "vectors have %u components, the store %u",
-                               batch.dim,
-                               vdb_store_get_config(vdb_registry_store(handle))->dim);
-    }
-    if (rc == VDB_OK && dim == 0 && handle != NULL &&
-        (rc = vdb_store_adopt_dim(vdb_registry_store(handle), batch.dim, &req->err)) == VDB_OK &&
-        vdb_store_get_config(vdb_registry_store(handle))->dim != batch.dim)
-        rc = with_store_dim(req, vdb_store_get_config(vdb_registry_store(handle))->dim);
-    if (rc == VDB_OK && (ids_out = vdb_calloc(batch.n, sizeof(*ids_out))) == NULL)
-        rc = vdb_error_set(&req->err, VDB_ENOMEM, "out of memory");
-    if (rc == VDB_OK)
-        rc = vdb_store_add(vdb_registry_store(handle), batch.n, batch.vectors, batch.ids,
-                           (const char *const *)batch.metas, ids_out, &req->err);
-    if (rc == VDB_OK) {
-        double ms = vdb_now_ms() - start;
-        vdb_counter_add(&req->api->additions, batch.n);
-        vdb_histogram_observe(&req->api->add_hist, ms / 1e3);
-        vdb_json *out = vdb_json_object();
-        vdb_set(out, "success", vdb_json_bool(1));
-        vdb_set(out, "vectors_added", vdb_json_int((long long)batch.n));
-        vdb_set(out, "total_vectors",
-                vdb_json_int((long long)vdb_store_count(vdb_registry_store(handle))));
-        vdb_set(out, "processing_time_ms", vdb_json_real(ms));
-        vdb_set(out, "ids", ids_json(ids_out, batch.n));
-        *result = out;
-    }
-    for (size_t i = 0; ids_out != NULL && i < batch.n; i++)
-        vdb_free(ids_out[i]);
-    vdb_free(ids_out);
-    vdb_add_batch_free(&batch);
-    vdb_registry_release(handle);
-    return rc;
-}
-
 int vdb_h_vectors_add(vdb_req *req)
 {
     vdb_json *result = NULL;
@@ -226,39 +35,6 @@ typedef struct hits_ctx {
     int batch;
     int failed;
 } hits_ctx;
-
-vdb_json *vdb_api_hit_item(const vdb_store_hit *hit, size_t rank)
-{
-    vdb_json *item = vdb_json_object();
-    vdb_json *meta = hit->meta ? vdb_json_parse(hit->meta, strlen(hit->meta), 0, NULL) : NULL;
-    if (meta == NULL || vdb_jtype(meta) != VDB_JSON_OBJECT) {
-        vdb_json_decref(meta);
-        meta = vdb_json_object();
-    }
-    if (item == NULL || meta == NULL) {
-        vdb_json_decref(item);
-        vdb_json_decref(meta);
-        return NULL;
-    }
-    for (void *it = vdb_json_object_iter(meta); it; it = vdb_json_object_next(meta, it))
-        vdb_json_object_set(item, vdb_json_iter_key(it), vdb_json_iter_value(it));
-    /* A numeric metadata id comes back as the number given (the original
-     * echoed the value); the store keys it by its decimal text. */
-    vdb_json *given = vdb_json_object_get(meta, "id");
-    char text[32];
-    if (vdb_jtype(given) == VDB_JSON_INT &&
-        snprintf(text, sizeof(text), "%lld", vdb_json_int_value(given)) > 0 &&
-        strcmp(text, hit->id) == 0)
-        vdb_set(item, "id", vdb_json_int(vdb_json_int_value(given)));
-    else
-        vdb_set(item, "id", vdb_json_string(hit->id));
-    vdb_set(item, "metadata", meta);
-    vdb_set(item, "similarity_score", vdb_json_real(hit->similarity));
-    vdb_set(item, "distance", vdb_json_real(hit->distance));
-    vdb_set(item, "rank", vdb_json_int((long long)rank));
-    vdb_set(item, "index", vdb_json_int((long long)hit->row));
-    return item;
-}
 
 static int collect_hits(void *ctx, size_t query, const vdb_store_hit *hits, size_t count)
 {
@@ -410,7 +186,7 @@ static int prepare_query(vdb_req *req, const char *field, query_job *job)
                             &job->nq);
     }
     if (rc == VDB_EDIM)
-        rc = with_store_dim(req, vdb_store_get_config(vdb_registry_store(job->handle))->dim);
+        rc = vdb_api_with_store_dim(req, vdb_store_get_config(vdb_registry_store(job->handle))->dim);
     if (rc == VDB_OK && (double)job->nq * (double)k > VDB_MAX_RESULT_ITEMS)
         rc = vdb_error_set(&req->err, VDB_EINVAL,
                            "%zu queries x k %lld is over %u result items per request", job->nq, k,
@@ -763,11 +539,6 @@ int vdb_h_vectors_health(vdb_req *req)
     return vdb_reply_json(req, 200, out);
 }
 
-int vdb_h_vectors_create(vdb_req *req)
-{
-    return vdb_h_admin_create_store(req);
-}
-
 /* ---- users, models, ping ---- */
 
 typedef struct names_ctx {
@@ -828,7 +599,3 @@ int vdb_h_vectors_ping(vdb_req *req)
     return vdb_reply_json(req, 200, out);
 }
 
-int vdb_h_vectors_benchmark(vdb_req *req)
-{
-    return vdb_h_perf_benchmark(req);
-}

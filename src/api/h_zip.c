@@ -28,6 +28,7 @@
 #include "../backup/export.h"
 #include "../backup/zipio.h"
 #include "../core/alloc.h"
+#include "../core/fsx.h"
 #include "../core/limits.h"
 #include "../core/npy.h"
 #include "../core/rng.h"
@@ -154,18 +155,17 @@ static int send_zip(vdb_req *req, export_job *job, const char *user_id, const ch
     int rc = vdb_export_write(job->ex, path, &req->err);
     if (rc != VDB_OK)
         return rc;
-    int fd = open(path, O_RDONLY);
-    unlink(path); /* the open descriptor keeps the data until it is sent */
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        if (fd >= 0)
-            close(fd);
+    int fd = vdb_fsx_open(path, O_RDONLY, 0, NULL);
+    vdb_fsx_unlink(path, NULL); /* the open descriptor keeps the data until it is sent */
+    uint64_t size = 0;
+    if (fd < 0 || vdb_fsx_size(fd, &size, path, NULL) != VDB_OK) {
+        vdb_fsx_close(fd, path, NULL);
         return vdb_error_set(&req->err, VDB_EIO, "cannot reopen the export");
     }
     req->resp->status = 200;
     req->resp->content_type = "application/zip";
     req->resp->body_fd = fd;
-    req->resp->fd_size = (uint64_t)st.st_size;
+    req->resp->fd_size = size;
     snprintf(header, sizeof(header), "attachment; filename=\"store_export_%s_%s.zip\"", user_id,
              model_id ? model_id : "all");
     vdb_http_response_header(req->resp, "Content-Disposition", header);

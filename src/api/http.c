@@ -15,7 +15,10 @@
  * body) -> WRITE (sending the answer) -> HEAD again for keep-alive, or
  * DRAIN (reading and discarding what the client still sends after an
  * early answer, for at most LINGER_MS, so it sees the answer rather than a
- * reset). Every 250 ms a worker checks its connections' deadlines. */
+ * reset). Every 250 ms a worker checks its connections' deadlines. A
+ * streamed answer whose reader has no event yet is parked (not polled,
+ * resumed by the worker's clock), so long-lived streams never hold a
+ * worker. */
 #include "http.h"
 #include "http_int.h"
 
@@ -282,6 +285,7 @@ static size_t build_pollset(worker *w, int listen)
         w->pcap = cap;
     }
     size_t n = 0;
+    w->next_resume = 0;
     w->pfds[n].fd = w->wake[0];
     w->pfds[n++].events = POLLIN;
     w->pfds[n].fd = listen ? w->server->listen_fd : -1;
@@ -289,6 +293,12 @@ static size_t build_pollset(worker *w, int listen)
     for (conn *c = w->conns; c; c = c->next) {
         w->pfds[n].fd = c->fd;
         w->pfds[n].events = c->state == VDB_HTTP_C_WRITE ? POLLOUT : POLLIN;
+        if (c->resume_at > 0) {
+            /* A parked stream: only a hang-up or an error wakes it early. */
+            w->pfds[n].events = 0;
+            if (w->next_resume == 0 || c->resume_at < w->next_resume)
+                w->next_resume = c->resume_at;
+        }
         w->pfds[n].revents = 0;
         w->pconn[n++] = c;
     }
@@ -312,19 +322,39 @@ static void *worker_main(void *arg)
             nanosleep(&pause, NULL);
             continue;
         }
-        int ready = poll(w->pfds, (nfds_t)n, TICK_MS);
+        int timeout = TICK_MS;
+        if (w->next_resume > 0) {
+            double due = w->next_resume - vdb_http__now_ms();
+            timeout = due <= 0 ? 0 : due < TICK_MS ? (int)due + 1 : TICK_MS;
+        }
+        int ready = poll(w->pfds, (nfds_t)n, timeout);
         if (ready > 0) {
             if (w->pfds[0].revents) {
                 char drain[64];
                 (void)!read(w->wake[0], drain, sizeof(drain));
             }
-            for (size_t i = 2; i < n; i++)
-                if (w->pfds[i].revents)
+            for (size_t i = 2; i < n; i++) {
+                if (!w->pfds[i].revents)
+                    continue;
+                if (w->pconn[i]->resume_at > 0)
+                    vdb_http__conn_close(w->pconn[i]); /* a parked stream's peer is gone */
+                else
                     vdb_http__drive(w->pconn[i]);
+            }
             if (listen && w->pfds[1].revents)
                 accept_some(w);
         }
         double now = vdb_http__now_ms();
+        if (w->next_resume > 0 && now >= w->next_resume) {
+            conn *next;
+            for (conn *c = w->conns; c; c = next) {
+                next = c->next; /* driving c may close (and free) it, never another */
+                if (c->resume_at > 0 && now >= c->resume_at) {
+                    c->resume_at = 0;
+                    vdb_http__drive(c);
+                }
+            }
+        }
         if (now - last_tick >= TICK_MS) {
             check_deadlines(w, now);
             last_tick = now;

@@ -63,8 +63,12 @@ typedef struct vdb_http_response {
     uint64_t fd_size;
     /* Streamed body (server-sent events): when set, the body is produced by
      * reader(ctx, buf, max) until it returns 0 (end) or a negative value
-     * (abort); it runs on the worker thread and may block briefly between
-     * events. reader_free(ctx) runs once when the response is done. */
+     * (abort). It runs on the worker thread and must not wait for its next
+     * event: it returns VDB_HTTP_STREAM_LATER instead, and the worker calls
+     * it again VDB_HTTP_STREAM_RETRY_MS later, serving its other
+     * connections meanwhile (a stream costs a connection slot and a
+     * buffer, never a worker). reader_free(ctx) runs once when the
+     * response is done. */
     long (*reader)(void *ctx, char *buf, size_t max);
     void (*reader_free)(void *ctx);
     void *reader_ctx;
@@ -74,6 +78,10 @@ typedef struct vdb_http_response {
         char value[256];
     } headers[VDB_HTTP_MAX_HEADERS];
 } vdb_http_response;
+
+/* A stream reader's "no event yet": ask again after VDB_HTTP_STREAM_RETRY_MS. */
+#define VDB_HTTP_STREAM_LATER (-2L)
+#define VDB_HTTP_STREAM_RETRY_MS 50
 
 /* Adds a response header (silently dropped when the table is full). */
 void vdb_http_response_header(vdb_http_response *resp, const char *name, const char *value);

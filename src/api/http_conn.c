@@ -583,12 +583,22 @@ refill:
     }
     if (c->reader != NULL) {
         /* One reader call per turn of the event loop, so the worker's other
-         * connections are served between events. The reader may wait for
-         * its next event (a few hundred ms at most, by its contract). */
+         * connections are served between events. A reader with no event
+         * yet parks the connection instead of waiting on this thread: the
+         * worker resumes it after VDB_HTTP_STREAM_RETRY_MS (http.c). */
         if (refilled)
             return WAIT;
         refilled = 1;
         long n = c->reader(c->reader_ctx, c->out_body, STREAM_BUF);
+        if (n == VDB_HTTP_STREAM_LATER) {
+            double now = vdb_http__now_ms();
+            c->resume_at = now + VDB_HTTP_STREAM_RETRY_MS;
+            /* Nothing is owed to the client while parked, so the transfer
+             * deadline restarts rather than counting the producer's wait. */
+            c->phase_start = now;
+            c->moved = 0;
+            return WAIT;
+        }
         if (n < 0)
             return CLOSE;
         if (n > 0) {

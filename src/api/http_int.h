@@ -58,6 +58,10 @@ typedef struct conn {
     long (*reader)(void *ctx, char *buf, size_t max);
     void (*reader_free)(void *ctx);
     void *reader_ctx;
+    /* A parked stream (its reader answered VDB_HTTP_STREAM_LATER): not
+     * polled for writing; the worker drives it again at this time (ms,
+     * monotonic; 0 when not parked). */
+    double resume_at;
 } conn;
 
 struct worker {
@@ -71,6 +75,7 @@ struct worker {
     size_t pcap;
     int listening;
     double accept_pause_until;
+    double next_resume; /* earliest resume_at of a parked stream, 0 when none */
 };
 
 typedef struct peer_entry {

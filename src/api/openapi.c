@@ -292,8 +292,8 @@ static vdb_json *operation(const vdb_route *r)
 
 static vdb_json *build_document(const vdb_api *api)
 {
-    size_t n;
-    const vdb_route *routes = vdb_router_routes(&n);
+    size_t n = api->nroutes;
+    const vdb_route *routes = api->routes;
     vdb_json *doc = vdb_json_object(), *info = vdb_json_object(), *license = vdb_json_object();
     vdb_json *paths = vdb_json_object(), *taglist = vdb_json_array(), *servers = vdb_json_array();
     vdb_json *server = vdb_json_object();

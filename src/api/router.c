@@ -38,11 +38,11 @@ static const vdb_route routes[] = {
     {"POST", "/vectors/delete", USR, vdb_h_vectors_delete, "vectorsDelete", "vectors", "Delete vectors by id or metadata filter", NULL, "DeleteRequest", "DeleteResponse"},
     {"GET", "/vectors/stats", USR, vdb_h_vectors_stats, "vectorsStats", "vectors", "Store and query statistics", SM, NULL, "Object"},
     {"GET", "/vectors/health", PUB, vdb_h_vectors_health, "vectorsHealth", "vectors", "Vector service health", NULL, NULL, "Health"},
-    {"POST", "/vectors/create", USR, vdb_h_vectors_create, "vectorsCreate", "vectors", "Create a store (README-era form)", NULL, "CreateStoreRequest", "Object"},
+    {"POST", "/vectors/create", USR, vdb_h_admin_create_store, "vectorsCreate", "vectors", "Create a store (README-era form)", NULL, "CreateStoreRequest", "Object"},
     {"GET", "/vectors/users", USR, vdb_h_vectors_users, "vectorsUsers", "vectors", "User ids with stores", NULL, NULL, "StringList"},
     {"GET", "/vectors/models", USR, vdb_h_vectors_models, "vectorsModels", "vectors", "Model ids of one user", "user_id!", NULL, "StringList"},
     {"GET", "/vectors/ping", USR, vdb_h_vectors_ping, "vectorsPing", "vectors", "Ping", NULL, NULL, "Object"},
-    {"POST", "/vectors/benchmark", USR, vdb_h_vectors_benchmark, "vectorsBenchmark", "vectors", "Benchmark on a scratch copy with the store's dimension and metric", "user_id!,model_id!,num_vectors,num_queries,k", NULL, "BenchmarkResponse"},
+    {"POST", "/vectors/benchmark", USR, vdb_h_perf_benchmark, "vectorsBenchmark", "vectors", "Benchmark on a scratch copy with the store's dimension and metric", "user_id!,model_id!,num_vectors,num_queries,k", NULL, "BenchmarkResponse"},
 
     {"POST", "/admin/create_store", USR, vdb_h_admin_create_store, "adminCreateStore", "admin", "Create a store (409 if it exists)", NULL, "CreateStoreRequest", "Object"},
     {"DELETE", "/admin/store", USR, vdb_h_admin_delete_store, "adminDeleteStore", "admin", "Delete a store and its files (query or JSON body)", "user_id,model_id,force", "StoreRef", "Object"},
@@ -54,7 +54,7 @@ static const vdb_route routes[] = {
     {"GET", "/admin/stats", USR, vdb_h_admin_stats, "adminStats", "admin", "Users and their models with counts", NULL, NULL, "Object"},
     {"GET", "/admin/system_stats", STO, vdb_h_admin_system_stats, "adminSystemStats", "admin", "Server-wide figures", NULL, NULL, "Object"},
     {"GET", "/admin/health", PUB, vdb_h_admin_health, "adminHealth", "admin", "Admin service health", NULL, NULL, "Object"},
-    {"POST", "/admin/optimize_store", USR, vdb_h_admin_optimize_store, "adminOptimizeStore", "admin", "Rebuild the index and compact", "user_id,model_id", "StoreRef", "OptimizeResponse"},
+    {"POST", "/admin/optimize_store", USR, vdb_h_perf_optimize, "adminOptimizeStore", "admin", "Rebuild the index and compact", "user_id,model_id", "StoreRef", "OptimizeResponse"},
     {"GET", "/admin/export_zip", USR, vdb_h_admin_export_zip, "adminExportZip", "admin", "Export a store (or all of a user's stores) as a ZIP", "user_id!,model_id", NULL, "application/zip"},
     {"POST", "/admin/import_zip", USR, vdb_h_admin_import_zip, "adminImportZip", "admin", "Import a ZIP (multipart field 'file' or raw application/zip body)", "user_id!,model_id!,overwrite", "ZipUpload", "Object"},
     {"POST", "/admin/keys", ADM, vdb_h_admin_keys_create, "adminKeysCreate", "admin", "Create a per-user key (answered once)", NULL, "KeyCreateRequest", "Object"},
@@ -116,12 +116,6 @@ static int path_matches(const char *pattern, const char *path)
            strchr(path + prefix, '/') == NULL;
 }
 
-const char *vdb_router_param(const vdb_route *route, const char *path)
-{
-    const char *brace = strchr(route->path, '{');
-    return brace ? path + (brace - route->path) : NULL;
-}
-
 const vdb_route *vdb_router_match(const char *method, const char *path, int *path_known,
                                   char *allow, size_t allow_size)
 {
@@ -141,19 +135,4 @@ const vdb_route *vdb_router_match(const char *method, const char *path, int *pat
             used += (size_t)n;
     }
     return NULL;
-}
-
-const char *vdb_access_name(vdb_access access)
-{
-    switch (access) {
-    case VDB_ACCESS_PUBLIC:
-        return "public";
-    case VDB_ACCESS_USER:
-        return "key";
-    case VDB_ACCESS_STORES:
-        return "admin-or-api-key";
-    case VDB_ACCESS_ADMIN:
-        return "admin";
-    }
-    return "?";
 }

@@ -1,10 +1,16 @@
 /* The route table: every endpoint as data (method, path, who may call it,
  * handler, and what the OpenAPI document says about it). Dispatch, the
- * /debug/routes listing and openapi.c all read this one table. */
+ * /debug/routes listing, /metrics and openapi.c all read this one table.
+ *
+ * The table points at every handler, so handlers must not call into
+ * router.c (that would be a circle): they read the table through
+ * vdb_api.routes, which api.c fills at start, and use the two helpers
+ * below, which are inline for that reason. */
 #ifndef VDB_API_ROUTER_H
 #define VDB_API_ROUTER_H
 
 #include <stddef.h>
+#include <string.h>
 
 struct vdb_req;
 typedef int (*vdb_route_fn)(struct vdb_req *req);
@@ -38,13 +44,31 @@ const vdb_route *vdb_router_routes(size_t *count);
 const vdb_route *vdb_router_match(const char *method, const char *path, int *path_known,
                                   char *allow, size_t allow_size);
 
-/* The value of a route's trailing {parameter} in a matched path, or NULL
- * when the route has none. Borrowed from path. */
-const char *vdb_router_param(const vdb_route *route, const char *path);
-
 /* Index of a route in the table (for per-route metrics). */
 size_t vdb_router_index(const vdb_route *route);
 
-const char *vdb_access_name(vdb_access access);
+/* The value of a route's trailing {parameter} in a matched path, or NULL
+ * when the route has none. Borrowed from path. */
+static inline const char *vdb_router_param(const vdb_route *route, const char *path)
+{
+    const char *brace = strchr(route->path, '{');
+    return brace ? path + (brace - route->path) : NULL;
+}
+
+/* The access level's name in /debug/routes and the OpenAPI document. */
+static inline const char *vdb_access_name(vdb_access access)
+{
+    switch (access) {
+    case VDB_ACCESS_PUBLIC:
+        return "public";
+    case VDB_ACCESS_USER:
+        return "key";
+    case VDB_ACCESS_STORES:
+        return "admin-or-api-key";
+    case VDB_ACCESS_ADMIN:
+        return "admin";
+    }
+    return "?";
+}
 
 #endif

@@ -4,11 +4,13 @@
 #include "export.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "../core/alloc.h"
+#include "../core/fsx.h"
 #include "../core/json.h"
 #include "../core/sha256.h"
 #include "../store/registry.h"
@@ -54,22 +56,22 @@ void vdb_export_free(vdb_export *ex)
 
 static int file_sha256(const char *path, char hex[65], uint64_t *bytes)
 {
-    FILE *f = fopen(path, "rb");
+    int fd = vdb_fsx_open(path, O_RDONLY, 0, NULL);
     vdb_sha256 ctx;
     uint8_t digest[32];
     char buf[65536];
-    size_t n;
+    ssize_t n;
     int bad;
-    if (f == NULL)
+    if (fd < 0)
         return VDB_EIO;
     *bytes = 0;
     vdb_sha256_init(&ctx);
-    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
-        vdb_sha256_update(&ctx, buf, n);
-        *bytes += n;
+    while ((n = vdb_fsx_read(fd, buf, sizeof(buf), (off_t)*bytes, path, NULL)) > 0) {
+        vdb_sha256_update(&ctx, buf, (size_t)n);
+        *bytes += (uint64_t)n;
     }
-    bad = ferror(f);
-    fclose(f);
+    bad = n < 0;
+    vdb_fsx_close(fd, path, NULL);
     vdb_sha256_final(&ctx, digest);
     vdb_sha256_to_hex(digest, hex);
     return bad ? VDB_EIO : VDB_OK;

@@ -13,9 +13,11 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../core/alloc.h"
+#include "../core/fsx.h"
 #include "../core/pool.h"
 #include "../core/rng.h"
 #include "../index/flat.h"
@@ -118,13 +120,9 @@ static int bench_io(const vdb_hnsw *h, vdb_json *result, FILE *text, vdb_error *
     t0 = vdb_bench_now();
     vdb_hnsw *loaded = vdb_hnsw_load(path, vdb_hnsw_dim(h), vdb_hnsw_metric(h), err);
     double load_s = vdb_bench_now() - t0;
-    FILE *f = fopen(path, "rb");
-    long bytes = -1;
-    if (f != NULL && fseek(f, 0, SEEK_END) == 0)
-        bytes = ftell(f);
-    if (f != NULL)
-        fclose(f);
-    unlink(path);
+    struct stat st;
+    long bytes = stat(path, &st) == 0 ? (long)st.st_size : -1;
+    vdb_fsx_unlink(path, NULL);
     if (loaded == NULL)
         return err->code;
     vdb_hnsw_free(loaded);

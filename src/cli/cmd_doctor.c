@@ -31,6 +31,7 @@
 
 #include "../api/auth.h"
 #include "../api/config.h"
+#include "../core/fsx.h"
 #include "../core/log.h"
 #include "../index/hnsw.h"
 #include "../store/store_index.h"
@@ -216,15 +217,15 @@ static int lock_held(doctor *d, const char *dir, const char *user, const char *m
     long pid;
     int fd;
     snprintf(path, sizeof(path), "%s/.store.lock", dir);
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+    if ((fd = vdb_fsx_open(path, O_RDONLY, 0, NULL)) < 0)
         return 0;
     if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
         flock(fd, LOCK_UN);
-        close(fd);
+        vdb_fsx_close(fd, path, NULL);
         return 0;
     }
-    got = pread(fd, text, sizeof(text) - 1, 0);
-    close(fd);
+    got = vdb_fsx_read(fd, text, sizeof(text) - 1, 0, path, NULL);
+    vdb_fsx_close(fd, path, NULL);
     text[got > 0 ? got : 0] = '\0';
     pid = strtol(text, NULL, 10);
     if (pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH)

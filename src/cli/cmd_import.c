@@ -4,12 +4,12 @@
  * object per row, in the store's own metadata.jsonl format or the seed's
  * (see USAGE); rows without an id get generated ones. The store is created with the
  * file's dimension when it does not exist. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/alloc.h"
+#include "../core/fsx.h"
 #include "../core/json.h"
 #include "bench.h"
 #include "../core/limits.h"
@@ -147,31 +147,32 @@ static int parse_meta_line(const char *line, size_t len, char **id, char **meta,
  * and metas[i]. */
 static int read_metadata(const char *path, size_t rows, char **ids, char **metas)
 {
-    FILE *f = fopen(path, "r");
-    char *line = NULL;
-    size_t cap = 0, row = 0, lineno = 0;
-    ssize_t len;
-    if (f == NULL) {
-        fprintf(stderr, "vdb import: cannot open --metadata %s: %s\n", path, strerror(errno));
+    /* Read whole: the parsed texts are held for every row anyway, so the
+     * file at most doubles what the import holds for a moment. */
+    char *text = NULL, *line, *end, *next;
+    size_t size = 0, row = 0, lineno = 0;
+    vdb_error err;
+    if (vdb_fsx_read_file(path, SIZE_MAX / 2, &text, &size, &err) != VDB_OK) {
+        fprintf(stderr, "vdb import: cannot read --metadata: %s\n", err.msg);
         return -1;
     }
-    while (row < rows && (len = getline(&line, &cap, f)) > 0) {
-        vdb_error err;
+    end = text + size;
+    for (line = text; row < rows && line < end; line = next) {
+        char *nl = memchr(line, '\n', (size_t)(end - line));
+        size_t len = nl ? (size_t)(nl - line) : (size_t)(end - line);
+        next = line + len + (nl != NULL);
         lineno++;
-        if (len <= 1)
+        if (len == 0)
             continue; /* blank lines carry no row */
         vdb_error_clear(&err);
-        if (parse_meta_line(line, line[len - 1] == '\n' ? (size_t)len - 1 : (size_t)len, &ids[row],
-                            &metas[row], &err) != VDB_OK) {
+        if (parse_meta_line(line, len, &ids[row], &metas[row], &err) != VDB_OK) {
             fprintf(stderr, "vdb import: %s line %zu (row %zu): %s\n", path, lineno, row, err.msg);
-            free(line);
-            fclose(f);
+            vdb_free(text);
             return -1;
         }
         row++;
     }
-    free(line);
-    fclose(f);
+    vdb_free(text);
     if (row < rows) {
         fprintf(stderr, "vdb import: %s has %zu metadata lines for %zu rows\n", path, row, rows);
         return -1;

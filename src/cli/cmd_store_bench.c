@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../core/alloc.h"
+#include "../core/fsx.h"
 #include "../core/rng.h"
 #include "../store/store.h"
 #include "bench.h"
@@ -52,17 +53,16 @@ typedef struct sb_worker {
 
 static long status_kb(const char *field)
 {
-    char line[256];
-    long value = -1;
+    char text[8192]; /* /proc/self/status is ~1.5 KB */
     size_t len = strlen(field);
-    FILE *f = fopen("/proc/self/status", "r");
-    if (f == NULL)
+    if (vdb_fsx_read_text("/proc/self/status", text, sizeof(text), NULL, NULL) != VDB_OK)
         return -1;
-    while (fgets(line, sizeof(line), f) != NULL)
+    for (const char *line = text; line != NULL && *line; line = strchr(line, '\n')) {
+        line += *line == '\n';
         if (strncmp(line, field, len) == 0 && line[len] == ':')
-            value = strtol(line + len + 1, NULL, 10);
-    fclose(f);
-    return value;
+            return strtol(line + len + 1, NULL, 10);
+    }
+    return -1;
 }
 
 static void *sb_worker_main(void *arg)

@@ -20,6 +20,20 @@
 static _Atomic uint64_t alloc_count;
 static _Atomic uint64_t fail_at;      /* alloc_count value that fails; 0 = off */
 static _Atomic int fail_forever;
+/* Failed allocations on this thread, injected or real (see alloc.h). */
+static _Thread_local uint64_t thread_failures;
+
+uint64_t vdb_alloc_thread_failures(void)
+{
+    return thread_failures;
+}
+
+static void *counted(void *p)
+{
+    if (p == NULL)
+        thread_failures++;
+    return p;
+}
 
 static int should_fail(void)
 {
@@ -69,25 +83,32 @@ static void *advised(void *p, size_t size)
 void *vdb_malloc(size_t size)
 {
     if (should_fail())
-        return NULL;
-    return advised(malloc(size == 0 ? 1 : size), size);
+        return counted(NULL);
+    return counted(advised(malloc(size == 0 ? 1 : size), size));
+}
+
+void *vdb_malloc_uninjected(size_t size)
+{
+    /* Not in alloc_count either: "fail the Nth allocation" counts only
+     * allocations that can be failed. */
+    return counted(advised(malloc(size == 0 ? 1 : size), size));
 }
 
 void *vdb_calloc(size_t count, size_t size)
 {
     if (should_fail())
-        return NULL;
+        return counted(NULL);
     if (count == 0 || size == 0)
         count = size = 1;
-    void *p = calloc(count, size);
+    void *p = counted(calloc(count, size));
     return count <= SIZE_MAX / size ? advised(p, count * size) : p;
 }
 
 void *vdb_realloc(void *ptr, size_t size)
 {
     if (should_fail())
-        return NULL;
-    return advised(realloc(ptr, size == 0 ? 1 : size), size);
+        return counted(NULL);
+    return counted(advised(realloc(ptr, size == 0 ? 1 : size), size));
 }
 
 void vdb_free(void *ptr)
@@ -98,10 +119,10 @@ void vdb_free(void *ptr)
 void *vdb_aligned_alloc(size_t align, size_t size)
 {
     void *p = NULL;
-    if (size == 0 || should_fail())
+    if (size == 0)
         return NULL;
-    if (posix_memalign(&p, align, size) != 0)
-        return NULL;
+    if (should_fail() || posix_memalign(&p, align, size) != 0)
+        return counted(NULL);
     return advised(p, size);
 }
 

@@ -21,6 +21,19 @@ void vdb_free(void *ptr);
 void *vdb_aligned_alloc(size_t align, size_t size);
 void vdb_aligned_free(void *ptr);
 
+/* vdb_malloc that failure injection never fails (nor counts in
+ * vdb_alloc_count): for a library whose code is not safe under a failed
+ * allocation (jansson 2.14's parser, see core/json.c), so the OOM tests
+ * exercise vdb, not that library's bugs. A real failure still returns NULL
+ * and counts in vdb_alloc_thread_failures. Freed with vdb_free. */
+void *vdb_malloc_uninjected(size_t size);
+
+/* How many allocations failed on the calling thread so far (injected or
+ * real). Lets an adapter whose library reports a failed allocation as
+ * something else (jansson's lexer calls it a syntax error) tell the two
+ * apart: compare before and after the call. */
+uint64_t vdb_alloc_thread_failures(void);
+
 /* Copies a NUL-terminated string; NULL on allocation failure. */
 char *vdb_strdup(const char *s);
 char *vdb_strndup(const char *s, size_t n);

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -278,6 +279,37 @@ int vdb_fsx_mkdir(const char *path, int mode, vdb_error *err)
     return VDB_OK;
 }
 
+int vdb_fsx_rmdir(const char *path, vdb_error *err)
+{
+    int kind = fault_check(VDB_FSX_UNLINK);
+    if (kind != 0)
+        return fail(err, fault_errno(kind), "rmdir", path);
+    if (rmdir(path) != 0 && errno != ENOENT)
+        return fail(err, errno, "rmdir", path);
+    return VDB_OK;
+}
+
+/* nftw's callback: files are unlinked and directories (visited after their
+ * contents, FTW_DEPTH) removed, each one an UNLINK operation of the fault
+ * plan. */
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)ftw;
+    int kind = fault_check(VDB_FSX_UNLINK);
+    if (kind != 0) {
+        errno = fault_errno(kind);
+        return -1;
+    }
+    return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+int vdb_fsx_remove_tree(const char *path, vdb_error *err)
+{
+    if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
+        return fail(err, errno, "remove", path);
+    return VDB_OK;
+}
+
 int vdb_fsx_mkdirs(const char *path, int mode, vdb_error *err)
 {
     char buf[4096];
@@ -374,6 +406,25 @@ int vdb_fsx_replace_file(const char *dir, const char *name, const void *data, si
         return rc;
     }
     return vdb_fsx_dirsync(dir, err);
+}
+
+int vdb_fsx_read_text(const char *path, char *buf, size_t cap, size_t *len, vdb_error *err)
+{
+    if (cap == 0)
+        return vdb_error_set(err, VDB_EINVAL, "no room to read %s", path);
+    int fd = vdb_fsx_open(path, O_RDONLY, 0, err);
+    if (fd < 0)
+        return fd;
+    /* One positioned read from 0 until EOF or the buffer is full: /proc
+     * files report size 0, so nothing here may trust fstat. */
+    ssize_t got = vdb_fsx_read(fd, buf, cap - 1, 0, path, err);
+    vdb_fsx_close(fd, path, NULL);
+    if (got < 0)
+        return (int)got;
+    buf[got] = '\0';
+    if (len != NULL)
+        *len = (size_t)got;
+    return VDB_OK;
 }
 
 int vdb_fsx_read_file(const char *path, size_t max, char **out, size_t *len, vdb_error *err)

@@ -94,6 +94,16 @@ int vdb_fsx_truncate(int fd, off_t len, const char *name, vdb_error *err);
 /* unlink; a missing file is not an error. */
 int vdb_fsx_unlink(const char *path, vdb_error *err);
 
+/* rmdir of an empty directory; a missing one is not an error. Counts as a
+ * VDB_FSX_UNLINK operation. VDB_EIO (not empty included). */
+int vdb_fsx_rmdir(const char *path, vdb_error *err);
+
+/* rm -rf: removes `path` and everything under it, without following
+ * symlinks; a missing path is not an error. Each file and directory counts
+ * as a VDB_FSX_UNLINK operation. VDB_EIO (or the code of the failing
+ * errno); what was removed before a failure stays removed. */
+int vdb_fsx_remove_tree(const char *path, vdb_error *err);
+
 /* mkdir; an existing directory gives VDB_EEXIST. */
 int vdb_fsx_mkdir(const char *path, int mode, vdb_error *err);
 
@@ -126,6 +136,13 @@ int vdb_fsx_replace_file(const char *dir, const char *name, const void *data, si
  * Written only on success. Errors: VDB_ENOTFOUND (no file), VDB_ETOOBIG
  * (over max, nothing read), VDB_EIO, VDB_ENOMEM. */
 int vdb_fsx_read_file(const char *path, size_t max, char **out, size_t *len, vdb_error *err);
+
+/* Reads a small file from its start into buf (at most cap - 1 bytes, then
+ * NUL-terminated), to EOF or until buf is full, without sizing it first:
+ * for /proc files (whose size reads as 0) and short text files. *len (may
+ * be NULL) gets the byte count. Errors: those of vdb_fsx_open, VDB_EIO,
+ * VDB_EINVAL (cap 0). */
+int vdb_fsx_read_text(const char *path, char *buf, size_t cap, size_t *len, vdb_error *err);
 
 /* Joins dir and name into out (VDB_ERANGE when it does not fit). */
 int vdb_fsx_path(char *out, size_t cap, const char *dir, const char *name, vdb_error *err);

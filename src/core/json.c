@@ -1,6 +1,8 @@
 /* jansson adapter; see json.h. Depth is checked by a pre-scan of the raw
  * text (counting brackets outside strings) so hostile nesting never reaches
- * the recursive parser. */
+ * the recursive parser. jansson allocates through core/alloc's funnel
+ * (json_init), so the OOM tests' failure injection reaches every JSON build
+ * and dump (not the parser, which is not safe under it: see json_alloc). */
 #include "json.h"
 
 #include <float.h>
@@ -8,6 +10,7 @@
 #include <stdlib.h>
 #include <jansson.h>
 
+#include "alloc.h"
 #include "limits.h"
 
 struct vdb_json {
@@ -16,6 +19,27 @@ struct vdb_json {
 
 #define J(x) ((json_t *)(x))
 #define V(x) ((vdb_json *)(x))
+
+/* Set while this thread is inside json_loadb. jansson 2.14's lexer ignores
+ * a failed growth of its token buffer and then decodes past it (seen under
+ * injected failures: an assert in lex_scan_string, heap corruption), so the
+ * parser's allocations are counted but never injected; building and
+ * dumping are injected like the rest of vdb. */
+static _Thread_local int parsing;
+
+static void *json_alloc(size_t size)
+{
+    return parsing ? vdb_malloc_uninjected(size) : vdb_malloc(size);
+}
+
+/* Runs before main: jansson's allocator must be set before its first
+ * object exists (an object freed by a different allocator than made it
+ * is undefined behaviour), and a constructor in this file, which every
+ * JSON user links, is the one point guaranteed to come first. */
+__attribute__((constructor)) static void json_init(void)
+{
+    json_set_alloc_funcs(json_alloc, vdb_free);
+}
 
 /* Returns the maximum nesting depth of the text, stopping early once it
  * exceeds `limit`. */
@@ -57,8 +81,20 @@ vdb_json *vdb_json_parse(const char *text, size_t len, unsigned max_depth, vdb_e
         vdb_error_set(err, VDB_ETOOBIG, "JSON nesting deeper than %u levels", max_depth);
         return NULL;
     }
+    uint64_t failures = vdb_alloc_thread_failures();
+    parsing = 1;
     root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    parsing = 0;
     if (root == NULL) {
+        /* jansson's lexer reports a (real) failed allocation as a syntax
+         * error ("invalid token"), so the funnel's per-thread failure count
+         * says which it was: out of memory is VDB_ENOMEM, not the client's
+         * fault. */
+        if (vdb_alloc_thread_failures() != failures ||
+            json_error_code(&jerr) == json_error_out_of_memory) {
+            vdb_error_set(err, VDB_ENOMEM, "out of memory parsing %zu bytes of JSON", len);
+            return NULL;
+        }
         vdb_error_set(err, VDB_EPARSE, "invalid JSON at line %d column %d: %s", jerr.line,
                       jerr.column, jerr.text);
         return NULL;
@@ -262,12 +298,22 @@ char *vdb_json_dump(const vdb_json *node, int flags)
         jflags |= JSON_ENSURE_ASCII;
     if (flags & VDB_JSON_DUMP_ANY)
         jflags |= JSON_ENCODE_ANY;
-    return json_dumps(J(node), jflags);
+    /* jansson 2.14's dumper ignores a failed allocation while it writes an
+     * object's key, and returns text with the key missing (invalid JSON,
+     * which a checkpoint would write as store.json). Any failed allocation
+     * on this thread during the dump therefore discards the text. */
+    uint64_t failures = vdb_alloc_thread_failures();
+    char *text = json_dumps(J(node), jflags);
+    if (text != NULL && vdb_alloc_thread_failures() != failures) {
+        vdb_free(text);
+        return NULL;
+    }
+    return text;
 }
 
 void vdb_json_free_text(char *text)
 {
-    free(text);
+    vdb_free(text); /* jansson allocates through vdb_malloc (json_init below) */
 }
 
 int vdb_json_to_floats(const vdb_json *array, float *out, size_t capacity, size_t *len_out,

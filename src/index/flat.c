@@ -112,6 +112,15 @@ static void single_slice(void *arg, size_t task, int worker)
     job->sizes[task] = top.size;
 }
 
+int vdb_flat_parallelism(const vdb_vecview *view)
+{
+    size_t slices = ((size_t)view->n + SLICE_ROWS - 1) / SLICE_ROWS;
+    int threads = vdb_pool_threads(vdb_pool_global());
+    if ((size_t)view->n * view->dim < PARALLEL_MIN_FLOATS || slices < 2 || threads < 2)
+        return 1;
+    return slices < (size_t)threads ? (int)slices : threads;
+}
+
 int vdb_flat_search(const vdb_vecview *view, const float *query, size_t k,
                     const vdb_filter_hook *filter, vdb_hit *out, size_t *nout, vdb_error *err)
 {

@@ -35,6 +35,10 @@ int vdb_flat_search_batch(const vdb_vecview *view, const float *queries, size_t 
                           const vdb_filter_hook *filter, vdb_hit *out, size_t *counts,
                           vdb_error *err);
 
+/* How many threads a single-query vdb_flat_search over `view` runs on (1
+ * when it stays on the caller): for callers that time it. */
+int vdb_flat_parallelism(const vdb_vecview *view);
+
 /* Top-k among the listed rows only (the filter planner's small candidate
  * sets). Deleted rows in `ids` are skipped; ids must be < view->n. */
 int vdb_flat_search_ids(const vdb_vecview *view, const float *query, const uint32_t *ids,

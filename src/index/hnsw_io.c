@@ -37,12 +37,8 @@
  * graph. */
 #include "hnsw.h"
 
-#include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "../core/alloc.h"
 #include "../core/bytes.h"
@@ -265,16 +261,55 @@ int vdb_hnsw_save(const vdb_hnsw *h, const char *path, vdb_error *err)
 
 /* ---- load ---------------------------------------------------------------- */
 
+/* Reads through fsx with a small buffer: the level and link arrays come in
+ * one read each, but each upper-level node's list is a few dozen bytes,
+ * which unbuffered would be a pread apiece. */
+#define READ_BUF 16384
+
 typedef struct reader {
-    FILE *f;
+    int fd;
+    const char *path;
+    uint64_t offset; /* file offset of buf[end] */
+    size_t pos, end;
     hash_state hash;
+    unsigned char buf[READ_BUF];
 } reader;
+
+/* Copies the next `len` bytes of the file; -1 at a short file or an error. */
+static int raw_take(reader *r, void *data, size_t len)
+{
+    unsigned char *out = data;
+    while (len > 0) {
+        if (r->pos == r->end) {
+            ssize_t got;
+            if (len >= READ_BUF) { /* big arrays go straight to their place */
+                got = vdb_fsx_read(r->fd, out, len, (off_t)r->offset, r->path, NULL);
+                if (got < 0 || (size_t)got != len)
+                    return -1;
+                r->offset += len;
+                return 0;
+            }
+            got = vdb_fsx_read(r->fd, r->buf, READ_BUF, (off_t)r->offset, r->path, NULL);
+            if (got <= 0)
+                return -1;
+            r->offset += (uint64_t)got;
+            r->pos = 0;
+            r->end = (size_t)got;
+        }
+        size_t n = r->end - r->pos < len ? r->end - r->pos : len;
+        memcpy(out, r->buf + r->pos, n);
+        r->pos += n;
+        out += n;
+        len -= n;
+    }
+    return 0;
+}
 
 static int take(reader *r, void *data, size_t len)
 {
     if (len == 0)
         return 0;
-    if (fread(data, 1, len, r->f) != len)
+    if (raw_take(r, data, len) != 0)
         return -1;
     hash_feed(&r->hash, data, len);
     return 0;
@@ -350,29 +385,26 @@ static int read_body(vdb_hnsw *h, reader *r, const header *hd, vdb_error *err)
                              (unsigned long long)upper, (unsigned long long)hd->upper_u32);
     uint64_t expect = hash_final(&r->hash);
     unsigned char sum[8];
-    if (fread(sum, 1, 8, r->f) != 8)
+    if (raw_take(r, sum, 8) != 0)
         return vdb_error_set(err, VDB_ECORRUPT, "hnsw: short read");
     if (vdb_get64le(sum) != expect)
         return vdb_error_set(err, VDB_ECORRUPT, "hnsw: checksum mismatch");
     return VDB_OK;
 }
 
-static vdb_hnsw *load_file(FILE *f, const char *path, uint32_t dim, vdb_metric metric,
+static vdb_hnsw *load_file(reader *r, const char *path, uint32_t dim, vdb_metric metric,
                            vdb_error *err)
 {
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0) {
-        vdb_error_set(err, VDB_EIO, "hnsw: cannot stat %s: %s", path, strerror(errno));
+    uint64_t file_size;
+    if (vdb_fsx_size(r->fd, &file_size, path, err) != VDB_OK)
         return NULL;
-    }
-    reader r = {f, {0, 0, 0, 0}};
     unsigned char head[HEADER_BYTES];
     header hd = {0};
-    if (take(&r, head, sizeof(head)) != 0) {
+    if (take(r, head, sizeof(head)) != 0) {
         vdb_error_set(err, VDB_ECORRUPT, "hnsw: %s is too short for a header", path);
         return NULL;
     }
-    if (parse_header(head, (uint64_t)st.st_size, &hd, err) != VDB_OK)
+    if (parse_header(head, file_size, &hd, err) != VDB_OK)
         return NULL;
     vdb_hnsw_params p = {hd.m, hd.ef_construction, hd.ef_search, hd.seed};
     vdb_hnsw *h = vdb_hnsw_new(hd.dim, (vdb_metric)hd.metric, &p, err);
@@ -386,7 +418,7 @@ static vdb_hnsw *load_file(FILE *f, const char *path, uint32_t dim, vdb_metric m
         vdb_error_set(err, rc, "hnsw: out of memory for %u rows", hd.n);
         goto fail;
     }
-    if ((rc = read_body(h, &r, &hd, err)) != VDB_OK)
+    if ((rc = read_body(h, r, &hd, err)) != VDB_OK)
         goto fail;
     h->entry = ((uint64_t)hd.top << 32) | hd.entry;
     h->count = (size_t)hd.count;
@@ -410,29 +442,38 @@ fail:
 
 vdb_hnsw *vdb_hnsw_load(const char *path, uint32_t dim, vdb_metric metric, vdb_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        vdb_error_set(err, errno == ENOENT ? VDB_ENOTFOUND : VDB_EIO, "hnsw: cannot open %s: %s",
-                      path, strerror(errno));
+    /* The reader holds a 16 KiB buffer: on the heap, since loads run on
+     * pool threads too. */
+    reader *r = vdb_calloc(1, sizeof(*r));
+    if (r == NULL) {
+        vdb_error_set(err, VDB_ENOMEM, "hnsw: out of memory loading %s", path);
         return NULL;
     }
-    vdb_hnsw *h = load_file(f, path, dim, metric, err);
-    fclose(f);
+    r->fd = vdb_fsx_open(path, O_RDONLY, 0, err);
+    if (r->fd < 0) {
+        vdb_free(r);
+        return NULL;
+    }
+    r->path = path;
+    vdb_hnsw *h = load_file(r, path, dim, metric, err);
+    vdb_fsx_close(r->fd, path, NULL);
+    vdb_free(r);
     return h;
 }
 
 int vdb_hnsw_file_check(const char *path, uint32_t *rows, size_t *nodes, vdb_error *err)
 {
     unsigned char head[HEADER_BYTES];
-    FILE *f = fopen(path, "rb");
     vdb_hnsw *h;
-    size_t got;
-    if (f == NULL)
-        return vdb_error_set(err, errno == ENOENT ? VDB_ENOTFOUND : VDB_EIO,
-                             "hnsw: cannot open %s: %s", path, strerror(errno));
-    got = fread(head, 1, sizeof(head), f);
-    fclose(f);
-    if (got != sizeof(head) || memcmp(head, magic, 8) != 0)
+    ssize_t got;
+    int fd = vdb_fsx_open(path, O_RDONLY, 0, err);
+    if (fd < 0)
+        return fd;
+    got = vdb_fsx_read(fd, head, sizeof(head), 0, path, err);
+    vdb_fsx_close(fd, path, NULL);
+    if (got < 0)
+        return (int)got;
+    if ((size_t)got != sizeof(head) || memcmp(head, magic, 8) != 0)
         return vdb_error_set(err, VDB_ECORRUPT, "hnsw: %s is not a vdb HNSW file", path);
     /* The loader rejects a metric it does not know, so any value is safe. */
     h = vdb_hnsw_load(path, vdb_get32le(head + 16), (vdb_metric)vdb_get32le(head + 20), err);

@@ -35,8 +35,9 @@
  *            the rest only when its screened recall reaches 0.9;
  *   costs    ns per row of a single-query exact scan, of an exact scan over
  *            a candidate list and of the GEMM batch scan, on this machine,
- *            in the calibrating thread's CPU time like the graph's (a
- *            busy machine's preemption is charged to neither side).
+ *            from CPU time like the graph's (a busy machine's preemption
+ *            is charged to neither side; a scan split over the pool counts
+ *            its CPU time shared over its threads, capped by wall time).
  * The planner takes, per query, the smallest ef whose Wilson lower
  * confidence bound (95%, one-sided, over probe queries: 0.99 needs about
  * 300 of them) on recall reaches the target; when no

@@ -21,7 +21,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -457,19 +456,13 @@ int vdb_registry_acquire(vdb_registry *registry, const char *user_id, const char
 }
 
 /* Removes a store directory (lock held on it, or no store in it). */
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int remove_dir(const vdb_store_handle *entry, vdb_error *err)
 {
-    if (nftw(entry->dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
-        return vdb_error_set(err, VDB_EIO, "cannot remove store %s/%s: %s", entry->user,
-                             entry->model, strerror(errno));
+    vdb_error rm_err;
+    int rc = vdb_fsx_remove_tree(entry->dir, &rm_err);
+    if (rc != VDB_OK)
+        return vdb_error_set(err, rc, "cannot remove store %s/%s: %s", entry->user, entry->model,
+                             rm_err.msg);
     return VDB_OK;
 }
 

@@ -243,7 +243,7 @@ static void remove_partial(const char *dir)
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (vdb_fsx_path(path, sizeof(path), dir, names[i], NULL) == VDB_OK)
             vdb_fsx_unlink(path, NULL);
-    rmdir(dir);
+    vdb_fsx_rmdir(dir, NULL);
 }
 
 /* fsyncs the parent of `dir`, so the new store directory's entry is durable. */

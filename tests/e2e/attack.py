@@ -29,7 +29,12 @@ def _raise_fd_limit(need):
 class Attack:
     def __init__(self, port, source="127.0.0.2", idle=0, slow_header=0, slow_body=0,
                  half_closed=0, key=KEY, rate=500):
-        self.port, self.source, self.key = port, source, key
+        # `source` is one address or a list: sockets take them in turn, so
+        # an attack can stay under the server's per-address bound and reach
+        # its total connection limit instead.
+        self.port, self.key = port, key
+        self.sources = [source] if isinstance(source, str) else list(source)
+        self._next_source = 0
         self.rate = rate  # new connections per second, as slowhttptest -r
         self.want = {"idle": idle, "slow_header": slow_header, "slow_body": slow_body}
         self.half_closed = half_closed
@@ -43,8 +48,10 @@ class Attack:
     def _open(self, kind):
         s = socket.socket()
         s.setblocking(False)
+        source = self.sources[self._next_source % len(self.sources)]
+        self._next_source += 1
         try:
-            s.bind((self.source, 0))
+            s.bind((source, 0))
             s.connect_ex(("127.0.0.1", self.port))
         except OSError:
             s.close()

@@ -335,3 +335,132 @@ def test_cli_import_npz(tmp_path):
     res = subprocess.run([VDB_BIN, "import", "--data-dir", data, "--user", "u", "--model", "c",
                           str(tmp_path / "c.npz")], capture_output=True, text=True)
     assert res.returncode != 0 and res.stderr
+
+
+def test_progress_streams_do_not_starve_requests(fresh_dir):
+    """Eight SSE progress streams on a server with 2 HTTP workers: all of
+    them are served (a stream is parked between events and holds no
+    worker), they keep delivering events, and meanwhile requests on new
+    connections are answered at normal speed. Before, each stream slept on
+    its worker between events: with 2 workers only 1 stream was allowed
+    (503 for the second), and a request landing on that worker waited for
+    the stream's next event (up to 500 ms)."""
+    import socket
+    import sys
+    sys.path.insert(0, __file__.rsplit("/", 1)[0])
+    from attack import measure
+    srv = Server(fresh_dir, env={"VDB_HTTP_THREADS": "2"}).start()
+    try:
+        admin = Client(srv.url, ADMIN_KEY)
+        base, _ = measure(srv.port, seconds=1)
+        base.sort()
+        base_p99 = base[int(len(base) * 0.99) - 1]
+        # A slow operation to watch: one fsynced commit per row.
+        vecs = np.random.rand(20000, 8).astype(np.float32)
+        r = admin.post("/v1/batch/upload", data={"user_id": "sse", "model_id": "slow",
+                                                 "chunk_size": "1"},
+                       files={"file": ("v.npy", npy_bytes(vecs), "application/octet-stream")})
+        assert r.status_code == 202, r.text
+        op = r.json()["operation_id"]
+        streams = []
+        for _ in range(8):
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+            s.sendall(f"GET /v1/batch/stream/{op} HTTP/1.1\r\nHost: x\r\n"
+                      f"X-API-Key: {ADMIN_KEY}\r\n\r\n".encode())
+            got = b""
+            while b"\r\n\r\n" not in got or (got.startswith(b"HTTP/1.1 200 ")
+                                                and b"data: " not in got):
+                chunk = s.recv(65536)
+                assert chunk, got
+                got += chunk
+            assert got.startswith(b"HTTP/1.1 200 "), (len(streams), got[:300])
+            streams.append([s, got])
+        lat, errors = measure(srv.port, seconds=3)
+        p = admin.get(f"/v1/batch/progress/{op}").json()
+        assert p["status"] == "running", p  # the streams were open while measuring
+        for entry in streams:  # every stream still delivers (an event each 0.5 s)
+            s = entry[0]
+            deadline = time.time() + 3
+            while entry[1].count(b"data: ") < 3 and time.time() < deadline:
+                chunk = s.recv(65536)
+                assert chunk, entry[1]
+                entry[1] += chunk
+            assert entry[1].count(b"data: ") >= 3, entry[1]
+            s.close()
+        lat.sort()
+        p99 = lat[int(len(lat) * 0.99) - 1]
+        bound = max(0.100, 2 * base_p99)
+        print(f"8 streams open: {len(lat)} requests, p50 {lat[len(lat) // 2] * 1e3:.1f} ms, "
+              f"p99 {p99 * 1e3:.1f} ms (bound {bound * 1e3:.0f} ms), errors {errors}")
+        assert errors == 0 and len(lat) > 50, (errors, len(lat))
+        assert p99 < bound, (p99, base_p99)
+    finally:
+        assert srv.stop() == 0
+
+
+def _slow_upload(admin, user, rows):
+    """A background upload committing one fsynced row per chunk."""
+    vecs = np.random.rand(rows, 8).astype(np.float32)
+    r = admin.post("/v1/batch/upload", data={"user_id": user, "model_id": "m", "chunk_size": "1"},
+                   files={"file": ("v.npy", npy_bytes(vecs), "application/octet-stream")})
+    assert r.status_code == 202, r.text
+    return r.json()["operation_id"]
+
+
+def test_freeze_waits_for_running_batch_operations(fresh_dir):
+    """Issue 15: a background /v1/batch upload commits chunks after its
+    request answered 202, outside the freeze barrier. A freeze must answer
+    only when the tenant's operations have finished, so a move copies every
+    row they will ever commit; new batch requests of the frozen tenant get
+    503 + Retry-After like its other writes. Before the fix the freeze
+    answered at once and the upload went on committing into the frozen
+    tenant."""
+    # A long wait bound: on a loaded machine the upload may take a while.
+    srv = Server(fresh_dir, env={"VDB_FREEZE_WAIT_S": "120"}).start()
+    try:
+        admin = Client(srv.url, ADMIN_KEY)
+        op = _slow_upload(admin, "frz", 1000)
+        assert admin.get(f"/v1/batch/progress/{op}").json()["status"] == "running"
+        r = admin.post("/admin/freeze", json={"user_id": "frz", "frozen": True})
+        assert r.status_code == 200, r.text
+        p = admin.get(f"/v1/batch/progress/{op}").json()
+        assert p["status"] == "completed" and p["items_processed"] == 1000, p
+        frozen_count = count(admin, "frz", "m")
+        assert frozen_count == 1000
+        r = admin.post("/v1/batch/upload", data={"user_id": "frz", "model_id": "m"},
+                       files={"file": ("v.npy", npy_bytes(np.ones((2, 8), np.float32)),
+                                       "application/octet-stream")})
+        assert r.status_code == 503 and r.headers["Retry-After"] == "1", r.text
+        r = admin.post("/v1/batch/vectors/add", json={"user_id": "frz", "model_id": "m",
+                                                      "vectors": [[0.5] * 8],
+                                                      "enable_streaming": True})
+        assert r.status_code == 503 and r.headers["Retry-After"] == "1", r.text
+        time.sleep(0.5)
+        assert count(admin, "frz", "m") == frozen_count
+        r = admin.post("/admin/freeze", json={"user_id": "frz", "frozen": False})
+        assert r.status_code == 200, r.text
+    finally:
+        assert srv.stop() == 0
+
+
+def test_freeze_refused_while_batch_operations_outlast_the_wait(fresh_dir):
+    """When the tenant's operations are still running after
+    VDB_FREEZE_WAIT_S, the freeze is undone and answered 503 + Retry-After,
+    so the mover stops before copying a tenant still being written, and the
+    tenant's writes go on."""
+    srv = Server(fresh_dir, env={"VDB_FREEZE_WAIT_S": "1"}).start()
+    try:
+        admin = Client(srv.url, ADMIN_KEY)
+        op = _slow_upload(admin, "busy", 50000)
+        t0 = time.time()
+        r = admin.post("/admin/freeze", json={"user_id": "busy", "frozen": True})
+        took = time.time() - t0
+        assert r.status_code == 503 and r.headers["Retry-After"] == "1", r.text
+        assert "still running" in r.json()["detail"] and 0.9 < took < 10, (r.text, took)
+        assert admin.get(f"/v1/batch/progress/{op}").json()["status"] == "running"
+        assert admin.get("/admin/freeze").json()["frozen"] == []
+        r = admin.post("/vectors/add", json={"user_id": "busy", "model_id": "other",
+                                             "vectors": [[0.5] * 8]})
+        assert r.status_code == 200, r.text
+    finally:
+        assert srv.stop() == 0

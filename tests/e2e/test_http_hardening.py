@@ -239,3 +239,47 @@ def test_idle_and_half_closed_connections_do_not_lock_out(fresh_dir):
         assert float(line.split()[-1]) > 0  # the per-address bound did the work
     finally:
         assert srv.stop() == 0
+
+
+def test_issue_attack_keeps_p99_under_100ms(fresh_dir):
+    """Issue 11's bar with the server's default limits (1,024 connections,
+    256 per address): 1,500 idle sockets spread over six addresses (250
+    each, under the per-address bound, so the total limit and the eviction
+    of idle connections do the work), 200 slowloris and 100 slow-body
+    senders and bursts of half-closed sockets, while a client without
+    keep-alive (a new connection per request) measures. It must see 0
+    errors and p99 < 100 ms. The bound is relaxed only by the machine's own
+    noise: when the same client's p99 with no attack is already above
+    50 ms (other jobs on a shared CI machine), the bound is twice that
+    baseline; a lockout costs seconds, so the test still fails on one."""
+    from attack import Attack, measure
+    srv = Server(fresh_dir).start()
+    try:
+        base, base_errors = measure(srv.port, seconds=2)
+        base.sort()
+        base_p99 = base[int(len(base) * 0.99) - 1]
+        idle_sources = [f"127.0.0.{31 + i}" for i in range(6)]
+        with Attack(srv.port, source=idle_sources, idle=1500, rate=1000) as idle, \
+             Attack(srv.port, source=["127.0.0.37", "127.0.0.38"], slow_header=200,
+                    slow_body=100, half_closed=300):
+            deadline = time.time() + 10
+            while idle.opened < 1500 and time.time() < deadline:
+                time.sleep(0.1)
+            time.sleep(1.0)
+            lat, errors = measure(srv.port, seconds=8)
+            m = Client(srv.url, ADMIN_KEY).get("/monitoring/metrics").text
+        lat.sort()
+        p99 = lat[int(len(lat) * 0.99) - 1]
+        bound = max(0.100, 2 * base_p99)
+        print(f"baseline p99 {base_p99 * 1e3:.1f} ms; under attack {len(lat)} requests, "
+              f"p50 {lat[len(lat) // 2] * 1e3:.1f} ms, p99 {p99 * 1e3:.1f} ms, "
+              f"max {lat[-1] * 1e3:.1f} ms, errors {errors}; bound {bound * 1e3:.0f} ms")
+        assert base_errors == 0 and errors == 0 and len(lat) > 100, (errors, len(lat))
+        assert p99 < bound, (p99, base_p99)
+        # The attack reached the server's limits (not absorbed by the
+        # per-address bound alone): idle connections were evicted.
+        line = [l for l in m.splitlines()
+                if l.startswith('vdb_http_connections_total{outcome="evicted_idle"}')][0]
+        assert float(line.split()[-1]) > 0, m
+    finally:
+        assert srv.stop() == 0

@@ -5,30 +5,71 @@
 # leak, timeout or out-of-memory stops that harness, leaves the input in
 # BUILD/out/NAME/ and makes this script fail after the others ran. Prints
 # the executions per harness and in total (from -print_final_stats).
+#
+# FUZZ_JOBS=J (default 1) runs J harnesses at once: the names are dealt
+# round-robin into J lanes, each lane runs its harnesses one after the other
+# pinned to its own CPU (lane i on CPU i mod nproc), so every harness still
+# gets SECONDS of wall time on a core of its own and 9 harnesses at 60 s
+# take 5 minutes on 2 cores instead of 9. J is capped at nproc: two
+# harnesses sharing a core would each get half the executions the figures
+# claim.
 set -u
 build=$1 seconds=$2
 shift 2
-total=0 failed=()
-for n in "$@"; do
-  corpus=$build/corpus/$n out=$build/out/$n
+jobs=${FUZZ_JOBS:-1}
+ncpu=$(nproc)
+[ "$jobs" -ge 1 ] 2>/dev/null || { echo "run.sh: FUZZ_JOBS must be a positive integer" >&2; exit 2; }
+[ "$jobs" -gt "$ncpu" ] && jobs=$ncpu
+
+# One harness; its summary line goes to BUILD/out/NAME/result ("rc execs").
+fuzz_one() {
+  local n=$1 corpus=$build/corpus/$1 out=$build/out/$1
   mkdir -p "$corpus" "$out"
-  rm -f "$out"/crash-* "$out"/leak-* "$out"/timeout-* "$out"/oom-* "$out"/slow-unit-*
-  dirs=("$corpus" "$build/seeds/$n")
+  rm -f "$out"/crash-* "$out"/leak-* "$out"/timeout-* "$out"/oom-* "$out"/slow-unit-* "$out"/result
+  local dirs=("$corpus" "$build/seeds/$n")
   [ -d "tests/fuzz/regress/$n" ] && dirs+=("tests/fuzz/regress/$n")
-  log=$out/fuzz.log
+  local log=$out/fuzz.log
   echo "== fuzz $n for ${seconds}s"
   "$build/bin/$n" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 -max_len=65536 \
     -print_final_stats=1 -artifact_prefix="$out/" "${dirs[@]}" >"$log" 2>&1
-  rc=$?
+  local rc=$?
+  local execs
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   execs=${execs:-0}
-  total=$((total + execs))
+  echo "$rc $execs" >"$out/result"
+  local cov
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
   echo "   $n: rc=$rc executions=$execs $cov corpus=$(ls "$corpus" | wc -l)"
-  if [ $rc -ne 0 ]; then
-    failed+=("$n")
-    grep -E 'SUMMARY|ERROR|runtime error|Test unit written|differs|expected|fails|does not' "$log" | grep -v '^    #' | head -20
+}
+
+names=("$@")
+pids=()
+for ((lane = 0; lane < jobs; lane++)); do
+  mine=()
+  for ((i = lane; i < ${#names[@]}; i += jobs)); do mine+=("${names[$i]}"); done
+  [ ${#mine[@]} -eq 0 ] && continue
+  if [ "$jobs" -eq 1 ]; then
+    for n in "${mine[@]}"; do fuzz_one "$n"; done
+  else
+    # The subshell pins itself, so the fuzzers it starts inherit the CPU.
+    ( taskset -pc $((lane % ncpu)) $BASHPID >/dev/null
+      for n in "${mine[@]}"; do fuzz_one "$n"; done ) &
+    pids+=($!)
   fi
 done
-echo "== fuzz total: $total executions over ${#@} harnesses, ${seconds}s each; failed: ${failed[*]:-none}"
+for p in "${pids[@]}"; do wait "$p"; done
+
+total=0 failed=()
+for n in "${names[@]}"; do
+  out=$build/out/$n
+  read -r rc execs <"$out/result" 2>/dev/null || { rc=1 execs=0; }
+  total=$((total + execs))
+  if [ "$rc" -ne 0 ]; then
+    failed+=("$n")
+    echo "-- $n failed (rc=$rc):"
+    grep -E 'SUMMARY|ERROR|runtime error|Test unit written|differs|expected|fails|does not' "$out/fuzz.log" |
+      grep -v '^    #' | head -20
+  fi
+done
+echo "== fuzz total: $total executions over ${#names[@]} harnesses, ${seconds}s each, $jobs at once; failed: ${failed[*]:-none}"
 [ ${#failed[@]} -eq 0 ]

@@ -3,7 +3,8 @@
  * one run in its thread with its argument freed, a failure recorded with
  * its message, the running-thread cap, expiry after the TTL, eviction of
  * the oldest finished record when the table is full, a full table of
- * running operations refused, and cancellation at free. */
+ * running operations refused, cancellation at free, and waiting for a
+ * user's running operations (a tenant freeze). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -149,6 +150,58 @@ static void test_background_and_cap(void **state)
     assert_int_equal(atomic_load(&ja.freed), 1);
 }
 
+/* A tenant freeze waits for the tenant's running operations: the wait
+ * times out with the count while one runs, ignores other users' and
+ * returns 0 as soon as the last one finishes (woken, not polled late). */
+static void *release_thread(void *arg)
+{
+    pause_ms(100);
+    atomic_store(&((job *)arg)->release, 1);
+    return NULL;
+}
+static void release_later(void *arg)
+{
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, release_thread, arg), 0);
+    pthread_detach(t);
+}
+
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void test_wait_user(void **state)
+{
+    vdb_batchops *ops = vdb_batchops_new(2, 60);
+    vdb_batch_op *a, *b;
+    vdb_error err;
+    job ja = {0}, jb = {0};
+    (void)state;
+    ja.chunks = jb.chunks = 2;
+    assert_int_equal(vdb_batchops_begin(ops, "upload", "u", "m", 20, 2, &a, &err), VDB_OK);
+    assert_int_equal(vdb_batchops_spawn(ops, a, run_job, &ja, free_job, &err), VDB_OK);
+    assert_int_equal(vdb_batchops_begin(ops, "upload", "other", "m", 20, 2, &b, &err), VDB_OK);
+    assert_int_equal(vdb_batchops_spawn(ops, b, run_job, &jb, free_job, &err), VDB_OK);
+    double t0 = mono_ms();
+    assert_int_equal(vdb_batchops_wait_user(ops, "u", 50), 1);
+    assert_true(mono_ms() - t0 >= 45);
+    assert_int_equal(vdb_batchops_wait_user(ops, "nobody", 10000), 0);
+    release_later(&ja);
+    t0 = mono_ms();
+    assert_int_equal(vdb_batchops_wait_user(ops, "u", 10000), 0);
+    assert_true(mono_ms() - t0 < 5000);
+    assert_true(vdb_batchops_done(a));
+    assert_false(vdb_batchops_done(b)); /* another user's operation is not waited for */
+    atomic_store(&jb.release, 1);
+    wait_done(b);
+    vdb_batchops_release(a);
+    vdb_batchops_release(b);
+    vdb_batchops_free(ops);
+}
+
 static void test_failure_recorded(void **state)
 {
     vdb_batchops *ops = vdb_batchops_new(2, 60);
@@ -267,6 +320,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sync_life),
         cmocka_unit_test(test_background_and_cap),
+        cmocka_unit_test(test_wait_user),
         cmocka_unit_test(test_failure_recorded),
         cmocka_unit_test(test_cancel_at_free),
         cmocka_unit_test(test_expiry_and_eviction),

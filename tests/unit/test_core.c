@@ -408,6 +408,80 @@ static void test_fsx_mkdirs(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* rm -rf, rmdir and small-file reads through the funnel: a nested tree
+ * goes, a missing one is fine, an injected unlink fault is reported, and a
+ * /proc file (whose size reads as 0) is read whole. */
+static void test_fsx_remove_and_read_text(void **state)
+{
+    char base[] = "/tmp/vdb_rmtree_XXXXXX", path[256], text[256];
+    struct stat st;
+    size_t len = 0;
+    vdb_error err;
+    (void)state;
+    assert_non_null(mkdtemp(base));
+    snprintf(path, sizeof(path), "%s/a/b", base);
+    assert_int_equal(vdb_fsx_mkdirs(path, 0700, &err), VDB_OK);
+    snprintf(path, sizeof(path), "%s/a/b/f", base);
+    assert_int_equal(vdb_fsx_replace_file(base, "g", "xy", 2, 0600, &err), VDB_OK);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+    vdb_fsx_fault_set(VDB_FSX_UNLINK, 1, VDB_FSX_FAULT_EIO, 0);
+    assert_int_equal(vdb_fsx_remove_tree(base, &err), VDB_EIO);
+    assert_int_equal(stat(base, &st), 0); /* the first removal failed: all there */
+    vdb_fsx_fault_set(0, 0, VDB_FSX_FAULT_EIO, 0);
+    assert_int_equal(vdb_fsx_remove_tree(base, &err), VDB_OK);
+    assert_int_not_equal(stat(base, &st), 0);
+    assert_int_equal(vdb_fsx_remove_tree(base, &err), VDB_OK); /* missing: fine */
+    assert_int_equal(vdb_fsx_rmdir(base, &err), VDB_OK);
+    assert_int_equal(vdb_fsx_read_text("/proc/self/statm", text, sizeof(text), &len, &err), VDB_OK);
+    assert_true(len > 0 && strlen(text) == len);
+    assert_int_equal(vdb_fsx_read_text("/proc/self/status", text, 8, &len, &err), VDB_OK);
+    assert_int_equal(len, 7); /* cut at the buffer, NUL-terminated */
+    assert_int_equal(vdb_fsx_read_text(base, text, sizeof(text), &len, &err), VDB_ENOTFOUND);
+}
+
+/* jansson allocates through the funnel: building and dumping are failed by
+ * injection (each failure a NULL, never broken text: jansson 2.14's dumper
+ * drops an object key it failed to write, which vdb_json_dump catches), and
+ * the parser, which jansson cannot run under a failed allocation, never is. */
+static void test_json_alloc_funnel(void **state)
+{
+    /* The shape of store.json: nested objects, sorted keys. */
+    static const char text[] = "{\"format\": \"vdb-store\", \"files\": {\"vectors.npz\": "
+                               "{\"size\": 12}, \"metadata.jsonl\": {\"size\": 3, \"crc32\": 7}}, "
+                               "\"index\": {\"kind\": \"hnsw\", \"m\": 16}, \"tags\": [\"a\", \"bb\"]}";
+    vdb_error err;
+    (void)state;
+    for (uint64_t nth = 1; nth < 50; nth++) {
+        vdb_alloc_fail_at(nth, 0);
+        vdb_json *j = vdb_json_parse(text, sizeof(text) - 1, 0, &err);
+        vdb_alloc_fail_at(0, 0);
+        assert_non_null(j);
+        vdb_json_decref(j);
+    }
+    vdb_json *doc = vdb_json_parse(text, sizeof(text) - 1, 0, &err);
+    assert_non_null(doc);
+    uint64_t before = vdb_alloc_count();
+    char *want = vdb_json_dump(doc, VDB_JSON_DUMP_COMPACT | VDB_JSON_DUMP_SORT_KEYS);
+    assert_non_null(want);
+    assert_true(vdb_alloc_count() > before); /* the dump went through vdb_malloc */
+    int completed = 0, failed = 0;
+    for (uint64_t nth = 1; nth < 200 && !completed; nth++) {
+        vdb_alloc_fail_at(nth, 0);
+        char *got = vdb_json_dump(doc, VDB_JSON_DUMP_COMPACT | VDB_JSON_DUMP_SORT_KEYS);
+        vdb_alloc_fail_at(0, 0);
+        if (got != NULL)
+            assert_string_equal(got, want);
+        failed += got == NULL;
+        completed = got != NULL;
+        vdb_json_free_text(got);
+    }
+    assert_true(completed && failed > 0);
+    vdb_json_free_text(want);
+    vdb_json_decref(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -421,6 +495,7 @@ int main(void)
 #endif
         cmocka_unit_test(test_hash_crc_bytes),
         cmocka_unit_test(test_npy_codec),    cmocka_unit_test(test_fsx_mkdirs),
+        cmocka_unit_test(test_fsx_remove_and_read_text), cmocka_unit_test(test_json_alloc_funnel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

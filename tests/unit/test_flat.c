@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/pool.h"
 #include "core/rng.h"
 #include "index/flat.h"
 #include "kernel/topk.h"
@@ -253,6 +254,21 @@ static void test_search_ids(void **state)
     free_store(&f);
 }
 
+/* vdb_flat_parallelism says how many threads a single-query scan uses:
+ * one below the parallel threshold, else the pool's threads or the
+ * slices, whichever is fewer (calibration divides CPU time by it). */
+static void test_parallelism(void **state)
+{
+    (void)state;
+    int threads = vdb_pool_threads(vdb_pool_global());
+    vdb_vecview small = {NULL, NULL, 100, 4, VDB_METRIC_L2};
+    vdb_vecview big = {NULL, NULL, 3 * 8192, 128, VDB_METRIC_L2};
+    vdb_vecview huge = {NULL, NULL, 1u << 22, 128, VDB_METRIC_L2};
+    assert_int_equal(vdb_flat_parallelism(&small), 1);
+    assert_int_equal(vdb_flat_parallelism(&big), threads < 2 ? 1 : (threads < 3 ? threads : 3));
+    assert_int_equal(vdb_flat_parallelism(&huge), threads);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -263,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_parallel_path),
         cmocka_unit_test(test_empty_and_bad_input),
         cmocka_unit_test(test_search_ids),
+        cmocka_unit_test(test_parallelism),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

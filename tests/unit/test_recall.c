@@ -341,53 +341,96 @@ static void test_persist_and_stale(void **s)
     tu_rm_rf(dir);
 }
 
-/* A filtered query is planned with the selectivity bands around its own
- * selectivity: with a calibration (written by hand) in which every band
- * but the 2% one reaches the target cheaply, a filter matching 100% or 50%
- * of the rows goes to the graph. (The band search once always took the 2%
- * band, so such queries ran exact over all their candidates.) */
-static void test_filtered_bands(void **s)
+/* Replaces a closed store's calib.txt with a hand-written calibration:
+ * scan and candidate costs 1 us a row, `curves[band]` the curve line of
+ * that selectivity band for both k bands ("measured classes" then per
+ * ladder entry "ns hits total probes" for each of the three classes). */
+static void write_calib(const char *store_path, const char *const curves[VDB_CALIB_NS])
 {
-    static const char *filters[] = {"{\"b\": {\"$gte\": 0}}", "{\"b\": {\"$lt\": 500}}"};
-    char dir[256], path[300], file[400];
-    (void)s;
-    tu_tmpdir(dir, sizeof(dir), "recallb");
-    snprintf(path, sizeof(path), "%s/s", dir);
-    vdb_store *store = make_store(path, FAM_LOWDIM, 3, VDB_METRIC_L2, ROWS, 5, NULL, 1);
-    vdb_store_close(store);
-    snprintf(file, sizeof(file), "%s/%s", path, VDB_CALIB_FILE);
+    char file[400];
+    snprintf(file, sizeof(file), "%s/%s", store_path, VDB_CALIB_FILE);
     FILE *f = fopen(file, "w");
     assert_non_null(f);
-    /* when live probes seconds cpu scan_ns ids_ns gemm_ns: an exact scan
-     * over the candidates costs 1 us a row, the graph 1 us a query. */
     fprintf(f, "vdb-calib 3\n%lld %u 500 1 1 1000 1000 1000\n", (long long)time(NULL), ROWS);
     for (int band = 0; band < VDB_CALIB_NS; band++)
-        for (int kb = 0; kb < VDB_CALIB_NK; kb++) {
-            /* ef 10, near probes only: 500 perfect queries (bound 0.9946),
-             * except the 2% band, whose only entry finds nothing. */
-            unsigned hits = band == VDB_CALIB_NS - 1 ? 0 : 5000;
-            fprintf(f, "1 1 1000 %u 5000 500 0 0 0 0 0 0\n", hits);
-        }
+        for (int kb = 0; kb < VDB_CALIB_NK; kb++)
+            fprintf(f, "%s\n", curves[band]);
     assert_int_equal(fclose(f), 0);
+}
+
+/* Runs one filtered query on `store` and checks its plan names `want`. */
+static void expect_filtered_plan(vdb_store *store, const char *filter_text, const char *want)
+{
+    char explain[VDB_EXPLAIN_MAX];
+    collect one;
+    float q[3] = {0.1f, 0.2f, 0.3f};
+    vdb_filter *filter = vdb_filter_compile_text(filter_text, strlen(filter_text), NULL);
+    vdb_query_params p = {.k = K, .filter = filter, .explain = explain};
+    assert_non_null(filter);
+    assert_int_equal(vdb_store_query(store, q, 1, &p, take, &one, NULL), VDB_OK);
+    printf("  filter %-24s %s\n", filter_text, explain);
+    assert_non_null(strstr(explain, want));
+    assert_int_equal(one.count, K);
+    vdb_filter_free(filter);
+}
+
+/* A 3-d store of ROWS rows with {"b": row % 1000}, closed, its calibration
+ * replaced by `curves`, reopened. */
+static vdb_store *store_with_calib(const char *path, const char *const curves[VDB_CALIB_NS])
+{
+    vdb_store *store = make_store(path, FAM_LOWDIM, 3, VDB_METRIC_L2, ROWS, 5, NULL, 1);
+    vdb_store_close(store);
+    write_calib(path, curves);
     store = vdb_store_open(path, NULL, NULL);
     assert_non_null(store);
     vdb_calib cal;
     vdb_store_calib_get(store, &cal);
     assert_true(cal.valid);
     assert_int_equal(vdb_store_calib_due(store), 0);
-    float q[3] = {0.1f, 0.2f, 0.3f};
-    for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
-        char explain[VDB_EXPLAIN_MAX];
-        collect one;
-        vdb_filter *filter = vdb_filter_compile_text(filters[i], strlen(filters[i]), NULL);
-        vdb_query_params p = {.k = K, .filter = filter, .explain = explain};
-        assert_non_null(filter);
-        assert_int_equal(vdb_store_query(store, q, 1, &p, take, &one, NULL), VDB_OK);
-        printf("  filter %-24s %s\n", filters[i], explain);
-        assert_non_null(strstr(explain, "graph ("));
-        assert_int_equal(one.count, K);
-        vdb_filter_free(filter);
-    }
+    return store;
+}
+
+/* A filtered query is planned with the selectivity bands around its own
+ * selectivity: with a calibration in which every band but the 2% one
+ * reaches the target cheaply (ef 10, 1 us; 500 perfect near probes: bound
+ * 0.9946), a filter matching 100% or 50% of the rows goes to the graph.
+ * (The band search once always took the 2% band, so such queries ran
+ * exact over all their candidates.) */
+static void test_filtered_bands(void **s)
+{
+    static const char *const curves[VDB_CALIB_NS] = {
+        "1 1 1000 5000 5000 500 0 0 0 0 0 0", "1 1 1000 5000 5000 500 0 0 0 0 0 0",
+        "1 1 1000 5000 5000 500 0 0 0 0 0 0", "1 1 1000 0 5000 500 0 0 0 0 0 0"};
+    char dir[256], path[300];
+    (void)s;
+    tu_tmpdir(dir, sizeof(dir), "recallb");
+    snprintf(path, sizeof(path), "%s/s", dir);
+    vdb_store *store = store_with_calib(path, curves);
+    expect_filtered_plan(store, "{\"b\": {\"$gte\": 0}}", "graph (");
+    expect_filtered_plan(store, "{\"b\": {\"$lt\": 500}}", "graph (");
+    vdb_store_close(store);
+    tu_rm_rf(dir);
+}
+
+/* A filtered graph search is costed at the ef it will run with: the
+ * unfiltered band needs ef 24 (1 us), the 10% band meets the target at
+ * ef 10 (0.1 us) but costs 5 ms at ef 24, so a 10% filter (1,000
+ * candidates at 1 us) runs exact over its candidates. (The 10% band was
+ * once charged its time at its own ef: a 10% filter planned at 1.4 ms ran
+ * at ef 384 in 6.8 ms.) */
+static void test_filtered_cost_at_ef(void **s)
+{
+    static const char *const curves[VDB_CALIB_NS] = {
+        "3 1 500 0 5000 500 0 0 0 0 0 0 700 0 5000 500 0 0 0 0 0 0 1000 5000 5000 500 0 0 0 0 0 0",
+        "3 1 500 0 5000 500 0 0 0 0 0 0 700 0 5000 500 0 0 0 0 0 0 1000 5000 5000 500 0 0 0 0 0 0",
+        "3 1 100 5000 5000 500 0 0 0 0 0 0 200 5000 5000 500 0 0 0 0 0 0 5000000 5000 5000 500 0 0 0 0 0 0",
+        "3 1 100 5000 5000 500 0 0 0 0 0 0 200 5000 5000 500 0 0 0 0 0 0 5000000 5000 5000 500 0 0 0 0 0 0"};
+    char dir[256], path[300];
+    (void)s;
+    tu_tmpdir(dir, sizeof(dir), "recallc");
+    snprintf(path, sizeof(path), "%s/s", dir);
+    vdb_store *store = store_with_calib(path, curves);
+    expect_filtered_plan(store, "{\"b\": {\"$lt\": 100}}", "exact over filter candidates");
     vdb_store_close(store);
     tu_rm_rf(dir);
 }
@@ -445,6 +488,7 @@ int main(void)
         cmocka_unit_test(test_lowdim),
         cmocka_unit_test(test_filtered),
         cmocka_unit_test(test_filtered_bands),
+        cmocka_unit_test(test_filtered_cost_at_ef),
         cmocka_unit_test(test_request_target),
         cmocka_unit_test(test_real_queries_take_over),
         cmocka_unit_test(test_persist_and_stale),
