@@ -68,7 +68,7 @@ static const vdb_route routes[] = {
     {"GET", "/performance/health", PUB, vdb_h_perf_health, "perfHealth", "performance", "Compute backend status", NULL, NULL, "Object"},
     {"POST", "/performance/warmup", USR, vdb_h_perf_warmup, "perfWarmup", "performance", "Open and touch stores so first queries are fast", "dimension", "WarmupRequest", "Object"},
     {"POST", "/performance/benchmark", USR, vdb_h_perf_benchmark, "perfBenchmark", "performance", "Benchmark add and query on a scratch store", NULL, "BenchmarkRequest", "BenchmarkResponse"},
-    {"POST", "/performance/optimize", USR, vdb_h_perf_optimize, "perfOptimize", "performance", "Rebuild the index and compact", "user_id,model_id,force_rebuild_index", "StoreRef", "OptimizeResponse"},
+    {"POST", "/performance/optimize", USR, vdb_h_perf_optimize, "perfOptimize", "performance", "Rebuild the index and compact", "user_id,model_id,force_rebuild_index,rebuild", "StoreRef", "OptimizeResponse"},
     {"GET", "/performance/stats", USR, vdb_h_perf_stats, "perfStats", "performance", "Per-store and query latency figures", "user_id,model_id", NULL, "Object"},
     {"GET", "/performance/cache/stats", USR, vdb_h_perf_cache_stats, "perfCacheStats", "performance", "Query result cache figures", NULL, NULL, "Object"},
     {"POST", "/performance/cache/clear", ADM, vdb_h_perf_cache_clear, "perfCacheClear", "performance", "Empty the query result cache", NULL, NULL, "Object"},

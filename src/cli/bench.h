@@ -42,6 +42,14 @@ void vdb_bench_percentiles(double *latencies, size_t n, double *p50_ms, double *
 int vdb_bench_store_checkpoint(const char *dir, size_t n, uint32_t dim, uint64_t seed,
                                size_t deletes, int json);
 
+/* `vdb store-bench --optimize-deletes` (store_bench_optimize.c): builds an
+ * HNSW store of n x dim at dir/repair, copies it to dir/rebuild, deletes
+ * `frac` of the rows in both and optimizes one with the graph repaired and
+ * the other rebuilt; prints time and recall@10 (nq queries) of each.
+ * Returns the exit status. */
+int vdb_bench_store_optimize(const char *dir, size_t n, uint32_t dim, double frac, size_t nq,
+                             uint64_t seed, int json);
+
 /* Monotonic clock in seconds. */
 double vdb_bench_now(void);
 

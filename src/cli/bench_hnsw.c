@@ -363,10 +363,18 @@ int vdb_bench_hnsw(const vdb_vecview *data, const float *queries, size_t nq,
     const char *del = getenv("VDB_BENCH_HNSW_DELETES");
     if (del == NULL || strcmp(del, "0") != 0) {
         uint32_t ef = (uint32_t)vdb_json_int_value(vdb_json_object_get(result, "ef"));
+        /* VDB_BENCH_HNSW_REPAIR_FRAC sets the deleted fraction the repair is
+         * measured at (default 0.10); the store's repair-or-rebuild threshold
+         * (store_index.h) was chosen from a sweep of it. */
+        const char *rf = getenv("VDB_BENCH_HNSW_REPAIR_FRAC");
+        double repair_frac = rf != NULL ? atof(rf) : 0.10;
+        if (!(repair_frac > 0 && repair_frac < 1))
+            repair_frac = 0.10;
         rc = bench_deletes(h, data, queries, nq, k, ef, 0.30, 0, result, text_out, err);
         /* Last: the repair changes the graph. */
         if (rc == VDB_OK)
-            rc = bench_deletes(h, data, queries, nq, k, ef, 0.10, 1, result, text_out, err);
+            rc = bench_deletes(h, data, queries, nq, k, ef, repair_frac, 1, result, text_out,
+                               err);
     }
 cleanup:
     vdb_hnsw_free(h);

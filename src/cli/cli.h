@@ -17,6 +17,7 @@ int vdb_cmd_doctor(int argc, char **argv);
 int vdb_cmd_store_bench(int argc, char **argv);
 int vdb_cmd_filter_bench(int argc, char **argv);
 int vdb_cmd_recall(int argc, char **argv);
+int vdb_cmd_optimize(int argc, char **argv);
 int vdb_cmd_cluster(int argc, char **argv);
 
 #endif

@@ -9,7 +9,9 @@
  * float32 .npy (the numpy interop test compares it with vectors.npz).
  * Open mode (`--open DIR`): opens an existing store and reports the open
  * time and the process's resident memory right after it (VmRSS, VmHWM), so
- * a cold-start measurement is not polluted by the add phase. */
+ * a cold-start measurement is not polluted by the add phase.
+ * `--checkpoint-latency` and `--optimize-deletes` are in store_bench_ckpt.c
+ * and store_bench_optimize.c. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,9 @@ typedef struct sb_opts {
     int keep;
     int json;
     int checkpoint_latency;
+    int optimize_deletes;
+    double delete_frac;  /* --optimize-deletes */
+    size_t queries;      /* --optimize-deletes */
     size_t deletes; /* --checkpoint-latency: rows deleted before the checkpoint */
     uint64_t seed;
     uint64_t checkpoint_mb; /* 0 = the store's default */
@@ -243,21 +248,42 @@ static int sb_add(const sb_opts *o)
     return rc;
 }
 
+/* The benchmark's directory: --dir, else a temporary one named by `tag`. */
+static void sb_dir(const sb_opts *o, const char *tag, char *dir, size_t cap)
+{
+    if (o->dir != NULL)
+        snprintf(dir, cap, "%s", o->dir);
+    else
+        snprintf(dir, cap, "/tmp/vdb-%s-bench-%ld", tag, (long)getpid());
+}
+
+/* Removes the benchmark's directory unless --keep. */
+static void sb_cleanup(const sb_opts *o, const char *dir)
+{
+    char cmd[600];
+    if (o->keep)
+        return;
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "vdb store-bench: could not remove %s\n", dir);
+}
+
 static int sb_checkpoint_latency(const sb_opts *o)
 {
     char dir[512];
-    int rc;
-    if (o->dir != NULL)
-        snprintf(dir, sizeof(dir), "%s", o->dir);
-    else
-        snprintf(dir, sizeof(dir), "/tmp/vdb-ckpt-bench-%ld", (long)getpid());
-    rc = vdb_bench_store_checkpoint(dir, o->n, o->dim, o->seed, o->deletes, o->json);
-    if (!o->keep) {
-        char cmd[600];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "vdb store-bench: could not remove %s\n", dir);
-    }
+    sb_dir(o, "ckpt", dir, sizeof(dir));
+    int rc = vdb_bench_store_checkpoint(dir, o->n, o->dim, o->seed, o->deletes, o->json);
+    sb_cleanup(o, dir);
+    return rc;
+}
+
+static int sb_optimize_deletes(const sb_opts *o)
+{
+    char dir[512];
+    sb_dir(o, "optimize", dir, sizeof(dir));
+    int rc = vdb_bench_store_optimize(dir, o->n, o->dim, o->delete_frac > 0 ? o->delete_frac : 0.1,
+                                      o->queries ? o->queries : 500, o->seed, o->json);
+    sb_cleanup(o, dir);
     return rc;
 }
 
@@ -271,10 +297,14 @@ static void sb_usage(FILE *out)
             "       vdb store-bench --open DIR [--json]\n"
             "       vdb store-bench --checkpoint-latency [--dir DIR] [--n N] [--dim D] [--delete N]\n"
             "                       [--keep] [--json]\n"
+            "       vdb store-bench --optimize-deletes [--dir DIR] [--n N] [--dim D]\n"
+            "                       [--delete-frac F (0.1)] [--queries Q (500)] [--keep] [--json]\n"
             "Add mode creates DIR (default a temporary directory, removed unless --keep)\n"
             "and times durable adds; open mode times opening an existing store and\n"
             "reports resident memory right after it. --checkpoint-latency loads N vectors,\n"
-            "then times a writer's single-vector adds while a checkpoint runs.\n");
+            "then times a writer's single-vector adds while a checkpoint runs.\n"
+            "--optimize-deletes builds an HNSW store of N vectors, deletes a fraction F\n"
+            "from two copies and optimizes one with the graph repaired, the other rebuilt.\n");
 }
 
 int vdb_cmd_store_bench(int argc, char **argv)
@@ -293,6 +323,8 @@ int vdb_cmd_store_bench(int argc, char **argv)
             o.json = 1;
         } else if (strcmp(a, "--checkpoint-latency") == 0) {
             o.checkpoint_latency = 1;
+        } else if (strcmp(a, "--optimize-deletes") == 0) {
+            o.optimize_deletes = 1;
         } else if (v == NULL) {
             sb_usage(stderr);
             return 2;
@@ -322,6 +354,10 @@ int vdb_cmd_store_bench(int argc, char **argv)
                 return 2;
             }
             i++;
+        } else if (strcmp(a, "--delete-frac") == 0) {
+            o.delete_frac = atof(v), i++;
+        } else if (strcmp(a, "--queries") == 0) {
+            o.queries = strtoull(v, NULL, 10), i++;
         } else if (strcmp(a, "--delete") == 0) {
             o.deletes = strtoull(v, NULL, 10), i++;
         } else if (strcmp(a, "--checkpoint-mb") == 0) {
@@ -360,5 +396,7 @@ int vdb_cmd_store_bench(int argc, char **argv)
     }
     if (o.checkpoint_latency)
         return sb_checkpoint_latency(&o);
+    if (o.optimize_deletes)
+        return sb_optimize_deletes(&o);
     return sb_add(&o);
 }

@@ -25,6 +25,7 @@ static const command commands[] = {
     {"store-bench", vdb_cmd_store_bench, "benchmark durable adds and store reopen"},
     {"filter-bench", vdb_cmd_filter_bench, "benchmark filtered search (planner) vs brute force"},
     {"cluster", vdb_cmd_cluster, "status, move tenants and aggregate a multi-node cluster"},
+    {"optimize", vdb_cmd_optimize, "compact deleted rows; repair or rebuild the HNSW graph"},
     {"recall", vdb_cmd_recall, "measure a store's recall@k against exact search, with its calibration"},
 };
 

@@ -44,9 +44,10 @@
  *   add batch:  vdb_hnsw_build(h, view, first_new_row, view->n) for large
  *               batches, vdb_hnsw_add per row for small ones.
  *   query:      vdb_hnsw_search(h, view, prepared_query, k, ef, hook, ...).
- *   optimize:   fresh = vdb_hnsw_rebuild(h, view); swap under the store's
- *               lock; vdb_hnsw_free(old). Needed too after row compaction
- *               (vdb_vecset_compact renumbers rows, and node id == row).
+ *   optimize:   vdb_hnsw_repair(h, view) then, once the rows are compacted,
+ *               vdb_hnsw_renumber(h, old_to_new) (node id == row); or, after
+ *               very heavy deletes, fresh = vdb_hnsw_rebuild(h, view), swapped
+ *               under the store's lock.
  *   checkpoint: vdb_hnsw_save(h, tmp_path), then rename into place. */
 #ifndef VDB_INDEX_HNSW_H
 #define VDB_INDEX_HNSW_H
@@ -178,6 +179,19 @@ vdb_hnsw *vdb_hnsw_rebuild(const vdb_hnsw *index, const vdb_vecview *view, vdb_e
  * VDB_EDIM, VDB_ENOMEM (the graph is then unchanged or partly repaired,
  * and valid either way). */
 int vdb_hnsw_repair(vdb_hnsw *index, const vdb_vecview *view, size_t *removed, vdb_error *err);
+
+/* Follows a compaction of the rows (issue 13): `old_to_new` has `old_rows`
+ * entries, each row's new number or UINT32_MAX when dropped; kept rows must
+ * be numbered 0, 1, 2, ... in their old order (what vdb_vecset_compact
+ * does). Every node moves to its new row and every link is mapped, so a
+ * repaired graph survives the compaction instead of being rebuilt; covered
+ * rows and the entry point follow. No allocation, no distances. Excludes
+ * adds and searches while it runs. Errors: VDB_EINVAL when a dropped row is
+ * still a node (call vdb_hnsw_repair with those rows deleted first), a node
+ * lies past old_rows, or the map is not such a compaction; the graph is
+ * then unchanged. */
+int vdb_hnsw_renumber(vdb_hnsw *index, const uint32_t *old_to_new, uint32_t old_rows,
+                      vdb_error *err);
 
 /* Nodes in the graph. */
 size_t vdb_hnsw_count(const vdb_hnsw *index);

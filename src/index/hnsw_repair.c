@@ -35,8 +35,30 @@ static int id_cmp(const void *a, const void *b)
     return x->id < y->id ? -1 : (x->id > y->id);
 }
 
+/* Tops the heuristic's `kept` picks (buf[0, kept)) up to `want` links with
+ * the nearest candidates it passed over (all[0, n), nearest first). The
+ * heuristic alone leaves lists sparse: an insert's list also collects
+ * backlinks later, unpruned until full, while a repaired list would keep
+ * only the few diverse picks. Measured at 20k x 64 (10% deleted, ef 12):
+ * heuristic-only repair lost 0.025 recall against a rebuild and searched
+ * 2.5x faster for it (the lists had shrunk); topped up to the list's old
+ * length it matches the rebuild. No distance is computed for this. */
+static size_t top_up(vdb_hnsw_cand *buf, size_t kept, const vdb_hnsw_cand *all, size_t n,
+                     size_t want)
+{
+    for (size_t i = 0; i < n && kept < want; i++) {
+        size_t j = 0;
+        while (j < kept && buf[j].id != all[i].id)
+            j++;
+        if (j == kept)
+            buf[kept++] = all[i];
+    }
+    return kept;
+}
+
 /* Chooses node's list on `level` again when it holds a deleted node;
- * `buf` has room for max + max * max candidates. */
+ * `buf` has room for 2 * (max + max * max) candidates (the second half
+ * keeps the sorted candidates for top_up). */
 static void repair_list(const vdb_hnsw *h, const vdb_vecview *view, uint32_t node, int level,
                         vdb_hnsw_cand *buf)
 {
@@ -67,7 +89,10 @@ static void repair_list(const vdb_hnsw *h, const vdb_vecview *view, uint32_t nod
     for (size_t i = 0; i < w; i++)
         buf[i].dist = hnsw_dist(h, base, hnsw_row(view, buf[i].id));
     qsort(buf, w, sizeof(*buf), vdb_hnsw__cand_cmp);
+    vdb_hnsw_cand *all = buf + (size_t)max + (size_t)max * max;
+    memcpy(all, buf, w * sizeof(*buf));
     size_t kept = vdb_hnsw__select_neighbours(h, view, buf, w, max);
+    kept = top_up(buf, kept, all, w, cnt < max ? cnt : max);
     for (size_t j = 0; j < kept; j++)
         hnsw_store(list + 1 + j, buf[j].id);
     hnsw_store_release(list, (uint32_t)kept);
@@ -135,7 +160,7 @@ static void repair_task(void *arg, size_t task, int worker)
 
 int vdb_hnsw_repair(vdb_hnsw *h, const vdb_vecview *view, size_t *removed, vdb_error *err)
 {
-    repair_job job = {h, view, 0, NULL, (size_t)h->m0 + (size_t)h->m0 * h->m0};
+    repair_job job = {h, view, 0, NULL, 2 * ((size_t)h->m0 + (size_t)h->m0 * h->m0)};
     vdb_pool *pool = vdb_pool_global();
     size_t gone = 0;
     int rc = vdb_hnsw__check_view(h, view, err);
@@ -155,4 +180,98 @@ int vdb_hnsw_repair(vdb_hnsw *h, const vdb_vecview *view, size_t *removed, vdb_e
     if (removed != NULL)
         *removed = gone;
     return VDB_OK;
+}
+
+/* Renumbering after the store compacts its rows (vdb_hnsw_renumber).
+ *
+ * Why carry the graph over instead of reusing the deleted rows' slots: the
+ * store's row numbers are its on-disk order (the snapshot's rows, then the
+ * WAL's appends; checkpoint.c), and a reopen rebuilds exactly that order.
+ * Reusing a slot would need the vecset, the snapshot writer and WAL replay
+ * to put new rows into holes, and a crash between a slot's reuse and the
+ * next snapshot would have to replay into the same hole: a change to every
+ * durable format. Compaction already renumbers rows monotonically, so the
+ * graph follows it: slots move down in row order and every link id goes
+ * through the same map. It is a linear pass with no allocation and no
+ * distance computation (a few ms per 100k nodes), so it cannot fail half
+ * way once its checks passed. */
+static int renumber_check(const vdb_hnsw *h, const uint32_t *old_to_new, uint32_t limit,
+                          uint32_t old_rows, vdb_error *err)
+{
+    uint32_t next = 0;
+    for (uint32_t id = limit; id < h->capacity; id++)
+        if (h->levels[id] != VDB_HNSW_ABSENT)
+            return vdb_error_set(err, VDB_EINVAL, "hnsw: node %u beyond the %u rows renumbered",
+                                 id, old_rows);
+    for (uint32_t id = 0; id < limit; id++) {
+        uint32_t to = old_to_new[id];
+        if (to == UINT32_MAX) {
+            if (h->levels[id] != VDB_HNSW_ABSENT)
+                return vdb_error_set(err, VDB_EINVAL,
+                                     "hnsw: row %u is dropped but still in the graph "
+                                     "(repair first)", id);
+            continue;
+        }
+        if (to != next)
+            return vdb_error_set(err, VDB_EINVAL, "hnsw: row %u renumbered to %u, expected %u",
+                                 id, to, next);
+        next++;
+    }
+    return VDB_OK;
+}
+
+/* Maps one list's ids; a link to a dropped row (none after a repair of the
+ * same rows) is left out rather than kept dangling. */
+static void renumber_list(uint32_t *list, const uint32_t *old_to_new, uint32_t limit)
+{
+    uint32_t cnt = list[0], kept = 0;
+    for (uint32_t j = 0; j < cnt; j++) {
+        uint32_t id = list[1 + j];
+        uint32_t to = id < limit ? old_to_new[id] : UINT32_MAX;
+        if (to != UINT32_MAX)
+            list[1 + kept++] = to;
+    }
+    list[0] = kept;
+}
+
+int vdb_hnsw_renumber(vdb_hnsw *h, const uint32_t *old_to_new, uint32_t old_rows,
+                      vdb_error *err)
+{
+    int rc;
+    pthread_rwlock_wrlock(&h->grow_lock);
+    uint32_t limit = h->capacity < old_rows ? h->capacity : old_rows, next = 0, covered = 0;
+    uint32_t old_covered = h->covered;
+    uint64_t entry = h->entry;
+    if ((rc = renumber_check(h, old_to_new, limit, old_rows, err)) != VDB_OK)
+        goto out;
+    for (uint32_t id = 0; id < limit; id++) {
+        uint32_t to = old_to_new[id];
+        if (to == UINT32_MAX)
+            continue;
+        if (id < old_covered)
+            covered = to + 1;
+        if (to != id) {
+            memcpy(h->links0 + (size_t)to * h->slot0, h->links0 + (size_t)id * h->slot0,
+                   h->slot0 * sizeof(uint32_t));
+            h->upper[to] = h->upper[id];
+            h->levels[to] = h->levels[id];
+        }
+        for (int level = 0; h->levels[to] != VDB_HNSW_ABSENT && level <= (int)h->levels[to];
+             level++)
+            renumber_list(hnsw_links(h, to, level), old_to_new, limit);
+        next = to + 1;
+    }
+    /* The slots past the last kept row held rows that moved down or were
+     * dropped: they are free now. */
+    for (uint32_t id = next; id < limit; id++) {
+        h->links0[(size_t)id * h->slot0] = 0;
+        h->upper[id] = NULL;
+        h->levels[id] = VDB_HNSW_ABSENT;
+    }
+    h->covered = covered;
+    if ((uint32_t)entry != VDB_HNSW_NONE)
+        h->entry = (entry & ~(uint64_t)UINT32_MAX) | old_to_new[(uint32_t)entry];
+out:
+    pthread_rwlock_unlock(&h->grow_lock);
+    return rc;
 }

@@ -25,6 +25,9 @@
  *      rows, then every row the tail's replay appends). This step still
  *      moves the rows after the first tombstone in memory; it is the one
  *      part whose cost grows with the store (measured in BENCHMARKS.md).
+ *      Before it, the graph is repaired locally around the dropped rows
+ *      (store_index.h); the compaction then renumbers the graph with the
+ *      rows instead of rebuilding it, and the graph is saved again.
  *
  * Crash safety is the snapshot's and the WAL's: a crash before the
  * snapshot commit leaves the old snapshot and the whole WAL; after it, the
@@ -157,7 +160,8 @@ static int shrink_wal(vdb_store *store, uint64_t from, double *held_ms, vdb_erro
 }
 
 /* Step 4 (only with tombstones at the capture). */
-static int compact(vdb_store *store, const capture *c, double *held_ms, vdb_error *err)
+static int compact(vdb_store *store, const capture *c, double *held_ms, int *carried,
+                   vdb_error *err)
 {
     uint32_t old_rows;
     uint32_t *old_to_new;
@@ -172,7 +176,7 @@ static int compact(vdb_store *store, const capture *c, double *held_ms, vdb_erro
     atomic_fetch_add(&store->generation, 1); /* row numbers changed */
     vdb_store_filter_remap(store, old_to_new, old_rows);
     vdb_store_codes_after_compact(store, rc == VDB_OK ? old_to_new : NULL, old_rows);
-    vdb_store_index_after_compact(store);
+    *carried = vdb_store_index_after_compact(store, rc == VDB_OK ? old_to_new : NULL, old_rows);
     pthread_rwlock_unlock(&store->rw);
     *held_ms = now_ms() - t0;
     pthread_mutex_unlock(&store->writer);
@@ -180,12 +184,16 @@ static int compact(vdb_store *store, const capture *c, double *held_ms, vdb_erro
     return rc;
 }
 
-int vdb_store__checkpoint(vdb_store *store, vdb_error *err)
+/* A checkpoint with the graph handled per `mode` (store.h) when it
+ * compacts; `info` (optional) says what was done. */
+static int checkpoint_run(vdb_store *store, vdb_store_graph_mode mode,
+                          vdb_store_optimize_info *info, vdb_error *err)
 {
-    vdb_snapshot_info info;
+    vdb_snapshot_info snap;
     vdb_snapshot_rows sel;
     capture c;
-    double start = now_ms(), written, wal_ms = 0, compact_ms = 0;
+    double start = now_ms(), written, wal_ms = 0, compact_ms = 0, repair_s = 0;
+    int carried = 0;
     int rc = capture_state(store, &c, err);
     if (rc <= 0) {
         if (rc == 0 && !c.pinned)
@@ -198,28 +206,40 @@ int vdb_store__checkpoint(vdb_store *store, vdb_error *err)
     sel.rows = c.rows;
     sel.deleted = c.dropped;
     sel.guard = &store->rw;
-    if ((rc = vdb_snapshot_write(store->dir, &c.config, c.lsn, c.number, store->set, &sel, &info,
+    if ((rc = vdb_snapshot_write(store->dir, &c.config, c.lsn, c.number, store->set, &sel, &snap,
                                  err)) != VDB_OK)
         goto fail;
     pthread_mutex_lock(&store->writer);
     store->snapshot_lsn = c.lsn;
-    store->snapshot_bytes = info.vectors_size + info.meta_size;
+    store->snapshot_bytes = snap.vectors_size + snap.meta_size;
     atomic_store(&store->checkpoints, c.number);
     pthread_mutex_unlock(&store->writer);
     /* The snapshot is committed: whatever happens next, it stands. */
     written = now_ms();
     rc = shrink_wal(store, c.wal_from, &wal_ms, err);
     if (c.dropped != NULL) {
-        int crc = compact(store, &c, &compact_ms, err);
+        vdb_store_index_repair(store, c.rows, c.dropped, mode, &repair_s);
+        int crc = compact(store, &c, &compact_ms, &carried, err);
         rc = rc != VDB_OK ? rc : crc;
-    } else {
-        save_index(store);
+        if (info != NULL) {
+            info->rows_dropped = c.rows - (size_t)snap.rows;
+            info->deleted_fraction = c.rows > 0 ? (double)info->rows_dropped / c.rows : 0;
+            pthread_rwlock_rdlock(&store->rw);
+            int graph = vdb_store_index_ops_of(store)->kind == VDB_STORE_ENGINE_HNSW;
+            pthread_rwlock_unlock(&store->rw);
+            info->graph = carried ? "repaired" : graph ? "rebuilt" : "none";
+            info->graph_seconds = repair_s;
+        }
     }
+    /* Without renumbering, or with the repaired graph renumbered: the
+     * graph matches the new snapshot's rows. */
+    if (c.dropped == NULL || carried)
+        save_index(store);
     /* The figures issue 13 is about: how long writers were held off. */
     vdb_log_info("%s: checkpoint %llu (LSN %llu, %llu rows): snapshot %.0f ms beside the "
                  "writers, WAL %.0f ms; writers held off %.1f ms for the WAL switch, %.1f ms "
                  "for compaction", store->dir, (unsigned long long)c.number,
-                 (unsigned long long)c.lsn, (unsigned long long)info.rows, written - start,
+                 (unsigned long long)c.lsn, (unsigned long long)snap.rows, written - start,
                  now_ms() - written, wal_ms, compact_ms);
     vdb_free(c.dropped);
     return rc;
@@ -231,6 +251,11 @@ fail:
     }
     vdb_free(c.dropped);
     return rc;
+}
+
+int vdb_store__checkpoint(vdb_store *store, vdb_error *err)
+{
+    return checkpoint_run(store, VDB_STORE_GRAPH_AUTO, NULL, err);
 }
 
 int vdb_store_checkpoint(vdb_store *store, vdb_error *err)
@@ -350,19 +375,42 @@ void vdb_store_snapshot_unpin(vdb_store *store)
     pthread_mutex_unlock(&store->writer);
 }
 
-int vdb_store_optimize(vdb_store *store, size_t *vectors_out, vdb_error *err)
+int vdb_store_optimize_mode(vdb_store *store, vdb_store_graph_mode mode,
+                            vdb_store_optimize_info *info, vdb_error *err)
 {
-    /* The checkpoint compacts tombstones (restarting the graph when rows
-     * were renumbered); optimize then waits until the graph covers every
-     * row, so recall is whole again when it returns. */
-    int rc = vdb_store_checkpoint(store, err);
+    vdb_store_optimize_info local = {0, 0, 0, "none", 0};
+    double t0;
+    int rc;
+    /* The checkpoint compacts tombstones, repairing the graph or restarting
+     * it per `mode`; optimize then waits until the graph covers every row,
+     * so recall is whole again when it returns. */
+    pthread_mutex_lock(&store->checkpoint);
+    rc = checkpoint_run(store, mode, &local, err);
+    if (rc == VDB_OK && mode == VDB_STORE_GRAPH_REBUILD && local.rows_dropped == 0 &&
+        vdb_store_index_restart(store))
+        local.graph = "rebuilt";
+    pthread_mutex_unlock(&store->checkpoint);
     if (rc == VDB_OK) {
         /* ... and measured again: optimize is when an operator asks for
          * the store's best state, recall figures included. */
         vdb_store_calib_invalidate(store);
+        t0 = now_ms();
+        vdb_store_index_wait_graph(store);
+        if (strcmp(local.graph, "rebuilt") == 0)
+            local.graph_seconds = (now_ms() - t0) / 1e3;
         vdb_store_index_wait(store);
+        local.vectors = vdb_store_count(store);
+        if (info != NULL)
+            *info = local;
     }
+    return rc;
+}
+
+int vdb_store_optimize(vdb_store *store, size_t *vectors_out, vdb_error *err)
+{
+    vdb_store_optimize_info info;
+    int rc = vdb_store_optimize_mode(store, VDB_STORE_GRAPH_AUTO, &info, err);
     if (rc == VDB_OK && vectors_out != NULL)
-        *vectors_out = vdb_store_count(store);
+        *vectors_out = info.vectors;
     return rc;
 }

@@ -237,7 +237,35 @@ void vdb_store_cache_tag(vdb_store *store, uint64_t tag[2]);
 int vdb_store_snapshot_pin(vdb_store *store, vdb_error *err);
 void vdb_store_snapshot_unpin(vdb_store *store);
 
-/* Rebuilds/repairs the index and compacts; *vectors_out = live vectors. */
+/* What optimize does to the HNSW graph when it compacts deleted rows
+ * (issue 13). AUTO repairs the graph locally (store_index.h) while the
+ * deleted fraction is below VDB_STORE_REPAIR_MAX_FRACTION and rebuilds it
+ * past that; REBUILD always builds a fresh graph from the live rows (also
+ * with nothing deleted); REPAIR repairs whatever the fraction. */
+typedef enum {
+    VDB_STORE_GRAPH_AUTO = 0,
+    VDB_STORE_GRAPH_REBUILD = 1,
+    VDB_STORE_GRAPH_REPAIR = 2
+} vdb_store_graph_mode;
+
+/* What an optimize did. `graph` is "none" (no graph, or nothing to do),
+ * "repaired" or "rebuilt" (static strings). */
+typedef struct vdb_store_optimize_info {
+    size_t vectors;            /* live vectors afterwards */
+    size_t rows_dropped;       /* deleted rows compacted away */
+    double deleted_fraction;   /* rows_dropped / rows before */
+    const char *graph;
+    double graph_seconds;      /* the repair, or the rebuild until the graph covers every
+                                  row (calibration afterwards not included) */
+} vdb_store_optimize_info;
+
+/* Compacts deleted rows and repairs or rebuilds the graph per `mode`, then
+ * waits until the graph covers every row. `info` is optional. Errors: the
+ * checkpoint's (VDB_EIO, VDB_ENOMEM, VDB_EREADONLY). */
+int vdb_store_optimize_mode(vdb_store *store, vdb_store_graph_mode mode,
+                            vdb_store_optimize_info *info, vdb_error *err);
+
+/* vdb_store_optimize_mode with AUTO; *vectors_out = live vectors. */
 int vdb_store_optimize(vdb_store *store, size_t *vectors_out, vdb_error *err);
 
 #endif

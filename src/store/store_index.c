@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 #ifdef __linux__
 #include <sys/resource.h>
 #include <unistd.h>
@@ -59,6 +60,7 @@ struct vdb_store_index {
     _Atomic uint64_t epoch;  /* bumped when rows are renumbered (compaction) */
     int pending;
     int busy;
+    int repaired;            /* the graph lost this compaction's rows (checkpoint mutex) */
 };
 
 static int hnsw_wanted(const vdb_store *store)
@@ -192,6 +194,11 @@ static void *indexer_main(void *arg)
         ix->busy = 1;
         pthread_mutex_unlock(&ix->mutex);
         catch_up(store);
+        /* The graph is whole now: wake vdb_store_index_wait_graph before
+         * the field indexes and calibration. */
+        pthread_mutex_lock(&ix->mutex);
+        pthread_cond_broadcast(&ix->idle);
+        pthread_mutex_unlock(&ix->mutex);
         vdb_store_filter_index_pending(store);
         maybe_calibrate(store);
         pthread_mutex_lock(&ix->mutex);
@@ -332,14 +339,12 @@ int vdb_store_index_before_compact(vdb_store *store, vdb_error *err)
     return VDB_OK;
 }
 
-void vdb_store_index_after_compact(vdb_store *store)
+/* Drops the graph and starts an empty one for the indexer (rw held
+ * exclusively). */
+static void restart_graph(vdb_store *store)
 {
     vdb_store_index *ix = store->index;
     vdb_error err;
-    if (ix == NULL || ix->hnsw == NULL)
-        return;
-    atomic_fetch_add(&ix->epoch, 1);
-    vdb_store_calib_invalidate(store);
     vdb_hnsw_free(ix->hnsw);
     ix->saved_rows = 0;
     vdb_error_clear(&err);
@@ -349,6 +354,111 @@ void vdb_store_index_after_compact(vdb_store *store)
     atomic_store(&ix->upto, 0);
     if (ix->hnsw != NULL)
         wake_indexer(store);
+}
+
+int vdb_store_index_repair(vdb_store *store, uint32_t rows, const uint64_t *dropped,
+                           int mode, double *seconds)
+{
+    vdb_store_index *ix = store->index;
+    size_t dead = 0, removed = 0;
+    vdb_error err;
+    struct timespec t0, t1;
+    int rc;
+    *seconds = 0;
+    if (ix == NULL || dropped == NULL || rows == 0 || mode == VDB_STORE_GRAPH_REBUILD)
+        return 0;
+    for (size_t w = 0; w < ((size_t)rows + 63) / 64; w++)
+        dead += (size_t)__builtin_popcountll(dropped[w]);
+    if (mode == VDB_STORE_GRAPH_AUTO && (double)dead >= VDB_STORE_REPAIR_MAX_FRACTION * rows)
+        return 0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    vdb_error_clear(&err);
+    /* Shared: the rows stay put and no graph swap happens (both need the
+     * exclusive side); the repair itself excludes the indexer's inserts and
+     * graph searches through the graph's own lock. Exactly the captured
+     * tombstones leave the graph, the rows the compaction drops: a row
+     * deleted since stays a node (routing, never returned) like any
+     * tombstone, so the saved graph holds every row the snapshot plus the
+     * WAL bring back, whether or not that later delete survives a crash. */
+    pthread_rwlock_rdlock(&store->rw);
+    vdb_vecview view = vdb_vecset_view(store->set);
+    size_t words = ((size_t)view.n + 63) / 64, had = ((size_t)rows + 63) / 64;
+    uint64_t *gone = vdb_calloc(words + 1, sizeof(uint64_t));
+    if (gone == NULL) {
+        rc = vdb_error_set(&err, VDB_ENOMEM, "no memory for %u tombstone bits", view.n);
+    } else if (ix->hnsw == NULL) {
+        rc = VDB_ENOTFOUND;
+    } else {
+        memcpy(gone, dropped, (had < words ? had : words) * sizeof(uint64_t));
+        view.deleted = gone;
+        rc = vdb_hnsw_repair(ix->hnsw, &view, &removed, &err);
+    }
+    pthread_rwlock_unlock(&store->rw);
+    vdb_free(gone);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    *seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    if (rc != VDB_OK) {
+        if (rc != VDB_ENOTFOUND)
+            vdb_log_warn("%s: graph repair failed, rebuilding it instead: %s", store->dir,
+                         err.msg);
+        return 0;
+    }
+    ix->repaired = 1;
+    vdb_log_info("%s: graph repaired: %zu deleted nodes removed (%zu of %u rows) in %.2f s",
+                 store->dir, removed, dead, rows, *seconds);
+    return 1;
+}
+
+int vdb_store_index_after_compact(vdb_store *store, const uint32_t *old_to_new,
+                                  uint32_t old_rows)
+{
+    vdb_store_index *ix = store->index;
+    vdb_error err;
+    int repaired;
+    if (ix == NULL)
+        return 0;
+    repaired = ix->repaired;
+    ix->repaired = 0;
+    if (ix->hnsw == NULL)
+        return 0;
+    atomic_fetch_add(&ix->epoch, 1);
+    vdb_store_calib_invalidate(store);
+    vdb_error_clear(&err);
+    if (repaired && old_to_new != NULL &&
+        vdb_hnsw_renumber(ix->hnsw, old_to_new, old_rows, &err) == VDB_OK) {
+        /* The indexed prefix follows the rows: the kept rows below it. */
+        uint32_t upto = atomic_load(&ix->upto), kept = 0;
+        for (uint32_t r = 0; r < upto && r < old_rows; r++)
+            kept += old_to_new[r] != UINT32_MAX;
+        atomic_store(&ix->upto, kept);
+        ix->saved_rows = 0; /* hnsw.idx was removed before the compaction */
+        wake_indexer(store);
+        return 1;
+    }
+    if (repaired && old_to_new != NULL)
+        vdb_log_warn("%s: repaired graph not carried over, rebuilding it: %s", store->dir,
+                     err.msg);
+    restart_graph(store);
+    return 0;
+}
+
+int vdb_store_index_restart(vdb_store *store)
+{
+    vdb_store_index *ix = store->index;
+    int had;
+    if (ix == NULL)
+        return 0;
+    pthread_mutex_lock(&store->writer);
+    pthread_rwlock_wrlock(&store->rw);
+    had = ix->hnsw != NULL;
+    if (had) {
+        atomic_fetch_add(&ix->epoch, 1);
+        vdb_store_calib_invalidate(store);
+        restart_graph(store);
+    }
+    pthread_rwlock_unlock(&store->rw);
+    pthread_mutex_unlock(&store->writer);
+    return had;
 }
 
 int vdb_store_index_save(vdb_store *store, vdb_error *err)
@@ -396,6 +506,25 @@ void vdb_store_index_wait(vdb_store *store)
     wake_indexer(store);
     pthread_mutex_lock(&ix->mutex);
     while (ix->busy && ix->thread_running && !ix->stopping)
+        pthread_cond_wait(&ix->idle, &ix->mutex);
+    pthread_mutex_unlock(&ix->mutex);
+}
+
+void vdb_store_index_wait_graph(vdb_store *store)
+{
+    vdb_store_index *ix = store->index;
+    uint32_t rows;
+    if (ix == NULL)
+        return;
+    pthread_rwlock_rdlock(&store->rw);
+    rows = vdb_vecset_rows(store->set);
+    int graph = ix->hnsw != NULL;
+    pthread_rwlock_unlock(&store->rw);
+    if (!graph)
+        return;
+    wake_indexer(store);
+    pthread_mutex_lock(&ix->mutex);
+    while (atomic_load(&ix->upto) < rows && ix->busy && ix->thread_running && !ix->stopping)
         pthread_cond_wait(&ix->idle, &ix->mutex);
     pthread_mutex_unlock(&ix->mutex);
 }

