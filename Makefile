@@ -101,7 +101,7 @@ $(BUILD)/obj/src/kernel/qdist_avx2.o: ISA_FLAGS := -mavx2 -mpopcnt
 $(BUILD)/obj/src/kernel/qdist_avx512.o: ISA_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx512vpopcntdq -mavx2 -mpopcnt
 endif
 
-.PHONY: all deps run test check-arch arch-doc test-fresh test-fresh-full test-unit test-neon test-e2e test-e2e-asan test-asan test-tsan test-crash-long test-store-py test-tsan-store clean headers bench-peers bench-quant bench-recall bench-store-exact bench-quant-graph
+.PHONY: all deps run test check-arch arch-doc test-fresh test-fresh-full test-unit test-neon test-e2e test-e2e-asan test-asan test-tsan test-crash-long test-store-py test-tsan-store clean headers bench-peers bench-quant bench-recall bench-floatparse bench-store-exact bench-quant-graph
 
 all: $(BUILD)/vdb
 
@@ -266,6 +266,12 @@ BENCH_RECALL_ARGS ?= --n 100000 --queries 1000
 bench-recall: all $(BUILD)/recall_planner
 	flock /tmp/vdb-bench.lock env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BUILD)/recall_planner $(BENCH_RECALL_ARGS)
 
+# JSON float-matrix parse rate alone (bench/floatparse_bench.c, issue 12).
+$(BUILD)/floatparse_bench: bench/floatparse_bench.c bench/bench_util.h $(BUILD)/libvdb.a
+	$(CC) $(CFLAGS_ALL) -Isrc -MMD -MP -MF $@.d $< $(BUILD)/libvdb.a $(LIBS_ALL) -o $@
+bench-floatparse: $(BUILD)/floatparse_bench
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BUILD)/floatparse_bench
+
 # Exact queries of one store with quantization none / int8 / binary through
 # the store API (bench/store_exact.c); same data files as bench-quant.
 $(BUILD)/store_exact: bench/store_exact.c bench/bench_util.h $(BUILD)/libvdb.a
@@ -384,6 +390,6 @@ test-load: $(BUILD)/vdb
 soak: $(BUILD)/vdb
 	$(PYTHON) tests/load/load_abuse.py $(BUILD)/vdb --duration 1800 --rss-mb 1024 $(LOAD_ARGS)
 
--include $(wildcard $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d) $(HDR_CHECK:=.d) $(BUILD)/tests/dist_check.d $(BUILD)/tests/qdist_check.d $(BUILD)/quant_scan.d $(BUILD)/store_exact.d $(BUILD)/quant_graph.d $(BUILD)/mips_reduction.d)
+-include $(wildcard $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d) $(HDR_CHECK:=.d) $(BUILD)/tests/dist_check.d $(BUILD)/tests/qdist_check.d $(BUILD)/quant_scan.d $(BUILD)/floatparse_bench.d $(BUILD)/store_exact.d $(BUILD)/quant_graph.d $(BUILD)/mips_reduction.d)
 
 endif

@@ -45,8 +45,8 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_server(binary, work):
-    port = free_port()
+def start_server(binary, work, port=0):
+    port = port or free_port()
     env = dict(os.environ, VECTOR_DB_ADMIN_KEY="bench-key", VECTOR_DB_DATA_DIR=f"{work}/data",
                PORT=str(port), LOG_LEVEL="warning", VDB_QUERY_CACHE_MB="0", VDB_RATE_LIMIT="false")
     log = open(f"{work}/server.log", "w")
@@ -155,6 +155,7 @@ def main():
     ap.add_argument("--url")
     ap.add_argument("--key")
     ap.add_argument("--serve", help="vdb binary: start it on a temporary data directory")
+    ap.add_argument("--port", type=int, default=0, help="with --serve: listen here (default: a free port)")
     ap.add_argument("--n", type=int, default=100000)
     ap.add_argument("--dim", type=int, default=384)
     ap.add_argument("--batch", type=int, default=1000, help="rows per JSON request")
@@ -169,7 +170,7 @@ def main():
     proc = None
     try:
         if a.serve:
-            proc, port = start_server(a.serve, work)
+            proc, port = start_server(a.serve, work, a.port)
             cl = Client("127.0.0.1", port, "bench-key")
         else:
             if not a.url or not a.key:

@@ -9,11 +9,13 @@
 #include "floatparse.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/alloc.h"
+#include "../core/pool.h"
 
 typedef struct scanner {
     const char *p, *end;
@@ -111,6 +113,28 @@ static inline uint32_t parse_eight(uint64_t v)
     return (uint32_t)v;
 }
 
+/* 1 when the double d (within a few ulp of the exact decimal) is far
+ * enough from both rounding boundaries of f = (float)d that the exact
+ * decimal rounds to f as well. f > 0, finite. Both boundaries are checked:
+ * just below a power of two the lower one is half as far away as the
+ * upper one (checking only the upper gap let a decimal just under
+ * 1 - 2^-25 come out as 1.0 where strtof gives 0.99999994). */
+static inline int clear_of_halfway(double d, float f)
+{
+    uint32_t bits;
+    float next, prev;
+    memcpy(&bits, &f, sizeof(bits));
+    bits++;
+    memcpy(&next, &bits, sizeof(next));
+    if (!isfinite(next))
+        return 0; /* f is FLT_MAX: past its upper boundary lies overflow; strtof decides */
+    bits -= 2; /* f > 0: bits >= 1, so this is the float below f (or +0) */
+    memcpy(&prev, &bits, sizeof(prev));
+    double hi = ((double)f + (double)next) / 2, lo = ((double)f + (double)prev) / 2;
+    double margin = d * 1e-14;
+    return fabs(d - hi) > margin && fabs(d - lo) > margin;
+}
+
 /* Checks the JSON number grammar at p and converts it to float32. Returns
  * the number's length, or 0 when it is not a JSON number.
  *
@@ -199,18 +223,14 @@ static size_t parse_number(const char *p, const char *end, float *out)
         d = exp10 >= 0 ? d * pow10_table[exp10] : d * neg_pow10_table[-exp10];
         float f = (float)d;
         if (isfinite(f) && f != 0.0f) {
-            uint32_t bits;
-            float next;
-            memcpy(&bits, &f, sizeof(bits));
-            bits++; /* f > 0 here: the next float up */
-            memcpy(&next, &bits, sizeof(next));
-            double half_ulp = ((double)next - (double)f) / 2;
-            double gap = fabs(fabs(d - (double)f) - half_ulp);
-            if (gap > d * 1e-14) {
+            if (clear_of_halfway(d, f)) {
                 *out = neg ? -f : f;
                 return span;
             }
-        } else if (!isfinite(f)) {
+        } else if (!isfinite(f) && d > ((double)FLT_MAX + 0x1p103) * (1 + 1e-14)) {
+            /* Clearly past FLT_MAX's upper rounding boundary (FLT_MAX + half
+             * its ulp): overflow, as strtof says. Nearer than that strtof
+             * decides (3.4028235677973366e38 is still FLT_MAX). */
             *out = neg ? -f : f;
             return span;
         }
@@ -326,6 +346,172 @@ static int parse_row(scanner *s, matrix_builder *m, const char *key, size_t row,
     return VDB_OK;
 }
 
+/* Parallel parse of the rows after the first (issue 12): a 1,000 x 384
+ * body is ~8 MB and ~10 ms of number parsing on one core, most of a JSON
+ * add's CPU. The rest of the array is cut into slices at row boundaries
+ * ("]" "," "[" with any whitespace: inside the matrix there are no strings
+ * or nested values, so that pattern only occurs between rows); each slice
+ * parses its rows into its own buffer on the process-wide pool, stopping
+ * exactly at the next slice's first row or at the matrix's "]". The result
+ * is used only if every slice up to the matrix's end parsed cleanly, each
+ * ending exactly where the next began, within max_rows: anything else --
+ * a syntax error, a ragged or non-finite row, a cut that landed past the
+ * matrix -- throws the slices away and the serial loop parses the body
+ * again from row 1, so errors, their messages and their row indexes are
+ * exactly the serial parser's. */
+#define PAR_MIN_BYTES (1u << 20)      /* rest of the array below this: serial */
+#define PAR_SLICE_BYTES (256u << 10)  /* at least this much per slice */
+#define PAR_MAX_SLICES 64
+
+typedef struct par_slice {
+    const char *start, *next; /* first row's "["; the next slice's (NULL: last) */
+    const char *stop;         /* where parsing stopped (after "]" if ended) */
+    int ok, ended;            /* parsed cleanly; reached the matrix's "]" */
+    matrix_builder m;
+} par_slice;
+
+typedef struct par_job {
+    par_slice *slices;
+    const char *end;
+    uint32_t dim;
+    size_t row_bytes;
+    size_t max_rows; /* a slice past this many rows gives up (the serial parse names it) */
+} par_job;
+
+static void slice_task(void *arg, size_t task, int worker)
+{
+    par_job *job = arg;
+    par_slice *sl = &job->slices[task];
+    scanner s = {sl->start, job->end};
+    vdb_error quiet; /* a failure's message is the serial re-parse's to give */
+    (void)worker;
+    sl->m.dim = job->dim;
+    size_t span = (size_t)((sl->next ? sl->next : job->end) - sl->start);
+    size_t guess = span / job->row_bytes + 2;
+    guess = (guess < job->max_rows ? guess : job->max_rows) * job->dim;
+    if ((sl->m.data = vdb_malloc(guess * sizeof(float))) != NULL)
+        sl->m.cap = guess;
+    for (;;) {
+        /* row index 1: "not the first row", so the length must be dim */
+        if (sl->m.rows >= job->max_rows ||
+            parse_row(&s, &sl->m, "", 1, job->dim, &quiet) != VDB_OK)
+            return;
+        skip_ws(&s);
+        if (s.p < s.end && *s.p == ']') {
+            sl->stop = ++s.p;
+            sl->ended = sl->ok = 1;
+            return;
+        }
+        if (s.p >= s.end || *s.p != ',')
+            return;
+        s.p++;
+        skip_ws(&s);
+        if (sl->next != NULL && s.p >= sl->next) {
+            sl->stop = s.p;
+            sl->ok = s.p == sl->next;
+            return;
+        }
+    }
+}
+
+/* The first row start at or after `from`: the "[" after "]" "," (with
+ * whitespace), or NULL. */
+static const char *next_row_start(const char *from, const char *end)
+{
+    while (from < end) {
+        const char *close = memchr(from, ']', (size_t)(end - from));
+        if (close == NULL)
+            return NULL;
+        scanner s = {close + 1, end};
+        skip_ws(&s);
+        if (s.p < s.end && *s.p == ',') {
+            s.p++;
+            skip_ws(&s);
+            if (s.p < s.end && *s.p == '[')
+                return s.p;
+        }
+        from = close + 1;
+    }
+    return NULL;
+}
+
+/* After row 0 (s just past its "]"): returns 1 when the rest of the
+ * matrix was parsed in parallel (s past the matrix's "]", every row in m),
+ * 0 to parse serially (nothing changed), -1 when out of memory. */
+static int parse_rest_parallel(scanner *s, matrix_builder *m, const char *first_row,
+                               size_t max_rows)
+{
+    vdb_pool *pool = vdb_pool_global();
+    size_t rest = (size_t)(s->end - s->p);
+    int threads = vdb_pool_threads(pool);
+    if (threads < 2 || rest < PAR_MIN_BYTES)
+        return 0;
+    scanner peek = *s;
+    skip_ws(&peek);
+    if (peek.p >= peek.end || *peek.p != ',')
+        return 0;
+    peek.p++;
+    skip_ws(&peek);
+    if (peek.p >= peek.end || *peek.p != '[')
+        return 0;
+    size_t nslices = rest / PAR_SLICE_BYTES;
+    if (nslices > (size_t)threads * 4)
+        nslices = (size_t)threads * 4;
+    if (nslices > PAR_MAX_SLICES)
+        nslices = PAR_MAX_SLICES;
+    par_slice slices[PAR_MAX_SLICES];
+    memset(slices, 0, sizeof(slices));
+    slices[0].start = peek.p;
+    size_t count = 1;
+    for (size_t t = 1; t < nslices; t++) {
+        const char *start = next_row_start(s->p + t * (rest / nslices), s->end);
+        if (start == NULL)
+            break;
+        if (start > slices[count - 1].start)
+            slices[count++].start = start;
+    }
+    for (size_t t = 0; t + 1 < count; t++)
+        slices[t].next = slices[t + 1].start;
+    par_job job = {slices, s->end, m->dim, (size_t)(s->p - first_row), max_rows};
+    vdb_pool_run(pool, count, slice_task, &job);
+    /* Slices up to the one that reached the matrix's end must all be
+     * clean; later ones started past the matrix and are ignored. */
+    int result = 0;
+    size_t used = 0, rows = m->rows, want;
+    for (; used < count; used++) {
+        if (!slices[used].ok)
+            break;
+        rows += slices[used].m.rows;
+        if (slices[used].ended) {
+            result = 1;
+            used++;
+            break;
+        }
+    }
+    if (result == 1 && (rows > max_rows || vdb_mul_size(rows, m->dim, &want) != 0))
+        result = 0; /* the serial parse names the row past max_rows */
+    if (result == 1 && want > m->cap) {
+        float *grown = vdb_realloc(m->data, want * sizeof(float));
+        if (grown == NULL) {
+            result = -1;
+        } else {
+            m->data = grown;
+            m->cap = want;
+        }
+    }
+    if (result == 1) {
+        for (size_t t = 0; t < used; t++) {
+            memcpy(m->data + m->count, slices[t].m.data, slices[t].m.count * sizeof(float));
+            m->count += slices[t].m.count;
+        }
+        m->rows = rows;
+        s->p = slices[used - 1].stop;
+    }
+    for (size_t t = 0; t < count; t++)
+        vdb_free(slices[t].m.data);
+    return result;
+}
+
 static int parse_matrix(scanner *s, matrix_builder *m, const char *key, int nested,
                         size_t max_rows, uint32_t max_dim, vdb_error *err)
 {
@@ -347,6 +533,13 @@ static int parse_matrix(scanner *s, matrix_builder *m, const char *key, int nest
             return rc;
         if (row == 0 && reserve_rows(m, s, first_row, max_rows) != 0)
             return vdb_error_set(err, VDB_ENOMEM, "out of memory parsing %s", key);
+        if (row == 0) {
+            int par = parse_rest_parallel(s, m, first_row, max_rows);
+            if (par < 0)
+                return vdb_error_set(err, VDB_ENOMEM, "out of memory parsing %s", key);
+            if (par > 0)
+                return VDB_OK;
+        }
         skip_ws(s);
         if (s->p < s->end && *s->p == ',') {
             s->p++;

@@ -7,7 +7,12 @@
  * into a float matrix with strict JSON number syntax, and hands back the
  * rest of the body with that member's value replaced by `null`, for the
  * general JSON adapter to parse (and to check for duplicate keys, depth and
- * everything else). */
+ * everything else).
+ *
+ * Thread-safe (no shared state). A matrix with over 1 MiB after its first
+ * row is parsed in slices on the calling thread's pool (core/pool.h
+ * vdb_pool_global); the call still returns only when it is done, and its
+ * results and errors are the serial parser's. */
 #ifndef VDB_API_FLOATPARSE_H
 #define VDB_API_FLOATPARSE_H
 

@@ -9,12 +9,18 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#ifdef __linux__
+#include <errno.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#endif
 
 #include "alloc.h"
 #include "cpu.h"
 
 struct vdb_pool {
     int nthreads;
+    int background;           /* workers run at VDB_POOL_BACKGROUND_NICE */
     pthread_t *threads;
     pthread_mutex_t job_lock; /* held by the one caller whose job runs */
     pthread_mutex_t mutex;
@@ -44,6 +50,9 @@ static void run_tasks(vdb_pool *pool, int worker)
     }
 }
 
+/* The calling thread's pool override (vdb_pool_use_background). */
+static _Thread_local vdb_pool *thread_pool;
+
 static void *worker_main(void *opaque)
 {
     struct worker_start *start = opaque;
@@ -52,6 +61,22 @@ static void *worker_main(void *opaque)
     unsigned long seen = 0;
 
     vdb_free(start);
+    if (pool->background) {
+        /* Nested parallel work of a background task stays in the
+         * background pool (whose job lock its caller holds: it runs
+         * serially), never on the request-priority workers. */
+        thread_pool = pool;
+#ifdef __linux__
+        /* Best effort: a worker left at normal priority is only slower
+         * to yield, never wrong. Linux applies it to this thread only.
+         * Only ever lower the priority (a process started nicer keeps its
+         * own, even where it could raise it). */
+        errno = 0;
+        int current = getpriority(PRIO_PROCESS, (id_t)gettid());
+        if (errno == 0 && current < VDB_POOL_BACKGROUND_NICE)
+            (void)setpriority(PRIO_PROCESS, (id_t)gettid(), VDB_POOL_BACKGROUND_NICE);
+#endif
+    }
     pthread_mutex_lock(&pool->mutex);
     for (;;) {
         while (!pool->stopping && pool->generation == seen)
@@ -85,7 +110,14 @@ static int spawn_workers(vdb_pool *pool)
     return pool->nthreads;
 }
 
+static vdb_pool *pool_create(int nthreads, int background, vdb_error *err);
+
 vdb_pool *vdb_pool_new(int nthreads, vdb_error *err)
+{
+    return pool_create(nthreads, 0, err);
+}
+
+static vdb_pool *pool_create(int nthreads, int background, vdb_error *err)
 {
     vdb_pool *pool;
     if (nthreads <= 0)
@@ -106,6 +138,7 @@ vdb_pool *vdb_pool_new(int nthreads, vdb_error *err)
     pthread_cond_init(&pool->wake, NULL);
     pthread_cond_init(&pool->done, NULL);
     pool->nthreads = nthreads;
+    pool->background = background;
     /* If some threads could not start, run with the ones that did. */
     pool->nthreads = spawn_workers(pool);
     return pool;
@@ -177,9 +210,16 @@ static vdb_pool serial_pool = {.nthreads = 1};
 
 /* A forked child has none of the parent's worker threads: it must run its
  * parallel work serially rather than wait for workers that do not exist. */
+static pthread_once_t background_once = PTHREAD_ONCE_INIT;
+static vdb_pool *background_pool;
+
 static void after_fork_in_child(void)
 {
     global_pool = &serial_pool;
+    if (background_pool != NULL)
+        background_pool = &serial_pool;
+    if (thread_pool != NULL)
+        thread_pool = &serial_pool;
 }
 
 static void global_init(void)
@@ -196,6 +236,24 @@ static void global_init(void)
 
 vdb_pool *vdb_pool_global(void)
 {
+    if (thread_pool != NULL)
+        return thread_pool;
     pthread_once(&global_once, global_init);
     return global_pool;
+}
+
+static void background_init(void)
+{
+    /* Sized like the process-wide pool (created first, so VDB_THREADS and
+     * vdb_pool_global_configure apply to both). */
+    pthread_once(&global_once, global_init);
+    background_pool = pool_create(global_pool->nthreads, 1, NULL);
+    if (background_pool == NULL)
+        background_pool = &serial_pool;
+}
+
+void vdb_pool_use_background(void)
+{
+    pthread_once(&background_once, background_init);
+    thread_pool = background_pool;
 }

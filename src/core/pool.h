@@ -31,12 +31,27 @@ int vdb_pool_threads(const vdb_pool *pool);
 /* Runs fn(arg, t, w) for every t in [0, ntasks). Thread-safe. */
 void vdb_pool_run(vdb_pool *pool, size_t ntasks, vdb_pool_fn fn, void *arg);
 
-/* The process-wide pool, created on first use with one thread per CPU, or
- * VDB_THREADS threads when that variable is set. Never NULL: if threads
- * cannot be created it degrades to a single-thread pool, and in a child
- * forked after its creation it is a single-thread pool (fork copies no
- * worker threads). */
+/* The pool for parallel work started by the calling thread: the
+ * process-wide pool, created on first use with one thread per CPU, or
+ * VDB_THREADS threads when that variable is set; in a thread that called
+ * vdb_pool_use_background (and in the background pool's own workers), the
+ * background pool. Never NULL: if threads cannot be created it degrades to
+ * a single-thread pool, and in a child forked after its creation it is a
+ * single-thread pool (fork copies no worker threads). */
 vdb_pool *vdb_pool_global(void);
+
+/* Routes the calling thread's vdb_pool_global() to the background pool: as
+ * many threads as the process-wide pool, its workers at nice
+ * VDB_POOL_BACKGROUND_NICE (Linux; a process started nicer keeps its
+ * own; elsewhere at normal priority), created
+ * on first use. For threads whose work should yield the CPU to requests
+ * (the HNSW indexer, issue 12): a thread's nice value does not pass to the
+ * pool workers that run its tasks, so without this its index inserts ran
+ * on workers at full priority, beside the request threads. A background
+ * job never waits for the process-wide pool, nor the other way round. */
+void vdb_pool_use_background(void);
+
+#define VDB_POOL_BACKGROUND_NICE 10
 
 /* Sets the size of the global pool before its first use (0 = per CPU). */
 void vdb_pool_global_configure(int nthreads);

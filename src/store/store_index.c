@@ -40,7 +40,7 @@
 #define INDEX_CHUNK_PER_THREAD 16
 
 /* The indexer thread's nice value (see indexer_main). */
-#define INDEXER_NICE 10
+#define INDEXER_NICE VDB_POOL_BACKGROUND_NICE
 
 /* The indexer saves hnsw.idx once the graph has grown by a quarter since
  * the last save and by at least this many rows (see maybe_save). */
@@ -177,6 +177,11 @@ static void *indexer_main(void *arg)
     if (setpriority(PRIO_PROCESS, (id_t)gettid(), INDEXER_NICE) != 0)
         vdb_log_debug("%s: indexer priority unchanged", store->dir);
 #endif
+    /* Its graph inserts, repairs and calibration run on the background
+     * pool, whose workers are niced too: the nice value above does not
+     * pass to the process-wide pool's workers, which did most of the
+     * inserts at full priority beside the request threads (issue 12). */
+    vdb_pool_use_background();
     pthread_mutex_lock(&ix->mutex);
     while (!ix->stopping) {
         if (!ix->pending) {

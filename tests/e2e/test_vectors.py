@@ -271,3 +271,42 @@ def test_422_too_many_result_items(admin, store):
     r = admin.post("/vectors/batch_query", json={"user_id": uid, "model_id": mid,
                                                  "queries": [[1, 0, 0, 0]] * 1001, "k": 1000})
     assert "result items" in assert_error(r, 422)["detail"]
+
+
+# ---- big bodies: the parallel row parser (floatparse.c parse_rest_parallel) ----
+
+def test_big_body_parallel_parse_and_errors_mid_body(admin):
+    """A 1,000 x 384 add (~8 MB, parsed in slices on the pool) stores every
+    value; the same body spoiled at row 617 is refused with the serial
+    parser's status, envelope and row index, and adds nothing."""
+    uid, mid = "bigbody_user", "bigbody_model"
+    r = admin.post("/admin/create_store", json={"user_id": uid, "model_id": mid, "dimension": 384})
+    assert r.status_code == 200, r.text
+    rng = np.random.default_rng(5)
+    vecs = rng.standard_normal((1000, 384)).astype(np.float32)
+    text = json.dumps({"user_id": uid, "model_id": mid, "vectors": vecs.tolist()})
+    row = text.index("[", text.index('"vectors"'))
+    for _ in range(618):  # the matrix's "[" then rows 0..617
+        row = text.index("[", row + 1)
+    num = text.index(",", text.index(",", text.index(",", row) + 1) + 1) + 1  # component 3
+    end = num + min(text.index(",", num), text.index("]", num)) - num
+    spoiled = [("1.e5", 400, "malformed JSON in vectors[617][3]"),
+               ("null", 422, "vectors[617][3] is not a number"),
+               ("1e39", 422, "vectors[617][3] (1e39) is not a finite float32"),
+               ("1]", 422, "vectors[617] has 4 components, expected 384")]
+    for value, status, detail in spoiled:
+        bad = text[:num] + value.ljust(end - num) + text[end:]
+        assert len(bad) > (1 << 20)
+        body = assert_error(raw(admin, "/vectors/add", bad), status)
+        assert detail in body["detail"], body
+    count = admin.get("/vectors/count", params={"user_id": uid, "model_id": mid}).json()["count"]
+    assert count == 0
+    r = raw(admin, "/vectors/add", text)
+    assert r.status_code == 200, r.text
+    assert r.json()["vectors_added"] == 1000
+    for i in (0, 617, 999):
+        q = admin.post("/vectors/query", json={"user_id": uid, "model_id": mid,
+                                               "query": vecs[i].tolist(), "k": 1})
+        top = q.json()["results"][0]
+        assert top["similarity_score"] == pytest.approx(1.0, abs=1e-6)
+        assert top["index"] == i

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -111,6 +113,69 @@ static void test_pool(void **state)
     assert_int_equal(atomic_load(&job.sum), 8 * 45);
     vdb_pool_free(NULL);
 }
+
+#ifdef __linux__
+/* Per task: the nice value of the thread that ran it (workers only). */
+typedef struct nice_job {
+    _Atomic int on_workers, min_worker_nice;
+} nice_job;
+
+static void nice_task(void *arg, size_t task, int worker)
+{
+    nice_job *job = arg;
+    (void)task;
+    usleep(2000); /* long enough that the workers take some tasks */
+    if (worker == 0)
+        return;
+    int nice = getpriority(PRIO_PROCESS, (id_t)gettid());
+    atomic_fetch_add(&job->on_workers, 1);
+    int seen = atomic_load(&job->min_worker_nice);
+    while (nice < seen && !atomic_compare_exchange_weak(&job->min_worker_nice, &seen, nice)) {
+    }
+}
+
+typedef struct background_check {
+    vdb_pool *seen;
+    nice_job job;
+} background_check;
+
+static void *background_thread(void *arg)
+{
+    background_check *check = arg;
+    vdb_pool_use_background();
+    check->seen = vdb_pool_global();
+    vdb_pool_run(check->seen, 40, nice_task, &check->job);
+    return NULL;
+}
+
+/* A thread routed to the background pool gets a pool of its own whose
+ * workers run at VDB_POOL_BACKGROUND_NICE, while every other thread keeps
+ * the process-wide pool with workers at the process's priority (the
+ * indexer's inserts ran at full priority on those before, issue 12). */
+static void test_pool_background(void **state)
+{
+    background_check check = {NULL, {0, 100}};
+    nice_job normal = {0, 100};
+    pthread_t thread;
+    (void)state;
+    int base = getpriority(PRIO_PROCESS, (id_t)gettid());
+    assert_int_equal(pthread_create(&thread, NULL, background_thread, &check), 0);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    assert_non_null(check.seen);
+    assert_ptr_not_equal(check.seen, vdb_pool_global());
+    assert_int_equal(vdb_pool_threads(check.seen), vdb_pool_threads(vdb_pool_global()));
+    vdb_pool_run(vdb_pool_global(), 40, nice_task, &normal);
+    if (vdb_pool_threads(check.seen) > 1) {
+        assert_true(atomic_load(&check.job.on_workers) > 0);
+        /* Workers only ever get nicer: a process already nicer than the
+         * background value keeps its own. */
+        assert_int_equal(atomic_load(&check.job.min_worker_nice),
+                         base > VDB_POOL_BACKGROUND_NICE ? base : VDB_POOL_BACKGROUND_NICE);
+        assert_true(atomic_load(&normal.on_workers) > 0);
+        assert_int_equal(atomic_load(&normal.min_worker_nice), base);
+    }
+}
+#endif
 
 static void test_rng(void **state)
 {
@@ -502,7 +567,11 @@ int main(void)
         cmocka_unit_test(test_pool),         cmocka_unit_test(test_rng),
         cmocka_unit_test(test_json_limits),  cmocka_unit_test(test_json_build_dump),
         cmocka_unit_test(test_vmem),         cmocka_unit_test(test_log_levels),
-        cmocka_unit_test(test_pool_after_fork), cmocka_unit_test(test_hash_crc_bytes), cmocka_unit_test(test_htab),
+        cmocka_unit_test(test_pool_after_fork),
+#ifdef __linux__
+        cmocka_unit_test(test_pool_background),
+#endif
+        cmocka_unit_test(test_hash_crc_bytes), cmocka_unit_test(test_htab),
         cmocka_unit_test(test_npy_codec),    cmocka_unit_test(test_fsx_mkdirs),
         cmocka_unit_test(test_fsx_remove_and_read_text), cmocka_unit_test(test_json_alloc_funnel),
     };

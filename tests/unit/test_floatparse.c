@@ -16,33 +16,88 @@
 #include "core/alloc.h"
 #include "core/rng.h"
 
-static int parse_one(const char *num, float *out)
+/* num alone in a short body ("{\"q\": [num]}"), or padded: followed by a
+ * second number and room, as inside a big body. Both shapes reach every
+ * branch of the number parser whatever lookahead it might use. */
+static int parse_in(const char *num, int padded, float *out)
 {
     char body[256];
     vdb_floatmatrix m;
     vdb_error err;
-    snprintf(body, sizeof(body), "{\"q\": [%s]}", num);
+    snprintf(body, sizeof(body), padded ? "{\"q\": [%s,                                 7]}"
+                                        : "{\"q\": [%s]}", num);
     int rc = vdb_floatparse_member(body, strlen(body), "q", 0, 1, 8192, &m, &err);
     if (rc == VDB_OK) {
+        assert_true(m.rows == 1 && m.dim == (padded ? 2u : 1u));
         *out = m.data[0];
         vdb_floatmatrix_free(&m);
     }
     return rc;
 }
 
+static int parse_one(const char *num, float *out)
+{
+    return parse_in(num, 0, out);
+}
+
+static int parse_padded(const char *num, float *out)
+{
+    return parse_in(num, 1, out);
+}
+
 static void expect_same(const char *num)
 {
-    float got = 0, want = strtof(num, NULL);
-    int rc = parse_one(num, &got);
-    if (!isfinite(want)) {
-        assert_int_not_equal(rc, VDB_OK);
-        return;
+    float want = strtof(num, NULL);
+    for (int lane = 0; lane < 2; lane++) {
+        float got = 0;
+        int rc = lane ? parse_padded(num, &got) : parse_one(num, &got);
+        if (!isfinite(want)) {
+            assert_int_not_equal(rc, VDB_OK);
+            continue;
+        }
+        if (rc != VDB_OK)
+            fprintf(stderr, "refused %s (%s)\n", num, lane ? "padded" : "short");
+        assert_int_equal(rc, VDB_OK);
+        if (memcmp(&got, &want, sizeof(float)) != 0) {
+            fprintf(stderr, "mismatch for %s (%s): got %.9g want %.9g\n", num,
+                    lane ? "padded" : "short", got, want);
+            fail();
+        }
     }
-    assert_int_equal(rc, VDB_OK);
-    if (memcmp(&got, &want, sizeof(float)) != 0) {
-        fprintf(stderr, "mismatch for %s: got %.9g want %.9g\n", num, got, want);
-        fail();
+}
+
+/* Decimals at and around the rounding boundary just below every power of
+ * two (half as far from it as the boundary above): the double estimate
+ * can land on the wrong side of it, and only a check of both boundaries
+ * sends those to strtof. Before that check "0.9999999701976776" (just
+ * under 1 - 2^-25) came back 1.0; strtof gives 0.99999994. */
+static void test_power_of_two_boundaries(void **state)
+{
+    char num[64];
+    static const char *fmt[] = {"%.17g", "%.16g", "%.15g", "%.10g", "%.9g", "%.25g"};
+    (void)state;
+    expect_same("0.9999999701976776");
+    for (int k = -125; k <= 127; k++) {
+        float f = ldexpf(1.0f, k), prev = nextafterf(f, 0.0f);
+        double lo = ((double)f + (double)prev) / 2;
+        double around[] = {lo, nextafter(lo, 0.0), nextafter(lo, INFINITY),
+                           nextafter(nextafter(lo, 0.0), 0.0),
+                           nextafter(nextafter(lo, INFINITY), INFINITY)};
+        for (size_t i = 0; i < sizeof(around) / sizeof(around[0]); i++)
+            for (size_t j = 0; j < sizeof(fmt) / sizeof(fmt[0]); j++) {
+                snprintf(num, sizeof(num), fmt[j], around[i]);
+                if (strchr(num, 'n') || strchr(num, 'i'))
+                    continue;
+                for (char *p = num; *p; p++)
+                    if (*p == 'e' && p[1] == '+')
+                        memmove(p + 1, p + 2, strlen(p + 2) + 1);
+                expect_same(num);
+            }
     }
+    /* The top: FLT_MAX's upper boundary is overflow, decided by strtof. */
+    expect_same("3.4028235677973366e38");
+    expect_same("3.4028235677973362e38");
+    expect_same("3.40282356779733661637539395458142568448e38");
 }
 
 static void test_random_matches_strtof(void **state)
@@ -99,8 +154,23 @@ static void test_edges(void **state)
         expect_same(same[i]);
     static const char *bad[] = {"01", "1.", ".5", "-", "1e", "1e+", "+1", "0x10", "NaN", "Infinity"};
     float v;
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(parse_one(bad[i], &v), VDB_EPARSE);
+        assert_int_equal(parse_padded(bad[i], &v), VDB_EPARSE);
+    }
+    /* Shapes around the eight-digit chunks: runs of exactly 8 and 16
+     * digits, 3-digit exponents, long integer parts, many leading zeros,
+     * more than 19 digits. */
+    static const char *lane[] = {"0.12345678", "0.1234567812345678", "-0.30000001192092896",
+                                 "1.2345678e-05", "-9.87654321E+37", "1.5e-045", "1234567.5",
+                                 "12345678.5", "0.00000000000000001234567", "1.00000000000000000001",
+                                 "123456789012345678901234", "0.0", "-0.0e5", "4e0", "1e-38"};
+    for (size_t i = 0; i < sizeof(lane) / sizeof(lane[0]); i++)
+        expect_same(lane[i]);
+    static const char *badlane[] = {"01.5", "1.e5", "1.5e", "1.5e+", "-.5", "--1", "1.5e+-3",
+                                    "00", "-01"};
+    for (size_t i = 0; i < sizeof(badlane) / sizeof(badlane[0]); i++)
+        assert_int_equal(parse_padded(badlane[i], &v), VDB_EPARSE);
     assert_int_equal(parse_one("1e39", &v), VDB_EINVAL); /* not a finite float32 */
     assert_int_equal(parse_one("\"1\"", &v), VDB_EINVAL);
 }
@@ -142,7 +212,8 @@ static void test_hostile_and_reservation(void **state)
     vdb_error err;
     char *body = malloc(1 << 16);
     (void)state;
-    strcpy(body, "{\"vectors\": [[1.5, -2], [3e2, 4.25e-1], [0, 0.125]], \"k\": 3}");
+    strcpy(body, "{\"vectors\": [[1.5, -2], [3e2, 4.25e-1], [0, 0.125], "
+                 "[-0.30000001192092896, 1.2345678e-05], [12345.678E+3, 0.5e1]], \"k\": 3}");
     size_t full = strlen(body);
     for (size_t cut = 0; cut < full; cut++) {
         char *copy = malloc(cut + 1); /* exactly `cut` bytes plus the NUL a body carries */
@@ -152,7 +223,7 @@ static void test_hostile_and_reservation(void **state)
         if (rc == VDB_OK) {
             /* Only a cut after the array can still parse it. */
             assert_true(cut >= (size_t)(strstr(body, ", \"k\"") - body));
-            assert_int_equal(m.rows, 3);
+            assert_int_equal(m.rows, 5);
             vdb_floatmatrix_free(&m);
         }
         free(copy);
@@ -194,13 +265,118 @@ static void test_hostile_and_reservation(void **state)
     free(body);
 }
 
+/* A body of `rows` x `dim` numbers as Python prints float32 rows, large
+ * enough for the parallel row parser (over 1 MiB after the first row);
+ * `tail` goes after the matrix. Values are remembered in `want`. */
+static char *big_body(size_t rows, size_t dim, const char *tail, float *want, size_t *len)
+{
+    size_t cap = 64 + rows * dim * 32 + strlen(tail), at = 0;
+    char *body = malloc(cap);
+    vdb_rng rng;
+    assert_non_null(body);
+    vdb_rng_seed(&rng, 11);
+    at += (size_t)sprintf(body, "{\"vectors\": [");
+    for (size_t r = 0; r < rows; r++) {
+        at += (size_t)sprintf(body + at, "%s[", r ? (r % 3 ? ", " : ",\n ") : "");
+        for (size_t c = 0; c < dim; c++) {
+            float v = (float)(vdb_rng_uniform(&rng) * 4 - 2);
+            if (c % 97 == 5)
+                v *= 1e-6f; /* exponent forms too */
+            if (c)
+                body[at++] = ',';
+            size_t start = at;
+            at += (size_t)sprintf(body + at, "%.17g", (double)v);
+            want[r * dim + c] = strtof(body + start, NULL);
+        }
+        body[at++] = ']';
+    }
+    at += (size_t)sprintf(body + at, "]%s", tail);
+    *len = at;
+    return body;
+}
+
+/* The parallel row parser (floatparse.c parse_rest_parallel): every value
+ * and the rest of the body as the serial parser gives them, with text
+ * after the matrix that looks like row boundaries ("], [") so that cuts
+ * land past the matrix; max_rows still counted; and a malformed, ragged,
+ * non-finite or oversized row anywhere in the middle gives the serial
+ * parser's error, naming the same row (the bytes are re-parsed serially). */
+static void test_parallel_rows(void **state)
+{
+    enum { ROWS = 700, DIM = 384 };
+    vdb_floatmatrix m;
+    vdb_error err;
+    size_t len;
+    float *want = malloc(sizeof(float) * ROWS * DIM);
+    (void)state;
+    char tail[200000];
+    strcpy(tail, ", \"note\": \"");
+    for (size_t at = strlen(tail); at < sizeof(tail) - 16; at += 8)
+        memcpy(tail + at, "], [1, ", 8);
+    strcpy(tail + sizeof(tail) - 16, "\", \"k\": 3}");
+    char *body = big_body(ROWS, DIM, tail, want, &len);
+    assert_true(len > (3u << 20));
+    assert_int_equal(vdb_floatparse_member(body, len, "vectors", 1, 100000, 8192, &m, &err),
+                     VDB_OK);
+    assert_int_equal(m.rows, ROWS);
+    assert_int_equal(m.dim, DIM);
+    assert_memory_equal(m.data, want, sizeof(float) * ROWS * DIM);
+    assert_non_null(strstr(m.rest, "{\"vectors\": null, \"note\": \"], [1, "));
+    assert_int_equal(m.rest_len, strlen(m.rest));
+    vdb_floatmatrix_free(&m);
+    assert_int_equal(vdb_floatparse_member(body, len, "vectors", 1, ROWS - 1, 8192, &m, &err),
+                     VDB_EINVAL);
+    assert_non_null(strstr(err.msg, "more than 699 rows"));
+
+    /* One row in the middle spoiled in place, each way. */
+    struct {
+        const char *with;
+        int rc;
+        const char *msg;
+    } spoil[] = {
+        {"1.e5", VDB_EPARSE, "malformed JSON in vectors[517][3]"},
+        {"null", VDB_EINVAL, "vectors[517][3] is not a number"},
+        {"1e39", VDB_EINVAL, "vectors[517][3] (1e39) is not a finite float32"},
+        {"1]", VDB_EDIM, "vectors[517] has 4 components, expected 384"},
+        {"1,]", VDB_EPARSE, "malformed JSON in vectors[517][4]"},
+        {"1 2", VDB_EPARSE, "malformed JSON in vectors[517]"},
+        {"1]]", VDB_EDIM, "vectors[517] has 4 components, expected 384"},
+    };
+    char *row = body;
+    for (int r = -1; r <= 517; r++) /* the matrix's own "[" first */
+        row = strchr(row + 1, '[');
+    char *num = row;
+    for (int c = 0; c < 3; c++)
+        num = strchr(num, ',') + 1;
+    size_t numlen = strcspn(num, ",]");
+    for (size_t i = 0; i < sizeof(spoil) / sizeof(spoil[0]); i++) {
+        char *copy = malloc(len + 1);
+        memcpy(copy, body, len + 1);
+        char *at = copy + (num - body);
+        memset(at, ' ', numlen);
+        memcpy(at, spoil[i].with, strlen(spoil[i].with));
+        vdb_error_clear(&err);
+        assert_int_equal(vdb_floatparse_member(copy, len, "vectors", 1, 100000, 8192, &m, &err),
+                         spoil[i].rc);
+        if (strcmp(err.msg, spoil[i].msg) != 0) {
+            fprintf(stderr, "spoiled with %s: got \"%s\"\n", spoil[i].with, err.msg);
+            fail();
+        }
+        free(copy);
+    }
+    free(body);
+    free(want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_matches_strtof),
         cmocka_unit_test(test_edges),
+        cmocka_unit_test(test_power_of_two_boundaries),
         cmocka_unit_test(test_member_scan),
         cmocka_unit_test(test_hostile_and_reservation),
+        cmocka_unit_test(test_parallel_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
