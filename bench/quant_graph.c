@@ -107,11 +107,27 @@ int main(int argc, char **argv)
                 best[codes][e] = fmin(best[codes][e], now() - t);
                 recall[codes][e] = (double)found / (double)(nq * k);
             }
+    /* Memory per vector that a search keeps resident (heap bytes actually
+     * held: vdb_hnsw_memory, vdb_quant_memory): the graph, plus the float
+     * rows (float traversal) or the codes (int8 traversal; the float rows
+     * stay mapped and only the ef results are read for the re-rank). The
+     * binary codes drive exact scans only (1-bit codes cannot route the
+     * graph here), so their line is the codes alone. */
+    vdb_quant *qb = vdb_quant_build(VDB_QUANT_BINARY, &view, &err);
+    if (qb == NULL)
+        die("binary codes", &err);
+    double rows = (double)data.rows, graph = (double)vdb_hnsw_memory(h) / rows;
+    double fl = (double)dim * sizeof(float), i8 = (double)vdb_quant_memory(q8) / rows;
+    double bn = (double)vdb_quant_memory(qb) / rows;
     printf("{\"n\": %zu, \"dim\": %u, \"metric\": \"%s\", \"queries\": %zu, \"k\": %zu, "
            "\"rounds\": %d, \"build_seconds\": %.1f, \"float_bytes_per_vector\": %zu, "
-           "\"code_bytes_per_vector\": %zu,\n \"ef\": [",
+           "\"code_bytes_per_vector\": %zu,\n \"resident_bytes_per_vector\": {\"graph\": %.1f, "
+           "\"float32\": %.1f, \"int8\": %.1f, \"int8_x_float32\": %.3f, \"binary_codes\": %.1f, "
+           "\"binary_x_float32\": %.3f},\n \"ef\": [",
            data.rows, dim, argv[2], nq, k, ROUNDS, build, (size_t)dim * sizeof(float),
-           vdb_quant_row_bytes(q8));
+           vdb_quant_row_bytes(q8), graph, graph + fl, graph + i8, (graph + i8) / (graph + fl), bn,
+           bn / (graph + fl));
+    vdb_quant_free(qb);
     for (int e = 0; e < nef; e++)
         printf("%s{\"ef\": %zu, \"float_qps\": %.0f, \"float_recall\": %.4f, \"int8_qps\": %.0f, "
                "\"int8_recall\": %.4f, \"x_float\": %.2f}",

@@ -109,7 +109,10 @@ static int grow(vdb_quant *q, uint32_t need, vdb_error *err)
 {
     if (need <= q->cap)
         return VDB_OK;
-    uint32_t cap = q->cap ? q->cap : 1024;
+    /* The first sizing is exact (codes built for a whole store: doubling
+     * from 1024 held 1.31x the codes of a 100k-row store); appends after
+     * it double, so a growing store pays amortized copies. */
+    uint32_t cap = q->cap ? q->cap : (need > 1024 ? need : 1024);
     while (cap < need)
         cap = cap > UINT32_MAX / 2 ? need : cap * 2;
     size_t row = q->kind == VDB_QUANT_INT8 ? q->dim : q->words * sizeof(uint64_t), bytes;
