@@ -22,7 +22,7 @@ from conftest import ADMIN_KEY, VDB_BIN, Server
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 COMMANDS = ["serve", "keys", "bench", "create", "import", "query", "export", "count", "list",
-            "store-bench", "filter-bench", "doctor", "cluster", "recall"]
+            "store-bench", "filter-bench", "doctor", "cluster", "recall", "optimize"]
 
 
 def clean_env(**extra):
@@ -188,6 +188,10 @@ def test_list_on_missing_directory_fails(tmp_path):
     (["recall", "/tmp/s", "--kk", "3"], "unknown option '--kk'"),
     (["recall", "/tmp/s", "--target", "2"], "--target '2' is not a recall between 0 and 1"),
     (["store-bench", "--nn", "3"], "unknown option '--nn'"),
+    (["optimize", "--user", "u"], "--model is required"),
+    (["optimize", "--user", "u", "--model", "m", "--rebuild", "--repair"],
+     "at most one of --rebuild, --repair"),
+    (["optimize", "--bogus"], "unknown option '--bogus'"),
 ])
 def test_usage_errors_say_why(args, reason):
     res = vdb(*args, check=2)
