@@ -102,6 +102,12 @@ int vdb_req_body(vdb_req *req, int required, vdb_json **out);
 struct vdb_floatmatrix;
 int vdb_req_body_matrix(vdb_req *req, const char *key, int nested, size_t max_rows,
                         struct vdb_floatmatrix *matrix, vdb_json **body);
+/* The body of a request whose member `key` is a float matrix: the fast
+ * path when it applies (*have_matrix 1, the matrix in *matrix), else the
+ * JSON body (*have_matrix 0; read the matrix with vdb_req_matrix). Errors
+ * as vdb_req_body / vdb_req_body_matrix. */
+int vdb_req_body_or_matrix(vdb_req *req, const char *key, int nested, size_t max_rows,
+                           struct vdb_floatmatrix *matrix, int *have_matrix, vdb_json **body);
 /* A string field from the query string, else the body. *out NULL when
  * absent and not required. */
 int vdb_req_str(vdb_req *req, const char *name, int required, const char **out);

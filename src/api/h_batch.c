@@ -267,10 +267,9 @@ int vdb_h_batch_add(vdb_req *req)
     int streaming = 0;
     size_t chunk = 0;
     memset(&batch, 0, sizeof(batch));
-    int rc = vdb_req_body_matrix(req, "vectors", 1, req->api->config.max_batch, &fast, &body);
-    int have_fast = rc == VDB_OK;
-    if (rc == VDB_ENOTFOUND)
-        rc = vdb_req_body(req, 1, &body);
+    int have_fast;
+    int rc = vdb_req_body_or_matrix(req, "vectors", 1, req->api->config.max_batch, &fast,
+                                    &have_fast, &body);
     if (rc == VDB_OK)
         rc = vdb_req_names(req, &user_id, &model_id);
     if (rc == VDB_OK)

@@ -118,11 +118,9 @@ static int prepare_query(vdb_req *req, const char *field, query_job *job)
     uint32_t fast_dim = 0;
     int nested = strcmp(field, "query") != 0;
     memset(job, 0, sizeof(*job));
-    int rc = vdb_req_body_matrix(req, field, nested, nested ? req->api->config.max_batch : 1,
-                                 &fast, &body);
-    int have_fast = rc == VDB_OK;
-    if (rc == VDB_ENOTFOUND)
-        rc = vdb_req_body(req, 1, &body);
+    int have_fast;
+    int rc = vdb_req_body_or_matrix(req, field, nested, nested ? req->api->config.max_batch : 1,
+                                    &fast, &have_fast, &body);
     if (have_fast) {
         job->queries = fast.data;
         job->nq = fast.rows;

@@ -70,6 +70,16 @@ int vdb_req_body(vdb_req *req, int required, vdb_json **out)
     return VDB_OK;
 }
 
+int vdb_req_body_or_matrix(vdb_req *req, const char *key, int nested, size_t max_rows,
+                           vdb_floatmatrix *matrix, int *have_matrix, vdb_json **body)
+{
+    int rc = vdb_req_body_matrix(req, key, nested, max_rows, matrix, body);
+    *have_matrix = rc == VDB_OK;
+    if (rc == VDB_ENOTFOUND)
+        rc = vdb_req_body(req, 1, body);
+    return rc;
+}
+
 int vdb_req_body_matrix(vdb_req *req, const char *key, int nested, size_t max_rows,
                         vdb_floatmatrix *matrix, vdb_json **body)
 {
