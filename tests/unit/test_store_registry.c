@@ -18,7 +18,7 @@
 #include "core/log.h"
 #include "store/registry.h"
 
-static char root[512];
+TU_ROOT_FIXTURE("registry", VDB_LOG_ERROR)
 
 static double now_s(void)
 {
@@ -333,21 +333,6 @@ static void test_replace_is_one_step(void **state)
     vdb_registry_free(registry);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    tu_tmpdir(root, sizeof(root), "registry");
-    vdb_log_set_level(VDB_LOG_ERROR);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tu_rm_rf(root);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -357,5 +342,5 @@ int main(void)
         cmocka_unit_test(test_create_during_delete),
         cmocka_unit_test(test_replace_is_one_step),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_root_setup, tu_root_teardown);
 }

@@ -17,7 +17,7 @@
 #include "core/log.h"
 #include "store/wal.h"
 
-static char root[512];
+TU_ROOT_FIXTURE("wal", VDB_LOG_ERROR)
 
 typedef struct seen {
     size_t count;
@@ -399,21 +399,6 @@ static void test_rollback_waits_for_fsync(void **state)
     pthread_mutex_destroy(&r.mu);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    tu_tmpdir(root, sizeof(root), "wal");
-    vdb_log_set_level(VDB_LOG_ERROR);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tu_rm_rf(root);
-    return 0;
-}
-
 typedef struct whole {
     size_t count;
     unsigned char payload[256];
@@ -476,5 +461,5 @@ int main(void)
         cmocka_unit_test(test_rollback_waits_for_fsync),
         cmocka_unit_test(test_append_pieces),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_root_setup, tu_root_teardown);
 }
