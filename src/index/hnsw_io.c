@@ -516,9 +516,15 @@ int vdb_hnsw_file_check(const char *path, uint32_t *rows, size_t *nodes, vdb_err
     if ((size_t)got != sizeof(head) || memcmp(head, magic, 8) != 0)
         return vdb_error_set(err, VDB_ECORRUPT, "hnsw: %s is not a vdb HNSW file", path);
     /* The loader rejects a metric it does not know, so any value is safe. */
-    h = vdb_hnsw_load(path, vdb_get32le(head + 16), (vdb_metric)vdb_get32le(head + 20), err);
-    if (h == NULL)
-        return err != NULL && err->code != VDB_OK ? err->code : VDB_ECORRUPT;
+    vdb_error load_err;
+    vdb_error_clear(&load_err);
+    h = vdb_hnsw_load(path, vdb_get32le(head + 16), (vdb_metric)vdb_get32le(head + 20),
+                      &load_err);
+    if (h == NULL) {
+        if (err != NULL)
+            *err = load_err;
+        return load_err.code != VDB_OK ? load_err.code : VDB_ECORRUPT;
+    }
     if (rows != NULL)
         *rows = vdb_hnsw_rows(h);
     if (nodes != NULL)
