@@ -188,13 +188,18 @@ static vdb_store_handle *find_locked(vdb_registry *registry, const char *user_id
     return NULL;
 }
 
-/* A new entry in `state`, linked. NULL on ENOMEM (err set). */
+/* A new entry in `state`, linked. NULL (err set) on VDB_ENOMEM, or
+ * VDB_EINVAL when the store's path is too long. */
 static vdb_store_handle *entry_add_locked(vdb_registry *registry, const char *user_id,
                                           const char *model_id, entry_state state,
                                           vdb_error *err)
 {
+    char dir[PATH_MAX];
+    if (vdb_registry_store_path(dir, sizeof(dir), registry->data_dir, user_id, model_id, err) !=
+        VDB_OK)
+        return NULL;
     vdb_store_handle *entry = vdb_calloc(1, sizeof(*entry));
-    if (entry == NULL || (entry->dir = vdb_registry_store_path(registry->data_dir, user_id, model_id)) == NULL) {
+    if (entry == NULL || (entry->dir = vdb_strdup(dir)) == NULL) {
         vdb_free(entry);
         vdb_error_set(err, VDB_ENOMEM, "out of memory");
         return NULL;

@@ -110,7 +110,7 @@ int vdb_registry_list(vdb_registry *registry, const char *user_id, vdb_registry_
         return rc < 0 ? rc : VDB_OK;
     }
     size_t n = 0;
-    char **users = list_dirs(vdb_registry_data_dir(registry), "user_", NULL, &n, &rc);
+    char **users = list_dirs(vdb_registry_data_dir(registry), VDB_REGISTRY_USER_PREFIX, NULL, &n, &rc);
     if (rc != VDB_OK) {
         free_names(users, n);
         return vdb_error_set(err, rc, "cannot list the users: %s",

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/alloc.h"
 #include "../core/limits.h"
 #include "registry_int.h"
 
@@ -41,26 +40,29 @@ int vdb_registry_check_names(const char *user_id, const char *model_id, vdb_erro
     return rc != VDB_OK ? rc : vdb_registry_check_name("model_id", model_id, err);
 }
 
-char *vdb_registry_store_path(const char *data_dir, const char *user_id, const char *model_id)
+/* snprintf into out[cap]; VDB_EINVAL (out "") when it does not fit. */
+static int fit(int n, char *out, size_t cap, const char *user_id, vdb_error *err)
 {
-    size_t size = strlen(data_dir) + strlen(user_id) + strlen(model_id) + 16;
-    char *dir = vdb_malloc(size);
-    if (dir != NULL)
-        snprintf(dir, size, "%s/user_%s/%s", data_dir, user_id, model_id);
-    return dir;
+    if (n >= 0 && (size_t)n < cap)
+        return VDB_OK;
+    if (cap > 0)
+        out[0] = '\0';
+    return vdb_error_set(err, VDB_EINVAL, "a directory of user %s is too long a path", user_id);
+}
+
+int vdb_registry_store_path(char *out, size_t cap, const char *data_dir, const char *user_id,
+                            const char *model_id, vdb_error *err)
+{
+    return fit(snprintf(out, cap, "%s/" VDB_REGISTRY_USER_PREFIX "%s/%s", data_dir, user_id,
+                        model_id),
+               out, cap, user_id, err);
 }
 
 int vdb_registry_user_path(char *out, size_t cap, const char *data_dir, const char *user_id,
                            vdb_error *err)
 {
-    int n = snprintf(out, cap, "%s/user_%s", data_dir, user_id);
-    if (n < 0 || (size_t)n >= cap) {
-        if (cap > 0)
-            out[0] = '\0';
-        return vdb_error_set(err, VDB_EINVAL, "the directory of user %s is too long a path",
-                             user_id);
-    }
-    return VDB_OK;
+    return fit(snprintf(out, cap, "%s/" VDB_REGISTRY_USER_PREFIX "%s", data_dir, user_id), out,
+               cap, user_id, err);
 }
 
 /* Removes every occurrence of `prefix` + "/" from msg, in place. */

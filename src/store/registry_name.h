@@ -13,6 +13,9 @@
 
 typedef struct vdb_registry vdb_registry;
 
+/* What a user's directory name starts with, before the user_id. */
+#define VDB_REGISTRY_USER_PREFIX "user_"
+
 /* 1 when `name` is a valid user_id/model_id: [A-Za-z0-9_.-]{1,64}, not "."
  * or "..", so no name reaches outside the data directory. */
 int vdb_registry_name_ok(const char *name);
@@ -24,12 +27,14 @@ int vdb_registry_check_name(const char *field, const char *name, vdb_error *err)
 /* Validates both names of a store. Errors: VDB_EINVAL (as above). */
 int vdb_registry_check_names(const char *user_id, const char *model_id, vdb_error *err);
 
-/* A store's directory, <data_dir>/user_<user_id>/<model_id>, allocated
- * (vdb_free it); NULL when out of memory. Names must be valid. */
-char *vdb_registry_store_path(const char *data_dir, const char *user_id, const char *model_id);
+/* A store's directory, <data_dir>/user_<user_id>/<model_id>, into
+ * out[cap]. Names must be valid. Errors: VDB_EINVAL when it does not fit
+ * (out is then ""). */
+int vdb_registry_store_path(char *out, size_t cap, const char *data_dir, const char *user_id,
+                            const char *model_id, vdb_error *err);
 
 /* A user's directory, <data_dir>/user_<user_id>, into out[cap]. Errors:
- * VDB_EINVAL when it does not fit (nothing is written then). */
+ * VDB_EINVAL when it does not fit (out is then ""). */
 int vdb_registry_user_path(char *out, size_t cap, const char *data_dir, const char *user_id,
                            vdb_error *err);
 
