@@ -50,7 +50,8 @@ struct vdb_auth {
     size_t nkeys, cap;
 };
 
-int vdb_auth_ct_equal(const uint8_t *a, const uint8_t *b, size_t len)
+/* Constant-time equality of two byte strings of equal length. */
+static int vdb_auth_ct_equal(const uint8_t *a, const uint8_t *b, size_t len)
 {
     volatile uint8_t diff = 0;
     for (size_t i = 0; i < len; i++)

@@ -52,10 +52,6 @@ void vdb_fsx_fault_set(unsigned mask, uint64_t nth, vdb_fsx_fault kind, int fore
 /* Number of faults injected since start (tests check a fault really fired). */
 uint64_t vdb_fsx_fault_hits(void);
 
-/* Operations counted against the armed mask since the last vdb_fsx_fault_set
- * (tests use it to enumerate every crash point of an operation). */
-uint64_t vdb_fsx_op_count(void);
-
 /* open(2) with O_CLOEXEC added. Returns the fd (>= 0) or a negative code:
  * VDB_ENOTFOUND (ENOENT), VDB_EEXIST, VDB_ENOSPC, VDB_EIO. */
 int vdb_fsx_open(const char *path, int flags, int mode, vdb_error *err);

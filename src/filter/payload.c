@@ -658,11 +658,6 @@ size_t vdb_payload_index_count(const vdb_payload *payload)
     return payload->nfields;
 }
 
-const char *vdb_payload_index_path(const vdb_payload *payload, size_t i)
-{
-    return i < payload->nfields ? payload->fields[i]->path.text : NULL;
-}
-
 int vdb_payload_has_index(const vdb_payload *payload, const char *path)
 {
     return vdb_payload__field(payload, path) != NULL;

@@ -135,8 +135,6 @@ int vdb_payload_drop_index(vdb_payload *payload, const char *path, vdb_error *er
 /* ---- read accessors (shared access) -------------------------------------- */
 
 size_t vdb_payload_index_count(const vdb_payload *payload);
-/* The i-th indexed path (borrowed, valid until the index is dropped). */
-const char *vdb_payload_index_path(const vdb_payload *payload, size_t i);
 int vdb_payload_has_index(const vdb_payload *payload, const char *path);
 
 /* Live rows. */

@@ -99,15 +99,6 @@ void vdb_registry_set_limits(vdb_registry *registry, size_t max_open, unsigned q
     pthread_mutex_unlock(&registry->lock);
 }
 
-size_t vdb_registry_max_open(vdb_registry *registry)
-{
-    size_t n;
-    pthread_mutex_lock(&registry->lock);
-    n = registry->max_open;
-    pthread_mutex_unlock(&registry->lock);
-    return n;
-}
-
 static void entry_free(vdb_store_handle *entry)
 {
     if (entry == NULL)

@@ -65,7 +65,6 @@ const char *vdb_registry_data_dir(const vdb_registry *registry);
 /* Overrides the open-store cap (0 keeps it) and the quarantine time
  * (tests, tools). */
 void vdb_registry_set_limits(vdb_registry *registry, size_t max_open, unsigned quarantine_s);
-size_t vdb_registry_max_open(vdb_registry *registry);
 
 /* Looks a store up, opening it from disk when needed. Release the handle
  * with vdb_registry_release. Errors: VDB_EINVAL (bad name), VDB_ENOTFOUND

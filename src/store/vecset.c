@@ -90,7 +90,6 @@ void vdb_vecset_free(vdb_vecset *set)
 }
 
 uint32_t vdb_vecset_dim(const vdb_vecset *set) { return set->dim; }
-vdb_metric vdb_vecset_metric(const vdb_vecset *set) { return set->metric; }
 size_t vdb_vecset_count(const vdb_vecset *set) { return set->live; }
 uint32_t vdb_vecset_rows(const vdb_vecset *set) { return set->rows; }
 

@@ -32,7 +32,6 @@ vdb_vecset *vdb_vecset_new(uint32_t dim, vdb_metric metric, vdb_error *err);
 void vdb_vecset_free(vdb_vecset *set);
 
 uint32_t vdb_vecset_dim(const vdb_vecset *set);
-vdb_metric vdb_vecset_metric(const vdb_vecset *set);
 
 /* Live (not deleted) vectors. */
 size_t vdb_vecset_count(const vdb_vecset *set);
