@@ -151,7 +151,7 @@ const vdb_json *vdb_payload_meta(const vdb_payload *payload, uint32_t row);
 size_t vdb_payload_index_memory(const vdb_payload *payload);
 
 /* Checks that every index equals one rebuilt from the cached metadata.
- * 0 or VDB_ECORRUPT naming the field. Slow; for tests and `vdb check`. */
+ * 0 or VDB_ECORRUPT naming the field. Slow; for tests (no command runs it). */
 int vdb_payload_check(const vdb_payload *payload, vdb_error *err);
 
 /* The fields `filter` compares that have no index yet, each followed by a

@@ -36,6 +36,7 @@
 #include "../core/fsx.h"
 #include "../core/limits.h"
 #include "../core/log.h"
+#include "../core/rng.h"
 #include "lockfile.h"
 #include "registry_int.h"
 
@@ -585,6 +586,34 @@ int vdb_registry_delete(vdb_registry *registry, const char *user_id, const char 
     pthread_cond_broadcast(&registry->changed);
     pthread_mutex_unlock(&registry->lock);
     return rc;
+}
+
+int vdb_registry_scratch_open(vdb_registry *registry, const vdb_store_config *config,
+                              const vdb_store_options *options, vdb_store **out, char *dir,
+                              size_t cap, vdb_error *err)
+{
+    char uuid[VDB_UUID_LEN];
+    vdb_error local;
+    *out = NULL;
+    vdb_rng_uuid(uuid);
+    int n = snprintf(dir, cap, "%s/.bench-%s", registry->data_dir, uuid);
+    if (n < 0 || (size_t)n >= cap)
+        return vdb_error_set(err, VDB_EINVAL, "the data directory is too long a path");
+    vdb_error_clear(&local);
+    *out = vdb_store_create(dir, config, options, &local);
+    if (*out != NULL)
+        return VDB_OK;
+    vdb_registry_scrub(registry, local.msg);
+    if (err != NULL)
+        *err = local;
+    return local.code != VDB_OK ? local.code : VDB_EIO;
+}
+
+void vdb_registry_scratch_drop(vdb_store *store, const char *dir)
+{
+    vdb_store_close(store);
+    if (dir != NULL && dir[0] != '\0')
+        vdb_fsx_remove_tree(dir, NULL);
 }
 
 void vdb_registry_each_loaded(vdb_registry *registry, vdb_registry_loaded_fn fn, void *ctx)

@@ -107,6 +107,21 @@ void vdb_registry_release(vdb_store_handle *handle); /* NULL is a no-op */
 int vdb_registry_delete(vdb_registry *registry, const char *user_id, const char *model_id,
                         vdb_error *err);
 
+/* A scratch store for a measurement (the server's /performance/benchmark):
+ * created in the data directory as ".bench-<uuid>", a name the name rule
+ * refuses, so no request and no listing reaches it, and never registered
+ * (the open-store cap does not count it). *out is the caller's until
+ * vdb_registry_scratch_drop; `dir` (cap bytes) receives its directory for
+ * that call. Errors: VDB_EINVAL (the path does not fit), and
+ * vdb_store_create's (VDB_EIO, VDB_ENOSPC, VDB_ENOMEM, ...). */
+int vdb_registry_scratch_open(vdb_registry *registry, const vdb_store_config *config,
+                              const vdb_store_options *options, vdb_store **out, char *dir,
+                              size_t cap, vdb_error *err);
+
+/* Closes a scratch store and removes its directory (best effort: a
+ * leftover directory is invisible to requests and listings). */
+void vdb_registry_scratch_drop(vdb_store *store, const char *dir);
+
 /* Calls fn for every store open right now (no disk access), with a handle
  * it may use during the call. */
 typedef void (*vdb_registry_loaded_fn)(void *ctx, vdb_store_handle *handle);

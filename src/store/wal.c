@@ -74,7 +74,7 @@ struct vdb_wal {
     int fd;
     int read_only;
     int repair;
-    int policy;
+    vdb_wal_sync_policy policy;
     uint32_t interval_ms;
     uint32_t salt;
     pthread_mutex_t mu;
@@ -399,7 +399,7 @@ vdb_wal *vdb_wal_open(const char *path, const vdb_wal_options *options, vdb_wal_
         goto fail;
     if (size < HEADER_SIZE)
         wal->end = wal->read_only ? 0 : HEADER_SIZE;
-    if (!wal->read_only && wal->policy == 1) {
+    if (!wal->read_only && wal->policy == VDB_WAL_SYNC_INTERVAL) {
         if (pthread_create(&wal->thread, NULL, interval_main, wal) != 0) {
             rc = vdb_error_set(err, VDB_ENOMEM, "%s: cannot start the fsync thread", path);
             goto fail;
@@ -525,7 +525,7 @@ int vdb_wal_rollback(vdb_wal *wal, uint64_t lsn, vdb_error *err)
 int vdb_wal_commit(vdb_wal *wal, uint64_t lsn, vdb_error *err)
 {
     int failed;
-    if (wal->policy == 0)
+    if (wal->policy == VDB_WAL_SYNC_ALWAYS)
         return wait_durable(wal, lsn, err);
     pthread_mutex_lock(&wal->mu);
     failed = wal->failed;

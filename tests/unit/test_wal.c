@@ -43,7 +43,7 @@ static int collect(void *ctx, uint64_t lsn, int type, const void *payload, size_
 
 static vdb_wal *open_wal(const char *path, seen *s, uint64_t *dropped, vdb_error *err)
 {
-    vdb_wal_options o = {.policy = 0, .interval_ms = 0, .read_only = 0};
+    vdb_wal_options o = {.policy = VDB_WAL_SYNC_ALWAYS, .interval_ms = 0, .read_only = 0};
     memset(s, 0, sizeof(*s));
     return vdb_wal_open(path, &o, collect, s, dropped, err);
 }
@@ -250,7 +250,7 @@ static void test_group_commit(void **state)
 static void test_interval_policy(void **state)
 {
     char path[600];
-    vdb_wal_options o = {.policy = 1, .interval_ms = 10};
+    vdb_wal_options o = {.policy = VDB_WAL_SYNC_INTERVAL, .interval_ms = 10};
     seen s = {0};
     uint64_t lsn;
     vdb_wal *wal;
@@ -423,7 +423,7 @@ static int keep_payload(void *ctx, uint64_t lsn, int type, const void *payload, 
 static void test_append_pieces(void **state)
 {
     char path[600];
-    vdb_wal_options o = {.policy = 0, .interval_ms = 0, .read_only = 0};
+    vdb_wal_options o = {.policy = VDB_WAL_SYNC_ALWAYS, .interval_ms = 0, .read_only = 0};
     whole w = {0};
     uint64_t lsn;
     vdb_error err;
