@@ -498,19 +498,47 @@ static void expect_corrupt(const char *path, const unsigned char *buf, size_t le
     assert_int_equal(err.code, VDB_ECORRUPT);
 }
 
+/* A saved graph file for the tests that damage one: the graph (M 6, efC
+ * 40) of n clustered 8-d cosine rows, saved at `good`, its bytes in
+ * buf[len]; `bad` is the path for damaged copies. */
+typedef struct saved_file {
+    dataset ds;
+    vdb_hnsw *h;
+    char good[300], bad[300];
+    unsigned char *buf;
+    size_t len;
+} saved_file;
+
+static void saved_open(saved_file *f, uint32_t n, uint32_t nq, uint64_t seed, const char *tag)
+{
+    vdb_error err;
+    make_data(&f->ds, n, nq, 8, VDB_METRIC_COSINE, seed);
+    f->h = build_index(&f->ds, 6, 40);
+    snprintf(f->good, sizeof(f->good), "%s-good", temp_path(tag));
+    snprintf(f->bad, sizeof(f->bad), "%s-bad", temp_path(tag));
+    assert_int_equal(vdb_hnsw_save(f->h, f->good, &err), VDB_OK);
+    f->buf = slurp(f->good, &f->len);
+    assert_non_null(f->buf);
+}
+
+static void saved_close(saved_file *f)
+{
+    free(f->buf);
+    unlink(f->good);
+    unlink(f->bad);
+    vdb_hnsw_free(f->h);
+    free_data(&f->ds);
+}
+
 static void test_corrupt_files(void **state)
 {
     (void)state;
-    dataset ds;
-    make_data(&ds, 600, 1, 8, VDB_METRIC_COSINE, 19);
-    vdb_hnsw *h = build_index(&ds, 6, 40);
-    char good[256], bad[256];
-    snprintf(good, sizeof(good), "%s", temp_path("good"));
-    snprintf(bad, sizeof(bad), "%s", temp_path("bad"));
-    vdb_error err;
-    assert_int_equal(vdb_hnsw_save(h, good, &err), VDB_OK);
-    size_t len;
-    unsigned char *buf = slurp(good, &len);
+    saved_file file;
+    saved_open(&file, 600, 1, 19, "corrupt");
+    dataset ds = file.ds;
+    const char *bad = file.bad;
+    unsigned char *buf = file.buf;
+    size_t len = file.len;
     unsigned char *copy = malloc(len + 16);
     /* Truncations at every length class. */
     size_t cuts[] = {0, 1, 7, 8, 79, 80, 81, 600, len / 2, len - 9, len - 8, len - 5, len - 4, len - 1};
@@ -571,11 +599,7 @@ static void test_corrupt_files(void **state)
     uint32_t sum = vdb_crc32c(0, copy, len - 4);
     assert_memory_equal(&sum, buf + len - 4, 4);
     free(copy);
-    free(buf);
-    unlink(good);
-    unlink(bad);
-    vdb_hnsw_free(h);
-    free_data(&ds);
+    saved_close(&file);
 }
 
 /* Version 2's checksum covers every byte: one flipped bit in a field the
@@ -585,16 +609,13 @@ static void test_corrupt_files(void **state)
 static void test_checksum_catches_one_bit(void **state)
 {
     (void)state;
-    dataset ds;
-    make_data(&ds, 500, 1, 8, VDB_METRIC_COSINE, 29);
-    vdb_hnsw *h = build_index(&ds, 6, 40);
-    char good[256], bad[256];
-    snprintf(good, sizeof(good), "%s", temp_path("crc-good"));
-    snprintf(bad, sizeof(bad), "%s", temp_path("crc-bad"));
+    saved_file f;
+    saved_open(&f, 500, 1, 29, "crc");
+    const dataset ds = f.ds;
+    const char *bad = f.bad;
+    unsigned char *buf = f.buf;
+    size_t len = f.len;
     vdb_error err;
-    assert_int_equal(vdb_hnsw_save(h, good, &err), VDB_OK);
-    size_t len;
-    unsigned char *buf = slurp(good, &len);
     uint32_t version;
     memcpy(&version, buf + 12, 4);
     assert_int_equal(version, 2);
@@ -620,11 +641,7 @@ static void test_checksum_catches_one_bit(void **state)
     vdb_hnsw *g = vdb_hnsw_load(bad, ds.dim, ds.metric, &err);
     assert_non_null(g);
     vdb_hnsw_free(g);
-    free(buf);
-    unlink(good);
-    unlink(bad);
-    vdb_hnsw_free(h);
-    free_data(&ds);
+    saved_close(&f);
 }
 
 /* Graphs saved before version 2 (8-byte word-hash trailer) still load, give
@@ -632,16 +649,14 @@ static void test_checksum_catches_one_bit(void **state)
 static void test_loads_version_1(void **state)
 {
     (void)state;
-    dataset ds;
-    make_data(&ds, 800, 20, 8, VDB_METRIC_COSINE, 31);
-    vdb_hnsw *h = build_index(&ds, 6, 40);
-    char v2[256], v1[256];
-    snprintf(v2, sizeof(v2), "%s", temp_path("v2"));
-    snprintf(v1, sizeof(v1), "%s", temp_path("v1"));
+    saved_file f;
+    saved_open(&f, 800, 20, 31, "v1");
+    const dataset ds = f.ds;
+    const vdb_hnsw *h = f.h;
+    const char *v1 = f.bad;
+    const unsigned char *buf = f.buf;
+    size_t len = f.len;
     vdb_error err;
-    assert_int_equal(vdb_hnsw_save(h, v2, &err), VDB_OK);
-    size_t len;
-    unsigned char *buf = slurp(v2, &len);
     unsigned char *old = malloc(len + 4);
     uint32_t one = 1;
     memcpy(old, buf, len - 4);
@@ -676,11 +691,7 @@ static void test_loads_version_1(void **state)
     expect_corrupt(v1, old, len, ds.dim);
     free(again);
     free(old);
-    free(buf);
-    unlink(v1);
-    unlink(v2);
-    vdb_hnsw_free(h);
-    free_data(&ds);
+    saved_close(&f);
 }
 
 typedef struct conc_ctx {
