@@ -108,9 +108,10 @@ int vdb_registry_delete(vdb_registry *registry, const char *user_id, const char 
                         vdb_error *err);
 
 /* A scratch store for a measurement (the server's /performance/benchmark):
- * created in the data directory as ".bench-<uuid>", a name the name rule
- * refuses, so no request and no listing reaches it, and never registered
- * (the open-store cap does not count it). *out is the caller's until
+ * created at the top of the data directory as ".bench-<uuid>", beside the
+ * user_<id> directories that alone hold stores, so no request and no
+ * listing reaches it, and never registered (the open-store cap does not
+ * count it). *out is the caller's until
  * vdb_registry_scratch_drop; `dir` (cap bytes) receives its directory for
  * that call. Errors: VDB_EINVAL (the path does not fit), and
  * vdb_store_create's (VDB_EIO, VDB_ENOSPC, VDB_ENOMEM, ...). */

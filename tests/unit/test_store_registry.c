@@ -333,10 +333,66 @@ static void test_replace_is_one_step(void **state)
     vdb_registry_free(registry);
 }
 
+/* Counts listed stores whose names mention the scratch prefix. */
+static int count_scratch(void *ctx, const char *user_id, const char *model_id)
+{
+    *(int *)ctx += strstr(user_id, "bench") != NULL || strstr(model_id, "bench") != NULL;
+    return 0;
+}
+
+/* The directory layout is spelled in one place (registry_name.c): paths
+ * that fit are exact, one that does not is refused, never cut short (a
+ * truncated store path could name another store's directory). A scratch
+ * store lives under a name no request can reach and is gone after drop. */
+static void test_paths_and_scratch(void **state)
+{
+    (void)state;
+    char out[64], tiny[24];
+    vdb_error err;
+    assert_int_equal(vdb_registry_store_path(out, sizeof(out), "/d", "u1", "m1", &err), VDB_OK);
+    assert_string_equal(out, "/d/user_u1/m1");
+    assert_int_equal(vdb_registry_user_path(out, sizeof(out), "/d", "u1", &err), VDB_OK);
+    assert_string_equal(out, "/d/user_u1");
+    assert_int_equal(vdb_registry_store_path(tiny, sizeof(tiny), "/data", "user", "model-long",
+                                             &err),
+                     VDB_EINVAL);
+    assert_string_equal(tiny, "");
+    assert_int_equal(vdb_registry_user_path(tiny, 8, "/data", "user", &err), VDB_EINVAL);
+    assert_false(vdb_registry_name_ok("a/b"));
+
+    char dir[1024];
+    vdb_store *scratch = NULL;
+    vdb_store_config config;
+    vdb_store_config_default(&config);
+    config.dim = 4;
+    vdb_registry *registry = vdb_registry_new(root, NULL, &err);
+    assert_non_null(registry);
+    assert_int_equal(vdb_registry_scratch_open(registry, &config, NULL, &scratch, dir,
+                                               sizeof(dir), &err),
+                     VDB_OK);
+    assert_non_null(scratch);
+    assert_int_equal(tu_file_size(dir) >= 0, 1);
+    /* Beside the user_<id> directories, not in one: no (user, model) pair
+     * names it. */
+    assert_int_equal(strncmp(dir, root, strlen(root)), 0);
+    assert_null(strchr(dir + strlen(root) + 1, '/'));
+    assert_int_equal(strncmp(dir + strlen(root) + 1, "user_", 5) != 0, 1);
+    int seen = 0;
+    assert_int_equal(vdb_registry_list(registry, NULL, count_scratch, &seen, &err), VDB_OK);
+    assert_int_equal(seen, 0);
+    vdb_registry_scratch_drop(scratch, dir);
+    assert_int_equal(tu_file_size(dir), -1);
+    assert_int_equal(vdb_registry_scratch_open(registry, &config, NULL, &scratch, dir, 8, &err),
+                     VDB_EINVAL);
+    assert_null(scratch);
+    vdb_registry_free(registry);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lru_cap),
+        cmocka_unit_test(test_paths_and_scratch),
         cmocka_unit_test(test_quarantine),
         cmocka_unit_test(test_slow_open_blocks_only_itself),
         cmocka_unit_test(test_create_during_delete),
