@@ -127,10 +127,13 @@ double vdb_calib_curve_lcb(const vdb_calib_curve *curve, uint32_t i, double *mea
 
 int vdb_calib_pick(const vdb_calib_curve *curve, double target)
 {
-    for (uint32_t i = 0; i < curve->measured; i++)
-        if (vdb_calib_curve_lcb(curve, i, NULL) >= target)
-            return (int)i;
-    return -1;
+    int pick = -1;
+    for (uint32_t i = curve->measured; i-- > 0;) {
+        if (vdb_calib_curve_lcb(curve, i, NULL) < target)
+            break;
+        pick = (int)i;
+    }
+    return pick;
 }
 
 /* Reservoir slots for this dimension: CALIB_RESERVOIR, fewer for wide

@@ -181,8 +181,13 @@ int vdb_calib_k_band(size_t k);
  * recall. 0 when nothing was measured. */
 double vdb_calib_curve_lcb(const vdb_calib_curve *curve, uint32_t i, double *mean);
 
-/* Smallest measured ladder index of `curve` whose lower bound reaches
- * `target`; -1 when none. */
+/* The ladder index the planner takes for `target`, -1 when none: the
+ * entries are tested from the largest measured ef down, and the pick is
+ * the smallest one reached before the first whose bound misses the target
+ * (a fixed-sequence test: since recall grows with ef, the error rate of
+ * the claim stays at the bound's 5% however many efs were measured; taking
+ * the smallest passing ef anywhere would let one lucky low ef below a
+ * failing one through, a multiple-look error of up to 5% per entry). */
 int vdb_calib_pick(const vdb_calib_curve *curve, double target);
 
 #endif

@@ -564,9 +564,38 @@ static void test_quant_auto(void **s)
     free(centres);
 }
 
+/* The ef pick is a fixed-sequence test from the top of the ladder: a low
+ * ef that passes below one that misses (noise, or a lucky sample) is not
+ * taken; the smallest ef of the passing run at the top is. */
+static void test_pick_fixed_sequence(void **s)
+{
+    vdb_calib_curve c;
+    (void)s;
+    memset(&c, 0, sizeof(c));
+    c.classes = 1u << VDB_CALIB_NEAR;
+    c.measured = 4;
+    /* 500 probe queries each: all hits bound ~0.9946, none 0. */
+    const uint64_t hits[4] = {5000, 0, 5000, 5000};
+    for (int e = 0; e < 4; e++) {
+        c.hits[VDB_CALIB_NEAR][e] = hits[e];
+        c.total[VDB_CALIB_NEAR][e] = 5000;
+        c.probes[VDB_CALIB_NEAR][e] = 500;
+        c.ns[e] = 1000.0 * (e + 1);
+    }
+    assert_int_equal(vdb_calib_pick(&c, 0.99), 2); /* not 0: entry 1 misses */
+    c.hits[VDB_CALIB_NEAR][1] = 5000;
+    assert_int_equal(vdb_calib_pick(&c, 0.99), 0);
+    c.hits[VDB_CALIB_NEAR][3] = 4000; /* the top misses: nothing is claimed */
+    assert_int_equal(vdb_calib_pick(&c, 0.99), -1);
+    assert_int_equal(vdb_calib_pick(&c, 0.70), 0);
+    c.measured = 0;
+    assert_int_equal(vdb_calib_pick(&c, 0.5), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pick_fixed_sequence),
         cmocka_unit_test(test_tiny),
         cmocka_unit_test(test_uniform_64),
         cmocka_unit_test(test_uniform_256),
