@@ -12,6 +12,8 @@
  * threshold (10,000 rows) so the graph path is exercised within a bounded
  * runtime on a 2-core CI machine. */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -501,6 +503,33 @@ static void expect_effective(vdb_store *store, const char *want)
     vdb_json_decref(j);
 }
 
+/* A writer beside a calibration: a row every 50 ms until told to stop. */
+typedef struct side_writer {
+    vdb_store *store;
+    uint32_t dim;
+    const float *centres;
+    _Atomic int stop;
+    size_t rows;
+} side_writer;
+
+static void *side_write(void *arg)
+{
+    side_writer *w = arg;
+    vdb_rng rng;
+    float *v = malloc((size_t)w->dim * sizeof(float));
+    vdb_rng_seed(&rng, 31337);
+    /* At most 10% of the rows: under the growth that makes it stale. */
+    while (v != NULL && !atomic_load(&w->stop) && w->rows < ROWS / 10) {
+        gen(FAM_CLUSTERED, &rng, w->dim, v, w->centres);
+        if (vdb_store_add(w->store, 1, v, NULL, NULL, NULL, NULL) != VDB_OK)
+            break;
+        w->rows++;
+        usleep(50000); /* spread over the whole calibration, trial included */
+    }
+    free(v);
+    return NULL;
+}
+
 /* quantization auto, the default: the first calibration measures the float
  * path, then the int8 path on trial codes, and keeps the codes only when
  * their plan at the target costs under 0.9x the float plan's; the queries
@@ -552,9 +581,24 @@ static void test_quant_auto(void **s)
     assert_int_equal(vdb_store_codes_auto_kind(store), -1);
     expect_effective(store, "undecided");
     assert_int_equal(vdb_store_calib_due(store), 1);
+    /* This time a writer adds rows while the trial codes are built and
+     * measured (they must follow every row: kept codes cover the store). */
+    side_writer w = {.store = store, .dim = dim, .centres = centres};
+    pthread_t writer;
+    assert_int_equal(pthread_create(&writer, NULL, side_write, &w), 0);
     assert_int_equal(vdb_store_optimize(store, NULL, NULL), VDB_OK);
+    atomic_store(&w.stop, 1);
+    pthread_join(writer, NULL);
+    printf("  auto: %zu rows written during the second trial\n", w.rows);
+    assert_true(w.rows > 0);
     int kind2 = vdb_store_codes_auto_kind(store);
     assert_true(kind2 == VDB_QUANT_NONE || kind2 == VDB_QUANT_INT8);
+    {
+        vdb_json *j = vdb_store_codes_json(store);
+        long long coded = vdb_json_int_value(vdb_json_object_get(j, "rows"));
+        vdb_json_decref(j);
+        assert_int_equal(coded, kind2 == VDB_QUANT_INT8 ? (long long)(ROWS + w.rows) : 0);
+    }
     r = held_out_recall(store, queries, RECALL_QUERIES, dim, NULL, 0, &short_answers);
     assert_true(r >= VDB_DEFAULT_TARGET_RECALL - TOLERANCE);
     assert_int_equal(short_answers, 0);
