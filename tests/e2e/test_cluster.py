@@ -396,6 +396,28 @@ def test_aggregated_admin_routes(cluster):
     assert mon.status_code == 200 and mon.json()["total_stores"] == doc["total"]
     summary = c.get("/monitoring/metrics/summary").json()
     assert sorted(summary["nodes"]) == list(NODES)
+    health = requests.get(cluster.url + "/monitoring/health", timeout=10)  # public, no key
+    assert health.status_code == 200 and health.headers["X-Vdb-Node"] == "aggregate", health.text
+    assert health.json()["status"] == "healthy" and sorted(health.json()["nodes"]) == list(NODES)
+    # Prometheus text: one exposition, each family's TYPE once, every sample
+    # labelled with its node, and the per-node counts add up.
+    prom = c.get("/monitoring/metrics")
+    assert prom.status_code == 200 and prom.headers["Content-Type"].startswith("text/plain")
+    lines = prom.text.splitlines()
+    types = [line.split()[2] for line in lines if line.startswith("# TYPE ")]
+    assert types and len(types) == len(set(types)), types
+    samples = [line for line in lines if line and not line.startswith("#")]
+    assert samples and all('{node="node' in line.split()[0] for line in samples), samples[:5]
+    for n in NODES:
+        text = requests.get(cluster.node_url(n) + "/monitoring/metrics",
+                            headers={"X-API-Key": conftest.ADMIN_KEY}, timeout=10).text
+        names = {line.split("{")[0].split()[0] for line in text.splitlines()
+                 if line and not line.startswith("#")}
+        merged = {line.split("{")[0] for line in samples if f'{{node="{n}"' in line}
+        # (http_requests_total gains series from this very scrape.)
+        assert names - {"http_requests_total"} <= merged, (n, names - merged)
+    js = c.get("/monitoring/metrics", params={"format": "json"})
+    assert js.status_code == 200 and sorted(js.json()["nodes"]) == list(NODES)
     # With a tenant, list_stores is that tenant's node's answer.
     one = c.get("/admin/list_stores", params={"user_id": "agg_3"})
     assert one.headers["X-Vdb-Node"] == "node3" and one.json()["total"] == 1
@@ -759,6 +781,11 @@ def test_dead_node_fails_only_its_tenants(cluster):
     assert {s["node"] for s in doc["stores"]} <= {"node1", "node2"}
     stats = admin(cluster).get("/admin/stats")
     assert stats.status_code == 200 and stats.headers["X-Vdb-Unavailable"] == "node3"
+    health = requests.get(cluster.url + "/monitoring/health", timeout=10).json()
+    assert health["status"] == "degraded" and health["partial"] is True
+    prom = admin(cluster).get("/monitoring/metrics")
+    assert prom.status_code == 200 and prom.headers["X-Vdb-Unavailable"] == "node3"
+    assert 'node="node1"' in prom.text and 'node="node3"' not in prom.text
     st = cluster.vdb("cluster", "status", "--dir", cluster.dir, "--json")
     assert st.returncode == 1
     health = {n["node"]: n["health"] for n in json.loads(st.stdout)["nodes"]}
