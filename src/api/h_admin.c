@@ -51,10 +51,10 @@ static int parse_quantization(vdb_req *req, int *out)
     int rc = vdb_req_str(req, "quantization", 0, &name);
     if (rc != VDB_OK || name == NULL)
         return rc;
-    int kind = vdb_quant_kind_parse(name);
+    int kind = vdb_store_quant_parse(name);
     if (kind < 0)
         return vdb_error_set(&req->err, VDB_EINVAL,
-                             "quantization must be none, int8 or binary, not '%s'", name);
+                             "quantization must be auto, none, int8 or binary, not '%s'", name);
     *out = kind;
     return VDB_OK;
 }
@@ -141,7 +141,7 @@ int vdb_h_admin_create_store(vdb_req *req)
     vdb_set(cfg, "ef_search", vdb_json_int(config.hnsw_ef_search));
     vdb_set(cfg, "target_recall", vdb_json_real(config.target_recall));
     vdb_set(cfg, "quantization",
-            vdb_json_string(vdb_quant_kind_name((vdb_quant_kind)config.quantization)));
+            vdb_json_string(vdb_store_quant_name(config.quantization)));
     vdb_set(data, "config", cfg);
     vdb_set(out, "status", vdb_json_string("success"));
     vdb_set(out, "user_id", vdb_json_string(user_id));
@@ -207,7 +207,7 @@ int vdb_h_admin_set_quantization(vdb_req *req)
     if (rc == VDB_OK)
         rc = parse_quantization(req, &kind);
     if (rc == VDB_OK && kind < 0)
-        rc = vdb_error_set(&req->err, VDB_EINVAL, "quantization is required (none, int8, binary)");
+        rc = vdb_error_set(&req->err, VDB_EINVAL, "quantization is required (auto, none, int8, binary)");
     if (rc == VDB_OK)
         rc = vdb_req_store(req, &handle);
     if (rc != VDB_OK)
