@@ -153,9 +153,13 @@ test: check-arch all headers test-unit test-store-py test-neon test-e2e
 # files or folders, no call circles, the allocator and I/O funnels, a README
 # per folder, and a current drawing; plus the checker's own test (each rule
 # fires on a tree built to break it). arch-doc redraws the drawing.
+# hdr_check: every public int function's header comment names its error
+# codes or says it never fails (docs/style.md "Headers"), plus its own test.
 check-arch:
 	$(PYTHON) scripts/arch_check.py
 	$(PYTHON) tests/arch/test_arch_check.py
+	$(PYTHON) scripts/hdr_check.py
+	$(PYTHON) tests/arch/test_hdr_check.py
 
 arch-doc:
 	$(PYTHON) scripts/arch_check.py --write

@@ -35,7 +35,7 @@ static int vdb_cli_target_flag(vdb_cli_target *t, int argc, char **argv, int *i)
     return 1;
 }
 
-int vdb_cli_common(vdb_cli_target *t, const char *usage, int argc, char **argv, int *i)
+vdb_cli_step vdb_cli_common(vdb_cli_target *t, const char *usage, int argc, char **argv, int *i)
 {
     int took;
     if (vdb_cli_is_help(argv[*i])) {

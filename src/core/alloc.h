@@ -51,7 +51,8 @@ char *vdb_strndup(const char *s, size_t n);
 #define VDB_HUGE_ALLOC_MIN ((size_t)4 << 20)
 void vdb_advise_huge(void *p, size_t len);
 
-/* Overflow-checked a*b; returns 0 and writes *out on success, -1 on overflow. */
+/* Overflow-checked a*b; returns 0 and writes *out on success, -1 on overflow
+ * (no error code: callers name their own, usually VDB_EINVAL or VDB_ENOMEM). */
 static inline int vdb_mul_size(size_t a, size_t b, size_t *out)
 {
     if (b != 0 && a > SIZE_MAX / b)

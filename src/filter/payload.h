@@ -103,7 +103,8 @@ void vdb_payload_free(vdb_payload *payload); /* NULL is a no-op */
 int vdb_payload_set(vdb_payload *payload, uint32_t row, const char *meta_json, vdb_error *err);
 
 /* Same with parsed metadata (borrowed; a reference is kept, so the caller
- * must not modify it afterwards). NULL = no metadata. */
+ * must not modify it afterwards). NULL = no metadata. Errors: VDB_ERANGE
+ * (row out of range), VDB_EINVAL (not an object), VDB_ENOMEM. */
 int vdb_payload_set_json(vdb_payload *payload, uint32_t row, vdb_json *meta, vdb_error *err);
 
 /* Row `row` is deleted: it leaves every index and its metadata is dropped.
@@ -125,7 +126,8 @@ int vdb_payload_create_index(vdb_payload *payload, const char *path, vdb_error *
 /* Indexes every field the filter compares (a store may call this, under
  * its write lock, after a query whose plan->rows_scanned was large, to
  * index fields on first use). Already indexed fields are kept. Errors: as
- * vdb_payload_create_index; fields indexed before an error stay indexed. */
+ * vdb_payload_create_index (VDB_EINVAL, VDB_ERANGE, VDB_ENOMEM); fields
+ * indexed before an error stay indexed. */
 int vdb_payload_index_filter_fields(vdb_payload *payload, const vdb_filter *filter,
                                     vdb_error *err);
 
@@ -135,10 +137,12 @@ int vdb_payload_drop_index(vdb_payload *payload, const char *path, vdb_error *er
 /* ---- read accessors (shared access) -------------------------------------- */
 
 size_t vdb_payload_index_count(const vdb_payload *payload);
+/* 1 when `path` has an index, else 0; never fails. */
 int vdb_payload_has_index(const vdb_payload *payload, const char *path);
 
 /* Live rows. */
 size_t vdb_payload_live(const vdb_payload *payload);
+/* 1 when `row` is live, else 0; never fails. */
 int vdb_payload_is_live(const vdb_payload *payload, uint32_t row);
 
 /* The cached metadata of a live row (borrowed, valid until the row changes)
@@ -214,7 +218,8 @@ const vdb_plan *vdb_selection_plan(const vdb_selection *selection);
 const uint32_t *vdb_selection_ids(const vdb_selection *selection, size_t *count);
 
 /* The accept hook (signature of index.h's vdb_accept_fn): ctx is the
- * selection; nonzero when the row is live and matches. Thread-safe; usable
+ * selection; nonzero when the row is live and matches, else 0; never fails.
+ * Thread-safe; usable
  * for every plan kind (for VDB_PLAN_ALL it accepts live rows). */
 int vdb_selection_accept(void *ctx, uint32_t row);
 

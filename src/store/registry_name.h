@@ -17,7 +17,8 @@ typedef struct vdb_registry vdb_registry;
 #define VDB_REGISTRY_USER_PREFIX "user_"
 
 /* 1 when `name` is a valid user_id/model_id: [A-Za-z0-9_.-]{1,64}, not "."
- * or "..", so no name reaches outside the data directory. */
+ * or "..", so no name reaches outside the data directory; else 0. Never
+ * fails. */
 int vdb_registry_name_ok(const char *name);
 
 /* Validates a name. Errors: VDB_EINVAL naming `field` (missing or not
