@@ -250,12 +250,12 @@ static int vectors_intact(doctor *d, const char *dir, const char *user, const ch
 {
     char path[4400];
     vdb_error err;
-    vdb_vecfile *file;
+    vdb_vecfile *file = NULL;
     int rc;
     snprintf(path, sizeof(path), "%s/vectors.npz", dir);
     vdb_error_clear(&err);
-    if ((file = vdb_vecfile_open(path, &err)) == NULL)
-        rc = err.code == VDB_ENOTFOUND ? VDB_OK : err.code; /* no snapshot yet: only the WAL */
+    if ((rc = vdb_vecfile_open(path, &file, &err)) != VDB_OK)
+        rc = rc == VDB_ENOTFOUND ? VDB_OK : rc; /* no snapshot yet: only the WAL */
     else
         rc = vdb_vecfile_verify(file, &err);
     vdb_vecfile_close(file);

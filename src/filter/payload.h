@@ -203,8 +203,14 @@ typedef struct vdb_plan {
 typedef struct vdb_selection vdb_selection;
 
 /* Evaluates `filter` (borrowed; NULL = none) against the indexes and plans
- * the query. Caller frees with vdb_selection_free, before the payload or the
- * filter changes. Errors: VDB_EINVAL (k == 0), VDB_ENOMEM. */
+ * the query into *out (written only on success). Caller frees it with
+ * vdb_selection_free, before the payload or the filter changes. Errors:
+ * VDB_EINVAL (k == 0), VDB_ENOMEM. */
+int vdb_payload_selection_new(const vdb_payload *payload, const vdb_filter *filter,
+                              const vdb_plan_input *input, vdb_selection **out, vdb_error *err);
+/* The same, returning the selection, or NULL with *err set (the code only
+ * through err). Kept for the query path (store/query.c) until it moves to
+ * vdb_payload_selection_new; new callers use that. */
 vdb_selection *vdb_payload_select(const vdb_payload *payload, const vdb_filter *filter,
                                   const vdb_plan_input *input, vdb_error *err);
 void vdb_selection_free(vdb_selection *selection); /* NULL is a no-op */

@@ -40,10 +40,12 @@ int vdb_vecfile_write(const char *path, uint32_t dim, size_t rows, vdb_vecfile_r
 
 typedef struct vdb_vecfile vdb_vecfile;
 
-/* Opens and validates the ZIP directory and .npy headers. Errors:
+/* Opens and validates the ZIP directory and .npy headers into *out (written
+ * only on success; close it with vdb_vecfile_close). The code comes back
+ * as the result, so a caller that passes no `err` still learns it. Errors:
  * VDB_ENOTFOUND, VDB_ECORRUPT (names the file and what is wrong), VDB_EIO,
- * VDB_ENOMEM. */
-vdb_vecfile *vdb_vecfile_open(const char *path, vdb_error *err);
+ * VDB_EBUSY (out of descriptors), VDB_ENOMEM. */
+int vdb_vecfile_open(const char *path, vdb_vecfile **out, vdb_error *err);
 void vdb_vecfile_close(vdb_vecfile *file); /* unmaps too; NULL is a no-op */
 
 /* As vdb_vecfile_open, over `len` bytes in memory (an upload): an .npz as
