@@ -539,7 +539,8 @@ static void test_large_record_sliced(void **state)
     file = tu_slurp(path, &flen);
     assert_non_null(file);
     assert_int_equal(flen, 16 + 24 + 5 + 24 + big);
-    memset(file + 16 + 24 + 5, 0, 24);
+    size_t header_at = flen - big - 24; /* from flen: a constant offset trips -Warray-bounds */
+    memset(file + header_at, 0, 24);
     assert_int_equal(tu_spit(path, file, flen), 0);
     free(file);
     memset(&b, 0, sizeof(b));
