@@ -35,10 +35,6 @@ vdb_zipio *vdb_zipio_open_buffer(const void *data, size_t len, const vdb_zip_lim
                                  vdb_error *err);
 void vdb_zipio_close(vdb_zipio *zip); /* NULL is a no-op */
 
-/* Members and their names (borrowed, valid until close); the ZIP fuzzer
- * walks every member with them. */
-size_t vdb_zipio_count(const vdb_zipio *zip);
-const char *vdb_zipio_name(const vdb_zipio *zip, size_t index);
 /* 1 when a member of that exact name exists. */
 int vdb_zipio_has(const vdb_zipio *zip, const char *name);
 

@@ -16,11 +16,6 @@ typedef struct vdb_cli_target {
     char resolved[4096];
 } vdb_cli_target;
 
-/* Consumes --data-dir/--user/--model at argv[*i] (advancing *i); returns 1
- * when it took the flag, 0 when the flag is not one of them, -1 when the
- * value is missing. */
-int vdb_cli_target_flag(vdb_cli_target *t, int argc, char **argv, int *i);
-
 /* What vdb_cli_common did with argv[*i]. */
 enum { VDB_CLI_OWN = 0, VDB_CLI_TOOK = 1, VDB_CLI_HELP = 2, VDB_CLI_BAD = 3 };
 

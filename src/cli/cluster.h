@@ -62,12 +62,6 @@ int vdb_cluster_json(const vdb_cluster *c, const vdb_cluster_node *node, const c
                      const char *target, const char *json_body, int *status, vdb_json **out,
                      vdb_error *err);
 
-/* Sends one command to HAProxy's runtime API; *answer (optional, caller
- * frees with vdb_free) gets the text. Errors: VDB_EINVAL (no socket
- * known), VDB_EIO (connect/send/receive), VDB_EBUSY (HAProxy answered an
- * error; the text is in err). */
-int vdb_cluster_runtime(const vdb_cluster *c, const char *command, char **answer, vdb_error *err);
-
 /* The node the placement map names for user_id: *node gets the name, ""
  * when the map does not have it (read from the map FILE, which
  * vdb_cluster_place keeps equal to the live map). */

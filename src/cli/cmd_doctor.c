@@ -278,7 +278,11 @@ static int check_store(void *ctx, const char *user, const char *model)
     size_t nodes = 0;
     int index_ok = 1;
     vdb_error err;
-    snprintf(dir, sizeof(dir), "%s/user_%s/%s", d->data_dir, user, model);
+    vdb_error_clear(&err);
+    if (vdb_registry_store_path(dir, sizeof(dir), d->data_dir, user, model, &err) != VDB_OK) {
+        problem(d, "use a shorter data directory path", "store %s/%s: %s", user, model, err.msg);
+        return 0;
+    }
     if (lock_held(d, dir, user, model))
         return 0;
     if (vectors_intact(d, dir, user, model) != 0)

@@ -1,4 +1,6 @@
-/* Heap allocation wrappers: every vdb heap allocation goes through here.
+/* Heap allocation wrappers: every vdb heap allocation goes through here
+ * (jansson's too, via json_set_alloc_funcs in core/json.c; CRoaring's do not:
+ * Debian 12's 0.2.66 has no allocator hook, see docs/architecture.md).
  *
  * One choke point gives an allocation counter for metrics and deterministic
  * failure injection for tests (fail the Nth allocation, once or forever), the

@@ -38,7 +38,6 @@ void vdb_fsx_fault_set(unsigned mask, uint64_t nth, vdb_fsx_fault kind, int fore
 }
 
 uint64_t vdb_fsx_fault_hits(void) { return atomic_load(&fault_hits); }
-uint64_t vdb_fsx_op_count(void) { return atomic_load(&fault_seen); }
 
 /* Returns the fault kind to inject for this operation, or 0. */
 static int fault_check(unsigned op)

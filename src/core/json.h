@@ -76,7 +76,6 @@ int vdb_json_object_set_new(vdb_json *object, const char *key, vdb_json *value);
 int vdb_json_array_append_new(vdb_json *array, vdb_json *value);
 /* Borrows `value` (adds a reference). */
 int vdb_json_object_set(vdb_json *object, const char *key, vdb_json *value);
-int vdb_json_object_del(vdb_json *object, const char *key);
 
 vdb_json *vdb_json_deep_copy(const vdb_json *node);
 

@@ -135,8 +135,6 @@ int vdb_payload_drop_index(vdb_payload *payload, const char *path, vdb_error *er
 /* ---- read accessors (shared access) -------------------------------------- */
 
 size_t vdb_payload_index_count(const vdb_payload *payload);
-/* The i-th indexed path (borrowed, valid until the index is dropped). */
-const char *vdb_payload_index_path(const vdb_payload *payload, size_t i);
 int vdb_payload_has_index(const vdb_payload *payload, const char *path);
 
 /* Live rows. */
@@ -153,7 +151,7 @@ const vdb_json *vdb_payload_meta(const vdb_payload *payload, uint32_t row);
 size_t vdb_payload_index_memory(const vdb_payload *payload);
 
 /* Checks that every index equals one rebuilt from the cached metadata.
- * 0 or VDB_ECORRUPT naming the field. Slow; for tests and `vdb check`. */
+ * 0 or VDB_ECORRUPT naming the field. Slow; for tests (no command runs it). */
 int vdb_payload_check(const vdb_payload *payload, vdb_error *err);
 
 /* The fields `filter` compares that have no index yet, each followed by a

@@ -45,7 +45,8 @@
 #define LOAD_CHUNK 4096
 #define VERIFY_LIMIT (256ull << 20)
 
-const char *vdb_snapshot_index_name(vdb_index_kind kind)
+/* The manifest's name of an index kind. */
+static const char *vdb_snapshot_index_name(vdb_index_kind kind)
 {
     switch (kind) {
     case VDB_INDEX_FLAT:

@@ -74,7 +74,4 @@ int vdb_snapshot_read_manifest(const char *dir, vdb_snapshot_info *info, vdb_err
  * what is wrong or missing), VDB_EIO, VDB_ENOMEM. */
 vdb_vecset *vdb_snapshot_load(const char *dir, const vdb_snapshot_info *info, vdb_error *err);
 
-/* Metric <-> manifest names, index kinds <-> names. */
-const char *vdb_snapshot_index_name(vdb_index_kind kind);
-
 #endif

@@ -74,7 +74,7 @@ struct vdb_wal {
     int fd;
     int read_only;
     int repair;
-    int policy;
+    vdb_wal_sync_policy policy;
     uint32_t interval_ms;
     uint32_t salt;
     pthread_mutex_t mu;
@@ -390,7 +390,7 @@ vdb_wal *vdb_wal_open(const char *path, const vdb_wal_options *options, vdb_wal_
         goto fail;
     if (size < HEADER_SIZE)
         wal->end = wal->read_only ? 0 : HEADER_SIZE;
-    if (!wal->read_only && wal->policy == 1) {
+    if (!wal->read_only && wal->policy == VDB_WAL_SYNC_INTERVAL) {
         if (pthread_create(&wal->thread, NULL, interval_main, wal) != 0) {
             rc = vdb_error_set(err, VDB_ENOMEM, "%s: cannot start the fsync thread", path);
             goto fail;
@@ -455,7 +455,8 @@ static int write_payload(vdb_wal *wal, const vdb_wal_piece *pieces, size_t count
             p += n;
             left -= n;
             off += n;
-            if (wal->policy == 0 && len >= SLICED_FROM && off - started >= WRITEBACK_BYTES) {
+            if (wal->policy == VDB_WAL_SYNC_ALWAYS && len >= SLICED_FROM &&
+                off - started >= WRITEBACK_BYTES) {
                 vdb_fsx_writeback_start(wal->fd, started, off - started);
                 started = off;
             }
@@ -553,7 +554,7 @@ int vdb_wal_rollback(vdb_wal *wal, uint64_t lsn, vdb_error *err)
 int vdb_wal_commit(vdb_wal *wal, uint64_t lsn, vdb_error *err)
 {
     int failed;
-    if (wal->policy == 0)
+    if (wal->policy == VDB_WAL_SYNC_ALWAYS)
         return wait_durable(wal, lsn, err);
     pthread_mutex_lock(&wal->mu);
     failed = wal->failed;

@@ -19,7 +19,7 @@
 #define ROWS 300
 #define DIM 7
 
-static char root[512];
+TU_ROOT_FIXTURE("vecfile", -1)
 static float data[ROWS * DIM];
 
 static const float *row_fn(void *ctx, size_t i, float *norm)
@@ -272,20 +272,6 @@ static void test_shape_overflow(void **state)
     assert_int_equal(err.code, VDB_ECORRUPT);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    tu_tmpdir(root, sizeof(root), "vecfile");
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tu_rm_rf(root);
-    return 0;
-}
-
 /* An upload held in memory: the rows are read in place (no copy) when
  * they are float-aligned in the buffer, refused in place (NULL, the caller
  * copies) when they are not; a file-backed vecfile never lends its rows;
@@ -344,5 +330,5 @@ int main(void)
         cmocka_unit_test(test_buffer_rows_in_place),
         cmocka_unit_test(test_metadata_jsonl),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_root_setup, tu_root_teardown);
 }

@@ -18,7 +18,7 @@
 #include "core/log.h"
 #include "store/wal.h"
 
-static char root[512];
+TU_ROOT_FIXTURE("wal", VDB_LOG_ERROR)
 
 typedef struct seen {
     size_t count;
@@ -44,7 +44,7 @@ static int collect(void *ctx, uint64_t lsn, int type, const void *payload, size_
 
 static vdb_wal *open_wal(const char *path, seen *s, uint64_t *dropped, vdb_error *err)
 {
-    vdb_wal_options o = {.policy = 0, .interval_ms = 0, .read_only = 0};
+    vdb_wal_options o = {.policy = VDB_WAL_SYNC_ALWAYS, .interval_ms = 0, .read_only = 0};
     memset(s, 0, sizeof(*s));
     return vdb_wal_open(path, &o, collect, s, dropped, err);
 }
@@ -251,7 +251,7 @@ static void test_group_commit(void **state)
 static void test_interval_policy(void **state)
 {
     char path[600];
-    vdb_wal_options o = {.policy = 1, .interval_ms = 10};
+    vdb_wal_options o = {.policy = VDB_WAL_SYNC_INTERVAL, .interval_ms = 10};
     seen s = {0};
     uint64_t lsn;
     vdb_wal *wal;
@@ -400,21 +400,6 @@ static void test_rollback_waits_for_fsync(void **state)
     pthread_mutex_destroy(&r.mu);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    tu_tmpdir(root, sizeof(root), "wal");
-    vdb_log_set_level(VDB_LOG_ERROR);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tu_rm_rf(root);
-    return 0;
-}
-
 typedef struct whole {
     size_t count;
     unsigned char payload[256];
@@ -439,7 +424,7 @@ static int keep_payload(void *ctx, uint64_t lsn, int type, const void *payload, 
 static void test_append_pieces(void **state)
 {
     char path[600];
-    vdb_wal_options o = {.policy = 0, .interval_ms = 0, .read_only = 0};
+    vdb_wal_options o = {.policy = VDB_WAL_SYNC_ALWAYS, .interval_ms = 0, .read_only = 0};
     whole w = {0};
     uint64_t lsn;
     vdb_error err;
@@ -498,7 +483,7 @@ static int check_big(void *ctx, uint64_t lsn, int type, const void *payload, siz
 static void test_large_record_sliced(void **state)
 {
     char path[600];
-    vdb_wal_options o = {.policy = 0, .interval_ms = 0, .read_only = 0};
+    vdb_wal_options o = {.policy = VDB_WAL_SYNC_ALWAYS, .interval_ms = 0, .read_only = 0};
     size_t big = (9u << 20) + 12345, cut1 = 1000003, cut2 = (5u << 20) + 7;
     unsigned char *data = vdb_malloc(big), *file;
     uint64_t lsn, dropped = 0, size_before;
@@ -580,5 +565,5 @@ int main(void)
         cmocka_unit_test(test_append_pieces),
         cmocka_unit_test(test_large_record_sliced),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_root_setup, tu_root_teardown);
 }
