@@ -213,6 +213,17 @@ void vdb_fsx_writeback(int fd, uint64_t offset, uint64_t len)
 #endif
 }
 
+void vdb_fsx_writeback_start(int fd, uint64_t offset, uint64_t len)
+{
+#if defined(__linux__)
+    (void)sync_file_range(fd, (off64_t)offset, (off64_t)len, SYNC_FILE_RANGE_WRITE);
+#else
+    (void)fd;
+    (void)offset;
+    (void)len;
+#endif
+}
+
 int vdb_fsx_dirsync(const char *dir, vdb_error *err)
 {
     int kind = fault_check(VDB_FSX_DIRSYNC), fd, rc = VDB_OK;

@@ -95,6 +95,14 @@ int vdb_fsx_dirsync(const char *dir, vdb_error *err);
  * out the ordered data, and waited up to 1 s behind a 1.5 GB snapshot. */
 void vdb_fsx_writeback(int fd, uint64_t offset, uint64_t len);
 
+/* Starts writeback of [offset, offset + len) of `fd` and returns without
+ * waiting (sync_file_range(SYNC_FILE_RANGE_WRITE) on Linux; nothing
+ * elsewhere). Not a durability point and not in the fault plan, like
+ * vdb_fsx_writeback. A writer of one large record that it will fsync
+ * calls it every few MiB, so the disk works while the rest is still being
+ * copied and the closing fsync finds most of the data already written. */
+void vdb_fsx_writeback_start(int fd, uint64_t offset, uint64_t len);
+
 /* rename(2). Errors: VDB_ENOTFOUND (no `from`), VDB_ENOSPC, VDB_EIO. */
 int vdb_fsx_rename(const char *from, const char *to, vdb_error *err);
 /* ftruncate(2) to `len` bytes. Errors: VDB_ENOSPC (growing), VDB_EIO. */
