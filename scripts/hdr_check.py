@@ -56,15 +56,6 @@ PENDING = {
     ("src/store/store_index.h", "vdb_store_index_save"),
     ("src/store/store_index.h", "vdb_store_index_ready"),
     ("src/store/store_index.h", "vdb_store_index_graph"),
-    ("src/store/vecset.h", "vdb_vecset_validate"),
-    ("src/store/vecset.h", "vdb_vecset_upsert_room"),
-    ("src/store/vecset.h", "vdb_vecset_upsert_prepare"),
-    ("src/store/vecset.h", "vdb_vecset_delete_row"),
-    ("src/store/vecset.h", "vdb_vecset_is_deleted"),
-    ("src/store/wal.h", "vdb_wal_append_pieces"),
-    ("src/store/wal.h", "vdb_wal_sync"),
-    ("src/store/walrec.h", "vdb_walrec_encode_delete"),
-    ("src/store/walrec.h", "vdb_walrec_decode"),
 }
 
 

@@ -41,7 +41,9 @@ uint32_t vdb_vecset_rows(const vdb_vecset *set);
 
 /* Checks a batch without changing anything: every component finite, every
  * id 1..VDB_MAX_ID_LEN bytes, metadata within VDB_MAX_META_BYTES, room for
- * the rows. The error names the first offending vector and component. */
+ * the rows. The error names the first offending vector and component.
+ * Errors: VDB_EINVAL (empty batch, no ids, bad id, non-finite component),
+ * VDB_ERANGE (past VDB_MAX_VECTORS rows), VDB_ETOOBIG (metadata). */
 int vdb_vecset_validate(const vdb_vecset *set, size_t n, const float *vectors,
                         const char *const *ids, const char *const *metas, vdb_error *err);
 
@@ -51,7 +53,8 @@ int vdb_vecset_validate(const vdb_vecset *set, size_t n, const float *vectors,
  * rows_out[i] receives the row of vectors i (UINT32_MAX for an entry
  * superseded by a later duplicate in the batch). When `replaced` is not
  * NULL it counts ids that already existed. Errors: VDB_EINVAL, VDB_ERANGE,
- * VDB_ENOMEM; nothing changes on error. */
+ * VDB_ETOOBIG (as vdb_vecset_validate), VDB_ENOMEM; nothing changes on
+ * error. */
 int vdb_vecset_upsert(vdb_vecset *set, size_t n, const float *vectors, const char *const *ids,
                       const char *const *metas, uint32_t *rows_out, size_t *replaced,
                       vdb_error *err);
@@ -83,7 +86,10 @@ typedef struct vdb_vecset_pending {
     char **meta_copies;
 } vdb_vecset_pending;
 
+/* 1 when there is room for n more rows, else 0; never fails. */
 int vdb_vecset_upsert_room(const vdb_vecset *set, size_t n);
+/* Errors: as vdb_vecset_upsert (VDB_EINVAL, VDB_ERANGE, VDB_ETOOBIG,
+ * VDB_ENOMEM); *pending is left empty on error. */
 int vdb_vecset_upsert_prepare(vdb_vecset *set, size_t n, const float *vectors,
                               const char *const *ids, const char *const *metas,
                               vdb_vecset_pending *pending, vdb_error *err);
@@ -97,7 +103,8 @@ void vdb_vecset_pending_free(vdb_vecset_pending *pending);
 int vdb_vecset_delete(vdb_vecset *set, size_t n, const char *const *ids, size_t *deleted,
                       vdb_error *err);
 
-/* Tombstones one row (no-op when already deleted); returns 1 if it was live. */
+/* Tombstones one row (no-op when already deleted); returns 1 if it was
+ * live, else 0; never fails. */
 int vdb_vecset_delete_row(vdb_vecset *set, uint32_t row);
 
 /* Row of a live id, or -1 (VDB_ENOTFOUND) when absent or deleted. */
@@ -113,6 +120,7 @@ const char *vdb_vecset_meta(const vdb_vecset *set, uint32_t row);
 /* The L2 norm the vector had before normalization (cosine) or its norm. */
 float vdb_vecset_norm(const vdb_vecset *set, uint32_t row);
 
+/* 1 when row is tombstoned, else 0; never fails. */
 int vdb_vecset_is_deleted(const vdb_vecset *set, uint32_t row);
 
 /* A view for the indexes; valid until the next write. */

@@ -81,7 +81,8 @@ typedef struct vdb_wal_piece {
 /* vdb_wal_append for a payload given as `count` pieces written back to
  * back (the record is the same bytes as their concatenation), so a batch's
  * vectors go to the file straight from the caller's buffer instead of
- * being copied into an encoded payload first. Same errors. */
+ * being copied into an encoded payload first. Errors: as vdb_wal_append
+ * (VDB_EIO, VDB_ENOSPC, VDB_EREADONLY). */
 int vdb_wal_append_pieces(vdb_wal *wal, int type, const vdb_wal_piece *pieces, size_t count,
                           uint64_t *lsn_out, vdb_error *err);
 
@@ -98,7 +99,7 @@ int vdb_wal_rollback(vdb_wal *wal, uint64_t lsn, vdb_error *err);
 int vdb_wal_commit(vdb_wal *wal, uint64_t lsn, vdb_error *err);
 
 /* Forces an fdatasync of everything appended (checkpoint, close); a no-op
- * on a read-only log. Errors: as vdb_wal_commit. */
+ * on a read-only log. Errors: as vdb_wal_commit (VDB_EIO, VDB_EREADONLY). */
 int vdb_wal_sync(vdb_wal *wal, vdb_error *err);
 
 /* Empties the log after a checkpoint that covers every record: truncates to

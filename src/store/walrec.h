@@ -20,7 +20,8 @@ int vdb_walrec_encode_upsert_parts(size_t n, uint32_t dim, const char *const *id
                                    const char *const *metas, unsigned char head[8],
                                    unsigned char **tail, size_t *tail_len, vdb_error *err);
 
-/* Encodes a delete batch of n ids into a new buffer (caller frees). */
+/* Encodes a delete batch of n ids into a new buffer (caller frees).
+ * Errors: VDB_ETOOBIG (past VDB_WAL_MAX_RECORD), VDB_ENOMEM. */
 int vdb_walrec_encode_delete(size_t n, const char *const *ids, unsigned char **out, size_t *len,
                              vdb_error *err);
 
@@ -35,6 +36,9 @@ typedef struct vdb_walrec_batch {
     const char **metas; /* n, NULL entries = none (upsert only) */
 } vdb_walrec_batch;
 
+/* Decodes one record's payload into `batch` (release with
+ * vdb_walrec_batch_free). Errors: VDB_ECORRUPT (unknown type, malformed
+ * payload), VDB_ENOMEM. */
 int vdb_walrec_decode(int type, const void *payload, size_t len, uint32_t dim,
                       vdb_walrec_batch *batch, vdb_error *err);
 void vdb_walrec_batch_free(vdb_walrec_batch *batch);
