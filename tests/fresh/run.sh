@@ -99,13 +99,17 @@ if [ $ok -ne 1 ]; then
 fi
 KEY=$(sed -nE 's/^vdb: try .*X-API-Key: ([^"]+)".*/\1/p' "$ROOT/run.log" | head -n 1)
 [ -n "$KEY" ] && [ "$KEY" != "<key>" ] || { echo "test-fresh: FAILED: no key in the try line" >&2; exit 1; }
-# The README's quickstart, with the curl the run command installed.
+# The README's quickstart, with the curl the run command installed. (Not
+# `tee /dev/stderr`: when stderr is a file, opening /dev/stderr reopens it
+# with O_TRUNC, which emptied CI's log file at this step.)
 quick='set -e
 u=http://localhost:'"$PORT"'; k="X-API-Key: '"$KEY"'"; j="Content-Type: application/json"
 curl -fsS $u/health | grep -q healthy
 curl -fsS -X POST $u/admin/create_store -H "$k" -H "$j" -d "{\"user_id\": \"u\", \"model_id\": \"m\", \"dimension\": 3}"
 curl -fsS -X POST $u/vectors/add -H "$k" -H "$j" -d "{\"user_id\": \"u\", \"model_id\": \"m\", \"vectors\": [[0.1, 0.2, 0.3]], \"metadata\": [{\"id\": \"a\", \"source\": \"test\"}]}"
-curl -fsS -X POST $u/vectors/query -H "$k" -H "$j" -d "{\"user_id\": \"u\", \"model_id\": \"m\", \"query\": [0.1, 0.2, 0.3], \"k\": 5, \"filter_metadata\": {\"source\": \"test\"}}" | tee /dev/stderr | grep -q "\"id\": *\"a\""'
+out=$(curl -fsS -X POST $u/vectors/query -H "$k" -H "$j" -d "{\"user_id\": \"u\", \"model_id\": \"m\", \"query\": [0.1, 0.2, 0.3], \"k\": 5, \"filter_metadata\": {\"source\": \"test\"}}")
+echo "$out"
+echo "$out" | grep -q "\"id\": *\"a\""'
 if ! in_root "$quick"; then
   echo "test-fresh: FAILED: the README quickstart" >&2
   tail -n 20 "$ROOT/run.log" >&2
