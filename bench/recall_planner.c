@@ -21,6 +21,7 @@
  * plan and the exact search over the filter's candidates.
  * Usage: recall_planner [--n N] [--queries Q] [--rounds R] [--only NAME]
  *                       [--json] [--curve] [--filters] [--write-trace] [--threads T]
+ *                       [--quantization auto|none|int8|binary]
  *                       [--dir TMPDIR]
  *                       [--data F.npy --query-file Q.npy [--metric cosine|l2|dot]]
  * --write-trace runs a writer beside optimize (which waits for the graph
@@ -53,6 +54,9 @@
 
 #define K 10
 #define NTARGETS 4
+
+/* --quantization: the stores' setting (default: the store default, auto). */
+static int quantization = VDB_DEFAULT_QUANTIZATION;
 
 typedef struct fam_case {
     const char *name;
@@ -242,6 +246,7 @@ static void run_case(const fam_case *c, const char *tmp, uint32_t n, size_t nq, 
     vdb_store_config_default(&config);
     config.dim = c->dim;
     config.metric = c->metric;
+    config.quantization = quantization;
     vdb_store_options_default(&options);
     options.fsync = VDB_FSYNC_OFF;
     vdb_error_clear(&err);
@@ -326,6 +331,13 @@ static void run_case(const fam_case *c, const char *tmp, uint32_t n, size_t nq, 
         }
         vdb_store_calib_get(store, &cal);
     }
+    printf("%s quantization %s: curves measured on the %s path", c->name,
+           vdb_store_quant_name(quantization), cal.path == VDB_CALIB_PATH_INT8 ? "int8" : "float");
+    if (cal.auto_ns[0] > 0)
+        printf("; auto kept %s (plan at %.3g: float %.1f us, int8 %.1f us)",
+               cal.auto_kind == 1 ? "int8" : "none", cal.auto_target, cal.auto_ns[0] / 1e3,
+               cal.auto_ns[1] / 1e3);
+    printf("\n");
     if (show_curve) {
         const vdb_calib_curve *cv = &cal.curve[0][0];
         printf("%s calibration curve (k <= 10, unfiltered; classes 0x%x; exact %.0f us):\n",
@@ -438,10 +450,16 @@ int main(int argc, char **argv)
             trace = 1;
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--quantization") && i + 1 < argc) {
+            if ((quantization = vdb_store_quant_parse(argv[++i])) < 0) {
+                fprintf(stderr, "recall_planner: unknown quantization %s\n", argv[i]);
+                return 2;
+            }
+        }
         else {
             fprintf(stderr, "usage: recall_planner [--n N] [--queries Q] [--rounds R] "
                             "[--only NAME] [--json] [--curve] [--filters] [--write-trace] [--threads T] "
-                            "[--dir TMPDIR] "
+                            "[--quantization auto|none|int8|binary] [--dir TMPDIR] "
                             "[--data F.npy --query-file Q.npy [--metric M]]\n");
             return 2;
         }

@@ -16,12 +16,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 N=${N:-40000}; ROUNDS=${ROUNDS:-3}
 VDB_BIN=${VDB_BIN:-$ROOT/build/vdb}
-WORK=$(mktemp -d /tmp/vdb-move-bench.XXXXXX)
-trap '"$HERE/stop.sh" "$WORK/run" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
-freeport() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-export VDB_PROXY_PORT=$(freeport) VDB_NODE1_PORT=$(freeport) VDB_NODE2_PORT=$(freeport) VDB_NODE3_PORT=$(freeport) VDB_AGG_PORT=$(freeport)
-export VECTOR_DB_ADMIN_KEY=bench-key-$$ VECTOR_DB_API_KEY=bench-api-$$ LOG_LEVEL=warning
-mkdir -p "$WORK/run"
+. "$HERE/bench_lib.sh"
+bench_setup move
 echo "mover node1" > "$WORK/run/placement.map"
 "$HERE/start.sh" "$WORK/run" >/dev/null
 /usr/bin/python3 "$ROOT/bench/http/gen_payloads.py" --out "$WORK" --dim 384 --batch 1000 --queries 10 >/dev/null

@@ -12,13 +12,9 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 N=${N:-20000}; DUR=${DUR:-5}; ROUNDS=${ROUNDS:-3}; CONNS=${CONNS:-16}
-WORK=$(mktemp -d /tmp/vdb-cluster-bench.XXXXXX)
-trap '"$HERE/stop.sh" "$WORK/run" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
-freeport() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-export VDB_PROXY_PORT=$(freeport) VDB_NODE1_PORT=$(freeport) VDB_NODE2_PORT=$(freeport) VDB_NODE3_PORT=$(freeport) VDB_AGG_PORT=$(freeport)
-export VECTOR_DB_ADMIN_KEY=bench-key-$$ VECTOR_DB_API_KEY=bench-api-$$ VDB_QUERY_CACHE_MB=0 LOG_LEVEL=warning
-export VDB_KEY=$VECTOR_DB_ADMIN_KEY
-mkdir -p "$WORK/run"
+. "$HERE/bench_lib.sh"
+bench_setup cluster
+export VDB_QUERY_CACHE_MB=0
 echo "bench node1" > "$WORK/run/placement.map"
 "$HERE/start.sh" "$WORK/run"
 NODE=http://127.0.0.1:$VDB_NODE1_PORT; PROXY=http://127.0.0.1:$VDB_PROXY_PORT

@@ -8,6 +8,9 @@
 # node's key-file lock and atomically renamed; running servers pick it up
 # within a second. A per-user key therefore authenticates on every node,
 # and a key of tenant A asking for tenant B gets B's node's 404, not 401.
+# Then keys.map (key hash -> tenant, keymap.py) is rewritten and swapped
+# into the running HAProxy, which routes tenant-less requests of a
+# per-user key to its tenant's node.
 # Create keys only this way: POST /admin/keys through the proxy writes the
 # key file of one node only, and the next keys.sh run overwrites it.
 set -euo pipefail
@@ -26,3 +29,4 @@ for n in node2 node3; do
         mv "$dst/.vdb_auth.json.dist.$$" "$dst/.vdb_auth.json"
     ) 9> "$dst/.vdb_auth.lock"
 done
+/usr/bin/python3 "$HERE/keymap.py" "$RUN_DIR"

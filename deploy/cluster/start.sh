@@ -17,7 +17,7 @@
 #                        them in RUN_DIR/cluster.env (mode 0600); later starts
 #                        reuse that file.
 # Layout of RUN_DIR: node1/ node2/ node3/ (each node's own data directory),
-# nodeN.log, nodeN.pid, placement.map (tenant -> node), haproxy.sock
+# nodeN.log, nodeN.pid, placement.map (tenant -> node), keys.map, haproxy.sock
 # (runtime API), haproxy.pid, haproxy.log, cluster.env, cluster.conf (what
 # `vdb cluster` reads: nodes, map, socket), aggregate.pid/.log, moves/
 # (journals of `vdb cluster move`).
@@ -58,6 +58,8 @@ fi
 umask 022
 export VECTOR_DB_ADMIN_KEY VECTOR_DB_API_KEY
 [ -f "$RUN_DIR/placement.map" ] || : > "$RUN_DIR/placement.map"
+# keys.map: per-user key hash -> tenant, from node1's key file (keymap.py).
+/usr/bin/python3 "$HERE/keymap.py" "$RUN_DIR"
 
 PORTS=()
 for i in 1 2 3; do

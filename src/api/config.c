@@ -77,8 +77,6 @@ static const setting settings[] = {
     U("VDB_MAX_OPEN_STORES", NULL, max_open_stores, "0",
       "stores kept open, idle ones closed LRU (0 = from the fd limit: (limit - min(256, limit/2)) / 4)"),
     U("VDB_QUARANTINE_S", NULL, quarantine_s, "30", "seconds a store whose open failed is refused before a retry"),
-    U("VDB_FREEZE_WAIT_S", NULL, freeze_wait_s, "30",
-      "a tenant freeze waits this long for the tenant's running /v1/batch operations, then is undone (503)"),
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 

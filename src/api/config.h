@@ -43,7 +43,6 @@ typedef struct vdb_config {
     unsigned hnsw_threshold;
     unsigned max_open_stores; /* 0 = derived from RLIMIT_NOFILE (registry.h) */
     unsigned quarantine_s;
-    unsigned freeze_wait_s;     /* a freeze waits this long for the tenant's batch operations */
     unsigned query_cache_mb;    /* 0 disables the query result cache */
     char env_file[VDB_CONFIG_STR]; /* the .env that was read, or "" */
 } vdb_config;

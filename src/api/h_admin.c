@@ -51,10 +51,10 @@ static int parse_quantization(vdb_req *req, int *out)
     int rc = vdb_req_str(req, "quantization", 0, &name);
     if (rc != VDB_OK || name == NULL)
         return rc;
-    int kind = vdb_quant_kind_parse(name);
+    int kind = vdb_store_quant_parse(name);
     if (kind < 0)
         return vdb_error_set(&req->err, VDB_EINVAL,
-                             "quantization must be none, int8 or binary, not '%s'", name);
+                             "quantization must be auto, none, int8 or binary, not '%s'", name);
     *out = kind;
     return VDB_OK;
 }
@@ -141,7 +141,7 @@ int vdb_h_admin_create_store(vdb_req *req)
     vdb_set(cfg, "ef_search", vdb_json_int(config.hnsw_ef_search));
     vdb_set(cfg, "target_recall", vdb_json_real(config.target_recall));
     vdb_set(cfg, "quantization",
-            vdb_json_string(vdb_quant_kind_name((vdb_quant_kind)config.quantization)));
+            vdb_json_string(vdb_store_quant_name(config.quantization)));
     vdb_set(data, "config", cfg);
     vdb_set(out, "status", vdb_json_string("success"));
     vdb_set(out, "user_id", vdb_json_string(user_id));
@@ -207,7 +207,7 @@ int vdb_h_admin_set_quantization(vdb_req *req)
     if (rc == VDB_OK)
         rc = parse_quantization(req, &kind);
     if (rc == VDB_OK && kind < 0)
-        rc = vdb_error_set(&req->err, VDB_EINVAL, "quantization is required (none, int8, binary)");
+        rc = vdb_error_set(&req->err, VDB_EINVAL, "quantization is required (auto, none, int8, binary)");
     if (rc == VDB_OK)
         rc = vdb_req_store(req, &handle);
     if (rc != VDB_OK)
@@ -455,14 +455,14 @@ int vdb_h_admin_keys_revoke(vdb_req *req)
  * "frozen": true means no write of the tenant is still in flight.
  *
  * Background /v1/batch operations commit chunks after their request has
- * answered 202, outside the barrier, so the freeze also waits for the
- * tenant's running operations (none can begin once the barrier is passed:
- * they begin inside their request, and new requests are refused 503).
- * When they are still running after VDB_FREEZE_WAIT_S, the freeze is
- * undone (unless the tenant was frozen before this call) and the answer is
- * 503 with Retry-After: a move must not copy a tenant that is still being
- * written, and keeping it frozen would refuse its writes with no move
- * going on. The wait holds this request's HTTP worker, like the barrier. */
+ * answered 202, outside the barrier. When the tenant still has running
+ * operations, the answer is 503 with Retry-After at once, and the tenant
+ * stays frozen: no new operation of it can begin (they begin inside their
+ * request, which is refused), so the running ones drain, and the caller
+ * (the mover) repeats the call until it gets 200 or gives up and thaws.
+ * The request never waits for them: a wait here would hold this HTTP
+ * worker, and every connection it polls, for as long as the slowest job
+ * (it used to, up to 30 s). */
 int vdb_h_admin_freeze(vdb_req *req)
 {
     const char *user_id;
@@ -476,28 +476,21 @@ int vdb_h_admin_freeze(vdb_req *req)
     if (rc == VDB_OK && vdb_jtype(flag) != VDB_JSON_BOOL)
         rc = vdb_error_set(&req->err, VDB_EINVAL, "frozen must be true or false");
     int on = rc == VDB_OK && vdb_json_bool_value(flag);
-    int was = rc == VDB_OK && vdb_freeze_has(req->api->freeze, user_id);
     if (rc == VDB_OK)
         rc = vdb_freeze_set(req->api->freeze, user_id, on, &req->err);
     if (rc != VDB_OK)
         return rc;
-    size_t running = on ? vdb_batchops_wait_user(req->api->batchops, user_id,
-                                                 req->api->config.freeze_wait_s * 1e3)
-                        : 0;
+    /* A zero timeout only counts: this worker does not wait. */
+    size_t running = on ? vdb_batchops_wait_user(req->api->batchops, user_id, 0) : 0;
     if (running > 0) {
-        vdb_error undo;
-        vdb_error_clear(&undo);
-        if (!was && vdb_freeze_set(req->api->freeze, user_id, 0, &undo) != VDB_OK)
-            vdb_log_error("tenant %s stays frozen: undoing the freeze failed: %s", user_id,
-                          undo.msg);
         char retry[16];
-        snprintf(retry, sizeof(retry), "%u", req->api->config.freeze_wait_s);
+        snprintf(retry, sizeof(retry), "%d", VDB_FREEZE_RETRY_S);
         vdb_http_response_header(req->resp, "Retry-After", retry);
         return vdb_error_set(&req->err, VDB_EBUSY,
-                             "tenant '%s' has %zu batch operation(s) still running after %u s "
-                             "(GET /v1/batch/operations); the freeze was %s, retry when they finish",
-                             user_id, running, req->api->config.freeze_wait_s,
-                             was ? "kept (it was frozen before)" : "undone");
+                             "tenant '%s' is frozen but %zu batch operation(s) of it are still "
+                             "running (GET /v1/batch/operations): repeat this call until it "
+                             "answers 200, or thaw with \"frozen\": false",
+                             user_id, running);
     }
     vdb_log_info("tenant %s %s", user_id, on ? "frozen (writes refused)" : "thawed");
     vdb_json *out = vdb_json_object();

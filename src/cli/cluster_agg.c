@@ -11,9 +11,15 @@
  *   GET /monitoring/stores  {stores: concatenated with "node"; total_stores: summed}
  *   GET /admin/stats        the per-user arrays concatenated, each entry with "node"
  *   GET /monitoring/metrics/summary, /monitoring/health/detailed,
- *       /monitoring/status, /admin/system_stats
+ *       /monitoring/status, /admin/system_stats, /monitoring/health,
+ *       /monitoring/metrics?format=json
  *                           {"nodes": {name: that node's answer}}: their figures
- *                           (latency percentiles, uptime, memory) do not add up
+ *                           (latency percentiles, uptime, memory) do not add up;
+ *                           /monitoring/health adds "status": "healthy" when
+ *                           every node answered healthy, else "degraded"
+ *   GET /monitoring/metrics the nodes' Prometheus texts as one exposition
+ *                           (cluster_prom.c): each family once, every sample
+ *                           with a node="NAME" label
  * Every merged answer has "nodes_answered" and, when a node could not be
  * reached, "partial": true and "unavailable": [{node, error}]. No node
  * reachable: 503. Auth is the nodes' own: the caller's key is forwarded,
@@ -30,8 +36,9 @@
 #include "../api/http.h"
 #include "../core/alloc.h"
 #include "cluster_cmd.h"
+#include "cluster_prom.h"
 
-typedef enum { MERGE_STORES, MERGE_ARRAY, MERGE_BY_NODE } merge_kind;
+typedef enum { MERGE_STORES, MERGE_ARRAY, MERGE_BY_NODE, MERGE_PROM } merge_kind;
 
 typedef struct agg_route {
     const char *path;
@@ -48,10 +55,13 @@ static const agg_route agg_routes[] = {
     {"/monitoring/health/detailed", MERGE_BY_NODE, NULL, {NULL, NULL}},
     {"/monitoring/status", MERGE_BY_NODE, NULL, {NULL, NULL}},
     {"/admin/system_stats", MERGE_BY_NODE, NULL, {NULL, NULL}},
+    {"/monitoring/health", MERGE_BY_NODE, NULL, {NULL, NULL}},
+    {"/monitoring/metrics", MERGE_PROM, NULL, {NULL, NULL}},
 };
+static const agg_route metrics_json = {"/monitoring/metrics", MERGE_BY_NODE, NULL, {NULL, NULL}};
 
 /* Query parameters passed on to the nodes (names are checked by the nodes). */
-static const char *const forwarded_params[] = {"user_id", "model_id"};
+static const char *const forwarded_params[] = {"user_id", "model_id", "format"};
 
 static void reply(vdb_http_response *resp, int status, vdb_json *doc)
 {
@@ -133,6 +143,69 @@ static const char *caller_key(const vdb_http_request *req)
     return "";
 }
 
+/* /monitoring/health: healthy only when every node answered healthy. */
+static int all_healthy(vdb_json *out, const vdb_json *unavailable)
+{
+    vdb_json *nodes = vdb_json_object_get(out, "nodes");
+    if (vdb_json_array_size(unavailable) > 0)
+        return 0;
+    for (void *it = vdb_json_object_iter(nodes); it; it = vdb_json_object_next(nodes, it)) {
+        vdb_json *status = vdb_json_object_get(vdb_json_iter_value(it), "status");
+        if (vdb_json_typeof(status) != VDB_JSON_STRING ||
+            strcmp(vdb_json_string_value(status), "healthy") != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* GET /monitoring/metrics (Prometheus text): every node's exposition,
+ * merged by vdb_cluster_prom_*; a node's refusal is passed back as it is. */
+static void handle_prom(const vdb_cluster *c, const vdb_http_request *req, const char *target,
+                        vdb_http_response *resp)
+{
+    vdb_cluster_prom *merged = vdb_cluster_prom_new();
+    char missing[256] = "";
+    size_t answered = 0;
+    for (size_t i = 0; merged != NULL && i < c->nnodes; i++) {
+        vdb_httpc_response nr;
+        vdb_error err = {0};
+        if (vdb_cluster_call(c, &c->nodes[i], caller_key(req), "GET", target, NULL, NULL, 0, 30.0,
+                             &nr, &err) != VDB_OK) {
+            size_t used = strlen(missing);
+            snprintf(missing + used, sizeof(missing) - used, "%s%s", used ? "," : "",
+                     c->nodes[i].name);
+            continue;
+        }
+        if (nr.status != 200) {
+            resp->status = nr.status;
+            resp->content_type = "application/json";
+            resp->body = nr.body;
+            resp->body_len = nr.body_len;
+            vdb_cluster_prom_free(merged);
+            return;
+        }
+        int rc = vdb_cluster_prom_add(merged, nr.body, nr.body_len, c->nodes[i].name);
+        vdb_httpc_response_free(&nr);
+        if (rc != VDB_OK)
+            break;
+        answered++;
+    }
+    size_t len = 0;
+    char *text = answered > 0 ? vdb_cluster_prom_text(merged, answered, missing, &len) : NULL;
+    vdb_cluster_prom_free(merged);
+    if (text == NULL) {
+        reply_error(resp, answered == 0 ? 503 : 500,
+                    answered == 0 ? "no node of the cluster answered" : "out of memory");
+        return;
+    }
+    if (missing[0] != '\0')
+        vdb_http_response_header(resp, "X-Vdb-Unavailable", missing);
+    resp->status = 200;
+    resp->content_type = "text/plain; version=0.0.4";
+    resp->body = text;
+    resp->body_len = len;
+}
+
 static void handle(void *ctx, const vdb_http_request *req, vdb_http_response *resp)
 {
     const vdb_cluster *c = ctx;
@@ -147,7 +220,14 @@ static void handle(void *ctx, const vdb_http_request *req, vdb_http_response *re
                                                            : "Method Not Allowed");
         return;
     }
+    const char *format = vdb_http_query(req, "format");
+    if (r->kind == MERGE_PROM && format != NULL && strcmp(format, "json") == 0)
+        r = &metrics_json;
     build_target(req, target, sizeof(target));
+    if (r->kind == MERGE_PROM) {
+        handle_prom(c, req, target, resp);
+        return;
+    }
     vdb_json *out = r->kind == MERGE_ARRAY ? vdb_json_array() : vdb_json_object();
     vdb_json *unavailable = vdb_json_array();
     long long sums[2] = {0, 0};
@@ -196,6 +276,9 @@ static void handle(void *ctx, const vdb_http_request *req, vdb_http_response *re
         for (int k = 0; k < 2; k++)
             if (r->sum[k] != NULL)
                 vdb_json_object_set_new(out, r->sum[k], vdb_json_int(sums[k]));
+    if (strcmp(r->path, "/monitoring/health") == 0)
+        vdb_json_object_set_new(out, "status", vdb_json_string(all_healthy(out, unavailable)
+                                                                   ? "healthy" : "degraded"));
     if (r->kind != MERGE_ARRAY) {
         vdb_json_object_set_new(out, "nodes_answered", vdb_json_int((long long)answered));
         vdb_json_object_set_new(out, "partial", vdb_json_bool(vdb_json_array_size(unavailable) > 0));

@@ -11,6 +11,7 @@ typedef struct vdb_cluster_args {
     const char *user;     /* move: the tenant */
     const char *to;       /* move: --to NODE */
     int resume;           /* move: --resume (finish the journalled move) */
+    unsigned freeze_wait_s; /* move: --freeze-wait (default 60) */
     int json;             /* status: --json */
     const char *host;     /* aggregate: --host (default 127.0.0.1) */
     unsigned port;        /* aggregate: --port */

@@ -55,6 +55,7 @@ typedef struct move {
     char name[160];   /* USER.json */
     vdb_json *j;      /* the journal */
     const vdb_cluster_node *from, *to;
+    double freeze_wait_s; /* how long a freeze is retried while batch jobs run */
 } move;
 
 static double now_s(void)
@@ -242,14 +243,51 @@ static int delete_store(move *m, const vdb_cluster_node *node, const char *model
     return rc;
 }
 
-static int freeze(move *m, const vdb_cluster_node *node, int on, vdb_error *err)
+static int freeze_once(move *m, const vdb_cluster_node *node, int on, int *status,
+                       vdb_error *err)
 {
     char body[256];
     vdb_json *doc = NULL;
     snprintf(body, sizeof(body), "{\"user_id\":\"%s\",\"frozen\":%s}", m->user, on ? "true" : "false");
-    int rc = vdb_cluster_json(m->c, node, "POST", "/admin/freeze", body, NULL, &doc, err);
+    int rc = vdb_cluster_json(m->c, node, "POST", "/admin/freeze", body, status, &doc, err);
     vdb_json_decref(doc);
     return rc;
+}
+
+/* Freezes or thaws the tenant on `node`. A freeze the node answers 503
+ * (the tenant is frozen, but batch operations of it that began before are
+ * still committing) is repeated with backoff, 50 ms doubling to 1 s, for
+ * at most m->freeze_wait_s; the node does not wait itself, so no HTTP
+ * worker is held. Past that bound the tenant is thawed again (the source
+ * still owns it: nothing has switched) and the move stops; rerun it when
+ * the operations have finished. */
+static int freeze(move *m, const vdb_cluster_node *node, int on, vdb_error *err)
+{
+    double deadline = now_s() + m->freeze_wait_s, pause = 0.05;
+    unsigned tries = 0;
+    for (;;) {
+        int status = 0;
+        int rc = freeze_once(m, node, on, &status, err);
+        if (rc == VDB_OK || !on || status != 503)
+            return rc;
+        if (++tries == 1) {
+            printf("  %s: waiting for the tenant's running batch operations (up to %.0f s)\n",
+                   node->name, m->freeze_wait_s);
+            fflush(stdout);
+        }
+        if (now_s() + pause > deadline) {
+            vdb_error thaw = {0};
+            if (freeze_once(m, node, 0, &status, &thaw) != VDB_OK)
+                fprintf(stderr, "vdb cluster move: thawing %s on %s failed: %s\n", m->user,
+                        node->name, thaw.msg);
+            return vdb_error_set(err, VDB_EBUSY, "%s still has batch operations running on %s "
+                                 "after %.0f s (%u tries); thawed it there, rerun the move when "
+                                 "they finish", m->user, node->name, m->freeze_wait_s, tries);
+        }
+        struct timespec ts = {(time_t)pause, (long)((pause - (double)(time_t)pause) * 1e9)};
+        nanosleep(&ts, NULL);
+        pause = pause * 2 > 1.0 ? 1.0 : pause * 2;
+    }
 }
 
 static int contains(const vdb_json *list, const char *s)
@@ -444,6 +482,7 @@ int vdb_cluster_move_main(const vdb_cluster *c, const vdb_cluster_args *args)
     vdb_error err = {0};
     memset(&m, 0, sizeof(m));
     m.c = c;
+    m.freeze_wait_s = args->freeze_wait_s;
     const vdb_cluster_node *to = vdb_cluster_find(c, args->to);
     if (vdb_registry_check_name("user_id", args->user, &err) != VDB_OK || to == NULL) {
         fprintf(stderr, "vdb cluster move: %s\n", to == NULL ? "--to names no node of the cluster"

@@ -3,7 +3,7 @@
  *
  *   vdb cluster status    [--dir RUN_DIR | --nodes N=H:P,...] [--key K] [--json]
  *   vdb cluster aggregate [--dir RUN_DIR | --nodes ...] --port P [--host H]
- *   vdb cluster move USER --to NODE [--dir RUN_DIR] [--resume]
+ *   vdb cluster move USER --to NODE [--dir RUN_DIR] [--resume] [--freeze-wait S]
  *
  * RUN_DIR defaults to $VDB_CLUSTER_DIR. This file parses the options and
  * implements `status`: per node, health (GET /health), the tenants, stores,
@@ -23,6 +23,8 @@ static const char USAGE[] =
     "usage: vdb cluster status    [--dir RUN_DIR | --nodes NAME=HOST:PORT,...] [--key KEY] [--json]\n"
     "       vdb cluster aggregate [--dir RUN_DIR | --nodes ...] [--key KEY] --port PORT [--host H]\n"
     "       vdb cluster move USER --to NODE [--dir RUN_DIR] [--key KEY] [--resume]\n"
+    "                        [--freeze-wait SECONDS]  (retry the freeze while the tenant's\n"
+    "                        batch operations run; default 60)\n"
     "RUN_DIR defaults to $VDB_CLUSTER_DIR; the key to $VECTOR_DB_ADMIN_KEY, then "
     "RUN_DIR/cluster.env.\n";
 
@@ -169,6 +171,7 @@ int vdb_cmd_cluster(int argc, char **argv)
     memset(&args, 0, sizeof(args));
     args.host = "127.0.0.1";
     args.threads = 2;
+    args.freeze_wait_s = 60;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (vdb_cli_is_help(a)) {
@@ -198,6 +201,11 @@ int vdb_cmd_cluster(int argc, char **argv)
                 args.port = (unsigned)num;
             else
                 args.threads = (unsigned)num;
+        } else if (strcmp(a, "--freeze-wait") == 0) {
+            const char *v = vdb_cli_value(CMD, USAGE, argc, argv, &i);
+            if (v == NULL || vdb_cli_parse_uint(CMD, USAGE, a, v, 0, 86400, &num) != 0)
+                return 2;
+            args.freeze_wait_s = (unsigned)num;
         } else if (strcmp(a, "--json") == 0) {
             args.json = 1;
         } else if (strcmp(a, "--resume") == 0) {

@@ -12,7 +12,7 @@
 static const char USAGE[] =
     "usage: vdb create --user U --model M --dim D [--metric cosine|euclidean|dot]\n"
     "                  [--index auto|flat|hnsw] [--m M] [--ef-construction E]\n"
-    "                  [--quantization none|int8|binary] [--data-dir DIR]\n";
+    "                  [--quantization auto|none|int8|binary] [--data-dir DIR]\n";
 
 #define FAIL(...) vdb_cli_usage_error("create", USAGE, __VA_ARGS__)
 
@@ -52,9 +52,9 @@ static int parse(int argc, char **argv, vdb_cli_target *t, vdb_store_config *c)
             else
                 return FAIL("unknown index '%s' (auto, flat or hnsw)", v);
         } else if (strcmp(argv[i - 1], "--quantization") == 0) {
-            int kind = vdb_quant_kind_parse(v);
+            int kind = vdb_store_quant_parse(v);
             if (kind < 0)
-                return FAIL("unknown quantization '%s' (none, int8 or binary)", v);
+                return FAIL("unknown quantization '%s' (auto, none, int8 or binary)", v);
             c->quantization = kind;
         } else if (strcmp(argv[i - 1], "--m") == 0) {
             if (vdb_cli_parse_uint("create", USAGE, "--m", v, 2, 1024, &n))
@@ -91,7 +91,7 @@ int vdb_cmd_create(int argc, char **argv)
     if (rc == VDB_OK)
         printf("created %s/%s: dim %u, %s, quantization %s, in %s\n", target.user, target.model,
                config.dim, vdb_metric_name(config.metric),
-               vdb_quant_kind_name((vdb_quant_kind)config.quantization), target.resolved);
+               vdb_store_quant_name(config.quantization), target.resolved);
     else
         fprintf(stderr, "vdb create: %s\n", err.msg);
     vdb_registry_release(handle);

@@ -17,6 +17,7 @@
 #include "../core/pool.h"
 #include "../core/rng.h"
 #include "../index/flat.h"
+#include "../index/quant.h"
 #include "store_codes.h"
 #include "store_index.h"
 #include "store_int.h"
@@ -39,8 +40,12 @@
 #define CALIB_MIN_ROWS 64u     /* below this there is nothing to calibrate */
 #define CALIB_STOP_LCB 0.999   /* a curve stops once this bound is reached */
 #define CALIB_OFFER_EVERY 16u  /* sample real queries without a lock per query */
-#define CALIB_FORMAT "vdb-calib 3"
+#define CALIB_FORMAT "vdb-calib 4"
 #define CALIB_FILE_MAX (4u << 20) /* the file is ~30 KB; more is not ours */
+/* An auto store keeps int8 codes when their plan costs under this share of
+ * the float plan's: the codes add a quarter of the float rows' bytes in
+ * RAM, so a gain inside the measurement's noise does not pay for them. */
+#define CALIB_AUTO_GAIN 0.9
 
 const uint32_t vdb_calib_ef_ladder[VDB_CALIB_NEF] = {10,  16,  24,  32,  48,   64,   96,   128,
                                                      192, 256, 384, 512, 768, 1024, 1536, 2048};
@@ -122,10 +127,13 @@ double vdb_calib_curve_lcb(const vdb_calib_curve *curve, uint32_t i, double *mea
 
 int vdb_calib_pick(const vdb_calib_curve *curve, double target)
 {
-    for (uint32_t i = 0; i < curve->measured; i++)
-        if (vdb_calib_curve_lcb(curve, i, NULL) >= target)
-            return (int)i;
-    return -1;
+    int pick = -1;
+    for (uint32_t i = curve->measured; i-- > 0;) {
+        if (vdb_calib_curve_lcb(curve, i, NULL) < target)
+            break;
+        pick = (int)i;
+    }
+    return pick;
 }
 
 /* Reservoir slots for this dimension: CALIB_RESERVOIR, fewer for wide
@@ -174,6 +182,8 @@ static int save(const vdb_store *store, const vdb_calib *cal, vdb_error *err)
             }
             PUT("\n");
         }
+    PUT("%d %d %.17g %.17g %.17g\n", cal->path, cal->auto_kind, cal->auto_ns[0], cal->auto_ns[1],
+        cal->auto_target);
 #undef PUT
     if (len >= cap) {
         vdb_free(text);
@@ -249,6 +259,11 @@ static int load(const vdb_store *store, vdb_calib *cal)
                 }
             }
         }
+    if (fscanf(f, "%d %d %lg %lg %lg", &cal->path, &cal->auto_kind, &cal->auto_ns[0],
+               &cal->auto_ns[1], &cal->auto_target) != 5 ||
+        (cal->path != VDB_CALIB_PATH_FLOAT && cal->path != VDB_CALIB_PATH_INT8) ||
+        cal->auto_kind < -1 || cal->auto_kind > VDB_QUANT_INT8)
+        goto done;
     ok = cal->scan_ns_row > 0 && cal->gemm_ns_row > 0 && cal->ids_ns_row > 0;
 done:
     fclose(f);
@@ -296,12 +311,28 @@ void vdb_store_calib_get(vdb_store *store, vdb_calib *out)
     pthread_mutex_unlock(&c->mutex);
 }
 
+int vdb_store_calib_auto_kind(vdb_store *store)
+{
+    vdb_store_calib *c = store->calib;
+    int k = -1;
+    if (c == NULL)
+        return -1;
+    pthread_mutex_lock(&c->mutex);
+    if (c->cal.valid)
+        k = c->cal.auto_kind;
+    pthread_mutex_unlock(&c->mutex);
+    return k;
+}
+
 int vdb_store_calib_due(vdb_store *store)
 {
     vdb_store_calib *c = store->calib;
     int due;
     size_t live = vdb_store_count(store);
-    if (c == NULL || live < CALIB_MIN_ROWS)
+    /* A store without a graph has nothing to calibrate (it scans): "due"
+     * there kept waiters (tests, benchmarks) waiting for a calibration
+     * that could never start. */
+    if (c == NULL || live < CALIB_MIN_ROWS || vdb_store_index_rows(store) == 0)
         return 0;
     pthread_mutex_lock(&c->mutex);
     if (!c->cal.valid || c->stale) {
@@ -519,6 +550,8 @@ typedef struct meas {
     uint32_t dim;
     size_t kmax;          /* the largest k band + 1 (a near probe's source is dropped) */
     uint32_t classes;     /* probe classes that count (calib.h) */
+    int trial;            /* measuring the trial int8 codes (store_codes.h) */
+    int path;             /* VDB_CALIB_PATH_* being measured */
     uint64_t epoch;       /* index epoch at the start: a change means rows renumbered */
     band_hook hook;
     vdb_filter_hook fh;
@@ -533,9 +566,19 @@ typedef struct meas {
     double gemm_ns, gemm_rows;
 } meas;
 
+/* The int8 codes the measured path traverses (rw held shared): the trial
+ * codes, or the store's own for the int8 path, NULL for the float path. */
+static const vdb_quant *path_codes(meas *m, const vdb_vecview *view)
+{
+    return m->trial ? vdb_store_codes_trial(m->store, view)
+                    : vdb_store_codes_traversal(m->store, view, 0);
+}
+
 /* Takes the read guard for one chunk; fails (and still holds it) when the
- * calibration was stopped or the rows were renumbered meanwhile. */
-static int chunk_lock(meas *m, vdb_vecview *view)
+ * calibration was stopped, the rows were renumbered meanwhile, or the
+ * path measured is gone (trial codes dropped, the store's codes changed):
+ * its curves would describe a path no query runs. */
+static int chunk_lock(meas *m, vdb_vecview *view, const vdb_quant **codes)
 {
     int rc = VDB_OK;
     if (atomic_load(m->stop))
@@ -544,6 +587,12 @@ static int chunk_lock(meas *m, vdb_vecview *view)
     *view = vdb_vecset_view(m->store->set);
     if (rc == VDB_OK && vdb_store_index_epoch(m->store) != m->epoch)
         rc = vdb_error_set(m->err, VDB_EBUSY, "rows renumbered during calibration");
+    if (codes != NULL) {
+        *codes = path_codes(m, view);
+        int path = *codes != NULL ? VDB_CALIB_PATH_INT8 : VDB_CALIB_PATH_FLOAT;
+        if (rc == VDB_OK && path != m->path)
+            rc = vdb_error_set(m->err, VDB_EBUSY, "the store's codes changed during calibration");
+    }
     return rc;
 }
 
@@ -573,8 +622,13 @@ static void measure_scan_costs(meas *m)
     vdb_store *store = m->store;
     const probe_set *ps = m->ps;
     pthread_rwlock_rdlock(&store->rw);
-    vdb_vecview view = vdb_vecset_view(store->set);
+    vdb_vecview full = vdb_vecset_view(store->set), view = full;
     view.n = m->hook.n0;
+    /* The codes must cover every row, so a code scan runs over all of them
+     * (the few written since the start included) and is charged per row. */
+    const vdb_quant *codes = m->trial ? vdb_store_codes_trial(store, &full)
+                                      : vdb_store_codes_current(store, &full);
+    double scan_rows = codes != NULL ? full.n : view.n;
     size_t take = view.n / 10 + 1;
     uint32_t *list = vdb_malloc(take * sizeof(uint32_t));
     for (uint32_t i = 0; i < 5 && i < ps->n; i++) {
@@ -584,8 +638,8 @@ static void measure_scan_costs(meas *m)
         /* The single-query scan the planner would run: on the codes when
          * the store is quantized (store_codes.h; counted as one thread,
          * which the wall time caps if it is more). */
-        if (vdb_store_codes_ready(store, &view)) {
-            vdb_store_codes_search(store, &view, q, 10, NULL, m->got, &cnt, NULL);
+        if (codes != NULL) {
+            vdb_store_codes_search(store, codes, &full, q, 10, NULL, m->got, &cnt, NULL);
         } else {
             threads = vdb_flat_parallelism(&view);
             vdb_flat_search(&view, q, 10, NULL, m->got, &cnt, NULL);
@@ -603,7 +657,7 @@ static void measure_scan_costs(meas *m)
         ids = t < ids ? t : ids;
     }
     pthread_rwlock_unlock(&store->rw);
-    m->cal->scan_ns_row = scan * 1e9 / (double)m->hook.n0;
+    m->cal->scan_ns_row = scan * 1e9 / scan_rows;
     m->cal->ids_ns_row = list != NULL ? ids * 1e9 / (double)take : m->cal->scan_ns_row;
     vdb_free(list);
 }
@@ -636,7 +690,7 @@ static int measure_truth(meas *m, int s, double sb)
         if (np == 0)
             break;
         vdb_vecview view;
-        rc = chunk_lock(m, &view);
+        rc = chunk_lock(m, &view, NULL);
         view.n = m->hook.n0;
         double w0 = now_s(CLOCK_MONOTONIC), c0 = now_s(CLOCK_PROCESS_CPUTIME_ID);
         if (rc == VDB_OK)
@@ -665,15 +719,16 @@ static int measure_truth(meas *m, int s, double sb)
  * thread, and on a busy machine wall time would charge it for being
  * preempted (which stopped the ladder early and sent uniform 64-d data to
  * the scan under load). */
-static int measure_probe(meas *m, const vdb_vecview *view, const vdb_filter_hook *use, uint32_t p,
-                         size_t k, uint32_t ef, vdb_calib_curve *curve, int e, double *ns)
+static int measure_probe(meas *m, const vdb_vecview *view, const vdb_filter_hook *use,
+                         const vdb_quant *codes, uint32_t p, size_t k, uint32_t ef,
+                         vdb_calib_curve *curve, int e, double *ns)
 {
     const probe_set *ps = m->ps;
     size_t cnt = 0, nt;
     int pc = ps->cls[p];
     double t0 = now_s(CLOCK_THREAD_CPUTIME_ID);
     int rc = vdb_store_index_graph(m->store, view, ps->q + (size_t)p * m->dim, k + 1, ef, use,
-                                   m->got, &cnt, m->err);
+                                   codes, m->got, &cnt, m->err);
     *ns += (now_s(CLOCK_THREAD_CPUTIME_ID) - t0) * 1e9;
     if (rc != VDB_OK)
         return rc;
@@ -712,7 +767,8 @@ static int measure_ef(meas *m, double sb, size_t k, uint32_t quota, vdb_calib_cu
             break;
         for (uint32_t p0 = 0; p0 < ps->n && rc == VDB_OK; p0 += CALIB_CHUNK) {
             vdb_vecview view;
-            rc = chunk_lock(m, &view);
+            const vdb_quant *codes = NULL;
+            rc = chunk_lock(m, &view, &codes);
             const vdb_filter_hook *use = sb >= 1.0 && view.n == m->hook.n0 ? NULL : &m->fh;
             for (uint32_t p = p0; p < p0 + CALIB_CHUNK && p < ps->n && rc == VDB_OK; p++) {
                 int pc = ps->cls[p];
@@ -721,7 +777,7 @@ static int measure_ef(meas *m, double sb, size_t k, uint32_t quota, vdb_calib_cu
                 m->done[p] = 1;
                 used[pc]++;
                 np++;
-                rc = measure_probe(m, &view, use, p, k, ef, curve, e, &ns);
+                rc = measure_probe(m, &view, use, codes, p, k, ef, curve, e, &ns);
             }
             pthread_rwlock_unlock(&m->store->rw);
         }
@@ -794,10 +850,61 @@ static int measure_curve(meas *m, int s, int kb)
 
 /* One calibration: scan costs, then per selectivity band the truth for
  * every probe and the ef ladder per k band. */
-static int measure(vdb_store *store, const probe_set *ps, vdb_calib *cal, const _Atomic int *stop,
-                   vdb_error *err)
+/* Which curves one measure() takes: an auto trial decides on the plain
+ * curve (k <= 10, unfiltered) alone and measures the rest only for codes
+ * it keeps. */
+enum { MEASURE_ALL, MEASURE_PLAIN, MEASURE_REST };
+
+/* The unfiltered band's exact answers, kept from the float run for the
+ * trial: the same probes over the same rows (the trial hides rows added
+ * since; a compaction in between voids them), so the int8 path is scored
+ * against the same truth and the GEMM is not paid twice. */
+typedef struct truth_keep {
+    vdb_hit *hits;    /* probes x kmax */
+    size_t *count;
+    uint32_t n0;
+    uint64_t epoch;
+    int have;
+} truth_keep;
+
+static void keep_free(truth_keep *k)
 {
-    meas m = {.store = store, .ps = ps, .cal = cal, .stop = stop, .err = err};
+    vdb_free(k->hits);
+    vdb_free(k->count);
+    memset(k, 0, sizeof(*k));
+}
+
+/* Band 0's truth: from `keep` when it holds it for these rows, else
+ * measured (and kept when asked). */
+static int band0_truth(meas *m, truth_keep *keep)
+{
+    size_t hits = (size_t)m->ps->n * m->kmax;
+    if (keep != NULL && keep->have) {
+        memcpy(m->truth, keep->hits, hits * sizeof(vdb_hit));
+        memcpy(m->tcount, keep->count, m->ps->n * sizeof(size_t));
+        return VDB_OK;
+    }
+    int rc = measure_truth(m, 0, 1.0);
+    if (rc != VDB_OK || keep == NULL)
+        return rc;
+    keep->hits = vdb_malloc(hits * sizeof(vdb_hit));
+    keep->count = vdb_malloc((m->ps->n ? m->ps->n : 1) * sizeof(size_t));
+    if (keep->hits == NULL || keep->count == NULL) {
+        keep_free(keep); /* the trial measures its own */
+        return VDB_OK;
+    }
+    memcpy(keep->hits, m->truth, hits * sizeof(vdb_hit));
+    memcpy(keep->count, m->tcount, m->ps->n * sizeof(size_t));
+    keep->n0 = m->hook.n0;
+    keep->epoch = m->epoch;
+    keep->have = 1;
+    return VDB_OK;
+}
+
+static int measure(vdb_store *store, const probe_set *ps, vdb_calib *cal, int trial, int what,
+                   truth_keep *keep, const _Atomic int *stop, vdb_error *err)
+{
+    meas m = {.store = store, .ps = ps, .cal = cal, .stop = stop, .err = err, .trial = trial};
     int rc = VDB_OK;
     m.dim = store->config.dim;
     m.kmax = vdb_calib_k_bands[VDB_CALIB_NK - 1] + 1;
@@ -834,19 +941,47 @@ static int measure(vdb_store *store, const probe_set *ps, vdb_calib *cal, const 
         }
     }
     pthread_rwlock_rdlock(&store->rw);
-    m.hook.n0 = vdb_vecset_view(store->set).n;
+    {
+        vdb_vecview v0 = vdb_vecset_view(store->set);
+        m.hook.n0 = v0.n;
+        if (keep != NULL && keep->have && keep->epoch != m.epoch)
+            keep_free(keep);
+        if (keep != NULL && keep->have)
+            m.hook.n0 = keep->n0;
+        m.path = trial || vdb_store_codes_traversal(store, &v0, 0) != NULL
+                     ? VDB_CALIB_PATH_INT8
+                     : VDB_CALIB_PATH_FLOAT;
+        if (trial && vdb_store_codes_trial(store, &v0) == NULL)
+            rc = vdb_error_set(err, VDB_EBUSY, "the trial codes are gone");
+    }
     pthread_rwlock_unlock(&store->rw);
-    measure_scan_costs(&m);
+    cal->path = m.path;
+    if (rc != VDB_OK)
+        goto done;
+    if (what != MEASURE_REST)
+        measure_scan_costs(&m);
     for (int s = 0; s < VDB_CALIB_NS && rc == VDB_OK; s++) {
         double sb = vdb_calib_s_bands[s];
+        if (what == MEASURE_PLAIN && s > 0)
+            break;
         m.hook.limit = sb >= 1.0 ? UINT64_MAX : (uint64_t)(sb * 18446744073709551615.0);
         m.hook.seed = 0x9e37ull * (uint64_t)(s + 1);
-        rc = measure_truth(&m, s, sb);
-        for (int kb = 0; kb < VDB_CALIB_NK && rc == VDB_OK; kb++)
+        rc = s == 0 ? band0_truth(&m, keep) : measure_truth(&m, s, sb);
+        for (int kb = 0; kb < VDB_CALIB_NK && rc == VDB_OK; kb++) {
+            if (what == MEASURE_PLAIN && kb > 0)
+                break;
+            if (what == MEASURE_REST && s == 0 && kb == 0)
+                continue;
             rc = measure_curve(&m, s, kb);
+        }
     }
     if (rc == VDB_OK) {
-        cal->gemm_ns_row = m.gemm_rows > 0 ? m.gemm_ns / m.gemm_rows : cal->scan_ns_row;
+        /* Batches scan the float rows by GEMM on every path: a trial that
+         * reused the truth keeps the float run's figure. */
+        if (m.gemm_rows > 0)
+            cal->gemm_ns_row = m.gemm_ns / m.gemm_rows;
+        else if (cal->gemm_ns_row <= 0)
+            cal->gemm_ns_row = cal->scan_ns_row;
         cal->live = vdb_store_count(store);
         cal->probes = ps->n;
     }
@@ -861,11 +996,90 @@ done:
     return rc;
 }
 
+/* Per query cost of the plain (k <= 10, unfiltered) plan at `target`:
+ * the graph at the smallest ef whose bound reaches it, or the exact scan
+ * when that is cheaper or no ef does (query.c's plan_plain). */
+static double plan_cost(const vdb_calib *cal, double target)
+{
+    double exact = cal->scan_ns_row * (double)(cal->live ? cal->live : 1);
+    const vdb_calib_curve *c = &cal->curve[0][0];
+    int i = target < 1.0 ? vdb_calib_pick(c, target) : -1;
+    return i >= 0 && c->ns[i] < exact ? c->ns[i] : exact;
+}
+
+/* Publishes `cal` (and saves it): under the store's rw guard held
+ * exclusively when an auto trial ends, so the codes and the curves that
+ * describe them change together for every planner. */
+static void publish(vdb_store *store, vdb_calib *cal, int trial_end, int adopt)
+{
+    vdb_store_calib *c = store->calib;
+    if (trial_end) {
+        pthread_rwlock_wrlock(&store->rw);
+        vdb_store_codes_trial_end_locked(store, adopt);
+    }
+    pthread_mutex_lock(&c->mutex);
+    c->cal = *cal;
+    c->stale = 0;
+    pthread_mutex_unlock(&c->mutex);
+    if (trial_end)
+        pthread_rwlock_unlock(&store->rw);
+    vdb_error e2;
+    vdb_error_clear(&e2);
+    if (!store->options.read_only && save(store, cal, &e2) != VDB_OK)
+        vdb_log_warn("%s: cannot save the calibration: %s", store->dir, e2.msg);
+}
+
+/* An auto store's trial: the float calibration `flt` is in; measure the
+ * int8 path on trial codes into `alt` and publish the cheaper one with its
+ * codes. A failed trial (no memory, rows renumbered, stopped) keeps the
+ * float path undecided: the next calibration tries again. */
+static int auto_trial(vdb_store *store, const probe_set *ps, vdb_calib *flt, vdb_calib *alt,
+                      truth_keep *keep, double wall0, double cpu0, const _Atomic int *stop,
+                      vdb_error *err)
+{
+    double target = store->config.target_recall, f = 0, i8 = 0;
+    int adopt = 0;
+    int rc = vdb_store_codes_trial_begin(store, err);
+    if (rc == VDB_OK)
+        rc = measure(store, ps, alt, 1, MEASURE_PLAIN, keep, stop, err);
+    if (rc == VDB_OK) {
+        f = plan_cost(flt, target);
+        i8 = plan_cost(alt, target);
+        adopt = i8 < CALIB_AUTO_GAIN * f;
+        /* Kept codes need every curve measured on them. */
+        if (adopt)
+            rc = measure(store, ps, alt, 1, MEASURE_REST, keep, stop, err);
+    }
+    if (rc != VDB_OK) {
+        /* Dropped without a decision: the next calibration tries again. */
+        pthread_rwlock_wrlock(&store->rw);
+        vdb_store_codes_trial_end_locked(store, -1);
+        pthread_rwlock_unlock(&store->rw);
+        return rc;
+    }
+    vdb_calib *won = adopt ? alt : flt;
+    /* What the calibration cost in all: both paths. */
+    won->valid = 1;
+    won->when = (int64_t)time(NULL);
+    won->seconds = now_s(CLOCK_MONOTONIC) - wall0;
+    won->cpu_seconds = now_s(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+    won->auto_kind = adopt ? VDB_QUANT_INT8 : VDB_QUANT_NONE;
+    won->auto_ns[0] = f;
+    won->auto_ns[1] = i8;
+    won->auto_target = target;
+    publish(store, won, 1, adopt);
+    vdb_log_info("%s: quantization auto: %s (plan at target %.4g: float %.1f us, int8 %.1f us "
+                 "a query)",
+                 store->dir, adopt ? "int8 codes kept" : "float rows only", target, f / 1e3,
+                 i8 / 1e3);
+    return VDB_OK;
+}
+
 int vdb_store_calib_run(vdb_store *store, const _Atomic int *stop, vdb_error *err)
 {
     vdb_store_calib *c = store->calib;
     probe_set ps = {0};
-    vdb_calib *cal = vdb_calloc(1, sizeof(*cal));
+    vdb_calib *cal = vdb_calloc(2, sizeof(*cal));
     vdb_rng rng;
     int rc;
     double wall0 = now_s(CLOCK_MONOTONIC), cpu0 = now_s(CLOCK_THREAD_CPUTIME_ID);
@@ -875,28 +1089,42 @@ int vdb_store_calib_run(vdb_store *store, const _Atomic int *stop, vdb_error *er
     }
     vdb_rng_seed(&rng, store->instance ^ (uint64_t)time(NULL));
     atomic_store(&c->running, 1);
+    int auto_kind = vdb_store_codes_auto_kind(store);
+    truth_keep keep = {0};
     rc = make_probes(store, &rng, &ps, err);
     if (rc == VDB_OK && ps.n == 0)
         rc = vdb_error_set(err, VDB_EBUSY, "no live rows to calibrate on");
     if (rc == VDB_OK)
-        rc = measure(store, &ps, cal, stop, err);
+        rc = measure(store, &ps, cal, 0, MEASURE_ALL, auto_kind == -1 ? &keep : NULL, stop, err);
     if (rc == VDB_OK) {
         cal->valid = 1;
         cal->when = (int64_t)time(NULL);
+        /* The decision made once stays with every later calibration. */
+        cal->auto_kind = auto_kind >= 0 ? auto_kind : -1;
+        if (auto_kind >= 0) {
+            vdb_calib prev;
+            vdb_store_calib_get(store, &prev);
+            memcpy(cal->auto_ns, prev.auto_ns, sizeof(cal->auto_ns));
+            cal->auto_target = prev.auto_target;
+        }
         cal->seconds = now_s(CLOCK_MONOTONIC) - wall0;
         cal->cpu_seconds = now_s(CLOCK_THREAD_CPUTIME_ID) - cpu0;
-        pthread_mutex_lock(&c->mutex);
-        c->cal = *cal;
-        c->stale = 0;
-        pthread_mutex_unlock(&c->mutex);
-        vdb_error e2;
-        vdb_error_clear(&e2);
-        if (!store->options.read_only && save(store, cal, &e2) != VDB_OK)
-            vdb_log_warn("%s: cannot save the calibration: %s", store->dir, e2.msg);
+        publish(store, cal, 0, 0);
         vdb_log_info("%s: calibrated on %llu rows with %u probes in %.2f s", store->dir,
                      (unsigned long long)cal->live, cal->probes, cal->seconds);
+        if (auto_kind == -1 && cal->path == VDB_CALIB_PATH_FLOAT) {
+            cal[1] = cal[0];
+            vdb_error terr;
+            vdb_error_clear(&terr);
+            if (auto_trial(store, &ps, &cal[0], &cal[1], &keep, wall0, cpu0, stop, &terr) !=
+                VDB_OK)
+                vdb_log_info("%s: quantization auto: trial not finished (%s); the next "
+                             "calibration tries again",
+                             store->dir, terr.msg);
+        }
     }
     atomic_store(&c->running, 0);
+    keep_free(&keep);
     vdb_free(ps.q);
     vdb_free(ps.src);
     vdb_free(ps.cls);

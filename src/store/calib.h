@@ -93,8 +93,21 @@ typedef struct vdb_calib_curve {
     double ns[VDB_CALIB_NEF];        /* mean single-query graph search time */
 } vdb_calib_curve;
 
+/* The traversal a calibration's curves measured: they hold for that path
+ * only (the planner scans when the store's path differs). */
+enum { VDB_CALIB_PATH_FLOAT = 0, VDB_CALIB_PATH_INT8 = 1 };
+
 typedef struct vdb_calib {
     int valid;
+    int path;                /* VDB_CALIB_PATH_* */
+    /* An auto store's decision (store_codes.h), carried by every later
+     * calibration and persisted with it: VDB_QUANT_NONE or _INT8, -1 none */
+    int auto_kind;
+    /* The trial behind it: per query cost of the plan at the store's target
+     * (graph at the picked ef, or the exact scan when cheaper), float path
+     * and int8 path, in ns; 0 when not measured. */
+    double auto_ns[2];
+    double auto_target;      /* the target those costs were planned for */
     int64_t when;            /* unix seconds of the measurement */
     uint64_t live;           /* live rows when measured */
     uint32_t probes;
@@ -113,11 +126,19 @@ typedef struct vdb_store_calib vdb_store_calib;
 int vdb_store_calib_open(vdb_store *store, vdb_error *err);
 void vdb_store_calib_close(vdb_store *store);
 
-/* Copies the current calibration out (valid 0 when none yet). */
+/* Copies the current calibration out (valid 0 when none yet). An auto
+ * store publishes a calibration together with its codes (under the
+ * store's rw guard held exclusively), so a planner that reads it with the
+ * guard held shared sees curves of the path it will run. */
 void vdb_store_calib_get(vdb_store *store, vdb_calib *out);
 
+/* The auto decision of the loaded calibration (for open): VDB_QUANT_NONE
+ * or VDB_QUANT_INT8, -1 when none is recorded. */
+int vdb_store_calib_auto_kind(vdb_store *store);
+
 /* 1 when a (re)calibration is due: none yet, stale by growth/shrink, or
- * invalidated (vdb_store_calib_invalidate). */
+ * invalidated (vdb_store_calib_invalidate); 0 while the store has no graph
+ * (it scans: there is nothing to measure). */
 int vdb_store_calib_due(vdb_store *store);
 
 /* 1 while a calibration is measuring (for stats and tests). */
@@ -127,6 +148,10 @@ int vdb_store_calib_running(vdb_store *store);
 void vdb_store_calib_invalidate(vdb_store *store);
 
 /* Measures (no locks held on entry; takes the read guard per chunk).
+ * An auto store without a decision is measured twice: on the float rows,
+ * then on trial int8 codes (store_codes.h); it keeps the codes when their
+ * plan at the store's target costs under CALIB_AUTO_GAIN of the float
+ * plan's, and publishes the matching calibration with them.
  * `stop` is polled between chunks: nonzero aborts. Errors: VDB_ENOMEM,
  * VDB_EBUSY when the rows were renumbered meanwhile (retry later). */
 int vdb_store_calib_run(vdb_store *store, const _Atomic int *stop, vdb_error *err);
@@ -156,8 +181,13 @@ int vdb_calib_k_band(size_t k);
  * recall. 0 when nothing was measured. */
 double vdb_calib_curve_lcb(const vdb_calib_curve *curve, uint32_t i, double *mean);
 
-/* Smallest measured ladder index of `curve` whose lower bound reaches
- * `target`; -1 when none. */
+/* The ladder index the planner takes for `target`, -1 when none: the
+ * entries are tested from the largest measured ef down, and the pick is
+ * the smallest one reached before the first whose bound misses the target
+ * (a fixed-sequence test: since recall grows with ef, the error rate of
+ * the claim stays at the bound's 5% however many efs were measured; taking
+ * the smallest passing ef anywhere would let one lucky low ef below a
+ * failing one through, a multiple-look error of up to 5% per entry). */
 int vdb_calib_pick(const vdb_calib_curve *curve, double target);
 
 #endif

@@ -11,6 +11,7 @@
 #include "../core/json.h"
 #include "../filter/filter.h"
 #include "../index/flat.h"
+#include "../index/quant.h"
 #include "calib.h"
 #include "store_codes.h"
 #include "store_filter.h"
@@ -289,6 +290,7 @@ static int run(vdb_store *store, const vdb_vecview *view, const float *queries, 
 {
     vdb_filter_hook hook = {vdb_selection_accept, sel};
     const vdb_filter_hook *filter = sel != NULL ? &hook : NULL;
+    const struct vdb_quant *codes;
     int rc;
     switch (p->kind) {
     case QPLAN_CANDIDATES: {
@@ -299,7 +301,11 @@ static int run(vdb_store *store, const vdb_vecview *view, const float *queries, 
     }
     case QPLAN_GRAPH:
         atomic_fetch_add(&store->q_graph, nq);
-        rc = vdb_store_index_search(store, view, queries, nq, k, p->ef, filter, hits, counts, err);
+        /* Traversal on the int8 codes when the store keeps them: the
+         * path its calibration measured (plan_*: a mismatch scans). */
+        rc = vdb_store_index_search(store, view, queries, nq, k, p->ef, filter,
+                                    vdb_store_codes_traversal(store, view, nq), hits, counts,
+                                    err);
         if (rc != VDB_OK || filter == NULL)
             return rc;
         /* A filtered graph search can run out of reachable matches: when it
@@ -316,8 +322,9 @@ static int run(vdb_store *store, const vdb_vecview *view, const float *queries, 
     default:
         atomic_fetch_add(&store->q_exact, nq);
         /* A quantized store scans its codes (same answer, fewer bytes). */
-        if (nq == 1 && vdb_store_codes_ready(store, view))
-            return vdb_store_codes_search(store, view, queries, k, filter, hits, counts, err);
+        if (nq == 1 && (codes = vdb_store_codes_current(store, view)) != NULL)
+            return vdb_store_codes_search(store, codes, view, queries, k, filter, hits, counts,
+                                          err);
         return search_exact(view, queries, nq, k, filter, hits, counts, err);
     }
 }
@@ -400,10 +407,19 @@ int vdb_store_query(vdb_store *store, const float *queries, size_t nq,
             goto cleanup;
         }
     }
-    vdb_store_calib_get(store, cal);
     if ((rc = lock_with_payload(store, params->filter != NULL, err)) != VDB_OK)
         goto cleanup;
     view = vdb_vecset_view(store->set);
+    /* Read under the guard: an auto store swaps its codes and the curves
+     * measured on them in one exclusive hold (calib.c publish). Curves of
+     * another traversal than the one run() takes (codes being rebuilt,
+     * quantization just changed) do not describe it: plan as uncalibrated
+     * until the next calibration. */
+    vdb_store_calib_get(store, cal);
+    if (cal->valid && cal->path != (vdb_store_codes_traversal(store, &view, 0) != NULL
+                                        ? VDB_CALIB_PATH_INT8
+                                        : VDB_CALIB_PATH_FLOAT))
+        cal->valid = 0;
     k = params->k < view.n ? params->k : view.n;
     if (k == 0) {
         pthread_rwlock_unlock(&store->rw);
@@ -497,6 +513,19 @@ vdb_json *vdb_store_recall_json(vdb_store *store)
                 vdb_json_array_append_new(cls, vdb_json_string(names[c]));
         if (cls != NULL)
             vdb_json_object_set_new(obj, "probe_classes", cls);
+        vdb_json_object_set_new(obj, "traversal",
+                                vdb_json_string(cal.path == VDB_CALIB_PATH_INT8 ? "int8" : "float"));
+        if (cal.auto_ns[0] > 0) {
+            /* quantization auto: what decided it (calib.c auto_trial). */
+            vdb_json *a = vdb_json_object();
+            if (a != NULL) {
+                vdb_json_object_set_new(a, "kept", vdb_json_string(cal.auto_kind == VDB_QUANT_INT8 ? "int8" : "none"));
+                vdb_json_object_set_new(a, "target_recall", vdb_json_real(cal.auto_target));
+                vdb_json_object_set_new(a, "float_plan_us", vdb_json_real(cal.auto_ns[0] / 1e3));
+                vdb_json_object_set_new(a, "int8_plan_us", vdb_json_real(cal.auto_ns[1] / 1e3));
+                vdb_json_object_set_new(obj, "quantization_auto", a);
+            }
+        }
         vdb_json_object_set_new(obj, "calibration_seconds", vdb_json_real(cal.seconds));
         vdb_json_object_set_new(obj, "calibration_cpu_seconds", vdb_json_real(cal.cpu_seconds));
         vdb_json_object_set_new(obj, "exact_scan_ns_per_row", vdb_json_real(cal.scan_ns_row));

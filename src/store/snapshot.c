@@ -215,7 +215,7 @@ static char *manifest_text(const vdb_snapshot_info *info)
                                   vdb_json_real(info->config.target_recall));
     rc |= vdb_json_object_set_new(
         index, "quantization",
-        vdb_json_string(vdb_quant_kind_name((vdb_quant_kind)info->config.quantization)));
+        vdb_json_string(vdb_store_quant_name(info->config.quantization)));
     rc |= add_int(root, "snapshot_lsn", info->lsn);
     rc |= add_int(root, "rows", info->rows);
     rc |= add_int(root, "checkpoints", info->checkpoints);
@@ -416,7 +416,7 @@ static int parse_manifest(vdb_json *root, vdb_snapshot_info *info)
         vdb_json *quant = vdb_json_object_get(index, "quantization");
         if (quant != NULL) {
             const char *name = vdb_json_string_value(quant);
-            int qkind = name != NULL ? vdb_quant_kind_parse(name) : -1;
+            int qkind = name != NULL ? vdb_store_quant_parse(name) : -1;
             if (qkind < 0)
                 return -1;
             info->config.quantization = qkind;

@@ -94,7 +94,7 @@ static int check_config(const vdb_store_config *c, vdb_error *err)
     if (!(c->target_recall > 0.0 && c->target_recall <= 1.0))
         return vdb_error_set(err, VDB_EINVAL, "target_recall %g outside (0, 1]", c->target_recall);
     if (c->quantization != VDB_QUANT_NONE && c->quantization != VDB_QUANT_INT8 &&
-        c->quantization != VDB_QUANT_BINARY)
+        c->quantization != VDB_QUANT_BINARY && c->quantization != VDB_STORE_QUANT_AUTO)
         return vdb_error_set(err, VDB_EINVAL, "unknown quantization %d", c->quantization);
     return VDB_OK;
 }
@@ -227,10 +227,13 @@ static int open_wal(vdb_store *store, vdb_error *err)
 static int index_after_load(vdb_store *store, vdb_error *err)
 {
     vdb_error cerr;
-    if (vdb_store_codes_open(store, &cerr) != VDB_OK)
-        vdb_log_warn("%s: no quantized codes for now: %s", store->dir, cerr.msg);
+    /* The calibration first: an auto store's codes follow its decision. */
     int rc = vdb_store_calib_open(store, err);
-    return rc == VDB_OK ? vdb_store_index_open(store, err) : rc;
+    if (rc != VDB_OK)
+        return rc;
+    if (vdb_store_codes_open(store, vdb_store_calib_auto_kind(store), &cerr) != VDB_OK)
+        vdb_log_warn("%s: no quantized codes for now: %s", store->dir, cerr.msg);
+    return vdb_store_index_open(store, err);
 }
 
 /* Removes what a failed create left, so the name can be created again. */
@@ -721,8 +724,10 @@ int vdb_store_set_target_recall(vdb_store *store, double target, vdb_error *err)
 
 int vdb_store_set_quantization(vdb_store *store, int kind, vdb_error *err)
 {
-    if (kind != VDB_QUANT_NONE && kind != VDB_QUANT_INT8 && kind != VDB_QUANT_BINARY)
-        return vdb_error_set(err, VDB_EINVAL, "quantization %d is not none, int8 or binary", kind);
+    if (kind != VDB_QUANT_NONE && kind != VDB_QUANT_INT8 && kind != VDB_QUANT_BINARY &&
+        kind != VDB_STORE_QUANT_AUTO)
+        return vdb_error_set(err, VDB_EINVAL, "quantization %d is not none, int8, binary or auto",
+                             kind);
     if (store->options.read_only)
         return vdb_error_set(err, VDB_EREADONLY, "store opened read-only");
     /* The checkpoint mutex keeps compaction (which renumbers rows) out

@@ -59,7 +59,9 @@ typedef struct vdb_store_config {
      * the first add fixes it (vdb_store_adopt_dim); persisted in store.json
      * as "dimension_from_first_add" until then. */
     uint32_t dim_from_first_add;
-    /* vdb_quant_kind (index/quant.h): none, int8 or binary. Quantized
+    /* vdb_quant_kind (index/quant.h): none, int8 or binary, or
+     * VDB_STORE_QUANT_AUTO (the store measures whether int8 codes make its
+     * queries cheaper and keeps them only then: store_codes.h). Quantized
      * stores keep derived codes in memory beside the float rows (which stay
      * the source of truth) and answer single exact queries from them with
      * float re-ranking (store_codes.h); persisted in store.json. */
@@ -67,8 +69,16 @@ typedef struct vdb_store_config {
 } vdb_store_config;
 
 #define VDB_DEFAULT_TARGET_RECALL 0.99
-/* Measured, see BENCHMARKS.md "Quantized stores": none. */
-#define VDB_DEFAULT_QUANTIZATION 0
+/* The quantization policy beside vdb_quant_kind's fixed kinds: decided by
+ * the store's own calibration (store_codes.h "auto"). */
+#define VDB_STORE_QUANT_AUTO 3
+/* Measured, see BENCHMARKS.md "Quantization auto": each store decides. */
+#define VDB_DEFAULT_QUANTIZATION VDB_STORE_QUANT_AUTO
+
+/* "none", "int8", "binary" or "auto" for a config's quantization. */
+const char *vdb_store_quant_name(int quantization);
+/* The config value of a name above; -1 when unknown. */
+int vdb_store_quant_parse(const char *name);
 
 typedef struct vdb_store_options {
     vdb_fsync_policy fsync;
@@ -208,7 +218,8 @@ uint64_t vdb_store_snapshot_lsn(vdb_store *store);
 
 
 /* Changes the store's quantization (vdb_quant_kind: 0 none, 1 int8, 2
- * binary): builds the new codes from the float rows (readers and writers go
+ * binary, or VDB_STORE_QUANT_AUTO, which drops the codes and lets the next
+ * calibration decide): builds the new codes from the float rows (readers and writers go
  * on), swaps them in, and persists the setting in store.json through a
  * checkpoint. Errors: VDB_EINVAL (unknown kind), VDB_EREADONLY, VDB_ENOMEM
  * (nothing changed), the checkpoint's. Implemented in store.c. */

@@ -17,6 +17,15 @@
  * results on the float rows (vdb_hnsw_search_codes); the calibration
  * measures recall on that path, so the planner's ef accounts for it.
  *
+ * auto (VDB_STORE_QUANT_AUTO): the store keeps int8 codes only when its
+ * calibration measured them cheaper. The first calibration (calib.c)
+ * measures the float path, then builds TRIAL codes (trial_begin: chunk by
+ * chunk, writers go on), measures the int8 path on them, and ends the
+ * trial: adopted (they become the codes) or dropped. No query uses trial
+ * codes (traversal/current never return them), so a query's path always
+ * matches the calibration it plans with. The decision is persisted with
+ * the calibration (calib.txt) and handed back to open.
+ *
  * Locking: the codes live under the store's rw guard like the vecset:
  * after_write/after_compact/drop run with it held exclusively, ready/search
  * with it held shared. open and vdb_store_set_quantization take it
@@ -34,14 +43,32 @@
 
 struct vdb_json;
 
-/* Builds the codes the config asks for (none: nothing), replacing any
+/* Builds the codes the config asks for (none: nothing; auto: `auto_kind`,
+ * the decision persisted with the calibration, -1 undecided), replacing any
  * there were. Writers may go on; the caller keeps compaction out (the
  * checkpoint mutex, or no other thread yet at open). Errors: VDB_ENOMEM (the store still works; exact queries scan
  * floats and the next write retries), VDB_EINVAL from the build. */
-int vdb_store_codes_open(vdb_store *store, vdb_error *err);
-/* As open, for `kind` (vdb_quant_kind), which becomes the config's
- * quantization once the codes are in; nothing changes on error. */
+int vdb_store_codes_open(vdb_store *store, int auto_kind, vdb_error *err);
+/* As open, for `kind` (vdb_quant_kind or VDB_STORE_QUANT_AUTO, then
+ * undecided), which becomes the config's quantization once the codes are
+ * in; nothing changes on error. Errors: as open, VDB_EINVAL (unknown kind). */
 int vdb_store_codes_rebuild(vdb_store *store, int kind, vdb_error *err);
+
+/* auto's decision: VDB_QUANT_NONE or VDB_QUANT_INT8, -1 undecided, -2
+ * when the store is not auto. Takes the read guard (not with it held). */
+int vdb_store_codes_auto_kind(vdb_store *store);
+/* Builds trial int8 codes for an auto store's calibration (no locks held
+ * on entry; the read guard per chunk, then exclusively to swap in); the
+ * caller keeps one trial at a time (the indexer thread). Errors:
+ * VDB_ENOMEM, VDB_EBUSY (no rows, or rows renumbered meanwhile: retry). */
+int vdb_store_codes_trial_begin(vdb_store *store, vdb_error *err);
+/* The trial codes when they cover every row of `view`, else NULL (rw
+ * shared; a failed append or a compaction drops them). */
+const struct vdb_quant *vdb_store_codes_trial(vdb_store *store, const vdb_vecview *view);
+/* Ends the trial (rw exclusive): adopt 1 makes the trial codes the store's
+ * (auto decided int8), 0 drops them (auto decided none), -1 drops them
+ * undecided (the trial failed; the next calibration tries again). */
+void vdb_store_codes_trial_end_locked(vdb_store *store, int adopt);
 /* Frees the codes (rw exclusive, or no readers). */
 void vdb_store_codes_close(vdb_store *store);
 
@@ -54,25 +81,29 @@ void vdb_store_codes_after_write(vdb_store *store);
 void vdb_store_codes_after_compact(vdb_store *store, const uint32_t *old_to_new,
                                    uint32_t old_rows);
 
-/* 1 when codes cover every row of `view` (rw shared). */
-int vdb_store_codes_ready(vdb_store *store, const vdb_vecview *view);
-/* Exact top-k of one prepared query on the codes (rw shared; ready was 1);
- * falls back to the float scan when the bounds leave over an eighth of the
- * rows to re-rank. Errors: VDB_ENOMEM, VDB_EINVAL as vdb_quant_search_exact. */
-int vdb_store_codes_search(vdb_store *store, const vdb_vecview *view, const float *query,
-                           size_t k, const vdb_filter_hook *filter, vdb_hit *out, size_t *nout,
+/* The store's codes (int8 or binary) when they cover every row of `view`,
+ * else NULL; borrowed while rw is held shared. */
+const struct vdb_quant *vdb_store_codes_current(vdb_store *store, const vdb_vecview *view);
+/* Exact top-k of one prepared query on `codes` (current or trial, rw
+ * shared); falls back to the float scan when the bounds leave over an
+ * eighth of the rows to re-rank. Errors: VDB_ENOMEM, VDB_EINVAL as
+ * vdb_quant_search_exact. */
+int vdb_store_codes_search(vdb_store *store, const struct vdb_quant *codes,
+                           const vdb_vecview *view, const float *query, size_t k,
+                           const vdb_filter_hook *filter, vdb_hit *out, size_t *nout,
                            vdb_error *err);
 
 /* The int8 codes covering every row of `view` for HNSW traversal of nq
- * queries (store_index.c; counted in graph_queries), or NULL (none, binary,
- * or not caught up); borrowed while rw is held shared. */
+ * queries (counted in graph_queries; nq 0 only asks), or NULL (none,
+ * binary, or not caught up); borrowed while rw is held shared. */
 const struct vdb_quant *vdb_store_codes_traversal(vdb_store *store, const vdb_vecview *view,
                                                   size_t nq);
 
 /* Heap bytes of the codes (rw shared); 0 without codes. */
 size_t vdb_store_codes_memory(vdb_store *store);
 
-/* {"kind", "rows", "bytes", "bytes_per_row", "exact_queries", "reranked_rows",
+/* {"kind" (the setting), "effective" (the codes kept: none, int8, binary, or
+ * "undecided" for auto before its first calibration), "rows", "bytes", "bytes_per_row", "exact_queries", "reranked_rows",
  * "float_fallbacks" (queries whose bounds left too many rows to re-rank, so
  * the float scan answered: see store_codes.c), "graph_queries" (graph
  * searches that traversed the int8 codes)}

@@ -27,7 +27,6 @@
 #include "../index/quant.h"
 #include "../kernel/topk.h"
 #include "calib.h"
-#include "store_codes.h"
 #include "store_filter.h"
 #include "store_int.h"
 
@@ -542,7 +541,7 @@ typedef struct search_job {
     vdb_hit *hits;
     size_t *counts;
     vdb_hit *spare;         /* 2k hits per task for the merge */
-    const struct vdb_quant *quant; /* int8 codes to traverse on (store_codes.h), or NULL */
+    const struct vdb_quant *quant; /* int8 codes to traverse on (the caller's choice), or NULL */
     _Atomic int failed;
     vdb_error err;
 } search_job;
@@ -615,7 +614,8 @@ static uint32_t *tail_rows(const vdb_vecview *view, uint32_t upto, const vdb_fil
 
 int vdb_store_index_search(vdb_store *store, const vdb_vecview *view, const float *queries,
                            size_t nq, size_t k, uint32_t ef, const vdb_filter_hook *hook,
-                           vdb_hit *hits, size_t *counts, vdb_error *err)
+                           const vdb_quant *codes, vdb_hit *hits, size_t *counts,
+                           vdb_error *err)
 {
     vdb_store_index *ix = store->index;
     uint32_t upto;
@@ -637,7 +637,7 @@ int vdb_store_index_search(vdb_store *store, const vdb_vecview *view, const floa
     job.hits = hits;
     job.counts = counts;
     job.tail = tail_rows(view, upto, hook, &job.ntail);
-    job.quant = vdb_store_codes_traversal(store, view, nq);
+    job.quant = codes;
     size_t spare_bytes = 0;
     if (vdb_mul_size(nq, 2 * k, &spare_bytes) != 0 ||
         vdb_mul_size(spare_bytes, sizeof(vdb_hit), &spare_bytes) != 0) {
@@ -675,10 +675,10 @@ int vdb_store_index_ready(vdb_store *store, const vdb_vecview *view)
 }
 
 int vdb_store_index_graph(vdb_store *store, const vdb_vecview *view, const float *query, size_t k,
-                          uint32_t ef, const vdb_filter_hook *hook, vdb_hit *hits, size_t *count,
-                          vdb_error *err)
+                          uint32_t ef, const vdb_filter_hook *hook, const vdb_quant *codes,
+                          vdb_hit *hits, size_t *count, vdb_error *err)
 {
-    return vdb_store_index_search(store, view, query, 1, k, ef, hook, hits, count, err);
+    return vdb_store_index_search(store, view, query, 1, k, ef, hook, codes, hits, count, err);
 }
 
 uint64_t vdb_store_index_epoch(vdb_store *store)

@@ -31,6 +31,8 @@
 #include "../index/index.h"
 #include "store.h"
 
+struct vdb_quant;
+
 #define VDB_STORE_INDEX_FILE "hnsw.idx"
 
 typedef struct vdb_store_index vdb_store_index;
@@ -130,8 +132,8 @@ int vdb_store_index_ready(vdb_store *store, const vdb_vecview *view);
 /* One query through the graph with the tail merged (rw held shared);
  * as vdb_store_index_search with nq 1. */
 int vdb_store_index_graph(vdb_store *store, const vdb_vecview *view, const float *query, size_t k,
-                          uint32_t ef, const vdb_filter_hook *hook, vdb_hit *hits, size_t *count,
-                          vdb_error *err);
+                          uint32_t ef, const vdb_filter_hook *hook, const struct vdb_quant *codes,
+                          vdb_hit *hits, size_t *count, vdb_error *err);
 
 /* Bumped whenever rows are renumbered (compaction); lets a long reader
  * (calibration) notice that row ids changed between its lock holds. */
@@ -139,10 +141,14 @@ uint64_t vdb_store_index_epoch(vdb_store *store);
 
 /* Answers queries from the graph (rw held shared); only when
  * vdb_store_index_ready said yes (VDB_EINTERNAL otherwise). ef 0 = store
- * default. Errors: VDB_ENOMEM and the search's. */
+ * default. `codes`: int8 codes covering every row to traverse on (float
+ * re-rank of the ef results), or NULL for the float rows; the caller
+ * chooses (the planner the store's, the calibration the path it
+ * measures). Errors: VDB_ENOMEM and the search's. */
 int vdb_store_index_search(vdb_store *store, const vdb_vecview *view, const float *queries,
                            size_t nq, size_t k, uint32_t ef, const vdb_filter_hook *hook,
-                           vdb_hit *hits, size_t *counts, vdb_error *err);
+                           const struct vdb_quant *codes, vdb_hit *hits, size_t *counts,
+                           vdb_error *err);
 
 /* For stats (rw held shared): "hnsw" or "flat", graph bytes, indexed rows. */
 const char *vdb_store_index_name(vdb_store *store);

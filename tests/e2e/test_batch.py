@@ -5,6 +5,7 @@ request shapes the original SDK (mlx_vector_client.py, C28) sends."""
 import io
 import json
 import signal
+import threading
 import time
 
 import numpy as np
@@ -407,21 +408,29 @@ def _slow_upload(admin, user, rows):
     return r.json()["operation_id"]
 
 
-def test_freeze_waits_for_running_batch_operations(fresh_dir):
+def test_freeze_drains_running_batch_operations(fresh_dir):
     """Issue 15: a background /v1/batch upload commits chunks after its
-    request answered 202, outside the freeze barrier. A freeze must answer
-    only when the tenant's operations have finished, so a move copies every
-    row they will ever commit; new batch requests of the frozen tenant get
-    503 + Retry-After like its other writes. Before the fix the freeze
-    answered at once and the upload went on committing into the frozen
-    tenant."""
-    # A long wait bound: on a loaded machine the upload may take a while.
-    srv = Server(fresh_dir, env={"VDB_FREEZE_WAIT_S": "120"}).start()
+    request answered 202, outside the freeze barrier. A freeze answers 200
+    only once the tenant's operations have finished, so a move copies every
+    row they will ever commit; until then it answers 503 + Retry-After and
+    the tenant stays frozen, so the repeated call converges. New batch
+    requests of the frozen tenant get 503 + Retry-After like its other
+    writes. (Before the first fix the freeze answered 200 at once and the
+    upload went on committing into the frozen tenant.)"""
+    srv = Server(fresh_dir).start()
     try:
         admin = Client(srv.url, ADMIN_KEY)
         op = _slow_upload(admin, "frz", 1000)
         assert admin.get(f"/v1/batch/progress/{op}").json()["status"] == "running"
-        r = admin.post("/admin/freeze", json={"user_id": "frz", "frozen": True})
+        deadline = time.time() + 120  # a loaded machine may take a while
+        while True:
+            r = admin.post("/admin/freeze", json={"user_id": "frz", "frozen": True})
+            if r.status_code == 200 or time.time() > deadline:
+                break
+            assert r.status_code == 503 and r.headers["Retry-After"] == "1", r.text
+            assert "still running" in r.json()["detail"]
+            assert admin.get("/admin/freeze").json()["frozen"] == ["frz"]
+            time.sleep(0.1)
         assert r.status_code == 200, r.text
         p = admin.get(f"/v1/batch/progress/{op}").json()
         assert p["status"] == "completed" and p["items_processed"] == 1000, p
@@ -443,23 +452,50 @@ def test_freeze_waits_for_running_batch_operations(fresh_dir):
         assert srv.stop() == 0
 
 
-def test_freeze_refused_while_batch_operations_outlast_the_wait(fresh_dir):
-    """When the tenant's operations are still running after
-    VDB_FREEZE_WAIT_S, the freeze is undone and answered 503 + Retry-After,
-    so the mover stops before copying a tenant still being written, and the
-    tenant's writes go on."""
-    srv = Server(fresh_dir, env={"VDB_FREEZE_WAIT_S": "1"}).start()
+def test_freeze_never_holds_a_worker_while_batch_operations_run(fresh_dir):
+    """Issue 15: a freeze of a tenant whose batch operation keeps running
+    answers 503 at once instead of waiting in the HTTP worker. Before this
+    fix it waited VDB_FREEZE_WAIT_S (30 s) in its worker (and a worker
+    polls many connections): on a 1-worker server two concurrent freezes
+    (a mover's retry, an operator) left no worker for anybody else, and a
+    health check timed out."""
+    srv = Server(fresh_dir, env={"VDB_HTTP_THREADS": "1"}).start()
     try:
         admin = Client(srv.url, ADMIN_KEY)
-        op = _slow_upload(admin, "busy", 50000)
+        ops = [_slow_upload(admin, "busy1", 50000)]
+        answers = {}
+
+        def freeze(n):
+            t0 = time.time()
+            r = requests.post(srv.url + "/admin/freeze", json={"user_id": "busy1", "frozen": True},
+                              headers={"X-API-Key": ADMIN_KEY}, timeout=60)
+            answers[n] = (r, time.time() - t0)
+
+        threads = [threading.Thread(target=freeze, args=(n,)) for n in range(2)]
+        for t in threads:
+            t.start()
+        time.sleep(0.2)
         t0 = time.time()
-        r = admin.post("/admin/freeze", json={"user_id": "busy", "frozen": True})
-        took = time.time() - t0
-        assert r.status_code == 503 and r.headers["Retry-After"] == "1", r.text
-        assert "still running" in r.json()["detail"] and 0.9 < took < 10, (r.text, took)
-        assert admin.get(f"/v1/batch/progress/{op}").json()["status"] == "running"
+        health = requests.get(srv.url + "/health", timeout=10)
+        health_s = time.time() - t0
+        for t in threads:
+            t.join(60)
+        assert health.status_code == 200 and health_s < 5, health_s
+        assert len(answers) == 2
+        for r, took in answers.values():
+            assert r.status_code == 503 and r.headers["Retry-After"] == "1", r.text
+            assert "still running" in r.json()["detail"] and took < 5, (r.text, took)
+        # Frozen meanwhile: the tenant's other writes are refused too.
+        assert admin.get("/admin/freeze").json()["frozen"] == ["busy1"]
+        r = admin.post("/vectors/add", json={"user_id": "busy1", "model_id": "other",
+                                             "vectors": [[0.5] * 8]})
+        assert r.status_code == 503, r.text
+        # Thawing (what the mover does when it gives up) lets them write again.
+        r = admin.post("/admin/freeze", json={"user_id": "busy1", "frozen": False})
+        assert r.status_code == 200, r.text
         assert admin.get("/admin/freeze").json()["frozen"] == []
-        r = admin.post("/vectors/add", json={"user_id": "busy", "model_id": "other",
+        assert admin.get(f"/v1/batch/progress/{ops[0]}").json()["status"] == "running"
+        r = admin.post("/vectors/add", json={"user_id": "busy1", "model_id": "other",
                                              "vectors": [[0.5] * 8]})
         assert r.status_code == 200, r.text
     finally:

@@ -31,7 +31,10 @@ def test_quantization_setting_and_exact_answers(admin):
     assert r.status_code == 200, r.text
     assert r.json()["data"]["config"]["quantization"] == "int8"
     r = admin.post("/admin/create_store", json={**fl, "dimension": 24, "metric": "euclidean"})
-    assert r.json()["data"]["config"]["quantization"] == "none"  # the measured default
+    assert r.json()["data"]["config"]["quantization"] == "auto"  # the default: measured per store
+    st = admin.get("/admin/store/stats", params=fl).json()["quantization"]
+    # Below the graph threshold nothing is calibrated: auto has decided nothing, keeps no codes.
+    assert st["kind"] == "auto" and st["effective"] == "undecided" and st["bytes"] == 0, st
     for bad in ("int4", "", 8, True):
         body = assert_error(admin.post("/admin/create_store",
                                        json={"user_id": "qz", "model_id": "bad", "dimension": 24,

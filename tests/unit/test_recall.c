@@ -12,6 +12,8 @@
  * threshold (10,000 rows) so the graph path is exercised within a bounded
  * runtime on a 2-core CI machine. */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -23,7 +25,10 @@
 
 #include "core/rng.h"
 #include "filter/filter.h"
+#include "core/json.h"
+#include "index/quant.h"
 #include "store/calib.h"
+#include "store/store_codes.h"
 #include "store/store.h"
 #include "families.h"
 #include "store_testutil.h"
@@ -301,6 +306,23 @@ static void test_real_queries_take_over(void **s)
 
 /* Calibration is persisted (a reopen does not redo it) and redone after
  * the store grew by more than the stale fraction. */
+/* Closes and reopens `store`: the calibration comes back from calib.txt,
+ * the same measurement (`after`), and nothing is due. */
+static vdb_store *reopen_same_calib(vdb_store *store, const char *path, const vdb_calib *before,
+                                    vdb_calib *after)
+{
+    vdb_store_close(store);
+    store = vdb_store_open(path, NULL, NULL);
+    assert_non_null(store);
+    vdb_store_calib_get(store, after);
+    assert_true(after->valid);
+    assert_int_equal(after->when, before->when);
+    assert_int_equal(after->live, before->live);
+    assert_int_equal(after->path, before->path);
+    assert_int_equal(vdb_store_calib_due(store), 0);
+    return store;
+}
+
 static void test_persist_and_stale(void **s)
 {
     char dir[256], path[300], file[400];
@@ -313,13 +335,7 @@ static void test_persist_and_stale(void **s)
     assert_true(before.valid);
     snprintf(file, sizeof(file), "%s/%s", path, VDB_CALIB_FILE);
     assert_true(tu_file_size(file) > 0);
-    vdb_store_close(store);
-    store = vdb_store_open(path, NULL, NULL);
-    assert_non_null(store);
-    vdb_store_calib_get(store, &after);
-    assert_true(after.valid);
-    assert_int_equal(after.when, before.when);
-    assert_int_equal(after.live, before.live);
+    store = reopen_same_calib(store, path, &before, &after);
     assert_true(fabs(after.scan_ns_row - before.scan_ns_row) < 1e-9 * before.scan_ns_row + 1e-12);
     assert_int_equal(vdb_store_calib_due(store), 0);
     /* Grow by 30%: stale, measured again in the background. */
@@ -351,10 +367,12 @@ static void write_calib(const char *store_path, const char *const curves[VDB_CAL
     snprintf(file, sizeof(file), "%s/%s", store_path, VDB_CALIB_FILE);
     FILE *f = fopen(file, "w");
     assert_non_null(f);
-    fprintf(f, "vdb-calib 3\n%lld %u 500 1 1 1000 1000 1000\n", (long long)time(NULL), ROWS);
+    fprintf(f, "vdb-calib 4\n%lld %u 500 1 1 1000 1000 1000\n", (long long)time(NULL), ROWS);
     for (int band = 0; band < VDB_CALIB_NS; band++)
         for (int kb = 0; kb < VDB_CALIB_NK; kb++)
             fprintf(f, "%s\n", curves[band]);
+    /* measured on the float rows; no quantization auto decision */
+    fprintf(f, "0 -1 0 0 0\n");
     assert_int_equal(fclose(f), 0);
 }
 
@@ -475,9 +493,153 @@ static void test_writes_during_calibration(void **s)
     tu_rm_rf(dir);
 }
 
+/* The codes an auto store keeps, by name ("none", "int8", "undecided"). */
+static void expect_effective(vdb_store *store, const char *want)
+{
+    vdb_json *j = vdb_store_codes_json(store);
+    assert_non_null(j);
+    assert_string_equal(vdb_json_string_value(vdb_json_object_get(j, "kind")), "auto");
+    assert_string_equal(vdb_json_string_value(vdb_json_object_get(j, "effective")), want);
+    vdb_json_decref(j);
+}
+
+/* A writer beside a calibration: a row every 50 ms until told to stop. */
+typedef struct side_writer {
+    vdb_store *store;
+    uint32_t dim;
+    const float *centres;
+    _Atomic int stop;
+    size_t rows;
+} side_writer;
+
+static void *side_write(void *arg)
+{
+    side_writer *w = arg;
+    vdb_rng rng;
+    float *v = malloc((size_t)w->dim * sizeof(float));
+    vdb_rng_seed(&rng, 31337);
+    /* At most 10% of the rows: under the growth that makes it stale. */
+    while (v != NULL && !atomic_load(&w->stop) && w->rows < ROWS / 10) {
+        gen(FAM_CLUSTERED, &rng, w->dim, v, w->centres);
+        if (vdb_store_add(w->store, 1, v, NULL, NULL, NULL, NULL) != VDB_OK)
+            break;
+        w->rows++;
+        usleep(50000); /* spread over the whole calibration, trial included */
+    }
+    free(v);
+    return NULL;
+}
+
+/* quantization auto, the default: the first calibration measures the float
+ * path, then the int8 path on trial codes, and keeps the codes only when
+ * their plan at the target costs under 0.9x the float plan's; the queries
+ * then run the path the published curves describe and meet the target.
+ * The decision and its evidence survive a reopen without a second trial;
+ * setting another quantization and then auto again starts over. */
+static void test_quant_auto(void **s)
+{
+    char dir[256], path[300];
+    vdb_rng rng;
+    vdb_calib cal, again;
+    size_t short_answers = 0;
+    uint32_t dim = 128;
+    (void)s;
+    tu_tmpdir(dir, sizeof(dir), "recallq");
+    snprintf(path, sizeof(path), "%s/s", dir);
+    float *centres = family_centres(dim, 7);
+    float *queries = malloc((size_t)RECALL_QUERIES * dim * sizeof(float));
+    vdb_store *store = make_store(path, FAM_CLUSTERED, dim, VDB_METRIC_COSINE, ROWS, 21, centres, 0);
+    vdb_store_calib_get(store, &cal);
+    assert_true(cal.valid);
+    int kind = vdb_store_codes_auto_kind(store);
+    printf("  auto: kept %s (plan at %.2f: float %.1f us, int8 %.1f us)\n",
+           kind == VDB_QUANT_INT8 ? "int8" : "none", cal.auto_target, cal.auto_ns[0] / 1e3,
+           cal.auto_ns[1] / 1e3);
+    assert_true(kind == VDB_QUANT_NONE || kind == VDB_QUANT_INT8);
+    assert_int_equal(cal.auto_kind, kind);
+    assert_true(cal.auto_ns[0] > 0 && cal.auto_ns[1] > 0);
+    assert_int_equal(kind == VDB_QUANT_INT8, cal.auto_ns[1] < 0.9 * cal.auto_ns[0]);
+    assert_int_equal(cal.path, kind == VDB_QUANT_INT8 ? VDB_CALIB_PATH_INT8 : VDB_CALIB_PATH_FLOAT);
+    expect_effective(store, kind == VDB_QUANT_INT8 ? "int8" : "none");
+    vdb_rng_seed(&rng, 77);
+    for (size_t q = 0; q < RECALL_QUERIES; q++)
+        gen_query(FAM_CLUSTERED, &rng, dim, queries + q * dim, centres);
+    double r = held_out_recall(store, queries, RECALL_QUERIES, dim, NULL, 0, &short_answers);
+    printf("  auto: held-out recall@10 %.4f\n", r);
+    assert_true(r >= VDB_DEFAULT_TARGET_RECALL - TOLERANCE);
+    /* Reopened: the same calibration and decision, the codes rebuilt to
+     * match, nothing due. */
+    store = reopen_same_calib(store, path, &cal, &again);
+    assert_int_equal(again.auto_kind, kind);
+    assert_int_equal(vdb_store_codes_auto_kind(store), kind);
+    expect_effective(store, kind == VDB_QUANT_INT8 ? "int8" : "none");
+    /* none, then auto again: undecided, measured again by the next
+     * calibration (optimize waits for it). */
+    assert_int_equal(vdb_store_set_quantization(store, VDB_QUANT_NONE, NULL), VDB_OK);
+    assert_int_equal(vdb_store_codes_auto_kind(store), -2);
+    assert_int_equal(vdb_store_set_quantization(store, VDB_STORE_QUANT_AUTO, NULL), VDB_OK);
+    assert_int_equal(vdb_store_codes_auto_kind(store), -1);
+    expect_effective(store, "undecided");
+    assert_int_equal(vdb_store_calib_due(store), 1);
+    /* This time a writer adds rows while the trial codes are built and
+     * measured (they must follow every row: kept codes cover the store). */
+    side_writer w = {.store = store, .dim = dim, .centres = centres};
+    pthread_t writer;
+    assert_int_equal(pthread_create(&writer, NULL, side_write, &w), 0);
+    assert_int_equal(vdb_store_optimize(store, NULL, NULL), VDB_OK);
+    atomic_store(&w.stop, 1);
+    pthread_join(writer, NULL);
+    printf("  auto: %zu rows written during the second trial\n", w.rows);
+    assert_true(w.rows > 0);
+    int kind2 = vdb_store_codes_auto_kind(store);
+    assert_true(kind2 == VDB_QUANT_NONE || kind2 == VDB_QUANT_INT8);
+    {
+        vdb_json *j = vdb_store_codes_json(store);
+        long long coded = vdb_json_int_value(vdb_json_object_get(j, "rows"));
+        vdb_json_decref(j);
+        assert_int_equal(coded, kind2 == VDB_QUANT_INT8 ? (long long)(ROWS + w.rows) : 0);
+    }
+    r = held_out_recall(store, queries, RECALL_QUERIES, dim, NULL, 0, &short_answers);
+    assert_true(r >= VDB_DEFAULT_TARGET_RECALL - TOLERANCE);
+    assert_int_equal(short_answers, 0);
+    vdb_store_close(store);
+    tu_rm_rf(dir);
+    free(queries);
+    free(centres);
+}
+
+/* The ef pick is a fixed-sequence test from the top of the ladder: a low
+ * ef that passes below one that misses (noise, or a lucky sample) is not
+ * taken; the smallest ef of the passing run at the top is. */
+static void test_pick_fixed_sequence(void **s)
+{
+    vdb_calib_curve c;
+    (void)s;
+    memset(&c, 0, sizeof(c));
+    c.classes = 1u << VDB_CALIB_NEAR;
+    c.measured = 4;
+    /* 500 probe queries each: all hits bound ~0.9946, none 0. */
+    const uint64_t hits[4] = {5000, 0, 5000, 5000};
+    for (int e = 0; e < 4; e++) {
+        c.hits[VDB_CALIB_NEAR][e] = hits[e];
+        c.total[VDB_CALIB_NEAR][e] = 5000;
+        c.probes[VDB_CALIB_NEAR][e] = 500;
+        c.ns[e] = 1000.0 * (e + 1);
+    }
+    assert_int_equal(vdb_calib_pick(&c, 0.99), 2); /* not 0: entry 1 misses */
+    c.hits[VDB_CALIB_NEAR][1] = 5000;
+    assert_int_equal(vdb_calib_pick(&c, 0.99), 0);
+    c.hits[VDB_CALIB_NEAR][3] = 4000; /* the top misses: nothing is claimed */
+    assert_int_equal(vdb_calib_pick(&c, 0.99), -1);
+    assert_int_equal(vdb_calib_pick(&c, 0.70), 0);
+    c.measured = 0;
+    assert_int_equal(vdb_calib_pick(&c, 0.5), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pick_fixed_sequence),
         cmocka_unit_test(test_tiny),
         cmocka_unit_test(test_uniform_64),
         cmocka_unit_test(test_uniform_256),
@@ -493,6 +655,7 @@ int main(void)
         cmocka_unit_test(test_real_queries_take_over),
         cmocka_unit_test(test_persist_and_stale),
         cmocka_unit_test(test_writes_during_calibration),
+        cmocka_unit_test(test_quant_auto),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

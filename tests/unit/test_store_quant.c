@@ -323,7 +323,7 @@ static void test_set_quantization(void **state)
     vdb_store_config config;
     vdb_store_config_default(&config);
     config.dim = 4;
-    config.quantization = 3;
+    config.quantization = 4; /* 0-2 kinds, 3 auto */
     snprintf(path, sizeof(path), "%s/bad", dir);
     assert_null(vdb_store_create(path, &config, NULL, &err));
     assert_int_equal(err.code, VDB_EINVAL);
