@@ -120,8 +120,16 @@ $(BUILD)/obj/%.o: %.c
 # /docs assets (Swagger UI, ReDoc) from npm, embedded into the binary; an
 # empty table when npm cannot fetch them (scripts/build-web-assets.sh).
 WEB_OBJ := $(BUILD)/obj/web/docs_assets.o
-$(BUILD)/web/docs_assets.c: scripts/build-web-assets.sh
-	@bash scripts/build-web-assets.sh $(BUILD)/web
+# Rebuilt when npm comes or goes: the README's run command builds without
+# it (runtime set), the test command then installs it and must not keep
+# the run command's empty table (the bare-root test failed on /docs).
+WEB_NPM := $(if $(shell command -v npm 2>/dev/null),with-npm,without-npm)
+$(BUILD)/web/.$(WEB_NPM):
+	@mkdir -p $(dir $@)
+	@rm -f $(BUILD)/web/.with-npm $(BUILD)/web/.without-npm
+	@touch $@
+$(BUILD)/web/docs_assets.c: scripts/build-web-assets.sh $(BUILD)/web/.$(WEB_NPM)
+	@bash scripts/build-web-assets.sh $(BUILD)/web && touch $@
 $(WEB_OBJ): $(BUILD)/web/docs_assets.c src/api/webassets.h
 	@mkdir -p $(dir $@)
 	@$(CC) $(CFLAGS_ALL) -Isrc -c $< -o $@
