@@ -392,6 +392,7 @@ vdb_api *vdb_api_start(const vdb_config *config, vdb_error *err)
                              config->header_timeout_s,
                              config->max_conn_per_peer,
                              config->max_body_bytes,
+                             config->max_bodies_bytes,
                              &api->http};
     if (rate_init(api, err) != VDB_OK)
         goto fail;

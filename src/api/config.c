@@ -55,6 +55,8 @@ static const setting settings[] = {
     S("VDB_FSYNC", NULL, fsync, "always", 0, "WAL fsync policy: always, interval, off"),
     U("VDB_FSYNC_INTERVAL_MS", NULL, fsync_interval_ms, "1000", "bound on loss for VDB_FSYNC=interval"),
     Z("VDB_MAX_BODY_BYTES", NULL, max_body_bytes, "268435456", "request body limit (413 above)"),
+    Z("VDB_MAX_BODIES_BYTES", NULL, max_bodies_bytes, "1073741824",
+      "request bodies buffered at once over all connections (503 + Retry-After above; 0 = no bound)"),
     U("VDB_MAX_CONNECTIONS", NULL, max_connections, "1024", "concurrent connections"),
     U("VDB_CONN_TIMEOUT_S", NULL, conn_timeout_s, "30", "idle keep-alive connection timeout, seconds"),
     U("VDB_HEADER_TIMEOUT_S", NULL, header_timeout_s, "10",

@@ -29,6 +29,7 @@ typedef struct vdb_config {
     char fsync[16];             /* always | interval | off */
     unsigned fsync_interval_ms;
     size_t max_body_bytes;
+    size_t max_bodies_bytes;
     unsigned max_connections;
     unsigned conn_timeout_s;
     unsigned header_timeout_s;  /* whole request head, from its first byte */

@@ -138,6 +138,7 @@ int vdb_h_config(vdb_req *req)
     vdb_set(features, "query_cache", vdb_json_bool(1));
     vdb_set(features, "fsync", vdb_json_string(c->fsync));
     vdb_set(limits, "max_body_bytes", vdb_json_int((long long)c->max_body_bytes));
+    vdb_set(limits, "max_bodies_bytes", vdb_json_int((long long)c->max_bodies_bytes));
     vdb_set(limits, "max_batch", vdb_json_int(c->max_batch));
     vdb_set(limits, "max_k", vdb_json_int(c->max_k));
     vdb_set(limits, "max_dimension", vdb_json_int(c->max_dim));

@@ -103,6 +103,12 @@ typedef struct vdb_http_options {
     unsigned header_timeout_s; /* whole-head deadline from its first byte */
     unsigned max_per_peer;     /* connections per peer address */
     size_t max_body_bytes;
+    /* Request body buffers held at once, over every connection (0 = no
+     * bound). A body that would pass it is answered 503 + Retry-After
+     * before it is read (a chunked one when it grows past it); the first
+     * body is always admitted, so a bound below max_body_bytes still
+     * serves one at a time. */
+    size_t max_bodies_bytes;
     /* When not NULL, set to the server before its first worker starts, so
      * a handler that reaches the server through its context (stats, port)
      * never sees it unset: a request can arrive while vdb_http_start is

@@ -105,6 +105,33 @@ void vdb_http__spares_free(vdb_http_server *s)
 
 enum { GO_ON, WAIT, CLOSE };
 
+/* Counts the body buffer growing to `cap` bytes against the server's bound
+ * on body buffers held at once; 0 when within it. Shrinking is not needed:
+ * a body buffer only grows until end_request gives all of it back. */
+static int body_hold(conn *c, size_t cap)
+{
+    vdb_http_server *s = c->w->server;
+    if (cap <= c->body_held)
+        return 0;
+    size_t more = cap - c->body_held;
+    size_t before = atomic_fetch_add(&s->bodies_bytes, more);
+    /* The first body is always admitted (before == what this one holds). */
+    if (s->opt.max_bodies_bytes != 0 && before > c->body_held &&
+        before + more > s->opt.max_bodies_bytes) {
+        atomic_fetch_sub(&s->bodies_bytes, more);
+        return -1;
+    }
+    c->body_held = cap;
+    return 0;
+}
+
+static void body_release(conn *c)
+{
+    if (c->body_held != 0)
+        atomic_fetch_sub(&c->w->server->bodies_bytes, c->body_held);
+    c->body_held = 0;
+}
+
 /* ---- answers ---- */
 
 static const char *reason(int status)
@@ -299,6 +326,7 @@ static void end_request(conn *c, int completed)
         c->active = 0;
     }
     size_t big = c->out_body_len;
+    body_release(c);
     if (!spare_put(s, c->body, c->body_cap)) {
         big += c->body_cap;
         vdb_free(c->body);
@@ -414,6 +442,11 @@ static int start_body(conn *c)
         first = (size_t)c->head.content_length;
     if (first + 1 > s->opt.max_body_bytes + 1)
         first = s->opt.max_body_bytes;
+    if (body_hold(c, first + 1) != 0) {
+        vdb_http__answer_error(c, 503, "the server is buffering as many request bodies as it "
+                                       "holds at once (VDB_MAX_BODIES_BYTES); retry");
+        return GO_ON;
+    }
     if ((c->body = spare_take(s, first + 1, &c->body_cap)) == NULL) {
         if ((c->body = vdb_malloc(first + 1)) == NULL)
             return CLOSE;
@@ -491,6 +524,8 @@ static int body_append(conn *c, const char *data, size_t n)
             cap = c->body_len + n + 1;
         if (cap > max + 1)
             cap = max + 1;
+        if (body_hold(c, cap) != 0)
+            return 503;
         char *grown = vdb_realloc(c->body, cap);
         if (grown == NULL)
             return 500;
@@ -519,8 +554,11 @@ static int step_body_chunked(conn *c)
             int status = body_append(c, data, len);
             if (status != 0) {
                 consume(c, c->in_len);
-                vdb_http__answer_error(c, status, status == 413 ? "request body exceeds the limit"
-                                                      : "out of memory reading the body");
+                vdb_http__answer_error(c, status,
+                                       status == 413   ? "request body exceeds the limit"
+                                       : status == 503 ? "the server is buffering as many request "
+                                                         "bodies as it holds at once; retry"
+                                                       : "out of memory reading the body");
                 return GO_ON;
             }
         }
@@ -549,6 +587,8 @@ static int step_body(conn *c)
     if (c->body_len + want + 1 > c->body_cap) {
         size_t cap = c->body_cap * 2 < c->body_len + want + 1 ? c->body_cap * 2
                                                                : c->body_len + want + 1;
+        if (body_hold(c, cap) != 0)
+            return CLOSE;
         char *grown = vdb_realloc(c->body, cap);
         if (grown == NULL)
             return CLOSE;

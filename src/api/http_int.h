@@ -42,6 +42,7 @@ typedef struct conn {
     vdb_http_head head;
     char *body;
     size_t body_len, body_cap;
+    size_t body_held; /* bytes of body_cap counted in server->bodies_bytes */
     vdb_http_chunker chunker;
     int close_after;
     int status;
@@ -97,6 +98,7 @@ struct vdb_http_server {
     void *ctx;
     vdb_http_options opt;
     atomic_uint in_flight;
+    _Atomic size_t bodies_bytes; /* body buffers held now (opt.max_bodies_bytes) */
     atomic_uint nconns;
     atomic_int accepting;
     atomic_uint unlistened;

@@ -28,6 +28,18 @@ static int content_type_ok(const char *type)
     return n >= 5 && strncasecmp(type + n - 5, "+json", 5) == 0;
 }
 
+/* A body the JSON parser refused: 413 when its parse tree would pass the
+ * per-request memory bound (VDB_MAX_JSON_PARSE_BYTES), else 400. */
+static int parse_failed(vdb_req *req, const char *text, size_t len, const vdb_error *perr)
+{
+    if (perr->code == VDB_ETOOBIG && vdb_json_parse_cost(text, len) > VDB_MAX_JSON_PARSE_BYTES) {
+        req->status_override = 413;
+        return vdb_error_set(&req->err, VDB_ETOOBIG, "request body too large to parse: %s", perr->msg);
+    }
+    req->status_override = 400;
+    return vdb_error_set(&req->err, VDB_EPARSE, "malformed JSON body: %s", perr->msg);
+}
+
 int vdb_req_body(vdb_req *req, int required, vdb_json **out)
 {
     *out = NULL;
@@ -57,10 +69,8 @@ int vdb_req_body(vdb_req *req, int required, vdb_json **out)
     vdb_error perr;
     vdb_error_clear(&perr);
     vdb_json *body = vdb_json_parse(text, len, VDB_MAX_JSON_DEPTH, &perr);
-    if (body == NULL) {
-        req->status_override = 400;
-        return vdb_error_set(&req->err, VDB_EPARSE, "malformed JSON body: %s", perr.msg);
-    }
+    if (body == NULL)
+        return parse_failed(req, text, len, &perr);
     if (vdb_jtype(body) != VDB_JSON_OBJECT) {
         vdb_json_decref(body);
         return vdb_error_set(&req->err, VDB_EINVAL, "request body must be a JSON object");
@@ -96,9 +106,9 @@ static int vdb_req_body_matrix(vdb_req *req, const char *key, int nested, size_t
     req->body_parsed = 1;
     req->body = vdb_json_parse(matrix->rest, matrix->rest_len, VDB_MAX_JSON_DEPTH, &perr);
     if (req->body == NULL) {
+        rc = parse_failed(req, matrix->rest, matrix->rest_len, &perr);
         vdb_floatmatrix_free(matrix);
-        req->status_override = 400;
-        return vdb_error_set(&req->err, VDB_EPARSE, "malformed JSON body: %s", perr.msg);
+        return rc;
     }
     if (vdb_jtype(req->body) != VDB_JSON_OBJECT) {
         vdb_floatmatrix_free(matrix);

@@ -11,5 +11,10 @@
 #define VDB_MAX_VECTORS 0xFFFFFFF0u  /* per store: internal ids are u32 */
 #define VDB_MAX_META_BYTES (64u * 1024u) /* one vector's metadata JSON */
 #define VDB_MAX_JSON_DEPTH 32u       /* nesting of request bodies */
+/* Memory one JSON text may take once parsed (jansson's tree), estimated
+ * from the text before parsing (vdb_json_parse_cost). A parse tree costs
+ * 10-80x its text (an empty object is ~234 bytes for 3 bytes of text), so
+ * the body limit alone let one 190 MiB request allocate 4 GiB. */
+#define VDB_MAX_JSON_PARSE_BYTES ((size_t)1 << 30)
 
 #endif

@@ -607,9 +607,19 @@ int vdb_store_delete_where(vdb_store *store, const struct vdb_filter *filter, si
             *deleted = 0;
         return VDB_OK;
     }
-    if ((rc = vdb_store_filter_ensure(store, err)) != VDB_OK)
-        return rc;
-    pthread_mutex_lock(&store->writer);
+    /* A writer can drop the payload (a failed allocation in its filter
+     * sync) between ensure and our writer lock; once we hold the writer
+     * mutex no one can, so check there and build it again if it went. */
+    for (int attempt = 0;; attempt++) {
+        if (attempt == 4)
+            return vdb_error_set(err, VDB_EBUSY, "filter indexes keep being rebuilt; retry");
+        if ((rc = vdb_store_filter_ensure(store, err)) != VDB_OK)
+            return rc;
+        pthread_mutex_lock(&store->writer);
+        if (vdb_store_filter_payload(store) != NULL)
+            break;
+        pthread_mutex_unlock(&store->writer);
+    }
     pthread_rwlock_rdlock(&store->rw);
     rc = vdb_payload_match_rows(vdb_store_filter_payload(store), filter, &rows, &count, err);
     if (rc == VDB_OK && (ids = vdb_malloc((count + 1) * sizeof(char *))) == NULL)

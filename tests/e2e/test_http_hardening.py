@@ -326,3 +326,50 @@ def test_big_bodies_reuse_buffers_across_connections(server, admin):
             assert r.status_code == 200, r.text
             assert r.json()["results"][0]["similarity_score"] > 0.99999, r.text
     admin.delete(f"/admin/store?user_id={uid}&model_id={mid}")
+
+
+def test_bodies_held_at_once_are_bounded(fresh_dir):
+    """Issue 11 item 8, memory over requests: the body buffers held at once
+    are bounded (VDB_MAX_BODIES_BYTES). Two authenticated clients that
+    declare 1 MB bodies and trickle them hold 2 MB; a third 1 MB body is
+    answered 503 with Retry-After before it is read, while small requests
+    go on; once the holders leave, the same body is served. Before the
+    bound, every connection could hold a max-size body (1,024 x 256 MiB)."""
+    srv = Server(fresh_dir, env={"VDB_MAX_BODY_BYTES": "1048576",
+                                 "VDB_MAX_BODIES_BYTES": "2500000"}).start()
+    holders = []
+    try:
+        admin = Client(srv.url, ADMIN_KEY)
+        assert admin.post("/admin/create_store", json={"user_id": "bb", "model_id": "m",
+                                                       "dimension": 2}).status_code == 200
+        doc = json.dumps({"user_id": "bb", "model_id": "m", "vectors": [[1.0, 2.0]]}).encode()
+        big = doc + b" " * (1_000_000 - len(doc))
+        head = (b"POST /vectors/add HTTP/1.1\r\nHost: x\r\nX-API-Key: " + KEY +
+                b"\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(big))
+        for _ in range(2):
+            s = socket.create_connection(("127.0.0.1", srv.port))
+            s.sendall(head + big[:10])
+            holders.append(s)
+        time.sleep(0.5)
+        h = {"Content-Type": "application/json"}
+        r = admin.post("/vectors/add", data=big, headers=h)
+        assert r.status_code == 503, (r.status_code, r.text[:200])
+        assert r.headers.get("Retry-After") == "1"
+        assert "VDB_MAX_BODIES_BYTES" in r.json()["detail"]
+        assert admin.post("/vectors/add", data=doc, headers=h).status_code == 200
+        assert admin.get("/vectors/count", params={"user_id": "bb", "model_id": "m"}).json()["count"] == 1
+        for s in holders:
+            s.close()
+        holders = []
+        deadline = time.time() + 5
+        while True:
+            r = admin.post("/vectors/add", data=big, headers=h)
+            if r.status_code != 503 or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        assert r.status_code == 200, (r.status_code, r.text[:200])
+        assert admin.get("/vectors/count", params={"user_id": "bb", "model_id": "m"}).json()["count"] == 2
+    finally:
+        for s in holders:
+            s.close()
+        assert srv.stop() == 0

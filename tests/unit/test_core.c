@@ -221,6 +221,34 @@ static void test_json_limits(void **state)
     vdb_json_decref(j);
     assert_null(vdb_json_parse("{\"a\":1,\"a\":2}", 13, 0, &err));
     assert_int_equal(err.code, VDB_EPARSE);
+    /* The parse-tree bound: 5M empty objects are 15 MB of text but about
+     * 1.2 GB as a tree; refused from the scan, before jansson allocates. */
+    {
+        size_t n = 5000000, tl = 3 * n + 1;
+        char *big = malloc(tl + 1);
+        assert_non_null(big);
+        big[0] = '[';
+        for (size_t i = 0; i < n; i++)
+            memcpy(big + 1 + 3 * i, "{},", 3);
+        big[tl - 1] = ']';
+        big[tl] = '\0';
+        assert_true(vdb_json_parse_cost(big, tl) > VDB_MAX_JSON_PARSE_BYTES);
+        assert_null(vdb_json_parse(big, tl, 0, &err));
+        assert_int_equal(err.code, VDB_ETOOBIG);
+        assert_non_null(strstr(err.msg, "MiB limit"));
+        /* A tenth of it (500,000 objects: the ',' after the last one
+         * becomes the ']') parses: its estimate is under the bound. */
+        size_t small = 3 * (n / 10) + 1;
+        big[small - 1] = ']';
+        assert_true(vdb_json_parse_cost(big, small) < VDB_MAX_JSON_PARSE_BYTES);
+        j = vdb_json_parse(big, small, 0, &err);
+        assert_non_null(j);
+        vdb_json_decref(j);
+        free(big);
+        /* Strings count their bytes, not what they hold: brackets inside
+         * a string are text. */
+        assert_true(vdb_json_parse_cost("[\"{{{{\"]", 8) < vdb_json_parse_cost("[{},{},{},{}]", 13));
+    }
     assert_null(vdb_json_parse("{\"a\":", 5, 0, &err));
     assert_null(vdb_json_parse("[1e999]", 7, 0, &err));
     /* Brackets inside strings do not count as nesting. */

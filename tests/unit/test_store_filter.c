@@ -10,7 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
+#include "core/alloc.h"
+#include "core/err.h"
 #include "core/json.h"
 #include "filter/filter.h"
 #include "store/store.h"
@@ -138,10 +142,91 @@ static void test_filtered_store(void **state)
     }
 }
 
+/* Issue 11 item 13: a writer can drop the payload (a failed allocation in
+ * its filter sync) between vdb_store_filter_ensure and the caller taking
+ * its locks. delete_where used the payload after taking the writer mutex
+ * without checking it was still there: a NULL dereference. One thread
+ * adds rows with an allocation failure armed at a moving point (some land
+ * in the sync and drop the payload), while this one runs delete_where;
+ * every call must answer OK (nothing matches), ENOMEM or EBUSY. */
+typedef struct dropper_arg {
+    vdb_store *store;
+    atomic_int stop;
+    atomic_int drops_tried;
+} dropper_arg;
+
+static void *dropper(void *arg)
+{
+    dropper_arg *a = arg;
+    float v[D] = {1};
+    for (int i = 0; !atomic_load(&a->stop); i++) {
+        char id[24], meta[96];
+        const char *ids[1] = {id}, *metas[1] = {meta};
+        snprintf(id, sizeof(id), "x%d", i);
+        snprintf(meta, sizeof(meta), "{\"id\":\"x%d\",\"even\":true,\"u\":\"v%d\"}", i, i);
+        vdb_alloc_fail_at(1 + (uint64_t)(i % 32), 0);
+        (void)vdb_store_add(a->store, 1, v, ids, metas, NULL, NULL);
+        vdb_alloc_fail_at(0, 0);
+        atomic_fetch_add(&a->drops_tried, 1);
+    }
+    return NULL;
+}
+
+static void test_payload_dropped_under_delete_where(void **state)
+{
+    char dir[] = "/tmp/vdb-store-filter-XXXXXX", path[600];
+    vdb_store_config config;
+    vdb_store_options options;
+    vdb_filter *none = compile("{\"n\": -1}");
+    dropper_arg arg = {0};
+    pthread_t t;
+    int ok = 0, busy = 0, nomem = 0;
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/s", dir);
+    vdb_store_config_default(&config);
+    config.dim = D;
+    vdb_store_options_default(&options);
+    options.fsync = VDB_FSYNC_OFF;
+    arg.store = vdb_store_create(path, &config, &options, NULL);
+    assert_non_null(arg.store);
+    add_rows(arg.store, 0, 200, 0);
+    assert_int_equal(pthread_create(&t, NULL, dropper, &arg), 0);
+    for (int i = 0; i < 3000; i++) {
+        size_t deleted = 99;
+        vdb_error err;
+        vdb_error_clear(&err);
+        int rc = vdb_store_delete_where(arg.store, none, &deleted, &err);
+        if (rc == VDB_OK) {
+            assert_int_equal(deleted, 0);
+            ok++;
+        } else if (rc == VDB_EBUSY) {
+            busy++;
+        } else {
+            assert_int_equal(rc, VDB_ENOMEM);
+            nomem++;
+        }
+    }
+    atomic_store(&arg.stop, 1);
+    pthread_join(t, NULL);
+    vdb_alloc_fail_at(0, 0);
+    print_message("delete_where: %d ok, %d busy, %d out of memory; %d adds with a failure armed\n",
+                  ok, busy, nomem, atomic_load(&arg.drops_tried));
+    assert_true(ok > 0);
+    vdb_store_close(arg.store);
+    vdb_filter_free(none);
+    {
+        char cmd[700];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        assert_int_equal(system(cmd), 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_filtered_store),
+        cmocka_unit_test(test_payload_dropped_under_delete_where),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
