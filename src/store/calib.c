@@ -332,7 +332,8 @@ int vdb_store_calib_due(vdb_store *store)
     /* A store without a graph has nothing to calibrate (it scans): "due"
      * there kept waiters (tests, benchmarks) waiting for a calibration
      * that could never start. */
-    if (c == NULL || live < CALIB_MIN_ROWS || vdb_store_index_rows(store) == 0)
+    if (c == NULL || live < CALIB_MIN_ROWS || vdb_store_index_rows(store) == 0 ||
+        store->options.skip_calibration)
         return 0;
     pthread_mutex_lock(&c->mutex);
     if (!c->cal.valid || c->stale) {

@@ -139,7 +139,8 @@ int vdb_store_calib_auto_kind(vdb_store *store);
 
 /* 1 when a (re)calibration is due: none yet, stale by growth/shrink, or
  * invalidated (vdb_store_calib_invalidate); 0 while the store has no graph
- * (it scans: there is nothing to measure). Never fails. */
+ * (it scans: there is nothing to measure) or when the store was opened
+ * with skip_calibration. Never fails. */
 int vdb_store_calib_due(vdb_store *store);
 
 /* 1 while a calibration is measuring, else 0 (for stats and tests);

@@ -92,6 +92,11 @@ typedef struct vdb_store_options {
      * wal_dropped_bytes). Never set by default: it loses acknowledged
      * writes, so only an operator's explicit command should ask for it. */
     int repair_wal;
+    /* Never calibrate (calib.h): queries plan as uncalibrated (exact unless
+     * an ef is given) and an auto store stays undecided. For tests and
+     * tools whose subject is not the planner (a calibration under a
+     * sanitizer costs seconds per reopen); default 0. */
+    int skip_calibration;
 } vdb_store_options;
 
 /* Fills defaults (dim 0 = unset, cosine, auto index, M 16, efC 200, ef 64). */

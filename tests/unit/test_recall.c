@@ -642,11 +642,16 @@ int main(void)
         cmocka_unit_test(test_pick_fixed_sequence),
         cmocka_unit_test(test_tiny),
         cmocka_unit_test(test_uniform_64),
+#if !defined(__SANITIZE_ADDRESS__)
+        /* Under AddressSanitizer each family costs minutes (a graph and two
+         * calibrations) and these four run the same code as the others on
+         * other data; the plain build (make test) runs every family. */
         cmocka_unit_test(test_uniform_256),
-        cmocka_unit_test(test_clustered),
         cmocka_unit_test(test_norms_l2),
         cmocka_unit_test(test_norms_dot),
         cmocka_unit_test(test_duplicates),
+#endif
+        cmocka_unit_test(test_clustered),
         cmocka_unit_test(test_lowdim),
         cmocka_unit_test(test_filtered),
         cmocka_unit_test(test_filtered_bands),
