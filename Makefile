@@ -101,7 +101,7 @@ $(BUILD)/obj/src/kernel/qdist_avx2.o: ISA_FLAGS := -mavx2 -mpopcnt
 $(BUILD)/obj/src/kernel/qdist_avx512.o: ISA_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx512vpopcntdq -mavx2 -mpopcnt
 endif
 
-.PHONY: all deps run test check-arch arch-doc test-fresh test-fresh-full test-unit test-neon test-e2e test-e2e-asan test-asan test-tsan test-crash-long test-store-py test-tsan-store clean headers bench-peers bench-quant bench-recall bench-floatparse bench-store-exact bench-quant-graph
+.PHONY: all deps run test check-arch arch-doc test-fresh test-fresh-full test-unit test-neon test-e2e test-e2e-asan test-asan test-tsan test-crash-long test-store-py test-tsan-store clean headers bench-peers bench-quant bench-recall bench-floatparse bench-store-exact bench-quant-graph bench-hnsw-io
 
 all: $(BUILD)/vdb
 
@@ -153,9 +153,13 @@ test: check-arch all headers test-unit test-store-py test-neon test-e2e
 # files or folders, no call circles, the allocator and I/O funnels, a README
 # per folder, and a current drawing; plus the checker's own test (each rule
 # fires on a tree built to break it). arch-doc redraws the drawing.
+# hdr_check: every public int function's header comment names its error
+# codes or says it never fails (docs/style.md "Headers"), plus its own test.
 check-arch:
 	$(PYTHON) scripts/arch_check.py
 	$(PYTHON) tests/arch/test_arch_check.py
+	$(PYTHON) scripts/hdr_check.py
+	$(PYTHON) tests/arch/test_hdr_check.py
 
 arch-doc:
 	$(PYTHON) scripts/arch_check.py --write
@@ -271,6 +275,12 @@ $(BUILD)/floatparse_bench: bench/floatparse_bench.c bench/bench_util.h $(BUILD)/
 	$(CC) $(CFLAGS_ALL) -Isrc -MMD -MP -MF $@.d $< $(BUILD)/libvdb.a $(LIBS_ALL) -o $@
 bench-floatparse: $(BUILD)/floatparse_bench
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BUILD)/floatparse_bench
+
+# hnsw.idx save and load alone (bench/hnsw_io.c, issue 10's format 2).
+$(BUILD)/hnsw_io: bench/hnsw_io.c bench/bench_util.h $(BUILD)/libvdb.a
+	$(CC) $(CFLAGS_ALL) -Isrc -MMD -MP -MF $@.d $< $(BUILD)/libvdb.a $(LIBS_ALL) -o $@
+bench-hnsw-io: $(BUILD)/hnsw_io
+	flock /tmp/vdb-bench.lock env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BUILD)/hnsw_io $(HNSW_IO_ARGS)
 
 # Exact queries of one store with quantization none / int8 / binary through
 # the store API (bench/store_exact.c); same data files as bench-quant.

@@ -8,14 +8,16 @@ background indexer while the ingest runs):
 
   binary:     POST /v1/batch/upload?wait=true with a float32 .npy body,
               --binary-rows rows per request (default: all of them in one
-              request, so one WAL record and one fsync per request).
+              request, so one WAL record and one fsync per request), over
+              --binary-conns keep-alive connections at once (default 1).
   json:       POST /vectors/add, --batch x dim per request (pre-encoded
               bodies, so the client does no JSON work in the timed loop),
               over --conns keep-alive connections.
   inprocess:  `vdb store-bench --index auto` (the same durable adds of
               --batch rows, no HTTP), when --serve names the binary.
 
-Reports vectors/s from the client's wall clock, best of --repeat runs,
+Reports vectors/s from the client's wall clock and the client's own CPU
+seconds (all its threads) over the same span, best of --repeat runs,
 alternating the modes (A B C A B C ...) so machine noise hits them alike.
 
   bench/batch_ingest.py --serve build/vdb [--n 100000] [--dim 384] [--repeat 3]
@@ -84,7 +86,7 @@ class Client:
         return data
 
 
-def run_binary(cl, vecs, rows_per_request, chunk):
+def run_binary(cl, vecs, rows_per_request, chunk, conns):
     model = "bin_" + uuid.uuid4().hex[:8]
     bodies = []
     for i in range(0, len(vecs), rows_per_request):
@@ -93,19 +95,25 @@ def run_binary(cl, vecs, rows_per_request, chunk):
         bodies.append(buf.getvalue())
     q = urllib.parse.urlencode({"user_id": "bench", "model_id": model, "wait": "true",
                                 "chunk_size": str(chunk)})
-    c = cl.conn()
-    t0 = time.perf_counter()
-    for body in bodies:
-        cl.call(c, "POST", "/v1/batch/upload?" + q, body, "application/octet-stream")
+    if conns > 1:
+        # The first request creates the store (and fixes its dimension), so
+        # that concurrent first requests do not race to create it; it is
+        # timed like the rest.
+        t0, c0 = time.perf_counter(), time.process_time()
+        cl.call(cl.conn(), "POST", "/v1/batch/upload?" + q, bodies[0], "application/octet-stream")
+        send_all(cl, "/v1/batch/upload?" + q, bodies[1:], conns, "application/octet-stream")
+    else:
+        c = cl.conn()
+        t0, c0 = time.perf_counter(), time.process_time()
+        for body in bodies:
+            cl.call(c, "POST", "/v1/batch/upload?" + q, body, "application/octet-stream")
     dt = time.perf_counter() - t0
-    return model, len(vecs) / dt
+    return model, len(vecs) / dt, time.process_time() - c0
 
 
-def run_json(cl, bodies, n, conns):
-    model = "json_" + uuid.uuid4().hex[:8]
-    prefix = ('{"user_id":"bench","model_id":"%s",' % model).encode()
-    work = [prefix + b[1:] for b in bodies]
-    it = iter(range(len(work)))
+def send_all(cl, path, bodies, conns, ctype="application/json"):
+    """Sends every body once, over `conns` keep-alive connections at once."""
+    it = iter(range(len(bodies)))
     lock = threading.Lock()
     failures = []
 
@@ -117,22 +125,28 @@ def run_json(cl, bodies, n, conns):
             if i is None:
                 return
             try:
-                cl.call(c, "POST", "/vectors/add", work[i])
+                cl.call(c, "POST", path, bodies[i], ctype)
             except SystemExit as e:
                 failures.append(str(e))
                 return
 
-    # The first request creates the store; it is not part of the timing.
-    t0 = time.perf_counter()
     threads = [threading.Thread(target=worker) for _ in range(conns)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    dt = time.perf_counter() - t0
     if failures:
         raise SystemExit(failures[0])
-    return model, n / dt
+
+
+def run_json(cl, bodies, n, conns):
+    model = "json_" + uuid.uuid4().hex[:8]
+    prefix = ('{"user_id":"bench","model_id":"%s",' % model).encode()
+    work = [prefix + b[1:] for b in bodies]
+    t0, c0 = time.perf_counter(), time.process_time()
+    send_all(cl, "/vectors/add", work, conns)
+    dt = time.perf_counter() - t0
+    return model, n / dt, time.process_time() - c0
 
 
 def store_state(cl, model):
@@ -161,6 +175,8 @@ def main():
     ap.add_argument("--batch", type=int, default=1000, help="rows per JSON request")
     ap.add_argument("--conns", type=int, default=2, help="JSON connections")
     ap.add_argument("--binary-rows", type=int, default=0, help="rows per binary request (0: all)")
+    ap.add_argument("--binary-conns", type=int, default=1,
+                    help="binary connections (requests sent at once; needs --binary-rows)")
     ap.add_argument("--chunk", type=int, default=100000, help="upload chunk_size (rows per WAL record)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--mode", default="binary,json,inprocess")
@@ -187,11 +203,12 @@ def main():
         runs = {m: [] for m in modes}
         for rep in range(a.repeat):
             for mode in modes:
-                model = None
+                model, client_cpu = None, None
                 if mode == "binary":
-                    model, rate = run_binary(cl, vecs, a.binary_rows or a.n, a.chunk)
+                    model, rate, client_cpu = run_binary(cl, vecs, a.binary_rows or a.n, a.chunk,
+                                                         a.binary_conns)
                 elif mode == "json":
-                    model, rate = run_json(cl, bodies, a.n, a.conns)
+                    model, rate, client_cpu = run_json(cl, bodies, a.n, a.conns)
                 elif mode == "inprocess":
                     if not a.serve:
                         continue
@@ -199,9 +216,13 @@ def main():
                 else:
                     sys.exit("unknown mode " + mode)
                 extra = ""
+                if client_cpu is not None:
+                    # The client's own CPU (all its threads) over the timed
+                    # part: on a 2-core machine it competes with the server.
+                    extra += " [client CPU %.2f s]" % client_cpu
                 if model is not None:
                     st = store_state(cl, model)
-                    extra = " (store: %s vectors, index %s)" % (
+                    extra += " (store: %s vectors, index %s)" % (
                         st.get("vector_count", st.get("data", {}).get("vector_count")),
                         st.get("index_type", st.get("data", {}).get("index_type")))
                     cl.call(cl.conn(), "DELETE",

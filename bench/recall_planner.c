@@ -478,8 +478,9 @@ int main(int argc, char **argv)
          * the queries are held out by whoever made the files. */
         vdb_error err;
         vdb_error_clear(&err);
-        vdb_vecfile *df = vdb_vecfile_open(data_file, &err);
-        vdb_vecfile *qf = df && query_file ? vdb_vecfile_open(query_file, &err) : NULL;
+        vdb_vecfile *df = NULL, *qf = NULL;
+        if (vdb_vecfile_open(data_file, &df, &err) == VDB_OK && query_file != NULL)
+            vdb_vecfile_open(query_file, &qf, &err);
         if (df == NULL || qf == NULL || vdb_vecfile_dim(df) != vdb_vecfile_dim(qf))
             die("--data and --query-file (same dimension) are needed together", &err);
         fam_case given = {"given", FAM_UNIFORM, vdb_vecfile_dim(df), metric, NULL, NULL,

@@ -318,7 +318,8 @@ static int warm_listed(void *ctx, const char *user_id, const char *model_id)
     return 0;
 }
 
-void vdb_api_warm_all(vdb_api *api)
+/* Opens and warms every store on disk (MLX_WARMUP_ON_STARTUP). */
+static void vdb_api_warm_all(vdb_api *api)
 {
     vdb_error err;
     double start = vdb_now_ms();

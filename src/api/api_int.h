@@ -95,17 +95,12 @@ void vdb_reply_error(vdb_req *req, int status, const char *message);
 /* The JSON object body. Errors: 415 (VDB_EUNSUPPORTED with status 415 set
  * in req), 400 malformed, 422 not an object / missing when required. */
 int vdb_req_body(vdb_req *req, int required, vdb_json **out);
-/* Fast path for a body whose big member `key` is a float matrix (see
- * floatparse.h): parses it directly and the rest of the body through the
- * JSON adapter (which then serves vdb_req_str & co). VDB_ENOTFOUND means
- * "use vdb_req_body + vdb_req_matrix instead". */
 struct vdb_floatmatrix;
-int vdb_req_body_matrix(vdb_req *req, const char *key, int nested, size_t max_rows,
-                        struct vdb_floatmatrix *matrix, vdb_json **body);
 /* The body of a request whose member `key` is a float matrix: the fast
  * path when it applies (*have_matrix 1, the matrix in *matrix), else the
  * JSON body (*have_matrix 0; read the matrix with vdb_req_matrix). Errors
- * as vdb_req_body / vdb_req_body_matrix. */
+ * as vdb_req_body, plus the matrix parser's (vdb_floatparse_member):
+ * VDB_EPARSE (400), VDB_EINVAL / VDB_EDIM naming the bad value. */
 int vdb_req_body_or_matrix(vdb_req *req, const char *key, int nested, size_t max_rows,
                            struct vdb_floatmatrix *matrix, int *have_matrix, vdb_json **body);
 /* A string field from the query string, else the body. *out NULL when
@@ -179,8 +174,6 @@ int vdb_api_warm_compute(uint32_t dim, vdb_error *err);
  * handlers that describe compute read it here: ops.c is the one api file
  * that reaches into kernel/ (the self-test, the warm-up, this name). */
 const char *vdb_api_blas_name(void);
-/* Opens and warms every store on disk (MLX_WARMUP_ON_STARTUP). */
-void vdb_api_warm_all(vdb_api *api);
 /* Appends the store's dimension to the dimension error in req->err and
  * returns VDB_EDIM. */
 int vdb_api_with_store_dim(vdb_req *req, uint32_t dim);

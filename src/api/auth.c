@@ -50,7 +50,8 @@ struct vdb_auth {
     size_t nkeys, cap;
 };
 
-int vdb_auth_ct_equal(const uint8_t *a, const uint8_t *b, size_t len)
+/* Constant-time equality of two byte strings of equal length. */
+static int vdb_auth_ct_equal(const uint8_t *a, const uint8_t *b, size_t len)
 {
     volatile uint8_t diff = 0;
     for (size_t i = 0; i < len; i++)
@@ -97,34 +98,19 @@ static int new_key(char *key_out)
 
 /* Names used in errors: the file's name only, never the server's path. */
 #define KEY_FILE ".vdb_auth.json"
-#define KEY_FILE_TMP ".vdb_auth.json.tmp"
 
-/* Replaces the key file atomically through core/fsx: temp file, fsync,
- * close, rename, fsync of the directory (Redis rdbSave's order), so a crash
- * leaves the old file or the new one, never a mix. */
+/* Replaces the key file atomically through core/fsx's one temp file,
+ * fsync, close, rename, directory fsync sequence (vdb_fsx_replace_file), so
+ * a crash leaves the old file or the new one, never a mix. fsx's message
+ * names the server's path; this one may reach a client (POST /admin/keys),
+ * so it names the file only. */
 static int write_atomic(vdb_auth *auth, const char *text, vdb_error *err)
 {
-    char tmp[4200];
-    int rc, fd;
-    snprintf(tmp, sizeof(tmp), "%s.tmp", auth->path);
-    fd = vdb_fsx_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600, err);
-    if (fd < 0)
-        return vdb_error_set(err, fd, "cannot create " KEY_FILE_TMP);
-    rc = vdb_fsx_write(fd, text, strlen(text), -1, KEY_FILE_TMP, err);
-    if (rc == VDB_OK)
-        rc = vdb_fsx_fsync(fd, KEY_FILE_TMP, err);
-    if (rc == VDB_OK)
-        rc = vdb_fsx_close(fd, KEY_FILE_TMP, err);
-    else
-        vdb_fsx_close(fd, KEY_FILE_TMP, NULL);
-    if (rc == VDB_OK && (rc = vdb_fsx_rename(tmp, auth->path, err)) != VDB_OK)
-        rc = vdb_error_set(err, rc, "cannot replace " KEY_FILE);
-    if (rc != VDB_OK) {
-        vdb_fsx_unlink(tmp, NULL);
-        return rc;
-    }
-    if ((rc = vdb_fsx_dirsync(auth->dir, err)) != VDB_OK)
-        return vdb_error_set(err, rc, "cannot sync the directory of " KEY_FILE);
+    vdb_error local;
+    vdb_error_clear(&local);
+    int rc = vdb_fsx_replace_file(auth->dir, KEY_FILE, text, strlen(text), 0600, &local);
+    if (rc != VDB_OK)
+        return vdb_error_set(err, rc, "cannot replace " KEY_FILE ": %s", vdb_err_text(rc));
     return VDB_OK;
 }
 

@@ -73,7 +73,4 @@ typedef void (*vdb_auth_visit_fn)(void *ctx, const char *key_id, const char *use
                                   long long created);
 void vdb_auth_list(vdb_auth *auth, const char *user_id, vdb_auth_visit_fn fn, void *ctx);
 
-/* Constant-time equality of two byte strings of equal length. */
-int vdb_auth_ct_equal(const uint8_t *a, const uint8_t *b, size_t len);
-
 #endif

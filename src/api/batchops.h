@@ -59,9 +59,10 @@ int vdb_batchops_spawn(vdb_batchops *ops, vdb_batch_op *op, vdb_batch_run_fn run
 void vdb_batchops_advance(vdb_batch_op *op, size_t items);
 /* Records the end: rc VDB_OK = completed, else failed with err's message. */
 void vdb_batchops_finish(vdb_batch_op *op, int rc, const vdb_error *err);
-/* 1 once the server is shutting down: stop between chunks. */
+/* 1 once the server is shutting down (stop between chunks), else 0; never
+ * fails. */
 int vdb_batchops_cancelled(const vdb_batch_op *op);
-/* 1 when finished (completed or failed). */
+/* 1 when finished (completed or failed), else 0; never fails. */
 int vdb_batchops_done(const vdb_batch_op *op);
 
 const char *vdb_batchops_id(const vdb_batch_op *op);

@@ -42,7 +42,8 @@ void vdb_freeze_free(vdb_freeze *freeze); /* NULL is a no-op */
 
 /* 1 when requests of this route may change a store (every non-GET route
  * except the read-only POSTs: queries, benchmarks on scratch stores,
- * warmup, key management, cache clearing and the freeze route itself). */
+ * warmup, key management, cache clearing and the freeze route itself);
+ * else 0. Never fails. */
 int vdb_freeze_is_write(const struct vdb_route *route);
 
 /* Write requests bracket their handler with these (shared side of the
@@ -50,7 +51,8 @@ int vdb_freeze_is_write(const struct vdb_route *route);
 void vdb_freeze_enter(vdb_freeze *freeze);
 void vdb_freeze_leave(vdb_freeze *freeze);
 
-/* 1 when user_id is frozen. Lock-free when nothing is frozen. */
+/* 1 when user_id is frozen, else 0; never fails. Lock-free when nothing
+ * is frozen. */
 int vdb_freeze_has(vdb_freeze *freeze, const char *user_id);
 
 /* Freezes (on = 1) or thaws (on = 0) user_id, persists the set, then waits

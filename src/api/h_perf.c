@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "../core/alloc.h"
-#include "../core/fsx.h"
 #include "../core/cpu.h"
 #include "../core/pool.h"
 #include "../core/rng.h"
@@ -284,16 +283,15 @@ static vdb_json *rate_section(double ms, size_t items, const char *count_key, co
 
 static int run_bench(vdb_req *req, const vdb_store_config *config, bench *b, vdb_json **out)
 {
-    char dir[4200], uuid[VDB_UUID_LEN];
+    char dir[4200];
     vdb_store_options options;
+    vdb_store *store;
     vdb_store_options_default(&options);
     options.fsync = VDB_FSYNC_OFF;
-    vdb_rng_uuid(uuid);
-    snprintf(dir, sizeof(dir), "%s/.bench-%s", vdb_registry_data_dir(req->api->registry), uuid);
-    vdb_store *store = vdb_store_create(dir, config, &options, &req->err);
-    if (store == NULL)
-        return req->err.code ? req->err.code : VDB_EIO;
-    int rc = VDB_OK;
+    int rc = vdb_registry_scratch_open(req->api->registry, config, &options, &store, dir,
+                                       sizeof(dir), &req->err);
+    if (rc != VDB_OK)
+        return rc;
     double t0 = vdb_now_ms();
     for (size_t at = 0; rc == VDB_OK && at < b->n; at += 1000) {
         size_t m = b->n - at < 1000 ? b->n - at : 1000;
@@ -334,8 +332,7 @@ static int run_bench(vdb_req *req, const vdb_store_config *config, bench *b, vdb
         rc = bench_cache(store, b, &params, &cache, &req->err);
     vdb_store_stats stats;
     vdb_store_get_stats(store, &stats);
-    vdb_store_close(store);
-    vdb_fsx_remove_tree(dir, NULL);
+    vdb_registry_scratch_drop(store, dir);
     if (rc != VDB_OK)
         return rc;
     qsort(b->latency_ms, b->nq, sizeof(double), cmp_double);

@@ -433,6 +433,7 @@ vdb_http_server *vdb_http_start(const vdb_http_options *options, vdb_http_gate g
         s->opt.timeout_s = 30;
     s->nworkers = options->threads ? options->threads : 1;
     pthread_mutex_init(&s->peers_lock, NULL);
+    pthread_mutex_init(&s->spare_lock, NULL);
     atomic_store(&s->accepting, 1);
     /* A client that goes away mid-answer must cost an EPIPE, not the
      * process. */
@@ -477,6 +478,7 @@ fail:
     if (s->listen_fd >= 0)
         close(s->listen_fd);
     pthread_mutex_destroy(&s->peers_lock);
+    pthread_mutex_destroy(&s->spare_lock);
     vdb_free(s);
     return NULL;
 }
@@ -555,6 +557,8 @@ void vdb_http_stop(vdb_http_server *server, unsigned grace_ms)
             vdb_free(e);
         }
     pthread_mutex_destroy(&s->peers_lock);
+    vdb_http__spares_free(s);
+    pthread_mutex_destroy(&s->spare_lock);
     vdb_free(s->workers);
     vdb_free(s);
 }

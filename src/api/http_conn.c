@@ -25,40 +25,82 @@
 
 #define TRIM_AFTER_BYTES (4u << 20) /* give memory back after requests this big */
 
-/* A keep-alive connection keeps its last body buffer for the next request
- * (ingest clients send one 8 MB JSON batch after another): a fresh buffer
- * is zeroed and faulted in by the kernel page by page, which cost a third
- * as much as parsing the batch. Bounded per buffer and in total across
- * connections, so idle connections cannot pin much memory. */
-#define SPARE_MAX_ONE ((size_t)64 << 20)
-#define SPARE_BUDGET ((size_t)256 << 20)
-static _Atomic size_t spare_total;
+/* Request body buffers are kept for the next request, on any connection:
+ * a fresh buffer is zeroed and faulted in by the kernel page by page, and
+ * on a VM that hands freed memory back to its host (free page reporting)
+ * first touch ran at 0.1-0.3 GB/s against 3-12 GB/s for memory touched
+ * before (measured, BENCHMARKS.md issue 12, 14:12 UTC): receiving a
+ * 150 MB upload into fresh memory cost more than parsing and logging it.
+ * One pool for the server rather than one spare per connection: a loader
+ * that opens a connection per request (curl in a loop, a client without a
+ * session) reuses too, and an idle connection pins nothing. Bounded per
+ * buffer and in total; small bodies come from malloc's own free lists. */
+#define SPARE_MIN ((size_t)1 << 20)
+#define SPARE_MAX_ONE ((size_t)256 << 20)
+#define SPARE_BUDGET ((size_t)320 << 20)
 
-static void spare_drop(conn *c)
+/* Takes the smallest kept buffer with room for `need` bytes; NULL when
+ * there is none. */
+static char *spare_take(vdb_http_server *s, size_t need, size_t *cap)
 {
-    if (c->spare != NULL) {
-        atomic_fetch_sub(&spare_total, c->spare_cap);
-        vdb_free(c->spare);
+    char *buf = NULL;
+    int best = -1;
+    if (need < SPARE_MIN)
+        return NULL;
+    pthread_mutex_lock(&s->spare_lock);
+    for (int i = 0; i < VDB_HTTP_SPARE_SLOTS; i++)
+        if (s->spare[i] != NULL && s->spare_cap[i] >= need &&
+            (best < 0 || s->spare_cap[i] < s->spare_cap[best]))
+            best = i;
+    if (best >= 0) {
+        buf = s->spare[best];
+        *cap = s->spare_cap[best];
+        s->spare_total -= s->spare_cap[best];
+        s->spare[best] = NULL;
+        s->spare_cap[best] = 0;
     }
-    c->spare = NULL;
-    c->spare_cap = 0;
+    pthread_mutex_unlock(&s->spare_lock);
+    return buf;
 }
 
-/* Keeps the finished request's body as the spare when the budget allows;
- * 1 when kept (the caller must not free it). */
-static int spare_keep(conn *c)
+/* Keeps a finished request's body buffer when the bounds allow, in a free
+ * slot or in place of a smaller one (which is freed); 1 when kept (the
+ * caller must not free it). */
+static int spare_put(vdb_http_server *s, char *buf, size_t cap)
 {
-    if (c->body == NULL || c->body_cap > SPARE_MAX_ONE)
+    char *evicted = NULL;
+    int slot = -1;
+    if (buf == NULL || cap < SPARE_MIN || cap > SPARE_MAX_ONE)
         return 0;
-    spare_drop(c);
-    if (atomic_fetch_add(&spare_total, c->body_cap) + c->body_cap > SPARE_BUDGET) {
-        atomic_fetch_sub(&spare_total, c->body_cap);
-        return 0;
+    pthread_mutex_lock(&s->spare_lock);
+    for (int i = 0; i < VDB_HTTP_SPARE_SLOTS && slot < 0; i++)
+        if (s->spare[i] == NULL && s->spare_total + cap <= SPARE_BUDGET)
+            slot = i;
+    for (int i = 0; i < VDB_HTTP_SPARE_SLOTS && slot < 0; i++)
+        if (s->spare[i] != NULL && s->spare_cap[i] < cap &&
+            s->spare_total - s->spare_cap[i] + cap <= SPARE_BUDGET)
+            slot = i;
+    if (slot >= 0) {
+        evicted = s->spare[slot];
+        s->spare_total += cap - s->spare_cap[slot];
+        s->spare[slot] = buf;
+        s->spare_cap[slot] = cap;
     }
-    c->spare = c->body;
-    c->spare_cap = c->body_cap;
-    return 1;
+    pthread_mutex_unlock(&s->spare_lock);
+    vdb_free(evicted);
+    return slot >= 0;
 }
+
+void vdb_http__spares_free(vdb_http_server *s)
+{
+    for (int i = 0; i < VDB_HTTP_SPARE_SLOTS; i++) {
+        vdb_free(s->spare[i]);
+        s->spare[i] = NULL;
+        s->spare_cap[i] = 0;
+    }
+    s->spare_total = 0;
+}
+
 #define STREAM_BUF 16384u                /* one reader call's output at most */
 
 enum { GO_ON, WAIT, CLOSE };
@@ -257,7 +299,7 @@ static void end_request(conn *c, int completed)
         c->active = 0;
     }
     size_t big = c->out_body_len;
-    if (!spare_keep(c)) {
+    if (!spare_put(s, c->body, c->body_cap)) {
         big += c->body_cap;
         vdb_free(c->body);
     }
@@ -372,14 +414,7 @@ static int start_body(conn *c)
         first = (size_t)c->head.content_length;
     if (first + 1 > s->opt.max_body_bytes + 1)
         first = s->opt.max_body_bytes;
-    if (c->spare != NULL && c->spare_cap >= first + 1) {
-        c->body = c->spare;
-        c->body_cap = c->spare_cap;
-        atomic_fetch_sub(&spare_total, c->spare_cap);
-        c->spare = NULL;
-        c->spare_cap = 0;
-    } else {
-        spare_drop(c);
+    if ((c->body = spare_take(s, first + 1, &c->body_cap)) == NULL) {
         if ((c->body = vdb_malloc(first + 1)) == NULL)
             return CLOSE;
         c->body_cap = first + 1;
@@ -653,7 +688,6 @@ void vdb_http__conn_close(conn *c)
         c->next->prev = c->prev;
     w->nconns--;
     atomic_fetch_sub(&s->nconns, 1);
-    spare_drop(c);
     vdb_free(c->in);
     vdb_free(c);
 }

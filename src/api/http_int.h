@@ -19,6 +19,8 @@
 
 enum { VDB_HTTP_C_HEAD, VDB_HTTP_C_BODY, VDB_HTTP_C_WRITE, VDB_HTTP_C_DRAIN };
 
+#define VDB_HTTP_SPARE_SLOTS 8
+
 typedef struct worker worker;
 
 typedef struct conn {
@@ -40,8 +42,6 @@ typedef struct conn {
     vdb_http_head head;
     char *body;
     size_t body_len, body_cap;
-    char *spare;      /* the last request's body buffer, kept for the next (http_conn.c) */
-    size_t spare_cap;
     vdb_http_chunker chunker;
     int close_after;
     int status;
@@ -103,6 +103,12 @@ struct vdb_http_server {
     atomic_int stopping;
     pthread_mutex_t peers_lock;
     peer_entry *peers[PEER_BUCKETS];
+    /* Finished requests' body buffers, kept for the next request on any
+     * connection (http_conn.c: spare_take / spare_put); freed at stop. */
+    pthread_mutex_t spare_lock;
+    char *spare[VDB_HTTP_SPARE_SLOTS];
+    size_t spare_cap[VDB_HTTP_SPARE_SLOTS];
+    size_t spare_total;
     atomic_uint_fast64_t st_accepted, st_peer, st_full, st_evicted, st_timeout, st_malformed;
 };
 
@@ -121,6 +127,8 @@ void vdb_http__conn_close(conn *c);
 void vdb_http__answer_error(conn *c, int status, const char *msg);
 /* Answers on a just-accepted socket we will not read from, and closes it. */
 void vdb_http__refuse(int fd, int status, const char *msg);
+/* Frees the kept body buffers (http_conn.c); at stop, with no worker left. */
+void vdb_http__spares_free(vdb_http_server *server);
 /* One connection fewer for this peer address (http.c). */
 void vdb_http__peer_leave(vdb_http_server *server, const unsigned char *key, size_t len);
 

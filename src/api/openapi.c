@@ -421,7 +421,8 @@ static int docs_builtin(vdb_req *req)
 
 /* ---- Swagger UI / ReDoc (webassets.h) ---- */
 
-const vdb_web_asset *vdb_web_asset_find(const char *path)
+/* The asset served at `path`, or NULL. */
+static const vdb_web_asset *vdb_web_asset_find(const char *path)
 {
     for (unsigned i = 0; i < vdb_web_nassets; i++)
         if (strcmp(vdb_web_assets[i].path, path) == 0)

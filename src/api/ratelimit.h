@@ -37,7 +37,7 @@ vdb_ratelimit *vdb_ratelimit_new(const double *rates, const double *bursts, size
 void vdb_ratelimit_free(vdb_ratelimit *limiter);
 
 /* Takes one token from (klass, identity) at time now_s (monotonic
- * seconds). Fills *out; returns out->allowed. */
+ * seconds). Fills *out; returns out->allowed (1 or 0); never fails. */
 int vdb_ratelimit_take(vdb_ratelimit *limiter, unsigned klass, const char *identity, double now_s,
                        vdb_ratelimit_result *out);
 

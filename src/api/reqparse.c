@@ -70,17 +70,12 @@ int vdb_req_body(vdb_req *req, int required, vdb_json **out)
     return VDB_OK;
 }
 
-int vdb_req_body_or_matrix(vdb_req *req, const char *key, int nested, size_t max_rows,
-                           vdb_floatmatrix *matrix, int *have_matrix, vdb_json **body)
-{
-    int rc = vdb_req_body_matrix(req, key, nested, max_rows, matrix, body);
-    *have_matrix = rc == VDB_OK;
-    if (rc == VDB_ENOTFOUND)
-        rc = vdb_req_body(req, 1, body);
-    return rc;
-}
-
-int vdb_req_body_matrix(vdb_req *req, const char *key, int nested, size_t max_rows,
+/* Fast path for a body whose big member `key` is a float matrix (see
+ * floatparse.h): parses it directly and the rest of the body through the
+ * JSON adapter (which then serves vdb_req_str & co). VDB_ENOTFOUND means
+ * "not a matrix body: use vdb_req_body + vdb_req_matrix instead" (only
+ * vdb_req_body_or_matrix below sees that). */
+static int vdb_req_body_matrix(vdb_req *req, const char *key, int nested, size_t max_rows,
                         vdb_floatmatrix *matrix, vdb_json **body)
 {
     *body = NULL;
@@ -111,6 +106,16 @@ int vdb_req_body_matrix(vdb_req *req, const char *key, int nested, size_t max_ro
     }
     *body = req->body;
     return VDB_OK;
+}
+
+int vdb_req_body_or_matrix(vdb_req *req, const char *key, int nested, size_t max_rows,
+                           vdb_floatmatrix *matrix, int *have_matrix, vdb_json **body)
+{
+    int rc = vdb_req_body_matrix(req, key, nested, max_rows, matrix, body);
+    *have_matrix = rc == VDB_OK;
+    if (rc == VDB_ENOTFOUND)
+        rc = vdb_req_body(req, 1, body);
+    return rc;
 }
 
 /* The body member `name`, or NULL (no body, not an object, or absent). A

@@ -20,7 +20,4 @@ typedef struct vdb_web_asset {
 extern const vdb_web_asset vdb_web_assets[]; /* ends with a NULL path */
 extern const unsigned vdb_web_nassets;
 
-/* The asset served at `path`, or NULL. */
-const vdb_web_asset *vdb_web_asset_find(const char *path);
-
 #endif

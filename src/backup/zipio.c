@@ -129,16 +129,6 @@ vdb_zipio *vdb_zipio_open_buffer(const void *data, size_t len, const vdb_zip_lim
     return zip;
 }
 
-size_t vdb_zipio_count(const vdb_zipio *zip)
-{
-    return zip->count;
-}
-
-const char *vdb_zipio_name(const vdb_zipio *zip, size_t index)
-{
-    return index < zip->count ? zip->names[index] : NULL;
-}
-
 int vdb_zipio_has(const vdb_zipio *zip, const char *name)
 {
     for (size_t i = 0; i < zip->count; i++)

@@ -35,15 +35,13 @@ vdb_zipio *vdb_zipio_open_buffer(const void *data, size_t len, const vdb_zip_lim
                                  vdb_error *err);
 void vdb_zipio_close(vdb_zipio *zip); /* NULL is a no-op */
 
-/* Members and their names (borrowed, valid until close); the ZIP fuzzer
- * walks every member with them. */
-size_t vdb_zipio_count(const vdb_zipio *zip);
-const char *vdb_zipio_name(const vdb_zipio *zip, size_t index);
-/* 1 when a member of that exact name exists. */
+/* 1 when a member of that exact name exists, else 0; never fails. */
 int vdb_zipio_has(const vdb_zipio *zip, const char *name);
 
 /* Extracts a member into a new buffer (caller frees with vdb_free; one NUL
- * byte is appended after *len bytes for text members). */
+ * byte is appended after *len bytes for text members). Errors:
+ * VDB_ENOTFOUND (no such member), VDB_EPARSE (cannot open it, corrupt or
+ * truncated), VDB_ETOOBIG (larger than it declares), VDB_ENOMEM. */
 int vdb_zipio_read(vdb_zipio *zip, const char *name, char **out, size_t *len, vdb_error *err);
 
 /* One member to write: the contents of file `path`, or `len` bytes at

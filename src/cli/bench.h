@@ -16,16 +16,21 @@
  * centres drawn from N(0, I), each point = centre + N(0, spread^2 I) with a
  * per-cluster spread, cluster sizes Zipf-skewed. Points and queries come
  * from independent streams of the same mixture, so queries are held out.
- * Deterministic for a seed. Caller frees both arrays with vdb_free. */
+ * Deterministic for a seed. Caller frees both arrays with vdb_free.
+ * Errors: VDB_ENOMEM. */
 int vdb_bench_generate(size_t n, size_t nq, uint32_t dim, size_t clusters, uint64_t seed,
                        float **data_out, float **queries_out, vdb_error *err);
 
 /* Reads a 2-D little-endian float32 (or float64, converted) C-order .npy.
- * Caller frees *data_out with vdb_free. */
+ * Caller frees *data_out with vdb_free. Errors: open's (VDB_ENOTFOUND,
+ * VDB_EBUSY, VDB_EIO), VDB_EIO (size or read), VDB_EPARSE (not a 2-D f4/f8
+ * .npy, or truncated), VDB_ENOMEM. */
 int vdb_bench_npy_read(const char *path, float **data_out, size_t *rows, size_t *cols,
                        vdb_error *err);
 
-/* Writes a 2-D .npy of float32 ('<f4') or int32 ('<i4') values. */
+/* Writes a 2-D .npy of float32 ('<f4') or int32 ('<i4') values, replacing
+ * the file. Errors: VDB_ERANGE (array too large), open's (VDB_ENOTFOUND,
+ * VDB_EBUSY), VDB_EIO, VDB_ENOSPC. */
 int vdb_bench_npy_write_f32(const char *path, const float *data, size_t rows, size_t cols,
                             vdb_error *err);
 int vdb_bench_npy_write_i32(const char *path, const int32_t *data, size_t rows, size_t cols,
@@ -38,7 +43,7 @@ void vdb_bench_percentiles(double *latencies, size_t n, double *p50_ms, double *
 /* `vdb store-bench --checkpoint-latency` (store_bench_ckpt.c): creates a
  * store at `dir`, loads n x dim vectors, deletes `deletes` of them, and
  * prints a writer's acknowledged write latency during a checkpoint.
- * Returns the exit status. */
+ * Returns the process exit status (0 or 1), not an error code. */
 int vdb_bench_store_checkpoint(const char *dir, size_t n, uint32_t dim, uint64_t seed,
                                size_t deletes, int json);
 
@@ -46,7 +51,7 @@ int vdb_bench_store_checkpoint(const char *dir, size_t n, uint32_t dim, uint64_t
  * HNSW store of n x dim at dir/repair, copies it to dir/rebuild, deletes
  * `frac` of the rows in both and optimizes one with the graph repaired and
  * the other rebuilt; prints time and recall@10 (nq queries) of each.
- * Returns the exit status. */
+ * Returns the process exit status (0 or 1), not an error code. */
 int vdb_bench_store_optimize(const char *dir, size_t n, uint32_t dim, double frac, size_t nq,
                              uint64_t seed, int json);
 
@@ -68,7 +73,10 @@ typedef struct vdb_bench_hnsw_opts {
 } vdb_bench_hnsw_opts;
 
 /* HNSW benchmark (bench_hnsw.c): builds over `data`, sweeps ef, reports
- * recall@k/QPS against `truth` (nq x k hits), fills `result`. */
+ * recall@k/QPS against `truth` (nq x k hits), fills `result`. Errors:
+ * VDB_EINVAL (no queries, k == 0, M or ef out of range), VDB_ENOMEM, and
+ * those of saving and reloading the graph through a temp file (VDB_EIO,
+ * VDB_ENOSPC, VDB_ENOTFOUND, VDB_ECORRUPT). */
 int vdb_bench_hnsw(const vdb_vecview *data, const float *queries, size_t nq,
                    const vdb_hit *truth, const size_t *truth_counts, size_t k,
                    const vdb_bench_hnsw_opts *opts, vdb_json *result, FILE *text_out,

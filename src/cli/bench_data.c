@@ -201,8 +201,10 @@ static int npy_write(const char *path, const char *descr, const void *data, size
     rc = vdb_fsx_write(fd, header, header_len, -1, path, err);
     if (rc == VDB_OK)
         rc = vdb_fsx_write(fd, data, bytes, -1, path, err);
-    if (vdb_fsx_close(fd, path, rc == VDB_OK ? err : NULL) != VDB_OK && rc == VDB_OK)
-        rc = VDB_EIO;
+    /* Keep close's own code: a delayed write error is VDB_ENOSPC, not EIO. */
+    int close_rc = vdb_fsx_close(fd, path, rc == VDB_OK ? err : NULL);
+    if (rc == VDB_OK)
+        rc = close_rc;
     return rc;
 }
 

@@ -4,6 +4,8 @@
 #ifndef VDB_CLI_CLI_H
 #define VDB_CLI_CLI_H
 
+/* Each returns the process exit status (0, 1 or 2 as above), not an error
+ * code. */
 int vdb_cmd_bench(int argc, char **argv);
 int vdb_cmd_serve(int argc, char **argv);
 int vdb_cmd_keys(int argc, char **argv);

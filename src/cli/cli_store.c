@@ -13,7 +13,10 @@
 #include "../core/fsx.h"
 #include "cli_args.h"
 
-int vdb_cli_target_flag(vdb_cli_target *t, int argc, char **argv, int *i)
+/* Consumes --data-dir/--user/--model at argv[*i] (advancing *i); returns 1
+ * when it took the flag, 0 when the flag is not one of them, -1 when the
+ * value is missing. */
+static int vdb_cli_target_flag(vdb_cli_target *t, int argc, char **argv, int *i)
 {
     const char **slot = NULL;
     if (strcmp(argv[*i], "--data-dir") == 0)
@@ -32,7 +35,7 @@ int vdb_cli_target_flag(vdb_cli_target *t, int argc, char **argv, int *i)
     return 1;
 }
 
-int vdb_cli_common(vdb_cli_target *t, const char *usage, int argc, char **argv, int *i)
+vdb_cli_step vdb_cli_common(vdb_cli_target *t, const char *usage, int argc, char **argv, int *i)
 {
     int took;
     if (vdb_cli_is_help(argv[*i])) {

@@ -16,23 +16,19 @@ typedef struct vdb_cli_target {
     char resolved[4096];
 } vdb_cli_target;
 
-/* Consumes --data-dir/--user/--model at argv[*i] (advancing *i); returns 1
- * when it took the flag, 0 when the flag is not one of them, -1 when the
- * value is missing. */
-int vdb_cli_target_flag(vdb_cli_target *t, int argc, char **argv, int *i);
-
 /* What vdb_cli_common did with argv[*i]. */
-enum { VDB_CLI_OWN = 0, VDB_CLI_TOOK = 1, VDB_CLI_HELP = 2, VDB_CLI_BAD = 3 };
+typedef enum { VDB_CLI_OWN = 0, VDB_CLI_TOOK = 1, VDB_CLI_HELP = 2, VDB_CLI_BAD = 3 } vdb_cli_step;
 
 /* The common head of each store command's argument loop: --help/-h prints
  * usage on stdout (VDB_CLI_HELP: exit 0); --data-dir/--user/--model are
  * consumed (VDB_CLI_TOOK; VDB_CLI_BAD with the reason printed when the
  * value is missing); anything else is VDB_CLI_OWN, the command's own. */
-int vdb_cli_common(vdb_cli_target *t, const char *usage, int argc, char **argv, int *i);
+vdb_cli_step vdb_cli_common(vdb_cli_target *t, const char *usage, int argc, char **argv, int *i);
 
 /* Resolves the data directory into t->resolved: --data-dir, else the
  * server's rule (VECTOR_DB_DATA_DIR, ./.env, ~/.team_mind_data/vector_stores).
- * Prints the error and returns -1 when the configuration is unreadable. */
+ * Returns 0, or prints the error and returns -1 (no error code) when the
+ * configuration is unreadable. */
 int vdb_cli_data_dir(vdb_cli_target *t);
 
 /* Resolves the data directory and opens the registry; create is 0 for
@@ -41,8 +37,8 @@ int vdb_cli_data_dir(vdb_cli_target *t);
 vdb_registry *vdb_cli_registry(vdb_cli_target *t, int create);
 
 /* 0 when files can be created in dir (created first, with its parents,
- * when create is set and it is missing); otherwise -1 with the reason in
- * why. Leaves nothing behind. */
+ * when create is set and it is missing); otherwise -1 (no error code) with
+ * the reason in why. Leaves nothing behind. */
 int vdb_cli_dir_writable(const char *dir, int create, char *why, size_t cap);
 
 /* Opens --user/--model (both required); prints the error on failure. */

@@ -198,7 +198,12 @@ int vdb_cluster_json(const vdb_cluster *c, const vdb_cluster_node *node, const c
     return rc;
 }
 
-int vdb_cluster_runtime(const vdb_cluster *c, const char *command, char **answer, vdb_error *err)
+/* Sends one command to HAProxy's runtime API; *answer (optional, caller
+ * frees with vdb_free) gets the text. Errors: VDB_EINVAL (no socket
+ * known), VDB_EIO (connect/send/receive), VDB_EBUSY (HAProxy answered an
+ * error; the text is in err). */
+static int vdb_cluster_runtime(const vdb_cluster *c, const char *command, char **answer,
+                               vdb_error *err)
 {
     struct sockaddr_un addr;
     char buf[65536];

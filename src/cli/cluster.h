@@ -47,7 +47,8 @@ int vdb_cluster_load(vdb_cluster *c, const char *dir, const char *nodes, const c
 const vdb_cluster_node *vdb_cluster_find(const vdb_cluster *c, const char *name);
 
 /* One request to a node with the cluster's key (or `key` when not NULL).
- * Same contract as vdb_httpc_send. */
+ * Same contract as vdb_httpc_send, the node's name added to the message.
+ * Errors: VDB_EIO (unreachable), VDB_EPARSE, VDB_ETOOBIG, VDB_ENOMEM. */
 int vdb_cluster_call(const vdb_cluster *c, const vdb_cluster_node *node, const char *key,
                      const char *method, const char *target, const char *content_type,
                      const void *body, size_t body_len, double timeout_s,
@@ -62,22 +63,20 @@ int vdb_cluster_json(const vdb_cluster *c, const vdb_cluster_node *node, const c
                      const char *target, const char *json_body, int *status, vdb_json **out,
                      vdb_error *err);
 
-/* Sends one command to HAProxy's runtime API; *answer (optional, caller
- * frees with vdb_free) gets the text. Errors: VDB_EINVAL (no socket
- * known), VDB_EIO (connect/send/receive), VDB_EBUSY (HAProxy answered an
- * error; the text is in err). */
-int vdb_cluster_runtime(const vdb_cluster *c, const char *command, char **answer, vdb_error *err);
-
 /* The node the placement map names for user_id: *node gets the name, ""
  * when the map does not have it (read from the map FILE, which
- * vdb_cluster_place keeps equal to the live map). */
+ * vdb_cluster_place keeps equal to the live map; a missing file is an
+ * empty map). Errors: VDB_EINVAL (no map configured), VDB_ETOOBIG, VDB_EIO,
+ * VDB_ENOMEM (reading the file). */
 int vdb_cluster_placed(const vdb_cluster *c, const char *user_id, char *node, size_t size,
                        vdb_error *err);
 
 /* Pins user_id to node in the placement map: rewrites the map file
  * atomically first (what a restarted HAProxy loads), then sets the live
  * map through the runtime API (set map, or add map when absent). Idempotent.
- * Errors: those of the two steps. */
+ * Errors: VDB_EINVAL (no runtime socket, map path not absolute), VDB_ERANGE,
+ * VDB_ETOOBIG, VDB_EIO, VDB_ENOSPC, VDB_ENOMEM (the file), VDB_EBUSY
+ * (HAProxy refused the command). */
 int vdb_cluster_place(const vdb_cluster *c, const char *user_id, const char *node,
                       vdb_error *err);
 

@@ -18,8 +18,8 @@ typedef struct vdb_cluster_args {
     unsigned threads;     /* aggregate: --threads (default 2) */
 } vdb_cluster_args;
 
-/* Each returns the process exit status: 0 done, 1 failed (the message is
- * printed), 2 usage error. */
+/* Each returns the process exit status (not an error code): 0 done, 1
+ * failed (the message is printed), 2 usage error. */
 int vdb_cluster_aggregate_main(const vdb_cluster *c, const vdb_cluster_args *args);
 int vdb_cluster_move_main(const vdb_cluster *c, const vdb_cluster_args *args);
 

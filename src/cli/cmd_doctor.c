@@ -250,12 +250,12 @@ static int vectors_intact(doctor *d, const char *dir, const char *user, const ch
 {
     char path[4400];
     vdb_error err;
-    vdb_vecfile *file;
+    vdb_vecfile *file = NULL;
     int rc;
     snprintf(path, sizeof(path), "%s/vectors.npz", dir);
     vdb_error_clear(&err);
-    if ((file = vdb_vecfile_open(path, &err)) == NULL)
-        rc = err.code == VDB_ENOTFOUND ? VDB_OK : err.code; /* no snapshot yet: only the WAL */
+    if ((rc = vdb_vecfile_open(path, &file, &err)) != VDB_OK)
+        rc = rc == VDB_ENOTFOUND ? VDB_OK : rc; /* no snapshot yet: only the WAL */
     else
         rc = vdb_vecfile_verify(file, &err);
     vdb_vecfile_close(file);
@@ -278,7 +278,11 @@ static int check_store(void *ctx, const char *user, const char *model)
     size_t nodes = 0;
     int index_ok = 1;
     vdb_error err;
-    snprintf(dir, sizeof(dir), "%s/user_%s/%s", d->data_dir, user, model);
+    vdb_error_clear(&err);
+    if (vdb_registry_store_path(dir, sizeof(dir), d->data_dir, user, model, &err) != VDB_OK) {
+        problem(d, "use a shorter data directory path", "store %s/%s: %s", user, model, err.msg);
+        return 0;
+    }
     if (lock_held(d, dir, user, model))
         return 0;
     if (vectors_intact(d, dir, user, model) != 0)

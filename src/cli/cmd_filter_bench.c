@@ -255,13 +255,13 @@ static int planned_query(fb_state *st, const vdb_filter *filter, size_t q, vdb_p
     size_t k = st->o.k;
     double start = vdb_bench_now();
     vdb_plan_input in = {.k = k, .ef = st->o.ef, .hnsw = 1};
-    vdb_selection *sel = vdb_payload_select(st->payload, filter, &in, err);
-    if (sel == NULL)
-        return err->code;
+    vdb_selection *sel = NULL;
+    int rc = vdb_payload_selection_new(st->payload, filter, &in, &sel, err);
+    if (rc != VDB_OK)
+        return rc;
     *plan = *vdb_selection_plan(sel);
     *plan_s += vdb_bench_now() - start;
     const float *query = st->queries + q * st->o.dim;
-    int rc;
     if (plan->kind == VDB_PLAN_EXACT_IDS) {
         size_t nids;
         const uint32_t *rows = vdb_selection_ids(sel, &nids);

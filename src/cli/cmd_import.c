@@ -23,16 +23,17 @@
  * the same one /v1/batch/upload uses. */
 static int read_npz(const char *path, float **data, size_t *rows, size_t *cols, vdb_error *err)
 {
-    vdb_vecfile *file = vdb_vecfile_open(path, err);
-    if (file == NULL)
-        return err->code;
+    vdb_vecfile *file = NULL;
+    int rc = vdb_vecfile_open(path, &file, err);
+    if (rc != VDB_OK)
+        return rc;
     *rows = vdb_vecfile_rows(file);
     *cols = vdb_vecfile_dim(file);
     size_t total;
-    int rc = vdb_mul_size(*rows ? *rows : 1, *cols, &total) != 0 ||
-                     (*data = vdb_malloc(total * sizeof(float))) == NULL
-                 ? vdb_error_set(err, VDB_ENOMEM, "%s: too large", path)
-                 : vdb_vecfile_read_rows(file, 0, *rows, *data, err);
+    rc = vdb_mul_size(*rows ? *rows : 1, *cols, &total) != 0 ||
+                 (*data = vdb_malloc(total * sizeof(float))) == NULL
+             ? vdb_error_set(err, VDB_ENOMEM, "%s: too large", path)
+             : vdb_vecfile_read_rows(file, 0, *rows, *data, err);
     vdb_vecfile_close(file);
     return rc;
 }

@@ -1,4 +1,6 @@
-/* Heap allocation wrappers: every vdb heap allocation goes through here.
+/* Heap allocation wrappers: every vdb heap allocation goes through here
+ * (jansson's too, via json_set_alloc_funcs in core/json.c; CRoaring's do not:
+ * Debian 12's 0.2.66 has no allocator hook, see docs/architecture.md).
  *
  * One choke point gives an allocation counter for metrics and deterministic
  * failure injection for tests (fail the Nth allocation, once or forever), the
@@ -49,7 +51,8 @@ char *vdb_strndup(const char *s, size_t n);
 #define VDB_HUGE_ALLOC_MIN ((size_t)4 << 20)
 void vdb_advise_huge(void *p, size_t len);
 
-/* Overflow-checked a*b; returns 0 and writes *out on success, -1 on overflow. */
+/* Overflow-checked a*b; returns 0 and writes *out on success, -1 on overflow
+ * (no error code: callers name their own, usually VDB_EINVAL or VDB_ENOMEM). */
 static inline int vdb_mul_size(size_t a, size_t b, size_t *out)
 {
     if (b != 0 && a > SIZE_MAX / b)

@@ -46,7 +46,8 @@ typedef struct vdb_error {
 } vdb_error;
 
 /* Fills `err` (when not NULL) with `code` and a printf-style message and
- * returns `code`, so a failure site reads `return vdb_error_set(err, ...)`. */
+ * returns `code`, so a failure site reads `return vdb_error_set(err, ...)`.
+ * Never fails: returns exactly the code it was given. */
 int vdb_error_set(vdb_error *err, int code, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -62,7 +63,8 @@ const char *vdb_err_name(int code);
 /* A short English description of the code. */
 const char *vdb_err_text(int code);
 
-/* The HTTP status the API answers with for this code (500 when unknown). */
+/* The HTTP status the API answers with for this code (500 when unknown);
+ * never fails. */
 int vdb_err_http_status(int code);
 
 #endif

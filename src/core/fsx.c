@@ -38,7 +38,6 @@ void vdb_fsx_fault_set(unsigned mask, uint64_t nth, vdb_fsx_fault kind, int fore
 }
 
 uint64_t vdb_fsx_fault_hits(void) { return atomic_load(&fault_hits); }
-uint64_t vdb_fsx_op_count(void) { return atomic_load(&fault_seen); }
 
 /* Returns the fault kind to inject for this operation, or 0. */
 static int fault_check(unsigned op)
@@ -207,6 +206,17 @@ void vdb_fsx_writeback(int fd, uint64_t offset, uint64_t len)
     (void)sync_file_range(fd, (off64_t)offset, (off64_t)len,
                           SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
                               SYNC_FILE_RANGE_WAIT_AFTER);
+#else
+    (void)fd;
+    (void)offset;
+    (void)len;
+#endif
+}
+
+void vdb_fsx_writeback_start(int fd, uint64_t offset, uint64_t len)
+{
+#if defined(__linux__)
+    (void)sync_file_range(fd, (off64_t)offset, (off64_t)len, SYNC_FILE_RANGE_WRITE);
 #else
     (void)fd;
     (void)offset;

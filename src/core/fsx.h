@@ -12,7 +12,13 @@
  *
  * Short writes and EINTR from the OS are retried here, never surfaced; a
  * failed fsync is never retried (fsyncgate): the caller must treat the file
- * as unknown and stop writing to it. */
+ * as unknown and stop writing to it.
+ *
+ * Error codes, for every function below: an OS errno maps to VDB_ENOTFOUND
+ * (ENOENT), VDB_EEXIST (EEXIST), VDB_ENOSPC (ENOSPC, EDQUOT, EFBIG),
+ * VDB_EBUSY (EMFILE, ENFILE, ENOMEM: a resource limit, worth retrying) or
+ * VDB_EIO (anything else); an injected fault gives VDB_EIO or VDB_ENOSPC.
+ * Each function's comment names the codes that can reach it. */
 #ifndef VDB_CORE_FSX_H
 #define VDB_CORE_FSX_H
 
@@ -52,15 +58,13 @@ void vdb_fsx_fault_set(unsigned mask, uint64_t nth, vdb_fsx_fault kind, int fore
 /* Number of faults injected since start (tests check a fault really fired). */
 uint64_t vdb_fsx_fault_hits(void);
 
-/* Operations counted against the armed mask since the last vdb_fsx_fault_set
- * (tests use it to enumerate every crash point of an operation). */
-uint64_t vdb_fsx_op_count(void);
-
 /* open(2) with O_CLOEXEC added. Returns the fd (>= 0) or a negative code:
- * VDB_ENOTFOUND (ENOENT), VDB_EEXIST, VDB_ENOSPC, VDB_EIO. */
+ * VDB_ENOTFOUND (ENOENT), VDB_EEXIST, VDB_ENOSPC, VDB_EBUSY (out of
+ * descriptors), VDB_EIO. */
 int vdb_fsx_open(const char *path, int flags, int mode, vdb_error *err);
 
-/* close(2); errors are reported but the fd is gone either way. */
+/* close(2); errors (VDB_EIO, or VDB_ENOSPC for a delayed write error) are
+ * reported but the fd is gone either way. */
 int vdb_fsx_close(int fd, const char *name, vdb_error *err);
 
 /* Writes all `len` bytes at the file offset (pwrite when offset >= 0, else
@@ -73,10 +77,13 @@ int vdb_fsx_write(int fd, const void *buf, size_t len, off_t offset, const char 
 ssize_t vdb_fsx_read(int fd, void *buf, size_t len, off_t offset, const char *name,
                      vdb_error *err);
 
-/* fdatasync (F_FULLFSYNC on Apple). Never retried on failure. */
+/* fdatasync (F_FULLFSYNC on Apple). Never retried on failure. Errors:
+ * VDB_EIO, VDB_ENOSPC. */
 int vdb_fsx_fsync(int fd, const char *name, vdb_error *err);
 
-/* Opens the directory, fsyncs it (makes renames/creates durable), closes. */
+/* Opens the directory, fsyncs it (makes renames/creates durable), closes.
+ * Errors: VDB_ENOTFOUND (no directory), VDB_EBUSY (out of descriptors),
+ * VDB_EIO. */
 int vdb_fsx_dirsync(const char *dir, vdb_error *err);
 
 /* Writes back [offset, offset + len) of `fd` and waits for it
@@ -88,10 +95,20 @@ int vdb_fsx_dirsync(const char *dir, vdb_error *err);
  * out the ordered data, and waited up to 1 s behind a 1.5 GB snapshot. */
 void vdb_fsx_writeback(int fd, uint64_t offset, uint64_t len);
 
+/* Starts writeback of [offset, offset + len) of `fd` and returns without
+ * waiting (sync_file_range(SYNC_FILE_RANGE_WRITE) on Linux; nothing
+ * elsewhere). Not a durability point and not in the fault plan, like
+ * vdb_fsx_writeback. A writer of one large record that it will fsync
+ * calls it every few MiB, so the disk works while the rest is still being
+ * copied and the closing fsync finds most of the data already written. */
+void vdb_fsx_writeback_start(int fd, uint64_t offset, uint64_t len);
+
+/* rename(2). Errors: VDB_ENOTFOUND (no `from`), VDB_ENOSPC, VDB_EIO. */
 int vdb_fsx_rename(const char *from, const char *to, vdb_error *err);
+/* ftruncate(2) to `len` bytes. Errors: VDB_ENOSPC (growing), VDB_EIO. */
 int vdb_fsx_truncate(int fd, off_t len, const char *name, vdb_error *err);
 
-/* unlink; a missing file is not an error. */
+/* unlink; a missing file is not an error. Errors: VDB_EIO. */
 int vdb_fsx_unlink(const char *path, vdb_error *err);
 
 /* rmdir of an empty directory; a missing one is not an error. Counts as a
@@ -104,7 +121,8 @@ int vdb_fsx_rmdir(const char *path, vdb_error *err);
  * errno); what was removed before a failure stays removed. */
 int vdb_fsx_remove_tree(const char *path, vdb_error *err);
 
-/* mkdir; an existing directory gives VDB_EEXIST. */
+/* mkdir. Errors: VDB_EEXIST (already there), VDB_ENOTFOUND (no parent),
+ * VDB_ENOSPC, VDB_EIO. */
 int vdb_fsx_mkdir(const char *path, int mode, vdb_error *err);
 
 /* mkdir -p: creates every missing directory of `path` (existing ones are

@@ -24,7 +24,8 @@
  * durable. VDB_ENOMEM, VDB_EIO. */
 int vdb_fsx_sim_begin(const char *dir, vdb_error *err);
 
-/* Writes the durable state to `out_dir` (created). */
+/* Writes the durable state to `out_dir` (created). VDB_EIO when the folder
+ * cannot be created or a file not fully written. */
 int vdb_fsx_sim_image(const char *out_dir, vdb_error *err);
 
 /* Ends the simulation and frees its state. */

@@ -50,7 +50,8 @@ uint32_t vdb_htab_remove(vdb_htab *t, uint64_t hash, vdb_htab_eq_fn eq, const vo
  * VDB_ENOMEM. */
 int vdb_htab_reserve(vdb_htab *t, size_t count);
 
-/* 1 when vdb_htab_reserve(t, count) would not grow the table. */
+/* 1 when vdb_htab_reserve(t, count) would not grow the table, else 0;
+ * never fails. */
 int vdb_htab_has_room(const vdb_htab *t, size_t count);
 
 /* Empties the table, keeping its slot array. */

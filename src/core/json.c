@@ -263,11 +263,6 @@ int vdb_json_object_set(vdb_json *object, const char *key, vdb_json *value)
     return json_object_set(J(object), key, J(value)) == 0 ? VDB_OK : VDB_ENOMEM;
 }
 
-int vdb_json_object_del(vdb_json *object, const char *key)
-{
-    return json_object_del(J(object), key) == 0 ? VDB_OK : VDB_ENOTFOUND;
-}
-
 int vdb_json_array_append_new(vdb_json *array, vdb_json *value)
 {
     if (value == NULL)

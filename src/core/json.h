@@ -37,9 +37,10 @@ void vdb_json_decref(vdb_json *node); /* NULL is a no-op */
 
 vdb_json_type vdb_json_typeof(const vdb_json *node);
 const char *vdb_json_type_name(vdb_json_type type); /* "null", "boolean", ... */
-int vdb_json_is_number(const vdb_json *node);      /* INT or REAL */
+/* 1 when INT or REAL, else 0 (NULL too); never fails. */
+int vdb_json_is_number(const vdb_json *node);
 
-/* Scalar accessors; a wrong type gives 0 / NULL. */
+/* Scalar accessors; a wrong type gives 0 / NULL; they never fail. */
 int vdb_json_bool_value(const vdb_json *node);
 long long vdb_json_int_value(const vdb_json *node);
 double vdb_json_number_value(const vdb_json *node); /* INT or REAL as double */
@@ -76,12 +77,11 @@ int vdb_json_object_set_new(vdb_json *object, const char *key, vdb_json *value);
 int vdb_json_array_append_new(vdb_json *array, vdb_json *value);
 /* Borrows `value` (adds a reference). */
 int vdb_json_object_set(vdb_json *object, const char *key, vdb_json *value);
-int vdb_json_object_del(vdb_json *object, const char *key);
 
 vdb_json *vdb_json_deep_copy(const vdb_json *node);
 
 /* Structural equality of the library (1 and 1.0 differ; see filter for
- * Python-style equality). */
+ * Python-style equality): 1 when equal, else 0; never fails. */
 int vdb_json_equal(const vdb_json *a, const vdb_json *b);
 
 enum {

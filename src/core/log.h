@@ -14,7 +14,7 @@ typedef enum {
 void vdb_log_set_level(vdb_log_level level);
 
 /* Parses "debug", "info", "warning"/"warn", "error", "off" (any case);
- * returns -1 when the name is unknown. */
+ * returns -1 when the name is unknown (no error code). */
 int vdb_log_level_parse(const char *name);
 
 void vdb_log(vdb_log_level level, const char *fmt, ...)

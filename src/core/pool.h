@@ -25,7 +25,7 @@ vdb_pool *vdb_pool_new(int nthreads, vdb_error *err);
 /* Stops and joins the workers. NULL is a no-op. Not while a job runs. */
 void vdb_pool_free(vdb_pool *pool);
 
-/* Number of threads that run tasks (the caller included). */
+/* Number of threads that run tasks (the caller included); never fails. */
 int vdb_pool_threads(const vdb_pool *pool);
 
 /* Runs fn(arg, t, w) for every t in [0, ntasks). Thread-safe. */

@@ -87,19 +87,21 @@ vdb_filter *vdb_filter_compile_text(const char *text, size_t len, vdb_error *err
 
 void vdb_filter_free(vdb_filter *filter); /* NULL is a no-op */
 
-/* 1 when the metadata (an object, or NULL = no metadata) matches. A NULL
- * filter matches everything. Thread-safe. */
+/* 1 when the metadata (an object, or NULL = no metadata) matches, else 0;
+ * never fails. A NULL filter matches everything. Thread-safe. */
 int vdb_filter_match(const vdb_filter *filter, const vdb_json *meta);
 
 /* Same, from metadata JSON text (NULL = no metadata); unparsable text
- * never matches. Slow path: parses the text on every call. */
+ * never matches. Slow path: parses the text on every call. 1 or 0; never
+ * fails (out of memory while parsing reads as no match). */
 int vdb_filter_match_text(const vdb_filter *filter, const char *meta_json);
 
 /* Number of field comparisons in the compiled filter. */
 size_t vdb_filter_clause_count(const vdb_filter *filter);
 
 /* Python-style equality of two JSON values as the filter uses it (see
- * above); NULL stands for a missing value and equals JSON null. */
+ * above); NULL stands for a missing value and equals JSON null. 1 when
+ * equal, else 0; never fails. */
 int vdb_filter_values_equal(const vdb_json *a, const vdb_json *b);
 
 #endif

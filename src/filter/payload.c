@@ -371,15 +371,20 @@ static int field_apply(vdb_pfield *field, uint32_t row, const vdb_json *meta, in
 }
 
 /* Fills a new field index from every live row. */
-static vdb_pfield *field_build(const vdb_payload *payload, const char *path, vdb_error *err)
+/* Builds the index of `path` over every live row into *out (NULL on
+ * failure). Errors: the path parser's (VDB_EINVAL), VDB_ENOMEM. */
+static int field_build(const vdb_payload *payload, const char *path, vdb_pfield **out,
+                       vdb_error *err)
 {
+    *out = NULL;
     vdb_pfield *field = vdb_calloc(1, sizeof(*field));
-    if (field == NULL) {
-        vdb_error_set(err, VDB_ENOMEM, "out of memory indexing '%s'", path);
-        return NULL;
+    if (field == NULL)
+        return vdb_error_set(err, VDB_ENOMEM, "out of memory indexing '%s'", path);
+    int rc = vdb_filter__path_init(&field->path, path, path, err);
+    if (rc != VDB_OK) {
+        field_free(field);
+        return rc;
     }
-    if (vdb_filter__path_init(&field->path, path, path, err) != VDB_OK)
-        goto fail;
     field->present = roaring_bitmap_create();
     field->stale = roaring_bitmap_create();
     field->col = vdb_malloc((payload->cap ? payload->cap : 1) * sizeof(*field->col));
@@ -390,18 +395,16 @@ static vdb_pfield *field_build(const vdb_payload *payload, const char *path, vdb
     roaring_uint32_iterator_t *it = roaring_create_iterator(payload->live);
     if (it == NULL)
         goto nomem;
-    int rc = VDB_OK;
     for (; it->has_value && rc == VDB_OK; roaring_advance_uint32_iterator(it))
         rc = field_apply(field, it->current_value, payload->meta[it->current_value], 1);
     roaring_free_uint32_iterator(it);
     if (rc != VDB_OK || range_merge(field) != VDB_OK)
         goto nomem;
-    return field;
+    *out = field;
+    return VDB_OK;
 nomem:
-    vdb_error_set(err, VDB_ENOMEM, "out of memory indexing '%s'", path);
-fail:
     field_free(field);
-    return NULL;
+    return vdb_error_set(err, VDB_ENOMEM, "out of memory indexing '%s'", path);
 }
 
 vdb_pfield *vdb_payload__field(const vdb_payload *payload, const char *path)
@@ -541,9 +544,10 @@ int vdb_payload_create_index(vdb_payload *payload, const char *path, vdb_error *
     if (grown == NULL)
         return vdb_error_set(err, VDB_ENOMEM, "out of memory indexing '%s'", path);
     payload->fields = grown;
-    vdb_pfield *field = field_build(payload, path, err);
-    if (field == NULL)
-        return err != NULL ? err->code : VDB_ENOMEM;
+    vdb_pfield *field;
+    int rc = field_build(payload, path, &field, err);
+    if (rc != VDB_OK)
+        return rc;
     payload->fields[payload->nfields++] = field;
     return VDB_OK;
 }
@@ -621,9 +625,8 @@ int vdb_payload_remap(vdb_payload *payload, const uint32_t *old_to_new, uint32_t
     /* Build the new indexes against a temporary payload view. */
     vdb_payload staged = {meta, new_cap, live, NULL, 0, bits};
     for (size_t i = 0; i < payload->nfields; i++) {
-        fields[i] = field_build(&staged, payload->fields[i]->path.text, err);
-        if (fields[i] == NULL) {
-            rc = err != NULL ? err->code : VDB_ENOMEM;
+        rc = field_build(&staged, payload->fields[i]->path.text, &fields[i], err);
+        if (rc != VDB_OK) {
             goto cleanup;
         }
     }
@@ -656,11 +659,6 @@ cleanup:
 size_t vdb_payload_index_count(const vdb_payload *payload)
 {
     return payload->nfields;
-}
-
-const char *vdb_payload_index_path(const vdb_payload *payload, size_t i)
-{
-    return i < payload->nfields ? payload->fields[i]->path.text : NULL;
 }
 
 int vdb_payload_has_index(const vdb_payload *payload, const char *path)
@@ -729,9 +727,10 @@ int vdb_payload_check(const vdb_payload *payload, vdb_error *err)
         return vdb_error_set(err, VDB_ECORRUPT, "live row beyond the metadata array");
     for (size_t i = 0; i < payload->nfields; i++) {
         const vdb_pfield *f = payload->fields[i];
-        vdb_pfield *fresh = field_build(payload, f->path.text, err);
-        if (fresh == NULL)
-            return err != NULL ? err->code : VDB_ENOMEM;
+        vdb_pfield *fresh;
+        int rc = field_build(payload, f->path.text, &fresh, err);
+        if (rc != VDB_OK)
+            return rc;
         int same = roaring_bitmap_equals(f->present, fresh->present) &&
                    maps_equal(&f->values, &fresh->values) && maps_equal(&f->elems, &fresh->elems);
         for (uint32_t r = 0; same && r < payload->cap; r++)

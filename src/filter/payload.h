@@ -103,7 +103,8 @@ void vdb_payload_free(vdb_payload *payload); /* NULL is a no-op */
 int vdb_payload_set(vdb_payload *payload, uint32_t row, const char *meta_json, vdb_error *err);
 
 /* Same with parsed metadata (borrowed; a reference is kept, so the caller
- * must not modify it afterwards). NULL = no metadata. */
+ * must not modify it afterwards). NULL = no metadata. Errors: VDB_ERANGE
+ * (row out of range), VDB_EINVAL (not an object), VDB_ENOMEM. */
 int vdb_payload_set_json(vdb_payload *payload, uint32_t row, vdb_json *meta, vdb_error *err);
 
 /* Row `row` is deleted: it leaves every index and its metadata is dropped.
@@ -125,7 +126,8 @@ int vdb_payload_create_index(vdb_payload *payload, const char *path, vdb_error *
 /* Indexes every field the filter compares (a store may call this, under
  * its write lock, after a query whose plan->rows_scanned was large, to
  * index fields on first use). Already indexed fields are kept. Errors: as
- * vdb_payload_create_index; fields indexed before an error stay indexed. */
+ * vdb_payload_create_index (VDB_EINVAL, VDB_ERANGE, VDB_ENOMEM); fields
+ * indexed before an error stay indexed. */
 int vdb_payload_index_filter_fields(vdb_payload *payload, const vdb_filter *filter,
                                     vdb_error *err);
 
@@ -135,12 +137,12 @@ int vdb_payload_drop_index(vdb_payload *payload, const char *path, vdb_error *er
 /* ---- read accessors (shared access) -------------------------------------- */
 
 size_t vdb_payload_index_count(const vdb_payload *payload);
-/* The i-th indexed path (borrowed, valid until the index is dropped). */
-const char *vdb_payload_index_path(const vdb_payload *payload, size_t i);
+/* 1 when `path` has an index, else 0; never fails. */
 int vdb_payload_has_index(const vdb_payload *payload, const char *path);
 
 /* Live rows. */
 size_t vdb_payload_live(const vdb_payload *payload);
+/* 1 when `row` is live, else 0; never fails. */
 int vdb_payload_is_live(const vdb_payload *payload, uint32_t row);
 
 /* The cached metadata of a live row (borrowed, valid until the row changes)
@@ -153,7 +155,7 @@ const vdb_json *vdb_payload_meta(const vdb_payload *payload, uint32_t row);
 size_t vdb_payload_index_memory(const vdb_payload *payload);
 
 /* Checks that every index equals one rebuilt from the cached metadata.
- * 0 or VDB_ECORRUPT naming the field. Slow; for tests and `vdb check`. */
+ * 0 or VDB_ECORRUPT naming the field. Slow; for tests (no command runs it). */
 int vdb_payload_check(const vdb_payload *payload, vdb_error *err);
 
 /* The fields `filter` compares that have no index yet, each followed by a
@@ -201,8 +203,14 @@ typedef struct vdb_plan {
 typedef struct vdb_selection vdb_selection;
 
 /* Evaluates `filter` (borrowed; NULL = none) against the indexes and plans
- * the query. Caller frees with vdb_selection_free, before the payload or the
- * filter changes. Errors: VDB_EINVAL (k == 0), VDB_ENOMEM. */
+ * the query into *out (written only on success). Caller frees it with
+ * vdb_selection_free, before the payload or the filter changes. Errors:
+ * VDB_EINVAL (k == 0), VDB_ENOMEM. */
+int vdb_payload_selection_new(const vdb_payload *payload, const vdb_filter *filter,
+                              const vdb_plan_input *input, vdb_selection **out, vdb_error *err);
+/* The same, returning the selection, or NULL with *err set (the code only
+ * through err). Kept for the query path (store/query.c) until it moves to
+ * vdb_payload_selection_new; new callers use that. */
 vdb_selection *vdb_payload_select(const vdb_payload *payload, const vdb_filter *filter,
                                   const vdb_plan_input *input, vdb_error *err);
 void vdb_selection_free(vdb_selection *selection); /* NULL is a no-op */
@@ -216,7 +224,8 @@ const vdb_plan *vdb_selection_plan(const vdb_selection *selection);
 const uint32_t *vdb_selection_ids(const vdb_selection *selection, size_t *count);
 
 /* The accept hook (signature of index.h's vdb_accept_fn): ctx is the
- * selection; nonzero when the row is live and matches. Thread-safe; usable
+ * selection; nonzero when the row is live and matches, else 0; never fails.
+ * Thread-safe; usable
  * for every plan kind (for VDB_PLAN_ALL it accepts live rows). */
 int vdb_selection_accept(void *ctx, uint32_t row);
 

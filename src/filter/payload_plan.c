@@ -356,13 +356,11 @@ static int plan_filter(vdb_selection *sel, const vdb_plan_input *in, double live
     return VDB_OK;
 }
 
-vdb_selection *vdb_payload_select(const vdb_payload *payload, const vdb_filter *filter,
-                                  const vdb_plan_input *input, vdb_error *err)
+int vdb_payload_selection_new(const vdb_payload *payload, const vdb_filter *filter,
+                              const vdb_plan_input *input, vdb_selection **out, vdb_error *err)
 {
-    if (input == NULL || input->k == 0) {
-        vdb_error_set(err, VDB_EINVAL, "k must be at least 1");
-        return NULL;
-    }
+    if (input == NULL || input->k == 0)
+        return vdb_error_set(err, VDB_EINVAL, "k must be at least 1");
     vdb_selection *sel = vdb_calloc(1, sizeof(*sel));
     if (sel == NULL)
         goto nomem;
@@ -387,11 +385,18 @@ vdb_selection *vdb_payload_select(const vdb_payload *payload, const vdb_filter *
         roaring_bitmap_to_uint32_array(sel->rows, sel->ids);
     }
     plan_explain(sel);
-    return sel;
+    *out = sel;
+    return VDB_OK;
 nomem:
     vdb_selection_free(sel);
-    vdb_error_set(err, VDB_ENOMEM, "out of memory planning a filtered query");
-    return NULL;
+    return vdb_error_set(err, VDB_ENOMEM, "out of memory planning a filtered query");
+}
+
+vdb_selection *vdb_payload_select(const vdb_payload *payload, const vdb_filter *filter,
+                                  const vdb_plan_input *input, vdb_error *err)
+{
+    vdb_selection *sel = NULL;
+    return vdb_payload_selection_new(payload, filter, input, &sel, err) == VDB_OK ? sel : NULL;
 }
 
 void vdb_selection_free(vdb_selection *selection)
@@ -430,9 +435,10 @@ int vdb_payload_match_rows(const vdb_payload *payload, const vdb_filter *filter,
                            size_t *count, vdb_error *err)
 {
     vdb_plan_input input = {.k = 1, .materialize = 1};
-    vdb_selection *sel = vdb_payload_select(payload, filter, &input, err);
-    if (sel == NULL)
-        return err != NULL ? err->code : VDB_ENOMEM;
+    vdb_selection *sel = NULL;
+    int rc = vdb_payload_selection_new(payload, filter, &input, &sel, err);
+    if (rc != VDB_OK)
+        return rc;
     /* Hand the selection's array over instead of copying it. */
     *count = sel->nids;
     *rows = sel->nids ? sel->ids : NULL;

@@ -30,17 +30,19 @@ int vdb_flat_search(const vdb_vecview *view, const float *query, size_t k,
                     const vdb_filter_hook *filter, vdb_hit *out, size_t *nout, vdb_error *err);
 
 /* Top-k for nq queries (row-major nq x dim). Query i's hits go to
- * out[i*k ...], its count to counts[i]. Errors as vdb_flat_search. */
+ * out[i*k ...], its count to counts[i]. Errors: VDB_EINVAL for k == 0,
+ * VDB_ENOMEM (the per-thread scratch). */
 int vdb_flat_search_batch(const vdb_vecview *view, const float *queries, size_t nq, size_t k,
                           const vdb_filter_hook *filter, vdb_hit *out, size_t *counts,
                           vdb_error *err);
 
 /* How many threads a single-query vdb_flat_search over `view` runs on (1
- * when it stays on the caller): for callers that time it. */
+ * when it stays on the caller): for callers that time it. Never fails. */
 int vdb_flat_parallelism(const vdb_vecview *view);
 
 /* Top-k among the listed rows only (the filter planner's small candidate
- * sets). Deleted rows in `ids` are skipped; ids must be < view->n. */
+ * sets). Deleted rows in `ids` are skipped; ids must be < view->n.
+ * Errors: VDB_EINVAL for k == 0. */
 int vdb_flat_search_ids(const vdb_vecview *view, const float *query, const uint32_t *ids,
                         size_t nids, size_t k, vdb_hit *out, size_t *nout, vdb_error *err);
 

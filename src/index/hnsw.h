@@ -94,7 +94,8 @@ vdb_hnsw_params vdb_hnsw_get_params(const vdb_hnsw *index);
 uint32_t vdb_hnsw_dim(const vdb_hnsw *index);
 vdb_metric vdb_hnsw_metric(const vdb_hnsw *index);
 
-/* Sets the default query ef (1..VDB_HNSW_MAX_EF). Thread-safe. */
+/* Sets the default query ef (1..VDB_HNSW_MAX_EF). Thread-safe. Errors:
+ * VDB_EINVAL (ef outside that range; nothing changes). */
 int vdb_hnsw_set_ef_search(vdb_hnsw *index, uint32_t ef, vdb_error *err);
 
 /* Makes room for rows [0, rows) so adds do not regrow. Errors: VDB_ENOMEM. */
@@ -109,7 +110,8 @@ int vdb_hnsw_add(vdb_hnsw *index, const vdb_vecview *view, uint32_t row,
 
 /* Inserts rows [from, to) that are neither deleted in the view nor already
  * in the graph, in parallel on the global thread pool (vdb_pool_global).
- * Thread-safe like vdb_hnsw_add. Errors: as vdb_hnsw_add. */
+ * Thread-safe like vdb_hnsw_add. Errors: VDB_EINVAL (rows outside the
+ * view, wrong metric), VDB_EDIM (wrong dim), VDB_ENOMEM. */
 int vdb_hnsw_build(vdb_hnsw *index, const vdb_vecview *view, uint32_t from, uint32_t to,
                    vdb_error *err);
 
@@ -144,8 +146,9 @@ typedef struct vdb_hnsw_codes {
 } vdb_hnsw_codes;
 
 /* vdb_hnsw_search with traversal on `codes` (above) and float re-rank of
- * the ef results. Same contract and errors as vdb_hnsw_search; rows at or
- * past codes->rows are not visited. */
+ * the ef results. Same contract as vdb_hnsw_search; rows at or past
+ * codes->rows are not visited. Errors: vdb_hnsw_search's (VDB_EINVAL,
+ * VDB_EDIM, VDB_ENOMEM), and VDB_EINVAL for incomplete codes. */
 int vdb_hnsw_search_codes(const vdb_hnsw *index, const vdb_vecview *view, const float *query,
                           const vdb_hnsw_codes *codes, size_t k, size_t ef,
                           const vdb_filter_hook *filter, vdb_hnsw_scratch *scratch, vdb_hit *out,
@@ -229,7 +232,8 @@ vdb_hnsw *vdb_hnsw_load(const char *path, uint32_t dim, vdb_metric metric, vdb_e
 /* Validates an index file on its own (vdb doctor, tests): loads it with the
  * dim and metric its header names, runs every check vdb_hnsw_load runs, and
  * reports the rows it covers and the nodes it holds (either may be NULL).
- * Errors: as vdb_hnsw_load. */
+ * Errors: VDB_ENOTFOUND (no file), VDB_EBUSY (out of descriptors), VDB_EIO,
+ * VDB_ECORRUPT (not an HNSW file, or any check failed), VDB_ENOMEM. */
 int vdb_hnsw_file_check(const char *path, uint32_t *rows, size_t *nodes, vdb_error *err);
 
 #endif

@@ -1,13 +1,13 @@
 /* HNSW persistence: one sequential write, one sequential read, and a loader
  * that treats the file as hostile.
  *
- * Format (version 1, little-endian, the in-memory arrays written as they
+ * Format (version 2, little-endian, the in-memory arrays written as they
  * are so a load is a handful of large reads):
  *
  *   offset  size  field
- *   0       8     magic "VDBHNSW1"
+ *   0       8     magic "VDBHNSW1" (the file kind; the version is below)
  *   8       4     byte-order tag 0x01020304 (rejects foreign-endian files)
- *   12      4     version (1)
+ *   12      4     version (2; 1 is still read, see the trailer)
  *   16      4     dim
  *   20      4     metric (0 cosine, 1 l2, 2 dot)
  *   24      4     M (level 0 holds 2M links)
@@ -25,7 +25,13 @@
  *   ..      4n(1+2M)  level-0 slots: per row [count, 2M ids] (unused ids 0)
  *   ..      4U    upper lists, rows in order, for each row of level L > 0:
  *                 L lists of [count, M ids], level 1 first
- *   ..      8     checksum of every byte before it (see hash_feed)
+ *   ..      4     CRC32C (core/crc) of every byte before it, header included
+ *
+ * Version 1 is the same layout with an 8-byte trailer: the 64-bit word hash
+ * below (hash_feed). Version 2 replaced it with the CRC32C the WAL already
+ * uses, so one checksum serves every durable file; saves write version 2,
+ * loads accept both, so graphs saved before the change load without a
+ * rebuild and are rewritten as version 2 at the next save.
  *
  * The loader checks the header against the file's real size before it
  * allocates anything (so a hostile header cannot ask for more memory than
@@ -45,22 +51,32 @@
 #include "../core/fsx.h"
 #include "hnsw_int.h"
 
+#include "../core/crc.h"
+
 #define HEADER_BYTES 80
-#define FORMAT_VERSION 1
+#define FORMAT_V1 1         /* trailer: 8-byte hash_feed word hash */
+#define FORMAT_VERSION 2    /* written; trailer: 4-byte CRC32C */
 #define ORDER_TAG 0x01020304u
 static const char magic[8] = {'V', 'D', 'B', 'H', 'N', 'S', 'W', '1'};
 
-/* Streaming 64-bit checksum: each 8-byte word goes through xor, an odd
- * multiply and an xorshift - all bijections of the state - so any single
- * changed word changes the result; about 1.3 bytes per cycle. Not core's
- * CRC32C: hnsw.idx version 1 files are checked with this exact function, so
- * switching means a format version 2 (old graphs would be rebuilt). */
+/* Version 1's trailer, kept only to read version 1 files: a streaming
+ * 64-bit checksum where each 8-byte word goes through xor, an odd multiply
+ * and an xorshift (all bijections of the state), so any single changed word
+ * changes the result. */
 typedef struct hash_state {
     uint64_t h;
     uint64_t pending;
     unsigned npending;
     uint64_t length;
 } hash_state;
+
+/* The running checksum of a file being read or written: CRC32C for version
+ * 2, the word hash for version 1. */
+typedef struct file_sum {
+    uint32_t version;
+    uint32_t crc;
+    hash_state v1;
+} file_sum;
 
 static inline uint64_t hash_word(uint64_t h, uint64_t w)
 {
@@ -96,6 +112,20 @@ static uint64_t hash_final(const hash_state *st)
     return hash_word(h, st->length);
 }
 
+static void sum_feed(file_sum *s, const void *data, size_t len)
+{
+    if (s->version == FORMAT_V1)
+        hash_feed(&s->v1, data, len);
+    else
+        s->crc = vdb_crc32c(s->crc, data, len);
+}
+
+/* Bytes of the trailer for a version. */
+static size_t trailer_bytes(uint32_t version)
+{
+    return version == FORMAT_V1 ? 8 : 4;
+}
+
 /* ---- save ---------------------------------------------------------------- */
 
 /* The file goes through the I/O funnel (core/fsx), so fault injection and
@@ -105,7 +135,7 @@ static uint64_t hash_final(const hash_state *st)
 typedef struct writer {
     int fd;
     const char *path;
-    hash_state hash;
+    file_sum sum;
     unsigned char *buf;
     size_t used;
     off_t offset;
@@ -131,7 +161,7 @@ static void emit(writer *w, const void *data, size_t len)
     const unsigned char *p = data;
     if (w->failed || len == 0)
         return;
-    hash_feed(&w->hash, data, len);
+    sum_feed(&w->sum, data, len);
     while (len > 0 && !w->failed) {
         size_t take = WRITE_BUF - w->used < len ? WRITE_BUF - w->used : len;
         memcpy(w->buf + w->used, p, take);
@@ -224,14 +254,14 @@ static void write_graph(const vdb_hnsw *h, writer *w, uint32_t *scratch)
             for (uint8_t l = 0; l < level; l++)
                 emit_list_below(w, h->upper[i] + (size_t)l * h->slot_up, h->slot_up, n, scratch);
     }
-    unsigned char sum[8];
-    vdb_put64le(sum, hash_final(&w->hash));
-    emit(w, sum, 8);
+    unsigned char sum[4];
+    vdb_put32le(sum, w->sum.crc);
+    emit(w, sum, sizeof(sum));
 }
 
 int vdb_hnsw_save(const vdb_hnsw *h, const char *path, vdb_error *err)
 {
-    writer w = {.fd = -1, .path = path, .err = err};
+    writer w = {.fd = -1, .path = path, .sum = {.version = FORMAT_VERSION}, .err = err};
     size_t words = h->slot0 > h->slot_up ? h->slot0 : h->slot_up;
     uint32_t *scratch = vdb_malloc(words * sizeof(uint32_t));
     w.buf = vdb_malloc(WRITE_BUF);
@@ -273,7 +303,7 @@ typedef struct reader {
     const char *path;
     uint64_t offset; /* file offset of buf[end] */
     size_t pos, end;
-    hash_state hash;
+    file_sum sum;
     unsigned char buf[READ_BUF];
 } reader;
 
@@ -313,11 +343,12 @@ static int take(reader *r, void *data, size_t len)
         return 0;
     if (raw_take(r, data, len) != 0)
         return -1;
-    hash_feed(&r->hash, data, len);
+    sum_feed(&r->sum, data, len);
     return 0;
 }
 
 typedef struct header {
+    uint32_t version;
     uint32_t dim, metric, m, ef_construction, ef_search, n, entry, top;
     uint64_t count, seed, upper_u32;
 } header;
@@ -327,9 +358,10 @@ static int parse_header(const unsigned char *p, uint64_t file_size, header *hd, 
 {
     if (memcmp(p, magic, 8) != 0 || vdb_get32le(p + 8) != ORDER_TAG)
         return vdb_error_set(err, VDB_ECORRUPT, "hnsw: not a vdb HNSW file (bad magic)");
-    if (vdb_get32le(p + 12) != FORMAT_VERSION)
+    hd->version = vdb_get32le(p + 12);
+    if (hd->version != FORMAT_V1 && hd->version != FORMAT_VERSION)
         return vdb_error_set(err, VDB_ECORRUPT, "hnsw: unsupported format version %u",
-                             vdb_get32le(p + 12));
+                             hd->version);
     hd->dim = vdb_get32le(p + 16);
     hd->metric = vdb_get32le(p + 20);
     hd->m = vdb_get32le(p + 24);
@@ -350,7 +382,8 @@ static int parse_header(const unsigned char *p, uint64_t file_size, header *hd, 
         return vdb_error_set(err, VDB_ECORRUPT, "hnsw: upper lists larger than the file");
     uint64_t slot0 = vdb_hnsw__slot0_words(hd->m);
     uint64_t want = HEADER_BYTES + (uint64_t)hd->n + (4 - hd->n % 4) % 4 +
-                    (uint64_t)hd->n * slot0 * 4 + hd->upper_u32 * 4 + 8;
+                    (uint64_t)hd->n * slot0 * 4 + hd->upper_u32 * 4 +
+                    trailer_bytes(hd->version);
     if (want != file_size)
         return vdb_error_set(err, VDB_ECORRUPT,
                              "hnsw: file is %llu bytes, header implies %llu",
@@ -385,12 +418,14 @@ static int read_body(vdb_hnsw *h, reader *r, const header *hd, vdb_error *err)
     if (upper != hd->upper_u32)
         return vdb_error_set(err, VDB_ECORRUPT, "hnsw: upper lists hold %llu words, header %llu",
                              (unsigned long long)upper, (unsigned long long)hd->upper_u32);
-    uint64_t expect = hash_final(&r->hash);
     unsigned char sum[8];
-    if (raw_take(r, sum, 8) != 0)
+    if (raw_take(r, sum, trailer_bytes(hd->version)) != 0)
         return vdb_error_set(err, VDB_ECORRUPT, "hnsw: short read");
-    if (vdb_get64le(sum) != expect)
-        return vdb_error_set(err, VDB_ECORRUPT, "hnsw: checksum mismatch");
+    int match = hd->version == FORMAT_V1 ? vdb_get64le(sum) == hash_final(&r->sum.v1)
+                                         : vdb_get32le(sum) == r->sum.crc;
+    if (!match)
+        return vdb_error_set(err, VDB_ECORRUPT, "hnsw: checksum mismatch (format version %u)",
+                             hd->version);
     return VDB_OK;
 }
 
@@ -402,12 +437,15 @@ static vdb_hnsw *load_file(reader *r, const char *path, uint32_t dim, vdb_metric
         return NULL;
     unsigned char head[HEADER_BYTES];
     header hd = {0};
-    if (take(r, head, sizeof(head)) != 0) {
+    if (raw_take(r, head, sizeof(head)) != 0) {
         vdb_error_set(err, VDB_ECORRUPT, "hnsw: %s is too short for a header", path);
         return NULL;
     }
     if (parse_header(head, file_size, &hd, err) != VDB_OK)
         return NULL;
+    /* The header names the checksum, so it is summed once its version is known. */
+    r->sum.version = hd.version;
+    sum_feed(&r->sum, head, sizeof(head));
     vdb_hnsw_params p = {hd.m, hd.ef_construction, hd.ef_search, hd.seed};
     vdb_hnsw *h = vdb_hnsw_new(hd.dim, (vdb_metric)hd.metric, &p, err);
     if (h == NULL) {
@@ -478,9 +516,15 @@ int vdb_hnsw_file_check(const char *path, uint32_t *rows, size_t *nodes, vdb_err
     if ((size_t)got != sizeof(head) || memcmp(head, magic, 8) != 0)
         return vdb_error_set(err, VDB_ECORRUPT, "hnsw: %s is not a vdb HNSW file", path);
     /* The loader rejects a metric it does not know, so any value is safe. */
-    h = vdb_hnsw_load(path, vdb_get32le(head + 16), (vdb_metric)vdb_get32le(head + 20), err);
-    if (h == NULL)
-        return err != NULL && err->code != VDB_OK ? err->code : VDB_ECORRUPT;
+    vdb_error load_err;
+    vdb_error_clear(&load_err);
+    h = vdb_hnsw_load(path, vdb_get32le(head + 16), (vdb_metric)vdb_get32le(head + 20),
+                      &load_err);
+    if (h == NULL) {
+        if (err != NULL)
+            *err = load_err;
+        return load_err.code != VDB_OK ? load_err.code : VDB_ECORRUPT;
+    }
     if (rows != NULL)
         *rows = vdb_hnsw_rows(h);
     if (nodes != NULL)

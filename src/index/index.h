@@ -22,7 +22,7 @@ typedef enum {
 } vdb_metric;
 
 /* Parses "cosine", "euclidean"/"l2", "dot"/"inner_product"/"dot_product";
- * returns -1 when unknown. */
+ * returns -1 when unknown (no error code). */
 int vdb_metric_parse(const char *name);
 
 /* Canonical name: "cosine", "euclidean", "dot". */
@@ -48,6 +48,7 @@ typedef struct vdb_vecview {
     vdb_metric metric;
 } vdb_vecview;
 
+/* 1 when row `id` (< view->n) is deleted, else 0; never fails. */
 static inline int vdb_vecview_is_deleted(const vdb_vecview *view, uint32_t id)
 {
     return view->deleted != NULL && ((view->deleted[id >> 6] >> (id & 63)) & 1u);

@@ -70,7 +70,7 @@ typedef enum {
 typedef struct vdb_quant vdb_quant;
 typedef struct vdb_quant_scratch vdb_quant_scratch;
 
-/* Parses "none", "int8", "binary"; -1 when unknown. */
+/* Parses "none", "int8", "binary"; -1 when unknown (no error code). */
 int vdb_quant_kind_parse(const char *name);
 /* "none", "int8", "binary". */
 const char *vdb_quant_kind_name(vdb_quant_kind kind);

@@ -16,7 +16,8 @@ typedef struct vdb_hit {
     uint32_t id; /* internal row id */
 } vdb_hit;
 
-/* a is worse than b: larger distance, or equal distance and larger id. */
+/* 1 when a is worse than b (larger distance, or equal distance and larger
+ * id), else 0; never fails. */
 static inline int vdb_hit_worse(const vdb_hit *a, const vdb_hit *b)
 {
     return a->dist > b->dist || (a->dist == b->dist && a->id > b->id);

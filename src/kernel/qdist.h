@@ -61,7 +61,7 @@ const vdb_qdist_ops *vdb_qdist(void);
 const vdb_qdist_ops *vdb_qdist_for(vdb_qdist_isa isa);
 
 /* "scalar", "avx2", "avx512vnni", "neon-dot"; vdb_qdist_isa_parse returns
- * -1 for an unknown name. */
+ * -1 for an unknown name (no error code). */
 const char *vdb_qdist_isa_name(vdb_qdist_isa isa);
 int vdb_qdist_isa_parse(const char *name);
 

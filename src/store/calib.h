@@ -133,15 +133,17 @@ void vdb_store_calib_close(vdb_store *store);
 void vdb_store_calib_get(vdb_store *store, vdb_calib *out);
 
 /* The auto decision of the loaded calibration (for open): VDB_QUANT_NONE
- * or VDB_QUANT_INT8, -1 when none is recorded. */
+ * or VDB_QUANT_INT8, -1 when none is recorded (a kind, not an error code;
+ * never fails). */
 int vdb_store_calib_auto_kind(vdb_store *store);
 
 /* 1 when a (re)calibration is due: none yet, stale by growth/shrink, or
  * invalidated (vdb_store_calib_invalidate); 0 while the store has no graph
- * (it scans: there is nothing to measure). */
+ * (it scans: there is nothing to measure). Never fails. */
 int vdb_store_calib_due(vdb_store *store);
 
-/* 1 while a calibration is measuring (for stats and tests). */
+/* 1 while a calibration is measuring, else 0 (for stats and tests);
+ * never fails. */
 int vdb_store_calib_running(vdb_store *store);
 
 /* Marks the calibration stale (graph rebuilt, optimize). */
@@ -172,7 +174,8 @@ double vdb_calib_lcb(double p, uint64_t n);
  * (the last band when s is below every band). */
 void vdb_calib_s_bands_around(double s, int *above, int *below);
 
-/* The k band for k (VDB_CALIB_NK when k is beyond the last band). */
+/* The k band for k (VDB_CALIB_NK when k is beyond the last band); never
+ * fails. */
 int vdb_calib_k_band(size_t k);
 
 /* The bound the planner uses for ladder entry i of `curve`: the smallest
@@ -187,7 +190,8 @@ double vdb_calib_curve_lcb(const vdb_calib_curve *curve, uint32_t i, double *mea
  * (a fixed-sequence test: since recall grows with ef, the error rate of
  * the claim stays at the bound's 5% however many efs were measured; taking
  * the smallest passing ef anywhere would let one lucky low ef below a
- * failing one through, a multiple-look error of up to 5% per entry). */
+ * failing one through, a multiple-look error of up to 5% per entry). An
+ * index, not an error code; never fails. */
 int vdb_calib_pick(const vdb_calib_curve *curve, double target);
 
 #endif

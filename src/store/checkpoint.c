@@ -159,29 +159,28 @@ static int shrink_wal(vdb_store *store, uint64_t from, double *held_ms, vdb_erro
     return rc;
 }
 
-/* Step 4 (only with tombstones at the capture). */
-static int compact(vdb_store *store, const capture *c, double *held_ms, int *carried,
-                   vdb_error *err)
+/* Step 4 (only with tombstones at the capture). Cannot fail; without
+ * memory for the row map the filter, codes and graph are rebuilt instead of
+ * renumbered (each takes a NULL map that way). */
+static void compact(vdb_store *store, const capture *c, double *held_ms, int *carried)
 {
     uint32_t old_rows;
     uint32_t *old_to_new;
     double t0;
-    int rc;
     pthread_mutex_lock(&store->writer);
     t0 = now_ms();
     old_rows = vdb_vecset_rows(store->set);
     old_to_new = vdb_malloc(((size_t)old_rows + 1) * sizeof(uint32_t));
     pthread_rwlock_wrlock(&store->rw);
-    rc = vdb_vecset_compact_some(store->set, c->rows, c->dropped, old_to_new, err);
+    vdb_vecset_compact_some(store->set, c->rows, c->dropped, old_to_new);
     atomic_fetch_add(&store->generation, 1); /* row numbers changed */
     vdb_store_filter_remap(store, old_to_new, old_rows);
-    vdb_store_codes_after_compact(store, rc == VDB_OK ? old_to_new : NULL, old_rows);
-    *carried = vdb_store_index_after_compact(store, rc == VDB_OK ? old_to_new : NULL, old_rows);
+    vdb_store_codes_after_compact(store, old_to_new, old_rows);
+    *carried = vdb_store_index_after_compact(store, old_to_new, old_rows);
     pthread_rwlock_unlock(&store->rw);
     *held_ms = now_ms() - t0;
     pthread_mutex_unlock(&store->writer);
     vdb_free(old_to_new);
-    return rc;
 }
 
 /* A checkpoint with the graph handled per `mode` (store.h) when it
@@ -219,8 +218,7 @@ static int checkpoint_run(vdb_store *store, vdb_store_graph_mode mode,
     rc = shrink_wal(store, c.wal_from, &wal_ms, err);
     if (c.dropped != NULL) {
         vdb_store_index_repair(store, c.rows, c.dropped, mode, &repair_s);
-        int crc = compact(store, &c, &compact_ms, &carried, err);
-        rc = rc != VDB_OK ? rc : crc;
+        compact(store, &c, &compact_ms, &carried);
         if (info != NULL) {
             info->rows_dropped = c.rows - (size_t)snap.rows;
             info->deleted_fraction = c.rows > 0 ? (double)info->rows_dropped / c.rows : 0;

@@ -22,13 +22,14 @@ int64_t vdb_idmap_get(const vdb_idmap *map, const char *key);
 /* Sets key -> row (replacing an existing mapping). 0 or VDB_ENOMEM. */
 int vdb_idmap_put(vdb_idmap *map, const char *key, uint32_t row);
 
-/* Removes key; returns 1 if it was present. */
+/* Removes key; returns 1 if it was present, else 0; never fails. */
 int vdb_idmap_remove(vdb_idmap *map, const char *key);
 
 /* Ensures room for `count` entries without rehashing. 0 or VDB_ENOMEM. */
 int vdb_idmap_reserve(vdb_idmap *map, size_t count);
 
-/* 1 when vdb_idmap_reserve(map, count) would not rehash. */
+/* 1 when vdb_idmap_reserve(map, count) would not rehash, else 0; never
+ * fails. */
 int vdb_idmap_has_room(const vdb_idmap *map, size_t count);
 
 size_t vdb_idmap_size(const vdb_idmap *map);

@@ -35,7 +35,7 @@ typedef int (*vdb_meta_line_fn)(void *ctx, size_t i, const char *id, const char 
 int vdb_meta_read(const char *path, size_t rows, int check, uint64_t size, uint32_t crc,
                   vdb_meta_line_fn line, void *ctx, vdb_error *err);
 
-/* 1 when s[0..len) is valid UTF-8 without NUL bytes. */
+/* 1 when s[0..len) is valid UTF-8 without NUL bytes, else 0; never fails. */
 int vdb_meta_valid_utf8(const char *s, size_t len);
 
 #endif

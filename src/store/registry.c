@@ -1,4 +1,5 @@
-/* Store registry (see registry.h).
+/* Store registry: the lifecycle of open stores (see registry.h; names and
+ * paths are in registry_name.c, listing the disk in registry_list.c).
  *
  * One mutex guards a list of entries, one per store that is open, being
  * opened, closed, created or deleted, or quarantined. The slow work (open,
@@ -19,7 +20,6 @@
  * after which the next request retries the open once. */
 #include "registry.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -36,77 +36,15 @@
 #include "../core/fsx.h"
 #include "../core/limits.h"
 #include "../core/log.h"
+#include "../core/rng.h"
 #include "lockfile.h"
-
-typedef enum {
-    ENTRY_OPENING,  /* open or create in progress: wait */
-    ENTRY_OPEN,     /* store usable */
-    ENTRY_CLOSING,  /* idle store being closed (LRU): wait, then reopen */
-    ENTRY_DELETING, /* delete in progress: acquire says not found, others wait */
-    ENTRY_REPLACING, /* replace in progress: wait */
-    ENTRY_FAILED    /* quarantined after a failed open */
-} entry_state;
-
-struct vdb_store_handle {
-    vdb_registry *registry;
-    struct vdb_store_handle *next;
-    char user[VDB_MAX_NAME_LEN + 1];
-    char model[VDB_MAX_NAME_LEN + 1];
-    char *dir;
-    vdb_store *store;
-    size_t refs;
-    entry_state state;
-    uint64_t last_used; /* registry tick of the last acquire (LRU) */
-    long long failed_at_ms;
-    vdb_error failure; /* why the open failed, for a quarantined entry */
-};
-
-struct vdb_registry {
-    pthread_mutex_t lock;
-    pthread_cond_t changed; /* an entry settled, or a handle was released */
-    char *data_dir;
-    char *real_dir; /* realpath of data_dir, for scrubbing messages */
-    vdb_store_options options;
-    vdb_store_handle *entries;
-    size_t open_count;
-    size_t max_open;
-    long long quarantine_ms;
-    uint64_t tick;
-    uint64_t evictions;
-};
+#include "registry_int.h"
 
 static long long mono_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int vdb_registry_name_ok(const char *name)
-{
-    size_t n = 0;
-    if (name == NULL)
-        return 0;
-    for (; name[n] != '\0'; n++) {
-        char c = name[n];
-        if (n >= VDB_MAX_NAME_LEN)
-            return 0;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == '-'))
-            return 0;
-    }
-    return n > 0 && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
-}
-
-int vdb_registry_check_name(const char *field, const char *name, vdb_error *err)
-{
-    if (name == NULL)
-        return vdb_error_set(err, VDB_EINVAL, "%s is required", field);
-    if (!vdb_registry_name_ok(name))
-        return vdb_error_set(err, VDB_EINVAL,
-                             "%s must be 1..%u characters of [A-Za-z0-9_.-] and not '.' or '..'",
-                             field, VDB_MAX_NAME_LEN);
-    return VDB_OK;
 }
 
 
@@ -160,15 +98,6 @@ void vdb_registry_set_limits(vdb_registry *registry, size_t max_open, unsigned q
         registry->max_open = max_open;
     registry->quarantine_ms = (long long)quarantine_s * 1000;
     pthread_mutex_unlock(&registry->lock);
-}
-
-size_t vdb_registry_max_open(vdb_registry *registry)
-{
-    size_t n;
-    pthread_mutex_lock(&registry->lock);
-    n = registry->max_open;
-    pthread_mutex_unlock(&registry->lock);
-    return n;
 }
 
 static void entry_free(vdb_store_handle *entry)
@@ -242,36 +171,6 @@ const char *vdb_registry_data_dir(const vdb_registry *registry)
     return registry->data_dir;
 }
 
-/* Removes every occurrence of `prefix` + "/" from msg, in place. */
-static void strip_prefix(char *msg, const char *prefix)
-{
-    size_t plen = strlen(prefix);
-    char *at;
-    if (plen == 0)
-        return;
-    while ((at = strstr(msg, prefix)) != NULL) {
-        size_t cut = plen + (at[plen] == '/');
-        memmove(at, at + cut, strlen(at + cut) + 1);
-    }
-}
-
-void vdb_registry_scrub(const vdb_registry *registry, char *msg)
-{
-    if (registry == NULL || msg == NULL)
-        return;
-    strip_prefix(msg, registry->real_dir);
-    strip_prefix(msg, registry->data_dir);
-}
-
-static char *store_dir(const vdb_registry *registry, const char *user_id, const char *model_id)
-{
-    size_t size = strlen(registry->data_dir) + strlen(user_id) + strlen(model_id) + 16;
-    char *dir = vdb_malloc(size);
-    if (dir != NULL)
-        snprintf(dir, size, "%s/user_%s/%s", registry->data_dir, user_id, model_id);
-    return dir;
-}
-
 static vdb_store_handle *find_locked(vdb_registry *registry, const char *user_id,
                                      const char *model_id)
 {
@@ -281,13 +180,18 @@ static vdb_store_handle *find_locked(vdb_registry *registry, const char *user_id
     return NULL;
 }
 
-/* A new entry in `state`, linked. NULL on ENOMEM (err set). */
+/* A new entry in `state`, linked. NULL (err set) on VDB_ENOMEM, or
+ * VDB_EINVAL when the store's path is too long. */
 static vdb_store_handle *entry_add_locked(vdb_registry *registry, const char *user_id,
                                           const char *model_id, entry_state state,
                                           vdb_error *err)
 {
+    char dir[PATH_MAX];
+    if (vdb_registry_store_path(dir, sizeof(dir), registry->data_dir, user_id, model_id, err) !=
+        VDB_OK)
+        return NULL;
     vdb_store_handle *entry = vdb_calloc(1, sizeof(*entry));
-    if (entry == NULL || (entry->dir = store_dir(registry, user_id, model_id)) == NULL) {
+    if (entry == NULL || (entry->dir = vdb_strdup(dir)) == NULL) {
         vdb_free(entry);
         vdb_error_set(err, VDB_ENOMEM, "out of memory");
         return NULL;
@@ -308,12 +212,6 @@ static void unlink_locked(vdb_registry *registry, vdb_store_handle *entry)
             *p = entry->next;
             return;
         }
-}
-
-static int check_names(const char *user_id, const char *model_id, vdb_error *err)
-{
-    int rc = vdb_registry_check_name("user_id", user_id, err);
-    return rc != VDB_OK ? rc : vdb_registry_check_name("model_id", model_id, err);
 }
 
 /* Failures that go away by themselves are not remembered: a lock another
@@ -395,7 +293,7 @@ static int dir_exists(const char *dir)
 int vdb_registry_acquire(vdb_registry *registry, const char *user_id, const char *model_id,
                          vdb_store_handle **out, vdb_error *err)
 {
-    int rc = check_names(user_id, model_id, err);
+    int rc = vdb_registry_check_names(user_id, model_id, err);
     vdb_store_handle *entry;
     if (rc != VDB_OK)
         return rc;
@@ -476,9 +374,15 @@ static int remove_closed(const vdb_store_handle *entry, vdb_error *err)
                              entry->model);
     if (rc < 0)
         return vdb_error_set(err, rc, "cannot look up store %s/%s", entry->user, entry->model);
-    vdb_lockfile *lock = vdb_lockfile_acquire(entry->dir, err);
-    if (lock == NULL)
-        return err ? err->code : VDB_ELOCKED;
+    vdb_error lock_err;
+    vdb_error_clear(&lock_err);
+    vdb_lockfile *lock = vdb_lockfile_acquire(entry->dir, &lock_err);
+    if (lock == NULL) {
+        rc = lock_err.code != VDB_OK ? lock_err.code : VDB_ELOCKED;
+        if (err != NULL)
+            *err = lock_err;
+        return rc;
+    }
     rc = remove_dir(entry, err);
     vdb_lockfile_release(lock);
     return rc;
@@ -527,7 +431,10 @@ static int create_in(vdb_registry *registry, vdb_store_handle *entry,
 {
     char user_dir[4096], manifest[4400];
     struct stat st;
-    snprintf(user_dir, sizeof(user_dir), "%s/user_%s", registry->data_dir, entry->user);
+    int urc = vdb_registry_user_path(user_dir, sizeof(user_dir), registry->data_dir, entry->user,
+                                     err);
+    if (urc != VDB_OK)
+        return urc;
     snprintf(manifest, sizeof(manifest), "%s/store.json", entry->dir);
     /* Only a manifest makes a store: a directory a crash left between
      * mkdir and the first snapshot is finished by vdb_store_create. */
@@ -540,15 +447,21 @@ static int create_in(vdb_registry *registry, vdb_store_handle *entry,
         return vdb_error_set(err, mrc == VDB_ENOSPC ? VDB_ENOSPC : VDB_EIO,
                              "cannot create the directory of user %s: %s", entry->user,
                              vdb_err_text(mrc));
-    *store = vdb_store_create(entry->dir, config, &registry->options, err);
-    return *store ? VDB_OK : (err && err->code ? err->code : VDB_EIO);
+    vdb_error create_err;
+    vdb_error_clear(&create_err);
+    *store = vdb_store_create(entry->dir, config, &registry->options, &create_err);
+    if (*store != NULL)
+        return VDB_OK;
+    if (err != NULL)
+        *err = create_err;
+    return create_err.code != VDB_OK ? create_err.code : VDB_EIO;
 }
 
 static int create_impl(vdb_registry *registry, const char *user_id, const char *model_id,
                        const vdb_store_config *config, int replace, vdb_store_handle **out,
                        vdb_error *err)
 {
-    int rc = check_names(user_id, model_id, err), was_open, was_failed;
+    int rc = vdb_registry_check_names(user_id, model_id, err), was_open, was_failed;
     vdb_store *store = NULL;
     vdb_error local;
     if (rc != VDB_OK)
@@ -647,7 +560,7 @@ void vdb_registry_release(vdb_store_handle *handle)
 int vdb_registry_delete(vdb_registry *registry, const char *user_id, const char *model_id,
                         vdb_error *err)
 {
-    int rc = check_names(user_id, model_id, err), was_open, was_failed;
+    int rc = vdb_registry_check_names(user_id, model_id, err), was_open, was_failed;
     vdb_error local;
     if (rc != VDB_OK)
         return rc;
@@ -675,116 +588,32 @@ int vdb_registry_delete(vdb_registry *registry, const char *user_id, const char 
     return rc;
 }
 
-static int name_cmp(const void *a, const void *b)
+int vdb_registry_scratch_open(vdb_registry *registry, const vdb_store_config *config,
+                              const vdb_store_options *options, vdb_store **out, char *dir,
+                              size_t cap, vdb_error *err)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    char uuid[VDB_UUID_LEN];
+    vdb_error local;
+    *out = NULL;
+    vdb_rng_uuid(uuid);
+    int n = snprintf(dir, cap, "%s/.bench-%s", registry->data_dir, uuid);
+    if (n < 0 || (size_t)n >= cap)
+        return vdb_error_set(err, VDB_EINVAL, "the data directory is too long a path");
+    vdb_error_clear(&local);
+    *out = vdb_store_create(dir, config, options, &local);
+    if (*out != NULL)
+        return VDB_OK;
+    vdb_registry_scrub(registry, local.msg);
+    if (err != NULL)
+        *err = local;
+    return local.code != VDB_OK ? local.code : VDB_EIO;
 }
 
-/* Sorted names of the subdirectories of `dir` that pass the name check
- * after stripping `prefix`; *count gets how many. Caller frees. */
-static char **list_dirs(const char *dir, const char *prefix, const char *marker, size_t *count,
-                        int *rc)
+void vdb_registry_scratch_drop(vdb_store *store, const char *dir)
 {
-    DIR *d = opendir(dir);
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    *count = 0;
-    *rc = VDB_OK;
-    if (d == NULL) {
-        /* A missing directory lists nothing; a descriptor or memory
-         * shortage must not look like "no stores". */
-        if (errno == EMFILE || errno == ENFILE || errno == ENOMEM)
-            *rc = VDB_EBUSY;
-        else if (errno != ENOENT && errno != ENOTDIR)
-            *rc = VDB_EIO;
-        return NULL;
-    }
-    struct dirent *de;
-    size_t plen = strlen(prefix);
-    while ((de = readdir(d)) != NULL) {
-        if (strncmp(de->d_name, prefix, plen) != 0 || !vdb_registry_name_ok(de->d_name + plen))
-            continue;
-        char path[4096];
-        struct stat st;
-        snprintf(path, sizeof(path), "%s/%s%s%s", dir, de->d_name, marker ? "/" : "",
-                 marker ? marker : "");
-        if (stat(path, &st) != 0 || (!marker && !S_ISDIR(st.st_mode)))
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            char **grown = vdb_realloc(names, cap * sizeof(*names));
-            if (grown == NULL) {
-                *rc = VDB_ENOMEM;
-                break;
-            }
-            names = grown;
-        }
-        if ((names[n] = vdb_strdup(de->d_name + plen)) == NULL) {
-            *rc = VDB_ENOMEM;
-            break;
-        }
-        n++;
-    }
-    closedir(d);
-    if (n > 0)
-        qsort(names, n, sizeof(*names), name_cmp);
-    *count = n;
-    return names;
-}
-
-static void free_names(char **names, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        vdb_free(names[i]);
-    vdb_free(names);
-}
-
-/* Visits the user's stores; returns 1 when fn asked to stop, else 0 or a
- * negative code (err set). */
-static int list_user(vdb_registry *registry, const char *user, vdb_registry_visit_fn fn,
-                     void *ctx, vdb_error *err)
-{
-    char dir[4096];
-    size_t n = 0;
-    int stop = 0, rc;
-    snprintf(dir, sizeof(dir), "%s/user_%s", registry->data_dir, user);
-    char **models = list_dirs(dir, "", "store.json", &n, &rc);
-    if (rc != VDB_OK) {
-        free_names(models, n);
-        return vdb_error_set(err, rc, "cannot list the stores of user %s: %s", user,
-                             rc == VDB_EBUSY ? "too many open files" : vdb_err_text(rc));
-    }
-    for (size_t i = 0; i < n && !stop; i++)
-        stop = fn(ctx, user, models[i]);
-    free_names(models, n);
-    return stop ? 1 : 0;
-}
-
-int vdb_registry_list(vdb_registry *registry, const char *user_id, vdb_registry_visit_fn fn,
-                      void *ctx, vdb_error *err)
-{
-    int rc;
-    if (user_id != NULL) {
-        rc = vdb_registry_check_name("user_id", user_id, err);
-        if (rc != VDB_OK)
-            return rc;
-        rc = list_user(registry, user_id, fn, ctx, err);
-        return rc < 0 ? rc : VDB_OK;
-    }
-    size_t n = 0;
-    char **users = list_dirs(registry->data_dir, "user_", NULL, &n, &rc);
-    if (rc != VDB_OK) {
-        free_names(users, n);
-        return vdb_error_set(err, rc, "cannot list the users: %s",
-                             rc == VDB_EBUSY ? "too many open files" : vdb_err_text(rc));
-    }
-    for (size_t i = 0; i < n && rc == VDB_OK; i++) {
-        int r = list_user(registry, users[i], fn, ctx, err);
-        if (r != 0)
-            rc = r < 0 ? r : 1;
-    }
-    free_names(users, n);
-    return rc < 0 ? rc : VDB_OK;
+    vdb_store_close(store);
+    if (dir != NULL && dir[0] != '\0')
+        vdb_fsx_remove_tree(dir, NULL);
 }
 
 void vdb_registry_each_loaded(vdb_registry *registry, vdb_registry_loaded_fn fn, void *ctx)

@@ -29,7 +29,13 @@
  *
  * Handles are reference counted; a delete or replace waits until every
  * handle is released before it closes the store, so a request never sees a
- * freed store. All functions are thread-safe. */
+ * freed store. All functions are thread-safe.
+ *
+ * Three files: registry.c (this header: open, create, close, delete, the
+ * LRU cap and quarantine), registry_name.c (registry_name.h: names, the
+ * directory layout, scrubbing paths out of messages) and registry_list.c
+ * (registry_list.h: listing the stores on disk). This header includes the
+ * other two, so callers include only this one. */
 #ifndef VDB_STORE_REGISTRY_H
 #define VDB_STORE_REGISTRY_H
 
@@ -37,6 +43,8 @@
 #include <stdint.h>
 
 #include "../core/err.h"
+#include "registry_list.h"
+#include "registry_name.h"
 #include "store.h"
 
 #define VDB_REGISTRY_QUARANTINE_S 30
@@ -57,34 +65,29 @@ const char *vdb_registry_data_dir(const vdb_registry *registry);
 /* Overrides the open-store cap (0 keeps it) and the quarantine time
  * (tests, tools). */
 void vdb_registry_set_limits(vdb_registry *registry, size_t max_open, unsigned quarantine_s);
-size_t vdb_registry_max_open(vdb_registry *registry);
 
-/* Removes the data directory's path (as given and as resolved) from a
- * message in place, so errors name files relative to the data directory
- * and never the server's absolute path. NULL registry is a no-op. */
-void vdb_registry_scrub(const vdb_registry *registry, char *msg);
-
-/* 1 when `name` is a valid user_id/model_id. */
-int vdb_registry_name_ok(const char *name);
-
-/* Validates a name; VDB_EINVAL naming `field` when it is not acceptable. */
-int vdb_registry_check_name(const char *field, const char *name, vdb_error *err);
-
-/* Looks a store up, opening it from disk when needed. Errors: VDB_EINVAL
- * (bad name), VDB_ENOTFOUND, VDB_ELOCKED, VDB_ECORRUPT, ... Release the
- * handle with vdb_registry_release. */
+/* Looks a store up, opening it from disk when needed. Release the handle
+ * with vdb_registry_release. Errors: VDB_EINVAL (bad name), VDB_ENOTFOUND
+ * (no such store, or a delete of it in progress), VDB_ENOMEM, and the
+ * store's open errors (vdb_store_open: VDB_ELOCKED, VDB_ECORRUPT, VDB_EIO,
+ * VDB_EBUSY when out of descriptors), the lasting ones of which are
+ * answered again while the store is quarantined. */
 int vdb_registry_acquire(vdb_registry *registry, const char *user_id, const char *model_id,
                          vdb_store_handle **out, vdb_error *err);
 
-/* Creates a new store. VDB_EEXIST when one is there (on disk, open or
- * quarantined); waits for a delete of the same store in progress. */
+/* Creates a new store; waits for a delete of the same store in progress.
+ * Errors: VDB_EINVAL (bad name or config), VDB_EEXIST (one is there: on
+ * disk, open or quarantined), VDB_ENOSPC or VDB_EIO (its directory cannot
+ * be made), VDB_ENOMEM, and vdb_store_create's errors. */
 int vdb_registry_create(vdb_registry *registry, const char *user_id, const char *model_id,
                         const vdb_store_config *config, vdb_store_handle **out, vdb_error *err);
 
 /* Creates a store, replacing any existing one (open, on disk or
  * quarantined) in one step: other callers wait for the new store, and
- * never see it missing. Waits for the old store's handles. VDB_ELOCKED when
- * another process holds the old store. On failure no store is left. */
+ * never see it missing. Waits for the old store's handles. On failure no
+ * store is left. Errors: as vdb_registry_create (but never VDB_EEXIST),
+ * plus VDB_ELOCKED when another process holds the old store and
+ * VDB_EIO when the old store's directory cannot be removed. */
 int vdb_registry_replace(vdb_registry *registry, const char *user_id, const char *model_id,
                          const vdb_store_config *config, vdb_store_handle **out, vdb_error *err);
 
@@ -98,18 +101,27 @@ const char *vdb_registry_dir(const vdb_store_handle *handle);
 void vdb_registry_release(vdb_store_handle *handle); /* NULL is a no-op */
 
 /* Deletes a store: hides it, waits for its handles to go, closes it and
- * removes its directory. VDB_ENOTFOUND when absent. */
+ * removes its directory. Errors: VDB_EINVAL (bad name), VDB_ENOTFOUND
+ * (absent), VDB_ELOCKED (another process has it open), VDB_EIO (its
+ * directory could not be removed), VDB_ENOMEM. */
 int vdb_registry_delete(vdb_registry *registry, const char *user_id, const char *model_id,
                         vdb_error *err);
 
-/* Calls fn for every store on disk (user_id NULL = every user), sorted by
- * user then model. Does not open stores. Stops when fn returns nonzero.
- * A directory that cannot be read fails the listing (VDB_EBUSY when out of
- * descriptors, VDB_EIO, VDB_ENOMEM): a partial list is never returned as
- * if it were whole. */
-typedef int (*vdb_registry_visit_fn)(void *ctx, const char *user_id, const char *model_id);
-int vdb_registry_list(vdb_registry *registry, const char *user_id, vdb_registry_visit_fn fn,
-                      void *ctx, vdb_error *err);
+/* A scratch store for a measurement (the server's /performance/benchmark):
+ * created at the top of the data directory as ".bench-<uuid>", beside the
+ * user_<id> directories that alone hold stores, so no request and no
+ * listing reaches it, and never registered (the open-store cap does not
+ * count it). *out is the caller's until
+ * vdb_registry_scratch_drop; `dir` (cap bytes) receives its directory for
+ * that call. Errors: VDB_EINVAL (the path does not fit), and
+ * vdb_store_create's (VDB_EIO, VDB_ENOSPC, VDB_ENOMEM, ...). */
+int vdb_registry_scratch_open(vdb_registry *registry, const vdb_store_config *config,
+                              const vdb_store_options *options, vdb_store **out, char *dir,
+                              size_t cap, vdb_error *err);
+
+/* Closes a scratch store and removes its directory (best effort: a
+ * leftover directory is invisible to requests and listings). */
+void vdb_registry_scratch_drop(vdb_store *store, const char *dir);
 
 /* Calls fn for every store open right now (no disk access), with a handle
  * it may use during the call. */

@@ -45,7 +45,8 @@
 #define LOAD_CHUNK 4096
 #define VERIFY_LIMIT (256ull << 20)
 
-const char *vdb_snapshot_index_name(vdb_index_kind kind)
+/* The manifest's name of an index kind. */
+static const char *vdb_snapshot_index_name(vdb_index_kind kind)
 {
     switch (kind) {
     case VDB_INDEX_FLAT:
@@ -585,8 +586,8 @@ vdb_vecset *vdb_snapshot_load(const char *dir, const vdb_snapshot_info *info, vd
     int rc;
     if ((rc = make_paths(&p, dir, err)) != VDB_OK)
         return NULL;
-    if ((file = vdb_vecfile_open(p.vec, err)) == NULL) {
-        if (err != NULL && err->code == VDB_ENOTFOUND)
+    if ((rc = vdb_vecfile_open(p.vec, &file, err)) != VDB_OK) {
+        if (rc == VDB_ENOTFOUND)
             vdb_error_set(err, VDB_ECORRUPT, "%s is missing", p.vec);
         return NULL;
     }

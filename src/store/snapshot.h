@@ -54,7 +54,10 @@ typedef struct vdb_snapshot_rows {
  * with every writer held off by the caller for the whole call. On an
  * error before the commit point the .new files are removed and the old
  * snapshot is untouched; the error is returned either way. *info_out
- * (optional) gets the manifest. */
+ * (optional) gets the manifest. Errors: VDB_ERANGE (a path too long),
+ * VDB_EIO, VDB_ENOSPC, VDB_ENOMEM, open's VDB_ENOTFOUND (the directory is
+ * gone) and VDB_EBUSY (out of descriptors), and vdb_snapshot_recover's
+ * VDB_ECORRUPT (an earlier install left files it cannot reconcile). */
 int vdb_snapshot_write(const char *dir, const vdb_store_config *config, uint64_t lsn,
                        uint64_t checkpoints, const vdb_vecset *set, const vdb_snapshot_rows *sel,
                        vdb_snapshot_info *info_out, vdb_error *err);
@@ -73,8 +76,5 @@ int vdb_snapshot_read_manifest(const char *dir, vdb_snapshot_info *info, vdb_err
  * vdb_vecset_free) or NULL with err: VDB_ECORRUPT (names the file and
  * what is wrong or missing), VDB_EIO, VDB_ENOMEM. */
 vdb_vecset *vdb_snapshot_load(const char *dir, const vdb_snapshot_info *info, vdb_error *err);
-
-/* Metric <-> manifest names, index kinds <-> names. */
-const char *vdb_snapshot_index_name(vdb_index_kind kind);
 
 #endif

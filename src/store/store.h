@@ -77,7 +77,7 @@ typedef struct vdb_store_config {
 
 /* "none", "int8", "binary" or "auto" for a config's quantization. */
 const char *vdb_store_quant_name(int quantization);
-/* The config value of a name above; -1 when unknown. */
+/* The config value of a name above; -1 when unknown (no error code). */
 int vdb_store_quant_parse(const char *name);
 
 typedef struct vdb_store_options {
@@ -115,7 +115,11 @@ const vdb_store_config *vdb_store_get_config(const vdb_store *store);
 /* Adds/upserts n vectors. ids[i] may be NULL: an id is generated. When
  * `ids_out` is not NULL it receives n heap strings (caller frees each with
  * vdb_free) with the final ids. Validation as vdb_vecset_validate; all or
- * nothing. */
+ * nothing. Errors: VDB_EINVAL (empty batch; an id or metadata that is not
+ * valid UTF-8, one line, a JSON object; a non-finite component), VDB_ERANGE
+ * (batch or store too large), VDB_ETOOBIG (metadata over its limit, or the
+ * WAL record over VDB_WAL_MAX_RECORD), VDB_EREADONLY (read-only store or
+ * failed log), VDB_EIO / VDB_ENOSPC (the WAL write or fsync), VDB_ENOMEM. */
 int vdb_store_add(vdb_store *store, size_t n, const float *vectors, const char *const *ids,
                   const char *const *metas, char **ids_out, vdb_error *err);
 
@@ -126,11 +130,16 @@ int vdb_store_add(vdb_store *store, size_t n, const float *vectors, const char *
  * (dim out of range), the snapshot's I/O errors, VDB_EREADONLY. */
 int vdb_store_adopt_dim(vdb_store *store, uint32_t dim, vdb_error *err);
 
-/* Deletes by id; *deleted = how many were live. */
+/* Deletes by id; *deleted = how many were live (unknown ids are not an
+ * error). Errors: VDB_EINVAL (ids NULL with n > 0), VDB_EREADONLY,
+ * VDB_ETOOBIG (the WAL record), VDB_EIO / VDB_ENOSPC (WAL), VDB_ENOMEM. */
 int vdb_store_delete(vdb_store *store, size_t n, const char *const *ids, size_t *deleted,
                      vdb_error *err);
 
-/* Deletes every live vector the filter matches (NULL filter: none). */
+/* Deletes every live vector the filter matches (NULL filter: none).
+ * Errors: vdb_store_delete's (VDB_EREADONLY, VDB_ETOOBIG, VDB_EIO,
+ * VDB_ENOSPC, VDB_ENOMEM) and VDB_ECORRUPT (stored metadata that is not an
+ * object, met building the filter indexes). */
 int vdb_store_delete_where(vdb_store *store, const struct vdb_filter *filter, size_t *deleted,
                            vdb_error *err);
 
@@ -174,7 +183,9 @@ int vdb_store_get(vdb_store *store, const char *id, float *vector_out, char **me
 
 size_t vdb_store_count(vdb_store *store);
 
-/* Counts live vectors the filter matches. */
+/* Counts live vectors the filter matches. Errors: VDB_ENOMEM, VDB_ECORRUPT
+ * (stored metadata that is not an object), VDB_EBUSY (the filter indexes
+ * kept being rebuilt under it; retry). */
 int vdb_store_count_where(vdb_store *store, const struct vdb_filter *filter, size_t *count,
                           vdb_error *err);
 
@@ -230,9 +241,10 @@ int vdb_store_set_quantization(vdb_store *store, int kind, vdb_error *err);
  * capture the LSN, to switch to the shrunk WAL (copying the last few
  * records) and, when there were tombstones, for the in-memory compaction
  * (see checkpoint.c). Checkpoints are serialized with one another; a call
- * while another runs waits for it. Errors: VDB_EREADONLY, the snapshot's
- * and the WAL rewrite's I/O errors (the snapshot may be committed even
- * then; the longer WAL stays valid). */
+ * while another runs waits for it. Errors: VDB_EREADONLY, VDB_EIO,
+ * VDB_ENOSPC, VDB_ENOMEM, and vdb_snapshot_write's others (VDB_ERANGE,
+ * VDB_ENOTFOUND, VDB_EBUSY, VDB_ECORRUPT); after an error the snapshot may
+ * be committed even then, and the longer WAL stays valid. */
 int vdb_store_checkpoint(vdb_store *store, vdb_error *err);
 
 /* A tag that changes whenever a query's answer may change: an instance id
@@ -244,7 +256,8 @@ void vdb_store_cache_tag(vdb_store *store, uint64_t tag[2]);
  * store.json, hnsw.idx) unchanged until vdb_store_snapshot_unpin: writes
  * go on (into the WAL) but no checkpoint replaces a file meanwhile. Export
  * uses it to copy a consistent snapshot. Pins nest; every pin needs one
- * unpin before the store is closed. Errors: the checkpoint's. */
+ * unpin before the store is closed. Errors: vdb_store_checkpoint's
+ * (VDB_EREADONLY, VDB_EIO, VDB_ENOSPC, VDB_ENOMEM, ...); no pin is taken. */
 int vdb_store_snapshot_pin(vdb_store *store, vdb_error *err);
 void vdb_store_snapshot_unpin(vdb_store *store);
 
@@ -276,7 +289,8 @@ typedef struct vdb_store_optimize_info {
 int vdb_store_optimize_mode(vdb_store *store, vdb_store_graph_mode mode,
                             vdb_store_optimize_info *info, vdb_error *err);
 
-/* vdb_store_optimize_mode with AUTO; *vectors_out = live vectors. */
+/* vdb_store_optimize_mode with AUTO; *vectors_out = live vectors. Errors:
+ * as vdb_store_optimize_mode (VDB_EIO, VDB_ENOMEM, VDB_EREADONLY, ...). */
 int vdb_store_optimize(vdb_store *store, size_t *vectors_out, vdb_error *err);
 
 #endif

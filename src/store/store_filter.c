@@ -9,14 +9,16 @@
 #include "store_index.h"
 #include "store_int.h"
 
-/* Fills a fresh payload from every live row. Called with the writer mutex
- * (no writes) and the shared guard (readers may run). */
-static vdb_payload *build(vdb_store *store, vdb_error *err)
+/* Fills a fresh payload from every live row into *out (written only on
+ * success). Called with the writer mutex (no writes) and the shared guard
+ * (readers may run). Errors: VDB_ENOMEM, VDB_ECORRUPT (a row whose stored
+ * metadata is not an object). */
+static int build(vdb_store *store, vdb_payload **out, vdb_error *err)
 {
     uint32_t rows = vdb_vecset_rows(store->set);
     vdb_payload *payload = vdb_payload_new(err);
     if (payload == NULL)
-        return NULL;
+        return VDB_ENOMEM; /* vdb_payload_new's only failure */
     for (uint32_t r = 0; r < rows; r++) {
         int rc;
         if (vdb_vecset_is_deleted(store->set, r))
@@ -25,12 +27,13 @@ static vdb_payload *build(vdb_store *store, vdb_error *err)
         if (rc != VDB_OK) {
             vdb_payload_free(payload);
             if (rc == VDB_EINVAL)
-                vdb_error_set(err, VDB_ECORRUPT, "%s: row %u holds metadata that is not a JSON "
-                              "object", store->dir, r);
-            return NULL;
+                rc = vdb_error_set(err, VDB_ECORRUPT, "%s: row %u holds metadata that is not a "
+                                   "JSON object", store->dir, r);
+            return rc;
         }
     }
-    return payload;
+    *out = payload;
+    return VDB_OK;
 }
 
 int vdb_store_filter_ensure(vdb_store *store, vdb_error *err)
@@ -47,11 +50,9 @@ int vdb_store_filter_ensure(vdb_store *store, vdb_error *err)
     pthread_mutex_lock(&store->writer);
     if (store->payload == NULL) {
         pthread_rwlock_rdlock(&store->rw);
-        payload = build(store, err);
+        rc = build(store, &payload, err);
         pthread_rwlock_unlock(&store->rw);
-        if (payload == NULL) {
-            rc = err != NULL && err->code != VDB_OK ? err->code : VDB_ENOMEM;
-        } else {
+        if (rc == VDB_OK) {
             pthread_rwlock_wrlock(&store->rw);
             vdb_vecset_journal_enable(store->set, 1);
             store->payload = payload;

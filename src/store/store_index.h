@@ -139,7 +139,8 @@ const vdb_store_index_ops *vdb_store_index_ops_of(vdb_store *store);
 const struct vdb_hnsw *vdb_store_index_graph(vdb_store *store, const vdb_vecview *view,
                                              uint32_t *upto);
 
-/* 1 when vdb_store_index_graph would return a graph (rw held shared). */
+/* 1 when vdb_store_index_graph would return a graph, else 0 (rw held
+ * shared). Never fails. */
 int vdb_store_index_ready(vdb_store *store, const vdb_vecview *view);
 
 /* Bumped whenever rows are renumbered (compaction); lets a long reader

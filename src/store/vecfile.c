@@ -525,14 +525,13 @@ static int open_any(vdb_vecfile *f, vdb_error *err)
     return VDB_OK;
 }
 
-vdb_vecfile *vdb_vecfile_open(const char *path, vdb_error *err)
+int vdb_vecfile_open(const char *path, vdb_vecfile **out, vdb_error *err)
 {
     vdb_vecfile *f = vdb_calloc(1, sizeof(*f));
     int rc;
     if (f == NULL || (f->path = vdb_strdup(path)) == NULL) {
         vdb_free(f);
-        vdb_error_set(err, VDB_ENOMEM, "vecfile: out of memory");
-        return NULL;
+        return vdb_error_set(err, VDB_ENOMEM, "vecfile: out of memory");
     }
     f->fd = -1;
     if ((rc = vdb_fsx_open(path, O_RDONLY | O_NOFOLLOW, 0, err)) < 0)
@@ -541,10 +540,11 @@ vdb_vecfile *vdb_vecfile_open(const char *path, vdb_error *err)
     if ((rc = vdb_fsx_size(f->fd, &f->size, path, err)) != VDB_OK ||
         (rc = open_any(f, err)) != VDB_OK)
         goto fail;
-    return f;
+    *out = f;
+    return VDB_OK;
 fail:
     vdb_vecfile_close(f);
-    return NULL;
+    return rc;
 }
 
 vdb_vecfile *vdb_vecfile_open_buffer(const void *data, size_t len, const char *name,

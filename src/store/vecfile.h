@@ -40,10 +40,12 @@ int vdb_vecfile_write(const char *path, uint32_t dim, size_t rows, vdb_vecfile_r
 
 typedef struct vdb_vecfile vdb_vecfile;
 
-/* Opens and validates the ZIP directory and .npy headers. Errors:
+/* Opens and validates the ZIP directory and .npy headers into *out (written
+ * only on success; close it with vdb_vecfile_close). The code comes back
+ * as the result, so a caller that passes no `err` still learns it. Errors:
  * VDB_ENOTFOUND, VDB_ECORRUPT (names the file and what is wrong), VDB_EIO,
- * VDB_ENOMEM. */
-vdb_vecfile *vdb_vecfile_open(const char *path, vdb_error *err);
+ * VDB_EBUSY (out of descriptors), VDB_ENOMEM. */
+int vdb_vecfile_open(const char *path, vdb_vecfile **out, vdb_error *err);
 void vdb_vecfile_close(vdb_vecfile *file); /* unmaps too; NULL is a no-op */
 
 /* As vdb_vecfile_open, over `len` bytes in memory (an upload): an .npz as
@@ -55,6 +57,7 @@ vdb_vecfile *vdb_vecfile_open_buffer(const void *data, size_t len, const char *n
 
 size_t vdb_vecfile_rows(const vdb_vecfile *file);
 uint32_t vdb_vecfile_dim(const vdb_vecfile *file);
+/* 1 when the file holds a norms member, else 0; never fails. */
 int vdb_vecfile_has_norms(const vdb_vecfile *file);
 
 /* Copies rows [first, first + count) into out (count * dim floats), or the
@@ -79,11 +82,13 @@ const float *vdb_vecfile_map(vdb_vecfile *file, vdb_error *err);
 const float *vdb_vecfile_buffer_rows(const vdb_vecfile *file);
 
 /* The open descriptor (borrowed until close) and the file offset of the
- * vector data, for vdb_vecset_open_mapped. */
+ * vector data, for vdb_vecset_open_mapped. Never fail. */
 int vdb_vecfile_fd(const vdb_vecfile *file);
 uint64_t vdb_vecfile_data_offset(const vdb_vecfile *file);
 
-/* Checks the ZIP CRC32 of every member (reads the whole file). */
+/* Checks the ZIP CRC32 of every member (reads the whole file). Errors:
+ * VDB_ECORRUPT (a mismatch, or a member past the end), VDB_EIO (read),
+ * VDB_ENOMEM. */
 int vdb_vecfile_verify(vdb_vecfile *file, vdb_error *err);
 
 #endif

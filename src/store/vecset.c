@@ -90,7 +90,6 @@ void vdb_vecset_free(vdb_vecset *set)
 }
 
 uint32_t vdb_vecset_dim(const vdb_vecset *set) { return set->dim; }
-vdb_metric vdb_vecset_metric(const vdb_vecset *set) { return set->metric; }
 size_t vdb_vecset_count(const vdb_vecset *set) { return set->live; }
 uint32_t vdb_vecset_rows(const vdb_vecset *set) { return set->rows; }
 
@@ -610,11 +609,10 @@ static void move_row(vdb_vecset *set, uint32_t r, uint32_t out)
     set->deleted[out >> 6] = dead ? set->deleted[out >> 6] | mask : set->deleted[out >> 6] & ~mask;
 }
 
-int vdb_vecset_compact_some(vdb_vecset *set, uint32_t upto, const uint64_t *drop,
-                            uint32_t *old_to_new, vdb_error *err)
+void vdb_vecset_compact_some(vdb_vecset *set, uint32_t upto, const uint64_t *drop,
+                             uint32_t *old_to_new)
 {
     uint32_t out = 0, rows = set->rows;
-    (void)err; /* compaction moves data in place and cannot fail */
     if (upto > rows)
         upto = rows;
     for (uint32_t r = 0; r < rows; r++) {
@@ -643,12 +641,11 @@ int vdb_vecset_compact_some(vdb_vecset *set, uint32_t upto, const uint64_t *drop
     for (uint32_t r = 0; r < out; r++)
         if (!vdb_vecset_is_deleted(set, r))
             vdb_idmap_put(set->map, set->ids[r], r); /* table only shrank in use */
-    return VDB_OK;
 }
 
-int vdb_vecset_compact(vdb_vecset *set, uint32_t *old_to_new, vdb_error *err)
+void vdb_vecset_compact(vdb_vecset *set, uint32_t *old_to_new)
 {
-    return vdb_vecset_compact_some(set, set->rows, NULL, old_to_new, err);
+    vdb_vecset_compact_some(set, set->rows, NULL, old_to_new);
 }
 
 size_t vdb_vecset_memory(const vdb_vecset *set)

@@ -32,7 +32,6 @@ vdb_vecset *vdb_vecset_new(uint32_t dim, vdb_metric metric, vdb_error *err);
 void vdb_vecset_free(vdb_vecset *set);
 
 uint32_t vdb_vecset_dim(const vdb_vecset *set);
-vdb_metric vdb_vecset_metric(const vdb_vecset *set);
 
 /* Live (not deleted) vectors. */
 size_t vdb_vecset_count(const vdb_vecset *set);
@@ -60,8 +59,8 @@ int vdb_vecset_upsert(vdb_vecset *set, size_t n, const float *vectors, const cha
 /* vdb_vecset_upsert in two steps, so the store can copy and normalize a
  * batch without holding readers off (store.c):
  *
- *   vdb_vecset_upsert_room(set, n) == 0 when the arrays already have room
- *     for n more rows; otherwise the caller must call
+ *   vdb_vecset_upsert_room(set, n) is 1 when the arrays (and the id map)
+ *     already have room for n more rows; when it is 0 the caller must call
  *     vdb_vecset_upsert_prepare with readers held off (it grows arrays
  *     they read).
  *   vdb_vecset_upsert_prepare validates the batch, copies its strings and
@@ -93,7 +92,8 @@ void vdb_vecset_upsert_commit(vdb_vecset *set, vdb_vecset_pending *pending, uint
 void vdb_vecset_pending_free(vdb_vecset_pending *pending);
 
 /* Tombstones the listed ids; unknown ids are ignored. *deleted (optional)
- * receives how many were live. Never fails except on bad arguments. */
+ * receives how many were live. Errors: VDB_EINVAL (ids missing); nothing
+ * else can fail. */
 int vdb_vecset_delete(vdb_vecset *set, size_t n, const char *const *ids, size_t *deleted,
                       vdb_error *err);
 
@@ -120,8 +120,9 @@ vdb_vecview vdb_vecset_view(const vdb_vecset *set);
 
 /* Drops tombstoned rows, renumbering the live ones in order. When `old_to_new`
  * is not NULL it must have vdb_vecset_rows() entries and receives each old
- * row's new row (UINT32_MAX for dropped ones). Errors: VDB_ENOMEM. */
-int vdb_vecset_compact(vdb_vecset *set, uint32_t *old_to_new, vdb_error *err);
+ * row's new row (UINT32_MAX for dropped ones). Cannot fail: rows move in
+ * place and the id map only shrinks in use. */
+void vdb_vecset_compact(vdb_vecset *set, uint32_t *old_to_new);
 
 /* Copies the tombstone bits of rows [0, rows) (rows <= vdb_vecset_rows)
  * into `bits`, (rows + 63) / 64 words; bits past `rows` are cleared. */
@@ -133,8 +134,8 @@ void vdb_vecset_tombstones(const vdb_vecset *set, uint32_t rows, uint64_t *bits)
  * that ran while writers went on drops exactly the rows its snapshot left
  * out, so the numbering in memory is the one a reopen rebuilds (snapshot
  * rows, then every row the WAL replays appended). Cannot fail. */
-int vdb_vecset_compact_some(vdb_vecset *set, uint32_t upto, const uint64_t *drop,
-                            uint32_t *old_to_new, vdb_error *err);
+void vdb_vecset_compact_some(vdb_vecset *set, uint32_t upto, const uint64_t *drop,
+                             uint32_t *old_to_new);
 
 /* Builds a set over a snapshot without copying its vectors: `n` rows of
  * `dim` float32 (already normalized for cosine) are mapped copy-on-write
@@ -157,7 +158,8 @@ vdb_vecset *vdb_vecset_open_mapped(uint32_t dim, vdb_metric metric, int fd,
 void vdb_vecset_journal_enable(vdb_vecset *set, int on);
 int vdb_vecset_journal_drain(vdb_vecset *set, const uint32_t **rows, size_t *count);
 
-/* Reserves room for `rows` rows in total (avoids regrowth during bulk load). */
+/* Reserves room for `rows` rows in total (avoids regrowth during bulk load).
+ * Errors: VDB_ERANGE (more rows than a store can hold), VDB_ENOMEM. */
 int vdb_vecset_reserve(vdb_vecset *set, size_t rows, vdb_error *err);
 
 /* Approximate bytes held (vectors, ids, metadata, maps). */

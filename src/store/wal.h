@@ -37,8 +37,16 @@ enum {
 typedef int (*vdb_wal_replay_fn)(void *ctx, uint64_t lsn, int type, const void *payload,
                                  size_t len, vdb_error *err);
 
+/* When appended records become durable. The values are store.h's
+ * vdb_fsync_policy, which the store passes through as they are. */
+typedef enum {
+    VDB_WAL_SYNC_ALWAYS = 0,   /* every commit waits for an fsync (group commit) */
+    VDB_WAL_SYNC_INTERVAL = 1, /* a background fsync every interval_ms */
+    VDB_WAL_SYNC_OFF = 2       /* never fsynced except by vdb_wal_sync */
+} vdb_wal_sync_policy;
+
 typedef struct vdb_wal_options {
-    int policy;           /* vdb_fsync_policy (store.h): 0 always, 1 interval, 2 off */
+    vdb_wal_sync_policy policy;
     uint32_t interval_ms; /* for interval */
     int read_only;        /* scan only: never truncate or write */
     int repair;           /* explicit repair: cut the log at the first bad record even when
@@ -81,18 +89,21 @@ int vdb_wal_append_pieces(vdb_wal *wal, int type, const vdb_wal_piece *pieces, s
  * committed: used when applying it in memory failed, so a rejected request
  * leaves no record. Waits for an fsync in flight first (it may have taken
  * this LSN as its target; the LSN is reused by the next append). A truncate
- * failure turns the log failed. */
+ * failure turns the log failed. Errors: VDB_EINTERNAL (lsn is not the last
+ * one), VDB_EIO or VDB_ENOSPC (the truncate; the log is failed then). */
 int vdb_wal_rollback(vdb_wal *wal, uint64_t lsn, vdb_error *err);
 
 /* Waits until record `lsn` is durable under the policy (group commit).
  * Errors: VDB_EIO (this fsync failed), VDB_EREADONLY (an earlier failure). */
 int vdb_wal_commit(vdb_wal *wal, uint64_t lsn, vdb_error *err);
 
-/* Forces an fdatasync of everything appended (checkpoint, close). */
+/* Forces an fdatasync of everything appended (checkpoint, close); a no-op
+ * on a read-only log. Errors: as vdb_wal_commit. */
 int vdb_wal_sync(vdb_wal *wal, vdb_error *err);
 
 /* Empties the log after a checkpoint that covers every record: truncates to
- * the header and syncs. Later records continue from `last_lsn` + 1. */
+ * the header and syncs. Later records continue from `last_lsn` + 1.
+ * Errors: VDB_EIO, VDB_ENOSPC (the log is failed then). */
 int vdb_wal_reset(vdb_wal *wal, uint64_t last_lsn, vdb_error *err);
 
 /* The last appended LSN and the end of the file, read together. Called
@@ -139,6 +150,8 @@ void vdb_wal_set_last_lsn(vdb_wal *wal, uint64_t last_lsn);
 
 uint64_t vdb_wal_last_lsn(vdb_wal *wal);
 uint64_t vdb_wal_size(vdb_wal *wal);
+/* 1 once a write, truncate or fsync failed (the log then refuses appends
+ * with VDB_EREADONLY), else 0. */
 int vdb_wal_failed(vdb_wal *wal);
 
 /* Number of fdatasync calls made (group-commit statistics, tests). */

@@ -283,3 +283,46 @@ def test_issue_attack_keeps_p99_under_100ms(fresh_dir):
         assert float(line.split()[-1]) > 0, m
     finally:
         assert srv.stop() == 0
+
+
+def test_big_bodies_reuse_buffers_across_connections(server, admin):
+    """Bodies of 1 MiB and more are received into buffers kept from earlier
+    requests on any connection (http_conn.c spare_take/spare_put): a
+    shorter body after a longer one, on a new connection each time, must be
+    read as exactly its own bytes, never the stale rest of the buffer."""
+    uid, mid = "spare_user", "spare_model"
+    r = admin.post("/admin/create_store", json={"user_id": uid, "model_id": mid, "dimension": 64})
+    assert r.status_code == 200, r.text
+    rng = __import__("random").Random(12)
+
+    def body(rows):
+        vecs = [[rng.uniform(-1, 1) for _ in range(64)] for _ in range(rows)]
+        return vecs, json.dumps({"user_id": uid, "model_id": mid, "vectors": vecs}).encode()
+
+    def post(data):
+        # A new connection per request (no session), so reuse is across
+        # connections.
+        return requests.post(server.url + "/vectors/add", data=data, timeout=120,
+                             headers={"X-API-Key": ADMIN_KEY,
+                                      "Content-Type": "application/json"})
+
+    big_vecs, big = body(2400)
+    small_vecs, small = body(1000)
+    assert len(big) > 2 << 20 and 1 << 20 < len(small) < len(big) // 2
+    assert post(big).status_code == 200
+    r = post(small)
+    assert r.status_code == 200, r.text
+    # The long body cut short: its valid-looking rest is still in the kept
+    # buffer, and must not be read.
+    r = post(big[:len(big) - 100])
+    assert r.status_code in (400, 422), r.text
+    r = admin.get(f"/admin/store/stats?user_id={uid}&model_id={mid}")
+    stats = r.json()
+    assert stats.get("vector_count", stats.get("data", {}).get("vector_count")) == 3400, stats
+    for vecs in (big_vecs, small_vecs):
+        for row in (0, 7, len(vecs) - 1):
+            r = admin.post("/vectors/query", json={"user_id": uid, "model_id": mid,
+                                                    "query": vecs[row], "k": 1})
+            assert r.status_code == 200, r.text
+            assert r.json()["results"][0]["similarity_score"] > 0.99999, r.text
+    admin.delete(f"/admin/store?user_id={uid}&model_id={mid}")

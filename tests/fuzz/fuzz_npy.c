@@ -31,8 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     }
     fuzz_write_file(path, data, size);
-    vdb_vecfile *f = vdb_vecfile_open(path, &err);
-    if (f == NULL)
+    vdb_vecfile *f = NULL;
+    if (vdb_vecfile_open(path, &f, &err) != VDB_OK)
         return 0;
     fuzz_accepted++;
     size_t rows = vdb_vecfile_rows(f);

@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_image_restore(&image, work, "wal.log");
     fuzz_write_file(wal_path, data, size);
 
-    vdb_wal_options wopt = {.policy = 2, .read_only = 1};
+    vdb_wal_options wopt = {.policy = VDB_WAL_SYNC_OFF, .read_only = 1};
     uint64_t last = 0, dropped = 0;
     vdb_wal *wal = vdb_wal_open(wal_path, &wopt, on_record, &last, &dropped, &err);
     vdb_wal_close(wal);

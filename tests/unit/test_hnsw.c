@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/crc.h"
 #include "core/rng.h"
 #include "index/flat.h"
 #include "index/hnsw.h"
@@ -464,9 +465,10 @@ static void test_save_load(void **state)
     free_data(&ds);
 }
 
-/* The file checksum, as documented in hnsw_io.c, so the test can forge
- * files that pass it and reach the structural validator. */
-static uint64_t forge_sum(const unsigned char *p, size_t len)
+/* Format version 1's trailer (the 64-bit word hash documented in
+ * hnsw_io.c), written out here independently so the test can turn a saved
+ * file into a version 1 file and check that those still load. */
+static uint64_t v1_sum(const unsigned char *p, size_t len)
 {
     uint64_t h = 0, w;
     size_t i = 0;
@@ -496,22 +498,50 @@ static void expect_corrupt(const char *path, const unsigned char *buf, size_t le
     assert_int_equal(err.code, VDB_ECORRUPT);
 }
 
+/* A saved graph file for the tests that damage one: the graph (M 6, efC
+ * 40) of n clustered 8-d cosine rows, saved at `good`, its bytes in
+ * buf[len]; `bad` is the path for damaged copies. */
+typedef struct saved_file {
+    dataset ds;
+    vdb_hnsw *h;
+    char good[300], bad[300];
+    unsigned char *buf;
+    size_t len;
+} saved_file;
+
+static void saved_open(saved_file *f, uint32_t n, uint32_t nq, uint64_t seed, const char *tag)
+{
+    vdb_error err;
+    make_data(&f->ds, n, nq, 8, VDB_METRIC_COSINE, seed);
+    f->h = build_index(&f->ds, 6, 40);
+    snprintf(f->good, sizeof(f->good), "%s-good", temp_path(tag));
+    snprintf(f->bad, sizeof(f->bad), "%s-bad", temp_path(tag));
+    assert_int_equal(vdb_hnsw_save(f->h, f->good, &err), VDB_OK);
+    f->buf = slurp(f->good, &f->len);
+    assert_non_null(f->buf);
+}
+
+static void saved_close(saved_file *f)
+{
+    free(f->buf);
+    unlink(f->good);
+    unlink(f->bad);
+    vdb_hnsw_free(f->h);
+    free_data(&f->ds);
+}
+
 static void test_corrupt_files(void **state)
 {
     (void)state;
-    dataset ds;
-    make_data(&ds, 600, 1, 8, VDB_METRIC_COSINE, 19);
-    vdb_hnsw *h = build_index(&ds, 6, 40);
-    char good[256], bad[256];
-    snprintf(good, sizeof(good), "%s", temp_path("good"));
-    snprintf(bad, sizeof(bad), "%s", temp_path("bad"));
-    vdb_error err;
-    assert_int_equal(vdb_hnsw_save(h, good, &err), VDB_OK);
-    size_t len;
-    unsigned char *buf = slurp(good, &len);
+    saved_file file;
+    saved_open(&file, 600, 1, 19, "corrupt");
+    dataset ds = file.ds;
+    const char *bad = file.bad;
+    unsigned char *buf = file.buf;
+    size_t len = file.len;
     unsigned char *copy = malloc(len + 16);
     /* Truncations at every length class. */
-    size_t cuts[] = {0, 1, 7, 8, 79, 80, 81, 600, len / 2, len - 9, len - 8, len - 1};
+    size_t cuts[] = {0, 1, 7, 8, 79, 80, 81, 600, len / 2, len - 9, len - 8, len - 5, len - 4, len - 1};
     for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++)
         expect_corrupt(bad, buf, cuts[i], ds.dim);
     /* Appended garbage. */
@@ -528,7 +558,8 @@ static void test_corrupt_files(void **state)
             copy[vdb_rng_below(&rng, len)] ^= (unsigned char)(1 + vdb_rng_below(&rng, 255));
         expect_corrupt(bad, copy, len, ds.dim);
     }
-    /* Structural damage under a valid checksum: the validator must see it. */
+    /* Structural damage under a valid checksum (the version 2 trailer is the
+     * CRC32C of every byte before it): the validator must see it. */
     size_t n = ds.n, slot0 = 1 + 2 * 6;
     size_t links0 = 80 + n + (4 - n % 4) % 4;
     struct {
@@ -545,8 +576,8 @@ static void test_corrupt_files(void **state)
     for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
         memcpy(copy, buf, len);
         memcpy(copy + edits[i].offset, &edits[i].value, 4);
-        uint64_t sum = forge_sum(copy, len - 8);
-        memcpy(copy + len - 8, &sum, 8);
+        uint32_t sum = vdb_crc32c(0, copy, len - 4);
+        memcpy(copy + len - 4, &sum, 4);
         expect_corrupt(bad, copy, len, ds.dim);
     }
     /* Duplicate link: copy link 1 over link 2 of a node with >= 2 links. */
@@ -558,21 +589,109 @@ static void test_corrupt_files(void **state)
         memcpy(copy, buf, len);
         memcpy(copy + links0 + 4 * (slot0 * node + 2), copy + links0 + 4 * (slot0 * node + 1),
                4);
-        uint64_t sum = forge_sum(copy, len - 8);
-        memcpy(copy + len - 8, &sum, 8);
+        uint32_t sum = vdb_crc32c(0, copy, len - 4);
+        memcpy(copy + len - 4, &sum, 4);
         expect_corrupt(bad, copy, len, ds.dim);
         break;
     }
     /* The forged checksum is right: the unmodified bytes still load. */
     memcpy(copy, buf, len);
-    uint64_t sum = forge_sum(copy, len - 8);
-    assert_memory_equal(&sum, buf + len - 8, 8);
+    uint32_t sum = vdb_crc32c(0, copy, len - 4);
+    assert_memory_equal(&sum, buf + len - 4, 4);
     free(copy);
-    free(buf);
-    unlink(good);
-    unlink(bad);
-    vdb_hnsw_free(h);
-    free_data(&ds);
+    saved_close(&file);
+}
+
+/* Version 2's checksum covers every byte: one flipped bit in a field the
+ * structural validator cannot judge (ef_search, the level-draw seed), in a
+ * link or in the trailer itself is caught, and the file loads again once
+ * the bit is flipped back. */
+static void test_checksum_catches_one_bit(void **state)
+{
+    (void)state;
+    saved_file f;
+    saved_open(&f, 500, 1, 29, "crc");
+    const dataset ds = f.ds;
+    const char *bad = f.bad;
+    unsigned char *buf = f.buf;
+    size_t len = f.len;
+    vdb_error err;
+    uint32_t version;
+    memcpy(&version, buf + 12, 4);
+    assert_int_equal(version, 2);
+    size_t n = ds.n, links0 = 80 + n + (4 - n % 4) % 4;
+    size_t offsets[] = {32, 56, links0 + 4, len - 1};
+    for (size_t i = 0; i < sizeof(offsets) / sizeof(offsets[0]); i++) {
+        buf[offsets[i]] ^= 0x01;
+        spit(bad, buf, len);
+        vdb_hnsw *g = vdb_hnsw_load(bad, ds.dim, ds.metric, &err);
+        if (g != NULL)
+            fail_msg("a file with byte %zu flipped was accepted", offsets[i]);
+        assert_int_equal(err.code, VDB_ECORRUPT);
+        assert_non_null(strstr(err.msg, "checksum"));
+        buf[offsets[i]] ^= 0x01;
+    }
+    /* The seed flip is one the structural validator alone would pass: under
+     * a recomputed CRC the same edit loads, so it is the checksum that
+     * refused it above. */
+    buf[56] ^= 0x01;
+    uint32_t sum = vdb_crc32c(0, buf, len - 4);
+    memcpy(buf + len - 4, &sum, 4);
+    spit(bad, buf, len);
+    vdb_hnsw *g = vdb_hnsw_load(bad, ds.dim, ds.metric, &err);
+    assert_non_null(g);
+    vdb_hnsw_free(g);
+    saved_close(&f);
+}
+
+/* Graphs saved before version 2 (8-byte word-hash trailer) still load, give
+ * the same answers, and a damaged version 1 file is still refused. */
+static void test_loads_version_1(void **state)
+{
+    (void)state;
+    saved_file f;
+    saved_open(&f, 800, 20, 31, "v1");
+    const dataset ds = f.ds;
+    const vdb_hnsw *h = f.h;
+    const char *v1 = f.bad;
+    const unsigned char *buf = f.buf;
+    size_t len = f.len;
+    vdb_error err;
+    unsigned char *old = malloc(len + 4);
+    uint32_t one = 1;
+    memcpy(old, buf, len - 4);
+    memcpy(old + 12, &one, 4);
+    uint64_t sum = v1_sum(old, len - 4);
+    memcpy(old + len - 4, &sum, 8);
+    spit(v1, old, len + 4);
+    vdb_hnsw *g = vdb_hnsw_load(v1, ds.dim, ds.metric, &err);
+    assert_non_null(g);
+    assert_int_equal(vdb_hnsw_count(g), vdb_hnsw_count(h));
+    vdb_vecview v = {ds.data, NULL, ds.n, ds.dim, ds.metric};
+    for (uint32_t q = 0; q < ds.nq; q++) {
+        vdb_hit a[10], b[10];
+        size_t na = 0, nb = 0;
+        const float *query = ds.queries + (size_t)q * ds.dim;
+        assert_int_equal(vdb_hnsw_search(h, &v, query, 10, 40, NULL, NULL, a, &na, &err), 0);
+        assert_int_equal(vdb_hnsw_search(g, &v, query, 10, 40, NULL, NULL, b, &nb, &err), 0);
+        assert_int_equal(na, nb);
+        assert_memory_equal(a, b, na * sizeof(vdb_hit));
+    }
+    /* Saved again, it is version 2, byte for byte the file h saved. */
+    assert_int_equal(vdb_hnsw_save(g, v1, &err), VDB_OK);
+    size_t len2;
+    unsigned char *again = slurp(v1, &len2);
+    assert_int_equal(len2, len);
+    assert_memory_equal(again, buf, len);
+    vdb_hnsw_free(g);
+    /* A version 1 file with a flipped byte, or a version 2 trailer, is refused. */
+    old[60] ^= 0x10;
+    expect_corrupt(v1, old, len + 4, ds.dim);
+    old[60] ^= 0x10;
+    expect_corrupt(v1, old, len, ds.dim);
+    free(again);
+    free(old);
+    saved_close(&f);
 }
 
 typedef struct conc_ctx {
@@ -699,6 +818,8 @@ int main(void)
         cmocka_unit_test(test_filter),
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_corrupt_files),
+        cmocka_unit_test(test_checksum_catches_one_bit),
+        cmocka_unit_test(test_loads_version_1),
         cmocka_unit_test(test_concurrent_search_insert),
         cmocka_unit_test(test_alloc_failures),
     };

@@ -28,7 +28,7 @@
 #define DIM 8
 #define ROWS 4
 
-static char root[512];
+TU_ROOT_FIXTURE("store", -1)
 
 static void batch_ids(uint32_t batch, char ids[ROWS][32], char metas[ROWS][64],
                       const char *id_ptrs[ROWS], const char *meta_ptrs[ROWS])
@@ -1157,20 +1157,6 @@ static void test_crash_points_checkpoint(void **state)
     vdb_log_set_level(VDB_LOG_WARN);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    tu_tmpdir(root, sizeof(root), "store");
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tu_rm_rf(root);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1195,5 +1181,5 @@ int main(void)
         cmocka_unit_test(test_crash_points_checkpoint),
     };
     vdb_log_set_level(VDB_LOG_WARN);
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_root_setup, tu_root_teardown);
 }

@@ -23,22 +23,7 @@
 #include "core/log.h"
 #include "store/store.h"
 
-static char root[512];
-
-static int setup(void **state)
-{
-    (void)state;
-    tu_tmpdir(root, sizeof(root), "store-ingest");
-    vdb_log_set_level(VDB_LOG_ERROR);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tu_rm_rf(root);
-    return 0;
-}
+TU_ROOT_FIXTURE("store-ingest", VDB_LOG_ERROR)
 
 static void path_of(char *out, size_t cap, const char *name)
 {
@@ -291,5 +276,5 @@ int main(void)
         cmocka_unit_test(test_background_checkpoint),
         cmocka_unit_test(test_readers_see_whole_batches),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_root_setup, tu_root_teardown);
 }

@@ -27,7 +27,7 @@
 
 enum { OP_OPEN, OP_ADD1, OP_ADD2, OP_ADD3, OP_CHECKPOINT, OP_ADD4, OP_DELETE, OP_ADD5, OP_COUNT };
 
-static char root[512];
+TU_ROOT_FIXTURE("powerloss", VDB_LOG_OFF)
 
 static int add_batch(vdb_store *store, uint32_t batch)
 {
@@ -144,12 +144,7 @@ static int power_loop(const char *tag, int expect_clean)
     for (uint64_t cut = 1; cut < 400; cut++) {
         int status[OP_COUNT];
         uint64_t hits = vdb_fsx_fault_hits();
-        snprintf(dir, sizeof(dir), "%s-run", pristine);
-        snprintf(image, sizeof(image), "%s-img", pristine);
-        tu_rm_rf(dir);
-        tu_rm_rf(image);
-        mkdir(dir, 0755);
-        tu_copy_dir(pristine, dir);
+        tu_cut_dirs(pristine, dir, sizeof(dir), image, sizeof(image));
         assert_int_equal(vdb_fsx_sim_begin(dir, NULL), VDB_OK);
         vdb_fsx_fault_set(VDB_FSX_ALL, cut, VDB_FSX_FAULT_EIO, 1);
         run_sequence(dir, status);
@@ -200,26 +195,11 @@ static void test_power_loss_must_fail(void **state)
     assert_true(lost > 0);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    tu_tmpdir(root, sizeof(root), "powerloss");
-    vdb_log_set_level(VDB_LOG_OFF);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tu_rm_rf(root);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_power_loss),
         cmocka_unit_test(test_power_loss_must_fail),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_root_setup, tu_root_teardown);
 }

@@ -18,7 +18,7 @@
 #include "core/log.h"
 #include "store/registry.h"
 
-static char root[512];
+TU_ROOT_FIXTURE("registry", VDB_LOG_ERROR)
 
 static double now_s(void)
 {
@@ -333,29 +333,70 @@ static void test_replace_is_one_step(void **state)
     vdb_registry_free(registry);
 }
 
-static int setup(void **state)
+/* Counts listed stores whose names mention the scratch prefix. */
+static int count_scratch(void *ctx, const char *user_id, const char *model_id)
 {
-    (void)state;
-    tu_tmpdir(root, sizeof(root), "registry");
-    vdb_log_set_level(VDB_LOG_ERROR);
+    *(int *)ctx += strstr(user_id, "bench") != NULL || strstr(model_id, "bench") != NULL;
     return 0;
 }
 
-static int teardown(void **state)
+/* The directory layout is spelled in one place (registry_name.c): paths
+ * that fit are exact, one that does not is refused, never cut short (a
+ * truncated store path could name another store's directory). A scratch
+ * store lives under a name no request can reach and is gone after drop. */
+static void test_paths_and_scratch(void **state)
 {
     (void)state;
-    tu_rm_rf(root);
-    return 0;
+    char out[64], tiny[24];
+    vdb_error err;
+    assert_int_equal(vdb_registry_store_path(out, sizeof(out), "/d", "u1", "m1", &err), VDB_OK);
+    assert_string_equal(out, "/d/user_u1/m1");
+    assert_int_equal(vdb_registry_user_path(out, sizeof(out), "/d", "u1", &err), VDB_OK);
+    assert_string_equal(out, "/d/user_u1");
+    assert_int_equal(vdb_registry_store_path(tiny, sizeof(tiny), "/data", "user", "model-long",
+                                             &err),
+                     VDB_EINVAL);
+    assert_string_equal(tiny, "");
+    assert_int_equal(vdb_registry_user_path(tiny, 8, "/data", "user", &err), VDB_EINVAL);
+    assert_false(vdb_registry_name_ok("a/b"));
+
+    char dir[1024];
+    vdb_store *scratch = NULL;
+    vdb_store_config config;
+    vdb_store_config_default(&config);
+    config.dim = 4;
+    vdb_registry *registry = vdb_registry_new(root, NULL, &err);
+    assert_non_null(registry);
+    assert_int_equal(vdb_registry_scratch_open(registry, &config, NULL, &scratch, dir,
+                                               sizeof(dir), &err),
+                     VDB_OK);
+    assert_non_null(scratch);
+    assert_int_equal(tu_file_size(dir) >= 0, 1);
+    /* Beside the user_<id> directories, not in one: no (user, model) pair
+     * names it. */
+    assert_int_equal(strncmp(dir, root, strlen(root)), 0);
+    assert_null(strchr(dir + strlen(root) + 1, '/'));
+    assert_int_equal(strncmp(dir + strlen(root) + 1, "user_", 5) != 0, 1);
+    int seen = 0;
+    assert_int_equal(vdb_registry_list(registry, NULL, count_scratch, &seen, &err), VDB_OK);
+    assert_int_equal(seen, 0);
+    vdb_registry_scratch_drop(scratch, dir);
+    assert_int_equal(tu_file_size(dir), -1);
+    assert_int_equal(vdb_registry_scratch_open(registry, &config, NULL, &scratch, dir, 8, &err),
+                     VDB_EINVAL);
+    assert_null(scratch);
+    vdb_registry_free(registry);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lru_cap),
+        cmocka_unit_test(test_paths_and_scratch),
         cmocka_unit_test(test_quarantine),
         cmocka_unit_test(test_slow_open_blocks_only_itself),
         cmocka_unit_test(test_create_during_delete),
         cmocka_unit_test(test_replace_is_one_step),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_root_setup, tu_root_teardown);
 }

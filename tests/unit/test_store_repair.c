@@ -38,7 +38,7 @@ typedef struct answers {
     size_t count;
 } answers;
 
-static char root[512];
+TU_ROOT_FIXTURE("repair", VDB_LOG_OFF)
 
 static int take(void *ctx, size_t q, const vdb_store_hit *hits, size_t count)
 {
@@ -344,12 +344,7 @@ static void test_power_cut_during_repair(void **state)
     for (cut = 1; cut < 1000; cut += CUT_STRIDE) {
         uint64_t hits = vdb_fsx_fault_hits();
         vdb_store_optimize_info info = {0, 0, 0, "none", 0};
-        snprintf(dir, sizeof(dir), "%s-run", pristine);
-        snprintf(image, sizeof(image), "%s-img", pristine);
-        tu_rm_rf(dir);
-        tu_rm_rf(image);
-        mkdir(dir, 0755);
-        tu_copy_dir(pristine, dir);
+        tu_cut_dirs(pristine, dir, sizeof(dir), image, sizeof(image));
         assert_int_equal(vdb_fsx_sim_begin(dir, NULL), VDB_OK);
         vdb_fsx_fault_set(VDB_FSX_ALL, cut, VDB_FSX_FAULT_EIO, 1);
         {
@@ -379,21 +374,6 @@ static void test_power_cut_during_repair(void **state)
     fail_msg("the sequence never completed");
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    tu_tmpdir(root, sizeof(root), "repair");
-    vdb_log_set_level(VDB_LOG_OFF);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tu_rm_rf(root);
-    return 0;
-}
-
 int main(void)
 {
     /* VDB_TEST_FILTER runs the matching tests only (while iterating). */
@@ -406,5 +386,5 @@ int main(void)
         cmocka_unit_test(test_modes),
         cmocka_unit_test(test_power_cut_during_repair),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_root_setup, tu_root_teardown);
 }

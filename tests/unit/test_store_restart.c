@@ -17,7 +17,7 @@
 
 enum { DIM = 64, ROWS = 6000 };
 
-static char root[512];
+TU_ROOT_FIXTURE("restart", VDB_LOG_ERROR)
 
 static void options_and_config(vdb_store_options *options, vdb_store_config *config)
 {
@@ -91,25 +91,10 @@ static void test_graph_saved_without_checkpoint(void **state)
     vdb_store_close(store);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    tu_tmpdir(root, sizeof(root), "restart");
-    vdb_log_set_level(VDB_LOG_ERROR);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tu_rm_rf(root);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_graph_saved_without_checkpoint),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_root_setup, tu_root_teardown);
 }

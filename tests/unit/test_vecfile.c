@@ -19,7 +19,7 @@
 #define ROWS 300
 #define DIM 7
 
-static char root[512];
+TU_ROOT_FIXTURE("vecfile", -1)
 static float data[ROWS * DIM];
 
 static const float *row_fn(void *ctx, size_t i, float *norm)
@@ -34,10 +34,28 @@ static int python_ok(void)
     return access("/usr/bin/python3", X_OK) == 0;
 }
 
+/* vdb_vecfile_open, holding it to its contract: a failure is a negative
+ * code, equal to err's when err is given, and leaves *out untouched. */
+static vdb_vecfile *open_file(const char *path, vdb_error *err)
+{
+    vdb_vecfile *const untouched = (vdb_vecfile *)(void *)data;
+    vdb_vecfile *f = untouched;
+    int rc = vdb_vecfile_open(path, &f, err);
+    if (rc == VDB_OK) {
+        assert_true(f != NULL && f != untouched);
+        return f;
+    }
+    assert_true(rc < 0);
+    assert_ptr_equal(f, untouched);
+    if (err != NULL)
+        assert_int_equal(err->code, rc);
+    return NULL;
+}
+
 static void check_file(const char *path)
 {
     vdb_error err;
-    vdb_vecfile *f = vdb_vecfile_open(path, &err);
+    vdb_vecfile *f = open_file(path, &err);
     float rows[ROWS * DIM], norms[ROWS];
     const float *map;
     if (f == NULL)
@@ -102,7 +120,7 @@ static void test_round_trip_and_numpy(void **state)
         assert_memory_equal(raw, data, sizeof(data));
         free(raw);
         tu_path(path, sizeof(path), root, "numpy.npz");
-        f = vdb_vecfile_open(path, &err);
+        f = open_file(path, &err);
         if (f == NULL)
             fail_msg("%s", err.msg);
         assert_false(vdb_vecfile_has_norms(f));
@@ -129,7 +147,7 @@ static void test_hostile_files(void **state)
         vdb_error err;
         vdb_vecfile *f;
         tu_spit(bad, buf, cut);
-        f = vdb_vecfile_open(bad, &err);
+        f = open_file(bad, &err);
         if (f != NULL)
             fail_msg("truncated to %zu bytes and still opened", cut);
         assert_int_equal(err.code, VDB_ECORRUPT);
@@ -144,7 +162,7 @@ static void test_hostile_files(void **state)
             buf[spots[s]] ^= (unsigned char)(1 << bit);
             tu_spit(bad, buf, len);
             buf[spots[s]] ^= (unsigned char)(1 << bit);
-            f = vdb_vecfile_open(bad, NULL);
+            f = open_file(bad, NULL);
             if (f == NULL) {
                 refused++;
                 continue;
@@ -158,7 +176,13 @@ static void test_hostile_files(void **state)
     for (size_t i = len - 150; i < len - 22; i++)
         buf[i] = (unsigned char)(i * 29);
     tu_spit(bad, buf, len);
-    assert_null(vdb_vecfile_open(bad, NULL));
+    assert_null(open_file(bad, NULL));
+    /* The code comes back without an err to read it from. */
+    vdb_vecfile *none = NULL;
+    assert_int_equal(vdb_vecfile_open(bad, &none, NULL), VDB_ECORRUPT);
+    tu_path(bad, sizeof(bad), root, "missing.npz");
+    assert_int_equal(vdb_vecfile_open(bad, &none, NULL), VDB_ENOTFOUND);
+    assert_null(none);
     assert_true(refused > 20);
     free(buf);
 }
@@ -264,26 +288,12 @@ static void test_shape_overflow(void **state)
     patch_shape(buf, len, "'shape': (300,), }", "'shape': (4611686018427387903,), }");
     tu_spit(bad, buf, len);
     free(buf);
-    vdb_vecfile *f = vdb_vecfile_open(bad, &err);
+    vdb_vecfile *f = open_file(bad, &err);
     if (f != NULL) {
         vdb_vecfile_close(f);
         fail_msg("a (2^62 - 1) x 1 array in a %zu-byte file was accepted", len);
     }
     assert_int_equal(err.code, VDB_ECORRUPT);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    tu_tmpdir(root, sizeof(root), "vecfile");
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tu_rm_rf(root);
-    return 0;
 }
 
 /* An upload held in memory: the rows are read in place (no copy) when
@@ -329,7 +339,7 @@ static void test_buffer_rows_in_place(void **state)
     char path[600];
     snprintf(path, sizeof(path), "%s/lend.npz", root);
     assert_int_equal(vdb_vecfile_write(path, DIM, ROWS, row_fn, NULL, 0, NULL), VDB_OK);
-    f = vdb_vecfile_open(path, &err);
+    f = open_file(path, &err);
     assert_non_null(f);
     assert_null(vdb_vecfile_buffer_rows(f));
     vdb_vecfile_close(f);
@@ -344,5 +354,5 @@ int main(void)
         cmocka_unit_test(test_buffer_rows_in_place),
         cmocka_unit_test(test_metadata_jsonl),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_root_setup, tu_root_teardown);
 }
