@@ -54,8 +54,6 @@ PENDING = {
     ("src/store/store_index.h", "vdb_store_index_after_compact"),
     ("src/store/store_index.h", "vdb_store_index_restart"),
     ("src/store/store_index.h", "vdb_store_index_save"),
-    ("src/store/store_index.h", "vdb_store_index_ready"),
-    ("src/store/store_index.h", "vdb_store_index_graph"),
 }
 
 

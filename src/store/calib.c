@@ -18,6 +18,7 @@
 #include "../core/rng.h"
 #include "../index/flat.h"
 #include "../index/quant.h"
+#include "query.h"
 #include "store_codes.h"
 #include "store_index.h"
 #include "store_int.h"
@@ -640,7 +641,7 @@ static void measure_scan_costs(meas *m)
          * the store is quantized (store_codes.h; counted as one thread,
          * which the wall time caps if it is more). */
         if (codes != NULL) {
-            vdb_store_codes_search(store, codes, &full, q, 10, NULL, m->got, &cnt, NULL);
+            vdb_store_query_scan_codes(store, codes, &full, q, 10, NULL, m->got, &cnt, NULL);
         } else {
             threads = vdb_flat_parallelism(&view);
             vdb_flat_search(&view, q, 10, NULL, m->got, &cnt, NULL);
@@ -728,7 +729,7 @@ static int measure_probe(meas *m, const vdb_vecview *view, const vdb_filter_hook
     size_t cnt = 0, nt;
     int pc = ps->cls[p];
     double t0 = now_s(CLOCK_THREAD_CPUTIME_ID);
-    int rc = vdb_store_index_graph(m->store, view, ps->q + (size_t)p * m->dim, k + 1, ef, use,
+    int rc = vdb_store_query_graph(m->store, view, ps->q + (size_t)p * m->dim, 1, k + 1, ef, use,
                                    codes, m->got, &cnt, m->err);
     *ns += (now_s(CLOCK_THREAD_CPUTIME_ID) - t0) * 1e9;
     if (rc != VDB_OK)

@@ -9,14 +9,23 @@
 
 #include "../core/alloc.h"
 #include "../core/json.h"
+#include "../core/pool.h"
 #include "../filter/filter.h"
 #include "../index/flat.h"
+#include "../index/hnsw.h"
 #include "../index/quant.h"
+#include "../kernel/topk.h"
 #include "calib.h"
 #include "store_codes.h"
 #include "store_filter.h"
 #include "store_index.h"
 #include "store_int.h"
+
+/* Re-ranking rows by id reads them one by one, several times dearer per
+ * byte than the float scan's stream; past an eighth of the rows the code
+ * scan has saved less than the re-rank costs, so the float scan answers. */
+#define RERANK_DIVISOR 8u
+#define RERANK_MIN 1024u
 
 /* Retries when a writer dropped the filter indexes between building them
  * and taking the read guard (they are rebuilt by the next ensure). */
@@ -260,6 +269,156 @@ static void describe(const qplan *p, const vdb_selection *sel, char *out)
     }
 }
 
+typedef struct graph_job {
+    const vdb_hnsw *hnsw;
+    const vdb_vecview *view;
+    const float *queries;
+    size_t k;
+    uint32_t ef;
+    const vdb_filter_hook *hook;
+    uint32_t *tail;                /* unindexed live, accepted rows: [upto, n) */
+    size_t ntail;
+    uint32_t upto;
+    vdb_hit *hits;
+    size_t *counts;
+    vdb_hit *spare;                /* 2k hits per query for the merge */
+    const struct vdb_quant *quant; /* int8 codes to traverse on (the caller's choice), or NULL */
+    _Atomic int failed;
+    vdb_error err;
+} graph_job;
+
+/* The graph part of one query: on the int8 codes when given (traversal
+ * on codes, float re-rank), else on the float rows. */
+static int graph_part(const graph_job *job, const float *query, vdb_hit *out, size_t *nout,
+                      vdb_error *err)
+{
+    if (job->quant == NULL)
+        return vdb_hnsw_search(job->hnsw, job->view, query, job->k, job->ef, job->hook, NULL,
+                               out, nout, err);
+    vdb_hnsw_codes codes;
+    vdb_quant_scratch *scratch = vdb_quant_scratch_new(job->quant, 1, err);
+    if (scratch == NULL)
+        return err->code != VDB_OK ? err->code : VDB_ENOMEM;
+    int rc = vdb_quant_traversal(job->quant, query, scratch, &codes, err);
+    if (rc == VDB_OK)
+        rc = vdb_hnsw_search_codes(job->hnsw, job->view, query, &codes, job->k, job->ef,
+                                   job->hook, NULL, out, nout, err);
+    vdb_quant_scratch_free(scratch);
+    return rc;
+}
+
+/* One query (a pool task): graph for the indexed rows, exact over the
+ * tail, merged. */
+static void graph_one(void *arg, size_t q, int worker)
+{
+    graph_job *job = arg;
+    const float *query = job->queries + q * job->view->dim;
+    vdb_hit *graph = job->spare + q * 2 * job->k, *tail = graph + job->k;
+    size_t ngraph = 0, ntail = 0;
+    vdb_topk top;
+    vdb_error err;
+    (void)worker;
+    vdb_error_clear(&err);
+    if (graph_part(job, query, graph, &ngraph, &err) != VDB_OK ||
+        (job->ntail > 0 && vdb_flat_search_ids(job->view, query, job->tail, job->ntail, job->k,
+                                               tail, &ntail, &err) != VDB_OK)) {
+        if (atomic_exchange(&job->failed, 1) == 0)
+            job->err = err;
+        job->counts[q] = 0;
+        return;
+    }
+    vdb_topk_init(&top, job->hits + q * job->k, job->k);
+    /* The indexer may have linked rows past `upto` already; the tail scan
+     * covers those, so taking them from the graph too would duplicate them. */
+    for (size_t i = 0; i < ngraph; i++)
+        if (graph[i].id < job->upto)
+            vdb_topk_push(&top, graph[i].dist, graph[i].id);
+    for (size_t i = 0; i < ntail; i++)
+        vdb_topk_push(&top, tail[i].dist, tail[i].id);
+    job->counts[q] = vdb_topk_sort(&top);
+}
+
+/* The live rows past the graph that the filter accepts. */
+static uint32_t *tail_rows(const vdb_vecview *view, uint32_t upto, const vdb_filter_hook *hook,
+                           size_t *count)
+{
+    uint32_t *rows = vdb_malloc(((size_t)view->n - upto + 1) * sizeof(uint32_t));
+    size_t n = 0;
+    if (rows == NULL)
+        return NULL;
+    for (uint32_t r = upto; r < view->n; r++)
+        if (!vdb_vecview_is_deleted(view, r) &&
+            (hook == NULL || hook->accept == NULL || hook->accept(hook->ctx, r)))
+            rows[n++] = r;
+    *count = n;
+    return rows;
+}
+
+int vdb_store_query_graph(vdb_store *store, const vdb_vecview *view, const float *queries,
+                          size_t nq, size_t k, uint32_t ef, const vdb_filter_hook *hook,
+                          const struct vdb_quant *codes, vdb_hit *hits, size_t *counts,
+                          vdb_error *err)
+{
+    graph_job job;
+    size_t spare_bytes = 0;
+    int rc = VDB_OK;
+    memset(&job, 0, sizeof(job));
+    if ((job.hnsw = vdb_store_index_graph(store, view, &job.upto)) == NULL)
+        return vdb_error_set(err, VDB_EINTERNAL,
+                             "graph search asked of a store without a ready graph");
+    job.view = view;
+    job.queries = queries;
+    job.k = k;
+    job.ef = ef ? ef : store->config.hnsw_ef_search;
+    job.hook = hook;
+    job.hits = hits;
+    job.counts = counts;
+    job.quant = codes;
+    job.tail = tail_rows(view, job.upto, hook, &job.ntail);
+    if (vdb_mul_size(nq, 2 * k, &spare_bytes) != 0 ||
+        vdb_mul_size(spare_bytes, sizeof(vdb_hit), &spare_bytes) != 0) {
+        rc = vdb_error_set(err, VDB_ETOOBIG, "%zu x %zu results overflow the size type", nq, k);
+        goto cleanup;
+    }
+    job.spare = vdb_malloc(spare_bytes);
+    if (job.tail == NULL || job.spare == NULL) {
+        rc = vdb_error_set(err, VDB_ENOMEM, "no memory for %zu HNSW queries", nq);
+        goto cleanup;
+    }
+    vdb_pool_run(vdb_pool_global(), nq, graph_one, &job);
+    if (atomic_load(&job.failed)) {
+        if (err != NULL)
+            *err = job.err;
+        rc = job.err.code != VDB_OK ? job.err.code : VDB_EINTERNAL;
+    }
+cleanup:
+    vdb_free(job.tail);
+    vdb_free(job.spare);
+    return rc;
+}
+
+int vdb_store_query_scan_codes(vdb_store *store, const struct vdb_quant *codes,
+                               const vdb_vecview *view, const float *query, size_t k,
+                               const vdb_filter_hook *filter, vdb_hit *out, size_t *nout,
+                               vdb_error *err)
+{
+    size_t reranked = 0, limit = view->n / RERANK_DIVISOR;
+    vdb_error local;
+    vdb_quant_scratch *scratch = vdb_quant_scratch_new(codes, k, err);
+    if (scratch == NULL)
+        return err != NULL && err->code != VDB_OK ? err->code : VDB_ENOMEM;
+    int rc = vdb_quant_search_exact(codes, view, query, k, filter,
+                                    limit > RERANK_MIN ? limit : RERANK_MIN, scratch, out, nout,
+                                    &reranked, &local);
+    vdb_quant_scratch_free(scratch);
+    vdb_store_codes_count_scan(store, reranked, rc == VDB_ETOOBIG);
+    if (rc == VDB_ETOOBIG)
+        return vdb_flat_search(view, query, k, filter, out, nout, err);
+    if (rc != VDB_OK && err != NULL)
+        *err = local;
+    return rc;
+}
+
 /* Exact search over the planner's candidate rows, one query at a time. */
 static int search_ids(const vdb_vecview *view, const float *queries, size_t nq, size_t k,
                       const uint32_t *ids, size_t nids, vdb_hit *hits, size_t *counts,
@@ -303,9 +462,8 @@ static int run(vdb_store *store, const vdb_vecview *view, const float *queries, 
         atomic_fetch_add(&store->q_graph, nq);
         /* Traversal on the int8 codes when the store keeps them: the
          * path its calibration measured (plan_*: a mismatch scans). */
-        rc = vdb_store_index_search(store, view, queries, nq, k, p->ef, filter,
-                                    vdb_store_codes_traversal(store, view, nq), hits, counts,
-                                    err);
+        rc = vdb_store_query_graph(store, view, queries, nq, k, p->ef, filter,
+                                   vdb_store_codes_traversal(store, view, nq), hits, counts, err);
         if (rc != VDB_OK || filter == NULL)
             return rc;
         /* A filtered graph search can run out of reachable matches: when it
@@ -323,8 +481,8 @@ static int run(vdb_store *store, const vdb_vecview *view, const float *queries, 
         atomic_fetch_add(&store->q_exact, nq);
         /* A quantized store scans its codes (same answer, fewer bytes). */
         if (nq == 1 && (codes = vdb_store_codes_current(store, view)) != NULL)
-            return vdb_store_codes_search(store, codes, view, queries, k, filter, hits, counts,
-                                          err);
+            return vdb_store_query_scan_codes(store, codes, view, queries, k, filter, hits,
+                                              counts, err);
         return search_exact(view, queries, nq, k, filter, hits, counts, err);
     }
 }

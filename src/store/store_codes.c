@@ -14,7 +14,6 @@
 #include "../core/alloc.h"
 #include "../core/json.h"
 #include "../core/log.h"
-#include "../index/flat.h"
 #include "../index/quant.h"
 #include "store_int.h"
 #include "vecset.h"
@@ -55,12 +54,6 @@ static int effective_kind(const vdb_store *store, const vdb_store_codes *c)
         return q;
     return c != NULL && c->auto_kind == VDB_QUANT_INT8 ? VDB_QUANT_INT8 : VDB_QUANT_NONE;
 }
-
-/* Re-ranking rows by id reads them one by one, several times dearer per
- * byte than the float scan's stream; past an eighth of the rows the code
- * scan has saved less than the re-rank costs, so the float scan answers. */
-#define RERANK_DIVISOR 8u
-#define RERANK_MIN 1024u
 
 static vdb_store_codes *codes_of(vdb_store *store, vdb_error *err)
 {
@@ -316,29 +309,15 @@ const vdb_quant *vdb_store_codes_current(vdb_store *store, const vdb_vecview *vi
                : NULL;
 }
 
-int vdb_store_codes_search(vdb_store *store, const vdb_quant *codes, const vdb_vecview *view,
-                           const float *query, size_t k, const vdb_filter_hook *filter,
-                           vdb_hit *out, size_t *nout, vdb_error *err)
+void vdb_store_codes_count_scan(vdb_store *store, size_t reranked, int fallback)
 {
     vdb_store_codes *c = store->codes;
-    size_t reranked = 0, limit = view->n / RERANK_DIVISOR;
-    vdb_error local;
-    vdb_quant_scratch *scratch = vdb_quant_scratch_new(codes, k, err);
-    if (scratch == NULL)
-        return err != NULL && err->code != VDB_OK ? err->code : VDB_ENOMEM;
-    int rc = vdb_quant_search_exact(codes, view, query, k, filter,
-                                    limit > RERANK_MIN ? limit : RERANK_MIN, scratch, out, nout,
-                                    &reranked, &local);
-    vdb_quant_scratch_free(scratch);
+    if (c == NULL)
+        return;
     atomic_fetch_add(&c->queries, 1);
     atomic_fetch_add(&c->reranked, reranked);
-    if (rc == VDB_ETOOBIG) {
+    if (fallback)
         atomic_fetch_add(&c->fallbacks, 1);
-        return vdb_flat_search(view, query, k, filter, out, nout, err);
-    }
-    if (rc != VDB_OK && err != NULL)
-        *err = local;
-    return rc;
 }
 
 const vdb_quant *vdb_store_codes_traversal(vdb_store *store, const vdb_vecview *view,

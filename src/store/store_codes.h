@@ -8,7 +8,9 @@
  * of the rows, until the training sample is full, trains again, so the
  * first few rows do not set the scales forever).
  *
- * Queries: a single exact query of a quantized store runs
+ * Queries (run by query.c, which reads the codes through
+ * vdb_store_codes_current / _traversal / _trial; this file keeps their life
+ * cycle and counters): a single exact query of a quantized store runs
  * vdb_quant_search_exact (codes plus float re-rank, equal to the float scan
  * up to ties), reading 4x (int8) or 32x (binary) fewer bytes for the scan.
  * Batches keep the GEMM float path, which reads each row once per block of
@@ -84,14 +86,11 @@ void vdb_store_codes_after_compact(vdb_store *store, const uint32_t *old_to_new,
 /* The store's codes (int8 or binary) when they cover every row of `view`,
  * else NULL; borrowed while rw is held shared. */
 const struct vdb_quant *vdb_store_codes_current(vdb_store *store, const vdb_vecview *view);
-/* Exact top-k of one prepared query on `codes` (current or trial, rw
- * shared); falls back to the float scan when the bounds leave over an
- * eighth of the rows to re-rank. Errors: VDB_ENOMEM, VDB_EINVAL as
- * vdb_quant_search_exact. */
-int vdb_store_codes_search(vdb_store *store, const struct vdb_quant *codes,
-                           const vdb_vecview *view, const float *query, size_t k,
-                           const vdb_filter_hook *filter, vdb_hit *out, size_t *nout,
-                           vdb_error *err);
+/* Counts one exact scan on the codes for the stats (rw shared or not;
+ * atomics): `reranked` rows re-ranked on the floats, `fallback` 1 when the
+ * bounds left too many to re-rank and the float scan answered. The scan
+ * itself is query.c's (vdb_store_query_scan_codes). */
+void vdb_store_codes_count_scan(vdb_store *store, size_t reranked, int fallback);
 
 /* The int8 codes covering every row of `view` for HNSW traversal of nq
  * queries (counted in graph_queries; nq 0 only asks), or NULL (none,
@@ -105,7 +104,7 @@ size_t vdb_store_codes_memory(vdb_store *store);
 /* {"kind" (the setting), "effective" (the codes kept: none, int8, binary, or
  * "undecided" for auto before its first calibration), "rows", "bytes", "bytes_per_row", "exact_queries", "reranked_rows",
  * "float_fallbacks" (queries whose bounds left too many rows to re-rank, so
- * the float scan answered: see store_codes.c), "graph_queries" (graph
+ * the float scan answered: see query.c), "graph_queries" (graph
  * searches that traversed the int8 codes)}
  * for the store's stats (takes the read guard itself, so not with it held);
  * a new object, NULL when out of memory. */

@@ -22,10 +22,7 @@
 #include "../core/fsx.h"
 #include "../core/log.h"
 #include "../core/pool.h"
-#include "../index/flat.h"
 #include "../index/hnsw.h"
-#include "../index/quant.h"
-#include "../kernel/topk.h"
 #include "calib.h"
 #include "store_filter.h"
 #include "store_int.h"
@@ -528,157 +525,26 @@ void vdb_store_index_wait_graph(vdb_store *store)
     pthread_mutex_unlock(&ix->mutex);
 }
 
-typedef struct search_job {
-    const vdb_hnsw *hnsw;
-    const vdb_vecview *view;
-    const float *queries;
-    size_t k;
-    uint32_t ef;
-    const vdb_filter_hook *hook;
-    uint32_t *tail;         /* unindexed live, accepted rows: [upto, n) */
-    size_t ntail;
-    uint32_t upto;
-    vdb_hit *hits;
-    size_t *counts;
-    vdb_hit *spare;         /* 2k hits per task for the merge */
-    const struct vdb_quant *quant; /* int8 codes to traverse on (the caller's choice), or NULL */
-    _Atomic int failed;
-    vdb_error err;
-} search_job;
-
-/* One query: graph for the indexed rows, exact over the tail, merged. */
-/* The graph part of one query: on the int8 codes when the store has them
- * (traversal on codes, float re-rank), else on the float rows. */
-static int graph_search(const search_job *job, const float *query, vdb_hit *out, size_t *nout,
-                        vdb_error *err)
-{
-    if (job->quant == NULL)
-        return vdb_hnsw_search(job->hnsw, job->view, query, job->k, job->ef, job->hook, NULL,
-                               out, nout, err);
-    vdb_hnsw_codes codes;
-    vdb_quant_scratch *scratch = vdb_quant_scratch_new(job->quant, 1, err);
-    if (scratch == NULL)
-        return err->code != VDB_OK ? err->code : VDB_ENOMEM;
-    int rc = vdb_quant_traversal(job->quant, query, scratch, &codes, err);
-    if (rc == VDB_OK)
-        rc = vdb_hnsw_search_codes(job->hnsw, job->view, query, &codes, job->k, job->ef,
-                                   job->hook, NULL, out, nout, err);
-    vdb_quant_scratch_free(scratch);
-    return rc;
-}
-
-static void search_one(void *arg, size_t q, int worker)
-{
-    search_job *job = arg;
-    const float *query = job->queries + q * job->view->dim;
-    vdb_hit *graph = job->spare + q * 2 * job->k, *tail = graph + job->k;
-    size_t ngraph = 0, ntail = 0;
-    vdb_topk top;
-    vdb_error err;
-    (void)worker;
-    vdb_error_clear(&err);
-    if (graph_search(job, query, graph, &ngraph, &err) != VDB_OK ||
-        (job->ntail > 0 && vdb_flat_search_ids(job->view, query, job->tail, job->ntail, job->k,
-                                               tail, &ntail, &err) != VDB_OK)) {
-        if (atomic_exchange(&job->failed, 1) == 0)
-            job->err = err;
-        job->counts[q] = 0;
-        return;
-    }
-    vdb_topk_init(&top, job->hits + q * job->k, job->k);
-    /* The indexer may have linked rows past `upto` already; the tail scan
-     * covers those, so taking them from the graph too would duplicate them. */
-    for (size_t i = 0; i < ngraph; i++)
-        if (graph[i].id < job->upto)
-            vdb_topk_push(&top, graph[i].dist, graph[i].id);
-    for (size_t i = 0; i < ntail; i++)
-        vdb_topk_push(&top, tail[i].dist, tail[i].id);
-    job->counts[q] = vdb_topk_sort(&top);
-}
-
-/* The live rows past the graph that the filter accepts. */
-static uint32_t *tail_rows(const vdb_vecview *view, uint32_t upto, const vdb_filter_hook *hook,
-                           size_t *count)
-{
-    uint32_t *rows = vdb_malloc(((size_t)view->n - upto + 1) * sizeof(uint32_t));
-    size_t n = 0;
-    if (rows == NULL)
-        return NULL;
-    for (uint32_t r = upto; r < view->n; r++)
-        if (!vdb_vecview_is_deleted(view, r) &&
-            (hook == NULL || hook->accept == NULL || hook->accept(hook->ctx, r)))
-            rows[n++] = r;
-    *count = n;
-    return rows;
-}
-
-int vdb_store_index_search(vdb_store *store, const vdb_vecview *view, const float *queries,
-                           size_t nq, size_t k, uint32_t ef, const vdb_filter_hook *hook,
-                           const vdb_quant *codes, vdb_hit *hits, size_t *counts,
-                           vdb_error *err)
+const vdb_hnsw *vdb_store_index_graph(vdb_store *store, const vdb_vecview *view, uint32_t *upto)
 {
     vdb_store_index *ix = store->index;
-    uint32_t upto;
-    search_job job;
-    int rc = VDB_OK;
-    if (!vdb_store_index_ready(store, view))
-        return vdb_error_set(err, VDB_EINTERNAL, "graph search asked of a store without a ready graph");
-    upto = atomic_load(&ix->upto);
-    if (upto > view->n)
-        upto = view->n;
-    memset(&job, 0, sizeof(job));
-    job.hnsw = ix->hnsw;
-    job.view = view;
-    job.queries = queries;
-    job.k = k;
-    job.ef = ef ? ef : store->config.hnsw_ef_search;
-    job.hook = hook;
-    job.upto = upto;
-    job.hits = hits;
-    job.counts = counts;
-    job.tail = tail_rows(view, upto, hook, &job.ntail);
-    job.quant = codes;
-    size_t spare_bytes = 0;
-    if (vdb_mul_size(nq, 2 * k, &spare_bytes) != 0 ||
-        vdb_mul_size(spare_bytes, sizeof(vdb_hit), &spare_bytes) != 0) {
-        rc = vdb_error_set(err, VDB_ETOOBIG, "%zu x %zu results overflow the size type", nq, k);
-        goto cleanup;
-    }
-    job.spare = vdb_malloc(spare_bytes);
-    if (job.tail == NULL || job.spare == NULL) {
-        rc = vdb_error_set(err, VDB_ENOMEM, "no memory for %zu HNSW queries", nq);
-        goto cleanup;
-    }
-    vdb_pool_run(vdb_pool_global(), nq, search_one, &job);
-    if (atomic_load(&job.failed)) {
-        if (err != NULL)
-            *err = job.err;
-        rc = job.err.code != VDB_OK ? job.err.code : VDB_EINTERNAL;
-    }
-cleanup:
-    vdb_free(job.tail);
-    vdb_free(job.spare);
-    return rc;
+    if (ix == NULL || ix->hnsw == NULL)
+        return NULL;
+    uint32_t covered = atomic_load(&ix->upto);
+    if (covered > view->n)
+        covered = view->n;
+    /* Mostly unindexed (a rebuild just started): the merge would be an
+     * exact scan of most rows anyway. */
+    if (covered == 0 || (size_t)covered * 2 < view->n)
+        return NULL;
+    *upto = covered;
+    return ix->hnsw;
 }
 
 int vdb_store_index_ready(vdb_store *store, const vdb_vecview *view)
 {
-    vdb_store_index *ix = store->index;
-    if (ix == NULL || ix->hnsw == NULL)
-        return 0;
-    uint32_t upto = atomic_load(&ix->upto);
-    if (upto > view->n)
-        upto = view->n;
-    /* Mostly unindexed (a rebuild just started): the merge would be an
-     * exact scan of most rows anyway. */
-    return upto > 0 && (size_t)upto * 2 >= view->n;
-}
-
-int vdb_store_index_graph(vdb_store *store, const vdb_vecview *view, const float *query, size_t k,
-                          uint32_t ef, const vdb_filter_hook *hook, const vdb_quant *codes,
-                          vdb_hit *hits, size_t *count, vdb_error *err)
-{
-    return vdb_store_index_search(store, view, query, 1, k, ef, hook, codes, hits, count, err);
+    uint32_t upto;
+    return vdb_store_index_graph(store, view, &upto) != NULL;
 }
 
 uint64_t vdb_store_index_epoch(vdb_store *store)

@@ -1,14 +1,17 @@
 /* The store's HNSW index manager: when a store uses HNSW, how the graph is
- * loaded, caught up, kept current and saved, and how queries use it.
+ * loaded, caught up, kept current and saved, and what a search needs of it
+ * (the graph and the rows it covers). Searching is query.c's: the graph is
+ * searched there, with the not-yet-indexed tail merged, so a query passes
+ * through one store file on its way to the index (docs/architecture.md).
  *
  * Writes never wait for the graph. A background indexer thread per store
  * inserts the rows appended since the graph's last row ("upto"), in small
  * chunks under the store's read guard, so a write is acknowledged as soon
  * as its WAL record is durable and searches keep running while the graph
  * grows. A query searches the graph for rows below upto and scans the
- * not-yet-indexed tail exactly, then merges: results are always complete.
- * While most of the store is unindexed (just after a rebuild started) the
- * whole query is exact.
+ * not-yet-indexed tail exactly, then merges (query.c): results are always
+ * complete. While most of the store is unindexed (just after a rebuild
+ * started) the graph is not offered and the whole query is exact.
  *
  * The graph's row ids are the vecset's rows. A checkpoint that compacts
  * tombstones renumbers rows, so it first removes the saved index file
@@ -20,7 +23,8 @@
  * The index file (hnsw.idx) is derived data: missing, corrupt or stale
  * files are rebuilt with a log line, never trusted.
  *
- * All functions are called by store.c / store_read.c with the locks noted. */
+ * All functions are called by store.c / checkpoint.c / query.c / calib.c
+ * with the locks noted. */
 #ifndef VDB_STORE_STORE_INDEX_H
 #define VDB_STORE_STORE_INDEX_H
 
@@ -31,7 +35,7 @@
 #include "../index/index.h"
 #include "store.h"
 
-struct vdb_quant;
+struct vdb_hnsw;
 
 #define VDB_STORE_INDEX_FILE "hnsw.idx"
 
@@ -125,30 +129,23 @@ typedef struct vdb_store_index_ops {
 /* The store's current index kind (rw held shared). Never NULL. */
 const vdb_store_index_ops *vdb_store_index_ops_of(vdb_store *store);
 
-/* 1 when the graph can answer queries over `view` (rw held shared): there
- * is one and it covers at least half of the rows; else the caller scans. */
-int vdb_store_index_ready(vdb_store *store, const vdb_vecview *view);
+/* The graph when it can answer queries over `view` (rw held shared, and
+ * borrowed while it is held: only the exclusive side replaces or frees
+ * it): there is one and it covers at least half of the rows. *upto gets
+ * the rows it covers, [0, upto); rows at or past it are the unindexed tail
+ * a search scans exactly (the indexer may have linked some of them
+ * already: a search drops those from the graph's answer). NULL (and *upto
+ * untouched) when the caller should scan. */
+const struct vdb_hnsw *vdb_store_index_graph(vdb_store *store, const vdb_vecview *view,
+                                             uint32_t *upto);
 
-/* One query through the graph with the tail merged (rw held shared);
- * as vdb_store_index_search with nq 1. */
-int vdb_store_index_graph(vdb_store *store, const vdb_vecview *view, const float *query, size_t k,
-                          uint32_t ef, const vdb_filter_hook *hook, const struct vdb_quant *codes,
-                          vdb_hit *hits, size_t *count, vdb_error *err);
+/* 1 when vdb_store_index_graph would return a graph, else 0 (rw held
+ * shared). Never fails. */
+int vdb_store_index_ready(vdb_store *store, const vdb_vecview *view);
 
 /* Bumped whenever rows are renumbered (compaction); lets a long reader
  * (calibration) notice that row ids changed between its lock holds. */
 uint64_t vdb_store_index_epoch(vdb_store *store);
-
-/* Answers queries from the graph (rw held shared); only when
- * vdb_store_index_ready said yes (VDB_EINTERNAL otherwise). ef 0 = store
- * default. `codes`: int8 codes covering every row to traverse on (float
- * re-rank of the ef results), or NULL for the float rows; the caller
- * chooses (the planner the store's, the calibration the path it
- * measures). Errors: VDB_ENOMEM and the search's. */
-int vdb_store_index_search(vdb_store *store, const vdb_vecview *view, const float *queries,
-                           size_t nq, size_t k, uint32_t ef, const vdb_filter_hook *hook,
-                           const struct vdb_quant *codes, vdb_hit *hits, size_t *counts,
-                           vdb_error *err);
 
 /* For stats (rw held shared): "hnsw" or "flat", graph bytes, indexed rows. */
 const char *vdb_store_index_name(vdb_store *store);
