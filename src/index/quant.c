@@ -229,7 +229,8 @@ int vdb_quant_append(vdb_quant *q, const vdb_vecview *view, vdb_error *err)
     return VDB_OK;
 }
 
-vdb_quant *vdb_quant_build(vdb_quant_kind kind, const vdb_vecview *view, vdb_error *err)
+/* A handle for `kind` codes of the view's shape, untrained and empty. */
+static vdb_quant *quant_alloc(vdb_quant_kind kind, const vdb_vecview *view, vdb_error *err)
 {
     if (kind != VDB_QUANT_INT8 && kind != VDB_QUANT_BINARY) {
         vdb_error_set(err, VDB_EINVAL, "quant: kind %d is not int8 or binary", (int)kind);
@@ -256,7 +257,26 @@ vdb_quant *vdb_quant_build(vdb_quant_kind kind, const vdb_vecview *view, vdb_err
         vdb_error_set(err, VDB_ENOMEM, "quant: %u-d parameters", view->dim);
         return NULL;
     }
-    if (vdb_quant_append(q, view, err) != VDB_OK) {
+    return q;
+}
+
+vdb_quant *vdb_quant_build(vdb_quant_kind kind, const vdb_vecview *view, vdb_error *err)
+{
+    vdb_quant *q = quant_alloc(kind, view, err);
+    if (q != NULL && vdb_quant_append(q, view, err) != VDB_OK) {
+        vdb_quant_free(q);
+        return NULL;
+    }
+    return q;
+}
+
+vdb_quant *vdb_quant_new_trained(vdb_quant_kind kind, const vdb_vecview *view, uint32_t reserve,
+                                 vdb_error *err)
+{
+    vdb_quant *q = quant_alloc(kind, view, err);
+    if (q == NULL)
+        return NULL;
+    if (train(q, view, err) != VDB_OK || grow(q, reserve, err) != VDB_OK) {
         vdb_quant_free(q);
         return NULL;
     }

@@ -81,6 +81,14 @@ const char *vdb_quant_kind_name(vdb_quant_kind kind);
  * An empty view is allowed (the first append trains). */
 vdb_quant *vdb_quant_build(vdb_quant_kind kind, const vdb_vecview *view, vdb_error *err);
 
+/* Trains on the view's live rows exactly as vdb_quant_build would and
+ * encodes none of them; room for `reserve` rows is allocated (0: none), so
+ * a caller can encode in pieces with vdb_quant_append (a store's trial
+ * codes, chunk by chunk between lock holds) and end with the codes
+ * vdb_quant_build would have made. NULL with *err set: as vdb_quant_build. */
+vdb_quant *vdb_quant_new_trained(vdb_quant_kind kind, const vdb_vecview *view, uint32_t reserve,
+                                 vdb_error *err);
+
 /* Encodes rows [codes' count, view->n) with the trained parameters (values
  * outside the trained range clip to +-127). Trains first if no row was
  * trained yet. Errors: VDB_EINVAL (view dim or metric differs, fewer rows

@@ -162,9 +162,11 @@ int vdb_store_codes_trial_begin(vdb_store *store, vdb_error *err)
     pthread_rwlock_rdlock(&store->rw);
     uint64_t compactions = c->compactions;
     vdb_vecview view = vdb_vecset_view(store->set);
-    if (view.n > TRIAL_CHUNK)
-        view.n = TRIAL_CHUNK;
-    fresh = view.n > 0 ? vdb_quant_build(VDB_QUANT_INT8, &view, err) : NULL;
+    /* Trained on the whole store as an open would train them (a trial
+     * trained on its first rows gave other codes than the next open, so
+     * answers moved across a restart), with room for every row. */
+    fresh = view.n > 0 ? vdb_quant_new_trained(VDB_QUANT_INT8, &view, view.n + view.n / 64, err)
+                       : NULL;
     pthread_rwlock_unlock(&store->rw);
     if (fresh == NULL)
         return view.n == 0 ? vdb_error_set(err, VDB_EBUSY, "no rows to encode")

@@ -382,6 +382,52 @@ static void test_append_and_clip(void **state)
     free_store(&f);
 }
 
+/* vdb_quant_new_trained + appends in pieces ends with the codes
+ * vdb_quant_build makes (a store's trial codes must be what an open
+ * builds): every query re-ranks the same rows and answers alike. */
+static void test_trained_then_pieces(void **state)
+{
+    (void)state;
+    fixture f;
+    make_store(&f, FAMILY_CLUSTERED, 3000, 48, VDB_METRIC_COSINE, 21);
+    vdb_error err = {0};
+    for (int kind = VDB_QUANT_INT8; kind <= VDB_QUANT_BINARY; kind++) {
+        vdb_quant *whole = vdb_quant_build((vdb_quant_kind)kind, &f.view, &err);
+        vdb_quant *parts = vdb_quant_new_trained((vdb_quant_kind)kind, &f.view, 3000, &err);
+        assert_non_null(whole);
+        assert_non_null(parts);
+        assert_int_equal(vdb_quant_count(parts), 0);
+        size_t reserved = vdb_quant_memory(parts);
+        for (uint32_t at = 700; at < 3000 + 700; at += 700) {
+            vdb_vecview piece = f.view;
+            piece.n = at < 3000 ? at : 3000;
+            assert_int_equal(vdb_quant_append(parts, &piece, &err), VDB_OK);
+        }
+        assert_int_equal(vdb_quant_count(parts), 3000);
+        assert_int_equal(vdb_quant_memory(parts), reserved); /* within the room reserved */
+        assert_int_equal(vdb_quant_memory(parts), vdb_quant_memory(whole));
+        vdb_quant_scratch *s = vdb_quant_scratch_new(whole, K, &err);
+        assert_non_null(s);
+        for (int qi = 0; qi < NQ; qi++) {
+            vdb_hit a[K], b[K];
+            size_t na, nb, ra, rb;
+            const float *qv = f.queries + (size_t)qi * 48;
+            assert_int_equal(vdb_quant_search_exact(whole, &f.view, qv, K, NULL, 0, s, a, &na,
+                                                    &ra, &err), VDB_OK);
+            assert_int_equal(vdb_quant_search_exact(parts, &f.view, qv, K, NULL, 0, s, b, &nb,
+                                                    &rb, &err), VDB_OK);
+            assert_int_equal(ra, rb);
+            assert_int_equal(na, nb);
+            for (size_t i = 0; i < na; i++)
+                assert_int_equal(a[i].id, b[i].id);
+        }
+        vdb_quant_scratch_free(s);
+        vdb_quant_free(whole);
+        vdb_quant_free(parts);
+    }
+    free_store(&f);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -455,7 +501,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_recall_families),   cmocka_unit_test(test_deletes_and_filter),
-        cmocka_unit_test(test_append_and_clip),   cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_append_and_clip),
+        cmocka_unit_test(test_trained_then_pieces),   cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_exact_bounds),      cmocka_unit_test(test_compact),
         cmocka_unit_test(test_graph_on_codes),
