@@ -18,6 +18,7 @@
 #include "../core/rng.h"
 #include "../index/flat.h"
 #include "../index/quant.h"
+#include "../kernel/topk.h"
 #include "query.h"
 #include "store_codes.h"
 #include "store_index.h"
@@ -37,7 +38,15 @@
  * pick, then cost a tenth; their bounds stay weak, which is what they are. */
 #define CALIB_SCREEN 64u
 #define CALIB_SCREEN_RECALL 0.9
-#define CALIB_CHUNK 4u         /* probes per read-guard hold */
+#define CALIB_CHUNK 4u         /* probes per read-guard hold (graph searches) */
+/* The exact answers (truth) run as GEMM over TRUTH_PROBES probes at a
+ * time, TRUTH_BLOCK rows per read-guard hold: a writer's commit waits for
+ * at most one block (32 x 16384 x 384-d: ~0.4 GFLOP), whatever the store's
+ * size. One GEMM over all rows per hold stalled writers up to 2.7 s at
+ * 1M x 384 on a loaded machine (BENCHMARKS.md issue 9). A multiple of 64:
+ * a block's tombstones are whole words of the bitmap. */
+#define TRUTH_PROBES 32u
+#define TRUTH_BLOCK 16384u
 #define CALIB_MIN_ROWS 64u     /* below this there is nothing to calibrate */
 #define CALIB_STOP_LCB 0.999   /* a curve stops once this bound is reached */
 #define CALIB_OFFER_EVERY 16u  /* sample real queries without a lock per query */
@@ -564,7 +573,7 @@ typedef struct meas {
     uint32_t *rank;       /* each probe's position within its class */
     float *qbuf;          /* CALIB_CHUNK gathered probes ... */
     vdb_hit *tbuf;        /* ... and their exact answers */
-    size_t tcbuf[CALIB_CHUNK];
+    size_t tcbuf[TRUTH_PROBES];
     double gemm_ns, gemm_rows;
 } meas;
 
@@ -677,41 +686,66 @@ static int probe_needed(const meas *m, int s, uint32_t p)
  * scattered back. Truth for probes no curve reads (the synthetic classes
  * once real queries decide, the filtered bands' surplus) is skipped: at
  * 1M rows it is most of a calibration's cost. Band 0 also times the GEMM. */
+/* Row numbers of a block seen as a view of its own, handed to the band's
+ * hook as the store's row numbers. */
+typedef struct block_hook {
+    const vdb_filter_hook *inner;
+    uint32_t base;
+} block_hook;
+
+static int block_accept(void *ctx, uint32_t row)
+{
+    const block_hook *b = ctx;
+    return b->inner->accept(b->inner->ctx, row + b->base);
+}
+
 static int measure_truth(meas *m, int s, double sb)
 {
     const probe_set *ps = m->ps;
     int rc = VDB_OK;
     for (uint32_t p0 = 0; p0 < ps->n && rc == VDB_OK;) {
-        uint32_t idx[CALIB_CHUNK], np = 0;
-        for (; p0 < ps->n && np < CALIB_CHUNK; p0++)
+        uint32_t idx[TRUTH_PROBES], np = 0;
+        vdb_topk top[TRUTH_PROBES];
+        for (; p0 < ps->n && np < TRUTH_PROBES; p0++)
             if (probe_needed(m, s, p0)) {
                 memcpy(m->qbuf + (size_t)np * m->dim, ps->q + (size_t)p0 * m->dim,
                        m->dim * sizeof(float));
+                vdb_topk_init(&top[np], m->truth + (size_t)p0 * m->kmax, m->kmax);
                 idx[np++] = p0;
             }
         if (np == 0)
             break;
-        vdb_vecview view;
-        rc = chunk_lock(m, &view, NULL);
-        view.n = m->hook.n0;
-        double w0 = now_s(CLOCK_MONOTONIC), c0 = now_s(CLOCK_PROCESS_CPUTIME_ID);
-        if (rc == VDB_OK)
-            rc = vdb_flat_search_batch(&view, m->qbuf, np, m->kmax, sb >= 1.0 ? NULL : &m->fh,
-                                       m->tbuf, m->tcbuf, m->err);
-        if (s == 0) {
-            /* The batch path splits over the whole pool. */
-            m->gemm_ns += scan_cost(now_s(CLOCK_MONOTONIC) - w0,
-                                    now_s(CLOCK_PROCESS_CPUTIME_ID) - c0,
-                                    vdb_pool_threads(vdb_pool_global())) *
-                          1e9;
-            m->gemm_rows += (double)np * view.n;
+        for (uint32_t base = 0; base < m->hook.n0 && rc == VDB_OK; base += TRUTH_BLOCK) {
+            vdb_vecview view;
+            rc = chunk_lock(m, &view, NULL);
+            /* Rows [base, base + n) of the rows calibration considers. */
+            view.data += (size_t)base * m->dim;
+            if (view.deleted != NULL)
+                view.deleted += base / 64;
+            view.n = m->hook.n0 - base < TRUTH_BLOCK ? m->hook.n0 - base : TRUTH_BLOCK;
+            block_hook bh = {&m->fh, base};
+            vdb_filter_hook fh = {block_accept, &bh};
+            double w0 = now_s(CLOCK_MONOTONIC), c0 = now_s(CLOCK_PROCESS_CPUTIME_ID);
+            if (rc == VDB_OK)
+                rc = vdb_flat_search_batch(&view, m->qbuf, np, m->kmax, sb >= 1.0 ? NULL : &fh,
+                                           m->tbuf, m->tcbuf, m->err);
+            if (s == 0) {
+                /* The batch path splits over the whole pool. */
+                m->gemm_ns += scan_cost(now_s(CLOCK_MONOTONIC) - w0,
+                                        now_s(CLOCK_PROCESS_CPUTIME_ID) - c0,
+                                        vdb_pool_threads(vdb_pool_global())) *
+                              1e9;
+                m->gemm_rows += (double)np * view.n;
+            }
+            pthread_rwlock_unlock(&m->store->rw);
+            for (uint32_t i = 0; i < np && rc == VDB_OK; i++)
+                for (size_t j = 0; j < m->tcbuf[i]; j++) {
+                    const vdb_hit *h = &m->tbuf[(size_t)i * m->kmax + j];
+                    vdb_topk_push(&top[i], h->dist, h->id + base);
+                }
         }
-        pthread_rwlock_unlock(&m->store->rw);
-        for (uint32_t i = 0; i < np && rc == VDB_OK; i++) {
-            memcpy(m->truth + (size_t)idx[i] * m->kmax, m->tbuf + (size_t)i * m->kmax,
-                   m->kmax * sizeof(vdb_hit));
-            m->tcount[idx[i]] = m->tcbuf[i];
-        }
+        for (uint32_t i = 0; i < np; i++)
+            m->tcount[idx[i]] = vdb_topk_sort(&top[i]);
     }
     return rc;
 }
@@ -926,8 +960,8 @@ static int measure(vdb_store *store, const probe_set *ps, vdb_calib *cal, int tr
     m.got = vdb_malloc(m.kmax * sizeof(vdb_hit));
     m.done = vdb_malloc(ps->n ? ps->n : 1);
     m.rank = vdb_malloc((ps->n ? ps->n : 1) * sizeof(uint32_t));
-    m.qbuf = vdb_malloc((size_t)CALIB_CHUNK * m.dim * sizeof(float));
-    m.tbuf = vdb_malloc((size_t)CALIB_CHUNK * m.kmax * sizeof(vdb_hit));
+    m.qbuf = vdb_malloc((size_t)TRUTH_PROBES * m.dim * sizeof(float));
+    m.tbuf = vdb_malloc((size_t)TRUTH_PROBES * m.kmax * sizeof(vdb_hit));
     m.epoch = vdb_store_index_epoch(store);
     m.fh = (vdb_filter_hook){band_accept, &m.hook};
     if (m.truth == NULL || m.tcount == NULL || m.got == NULL || m.done == NULL ||

@@ -170,11 +170,19 @@ static void check_family(family f, uint32_t dim, vdb_metric metric, uint32_t row
 }
 
 static void test_uniform_64(void **s) { (void)s; check_family(FAM_UNIFORM, 64, VDB_METRIC_COSINE, ROWS, "uniform unit 64-d"); }
+#if !defined(__SANITIZE_ADDRESS__)
 static void test_uniform_256(void **s) { (void)s; check_family(FAM_UNIFORM, 256, VDB_METRIC_COSINE, ROWS, "uniform unit 256-d"); }
+#endif
 static void test_clustered(void **s) { (void)s; check_family(FAM_CLUSTERED, 128, VDB_METRIC_COSINE, ROWS, "clustered text-like 128-d"); }
+#if !defined(__SANITIZE_ADDRESS__)
 static void test_norms_l2(void **s) { (void)s; check_family(FAM_NORMS_L2, 128, VDB_METRIC_L2, ROWS, "euclidean norms 25x 128-d"); }
+#endif
+#if !defined(__SANITIZE_ADDRESS__)
 static void test_norms_dot(void **s) { (void)s; check_family(FAM_NORMS_DOT, 96, VDB_METRIC_DOT, ROWS, "inner product norms 4x 96-d"); }
+#endif
+#if !defined(__SANITIZE_ADDRESS__)
 static void test_duplicates(void **s) { (void)s; check_family(FAM_DUPLICATES, 32, VDB_METRIC_COSINE, ROWS, "near-duplicates, exact ties"); }
+#endif
 static void test_lowdim(void **s) { (void)s; check_family(FAM_LOWDIM, 3, VDB_METRIC_L2, ROWS, "3-d euclidean"); }
 
 static void test_tiny(void **s)
