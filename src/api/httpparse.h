@@ -45,7 +45,8 @@ typedef struct vdb_http_head {
  * buf is modified (fields NUL-terminated, escapes decoded) and `head`
  * points into it. Returns 0, or the HTTP status to answer (400 malformed,
  * 501 unknown method token is not used: any token is passed on, 505
- * unsupported version) with a reason in why. */
+ * unsupported version) with a reason in why: an HTTP status, not an error
+ * code; never fails otherwise. */
 int vdb_httpparse_head(char *buf, size_t len, vdb_http_head *head, char *why, size_t why_size);
 
 /* Case-insensitive field lookup: the first value, or NULL. */
@@ -54,7 +55,7 @@ const char *vdb_httpparse_field(const vdb_http_head *head, const char *name);
 /* Query argument lookup: the first value, or NULL. */
 const char *vdb_httpparse_arg(const vdb_http_head *head, const char *name);
 
-/* Whether s[0..len) is well-formed UTF-8 with no NUL. */
+/* 1 when s[0..len) is well-formed UTF-8 with no NUL, else 0; never fails. */
 int vdb_httpparse_utf8_ok(const char *s, size_t len);
 
 /* Chunked transfer decoding, fed with whatever bytes have arrived. */
@@ -73,7 +74,8 @@ enum {
 };
 
 /* Consumes from in[0..len); *used says how many bytes. Call again with the
- * rest while it returns DATA. */
+ * rest while it returns DATA. Returns a VDB_HTTP_CHUNK_* state, not an
+ * error code (BAD: malformed, why says how). */
 int vdb_httpparse_chunk(vdb_http_chunker *chunker, const char *in, size_t len, size_t *used,
                         const char **data, size_t *data_len, const char **why);
 
@@ -97,7 +99,8 @@ enum {
 /* Finds the part whose Content-Disposition parameter `name` equals `name`
  * (quoted or a bare token; `filename=` does not count) in body[0..len)
  * sent with Content-Type `content_type` (may be NULL). Parts are delimited
- * by CRLF "--boundary"; a truncated part is not returned. */
+ * by CRLF "--boundary"; a truncated part is not returned. Returns a
+ * VDB_HTTP_FORM_* result, not an error code (BAD: why says which). */
 int vdb_httpparse_form_part(const char *content_type, const char *body, size_t len,
                             const char *name, vdb_http_part *part, const char **why);
 

@@ -57,7 +57,8 @@ int vdb_store_codes_open(vdb_store *store, int auto_kind, vdb_error *err);
 int vdb_store_codes_rebuild(vdb_store *store, int kind, vdb_error *err);
 
 /* auto's decision: VDB_QUANT_NONE or VDB_QUANT_INT8, -1 undecided, -2
- * when the store is not auto. Takes the read guard (not with it held). */
+ * when the store is not auto (a kind, not an error code; never fails).
+ * Takes the read guard (not with it held). */
 int vdb_store_codes_auto_kind(vdb_store *store);
 /* Builds trial int8 codes for an auto store's calibration (no locks held
  * on entry; the read guard per chunk, then exclusively to swap in); the

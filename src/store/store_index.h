@@ -60,7 +60,8 @@ void vdb_store_index_after_write(vdb_store *store);
 void vdb_store_index_kick(vdb_store *store);
 
 /* Before a checkpoint that will renumber rows (checkpoint mutex held): removes
- * the saved index file and syncs the directory. */
+ * the saved index file and syncs the directory. Errors: VDB_EINVAL (path
+ * too long), vdb_fsx_dirsync's (VDB_ENOTFOUND, VDB_EBUSY, VDB_EIO). */
 int vdb_store_index_before_compact(vdb_store *store, vdb_error *err);
 
 /* The deleted fraction below which a compaction repairs the graph instead
@@ -82,7 +83,8 @@ int vdb_store_index_before_compact(vdb_store *store, vdb_error *err);
  * graph then carries over the compaction (vdb_store_index_after_compact).
  * Returns 1 when it repaired, 0 when the compaction should rebuild (no
  * graph, the mode or fraction says so, or the repair ran out of memory:
- * logged, never an error). *seconds gets the repair's time. */
+ * logged, never an error: it never fails). *seconds gets the repair's
+ * time. */
 int vdb_store_index_repair(vdb_store *store, uint32_t rows, const uint64_t *dropped,
                            int mode, double *seconds);
 
@@ -91,18 +93,23 @@ int vdb_store_index_repair(vdb_store *store, uint32_t rows, const uint64_t *drop
  * given, renumbers the graph in place (vdb_hnsw_renumber) and the indexed
  * prefix with it; else drops the graph and starts a fresh one for the
  * indexer to rebuild. Calibration is marked stale either way. Returns 1
- * when the graph was carried over (the caller saves it), 0 otherwise. */
+ * when the graph was carried over (the caller saves it), 0 otherwise;
+ * never fails. */
 int vdb_store_index_after_compact(vdb_store *store, const uint32_t *old_to_new,
                                   uint32_t old_rows);
 
 /* optimize with VDB_STORE_GRAPH_REBUILD and nothing to compact (checkpoint
  * mutex held; takes writer and rw): drops the graph and starts a fresh one.
- * Returns 1 when there was a graph to rebuild. */
+ * Returns 1 when there was a graph to rebuild, else 0; never fails. */
 int vdb_store_index_restart(vdb_store *store);
 
 /* After a snapshot committed without renumbering (checkpoint mutex held,
  * writers may run): saves
- * the graph to hnsw.idx atomically (temp name, fsync, rename, dir sync). */
+ * the graph to hnsw.idx atomically (temp name, fsync, rename, dir sync).
+ * Errors (the temp file is removed, the old file stays): VDB_EINVAL (path
+ * too long), vdb_hnsw_save's (VDB_ENOMEM, VDB_EIO, VDB_ENOSPC,
+ * VDB_ENOTFOUND), the rename's and the directory sync's (VDB_ENOSPC,
+ * VDB_EIO, VDB_EBUSY). */
 int vdb_store_index_save(vdb_store *store, vdb_error *err);
 
 /* Blocks until the indexer has caught up with every row (optimize). */
