@@ -36,7 +36,9 @@ static int build(vdb_store *store, vdb_payload **out, vdb_error *err)
     return VDB_OK;
 }
 
-int vdb_store_filter_ensure(vdb_store *store, vdb_error *err)
+void (*vdb_store_filter__ensure_hook)(vdb_store *store);
+
+static int ensure(vdb_store *store, vdb_error *err)
 {
     vdb_payload *payload;
     int rc = VDB_OK;
@@ -63,6 +65,14 @@ int vdb_store_filter_ensure(vdb_store *store, vdb_error *err)
     return rc;
 }
 
+int vdb_store_filter_ensure(vdb_store *store, vdb_error *err)
+{
+    int rc = ensure(store, err);
+    if (vdb_store_filter__ensure_hook != NULL)
+        vdb_store_filter__ensure_hook(store);
+    return rc;
+}
+
 static void drop(vdb_store *store, const char *why)
 {
     vdb_log_warn("%s: filter indexes dropped (%s); they are rebuilt on the next filtered query",
@@ -70,6 +80,16 @@ static void drop(vdb_store *store, const char *why)
     vdb_payload_free(store->payload);
     store->payload = NULL;
     vdb_vecset_journal_enable(store->set, 0);
+}
+
+void vdb_store_filter__drop(vdb_store *store)
+{
+    pthread_mutex_lock(&store->writer);
+    pthread_rwlock_wrlock(&store->rw);
+    if (store->payload != NULL)
+        drop(store, "dropped on purpose (test seam)");
+    pthread_rwlock_unlock(&store->rw);
+    pthread_mutex_unlock(&store->writer);
 }
 
 void vdb_store_filter_sync(vdb_store *store, uint32_t rows_before)

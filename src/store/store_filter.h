@@ -21,6 +21,15 @@
  * Errors: VDB_ENOMEM, VDB_ECORRUPT (stored metadata is not an object). */
 int vdb_store_filter_ensure(vdb_store *store, vdb_error *err);
 
+/* Test seam for the payload's lifetime (issue 11 item 13): when set, called
+ * at the end of every vdb_store_filter_ensure with no lock held, the
+ * window in which a writer can drop the payload before the caller takes
+ * its lock again. NULL outside tests; set it while no store is in use. */
+extern void (*vdb_store_filter__ensure_hook)(vdb_store *store);
+/* Drops the payload as a writer whose filter sync ran out of memory does
+ * (takes the writer mutex and the guard exclusively). For that seam. */
+void vdb_store_filter__drop(vdb_store *store);
+
 /* After a record was applied (rw held exclusively): rows appended since
  * `rows_before` are set, journaled tombstones removed. On failure the
  * payload is dropped (rebuilt lazily later); never fails the write. */

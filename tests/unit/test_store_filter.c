@@ -18,6 +18,7 @@
 #include "core/json.h"
 #include "filter/filter.h"
 #include "store/store.h"
+#include "store/store_filter.h"
 
 enum { N = 600, D = 8 };
 
@@ -64,11 +65,36 @@ static void add_rows(vdb_store *store, int first, int n, int parity_flip)
     }
 }
 
-static void test_filtered_store(void **state)
+/* A fresh D-dimensional store (fsync off) in a new temporary directory
+ * `dir` (a mkdtemp template), holding rows 0..n-1 from add_rows. */
+static vdb_store *fresh_store(char *dir, int n)
 {
-    char dir[] = "/tmp/vdb-store-filter-XXXXXX", path[600], explain[VDB_EXPLAIN_MAX];
+    char path[600];
     vdb_store_config config;
     vdb_store_options options;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/s", dir);
+    vdb_store_config_default(&config);
+    config.dim = D;
+    vdb_store_options_default(&options);
+    options.fsync = VDB_FSYNC_OFF;
+    vdb_store *store = vdb_store_create(path, &config, &options, NULL);
+    assert_non_null(store);
+    add_rows(store, 0, n, 0);
+    return store;
+}
+
+/* Removes what fresh_store made. */
+static void remove_dir(const char *dir)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_filtered_store(void **state)
+{
+    char dir[] = "/tmp/vdb-store-filter-XXXXXX", explain[VDB_EXPLAIN_MAX];
     vdb_filter *even = compile("{\"even\": true}"), *odd = compile("{\"even\": false}");
     vdb_filter *range = compile("{\"n\": {\"$gte\": 100, \"$lt\": 110}}");
     vdb_query_params params = {5, 0, even, 0, explain, 0};
@@ -77,15 +103,7 @@ static void test_filtered_store(void **state)
     size_t count, deleted;
     vdb_store *store;
     (void)state;
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/s", dir);
-    vdb_store_config_default(&config);
-    config.dim = D;
-    vdb_store_options_default(&options);
-    options.fsync = VDB_FSYNC_OFF;
-    store = vdb_store_create(path, &config, &options, NULL);
-    assert_non_null(store);
-    add_rows(store, 0, N, 0);
+    store = fresh_store(dir, N);
 
     assert_int_equal(vdb_store_query(store, q, 1, &params, check_hits, &s, NULL), VDB_OK);
     assert_int_equal(s.count, 5);
@@ -135,11 +153,7 @@ static void test_filtered_store(void **state)
     vdb_filter_free(even);
     vdb_filter_free(odd);
     vdb_filter_free(range);
-    {
-        char cmd[700];
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-        assert_int_equal(system(cmd), 0);
-    }
+    remove_dir(dir);
 }
 
 /* Issue 11 item 13: a writer can drop the payload (a failed allocation in
@@ -174,23 +188,13 @@ static void *dropper(void *arg)
 
 static void test_payload_dropped_under_delete_where(void **state)
 {
-    char dir[] = "/tmp/vdb-store-filter-XXXXXX", path[600];
-    vdb_store_config config;
-    vdb_store_options options;
+    char dir[] = "/tmp/vdb-store-filter-XXXXXX";
     vdb_filter *none = compile("{\"n\": -1}");
     dropper_arg arg = {0};
     pthread_t t;
     int ok = 0, busy = 0, nomem = 0;
     (void)state;
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/s", dir);
-    vdb_store_config_default(&config);
-    config.dim = D;
-    vdb_store_options_default(&options);
-    options.fsync = VDB_FSYNC_OFF;
-    arg.store = vdb_store_create(path, &config, &options, NULL);
-    assert_non_null(arg.store);
-    add_rows(arg.store, 0, 200, 0);
+    arg.store = fresh_store(dir, 200);
     assert_int_equal(pthread_create(&t, NULL, dropper, &arg), 0);
     for (int i = 0; i < 3000; i++) {
         size_t deleted = 99;
@@ -215,11 +219,66 @@ static void test_payload_dropped_under_delete_where(void **state)
     assert_true(ok > 0);
     vdb_store_close(arg.store);
     vdb_filter_free(none);
-    {
-        char cmd[700];
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-        assert_int_equal(system(cmd), 0);
+    remove_dir(dir);
+}
+
+/* The payload's lifetime, deterministically (issue 11 item 13): the test
+ * seam drops the payload right after each vdb_store_filter_ensure returns,
+ * in the window before the caller takes its lock again, as a writer whose
+ * filter sync ran out of memory would. Dropped once, every filtered path
+ * (query, count, delete by filter) rebuilds and answers correctly; dropped
+ * every time, each gives up with VDB_EBUSY, never touching the NULL
+ * payload (delete_where dereferenced it before the fix in fa29743). */
+static _Atomic int drops_left;
+
+static void drop_after_ensure(vdb_store *store)
+{
+    if (atomic_load(&drops_left) > 0) {
+        atomic_fetch_sub(&drops_left, 1);
+        vdb_store_filter__drop(store);
     }
+}
+
+static void test_payload_dropped_after_ensure(void **state)
+{
+    char dir[] = "/tmp/vdb-store-filter-XXXXXX";
+    vdb_filter *even = compile("{\"even\": true}"), *none = compile("{\"n\": -1}");
+    float q[D] = {0};
+    (void)state;
+    vdb_store *store = fresh_store(dir, 200);
+    vdb_store_filter__ensure_hook = drop_after_ensure;
+    for (int round = 0; round < 2; round++) {
+        /* round 0: dropped once, then rebuilt; round 1: dropped every time */
+        int drops = round == 0 ? 1 : 1000;
+        seen s = {.want_even = 1};
+        vdb_query_params p = {.k = 10, .filter = even, .exact = 1};
+        size_t count = 0, deleted = 99;
+        vdb_error err;
+
+        atomic_store(&drops_left, drops);
+        int rc = vdb_store_query(store, q, 1, &p, check_hits, &s, &err);
+        assert_int_equal(rc, round == 0 ? VDB_OK : VDB_EBUSY);
+        if (rc == VDB_OK)
+            assert_true(s.count == 10 && !s.bad);
+
+        atomic_store(&drops_left, drops);
+        rc = vdb_store_count_where(store, even, &count, &err);
+        assert_int_equal(rc, round == 0 ? VDB_OK : VDB_EBUSY);
+        if (rc == VDB_OK)
+            assert_int_equal(count, 100);
+
+        atomic_store(&drops_left, drops);
+        rc = vdb_store_delete_where(store, none, &deleted, &err);
+        assert_int_equal(rc, round == 0 ? VDB_OK : VDB_EBUSY);
+        if (rc == VDB_OK)
+            assert_int_equal(deleted, 0);
+    }
+    vdb_store_filter__ensure_hook = NULL;
+    assert_int_equal(vdb_store_count(store), 200);
+    vdb_store_close(store);
+    vdb_filter_free(even);
+    vdb_filter_free(none);
+    remove_dir(dir);
 }
 
 int main(void)
@@ -227,6 +286,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_filtered_store),
         cmocka_unit_test(test_payload_dropped_under_delete_where),
+        cmocka_unit_test(test_payload_dropped_after_ensure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
