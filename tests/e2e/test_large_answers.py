@@ -2,7 +2,11 @@
 answer is written as text query by query instead of one DOM of every hit.
 Its JSON must be exactly what the small-answer path returns, and the
 server's peak memory for 1,000 queries x k 1,000 must stay bounded."""
+import json
 import os
+import socket
+import time
+from urllib.parse import urlparse
 
 import numpy as np
 
@@ -51,6 +55,14 @@ def test_text_answer_equals_dom_answer(admin):
     r = admin.post("/vectors/batch_query", json={
         "user_id": "large_eq", "model_id": "m", "queries": queries, "k": 100, "explain": True})
     assert r.status_code == 200 and "explain" in r.json()
+
+
+def _status_kb(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
 
 
 def _hwm_kb(pid):
@@ -126,3 +138,66 @@ def test_parse_tree_memory_is_bounded(fresh_dir):
         assert r.status_code == 200, r.text[:300]
     finally:
         assert srv.stop() == 0
+
+
+def test_big_answer_memory_is_given_back(fresh_dir):
+    """After a 100 MB answer has been sent, the server's resident memory
+    comes back near where it was (issue 11 item 8: 1.6 GB stayed after one
+    batch): the answer is streamed and the heap trimmed after big
+    requests."""
+    srv = Server(fresh_dir, env={"VDB_FSYNC": "off"}).start()
+    try:
+        admin = Client(srv.url, ADMIN_KEY)
+        rng = _store(admin, "large_back", 5000, 32)
+        before = _status_kb(srv.proc.pid, "VmRSS")
+        for _ in range(2):
+            r = admin.post("/vectors/batch_query", json={
+                "user_id": "large_back", "model_id": "m",
+                "queries": rng.standard_normal((600, 32)).tolist(), "k": 1000})
+            assert r.status_code == 200, r.text[:200]
+            del r
+        time.sleep(0.5)
+        after = _status_kb(srv.proc.pid, "VmRSS")
+        peak = _hwm_kb(srv.proc.pid)
+        print(f"RSS {before / 1024:.0f} MB before, peak {peak / 1024:.0f} MB, "
+              f"{after / 1024:.0f} MB after two 100 MB answers")
+        assert after < before + 128 * 1024, (before, after)
+    finally:
+        srv.stop()
+
+
+def test_slow_reader_of_a_big_answer_does_not_stall_others(fresh_dir):
+    """A client that asks for a ~100 MB answer and then reads it slowly
+    must not hold up other clients (issue 11 item 8: normal requests waited
+    13-21 s behind slow readers of big answers)."""
+    srv = Server(fresh_dir, env={"VDB_FSYNC": "off"}).start()
+    slow = None
+    try:
+        admin = Client(srv.url, ADMIN_KEY)
+        rng = _store(admin, "large_slow", 5000, 32)
+        body = json.dumps({"user_id": "large_slow", "model_id": "m",
+                           "queries": rng.standard_normal((600, 32)).tolist(),
+                           "k": 1000}).encode()
+        u = urlparse(srv.url)
+        slow = socket.create_connection((u.hostname, u.port), timeout=30)
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.sendall(b"POST /vectors/batch_query HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Type: application/json\r\nX-API-Key: " + ADMIN_KEY.encode() +
+                     b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        slow.recv(1024)  # the answer has started; read no more for now
+        q = rng.standard_normal(32).tolist()
+        lat = []
+        for _ in range(30):
+            t0 = time.monotonic()
+            r = admin.post("/vectors/query", json={"user_id": "large_slow", "model_id": "m",
+                                                   "query": q, "k": 5})
+            lat.append(time.monotonic() - t0)
+            assert r.status_code == 200, r.text
+        lat.sort()
+        print(f"while a slow reader holds a 100 MB answer: query p50 {lat[15] * 1e3:.1f} ms, "
+              f"max {lat[-1] * 1e3:.1f} ms")
+        assert lat[-1] < 2.0, lat[-1]
+    finally:
+        if slow is not None:
+            slow.close()
+        srv.stop()
