@@ -88,6 +88,16 @@ for tool in make gcc cc pkg-config curl python3; do
 done
 git clone --quiet --no-local "$REPO" "$ROOT/root/vdb"
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+# The machine's network trust travels with its DNS: a network that
+# intercepts TLS (this VM's egress proxy) signs with a CA of its own, which
+# the root needs too or npm cannot reach its registry (npm pack failed with
+# SELF_SIGNED_CERT_IN_CHAIN there, so the build embedded no Swagger UI and
+# test_docs_ui failed). The root's ca-certificates package, installed by the
+# README's run command, adds them to its bundle.
+if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+  mkdir -p "$ROOT/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates/"
+fi
 for m in proc sys dev dev/pts; do
   mkdir -p "$ROOT/$m"
   mount --bind "/$m" "$ROOT/$m"
