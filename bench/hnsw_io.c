@@ -48,9 +48,9 @@ int main(int argc, char **argv)
     vdb_hnsw_params_default(&p);
     p.m = 16;
     p.ef_construction = 40;
-    vdb_hnsw *h = vdb_hnsw_new(dim, VDB_METRIC_L2, &p, &err);
+    vdb_hnsw *h = NULL;
     vdb_vecview view = {data, NULL, n, dim, VDB_METRIC_L2};
-    if (h == NULL || vdb_hnsw_build(h, &view, 0, n, &err) != VDB_OK) {
+    if (vdb_hnsw_new(dim, VDB_METRIC_L2, &p, &h, &err) != VDB_OK || vdb_hnsw_build(h, &view, 0, n, &err) != VDB_OK) {
         fprintf(stderr, "build: %s\n", err.msg);
         return 1;
     }

@@ -359,9 +359,10 @@ int main(int argc, char **argv)
     vdb_hnsw_params_default(&params);
     params.m = (uint32_t)M;
     params.ef_construction = (uint32_t)efc;
-    vdb_hnsw *vindex = vdb_hnsw_new((uint32_t)dim, view.metric, &params, nullptr);
+    vdb_hnsw *vindex = nullptr;
+    int vrc = vdb_hnsw_new((uint32_t)dim, view.metric, &params, &vindex, nullptr);
     double v0 = now();
-    if (vindex == nullptr || vdb_hnsw_build(vindex, &view, 0, (uint32_t)n, nullptr) != 0) {
+    if (vrc != 0 || vdb_hnsw_build(vindex, &view, 0, (uint32_t)n, nullptr) != 0) {
         fprintf(stderr, "vdb build failed\n");
         return 1;
     }
@@ -391,9 +392,10 @@ int main(int argc, char **argv)
     // store with `quantization: int8` runs. Its memory is what a search
     // keeps resident: graph + codes (the float rows stay mapped in a store
     // and only the ef results are read for the re-rank).
-    vdb_quant *q8 = vdb_quant_build(VDB_QUANT_INT8, &view, nullptr);
-    vdb_quant_scratch *s8 = q8 ? vdb_quant_scratch_new(q8, 1, nullptr) : nullptr;
-    if (s8 == nullptr) {
+    vdb_quant *q8 = nullptr;
+    vdb_quant_scratch *s8 = nullptr;
+    if (vdb_quant_build(VDB_QUANT_INT8, &view, &q8, nullptr) != VDB_OK ||
+        vdb_quant_scratch_new(q8, 1, &s8, nullptr) != VDB_OK) {
         fprintf(stderr, "vdb int8 codes failed\n");
         return 1;
     }

@@ -132,8 +132,8 @@ int main(int argc, char **argv)
     const vdb_vecview *views[2] = {&vraw, &vaug};
     for (int w = 0; w < 2; w++) {
         double t0 = now();
-        g[w] = vdb_hnsw_new(views[w]->dim, views[w]->metric, NULL, &err);
-        if (g[w] == NULL || vdb_hnsw_build(g[w], views[w], 0, n, &err) != VDB_OK)
+        if (vdb_hnsw_new(views[w]->dim, views[w]->metric, NULL, &g[w], &err) != VDB_OK ||
+            vdb_hnsw_build(g[w], views[w], 0, n, &err) != VDB_OK)
             die("build", &err);
         build[w] = now() - t0;
     }

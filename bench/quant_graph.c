@@ -65,13 +65,16 @@ int main(int argc, char **argv)
     float *qs = queries.data;
     vdb_error err = {0};
     double t0 = now();
-    vdb_hnsw *h = vdb_hnsw_new(dim, (vdb_metric)metric, NULL, &err);
-    if (h == NULL || vdb_hnsw_build(h, &view, 0, view.n, &err) != VDB_OK)
+    vdb_hnsw *h = NULL;
+    if (vdb_hnsw_new(dim, (vdb_metric)metric, NULL, &h, &err) != VDB_OK || vdb_hnsw_build(h, &view, 0, view.n, &err) != VDB_OK)
         die("hnsw", &err);
     double build = now() - t0;
     vdb_pool_global_configure(1);
-    vdb_quant *q8 = vdb_quant_build(VDB_QUANT_INT8, &view, &err);
-    vdb_quant_scratch *s8 = q8 ? vdb_quant_scratch_new(q8, 1, &err) : NULL;
+    vdb_quant *q8 = NULL;
+    vdb_quant_scratch *s8 = NULL;
+    if (vdb_quant_build(VDB_QUANT_INT8, &view, &q8, &err) != VDB_OK ||
+        vdb_quant_scratch_new(q8, 1, &s8, &err) != VDB_OK)
+        die("codes", &err);
     vdb_hnsw_scratch *hs = vdb_hnsw_scratch_new(&err);
     vdb_hit *hits = vdb_malloc(k * sizeof(vdb_hit));
     if (s8 == NULL || hs == NULL || hits == NULL)
@@ -113,8 +116,8 @@ int main(int argc, char **argv)
      * stay mapped and only the ef results are read for the re-rank). The
      * binary codes drive exact scans only (1-bit codes cannot route the
      * graph here), so their line is the codes alone. */
-    vdb_quant *qb = vdb_quant_build(VDB_QUANT_BINARY, &view, &err);
-    if (qb == NULL)
+    vdb_quant *qb = NULL;
+    if (vdb_quant_build(VDB_QUANT_BINARY, &view, &qb, &err) != VDB_OK)
         die("binary codes", &err);
     double rows = (double)data.rows, graph = (double)vdb_hnsw_memory(h) / rows;
     double fl = (double)dim * sizeof(float), i8 = (double)vdb_quant_memory(q8) / rows;

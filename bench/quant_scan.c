@@ -99,22 +99,26 @@ int main(int argc, char **argv)
     float *rows = data.data, *qs = queries.data;
     vdb_error err = {0};
     double t0 = now();
-    vdb_quant *q8 = vdb_quant_build(VDB_QUANT_INT8, &view, &err);
+    vdb_quant *q8 = NULL, *qb = NULL;
+    int rc = vdb_quant_build(VDB_QUANT_INT8, &view, &q8, &err);
     double build8 = now() - t0;
     t0 = now();
-    vdb_quant *qb = vdb_quant_build(VDB_QUANT_BINARY, &view, &err);
+    if (rc == VDB_OK)
+        rc = vdb_quant_build(VDB_QUANT_BINARY, &view, &qb, &err);
     double buildb = now() - t0;
-    if (q8 == NULL || qb == NULL)
+    if (rc != VDB_OK)
         die("build", &err);
     size_t maxc = 1;
     for (int i = 0; i < n8; i++)
         maxc = m8[i] * k > maxc ? m8[i] * k : maxc;
     for (int i = 0; i < nb; i++)
         maxc = mb[i] * k > maxc ? mb[i] * k : maxc;
-    vdb_quant_scratch *s8 = vdb_quant_scratch_new(q8, maxc, &err);
-    vdb_quant_scratch *sb = vdb_quant_scratch_new(qb, maxc, &err);
+    vdb_quant_scratch *s8 = NULL, *sb = NULL;
+    if (vdb_quant_scratch_new(q8, maxc, &s8, &err) != VDB_OK ||
+        vdb_quant_scratch_new(qb, maxc, &sb, &err) != VDB_OK)
+        die("scratch", &err);
     vdb_hit *hits = vdb_malloc(k * sizeof(vdb_hit));
-    if (s8 == NULL || sb == NULL || hits == NULL)
+    if (hits == NULL)
         die("scratch", &err);
     result bw = {1e30, 0}, fl = {1e30, 0}, r8[MAX_MARGINS], rb[MAX_MARGINS];
     for (int i = 0; i < MAX_MARGINS; i++)

@@ -111,8 +111,7 @@ static int rate_init(vdb_api *api, vdb_error *err)
         return VDB_OK;
     for (size_t i = 0; i < VDB_RATE_NCLASSES; i++)
         bursts[i] = rates[i] * c->rate_burst_s;
-    api->ratelimit = vdb_ratelimit_new(rates, bursts, VDB_RATE_NCLASSES, err);
-    return api->ratelimit ? VDB_OK : err->code;
+    return vdb_ratelimit_new(rates, bursts, VDB_RATE_NCLASSES, &api->ratelimit, err);
 }
 
 /* Takes a token for this request; on refusal answers 429 with Retry-After

@@ -309,9 +309,10 @@ static int read_vectors(vdb_req *req, const char *npz, size_t len, import_data *
 {
     vdb_zip_limits limits = archive_limits(req->api, 0);
     vdb_error zerr;
-    vdb_zipio *zip = vdb_zipio_open_buffer(npz, len, &limits, &zerr);
-    if (zip == NULL)
-        return vdb_error_set(&req->err, zerr.code == VDB_ETOOBIG ? VDB_ETOOBIG : VDB_EINVAL,
+    vdb_zipio *zip;
+    int opened = vdb_zipio_open_buffer(npz, len, &limits, &zip, &zerr);
+    if (opened != VDB_OK)
+        return vdb_error_set(&req->err, opened == VDB_ETOOBIG ? VDB_ETOOBIG : VDB_EINVAL,
                              "vectors.npz: %s", zerr.msg);
     char *npy = NULL;
     size_t npy_len = 0;
@@ -458,14 +459,14 @@ static int read_archive(vdb_req *req, const char *data, size_t len, import_data 
     vdb_error zerr;
     char *npz = NULL, *meta = NULL;
     size_t npz_len = 0, meta_len = 0;
-    vdb_zipio *zip = vdb_zipio_open_buffer(data, len, &limits, &zerr);
-    if (zip == NULL) {
-        if (zerr.code == VDB_EPARSE)
+    vdb_zipio *zip;
+    int rc = vdb_zipio_open_buffer(data, len, &limits, &zip, &zerr);
+    if (rc != VDB_OK) {
+        if (rc == VDB_EPARSE)
             req->status_override = 400;
-        return vdb_error_set(&req->err, zerr.code == VDB_ETOOBIG ? VDB_ETOOBIG : VDB_EINVAL, "%s",
-                             zerr.code == VDB_EPARSE ? "Invalid ZIP file format." : zerr.msg);
+        return vdb_error_set(&req->err, rc == VDB_ETOOBIG ? VDB_ETOOBIG : VDB_EINVAL, "%s",
+                             rc == VDB_EPARSE ? "Invalid ZIP file format." : zerr.msg);
     }
-    int rc = VDB_OK;
     if (!vdb_zipio_has(zip, "vectors.npz") || !vdb_zipio_has(zip, "metadata.jsonl"))
         rc = vdb_error_set(&req->err, VDB_EINVAL,
                            "ZIP missing files: it must hold vectors.npz and metadata.jsonl at its root");

@@ -39,18 +39,16 @@ struct vdb_ratelimit {
     shard *shards;
 };
 
-vdb_ratelimit *vdb_ratelimit_new(const double *rates, const double *bursts, size_t nclasses,
-                                 vdb_error *err)
+int vdb_ratelimit_new(const double *rates, const double *bursts, size_t nclasses,
+                      vdb_ratelimit **out, vdb_error *err)
 {
-    if (nclasses > VDB_RATELIMIT_CLASSES) {
-        vdb_error_set(err, VDB_EINVAL, "at most %d rate classes", VDB_RATELIMIT_CLASSES);
-        return NULL;
-    }
+    *out = NULL;
+    if (nclasses > VDB_RATELIMIT_CLASSES)
+        return vdb_error_set(err, VDB_EINVAL, "at most %d rate classes", VDB_RATELIMIT_CLASSES);
     vdb_ratelimit *limiter = vdb_calloc(1, sizeof(*limiter));
     if (limiter == NULL || (limiter->shards = vdb_calloc(SHARDS, sizeof(shard))) == NULL) {
         vdb_free(limiter);
-        vdb_error_set(err, VDB_ENOMEM, "out of memory for the rate limiter");
-        return NULL;
+        return vdb_error_set(err, VDB_ENOMEM, "out of memory for the rate limiter");
     }
     limiter->nclasses = nclasses;
     for (size_t i = 0; i < nclasses; i++) {
@@ -59,7 +57,8 @@ vdb_ratelimit *vdb_ratelimit_new(const double *rates, const double *bursts, size
     }
     for (size_t i = 0; i < SHARDS; i++)
         pthread_mutex_init(&limiter->shards[i].lock, NULL);
-    return limiter;
+    *out = limiter;
+    return VDB_OK;
 }
 
 void vdb_ratelimit_free(vdb_ratelimit *limiter)

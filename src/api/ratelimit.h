@@ -30,10 +30,10 @@ typedef struct vdb_ratelimit_result {
 } vdb_ratelimit_result;
 
 /* rates[i] tokens per second and bursts[i] tokens for class i (nclasses <=
- * VDB_RATELIMIT_CLASSES; a burst of 0 means one second's worth). NULL with
- * *err set (VDB_ENOMEM, VDB_EINVAL). */
-vdb_ratelimit *vdb_ratelimit_new(const double *rates, const double *bursts, size_t nclasses,
-                                 vdb_error *err);
+ * VDB_RATELIMIT_CLASSES; a burst of 0 means one second's worth), into *out
+ * (NULL on failure). Errors: VDB_ENOMEM, VDB_EINVAL (too many classes). */
+int vdb_ratelimit_new(const double *rates, const double *bursts, size_t nclasses,
+                      vdb_ratelimit **out, vdb_error *err);
 void vdb_ratelimit_free(vdb_ratelimit *limiter);
 
 /* Takes one token from (klass, identity) at time now_s (monotonic

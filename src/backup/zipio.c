@@ -86,34 +86,33 @@ static int check_entry(vdb_zipio *zip, zip_uint64_t i, uint64_t *total, vdb_erro
     return zip->names[i] ? VDB_OK : vdb_error_set(err, VDB_ENOMEM, "out of memory");
 }
 
-vdb_zipio *vdb_zipio_open_buffer(const void *data, size_t len, const vdb_zip_limits *limits,
-                                 vdb_error *err)
+int vdb_zipio_open_buffer(const void *data, size_t len, const vdb_zip_limits *limits,
+                          vdb_zipio **out, vdb_error *err)
 {
     zip_error_t zerr;
-    zip_error_init(&zerr);
+    *out = NULL;
     vdb_zipio *zip = vdb_calloc(1, sizeof(*zip));
-    if (zip == NULL) {
-        vdb_error_set(err, VDB_ENOMEM, "out of memory");
-        return NULL;
-    }
+    if (zip == NULL)
+        return vdb_error_set(err, VDB_ENOMEM, "out of memory");
+    zip_error_init(&zerr);
     zip->limits = *limits;
     zip_source_t *src = zip_source_buffer_create(data, len, 0, &zerr);
     if (src == NULL || (zip->archive = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS,
                                                              &zerr)) == NULL) {
-        vdb_error_set(err, VDB_EPARSE, "not a readable ZIP archive (%s)", zip_error_strerror(&zerr));
+        int rc = vdb_error_set(err, VDB_EPARSE, "not a readable ZIP archive (%s)",
+                               zip_error_strerror(&zerr));
         if (src)
             zip_source_free(src);
         zip_error_fini(&zerr);
         vdb_free(zip);
-        return NULL;
+        return rc;
     }
     zip_error_fini(&zerr);
     zip_int64_t n = zip_get_num_entries(zip->archive, 0);
     if (n < 0 || (uint64_t)n > limits->max_entries) {
-        vdb_error_set(err, VDB_EINVAL, "ZIP has %lld members, at most %zu allowed", (long long)n,
-                      limits->max_entries);
         vdb_zipio_close(zip);
-        return NULL;
+        return vdb_error_set(err, VDB_EINVAL, "ZIP has %lld members, at most %zu allowed",
+                             (long long)n, limits->max_entries);
     }
     zip->names = vdb_calloc(n ? (size_t)n : 1, sizeof(char *));
     uint64_t total = 0;
@@ -124,9 +123,10 @@ vdb_zipio *vdb_zipio_open_buffer(const void *data, size_t len, const vdb_zip_lim
     }
     if (rc != VDB_OK) {
         vdb_zipio_close(zip);
-        return NULL;
+        return rc;
     }
-    return zip;
+    *out = zip;
+    return VDB_OK;
 }
 
 int vdb_zipio_has(const vdb_zipio *zip, const char *name)
@@ -140,8 +140,6 @@ int vdb_zipio_has(const vdb_zipio *zip, const char *name)
 int vdb_zipio_read(vdb_zipio *zip, const char *name, char **out, size_t *len, vdb_error *err)
 {
     zip_stat_t st;
-    *out = NULL;
-    *len = 0;
     if (!vdb_zipio_has(zip, name) || zip_stat(zip->archive, name, 0, &st) != 0)
         return vdb_error_set(err, VDB_ENOTFOUND, "ZIP member '%s' is missing", name);
     uint64_t limit = st.size; /* checked against max_entry_bytes at open */

@@ -30,16 +30,20 @@ typedef struct vdb_zip_limits {
 } vdb_zip_limits;
 
 /* Opens an archive held in memory (borrowed: keep `data` alive until
- * vdb_zipio_close) and validates its directory against `limits`. */
-vdb_zipio *vdb_zipio_open_buffer(const void *data, size_t len, const vdb_zip_limits *limits,
-                                 vdb_error *err);
+ * vdb_zipio_close) and validates its directory against `limits`; *out
+ * receives it (NULL on failure). Errors: VDB_EPARSE, VDB_EINVAL,
+ * VDB_ETOOBIG (see above), VDB_ENOMEM. */
+int vdb_zipio_open_buffer(const void *data, size_t len, const vdb_zip_limits *limits,
+                          vdb_zipio **out, vdb_error *err);
 void vdb_zipio_close(vdb_zipio *zip); /* NULL is a no-op */
 
 /* 1 when a member of that exact name exists, else 0; never fails. */
 int vdb_zipio_has(const vdb_zipio *zip, const char *name);
 
 /* Extracts a member into a new buffer (caller frees with vdb_free; one NUL
- * byte is appended after *len bytes for text members). Errors:
+ * byte is appended after *len bytes for text members). *out and *len are
+ * written on success only; on failure they keep what the caller had there.
+ * Errors:
  * VDB_ENOTFOUND (no such member), VDB_EPARSE (cannot open it, corrupt or
  * truncated), VDB_ETOOBIG (larger than it declares), VDB_ENOMEM. */
 int vdb_zipio_read(vdb_zipio *zip, const char *name, char **out, size_t *len, vdb_error *err);

@@ -326,10 +326,10 @@ int vdb_bench_hnsw(const vdb_vecview *data, const float *queries, size_t nq,
         p.m = opts->m;
     if (opts->ef_construction)
         p.ef_construction = opts->ef_construction;
-    vdb_hnsw *h = vdb_hnsw_new(data->dim, data->metric, &p, err);
-    if (h == NULL)
-        return err->code;
-    int rc;
+    vdb_hnsw *h;
+    int rc = vdb_hnsw_new(data->dim, data->metric, &p, &h, err);
+    if (rc != VDB_OK)
+        return rc;
     point pts[SWEEP_MAX];
     size_t npts = 0;
     fprintf(text_out, "hnsw: M %u, ef_construction %u, %d build threads\n", p.m,

@@ -187,10 +187,8 @@ static int bench_add(const bench_opts *o, bench_state *st, vdb_error *err)
         if ((ids[i] = vdb_strdup(buf)) == NULL)
             goto cleanup;
     }
-    if ((st->set = vdb_vecset_new(st->dim, o->metric, err)) == NULL) {
-        rc = err->code;
+    if ((rc = vdb_vecset_new(st->dim, o->metric, &st->set, err)) != VDB_OK)
         goto cleanup;
-    }
     t0 = vdb_bench_now();
     for (size_t at = 0; at < st->n; at += o->add_batch) {
         size_t count = st->n - at < o->add_batch ? st->n - at : o->add_batch;

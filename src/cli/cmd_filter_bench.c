@@ -120,10 +120,11 @@ static int load_data(fb_state *st, vdb_error *err)
                                 &st->queries, err);
     if (rc != VDB_OK)
         return rc;
-    st->set = vdb_vecset_new((uint32_t)st->o.dim, VDB_METRIC_COSINE, err);
+    if ((rc = vdb_vecset_new((uint32_t)st->o.dim, VDB_METRIC_COSINE, &st->set, err)) != VDB_OK)
+        goto cleanup;
     ids = vdb_calloc(st->o.n, sizeof(*ids));
     st->bucket = vdb_malloc(st->o.n * sizeof(*st->bucket));
-    if (st->set == NULL || ids == NULL || st->bucket == NULL) {
+    if (ids == NULL || st->bucket == NULL) {
         rc = vdb_error_set(err, VDB_ENOMEM, "out of memory loading %zu vectors", st->o.n);
         goto cleanup;
     }
@@ -196,10 +197,10 @@ static int build_hnsw(fb_state *st, vdb_error *err)
     vdb_hnsw_params hp;
     vdb_hnsw_params_default(&hp);
     double t0 = vdb_bench_now();
-    st->hnsw = vdb_hnsw_new((uint32_t)st->o.dim, VDB_METRIC_COSINE, &hp, err);
-    if (st->hnsw == NULL)
-        return err->code;
-    int rc = vdb_hnsw_build(st->hnsw, &st->view, 0, (uint32_t)st->o.n, err);
+    int rc = vdb_hnsw_new((uint32_t)st->o.dim, VDB_METRIC_COSINE, &hp, &st->hnsw, err);
+    if (rc != VDB_OK)
+        return rc;
+    rc = vdb_hnsw_build(st->hnsw, &st->view, 0, (uint32_t)st->o.n, err);
     if (rc != VDB_OK)
         return rc;
     st->scratch = vdb_hnsw_scratch_new(err);

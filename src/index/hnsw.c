@@ -36,36 +36,32 @@ static int init_rwlock(pthread_rwlock_t *lock)
     return rc == 0 ? 0 : -1;
 }
 
-vdb_hnsw *vdb_hnsw_new(uint32_t dim, vdb_metric metric, const vdb_hnsw_params *params,
-                       vdb_error *err)
+int vdb_hnsw_new(uint32_t dim, vdb_metric metric, const vdb_hnsw_params *params, vdb_hnsw **out,
+                 vdb_error *err)
 {
     vdb_hnsw_params p;
+    *out = NULL;
     if (params != NULL)
         p = *params;
     else
         vdb_hnsw_params_default(&p);
     if (dim == 0 || dim > (1u << 20)) {
-        vdb_error_set(err, VDB_EINVAL, "hnsw: dimension %u out of range", dim);
-        return NULL;
+        return vdb_error_set(err, VDB_EINVAL, "hnsw: dimension %u out of range", dim);
     }
     if (metric != VDB_METRIC_COSINE && metric != VDB_METRIC_L2 && metric != VDB_METRIC_DOT) {
-        vdb_error_set(err, VDB_EINVAL, "hnsw: unknown metric %d", (int)metric);
-        return NULL;
+        return vdb_error_set(err, VDB_EINVAL, "hnsw: unknown metric %d", (int)metric);
     }
     if (p.m < 2 || p.m > VDB_HNSW_MAX_M) {
-        vdb_error_set(err, VDB_EINVAL, "hnsw: M %u not in 2..%u", p.m, VDB_HNSW_MAX_M);
-        return NULL;
+        return vdb_error_set(err, VDB_EINVAL, "hnsw: M %u not in 2..%u", p.m, VDB_HNSW_MAX_M);
     }
     if (p.ef_construction < 1 || p.ef_construction > VDB_HNSW_MAX_EF || p.ef_search < 1 ||
         p.ef_search > VDB_HNSW_MAX_EF) {
-        vdb_error_set(err, VDB_EINVAL, "hnsw: ef_construction %u / ef_search %u not in 1..%u",
+        return vdb_error_set(err, VDB_EINVAL, "hnsw: ef_construction %u / ef_search %u not in 1..%u",
                       p.ef_construction, p.ef_search, VDB_HNSW_MAX_EF);
-        return NULL;
     }
     vdb_hnsw *h = vdb_calloc(1, sizeof(*h));
     if (h == NULL) {
-        vdb_error_set(err, VDB_ENOMEM, "hnsw: out of memory");
-        return NULL;
+        return vdb_error_set(err, VDB_ENOMEM, "hnsw: out of memory");
     }
     h->dim = dim;
     h->metric = metric;
@@ -82,13 +78,13 @@ vdb_hnsw *vdb_hnsw_new(uint32_t dim, vdb_metric metric, const vdb_hnsw_params *p
     h->entry = ((uint64_t)0 << 32) | VDB_HNSW_NONE;
     if (init_rwlock(&h->grow_lock) != 0) {
         vdb_free(h);
-        vdb_error_set(err, VDB_ENOMEM, "hnsw: cannot create lock");
-        return NULL;
+        return vdb_error_set(err, VDB_ENOMEM, "hnsw: cannot create lock");
     }
     pthread_mutex_init(&h->entry_lock, NULL);
     for (size_t i = 0; i < VDB_HNSW_LOCKS; i++)
         pthread_mutex_init(&h->locks[i], NULL);
-    return h;
+    *out = h;
+    return VDB_OK;
 }
 
 void vdb_hnsw_free(vdb_hnsw *h)

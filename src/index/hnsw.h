@@ -81,10 +81,11 @@ void vdb_hnsw_params_default(vdb_hnsw_params *params);
 
 /* ---- core ---------------------------------------------------------------- */
 
-/* An empty index for rows of `dim` floats under `metric`. params NULL means
+/* An empty index for rows of `dim` floats under `metric`, into *out (NULL on
+ * failure; the caller frees it with vdb_hnsw_free). params NULL means
  * defaults. Errors: VDB_EINVAL (dim, M, ef out of range), VDB_ENOMEM. */
-vdb_hnsw *vdb_hnsw_new(uint32_t dim, vdb_metric metric, const vdb_hnsw_params *params,
-                       vdb_error *err);
+int vdb_hnsw_new(uint32_t dim, vdb_metric metric, const vdb_hnsw_params *params, vdb_hnsw **out,
+                 vdb_error *err);
 
 /* Releases everything. NULL is a no-op. Nothing may use the index. */
 void vdb_hnsw_free(vdb_hnsw *index);

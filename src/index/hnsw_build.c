@@ -359,8 +359,8 @@ int vdb_hnsw_build(vdb_hnsw *h, const vdb_vecview *view, uint32_t from, uint32_t
 vdb_hnsw *vdb_hnsw_rebuild(const vdb_hnsw *old, const vdb_vecview *view, vdb_error *err)
 {
     vdb_hnsw_params p = vdb_hnsw_get_params(old);
-    vdb_hnsw *h = vdb_hnsw_new(old->dim, old->metric, &p, err);
-    if (h == NULL)
+    vdb_hnsw *h;
+    if (vdb_hnsw_new(old->dim, old->metric, &p, &h, err) != VDB_OK)
         return NULL;
     if (vdb_hnsw_build(h, view, 0, view->n, err) != VDB_OK) {
         vdb_hnsw_free(h);

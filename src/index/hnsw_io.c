@@ -447,13 +447,15 @@ static vdb_hnsw *load_file(reader *r, const char *path, uint32_t dim, vdb_metric
     r->sum.version = hd.version;
     sum_feed(&r->sum, head, sizeof(head));
     vdb_hnsw_params p = {hd.m, hd.ef_construction, hd.ef_search, hd.seed};
-    vdb_hnsw *h = vdb_hnsw_new(hd.dim, (vdb_metric)hd.metric, &p, err);
-    if (h == NULL) {
-        if (err != NULL && err->code == VDB_EINVAL)
+    vdb_hnsw *h;
+    int rc = vdb_hnsw_new(hd.dim, (vdb_metric)hd.metric, &p, &h, err);
+    if (rc != VDB_OK) {
+        /* Parameters out of range in a file are damage, not a bad call. */
+        if (rc == VDB_EINVAL && err != NULL)
             err->code = VDB_ECORRUPT;
         return NULL;
     }
-    int rc = vdb_hnsw__grow(h, hd.n);
+    rc = vdb_hnsw__grow(h, hd.n);
     if (rc != VDB_OK) {
         vdb_error_set(err, rc, "hnsw: out of memory for %u rows", hd.n);
         goto fail;

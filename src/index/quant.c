@@ -230,21 +230,18 @@ int vdb_quant_append(vdb_quant *q, const vdb_vecview *view, vdb_error *err)
 }
 
 /* A handle for `kind` codes of the view's shape, untrained and empty. */
-static vdb_quant *quant_alloc(vdb_quant_kind kind, const vdb_vecview *view, vdb_error *err)
+static int quant_alloc(vdb_quant_kind kind, const vdb_vecview *view, vdb_quant **out,
+                       vdb_error *err)
 {
-    if (kind != VDB_QUANT_INT8 && kind != VDB_QUANT_BINARY) {
-        vdb_error_set(err, VDB_EINVAL, "quant: kind %d is not int8 or binary", (int)kind);
-        return NULL;
-    }
-    if (view->dim == 0 || view->dim > VDB_MAX_DIM) {
-        vdb_error_set(err, VDB_EINVAL, "quant: dim %u outside 1..%u", view->dim, VDB_MAX_DIM);
-        return NULL;
-    }
+    *out = NULL;
+    if (kind != VDB_QUANT_INT8 && kind != VDB_QUANT_BINARY)
+        return vdb_error_set(err, VDB_EINVAL, "quant: kind %d is not int8 or binary", (int)kind);
+    if (view->dim == 0 || view->dim > VDB_MAX_DIM)
+        return vdb_error_set(err, VDB_EINVAL, "quant: dim %u outside 1..%u", view->dim,
+                             VDB_MAX_DIM);
     vdb_quant *q = vdb_calloc(1, sizeof(*q));
-    if (q == NULL) {
-        vdb_error_set(err, VDB_ENOMEM, "quant: handle");
-        return NULL;
-    }
+    if (q == NULL)
+        return vdb_error_set(err, VDB_ENOMEM, "quant: handle");
     q->kind = kind;
     q->metric = view->metric;
     q->dim = view->dim;
@@ -254,33 +251,37 @@ static vdb_quant *quant_alloc(vdb_quant_kind kind, const vdb_vecview *view, vdb_
     q->scale = vdb_calloc(view->dim, sizeof(float));
     if (q->center == NULL || q->scale == NULL) {
         vdb_quant_free(q);
-        vdb_error_set(err, VDB_ENOMEM, "quant: %u-d parameters", view->dim);
-        return NULL;
+        return vdb_error_set(err, VDB_ENOMEM, "quant: %u-d parameters", view->dim);
     }
-    return q;
+    *out = q;
+    return VDB_OK;
 }
 
-vdb_quant *vdb_quant_build(vdb_quant_kind kind, const vdb_vecview *view, vdb_error *err)
+int vdb_quant_build(vdb_quant_kind kind, const vdb_vecview *view, vdb_quant **out,
+                    vdb_error *err)
 {
-    vdb_quant *q = quant_alloc(kind, view, err);
-    if (q != NULL && vdb_quant_append(q, view, err) != VDB_OK) {
+    vdb_quant *q;
+    int rc = quant_alloc(kind, view, &q, err);
+    if (rc == VDB_OK && (rc = vdb_quant_append(q, view, err)) != VDB_OK) {
         vdb_quant_free(q);
-        return NULL;
+        q = NULL;
     }
-    return q;
+    *out = q;
+    return rc;
 }
 
-vdb_quant *vdb_quant_new_trained(vdb_quant_kind kind, const vdb_vecview *view, uint32_t reserve,
-                                 vdb_error *err)
+int vdb_quant_new_trained(vdb_quant_kind kind, const vdb_vecview *view, uint32_t reserve,
+                          vdb_quant **out, vdb_error *err)
 {
-    vdb_quant *q = quant_alloc(kind, view, err);
-    if (q == NULL)
-        return NULL;
-    if (train(q, view, err) != VDB_OK || grow(q, reserve, err) != VDB_OK) {
+    vdb_quant *q;
+    int rc = quant_alloc(kind, view, &q, err);
+    if (rc == VDB_OK &&
+        ((rc = train(q, view, err)) != VDB_OK || (rc = grow(q, reserve, err)) != VDB_OK)) {
         vdb_quant_free(q);
-        return NULL;
+        q = NULL;
     }
-    return q;
+    *out = q;
+    return rc;
 }
 
 int vdb_quant_compact(vdb_quant *q, const uint32_t *old_to_new, uint32_t old_rows,
@@ -359,14 +360,13 @@ size_t vdb_quant_memory(const vdb_quant *q)
     return sizeof(*q) + 2 * (size_t)q->dim * sizeof(float) + (size_t)q->cap * vdb_quant_row_bytes(q);
 }
 
-vdb_quant_scratch *vdb_quant_scratch_new(const vdb_quant *q, size_t max_candidates,
-                                         vdb_error *err)
+int vdb_quant_scratch_new(const vdb_quant *q, size_t max_candidates, vdb_quant_scratch **out,
+                          vdb_error *err)
 {
-    if (max_candidates == 0 || max_candidates > VDB_QUANT_MAX_CANDIDATES) {
-        vdb_error_set(err, VDB_EINVAL, "quant: max candidates %zu outside 1..%u", max_candidates,
-                      VDB_QUANT_MAX_CANDIDATES);
-        return NULL;
-    }
+    *out = NULL;
+    if (max_candidates == 0 || max_candidates > VDB_QUANT_MAX_CANDIDATES)
+        return vdb_error_set(err, VDB_EINVAL, "quant: max candidates %zu outside 1..%u",
+                             max_candidates, VDB_QUANT_MAX_CANDIDATES);
     vdb_quant_scratch *s = vdb_calloc(1, sizeof(*s));
     if (s == NULL)
         goto nomem;
@@ -380,12 +380,14 @@ vdb_quant_scratch *vdb_quant_scratch_new(const vdb_quant *q, size_t max_candidat
     s->bscore = vdb_malloc((QUERY_PLANES + 1) * SCAN_BLOCK * sizeof(uint32_t));
     s->heap = vdb_malloc(max_candidates * sizeof(vdb_hit));
     s->ids = vdb_malloc(max_candidates * sizeof(uint32_t));
-    if (s->qcode && s->qbits && s->zero && s->weights && s->iscore && s->bscore && s->heap && s->ids)
-        return s;
+    if (s->qcode && s->qbits && s->zero && s->weights && s->iscore && s->bscore && s->heap &&
+        s->ids) {
+        *out = s;
+        return VDB_OK;
+    }
 nomem:
     vdb_quant_scratch_free(s);
-    vdb_error_set(err, VDB_ENOMEM, "quant: scratch for %zu candidates", max_candidates);
-    return NULL;
+    return vdb_error_set(err, VDB_ENOMEM, "quant: scratch for %zu candidates", max_candidates);
 }
 
 void vdb_quant_scratch_free(vdb_quant_scratch *s)

@@ -75,19 +75,22 @@ int vdb_quant_kind_parse(const char *name);
 /* "none", "int8", "binary". */
 const char *vdb_quant_kind_name(vdb_quant_kind kind);
 
-/* Trains on the view's live rows and encodes all view->n rows. Caller frees
- * with vdb_quant_free. NULL with *err set on failure: VDB_EINVAL (kind NONE
- * or unknown, dim 0 or above VDB_MAX_DIM, a non-finite row), VDB_ENOMEM.
- * An empty view is allowed (the first append trains). */
-vdb_quant *vdb_quant_build(vdb_quant_kind kind, const vdb_vecview *view, vdb_error *err);
+/* Trains on the view's live rows and encodes all view->n rows into *out,
+ * which the caller frees with vdb_quant_free (NULL on failure). Errors:
+ * VDB_EINVAL (kind NONE or unknown, dim 0 or above VDB_MAX_DIM, a
+ * non-finite row), VDB_ENOMEM. An empty view is allowed (the first append
+ * trains). */
+int vdb_quant_build(vdb_quant_kind kind, const vdb_vecview *view, vdb_quant **out,
+                    vdb_error *err);
 
 /* Trains on the view's live rows exactly as vdb_quant_build would and
  * encodes none of them; room for `reserve` rows is allocated (0: none), so
  * a caller can encode in pieces with vdb_quant_append (a store's trial
  * codes, chunk by chunk between lock holds) and end with the codes
- * vdb_quant_build would have made. NULL with *err set: as vdb_quant_build. */
-vdb_quant *vdb_quant_new_trained(vdb_quant_kind kind, const vdb_vecview *view, uint32_t reserve,
-                                 vdb_error *err);
+ * vdb_quant_build would have made. *out as vdb_quant_build's. Errors:
+ * VDB_EINVAL, VDB_ENOMEM, as vdb_quant_build. */
+int vdb_quant_new_trained(vdb_quant_kind kind, const vdb_vecview *view, uint32_t reserve,
+                          vdb_quant **out, vdb_error *err);
 
 /* Encodes rows [codes' count, view->n) with the trained parameters (values
  * outside the trained range clip to +-127). Trains first if no row was
@@ -114,11 +117,11 @@ size_t vdb_quant_memory(const vdb_quant *q);
 vdb_quant_kind vdb_quant_kind_of(const vdb_quant *q);
 
 /* Scratch for one searching thread, for up to `max_candidates` candidates
- * (at most VDB_QUANT_MAX_CANDIDATES). Caller frees with
- * vdb_quant_scratch_free (NULL is a no-op). NULL with *err: VDB_EINVAL,
- * VDB_ENOMEM. */
-vdb_quant_scratch *vdb_quant_scratch_new(const vdb_quant *q, size_t max_candidates,
-                                         vdb_error *err);
+ * (at most VDB_QUANT_MAX_CANDIDATES), into *out (NULL on failure). Caller
+ * frees with vdb_quant_scratch_free (NULL is a no-op). Errors: VDB_EINVAL
+ * (max_candidates 0 or above the cap), VDB_ENOMEM. */
+int vdb_quant_scratch_new(const vdb_quant *q, size_t max_candidates, vdb_quant_scratch **out,
+                          vdb_error *err);
 void vdb_quant_scratch_free(vdb_quant_scratch *scratch);
 
 /* Top-k for one query prepared with vdb_flat_prepare_query: scans the codes,

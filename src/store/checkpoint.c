@@ -134,8 +134,8 @@ static int shrink_wal(vdb_store *store, uint64_t from, double *held_ms, vdb_erro
     pthread_mutex_lock(&store->writer);
     vdb_wal_mark(store->wal, &lsn, &to);
     pthread_mutex_unlock(&store->writer);
-    if ((rewrite = vdb_wal_rewrite_begin(store->wal, from, to, err)) == NULL)
-        return err != NULL && err->code != VDB_OK ? err->code : VDB_EIO;
+    if ((rc = vdb_wal_rewrite_begin(store->wal, from, to, &rewrite, err)) != VDB_OK)
+        return rc;
     copied = to;
     for (int round = 0; round < TAIL_ROUNDS; round++) {
         pthread_mutex_lock(&store->writer);

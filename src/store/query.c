@@ -296,10 +296,11 @@ static int graph_part(const graph_job *job, const float *query, vdb_hit *out, si
         return vdb_hnsw_search(job->hnsw, job->view, query, job->k, job->ef, job->hook, NULL,
                                out, nout, err);
     vdb_hnsw_codes codes;
-    vdb_quant_scratch *scratch = vdb_quant_scratch_new(job->quant, 1, err);
-    if (scratch == NULL)
-        return err->code != VDB_OK ? err->code : VDB_ENOMEM;
-    int rc = vdb_quant_traversal(job->quant, query, scratch, &codes, err);
+    vdb_quant_scratch *scratch;
+    int rc = vdb_quant_scratch_new(job->quant, 1, &scratch, err);
+    if (rc != VDB_OK)
+        return rc;
+    rc = vdb_quant_traversal(job->quant, query, scratch, &codes, err);
     if (rc == VDB_OK)
         rc = vdb_hnsw_search_codes(job->hnsw, job->view, query, &codes, job->k, job->ef,
                                    job->hook, NULL, out, nout, err);
@@ -404,10 +405,11 @@ int vdb_store_query_scan_codes(vdb_store *store, const struct vdb_quant *codes,
 {
     size_t reranked = 0, limit = view->n / RERANK_DIVISOR;
     vdb_error local;
-    vdb_quant_scratch *scratch = vdb_quant_scratch_new(codes, k, err);
-    if (scratch == NULL)
-        return err != NULL && err->code != VDB_OK ? err->code : VDB_ENOMEM;
-    int rc = vdb_quant_search_exact(codes, view, query, k, filter,
+    vdb_quant_scratch *scratch;
+    int rc = vdb_quant_scratch_new(codes, k, &scratch, err);
+    if (rc != VDB_OK)
+        return rc;
+    rc = vdb_quant_search_exact(codes, view, query, k, filter,
                                     limit > RERANK_MIN ? limit : RERANK_MIN, scratch, out, nout,
                                     &reranked, &local);
     vdb_quant_scratch_free(scratch);

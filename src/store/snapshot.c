@@ -611,17 +611,14 @@ vdb_vecset *vdb_snapshot_load(const char *dir, const vdb_snapshot_info *info, vd
         if ((rc = vdb_vecfile_read_norms(file, 0, c.rows, norms, err)) != VDB_OK)
             goto cleanup;
         /* The set takes the strings, on success and on failure. */
-        set = vdb_vecset_open_mapped(info->config.dim, info->config.metric, vdb_vecfile_fd(file),
-                                     vdb_vecfile_data_offset(file), (uint32_t)c.rows, c.ids,
-                                     c.metas, norms, err);
+        rc = vdb_vecset_open_mapped(info->config.dim, info->config.metric, vdb_vecfile_fd(file),
+                                    vdb_vecfile_data_offset(file), (uint32_t)c.rows, c.ids,
+                                    c.metas, norms, &set, err);
         c.rows = 0;
-        rc = set != NULL ? VDB_OK : (err != NULL ? err->code : VDB_EIO);
         goto cleanup;
     }
-    if ((set = vdb_vecset_new(info->config.dim, info->config.metric, err)) == NULL) {
-        rc = VDB_ENOMEM;
+    if ((rc = vdb_vecset_new(info->config.dim, info->config.metric, &set, err)) != VDB_OK)
         goto cleanup;
-    }
     rc = insert_rows(set, file, &c, info->config.metric == VDB_METRIC_COSINE, err);
 cleanup:
     if (rc != VDB_OK) {

@@ -214,9 +214,9 @@ static int open_wal(vdb_store *store, vdb_error *err)
     wo.interval_ms = store->options.fsync_interval_ms;
     wo.read_only = store->options.read_only;
     wo.repair = store->options.repair_wal;
-    store->wal = vdb_wal_open(path, &wo, replay, store, &store->wal_dropped, err);
-    if (store->wal == NULL)
-        return err != NULL && err->code != VDB_OK ? err->code : VDB_EIO;
+    if ((rc = vdb_wal_open(path, &wo, replay, store, &store->wal_dropped, &store->wal, err)) !=
+        VDB_OK)
+        return rc;
     vdb_wal_set_last_lsn(store->wal, store->snapshot_lsn);
     return VDB_OK;
 }
@@ -292,7 +292,7 @@ vdb_store *vdb_store_create(const char *dir, const vdb_store_config *config,
         goto fail_dir;
     store->config = *config;
     if ((store->lock = vdb_lockfile_acquire(dir, err)) == NULL ||
-        (store->set = vdb_vecset_new(config->dim, config->metric, err)) == NULL)
+        vdb_vecset_new(config->dim, config->metric, &store->set, err) != VDB_OK)
         goto fail;
     /* An empty snapshot first: a store always has a manifest to open. */
     if ((rc = vdb_snapshot_write(dir, config, 0, 0, store->set, NULL, NULL, err)) != VDB_OK ||
@@ -659,10 +659,8 @@ int vdb_store_adopt_dim(vdb_store *store, uint32_t dim, vdb_error *err)
     if (!store->config.dim_from_first_add || vdb_vecset_rows(store->set) != 0)
         goto out;
     if ((rc = vdb_store__writable(store, err)) != VDB_OK ||
-        (fresh = vdb_vecset_new(dim, store->config.metric, err)) == NULL) {
-        rc = rc != VDB_OK ? rc : VDB_ENOMEM;
+        (rc = vdb_vecset_new(dim, store->config.metric, &fresh, err)) != VDB_OK)
         goto out;
-    }
     vdb_store_config config = store->config;
     config.dim = dim;
     config.dim_from_first_add = 0;

@@ -81,10 +81,10 @@ static int build_and_swap(vdb_store *store, int kind, int auto_kind, vdb_error *
         pthread_rwlock_rdlock(&store->rw);
         vdb_vecview view = vdb_vecset_view(store->set);
         rows = view.n;
-        fresh = vdb_quant_build((vdb_quant_kind)build, &view, err);
+        int rc = vdb_quant_build((vdb_quant_kind)build, &view, &fresh, err);
         pthread_rwlock_unlock(&store->rw);
-        if (fresh == NULL)
-            return err != NULL && err->code != VDB_OK ? err->code : VDB_ENOMEM;
+        if (rc != VDB_OK)
+            return rc;
     } else {
         rows = vdb_vecset_rows(store->set);
     }
@@ -165,13 +165,14 @@ int vdb_store_codes_trial_begin(vdb_store *store, vdb_error *err)
     /* Trained on the whole store as an open would train them (a trial
      * trained on its first rows gave other codes than the next open, so
      * answers moved across a restart), with room for every row. */
-    fresh = view.n > 0 ? vdb_quant_new_trained(VDB_QUANT_INT8, &view, view.n + view.n / 64, err)
-                       : NULL;
+    int trained = view.n == 0 ? VDB_OK
+                              : vdb_quant_new_trained(VDB_QUANT_INT8, &view,
+                                                      view.n + view.n / 64, &fresh, err);
     pthread_rwlock_unlock(&store->rw);
-    if (fresh == NULL)
-        return view.n == 0 ? vdb_error_set(err, VDB_EBUSY, "no rows to encode")
-               : err != NULL && err->code != VDB_OK ? err->code
-                                                    : VDB_ENOMEM;
+    if (view.n == 0)
+        return vdb_error_set(err, VDB_EBUSY, "no rows to encode");
+    if (trained != VDB_OK)
+        return trained;
     /* The rest chunk by chunk: the codes are private until swapped in, so
      * each chunk needs only a stable view of its rows. */
     for (;;) {
@@ -245,9 +246,9 @@ static void rebuild_locked(vdb_store *store, vdb_store_codes *c, const vdb_vecvi
     vdb_error err;
     int kind = effective_kind(store, c);
     vdb_quant_free(c->quant);
-    c->quant = vdb_quant_build((vdb_quant_kind)kind, view, &err);
+    int rc = vdb_quant_build((vdb_quant_kind)kind, view, &c->quant, &err);
     c->built_rows = view->n;
-    if (c->quant == NULL)
+    if (rc != VDB_OK)
         vdb_log_warn("%s: building %s codes failed (exact queries scan floats until the next "
                      "write rebuilds them): %s",
                      store->dir, vdb_quant_kind_name((vdb_quant_kind)kind), err.msg);

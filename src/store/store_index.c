@@ -67,14 +67,14 @@ static int hnsw_wanted(const vdb_store *store)
     return c->index == VDB_INDEX_AUTO && vdb_vecset_count(store->set) >= c->hnsw_threshold;
 }
 
-static vdb_hnsw *new_graph(const vdb_store *store, vdb_error *err)
+static int new_graph(const vdb_store *store, vdb_hnsw **out, vdb_error *err)
 {
     vdb_hnsw_params params;
     vdb_hnsw_params_default(&params);
     params.m = store->config.hnsw_m;
     params.ef_construction = store->config.hnsw_ef_construction;
     params.ef_search = store->config.hnsw_ef_search;
-    return vdb_hnsw_new(store->config.dim, store->config.metric, &params, err);
+    return vdb_hnsw_new(store->config.dim, store->config.metric, &params, out, err);
 }
 
 /* Saves the graph from the indexer once it has grown by a quarter since the
@@ -263,8 +263,10 @@ int vdb_store_index_open(vdb_store *store, vdb_error *err)
         ix->saved_rows = vdb_hnsw_rows(ix->hnsw);
         vdb_log_info("%s: index loaded (%u rows; %u to catch up)", store->dir,
                      vdb_hnsw_rows(ix->hnsw), vdb_vecset_rows(store->set) - vdb_hnsw_rows(ix->hnsw));
-    } else if ((ix->hnsw = new_graph(store, err)) == NULL) {
-        return err != NULL ? err->code : VDB_ENOMEM;
+    } else {
+        int rc = new_graph(store, &ix->hnsw, err);
+        if (rc != VDB_OK)
+            return rc;
     }
     if (atomic_load(&ix->upto) < vdb_vecset_rows(store->set))
         wake_indexer(store);
@@ -302,7 +304,7 @@ void vdb_store_index_after_write(vdb_store *store)
         if (!hnsw_wanted(store))
             return;
         vdb_error_clear(&err);
-        if ((fresh = new_graph(store, &err)) == NULL) {
+        if (new_graph(store, &fresh, &err) != VDB_OK) {
             vdb_log_error("%s: cannot create the HNSW index: %s", store->dir, err.msg);
             return;
         }
@@ -344,8 +346,7 @@ static void restart_graph(vdb_store *store)
     vdb_hnsw_free(ix->hnsw);
     ix->saved_rows = 0;
     vdb_error_clear(&err);
-    ix->hnsw = new_graph(store, &err);
-    if (ix->hnsw == NULL)
+    if (new_graph(store, &ix->hnsw, &err) != VDB_OK)
         vdb_log_error("%s: cannot restart the HNSW index: %s", store->dir, err.msg);
     atomic_store(&ix->upto, 0);
     if (ix->hnsw != NULL)

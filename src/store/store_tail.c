@@ -45,9 +45,8 @@ int vdb_store_wal_tail(vdb_store *store, uint64_t after, vdb_store_record_fn fn,
                            "LSN %llu)",
                            (unsigned long long)after, (unsigned long long)store->snapshot_lsn);
     } else {
-        vdb_wal *scan = vdb_wal_open(path, &wo, pass_on, &t, NULL, err);
-        if (scan == NULL)
-            rc = err != NULL && err->code != VDB_OK ? err->code : VDB_EIO;
+        vdb_wal *scan = NULL;
+        rc = vdb_wal_open(path, &wo, pass_on, &t, NULL, &scan, err);
         vdb_wal_close(scan);
         if (rc == VDB_OK)
             *last_lsn = vdb_wal_last_lsn(store->wal);

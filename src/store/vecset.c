@@ -48,27 +48,24 @@ static const char *row_key(void *owner, uint32_t row)
     return ((vdb_vecset *)owner)->ids[row];
 }
 
-vdb_vecset *vdb_vecset_new(uint32_t dim, vdb_metric metric, vdb_error *err)
+int vdb_vecset_new(uint32_t dim, vdb_metric metric, vdb_vecset **out, vdb_error *err)
 {
     vdb_vecset *set;
-    if (dim == 0 || dim > VDB_MAX_DIM) {
-        vdb_error_set(err, VDB_EINVAL, "dimension %u outside 1..%u", dim, VDB_MAX_DIM);
-        return NULL;
-    }
-    if (metric != VDB_METRIC_COSINE && metric != VDB_METRIC_L2 && metric != VDB_METRIC_DOT) {
-        vdb_error_set(err, VDB_EINVAL, "unknown metric %d", (int)metric);
-        return NULL;
-    }
+    *out = NULL;
+    if (dim == 0 || dim > VDB_MAX_DIM)
+        return vdb_error_set(err, VDB_EINVAL, "dimension %u outside 1..%u", dim, VDB_MAX_DIM);
+    if (metric != VDB_METRIC_COSINE && metric != VDB_METRIC_L2 && metric != VDB_METRIC_DOT)
+        return vdb_error_set(err, VDB_EINVAL, "unknown metric %d", (int)metric);
     set = vdb_calloc(1, sizeof(*set));
     if (set == NULL || (set->map = vdb_idmap_new(row_key, set)) == NULL) {
         vdb_free(set);
-        vdb_error_set(err, VDB_ENOMEM, "vecset: out of memory");
-        return NULL;
+        return vdb_error_set(err, VDB_ENOMEM, "vecset: out of memory");
     }
     set->dim = dim;
     vdb_vmem_init(&set->vectors);
     set->metric = metric;
-    return set;
+    *out = set;
+    return VDB_OK;
 }
 
 void vdb_vecset_free(vdb_vecset *set)
@@ -160,16 +157,17 @@ static int adopt_rows(vdb_vecset *set, uint32_t n, char **ids, char **metas, vdb
     return VDB_OK;
 }
 
-vdb_vecset *vdb_vecset_open_mapped(uint32_t dim, vdb_metric metric, int fd,
-                                   unsigned long long offset, uint32_t n, char **ids_take,
-                                   char **metas_take, const float *norms, vdb_error *err)
+int vdb_vecset_open_mapped(uint32_t dim, vdb_metric metric, int fd, unsigned long long offset,
+                           uint32_t n, char **ids_take, char **metas_take, const float *norms,
+                           vdb_vecset **out, vdb_error *err)
 {
-    vdb_vecset *set = vdb_vecset_new(dim, metric, err);
+    vdb_vecset *set;
     size_t bytes = (size_t)n * dim * sizeof(float);
-    int rc;
-    if (set == NULL) {
+    int rc = vdb_vecset_new(dim, metric, &set, err);
+    *out = NULL;
+    if (rc != VDB_OK) {
         free_strings(n, ids_take, metas_take);
-        return NULL;
+        return rc;
     }
     rc = vdb_vmem_map_file(&set->vectors, fd, offset, bytes);
     if (rc != VDB_OK) {
@@ -186,15 +184,16 @@ vdb_vecset *vdb_vecset_open_mapped(uint32_t dim, vdb_metric metric, int fd,
         set->norms[r] = norms ? norms[r]
                               : sqrtf(vdb_dist()->dot(set->data + (size_t)r * dim,
                                                       set->data + (size_t)r * dim, dim));
-    if (adopt_rows(set, n, ids_take, metas_take, err) != VDB_OK) {
+    if ((rc = adopt_rows(set, n, ids_take, metas_take, err)) != VDB_OK) {
         vdb_vecset_free(set);
-        return NULL;
+        return rc;
     }
-    return set;
+    *out = set;
+    return VDB_OK;
 fail:
     free_strings(n, ids_take, metas_take);
     vdb_vecset_free(set);
-    return NULL;
+    return rc;
 }
 
 int vdb_vecset_reserve(vdb_vecset *set, size_t rows, vdb_error *err)

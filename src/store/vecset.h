@@ -27,8 +27,9 @@
 
 typedef struct vdb_vecset vdb_vecset;
 
-/* dim in 1..VDB_MAX_DIM. Errors: VDB_EINVAL, VDB_ENOMEM. */
-vdb_vecset *vdb_vecset_new(uint32_t dim, vdb_metric metric, vdb_error *err);
+/* An empty set into *out (NULL on failure; freed with vdb_vecset_free).
+ * dim in 1..VDB_MAX_DIM. Errors: VDB_EINVAL (dim, metric), VDB_ENOMEM. */
+int vdb_vecset_new(uint32_t dim, vdb_metric metric, vdb_vecset **out, vdb_error *err);
 void vdb_vecset_free(vdb_vecset *set);
 
 uint32_t vdb_vecset_dim(const vdb_vecset *set);
@@ -152,10 +153,12 @@ void vdb_vecset_compact_some(vdb_vecset *set, uint32_t upto, const uint64_t *dro
  * metas_take[0..n) (entries may be NULL for metas; the arrays themselves
  * stay the caller's) on success AND on failure. `norms` (n floats, the
  * pre-normalization norms) is copied; NULL means "recompute" (touches every
- * row). Duplicate ids are VDB_ECORRUPT (the snapshot is hostile input). */
-vdb_vecset *vdb_vecset_open_mapped(uint32_t dim, vdb_metric metric, int fd,
-                                   unsigned long long offset, uint32_t n, char **ids_take,
-                                   char **metas_take, const float *norms, vdb_error *err);
+ * row). *out receives the set (NULL on failure). Errors: VDB_ECORRUPT
+ * (duplicate ids: the snapshot is hostile input), VDB_EINVAL (dim, metric,
+ * an offset the mapping refuses), VDB_ENOMEM, VDB_EIO (the mapping). */
+int vdb_vecset_open_mapped(uint32_t dim, vdb_metric metric, int fd, unsigned long long offset,
+                           uint32_t n, char **ids_take, char **metas_take, const float *norms,
+                           vdb_vecset **out, vdb_error *err);
 
 /* Tombstone journal for derived state: when enabled, every row that becomes
  * a tombstone (delete, or upsert replacing an id) is recorded until

@@ -359,16 +359,16 @@ static int remove_stray_rewrite(const char *path, vdb_error *err)
     return vdb_fsx_unlink(stray, err);
 }
 
-vdb_wal *vdb_wal_open(const char *path, const vdb_wal_options *options, vdb_wal_replay_fn replay,
-                      void *ctx, uint64_t *dropped_out, vdb_error *err)
+int vdb_wal_open(const char *path, const vdb_wal_options *options, vdb_wal_replay_fn replay,
+                 void *ctx, uint64_t *dropped_out, vdb_wal **out, vdb_error *err)
 {
     vdb_wal *wal = vdb_calloc(1, sizeof(*wal));
     uint64_t size = 0, dropped = 0;
     int rc;
+    *out = NULL;
     if (wal == NULL || (wal->path = vdb_strdup(path)) == NULL) {
         vdb_free(wal);
-        vdb_error_set(err, VDB_ENOMEM, "wal: out of memory");
-        return NULL;
+        return vdb_error_set(err, VDB_ENOMEM, "wal: out of memory");
     }
     wal->fd = -1;
     wal->read_only = options->read_only;
@@ -399,10 +399,11 @@ vdb_wal *vdb_wal_open(const char *path, const vdb_wal_options *options, vdb_wal_
     }
     if (dropped_out != NULL)
         *dropped_out = dropped;
-    return wal;
+    *out = wal;
+    return VDB_OK;
 fail:
     vdb_wal_close(wal);
-    return NULL;
+    return rc;
 }
 
 void vdb_wal_close(vdb_wal *wal)
@@ -653,29 +654,29 @@ static int copy_range(vdb_wal_rewrite *rw, uint64_t to, vdb_error *err)
     return VDB_OK;
 }
 
-vdb_wal_rewrite *vdb_wal_rewrite_begin(vdb_wal *wal, uint64_t from, uint64_t to, vdb_error *err)
+int vdb_wal_rewrite_begin(vdb_wal *wal, uint64_t from, uint64_t to, vdb_wal_rewrite **out,
+                          vdb_error *err)
 {
     unsigned char header[HEADER_SIZE];
     vdb_wal_rewrite *rw;
     size_t len = strlen(wal->path) + sizeof(REWRITE_SUFFIX);
     int rc;
-    if (wal->read_only || vdb_wal_failed(wal)) {
-        vdb_error_set(err, VDB_EREADONLY, "%s: the log cannot be rewritten (read-only or failed)",
-                      wal->path);
-        return NULL;
-    }
-    if (from < HEADER_SIZE || to < from) {
-        vdb_error_set(err, VDB_EINVAL, "%s: rewrite range %llu..%llu", wal->path,
-                      (unsigned long long)from, (unsigned long long)to);
-        return NULL;
-    }
+    *out = NULL;
+    if (wal->read_only || vdb_wal_failed(wal))
+        return vdb_error_set(err, VDB_EREADONLY,
+                             "%s: the log cannot be rewritten (read-only or failed)", wal->path);
+    if (from < HEADER_SIZE || to < from)
+        return vdb_error_set(err, VDB_EINVAL, "%s: rewrite range %llu..%llu", wal->path,
+                             (unsigned long long)from, (unsigned long long)to);
     if ((rw = vdb_calloc(1, sizeof(*rw))) == NULL || (rw->path = vdb_malloc(len)) == NULL ||
         (rw->buf = vdb_malloc(COPY_CHUNK)) == NULL) {
-        vdb_error_set(err, VDB_ENOMEM, "%s: no memory to rewrite the log", wal->path);
-        if (rw != NULL)
-            rw->fd = -1;
-        vdb_wal_rewrite_abort(rw);
-        return NULL;
+        /* Freed here, not by vdb_wal_rewrite_abort: rw->path holds no
+         * name yet, and abort would unlink whatever its bytes spell. */
+        if (rw != NULL) {
+            vdb_free(rw->path);
+            vdb_free(rw);
+        }
+        return vdb_error_set(err, VDB_ENOMEM, "%s: no memory to rewrite the log", wal->path);
     }
     snprintf(rw->path, len, "%s%s", wal->path, REWRITE_SUFFIX);
     rw->wal = wal;
@@ -684,17 +685,19 @@ vdb_wal_rewrite *vdb_wal_rewrite_begin(vdb_wal *wal, uint64_t from, uint64_t to,
     /* Read-write: it becomes the log, which later rewrites read. */
     rw->fd = vdb_fsx_open(rw->path, O_RDWR | O_CREAT | O_TRUNC, 0644, err);
     if (rw->fd < 0) {
+        rc = rw->fd;
         vdb_wal_rewrite_abort(rw);
-        return NULL;
+        return rc;
     }
     header_bytes(header, wal->salt);
     if ((rc = vdb_fsx_write(rw->fd, header, HEADER_SIZE, 0, rw->path, err)) != VDB_OK ||
         (rc = copy_range(rw, to, err)) != VDB_OK ||
         (rc = vdb_fsx_fsync(rw->fd, rw->path, err)) != VDB_OK) {
         vdb_wal_rewrite_abort(rw);
-        return NULL;
+        return rc;
     }
-    return rw;
+    *out = rw;
+    return VDB_OK;
 }
 
 int vdb_wal_rewrite_copy(vdb_wal_rewrite *rw, uint64_t to, vdb_error *err)

@@ -58,10 +58,12 @@ typedef struct vdb_wal_options {
  * no valid record after it) is dropped with a warning and the file is
  * truncated there; a bad record followed by a valid one is VDB_ECORRUPT
  * naming the file and offset, and nothing is truncated. *dropped_out
- * (optional) receives the bytes dropped. Errors: VDB_ECORRUPT, VDB_EIO,
+ * (optional) receives the bytes dropped. *out receives the open log on
+ * success (the caller closes it with vdb_wal_close) and NULL on failure.
+ * Errors: VDB_ECORRUPT, VDB_EIO, VDB_ENOSPC, VDB_ERANGE (path too long),
  * VDB_ENOMEM, or what replay returned. */
-vdb_wal *vdb_wal_open(const char *path, const vdb_wal_options *options, vdb_wal_replay_fn replay,
-                      void *ctx, uint64_t *dropped_out, vdb_error *err);
+int vdb_wal_open(const char *path, const vdb_wal_options *options, vdb_wal_replay_fn replay,
+                 void *ctx, uint64_t *dropped_out, vdb_wal **out, vdb_error *err);
 
 /* Stops the interval thread, closes the file. Does not sync. NULL is a no-op. */
 void vdb_wal_close(vdb_wal *wal);
@@ -131,9 +133,12 @@ void vdb_wal_mark(vdb_wal *wal, uint64_t *lsn, uint64_t *end);
  * next vdb_wal_open. Failures before the rename remove the new file and
  * leave the log as it was (the caller just keeps the longer log); a failed
  * directory sync after it fails the log (VDB_EREADONLY from then on).
- * Errors: VDB_EIO, VDB_ENOSPC, VDB_ENOMEM, VDB_EREADONLY (failed log). */
+ * begin's *out receives the rewrite on success and NULL on failure.
+ * Errors: VDB_EIO, VDB_ENOSPC, VDB_ENOMEM, VDB_EREADONLY (failed log),
+ * VDB_EINVAL (begin: a range outside the log). */
 typedef struct vdb_wal_rewrite vdb_wal_rewrite;
-vdb_wal_rewrite *vdb_wal_rewrite_begin(vdb_wal *wal, uint64_t from, uint64_t to, vdb_error *err);
+int vdb_wal_rewrite_begin(vdb_wal *wal, uint64_t from, uint64_t to, vdb_wal_rewrite **out,
+                          vdb_error *err);
 int vdb_wal_rewrite_copy(vdb_wal_rewrite *rw, uint64_t to, vdb_error *err);
 /* On success and after the rename `rw` stays allocated: free it with
  * vdb_wal_rewrite_free once the writer mutex is released (it closes the

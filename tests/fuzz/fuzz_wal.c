@@ -59,7 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     vdb_wal_options wopt = {.policy = VDB_WAL_SYNC_OFF, .read_only = 1};
     uint64_t last = 0, dropped = 0;
-    vdb_wal *wal = vdb_wal_open(wal_path, &wopt, on_record, &last, &dropped, &err);
+    vdb_wal *wal = NULL;
+    (void)vdb_wal_open(wal_path, &wopt, on_record, &last, &dropped, &wal, &err);
     vdb_wal_close(wal);
 
     vdb_store_options options;

@@ -38,8 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vdb_zip_limits small = {.max_entries = 8, .max_entry_bytes = 1 << 20,
                             .max_total_bytes = 2 << 20, .max_ratio = 50, .allow_subdirs = 1};
     vdb_error err;
-    vdb_zipio *zip = vdb_zipio_open_buffer(data, size, &small, &err);
-    if (zip != NULL) {
+    vdb_zipio *zip = NULL;
+    if (vdb_zipio_open_buffer(data, size, &small, &zip, &err) == VDB_OK) {
         static const char *const names[] = {"vectors.npz", "metadata.jsonl", "manifest.json",
                                             "store.json", "vectors.npy", "norms.npy"};
         for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

@@ -68,7 +68,8 @@ static void test_filtered_search_recall(void **state)
         data[i] = (float)vdb_rng_gauss(&rng);
     for (size_t i = 0; i < (size_t)NQ * DIM; i++)
         queries[i] = (float)vdb_rng_gauss(&rng);
-    vdb_vecset *set = vdb_vecset_new(DIM, VDB_METRIC_COSINE, &err);
+    vdb_vecset *set = NULL;
+    assert_int_equal(vdb_vecset_new(DIM, VDB_METRIC_COSINE, &set, &err), VDB_OK);
     vdb_payload *payload = vdb_payload_new(&err);
     assert_non_null(set);
     assert_non_null(payload);
@@ -89,7 +90,8 @@ static void test_filtered_search_recall(void **state)
         assert_int_equal(vdb_flat_prepare_query(VDB_METRIC_COSINE, queries + q * DIM,
                                                 queries + q * DIM, DIM, &err),
                          VDB_OK);
-    vdb_hnsw *hnsw = vdb_hnsw_new(DIM, VDB_METRIC_COSINE, NULL, &err);
+    vdb_hnsw *hnsw = NULL;
+    assert_int_equal(vdb_hnsw_new(DIM, VDB_METRIC_COSINE, NULL, &hnsw, &err), VDB_OK);
     assert_non_null(hnsw);
     assert_int_equal(vdb_hnsw_build(hnsw, &view, 0, N, &err), VDB_OK);
 

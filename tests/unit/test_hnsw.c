@@ -79,7 +79,8 @@ static vdb_hnsw *build_index(const dataset *ds, uint32_t m, uint32_t efc)
     p.m = m;
     p.ef_construction = efc;
     vdb_error err;
-    vdb_hnsw *h = vdb_hnsw_new(ds->dim, ds->metric, &p, &err);
+    vdb_hnsw *h = NULL;
+    assert_int_equal(vdb_hnsw_new(ds->dim, ds->metric, &p, &h, &err), VDB_OK);
     assert_non_null(h);
     vdb_vecview v = view_of(ds, 0);
     assert_int_equal(vdb_hnsw_build(h, &v, 0, ds->n, &err), VDB_OK);
@@ -176,7 +177,8 @@ static void test_incremental_add_and_args(void **state)
     dataset ds;
     make_data(&ds, 1500, 50, 16, VDB_METRIC_L2, 7);
     vdb_error err;
-    vdb_hnsw *h = vdb_hnsw_new(ds.dim, ds.metric, NULL, &err);
+    vdb_hnsw *h = NULL;
+    assert_int_equal(vdb_hnsw_new(ds.dim, ds.metric, NULL, &h, &err), VDB_OK);
     assert_non_null(h);
     vdb_vecview v = view_of(&ds, 0);
     vdb_hit hits[10];
@@ -208,9 +210,12 @@ static void test_incremental_add_and_args(void **state)
     vdb_hnsw_params p;
     vdb_hnsw_params_default(&p);
     p.m = 1;
-    assert_null(vdb_hnsw_new(8, VDB_METRIC_L2, &p, &err));
+    vdb_hnsw *bad = h; /* must come back NULL */
+    assert_int_equal(vdb_hnsw_new(8, VDB_METRIC_L2, &p, &bad, &err), VDB_EINVAL);
+    assert_null(bad);
     assert_int_equal(err.code, VDB_EINVAL);
-    assert_null(vdb_hnsw_new(0, VDB_METRIC_L2, NULL, &err));
+    assert_int_equal(vdb_hnsw_new(0, VDB_METRIC_L2, NULL, &bad, NULL), VDB_EINVAL);
+    assert_null(bad);
     assert_true(vdb_hnsw_memory(h) > (size_t)ds.n * 4 * (1 + 2 * 16));
     vdb_hnsw_free(h);
     vdb_hnsw_free(NULL);
@@ -749,7 +754,8 @@ static void test_concurrent_search_insert(void **state)
     vdb_hnsw_params_default(&p);
     p.m = 8;
     p.ef_construction = 64;
-    vdb_hnsw *h = vdb_hnsw_new(ds.dim, ds.metric, &p, &err);
+    vdb_hnsw *h = NULL;
+    assert_int_equal(vdb_hnsw_new(ds.dim, ds.metric, &p, &h, &err), VDB_OK);
     vdb_vecview v = view_of(&ds, 0);
     /* Start small so inserts must grow the arrays under the searchers. */
     assert_int_equal(vdb_hnsw_build(h, &v, 0, 200, &err), VDB_OK);
@@ -787,7 +793,8 @@ static void test_alloc_failures(void **state)
     int failed = 0;
     for (uint64_t nth = 1; nth < 40; nth += 3) {
         vdb_error err;
-        vdb_hnsw *h = vdb_hnsw_new(ds.dim, ds.metric, NULL, &err);
+        vdb_hnsw *h = NULL;
+        assert_int_equal(vdb_hnsw_new(ds.dim, ds.metric, NULL, &h, &err), VDB_OK);
         assert_non_null(h);
         vdb_alloc_fail_at(nth, 1);
         int rc = vdb_hnsw_build(h, &v, 0, ds.n, &err);

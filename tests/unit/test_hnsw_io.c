@@ -43,7 +43,8 @@ static void test_save_with_nodes_beyond_covered(void **state)
     assert_true(fd >= 0);
     close(fd);
     vdb_error_clear(&err);
-    vdb_hnsw *h = vdb_hnsw_new(DIM, VDB_METRIC_L2, NULL, &err);
+    vdb_hnsw *h = NULL;
+    assert_int_equal(vdb_hnsw_new(DIM, VDB_METRIC_L2, NULL, &h, &err), VDB_OK);
     assert_non_null(h);
     assert_int_equal(vdb_hnsw_build(h, &view, 0, ROWS, &err), VDB_OK);
     /* The state a checkpoint sees mid-import: every node inserted, covered
@@ -103,7 +104,8 @@ static void test_save_faults_surface(void **state)
     assert_true(fd >= 0);
     close(fd);
     vdb_error_clear(&err);
-    vdb_hnsw *h = vdb_hnsw_new(DIM, VDB_METRIC_L2, NULL, &err);
+    vdb_hnsw *h = NULL;
+    assert_int_equal(vdb_hnsw_new(DIM, VDB_METRIC_L2, NULL, &h, &err), VDB_OK);
     assert_non_null(h);
     assert_int_equal(vdb_hnsw_build(h, &view, 0, ROWS, &err), VDB_OK);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -150,7 +150,12 @@ static void test_ratelimit(void **state)
     vdb_ratelimit_result r;
     double rates[2] = {2, 0}, bursts[2] = {2, 0};
     (void)state;
-    vdb_ratelimit *l = vdb_ratelimit_new(rates, bursts, 2, &err);
+    vdb_ratelimit *l = NULL;
+    double many[VDB_RATELIMIT_CLASSES + 1] = {0};
+    assert_int_equal(vdb_ratelimit_new(many, many, VDB_RATELIMIT_CLASSES + 1, &l, NULL),
+                     VDB_EINVAL);
+    assert_null(l);
+    assert_int_equal(vdb_ratelimit_new(rates, bursts, 2, &l, &err), VDB_OK);
     assert_non_null(l);
     assert_true(vdb_ratelimit_take(l, 0, "a", 100.0, &r));
     assert_int_equal(r.limit, 2);

@@ -89,7 +89,8 @@ static double measure(const vdb_quant *q, const fixture *f, size_t candidates,
                       const vdb_filter_hook *filter)
 {
     vdb_error err = {0};
-    vdb_quant_scratch *s = vdb_quant_scratch_new(q, candidates > K ? candidates : K, &err);
+    vdb_quant_scratch *s = NULL;
+    assert_int_equal(vdb_quant_scratch_new(q, candidates > K ? candidates : K, &s, &err), VDB_OK);
     assert_non_null(s);
     size_t hits = 0, wanted = 0;
     for (uint32_t i = 0; i < NQ; i++) {
@@ -128,8 +129,10 @@ static void test_recall_families(void **state)
             fixture f;
             make_store(&f, family, 4000, 72, metrics[m], 100 + (uint64_t)family * 7 + m);
             vdb_error err = {0};
-            vdb_quant *q8 = vdb_quant_build(VDB_QUANT_INT8, &f.view, &err);
-            vdb_quant *qb = vdb_quant_build(VDB_QUANT_BINARY, &f.view, &err);
+            vdb_quant *q8 = NULL;
+            assert_int_equal(vdb_quant_build(VDB_QUANT_INT8, &f.view, &q8, &err), VDB_OK);
+            vdb_quant *qb = NULL;
+            assert_int_equal(vdb_quant_build(VDB_QUANT_BINARY, &f.view, &qb, &err), VDB_OK);
             assert_non_null(q8);
             assert_non_null(qb);
             assert_int_equal(vdb_quant_check(q8, &err), VDB_OK);
@@ -160,7 +163,8 @@ static int accept_even(void *ctx, uint32_t id)
 static double check_exact(const vdb_quant *q, const fixture *f, const vdb_filter_hook *filter)
 {
     vdb_error err = {0};
-    vdb_quant_scratch *s = vdb_quant_scratch_new(q, K, &err);
+    vdb_quant_scratch *s = NULL;
+    assert_int_equal(vdb_quant_scratch_new(q, K, &s, &err), VDB_OK);
     size_t total = 0;
     assert_non_null(s);
     for (uint32_t i = 0; i < NQ; i++) {
@@ -197,7 +201,8 @@ static void test_exact_bounds(void **state)
             make_store(&f, family, 3000, 40, metrics[m], 300 + (uint64_t)family * 7 + m);
             vdb_error err = {0};
             for (int kind = VDB_QUANT_INT8; kind <= VDB_QUANT_BINARY; kind++) {
-                vdb_quant *q = vdb_quant_build((vdb_quant_kind)kind, &f.view, &err);
+                vdb_quant *q = NULL;
+                assert_int_equal(vdb_quant_build((vdb_quant_kind)kind, &f.view, &q, &err), VDB_OK);
                 assert_non_null(q);
                 double plain = check_exact(q, &f, NULL);
                 vdb_filter_hook even = {accept_even, NULL};
@@ -213,7 +218,8 @@ static void test_exact_bounds(void **state)
                 if (kind == VDB_QUANT_INT8)
                     assert_true(plain < 3000 / 4); /* int8 bounds do prune */
                 /* A limit below what the bounds need stops the scan. */
-                vdb_quant_scratch *s = vdb_quant_scratch_new(q, K, &err);
+                vdb_quant_scratch *s = NULL;
+                assert_int_equal(vdb_quant_scratch_new(q, K, &s, &err), VDB_OK);
                 vdb_hit got[K];
                 size_t ng = 0;
                 assert_int_equal(vdb_quant_search_exact(q, &f.view, f.queries, K, NULL, 1, s,
@@ -237,9 +243,12 @@ static void test_graph_on_codes(void **state)
         fixture f;
         make_store(&f, FAMILY_CLUSTERED, 4000, 48, metrics[m], 500 + m);
         vdb_error err = {0};
-        vdb_hnsw *h = vdb_hnsw_new(48, metrics[m], NULL, &err);
-        vdb_quant *q = vdb_quant_build(VDB_QUANT_INT8, &f.view, &err);
-        vdb_quant_scratch *s = q ? vdb_quant_scratch_new(q, 1, &err) : NULL;
+        vdb_hnsw *h = NULL;
+        assert_int_equal(vdb_hnsw_new(48, metrics[m], NULL, &h, &err), VDB_OK);
+        vdb_quant *q = NULL;
+        vdb_quant_scratch *s = NULL;
+        assert_int_equal(vdb_quant_build(VDB_QUANT_INT8, &f.view, &q, &err), VDB_OK);
+        assert_int_equal(vdb_quant_scratch_new(q, 1, &s, &err), VDB_OK);
         assert_non_null(h);
         assert_non_null(s);
         assert_int_equal(vdb_hnsw_build(h, &f.view, 0, 4000, &err), VDB_OK);
@@ -272,8 +281,10 @@ static void test_graph_on_codes(void **state)
                       vdb_metric_name(metrics[m]), rf, rc);
         assert_true(rc >= rf - 0.03);
         /* Binary codes cannot drive the traversal. */
-        vdb_quant *qb = vdb_quant_build(VDB_QUANT_BINARY, &f.view, &err);
-        vdb_quant_scratch *sb = vdb_quant_scratch_new(qb, 1, &err);
+        vdb_quant *qb = NULL;
+        vdb_quant_scratch *sb = NULL;
+        assert_int_equal(vdb_quant_build(VDB_QUANT_BINARY, &f.view, &qb, &err), VDB_OK);
+        assert_int_equal(vdb_quant_scratch_new(qb, 1, &sb, &err), VDB_OK);
         vdb_hnsw_codes none;
         assert_int_equal(vdb_quant_traversal(qb, f.queries, sb, &none, &err), VDB_EINVAL);
         vdb_quant_scratch_free(sb);
@@ -294,7 +305,8 @@ static void test_compact(void **state)
     make_store(&f, FAMILY_UNIFORM, 1000, 24, VDB_METRIC_L2, 11);
     vdb_error err = {0};
     for (int kind = VDB_QUANT_INT8; kind <= VDB_QUANT_BINARY; kind++) {
-        vdb_quant *q = vdb_quant_build((vdb_quant_kind)kind, &f.view, &err);
+        vdb_quant *q = NULL;
+        assert_int_equal(vdb_quant_build((vdb_quant_kind)kind, &f.view, &q, &err), VDB_OK);
         uint32_t *map = vdb_malloc(1000 * sizeof(uint32_t));
         assert_non_null(q);
         assert_non_null(map);
@@ -332,7 +344,8 @@ static void test_deletes_and_filter(void **state)
     fixture f;
     make_store(&f, FAMILY_CLUSTERED, 3000, 65, VDB_METRIC_L2, 7);
     vdb_error err = {0};
-    vdb_quant *q = vdb_quant_build(VDB_QUANT_INT8, &f.view, &err);
+    vdb_quant *q = NULL;
+    assert_int_equal(vdb_quant_build(VDB_QUANT_INT8, &f.view, &q, &err), VDB_OK);
     assert_non_null(q);
     for (uint32_t r = 0; r < 3000; r += 3)
         f.deleted[r >> 6] |= 1ull << (r & 63);
@@ -354,7 +367,8 @@ static void test_append_and_clip(void **state)
     vdb_vecview half = f.view;
     half.n = 1000;
     for (int kind = VDB_QUANT_INT8; kind <= VDB_QUANT_BINARY; kind++) {
-        vdb_quant *q = vdb_quant_build((vdb_quant_kind)kind, &half, &err);
+        vdb_quant *q = NULL;
+        assert_int_equal(vdb_quant_build((vdb_quant_kind)kind, &half, &q, &err), VDB_OK);
         assert_non_null(q);
         assert_int_equal(vdb_quant_count(q), 1000);
         /* Rows far outside the trained range clip to +-127 but stay valid. */
@@ -373,7 +387,8 @@ static void test_append_and_clip(void **state)
     /* An empty view builds; the first append trains. */
     vdb_vecview empty = f.view;
     empty.n = 0;
-    vdb_quant *q = vdb_quant_build(VDB_QUANT_INT8, &empty, &err);
+    vdb_quant *q = NULL;
+    assert_int_equal(vdb_quant_build(VDB_QUANT_INT8, &empty, &q, &err), VDB_OK);
     assert_non_null(q);
     assert_int_equal(vdb_quant_count(q), 0);
     assert_int_equal(vdb_quant_append(q, &f.view, &err), VDB_OK);
@@ -392,8 +407,10 @@ static void test_trained_then_pieces(void **state)
     make_store(&f, FAMILY_CLUSTERED, 3000, 48, VDB_METRIC_COSINE, 21);
     vdb_error err = {0};
     for (int kind = VDB_QUANT_INT8; kind <= VDB_QUANT_BINARY; kind++) {
-        vdb_quant *whole = vdb_quant_build((vdb_quant_kind)kind, &f.view, &err);
-        vdb_quant *parts = vdb_quant_new_trained((vdb_quant_kind)kind, &f.view, 3000, &err);
+        vdb_quant *whole = NULL;
+        assert_int_equal(vdb_quant_build((vdb_quant_kind)kind, &f.view, &whole, &err), VDB_OK);
+        vdb_quant *parts = NULL;
+        assert_int_equal(vdb_quant_new_trained((vdb_quant_kind)kind, &f.view, 3000, &parts, &err), VDB_OK);
         assert_non_null(whole);
         assert_non_null(parts);
         assert_int_equal(vdb_quant_count(parts), 0);
@@ -406,7 +423,8 @@ static void test_trained_then_pieces(void **state)
         assert_int_equal(vdb_quant_count(parts), 3000);
         assert_int_equal(vdb_quant_memory(parts), reserved); /* within the room reserved */
         assert_int_equal(vdb_quant_memory(parts), vdb_quant_memory(whole));
-        vdb_quant_scratch *s = vdb_quant_scratch_new(whole, K, &err);
+        vdb_quant_scratch *s = NULL;
+        assert_int_equal(vdb_quant_scratch_new(whole, K, &s, &err), VDB_OK);
         assert_non_null(s);
         for (int qi = 0; qi < NQ; qi++) {
             vdb_hit a[K], b[K];
@@ -434,22 +452,29 @@ static void test_bad_input(void **state)
     fixture f;
     make_store(&f, FAMILY_UNIFORM, 100, 8, VDB_METRIC_COSINE, 3);
     vdb_error err = {0};
-    assert_null(vdb_quant_build(VDB_QUANT_NONE, &f.view, &err));
+    vdb_quant *none = (vdb_quant *)&err; /* must come back NULL */
+    assert_int_equal(vdb_quant_build(VDB_QUANT_NONE, &f.view, &none, &err), VDB_EINVAL);
+    assert_null(none);
     assert_int_equal(err.code, VDB_EINVAL);
     vdb_vecview bad = f.view;
     bad.dim = 0;
-    assert_null(vdb_quant_build(VDB_QUANT_INT8, &bad, &err));
-    assert_int_equal(err.code, VDB_EINVAL);
+    assert_int_equal(vdb_quant_build(VDB_QUANT_INT8, &bad, &none, NULL), VDB_EINVAL);
+    assert_null(none);
     f.data[5 * 8 + 3] = NAN;
-    assert_null(vdb_quant_build(VDB_QUANT_INT8, &f.view, &err));
+    assert_int_equal(vdb_quant_build(VDB_QUANT_INT8, &f.view, &none, &err), VDB_EINVAL);
+    assert_null(none);
     assert_int_equal(err.code, VDB_EINVAL);
     assert_non_null(strstr(err.msg, "row 5 component 3"));
     f.data[5 * 8 + 3] = 0.5f;
-    vdb_quant *q = vdb_quant_build(VDB_QUANT_INT8, &f.view, &err);
+    vdb_quant *q = NULL;
+    assert_int_equal(vdb_quant_build(VDB_QUANT_INT8, &f.view, &q, &err), VDB_OK);
     assert_non_null(q);
-    assert_null(vdb_quant_scratch_new(q, 0, &err));
-    assert_null(vdb_quant_scratch_new(q, VDB_QUANT_MAX_CANDIDATES + 1, &err));
-    vdb_quant_scratch *s = vdb_quant_scratch_new(q, 20, &err);
+    vdb_quant_scratch *s = NULL;
+    assert_int_equal(vdb_quant_scratch_new(q, 0, &s, &err), VDB_EINVAL);
+    assert_null(s);
+    assert_int_equal(vdb_quant_scratch_new(q, VDB_QUANT_MAX_CANDIDATES + 1, &s, NULL), VDB_EINVAL);
+    assert_null(s);
+    assert_int_equal(vdb_quant_scratch_new(q, 20, &s, &err), VDB_OK);
     assert_non_null(s);
     vdb_hit out[K];
     size_t n = 0;
@@ -477,19 +502,28 @@ static void test_bad_input(void **state)
 }
 
 /* Every allocation of build, append and scratch failing in turn returns
- * VDB_ENOMEM (or NULL) without leaking or corrupting. */
+ * VDB_ENOMEM (or NULL) without leaking or corrupting. Every other round
+ * passes no error record: the code is the return value, never read back
+ * from an optional message buffer. */
 static void test_alloc_failures(void **state)
 {
     (void)state;
     fixture f;
     make_store(&f, FAMILY_CLUSTERED, 3000, 16, VDB_METRIC_L2, 11);
-    for (uint64_t nth = 1; nth < 12; nth++) {
+    for (uint64_t nth = 1; nth < 24; nth++) {
         vdb_error err = {0};
-        vdb_alloc_fail_at(nth, 0);
-        vdb_quant *q = vdb_quant_build(VDB_QUANT_INT8, &f.view, &err);
-        vdb_quant_scratch *s = q ? vdb_quant_scratch_new(q, 40, &err) : NULL;
+        vdb_error *e = nth % 2 ? &err : NULL;
+        vdb_quant *q = NULL;
+        vdb_quant_scratch *s = NULL;
+        vdb_alloc_fail_at((nth + 1) / 2, 0);
+        int rc = vdb_quant_build(VDB_QUANT_INT8, &f.view, &q, e);
+        int rs = rc == VDB_OK ? vdb_quant_scratch_new(q, 40, &s, e) : VDB_OK;
         vdb_alloc_fail_at(0, 0);
-        if (q == NULL || s == NULL)
+        assert_true(rc == VDB_OK || rc == VDB_ENOMEM);
+        assert_true(rs == VDB_OK || rs == VDB_ENOMEM);
+        assert_true((rc == VDB_OK) == (q != NULL));
+        assert_true((rc == VDB_OK && rs == VDB_OK) == (s != NULL));
+        if (e != NULL && (rc != VDB_OK || rs != VDB_OK))
             assert_int_equal(err.code, VDB_ENOMEM);
         vdb_quant_scratch_free(s);
         vdb_quant_free(q);

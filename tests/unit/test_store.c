@@ -59,7 +59,8 @@ static void check_batch(vdb_store *store, uint32_t batch, int present)
     const char *idp[ROWS], *metap[ROWS];
     float v[ROWS * DIM], got[DIM];
     vdb_metric metric = vdb_store_get_config(store)->metric;
-    vdb_vecset *ref = vdb_vecset_new(DIM, metric, NULL);
+    vdb_vecset *ref = NULL;
+    assert_int_equal(vdb_vecset_new(DIM, metric, &ref, NULL), VDB_OK);
     batch_ids(batch, ids, metas, idp, metap);
     tu_fill(v, batch, ROWS, DIM);
     /* The expected stored rows (normalized for cosine) come from an

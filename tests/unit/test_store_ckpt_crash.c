@@ -160,7 +160,8 @@ static int verify_batch(vdb_store *store, uint32_t cycle, uint32_t b, size_t *pr
     float v[ROWS * DIM], got[DIM];
     const char *idp[ROWS];
     char ids[ROWS][40], victim[32];
-    vdb_vecset *ref = vdb_vecset_new(DIM, VDB_METRIC_COSINE, NULL);
+    vdb_vecset *ref = NULL;
+    assert_int_equal(vdb_vecset_new(DIM, VDB_METRIC_COSINE, &ref, NULL), VDB_OK);
     size_t here = 0;
     int rc;
     tu_fill(v, cycle * MAX_BATCHES + b, ROWS, DIM);

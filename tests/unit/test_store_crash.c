@@ -121,7 +121,8 @@ static int verify_batch(vdb_store *store, uint32_t iter, uint32_t b, size_t *pre
     float v[ROWS * DIM], got[DIM];
     const char *idp[ROWS];
     char ids[ROWS][40];
-    vdb_vecset *ref = vdb_vecset_new(DIM, VDB_METRIC_COSINE, NULL);
+    vdb_vecset *ref = NULL;
+    assert_int_equal(vdb_vecset_new(DIM, VDB_METRIC_COSINE, &ref, NULL), VDB_OK);
     size_t here = 0;
     tu_fill(v, key_of(iter, b), ROWS, DIM);
     for (uint32_t r = 0; r < ROWS; r++) {

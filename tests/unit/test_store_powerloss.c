@@ -50,7 +50,8 @@ static int rows_present(vdb_store *store, uint32_t batch)
     float v[ROWS * DIM], got[DIM];
     const char *idp[ROWS];
     char ids[ROWS][32];
-    vdb_vecset *ref = vdb_vecset_new(DIM, VDB_METRIC_COSINE, NULL);
+    vdb_vecset *ref = NULL;
+    assert_int_equal(vdb_vecset_new(DIM, VDB_METRIC_COSINE, &ref, NULL), VDB_OK);
     int present = 0;
     tu_fill(v, batch, ROWS, DIM);
     for (uint32_t r = 0; r < ROWS; r++) {

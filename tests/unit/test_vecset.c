@@ -63,7 +63,8 @@ static void test_idmap_random_ops(void **state)
 
 static vdb_vecset *make_set(uint32_t dim, vdb_metric metric)
 {
-    vdb_vecset *set = vdb_vecset_new(dim, metric, NULL);
+    vdb_vecset *set = NULL;
+    assert_int_equal(vdb_vecset_new(dim, metric, &set, NULL), VDB_OK);
     assert_non_null(set);
     return set;
 }
@@ -171,9 +172,12 @@ static void test_bad_input_changes_nothing(void **state)
     assert_int_equal(vdb_vecset_rows(set), 1);
     assert_int_equal(vdb_vecset_find(set, "a"), VDB_ENOTFOUND);
     assert_int_equal(vdb_vecset_check(set, NULL), VDB_OK);
-    assert_null(vdb_vecset_new(0, VDB_METRIC_L2, &err));
+    vdb_vecset *none = set; /* must come back NULL */
+    assert_int_equal(vdb_vecset_new(0, VDB_METRIC_L2, &none, &err), VDB_EINVAL);
+    assert_null(none);
     assert_int_equal(err.code, VDB_EINVAL);
-    assert_null(vdb_vecset_new(VDB_MAX_DIM + 1, VDB_METRIC_L2, &err));
+    assert_int_equal(vdb_vecset_new(VDB_MAX_DIM + 1, VDB_METRIC_L2, &none, NULL), VDB_EINVAL);
+    assert_null(none);
     vdb_vecset_free(set);
 }
 
@@ -289,7 +293,7 @@ static void test_open_mapped(void **state)
         ids[i] = vdb_strdup(buf);
         metas[i] = i % 2 ? vdb_strdup("{\"odd\":true}") : NULL;
     }
-    set = vdb_vecset_open_mapped(D, VDB_METRIC_L2, fd, PAGE, N, ids, metas, NULL, &err);
+    assert_int_equal(vdb_vecset_open_mapped(D, VDB_METRIC_L2, fd, PAGE, N, ids, metas, NULL, &set, &err), VDB_OK);
     assert_non_null(set);
     assert_int_equal(vdb_vecset_count(set), N);
     assert_float_equal(vdb_vecset_vector(set, 17)[2], 17 * D + 2, 0);
@@ -309,9 +313,22 @@ static void test_open_mapped(void **state)
     /* A duplicate id in a snapshot is corruption, and nothing leaks. */
     ids[0] = vdb_strdup("dup");
     ids[1] = vdb_strdup("dup");
-    assert_null(vdb_vecset_open_mapped(D, VDB_METRIC_L2, fd, PAGE, 2, ids, NULL, NULL, &err));
+    vdb_vecset *bad = set; /* must come back NULL */
+    assert_int_equal(vdb_vecset_open_mapped(D, VDB_METRIC_L2, fd, PAGE, 2, ids, NULL, NULL, &bad,
+                                            &err),
+                     VDB_ECORRUPT);
+    assert_null(bad);
     assert_int_equal(err.code, VDB_ECORRUPT);
-    assert_null(vdb_vecset_open_mapped(D, VDB_METRIC_L2, fd, 100, 0, ids, NULL, NULL, &err));
+    /* The code is the return value: no error record needed to learn it. */
+    ids[0] = vdb_strdup("dup");
+    ids[1] = vdb_strdup("dup");
+    assert_int_equal(vdb_vecset_open_mapped(D, VDB_METRIC_L2, fd, PAGE, 2, ids, NULL, NULL, &bad,
+                                            NULL),
+                     VDB_ECORRUPT);
+    assert_int_not_equal(vdb_vecset_open_mapped(D, VDB_METRIC_L2, fd, 100, 0, ids, NULL, NULL,
+                                                &bad, &err),
+                         VDB_OK);
+    assert_null(bad);
     close(fd);
     unlink(path);
     free(rows);

@@ -45,8 +45,11 @@ static int collect(void *ctx, uint64_t lsn, int type, const void *payload, size_
 static vdb_wal *open_wal(const char *path, seen *s, uint64_t *dropped, vdb_error *err)
 {
     vdb_wal_options o = {.policy = VDB_WAL_SYNC_ALWAYS, .interval_ms = 0, .read_only = 0};
+    vdb_wal *wal = NULL;
     memset(s, 0, sizeof(*s));
-    return vdb_wal_open(path, &o, collect, s, dropped, err);
+    int rc = vdb_wal_open(path, &o, collect, s, dropped, &wal, err);
+    assert_true((rc == VDB_OK) == (wal != NULL)); /* the code and the log agree */
+    return wal;
 }
 
 /* Writes `n` records with payload lengths 10, 37, 64, ... */
@@ -138,7 +141,7 @@ static void test_torn_tail_every_byte(void **state)
         uint64_t dropped = 0;
         vdb_wal *wal;
         tu_spit(scratch, data, len - 3);
-        wal = vdb_wal_open(scratch, &o, collect, &s, &dropped, NULL);
+        assert_int_equal(vdb_wal_open(scratch, &o, collect, &s, &dropped, &wal, NULL), VDB_OK);
         assert_non_null(wal);
         assert_int_equal(s.count, 3);
         assert_int_equal(dropped, len - 3 - (size_t)last_start);
@@ -257,7 +260,7 @@ static void test_interval_policy(void **state)
     vdb_wal *wal;
     (void)state;
     tu_path(path, sizeof(path), root, "interval.log");
-    wal = vdb_wal_open(path, &o, collect, &s, NULL, NULL);
+    assert_int_equal(vdb_wal_open(path, &o, collect, &s, NULL, &wal, NULL), VDB_OK);
     assert_non_null(wal);
     assert_int_equal(vdb_wal_append(wal, VDB_WAL_REC_UPSERT, "ab", 2, &lsn, NULL), VDB_OK);
     assert_int_equal(vdb_wal_commit(wal, lsn, NULL), VDB_OK); /* no wait */
@@ -430,7 +433,8 @@ static void test_append_pieces(void **state)
     vdb_error err;
     (void)state;
     tu_path(path, sizeof(path), root, "pieces.log");
-    vdb_wal *wal = vdb_wal_open(path, &o, keep_payload, &w, NULL, NULL);
+    vdb_wal *wal = NULL;
+    assert_int_equal(vdb_wal_open(path, &o, keep_payload, &w, NULL, &wal, NULL), VDB_OK);
     assert_non_null(wal);
     static const char a[] = "head", b[] = "the-vectors", c[] = "tail";
     vdb_wal_piece pieces[4] = {{a, 4}, {b, 11}, {"", 0}, {c, 4}};
@@ -442,7 +446,7 @@ static void test_append_pieces(void **state)
                      VDB_ETOOBIG);
     assert_false(vdb_wal_failed(wal)); /* refused before anything was written */
     vdb_wal_close(wal);
-    wal = vdb_wal_open(path, &o, keep_payload, &w, NULL, NULL);
+    assert_int_equal(vdb_wal_open(path, &o, keep_payload, &w, NULL, &wal, NULL), VDB_OK);
     assert_non_null(wal);
     assert_int_equal(w.count, 1);
     assert_int_equal(w.len, 19);
@@ -499,7 +503,8 @@ static void test_large_record_sliced(void **state)
     }
     tu_path(path, sizeof(path), root, "big.log");
     memset(&b, 0, sizeof(b));
-    vdb_wal *wal = vdb_wal_open(path, &o, check_big, &b, NULL, NULL);
+    vdb_wal *wal = NULL;
+    assert_int_equal(vdb_wal_open(path, &o, check_big, &b, NULL, &wal, NULL), VDB_OK);
     assert_non_null(wal);
     vdb_wal_piece small = {"small", 5};
     vdb_wal_piece pieces[3] = {{data, cut1}, {data + cut1, cut2 - cut1}, {data + cut2, big - cut2}};
@@ -511,7 +516,7 @@ static void test_large_record_sliced(void **state)
     memset(&b, 0, sizeof(b));
     b.expect[0] = (const unsigned char *)"small";
     b.expect[1] = data;
-    wal = vdb_wal_open(path, &o, check_big, &b, &dropped, NULL);
+    assert_int_equal(vdb_wal_open(path, &o, check_big, &b, &dropped, &wal, NULL), VDB_OK);
     assert_non_null(wal);
     assert_int_equal(b.count, 2);
     assert_int_equal(b.lens[1], big);
@@ -530,7 +535,7 @@ static void test_large_record_sliced(void **state)
     free(file);
     memset(&b, 0, sizeof(b));
     b.expect[0] = (const unsigned char *)"small";
-    wal = vdb_wal_open(path, &o, check_big, &b, &dropped, &err);
+    assert_int_equal(vdb_wal_open(path, &o, check_big, &b, &dropped, &wal, &err), VDB_OK);
     assert_non_null(wal);
     assert_int_equal(b.count, 1);
     assert_true(dropped > 0);
