@@ -62,9 +62,10 @@ int main(int argc, char **argv)
         }
         save[r] = now() - t;
         t = now();
-        vdb_hnsw *g = vdb_hnsw_load(path, dim, VDB_METRIC_L2, &err);
+        vdb_hnsw *g = NULL;
+        int lrc = vdb_hnsw_load(path, dim, VDB_METRIC_L2, &g, &err);
         load[r] = now() - t;
-        if (g == NULL) {
+        if (lrc != VDB_OK) {
             fprintf(stderr, "load: %s\n", err.msg);
             return 1;
         }

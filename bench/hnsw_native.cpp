@@ -366,7 +366,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "vdb build failed\n");
         return 1;
     }
-    vdb_hnsw_scratch *scratch = vdb_hnsw_scratch_new(nullptr);
+    vdb_hnsw_scratch *scratch = nullptr;
+    if (vdb_hnsw_scratch_new(&scratch, nullptr) != VDB_OK) {
+        fprintf(stderr, "vdb scratch failed\n");
+        return 1;
+    }
     std::vector<vdb_hit> hits(k);
     {
         Engine e;

@@ -138,8 +138,8 @@ int main(int argc, char **argv)
         build[w] = now() - t0;
     }
     vdb_pool_global_configure(1);
-    vdb_hnsw_scratch *hs = vdb_hnsw_scratch_new(&err);
-    if (hs == NULL)
+    vdb_hnsw_scratch *hs = NULL;
+    if (vdb_hnsw_scratch_new(&hs, &err) != VDB_OK)
         die("scratch", &err);
     double best[2][MAX_EFS], recall[2][MAX_EFS];
     for (int e = 0; e < nef; e++)

@@ -75,9 +75,11 @@ int main(int argc, char **argv)
     if (vdb_quant_build(VDB_QUANT_INT8, &view, &q8, &err) != VDB_OK ||
         vdb_quant_scratch_new(q8, 1, &s8, &err) != VDB_OK)
         die("codes", &err);
-    vdb_hnsw_scratch *hs = vdb_hnsw_scratch_new(&err);
+    vdb_hnsw_scratch *hs = NULL;
+    if (vdb_hnsw_scratch_new(&hs, &err) != VDB_OK)
+        die("scratch", &err);
     vdb_hit *hits = vdb_malloc(k * sizeof(vdb_hit));
-    if (s8 == NULL || hs == NULL || hits == NULL)
+    if (hits == NULL)
         die("codes", &err);
     double best[2][MAX_EFS], recall[2][MAX_EFS];
     const int32_t *gt = truth.data;

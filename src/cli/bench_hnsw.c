@@ -118,13 +118,14 @@ static int bench_io(const vdb_hnsw *h, vdb_json *result, FILE *text, vdb_error *
     if (rc != VDB_OK)
         return rc;
     t0 = vdb_bench_now();
-    vdb_hnsw *loaded = vdb_hnsw_load(path, vdb_hnsw_dim(h), vdb_hnsw_metric(h), err);
+    vdb_hnsw *loaded;
+    rc = vdb_hnsw_load(path, vdb_hnsw_dim(h), vdb_hnsw_metric(h), &loaded, err);
     double load_s = vdb_bench_now() - t0;
     struct stat st;
     long bytes = stat(path, &st) == 0 ? (long)st.st_size : -1;
     vdb_fsx_unlink(path, NULL);
-    if (loaded == NULL)
-        return err->code;
+    if (rc != VDB_OK)
+        return rc;
     vdb_hnsw_free(loaded);
     put_num(result, "save_seconds", save_s);
     put_num(result, "load_seconds", load_s);
@@ -148,11 +149,13 @@ static int bench_deletes(vdb_hnsw *h, const vdb_vecview *data, const float *quer
     vdb_hit *got = vdb_malloc(nq * k * sizeof(vdb_hit));
     size_t *tc = vdb_malloc(nq * sizeof(size_t)), *gc = vdb_malloc(nq * sizeof(size_t));
     double *lat = vdb_malloc(2 * nq * sizeof(double));
-    vdb_hnsw_scratch *s = vdb_hnsw_scratch_new(err);
+    vdb_hnsw_scratch *s = NULL;
     vdb_hnsw *fresh = NULL;
-    int rc = VDB_ENOMEM;
-    if (!deleted || !truth || !got || !tc || !gc || !lat || !s) {
-        vdb_error_set(err, rc, "out of memory");
+    int rc = vdb_hnsw_scratch_new(&s, err);
+    if (rc != VDB_OK)
+        goto cleanup;
+    if (!deleted || !truth || !got || !tc || !gc || !lat) {
+        rc = vdb_error_set(err, VDB_ENOMEM, "out of memory");
         goto cleanup;
     }
     if (data->deleted != NULL)
@@ -170,10 +173,8 @@ static int bench_deletes(vdb_hnsw *h, const vdb_vecview *data, const float *quer
     if ((rc = measure(h, &view, queries, nq, truth, tc, k, ef, s, got, gc, lat, &before, err)))
         goto cleanup;
     double t0 = vdb_bench_now();
-    if ((fresh = vdb_hnsw_rebuild(h, &view, err)) == NULL) {
-        rc = err->code;
+    if ((rc = vdb_hnsw_rebuild(h, &view, &fresh, err)) != VDB_OK)
         goto cleanup;
-    }
     double rebuild_s = vdb_bench_now() - t0;
     if ((rc = measure(fresh, &view, queries, nq, truth, tc, k, ef, s, got, gc, lat, &after, err)))
         goto cleanup;
@@ -237,10 +238,12 @@ static int sweep(const vdb_hnsw *h, const vdb_vecview *data, const float *querie
     vdb_hit *got = vdb_malloc(nq * k * sizeof(vdb_hit));
     size_t *counts = vdb_malloc(nq * sizeof(size_t));
     double *lat = vdb_malloc(2 * nq * sizeof(double));
-    vdb_hnsw_scratch *s = vdb_hnsw_scratch_new(err);
-    int rc = VDB_OK;
+    vdb_hnsw_scratch *s = NULL;
+    int rc = vdb_hnsw_scratch_new(&s, err);
     size_t n = 0;
-    if (!got || !counts || !lat || !s) {
+    if (rc != VDB_OK)
+        goto cleanup;
+    if (!got || !counts || !lat) {
         rc = vdb_error_set(err, VDB_ENOMEM, "out of memory");
         goto cleanup;
     }

@@ -203,9 +203,8 @@ static int build_hnsw(fb_state *st, vdb_error *err)
     rc = vdb_hnsw_build(st->hnsw, &st->view, 0, (uint32_t)st->o.n, err);
     if (rc != VDB_OK)
         return rc;
-    st->scratch = vdb_hnsw_scratch_new(err);
-    if (st->scratch == NULL)
-        return err->code;
+    if ((rc = vdb_hnsw_scratch_new(&st->scratch, err)) != VDB_OK)
+        return rc;
     if (!st->o.json)
         printf("hnsw: built %zu x %zu (M=%u, efC=%u) in %.1f s\n", st->o.n, st->o.dim, hp.m,
                hp.ef_construction, vdb_bench_now() - t0);

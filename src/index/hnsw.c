@@ -230,12 +230,11 @@ size_t vdb_hnsw_memory(const vdb_hnsw *h)
 
 /* ---- scratch ------------------------------------------------------------- */
 
-vdb_hnsw_scratch *vdb_hnsw_scratch_new(vdb_error *err)
+int vdb_hnsw_scratch_new(vdb_hnsw_scratch **out, vdb_error *err)
 {
-    vdb_hnsw_scratch *s = vdb_calloc(1, sizeof(*s));
-    if (s == NULL)
-        vdb_error_set(err, VDB_ENOMEM, "hnsw: out of memory for scratch");
-    return s;
+    if ((*out = vdb_calloc(1, sizeof(**out))) == NULL)
+        return vdb_error_set(err, VDB_ENOMEM, "hnsw: out of memory for scratch");
+    return VDB_OK;
 }
 
 void vdb_hnsw_scratch_free(vdb_hnsw_scratch *s)
@@ -318,8 +317,7 @@ vdb_hnsw_scratch *vdb_hnsw__thread_scratch(void)
         return NULL;
     vdb_hnsw_scratch *s = pthread_getspecific(scratch_key);
     if (s == NULL) {
-        s = vdb_hnsw_scratch_new(NULL);
-        if (s == NULL)
+        if (vdb_hnsw_scratch_new(&s, NULL) != VDB_OK)
             return NULL;
         if (pthread_setspecific(scratch_key, s) != 0) {
             vdb_hnsw_scratch_free(s);

@@ -157,8 +157,10 @@ int vdb_hnsw_search_codes(const vdb_hnsw *index, const vdb_vecview *view, const 
 
 /* ---- scratch ------------------------------------------------------------- */
 
-/* Caller frees with vdb_hnsw_scratch_free (NULL is a no-op). */
-vdb_hnsw_scratch *vdb_hnsw_scratch_new(vdb_error *err);
+/* Scratch for one searching thread into *out (NULL on failure); the caller
+ * frees it with vdb_hnsw_scratch_free (NULL is a no-op). Errors:
+ * VDB_ENOMEM. */
+int vdb_hnsw_scratch_new(vdb_hnsw_scratch **out, vdb_error *err);
 void vdb_hnsw_scratch_free(vdb_hnsw_scratch *scratch);
 
 /* ---- maintenance --------------------------------------------------------- */
@@ -166,8 +168,10 @@ void vdb_hnsw_scratch_free(vdb_hnsw_scratch *scratch);
 /* A new index with the same parameters over the view's live rows only
  * (deleted rows dropped from the graph): the store's optimize after heavy
  * deletes. The old index is only read and may keep serving searches; the
- * caller swaps them. Caller frees the result with vdb_hnsw_free. */
-vdb_hnsw *vdb_hnsw_rebuild(const vdb_hnsw *index, const vdb_vecview *view, vdb_error *err);
+ * caller swaps them. *out receives it (NULL on failure); the caller frees it
+ * with vdb_hnsw_free. Errors: VDB_ENOMEM, and vdb_hnsw_build's. */
+int vdb_hnsw_rebuild(const vdb_hnsw *index, const vdb_vecview *view, vdb_hnsw **out,
+                     vdb_error *err);
 
 /* Deletes without a rebuild (issue 13): removes the view's deleted rows
  * from the graph and repairs it locally. Every live node that linked to a
@@ -227,8 +231,10 @@ int vdb_hnsw_save(const vdb_hnsw *index, const char *path, vdb_error *err);
  * inconsistency (size, checksum, parameters, levels, links) gives NULL with
  * VDB_ECORRUPT, never a crash; the caller then rebuilds. Errors: VDB_EIO
  * (cannot open/read), VDB_ENOTFOUND (no file), VDB_ECORRUPT, VDB_EINVAL
- * (dim/metric differ from the file's), VDB_ENOMEM. */
-vdb_hnsw *vdb_hnsw_load(const char *path, uint32_t dim, vdb_metric metric, vdb_error *err);
+ * (dim/metric differ from the file's), VDB_ENOMEM. *out receives the index
+ * (NULL on failure); the caller frees it with vdb_hnsw_free. */
+int vdb_hnsw_load(const char *path, uint32_t dim, vdb_metric metric, vdb_hnsw **out,
+                  vdb_error *err);
 
 /* Validates an index file on its own (vdb doctor, tests): loads it with the
  * dim and metric its header names, runs every check vdb_hnsw_load runs, and

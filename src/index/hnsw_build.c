@@ -339,8 +339,8 @@ int vdb_hnsw_build(vdb_hnsw *h, const vdb_vecview *view, uint32_t from, uint32_t
     if (job.scratch == NULL)
         return vdb_error_set(err, VDB_ENOMEM, "hnsw: out of memory for build");
     for (int i = 0; i < threads; i++)
-        if ((job.scratch[i] = vdb_hnsw_scratch_new(NULL)) == NULL)
-            rc = VDB_ENOMEM;
+        if (rc == VDB_OK)
+            rc = vdb_hnsw_scratch_new(&job.scratch[i], NULL);
     if (rc == VDB_OK) {
         size_t tasks = ((size_t)(to - from) + BUILD_CHUNK - 1) / BUILD_CHUNK;
         vdb_pool_run(pool, tasks, build_task, &job);
@@ -356,15 +356,19 @@ int vdb_hnsw_build(vdb_hnsw *h, const vdb_vecview *view, uint32_t from, uint32_t
     return VDB_OK;
 }
 
-vdb_hnsw *vdb_hnsw_rebuild(const vdb_hnsw *old, const vdb_vecview *view, vdb_error *err)
+int vdb_hnsw_rebuild(const vdb_hnsw *old, const vdb_vecview *view, vdb_hnsw **out,
+                     vdb_error *err)
 {
     vdb_hnsw_params p = vdb_hnsw_get_params(old);
     vdb_hnsw *h;
-    if (vdb_hnsw_new(old->dim, old->metric, &p, &h, err) != VDB_OK)
-        return NULL;
-    if (vdb_hnsw_build(h, view, 0, view->n, err) != VDB_OK) {
+    *out = NULL;
+    int rc = vdb_hnsw_new(old->dim, old->metric, &p, &h, err);
+    if (rc != VDB_OK)
+        return rc;
+    if ((rc = vdb_hnsw_build(h, view, 0, view->n, err)) != VDB_OK) {
         vdb_hnsw_free(h);
-        return NULL;
+        return rc;
     }
-    return h;
+    *out = h;
+    return VDB_OK;
 }

@@ -429,32 +429,37 @@ static int read_body(vdb_hnsw *h, reader *r, const header *hd, vdb_error *err)
     return VDB_OK;
 }
 
-static vdb_hnsw *load_file(reader *r, const char *path, uint32_t dim, vdb_metric metric,
-                           vdb_error *err)
+/* Sets the code of a failure that means "damaged file" (a parameter out
+ * of range, a graph that fails validation) to VDB_ECORRUPT, keeping the
+ * message that says what was wrong. */
+static int corrupt(vdb_error *err)
+{
+    if (err != NULL)
+        err->code = VDB_ECORRUPT;
+    return VDB_ECORRUPT;
+}
+
+static int load_file(reader *r, const char *path, uint32_t dim, vdb_metric metric,
+                     vdb_hnsw **out, vdb_error *err)
 {
     uint64_t file_size;
-    if (vdb_fsx_size(r->fd, &file_size, path, err) != VDB_OK)
-        return NULL;
+    int rc = vdb_fsx_size(r->fd, &file_size, path, err);
+    if (rc != VDB_OK)
+        return rc;
     unsigned char head[HEADER_BYTES];
     header hd = {0};
-    if (raw_take(r, head, sizeof(head)) != 0) {
-        vdb_error_set(err, VDB_ECORRUPT, "hnsw: %s is too short for a header", path);
-        return NULL;
-    }
-    if (parse_header(head, file_size, &hd, err) != VDB_OK)
-        return NULL;
+    if (raw_take(r, head, sizeof(head)) != 0)
+        return vdb_error_set(err, VDB_ECORRUPT, "hnsw: %s is too short for a header", path);
+    if ((rc = parse_header(head, file_size, &hd, err)) != VDB_OK)
+        return rc;
     /* The header names the checksum, so it is summed once its version is known. */
     r->sum.version = hd.version;
     sum_feed(&r->sum, head, sizeof(head));
     vdb_hnsw_params p = {hd.m, hd.ef_construction, hd.ef_search, hd.seed};
     vdb_hnsw *h;
-    int rc = vdb_hnsw_new(hd.dim, (vdb_metric)hd.metric, &p, &h, err);
-    if (rc != VDB_OK) {
+    if ((rc = vdb_hnsw_new(hd.dim, (vdb_metric)hd.metric, &p, &h, err)) != VDB_OK)
         /* Parameters out of range in a file are damage, not a bad call. */
-        if (rc == VDB_EINVAL && err != NULL)
-            err->code = VDB_ECORRUPT;
-        return NULL;
-    }
+        return rc == VDB_EINVAL ? corrupt(err) : rc;
     rc = vdb_hnsw__grow(h, hd.n);
     if (rc != VDB_OK) {
         vdb_error_set(err, rc, "hnsw: out of memory for %u rows", hd.n);
@@ -466,41 +471,43 @@ static vdb_hnsw *load_file(reader *r, const char *path, uint32_t dim, vdb_metric
     h->count = (size_t)hd.count;
     h->covered = hd.n;
     h->upper_u32 = (size_t)hd.upper_u32;
-    if ((rc = vdb_hnsw__validate(h, err)) != VDB_OK) {
-        if (err != NULL)
-            err->code = VDB_ECORRUPT;
+    if (vdb_hnsw__validate(h, err) != VDB_OK) {
+        rc = corrupt(err);
         goto fail;
     }
     if (hd.dim != dim || hd.metric != (uint32_t)metric) {
-        vdb_error_set(err, VDB_EINVAL, "hnsw: %s is for dim %u metric %u, not dim %u metric %d",
-                      path, hd.dim, hd.metric, dim, (int)metric);
+        rc = vdb_error_set(err, VDB_EINVAL,
+                           "hnsw: %s is for dim %u metric %u, not dim %u metric %d", path, hd.dim,
+                           hd.metric, dim, (int)metric);
         goto fail;
     }
-    return h;
+    *out = h;
+    return VDB_OK;
 fail:
     vdb_hnsw_free(h);
-    return NULL;
+    return rc;
 }
 
-vdb_hnsw *vdb_hnsw_load(const char *path, uint32_t dim, vdb_metric metric, vdb_error *err)
+int vdb_hnsw_load(const char *path, uint32_t dim, vdb_metric metric, vdb_hnsw **out,
+                  vdb_error *err)
 {
+    *out = NULL;
     /* The reader holds a 16 KiB buffer: on the heap, since loads run on
      * pool threads too. */
     reader *r = vdb_calloc(1, sizeof(*r));
-    if (r == NULL) {
-        vdb_error_set(err, VDB_ENOMEM, "hnsw: out of memory loading %s", path);
-        return NULL;
-    }
+    if (r == NULL)
+        return vdb_error_set(err, VDB_ENOMEM, "hnsw: out of memory loading %s", path);
     r->fd = vdb_fsx_open(path, O_RDONLY, 0, err);
     if (r->fd < 0) {
+        int rc = r->fd;
         vdb_free(r);
-        return NULL;
+        return rc;
     }
     r->path = path;
-    vdb_hnsw *h = load_file(r, path, dim, metric, err);
+    int rc = load_file(r, path, dim, metric, out, err);
     vdb_fsx_close(r->fd, path, NULL);
     vdb_free(r);
-    return h;
+    return rc;
 }
 
 int vdb_hnsw_file_check(const char *path, uint32_t *rows, size_t *nodes, vdb_error *err)
@@ -518,15 +525,10 @@ int vdb_hnsw_file_check(const char *path, uint32_t *rows, size_t *nodes, vdb_err
     if ((size_t)got != sizeof(head) || memcmp(head, magic, 8) != 0)
         return vdb_error_set(err, VDB_ECORRUPT, "hnsw: %s is not a vdb HNSW file", path);
     /* The loader rejects a metric it does not know, so any value is safe. */
-    vdb_error load_err;
-    vdb_error_clear(&load_err);
-    h = vdb_hnsw_load(path, vdb_get32le(head + 16), (vdb_metric)vdb_get32le(head + 20),
-                      &load_err);
-    if (h == NULL) {
-        if (err != NULL)
-            *err = load_err;
-        return load_err.code != VDB_OK ? load_err.code : VDB_ECORRUPT;
-    }
+    int rc = vdb_hnsw_load(path, vdb_get32le(head + 16), (vdb_metric)vdb_get32le(head + 20), &h,
+                           err);
+    if (rc != VDB_OK)
+        return rc;
     if (rows != NULL)
         *rows = vdb_hnsw_rows(h);
     if (nodes != NULL)

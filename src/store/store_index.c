@@ -230,9 +230,9 @@ static vdb_hnsw *load_graph(vdb_store *store)
     vdb_error_clear(&err);
     if (vdb_fsx_path(path, sizeof(path), store->dir, VDB_STORE_INDEX_FILE, &err) != VDB_OK)
         return NULL;
-    hnsw = vdb_hnsw_load(path, store->config.dim, store->config.metric, &err);
-    if (hnsw == NULL) {
-        if (err.code != VDB_ENOTFOUND)
+    int rc = vdb_hnsw_load(path, store->config.dim, store->config.metric, &hnsw, &err);
+    if (rc != VDB_OK) {
+        if (rc != VDB_ENOTFOUND)
             vdb_log_warn("%s: index file unusable, rebuilding it: %s", store->dir, err.msg);
         return NULL;
     }

@@ -37,7 +37,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     vdb_error err;
     fuzz_write_file(lone, data, size);
-    vdb_hnsw *index = vdb_hnsw_load(lone, FUZZ_DIM, VDB_METRIC_COSINE, &err);
+    vdb_hnsw *index = NULL;
+    int rc = vdb_hnsw_load(lone, FUZZ_DIM, VDB_METRIC_COSINE, &index, &err);
+    if ((rc == VDB_OK) != (index != NULL)) {
+        fprintf(stderr, "vdb_hnsw_load returned %d with index %p\n", rc, (void *)index);
+        abort();
+    }
     if (index != NULL) {
         fuzz_accepted++;
         if (vdb_hnsw_check(index, &err) != VDB_OK) {

@@ -104,7 +104,8 @@ static double measure_recall(const vdb_hnsw *h, const dataset *ds, const vdb_vec
                              size_t k, size_t ef, const vdb_filter_hook *filter)
 {
     vdb_hit *got = calloc(k, sizeof(vdb_hit)), *want = calloc(k, sizeof(vdb_hit));
-    vdb_hnsw_scratch *s = vdb_hnsw_scratch_new(NULL);
+    vdb_hnsw_scratch *s = NULL;
+    assert_int_equal(vdb_hnsw_scratch_new(&s, NULL), VDB_OK);
     size_t hits = 0, total = 0;
     for (uint32_t q = 0; q < ds->nq; q++) {
         const float *query = ds->queries + (size_t)q * ds->dim;
@@ -242,7 +243,8 @@ static void test_deletes_and_rebuild(void **state)
     /* Deleted rows still route; none is ever returned (checked inside). */
     double before = measure_recall(h, &ds, &v, 10, 64, NULL);
     vdb_error err;
-    vdb_hnsw *fresh = vdb_hnsw_rebuild(h, &v, &err);
+    vdb_hnsw *fresh = NULL;
+    assert_int_equal(vdb_hnsw_rebuild(h, &v, &fresh, &err), VDB_OK);
     assert_non_null(fresh);
     assert_int_equal(vdb_hnsw_count(fresh), ds.n - removed);
     assert_int_equal(vdb_hnsw_check(fresh, &err), VDB_OK);
@@ -284,7 +286,8 @@ static void test_repair_after_deletes(void **state)
     vdb_vecview v = view_of(&ds, 1);
     vdb_error err;
     double t0 = now_s();
-    vdb_hnsw *fresh = vdb_hnsw_rebuild(h, &v, &err);
+    vdb_hnsw *fresh = NULL;
+    assert_int_equal(vdb_hnsw_rebuild(h, &v, &fresh, &err), VDB_OK);
     double rebuild_s = now_s() - t0;
     assert_non_null(fresh);
     t0 = now_s();
@@ -428,7 +431,8 @@ static void test_save_load(void **state)
     snprintf(path2, sizeof(path2), "%s", temp_path("b"));
     vdb_error err;
     assert_int_equal(vdb_hnsw_save(h, path, &err), VDB_OK);
-    vdb_hnsw *g = vdb_hnsw_load(path, ds.dim, ds.metric, &err);
+    vdb_hnsw *g = NULL;
+    assert_int_equal(vdb_hnsw_load(path, ds.dim, ds.metric, &g, &err), VDB_OK);
     assert_non_null(g);
     assert_int_equal(vdb_hnsw_count(g), vdb_hnsw_count(h));
     assert_int_equal(vdb_hnsw_rows(g), vdb_hnsw_rows(h));
@@ -457,10 +461,13 @@ static void test_save_load(void **state)
     assert_int_equal(vdb_hnsw_add(g, &v, 0, NULL, &err), VDB_OK);
     assert_int_equal(vdb_hnsw_check(g, &err), VDB_OK);
     /* Wrong expectations and missing files. */
-    assert_null(vdb_hnsw_load(path, ds.dim + 1, ds.metric, &err));
+    vdb_hnsw *none = g; /* must come back NULL */
+    assert_int_equal(vdb_hnsw_load(path, ds.dim + 1, ds.metric, &none, &err), VDB_EINVAL);
+    assert_null(none);
     assert_int_equal(err.code, VDB_EINVAL);
-    assert_null(vdb_hnsw_load(temp_path("missing"), ds.dim, ds.metric, &err));
-    assert_int_equal(err.code, VDB_ENOTFOUND);
+    assert_int_equal(vdb_hnsw_load(temp_path("missing"), ds.dim, ds.metric, &none, NULL),
+                     VDB_ENOTFOUND);
+    assert_null(none);
     free(fa);
     free(fb);
     unlink(path);
@@ -497,10 +504,15 @@ static void expect_corrupt(const char *path, const unsigned char *buf, size_t le
 {
     spit(path, buf, len);
     vdb_error err;
-    vdb_hnsw *h = vdb_hnsw_load(path, dim, VDB_METRIC_COSINE, &err);
+    vdb_hnsw *h = NULL;
+    int rc = vdb_hnsw_load(path, dim, VDB_METRIC_COSINE, &h, &err);
     if (h != NULL)
         fail_msg("corrupt file of %zu bytes was accepted", len);
+    assert_int_equal(rc, VDB_ECORRUPT);
     assert_int_equal(err.code, VDB_ECORRUPT);
+    /* The same code without an error record to carry it. */
+    assert_int_equal(vdb_hnsw_load(path, dim, VDB_METRIC_COSINE, &h, NULL), VDB_ECORRUPT);
+    assert_null(h);
 }
 
 /* A saved graph file for the tests that damage one: the graph (M 6, efC
@@ -629,7 +641,8 @@ static void test_checksum_catches_one_bit(void **state)
     for (size_t i = 0; i < sizeof(offsets) / sizeof(offsets[0]); i++) {
         buf[offsets[i]] ^= 0x01;
         spit(bad, buf, len);
-        vdb_hnsw *g = vdb_hnsw_load(bad, ds.dim, ds.metric, &err);
+        vdb_hnsw *g = NULL;
+        assert_int_equal(vdb_hnsw_load(bad, ds.dim, ds.metric, &g, &err), VDB_ECORRUPT);
         if (g != NULL)
             fail_msg("a file with byte %zu flipped was accepted", offsets[i]);
         assert_int_equal(err.code, VDB_ECORRUPT);
@@ -643,7 +656,8 @@ static void test_checksum_catches_one_bit(void **state)
     uint32_t sum = vdb_crc32c(0, buf, len - 4);
     memcpy(buf + len - 4, &sum, 4);
     spit(bad, buf, len);
-    vdb_hnsw *g = vdb_hnsw_load(bad, ds.dim, ds.metric, &err);
+    vdb_hnsw *g = NULL;
+    assert_int_equal(vdb_hnsw_load(bad, ds.dim, ds.metric, &g, &err), VDB_OK);
     assert_non_null(g);
     vdb_hnsw_free(g);
     saved_close(&f);
@@ -669,7 +683,8 @@ static void test_loads_version_1(void **state)
     uint64_t sum = v1_sum(old, len - 4);
     memcpy(old + len - 4, &sum, 8);
     spit(v1, old, len + 4);
-    vdb_hnsw *g = vdb_hnsw_load(v1, ds.dim, ds.metric, &err);
+    vdb_hnsw *g = NULL;
+    assert_int_equal(vdb_hnsw_load(v1, ds.dim, ds.metric, &g, &err), VDB_OK);
     assert_non_null(g);
     assert_int_equal(vdb_hnsw_count(g), vdb_hnsw_count(h));
     vdb_vecview v = {ds.data, NULL, ds.n, ds.dim, ds.metric};
@@ -712,7 +727,9 @@ static void *conc_insert(void *arg)
 {
     conc_ctx *c = arg;
     vdb_vecview v = view_of(c->ds, 0);
-    vdb_hnsw_scratch *s = vdb_hnsw_scratch_new(NULL);
+    vdb_hnsw_scratch *s = NULL;
+    if (vdb_hnsw_scratch_new(&s, NULL) != VDB_OK) /* a thread: no cmocka asserts here */
+        __atomic_add_fetch(&c->failures, 1, __ATOMIC_RELAXED);
     for (uint32_t r = c->from; r < c->to; r++)
         if (vdb_hnsw_add(c->h, &v, r, s, NULL) != VDB_OK)
             __atomic_add_fetch(&c->failures, 1, __ATOMIC_RELAXED);

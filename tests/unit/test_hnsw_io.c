@@ -56,7 +56,8 @@ static void test_save_with_nodes_beyond_covered(void **state)
     assert_int_equal(rows, COVERED);
     assert_int_equal(nodes, COVERED);
     /* And the store's path: load, then catch up the remaining rows. */
-    vdb_hnsw *back = vdb_hnsw_load(path, DIM, VDB_METRIC_L2, &err);
+    vdb_hnsw *back = NULL;
+    assert_int_equal(vdb_hnsw_load(path, DIM, VDB_METRIC_L2, &back, &err), VDB_OK);
     assert_non_null(back);
     assert_int_equal(vdb_hnsw_build(back, &view, COVERED, ROWS, &err), VDB_OK);
     assert_int_equal(vdb_hnsw_count(back), ROWS);
@@ -118,7 +119,8 @@ static void test_save_faults_surface(void **state)
         vdb_fsx_fault_set(0, 0, VDB_FSX_FAULT_EIO, 0);
     }
     assert_int_equal(vdb_hnsw_save(h, path, &err), VDB_OK);
-    vdb_hnsw *back = vdb_hnsw_load(path, DIM, VDB_METRIC_L2, &err);
+    vdb_hnsw *back = NULL;
+    assert_int_equal(vdb_hnsw_load(path, DIM, VDB_METRIC_L2, &back, &err), VDB_OK);
     assert_non_null(back);
     assert_int_equal(vdb_hnsw_count(back), ROWS);
     vdb_hnsw_free(back);
