@@ -250,8 +250,8 @@ static void run_case(const fam_case *c, const char *tmp, uint32_t n, size_t nq, 
     vdb_store_options_default(&options);
     options.fsync = VDB_FSYNC_OFF;
     vdb_error_clear(&err);
-    vdb_store *store = vdb_store_create(path, &config, &options, &err);
-    if (store == NULL)
+    vdb_store *store = NULL;
+    if (vdb_store_create(path, &config, &options, &store, &err) != VDB_OK)
         die(path, &err);
     vdb_rng_seed(&rng, 1);
     double t0 = now();

@@ -78,8 +78,8 @@ static vdb_store *fill(const char *dir, const matrix *data, int metric, int quan
     config.quantization = quant;
     vdb_store_options_default(&options);
     options.fsync = VDB_FSYNC_OFF;
-    vdb_store *store = vdb_store_create(dir, &config, &options, &err);
-    if (store == NULL)
+    vdb_store *store = NULL;
+    if (vdb_store_create(dir, &config, &options, &store, &err) != VDB_OK)
         die("create", &err);
     char (*names)[16] = malloc(BATCH * sizeof(*names));
     const char **ids = malloc(BATCH * sizeof(char *));

@@ -735,10 +735,10 @@ static int bench_one(vdb_req *req, const float *data, size_t n, uint32_t dim, si
     options.fsync = strcmp(req->api->config.fsync, "off") == 0        ? VDB_FSYNC_OFF
                     : strcmp(req->api->config.fsync, "interval") == 0 ? VDB_FSYNC_INTERVAL
                                                                       : VDB_FSYNC_ALWAYS;
-    vdb_store *store = vdb_store_create(dir, &config, &options, &req->err);
-    if (store == NULL)
-        return req->err.code ? req->err.code : VDB_EIO;
-    int rc = VDB_OK;
+    vdb_store *store;
+    int rc = vdb_store_create(dir, &config, &options, &store, &req->err);
+    if (rc != VDB_OK)
+        return rc;
     double t0 = vdb_now_ms();
     for (size_t at = 0; rc == VDB_OK && at < n; at += chunk) {
         size_t m = n - at < chunk ? n - at : chunk;

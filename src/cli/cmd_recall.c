@@ -115,8 +115,8 @@ int vdb_cmd_recall(int argc, char **argv)
         return prc == 1 ? 0 : 2;
     vdb_error err;
     vdb_error_clear(&err);
-    vdb_store *store = vdb_store_open(dir, NULL, &err);
-    if (store == NULL) {
+    vdb_store *store;
+    if (vdb_store_open(dir, NULL, &store, &err) != VDB_OK) {
         fprintf(stderr, "vdb recall: %s\n", err.msg);
         return 1;
     }

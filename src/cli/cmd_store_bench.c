@@ -121,11 +121,11 @@ static int sb_open(const sb_opts *o)
     vdb_store *store;
     long rss, hwm;
     vdb_store_options_default(&options);
-    store = vdb_store_open(o->open_dir, &options, &err);
+    int rc = vdb_store_open(o->open_dir, &options, &store, &err);
     seconds = vdb_bench_now() - t0;
     rss = status_kb("VmRSS");
     hwm = status_kb("VmHWM");
-    if (store == NULL) {
+    if (rc != VDB_OK) {
         fprintf(stderr, "vdb store-bench: %s\n", err.msg);
         return 1;
     }
@@ -172,8 +172,7 @@ static int sb_add(const sb_opts *o)
     options.fsync = o->fsync;
     if (o->checkpoint_mb > 0)
         options.wal_checkpoint_bytes = o->checkpoint_mb << 20;
-    store = vdb_store_create(dir, &config, &options, &err);
-    if (store == NULL) {
+    if (vdb_store_create(dir, &config, &options, &store, &err) != VDB_OK) {
         fprintf(stderr, "vdb store-bench: %s\n", err.msg);
         return 1;
     }

@@ -138,10 +138,10 @@ static void ck_sleep(double seconds)
 /* Reopens the store and checks that every acknowledged write is there. */
 static int ck_verify(const char *dir, const ck_writer *w, vdb_error *err)
 {
-    vdb_store *store = vdb_store_open(dir, NULL, err);
-    int rc = VDB_OK;
-    if (store == NULL)
-        return err->code;
+    vdb_store *store;
+    int rc = vdb_store_open(dir, NULL, &store, err);
+    if (rc != VDB_OK)
+        return rc;
     for (size_t i = 0; i < w->count && rc == VDB_OK; i++) {
         char id[32];
         snprintf(id, sizeof(id), "w%zu", i);
@@ -186,7 +186,7 @@ int vdb_bench_store_checkpoint(const char *dir, size_t n, uint32_t dim, uint64_t
     config.index = VDB_INDEX_FLAT;
     vdb_store_options_default(&options);
     options.wal_checkpoint_bytes = 1ull << 50; /* only the measured checkpoint */
-    if ((store = vdb_store_create(dir, &config, &options, &err)) == NULL) {
+    if (vdb_store_create(dir, &config, &options, &store, &err) != VDB_OK) {
         fprintf(stderr, "vdb store-bench: %s\n", err.msg);
         return 1;
     }

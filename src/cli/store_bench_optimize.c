@@ -65,13 +65,13 @@ cleanup:
     return rc;
 }
 
-static vdb_store *open_at(const char *dir, vdb_error *err)
+static int open_at(const char *dir, vdb_store **out, vdb_error *err)
 {
     vdb_store_options options;
     vdb_store_options_default(&options);
     options.fsync = VDB_FSYNC_OFF;
     options.wal_checkpoint_bytes = (uint64_t)1 << 40; /* only the measured compaction */
-    return vdb_store_open(dir, &options, err);
+    return vdb_store_open(dir, &options, out, err);
 }
 
 static int build_store(const char *dir, const float *data, size_t n, uint32_t dim,
@@ -94,10 +94,8 @@ static int build_store(const char *dir, const float *data, size_t n, uint32_t di
     vdb_store_options_default(&options);
     options.fsync = VDB_FSYNC_OFF;
     options.wal_checkpoint_bytes = (uint64_t)1 << 40;
-    if ((store = vdb_store_create(dir, &config, &options, err)) == NULL) {
-        rc = err->code;
+    if ((rc = vdb_store_create(dir, &config, &options, &store, err)) != VDB_OK)
         goto cleanup;
-    }
     for (size_t at = 0; at < n; at += OPT_BATCH) {
         size_t count = n - at < OPT_BATCH ? n - at : OPT_BATCH;
         for (size_t i = 0; i < count; i++) {
@@ -122,13 +120,13 @@ static int run_one(const char *dir, size_t n, double frac, vdb_store_graph_mode 
                    vdb_error *err)
 {
     vdb_store_optimize_info info;
-    vdb_store *store = open_at(dir, err);
+    vdb_store *store;
     vdb_rng rng;
     double t0, seconds, recall = 0;
     size_t deleted = 0;
-    int rc;
-    if (store == NULL)
-        return err->code;
+    int rc = open_at(dir, &store, err);
+    if (rc != VDB_OK)
+        return rc;
     vdb_rng_seed(&rng, 1313);
     for (size_t r = 0; r < n; r++) {
         char name[24];

@@ -19,28 +19,29 @@ struct vdb_lockfile {
     int fd;
 };
 
-vdb_lockfile *vdb_lockfile_acquire(const char *dir, vdb_error *err)
+int vdb_lockfile_acquire(const char *dir, vdb_lockfile **out, vdb_error *err)
 {
     char path[PATH_MAX], text[32];
     vdb_lockfile *lock = NULL;
-    int fd, n;
-    if (vdb_fsx_path(path, sizeof(path), dir, LOCK_NAME, err) != VDB_OK)
-        return NULL;
+    int fd, n, rc;
+    *out = NULL;
+    if ((rc = vdb_fsx_path(path, sizeof(path), dir, LOCK_NAME, err)) != VDB_OK)
+        return rc;
     fd = vdb_fsx_open(path, O_RDWR | O_CREAT | O_NOFOLLOW, 0644, err);
     if (fd < 0)
-        return NULL;
+        return fd;
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         int e = errno;
         ssize_t got = pread(fd, text, sizeof(text) - 1, 0);
         text[got > 0 ? got : 0] = '\0';
         text[strspn(text, "0123456789")] = '\0'; /* the pid, without its newline */
         if (e == EWOULDBLOCK)
-            vdb_error_set(err, VDB_ELOCKED, "%s is held by another process (pid %s)", path,
-                          text[0] ? text : "unknown");
+            rc = vdb_error_set(err, VDB_ELOCKED, "%s is held by another process (pid %s)", path,
+                               text[0] ? text : "unknown");
         else
-            vdb_error_set(err, VDB_EIO, "flock %s: %s", path, strerror(e));
+            rc = vdb_error_set(err, VDB_EIO, "flock %s: %s", path, strerror(e));
         close(fd);
-        return NULL;
+        return rc;
     }
     /* The pid is only a hint for the message above; failure to write it is
      * harmless, so errors are ignored. */
@@ -50,11 +51,11 @@ vdb_lockfile *vdb_lockfile_acquire(const char *dir, vdb_error *err)
     lock = vdb_malloc(sizeof(*lock));
     if (lock == NULL) {
         close(fd);
-        vdb_error_set(err, VDB_ENOMEM, "lockfile: out of memory");
-        return NULL;
+        return vdb_error_set(err, VDB_ENOMEM, "lockfile: out of memory");
     }
     lock->fd = fd;
-    return lock;
+    *out = lock;
+    return VDB_OK;
 }
 
 void vdb_lockfile_release(vdb_lockfile *lock)

@@ -14,10 +14,11 @@
 
 typedef struct vdb_lockfile vdb_lockfile;
 
-/* Takes the lock on `<dir>/.store.lock` (creating it), without waiting.
- * Errors: VDB_ELOCKED naming the file and the holder's pid when known,
- * VDB_ENOTFOUND (no such directory), VDB_EIO. */
-vdb_lockfile *vdb_lockfile_acquire(const char *dir, vdb_error *err);
+/* Takes the lock on `<dir>/.store.lock` (creating it), without waiting;
+ * *out receives it (NULL on failure). Errors: VDB_ELOCKED naming the file
+ * and the holder's pid when known, VDB_ENOTFOUND (no such directory),
+ * VDB_ERANGE (path too long), VDB_EIO, VDB_ENOMEM. */
+int vdb_lockfile_acquire(const char *dir, vdb_lockfile **out, vdb_error *err);
 
 /* Releases the lock and frees. NULL is a no-op. */
 void vdb_lockfile_release(vdb_lockfile *lock);

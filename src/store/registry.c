@@ -340,10 +340,8 @@ int vdb_registry_acquire(vdb_registry *registry, const char *user_id, const char
         rc = vdb_error_set(&local, VDB_ENOTFOUND, "store %s/%s not found", user_id, model_id);
     else if (rc < 0)
         rc = vdb_error_set(&local, rc, "cannot look up store %s/%s", user_id, model_id);
-    else if ((store = vdb_store_open(entry->dir, &registry->options, &local)) == NULL)
-        rc = local.code ? local.code : VDB_EIO;
     else
-        rc = VDB_OK;
+        rc = vdb_store_open(entry->dir, &registry->options, &store, &local);
     vdb_registry_scrub(registry, local.msg);
     if (rc != VDB_OK && err != NULL)
         *err = local;
@@ -374,15 +372,9 @@ static int remove_closed(const vdb_store_handle *entry, vdb_error *err)
                              entry->model);
     if (rc < 0)
         return vdb_error_set(err, rc, "cannot look up store %s/%s", entry->user, entry->model);
-    vdb_error lock_err;
-    vdb_error_clear(&lock_err);
-    vdb_lockfile *lock = vdb_lockfile_acquire(entry->dir, &lock_err);
-    if (lock == NULL) {
-        rc = lock_err.code != VDB_OK ? lock_err.code : VDB_ELOCKED;
-        if (err != NULL)
-            *err = lock_err;
+    vdb_lockfile *lock;
+    if ((rc = vdb_lockfile_acquire(entry->dir, &lock, err)) != VDB_OK)
         return rc;
-    }
     rc = remove_dir(entry, err);
     vdb_lockfile_release(lock);
     return rc;
@@ -447,14 +439,7 @@ static int create_in(vdb_registry *registry, vdb_store_handle *entry,
         return vdb_error_set(err, mrc == VDB_ENOSPC ? VDB_ENOSPC : VDB_EIO,
                              "cannot create the directory of user %s: %s", entry->user,
                              vdb_err_text(mrc));
-    vdb_error create_err;
-    vdb_error_clear(&create_err);
-    *store = vdb_store_create(entry->dir, config, &registry->options, &create_err);
-    if (*store != NULL)
-        return VDB_OK;
-    if (err != NULL)
-        *err = create_err;
-    return create_err.code != VDB_OK ? create_err.code : VDB_EIO;
+    return vdb_store_create(entry->dir, config, &registry->options, store, err);
 }
 
 static int create_impl(vdb_registry *registry, const char *user_id, const char *model_id,
@@ -600,13 +585,13 @@ int vdb_registry_scratch_open(vdb_registry *registry, const vdb_store_config *co
     if (n < 0 || (size_t)n >= cap)
         return vdb_error_set(err, VDB_EINVAL, "the data directory is too long a path");
     vdb_error_clear(&local);
-    *out = vdb_store_create(dir, config, options, &local);
-    if (*out != NULL)
+    int rc = vdb_store_create(dir, config, options, out, &local);
+    if (rc == VDB_OK)
         return VDB_OK;
     vdb_registry_scrub(registry, local.msg);
     if (err != NULL)
         *err = local;
-    return local.code != VDB_OK ? local.code : VDB_EIO;
+    return rc;
 }
 
 void vdb_registry_scratch_drop(vdb_store *store, const char *dir)

@@ -576,7 +576,8 @@ static int check_vectors(const char *path, vdb_vecfile *file, const vdb_snapshot
     return VDB_OK;
 }
 
-vdb_vecset *vdb_snapshot_load(const char *dir, const vdb_snapshot_info *info, vdb_error *err)
+int vdb_snapshot_load(const char *dir, const vdb_snapshot_info *info, vdb_vecset **out,
+                      vdb_error *err)
 {
     paths p;
     collector c = {0};
@@ -584,13 +585,12 @@ vdb_vecset *vdb_snapshot_load(const char *dir, const vdb_snapshot_info *info, vd
     vdb_vecset *set = NULL;
     float *norms = NULL;
     int rc;
+    *out = NULL;
     if ((rc = make_paths(&p, dir, err)) != VDB_OK)
-        return NULL;
-    if ((rc = vdb_vecfile_open(p.vec, &file, err)) != VDB_OK) {
-        if (rc == VDB_ENOTFOUND)
-            vdb_error_set(err, VDB_ECORRUPT, "%s is missing", p.vec);
-        return NULL;
-    }
+        return rc;
+    if ((rc = vdb_vecfile_open(p.vec, &file, err)) != VDB_OK)
+        return rc == VDB_ENOTFOUND ? vdb_error_set(err, VDB_ECORRUPT, "%s is missing", p.vec)
+                                   : rc;
     if ((rc = check_vectors(p.vec, file, info, err)) != VDB_OK)
         goto cleanup;
     c.rows = (size_t)info->rows;
@@ -628,5 +628,6 @@ cleanup:
     collector_free(&c);
     vdb_free(norms);
     vdb_vecfile_close(file);
-    return set;
+    *out = set;
+    return rc;
 }

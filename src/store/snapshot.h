@@ -72,9 +72,11 @@ int vdb_snapshot_read_manifest(const char *dir, vdb_snapshot_info *info, vdb_err
 /* Builds a vecset from the snapshot, checking the files against the
  * manifest. The vectors are mapped copy-on-write (nothing read eagerly)
  * when their data is page-aligned in the file, as vdb writes it; otherwise
- * they are read and inserted. Returns a new set (caller frees with
- * vdb_vecset_free) or NULL with err: VDB_ECORRUPT (names the file and
- * what is wrong or missing), VDB_EIO, VDB_ENOMEM. */
-vdb_vecset *vdb_snapshot_load(const char *dir, const vdb_snapshot_info *info, vdb_error *err);
+ * they are read and inserted. *out receives a new set (caller frees with
+ * vdb_vecset_free; NULL on failure). Errors: VDB_ECORRUPT (names the file
+ * and what is wrong or missing), VDB_EIO, VDB_ENOMEM, VDB_ERANGE (path too
+ * long). */
+int vdb_snapshot_load(const char *dir, const vdb_snapshot_info *info, vdb_vecset **out,
+                      vdb_error *err);
 
 #endif

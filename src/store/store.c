@@ -99,13 +99,13 @@ static int check_config(const vdb_store_config *c, vdb_error *err)
     return VDB_OK;
 }
 
-static vdb_store *store_alloc(const char *dir, const vdb_store_options *options, vdb_error *err)
+static int store_alloc(const char *dir, const vdb_store_options *options, vdb_store **out,
+                       vdb_error *err)
 {
     vdb_store *store = vdb_calloc(1, sizeof(*store));
     if (store == NULL || (store->dir = vdb_strdup(dir)) == NULL) {
         vdb_free(store);
-        vdb_error_set(err, VDB_ENOMEM, "store: out of memory");
-        return NULL;
+        return vdb_error_set(err, VDB_ENOMEM, "store: out of memory");
     }
     if (options != NULL)
         store->options = *options;
@@ -133,7 +133,8 @@ static vdb_store *store_alloc(const char *dir, const vdb_store_options *options,
     pthread_mutex_init(&store->bg_mutex, NULL);
     pthread_cond_init(&store->bg_wake, NULL);
     pthread_mutex_init(&store->fields_mutex, NULL);
-    return store;
+    *out = store;
+    return VDB_OK;
 }
 
 static void store_free(vdb_store *store)
@@ -267,45 +268,42 @@ static int sync_parent(const char *dir, vdb_error *err)
     return vdb_fsx_dirsync(parent, err);
 }
 
-vdb_store *vdb_store_create(const char *dir, const vdb_store_config *config,
-                            const vdb_store_options *options, vdb_error *err)
+int vdb_store_create(const char *dir, const vdb_store_config *config,
+                     const vdb_store_options *options, vdb_store **out, vdb_error *err)
 {
     vdb_store *store;
     char manifest[PATH_MAX];
     int rc, made_dir = 0;
-    if (check_config(config, err) != VDB_OK ||
-        vdb_fsx_path(manifest, sizeof(manifest), dir, "store.json", err) != VDB_OK)
-        return NULL;
-    if (options != NULL && options->read_only) {
-        vdb_error_set(err, VDB_EREADONLY, "cannot create %s read-only", dir);
-        return NULL;
-    }
+    *out = NULL;
+    if ((rc = check_config(config, err)) != VDB_OK ||
+        (rc = vdb_fsx_path(manifest, sizeof(manifest), dir, "store.json", err)) != VDB_OK)
+        return rc;
+    if (options != NULL && options->read_only)
+        return vdb_error_set(err, VDB_EREADONLY, "cannot create %s read-only", dir);
     rc = vdb_fsx_mkdir(dir, 0755, err);
-    if (rc == VDB_EEXIST && access(manifest, F_OK) == 0) {
-        vdb_error_set(err, VDB_EEXIST, "a store already exists at %s", dir);
-        return NULL;
-    }
+    if (rc == VDB_EEXIST && access(manifest, F_OK) == 0)
+        return vdb_error_set(err, VDB_EEXIST, "a store already exists at %s", dir);
     if (rc != VDB_OK && rc != VDB_EEXIST)
-        return NULL;
+        return rc;
     made_dir = rc == VDB_OK;
-    if ((store = store_alloc(dir, options, err)) == NULL)
+    if ((rc = store_alloc(dir, options, &store, err)) != VDB_OK)
         goto fail_dir;
     store->config = *config;
-    if ((store->lock = vdb_lockfile_acquire(dir, err)) == NULL ||
-        vdb_vecset_new(config->dim, config->metric, &store->set, err) != VDB_OK)
-        goto fail;
     /* An empty snapshot first: a store always has a manifest to open. */
-    if ((rc = vdb_snapshot_write(dir, config, 0, 0, store->set, NULL, NULL, err)) != VDB_OK ||
+    if ((rc = vdb_lockfile_acquire(dir, &store->lock, err)) != VDB_OK ||
+        (rc = vdb_vecset_new(config->dim, config->metric, &store->set, err)) != VDB_OK ||
+        (rc = vdb_snapshot_write(dir, config, 0, 0, store->set, NULL, NULL, err)) != VDB_OK ||
         (rc = open_wal(store, err)) != VDB_OK || (rc = vdb_fsx_dirsync(dir, err)) != VDB_OK ||
         (rc = sync_parent(dir, err)) != VDB_OK || (rc = index_after_load(store, err)) != VDB_OK)
         goto fail;
-    return store;
+    *out = store;
+    return VDB_OK;
 fail:
     store_free(store);
 fail_dir:
     if (made_dir)
         remove_partial(dir);
-    return NULL;
+    return rc;
 }
 
 /* A store that never reached the checkpoint threshold (64 MiB: 40,000
@@ -326,21 +324,21 @@ static void checkpoint_after_replay(vdb_store *store)
                      store->dir, cerr.msg);
 }
 
-vdb_store *vdb_store_open(const char *dir, const vdb_store_options *options, vdb_error *err)
+int vdb_store_open(const char *dir, const vdb_store_options *options, vdb_store **out,
+                   vdb_error *err)
 {
     vdb_store *store;
     vdb_snapshot_info info;
     struct stat st;
     int rc;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        vdb_error_set(err, VDB_ENOTFOUND, "no store at %s", dir);
-        return NULL;
-    }
-    if ((store = store_alloc(dir, options, err)) == NULL)
-        return NULL;
-    if ((store->lock = vdb_lockfile_acquire(dir, err)) == NULL)
+    *out = NULL;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return vdb_error_set(err, VDB_ENOTFOUND, "no store at %s", dir);
+    if ((rc = store_alloc(dir, options, &store, err)) != VDB_OK)
+        return rc;
+    if ((rc = vdb_lockfile_acquire(dir, &store->lock, err)) != VDB_OK)
         goto fail;
-    if (!store->options.read_only && vdb_snapshot_recover(dir, err) != VDB_OK)
+    if (!store->options.read_only && (rc = vdb_snapshot_recover(dir, err)) != VDB_OK)
         goto fail;
     rc = vdb_snapshot_read_manifest(dir, &info, err);
     if (rc == VDB_ENOTFOUND)
@@ -351,14 +349,15 @@ vdb_store *vdb_store_open(const char *dir, const vdb_store_options *options, vdb
     store->snapshot_lsn = info.lsn;
     store->snapshot_bytes = info.vectors_size + info.meta_size;
     store->checkpoints = info.checkpoints;
-    if ((store->set = vdb_snapshot_load(dir, &info, err)) == NULL ||
-        open_wal(store, err) != VDB_OK || index_after_load(store, err) != VDB_OK)
+    if ((rc = vdb_snapshot_load(dir, &info, &store->set, err)) != VDB_OK ||
+        (rc = open_wal(store, err)) != VDB_OK || (rc = index_after_load(store, err)) != VDB_OK)
         goto fail;
     checkpoint_after_replay(store);
-    return store;
+    *out = store;
+    return VDB_OK;
 fail:
     store_free(store);
-    return NULL;
+    return rc;
 }
 
 const vdb_store_config *vdb_store_get_config(const vdb_store *store) { return &store->config; }

@@ -103,14 +103,19 @@ typedef struct vdb_store_options {
 void vdb_store_config_default(vdb_store_config *config);
 void vdb_store_options_default(vdb_store_options *options);
 
-/* Creates the directory and an empty store. VDB_EEXIST if one is there. */
-vdb_store *vdb_store_create(const char *dir, const vdb_store_config *config,
-                            const vdb_store_options *options, vdb_error *err);
+/* Creates the directory and an empty store into *out (NULL on failure;
+ * closed with vdb_store_close). Errors: VDB_EEXIST (a store is there),
+ * VDB_EINVAL (config), VDB_EREADONLY (read-only options), VDB_ELOCKED,
+ * VDB_EIO, VDB_ENOSPC, VDB_ENOMEM, VDB_ERANGE (path too long). */
+int vdb_store_create(const char *dir, const vdb_store_config *config,
+                     const vdb_store_options *options, vdb_store **out, vdb_error *err);
 
-/* Opens an existing store: snapshot + WAL replay, lock taken. Errors:
+/* Opens an existing store into *out (NULL on failure; closed with
+ * vdb_store_close): snapshot + WAL replay, lock taken. Errors:
  * VDB_ENOTFOUND, VDB_ELOCKED (another process), VDB_ECORRUPT (names file
- * and offset). */
-vdb_store *vdb_store_open(const char *dir, const vdb_store_options *options, vdb_error *err);
+ * and offset), VDB_EIO, VDB_ENOMEM. */
+int vdb_store_open(const char *dir, const vdb_store_options *options, vdb_store **out,
+                   vdb_error *err);
 
 /* Checkpoints (when writable), releases the lock and frees. NULL is a no-op. */
 void vdb_store_close(vdb_store *store);

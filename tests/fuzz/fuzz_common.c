@@ -192,8 +192,8 @@ void fuzz_make_store(const char *dir, vdb_index_kind kind, int tail, const char 
     config.hnsw_m = 4;
     config.hnsw_ef_construction = 16;
     options.fsync = VDB_FSYNC_OFF;
-    vdb_store *store = vdb_store_create(dir, &config, &options, &err);
-    if (store == NULL) {
+    vdb_store *store = NULL;
+    if (vdb_store_create(dir, &config, &options, &store, &err) != VDB_OK) {
         fprintf(stderr, "fuzz_make_store %s: %s\n", dir, err.msg);
         abort();
     }

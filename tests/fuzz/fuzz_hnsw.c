@@ -69,8 +69,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vdb_store_options_default(&options);
     options.fsync = VDB_FSYNC_OFF;
     options.read_only = 1;
-    vdb_store *store = vdb_store_open(work, &options, &err);
-    if (store != NULL) {
+    vdb_store *store = NULL;
+    if (vdb_store_open(work, &options, &store, &err) == VDB_OK) {
         fuzz_poke_store(store);
         vdb_store_close(store);
     }

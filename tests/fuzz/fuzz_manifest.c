@@ -34,8 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (vdb_snapshot_recover(work, &err) != VDB_OK)
         return 0;
     if (vdb_snapshot_read_manifest(work, &info, &err) == VDB_OK) {
-        vdb_vecset *set = vdb_snapshot_load(work, &info, &err);
-        if (set != NULL) {
+        vdb_vecset *set = NULL;
+        if (vdb_snapshot_load(work, &info, &set, &err) == VDB_OK) {
             if (vdb_vecset_count(set) > FUZZ_ROWS)
                 abort();
             vdb_vecset_free(set);
@@ -44,8 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vdb_store_options options;
     vdb_store_options_default(&options);
     options.fsync = VDB_FSYNC_OFF;
-    vdb_store *store = vdb_store_open(work, &options, &err);
-    if (store != NULL) {
+    vdb_store *store = NULL;
+    if (vdb_store_open(work, &options, &store, &err) == VDB_OK) {
         fuzz_accepted++;
         if (vdb_store_count(store) > FUZZ_ROWS)
             abort();

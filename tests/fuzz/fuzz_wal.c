@@ -66,8 +66,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vdb_store_options options;
     vdb_store_options_default(&options);
     options.fsync = VDB_FSYNC_OFF;
-    vdb_store *store = vdb_store_open(work, &options, &err);
-    if (store == NULL)
+    vdb_store *store = NULL;
+    if (vdb_store_open(work, &options, &store, &err) != VDB_OK)
         return 0;
     fuzz_accepted++;
     fuzz_poke_store(store);
@@ -78,8 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *id[1] = {"fuzz-new-row"};
     int added = vdb_store_add(store, 1, v, id, NULL, NULL, &err) == VDB_OK;
     vdb_store_close(store);
-    store = vdb_store_open(work, &options, &err);
-    if (store == NULL) {
+    if (vdb_store_open(work, &options, &store, &err) != VDB_OK) {
         fprintf(stderr, "a store that opened does not reopen after a write: %s\n", err.msg);
         abort();
     }

@@ -65,7 +65,8 @@ void fuzz_seeds(const char *dir)
     fuzz_make_store(store_dir, VDB_INDEX_FLAT, 0, NULL);
     vdb_store_options options;
     vdb_store_options_default(&options);
-    vdb_store *store = vdb_store_open(store_dir, &options, &err);
+    vdb_store *store = NULL;
+    (void)vdb_store_open(store_dir, &options, &store, &err); /* NULL when refused */
     vdb_export *ex = store ? vdb_export_new("u", &err) : NULL;
     fuzz_path(out, "export.zip");
     unlink(out);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "store/store.h"
 
 static int tu_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -152,6 +153,38 @@ static inline void tu_cut_dirs(const char *pristine, char *dir, size_t dir_cap, 
 static inline void tu_path(char *out, size_t cap, const char *dir, const char *name)
 {
     snprintf(out, cap, "%s/%s", dir, name);
+}
+
+/* vdb_store_open / vdb_store_create as expressions (the store, or NULL), for
+ * tests whose subject is not the returned code. Each holds the call to its
+ * contract: VDB_OK exactly when a store comes back, and an error record,
+ * when given, carrying the returned code. abort(), not a cmocka assert:
+ * crash tests call these in forked children. */
+static inline void tu_store_contract(int rc, const vdb_store *store, const vdb_error *err)
+{
+    if ((rc == VDB_OK) != (store != NULL) || (err != NULL && rc != VDB_OK && err->code != rc)) {
+        fprintf(stderr, "store contract broken: code %d, store %p, error record %d (%s)\n", rc,
+                (const void *)store, err ? err->code : 0, err ? err->msg : "");
+        abort();
+    }
+}
+
+static inline vdb_store *tu_store_open(const char *dir, const vdb_store_options *options,
+                                       vdb_error *err)
+{
+    vdb_store *store = NULL;
+    int rc = vdb_store_open(dir, options, &store, err);
+    tu_store_contract(rc, store, err);
+    return store;
+}
+
+static inline vdb_store *tu_store_create(const char *dir, const vdb_store_config *config,
+                                         const vdb_store_options *options, vdb_error *err)
+{
+    vdb_store *store = NULL;
+    int rc = vdb_store_create(dir, config, options, &store, err);
+    tu_store_contract(rc, store, err);
+    return store;
 }
 
 #endif

@@ -92,7 +92,8 @@ static vdb_store *make_store(const char *path, family f, uint32_t dim, vdb_metri
     config.metric = metric;
     vdb_store_options_default(&options);
     options.fsync = VDB_FSYNC_OFF;
-    vdb_store *store = vdb_store_create(path, &config, &options, NULL);
+    vdb_store *store = NULL;
+    assert_int_equal(vdb_store_create(path, &config, &options, &store, NULL), VDB_OK);
     assert_non_null(store);
     vdb_rng_seed(&rng, seed);
     float *batch = malloc((size_t)1000 * dim * sizeof(float));
@@ -257,7 +258,7 @@ static void test_request_target(void **s)
     assert_int_equal(vdb_store_set_target_recall(store, 0.95, NULL), VDB_OK);
     assert_int_equal(vdb_store_set_target_recall(store, 0.0, NULL), VDB_EINVAL);
     vdb_store_close(store);
-    store = vdb_store_open(path, NULL, NULL);
+    assert_int_equal(vdb_store_open(path, NULL, &store, NULL), VDB_OK);
     assert_non_null(store);
     assert_true(fabs(vdb_store_get_config(store)->target_recall - 0.95) < 1e-12);
     vdb_store_close(store);
@@ -304,7 +305,7 @@ static void test_real_queries_take_over(void **s)
     assert_int_equal(cal.curve[0][0].classes, 1u << VDB_CALIB_REAL);
     assert_true(cal.curve[0][0].total[VDB_CALIB_REAL][0] > 0);
     vdb_store_close(store);
-    store = vdb_store_open(path, NULL, NULL);
+    assert_int_equal(vdb_store_open(path, NULL, &store, NULL), VDB_OK);
     assert_non_null(store);
     vdb_store_calib_get(store, &cal);
     assert_int_equal(cal.curve[0][0].classes, 1u << VDB_CALIB_REAL);
@@ -320,7 +321,7 @@ static vdb_store *reopen_same_calib(vdb_store *store, const char *path, const vd
                                     vdb_calib *after)
 {
     vdb_store_close(store);
-    store = vdb_store_open(path, NULL, NULL);
+    assert_int_equal(vdb_store_open(path, NULL, &store, NULL), VDB_OK);
     assert_non_null(store);
     vdb_store_calib_get(store, after);
     assert_true(after->valid);
@@ -407,7 +408,7 @@ static vdb_store *store_with_calib(const char *path, const char *const curves[VD
     vdb_store *store = make_store(path, FAM_LOWDIM, 3, VDB_METRIC_L2, ROWS, 5, NULL, 1);
     vdb_store_close(store);
     write_calib(path, curves);
-    store = vdb_store_open(path, NULL, NULL);
+    assert_int_equal(vdb_store_open(path, NULL, &store, NULL), VDB_OK);
     assert_non_null(store);
     vdb_calib cal;
     vdb_store_calib_get(store, &cal);

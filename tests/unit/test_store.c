@@ -92,7 +92,7 @@ static vdb_store *create_store(const char *dir, vdb_metric metric)
     vdb_store_config_default(&config);
     config.dim = DIM;
     config.metric = metric;
-    store = vdb_store_create(dir, &config, NULL, &err);
+    store = tu_store_create(dir, &config, NULL, &err);
     if (store == NULL)
         fail_msg("create %s: %s", dir, err.msg);
     return store;
@@ -101,7 +101,7 @@ static vdb_store *create_store(const char *dir, vdb_metric metric)
 static vdb_store *open_store(const char *dir)
 {
     vdb_error err;
-    vdb_store *store = vdb_store_open(dir, NULL, &err);
+    vdb_store *store = tu_store_open(dir, NULL, &err);
     if (store == NULL)
         fail_msg("open %s: %s", dir, err.msg);
     return store;
@@ -115,7 +115,7 @@ static void child_adds(const char *dir, uint32_t from, uint32_t to)
     int status;
     assert_true(pid >= 0);
     if (pid == 0) {
-        vdb_store *store = vdb_store_open(dir, NULL, NULL);
+        vdb_store *store = tu_store_open(dir, NULL, NULL);
         if (store == NULL)
             _exit(2);
         for (uint32_t b = from; b < to; b++)
@@ -200,7 +200,7 @@ static void test_delete_and_compact(void **state)
     vdb_store_close(store);
     pid = fork();
     if (pid == 0) {
-        vdb_store *s = vdb_store_open(dir, NULL, NULL);
+        vdb_store *s = tu_store_open(dir, NULL, NULL);
         size_t d = 0;
         _exit(s && vdb_store_delete(s, 2, gone, &d, NULL) == VDB_OK && d == 2 ? 0 : 1);
     }
@@ -344,7 +344,7 @@ static void test_read_only_open(void **state)
     wal_size = tu_file_size(path);
     vdb_store_options_default(&options);
     options.read_only = 1;
-    store = vdb_store_open(dir, &options, &err);
+    store = tu_store_open(dir, &options, &err);
     if (store == NULL)
         fail_msg("%s", err.msg);
     for (uint32_t b = 0; b < 3; b++)
@@ -381,7 +381,9 @@ static void test_mid_wal_corruption(void **state)
         scratch_from(dir, scratch, sizeof(scratch), "midwal-scratch");
         tu_path(path, sizeof(path), scratch, "wal.log");
         assert_int_equal(tu_spit(path, copy, len), 0);
-        assert_null(vdb_store_open(scratch, NULL, &err));
+        vdb_store *none = NULL;
+        assert_int_equal(vdb_store_open(scratch, NULL, &none, &err), VDB_ECORRUPT);
+        assert_null(none);
         assert_int_equal(err.code, VDB_ECORRUPT);
         assert_non_null(strstr(err.msg, "wal.log"));
         assert_non_null(strstr(err.msg, "offset"));
@@ -395,7 +397,7 @@ static void test_mid_wal_corruption(void **state)
             size_t first_bad = t == 1 ? offs[0] : offs[1];
             vdb_store_options_default(&options);
             options.repair_wal = 1;
-            store = vdb_store_open(scratch, &options, &err);
+            store = tu_store_open(scratch, &options, &err);
             if (store == NULL)
                 fail_msg("repair open: %s", err.msg);
             vdb_store_get_stats(store, &stats);
@@ -413,7 +415,7 @@ static void test_mid_wal_corruption(void **state)
 static void expect_open_error(const char *dir, int code, const char *needle)
 {
     vdb_error err;
-    vdb_store *store = vdb_store_open(dir, NULL, &err);
+    vdb_store *store = tu_store_open(dir, NULL, &err);
     if (store != NULL)
         fail_msg("open of damaged %s succeeded (expected %s)", dir, vdb_err_name(code));
     assert_int_equal(err.code, code);
@@ -488,8 +490,11 @@ static void test_lock(void **state)
     (void)state;
     new_dir(dir, sizeof(dir), "lock");
     store = create_store(dir, VDB_METRIC_L2);
-    assert_null(vdb_store_open(dir, NULL, &err));
+    vdb_store *second = store; /* must come back NULL */
+    assert_int_equal(vdb_store_open(dir, NULL, &second, &err), VDB_ELOCKED);
+    assert_null(second);
     assert_int_equal(err.code, VDB_ELOCKED);
+    assert_int_equal(vdb_store_open(dir, NULL, &second, NULL), VDB_ELOCKED);
     assert_non_null(strstr(err.msg, ".store.lock"));
     /* Another descriptor opened and closed must not drop the lock (the
      * fcntl-lock trap). */
@@ -500,7 +505,7 @@ static void test_lock(void **state)
     pid = fork();
     if (pid == 0) {
         vdb_error e;
-        vdb_store *s = vdb_store_open(dir, NULL, &e);
+        vdb_store *s = tu_store_open(dir, NULL, &e);
         _exit(s == NULL && e.code == VDB_ELOCKED ? 0 : 1);
     }
     assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -509,7 +514,7 @@ static void test_lock(void **state)
     /* A holder killed with SIGKILL leaves no stale lock. */
     pid = fork();
     if (pid == 0) {
-        vdb_store *s = vdb_store_open(dir, NULL, NULL);
+        vdb_store *s = tu_store_open(dir, NULL, NULL);
         (void)s;
         raise(SIGKILL);
         _exit(1);
@@ -659,7 +664,7 @@ static void fault_loop(fault_op op, vdb_fsx_fault kind)
         else if (op == OP_CHECKPOINT)
             rc = vdb_store_checkpoint(store, &err);
         else
-            rc = (store = vdb_store_open(scratch, NULL, &err)) != NULL ? VDB_OK : err.code;
+            rc = vdb_store_open(scratch, NULL, &store, &err);
         vdb_fsx_fault_set(0, 0, 0, 0);
         int fired = vdb_fsx_fault_hits() != hits;
         if (fired && rc == VDB_OK && op != OP_OPEN)
@@ -733,8 +738,16 @@ static void oom_loop(fault_op op)
         else if (op == OP_CHECKPOINT)
             rc = vdb_store_checkpoint(store, NULL);
         else
-            rc = (store = vdb_store_open(scratch, NULL, NULL)) != NULL ? VDB_OK : VDB_ENOMEM;
+            rc = vdb_store_open(scratch, NULL, &store, NULL);
         vdb_alloc_fail_at(0, 0);
+        /* With no error record the code is still the return value: an
+         * open that failed under an injected allocation failure says so
+         * (before, a caller passing NULL could not learn the code). */
+        if (op == OP_OPEN) {
+            assert_int_equal(rc == VDB_OK, store != NULL);
+            if (rc != VDB_OK)
+                assert_int_equal(rc, VDB_ENOMEM);
+        }
         int fired = vdb_alloc_count() - before >= nth;
         vdb_store_close(store);
         store = open_store(scratch);
@@ -1064,7 +1077,7 @@ static void test_policies_and_threshold(void **state)
         options.fsync = policies[p];
         options.fsync_interval_ms = 20;
         options.wal_checkpoint_bytes = 2048;
-        store = vdb_store_create(dir, &config, &options, &err);
+        assert_int_equal(vdb_store_create(dir, &config, &options, &store, &err), VDB_OK);
         assert_non_null(store);
         for (uint32_t b = 0; b < 30; b++)
             assert_int_equal(add_batch(store, b, NULL), VDB_OK);
@@ -1081,7 +1094,7 @@ static void test_policies_and_threshold(void **state)
         assert_true(stats.checkpoints >= 1);
         assert_true(stats.wal_bytes < 16 * 1024);
         vdb_store_close(store);
-        store = vdb_store_open(dir, &options, &err);
+        assert_int_equal(vdb_store_open(dir, &options, &store, &err), VDB_OK);
         assert_non_null(store);
         for (uint32_t b = 0; b < 30; b++)
             check_batch(store, b, 1);
@@ -1124,7 +1137,7 @@ static void crash_points(const char *what)
             vdb_log_set_level(VDB_LOG_OFF);
             if (in_open)
                 vdb_fsx_fault_set(VDB_FSX_ALL, nth, VDB_FSX_FAULT_CRASH, 0);
-            if ((s = vdb_store_open(scratch, NULL, NULL)) == NULL)
+            if ((s = tu_store_open(scratch, NULL, NULL)) == NULL)
                 _exit(2);
             if (in_open)
                 _exit(0);

@@ -103,7 +103,7 @@ static void child_main(const char *dir, uint32_t cycle, int fd)
     child_ctx c = {NULL, cycle, fd};
     pthread_t thread;
     vdb_log_set_level(VDB_LOG_OFF);
-    if ((c.store = vdb_store_open(dir, NULL, NULL)) == NULL)
+    if ((c.store = tu_store_open(dir, NULL, NULL)) == NULL)
         _exit(2);
     if (pthread_create(&thread, NULL, child_writer, &c) != 0)
         _exit(6);
@@ -131,7 +131,7 @@ static void preload(const char *dir)
         config.dim = DIM;
         config.index = VDB_INDEX_FLAT;
         if (v == NULL || ids == NULL || idp == NULL ||
-            (store = vdb_store_create(dir, &config, NULL, NULL)) == NULL)
+            (store = tu_store_create(dir, &config, NULL, NULL)) == NULL)
             _exit(1);
         tu_fill(v, 999999, PRE, DIM);
         for (uint32_t i = 0; i < PRE; i++) {
@@ -206,7 +206,7 @@ static int verify_batch(vdb_store *store, uint32_t cycle, uint32_t b, size_t *pr
 static int verify(const char *dir, uint32_t cycles)
 {
     vdb_error err;
-    vdb_store *store = vdb_store_open(dir, NULL, &err);
+    vdb_store *store = tu_store_open(dir, NULL, &err);
     size_t present = 0;
     if (store == NULL)
         VFAIL("open after the crash failed: %s", err.msg);

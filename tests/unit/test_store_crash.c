@@ -76,7 +76,7 @@ static void child_main(const char *dir, uint32_t iter, int fd)
     vdb_store_options_default(&options);
     options.wal_checkpoint_bytes = 12 * 1024;
     vdb_log_set_level(VDB_LOG_OFF);
-    if ((store = vdb_store_open(dir, &options, NULL)) == NULL)
+    if ((store = tu_store_open(dir, &options, NULL)) == NULL)
         _exit(2);
     for (uint32_t b = 0; b < MAX_BATCHES; b++) {
         for (uint32_t r = 0; r < ROWS; r++) {
@@ -165,7 +165,7 @@ static int verify_batch(vdb_store *store, uint32_t iter, uint32_t b, size_t *pre
 static int verify(const char *dir, uint32_t base, uint32_t from, uint32_t iters)
 {
     vdb_error err;
-    vdb_store *store = vdb_store_open(dir, NULL, &err);
+    vdb_store *store = tu_store_open(dir, NULL, &err);
     size_t present = 0;
     if (store == NULL)
         VFAIL("open after crash failed: %s", err.msg);
@@ -223,7 +223,7 @@ static uint64_t store_checkpoints(const char *dir)
     assert_int_equal(pipe(fds), 0);
     pid = fork();
     if (pid == 0) {
-        vdb_store *store = vdb_store_open(dir, NULL, NULL);
+        vdb_store *store = tu_store_open(dir, NULL, NULL);
         vdb_store_stats stats;
         if (store == NULL)
             _exit(1);
@@ -275,7 +275,7 @@ static void test_kill9_crash(void **state)
                 checkpoints += store_checkpoints(dir);
             base = it;
             snprintf(dir, sizeof(dir), "%s/store%u", root, it / EPOCH);
-            vdb_store_close(vdb_store_create(dir, &config, NULL, NULL));
+            vdb_store_close(tu_store_create(dir, &config, NULL, NULL));
             assert_int_equal(store_checkpoints(dir), 0); /* fork-safe check of the new store */
         }
         /* One cycle in 8 is killed on a short timer (often inside the open

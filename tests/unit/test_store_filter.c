@@ -78,7 +78,8 @@ static vdb_store *fresh_store(char *dir, int n)
     config.dim = D;
     vdb_store_options_default(&options);
     options.fsync = VDB_FSYNC_OFF;
-    vdb_store *store = vdb_store_create(path, &config, &options, NULL);
+    vdb_store *store = NULL;
+    assert_int_equal(vdb_store_create(path, &config, &options, &store, NULL), VDB_OK);
     assert_non_null(store);
     add_rows(store, 0, n, 0);
     return store;

@@ -16,6 +16,7 @@
 #include "core/rng.h"
 #include "index/hnsw.h"
 #include "store/store.h"
+#include "store_testutil.h"
 
 enum { N = 4000, D = 32, NQ = 50, K = 10 };
 
@@ -85,7 +86,7 @@ static vdb_store *create_store(const char *dir)
     config.hnsw_ef_construction = 100;
     vdb_store_options_default(&options);
     options.fsync = VDB_FSYNC_OFF;
-    store = vdb_store_create(dir, &config, &options, &err);
+    store = tu_store_create(dir, &config, &options, &err);
     if (store == NULL)
         fail_msg("create: %s", err.msg);
     return store;
@@ -98,7 +99,7 @@ static vdb_store *reopen(vdb_store *store, const char *dir)
     vdb_store_close(store);
     vdb_store_options_default(&options);
     options.fsync = VDB_FSYNC_OFF;
-    store = vdb_store_open(dir, &options, &err);
+    store = tu_store_open(dir, &options, &err);
     if (store == NULL)
         fail_msg("open: %s", err.msg);
     return store;

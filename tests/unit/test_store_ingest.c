@@ -80,7 +80,8 @@ static void test_adopt_dim(void **state)
     vdb_store_config_default(&config);
     config.dim = 384; /* provisional */
     config.dim_from_first_add = 1;
-    vdb_store *store = vdb_store_create(dir, &config, NULL, &err);
+    vdb_store *store = NULL;
+    assert_int_equal(vdb_store_create(dir, &config, NULL, &store, &err), VDB_OK);
     assert_non_null(store);
     assert_int_equal(vdb_store_adopt_dim(store, 0, &err), VDB_EINVAL);
     assert_int_equal(vdb_store_adopt_dim(store, 1u << 30, &err), VDB_EINVAL);
@@ -95,7 +96,7 @@ static void test_adopt_dim(void **state)
     assert_int_equal(add_rows(store, 16, 0, 10), VDB_OK);
     vdb_store_close(store);
     /* Durable: the reopened store has the adopted width and the rows. */
-    store = vdb_store_open(dir, NULL, &err);
+    assert_int_equal(vdb_store_open(dir, NULL, &store, &err), VDB_OK);
     assert_non_null(store);
     assert_int_equal(vdb_store_get_config(store)->dim, 16);
     assert_int_equal(vdb_store_get_config(store)->dim_from_first_add, 0);
@@ -106,10 +107,10 @@ static void test_adopt_dim(void **state)
     /* Persisted while still provisional: a reopen keeps the flag, and the
      * adoption then works as on the first open. */
     path_of(dir, sizeof(dir), "adopt-later");
-    store = vdb_store_create(dir, &config, NULL, &err);
+    assert_int_equal(vdb_store_create(dir, &config, NULL, &store, &err), VDB_OK);
     assert_non_null(store);
     vdb_store_close(store);
-    store = vdb_store_open(dir, NULL, &err);
+    assert_int_equal(vdb_store_open(dir, NULL, &store, &err), VDB_OK);
     assert_non_null(store);
     assert_int_equal(vdb_store_get_config(store)->dim_from_first_add, 1);
     assert_int_equal(vdb_store_adopt_dim(store, 8, &err), VDB_OK);
@@ -121,7 +122,7 @@ static void test_adopt_dim(void **state)
     path_of(dir, sizeof(dir), "declared");
     config.dim_from_first_add = 0;
     config.dim = 8;
-    store = vdb_store_create(dir, &config, NULL, &err);
+    assert_int_equal(vdb_store_create(dir, &config, NULL, &store, &err), VDB_OK);
     assert_non_null(store);
     assert_int_equal(vdb_store_adopt_dim(store, 16, &err), VDB_OK);
     assert_int_equal(vdb_store_get_config(store)->dim, 8);
@@ -144,13 +145,14 @@ static void test_big_batches_replay(void **state)
     config.dim = 64;
     vdb_store_options_default(&options);
     options.wal_checkpoint_bytes = 256 * 1024;
-    vdb_store *store = vdb_store_create(dir, &config, &options, &err);
+    vdb_store *store = NULL;
+    assert_int_equal(vdb_store_create(dir, &config, &options, &store, &err), VDB_OK);
     assert_non_null(store);
     vdb_store_close(store);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        store = vdb_store_open(dir, &options, NULL);
+        store = tu_store_open(dir, &options, NULL);
         for (uint32_t b = 0; store != NULL && b < 6; b++)
             if (add_rows(store, 64, b * 2000, 2000) != VDB_OK)
                 _exit(3);
@@ -159,7 +161,7 @@ static void test_big_batches_replay(void **state)
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
-    store = vdb_store_open(dir, &options, &err);
+    assert_int_equal(vdb_store_open(dir, &options, &store, &err), VDB_OK);
     assert_non_null(store);
     assert_int_equal(vdb_store_count(store), 12000);
     for (uint32_t i = 0; i < 12000; i += 997)
@@ -181,7 +183,8 @@ static void test_background_checkpoint(void **state)
     config.dim = 32;
     vdb_store_options_default(&options);
     options.wal_checkpoint_bytes = 64 * 1024;
-    vdb_store *store = vdb_store_create(dir, &config, &options, &err);
+    vdb_store *store = NULL;
+    assert_int_equal(vdb_store_create(dir, &config, &options, &store, &err), VDB_OK);
     assert_non_null(store);
     /* ~140 KB of WAL per batch: each one asks for a checkpoint. */
     for (uint32_t b = 0; b < 5; b++)
@@ -203,7 +206,7 @@ static void test_background_checkpoint(void **state)
     /* Close with a checkpoint just queued: joins the thread, loses nothing. */
     assert_int_equal(add_rows(store, 32, 5000, 1000), VDB_OK);
     vdb_store_close(store);
-    store = vdb_store_open(dir, &options, &err);
+    assert_int_equal(vdb_store_open(dir, &options, &store, &err), VDB_OK);
     assert_non_null(store);
     assert_int_equal(vdb_store_count(store), 6000);
     check_row(store, 32, 5999);
@@ -251,7 +254,8 @@ static void test_readers_see_whole_batches(void **state)
     config.index = VDB_INDEX_FLAT;
     vdb_store_options_default(&options);
     options.fsync = VDB_FSYNC_OFF;
-    vdb_store *store = vdb_store_create(dir, &config, &options, &err);
+    vdb_store *store = NULL;
+    assert_int_equal(vdb_store_create(dir, &config, &options, &store, &err), VDB_OK);
     assert_non_null(store);
     reader_ctx ctx = {store, 0, 0, 0};
     for (int t = 0; t < 2; t++)

@@ -74,7 +74,7 @@ static int rows_present(vdb_store *store, uint32_t batch)
  * 0 never issued. */
 static void run_sequence(const char *dir, int status[OP_COUNT])
 {
-    vdb_store *store = vdb_store_open(dir, NULL, NULL);
+    vdb_store *store = tu_store_open(dir, NULL, NULL);
     const char *victim[1] = {"b1-r0"};
     memset(status, 0, sizeof(int) * OP_COUNT);
     status[OP_OPEN] = store != NULL ? 1 : -1;
@@ -103,7 +103,7 @@ static int batch_op(uint32_t batch)
 static const char *verify(const char *image, const int status[OP_COUNT], char *why, size_t cap)
 {
     vdb_error err;
-    vdb_store *store = vdb_store_open(image, NULL, &err);
+    vdb_store *store = tu_store_open(image, NULL, &err);
     if (store == NULL) {
         snprintf(why, cap, "recovery failed: %s", err.msg);
         return why;
@@ -138,7 +138,7 @@ static int power_loop(const char *tag, int expect_clean)
     snprintf(pristine, sizeof(pristine), "%s/%s", root, tag);
     vdb_store_config_default(&config);
     config.dim = DIM;
-    store = vdb_store_create(pristine, &config, NULL, NULL);
+    assert_int_equal(vdb_store_create(pristine, &config, NULL, &store, NULL), VDB_OK);
     assert_non_null(store);
     assert_int_equal(add_batch(store, 0), VDB_OK);
     vdb_store_close(store);

@@ -60,7 +60,8 @@ static vdb_store *create(const char *path, uint32_t dim, vdb_metric metric, int 
     config.quantization = quant;
     vdb_store_options_default(&options);
     options.fsync = VDB_FSYNC_OFF;
-    vdb_store *store = vdb_store_create(path, &config, &options, NULL);
+    vdb_store *store = NULL;
+    assert_int_equal(vdb_store_create(path, &config, &options, &store, NULL), VDB_OK);
     assert_non_null(store);
     return store;
 }
@@ -71,7 +72,7 @@ static vdb_store *reopen(vdb_store *store, const char *path)
     vdb_store_close(store);
     vdb_store_options_default(&options);
     options.fsync = VDB_FSYNC_OFF;
-    store = vdb_store_open(path, &options, NULL);
+    assert_int_equal(vdb_store_open(path, &options, &store, NULL), VDB_OK);
     assert_non_null(store);
     return store;
 }
@@ -250,7 +251,8 @@ static void check_graph(family f, uint32_t dim, vdb_metric metric, const char *n
     config.quantization = VDB_QUANT_INT8;
     vdb_store_options_default(&options);
     options.fsync = VDB_FSYNC_OFF;
-    vdb_store *store = vdb_store_create(path, &config, &options, NULL);
+    vdb_store *store = NULL;
+    assert_int_equal(vdb_store_create(path, &config, &options, &store, NULL), VDB_OK);
     assert_non_null(store);
     vdb_rng_seed(&rng, 1);
     for (uint32_t i = 0; i < rows; i++)
@@ -325,7 +327,10 @@ static void test_set_quantization(void **state)
     config.dim = 4;
     config.quantization = 4; /* 0-2 kinds, 3 auto */
     snprintf(path, sizeof(path), "%s/bad", dir);
-    assert_null(vdb_store_create(path, &config, NULL, &err));
+    vdb_store *none = NULL;
+    assert_int_equal(vdb_store_create(path, &config, NULL, &none, NULL), VDB_EINVAL);
+    assert_null(none);
+    assert_int_equal(vdb_store_create(path, &config, NULL, &none, &err), VDB_EINVAL);
     assert_int_equal(err.code, VDB_EINVAL);
     vdb_store_close(store);
     tu_rm_rf(dir);

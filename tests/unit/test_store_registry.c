@@ -195,7 +195,7 @@ static void test_slow_open_blocks_only_itself(void **state)
      * all there is and the open must replay it. */
     pid_t pid = fork();
     if (pid == 0) {
-        vdb_store *big = vdb_store_create(dir, &config, &options, &err);
+        vdb_store *big = tu_store_create(dir, &config, &options, &err);
         float v[4 * 10];
         for (uint32_t b = 0; big != NULL && b < 20000; b++) {
             tu_fill(v, b, 10, 4);

@@ -91,7 +91,7 @@ static vdb_store *open_store(const char *dir)
     vdb_error err;
     vdb_store_options_default(&options);
     options.fsync = VDB_FSYNC_OFF;
-    vdb_store *store = vdb_store_open(dir, &options, &err);
+    vdb_store *store = tu_store_open(dir, &options, &err);
     if (store == NULL)
         fail_msg("open %s: %s", dir, err.msg);
     return store;
@@ -118,7 +118,8 @@ static void make_store(const char *dir, family f, uint32_t dim, vdb_metric metri
     config.quantization = VDB_QUANT_NONE;
     vdb_store_options_default(&options);
     options.fsync = VDB_FSYNC_OFF;
-    vdb_store *store = vdb_store_create(dir, &config, &options, NULL);
+    vdb_store *store = NULL;
+    assert_int_equal(vdb_store_create(dir, &config, &options, &store, NULL), VDB_OK);
     assert_non_null(store);
     vdb_rng_seed(&rng, 5);
     for (uint32_t at = 0; at < rows; at += 500) {
@@ -294,7 +295,7 @@ static const char *verify_cut(const char *image, uint32_t rows, const float *que
     vdb_store_options_default(&options);
     options.fsync = VDB_FSYNC_OFF;
     options.skip_calibration = 1; /* the subject is the data and the graph */
-    vdb_store *store = vdb_store_open(image, &options, &err);
+    vdb_store *store = tu_store_open(image, &options, &err);
     if (store == NULL) {
         snprintf(why, cap, "open failed: %s", err.msg);
         return why;
@@ -360,7 +361,7 @@ static void test_power_cut_during_repair(void **state)
              * calibration's calib.txt (test_recall covers that file): each
              * cut waited for a recalibration, seconds under ASan. */
             options.skip_calibration = 1;
-            vdb_store *store = vdb_store_open(dir, &options, NULL);
+            vdb_store *store = tu_store_open(dir, &options, NULL);
             if (store != NULL) {
                 vdb_store_optimize_mode(store, VDB_STORE_GRAPH_REPAIR, &info, NULL);
                 vdb_store_close(store);

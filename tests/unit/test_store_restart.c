@@ -40,7 +40,7 @@ static void child(const char *dir)
     char idx[800];
     float *v = malloc(500 * DIM * sizeof(float));
     options_and_config(&options, &config);
-    vdb_store *store = vdb_store_create(dir, &config, &options, &err);
+    vdb_store *store = tu_store_create(dir, &config, &options, &err);
     if (store == NULL || v == NULL)
         _exit(1);
     for (uint32_t b = 0; b < ROWS / 500; b++) {
@@ -78,7 +78,8 @@ static void test_graph_saved_without_checkpoint(void **state)
     snprintf(wal, sizeof(wal), "%s/wal.log", dir);
     assert_true(tu_file_size(wal) > 100000); /* the data is still all in the WAL */
     options_and_config(&options, &config);
-    vdb_store *store = vdb_store_open(dir, &options, &err);
+    vdb_store *store = NULL;
+    assert_int_equal(vdb_store_open(dir, &options, &store, &err), VDB_OK);
     assert_non_null(store);
     vdb_store_get_stats(store, &st);
     assert_int_equal(st.vectors, ROWS);
