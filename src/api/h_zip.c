@@ -190,8 +190,8 @@ int vdb_h_admin_export_zip(vdb_req *req)
     int rc = vdb_req_str(req, "user_id", 1, &user_id);
     if (rc == VDB_OK)
         rc = vdb_req_str(req, "model_id", 0, &model_id);
-    if (rc == VDB_OK && (job->ex = vdb_export_new(user_id, &req->err)) == NULL)
-        rc = req->err.code;
+    if (rc == VDB_OK)
+        rc = vdb_export_new(user_id, &job->ex, &req->err);
     if (rc == VDB_OK)
         rc = gather(req, job, user_id, model_id);
     if (rc == VDB_OK)

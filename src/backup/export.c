@@ -29,16 +29,17 @@ struct vdb_export {
     size_t npinned;
 };
 
-vdb_export *vdb_export_new(const char *user_id, vdb_error *err)
+int vdb_export_new(const char *user_id, vdb_export **out, vdb_error *err)
 {
     vdb_export *ex = vdb_calloc(1, sizeof(*ex));
+    *out = NULL;
     if (ex == NULL || (ex->user_id = vdb_strdup(user_id)) == NULL ||
         (ex->stores = vdb_json_array()) == NULL) {
         vdb_export_free(ex);
-        vdb_error_set(err, VDB_ENOMEM, "out of memory for an export");
-        return NULL;
+        return vdb_error_set(err, VDB_ENOMEM, "out of memory for an export");
     }
-    return ex;
+    *out = ex;
+    return VDB_OK;
 }
 
 void vdb_export_free(vdb_export *ex)

@@ -14,8 +14,9 @@
 
 typedef struct vdb_export vdb_export;
 
-/* An empty export for `user_id` (copied). Errors: VDB_ENOMEM. */
-vdb_export *vdb_export_new(const char *user_id, vdb_error *err);
+/* An empty export for `user_id` (copied) into *out (NULL on failure; freed
+ * with vdb_export_free). Errors: VDB_ENOMEM. */
+int vdb_export_new(const char *user_id, vdb_export **out, vdb_error *err);
 void vdb_export_free(vdb_export *ex); /* NULL is a no-op */
 
 /* Checkpoints `store` (living in `dir`, named `model_id`), pins its

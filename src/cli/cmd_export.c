@@ -76,8 +76,8 @@ int vdb_cmd_export(int argc, char **argv)
         if (rc == VDB_OK && list.n == 0)
             rc = vdb_error_set(&err, VDB_ENOTFOUND, "no stores for user %s", target.user);
     }
-    if (rc == VDB_OK && (ex = vdb_export_new(target.user, &err)) == NULL)
-        rc = err.code;
+    if (rc == VDB_OK)
+        rc = vdb_export_new(target.user, &ex, &err);
     for (size_t i = 0; rc == VDB_OK && i < list.n; i++)
         rc = add_one(registry, ex, target.user, list.names[i], target.model ? "" : list.names[i],
                      &held[i], &err);

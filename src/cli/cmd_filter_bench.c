@@ -158,20 +158,19 @@ static int build_payload(fb_state *st, vdb_error *err)
 {
     struct mallinfo2 before = mallinfo2();
     double t0 = vdb_bench_now();
-    st->payload = vdb_payload_new(err);
-    if (st->payload == NULL)
-        return err->code;
+    int rc = vdb_payload_new(&st->payload, err);
+    if (rc != VDB_OK)
+        return rc;
     for (size_t i = 0; i < st->o.n; i++) {
         char meta[64];
         snprintf(meta, sizeof(meta), "{\"bucket\": %u, \"raw\": %u}", st->bucket[i],
                  st->bucket[i]);
-        int rc = vdb_payload_set(st->payload, (uint32_t)i, meta, err);
-        if (rc != VDB_OK)
+        if ((rc = vdb_payload_set(st->payload, (uint32_t)i, meta, err)) != VDB_OK)
             return rc;
     }
     double t1 = vdb_bench_now();
     struct mallinfo2 cached = mallinfo2();
-    int rc = vdb_payload_create_index(st->payload, "bucket", err);
+    rc = vdb_payload_create_index(st->payload, "bucket", err);
     if (rc != VDB_OK)
         return rc;
     double t2 = vdb_bench_now();

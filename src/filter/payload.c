@@ -417,15 +417,16 @@ vdb_pfield *vdb_payload__field(const vdb_payload *payload, const char *path)
 
 /* ---- the payload ----------------------------------------------------------- */
 
-vdb_payload *vdb_payload_new(vdb_error *err)
+int vdb_payload_new(vdb_payload **out, vdb_error *err)
 {
     vdb_payload *payload = vdb_calloc(1, sizeof(*payload));
+    *out = NULL;
     if (payload == NULL || (payload->live = roaring_bitmap_create()) == NULL) {
         vdb_free(payload);
-        vdb_error_set(err, VDB_ENOMEM, "out of memory creating payload");
-        return NULL;
+        return vdb_error_set(err, VDB_ENOMEM, "out of memory creating payload");
     }
-    return payload;
+    *out = payload;
+    return VDB_OK;
 }
 
 void vdb_payload_free(vdb_payload *payload)

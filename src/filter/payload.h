@@ -30,7 +30,7 @@
  * and writes a one-line explain string saying why.
  *
  * How a store wires it in (all under the store's locks):
- *   open/create:  p = vdb_payload_new(err); then vdb_payload_set(p, row,
+ *   open/create:  vdb_payload_new(&p, err); then vdb_payload_set(p, row,
  *                 meta) for every live row in row order, then
  *                 vdb_payload_create_index(p, path) for each persisted field;
  *   add/upsert:   vdb_payload_set(p, row, meta) for each new row and
@@ -90,8 +90,9 @@ typedef struct vdb_payload vdb_payload;
 
 /* ---- maintenance (exclusive access) ------------------------------------ */
 
-/* An empty payload. Errors: VDB_ENOMEM. Caller frees with vdb_payload_free. */
-vdb_payload *vdb_payload_new(vdb_error *err);
+/* An empty payload into *out (NULL on failure); the caller frees it with
+ * vdb_payload_free. Errors: VDB_ENOMEM. */
+int vdb_payload_new(vdb_payload **out, vdb_error *err);
 void vdb_payload_free(vdb_payload *payload); /* NULL is a no-op */
 
 /* Row `row` now holds metadata `meta_json` (JSON object text; NULL = no

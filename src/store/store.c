@@ -211,7 +211,9 @@ static int open_wal(vdb_store *store, vdb_error *err)
     int rc = vdb_fsx_path(path, sizeof(path), store->dir, WAL_NAME, err);
     if (rc != VDB_OK)
         return rc;
-    wo.policy = (int)store->options.fsync;
+    wo.policy = store->options.fsync == VDB_FSYNC_OFF        ? VDB_WAL_SYNC_OFF
+                : store->options.fsync == VDB_FSYNC_INTERVAL ? VDB_WAL_SYNC_INTERVAL
+                                                             : VDB_WAL_SYNC_ALWAYS;
     wo.interval_ms = store->options.fsync_interval_ms;
     wo.read_only = store->options.read_only;
     wo.repair = store->options.repair_wal;

@@ -16,9 +16,10 @@
 static int build(vdb_store *store, vdb_payload **out, vdb_error *err)
 {
     uint32_t rows = vdb_vecset_rows(store->set);
-    vdb_payload *payload = vdb_payload_new(err);
-    if (payload == NULL)
-        return VDB_ENOMEM; /* vdb_payload_new's only failure */
+    vdb_payload *payload;
+    int built = vdb_payload_new(&payload, err);
+    if (built != VDB_OK)
+        return built;
     for (uint32_t r = 0; r < rows; r++) {
         int rc;
         if (vdb_vecset_is_deleted(store->set, r))

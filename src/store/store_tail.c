@@ -33,7 +33,7 @@ int vdb_store_wal_tail(vdb_store *store, uint64_t after, vdb_store_record_fn fn,
                        uint64_t *last_lsn, vdb_error *err)
 {
     char path[PATH_MAX];
-    vdb_wal_options wo = {0, 0, 1, 0}; /* read-only scan */
+    vdb_wal_options wo = {.policy = VDB_WAL_SYNC_OFF, .read_only = 1}; /* a scan, no writes */
     tail_ctx t = {after, fn, ctx};
     int rc = vdb_fsx_path(path, sizeof(path), store->dir, "wal.log", err);
     if (rc != VDB_OK)

@@ -37,8 +37,8 @@ enum {
 typedef int (*vdb_wal_replay_fn)(void *ctx, uint64_t lsn, int type, const void *payload,
                                  size_t len, vdb_error *err);
 
-/* When appended records become durable. The values are store.h's
- * vdb_fsync_policy, which the store passes through as they are. */
+/* When appended records become durable (the store maps its
+ * vdb_fsync_policy onto these by name, not by value). */
 typedef enum {
     VDB_WAL_SYNC_ALWAYS = 0,   /* every commit waits for an fsync (group commit) */
     VDB_WAL_SYNC_INTERVAL = 1, /* a background fsync every interval_ms */

@@ -36,8 +36,8 @@ static vdb_json *parsed[NROWS];
 static vdb_payload *fill(void)
 {
     vdb_error err;
-    vdb_payload *p = vdb_payload_new(&err);
-    if (p == NULL)
+    vdb_payload *p;
+    if (vdb_payload_new(&p, &err) != VDB_OK)
         abort();
     for (uint32_t i = 0; i < NROWS; i++)
         if (vdb_payload_set(p, i, rows[i], &err) != VDB_OK)

@@ -67,7 +67,9 @@ void fuzz_seeds(const char *dir)
     vdb_store_options_default(&options);
     vdb_store *store = NULL;
     (void)vdb_store_open(store_dir, &options, &store, &err); /* NULL when refused */
-    vdb_export *ex = store ? vdb_export_new("u", &err) : NULL;
+    vdb_export *ex = NULL;
+    if (store != NULL)
+        (void)vdb_export_new("u", &ex, &err); /* NULL on failure, checked below */
     fuzz_path(out, "export.zip");
     unlink(out);
     if (ex == NULL || vdb_export_add_store(ex, store, store_dir, "m", "", &err) != VDB_OK ||

@@ -70,7 +70,8 @@ static void test_filtered_search_recall(void **state)
         queries[i] = (float)vdb_rng_gauss(&rng);
     vdb_vecset *set = NULL;
     assert_int_equal(vdb_vecset_new(DIM, VDB_METRIC_COSINE, &set, &err), VDB_OK);
-    vdb_payload *payload = vdb_payload_new(&err);
+    vdb_payload *payload = NULL;
+    assert_int_equal(vdb_payload_new(&payload, &err), VDB_OK);
     assert_non_null(set);
     assert_non_null(payload);
     for (uint32_t i = 0; i < N; i++) {

@@ -109,7 +109,8 @@ static void test_set_remove_reset(void **state)
 {
     (void)state;
     vdb_error err;
-    vdb_payload *p = vdb_payload_new(&err);
+    vdb_payload *p = NULL;
+    assert_int_equal(vdb_payload_new(&p, &err), VDB_OK);
     assert_non_null(p);
     set_ok(p, 0, "{\"cat\": \"a\", \"n\": 1, \"tags\": [\"x\", 2]}");
     set_ok(p, 1, "{\"cat\": \"b\", \"n\": 2.5}");
@@ -151,7 +152,8 @@ static void test_bad_input(void **state)
 {
     (void)state;
     vdb_error err;
-    vdb_payload *p = vdb_payload_new(&err);
+    vdb_payload *p = NULL;
+    assert_int_equal(vdb_payload_new(&p, &err), VDB_OK);
     assert_non_null(p);
     set_ok(p, 0, "{\"a\": 1}");
     assert_int_equal(vdb_payload_set(p, 0, "{broken", &err), VDB_EINVAL);
@@ -183,7 +185,8 @@ static void test_remap(void **state)
 {
     (void)state;
     vdb_error err;
-    vdb_payload *p = vdb_payload_new(&err);
+    vdb_payload *p = NULL;
+    assert_int_equal(vdb_payload_new(&p, &err), VDB_OK);
     assert_non_null(p);
     assert_int_equal(vdb_payload_create_index(p, "n", &err), VDB_OK);
     char meta[64];
@@ -213,7 +216,8 @@ static void test_large_integers(void **state)
 {
     (void)state;
     vdb_error err;
-    vdb_payload *p = vdb_payload_new(&err);
+    vdb_payload *p = NULL;
+    assert_int_equal(vdb_payload_new(&p, &err), VDB_OK);
     assert_non_null(p);
     assert_int_equal(vdb_payload_create_index(p, "id", &err), VDB_OK);
     set_ok(p, 0, "{\"id\": 9007199254740993}");
@@ -324,7 +328,8 @@ static void test_oracle_random(void **state)
     vdb_rng rng;
     vdb_rng_seed(&rng, 20261124);
     vdb_error err;
-    vdb_payload *p = vdb_payload_new(&err);
+    vdb_payload *p = NULL;
+    assert_int_equal(vdb_payload_new(&p, &err), VDB_OK);
     assert_non_null(p);
     const uint32_t rows = 3000;
     char meta[512], filter[2048];
@@ -379,7 +384,8 @@ static void test_planner(void **state)
 {
     (void)state;
     vdb_error err;
-    vdb_payload *p = vdb_payload_new(&err);
+    vdb_payload *p = NULL;
+    assert_int_equal(vdb_payload_new(&p, &err), VDB_OK);
     assert_non_null(p);
     const uint32_t rows = 20000;
     char meta[64];
@@ -488,7 +494,8 @@ static void test_out_of_memory(void **state)
      * allocate through vdb_malloc too, so one pass makes thousands. */
     for (uint64_t nth = 1; nth < 200000 && !completed; nth += 1 + nth / 64) {
         vdb_error err;
-        vdb_payload *p = vdb_payload_new(&err);
+        vdb_payload *p = NULL;
+        assert_int_equal(vdb_payload_new(&p, &err), VDB_OK);
         assert_non_null(p);
         vdb_filter *f = compile("{\"n\": {\"$lt\": 3}, \"t\": {\"$contains\": \"x1\"}}");
         vdb_alloc_fail_at(nth, 0);
@@ -559,7 +566,8 @@ static void test_concurrent_readers(void **state)
 {
     (void)state;
     vdb_error err;
-    vdb_payload *p = vdb_payload_new(&err);
+    vdb_payload *p = NULL;
+    assert_int_equal(vdb_payload_new(&p, &err), VDB_OK);
     assert_non_null(p);
     char meta[96];
     for (uint32_t r = 0; r < 4000; r++) {
