@@ -23,7 +23,6 @@
 #include <time.h>
 
 #include "../core/alloc.h"
-#include "../core/fsx.h"
 #include "../core/finite.h"
 #include "../core/limits.h"
 #include "../core/rng.h"
@@ -719,24 +718,23 @@ int vdb_h_batch_operations(vdb_req *req)
 /* ---- POST /v1/batch/benchmark ---- */
 
 /* Adds `n` generated rows in chunks of `chunk` to a new scratch store
- * under the data directory, with the server's fsync policy (so the figure
- * is the durable ingest rate), and removes it. */
+ * (the registry's, as /performance/benchmark's: never registered, never
+ * listed), with the server's fsync policy (so the figure is the durable
+ * ingest rate), and removes it. */
 static int bench_one(vdb_req *req, const float *data, size_t n, uint32_t dim, size_t chunk,
                      vdb_json **out)
 {
-    char dir[4200], uuid[VDB_UUID_LEN];
+    char dir[4200];
     vdb_store_config config;
     vdb_api_store_config(req->api, dim, &config);
-    vdb_rng_uuid(uuid);
-    snprintf(dir, sizeof(dir), "%s/.batchbench-%s", vdb_registry_data_dir(req->api->registry),
-             uuid);
     vdb_store_options options;
     vdb_store_options_default(&options);
     options.fsync = strcmp(req->api->config.fsync, "off") == 0        ? VDB_FSYNC_OFF
                     : strcmp(req->api->config.fsync, "interval") == 0 ? VDB_FSYNC_INTERVAL
                                                                       : VDB_FSYNC_ALWAYS;
     vdb_store *store;
-    int rc = vdb_store_create(dir, &config, &options, &store, &req->err);
+    int rc = vdb_registry_scratch_open(req->api->registry, &config, &options, &store, dir,
+                                       sizeof(dir), &req->err);
     if (rc != VDB_OK)
         return rc;
     double t0 = vdb_now_ms();
@@ -745,8 +743,7 @@ static int bench_one(vdb_req *req, const float *data, size_t n, uint32_t dim, si
         rc = vdb_store_add(store, m, data + at * dim, NULL, NULL, NULL, &req->err);
     }
     double ms = vdb_now_ms() - t0;
-    vdb_store_close(store);
-    vdb_fsx_remove_tree(dir, NULL);
+    vdb_registry_scratch_drop(store, dir);
     if (rc != VDB_OK)
         return rc;
     *out = vdb_json_object();
