@@ -178,10 +178,11 @@ static void run_filters(vdb_store *store, const float *queries, size_t nq, uint3
         die("out of memory", NULL);
     vdb_error_clear(&err);
     for (size_t f = 0; f < sizeof(filters) / sizeof(filters[0]); f++) {
-        vdb_filter *filter = vdb_filter_compile_text(filters[f], strlen(filters[f]), &err);
+        vdb_filter *filter = NULL;
         char plan[VDB_EXPLAIN_MAX];
         double best_exact = INFINITY, best_plan = INFINITY;
-        if (filter == NULL)
+        if (vdb_filter_compile_text(filters[f], strlen(filters[f]), &filter, &err) != VDB_OK ||
+            filter == NULL)
             die("filter", &err);
         /* Alternate the exact candidate scan and the default plan. */
         for (int r = 0; r < rounds; r++)

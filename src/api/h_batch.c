@@ -336,8 +336,8 @@ int vdb_h_batch_query(vdb_req *req)
         vdb_error_clear(&ferr);
         if (vdb_jtype(spec) != VDB_JSON_OBJECT)
             rc = vdb_error_set(&req->err, VDB_EINVAL, "filter must be an object");
-        else if ((filter = vdb_filter_compile(spec, &ferr)) == NULL && ferr.code != VDB_OK)
-            rc = vdb_error_set(&req->err, ferr.code, "filter: %s", ferr.msg);
+        else if ((rc = vdb_filter_compile(spec, &filter, &ferr)) != VDB_OK)
+            rc = vdb_error_set(&req->err, rc, "filter: %s", ferr.msg);
     }
     vdb_query_params params = {(size_t)k, 0, filter, 0, NULL, 0};
     if (rc == VDB_OK)

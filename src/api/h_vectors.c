@@ -80,9 +80,9 @@ static int compile_filter(vdb_req *req, vdb_json *body, vdb_filter **out)
         return vdb_error_set(&req->err, VDB_EINVAL, "%s must be an object", name);
     vdb_error ferr;
     vdb_error_clear(&ferr);
-    *out = vdb_filter_compile(spec, &ferr);
-    if (*out == NULL && ferr.code != VDB_OK)
-        return vdb_error_set(&req->err, ferr.code, "%s: %s", name, ferr.msg);
+    int rc = vdb_filter_compile(spec, out, &ferr);
+    if (rc != VDB_OK)
+        return vdb_error_set(&req->err, rc, "%s: %s", name, ferr.msg);
     return VDB_OK;
 }
 

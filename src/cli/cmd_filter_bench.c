@@ -283,12 +283,13 @@ static int run_selectivity(fb_state *st, const char *field, unsigned limit, vdb_
     vdb_plan plan = {0};
     double plan_s = 0, p50, p99;
     snprintf(spec, sizeof(spec), "{\"%s\": {\"$lt\": %u}}", field, limit);
-    vdb_filter *filter = vdb_filter_compile_text(spec, strlen(spec), err);
+    vdb_filter *filter;
     truth_ctx tc = {st->bucket, limit};
     vdb_filter_hook th = {truth_accept, &tc};
-    int rc = filter == NULL ? err->code
-                            : vdb_flat_search_batch(&st->view, st->queries, st->o.nq, st->o.k,
-                                                    &th, st->truth, st->truth_n, err);
+    int rc = vdb_filter_compile_text(spec, strlen(spec), &filter, err);
+    if (rc == VDB_OK)
+        rc = vdb_flat_search_batch(&st->view, st->queries, st->o.nq, st->o.k, &th, st->truth,
+                                   st->truth_n, err);
     for (size_t q = 0; rc == VDB_OK && q < st->o.nq; q++)
         rc = planned_query(st, filter, q, &plan, &plan_s, err);
     vdb_filter_free(filter);

@@ -132,7 +132,6 @@ int vdb_cmd_query(int argc, char **argv)
     vdb_registry *registry = NULL;
     vdb_store_handle *handle = NULL;
     vdb_filter *filter = NULL;
-    vdb_json *spec = NULL;
     float *queries = NULL;
     size_t nq = 0;
     vdb_error err;
@@ -142,9 +141,7 @@ int vdb_cmd_query(int argc, char **argv)
     status = 1;
     vdb_error_clear(&err);
     if (o.filter != NULL) {
-        spec = vdb_json_parse(o.filter, strlen(o.filter), 0, &err);
-        filter = spec ? vdb_filter_compile(spec, &err) : NULL;
-        if (err.code != VDB_OK) {
+        if (vdb_filter_compile_text(o.filter, strlen(o.filter), &filter, &err) != VDB_OK) {
             fprintf(stderr, "vdb query: filter: %s\n", err.msg);
             goto cleanup;
         }
@@ -164,7 +161,6 @@ int vdb_cmd_query(int argc, char **argv)
 cleanup:
     vdb_free(queries);
     vdb_filter_free(filter);
-    vdb_json_decref(spec);
     vdb_registry_release(handle);
     vdb_registry_free(registry);
     return status;

@@ -74,16 +74,16 @@
 
 typedef struct vdb_filter vdb_filter;
 
-/* Compiles a filter from its JSON form (borrowed; operands are copied).
- * NULL, JSON null and {} give NULL with VDB_OK in err->code: "no filter".
- * Invalid filters return NULL with VDB_EINVAL and a message naming the
- * location and operator, e.g. "filter at 'price': unknown operator '$gtt'".
- * VDB_ENOMEM on allocation failure. Caller frees with vdb_filter_free. */
-vdb_filter *vdb_filter_compile(const vdb_json *spec, vdb_error *err);
+/* Compiles a filter from its JSON form (borrowed; operands are copied) into
+ * *out, which the caller frees with vdb_filter_free. NULL, JSON null and {}
+ * return VDB_OK with *out NULL: "no filter". Errors (*out NULL): VDB_EINVAL
+ * for an invalid filter, with a message naming the location and operator,
+ * e.g. "filter at 'price': unknown operator '$gtt'"; VDB_ENOMEM. */
+int vdb_filter_compile(const vdb_json *spec, vdb_filter **out, vdb_error *err);
 
 /* Parses JSON text, then compiles it. A parse error is VDB_EINVAL (the
  * parser's message); otherwise as vdb_filter_compile. */
-vdb_filter *vdb_filter_compile_text(const char *text, size_t len, vdb_error *err);
+int vdb_filter_compile_text(const char *text, size_t len, vdb_filter **out, vdb_error *err);
 
 void vdb_filter_free(vdb_filter *filter); /* NULL is a no-op */
 

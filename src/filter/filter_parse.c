@@ -421,47 +421,50 @@ fail:
     return NULL;
 }
 
-vdb_filter *vdb_filter_compile(const vdb_json *spec, vdb_error *err)
+int vdb_filter_compile(const vdb_json *spec, vdb_filter **out, vdb_error *err)
 {
-    compile_ctx ctx = {0, err};
+    /* The compiler reports through ctx.err, a local record, so the code
+     * survives a caller that passes no error record. */
+    vdb_error local;
+    compile_ctx ctx = {0, &local};
+    vdb_error_clear(&local);
     vdb_error_clear(err);
+    *out = NULL;
     if (spec == NULL || vdb_json_typeof(spec) == VDB_JSON_NULL)
-        return NULL;
-    if (vdb_json_typeof(spec) != VDB_JSON_OBJECT) {
-        vdb_error_set(err, VDB_EINVAL, "filter must be a JSON object, got %s",
-                      vdb_json_type_name(vdb_json_typeof(spec)));
-        return NULL;
-    }
+        return VDB_OK;
+    if (vdb_json_typeof(spec) != VDB_JSON_OBJECT)
+        return vdb_error_set(err, VDB_EINVAL, "filter must be a JSON object, got %s",
+                             vdb_json_type_name(vdb_json_typeof(spec)));
     if (vdb_json_object_size(spec) == 0)
-        return NULL;
+        return VDB_OK;
     vdb_filter *filter = vdb_calloc(1, sizeof(*filter));
-    if (filter == NULL) {
-        vdb_error_set(err, VDB_ENOMEM, "out of memory compiling filter");
-        return NULL;
-    }
+    if (filter == NULL)
+        return vdb_error_set(err, VDB_ENOMEM, "out of memory compiling filter");
     /* The iteration API takes a non-const node but does not modify it. */
     filter->root = compile_object((vdb_json *)spec, 1, "", &ctx);
     if (filter->root == NULL) {
-        if (err != NULL && err->code == VDB_OK)
-            vdb_error_set(err, VDB_EINTERNAL, "filter compilation failed without a reason");
         vdb_free(filter);
-        return NULL;
+        if (local.code == VDB_OK)
+            vdb_error_set(&local, VDB_EINTERNAL, "filter compilation failed without a reason");
+        if (err != NULL)
+            *err = local;
+        return local.code;
     }
     filter->clauses = ctx.clauses;
-    return filter;
+    *out = filter;
+    return VDB_OK;
 }
 
-vdb_filter *vdb_filter_compile_text(const char *text, size_t len, vdb_error *err)
+int vdb_filter_compile_text(const char *text, size_t len, vdb_filter **out, vdb_error *err)
 {
     vdb_error perr;
     vdb_json *spec = vdb_json_parse(text, len, 0, &perr);
-    if (spec == NULL) {
-        vdb_error_set(err, VDB_EINVAL, "filter is not valid JSON: %s", perr.msg);
-        return NULL;
-    }
-    vdb_filter *filter = vdb_filter_compile(spec, err);
+    *out = NULL;
+    if (spec == NULL)
+        return vdb_error_set(err, VDB_EINVAL, "filter is not valid JSON: %s", perr.msg);
+    int rc = vdb_filter_compile(spec, out, err);
     vdb_json_decref(spec);
-    return filter;
+    return rc;
 }
 
 size_t vdb_filter_clause_count(const vdb_filter *filter)

@@ -260,8 +260,8 @@ void fuzz_poke_store(vdb_store *store)
     params.exact = 1;
     params.k = 1000;
     (void)vdb_store_query(store, q, 1, &params, on_hits, &total, &err);
-    vdb_filter *f = vdb_filter_compile_text("{\"tag\":\"a\"}", 11, &err);
-    if (f != NULL) {
+    vdb_filter *f = NULL;
+    if (vdb_filter_compile_text("{\"tag\":\"a\"}", 11, &f, &err) == VDB_OK && f != NULL) {
         (void)vdb_store_count_where(store, f, &n, &err);
         params.exact = 0;
         params.k = 3;

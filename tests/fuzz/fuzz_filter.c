@@ -86,7 +86,10 @@ static void compare(const vdb_payload *p, const vdb_filter *f, const uint32_t *w
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     vdb_error err;
-    vdb_filter *f = vdb_filter_compile_text((const char *)data, size, &err);
+    vdb_filter *f = NULL;
+    int rc = vdb_filter_compile_text((const char *)data, size, &f, &err);
+    if (rc != VDB_OK && f != NULL) /* a failure must not hand back a filter */
+        abort();
     if (f == NULL)
         return 0;
     fuzz_accepted++;

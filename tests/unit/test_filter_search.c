@@ -103,7 +103,8 @@ static void test_filtered_search_recall(void **state)
     for (size_t s = 0; s < 5; s++) {
         char spec[64];
         snprintf(spec, sizeof(spec), "{\"bucket\": {\"$lt\": %u}}", limits[s]);
-        vdb_filter *filter = vdb_filter_compile_text(spec, strlen(spec), &err);
+        vdb_filter *filter = NULL;
+        assert_int_equal(vdb_filter_compile_text(spec, strlen(spec), &filter, &err), VDB_OK);
         assert_non_null(filter);
         truth_ctx tc = {bucket, limits[s]};
         vdb_filter_hook th = {truth_accept, &tc};

@@ -213,7 +213,9 @@ static void test_filtered(void **s)
         gen(FAM_UNIFORM, &rng, 64, queries + q * 64, NULL);
     for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
         size_t short_answers = 0;
-        vdb_filter *filter = vdb_filter_compile_text(filters[i], strlen(filters[i]), NULL);
+        vdb_filter *filter = NULL;
+        assert_int_equal(vdb_filter_compile_text(filters[i], strlen(filters[i]), &filter, NULL),
+                         VDB_OK);
         assert_non_null(filter);
         double r = held_out_recall(store, queries, RECALL_QUERIES, 64, filter, 0,
                                    &short_answers);
@@ -391,7 +393,9 @@ static void expect_filtered_plan(vdb_store *store, const char *filter_text, cons
     char explain[VDB_EXPLAIN_MAX];
     collect one;
     float q[3] = {0.1f, 0.2f, 0.3f};
-    vdb_filter *filter = vdb_filter_compile_text(filter_text, strlen(filter_text), NULL);
+    vdb_filter *filter = NULL;
+    assert_int_equal(vdb_filter_compile_text(filter_text, strlen(filter_text), &filter, NULL),
+                     VDB_OK);
     vdb_query_params p = {.k = K, .filter = filter, .explain = explain};
     assert_non_null(filter);
     assert_int_equal(vdb_store_query(store, q, 1, &p, take, &one, NULL), VDB_OK);

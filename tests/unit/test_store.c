@@ -599,7 +599,7 @@ static void test_query_and_filters(void **state)
                      VDB_OK);
     assert_string_equal(first, "b1-r2");
     spec = vdb_json_parse("{\"b\": 2}", 8, 0, &err);
-    filter = vdb_filter_compile(spec, &err);
+    assert_int_equal(vdb_filter_compile(spec, &filter, &err), VDB_OK);
     assert_non_null(filter);
     params.filter = filter;
     params.k = 100;

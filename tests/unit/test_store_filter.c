@@ -26,8 +26,10 @@ static vdb_filter *compile(const char *text)
 {
     vdb_json *spec = vdb_json_parse(text, strlen(text), 0, NULL);
     vdb_error err;
-    vdb_filter *f = vdb_filter_compile(spec, &err);
+    vdb_filter *f = NULL;
+    int rc = vdb_filter_compile(spec, &f, &err);
     vdb_json_decref(spec);
+    assert_int_equal(rc, VDB_OK);
     assert_non_null(f);
     return f;
 }
