@@ -15,7 +15,7 @@
  * set() for every row, then create_index() for each persisted field name;
  * the store keeps the names, e.g. in store.json).
  *
- * Query side: vdb_payload_select evaluates a compiled filter against the
+ * Query side: vdb_payload_selection_new evaluates a compiled filter against the
  * indexes. When every clause is indexed the result is the exact set of
  * matching rows; otherwise indexed clauses under an AND give a superset that
  * is checked row by row, and the cardinality is estimated by sampling. The
@@ -38,12 +38,13 @@
  *   delete:       vdb_payload_remove(p, row);
  *   compaction:   vdb_payload_remap(p, old_to_new, old_rows) with the array
  *                 vdb_vecset_compact filled;
- *   query:        sel = vdb_payload_select(p, filter, &input, err); switch on
+ *   query:        vdb_payload_selection_new(p, filter, &input, &sel, err); switch on
  *                 vdb_selection_plan(sel)->kind; the hook for flat/HNSW is
  *                 {vdb_selection_accept, sel}; vdb_selection_free(sel);
  *                 e.g., for one prepared query q:
  *                   vdb_plan_input in = {k, ef, hnsw != NULL, 0, 0};
- *                   vdb_selection *sel = vdb_payload_select(p, filter, &in, err);
+ *                   vdb_selection *sel;
+ *                   vdb_payload_selection_new(p, filter, &in, &sel, err);
  *                   const vdb_plan *plan = vdb_selection_plan(sel);
  *                   vdb_filter_hook hook = {vdb_selection_accept, sel};
  *                   switch (plan->kind) {
@@ -209,11 +210,6 @@ typedef struct vdb_selection vdb_selection;
  * VDB_EINVAL (k == 0), VDB_ENOMEM. */
 int vdb_payload_selection_new(const vdb_payload *payload, const vdb_filter *filter,
                               const vdb_plan_input *input, vdb_selection **out, vdb_error *err);
-/* The same, returning the selection, or NULL with *err set (the code only
- * through err). Kept for the query path (store/query.c) until it moves to
- * vdb_payload_selection_new; new callers use that. */
-vdb_selection *vdb_payload_select(const vdb_payload *payload, const vdb_filter *filter,
-                                  const vdb_plan_input *input, vdb_error *err);
 void vdb_selection_free(vdb_selection *selection); /* NULL is a no-op */
 
 /* The plan (borrowed from the selection). */

@@ -392,13 +392,6 @@ nomem:
     return vdb_error_set(err, VDB_ENOMEM, "out of memory planning a filtered query");
 }
 
-vdb_selection *vdb_payload_select(const vdb_payload *payload, const vdb_filter *filter,
-                                  const vdb_plan_input *input, vdb_error *err)
-{
-    vdb_selection *sel = NULL;
-    return vdb_payload_selection_new(payload, filter, input, &sel, err) == VDB_OK ? sel : NULL;
-}
-
 void vdb_selection_free(vdb_selection *selection)
 {
     if (selection == NULL)

@@ -172,10 +172,12 @@ static double graph_cost(void *ctx, double c, double live, uint32_t *ef)
     return cost;
 }
 
-/* Plans a filtered query against the payload (rw held shared). */
-static vdb_selection *plan_filtered(vdb_store *store, const vdb_vecview *view, size_t k,
-                                    const vdb_query_params *params, const vdb_calib *cal,
-                                    cost_ctx *cc, qplan *p, vdb_error *err)
+/* Plans a filtered query against the payload (rw held shared); *out
+ * receives the selection (written on success only). Errors: those of
+ * vdb_payload_selection_new (VDB_EINVAL, VDB_ENOMEM). */
+static int plan_filtered(vdb_store *store, const vdb_vecview *view, size_t k,
+                         const vdb_query_params *params, const vdb_calib *cal, cost_ctx *cc,
+                         qplan *p, vdb_selection **out, vdb_error *err)
 {
     vdb_plan_input input = {0};
     int ready = vdb_store_index_ready(store, view);
@@ -204,10 +206,11 @@ static vdb_selection *plan_filtered(vdb_store *store, const vdb_vecview *view, s
     } else {
         p->why = params->exact ? "exact requested" : !ready ? "no graph" : "explicit ef";
     }
-    vdb_selection *sel = vdb_payload_select(vdb_store_filter_payload(store), params->filter,
-                                            &input, err);
-    if (sel == NULL)
-        return NULL;
+    vdb_selection *sel;
+    int rc = vdb_payload_selection_new(vdb_store_filter_payload(store), params->filter, &input,
+                                       &sel, err);
+    if (rc != VDB_OK)
+        return rc;
     const vdb_plan *plan = vdb_selection_plan(sel);
     switch (plan->kind) {
     case VDB_PLAN_EXACT_IDS:
@@ -239,7 +242,8 @@ static vdb_selection *plan_filtered(vdb_store *store, const vdb_vecview *view, s
     }
     if (p->kind == QPLAN_CANDIDATES && cal->valid)
         p->exact_ns = cal->ids_ns_row * (double)plan->estimate;
-    return sel;
+    *out = sel;
+    return VDB_OK;
 }
 
 static void describe(const qplan *p, const vdb_selection *sel, char *out)
@@ -598,10 +602,9 @@ int vdb_store_query(vdb_store *store, const float *queries, size_t nq,
         rc = vdb_error_set(err, VDB_ETOOBIG, "%zu x %zu results overflow the size type", nq, k);
     else if (hits == NULL || counts == NULL)
         rc = vdb_error_set(err, VDB_ENOMEM, "no memory for %zu x %zu results", nq, k);
-    else if (params->filter != NULL &&
-             (selection = plan_filtered(store, &view, k, params, cal, &cc, &plan, err)) == NULL)
-        rc = err != NULL && err->code != VDB_OK ? err->code : VDB_ENOMEM;
-    else if (params->filter == NULL)
+    else if (params->filter != NULL)
+        rc = plan_filtered(store, &view, k, params, cal, &cc, &plan, &selection, err);
+    else
         plan_plain(store, &view, nq, k, params, cal, &plan);
     if (rc == VDB_OK) {
         if (params->explain != NULL)

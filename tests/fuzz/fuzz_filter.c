@@ -72,8 +72,8 @@ static void compare(const vdb_payload *p, const vdb_filter *f, const uint32_t *w
         abort();
     }
     vdb_plan_input in = {.k = 3, .materialize = 1};
-    vdb_selection *sel = vdb_payload_select(p, f, &in, &err);
-    if (sel != NULL) {
+    vdb_selection *sel = NULL;
+    if (vdb_payload_selection_new(p, f, &in, &sel, &err) == VDB_OK) {
         size_t n = 0;
         const uint32_t *ids = vdb_selection_ids(sel, &n);
         for (size_t i = 0; i < n; i++)

@@ -57,7 +57,8 @@ static void check_filter(const vdb_payload *p, const char *text, uint32_t max_ro
     }
     vdb_free(got);
     vdb_plan_input input = {10, 64, hnsw, 0, 0, NULL, NULL, 0};
-    vdb_selection *sel = vdb_payload_select(p, f, &input, &err);
+    vdb_selection *sel = NULL;
+    assert_int_equal(vdb_payload_selection_new(p, f, &input, &sel, &err), VDB_OK);
     assert_non_null(sel);
     const vdb_plan *plan = vdb_selection_plan(sel);
     if (plan->estimate_exact)
@@ -176,8 +177,11 @@ static void test_bad_input(void **state)
     assert_int_equal(vdb_payload_remap(p, bad, 1, &err), VDB_EINVAL);
     assert_true(vdb_payload_is_live(p, 0));
     vdb_plan_input input = {0, 0, 0, 0, 0, NULL, NULL, 0};
-    assert_null(vdb_payload_select(p, NULL, &input, &err));
+    vdb_selection *none = NULL;
+    assert_int_equal(vdb_payload_selection_new(p, NULL, &input, &none, &err), VDB_EINVAL);
+    assert_null(none);
     assert_int_equal(err.code, VDB_EINVAL);
+    assert_int_equal(vdb_payload_selection_new(p, NULL, &input, &none, NULL), VDB_EINVAL);
     vdb_payload_free(p);
 }
 
@@ -411,7 +415,8 @@ static void test_planner(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         vdb_filter *f = compile(cases[i].filter);
-        vdb_selection *sel = vdb_payload_select(p, f, cases[i].input, &err);
+        vdb_selection *sel = NULL;
+        assert_int_equal(vdb_payload_selection_new(p, f, cases[i].input, &sel, &err), VDB_OK);
         assert_non_null(sel);
         const vdb_plan *plan = vdb_selection_plan(sel);
         if (plan->kind != cases[i].kind || plan->estimate_exact != cases[i].exact) {
@@ -431,9 +436,12 @@ static void test_planner(void **state)
     vdb_filter *f10 = compile("{\"b\": {\"$lt\": 100}}");
     vdb_filter *f50 = compile("{\"b\": {\"$lt\": 500}}");
     vdb_filter *f100 = compile("{\"b\": {\"$gte\": 0}}");
-    vdb_selection *s10 = vdb_payload_select(p, f10, &forced, &err);
-    vdb_selection *s50 = vdb_payload_select(p, f50, &forced, &err);
-    vdb_selection *s100 = vdb_payload_select(p, f100, &forced, &err);
+    vdb_selection *s10 = NULL;
+    assert_int_equal(vdb_payload_selection_new(p, f10, &forced, &s10, &err), VDB_OK);
+    vdb_selection *s50 = NULL;
+    assert_int_equal(vdb_payload_selection_new(p, f50, &forced, &s50, &err), VDB_OK);
+    vdb_selection *s100 = NULL;
+    assert_int_equal(vdb_payload_selection_new(p, f100, &forced, &s100, &err), VDB_OK);
     assert_non_null(s10);
     assert_non_null(s50);
     assert_non_null(s100);
@@ -449,7 +457,7 @@ static void test_planner(void **state)
     vdb_selection_free(s100);
     vdb_filter_free(f100);
     vdb_plan_input bigk = {5000, 64, 1, 100, 0, NULL, NULL, 0};
-    s50 = vdb_payload_select(p, f50, &bigk, &err);
+    assert_int_equal(vdb_payload_selection_new(p, f50, &bigk, &s50, &err), VDB_OK);
     assert_non_null(s50);
     assert_true(vdb_selection_plan(s50)->ef >= 5000);
     vdb_selection_free(s50);
@@ -457,14 +465,16 @@ static void test_planner(void **state)
     vdb_filter_free(f50);
     /* Indexing a filter's fields turns the scan into an index lookup. */
     vdb_filter *fu = compile("{\"$or\": [{\"u\": {\"$lt\": 2}}, {\"b\": 7}]}");
-    vdb_selection *before = vdb_payload_select(p, fu, &hnsw, &err);
+    vdb_selection *before = NULL;
+    assert_int_equal(vdb_payload_selection_new(p, fu, &hnsw, &before, &err), VDB_OK);
     assert_non_null(before);
     assert_true(vdb_selection_plan(before)->rows_scanned > 0);
     vdb_selection_free(before);
     assert_int_equal(vdb_payload_index_filter_fields(p, fu, &err), VDB_OK);
     assert_true(vdb_payload_has_index(p, "u"));
     assert_int_equal(vdb_payload_index_count(p), 2);
-    vdb_selection *after = vdb_payload_select(p, fu, &hnsw, &err);
+    vdb_selection *after = NULL;
+    assert_int_equal(vdb_payload_selection_new(p, fu, &hnsw, &after, &err), VDB_OK);
     assert_non_null(after);
     assert_int_equal(vdb_selection_plan(after)->rows_scanned, 0);
     assert_int_equal(vdb_selection_plan(after)->kind, VDB_PLAN_EXACT_IDS);
@@ -473,7 +483,8 @@ static void test_planner(void **state)
     check_filter(p, "{\"$or\": [{\"u\": {\"$lt\": 2}}, {\"b\": 7}]}", rows, 1);
     vdb_filter_free(fu);
     /* No filter. */
-    vdb_selection *all = vdb_payload_select(p, NULL, &hnsw, &err);
+    vdb_selection *all = NULL;
+    assert_int_equal(vdb_payload_selection_new(p, NULL, &hnsw, &all, &err), VDB_OK);
     assert_non_null(all);
     assert_int_equal(vdb_selection_plan(all)->kind, VDB_PLAN_ALL);
     assert_int_equal(vdb_selection_plan(all)->estimate, rows);
@@ -551,7 +562,9 @@ static void *reader(void *arg)
                 VDB_OK)
                 job->failures++; /* per-thread counter, read after the join */
             vdb_plan_input input = {10, 64, round % 2, 0, 0, NULL, NULL, 0};
-            vdb_selection *sel = vdb_payload_select(job->payload, f, &input, &err);
+            vdb_selection *sel = NULL;
+            if (vdb_payload_selection_new(job->payload, f, &input, &sel, &err) != VDB_OK)
+                job->failures++;
             size_t hits = 0, count = 0;
             for (uint32_t r = 0; sel != NULL && r < 4000; r++)
                 hits += (size_t)(vdb_selection_accept(sel, r) != 0);
