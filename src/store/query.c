@@ -613,7 +613,7 @@ int vdb_store_query(vdb_store *store, const float *queries, size_t nq,
     pthread_rwlock_unlock(&store->rw);
     /* Real queries join the calibration probes (sampled: see calib.c). */
     if (rc == VDB_OK && params->filter == NULL)
-        vdb_store_calib_offer(store, prepared);
+        vdb_store_calib_offer(store, prepared, view.n);
     /* Fields are indexed on first use, by the background indexer. */
     if (index_fields)
         vdb_store_filter_want_fields(store, params->filter);
@@ -663,6 +663,7 @@ vdb_json *vdb_store_recall_json(vdb_store *store)
         vdb_json_object_set_new(obj, "measured_at", vdb_json_int(cal.when));
         vdb_json_object_set_new(obj, "measured_rows", vdb_json_int((long long)cal.live));
         vdb_json_object_set_new(obj, "probes", vdb_json_int(cal.probes));
+        vdb_json_object_set_new(obj, "real_probes", vdb_json_int(cal.real_probes));
         /* Which probe classes the bounds stand on (calib.h). */
         vdb_json *cls = vdb_json_array();
         static const char *const names[VDB_CALIB_NCLASS] = {"near", "spread", "real"};
@@ -681,6 +682,7 @@ vdb_json *vdb_store_recall_json(vdb_store *store)
                 vdb_json_object_set_new(a, "target_recall", vdb_json_real(cal.auto_target));
                 vdb_json_object_set_new(a, "float_plan_us", vdb_json_real(cal.auto_ns[0] / 1e3));
                 vdb_json_object_set_new(a, "int8_plan_us", vdb_json_real(cal.auto_ns[1] / 1e3));
+                vdb_json_object_set_new(a, "decided_on", vdb_json_string(cal.auto_real ? "real queries" : "synthetic probes"));
                 vdb_json_object_set_new(obj, "quantization_auto", a);
             }
         }
