@@ -1191,9 +1191,10 @@ static int auto_trial(vdb_store *store, const probe_set *ps, vdb_calib *flt, vdb
     won->auto_real = ps->nclass[VDB_CALIB_REAL] >= CALIB_REAL_MIN;
     publish(store, won, 1, adopt);
     vdb_log_info("%s: quantization auto: %s (plan at target %.4g on %s: float %.1f us, int8 "
-                 "%.1f us a query)",
+                 "%.1f us a query; both paths measured in %.2f s, %.2f s CPU)",
                  store->dir, adopt ? "int8 codes kept" : "float rows only", target,
-                 won->auto_real ? "real queries" : "synthetic probes", f / 1e3, i8 / 1e3);
+                 won->auto_real ? "real queries" : "synthetic probes", f / 1e3, i8 / 1e3,
+                 won->seconds, won->cpu_seconds);
     return VDB_OK;
 }
 
@@ -1244,8 +1245,9 @@ int vdb_store_calib_run(vdb_store *store, const _Atomic int *stop, vdb_error *er
         cal->seconds = now_s(CLOCK_MONOTONIC) - wall0;
         cal->cpu_seconds = now_s(CLOCK_THREAD_CPUTIME_ID) - cpu0;
         publish(store, cal, 0, 0);
-        vdb_log_info("%s: calibrated on %llu rows with %u probes in %.2f s", store->dir,
-                     (unsigned long long)cal->live, cal->probes, cal->seconds);
+        vdb_log_info("%s: calibrated on %llu rows with %u probes (%u real) in %.2f s, %.2f s CPU",
+                     store->dir, (unsigned long long)cal->live, cal->probes, cal->real_probes,
+                     cal->seconds, cal->cpu_seconds);
         if (trial && cal->path == VDB_CALIB_PATH_FLOAT) {
             cal[1] = cal[0];
             vdb_error terr;

@@ -277,7 +277,10 @@ int vdb_store_index_open(vdb_store *store, vdb_error *err)
     } else if ((ix->hnsw = new_graph(store, err)) == NULL) {
         return err != NULL ? err->code : VDB_ENOMEM;
     }
-    if (atomic_load(&ix->upto) < vdb_vecset_rows(store->set))
+    /* Rows to catch up, or no usable calibration (none saved, or calib.txt
+     * of an older format): without a write to wake it the indexer would
+     * not measure, and the store would scan until the next write. */
+    if (atomic_load(&ix->upto) < vdb_vecset_rows(store->set) || vdb_store_calib_due(store))
         wake_indexer(store);
     return VDB_OK;
 }

@@ -283,6 +283,10 @@ static void test_real_queries_take_over(void **s)
     vdb_store_calib_get(store, &cal);
     assert_true(cal.valid);
     assert_int_equal(cal.curve[0][0].classes, (1u << VDB_CALIB_NEAR) | (1u << VDB_CALIB_SPREAD));
+    /* quantization auto decided on the synthetic probes */
+    int kind0 = cal.auto_kind;
+    assert_true(kind0 == VDB_QUANT_NONE || kind0 == VDB_QUANT_INT8);
+    assert_int_equal(cal.auto_real, 0);
     vdb_rng_seed(&rng, 5);
     vdb_query_params p = {.k = K};
     collect one[1];
@@ -304,6 +308,14 @@ static void test_real_queries_take_over(void **s)
     }
     assert_int_equal(cal.curve[0][0].classes, 1u << VDB_CALIB_REAL);
     assert_true(cal.curve[0][0].total[VDB_CALIB_REAL][0] > 0);
+    /* A "none" decided on them was tried again on the real queries; an
+     * int8 decision stands. */
+    printf("  auto: %s on synthetic probes, %s after real queries (decided on %s)\n",
+           kind0 == VDB_QUANT_INT8 ? "int8" : "none",
+           cal.auto_kind == VDB_QUANT_INT8 ? "int8" : "none", cal.auto_real ? "real" : "synthetic");
+    assert_int_equal(cal.auto_real, kind0 == VDB_QUANT_NONE);
+    if (kind0 == VDB_QUANT_INT8)
+        assert_int_equal(cal.auto_kind, VDB_QUANT_INT8);
     vdb_store_close(store);
     store = vdb_store_open(path, NULL, NULL);
     assert_non_null(store);
@@ -454,7 +466,7 @@ static void test_old_format_remeasured(void **s)
     fprintf(f, "vdb-calib 4\n12345 %u 500 1 1 1000 1000 1000\n", ROWS);
     for (int band = 0; band < VDB_CALIB_NS * VDB_CALIB_NK; band++)
         fprintf(f, "1 1 1000 5000 5000 500 0 0 0 0 0 0\n");
-    fprintf(f, "0 -1 0 0 0 0\n");
+    fprintf(f, "0 -1 0 0 0\n");
     assert_int_equal(fclose(f), 0);
     store = vdb_store_open(path, NULL, NULL);
     assert_non_null(store);
@@ -536,7 +548,7 @@ static void write_calib(const char *store_path, const char *const curves[VDB_CAL
         for (int kb = 0; kb < VDB_CALIB_NK; kb++)
             fprintf(f, "%s\n", curves[band]);
     /* measured on the float rows; no quantization auto decision */
-    fprintf(f, "0 -1 0 0 0\n");
+    fprintf(f, "0 -1 0 0 0 0\n");
     assert_int_equal(fclose(f), 0);
 }
 
