@@ -32,8 +32,8 @@
  * to CALIB_RESERVOIR_MAX, in at most 1/CALIB_RESERVOIR_SHARE of its float
  * rows' bytes (3%: 4.8 MB for 100k x 384) and no more than the truth
  * budget lets a calibration use. With 400 real queries a 95% bound of
- * 0.99 needs a measured mean of ~0.998, with 2,500 ~0.9945: on 100k x 384
- * clustered data that is ef 64 instead of 96 (BENCHMARKS.md issue 9). */
+ * 0.99 needs a measured mean of 0.9982, with 2,000 0.9937: on 100k x 384
+ * clustered data that is ef 48 instead of 96 (BENCHMARKS.md issue 9). */
 #define CALIB_RESERVOIR_MIN 512u
 #define CALIB_RESERVOIR_BYTES (1u << 20) /* up to VDB_MAX_OPEN_STORES stores hold one */
 #define CALIB_RESERVOIR_MAX 4096u

@@ -26,8 +26,8 @@
  *                    guess at them), and a calibration is due then and
  *                    again each time the usable real queries doubled
  *                    since the last one (a tighter bound: 0.99 from 400
- *                    queries needs a measured mean of ~0.998, from 2,500
- *                    ~0.9945);
+ *                    queries needs a measured mean of 0.9982, from 2,000
+ *                    0.9937);
  *   truth    exact top-k through the GEMM batch path (vdb_flat_search_batch),
  *            only for the probes a curve reads (the counted classes; in
  *            the filtered bands the first CALIB_SMALL_BAND of each);
