@@ -82,6 +82,15 @@
 const uint32_t vdb_calib_ef_ladder[VDB_CALIB_NEF] = {
     10,  12,  16,  20,  24,  32,  40,  48,  64,   80,   96,   128,
     160, 192, 256, 320, 384, 512, 640, 768, 1024, 1280, 1536, 2048};
+/* The steps added to the old 1.5x ladder. Only the plain curve (k <= 10,
+ * unfiltered: every unfiltered top-10 query, and the one that reads every
+ * real probe) measures them; the filtered and k <= 100 curves keep the
+ * old steps (their picks pass over the empty fine entries). All eight
+ * curves at the fine steps cost ~1.5x the CPU per calibration (20k x 384
+ * clustered, both calibrations: 44.8 s against ~30 s with the old ladder;
+ * the plain curve alone fine: 33.8 s; BENCHMARKS.md issue 9). */
+static const uint8_t ladder_fine_only[VDB_CALIB_NEF] = {0, 1, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0,
+                                                        1, 0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0};
 const uint32_t vdb_calib_k_bands[VDB_CALIB_NK] = {10, 100};
 const double vdb_calib_s_bands[VDB_CALIB_NS] = {1.0, 0.5, 0.1, 0.02};
 
@@ -160,10 +169,22 @@ double vdb_calib_curve_lcb(const vdb_calib_curve *curve, uint32_t i, double *mea
     return lo;
 }
 
+/* 1 when ladder entry i has counts (a curve that keeps the coarse steps
+ * leaves the fine ones empty: not on its ladder, not a failure). */
+static int entry_measured(const vdb_calib_curve *curve, uint32_t i)
+{
+    for (int c = 0; c < VDB_CALIB_NCLASS; c++)
+        if ((curve->classes & (1u << c)) && curve->total[c][i] > 0)
+            return 1;
+    return 0;
+}
+
 int vdb_calib_pick(const vdb_calib_curve *curve, double target)
 {
     int pick = -1;
     for (uint32_t i = curve->measured; i-- > 0;) {
+        if (!entry_measured(curve, i))
+            continue;
         if (vdb_calib_curve_lcb(curve, i, NULL) < target)
             break;
         pick = (int)i;
@@ -922,11 +943,11 @@ static int ladder_done(const meas *m, const vdb_calib_curve *curve, int e, doubl
            curve->ns[e] > 2.0 * scan || vdb_calib_ef_ladder[e] >= m->hook.n0;
 }
 
-/* Skipped entries (ef below k: the search uses ef = k) repeat the first
- * measured one after them. */
-static void fill_skipped(vdb_calib_curve *curve)
+/* Skipped entries below k (the search uses ef = k) repeat the first
+ * measured one after them; skipped fine steps stay empty. */
+static void fill_skipped(vdb_calib_curve *curve, size_t k)
 {
-    for (uint32_t e = 0; e < curve->measured; e++) {
+    for (uint32_t e = 0; e < curve->measured && vdb_calib_ef_ladder[e] < k; e++) {
         if (curve->ns[e] != 0)
             continue;
         for (uint32_t f = e + 1; f < curve->measured; f++) {
@@ -957,13 +978,16 @@ static int measure_curve(meas *m, int s, int kb)
     memset(curve, 0, sizeof(*curve));
     curve->classes = m->classes;
     for (int e = 0; e < VDB_CALIB_NEF && rc == VDB_OK; e++) {
-        if (vdb_calib_ef_ladder[e] < k && e + 1 < VDB_CALIB_NEF && vdb_calib_ef_ladder[e + 1] <= k)
+        int below_k = vdb_calib_ef_ladder[e] < k;
+        if (below_k && e + 1 < VDB_CALIB_NEF && vdb_calib_ef_ladder[e + 1] <= k)
             continue; /* below k the search uses ef = k anyway */
+        if (!(s == 0 && kb == 0) && ladder_fine_only[e] && !below_k)
+            continue; /* the old steps only (ladder_fine_only) */
         rc = measure_ef(m, sb, k, quota, curve, e);
         if (rc == VDB_OK && ladder_done(m, curve, e, sb))
             break;
     }
-    fill_skipped(curve);
+    fill_skipped(curve, k);
     return rc;
 }
 

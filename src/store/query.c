@@ -122,14 +122,17 @@ typedef struct cost_ctx {
     double target;
 } cost_ctx;
 
-/* A curve's measured search time at ladder ef `ef`; past its last
- * measured entry (the ladder stopped early: perfect recall or the bound
- * already reached) scaled from that entry in proportion to ef. */
+/* A curve's measured search time at ladder ef `ef`: that entry's, or
+ * where the curve skipped it (the filtered and k <= 100 curves keep the
+ * coarse steps, calib.c) the next measured entry's above it, which costs
+ * at least as much; past its last measured entry (the ladder stopped
+ * early: perfect recall or the bound already reached) scaled from that
+ * entry in proportion to ef. */
 static double ns_at(const vdb_calib_curve *curve, uint32_t ef)
 {
     uint32_t last = curve->measured - 1;
     for (uint32_t i = 0; i < curve->measured; i++)
-        if (vdb_calib_ef_ladder[i] == ef && curve->ns[i] > 0)
+        if (vdb_calib_ef_ladder[i] >= ef && curve->ns[i] > 0)
             return curve->ns[i];
     return curve->ns[last] * (double)ef / (double)vdb_calib_ef_ladder[last];
 }

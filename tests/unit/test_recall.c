@@ -810,6 +810,15 @@ static void test_pick_fixed_sequence(void **s)
     assert_int_equal(vdb_calib_pick(&c, 0.70), 0);
     c.measured = 0;
     assert_int_equal(vdb_calib_pick(&c, 0.5), -1);
+    /* An entry a curve did not measure (the filtered and k <= 100 curves
+     * keep the coarse steps) is not on its ladder: passed over, not a
+     * failure that stops the test (before, the pick stopped above it). */
+    c.measured = 4;
+    c.hits[VDB_CALIB_NEAR][3] = 5000;
+    c.hits[VDB_CALIB_NEAR][1] = c.total[VDB_CALIB_NEAR][1] = 0;
+    c.probes[VDB_CALIB_NEAR][1] = 0;
+    c.ns[1] = 0;
+    assert_int_equal(vdb_calib_pick(&c, 0.99), 0);
 }
 
 int main(void)
