@@ -33,8 +33,10 @@
  *            the filtered bands the first CALIB_SMALL_BAND of each);
  *   curves   for each k band (k <= 10, k <= 100) and selectivity band
  *            (100%, 50%, 10%, 2%: random row subsets through a filter hook),
- *            and each ef of a fixed ladder (steps of 1.2-1.33x, so the
- *            pick overshoots the ef the target needs by at most a third):
+ *            and each ef of a fixed ladder (steps of 1.2-1.33x on the
+ *            plain curve, k <= 10 unfiltered, so the pick overshoots the
+ *            ef the target needs by at most a third; the other curves
+ *            measure the 1.5x steps only and leave the rest empty):
  *            matched neighbours / total, the
  *            probe queries behind them, and the mean single-query search
  *            time (thread CPU). A hit counts when its distance is within
