@@ -32,7 +32,7 @@ Benchmarks only: run under `flock /tmp/vdb-bench.lock` and
 
 usage: peers_hnsw.py DIR [--vdb build/vdb | --vdb-json FILE] [--metric cosine]
                      [--m 16] [--ef-construction 200] [--threads 2] [--k 10]
-                     [--skip faiss,hnswlib-debian,usearch]
+                     [--skip faiss,hnswlib-debian,usearch] [--efs fine|E1,E2,...]
 """
 import argparse
 import json
@@ -42,6 +42,9 @@ import sys
 import time
 
 EFS = [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512]
+# --efs fine: the store planner's ladder (src/store/calib.c) up to 512, so
+# the store's pick and each peer's oracle ef are read on the same grid.
+FINE_EFS = [10, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256, 320, 384, 512]
 TARGETS = [0.90, 0.95, 0.99]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -138,7 +141,8 @@ def worker_faiss(args):
 def run_worker(name, args):
     cmd = [sys.executable, os.path.abspath(__file__), args.dir, "--worker", name,
            "--metric", args.metric, "--m", str(args.m),
-           "--ef-construction", str(args.ef_construction), "--threads", str(args.threads)]
+           "--ef-construction", str(args.ef_construction), "--threads", str(args.threads),
+           "--efs", ",".join(map(str, EFS))]
     return json.loads(subprocess.run(cmd, check=True, stdout=subprocess.PIPE).stdout)
 
 
@@ -315,11 +319,15 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--skip", default="")
+    ap.add_argument("--efs", help="comma-separated efs to sweep, or 'fine' (the store "
+                    "planner's ladder); default %s" % ",".join(map(str, EFS)))
     ap.add_argument("--no-interleave", action="store_true",
                     help="do not link vdb into the native driver")
     ap.add_argument("--json-out")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.efs:
+        EFS[:] = FINE_EFS if args.efs == "fine" else [int(e) for e in args.efs.split(",")]
     if args.worker:
         fn = {"hnswlib": worker_hnswlib, "faiss": worker_faiss}[args.worker]
         print(json.dumps(fn(args)))

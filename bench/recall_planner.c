@@ -21,6 +21,7 @@
  * plan and the exact search over the filter's candidates.
  * Usage: recall_planner [--n N] [--queries Q] [--rounds R] [--only NAME]
  *                       [--json] [--curve] [--filters] [--write-trace] [--threads T]
+ *                       [--warm W]
  *                       [--quantization auto|none|int8|binary]
  *                       [--dir TMPDIR]
  *                       [--data F.npy --query-file Q.npy [--metric cosine|l2|dot]]
@@ -33,7 +34,9 @@
  * included); more threads build the graph faster for calibration-cost runs
  * at 1M rows, and then the exact scans split over them too.
  * With --data the store gets F's rows (at most N) and the timed queries are
- * Q's first ones; the calibration's real-query warm-up uses Q's last 400. */
+ * Q's first ones; the calibration's real-query warm-up uses Q's last W
+ * (--warm, default 400; apart from the timed ones when Q has room for
+ * both: a store that saw more real queries calibrates on more of them). */
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -57,6 +60,8 @@
 
 /* --quantization: the stores' setting (default: the store default, auto). */
 static int quantization = VDB_DEFAULT_QUANTIZATION;
+/* --warm: real queries the store sees before the timed rounds. */
+static size_t warm_queries = 400;
 
 typedef struct fam_case {
     const char *name;
@@ -315,9 +320,9 @@ static void run_case(const fam_case *c, const char *tmp, uint32_t n, size_t nq, 
         vdb_query_params p = {.k = K};
         answer one;
         vdb_rng_seed(&rng, 4242);
-        for (int i = 0; warm != NULL && i < 400; i++) {
+        for (size_t i = 0; warm != NULL && i < warm_queries; i++) {
             if (c->queries != NULL) /* the given queries' tail: apart from the timed ones */
-                memcpy(warm, c->queries + (c->nqueries - 1 - (size_t)i % c->nqueries) * c->dim,
+                memcpy(warm, c->queries + (c->nqueries - 1 - i % c->nqueries) * c->dim,
                        c->dim * sizeof(float));
             else
                 gen_query(c->f, &rng, c->dim, warm, centres);
@@ -332,11 +337,13 @@ static void run_case(const fam_case *c, const char *tmp, uint32_t n, size_t nq, 
         }
         vdb_store_calib_get(store, &cal);
     }
-    printf("%s quantization %s: curves measured on the %s path", c->name,
-           vdb_store_quant_name(quantization), cal.path == VDB_CALIB_PATH_INT8 ? "int8" : "float");
+    printf("%s quantization %s: curves measured on the %s path, on %u real queries", c->name,
+           vdb_store_quant_name(quantization), cal.path == VDB_CALIB_PATH_INT8 ? "int8" : "float",
+           cal.real_probes);
     if (cal.auto_ns[0] > 0)
-        printf("; auto kept %s (plan at %.3g: float %.1f us, int8 %.1f us)",
-               cal.auto_kind == 1 ? "int8" : "none", cal.auto_target, cal.auto_ns[0] / 1e3,
+        printf("; auto kept %s (plan at %.3g on %s: float %.1f us, int8 %.1f us)",
+               cal.auto_kind == 1 ? "int8" : "none", cal.auto_target,
+               cal.auto_real ? "real queries" : "synthetic probes", cal.auto_ns[0] / 1e3,
                cal.auto_ns[1] / 1e3);
     printf("\n");
     if (show_curve) {
@@ -449,6 +456,8 @@ int main(int argc, char **argv)
             filters = 1;
         else if (!strcmp(argv[i], "--write-trace"))
             trace = 1;
+        else if (!strcmp(argv[i], "--warm") && i + 1 < argc)
+            warm_queries = strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--quantization") && i + 1 < argc) {
@@ -460,7 +469,7 @@ int main(int argc, char **argv)
         else {
             fprintf(stderr, "usage: recall_planner [--n N] [--queries Q] [--rounds R] "
                             "[--only NAME] [--json] [--curve] [--filters] [--write-trace] [--threads T] "
-                            "[--quantization auto|none|int8|binary] [--dir TMPDIR] "
+                            "[--warm W] [--quantization auto|none|int8|binary] [--dir TMPDIR] "
                             "[--data F.npy --query-file Q.npy [--metric M]]\n");
             return 2;
         }
@@ -498,6 +507,10 @@ int main(int argc, char **argv)
             n = (uint32_t)given.rows;
         if (nq > given.nqueries)
             nq = given.nqueries;
+        if (nq + warm_queries > given.nqueries)
+            fprintf(stderr, "recall_planner: %zu timed + %zu warm-up queries > the %zu given: "
+                            "the warm-up repeats timed ones (not held out)\n",
+                    nq, warm_queries, given.nqueries);
         run_case(&given, tmp, n, nq, rounds, json, show_curve, filters, trace);
         vdb_vecfile_close(df);
         vdb_vecfile_close(qf);

@@ -16,18 +16,28 @@
  *                    per-dimension mean and spread, near no row in
  *                    particular: the graph's hard case, standing in for
  *                    real queries until enough have been seen;
- *            real    a reservoir of up to CALIB_RESERVOIR recent distinct
- *                    real queries (every query until it is full, then 1
- *                    in CALIB_OFFER_EVERY); once it holds CALIB_REAL_MIN
+ *            real    a reservoir of recent distinct real queries (every
+ *                    query until it is full, then 1 in CALIB_OFFER_EVERY),
+ *                    sized by the store: 512 at least (at most 1 MiB),
+ *                    up to 4096 within 1/32 of the store's float rows, and
+ *                    no more than a calibration's truth budget (probes x
+ *                    rows x dim) lets it use; once it holds CALIB_REAL_MIN
  *                    they alone decide (the workload's own queries beat a
- *                    guess at them), and a calibration is due then, once
- *                    per open;
+ *                    guess at them), and a calibration is due then and
+ *                    again each time the usable real queries doubled
+ *                    since the last one (a tighter bound: 0.99 from 400
+ *                    queries needs a measured mean of 0.9982, from 2,000
+ *                    0.9937);
  *   truth    exact top-k through the GEMM batch path (vdb_flat_search_batch),
  *            only for the probes a curve reads (the counted classes; in
  *            the filtered bands the first CALIB_SMALL_BAND of each);
  *   curves   for each k band (k <= 10, k <= 100) and selectivity band
  *            (100%, 50%, 10%, 2%: random row subsets through a filter hook),
- *            and each ef of a fixed ladder: matched neighbours / total, the
+ *            and each ef of a fixed ladder (steps of 1.2-1.33x on the
+ *            plain curve, k <= 10 unfiltered, so the pick overshoots the
+ *            ef the target needs by at most a third; the other curves
+ *            measure the 1.5x steps only and leave the rest empty):
+ *            matched neighbours / total, the
  *            probe queries behind them, and the mean single-query search
  *            time (thread CPU). A hit counts when its distance is within
  *            the exact k-th distance, so exact ties are not misses. Each ef
@@ -62,7 +72,7 @@
 #include "store.h"
 
 #define VDB_CALIB_FILE "calib.txt"
-#define VDB_CALIB_NEF 16      /* ef ladder length */
+#define VDB_CALIB_NEF 24      /* ef ladder length */
 #define VDB_CALIB_NK 2        /* k bands: <= 10, <= 100 */
 #define VDB_CALIB_NS 4        /* selectivity bands: 1, 0.5, 0.1, 0.02 */
 #define VDB_CALIB_STALE_FRACTION 0.2
@@ -108,9 +118,13 @@ typedef struct vdb_calib {
      * and int8 path, in ns; 0 when not measured. */
     double auto_ns[2];
     double auto_target;      /* the target those costs were planned for */
+    int auto_real;           /* 1: decided on real queries; 0: on the synthetic
+                              * probes (a "none" is then tried again once
+                              * real queries decide) */
     int64_t when;            /* unix seconds of the measurement */
     uint64_t live;           /* live rows when measured */
     uint32_t probes;
+    uint32_t real_probes;    /* real queries among them (0 when they did not decide) */
     double seconds;          /* wall time the calibration took */
     double cpu_seconds;      /* CPU time of the calibrating thread */
     double scan_ns_row;      /* single-query exact scan, per row */
@@ -137,8 +151,10 @@ void vdb_store_calib_get(vdb_store *store, vdb_calib *out);
  * never fails). */
 int vdb_store_calib_auto_kind(vdb_store *store);
 
-/* 1 when a (re)calibration is due: none yet, stale by growth/shrink, or
- * invalidated (vdb_store_calib_invalidate); 0 while the store has no graph
+/* 1 when a (re)calibration is due: none yet, stale by growth/shrink,
+ * invalidated (vdb_store_calib_invalidate), or the reservoir holds
+ * CALIB_REAL_MIN usable real queries and twice as many as the last
+ * calibration used; 0 while the store has no graph
  * (it scans: there is nothing to measure) or when the store was opened
  * with skip_calibration. Never fails. */
 int vdb_store_calib_due(vdb_store *store);
@@ -154,13 +170,24 @@ void vdb_store_calib_invalidate(vdb_store *store);
  * An auto store without a decision is measured twice: on the float rows,
  * then on trial int8 codes (store_codes.h); it keeps the codes when their
  * plan at the store's target costs under CALIB_AUTO_GAIN of the float
- * plan's, and publishes the matching calibration with them.
+ * plan's, and publishes the matching calibration with them. A "none"
+ * decided on the synthetic probes is tried again once, at the first
+ * calibration on real queries.
  * `stop` is polled between chunks: nonzero aborts. Errors: VDB_ENOMEM,
  * VDB_EBUSY when the rows were renumbered meanwhile (retry later). */
 int vdb_store_calib_run(vdb_store *store, const _Atomic int *stop, vdb_error *err);
 
-/* Offers one prepared real query (dim floats) to the probe reservoir. */
-void vdb_store_calib_offer(vdb_store *store, const float *query);
+/* Offers one prepared real query (dim floats) to the probe reservoir;
+ * `rows` is the store's row count (the reservoir's size scales with it).
+ * Kicks the indexer when the query makes a calibration due. */
+void vdb_store_calib_offer(vdb_store *store, const float *query, uint64_t rows);
+
+/* The real-query reservoir's size for a store of `rows` rows of `dim`
+ * floats, and the real probes one calibration uses: 512 (fewer for
+ * vectors wider than 512 floats, within 1 MiB), or for a bigger store up
+ * to 4096 within 1/32 of its rows' bytes and a truth budget of probes x
+ * rows x dim <= 2e11 multiply-adds. A count, never fails. */
+uint32_t vdb_calib_reservoir_cap(uint32_t dim, uint64_t rows);
 
 /* Wilson lower bound (one-sided 95%) of a mean recall p measured over n
  * probe queries; 0 when n is 0. Per query, not per neighbour: misses come

@@ -122,14 +122,17 @@ typedef struct cost_ctx {
     double target;
 } cost_ctx;
 
-/* A curve's measured search time at ladder ef `ef`; past its last
- * measured entry (the ladder stopped early: perfect recall or the bound
- * already reached) scaled from that entry in proportion to ef. */
+/* A curve's measured search time at ladder ef `ef`: that entry's, or
+ * where the curve skipped it (the filtered and k <= 100 curves keep the
+ * coarse steps, calib.c) the next measured entry's above it, which costs
+ * at least as much; past its last measured entry (the ladder stopped
+ * early: perfect recall or the bound already reached) scaled from that
+ * entry in proportion to ef. */
 static double ns_at(const vdb_calib_curve *curve, uint32_t ef)
 {
     uint32_t last = curve->measured - 1;
     for (uint32_t i = 0; i < curve->measured; i++)
-        if (vdb_calib_ef_ladder[i] == ef && curve->ns[i] > 0)
+        if (vdb_calib_ef_ladder[i] >= ef && curve->ns[i] > 0)
             return curve->ns[i];
     return curve->ns[last] * (double)ef / (double)vdb_calib_ef_ladder[last];
 }
@@ -618,7 +621,7 @@ int vdb_store_query(vdb_store *store, const float *queries, size_t nq,
     pthread_rwlock_unlock(&store->rw);
     /* Real queries join the calibration probes (sampled: see calib.c). */
     if (rc == VDB_OK && params->filter == NULL)
-        vdb_store_calib_offer(store, prepared);
+        vdb_store_calib_offer(store, prepared, view.n);
     /* Fields are indexed on first use, by the background indexer. */
     if (index_fields)
         vdb_store_filter_want_fields(store, params->filter);
@@ -668,6 +671,7 @@ vdb_json *vdb_store_recall_json(vdb_store *store)
         vdb_json_object_set_new(obj, "measured_at", vdb_json_int(cal.when));
         vdb_json_object_set_new(obj, "measured_rows", vdb_json_int((long long)cal.live));
         vdb_json_object_set_new(obj, "probes", vdb_json_int(cal.probes));
+        vdb_json_object_set_new(obj, "real_probes", vdb_json_int(cal.real_probes));
         /* Which probe classes the bounds stand on (calib.h). */
         vdb_json *cls = vdb_json_array();
         static const char *const names[VDB_CALIB_NCLASS] = {"near", "spread", "real"};
@@ -686,6 +690,7 @@ vdb_json *vdb_store_recall_json(vdb_store *store)
                 vdb_json_object_set_new(a, "target_recall", vdb_json_real(cal.auto_target));
                 vdb_json_object_set_new(a, "float_plan_us", vdb_json_real(cal.auto_ns[0] / 1e3));
                 vdb_json_object_set_new(a, "int8_plan_us", vdb_json_real(cal.auto_ns[1] / 1e3));
+                vdb_json_object_set_new(a, "decided_on", vdb_json_string(cal.auto_real ? "real queries" : "synthetic probes"));
                 vdb_json_object_set_new(obj, "quantization_auto", a);
             }
         }

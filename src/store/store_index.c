@@ -156,8 +156,19 @@ static void maybe_calibrate(vdb_store *store)
     if (!covered || ix->stopping || !vdb_store_calib_due(store))
         return;
     vdb_error_clear(&err);
-    if (vdb_store_calib_run(store, &ix->stop_calib, &err) != VDB_OK && !ix->stopping)
-        vdb_log_warn("%s: calibration not finished: %s", store->dir, err.msg);
+    if (vdb_store_calib_run(store, &ix->stop_calib, &err) != VDB_OK) {
+        if (!ix->stopping)
+            vdb_log_warn("%s: calibration not finished: %s", store->dir, err.msg);
+        return;
+    }
+    /* Due again already (real queries doubled or the store grew while it
+     * measured): once more, after catching up. Nothing else would start
+     * it: the query that made it due kicked while this one ran. */
+    if (vdb_store_calib_due(store)) {
+        pthread_mutex_lock(&ix->mutex);
+        ix->pending = 1;
+        pthread_mutex_unlock(&ix->mutex);
+    }
 }
 
 static void *indexer_main(void *arg)
@@ -268,7 +279,10 @@ int vdb_store_index_open(vdb_store *store, vdb_error *err)
         if (rc != VDB_OK)
             return rc;
     }
-    if (atomic_load(&ix->upto) < vdb_vecset_rows(store->set))
+    /* Rows to catch up, or no usable calibration (none saved, or calib.txt
+     * of an older format): without a write to wake it the indexer would
+     * not measure, and the store would scan until the next write. */
+    if (atomic_load(&ix->upto) < vdb_vecset_rows(store->set) || vdb_store_calib_due(store))
         wake_indexer(store);
     return VDB_OK;
 }

@@ -37,6 +37,7 @@
 #define RECALL_QUERIES 150
 #define TOLERANCE 0.02
 #define ROWS 10000u
+#define CALIB_REAL_MIN_TEST 320 /* calib.c's CALIB_REAL_MIN */
 
 typedef struct collect {
     double dist[K];
@@ -285,6 +286,10 @@ static void test_real_queries_take_over(void **s)
     vdb_store_calib_get(store, &cal);
     assert_true(cal.valid);
     assert_int_equal(cal.curve[0][0].classes, (1u << VDB_CALIB_NEAR) | (1u << VDB_CALIB_SPREAD));
+    /* quantization auto decided on the synthetic probes */
+    int kind0 = cal.auto_kind;
+    assert_true(kind0 == VDB_QUANT_NONE || kind0 == VDB_QUANT_INT8);
+    assert_int_equal(cal.auto_real, 0);
     vdb_rng_seed(&rng, 5);
     vdb_query_params p = {.k = K};
     collect one[1];
@@ -306,11 +311,174 @@ static void test_real_queries_take_over(void **s)
     }
     assert_int_equal(cal.curve[0][0].classes, 1u << VDB_CALIB_REAL);
     assert_true(cal.curve[0][0].total[VDB_CALIB_REAL][0] > 0);
+    /* A "none" decided on them was tried again on the real queries; an
+     * int8 decision stands. */
+    printf("  auto: %s on synthetic probes, %s after real queries (decided on %s)\n",
+           kind0 == VDB_QUANT_INT8 ? "int8" : "none",
+           cal.auto_kind == VDB_QUANT_INT8 ? "int8" : "none", cal.auto_real ? "real" : "synthetic");
+    assert_int_equal(cal.auto_real, kind0 == VDB_QUANT_NONE);
+    if (kind0 == VDB_QUANT_INT8)
+        assert_int_equal(cal.auto_kind, VDB_QUANT_INT8);
     vdb_store_close(store);
     assert_int_equal(vdb_store_open(path, NULL, &store, NULL), VDB_OK);
     assert_non_null(store);
     vdb_store_calib_get(store, &cal);
     assert_int_equal(cal.curve[0][0].classes, 1u << VDB_CALIB_REAL);
+    vdb_store_close(store);
+    tu_rm_rf(dir);
+}
+
+/* Runs `n` fresh distinct queries (uniform 32-d) on `store`. */
+static void distinct_queries(vdb_store *store, vdb_rng *rng, size_t n)
+{
+    float q[32];
+    vdb_query_params p = {.k = K};
+    collect one[1];
+    for (size_t i = 0; i < n; i++) {
+        gen(FAM_UNIFORM, rng, 32, q, NULL);
+        assert_int_equal(vdb_store_query(store, q, 1, &p, take, one, NULL), VDB_OK);
+    }
+}
+
+/* Waits for the background calibration to settle: nothing due or running. */
+static void settle(vdb_store *store)
+{
+    for (int waited = 0; waited < 2400; waited++) {
+        if (!vdb_store_calib_due(store) && !vdb_store_calib_running(store))
+            return;
+        usleep(50000);
+    }
+    fail_msg("calibration did not settle");
+}
+
+/* A store that sees many queries calibrates on many: the reservoir holds
+ * more than the old 512 (its size scales with the store), and a
+ * calibration is due again each time the usable real queries doubled
+ * since the last one, and not before. (Before the reservoir grew, a
+ * calibration used at most 512 real queries and none was due after the
+ * first: probes stayed <= 512.) */
+static void test_reservoir_grows(void **s)
+{
+    char dir[256], path[300];
+    vdb_calib cal;
+    vdb_rng rng;
+    (void)s;
+    tu_tmpdir(dir, sizeof(dir), "recallr");
+    snprintf(path, sizeof(path), "%s/s", dir);
+    vdb_store *store = make_store(path, FAM_UNIFORM, 32, VDB_METRIC_COSINE, ROWS, 23, NULL, 0);
+    vdb_rng_seed(&rng, 7);
+    uint32_t cap = vdb_calib_reservoir_cap(32, ROWS);
+    assert_true(cap >= 2048);
+    /* 400 distinct queries: every one enters (the reservoir is filling),
+     * the real ones take over. */
+    distinct_queries(store, &rng, 400);
+    settle(store);
+    vdb_store_calib_get(store, &cal);
+    uint32_t r1 = cal.real_probes;
+    printf("  reservoir cap %u at %u x 32; first real calibration on %u queries\n", cap, ROWS, r1);
+    assert_true(r1 >= 320 && r1 <= 400);
+    assert_int_equal(cal.curve[0][0].classes, 1u << VDB_CALIB_REAL);
+    /* Up to one short of twice r1 held: nothing due. */
+    distinct_queries(store, &rng, 2 * r1 - 1 - 400);
+    assert_int_equal(vdb_store_calib_due(store), 0);
+    /* The query that doubles them makes one due; it measures all of them. */
+    distinct_queries(store, &rng, 1);
+    assert_int_equal(vdb_store_calib_due(store), 1);
+    settle(store);
+    vdb_store_calib_get(store, &cal);
+    assert_int_equal(cal.real_probes, 2 * r1);
+    /* Fill it: the last calibration uses more than the old 512, every
+     * one of them counted at the top of the ladder. */
+    distinct_queries(store, &rng, 3 * cap);
+    settle(store);
+    vdb_store_calib_get(store, &cal);
+    const vdb_calib_curve *c = &cal.curve[0][0];
+    uint32_t top = c->probes[VDB_CALIB_REAL][c->measured - 1];
+    printf("  after %u queries: calibrated on %u real queries (%u at ef %u)\n", 2 * r1 + 3 * cap,
+           cal.real_probes, top, vdb_calib_ef_ladder[c->measured - 1]);
+    assert_true(cal.real_probes > cap / 2 && cal.real_probes <= cap);
+    assert_true(top > 512);
+    /* Persisted with the calibration: a reopen (empty reservoir) does not
+     * measure again until as many new ones arrive. */
+    vdb_store_close(store);
+    store = vdb_store_open(path, NULL, NULL);
+    assert_non_null(store);
+    vdb_calib again;
+    vdb_store_calib_get(store, &again);
+    assert_int_equal(again.real_probes, cal.real_probes);
+    distinct_queries(store, &rng, CALIB_REAL_MIN_TEST);
+    assert_int_equal(vdb_store_calib_due(store), 0);
+    vdb_store_close(store);
+    tu_rm_rf(dir);
+}
+
+/* The reservoir's size scales with the store within its memory share and
+ * the calibration's truth budget, never below the old floor. */
+static void test_reservoir_cap(void **s)
+{
+    (void)s;
+    /* Small stores: 512, or what fits 1 MiB (4096 at 32-d, 64 at 4096-d). */
+    assert_int_equal(vdb_calib_reservoir_cap(32, 1000), 4096);
+    assert_int_equal(vdb_calib_reservoir_cap(384, 1000), 682);
+    assert_int_equal(vdb_calib_reservoir_cap(4096, 1000), 64);
+    /* 100k x 384: 1/32 of the rows' 153.6 MB is 4.8 MB, 3,125 queries. */
+    assert_int_equal(vdb_calib_reservoir_cap(384, 100000), 3125);
+    /* 1M x 384: the truth budget (2e11 / 3.84e8 = 520). */
+    assert_int_equal(vdb_calib_reservoir_cap(384, 1000000), 520);
+    /* 10M x 384: the floor, as before. */
+    assert_int_equal(vdb_calib_reservoir_cap(384, 10000000), 512);
+    for (uint64_t rows = 100; rows <= 100000000; rows *= 3)
+        for (uint32_t dim = 3; dim <= 4096; dim *= 2) {
+            uint32_t cap = vdb_calib_reservoir_cap(dim, rows);
+            double bytes = (double)cap * dim * 4, share = (double)rows * dim * 4 / 32;
+            assert_true(cap >= 1 && cap <= 4096);
+            assert_true(bytes <= (1u << 20) || bytes <= share);
+            assert_true(cap <= 512 || (double)cap * rows * dim <= 2e11);
+        }
+}
+
+/* The ef ladder: increasing, from 10 to 2048, in steps of 1.2-1.34x (the
+ * old ladder stepped 1.5-1.6x: ef 64 -> 96 where 64 was enough). */
+static void test_ladder_steps(void **s)
+{
+    (void)s;
+    assert_int_equal(vdb_calib_ef_ladder[0], 10);
+    assert_int_equal(vdb_calib_ef_ladder[VDB_CALIB_NEF - 1], 2048);
+    for (int e = 1; e < VDB_CALIB_NEF; e++) {
+        double step = (double)vdb_calib_ef_ladder[e] / vdb_calib_ef_ladder[e - 1];
+        assert_true(step >= 1.19 && step <= 1.34);
+    }
+}
+
+/* A calib.txt of an older format (the shorter ladder) is not read: the
+ * store measures again. */
+static void test_old_format_remeasured(void **s)
+{
+    char dir[256], path[300], file[400];
+    vdb_calib cal;
+    (void)s;
+    tu_tmpdir(dir, sizeof(dir), "recallo");
+    snprintf(path, sizeof(path), "%s/s", dir);
+    vdb_store *store = make_store(path, FAM_LOWDIM, 3, VDB_METRIC_L2, ROWS, 5, NULL, 0);
+    vdb_store_close(store);
+    /* A well-formed format-4 file (16 ladder entries, no real probe count)
+     * measured at time 12345. */
+    snprintf(file, sizeof(file), "%s/%s", path, VDB_CALIB_FILE);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fprintf(f, "vdb-calib 4\n12345 %u 500 1 1 1000 1000 1000\n", ROWS);
+    for (int band = 0; band < VDB_CALIB_NS * VDB_CALIB_NK; band++)
+        fprintf(f, "1 1 1000 5000 5000 500 0 0 0 0 0 0\n");
+    fprintf(f, "0 -1 0 0 0\n");
+    assert_int_equal(fclose(f), 0);
+    store = vdb_store_open(path, NULL, NULL);
+    assert_non_null(store);
+    vdb_store_calib_get(store, &cal);
+    assert_false(cal.valid && cal.when == 12345);
+    settle(store);
+    vdb_store_calib_get(store, &cal);
+    assert_true(cal.valid);
+    assert_true(cal.when != 12345);
     vdb_store_close(store);
     tu_rm_rf(dir);
 }
@@ -378,12 +546,12 @@ static void write_calib(const char *store_path, const char *const curves[VDB_CAL
     snprintf(file, sizeof(file), "%s/%s", store_path, VDB_CALIB_FILE);
     FILE *f = fopen(file, "w");
     assert_non_null(f);
-    fprintf(f, "vdb-calib 4\n%lld %u 500 1 1 1000 1000 1000\n", (long long)time(NULL), ROWS);
+    fprintf(f, "vdb-calib 5\n%lld %u 500 0 1 1 1000 1000 1000\n", (long long)time(NULL), ROWS);
     for (int band = 0; band < VDB_CALIB_NS; band++)
         for (int kb = 0; kb < VDB_CALIB_NK; kb++)
             fprintf(f, "%s\n", curves[band]);
     /* measured on the float rows; no quantization auto decision */
-    fprintf(f, "0 -1 0 0 0\n");
+    fprintf(f, "0 -1 0 0 0 0\n");
     assert_int_equal(fclose(f), 0);
 }
 
@@ -444,8 +612,8 @@ static void test_filtered_bands(void **s)
 }
 
 /* A filtered graph search is costed at the ef it will run with: the
- * unfiltered band needs ef 24 (1 us), the 10% band meets the target at
- * ef 10 (0.1 us) but costs 5 ms at ef 24, so a 10% filter (1,000
+ * unfiltered band needs ef 16 (1 us), the 10% band meets the target at
+ * ef 10 (0.1 us) but costs 5 ms at ef 16, so a 10% filter (1,000
  * candidates at 1 us) runs exact over its candidates. (The 10% band was
  * once charged its time at its own ef: a 10% filter planned at 1.4 ms ran
  * at ef 384 in 6.8 ms.) */
@@ -647,6 +815,15 @@ static void test_pick_fixed_sequence(void **s)
     assert_int_equal(vdb_calib_pick(&c, 0.70), 0);
     c.measured = 0;
     assert_int_equal(vdb_calib_pick(&c, 0.5), -1);
+    /* An entry a curve did not measure (the filtered and k <= 100 curves
+     * keep the coarse steps) is not on its ladder: passed over, not a
+     * failure that stops the test (before, the pick stopped above it). */
+    c.measured = 4;
+    c.hits[VDB_CALIB_NEAR][3] = 5000;
+    c.hits[VDB_CALIB_NEAR][1] = c.total[VDB_CALIB_NEAR][1] = 0;
+    c.probes[VDB_CALIB_NEAR][1] = 0;
+    c.ns[1] = 0;
+    assert_int_equal(vdb_calib_pick(&c, 0.99), 0);
 }
 
 int main(void)
@@ -671,6 +848,10 @@ int main(void)
         cmocka_unit_test(test_filtered_cost_at_ef),
         cmocka_unit_test(test_request_target),
         cmocka_unit_test(test_real_queries_take_over),
+        cmocka_unit_test(test_reservoir_grows),
+        cmocka_unit_test(test_reservoir_cap),
+        cmocka_unit_test(test_ladder_steps),
+        cmocka_unit_test(test_old_format_remeasured),
         cmocka_unit_test(test_persist_and_stale),
         cmocka_unit_test(test_writes_during_calibration),
         cmocka_unit_test(test_quant_auto),
