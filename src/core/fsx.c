@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static _Atomic unsigned fault_mask;
@@ -211,6 +212,47 @@ void vdb_fsx_writeback(int fd, uint64_t offset, uint64_t len)
     (void)offset;
     (void)len;
 #endif
+}
+
+void vdb_fsx_pacer_init(vdb_fsx_pacer *pacer, int fd, uint64_t offset)
+{
+    memset(pacer, 0, sizeof(*pacer));
+    pacer->fd = fd;
+    pacer->done = offset;
+    pacer->window = 1u << 20; /* until the disk has been measured */
+}
+
+static double pacer_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+void vdb_fsx_pacer_advance(vdb_fsx_pacer *pacer, uint64_t written)
+{
+    while (written >= pacer->done + pacer->window) {
+        uint64_t len = pacer->window;
+        double t0 = pacer_now_ms(), ms, window;
+        vdb_fsx_writeback(pacer->fd, pacer->done, len);
+        ms = pacer_now_ms() - t0;
+        pacer->done += len;
+        pacer->wait_ms += ms;
+        pacer->windows++;
+        /* The rate includes waiting behind other writers' I/O and journal
+         * commits: under contention the window shrinks, which is the
+         * point. A smoothed rate keeps one outlier from swinging it. */
+        if (ms < 0.05)
+            ms = 0.05;
+        pacer->rate = pacer->rate > 0 ? 0.7 * pacer->rate + 0.3 * ((double)len / ms)
+                                      : (double)len / ms;
+        window = pacer->rate * VDB_FSX_PACE_TARGET_MS;
+        if (window < VDB_FSX_PACE_MIN)
+            window = VDB_FSX_PACE_MIN;
+        if (window > VDB_FSX_PACE_MAX)
+            window = VDB_FSX_PACE_MAX;
+        pacer->window = (uint64_t)window & ~(uint64_t)65535; /* whole 64 KiB */
+    }
 }
 
 void vdb_fsx_writeback_start(int fd, uint64_t offset, uint64_t len)
