@@ -255,6 +255,35 @@ void vdb_fsx_pacer_advance(vdb_fsx_pacer *pacer, uint64_t written)
     }
 }
 
+#define RELEASE_MIN (1ull << 20)
+#define RELEASE_MAX (256ull << 20)
+
+void vdb_fsx_release_blocks(int fd)
+{
+    struct stat st;
+    uint64_t size, step = 16ull << 20;
+    if (fstat(fd, &st) != 0)
+        return;
+    size = (uint64_t)st.st_size;
+    while (size > 0) {
+        uint64_t cut = size > step ? step : size;
+        double t0 = pacer_now_ms(), ms, next;
+        if (ftruncate(fd, (off_t)(size - cut)) != 0 || sync_fd(fd) != 0)
+            return;
+        size -= cut;
+        ms = pacer_now_ms() - t0;
+        next = (double)step * VDB_FSX_PACE_TARGET_MS / (ms < 0.05 ? 0.05 : ms);
+        /* At most double or halve per step: one slow commit (another
+         * writer's data in it) should not collapse the step. */
+        if (next > 2.0 * (double)step)
+            next = 2.0 * (double)step;
+        if (next < 0.5 * (double)step)
+            next = 0.5 * (double)step;
+        step = next < (double)RELEASE_MIN ? RELEASE_MIN
+               : next > (double)RELEASE_MAX ? RELEASE_MAX : (uint64_t)next;
+    }
+}
+
 void vdb_fsx_writeback_start(int fd, uint64_t offset, uint64_t len)
 {
 #if defined(__linux__)

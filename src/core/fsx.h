@@ -135,6 +135,17 @@ void vdb_fsx_pacer_init(vdb_fsx_pacer *pacer, int fd, uint64_t offset);
  * writes back (and waits for) every full window. */
 void vdb_fsx_pacer_advance(vdb_fsx_pacer *pacer, uint64_t written);
 
+/* Gives back the blocks of a large file that nothing needs any more (an
+ * unlinked log still open), a step at a time: each step is a truncation
+ * made durable at once (fdatasync), so the journal commit that frees the
+ * blocks (and trims them on a `discard` mount) is short and paid by this
+ * caller, not by the next fsync of an unrelated writer waiting behind a
+ * commit that frees a gigabyte. The step is sized from the measured time
+ * of the last one, for about VDB_FSX_PACE_TARGET_MS each. Leaves the file
+ * empty; no errors (a failure stops the stepping, the close frees the
+ * rest). Not in the fault plan: the file holds nothing. */
+void vdb_fsx_release_blocks(int fd);
+
 /* rename(2). Errors: VDB_ENOTFOUND (no `from`), VDB_ENOSPC, VDB_EIO. */
 int vdb_fsx_rename(const char *from, const char *to, vdb_error *err);
 /* ftruncate(2) to `len` bytes. Errors: VDB_ENOSPC (growing), VDB_EIO. */
