@@ -129,6 +129,37 @@ static size_t ck_window(const ck_writer *w, double from, double to, double *max_
     return n;
 }
 
+/* Prints the `top` slowest writes that met [from, to], with when each
+ * started (s after `from`), so each can be matched to the checkpoint's
+ * phases (the info log gives their durations). */
+static void ck_slowest(const ck_writer *w, double from, double to, size_t top)
+{
+    size_t *pick = vdb_calloc(top + 1, sizeof(size_t)), n = 0;
+    if (pick == NULL)
+        return;
+    for (size_t i = 0; i < w->count; i++) {
+        double lat = w->log[i].end - w->log[i].start;
+        size_t at;
+        if (w->log[i].start > to || w->log[i].end < from)
+            continue;
+        for (at = n; at > 0 && lat > w->log[pick[at - 1]].end - w->log[pick[at - 1]].start; at--)
+            if (at < top)
+                pick[at] = pick[at - 1];
+        if (at < top) {
+            pick[at] = i;
+            if (n < top)
+                n++;
+        }
+    }
+    printf("slowest writes during it:");
+    for (size_t k = 0; k < n; k++)
+        printf(" %.1f ms at +%.3f s%s", (w->log[pick[k]].end - w->log[pick[k]].start) * 1e3,
+               w->log[pick[k]].start - from, k + 1 < n ? "," : "\n");
+    if (n == 0)
+        printf(" none\n");
+    vdb_free(pick);
+}
+
 static void ck_sleep(double seconds)
 {
     struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
@@ -243,6 +274,8 @@ int vdb_bench_store_checkpoint(const char *dir, size_t n, uint32_t dim, uint64_t
                "median %.2f ms); all %zu acknowledged writes present after reopen\n",
                n, dim, t1 - t0, during_n, max_ms, max_at, p99_ms, p50_ms, base_n, base_max, base_p99,
                base_p50, w.count);
+    if (!json)
+        ck_slowest(&w, t0, t1, 8);
     vdb_free(w.log);
     return 0;
 }

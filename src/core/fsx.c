@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static _Atomic unsigned fault_mask;
@@ -211,6 +212,76 @@ void vdb_fsx_writeback(int fd, uint64_t offset, uint64_t len)
     (void)offset;
     (void)len;
 #endif
+}
+
+void vdb_fsx_pacer_init(vdb_fsx_pacer *pacer, int fd, uint64_t offset)
+{
+    memset(pacer, 0, sizeof(*pacer));
+    pacer->fd = fd;
+    pacer->done = offset;
+    pacer->window = 1u << 20; /* until the disk has been measured */
+}
+
+static double pacer_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+void vdb_fsx_pacer_advance(vdb_fsx_pacer *pacer, uint64_t written)
+{
+    while (written >= pacer->done + pacer->window) {
+        uint64_t len = pacer->window;
+        double t0 = pacer_now_ms(), ms, window;
+        vdb_fsx_writeback(pacer->fd, pacer->done, len);
+        ms = pacer_now_ms() - t0;
+        pacer->done += len;
+        pacer->wait_ms += ms;
+        pacer->windows++;
+        /* The rate includes waiting behind other writers' I/O and journal
+         * commits: under contention the window shrinks, which is the
+         * point. A smoothed rate keeps one outlier from swinging it. */
+        if (ms < 0.05)
+            ms = 0.05;
+        pacer->rate = pacer->rate > 0 ? 0.7 * pacer->rate + 0.3 * ((double)len / ms)
+                                      : (double)len / ms;
+        window = pacer->rate * VDB_FSX_PACE_TARGET_MS;
+        if (window < VDB_FSX_PACE_MIN)
+            window = VDB_FSX_PACE_MIN;
+        if (window > VDB_FSX_PACE_MAX)
+            window = VDB_FSX_PACE_MAX;
+        pacer->window = (uint64_t)window & ~(uint64_t)65535; /* whole 64 KiB */
+    }
+}
+
+#define RELEASE_MIN (1ull << 20)
+#define RELEASE_MAX (256ull << 20)
+
+void vdb_fsx_release_blocks(int fd)
+{
+    struct stat st;
+    uint64_t size, step = 16ull << 20;
+    if (fstat(fd, &st) != 0)
+        return;
+    size = (uint64_t)st.st_size;
+    while (size > 0) {
+        uint64_t cut = size > step ? step : size;
+        double t0 = pacer_now_ms(), ms, next;
+        if (ftruncate(fd, (off_t)(size - cut)) != 0 || sync_fd(fd) != 0)
+            return;
+        size -= cut;
+        ms = pacer_now_ms() - t0;
+        next = (double)step * VDB_FSX_PACE_TARGET_MS / (ms < 0.05 ? 0.05 : ms);
+        /* At most double or halve per step: one slow commit (another
+         * writer's data in it) should not collapse the step. */
+        if (next > 2.0 * (double)step)
+            next = 2.0 * (double)step;
+        if (next < 0.5 * (double)step)
+            next = 0.5 * (double)step;
+        step = next < (double)RELEASE_MIN ? RELEASE_MIN
+               : next > (double)RELEASE_MAX ? RELEASE_MAX : (uint64_t)next;
+    }
 }
 
 void vdb_fsx_writeback_start(int fd, uint64_t offset, uint64_t len)

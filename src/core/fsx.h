@@ -103,6 +103,52 @@ void vdb_fsx_writeback(int fd, uint64_t offset, uint64_t len);
  * copied and the closing fsync finds most of the data already written. */
 void vdb_fsx_writeback_start(int fd, uint64_t offset, uint64_t len);
 
+/* Writeback pacing of one long sequential write beside fsync-per-write
+ * writers (a snapshot beside the WAL, issue 13). The file's new bytes are
+ * pushed to the disk and waited for (vdb_fsx_writeback) a window at a
+ * time, so little of it is ever dirty or in flight: a WAL fdatasync that
+ * commits the ext4 journal waits behind at most about one window. The
+ * window is sized from this disk's measured writeback rate so that one
+ * takes about VDB_FSX_PACE_TARGET_MS, between VDB_FSX_PACE_MIN and
+ * VDB_FSX_PACE_MAX bytes: a fixed 8 MiB was 80 ms of a 100 MB/s disk. The
+ * cap is there because the rate is only an estimate of the recent past: a
+ * virtual disk here measured 3.2 GB/s (the host's cache) and would have
+ * given 16 MiB windows, which the same disk at a slow moment takes over
+ * 100 ms to write. Not a durability point
+ * (the writer still fsyncs), not thread-safe (one per writer), no
+ * errors: writeback errors are left for that fsync. */
+#define VDB_FSX_PACE_TARGET_MS 5.0
+#define VDB_FSX_PACE_MIN (256u << 10)
+#define VDB_FSX_PACE_MAX (4u << 20)
+
+typedef struct vdb_fsx_pacer {
+    int fd;
+    uint64_t done;    /* bytes written back and waited for */
+    uint64_t window;  /* bytes per writeback now */
+    double rate;      /* measured bytes per ms (0 until the first) */
+    double wait_ms;   /* total time spent waiting for writeback */
+    uint64_t windows; /* writebacks made */
+} vdb_fsx_pacer;
+
+/* Starts pacing `fd`, whose bytes before `offset` are not this writer's
+ * concern (written back already or not at all). */
+void vdb_fsx_pacer_init(vdb_fsx_pacer *pacer, int fd, uint64_t offset);
+
+/* Tells the pacer the file now holds `written` bytes from the writer:
+ * writes back (and waits for) every full window. */
+void vdb_fsx_pacer_advance(vdb_fsx_pacer *pacer, uint64_t written);
+
+/* Gives back the blocks of a large file that nothing needs any more (an
+ * unlinked log still open), a step at a time: each step is a truncation
+ * made durable at once (fdatasync), so the journal commit that frees the
+ * blocks (and trims them on a `discard` mount) is short and paid by this
+ * caller, not by the next fsync of an unrelated writer waiting behind a
+ * commit that frees a gigabyte. The step is sized from the measured time
+ * of the last one, for about VDB_FSX_PACE_TARGET_MS each. Leaves the file
+ * empty; no errors (a failure stops the stepping, the close frees the
+ * rest). Not in the fault plan: the file holds nothing. */
+void vdb_fsx_release_blocks(int fd);
+
 /* rename(2). Errors: VDB_ENOTFOUND (no `from`), VDB_ENOSPC, VDB_EIO. */
 int vdb_fsx_rename(const char *from, const char *to, vdb_error *err);
 /* ftruncate(2) to `len` bytes. Errors: VDB_ENOSPC (growing), VDB_EIO. */

@@ -111,6 +111,15 @@ int vdb_htab_has_room(const vdb_htab *t, size_t count)
     return count <= t->cap / 2;
 }
 
+void vdb_htab_renumber(vdb_htab *t, const uint32_t *to, size_t n)
+{
+    for (size_t i = 0; i < t->cap; i++) {
+        uint32_t ref = t->slots[i].ref;
+        if (ref != VDB_HTAB_NONE && ref < n && to[ref] != VDB_HTAB_NONE)
+            t->slots[i].ref = to[ref];
+    }
+}
+
 void vdb_htab_clear(vdb_htab *t)
 {
     for (size_t i = 0; i < t->cap; i++)

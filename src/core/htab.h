@@ -54,6 +54,13 @@ int vdb_htab_reserve(vdb_htab *t, size_t count);
  * never fails. */
 int vdb_htab_has_room(const vdb_htab *t, size_t count);
 
+/* Replaces every stored reference r with to[r] (r < n), keeping each
+ * slot where it is: a renumbering of the owner's entries that keeps their
+ * keys (a compaction) costs one pass over the slots, no hashing. Slots
+ * whose reference is >= n, or whose to[r] is VDB_HTAB_NONE, are left
+ * unchanged: the caller renumbers only live entries. Never fails. */
+void vdb_htab_renumber(vdb_htab *t, const uint32_t *to, size_t n);
+
 /* Empties the table, keeping its slot array. */
 void vdb_htab_clear(vdb_htab *t);
 

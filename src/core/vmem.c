@@ -95,16 +95,20 @@ int vdb_vmem_grow(vdb_vmem *mem, size_t bytes)
     return VDB_OK;
 }
 
-int vdb_vmem_map_file(vdb_vmem *mem, int fd, unsigned long long offset, size_t bytes)
+int vdb_vmem_map_file(vdb_vmem *mem, int fd, unsigned long long offset, size_t bytes,
+                      size_t room)
 {
     long page = sysconf(_SC_PAGESIZE);
     void *at;
     if (mem->used != 0 || page <= 0 || offset % (unsigned long long)page != 0)
         return VDB_EINVAL;
+    /* Reserve for `room` first, then give back the use of what lies past
+     * the mapping: it is anonymous memory, used as the owner grows. */
+    if (vdb_vmem_grow(mem, room > bytes ? room : bytes) != VDB_OK || mem->heap)
+        return VDB_ENOMEM;
+    mem->used = bytes;
     if (bytes == 0)
         return VDB_OK;
-    if (vdb_vmem_grow(mem, bytes) != VDB_OK || mem->heap)
-        return VDB_ENOMEM;
     at = mmap(mem->base, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, (off_t)offset);
     if (at == MAP_FAILED) {
         vdb_vmem_release(mem);

@@ -35,9 +35,12 @@ int vdb_vmem_grow(vdb_vmem *mem, size_t bytes);
  * copy-on-write (MAP_PRIVATE) over the start of an empty vmem, so a snapshot
  * is addressable without reading it: pages load on first touch, and later
  * writes stay private to the process. Growth continues past it in anonymous
- * memory, contiguously. Errors: VDB_EINVAL (not empty, bad offset),
- * VDB_ENOMEM / VDB_EIO (mmap failed). Not available in heap-fallback mode. */
-int vdb_vmem_map_file(vdb_vmem *mem, int fd, unsigned long long offset, size_t bytes);
+ * memory, contiguously; `room` (0 or more) is how many bytes in all the
+ * reservation must hold before it moves (a move copies the mapped pages).
+ * Errors: VDB_EINVAL (not empty, bad offset), VDB_ENOMEM / VDB_EIO (mmap
+ * failed). Not available in heap-fallback mode. */
+int vdb_vmem_map_file(vdb_vmem *mem, int fd, unsigned long long offset, size_t bytes,
+                      size_t room);
 
 /* Gives everything back; the struct is left empty and reusable. */
 void vdb_vmem_release(vdb_vmem *mem);

@@ -90,6 +90,11 @@ size_t vdb_idmap_memory(const vdb_idmap *map)
     return sizeof(*map) + vdb_htab_memory(&map->table);
 }
 
+void vdb_idmap_renumber(vdb_idmap *map, const uint32_t *old_to_new, uint32_t rows)
+{
+    vdb_htab_renumber(&map->table, old_to_new, rows);
+}
+
 void vdb_idmap_clear(vdb_idmap *map)
 {
     vdb_htab_clear(&map->table);

@@ -35,6 +35,13 @@ int vdb_idmap_has_room(const vdb_idmap *map, size_t count);
 size_t vdb_idmap_size(const vdb_idmap *map);
 size_t vdb_idmap_memory(const vdb_idmap *map);
 
+/* Renumbers the rows the map holds: row r becomes old_to_new[r] (r <
+ * rows), in one pass over the table without hashing an id; a row the map
+ * holds must not map to UINT32_MAX (a compaction drops only tombstones,
+ * which the map does not hold). The owner's key callback must answer for
+ * the new rows from then on. Never fails. */
+void vdb_idmap_renumber(vdb_idmap *map, const uint32_t *old_to_new, uint32_t rows);
+
 /* Drops every entry (keeps the table). */
 void vdb_idmap_clear(vdb_idmap *map);
 

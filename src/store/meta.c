@@ -33,6 +33,7 @@ typedef struct lwriter {
     uint64_t size;
     uint32_t crc;
     vdb_error *err;
+    vdb_fsx_pacer pacer; /* a snapshot's metadata is written beside the WAL too */
 } lwriter;
 
 static int lflush(lwriter *w)
@@ -43,6 +44,8 @@ static int lflush(lwriter *w)
         rc = vdb_fsx_write(w->fd, w->buf, w->used, -1, w->path, w->err);
     }
     w->used = 0;
+    if (rc == VDB_OK)
+        vdb_fsx_pacer_advance(&w->pacer, w->size);
     return rc;
 }
 
@@ -93,6 +96,7 @@ int vdb_meta_write(const char *path, size_t rows, vdb_meta_row_fn row, void *ctx
     if ((rc = vdb_fsx_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644, err)) < 0)
         goto cleanup;
     w.fd = rc;
+    vdb_fsx_pacer_init(&w.pacer, w.fd, 0);
     rc = VDB_OK;
     for (size_t i = 0; i < rows && rc == VDB_OK; i++) {
         const char *id, *meta;

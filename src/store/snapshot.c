@@ -576,6 +576,35 @@ static int check_vectors(const char *path, vdb_vecfile *file, const vdb_snapshot
     return VDB_OK;
 }
 
+int vdb_snapshot_open_vectors(const char *dir, const vdb_snapshot_info *info,
+                              vdb_vecfile **out, vdb_error *err)
+{
+    char path[PATH_MAX];
+    uint64_t size = 0;
+    long page = sysconf(_SC_PAGESIZE);
+    int rc = vdb_fsx_path(path, sizeof(path), dir, VECTORS, err);
+    *out = NULL;
+    if (rc != VDB_OK || (rc = vdb_vecfile_open(path, out, err)) != VDB_OK)
+        return rc;
+    if ((rc = vdb_fsx_size(vdb_vecfile_fd(*out), &size, path, err)) == VDB_OK &&
+        (size != info->vectors_size || vdb_vecfile_rows(*out) != info->rows ||
+         vdb_vecfile_dim(*out) != info->config.dim || page <= 0 ||
+         vdb_vecfile_data_offset(*out) % (uint64_t)page != 0))
+        rc = vdb_error_set(err, VDB_ECORRUPT,
+                           "%s: %llu bytes, %zu x %u, data at %llu; the manifest says %llu "
+                           "bytes, %llu x %u",
+                           path, (unsigned long long)size, vdb_vecfile_rows(*out),
+                           vdb_vecfile_dim(*out),
+                           (unsigned long long)vdb_vecfile_data_offset(*out),
+                           (unsigned long long)info->vectors_size,
+                           (unsigned long long)info->rows, info->config.dim);
+    if (rc != VDB_OK) {
+        vdb_vecfile_close(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 int vdb_snapshot_load(const char *dir, const vdb_snapshot_info *info, vdb_vecset **out,
                       vdb_error *err)
 {

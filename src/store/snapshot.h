@@ -24,6 +24,7 @@
 
 #include "../core/err.h"
 #include "store.h"
+#include "vecfile.h"
 #include "vecset.h"
 
 #define VDB_SNAPSHOT_VERSION 1
@@ -68,6 +69,15 @@ int vdb_snapshot_recover(const char *dir, vdb_error *err);
 
 /* Reads and validates store.json. VDB_ENOTFOUND when absent. */
 int vdb_snapshot_read_manifest(const char *dir, vdb_snapshot_info *info, vdb_error *err);
+
+/* Opens the vectors of the snapshot `info` describes (just committed by
+ * this process) for mapping: checks the file's size, rows and dimension
+ * against `info` and that its data is page-aligned, as vdb writes it
+ * (the CRC is not read again). *out is closed with vdb_vecfile_close.
+ * Errors: VDB_ECORRUPT (it does not match, or is not aligned; the name
+ * says which), VDB_ENOTFOUND, VDB_EIO, VDB_ENOMEM, VDB_ERANGE. */
+int vdb_snapshot_open_vectors(const char *dir, const vdb_snapshot_info *info,
+                              vdb_vecfile **out, vdb_error *err);
 
 /* Builds a vecset from the snapshot, checking the files against the
  * manifest. The vectors are mapped copy-on-write (nothing read eagerly)

@@ -38,6 +38,7 @@
 #include "../core/alloc.h"
 #include "../core/bytes.h"
 #include "../core/fsx.h"
+#include "../core/log.h"
 #include "../core/npy.h"
 #include "../core/crc.h"
 
@@ -58,15 +59,14 @@ typedef struct zwriter {
     size_t used;
     uint64_t off; /* bytes written so far (file offset of buf[used]) */
     uint64_t written;     /* bytes handed to the file */
-    uint64_t written_back; /* bytes pushed to the disk by vdb_fsx_writeback */
+    vdb_fsx_pacer pacer;  /* writes them back as it goes (fsx.h) */
     uint32_t crc;
     vdb_error *err;
 } zwriter;
 
 /* A snapshot is written beside live writers (issue 13): pushing it to the
- * disk every few MiB keeps its dirty pages few, so the writers' WAL fsyncs
- * do not queue behind it (see vdb_fsx_writeback). */
-#define WRITEBACK_BYTES (8u << 20)
+ * disk a few ms of writeback at a time keeps its dirty pages few, so the
+ * writers' WAL fsyncs do not queue behind it (fsx.h: vdb_fsx_pacer). */
 
 static int zflush(zwriter *w)
 {
@@ -75,10 +75,8 @@ static int zflush(zwriter *w)
         rc = vdb_fsx_write(w->fd, w->buf, w->used, -1, w->path, w->err);
     w->written += w->used;
     w->used = 0;
-    if (rc == VDB_OK && w->written - w->written_back >= WRITEBACK_BYTES) {
-        vdb_fsx_writeback(w->fd, w->written_back, w->written - w->written_back);
-        w->written_back = w->written;
-    }
+    if (rc == VDB_OK)
+        vdb_fsx_pacer_advance(&w->pacer, w->written);
     return rc;
 }
 
@@ -254,6 +252,7 @@ int vdb_vecfile_write(const char *path, uint32_t dim, size_t rows, vdb_vecfile_r
     if ((rc = vdb_fsx_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644, err)) < 0)
         goto cleanup;
     w.fd = rc;
+    vdb_fsx_pacer_init(&w.pacer, w.fd, 0);
     if ((rc = put_local(&w, &members[0], zip64, extra1)) != VDB_OK ||
         (rc = zput(&w, h1, h1_len, 1)) != VDB_OK)
         goto cleanup;
@@ -274,6 +273,12 @@ int vdb_vecfile_write(const char *path, uint32_t dim, size_t rows, vdb_vecfile_r
         goto cleanup;
     rc = vdb_fsx_close(w.fd, path, err);
     w.fd = -1;
+    /* What the pacing chose on this disk (BENCHMARKS.md, issue 13). */
+    vdb_log_debug("%s: %llu MiB written back in %llu windows (last %llu KiB, %.0f MB/s), "
+                  "%.0f ms waited", path, (unsigned long long)(w.written >> 20),
+                  (unsigned long long)w.pacer.windows,
+                  (unsigned long long)(w.pacer.window >> 10), w.pacer.rate / 1e3,
+                  w.pacer.wait_ms);
 cleanup:
     if (w.fd >= 0)
         vdb_fsx_close(w.fd, path, NULL);

@@ -169,7 +169,7 @@ int vdb_vecset_open_mapped(uint32_t dim, vdb_metric metric, int fd, unsigned lon
         free_strings(n, ids_take, metas_take);
         return rc;
     }
-    rc = vdb_vmem_map_file(&set->vectors, fd, offset, bytes);
+    rc = vdb_vmem_map_file(&set->vectors, fd, offset, bytes, 0);
     if (rc != VDB_OK) {
         vdb_error_set(err, rc, "cannot map %zu bytes of vectors at offset %llu", bytes, offset);
         goto fail;
@@ -640,6 +640,206 @@ void vdb_vecset_compact_some(vdb_vecset *set, uint32_t upto, const uint64_t *dro
     for (uint32_t r = 0; r < out; r++)
         if (!vdb_vecset_is_deleted(set, r))
             vdb_idmap_put(set->map, set->ids[r], r); /* table only shrank in use */
+}
+
+/* ---- compaction beside readers and writers (vecset.h) ---- */
+
+struct vdb_vecset_reloc {
+    uint32_t dim;
+    uint32_t kept, upto;    /* snapshot rows mapped; captured rows they stand for */
+    const uint64_t *drop;   /* borrowed until the commit */
+    vdb_vmem vectors;       /* the new rows: `kept` mapped, then copies */
+    float *norms;           /* new per-row arrays, `cap` entries */
+    char **ids, **metas;    /* borrowed strings until the commit */
+    uint32_t cap;
+    uint32_t *old_to_new;   /* `map_cap` entries; filled below `next` */
+    uint32_t map_cap;
+    uint32_t next;          /* next old row to copy */
+    uint32_t out;           /* new rows filled */
+    size_t dropped_bytes;   /* string bytes of the dropped rows */
+    int committed;
+    /* After the commit: what the set had, freed by vdb_vecset_relocate_free. */
+    vdb_vmem old_vectors;
+    float *old_norms;
+    char **old_ids, **old_metas;
+    uint64_t *old_deleted;
+    uint32_t old_rows;
+};
+
+int vdb_vecset_relocate_begin(const vdb_vecset *set, int fd, unsigned long long offset,
+                              uint32_t kept, uint32_t upto, const uint64_t *drop,
+                              vdb_vecset_reloc **out, vdb_error *err)
+{
+    vdb_vecset_reloc *r;
+    size_t row_bytes = (size_t)set->dim * sizeof(float);
+    int rc;
+    *out = NULL;
+    if (upto > set->rows || kept > upto || drop == NULL)
+        return vdb_error_set(err, VDB_EINVAL, "relocation of %u rows (%u kept) over a set of %u",
+                             upto, kept, set->rows);
+    if ((r = vdb_calloc(1, sizeof(*r))) == NULL)
+        return vdb_error_set(err, VDB_ENOMEM, "relocation: out of memory");
+    r->dim = set->dim;
+    r->kept = kept;
+    r->upto = upto;
+    r->drop = drop;
+    vdb_vmem_init(&r->vectors);
+    vdb_vmem_init(&r->old_vectors);
+    /* As much room as the set has now: it grows in place until then. */
+    rc = vdb_vmem_map_file(&r->vectors, fd, offset, (size_t)kept * row_bytes,
+                           set->vectors.reserved > (size_t)set->capacity * row_bytes
+                               ? set->vectors.reserved
+                               : (size_t)set->capacity * row_bytes);
+    if (rc != VDB_OK) {
+        vdb_free(r);
+        return vdb_error_set(err, rc == VDB_EINVAL ? VDB_EIO : rc,
+                             "relocation: cannot map %u rows at offset %llu", kept, offset);
+    }
+    *out = r;
+    return VDB_OK;
+}
+
+/* Room for `rows` new rows and `old_rows` map entries (the caller's own
+ * arrays: no lock involved). */
+static int reloc_room(vdb_vecset_reloc *r, size_t rows, size_t old_rows)
+{
+    void *p;
+    if (rows > r->cap) {
+        size_t cap = r->cap ? r->cap : 1024;
+        while (cap < rows)
+            cap *= 2;
+        if ((p = vdb_realloc(r->norms, cap * sizeof(float))) == NULL)
+            return VDB_ENOMEM;
+        r->norms = p;
+        if ((p = vdb_realloc(r->ids, cap * sizeof(char *))) == NULL)
+            return VDB_ENOMEM;
+        r->ids = p;
+        if ((p = vdb_realloc(r->metas, cap * sizeof(char *))) == NULL)
+            return VDB_ENOMEM;
+        r->metas = p;
+        r->cap = (uint32_t)cap;
+    }
+    if (old_rows > r->map_cap) {
+        size_t cap = r->map_cap ? r->map_cap : 1024;
+        while (cap < old_rows)
+            cap *= 2;
+        if ((p = vdb_realloc(r->old_to_new, cap * sizeof(uint32_t))) == NULL)
+            return VDB_ENOMEM;
+        r->old_to_new = p;
+        r->map_cap = (uint32_t)cap;
+    }
+    return VDB_OK;
+}
+
+int vdb_vecset_relocate_copy(const vdb_vecset *set, vdb_vecset_reloc *r, uint32_t max_rows,
+                             uint32_t *left, vdb_error *err)
+{
+    size_t row_bytes = (size_t)r->dim * sizeof(float);
+    uint32_t end = set->rows - r->next > max_rows ? r->next + max_rows : set->rows;
+    if (reloc_room(r, (size_t)r->out + (end - r->next), end) != VDB_OK)
+        return vdb_error_set(err, VDB_ENOMEM, "relocation: out of memory for %u rows", end);
+    for (uint32_t o = r->next; o < end; o++) {
+        if (o < r->upto && bit_get(r->drop, o)) {
+            if (!vdb_vecset_is_deleted(set, o))
+                return vdb_error_set(err, VDB_ECORRUPT, "relocation: dropped row %u is live", o);
+            r->dropped_bytes +=
+                strlen(set->ids[o]) + 1 + (set->metas[o] ? strlen(set->metas[o]) + 1 : 0);
+            r->old_to_new[o] = UINT32_MAX;
+            continue;
+        }
+        if (o < r->upto ? r->out >= r->kept : r->out != r->kept + (o - r->upto))
+            return vdb_error_set(err, VDB_ECORRUPT,
+                                 "relocation: the snapshot holds %u rows, row %u does not fit",
+                                 r->kept, o);
+        if (o >= r->upto) {
+            /* Appended since the capture: not in the file, copied. */
+            size_t need = ((size_t)r->out + 1) * row_bytes;
+            if (need > r->vectors.reserved || vdb_vmem_grow(&r->vectors, need) != VDB_OK)
+                return vdb_error_set(err, VDB_ENOMEM, "relocation: no room for row %u", o);
+            memcpy(r->vectors.base + (size_t)r->out * row_bytes, set->data + (size_t)o * r->dim,
+                   row_bytes);
+        }
+        r->norms[r->out] = set->norms[o];
+        r->ids[r->out] = set->ids[o];
+        r->metas[r->out] = set->metas[o];
+        r->old_to_new[o] = r->out++;
+    }
+    r->next = end;
+    *left = set->rows - r->next;
+    return VDB_OK;
+}
+
+int vdb_vecset_relocate_commit(vdb_vecset *set, vdb_vecset_reloc *r, const uint32_t **old_to_new,
+                               uint32_t *old_rows, vdb_error *err)
+{
+    size_t need = (size_t)set->capacity * r->dim * sizeof(float);
+    size_t words = ((size_t)set->capacity + 63) / 64;
+    uint64_t *deleted;
+    uint32_t left;
+    int rc = vdb_vecset_relocate_copy(set, r, UINT32_MAX, &left, err);
+    if (rc != VDB_OK)
+        return rc;
+    if (r->out < r->kept)
+        return vdb_error_set(err, VDB_ECORRUPT, "relocation: %u of the snapshot's %u rows seen",
+                             r->out, r->kept);
+    if (need > r->vectors.reserved || reloc_room(r, set->capacity, set->rows + 1) != VDB_OK ||
+        (deleted = vdb_calloc(words + 1, sizeof(uint64_t))) == NULL)
+        return vdb_error_set(err, VDB_ENOMEM, "relocation: no room for %u rows", set->capacity);
+    /* Nothing below can fail. */
+    if (need > r->vectors.used)
+        (void)vdb_vmem_grow(&r->vectors, need); /* within the reservation: cannot fail */
+    for (size_t w = 0; w < ((size_t)set->rows + 63) / 64; w++)
+        for (uint64_t bits = set->deleted[w]; bits != 0; bits &= bits - 1) {
+            uint32_t o = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(bits));
+            if (o < set->rows && r->old_to_new[o] != UINT32_MAX)
+                deleted[r->old_to_new[o] >> 6] |= (uint64_t)1 << (r->old_to_new[o] & 63);
+        }
+    vdb_idmap_renumber(set->map, r->old_to_new, set->rows);
+    r->old_vectors = set->vectors;
+    r->old_norms = set->norms;
+    r->old_ids = set->ids;
+    r->old_metas = set->metas;
+    r->old_deleted = set->deleted;
+    r->old_rows = set->rows;
+    set->vectors = r->vectors;
+    set->data = (float *)(void *)set->vectors.base;
+    set->norms = r->norms;
+    set->ids = r->ids;
+    set->metas = r->metas;
+    set->deleted = deleted;
+    set->rows = r->out;
+    set->string_bytes -= r->dropped_bytes;
+    vdb_vmem_init(&r->vectors);
+    r->norms = NULL;
+    r->ids = r->metas = NULL;
+    r->committed = 1;
+    *old_to_new = r->old_to_new;
+    *old_rows = r->old_rows;
+    return VDB_OK;
+}
+
+void vdb_vecset_relocate_free(vdb_vecset_reloc *r)
+{
+    if (r == NULL)
+        return;
+    if (r->committed) {
+        for (uint32_t o = 0; o < r->old_rows; o++)
+            if (r->old_to_new[o] == UINT32_MAX) {
+                vdb_free(r->old_ids[o]);
+                vdb_free(r->old_metas[o]);
+            }
+    }
+    vdb_vmem_release(&r->old_vectors);
+    vdb_vmem_release(&r->vectors);
+    vdb_free(r->old_norms);
+    vdb_free(r->old_ids);
+    vdb_free(r->old_metas);
+    vdb_free(r->old_deleted);
+    vdb_free(r->norms);
+    vdb_free(r->ids);
+    vdb_free(r->metas);
+    vdb_free(r->old_to_new);
+    vdb_free(r);
 }
 
 void vdb_vecset_compact(vdb_vecset *set, uint32_t *old_to_new)

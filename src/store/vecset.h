@@ -146,6 +146,60 @@ void vdb_vecset_tombstones(const vdb_vecset *set, uint32_t rows, uint64_t *bits)
 void vdb_vecset_compact_some(vdb_vecset *set, uint32_t upto, const uint64_t *drop,
                              uint32_t *old_to_new);
 
+/* ---- Compaction beside readers and writers (issue 13) ----
+ *
+ * vdb_vecset_compact_some moves every row after the first dropped one with
+ * the set to itself: 2.4 s at 1M x 384, a stall for every writer. A
+ * checkpoint has just written the rows it keeps, compacted and in order,
+ * to its snapshot; so the compacted row array can be that file, mapped
+ * copy-on-write (as an open maps it), followed by a copy of the rows
+ * appended since the capture. Only the copy of the last few appended rows
+ * and the swap need the set to itself:
+ *
+ *   vdb_vecset_relocate_begin maps `kept` rows of the set's dimension
+ *     from `fd` at `offset` (page-aligned): the survivors of rows
+ *     [0, upto) after `drop` (the tombstones the snapshot left out; they
+ *     must still be tombstones, and nothing may compact the set until the
+ *     relocation is committed or freed). Touches nothing of the set but
+ *     its dimension and sizes: call it with the writer mutex or the
+ *     readers' guard, whichever the caller has.
+ *   vdb_vecset_relocate_copy, with readers allowed and writers held off
+ *     from growing the arrays (the store's rw lock shared: growth takes it
+ *     exclusive), copies the per-row entries (norms, ids, metadata) of up
+ *     to `max_rows` more rows, and the vectors of rows past `upto`, into
+ *     the new arrays. *left gets the rows of the set still to copy (0:
+ *     caught up for now). Called in rounds so each holds the guard briefly.
+ *   vdb_vecset_relocate_commit, with readers and writers held off, copies
+ *     the rest, carries the tombstones (a row deleted since the capture
+ *     stays a tombstone, renumbered), renumbers the id map in place and
+ *     swaps the arrays in. *old_to_new / *old_rows then give the
+ *     renumbering (as vdb_vecset_compact_some fills it; valid until
+ *     vdb_vecset_relocate_free), for derived state.
+ *   vdb_vecset_relocate_free gives back the replaced arrays (the old row
+ *     memory's unmapping is slow: call it with no lock held), or, before a
+ *     commit, abandons the relocation.
+ *
+ * On an error nothing of the set has changed and the caller compacts in
+ * place instead. */
+typedef struct vdb_vecset_reloc vdb_vecset_reloc;
+
+/* Errors: VDB_EINVAL (`upto`/`kept` do not fit the set, no `drop`),
+ * VDB_ENOMEM, VDB_EIO (the mapping failed; also on the heap fallback of
+ * core/vmem, which cannot map). */
+int vdb_vecset_relocate_begin(const vdb_vecset *set, int fd, unsigned long long offset,
+                              uint32_t kept, uint32_t upto, const uint64_t *drop,
+                              vdb_vecset_reloc **out, vdb_error *err);
+/* Errors: VDB_ENOMEM (the new arrays cannot grow, or the rows outgrew the
+ * room reserved at begin), VDB_ECORRUPT (a dropped row is live, or the
+ * kept rows are more than `kept`). */
+int vdb_vecset_relocate_copy(const vdb_vecset *set, vdb_vecset_reloc *reloc, uint32_t max_rows,
+                             uint32_t *left, vdb_error *err);
+/* Errors: those of vdb_vecset_relocate_copy, and VDB_ECORRUPT when rows
+ * [0, upto) minus `drop` are fewer than `kept`. */
+int vdb_vecset_relocate_commit(vdb_vecset *set, vdb_vecset_reloc *reloc,
+                               const uint32_t **old_to_new, uint32_t *old_rows, vdb_error *err);
+void vdb_vecset_relocate_free(vdb_vecset_reloc *reloc);
+
 /* Builds a set over a snapshot without copying its vectors: `n` rows of
  * `dim` float32 (already normalized for cosine) are mapped copy-on-write
  * from file `fd` at `offset` (page-aligned; see vdb_vmem_map_file), so the

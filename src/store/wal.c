@@ -782,24 +782,16 @@ int vdb_wal_rewrite_commit(vdb_wal *wal, vdb_wal_rewrite *rw, int *renamed, vdb_
 }
 
 /* Freeing a large file's blocks in one go holds the ext4 journal long
- * enough to stall the writers' WAL fsyncs (~100 ms for 460 MB); cut in
- * steps, each stall is short. The file is unlinked already: errors do not
- * matter, the close frees whatever is left. */
-#define RELEASE_STEP (16ull << 20)
-
+ * enough to stall the writers' WAL fsyncs (~100 ms for 460 MB); the file
+ * is unlinked already, so core/fsx gives them back in short, paced steps. */
 void vdb_wal_rewrite_free(vdb_wal_rewrite *rw)
 {
-    uint64_t size = 0;
     if (rw == NULL)
         return;
-    if (rw->old_fd >= 0 && vdb_fsx_size(rw->old_fd, &size, rw->path, NULL) == VDB_OK)
-        while (size > RELEASE_STEP) {
-            size -= RELEASE_STEP;
-            if (vdb_fsx_truncate(rw->old_fd, (off_t)size, rw->path, NULL) != VDB_OK)
-                break;
-        }
-    if (rw->old_fd >= 0)
+    if (rw->old_fd >= 0) {
+        vdb_fsx_release_blocks(rw->old_fd);
         vdb_fsx_close(rw->old_fd, rw->path, NULL);
+    }
     vdb_free(rw->buf);
     vdb_free(rw->path);
     vdb_free(rw);

@@ -336,6 +336,126 @@ static void test_open_mapped(void **state)
     free(metas);
 }
 
+/* Relocation (issue 13): the set after vdb_vecset_relocate_* over a file
+ * holding the kept rows must equal the same set compacted in place, with
+ * rows appended, replaced and deleted between the capture and the commit. */
+static void fill_reloc_batch(float *v, char (*names)[16], const char **ids, int first, int n,
+                             int dim)
+{
+    for (int i = 0; i < n; i++) {
+        for (int d = 0; d < dim; d++)
+            v[i * dim + d] = (float)(first + i) + (float)d * 0.01f;
+        snprintf(names[i], 16, "r%d", first + i);
+        ids[i] = names[i];
+    }
+}
+
+static void assert_sets_equal(const vdb_vecset *a, const vdb_vecset *b)
+{
+    assert_int_equal(vdb_vecset_rows(a), vdb_vecset_rows(b));
+    assert_int_equal(vdb_vecset_count(a), vdb_vecset_count(b));
+    for (uint32_t r = 0; r < vdb_vecset_rows(a); r++) {
+        assert_int_equal(vdb_vecset_is_deleted(a, r), vdb_vecset_is_deleted(b, r));
+        assert_string_equal(vdb_vecset_id(a, r), vdb_vecset_id(b, r));
+        assert_memory_equal(vdb_vecset_vector(a, r), vdb_vecset_vector(b, r),
+                            vdb_vecset_dim(a) * sizeof(float));
+        assert_float_equal(vdb_vecset_norm(a, r), vdb_vecset_norm(b, r), 0);
+        if (!vdb_vecset_is_deleted(a, r))
+            assert_int_equal(vdb_vecset_find(a, vdb_vecset_id(a, r)), r);
+    }
+    assert_int_equal(vdb_vecset_check(a, NULL), VDB_OK);
+}
+
+static void test_relocate_matches_compaction(void **state)
+{
+    enum { N = 3000, D = 7, PAGE = 65536, MORE = 500 };
+    char path[] = "/tmp/vdb-test-reloc-XXXXXX";
+    int fd = mkstemp(path);
+    vdb_vecset *set = make_set(D, VDB_METRIC_L2), *twin = make_set(D, VDB_METRIC_L2);
+    float *v = malloc(sizeof(float) * N * D);
+    char(*names)[16] = malloc(16 * (size_t)N);
+    const char **ids = malloc(sizeof(char *) * N);
+    uint64_t drop[(N + 63) / 64];
+    uint32_t *twin_map = malloc(sizeof(uint32_t) * (N + 2 * MORE + 1)), old_rows, left, kept = 0;
+    const uint32_t *map;
+    char pad[PAGE];
+    vdb_vecset_reloc *reloc;
+    vdb_error err;
+    (void)state;
+    assert_true(fd >= 0);
+    fill_reloc_batch(v, names, ids, 0, N, D);
+    assert_int_equal(vdb_vecset_upsert(set, N, v, ids, NULL, NULL, NULL, NULL), VDB_OK);
+    assert_int_equal(vdb_vecset_upsert(twin, N, v, ids, NULL, NULL, NULL, NULL), VDB_OK);
+    for (uint32_t r = 5; r < N; r += 7) {
+        assert_int_equal(vdb_vecset_delete_row(set, r), 1);
+        assert_int_equal(vdb_vecset_delete_row(twin, r), 1);
+    }
+    /* The capture: its tombstones, and its kept rows written as a
+     * snapshot would hold them. */
+    vdb_vecset_tombstones(set, N, drop);
+    memset(pad, 0, sizeof(pad));
+    assert_int_equal(write(fd, pad, PAGE), PAGE);
+    for (uint32_t r = 0; r < N; r++)
+        if (!vdb_vecset_is_deleted(set, r)) {
+            assert_int_equal(write(fd, vdb_vecset_vector(set, r), D * sizeof(float)),
+                             (ssize_t)(D * sizeof(float)));
+            kept++;
+        }
+    assert_int_equal(vdb_vecset_relocate_begin(set, fd, PAGE, kept, N, drop, &reloc, &err),
+                     VDB_OK);
+    assert_int_equal(vdb_vecset_relocate_copy(set, reloc, 1000, &left, &err), VDB_OK);
+    assert_int_equal(left, N - 1000);
+    /* Writes after the capture, on both sets: appends (growing the arrays
+     * past the first round's), a replacement of a kept row, deletes of a
+     * kept row and of an appended one. */
+    for (int round = 0; round < 2; round++) {
+        const char *gone[] = {"r1", round == 0 ? "r3001" : "r2"};
+        fill_reloc_batch(v, names, ids, N + round * MORE, MORE, D);
+        if (round == 1)
+            ids[0] = "r10"; /* replaces kept row 10 */
+        assert_int_equal(vdb_vecset_upsert(set, MORE, v, ids, NULL, NULL, NULL, NULL), VDB_OK);
+        assert_int_equal(vdb_vecset_upsert(twin, MORE, v, ids, NULL, NULL, NULL, NULL), VDB_OK);
+        assert_int_equal(vdb_vecset_delete(set, 2, gone, NULL, &err), VDB_OK);
+        assert_int_equal(vdb_vecset_delete(twin, 2, gone, NULL, &err), VDB_OK);
+        assert_int_equal(vdb_vecset_relocate_copy(set, reloc, 1700, &left, &err), VDB_OK);
+    }
+    assert_int_equal(vdb_vecset_relocate_commit(set, reloc, &map, &old_rows, &err), VDB_OK);
+    vdb_vecset_compact_some(twin, N, drop, twin_map);
+    assert_int_equal(old_rows, N + 2 * MORE);
+    assert_memory_equal(map, twin_map, old_rows * sizeof(uint32_t));
+    vdb_vecset_relocate_free(reloc);
+    assert_sets_equal(set, twin);
+    assert_int_equal(vdb_vecset_find(set, "r1"), VDB_ENOTFOUND);
+    assert_int_equal(vdb_vecset_find(set, "r10"), vdb_vecset_rows(set) - MORE);
+    /* Writes go on over the relocated set, and it compacts again. */
+    fill_reloc_batch(v, names, ids, 9000, 10, D);
+    assert_int_equal(vdb_vecset_upsert(set, 10, v, ids, NULL, NULL, NULL, NULL), VDB_OK);
+    assert_int_equal(vdb_vecset_upsert(twin, 10, v, ids, NULL, NULL, NULL, NULL), VDB_OK);
+    vdb_vecset_compact(set, NULL);
+    vdb_vecset_compact(twin, NULL);
+    assert_sets_equal(set, twin);
+
+    /* A file that does not hold the kept rows is refused at the commit,
+     * and the set is left as it was. */
+    assert_int_equal(vdb_vecset_delete_row(set, 0), 1);
+    assert_int_equal(vdb_vecset_delete_row(twin, 0), 1);
+    vdb_vecset_tombstones(set, 100, drop);
+    assert_int_equal(vdb_vecset_relocate_begin(set, fd, PAGE, 100, 100, drop, &reloc, &err),
+                     VDB_OK);
+    assert_int_equal(vdb_vecset_relocate_commit(set, reloc, &map, &old_rows, &err),
+                     VDB_ECORRUPT);
+    vdb_vecset_relocate_free(reloc);
+    assert_sets_equal(set, twin);
+    vdb_vecset_free(set);
+    vdb_vecset_free(twin);
+    close(fd);
+    unlink(path);
+    free(twin_map);
+    free(ids);
+    free(names);
+    free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -349,6 +469,7 @@ int main(void)
         cmocka_unit_test(test_delete_and_compact),
         cmocka_unit_test(test_growth_keeps_data),
         cmocka_unit_test(test_open_mapped),
+        cmocka_unit_test(test_relocate_matches_compaction),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
