@@ -242,7 +242,8 @@ test-e2e-asan:
 # The README's run and test commands (the whole suite) on a bare Debian 12
 # root built with mmdebstrap, first time, with -j2 (tests/fresh/run.sh;
 # needs root and Debian's mirror, skipped with a message otherwise).
-# .ci/run runs it. FRESH_TESTS=unit runs only the unit tier there.
+# .ci/run runs it (the whole suite). FRESH_TESTS=unit runs only the unit tier
+# there, a quicker local check; FRESH_KEEP=1 keeps the root to look into.
 test-fresh:
 	bash tests/fresh/run.sh
 

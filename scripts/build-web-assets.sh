@@ -19,7 +19,11 @@ set -euo pipefail
 
 SWAGGER_VERSION=5.35.0
 REDOC_VERSION=2.5.4
-PLAYWRIGHT_VERSION=1.65.1
+# playwright-core 1.62 and later refuse Node.js 18, which is Debian 12's
+# nodejs (what the README's test command installs on a bare machine; a
+# bare root failed the chromium test with "Playwright requires Node.js 20").
+# 1.61.1 is the newest that runs on 18; it drives Debian's chromium 156.
+PLAYWRIGHT_VERSION=1.61.1
 
 CACHE=${VDB_WEB_CACHE:-build/web-npm}
 NPM=${VDB_NPM:-npm} # another npm, or a missing one to build without assets

@@ -12,6 +12,11 @@
 # them; with FRESH_REQUIRED=1 (CI) a skip is a failure, so CI cannot pass
 # without having run it. Bounded by FRESH_TIMEOUT seconds (default 1800).
 #
+# FRESH_KEEP=1 leaves the root in place (unmounted) and prints its path, to
+# look into a failure there. On a failed test command the pytest failure
+# sections of the root's log are printed, and the log is copied to
+# ${FRESH_LOG:-/tmp/vdb-fresh-test.log}.
+#
 # What is cloned is the repository's committed HEAD (a clone, as a newcomer
 # would get), not uncommitted changes.
 set -euo pipefail
@@ -60,6 +65,10 @@ cleanup() {
   for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do umount -l "${MOUNTS[$i]}" 2>/dev/null; done
   # A bind mount of the same file system (the apt cache) is not stopped by
   # --one-file-system: remove nothing while anything is still mounted there.
+  if [ "${FRESH_KEEP:-0}" = 1 ]; then
+    echo "test-fresh: root kept in $ROOT (FRESH_KEEP=1)" >&2
+    return
+  fi
   if grep -q " $ROOT/" /proc/self/mounts; then
     echo "test-fresh: $ROOT still has mounts; left in place" >&2
     return
@@ -166,6 +175,9 @@ if [ "${FRESH_TESTS:-all}" = unit ]; then GOAL=test-unit; else GOAL=test; fi
 echo "test-fresh: README test command (${SECONDS}s): bash scripts/bootstrap.sh $GOAL -j2"
 if ! in_root "bash scripts/bootstrap.sh $GOAL -j2" > "$ROOT/test.log" 2>&1; then
   echo "test-fresh: FAILED: the test command" >&2
+  cp "$ROOT/test.log" "${FRESH_LOG:-/tmp/vdb-fresh-test.log}" 2>/dev/null || true
+  # pytest's failure sections (between "= FAILURES =" and the summary).
+  sed -n '/^=* FAILURES =*$/,/^=* short test summary/p' "$ROOT/test.log" | tail -n 150 >&2 || true
   grep -E "^(FAILED|ERROR) |^== .*exit [1-9]|run-tests: FAILED|Error [0-9]" "$ROOT/test.log" >&2 || true
   tail -n 80 "$ROOT/test.log" >&2
   exit 1
