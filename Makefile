@@ -101,7 +101,7 @@ $(BUILD)/obj/src/kernel/qdist_avx2.o: ISA_FLAGS := -mavx2 -mpopcnt
 $(BUILD)/obj/src/kernel/qdist_avx512.o: ISA_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx512vpopcntdq -mavx2 -mpopcnt
 endif
 
-.PHONY: all deps run test check-arch arch-doc test-fresh test-unit test-neon test-e2e test-e2e-asan test-asan test-tsan test-crash-long test-store-py test-tsan-store clean headers bench-peers bench-quant bench-recall bench-floatparse bench-store-exact bench-quant-graph bench-hnsw-io
+.PHONY: all deps run test check-arch arch-doc test-fresh test-unit test-neon test-e2e test-e2e-asan test-asan test-tsan test-crash-long test-store-py test-tsan-store clean headers bench-peers bench-quant bench-recall bench-floatparse bench-store-exact bench-quant-graph bench-hnsw-io bench-float-bound bench-peers-data
 
 all: $(BUILD)/vdb
 
@@ -264,12 +264,25 @@ test-tsan:
 # passes. BENCH_PEERS_ARGS picks the data set (see BENCHMARKS.md).
 BENCH_PEERS_DIR ?= $(BUILD)/bench-peers-data
 BENCH_PEERS_ARGS ?= --n 100000 --dim 384 --queries 1000
-bench-peers: all
+bench-peers-data: all
 	bash bench/fetch-peers.sh
 	@mkdir -p $(BENCH_PEERS_DIR)
 	@test -f $(BENCH_PEERS_DIR)/truth.npy || $(BUILD)/vdb bench $(BENCH_PEERS_ARGS) --save $(BENCH_PEERS_DIR) --json >/dev/null
+bench-peers: bench-peers-data
 	flock /tmp/vdb-bench.lock env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
 	  $(PYTHON) bench/peers_hnsw.py $(BENCH_PEERS_DIR) --vdb $(BUILD)/vdb --skip vdb,hnswlib-debian,faiss $(BENCH_PEERS_EXTRA)
+
+# What bounds the float HNSW search against hnswlib 0.8.0 (issue 13): CPU-time
+# A/B in chunks, hot vs cold queries (bench/hnsw_float_bound.cpp); graphs are
+# cached in BENCH_PEERS_DIR. FLOAT_BOUND_ARGS: METRIC EFS [ROUNDS], MODE=hot.
+PEERS_HNSWLIB := bench/.peers/node_modules/hnswlib-node/src
+$(BUILD)/hnsw_float_bound: bench/hnsw_float_bound.cpp $(BUILD)/libvdb.a
+	bash bench/fetch-peers.sh
+	g++ -O3 -march=native -std=c++17 -pthread -I$(PEERS_HNSWLIB) -Isrc $< -o $@ $(BUILD)/libvdb.a $(LIBS_ALL)
+FLOAT_BOUND_ARGS ?= cosine 16,24,48 9
+bench-float-bound: bench-peers-data $(BUILD)/hnsw_float_bound
+	flock /tmp/vdb-bench.lock env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
+	  $(BUILD)/hnsw_float_bound $(BENCH_PEERS_DIR) $(FLOAT_BOUND_ARGS)
 
 # Exact search on int8 / binary codes + re-rank against the float scan
 # (bench/quant_scan.c); QUANT_DIR holds `vdb bench --save` files.

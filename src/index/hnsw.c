@@ -75,6 +75,8 @@ int vdb_hnsw_new(uint32_t dim, vdb_metric metric, const vdb_hnsw_params *params,
     h->slot_up = 1 + (size_t)h->m;
     h->dot = vdb_dist()->dot;
     h->l2sq = vdb_dist()->l2sq;
+    h->dot4 = vdb_dist()->dot4;
+    h->l2sq4 = vdb_dist()->l2sq4;
     h->entry = ((uint64_t)0 << 32) | VDB_HNSW_NONE;
     if (init_rwlock(&h->grow_lock) != 0) {
         vdb_free(h);

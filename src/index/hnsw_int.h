@@ -41,6 +41,8 @@ struct vdb_hnsw {
     size_t slot_up;           /* u32 per upper-level list: 1 + m */
     vdb_dist_pair_fn dot;
     vdb_dist_pair_fn l2sq;
+    vdb_dist_four_fn dot4;    /* 4 rows at once, bit-identical to dot */
+    vdb_dist_four_fn l2sq4;
 
     /* Held shared by adds and searches, exclusively to grow the arrays and
      * while saving or checking. */
@@ -132,6 +134,19 @@ static inline float hnsw_dist(const vdb_hnsw *h, const float *a, const float *b)
     if (h->metric == VDB_METRIC_L2)
         return h->l2sq(a, b, h->dim);
     return -h->dot(a, b, h->dim);
+}
+
+/* Traversal distances of 4 rows, bit-identical to hnsw_dist on each. */
+static inline void hnsw_dist4(const vdb_hnsw *h, const float *q, const float *const rows[4],
+                              float out[4])
+{
+    if (h->metric == VDB_METRIC_L2) {
+        h->l2sq4(q, rows, h->dim, out);
+        return;
+    }
+    h->dot4(q, rows, h->dim, out);
+    for (int r = 0; r < 4; r++)
+        out[r] = -out[r];
 }
 
 /* Prefetches a row's cache lines ahead of its distance computation. */

@@ -20,12 +20,21 @@ typedef float (*vdb_dist_pair_fn)(const float *a, const float *b, size_t dim);
 typedef void (*vdb_dist_many_fn)(const float *query, const float *rows, size_t n, size_t dim,
                                  float *out);
 
+/* out[i] = f(query, rows[i]) for 4 rows at any addresses, each result
+ * bit-identical to the pair kernel's: HNSW's beam search scores a node's
+ * neighbours in fours, so one query load serves 4 rows and the 4 rows'
+ * loads are in flight together. */
+typedef void (*vdb_dist_four_fn)(const float *query, const float *const rows[4], size_t dim,
+                                 float out[4]);
+
 typedef struct vdb_dist_ops {
     vdb_isa isa;
     vdb_dist_pair_fn dot;      /* sum a[i]*b[i] */
     vdb_dist_pair_fn l2sq;     /* sum (a[i]-b[i])^2 */
     vdb_dist_many_fn dot_many;
     vdb_dist_many_fn l2sq_many;
+    vdb_dist_four_fn dot4;
+    vdb_dist_four_fn l2sq4;
 } vdb_dist_ops;
 
 /* The ops for the best ISA of this CPU (see vdb_cpu_best_isa); never NULL. */

@@ -74,9 +74,12 @@ static float l2sq_avx2(const float *a, const float *b, size_t dim)
 
 VDB_DIST_MANY(dot_many_avx2, dot_avx2)
 VDB_DIST_MANY(l2sq_many_avx2, l2sq_avx2)
+VDB_DIST_FOUR(dot4_avx2, dot_avx2)
+VDB_DIST_FOUR(l2sq4_avx2, l2sq_avx2)
 
 const vdb_dist_ops vdb_dist_ops_avx2 = {
     VDB_ISA_AVX2, dot_avx2, l2sq_avx2, dot_many_avx2, l2sq_many_avx2,
+    dot4_avx2, l2sq4_avx2,
 };
 #else
 /* Not x86_64: this translation unit is intentionally empty. */

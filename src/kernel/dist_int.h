@@ -27,4 +27,13 @@ static inline void vdb_dist__prefetch_row(const float *row, size_t dim)
         }                                                                                  \
     }
 
+/* out[r] = pair(q, rows[r]) for 4 rows, one pair call each: the four
+ * kernel of ISAs without an interleaved one. */
+#define VDB_DIST_FOUR(name, pair)                                                          \
+    static void name(const float *q, const float *const rows[4], size_t dim, float out[4]) \
+    {                                                                                      \
+        for (size_t r = 0; r < 4; r++)                                                     \
+            out[r] = pair(q, rows[r], dim);                                                \
+    }
+
 #endif

@@ -56,9 +56,12 @@ static float l2sq_neon(const float *a, const float *b, size_t dim)
 
 VDB_DIST_MANY(dot_many_neon, dot_neon)
 VDB_DIST_MANY(l2sq_many_neon, l2sq_neon)
+VDB_DIST_FOUR(dot4_neon, dot_neon)
+VDB_DIST_FOUR(l2sq4_neon, l2sq_neon)
 
 const vdb_dist_ops vdb_dist_ops_neon = {
     VDB_ISA_NEON, dot_neon, l2sq_neon, dot_many_neon, l2sq_many_neon,
+    dot4_neon, l2sq4_neon,
 };
 #else
 typedef int vdb_dist_neon_unused;

@@ -40,7 +40,10 @@ static float l2sq_scalar(const float *a, const float *b, size_t dim)
 
 VDB_DIST_MANY(dot_many_scalar, dot_scalar)
 VDB_DIST_MANY(l2sq_many_scalar, l2sq_scalar)
+VDB_DIST_FOUR(dot4_scalar, dot_scalar)
+VDB_DIST_FOUR(l2sq4_scalar, l2sq_scalar)
 
 const vdb_dist_ops vdb_dist_ops_scalar = {
     VDB_ISA_SCALAR, dot_scalar, l2sq_scalar, dot_many_scalar, l2sq_many_scalar,
+    dot4_scalar, l2sq4_scalar,
 };

@@ -38,6 +38,16 @@ static void check_close(const char *isa, const char *what, size_t dim, size_t of
     }
 }
 
+static void check_same(const char *isa, const char *what, size_t dim, size_t off, float got,
+                       float want)
+{
+    if (memcmp(&got, &want, sizeof(got)) != 0) {
+        fprintf(stderr, "FAIL %s %s dim=%zu off=%zu got=%.9g pair kernel=%.9g\n", isa, what,
+                dim, off, got, want);
+        failures++;
+    }
+}
+
 static void check_dim(const vdb_dist_ops *ops, size_t dim, size_t off)
 {
     const char *isa = vdb_isa_name(ops->isa);
@@ -72,6 +82,17 @@ static void check_dim(const vdb_dist_ops *ops, size_t dim, size_t off)
     ops->l2sq_many(a + off, rows + off, ROWS, dim, out);
     for (int r = 0; r < ROWS; r++)
         check_close(isa, "l2sq_many", dim, off, out[r], ref_l2[r], scale);
+    /* The four kernels (any 4 row addresses, here out of order) must give
+     * exactly the pair kernel's bits: HNSW mixes both on one search. */
+    const float *four[4];
+    for (int r = 0; r < 4; r++)
+        four[r] = rows + off + (size_t)(3 - r + (r == 0)) * dim;
+    ops->dot4(a + off, four, dim, out);
+    for (int r = 0; r < 4; r++)
+        check_same(isa, "dot4", dim, off, out[r], ops->dot(a + off, four[r], dim));
+    ops->l2sq4(a + off, four, dim, out);
+    for (int r = 0; r < 4; r++)
+        check_same(isa, "l2sq4", dim, off, out[r], ops->l2sq(a + off, four[r], dim));
     free(a);
     free(rows);
 }
