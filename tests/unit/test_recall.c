@@ -401,8 +401,7 @@ static void test_reservoir_grows(void **s)
     /* Persisted with the calibration: a reopen (empty reservoir) does not
      * measure again until as many new ones arrive. */
     vdb_store_close(store);
-    store = vdb_store_open(path, NULL, NULL);
-    assert_non_null(store);
+    assert_int_equal(vdb_store_open(path, NULL, &store, NULL), VDB_OK);
     vdb_calib again;
     vdb_store_calib_get(store, &again);
     assert_int_equal(again.real_probes, cal.real_probes);
@@ -471,8 +470,7 @@ static void test_old_format_remeasured(void **s)
         fprintf(f, "1 1 1000 5000 5000 500 0 0 0 0 0 0\n");
     fprintf(f, "0 -1 0 0 0\n");
     assert_int_equal(fclose(f), 0);
-    store = vdb_store_open(path, NULL, NULL);
-    assert_non_null(store);
+    assert_int_equal(vdb_store_open(path, NULL, &store, NULL), VDB_OK);
     vdb_store_calib_get(store, &cal);
     assert_false(cal.valid && cal.when == 12345);
     settle(store);
