@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "../core/alloc.h"
+#include "../core/clock.h"
 #include "../core/limits.h"
 #include "../core/rng.h"
 
@@ -52,13 +53,6 @@ struct vdb_batchops {
     atomic_int cancelled;
 };
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 vdb_batchops *vdb_batchops_new(unsigned max_running, double ttl_s)
 {
     vdb_batchops *ops = vdb_calloc(1, sizeof(*ops));
@@ -67,7 +61,7 @@ vdb_batchops *vdb_batchops_new(unsigned max_running, double ttl_s)
     pthread_mutex_init(&ops->mu, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* now_ms's clock */
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* vdb_now_ms's clock */
     pthread_cond_init(&ops->finished, &attr);
     pthread_condattr_destroy(&attr);
     ops->max_running = max_running ? max_running : 1;
@@ -89,7 +83,7 @@ void vdb_batchops_release(vdb_batch_op *op)
 /* Joins finished threads and drops expired records (table lock held). */
 static void reap(vdb_batchops *ops, int drop_oldest)
 {
-    double now = now_ms();
+    double now = vdb_now_ms();
     size_t oldest = VDB_BATCHOPS_MAX;
     for (size_t i = 0; i < VDB_BATCHOPS_MAX; i++) {
         vdb_batch_op *op = ops->slots[i];
@@ -147,7 +141,7 @@ int vdb_batchops_begin(vdb_batchops *ops, const char *type, const char *user_id,
     snprintf(op->model_id, sizeof(op->model_id), "%s", model_id);
     op->total_items = total_items;
     op->total_batches = total_batches;
-    op->start_ms = now_ms();
+    op->start_ms = vdb_now_ms();
     pthread_mutex_lock(&ops->mu);
     int slot = free_slot(ops);
     if (slot >= 0)
@@ -213,7 +207,7 @@ void vdb_batchops_finish(vdb_batch_op *op, int rc, const vdb_error *err)
     if (rc != VDB_OK)
         snprintf(op->error, sizeof(op->error), "%s",
                  err && err->msg[0] ? err->msg : vdb_err_text(rc));
-    atomic_store(&op->end_ms, now_ms());
+    atomic_store(&op->end_ms, vdb_now_ms());
     atomic_store(&op->state, rc == VDB_OK ? OP_COMPLETED : OP_FAILED);
     pthread_cond_broadcast(&op->ops->finished);
     pthread_mutex_unlock(&op->ops->mu);
@@ -221,7 +215,7 @@ void vdb_batchops_finish(vdb_batch_op *op, int rc, const vdb_error *err)
 
 size_t vdb_batchops_wait_user(vdb_batchops *ops, const char *user_id, double timeout_ms)
 {
-    double deadline = now_ms() + timeout_ms;
+    double deadline = vdb_now_ms() + timeout_ms;
     size_t running;
     pthread_mutex_lock(&ops->mu);
     for (;;) {
@@ -231,10 +225,10 @@ size_t vdb_batchops_wait_user(vdb_batchops *ops, const char *user_id, double tim
             running += op != NULL && atomic_load(&op->state) == OP_RUNNING &&
                        strcmp(op->user_id, user_id) == 0;
         }
-        double now = now_ms();
+        double now = vdb_now_ms();
         if (running == 0 || now >= deadline)
             break;
-        /* now_ms is CLOCK_MONOTONIC in ms, the condition's clock. */
+        /* vdb_now_ms is CLOCK_MONOTONIC in ms, the condition's clock. */
         long long ns = (long long)(deadline * 1e6);
         struct timespec until = {(time_t)(ns / 1000000000LL), (long)(ns % 1000000000LL)};
         pthread_cond_timedwait(&ops->finished, &ops->mu, &until);
@@ -264,7 +258,7 @@ vdb_batch_op *vdb_batchops_get(vdb_batchops *ops, const char *id)
         vdb_batch_op *op = ops->slots[i];
         if (op != NULL && strcmp(op->id, id) == 0) {
             int expired = atomic_load(&op->state) != OP_RUNNING &&
-                          now_ms() - atomic_load(&op->end_ms) > ops->ttl_ms;
+                          vdb_now_ms() - atomic_load(&op->end_ms) > ops->ttl_ms;
             if (!expired) {
                 atomic_fetch_add(&op->refs, 1);
                 found = op;
@@ -290,7 +284,7 @@ vdb_json *vdb_batchops_json(vdb_batch_op *op)
     }
     int state = atomic_load(&op->state);
     size_t items = atomic_load(&op->items), batches = atomic_load(&op->batches);
-    double end = state == OP_RUNNING ? now_ms() : atomic_load(&op->end_ms);
+    double end = state == OP_RUNNING ? vdb_now_ms() : atomic_load(&op->end_ms);
     double elapsed = end - op->start_ms;
     double rate = elapsed > 0 ? (double)items / (elapsed / 1e3) : 0.0;
     double percent = op->total_items ? 100.0 * (double)items / (double)op->total_items : 100.0;

@@ -8,6 +8,7 @@
 #include "fsx.h"
 #include "fsx_sim.h"
 #include "alloc.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -222,20 +223,13 @@ void vdb_fsx_pacer_init(vdb_fsx_pacer *pacer, int fd, uint64_t offset)
     pacer->window = 1u << 20; /* until the disk has been measured */
 }
 
-static double pacer_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
 void vdb_fsx_pacer_advance(vdb_fsx_pacer *pacer, uint64_t written)
 {
     while (written >= pacer->done + pacer->window) {
         uint64_t len = pacer->window;
-        double t0 = pacer_now_ms(), ms, window;
+        double t0 = vdb_now_ms(), ms, window;
         vdb_fsx_writeback(pacer->fd, pacer->done, len);
-        ms = pacer_now_ms() - t0;
+        ms = vdb_now_ms() - t0;
         pacer->done += len;
         pacer->wait_ms += ms;
         pacer->windows++;
@@ -267,11 +261,11 @@ void vdb_fsx_release_blocks(int fd)
     size = (uint64_t)st.st_size;
     while (size > 0) {
         uint64_t cut = size > step ? step : size;
-        double t0 = pacer_now_ms(), ms, next;
+        double t0 = vdb_now_ms(), ms, next;
         if (ftruncate(fd, (off_t)(size - cut)) != 0 || sync_fd(fd) != 0)
             return;
         size -= cut;
-        ms = pacer_now_ms() - t0;
+        ms = vdb_now_ms() - t0;
         next = (double)step * VDB_FSX_PACE_TARGET_MS / (ms < 0.05 ? 0.05 : ms);
         /* At most double or halve per step: one slow commit (another
          * writer's data in it) should not collapse the step. */

@@ -50,6 +50,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../core/clock.h"
 #include "../core/alloc.h"
 #include "../core/log.h"
 #include "calib.h"
@@ -63,13 +64,6 @@
  * held; larger tails are copied in rounds beside the writers first. */
 #define TAIL_LOCKED_BYTES (1u << 20)
 #define TAIL_ROUNDS 4
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
 
 /* Saves the HNSW graph beside a snapshot with the same row numbering; a
  * failure only costs a rebuild at the next open, so it is logged. */
@@ -157,9 +151,9 @@ static int shrink_wal(vdb_store *store, uint64_t from, double *held_ms, vdb_erro
         copied = to;
     }
     pthread_mutex_lock(&store->writer);
-    t0 = now_ms();
+    t0 = vdb_now_ms();
     rc = vdb_wal_rewrite_commit(store->wal, rewrite, &renamed, err);
-    *held_ms = now_ms() - t0;
+    *held_ms = vdb_now_ms() - t0;
     pthread_mutex_unlock(&store->writer);
     if (renamed)
         vdb_wal_rewrite_free(rewrite); /* closes the old log: slow, so unlocked */
@@ -186,14 +180,14 @@ static void compact_in_place(vdb_store *store, const capture *c, double *held_ms
     uint32_t *old_to_new;
     double t0;
     pthread_mutex_lock(&store->writer);
-    t0 = now_ms();
+    t0 = vdb_now_ms();
     old_rows = vdb_vecset_rows(store->set);
     old_to_new = vdb_malloc(((size_t)old_rows + 1) * sizeof(uint32_t));
     pthread_rwlock_wrlock(&store->rw);
     vdb_vecset_compact_some(store->set, c->rows, c->dropped, old_to_new);
     after_compact(store, old_to_new, old_rows, carried);
     pthread_rwlock_unlock(&store->rw);
-    *held_ms = now_ms() - t0;
+    *held_ms = vdb_now_ms() - t0;
     pthread_mutex_unlock(&store->writer);
     vdb_free(old_to_new);
 }
@@ -238,13 +232,13 @@ static int compact_relocate(vdb_store *store, const capture *c, const vdb_snapsh
     }
     if (rc == VDB_OK) {
         pthread_mutex_lock(&store->writer);
-        t0 = now_ms();
+        t0 = vdb_now_ms();
         pthread_rwlock_wrlock(&store->rw);
         rc = vdb_vecset_relocate_commit(store->set, reloc, &old_to_new, &old_rows, &err);
         if (rc == VDB_OK)
             after_compact(store, old_to_new, old_rows, carried);
         pthread_rwlock_unlock(&store->rw);
-        *held_ms = now_ms() - t0;
+        *held_ms = vdb_now_ms() - t0;
         pthread_mutex_unlock(&store->writer);
     }
     /* The replaced rows' memory goes back with no lock held (unmapping
@@ -274,7 +268,7 @@ static int checkpoint_run(vdb_store *store, vdb_store_graph_mode mode,
     vdb_snapshot_info snap;
     vdb_snapshot_rows sel;
     capture c;
-    double start = now_ms(), written, wal_ms = 0, compact_ms = 0, repair_s = 0;
+    double start = vdb_now_ms(), written, wal_ms = 0, compact_ms = 0, repair_s = 0;
     int carried = 0;
     int rc = capture_state(store, &c, err);
     if (rc <= 0) {
@@ -297,7 +291,7 @@ static int checkpoint_run(vdb_store *store, vdb_store_graph_mode mode,
     atomic_store(&store->checkpoints, c.number);
     pthread_mutex_unlock(&store->writer);
     /* The snapshot is committed: whatever happens next, it stands. */
-    written = now_ms();
+    written = vdb_now_ms();
     rc = shrink_wal(store, c.wal_from, &wal_ms, err);
     if (c.dropped != NULL) {
         vdb_store_index_repair(store, c.rows, c.dropped, mode, &repair_s);
@@ -321,7 +315,7 @@ static int checkpoint_run(vdb_store *store, vdb_store_graph_mode mode,
                  "writers, WAL %.0f ms; writers held off %.1f ms for the WAL switch, %.1f ms "
                  "for compaction", store->dir, (unsigned long long)c.number,
                  (unsigned long long)c.lsn, (unsigned long long)snap.rows, written - start,
-                 now_ms() - written, wal_ms, compact_ms);
+                 vdb_now_ms() - written, wal_ms, compact_ms);
     vdb_free(c.dropped);
     return rc;
 fail:
@@ -475,10 +469,10 @@ int vdb_store_optimize_mode(vdb_store *store, vdb_store_graph_mode mode,
         /* ... and measured again: optimize is when an operator asks for
          * the store's best state, recall figures included. */
         vdb_store_calib_invalidate(store);
-        t0 = now_ms();
+        t0 = vdb_now_ms();
         vdb_store_index_wait_graph(store);
         if (strcmp(local.graph, "rebuilt") == 0)
-            local.graph_seconds = (now_ms() - t0) / 1e3;
+            local.graph_seconds = (vdb_now_ms() - t0) / 1e3;
         vdb_store_index_wait(store);
         local.vectors = vdb_store_count(store);
         if (info != NULL)
