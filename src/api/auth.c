@@ -208,12 +208,15 @@ cleanup:
 /* Parses the key file into `table` (caller frees table->keys). */
 static int parse_key_file(const char *text, size_t len, vdb_auth *table, vdb_error *err)
 {
-    vdb_json *root = vdb_json_parse(text, len, 0, err);
+    vdb_json *root = NULL;
+    int rc = vdb_json_parse(text, len, 0, &root, err);
+    if (rc == VDB_ENOMEM)
+        return rc;
     if (root == NULL || vdb_json_typeof(root) != VDB_JSON_OBJECT) {
         vdb_json_decref(root);
         return vdb_error_set(err, VDB_ECORRUPT, KEY_FILE " is not a JSON object");
     }
-    int rc = VDB_OK;
+    rc = VDB_OK;
     const char *admin = vdb_json_string_value(vdb_json_object_get(root, "admin_sha256"));
     if (admin != NULL && hex_to_bytes(admin, table->file_admin_hash, 32) == 0)
         table->admin_from_file = 1;

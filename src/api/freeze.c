@@ -63,8 +63,11 @@ static int load(vdb_freeze *fz, vdb_error *err)
     if (rc != VDB_OK)
         return rc == VDB_ETOOBIG ? vdb_error_set(err, VDB_ECORRUPT, FROZEN_FILE " is too large")
                                  : rc;
-    vdb_json *root = vdb_json_parse(text, len, 4, err);
+    vdb_json *root = NULL;
+    rc = vdb_json_parse(text, len, 4, &root, err);
     vdb_free(text);
+    if (rc == VDB_ENOMEM)
+        return rc;
     vdb_json *list = root ? vdb_json_object_get(root, "frozen") : NULL;
     rc = VDB_OK;
     if (list == NULL || vdb_json_typeof(list) != VDB_JSON_ARRAY ||

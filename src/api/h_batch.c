@@ -421,7 +421,10 @@ static int read_lines(vdb_req *req, const char *what, const char *text, size_t l
             n--;
         if (n == 0)
             continue;
-        vdb_json *obj = vdb_json_parse(line, n, 0, NULL);
+        vdb_json *obj = NULL;
+        if (vdb_json_parse(line, n, 0, &obj, NULL) == VDB_ENOMEM)
+            return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory parsing %s line %zu",
+                                 what, lineno);
         if (vdb_jtype(obj) != VDB_JSON_OBJECT) {
             vdb_json_decref(obj);
             return vdb_error_set(&req->err, VDB_EINVAL, "%s line %zu is not a JSON object", what,

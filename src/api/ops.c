@@ -224,11 +224,13 @@ int vdb_vectors_add(vdb_req *req, int create_missing, vdb_json **result)
 
 vdb_json *vdb_api_hit_item(const vdb_store_hit *hit, size_t rank)
 {
-    vdb_json *item = vdb_json_object();
-    vdb_json *meta = hit->meta ? vdb_json_parse(hit->meta, strlen(hit->meta), 0, NULL) : NULL;
+    vdb_json *item = vdb_json_object(), *meta = NULL;
+    /* Stored metadata is an object the store validated on insert; anything
+     * else reads as none. Running out of memory is a failure, not "none". */
+    int rc = hit->meta ? vdb_json_parse(hit->meta, strlen(hit->meta), 0, &meta, NULL) : VDB_OK;
     if (meta == NULL || vdb_jtype(meta) != VDB_JSON_OBJECT) {
         vdb_json_decref(meta);
-        meta = vdb_json_object();
+        meta = rc == VDB_ENOMEM ? NULL : vdb_json_object();
     }
     if (item == NULL || meta == NULL) {
         vdb_json_decref(item);

@@ -68,8 +68,8 @@ int vdb_req_body(vdb_req *req, int required, vdb_json **out)
     }
     vdb_error perr;
     vdb_error_clear(&perr);
-    vdb_json *body = vdb_json_parse(text, len, VDB_MAX_JSON_DEPTH, &perr);
-    if (body == NULL)
+    vdb_json *body = NULL;
+    if (vdb_json_parse(text, len, VDB_MAX_JSON_DEPTH, &body, &perr) != VDB_OK)
         return parse_failed(req, text, len, &perr);
     if (vdb_jtype(body) != VDB_JSON_OBJECT) {
         vdb_json_decref(body);
@@ -104,8 +104,8 @@ static int vdb_req_body_matrix(vdb_req *req, const char *key, int nested, size_t
     vdb_error perr;
     vdb_error_clear(&perr);
     req->body_parsed = 1;
-    req->body = vdb_json_parse(matrix->rest, matrix->rest_len, VDB_MAX_JSON_DEPTH, &perr);
-    if (req->body == NULL) {
+    if (vdb_json_parse(matrix->rest, matrix->rest_len, VDB_MAX_JSON_DEPTH, &req->body, &perr) !=
+        VDB_OK) {
         rc = parse_failed(req, matrix->rest, matrix->rest_len, &perr);
         vdb_floatmatrix_free(matrix);
         return rc;

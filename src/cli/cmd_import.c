@@ -114,10 +114,10 @@ static int parse(int argc, char **argv, import_opts *o)
  * NULL when none) and *meta (the payload's JSON text, caller frees). */
 static int parse_meta_line(const char *line, size_t len, char **id, char **meta, vdb_error *err)
 {
-    vdb_json *obj = vdb_json_parse(line, len, 0, err), *idv, *inner;
-    int rc = VDB_OK;
-    if (obj == NULL)
-        return err->code;
+    vdb_json *obj = NULL, *idv, *inner;
+    int rc = vdb_json_parse(line, len, 0, &obj, err);
+    if (rc != VDB_OK)
+        return rc;
     if (vdb_json_typeof(obj) != VDB_JSON_OBJECT) {
         vdb_json_decref(obj);
         return vdb_error_set(err, VDB_EPARSE, "not a JSON object");

@@ -27,13 +27,15 @@ typedef enum {
     VDB_JSON_OBJECT
 } vdb_json_type;
 
-/* Parses `len` bytes. max_depth 0 means VDB_MAX_JSON_DEPTH. Returns a new
- * node, or NULL with err = VDB_EPARSE ("line 3 column 7: ..."),
+/* Parses `len` bytes into *out: a new node (the caller drops it with
+ * vdb_json_decref), NULL on failure. max_depth 0 means VDB_MAX_JSON_DEPTH.
+ * Errors: VDB_EPARSE ("line 3 column 7: ..."),
  * VDB_ETOOBIG (nesting deeper than the limit, or a parse tree that would
  * take more than VDB_MAX_JSON_PARSE_BYTES: see vdb_json_parse_cost; both
  * are decided by one scan of the text before the parser allocates) or
  * VDB_ENOMEM. */
-vdb_json *vdb_json_parse(const char *text, size_t len, unsigned max_depth, vdb_error *err);
+int vdb_json_parse(const char *text, size_t len, unsigned max_depth, vdb_json **out,
+                   vdb_error *err);
 
 /* An upper estimate of the bytes jansson allocates to parse `text` (its
  * tree, with glibc's chunk overhead and array growth), from a scan that

@@ -447,8 +447,10 @@ static int read_manifest_file(const char *path, vdb_snapshot_info *info, vdb_err
         return (int)got;
     if ((size_t)got == sizeof(buf) - 1)
         return vdb_error_set(err, VDB_ECORRUPT, "%s: larger than a manifest can be", path);
-    root = vdb_json_parse(buf, (size_t)got, 0, &jerr);
-    if (root == NULL)
+    rc = vdb_json_parse(buf, (size_t)got, 0, &root, &jerr);
+    if (rc == VDB_ENOMEM)
+        return vdb_error_set(err, rc, "%s: %s", path, jerr.msg);
+    if (rc != VDB_OK)
         return vdb_error_set(err, VDB_ECORRUPT, "%s: not valid JSON (%s)", path, jerr.msg);
     memset(info, 0, sizeof(*info));
     if (vdb_json_typeof(root) != VDB_JSON_OBJECT || parse_manifest(root, info) != 0)

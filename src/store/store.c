@@ -394,7 +394,9 @@ static int check_strings(size_t n, const char *const *ids, const char *const *me
         if (strlen(metas[i]) > VDB_MAX_META_BYTES)
             return vdb_error_set(err, VDB_ETOOBIG, "vector %zu: metadata over %u bytes", i,
                                  VDB_MAX_META_BYTES);
-        parsed = vdb_json_parse(metas[i], strlen(metas[i]), 0, &jerr);
+        int rc = vdb_json_parse(metas[i], strlen(metas[i]), 0, &parsed, &jerr);
+        if (rc == VDB_ENOMEM)
+            return vdb_error_set(err, rc, "vector %zu: %s", i, jerr.msg);
         if (parsed == NULL || vdb_json_typeof(parsed) != VDB_JSON_OBJECT) {
             vdb_json_decref(parsed);
             return vdb_error_set(err, VDB_EINVAL, "vector %zu: metadata is not a JSON object%s%s",

@@ -24,7 +24,8 @@ enum { N = 600, D = 8 };
 
 static vdb_filter *compile(const char *text)
 {
-    vdb_json *spec = vdb_json_parse(text, strlen(text), 0, NULL);
+    vdb_json *spec = NULL;
+    assert_int_equal(vdb_json_parse(text, strlen(text), 0, &spec, NULL), VDB_OK);
     vdb_error err;
     vdb_filter *f = NULL;
     int rc = vdb_filter_compile(spec, &f, &err);
