@@ -466,15 +466,15 @@ static int read_array(vdb_req *req, const char *data, size_t len, vdb_floatmatri
                       int *borrowed)
 {
     vdb_error ferr;
-    vdb_vecfile *file = vdb_vecfile_open_buffer(data, len, "upload", &ferr);
-    if (file == NULL)
-        return vdb_error_set(&req->err, ferr.code == VDB_ENOMEM ? VDB_ENOMEM : VDB_EINVAL,
+    vdb_vecfile *file;
+    int rc = vdb_vecfile_open_buffer(data, len, "upload", &file, &ferr);
+    if (rc != VDB_OK)
+        return vdb_error_set(&req->err, rc == VDB_ENOMEM ? VDB_ENOMEM : VDB_EINVAL,
                              "invalid vector file (a float32 '<f4' C-order 2-D .npy, or an .npz "
                              "with key 'vectors'): %s",
                              ferr.msg);
     size_t rows = vdb_vecfile_rows(file), dim = vdb_vecfile_dim(file), total = 0, bad;
     const float *inplace = vdb_vecfile_buffer_rows(file);
-    int rc = VDB_OK;
     *borrowed = 0;
     if (dim == 0 || dim > req->api->config.max_dim || rows == 0 || rows > VDB_MAX_VECTORS)
         rc = vdb_error_set(&req->err, VDB_EINVAL, "vector file shape (%zu, %zu) is out of range",

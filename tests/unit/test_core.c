@@ -96,7 +96,8 @@ static void nested_task(void *arg, size_t task, int worker)
 
 static void test_pool(void **state)
 {
-    vdb_pool *pool = vdb_pool_new(3, NULL);
+    vdb_pool *pool = NULL;
+    assert_int_equal(vdb_pool_new(3, &pool, NULL), VDB_OK);
     sum_job job = {0, 0};
     (void)state;
     assert_int_equal(vdb_pool_threads(pool), 3);
@@ -112,6 +113,15 @@ static void test_pool(void **state)
     vdb_pool_run(vdb_pool_global(), 8, nested_task, &job);
     assert_int_equal(atomic_load(&job.sum), 8 * 45);
     vdb_pool_free(NULL);
+    /* Each of the two allocations failing is VDB_ENOMEM, without an error
+     * record too, and *out is NULL. */
+    for (uint64_t nth = 1; nth <= 2; nth++) {
+        pool = (vdb_pool *)(void *)&job;
+        vdb_alloc_fail_at(nth, 0);
+        assert_int_equal(vdb_pool_new(2, &pool, NULL), VDB_ENOMEM);
+        vdb_alloc_fail_at(0, 0);
+        assert_null(pool);
+    }
 }
 
 #ifdef __linux__
