@@ -316,8 +316,8 @@ int vdb_cluster_aggregate_main(const vdb_cluster *c, const vdb_cluster_args *arg
     options.max_per_peer = 256;
     options.max_body_bytes = 64 * 1024;
     signal(SIGPIPE, SIG_IGN);
-    vdb_http_server *server = vdb_http_start(&options, NULL, handle, NULL, (void *)c, &err);
-    if (server == NULL) {
+    vdb_http_server *server;
+    if (vdb_http_start(&options, NULL, handle, NULL, (void *)c, &server, &err) != VDB_OK) {
         fprintf(stderr, "vdb cluster aggregate: %s\n", err.msg);
         return 1;
     }

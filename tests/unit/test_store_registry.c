@@ -46,7 +46,8 @@ static vdb_registry *new_registry(const char *tag)
     vdb_store_options_default(&options);
     options.fsync = VDB_FSYNC_OFF;
     snprintf(dir, sizeof(dir), "%s/%s", root, tag);
-    vdb_registry *registry = vdb_registry_new(dir, &options, NULL);
+    vdb_registry *registry;
+    assert_int_equal(vdb_registry_new(dir, &options, &registry, NULL), VDB_OK);
     assert_non_null(registry);
     return registry;
 }
@@ -365,7 +366,8 @@ static void test_paths_and_scratch(void **state)
     vdb_store_config config;
     vdb_store_config_default(&config);
     config.dim = 4;
-    vdb_registry *registry = vdb_registry_new(root, NULL, &err);
+    vdb_registry *registry;
+    assert_int_equal(vdb_registry_new(root, NULL, &registry, &err), VDB_OK);
     assert_non_null(registry);
     assert_int_equal(vdb_registry_scratch_open(registry, &config, NULL, &scratch, dir,
                                                sizeof(dir), &err),
