@@ -5,12 +5,11 @@
  * Here: parsing and applying an add (/vectors/add, /admin/add_test_vectors,
  * /v1/batch/add), a result item, a new store's configuration, store and
  * system figures (/health, /admin/stats, /monitoring, /performance), warming
- * a store (startup and /performance/warmup) and the BLAS self-test
- * (/debug/mlx and /performance/health). */
+ * a store (startup and /performance/warmup). The BLAS self-test, warm-up
+ * and name are the store layer's (store/compute.h). */
 #include "api_int.h"
 #include "qcache.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -18,8 +17,6 @@
 
 #include "../core/alloc.h"
 #include "../core/fsx.h"
-#include "../core/rng.h"
-#include "../kernel/gemm.h"
 #include "../store/query.h"
 #include "../store/store_codes.h"
 #include "floatparse.h"
@@ -426,65 +423,4 @@ int vdb_api_warm_store(vdb_store_handle *handle, vdb_error *err)
     int rc = vdb_store_query(store, query, 1, &params, ignore_hits, NULL, err);
     vdb_free(query);
     return rc;
-}
-
-/* Multiplies 100 random 384-d queries by 100 rows through the BLAS and
- * checks the products against a double-precision loop. */
-
-int vdb_api_compute_selftest(double *worst_out, vdb_error *err)
-{
-    enum { N = VDB_API_SELFTEST_N, D = VDB_API_SELFTEST_D };
-    float *a = vdb_malloc(N * D * sizeof(float)), *b = vdb_malloc(N * D * sizeof(float));
-    float *c = vdb_malloc(N * N * sizeof(float));
-    vdb_rng rng;
-    double worst = 0;
-    if (a == NULL || b == NULL || c == NULL) {
-        vdb_free(a), vdb_free(b), vdb_free(c);
-        return vdb_error_set(err, VDB_ENOMEM, "out of memory");
-    }
-    vdb_rng_seed(&rng, 7);
-    for (size_t i = 0; i < N * D; i++) {
-        a[i] = (float)vdb_rng_gauss(&rng);
-        b[i] = (float)vdb_rng_gauss(&rng);
-    }
-    vdb_gemm_qxt(a, N, b, N, D, c, N);
-    for (size_t i = 0; i < N; i++)
-        for (size_t j = 0; j < N; j++) {
-            double ref = 0;
-            for (size_t k = 0; k < D; k++)
-                ref += (double)a[i * D + k] * b[j * D + k];
-            double e = fabs(ref - c[i * N + j]) / (1.0 + fabs(ref));
-            worst = e > worst ? e : worst;
-        }
-    vdb_free(a), vdb_free(b), vdb_free(c);
-    *worst_out = worst;
-    return VDB_OK;
-}
-
-/* README-era warmup for a dimension (POST /performance/warmup): an sgemm
- * of queries against rows on generated data of that width. */
-int vdb_api_warm_compute(uint32_t dim, vdb_error *err)
-{
-    enum { ROWS = 1024, QUERIES = 16 };
-    float *rows = vdb_malloc((size_t)ROWS * dim * sizeof(float));
-    float *q = vdb_malloc((size_t)QUERIES * dim * sizeof(float));
-    float *scores = vdb_malloc((size_t)QUERIES * ROWS * sizeof(float));
-    vdb_rng rng;
-    if (rows == NULL || q == NULL || scores == NULL) {
-        vdb_free(rows), vdb_free(q), vdb_free(scores);
-        return vdb_error_set(err, VDB_ENOMEM, "out of memory for the warmup data");
-    }
-    vdb_rng_seed(&rng, dim);
-    for (size_t i = 0; i < (size_t)ROWS * dim; i++)
-        rows[i] = (float)vdb_rng_gauss(&rng);
-    for (size_t i = 0; i < (size_t)QUERIES * dim; i++)
-        q[i] = (float)vdb_rng_gauss(&rng);
-    vdb_gemm_qxt(q, QUERIES, rows, ROWS, dim, scores, ROWS);
-    vdb_free(rows), vdb_free(q), vdb_free(scores);
-    return VDB_OK;
-}
-
-const char *vdb_api_blas_name(void)
-{
-    return vdb_gemm_backend();
 }
