@@ -14,7 +14,6 @@
 #include "../core/log.h"
 #include "batchops.h"
 #include "freeze.h"
-#include "../index/quant.h"
 
 static int parse_index(vdb_req *req, const char *name, vdb_index_kind *out)
 {
