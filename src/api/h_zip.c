@@ -400,21 +400,34 @@ static int read_metadata(vdb_req *req, const char *text, size_t len, import_data
     return VDB_OK;
 }
 
+/* Member `name` parsed as JSON into *doc: NULL when it is missing or not
+ * JSON (the callers judge what that means). Only running out of memory is
+ * an error (VDB_ENOMEM, in req->err). */
+static int read_json_member(vdb_req *req, vdb_zipio *zip, const char *name, vdb_json **doc)
+{
+    char *text = NULL;
+    size_t len = 0;
+    vdb_error zerr;
+    *doc = NULL;
+    int rc = vdb_zipio_read(zip, name, &text, &len, &zerr);
+    if (rc == VDB_OK)
+        rc = vdb_json_parse(text, len, 0, doc, &zerr);
+    vdb_free(text);
+    return rc == VDB_ENOMEM ? vdb_error_set(&req->err, rc, "%s", zerr.msg) : VDB_OK;
+}
+
 /* Checks manifest.json's SHA-256 of each root member it lists. */
 static int verify_manifest(vdb_req *req, vdb_zipio *zip)
 {
-    char *text = NULL, *member = NULL, hex[65];
-    size_t len = 0, mlen = 0;
+    char *member = NULL, hex[65];
+    size_t mlen = 0;
     vdb_error zerr;
+    vdb_json *doc;
     if (!vdb_zipio_has(zip, "manifest.json"))
         return VDB_OK;
-    vdb_json *doc = NULL;
-    int rc = vdb_zipio_read(zip, "manifest.json", &text, &len, &zerr);
-    if (rc == VDB_OK)
-        rc = vdb_json_parse(text, len, 0, &doc, &zerr);
-    vdb_free(text);
-    if (rc == VDB_ENOMEM)
-        return vdb_error_set(&req->err, rc, "%s", zerr.msg);
+    int rc = read_json_member(req, zip, "manifest.json", &doc);
+    if (rc != VDB_OK)
+        return rc;
     vdb_json *store = vdb_json_array_get(vdb_json_object_get(doc, "stores"), 0);
     vdb_json *files = vdb_json_object_get(store, "files");
     if (doc == NULL || vdb_json_array_size(vdb_json_object_get(doc, "stores")) != 1 ||
@@ -447,17 +460,11 @@ static int verify_manifest(vdb_req *req, vdb_zipio *zip)
  * of memory is VDB_ENOMEM rather than a silent cosine. */
 static int read_store_json(vdb_req *req, vdb_zipio *zip, import_data *d)
 {
-    char *text = NULL;
-    size_t len = 0;
-    vdb_error zerr;
-    vdb_json *doc = NULL;
+    vdb_json *doc;
     d->metric = VDB_METRIC_COSINE;
-    int rc = vdb_zipio_read(zip, "store.json", &text, &len, &zerr);
-    if (rc == VDB_OK)
-        rc = vdb_json_parse(text, len, 0, &doc, &zerr);
-    vdb_free(text);
-    if (rc == VDB_ENOMEM)
-        return vdb_error_set(&req->err, rc, "%s", zerr.msg);
+    int rc = read_json_member(req, zip, "store.json", &doc);
+    if (rc != VDB_OK)
+        return rc;
     const char *metric = vdb_json_string_value(vdb_json_object_get(doc, "metric"));
     int parsed = metric ? vdb_metric_parse(metric) : -1;
     if (parsed >= 0)
