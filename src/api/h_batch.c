@@ -555,10 +555,10 @@ int vdb_h_batch_upload(vdb_req *req)
     size_t chunk = BATCH_DEFAULT_CHUNK;
     int wait = 0, rc = VDB_OK;
     memset(&batch, 0, sizeof(batch));
-    if (form_field(req, "user_id", user_id, sizeof(user_id)) != VDB_OK ||
-        form_field(req, "model_id", model_id, sizeof(model_id)) != VDB_OK)
-        rc = req->err.code ? req->err.code
-                           : vdb_error_set(&req->err, VDB_EINVAL, "user_id and model_id are required");
+    if ((rc = form_field(req, "user_id", user_id, sizeof(user_id))) == VDB_OK)
+        rc = form_field(req, "model_id", model_id, sizeof(model_id));
+    if (rc == VDB_ENOTFOUND) /* form_field's "absent": no record was written */
+        rc = vdb_error_set(&req->err, VDB_EINVAL, "user_id and model_id are required");
     if (rc == VDB_OK && (rc = vdb_registry_check_name("user_id", user_id, &req->err)) == VDB_OK &&
         (rc = vdb_registry_check_name("model_id", model_id, &req->err)) == VDB_OK &&
         !vdb_req_sees_user(req, user_id))

@@ -359,7 +359,8 @@ vdb_json *vdb_api_store_entry(vdb_req *req, const char *user_id, const char *mod
     vdb_error err;
     vdb_json *entry;
     vdb_error_clear(&err);
-    if (vdb_registry_acquire(req->api->registry, user_id, model_id, &handle, &err) == VDB_OK) {
+    int rc = vdb_registry_acquire(req->api->registry, user_id, model_id, &handle, &err);
+    if (rc == VDB_OK) {
         entry = vdb_api_store_json(handle);
         vdb_registry_release(handle);
         if (entry != NULL)
@@ -373,9 +374,9 @@ vdb_json *vdb_api_store_entry(vdb_req *req, const char *user_id, const char *mod
     vdb_json_object_set_new(entry, "user_id", vdb_json_string(user_id));
     vdb_json_object_set_new(entry, "model_id", vdb_json_string(model_id));
     vdb_json_object_set_new(entry, "state",
-                            vdb_json_string(err.code == VDB_ECORRUPT  ? "quarantined"
-                                            : err.code == VDB_ELOCKED ? "locked"
-                                                                      : "unavailable"));
+                            vdb_json_string(rc == VDB_ECORRUPT  ? "quarantined"
+                                            : rc == VDB_ELOCKED ? "locked"
+                                                                : "unavailable"));
     vdb_json_object_set_new(entry, "reason", vdb_json_string(err.msg));
     return entry;
 }

@@ -188,7 +188,8 @@ static vdb_store_handle *open_or_create(vdb_registry *registry, const import_opt
     const vdb_store_config *have;
     vdb_error err;
     vdb_error_clear(&err);
-    if (vdb_registry_acquire(registry, o->target.user, o->target.model, &handle, &err) == VDB_OK) {
+    int rc = vdb_registry_acquire(registry, o->target.user, o->target.model, &handle, &err);
+    if (rc == VDB_OK) {
         /* Rows are read as the store's dim floats each: a file of another
          * width would be read past its end (or folded into garbage rows). */
         have = vdb_store_get_config(vdb_registry_store(handle));
@@ -211,7 +212,7 @@ static vdb_store_handle *open_or_create(vdb_registry *registry, const import_opt
         }
         return handle;
     }
-    if (err.code != VDB_ENOTFOUND) {
+    if (rc != VDB_ENOTFOUND) {
         fprintf(stderr, "vdb import: %s\n", err.msg);
         return NULL;
     }
