@@ -45,6 +45,12 @@ typedef enum {
     VDB_INDEX_HNSW = 2
 } vdb_index_kind;
 
+/* "auto", "flat" or "hnsw": the name store.json, the API and the CLI use
+ * for an index kind (a static string; never fails). */
+const char *vdb_index_kind_name(vdb_index_kind kind);
+/* The kind of a name above; -1 when unknown or NULL (no error code). */
+int vdb_index_kind_parse(const char *name);
+
 typedef struct vdb_store_config {
     uint32_t dim;
     vdb_metric metric;
