@@ -44,6 +44,9 @@ int vdb_json_parse(const char *text, size_t len, unsigned max_depth, vdb_json **
  * kind of value (4.6x for `null`). */
 size_t vdb_json_parse_cost(const char *text, size_t len);
 
+/* Adds a reference (returns `node`; NULL stays NULL) and drops one (the
+ * last frees the node). Not atomic: share a node across threads only
+ * read-only, with its references taken before. */
 vdb_json *vdb_json_incref(vdb_json *node);
 void vdb_json_decref(vdb_json *node); /* NULL is a no-op */
 
@@ -90,6 +93,8 @@ int vdb_json_array_append_new(vdb_json *array, vdb_json *value);
 /* Borrows `value` (adds a reference). */
 int vdb_json_object_set(vdb_json *object, const char *key, vdb_json *value);
 
+/* A new node equal to `node` sharing nothing with it; NULL when out of
+ * memory (or for NULL). */
 vdb_json *vdb_json_deep_copy(const vdb_json *node);
 
 /* Structural equality of the library (1 and 1.0 differ; see filter for

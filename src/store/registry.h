@@ -64,6 +64,8 @@ int vdb_registry_new(const char *data_dir, const vdb_store_options *options, vdb
  * frees. Call when no handle is held any more. NULL is a no-op. */
 void vdb_registry_free(vdb_registry *registry);
 
+/* The data directory as given to vdb_registry_new (borrowed until free);
+ * never fails. */
 const char *vdb_registry_data_dir(const vdb_registry *registry);
 
 /* Overrides the open-store cap (0 keeps it) and the quarantine time

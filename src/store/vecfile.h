@@ -57,6 +57,8 @@ void vdb_vecfile_close(vdb_vecfile *file); /* NULL is a no-op */
 int vdb_vecfile_open_buffer(const void *data, size_t len, const char *name, vdb_vecfile **out,
                             vdb_error *err);
 
+/* The vector array's shape (rows x dim), from the header read at open;
+ * never fail. */
 size_t vdb_vecfile_rows(const vdb_vecfile *file);
 uint32_t vdb_vecfile_dim(const vdb_vecfile *file);
 /* 1 when the file holds a norms member, else 0; never fails. */
