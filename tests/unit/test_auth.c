@@ -9,9 +9,12 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "api/auth.h"
 #include "core/err.h"
@@ -119,6 +122,67 @@ static void test_create_and_revoke_under_faults(void **state)
     tu_rm_rf(dir);
 }
 
+/* A kill -9 at each I/O operation of a key creation (fsx's crash fault:
+ * a write lands half its bytes first): after each, the key file loads
+ * and holds the old table (no key for bob) or the new one (bob's key),
+ * never a torn file, and alice's key always works. A save that wrote the
+ * file in place would leave half a file at the crash during its write,
+ * which does not load. */
+static void test_crash_points(void **state)
+{
+    char dir[512], alice[VDB_AUTH_KEY_MAX], alice_id[17];
+    vdb_auth *auth = NULL;
+    int saw_old = 0, saw_new = 0;
+    (void)state;
+    tu_tmpdir(dir, sizeof(dir), "auth-crash");
+    assert_int_equal(vdb_auth_open(dir, NULL, NULL, NULL, &auth, NULL), VDB_OK);
+    assert_int_equal(vdb_auth_create_key(auth, "alice", alice, alice_id, NULL), VDB_OK);
+    vdb_auth_free(auth);
+    for (uint64_t nth = 1; nth < 100; nth++) {
+        int status;
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            char key[VDB_AUTH_KEY_MAX], id[17];
+            vdb_auth *child = NULL;
+            if (vdb_auth_open(dir, NULL, NULL, NULL, &child, NULL) != VDB_OK)
+                _exit(2);
+            vdb_fsx_fault_set(VDB_FSX_ALL, nth, VDB_FSX_FAULT_CRASH, 0);
+            _exit(vdb_auth_create_key(child, "bob", key, id, NULL) == VDB_OK ? 0 : 3);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        vdb_auth *disk = reopen(dir);
+        assert_true(is_user(disk, alice, "alice"));
+        size_t bobs = keys_of(disk, "bob");
+        assert_true(bobs <= 1);
+        vdb_auth_free(disk);
+        if (WIFEXITED(status)) {
+            /* The save ran to the end: every earlier operation was a crash
+             * point, and the table now has bob's key. */
+            assert_int_equal(WEXITSTATUS(status), 0);
+            assert_int_equal(bobs, 1);
+            assert_true(saw_old > 0);
+            print_message("key file survived SIGKILL at each of its %llu I/O operations "
+                          "(%d left the old table, %d the new)\n",
+                          (unsigned long long)(nth - 1), saw_old, saw_new);
+            tu_rm_rf(dir);
+            return;
+        }
+        assert_int_equal(WTERMSIG(status), SIGKILL);
+        if (bobs == 1) {
+            saw_new++;
+            /* Back to one key for the next crash point. */
+            vdb_auth *a = reopen(dir);
+            size_t revoked = 0;
+            assert_int_equal(vdb_auth_revoke(a, NULL, "bob", &revoked, NULL), VDB_OK);
+            vdb_auth_free(a);
+        } else {
+            saw_old++;
+        }
+    }
+    fail_msg("the key creation never completed");
+}
+
 /* The constructor's codes come back as the result, with or without an
  * error record, and *out is NULL on failure. */
 static void test_open_codes(void **state)
@@ -153,6 +217,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_and_revoke_under_faults),
         cmocka_unit_test(test_open_codes),
+        cmocka_unit_test(test_crash_points),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
