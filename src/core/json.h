@@ -98,7 +98,9 @@ int vdb_json_object_set(vdb_json *object, const char *key, vdb_json *value);
 vdb_json *vdb_json_deep_copy(const vdb_json *node);
 
 /* Structural equality of the library (1 and 1.0 differ; see filter for
- * Python-style equality): 1 when equal, else 0; never fails. */
+ * Python-style equality): 1 when equal, else 0; never fails. The JSON
+ * fuzzer's parse/dump round trip checks with it (tests/fuzz/fuzz_json.c);
+ * the server itself compares with the filter's equality. */
 int vdb_json_equal(const vdb_json *a, const vdb_json *b);
 
 enum {
