@@ -42,7 +42,7 @@
  *                 vdb_selection_plan(sel)->kind; the hook for flat/HNSW is
  *                 {vdb_selection_accept, sel}; vdb_selection_free(sel);
  *                 e.g., for one prepared query q:
- *                   vdb_plan_input in = {k, ef, hnsw != NULL, 0, 0};
+ *                   vdb_plan_input in = {.k = k, .ef = ef, .hnsw = hnsw != NULL};
  *                   vdb_selection *sel;
  *                   vdb_payload_selection_new(p, filter, &in, &sel, err);
  *                   const vdb_plan *plan = vdb_selection_plan(sel);
@@ -186,10 +186,13 @@ typedef struct vdb_plan_input {
      * of the built-in model when graph_cost is set: graph_cost returns the
      * ns one filtered graph query costs at c matches among live rows and
      * the ef that meets the recall target there (INFINITY when none does);
-     * an exact search over c candidates costs c * ids_ns_row ns. */
+     * an exact search over c candidates costs c * ids_ns_row ns, and an
+     * exact scan of every live row with the filter hook live * scan_ns_row
+     * ns (0: not measured, exact search then means the candidates). */
     double (*graph_cost)(void *ctx, double c, double live, uint32_t *ef);
     void *cost_ctx;
     double ids_ns_row;
+    double scan_ns_row;
 } vdb_plan_input;
 
 typedef struct vdb_plan {

@@ -212,6 +212,7 @@ static int plan_filtered(vdb_store *store, const vdb_vecview *view, size_t k,
             input.graph_cost = graph_cost;
             input.cost_ctx = cc;
             input.ids_ns_row = cal->ids_ns_row;
+            input.scan_ns_row = cal->scan_ns_row;
             p->why = "measured costs";
         }
     } else {
@@ -253,6 +254,8 @@ static int plan_filtered(vdb_store *store, const vdb_vecview *view, size_t k,
     }
     if (p->kind == QPLAN_CANDIDATES && cal->valid)
         p->exact_ns = cal->ids_ns_row * (double)plan->estimate;
+    else if (p->kind == QPLAN_EXACT_FILTER && input.graph_cost != NULL)
+        p->exact_ns = cal->scan_ns_row * (double)vdb_payload_live(vdb_store__filter_payload(store));
     *out = sel;
     return VDB_OK;
 }

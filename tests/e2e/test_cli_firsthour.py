@@ -224,6 +224,16 @@ def test_recall_still_runs_with_its_options(tmp_path):
               "--wait", "0", "--target", "0.9", check=0).stdout
     assert "held-out queries 10 (Gaussian, seed 20261202), k 5: recall@k" in out, out
     assert "target 0.9" in out
+    # Given queries (issue 9: "with sampled or given queries"): the file's
+    # first --queries rows; a 1,500-row store is exact, so recall is 1.
+    save(tmp_path / "q.npy", 7, 8, seed=3)
+    out = vdb("recall", os.path.join(data, "user_u", "m"), "--wait", "0", "--query-file",
+              str(tmp_path / "q.npy"), check=0).stdout
+    assert f"given queries 7 ({tmp_path / 'q.npy'}), k 10: recall@k 1.0000" in out, out
+    save(tmp_path / "q4.npy", 3, 4)
+    res = vdb("recall", os.path.join(data, "user_u", "m"), "--wait", "0", "--query-file",
+              str(tmp_path / "q4.npy"), check=1)
+    assert "3 queries of dimension 4, the store's dimension is 8" in res.stderr, res.stderr
 
 
 def test_messages_do_not_repeat_or_leak_headers(tmp_path):

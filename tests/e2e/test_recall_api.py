@@ -1,6 +1,6 @@
 """The declared recall target over HTTP: create_store setting, the admin
 route that changes it, the per-request override on query / batch_query /
-stream_query, the explain line, stats and metrics."""
+stream_query and the batch API's /v1/batch/vectors/query, the explain line, stats and metrics."""
 import numpy as np
 
 from conftest import assert_error
@@ -35,6 +35,18 @@ def test_target_recall_over_http(admin):
     r = admin.post("/vectors/stream_query", json={**ids, "queries": [q], "k": 3,
                                                   "target_recall": 0.97})
     assert r.status_code == 200, r.text
+    # The batch API takes the same per-request target (issue 9: "and the
+    # batch API when it exists"); target 1.0 is exact, so the query's own
+    # row comes back first.
+    r = admin.post("/v1/batch/vectors/query", json={**ids, "queries": [q, vecs[7]], "k": 3,
+                                                     "target_recall": 1.0})
+    assert r.status_code == 200, r.text
+    groups = r.json()["results"]
+    assert [len(g["results"]) for g in groups] == [3, 3]
+    assert groups[0]["results"][0]["index"] == 3 and groups[1]["results"][0]["index"] == 7
+    for bad in (0, 1.5, "x"):
+        assert_error(admin.post("/v1/batch/vectors/query", json={**ids, "queries": [q],
+                                                                 "target_recall": bad}), 422)
     # A wrong length is a dimension error decided by code, not message text.
     body = assert_error(admin.post("/vectors/query", json={**ids, "query": [1.0, 2.0]}), 422)
     assert "dimension is 8" in body["detail"]

@@ -110,7 +110,7 @@ static void test_filtered_search_recall(void **state)
         vdb_filter_hook th = {truth_accept, &tc};
         assert_int_equal(vdb_flat_search_batch(&view, queries, NQ, K, &th, truth, truth_n, &err),
                          VDB_OK);
-        vdb_plan_input in = {K, 64, 1, 0, 0, NULL, NULL, 0};
+        vdb_plan_input in = {K, 64, 1, 0, 0, NULL, NULL, 0, 0};
         vdb_selection *sel = NULL;
         assert_int_equal(vdb_payload_selection_new(payload, filter, &in, &sel, &err), VDB_OK);
         assert_non_null(sel);

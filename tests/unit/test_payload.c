@@ -56,7 +56,7 @@ static void check_filter(const vdb_payload *p, const char *text, uint32_t max_ro
         fail();
     }
     vdb_free(got);
-    vdb_plan_input input = {10, 64, hnsw, 0, 0, NULL, NULL, 0};
+    vdb_plan_input input = {10, 64, hnsw, 0, 0, NULL, NULL, 0, 0};
     vdb_selection *sel = NULL;
     assert_int_equal(vdb_payload_selection_new(p, f, &input, &sel, &err), VDB_OK);
     assert_non_null(sel);
@@ -176,7 +176,7 @@ static void test_bad_input(void **state)
     uint32_t bad[1] = {UINT32_MAX};
     assert_int_equal(vdb_payload_remap(p, bad, 1, &err), VDB_EINVAL);
     assert_true(vdb_payload_is_live(p, 0));
-    vdb_plan_input input = {0, 0, 0, 0, 0, NULL, NULL, 0};
+    vdb_plan_input input = {0, 0, 0, 0, 0, NULL, NULL, 0, 0};
     vdb_selection *none = NULL;
     assert_int_equal(vdb_payload_selection_new(p, NULL, &input, &none, &err), VDB_EINVAL);
     assert_null(none);
@@ -398,7 +398,7 @@ static void test_planner(void **state)
         set_ok(p, r, meta);
     }
     assert_int_equal(vdb_payload_create_index(p, "b", &err), VDB_OK);
-    vdb_plan_input hnsw = {10, 64, 1, 0, 0, NULL, NULL, 0}, flat = {10, 64, 0, 0, 0, NULL, NULL, 0};
+    vdb_plan_input hnsw = {10, 64, 1, 0, 0, NULL, NULL, 0, 0}, flat = {10, 64, 0, 0, 0, NULL, NULL, 0, 0};
     struct {
         const char *filter;
         vdb_plan_input *input;
@@ -432,7 +432,7 @@ static void test_planner(void **state)
     /* Filtered HNSW explores about ef/s rows, so ef narrows as selectivity
      * drops (exact search held off with a small exact_max), never below
      * 16 or 1.5k; a filter matching everything keeps the full ef. */
-    vdb_plan_input forced = {10, 64, 1, 100, 0, NULL, NULL, 0};
+    vdb_plan_input forced = {10, 64, 1, 100, 0, NULL, NULL, 0, 0};
     vdb_filter *f10 = compile("{\"b\": {\"$lt\": 100}}");
     vdb_filter *f50 = compile("{\"b\": {\"$lt\": 500}}");
     vdb_filter *f100 = compile("{\"b\": {\"$gte\": 0}}");
@@ -456,7 +456,7 @@ static void test_planner(void **state)
     vdb_selection_free(s50);
     vdb_selection_free(s100);
     vdb_filter_free(f100);
-    vdb_plan_input bigk = {5000, 64, 1, 100, 0, NULL, NULL, 0};
+    vdb_plan_input bigk = {5000, 64, 1, 100, 0, NULL, NULL, 0, 0};
     assert_int_equal(vdb_payload_selection_new(p, f50, &bigk, &s50, &err), VDB_OK);
     assert_non_null(s50);
     assert_true(vdb_selection_plan(s50)->ef >= 5000);
@@ -561,7 +561,7 @@ static void *reader(void *arg)
             if (vdb_filter_compile_text(job->filters[i], strlen(job->filters[i]), &f, &err) !=
                 VDB_OK)
                 job->failures++; /* per-thread counter, read after the join */
-            vdb_plan_input input = {10, 64, round % 2, 0, 0, NULL, NULL, 0};
+            vdb_plan_input input = {10, 64, round % 2, 0, 0, NULL, NULL, 0, 0};
             vdb_selection *sel = NULL;
             if (vdb_payload_selection_new(job->payload, f, &input, &sel, &err) != VDB_OK)
                 job->failures++;

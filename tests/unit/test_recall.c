@@ -538,13 +538,17 @@ static void test_persist_and_stale(void **s)
  * scan and candidate costs 1 us a row, `curves[band]` the curve line of
  * that selectivity band for both k bands ("measured classes" then per
  * ladder entry "ns hits total probes" for each of the three classes). */
-static void write_calib(const char *store_path, const char *const curves[VDB_CALIB_NS])
+/* scan_ns / ids_ns: the measured exact costs per row, of a scan and of a
+ * search over a candidate list. */
+static void write_calib_costs(const char *store_path, const char *const curves[VDB_CALIB_NS],
+                              double scan_ns, double ids_ns)
 {
     char file[400];
     snprintf(file, sizeof(file), "%s/%s", store_path, VDB_CALIB_FILE);
     FILE *f = fopen(file, "w");
     assert_non_null(f);
-    fprintf(f, "vdb-calib 5\n%lld %u 500 0 1 1 1000 1000 1000\n", (long long)time(NULL), ROWS);
+    fprintf(f, "vdb-calib 5\n%lld %u 500 0 1 1 %g %g 1000\n", (long long)time(NULL), ROWS,
+            scan_ns, ids_ns);
     for (int band = 0; band < VDB_CALIB_NS; band++)
         for (int kb = 0; kb < VDB_CALIB_NK; kb++)
             fprintf(f, "%s\n", curves[band]);
@@ -572,12 +576,13 @@ static void expect_filtered_plan(vdb_store *store, const char *filter_text, cons
 }
 
 /* A 3-d store of ROWS rows with {"b": row % 1000}, closed, its calibration
- * replaced by `curves`, reopened. */
-static vdb_store *store_with_calib(const char *path, const char *const curves[VDB_CALIB_NS])
+ * replaced by `curves` (exact costs scan_ns / ids_ns per row), reopened. */
+static vdb_store *store_with_calib_costs(const char *path, const char *const curves[VDB_CALIB_NS],
+                                         double scan_ns, double ids_ns)
 {
     vdb_store *store = make_store(path, FAM_LOWDIM, 3, VDB_METRIC_L2, ROWS, 5, NULL, 1);
     vdb_store_close(store);
-    write_calib(path, curves);
+    write_calib_costs(path, curves, scan_ns, ids_ns);
     assert_int_equal(vdb_store_open(path, NULL, &store, NULL), VDB_OK);
     assert_non_null(store);
     vdb_calib cal;
@@ -585,6 +590,11 @@ static vdb_store *store_with_calib(const char *path, const char *const curves[VD
     assert_true(cal.valid);
     assert_int_equal(vdb_store_calib_due(store), 0);
     return store;
+}
+
+static vdb_store *store_with_calib(const char *path, const char *const curves[VDB_CALIB_NS])
+{
+    return store_with_calib_costs(path, curves, 1000, 1000);
 }
 
 /* A filtered query is planned with the selectivity bands around its own
@@ -628,6 +638,29 @@ static void test_filtered_cost_at_ef(void **s)
     snprintf(path, sizeof(path), "%s/s", dir);
     vdb_store *store = store_with_calib(path, curves);
     expect_filtered_plan(store, "{\"b\": {\"$lt\": 100}}", "exact over filter candidates");
+    vdb_store_close(store);
+    tu_rm_rf(dir);
+}
+
+/* When no ef reaches the target, a broad filter scans every row with the
+ * filter (measured here at 100 ns a row) rather than gathering its
+ * candidates one by one (1,000 ns each), and a narrow one still searches
+ * its candidates. (A 100% filter on 100,000 x 64 uniform rows once ran
+ * over its candidates in 1.7 ms where the scan took 0.7 ms: only the
+ * candidates' cost was compared.) */
+static void test_filtered_scan_beats_ids(void **s)
+{
+    static const char *const curves[VDB_CALIB_NS] = {
+        "1 1 1000 0 5000 500 0 0 0 0 0 0", "1 1 1000 0 5000 500 0 0 0 0 0 0",
+        "1 1 1000 0 5000 500 0 0 0 0 0 0", "1 1 1000 0 5000 500 0 0 0 0 0 0"};
+    char dir[256], path[300];
+    (void)s;
+    tu_tmpdir(dir, sizeof(dir), "recalls");
+    snprintf(path, sizeof(path), "%s/s", dir);
+    vdb_store *store = store_with_calib_costs(path, curves, 100, 1000);
+    expect_filtered_plan(store, "{\"b\": {\"$gte\": 0}}", "exact scan with filter");
+    expect_filtered_plan(store, "{\"b\": {\"$lt\": 500}}", "exact scan with filter");
+    expect_filtered_plan(store, "{\"b\": {\"$lt\": 10}}", "exact over filter candidates");
     vdb_store_close(store);
     tu_rm_rf(dir);
 }
@@ -844,6 +877,7 @@ int main(void)
         cmocka_unit_test(test_filtered),
         cmocka_unit_test(test_filtered_bands),
         cmocka_unit_test(test_filtered_cost_at_ef),
+        cmocka_unit_test(test_filtered_scan_beats_ids),
         cmocka_unit_test(test_request_target),
         cmocka_unit_test(test_real_queries_take_over),
         cmocka_unit_test(test_reservoir_grows),
