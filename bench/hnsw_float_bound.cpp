@@ -23,9 +23,6 @@
 //   vdb | hnsw   one engine's search loop alone (for callgrind/perf)
 // HUGE=1 advises vdb's copy of the rows for transparent huge pages, as
 // the store's in-memory rows are (core/vmem.c).
-// ORDER=1 adds a third engine to the ab mode, "vdb-order": the same vdb graph
-// renumbered by vdb_hnsw_locality_order (vdb_hnsw_permute) over a copy of
-// the rows permuted the same way, its result ids mapped back for recall.
 //
 // Build (the peers' headers from bench/fetch-peers.sh; libvdb.a from make):
 //   g++ -O3 -march=native -std=c++17 -pthread -Ibench/.peers/node_modules/hnswlib-node/src \
@@ -191,48 +188,20 @@ int main(int argc, char **argv)
             }
         }
     }
-    // The renumbered copy (ORDER=1): graph, rows and the map back to input ids.
-    vdb_hnsw *vo = nullptr;
-    float *orows = nullptr;
-    std::vector<uint32_t> new_to_old;
-    vdb_vecview oview = view;
-    if (getenv("ORDER") && vi != nullptr) {
-        std::vector<uint32_t> old_to_new(n);
-        if (vdb_hnsw_load(vpath.c_str(), (uint32_t)dim, view.metric, &vo, nullptr) != 0 ||
-            vdb_hnsw_rows(vo) != n ||
-            vdb_hnsw_locality_order(vo, old_to_new.data(), nullptr) != 0 ||
-            vdb_hnsw_permute(vo, old_to_new.data(), (uint32_t)n, nullptr) != 0 ||
-            vdb_hnsw_check(vo, nullptr) != 0) {
-            fprintf(stderr, "vdb renumbering failed\n");
-            return 1;
-        }
-        orows = static_cast<float *>(aligned_alloc(huge, bytes));
-        if (getenv("HUGE"))
-            madvise(orows, bytes, MADV_HUGEPAGE);
-        new_to_old.resize(n);
-        for (size_t i = 0; i < n; i++) {
-            new_to_old[old_to_new[i]] = (uint32_t)i;
-            memcpy(orows + (size_t)old_to_new[i] * dim, x + i * dim, dim * sizeof(float));
-        }
-        oview.data = orows;
-    }
-    int engines = vo != nullptr ? 3 : 2;
     vdb_hnsw_scratch *scratch = nullptr;
     if (vdb_hnsw_scratch_new(&scratch, nullptr) != 0)
         return 1;
     std::vector<vdb_hit> hits(k);
-    // engine 0 = hnswlib, 1 = vdb, 2 = vdb-order; ids (when not null) gets
-    // the result ids.
+    // engine 0 = hnswlib, 1 = vdb; ids (when not null) gets the result ids.
     auto search = [&](int engine, size_t ef, size_t i, std::vector<int> *ids) {
-        if (engine >= 1) {
+        if (engine == 1) {
             size_t got = 0;
-            vdb_hnsw_search(engine == 1 ? vi : vo, engine == 1 ? &view : &oview, q + i * dim,
-                            k, ef, nullptr, scratch, hits.data(), &got, nullptr);
+            vdb_hnsw_search(vi, &view, q + i * dim, k, ef, nullptr, scratch, hits.data(), &got,
+                            nullptr);
             if (ids != nullptr) {
                 ids->clear();
                 for (size_t j = 0; j < got; j++)
-                    ids->push_back(engine == 1 ? (int)hits[j].id
-                                               : (int)new_to_old[hits[j].id]);
+                    ids->push_back((int)hits[j].id);
             }
             return;
         }
@@ -242,7 +211,7 @@ int main(int argc, char **argv)
             for (ids->clear(); !res.empty(); res.pop())
                 ids->push_back((int)res.top().second);
     };
-    static const char *names[3] = {"hnswlib-0.8.0", "vdb", "vdb-order"};
+    static const char *names[2] = {"hnswlib-0.8.0", "vdb"};
 
     if (strcmp(mode, "vdb") == 0 || strcmp(mode, "hnsw") == 0) {
         int engine = strcmp(mode, "vdb") == 0;
@@ -257,7 +226,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(mode, "hot") == 0) {
         for (size_t ef : efs)
-            for (int e = 0; e < engines; e++) {
+            for (int e = 0; e < 2; e++) {
                 std::vector<double> cold, hot;
                 for (size_t i = 0; i < nq; i++) {
                     double t0 = now();
@@ -281,12 +250,11 @@ int main(int argc, char **argv)
     const size_t chunk = 25;
     size_t nchunks = (nq + chunk - 1) / chunk;
     for (size_t ef : efs) {
-        std::vector<double> best[3] = {std::vector<double>(nchunks, 1e9),
-                                       std::vector<double>(nchunks, 1e9),
+        std::vector<double> best[2] = {std::vector<double>(nchunks, 1e9),
                                        std::vector<double>(nchunks, 1e9)};
         for (int r = -1; r < rounds; r++)  // round -1 warms up
             for (size_t c = 0; c < nchunks; c++)
-                for (int e = 0; e < engines; e++) {
+                for (int e = 0; e < 2; e++) {
                     double t0 = now();
                     for (size_t i = c * chunk; i < std::min(nq, (c + 1) * chunk); i++)
                         search(e, ef, i, nullptr);
@@ -294,8 +262,8 @@ int main(int argc, char **argv)
                     if (r >= 0 && t < best[e][c])
                         best[e][c] = t;
                 }
-        double secs[3] = {0, 0, 0}, rec[3] = {0, 0, 0};
-        for (int e = 0; e < engines; e++) {
+        double secs[2] = {0, 0}, rec[2];
+        for (int e = 0; e < 2; e++) {
             for (double t : best[e])
                 secs[e] += t;
             size_t found = 0;
@@ -310,16 +278,10 @@ int main(int argc, char **argv)
         }
         printf("ef %3zu  hnswlib %.4f %7.0f qps | vdb %.4f %7.0f qps | vdb/hnswlib %.3f\n", ef,
                rec[0], (double)nq / secs[0], rec[1], (double)nq / secs[1], secs[0] / secs[1]);
-        if (engines == 3)
-            printf("        vdb-order %.4f %7.0f qps | vdb-order/hnswlib %.3f | "
-                   "vdb-order/vdb %.3f\n",
-                   rec[2], (double)nq / secs[2], secs[0] / secs[2], secs[1] / secs[2]);
         fflush(stdout);
     }
     vdb_hnsw_scratch_free(scratch);
     vdb_hnsw_free(vi);
-    vdb_hnsw_free(vo);
-    free(orows);
     delete hi;
     delete space;
     free(rows);

@@ -201,24 +201,6 @@ int vdb_hnsw_repair(vdb_hnsw *index, const vdb_vecview *view, size_t *removed, v
 int vdb_hnsw_renumber(vdb_hnsw *index, const uint32_t *old_to_new, uint32_t old_rows,
                       vdb_error *err);
 
-/* A numbering of the graph's rows for memory locality (hnsw_order.c): a
- * breadth-first walk of level 0 from the entry point, so graph neighbours
- * get nearby numbers; unreached rows keep their order at the end. Fills
- * old_to_new[0, vdb_hnsw_rows(index)) with a permutation of that range
- * (the caller sizes it from vdb_hnsw_rows with adds excluded). Reads only;
- * runs beside searches. Errors: VDB_ENOMEM. */
-int vdb_hnsw_locality_order(const vdb_hnsw *index, uint32_t *old_to_new, vdb_error *err);
-
-/* Renumbers the graph by any permutation of its rows: node `id` becomes
- * old_to_new[id] with its links and level, every link is mapped, and the
- * entry point follows; `rows` must equal vdb_hnsw_rows(index). The caller
- * permutes the rows of the view the same way before the next search.
- * Excludes adds and searches while it runs. Errors: VDB_EINVAL (rows does
- * not match, or the map is not a permutation), VDB_ENOMEM; the graph is
- * then unchanged. */
-int vdb_hnsw_permute(vdb_hnsw *index, const uint32_t *old_to_new, uint32_t rows,
-                     vdb_error *err);
-
 /* Nodes in the graph. */
 size_t vdb_hnsw_count(const vdb_hnsw *index);
 
