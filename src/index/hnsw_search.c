@@ -165,7 +165,7 @@ int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view,
          * hnswlib 0.8.0 in one process: 1.00-1.04x -> 1.17-1.24x (100k x
          * 384 cosine), 1.09-1.16x -> 1.26-1.30x (100k x 128 L2); see
          * BENCHMARKS.md. */
-        size_t fours = codes == NULL ? n & ~(size_t)3 : 0;
+        size_t fours = codes == NULL ? n : 0;
         size_t ahead = fours > 0 ? 4 : PREFETCH_AHEAD;
         for (size_t j = 0; j < n && j < ahead; j++)
             prefetch_node(h, view, codes, s->batch[j]);
@@ -190,9 +190,12 @@ int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view,
                 if ((j & 3) == 0) {
                     for (size_t t = j + 4; t < j + 8 && t < n; t++)
                         prefetch_node(h, view, codes, s->batch[t]);
-                    const float *rows[4] = {
-                        hnsw_row(view, id), hnsw_row(view, s->batch[j + 1]),
-                        hnsw_row(view, s->batch[j + 2]), hnsw_row(view, s->batch[j + 3])};
+                    /* A last group of 1-3 rows repeats its last row (in
+                     * cache by then) to fill the four: one call, the rows'
+                     * loads still together. */
+                    const float *rows[4];
+                    for (size_t t = 0; t < 4; t++)
+                        rows[t] = hnsw_row(view, s->batch[j + t < n ? j + t : n - 1]);
                     hnsw_dist4(h, query, rows, four);
                 }
                 d = four[j & 3];
