@@ -13,9 +13,10 @@
  * query's distances at M 16).
  * The whole link slot of the next candidate is prefetched as soon as it is
  * known: when it is popped, and when a scored neighbour becomes the nearest
- * candidate (it is expanded next). Measured against hnswlib 0.8.0 in one
- * process: 1.08-1.13x -> 1.12-1.21x (100k x 384 cosine), 1.20-1.29x ->
- * 1.22-1.43x (100k x 128 L2); see BENCHMARKS.md, issue 13.
+ * candidate (it is expanded next). With the batch tails below, measured
+ * against hnswlib 0.8.0 in one process: 1.10-1.13x -> 1.17-1.22x (100k x
+ * 384 cosine), 1.25-1.29x -> 1.32-1.38x (100k x 128 L2), best of three
+ * alternating runs; see BENCHMARKS.md, issue 13 (perf13).
  * Links are read with relaxed atomic loads so searches run beside inserts
  * (see hnsw.h); the count is clamped, so a list caught mid-rewrite yields
  * only valid ids. */
