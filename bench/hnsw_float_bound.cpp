@@ -173,21 +173,24 @@ int main(int argc, char **argv)
                         cosine ? VDB_METRIC_COSINE : VDB_METRIC_L2};
     vdb_hnsw *vi = nullptr;
     if (strcmp(mode, "hnsw") != 0) {
-        vi = exists(vpath) ? vdb_hnsw_load(vpath.c_str(), (uint32_t)dim, view.metric, nullptr)
-                           : nullptr;
+        if (!exists(vpath) ||
+            vdb_hnsw_load(vpath.c_str(), (uint32_t)dim, view.metric, &vi, nullptr) != 0)
+            vi = nullptr;
         if (vi == nullptr) {
             vdb_pool_global_configure(2);
             vdb_hnsw_params p;
             vdb_hnsw_params_default(&p);
-            vi = vdb_hnsw_new((uint32_t)dim, view.metric, &p, nullptr);
-            if (vi == nullptr || vdb_hnsw_build(vi, &view, 0, (uint32_t)n, nullptr) != 0 ||
+            if (vdb_hnsw_new((uint32_t)dim, view.metric, &p, &vi, nullptr) != 0 ||
+                vdb_hnsw_build(vi, &view, 0, (uint32_t)n, nullptr) != 0 ||
                 vdb_hnsw_save(vi, vpath.c_str(), nullptr) != 0) {
                 fprintf(stderr, "vdb build/save failed\n");
                 return 1;
             }
         }
     }
-    vdb_hnsw_scratch *scratch = vdb_hnsw_scratch_new(nullptr);
+    vdb_hnsw_scratch *scratch = nullptr;
+    if (vdb_hnsw_scratch_new(&scratch, nullptr) != 0)
+        return 1;
     std::vector<vdb_hit> hits(k);
     // engine 0 = hnswlib, 1 = vdb; ids (when not null) gets the result ids.
     auto search = [&](int engine, size_t ef, size_t i, std::vector<int> *ids) {

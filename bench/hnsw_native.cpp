@@ -28,10 +28,17 @@
 // without the other processes' preemption; latency percentiles stay wall
 // time), and VDB_PEER_REPEATS=N takes the best of N passes instead of 3.
 //
+// VDB_PEER_LOCK=FILE takes an exclusive flock on FILE (the benchmark lock,
+// /tmp/vdb-bench.lock) after the builds and before the timed searches, for
+// runs whose builds are too long to hold the lock (1M rows on a shared VM):
+// the searches are then the only part timed under the lock.
+//
 // Build:  see bench/peers_hnsw.py run_native() (or `make bench-peers`).
 // Usage:  hnsw_native DATA.npy QUERIES.npy TRUTH.npy METRIC(cosine|l2) M EFC THREADS
 //                     EF[,EF...]
 #include <hnswlib/hnswlib.h>
+#include <fcntl.h>
+#include <sys/file.h>
 
 #include <algorithm>
 #include <atomic>
@@ -442,6 +449,15 @@ int main(int argc, char **argv)
         engines.push_back(e);
     }
 #endif
+    if (getenv("VDB_PEER_LOCK") != nullptr) {
+        int fd = open(getenv("VDB_PEER_LOCK"), O_RDWR | O_CREAT, 0666);
+        if (fd < 0 || flock(fd, LOCK_EX) != 0) {
+            perror(getenv("VDB_PEER_LOCK"));
+            return 1;
+        }
+        fprintf(stderr, "hnsw_native: builds done, %s held for the searches\n",
+                getenv("VDB_PEER_LOCK"));
+    }
     std::vector<std::vector<Point>> curves(engines.size());
     for (size_t ei = 0; ei < efs.size(); ei++) {
         std::vector<Timing> timing(engines.size());

@@ -8,8 +8,15 @@
  * prefetching the full rows of the neighbours a few places ahead: several
  * rows' worth of misses are in flight at once instead of one line at a time.
  * On float rows the distances are computed four rows per kernel call, which
- * keeps four rows' loads in flight inside the kernel too.
- * The link slot of the next candidate is prefetched as soon as it is known.
+ * keeps four rows' loads in flight inside the kernel too; the upper levels'
+ * greedy descent scores its neighbours the same way (about a fifth of a
+ * query's distances at M 16).
+ * The whole link slot of the next candidate is prefetched as soon as it is
+ * known: when it is popped, and when a scored neighbour becomes the nearest
+ * candidate (it is expanded next). With the batch tails below, measured
+ * against hnswlib 0.8.0 in one process: 1.10-1.13x -> 1.17-1.22x (100k x
+ * 384 cosine), 1.25-1.29x -> 1.32-1.38x (100k x 128 L2), best of three
+ * alternating runs; see BENCHMARKS.md, issue 13 (perf13).
  * Links are read with relaxed atomic loads so searches run beside inserts
  * (see hnsw.h); the count is clamped, so a list caught mid-rewrite yields
  * only valid ids. */
@@ -39,11 +46,31 @@ void vdb_hnsw__greedy(const vdb_hnsw *h, const vdb_vecview *view, const vdb_hnsw
         uint32_t cnt = hnsw_load_acquire(list);
         if (cnt > h->m)
             cnt = h->m;
+        uint32_t ids[VDB_HNSW_MAX_M];
+        uint32_t n = 0;
         for (uint32_t j = 0; j < cnt; j++) {
             uint32_t id = hnsw_load(list + 1 + j);
-            if (id >= limit)
-                continue;
-            float d = hnsw_trav_dist(h, view, codes, query, id);
+            if (id < limit)
+                ids[n++] = id;
+        }
+        /* On float rows, four rows per kernel call as on level 0 (the
+         * same distances, so the same descent). */
+        uint32_t fours = codes == NULL ? n & ~3u : 0;
+        float four[4];
+        for (uint32_t j = 0; j < n; j++) {
+            uint32_t id = ids[j];
+            float d;
+            if (j < fours) {
+                if ((j & 3) == 0) {
+                    const float *rows[4] = {hnsw_row(view, id), hnsw_row(view, ids[j + 1]),
+                                            hnsw_row(view, ids[j + 2]),
+                                            hnsw_row(view, ids[j + 3])};
+                    hnsw_dist4(h, query, rows, four);
+                }
+                d = four[j & 3];
+            } else {
+                d = hnsw_trav_dist(h, view, codes, query, id);
+            }
             if (d < best_dist) {
                 best_dist = d;
                 best = id;
@@ -99,6 +126,16 @@ static inline void prefetch_node(const vdb_hnsw *h, const vdb_vecview *view,
         __builtin_prefetch(p + off, 0, 3);
 }
 
+/* Prefetches every cache line of a node's link list (up to 1 + 2M u32). */
+static inline void prefetch_links(const vdb_hnsw *h, uint32_t id, int level)
+{
+    const char *p = (const char *)hnsw_links(h, id, level);
+    size_t bytes = (1 + (size_t)hnsw_max_links(h, level)) * sizeof(uint32_t);
+    for (size_t off = 0; off < bytes; off += 64)
+        __builtin_prefetch(p + off, 0, 3);
+    __builtin_prefetch(p + bytes - 1, 0, 3);
+}
+
 int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view,
                            const vdb_hnsw_codes *codes, const float *query, uint32_t limit,
                            uint32_t entry, float entry_dist, int level, size_t ef,
@@ -120,7 +157,7 @@ int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view,
         if (c.dist > bound)
             break;
         if (ncand > 0)
-            __builtin_prefetch(hnsw_links(h, cand[0].id, level), 0, 3);
+            prefetch_links(h, cand[0].id, level);
         size_t n = gather(h, c.id, level, limit, s);
         /* On float rows the neighbours are scored in fours (hnsw_dist4: one
          * query load serves 4 rows and their loads are in flight together,
@@ -129,7 +166,7 @@ int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view,
          * hnswlib 0.8.0 in one process: 1.00-1.04x -> 1.17-1.24x (100k x
          * 384 cosine), 1.09-1.16x -> 1.26-1.30x (100k x 128 L2); see
          * BENCHMARKS.md. */
-        size_t fours = codes == NULL ? n & ~(size_t)3 : 0;
+        size_t fours = codes == NULL ? n : 0;
         size_t ahead = fours > 0 ? 4 : PREFETCH_AHEAD;
         for (size_t j = 0; j < n && j < ahead; j++)
             prefetch_node(h, view, codes, s->batch[j]);
@@ -154,9 +191,12 @@ int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view,
                 if ((j & 3) == 0) {
                     for (size_t t = j + 4; t < j + 8 && t < n; t++)
                         prefetch_node(h, view, codes, s->batch[t]);
-                    const float *rows[4] = {
-                        hnsw_row(view, id), hnsw_row(view, s->batch[j + 1]),
-                        hnsw_row(view, s->batch[j + 2]), hnsw_row(view, s->batch[j + 3])};
+                    /* A last group of 1-3 rows repeats its last row (in
+                     * cache by then) to fill the four: one call, the rows'
+                     * loads still together. */
+                    const float *rows[4];
+                    for (size_t t = 0; t < 4; t++)
+                        rows[t] = hnsw_row(view, s->batch[j + t < n ? j + t : n - 1]);
                     hnsw_dist4(h, query, rows, four);
                 }
                 d = four[j & 3];
@@ -168,6 +208,10 @@ int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view,
             if (d >= bound)
                 continue;
             vdb_heap_min_push(cand, &ncand, (vdb_hnsw_cand){d, id});
+            /* The new nearest candidate is the next one expanded: fetch its
+             * links while the rest of the batch is scored. */
+            if (cand[0].id == id)
+                prefetch_links(h, id, level);
             if (!accepted(view, filter, skip_deleted, id))
                 continue;
             vdb_heap_max_push(res, &nres, (vdb_hnsw_cand){d, id});
