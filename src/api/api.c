@@ -342,15 +342,16 @@ static vdb_fsync_policy fsync_policy(const char *name)
 #define QCACHE_ENTRIES 10000
 
 
-vdb_api *vdb_api_start(const vdb_config *config, vdb_error *err)
+int vdb_api_start(const vdb_config *config, vdb_api **out, vdb_error *err)
 {
     char generated[VDB_AUTH_KEY_MAX];
     vdb_store_options options;
+    vdb_http_server *server;
+    int rc;
+    *out = NULL;
     vdb_api *api = vdb_calloc(1, sizeof(*api));
-    if (api == NULL) {
-        vdb_error_set(err, VDB_ENOMEM, "out of memory");
-        return NULL;
-    }
+    if (api == NULL)
+        return vdb_error_set(err, VDB_ENOMEM, "out of memory");
     api->config = *config;
     api->started = time(NULL);
     clock_gettime(CLOCK_MONOTONIC, &api->started_mono);
@@ -358,22 +359,22 @@ vdb_api *vdb_api_start(const vdb_config *config, vdb_error *err)
     vdb_store_options_default(&options);
     options.fsync = fsync_policy(config->fsync);
     options.fsync_interval_ms = config->fsync_interval_ms;
-    if ((api->registry = vdb_registry_new(config->data_dir, &options, err)) == NULL)
+    if ((rc = vdb_registry_new(config->data_dir, &options, &api->registry, err)) != VDB_OK)
         goto fail;
     vdb_registry_set_limits(api->registry, config->max_open_stores, config->quarantine_s);
     if ((api->qcache = vdb_qcache_new((size_t)config->query_cache_mb << 20, QCACHE_ENTRIES)) == NULL) {
-        vdb_error_set(err, VDB_ENOMEM, "out of memory for the query cache");
+        rc = vdb_error_set(err, VDB_ENOMEM, "out of memory for the query cache");
         goto fail;
     }
     if ((api->batchops = vdb_batchops_new(config->http_threads > 2 ? config->http_threads / 2 : 1,
                                           600.0)) == NULL) {
-        vdb_error_set(err, VDB_ENOMEM, "out of memory for the batch operations");
+        rc = vdb_error_set(err, VDB_ENOMEM, "out of memory for the batch operations");
         goto fail;
     }
-    if ((api->freeze = vdb_freeze_open(config->data_dir, err)) == NULL)
+    if ((rc = vdb_freeze_open(config->data_dir, &api->freeze, err)) != VDB_OK)
         goto fail;
-    api->auth = vdb_auth_open(config->data_dir, config->admin_key, config->api_key, generated, err);
-    if (api->auth == NULL)
+    if ((rc = vdb_auth_open(config->data_dir, config->admin_key, config->api_key, generated,
+                            &api->auth, err)) != VDB_OK)
         goto fail;
     if (generated[0] != '\0') {
         printf("vdb: generated admin key (shown once, stored hashed in %s/.vdb_auth.json):\n"
@@ -393,12 +394,15 @@ vdb_api *vdb_api_start(const vdb_config *config, vdb_error *err)
                              config->max_body_bytes,
                              config->max_bodies_bytes,
                              &api->http};
-    if (rate_init(api, err) != VDB_OK)
+    if ((rc = rate_init(api, err)) != VDB_OK)
         goto fail;
-    /* api->http is published by vdb_http_start before a request can run. */
-    if (vdb_http_start(&http, gate, handle, NULL, api, err) == NULL)
+    /* api->http is published by vdb_http_start before a request can run
+     * (options.publish); `server` is the same pointer, received into a
+     * local so that workers already reading api->http see no second store. */
+    if ((rc = vdb_http_start(&http, gate, handle, NULL, api, &server, err)) != VDB_OK)
         goto fail;
-    return api;
+    *out = api;
+    return VDB_OK;
 fail:
     vdb_ratelimit_free(api->ratelimit);
     vdb_batchops_free(api->batchops);
@@ -407,7 +411,7 @@ fail:
     vdb_qcache_free(api->qcache);
     vdb_registry_free(api->registry);
     vdb_free(api);
-    return NULL;
+    return rc;
 }
 
 unsigned vdb_api_port(const vdb_api *api)

@@ -9,9 +9,13 @@
 
 typedef struct vdb_api vdb_api;
 
-/* Opens the registry and the key file and starts listening. When an admin
- * key was generated, its plain text is printed once to stdout. */
-vdb_api *vdb_api_start(const vdb_config *config, vdb_error *err);
+/* Opens the registry and the key file and starts listening; the server goes
+ * to *out (NULL on failure; stopped with vdb_api_stop). When an admin key
+ * was generated, its plain text is printed once to stdout. Errors: those of
+ * vdb_registry_new, vdb_freeze_open, vdb_auth_open and vdb_http_start
+ * (VDB_EINVAL, VDB_EEXIST, VDB_ECORRUPT, VDB_ETOOBIG, VDB_EIO, VDB_ENOSPC),
+ * VDB_ENOMEM. */
+int vdb_api_start(const vdb_config *config, vdb_api **out, vdb_error *err);
 
 /* The port bound (useful with PORT=0). */
 unsigned vdb_api_port(const vdb_api *api);

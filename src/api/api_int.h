@@ -160,20 +160,6 @@ vdb_json *vdb_api_store_entry(vdb_req *req, const char *user_id, const char *mod
 /* Opens nothing; runs one exact query over the store so its pages and
  * caches are warm. */
 int vdb_api_warm_store(vdb_store_handle *handle, vdb_error *err);
-/* Multiplies two generated VDB_API_SELFTEST_N x VDB_API_SELFTEST_D matrices
- * with the sgemm backend and checks them against a double-precision
- * reference; *worst = the largest relative error. Errors: VDB_ENOMEM. */
-enum { VDB_API_SELFTEST_N = 100, VDB_API_SELFTEST_D = 384 };
-int vdb_api_compute_selftest(double *worst, vdb_error *err);
-
-/* Runs one 16 x 1024 sgemm on generated data of width `dim`, so the BLAS
- * code and its threads are hot before a timed run. VDB_OK or VDB_ENOMEM. */
-int vdb_api_warm_compute(uint32_t dim, vdb_error *err);
-
-/* The BLAS in use, e.g. "openblas 0.3.21 (SkylakeX)" (static string). The
- * handlers that describe compute read it here: ops.c is the one api file
- * that reaches into kernel/ (the self-test, the warm-up, this name). */
-const char *vdb_api_blas_name(void);
 /* Appends the store's dimension to the dimension error in req->err and
  * returns VDB_EDIM. */
 int vdb_api_with_store_dim(vdb_req *req, uint32_t dim);

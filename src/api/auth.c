@@ -208,12 +208,15 @@ cleanup:
 /* Parses the key file into `table` (caller frees table->keys). */
 static int parse_key_file(const char *text, size_t len, vdb_auth *table, vdb_error *err)
 {
-    vdb_json *root = vdb_json_parse(text, len, 0, err);
+    vdb_json *root = NULL;
+    int rc = vdb_json_parse(text, len, 0, &root, err);
+    if (rc == VDB_ENOMEM)
+        return rc;
     if (root == NULL || vdb_json_typeof(root) != VDB_JSON_OBJECT) {
         vdb_json_decref(root);
         return vdb_error_set(err, VDB_ECORRUPT, KEY_FILE " is not a JSON object");
     }
-    int rc = VDB_OK;
+    rc = VDB_OK;
     const char *admin = vdb_json_string_value(vdb_json_object_get(root, "admin_sha256"));
     if (admin != NULL && hex_to_bytes(admin, table->file_admin_hash, 32) == 0)
         table->admin_from_file = 1;
@@ -326,32 +329,33 @@ static void maybe_reload(vdb_auth *auth)
     pthread_rwlock_unlock(&auth->lock);
 }
 
-vdb_auth *vdb_auth_open(const char *data_dir, const char *admin_key, const char *api_key,
-                        char *generated_out, vdb_error *err)
+int vdb_auth_open(const char *data_dir, const char *admin_key, const char *api_key,
+                  char *generated_out, vdb_auth **out, vdb_error *err)
 {
+    int rc;
+    *out = NULL;
     vdb_auth *auth = vdb_calloc(1, sizeof(*auth));
     size_t size = strlen(data_dir) + 32;
     if (generated_out != NULL)
         generated_out[0] = '\0';
     if (auth == NULL || (auth->path = vdb_malloc(size)) == NULL) {
         vdb_free(auth);
-        vdb_error_set(err, VDB_ENOMEM, "out of memory");
-        return NULL;
+        return vdb_error_set(err, VDB_ENOMEM, "out of memory");
     }
     pthread_rwlock_init(&auth->lock, NULL);
     snprintf(auth->path, size, "%s/.vdb_auth.json", data_dir);
     if ((auth->dir = vdb_strdup(data_dir)) == NULL) {
-        vdb_error_set(err, VDB_ENOMEM, "out of memory");
+        rc = vdb_error_set(err, VDB_ENOMEM, "out of memory");
         goto fail;
     }
     if ((auth->lock_path = vdb_malloc(size)) == NULL) {
-        vdb_error_set(err, VDB_ENOMEM, "out of memory");
+        rc = vdb_error_set(err, VDB_ENOMEM, "out of memory");
         goto fail;
     }
     snprintf(auth->lock_path, size, "%s/.vdb_auth.lock", data_dir);
     atomic_store(&auth->last_check_ms, now_ms());
     int lock_fd = lock_file(auth);
-    int rc = load_file(auth, err);
+    rc = load_file(auth, err);
     if (rc != VDB_OK) {
         unlock_file(lock_fd);
         goto fail;
@@ -368,23 +372,24 @@ vdb_auth *vdb_auth_open(const char *data_dir, const char *admin_key, const char 
         memcpy(auth->admin_hash, auth->file_admin_hash, 32);
     } else if (generated_out != NULL) {
         if (new_key(generated_out) != VDB_OK) {
-            vdb_error_set(err, VDB_EIO, "cannot read random bytes for the admin key");
+            rc = vdb_error_set(err, VDB_EIO, "cannot read random bytes for the admin key");
             unlock_file(lock_fd);
             goto fail;
         }
         hash_key(generated_out, auth->admin_hash);
         memcpy(auth->file_admin_hash, auth->admin_hash, 32);
         auth->has_admin = auth->admin_from_file = 1;
-        if (save_locked(auth, err) != VDB_OK) {
+        if ((rc = save_locked(auth, err)) != VDB_OK) {
             unlock_file(lock_fd);
             goto fail;
         }
     }
     unlock_file(lock_fd);
-    return auth;
+    *out = auth;
+    return VDB_OK;
 fail:
     vdb_auth_free(auth);
-    return NULL;
+    return rc;
 }
 
 void vdb_auth_free(vdb_auth *auth)

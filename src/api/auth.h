@@ -48,9 +48,13 @@ typedef struct vdb_principal {
  * is generated (tools such as `vdb keys` that only manage per-user keys).
  * The key file is shared with other processes: changes are made under an
  * flock of <data_dir>/.vdb_auth.lock from the file's current contents, and
- * a running server picks up changes made elsewhere within a second. */
-vdb_auth *vdb_auth_open(const char *data_dir, const char *admin_key, const char *api_key,
-                        char *generated_out, vdb_error *err);
+ * a running server picks up changes made elsewhere within a second. The
+ * table goes to *out (NULL on failure; freed with vdb_auth_free). Errors:
+ * VDB_ECORRUPT (the key file is not a key table), VDB_ETOOBIG (over
+ * VDB_AUTH_FILE_MAX), VDB_EIO (reading, writing a generated key, or no
+ * random bytes), VDB_ENOSPC, VDB_ENOMEM. */
+int vdb_auth_open(const char *data_dir, const char *admin_key, const char *api_key,
+                  char *generated_out, vdb_auth **out, vdb_error *err);
 void vdb_auth_free(vdb_auth *auth);
 
 /* Identifies `key` (NULL/empty = none). VDB_OK with *out filled, or

@@ -65,6 +65,8 @@ int vdb_batchops_cancelled(const vdb_batch_op *op);
 /* 1 when finished (completed or failed), else 0; never fails. */
 int vdb_batchops_done(const vdb_batch_op *op);
 
+/* The operation's id and its owner's user id, fixed at creation and
+ * borrowed while the operation is held; never fail. */
 const char *vdb_batchops_id(const vdb_batch_op *op);
 const char *vdb_batchops_user(const vdb_batch_op *op);
 

@@ -2,7 +2,8 @@
  * highest precedence) built-in defaults, a `.env` file in the working
  * directory, a `--config FILE` (same KEY=VALUE format), the process
  * environment, and command-line flags. Every setting, its variable and its
- * default are listed in .env.example and in vdb_config_describe. */
+ * default are listed in .env.example, by vdb_config_usage (`vdb serve
+ * --help`) and by vdb_config_visit (GET /config). */
 #ifndef VDB_API_CONFIG_H
 #define VDB_API_CONFIG_H
 

@@ -41,6 +41,8 @@ int vdb_floatparse_member(const char *body, size_t len, const char *key, int nes
                           size_t max_rows, uint32_t max_dim, vdb_floatmatrix *out,
                           vdb_error *err);
 
+/* Frees what vdb_floatparse_member put into *matrix (not the struct
+ * itself) and clears it; a cleared or zeroed matrix is a no-op. */
 void vdb_floatmatrix_free(vdb_floatmatrix *matrix);
 
 #endif

@@ -63,8 +63,11 @@ static int load(vdb_freeze *fz, vdb_error *err)
     if (rc != VDB_OK)
         return rc == VDB_ETOOBIG ? vdb_error_set(err, VDB_ECORRUPT, FROZEN_FILE " is too large")
                                  : rc;
-    vdb_json *root = vdb_json_parse(text, len, 4, err);
+    vdb_json *root = NULL;
+    rc = vdb_json_parse(text, len, 4, &root, err);
     vdb_free(text);
+    if (rc == VDB_ENOMEM)
+        return rc;
     vdb_json *list = root ? vdb_json_object_get(root, "frozen") : NULL;
     rc = VDB_OK;
     if (list == NULL || vdb_json_typeof(list) != VDB_JSON_ARRAY ||
@@ -84,14 +87,14 @@ static int load(vdb_freeze *fz, vdb_error *err)
     return rc;
 }
 
-vdb_freeze *vdb_freeze_open(const char *data_dir, vdb_error *err)
+int vdb_freeze_open(const char *data_dir, vdb_freeze **out, vdb_error *err)
 {
+    *out = NULL;
     vdb_freeze *fz = vdb_calloc(1, sizeof(*fz));
     pthread_rwlockattr_t attr;
     if (fz == NULL || (fz->users = vdb_calloc(VDB_FREEZE_MAX, sizeof(*fz->users))) == NULL) {
         vdb_free(fz);
-        vdb_error_set(err, VDB_ENOMEM, "out of memory for the freeze set");
-        return NULL;
+        return vdb_error_set(err, VDB_ENOMEM, "out of memory for the freeze set");
     }
     snprintf(fz->dir, sizeof(fz->dir), "%s", data_dir);
     pthread_mutex_init(&fz->mu, NULL);
@@ -101,11 +104,13 @@ vdb_freeze *vdb_freeze_open(const char *data_dir, vdb_error *err)
 #endif
     pthread_rwlock_init(&fz->gate, &attr);
     pthread_rwlockattr_destroy(&attr);
-    if (load(fz, err) != VDB_OK) {
+    int rc = load(fz, err);
+    if (rc != VDB_OK) {
         vdb_freeze_free(fz);
-        return NULL;
+        return rc;
     }
-    return fz;
+    *out = fz;
+    return VDB_OK;
 }
 
 void vdb_freeze_free(vdb_freeze *fz)

@@ -34,10 +34,11 @@ typedef struct vdb_freeze vdb_freeze;
 /* Seconds a refused writer is told to wait (Retry-After). */
 #define VDB_FREEZE_RETRY_S 1
 
-/* Loads <data_dir>/.vdb_frozen.json (absent: nothing frozen). Returns NULL
- * with *err set: VDB_ECORRUPT (unreadable or malformed file; the server
- * must not start as if nothing were frozen), VDB_EIO, VDB_ENOMEM. */
-vdb_freeze *vdb_freeze_open(const char *data_dir, vdb_error *err);
+/* Loads <data_dir>/.vdb_frozen.json (absent: nothing frozen) into *out
+ * (NULL on failure; freed with vdb_freeze_free). Errors: VDB_ECORRUPT
+ * (unreadable or malformed file; the server must not start as if nothing
+ * were frozen), VDB_EIO, VDB_ENOMEM. */
+int vdb_freeze_open(const char *data_dir, vdb_freeze **out, vdb_error *err);
 void vdb_freeze_free(vdb_freeze *freeze); /* NULL is a no-op */
 
 /* 1 when requests of this route may change a store (every non-GET route

@@ -14,16 +14,14 @@
 #include "../core/log.h"
 #include "batchops.h"
 #include "freeze.h"
-#include "../index/quant.h"
 
 static int parse_index(vdb_req *req, const char *name, vdb_index_kind *out)
 {
-    if (name == NULL || strcmp(name, "auto") == 0)
+    int kind = name != NULL ? vdb_index_kind_parse(name) : VDB_INDEX_AUTO;
+    if (kind == VDB_INDEX_AUTO)
         *out = req->api->config.enable_hnsw ? VDB_INDEX_AUTO : VDB_INDEX_FLAT;
-    else if (strcmp(name, "flat") == 0)
-        *out = VDB_INDEX_FLAT;
-    else if (strcmp(name, "hnsw") == 0)
-        *out = VDB_INDEX_HNSW;
+    else if (kind >= 0)
+        *out = (vdb_index_kind)kind;
     else
         return vdb_error_set(&req->err, VDB_EINVAL, "index must be auto, flat or hnsw, not '%s'",
                              name);
@@ -103,11 +101,6 @@ static int parse_store_config(vdb_req *req, vdb_json *body, vdb_store_config *co
     return rc;
 }
 
-static const char *index_name(vdb_index_kind kind)
-{
-    return kind == VDB_INDEX_FLAT ? "flat" : kind == VDB_INDEX_HNSW ? "hnsw" : "auto";
-}
-
 int vdb_h_admin_create_store(vdb_req *req)
 {
     vdb_json *body;
@@ -133,7 +126,7 @@ int vdb_h_admin_create_store(vdb_req *req)
     vdb_set(data, "model_id", vdb_json_string(model_id));
     vdb_set(data, "dimension", vdb_json_int(config.dim));
     vdb_set(data, "metric", vdb_json_string(vdb_metric_name(config.metric)));
-    vdb_set(data, "index", vdb_json_string(index_name(config.index)));
+    vdb_set(data, "index", vdb_json_string(vdb_index_kind_name(config.index)));
     vdb_set(cfg, "dimension", vdb_json_int(config.dim));
     vdb_set(cfg, "metric", vdb_json_string(vdb_metric_name(config.metric)));
     vdb_set(cfg, "M", vdb_json_int(config.hnsw_m));

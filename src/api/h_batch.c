@@ -421,7 +421,10 @@ static int read_lines(vdb_req *req, const char *what, const char *text, size_t l
             n--;
         if (n == 0)
             continue;
-        vdb_json *obj = vdb_json_parse(line, n, 0, NULL);
+        vdb_json *obj = NULL;
+        if (vdb_json_parse(line, n, 0, &obj, NULL) == VDB_ENOMEM)
+            return vdb_error_set(&req->err, VDB_ENOMEM, "out of memory parsing %s line %zu",
+                                 what, lineno);
         if (vdb_jtype(obj) != VDB_JSON_OBJECT) {
             vdb_json_decref(obj);
             return vdb_error_set(&req->err, VDB_EINVAL, "%s line %zu is not a JSON object", what,
@@ -463,15 +466,15 @@ static int read_array(vdb_req *req, const char *data, size_t len, vdb_floatmatri
                       int *borrowed)
 {
     vdb_error ferr;
-    vdb_vecfile *file = vdb_vecfile_open_buffer(data, len, "upload", &ferr);
-    if (file == NULL)
-        return vdb_error_set(&req->err, ferr.code == VDB_ENOMEM ? VDB_ENOMEM : VDB_EINVAL,
+    vdb_vecfile *file;
+    int rc = vdb_vecfile_open_buffer(data, len, "upload", &file, &ferr);
+    if (rc != VDB_OK)
+        return vdb_error_set(&req->err, rc == VDB_ENOMEM ? VDB_ENOMEM : VDB_EINVAL,
                              "invalid vector file (a float32 '<f4' C-order 2-D .npy, or an .npz "
                              "with key 'vectors'): %s",
                              ferr.msg);
     size_t rows = vdb_vecfile_rows(file), dim = vdb_vecfile_dim(file), total = 0, bad;
     const float *inplace = vdb_vecfile_buffer_rows(file);
-    int rc = VDB_OK;
     *borrowed = 0;
     if (dim == 0 || dim > req->api->config.max_dim || rows == 0 || rows > VDB_MAX_VECTORS)
         rc = vdb_error_set(&req->err, VDB_EINVAL, "vector file shape (%zu, %zu) is out of range",
@@ -552,10 +555,10 @@ int vdb_h_batch_upload(vdb_req *req)
     size_t chunk = BATCH_DEFAULT_CHUNK;
     int wait = 0, rc = VDB_OK;
     memset(&batch, 0, sizeof(batch));
-    if (form_field(req, "user_id", user_id, sizeof(user_id)) != VDB_OK ||
-        form_field(req, "model_id", model_id, sizeof(model_id)) != VDB_OK)
-        rc = req->err.code ? req->err.code
-                           : vdb_error_set(&req->err, VDB_EINVAL, "user_id and model_id are required");
+    if ((rc = form_field(req, "user_id", user_id, sizeof(user_id))) == VDB_OK)
+        rc = form_field(req, "model_id", model_id, sizeof(model_id));
+    if (rc == VDB_ENOTFOUND) /* form_field's "absent": no record was written */
+        rc = vdb_error_set(&req->err, VDB_EINVAL, "user_id and model_id are required");
     if (rc == VDB_OK && (rc = vdb_registry_check_name("user_id", user_id, &req->err)) == VDB_OK &&
         (rc = vdb_registry_check_name("model_id", model_id, &req->err)) == VDB_OK &&
         !vdb_req_sees_user(req, user_id))

@@ -18,6 +18,7 @@
 #include "../core/cpu.h"
 #include "../core/pool.h"
 #include "../core/rng.h"
+#include "../store/compute.h"
 
 #define BENCH_MAX_FLOATS (64u * 1024u * 1024u) /* 256 MB of generated vectors */
 
@@ -28,8 +29,8 @@ int vdb_h_perf_health(vdb_req *req)
     double worst = 0, start = vdb_now_ms();
     /* The README-era page said "mlx_operations": "working" after running
      * one MLX op; here the same verdict comes from a real sgemm checked
-     * against a scalar reference (vdb_api_compute_selftest). */
-    int rc = vdb_api_compute_selftest(&worst, &req->err);
+     * against a scalar reference (vdb_store_compute_selftest). */
+    int rc = vdb_store_compute_selftest(&worst, &req->err);
     if (rc != VDB_OK) {
         vdb_json_decref(compute), vdb_json_decref(out), vdb_json_decref(ops);
         return rc;
@@ -37,7 +38,7 @@ int vdb_h_perf_health(vdb_req *req)
     int working = worst < 1e-3;
     vdb_qcache_get_stats(req->api->qcache, &cache);
     vdb_set(compute, "isa", vdb_json_string(vdb_isa_name(vdb_cpu_best_isa())));
-    vdb_set(compute, "blas", vdb_json_string(vdb_api_blas_name()));
+    vdb_set(compute, "blas", vdb_json_string(vdb_store_compute_backend()));
     vdb_set(compute, "threads", vdb_json_int(vdb_pool_threads(vdb_pool_global())));
     vdb_set(compute, "cpus", vdb_json_int(vdb_cpu_count()));
     vdb_set(compute, "selftest_max_relative_error", vdb_json_real(worst));
@@ -100,7 +101,7 @@ int vdb_h_perf_warmup(vdb_req *req)
         rc = opt_positive(req, "dimension", req->api->config.max_dim, &dimension);
     if (rc != VDB_OK)
         return rc;
-    if (dimension > 0 && (rc = vdb_api_warm_compute((uint32_t)dimension, &req->err)) != VDB_OK)
+    if (dimension > 0 && (rc = vdb_store_compute_warm((uint32_t)dimension, &req->err)) != VDB_OK)
         return rc;
     if (user_id != NULL && model_id != NULL) {
         vdb_store_handle *handle;
@@ -381,7 +382,7 @@ static int run_bench(vdb_req *req, const vdb_store_config *config, bench *b, vdb
     vdb_set(summary, "avg_query_latency_ms", vdb_json_real(query_ms / (double)b->nq));
     vdb_set(summary, "recall_at_k", vdb_json_real(rec));
     vdb_set(summary, "index_type", vdb_json_string(stats.index_name ? stats.index_name : "flat"));
-    vdb_set(summary, "compute", vdb_json_string(vdb_api_blas_name()));
+    vdb_set(summary, "compute", vdb_json_string(vdb_store_compute_backend()));
     vdb_set(r, "data_generation", rate_section(b->gen_ms, b->n + b->nq, "vectors_generated", "vectors_per_second"));
     vdb_set(r, "vector_addition", rate_section(add_ms, b->n, "vectors_added", "vectors_per_second"));
     vdb_set(r, "single_query", single);

@@ -13,6 +13,7 @@
 #include "../core/limits.h"
 #include "../core/pool.h"
 #include "../core/rng.h"
+#include "../store/compute.h"
 
 int vdb_h_root(vdb_req *req)
 {
@@ -92,7 +93,7 @@ int vdb_h_system_info(vdb_req *req)
     vdb_set(sys, "processor", vdb_json_string(uts.machine));
     vdb_set(sys, "cpu_count", vdb_json_int(vdb_cpu_count()));
     vdb_set(compute, "isa", vdb_json_string(vdb_isa_name(vdb_cpu_best_isa())));
-    vdb_set(compute, "blas", vdb_json_string(vdb_api_blas_name()));
+    vdb_set(compute, "blas", vdb_json_string(vdb_store_compute_backend()));
     vdb_set(compute, "search_threads", vdb_json_int(vdb_pool_threads(vdb_pool_global())));
     vdb_set(compute, "http_threads", vdb_json_int(req->api->config.http_threads));
     vdb_set(mem, "total_gb", vdb_json_real((double)total / 1073741824.0));
@@ -177,9 +178,9 @@ int vdb_h_debug_routes(vdb_req *req)
 
 int vdb_h_debug_compute(vdb_req *req)
 {
-    enum { N = VDB_API_SELFTEST_N, D = VDB_API_SELFTEST_D };
+    enum { N = VDB_STORE_SELFTEST_N, D = VDB_STORE_SELFTEST_D };
     double worst = 0, start = vdb_now_ms();
-    int rc = vdb_api_compute_selftest(&worst, &req->err);
+    int rc = vdb_store_compute_selftest(&worst, &req->err);
     if (rc != VDB_OK)
         return rc;
     vdb_json *ops = vdb_json_array(), *shape = vdb_json_array(), *out = vdb_json_object();
@@ -190,7 +191,7 @@ int vdb_h_debug_compute(vdb_req *req)
     vdb_json_array_append_new(shape, vdb_json_int(D));
     vdb_set(out, "mlx_working", vdb_json_bool(0));
     vdb_set(out, "compute_working", vdb_json_bool(worst < 1e-3));
-    vdb_set(out, "backend", vdb_json_string(vdb_api_blas_name()));
+    vdb_set(out, "backend", vdb_json_string(vdb_store_compute_backend()));
     vdb_set(out, "isa", vdb_json_string(vdb_isa_name(vdb_cpu_best_isa())));
     vdb_set(out, "device", vdb_json_string("cpu"));
     vdb_set(out, "test_shape", shape);

@@ -331,8 +331,10 @@ static int read_vectors(vdb_req *req, const char *npz, size_t len, import_data *
  * metadata object (its "id" member, when a string, is the id). */
 static int parse_meta_line(vdb_req *req, const char *line, size_t len, size_t lineno, import_data *d)
 {
-    vdb_error jerr;
-    vdb_json *obj = vdb_json_parse(line, len, 0, &jerr);
+    vdb_json *obj = NULL;
+    int rc = vdb_json_parse(line, len, 0, &obj, NULL);
+    if (rc == VDB_ENOMEM)
+        return vdb_error_set(&req->err, rc, "out of memory parsing metadata.jsonl line %zu", lineno);
     if (obj == NULL || vdb_jtype(obj) != VDB_JSON_OBJECT) {
         vdb_json_decref(obj);
         return vdb_error_set(&req->err, VDB_EINVAL, "Invalid JSON in metadata.jsonl at line %zu",
@@ -398,17 +400,34 @@ static int read_metadata(vdb_req *req, const char *text, size_t len, import_data
     return VDB_OK;
 }
 
+/* Member `name` parsed as JSON into *doc: NULL when it is missing or not
+ * JSON (the callers judge what that means). Only running out of memory is
+ * an error (VDB_ENOMEM, in req->err). */
+static int read_json_member(vdb_req *req, vdb_zipio *zip, const char *name, vdb_json **doc)
+{
+    char *text = NULL;
+    size_t len = 0;
+    vdb_error zerr;
+    *doc = NULL;
+    int rc = vdb_zipio_read(zip, name, &text, &len, &zerr);
+    if (rc == VDB_OK)
+        rc = vdb_json_parse(text, len, 0, doc, &zerr);
+    vdb_free(text);
+    return rc == VDB_ENOMEM ? vdb_error_set(&req->err, rc, "%s", zerr.msg) : VDB_OK;
+}
+
 /* Checks manifest.json's SHA-256 of each root member it lists. */
 static int verify_manifest(vdb_req *req, vdb_zipio *zip)
 {
-    char *text = NULL, *member = NULL, hex[65];
-    size_t len = 0, mlen = 0;
+    char *member = NULL, hex[65];
+    size_t mlen = 0;
     vdb_error zerr;
+    vdb_json *doc;
     if (!vdb_zipio_has(zip, "manifest.json"))
         return VDB_OK;
-    int rc = vdb_zipio_read(zip, "manifest.json", &text, &len, &zerr);
-    vdb_json *doc = rc == VDB_OK ? vdb_json_parse(text, len, 0, &zerr) : NULL;
-    vdb_free(text);
+    int rc = read_json_member(req, zip, "manifest.json", &doc);
+    if (rc != VDB_OK)
+        return rc;
     vdb_json *store = vdb_json_array_get(vdb_json_object_get(doc, "stores"), 0);
     vdb_json *files = vdb_json_object_get(store, "files");
     if (doc == NULL || vdb_json_array_size(vdb_json_object_get(doc, "stores")) != 1 ||
@@ -436,21 +455,22 @@ static int verify_manifest(vdb_req *req, vdb_zipio *zip)
     return rc;
 }
 
-static void read_store_json(vdb_zipio *zip, import_data *d)
+/* The metric from store.json; cosine when the archive has none or it is
+ * unreadable (archives from other tools carry no store.json). Running out
+ * of memory is VDB_ENOMEM rather than a silent cosine. */
+static int read_store_json(vdb_req *req, vdb_zipio *zip, import_data *d)
 {
-    char *text = NULL;
-    size_t len = 0;
-    vdb_error zerr;
+    vdb_json *doc;
     d->metric = VDB_METRIC_COSINE;
-    if (vdb_zipio_read(zip, "store.json", &text, &len, &zerr) != VDB_OK)
-        return;
-    vdb_json *doc = vdb_json_parse(text, len, 0, &zerr);
+    int rc = read_json_member(req, zip, "store.json", &doc);
+    if (rc != VDB_OK)
+        return rc;
     const char *metric = vdb_json_string_value(vdb_json_object_get(doc, "metric"));
     int parsed = metric ? vdb_metric_parse(metric) : -1;
     if (parsed >= 0)
         d->metric = (vdb_metric)parsed;
     vdb_json_decref(doc);
-    vdb_free(text);
+    return VDB_OK;
 }
 
 static int read_archive(vdb_req *req, const char *data, size_t len, import_data *d)
@@ -484,7 +504,7 @@ static int read_archive(vdb_req *req, const char *data, size_t len, import_data 
         rc = vdb_error_set(&req->err, VDB_EINVAL, "Data inconsistency: %zu vectors but %zu metadata entries",
                            d->rows, d->nlines);
     if (rc == VDB_OK)
-        read_store_json(zip, d);
+        rc = read_store_json(req, zip, d);
     vdb_free(npz);
     vdb_free(meta);
     vdb_zipio_close(zip);

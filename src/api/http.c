@@ -408,15 +408,14 @@ static int open_listener(vdb_http_server *s, const vdb_http_options *o, vdb_erro
     return VDB_OK;
 }
 
-vdb_http_server *vdb_http_start(const vdb_http_options *options, vdb_http_gate gate,
-                                vdb_http_handler handler, vdb_http_done_fn done, void *ctx,
-                                vdb_error *err)
+int vdb_http_start(const vdb_http_options *options, vdb_http_gate gate, vdb_http_handler handler,
+                   vdb_http_done_fn done, void *ctx, vdb_http_server **out, vdb_error *err)
 {
+    int rc;
+    *out = NULL;
     vdb_http_server *s = vdb_calloc(1, sizeof(*s));
-    if (s == NULL) {
-        vdb_error_set(err, VDB_ENOMEM, "out of memory");
-        return NULL;
-    }
+    if (s == NULL)
+        return vdb_error_set(err, VDB_ENOMEM, "out of memory");
     s->listen_fd = -1;
     s->gate = gate;
     s->handler = handler;
@@ -438,10 +437,10 @@ vdb_http_server *vdb_http_start(const vdb_http_options *options, vdb_http_gate g
     /* A client that goes away mid-answer must cost an EPIPE, not the
      * process. */
     signal(SIGPIPE, SIG_IGN);
-    if (open_listener(s, options, err) != VDB_OK)
+    if ((rc = open_listener(s, options, err)) != VDB_OK)
         goto fail;
     if ((s->workers = vdb_calloc(s->nworkers, sizeof(worker))) == NULL) {
-        vdb_error_set(err, VDB_ENOMEM, "out of memory");
+        rc = vdb_error_set(err, VDB_ENOMEM, "out of memory");
         goto fail;
     }
     /* Before the first pthread_create, which orders this store before
@@ -454,7 +453,7 @@ vdb_http_server *vdb_http_start(const vdb_http_options *options, vdb_http_gate g
         w->listening = 1;
         w->wake[0] = w->wake[1] = -1;
         if (pipe(w->wake) != 0) {
-            vdb_error_set(err, VDB_EIO, "pipe: %s", strerror(errno));
+            rc = vdb_error_set(err, VDB_EIO, "pipe: %s", strerror(errno));
             goto stop;
         }
         fcntl(w->wake[0], F_SETFL, O_NONBLOCK);
@@ -463,24 +462,25 @@ vdb_http_server *vdb_http_start(const vdb_http_options *options, vdb_http_gate g
             close(w->wake[0]);
             close(w->wake[1]);
             w->wake[0] = -1;
-            vdb_error_set(err, VDB_EIO, "cannot start HTTP worker threads");
+            rc = vdb_error_set(err, VDB_EIO, "cannot start HTTP worker threads");
             goto stop;
         }
         s->started++;
     }
-    return s;
+    *out = s;
+    return VDB_OK;
 stop:
     vdb_http_stop(s, 0);
     if (options->publish != NULL)
         *options->publish = NULL;
-    return NULL;
+    return rc;
 fail:
     if (s->listen_fd >= 0)
         close(s->listen_fd);
     pthread_mutex_destroy(&s->peers_lock);
     pthread_mutex_destroy(&s->spare_lock);
     vdb_free(s);
-    return NULL;
+    return rc;
 }
 
 unsigned vdb_http_port(const vdb_http_server *server)

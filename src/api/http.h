@@ -122,11 +122,11 @@ typedef struct vdb_http_options {
 #define VDB_HTTP_MAX_HEAD (16u * 1024u)
 
 /* Binds (without SO_REUSEPORT: a second server on a taken port fails) and
- * starts serving. Errors: VDB_EINVAL (bad host), VDB_EIO (bind, listen,
- * threads), VDB_ENOMEM. */
-vdb_http_server *vdb_http_start(const vdb_http_options *options, vdb_http_gate gate,
-                                vdb_http_handler handler, vdb_http_done_fn done, void *ctx,
-                                vdb_error *err);
+ * starts serving; the server goes to *out (NULL on failure; stopped and
+ * freed with vdb_http_stop). Errors: VDB_EINVAL (bad host), VDB_EIO (bind,
+ * listen, threads), VDB_ENOMEM. */
+int vdb_http_start(const vdb_http_options *options, vdb_http_gate gate, vdb_http_handler handler,
+                   vdb_http_done_fn done, void *ctx, vdb_http_server **out, vdb_error *err);
 
 /* Transport counters for metrics (monotonic, relaxed). */
 typedef struct vdb_http_stats {

@@ -5,12 +5,11 @@
  * Here: parsing and applying an add (/vectors/add, /admin/add_test_vectors,
  * /v1/batch/add), a result item, a new store's configuration, store and
  * system figures (/health, /admin/stats, /monitoring, /performance), warming
- * a store (startup and /performance/warmup) and the BLAS self-test
- * (/debug/mlx and /performance/health). */
+ * a store (startup and /performance/warmup). The BLAS self-test, warm-up
+ * and name are the store layer's (store/compute.h). */
 #include "api_int.h"
 #include "qcache.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -18,8 +17,6 @@
 
 #include "../core/alloc.h"
 #include "../core/fsx.h"
-#include "../core/rng.h"
-#include "../kernel/gemm.h"
 #include "../store/query.h"
 #include "../store/store_codes.h"
 #include "floatparse.h"
@@ -224,11 +221,13 @@ int vdb_vectors_add(vdb_req *req, int create_missing, vdb_json **result)
 
 vdb_json *vdb_api_hit_item(const vdb_store_hit *hit, size_t rank)
 {
-    vdb_json *item = vdb_json_object();
-    vdb_json *meta = hit->meta ? vdb_json_parse(hit->meta, strlen(hit->meta), 0, NULL) : NULL;
+    vdb_json *item = vdb_json_object(), *meta = NULL;
+    /* Stored metadata is an object the store validated on insert; anything
+     * else reads as none. Running out of memory is a failure, not "none". */
+    int rc = hit->meta ? vdb_json_parse(hit->meta, strlen(hit->meta), 0, &meta, NULL) : VDB_OK;
     if (meta == NULL || vdb_jtype(meta) != VDB_JSON_OBJECT) {
         vdb_json_decref(meta);
-        meta = vdb_json_object();
+        meta = rc == VDB_ENOMEM ? NULL : vdb_json_object();
     }
     if (item == NULL || meta == NULL) {
         vdb_json_decref(item);
@@ -361,7 +360,8 @@ vdb_json *vdb_api_store_entry(vdb_req *req, const char *user_id, const char *mod
     vdb_error err;
     vdb_json *entry;
     vdb_error_clear(&err);
-    if (vdb_registry_acquire(req->api->registry, user_id, model_id, &handle, &err) == VDB_OK) {
+    int rc = vdb_registry_acquire(req->api->registry, user_id, model_id, &handle, &err);
+    if (rc == VDB_OK) {
         entry = vdb_api_store_json(handle);
         vdb_registry_release(handle);
         if (entry != NULL)
@@ -375,9 +375,9 @@ vdb_json *vdb_api_store_entry(vdb_req *req, const char *user_id, const char *mod
     vdb_json_object_set_new(entry, "user_id", vdb_json_string(user_id));
     vdb_json_object_set_new(entry, "model_id", vdb_json_string(model_id));
     vdb_json_object_set_new(entry, "state",
-                            vdb_json_string(err.code == VDB_ECORRUPT  ? "quarantined"
-                                            : err.code == VDB_ELOCKED ? "locked"
-                                                                      : "unavailable"));
+                            vdb_json_string(rc == VDB_ECORRUPT  ? "quarantined"
+                                            : rc == VDB_ELOCKED ? "locked"
+                                                                : "unavailable"));
     vdb_json_object_set_new(entry, "reason", vdb_json_string(err.msg));
     return entry;
 }
@@ -425,65 +425,4 @@ int vdb_api_warm_store(vdb_store_handle *handle, vdb_error *err)
     int rc = vdb_store_query(store, query, 1, &params, ignore_hits, NULL, err);
     vdb_free(query);
     return rc;
-}
-
-/* Multiplies 100 random 384-d queries by 100 rows through the BLAS and
- * checks the products against a double-precision loop. */
-
-int vdb_api_compute_selftest(double *worst_out, vdb_error *err)
-{
-    enum { N = VDB_API_SELFTEST_N, D = VDB_API_SELFTEST_D };
-    float *a = vdb_malloc(N * D * sizeof(float)), *b = vdb_malloc(N * D * sizeof(float));
-    float *c = vdb_malloc(N * N * sizeof(float));
-    vdb_rng rng;
-    double worst = 0;
-    if (a == NULL || b == NULL || c == NULL) {
-        vdb_free(a), vdb_free(b), vdb_free(c);
-        return vdb_error_set(err, VDB_ENOMEM, "out of memory");
-    }
-    vdb_rng_seed(&rng, 7);
-    for (size_t i = 0; i < N * D; i++) {
-        a[i] = (float)vdb_rng_gauss(&rng);
-        b[i] = (float)vdb_rng_gauss(&rng);
-    }
-    vdb_gemm_qxt(a, N, b, N, D, c, N);
-    for (size_t i = 0; i < N; i++)
-        for (size_t j = 0; j < N; j++) {
-            double ref = 0;
-            for (size_t k = 0; k < D; k++)
-                ref += (double)a[i * D + k] * b[j * D + k];
-            double e = fabs(ref - c[i * N + j]) / (1.0 + fabs(ref));
-            worst = e > worst ? e : worst;
-        }
-    vdb_free(a), vdb_free(b), vdb_free(c);
-    *worst_out = worst;
-    return VDB_OK;
-}
-
-/* README-era warmup for a dimension (POST /performance/warmup): an sgemm
- * of queries against rows on generated data of that width. */
-int vdb_api_warm_compute(uint32_t dim, vdb_error *err)
-{
-    enum { ROWS = 1024, QUERIES = 16 };
-    float *rows = vdb_malloc((size_t)ROWS * dim * sizeof(float));
-    float *q = vdb_malloc((size_t)QUERIES * dim * sizeof(float));
-    float *scores = vdb_malloc((size_t)QUERIES * ROWS * sizeof(float));
-    vdb_rng rng;
-    if (rows == NULL || q == NULL || scores == NULL) {
-        vdb_free(rows), vdb_free(q), vdb_free(scores);
-        return vdb_error_set(err, VDB_ENOMEM, "out of memory for the warmup data");
-    }
-    vdb_rng_seed(&rng, dim);
-    for (size_t i = 0; i < (size_t)ROWS * dim; i++)
-        rows[i] = (float)vdb_rng_gauss(&rng);
-    for (size_t i = 0; i < (size_t)QUERIES * dim; i++)
-        q[i] = (float)vdb_rng_gauss(&rng);
-    vdb_gemm_qxt(q, QUERIES, rows, ROWS, dim, scores, ROWS);
-    vdb_free(rows), vdb_free(q), vdb_free(scores);
-    return VDB_OK;
-}
-
-const char *vdb_api_blas_name(void)
-{
-    return vdb_gemm_backend();
 }

@@ -41,6 +41,7 @@ void vdb_qcache_put(vdb_qcache *cache, const void *key, size_t len, const uint64
 /* Drops every entry; returns how many there were. */
 size_t vdb_qcache_clear(vdb_qcache *cache);
 
+/* Fills *stats under the cache's lock; thread-safe, never fails. */
 void vdb_qcache_get_stats(vdb_qcache *cache, vdb_qcache_stats *stats);
 
 #endif

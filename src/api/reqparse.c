@@ -28,11 +28,13 @@ static int content_type_ok(const char *type)
     return n >= 5 && strncasecmp(type + n - 5, "+json", 5) == 0;
 }
 
-/* A body the JSON parser refused: 413 when its parse tree would pass the
- * per-request memory bound (VDB_MAX_JSON_PARSE_BYTES), else 400. */
-static int parse_failed(vdb_req *req, const char *text, size_t len, const vdb_error *perr)
+/* A body the JSON parser refused with `rc`: 413 when its parse tree would
+ * pass the per-request memory bound (VDB_MAX_JSON_PARSE_BYTES), else 400. */
+static int parse_failed(vdb_req *req, const char *text, size_t len, int rc, const vdb_error *perr)
 {
-    if (perr->code == VDB_ETOOBIG && vdb_json_parse_cost(text, len) > VDB_MAX_JSON_PARSE_BYTES) {
+    if (rc == VDB_ENOMEM)
+        return vdb_error_set(&req->err, rc, "%s", perr->msg);
+    if (rc == VDB_ETOOBIG && vdb_json_parse_cost(text, len) > VDB_MAX_JSON_PARSE_BYTES) {
         req->status_override = 413;
         return vdb_error_set(&req->err, VDB_ETOOBIG, "request body too large to parse: %s", perr->msg);
     }
@@ -68,9 +70,10 @@ int vdb_req_body(vdb_req *req, int required, vdb_json **out)
     }
     vdb_error perr;
     vdb_error_clear(&perr);
-    vdb_json *body = vdb_json_parse(text, len, VDB_MAX_JSON_DEPTH, &perr);
-    if (body == NULL)
-        return parse_failed(req, text, len, &perr);
+    vdb_json *body = NULL;
+    int rc = vdb_json_parse(text, len, VDB_MAX_JSON_DEPTH, &body, &perr);
+    if (rc != VDB_OK)
+        return parse_failed(req, text, len, rc, &perr);
     if (vdb_jtype(body) != VDB_JSON_OBJECT) {
         vdb_json_decref(body);
         return vdb_error_set(&req->err, VDB_EINVAL, "request body must be a JSON object");
@@ -104,9 +107,9 @@ static int vdb_req_body_matrix(vdb_req *req, const char *key, int nested, size_t
     vdb_error perr;
     vdb_error_clear(&perr);
     req->body_parsed = 1;
-    req->body = vdb_json_parse(matrix->rest, matrix->rest_len, VDB_MAX_JSON_DEPTH, &perr);
-    if (req->body == NULL) {
-        rc = parse_failed(req, matrix->rest, matrix->rest_len, &perr);
+    rc = vdb_json_parse(matrix->rest, matrix->rest_len, VDB_MAX_JSON_DEPTH, &req->body, &perr);
+    if (rc != VDB_OK) {
+        rc = parse_failed(req, matrix->rest, matrix->rest_len, rc, &perr);
         vdb_floatmatrix_free(matrix);
         return rc;
     }

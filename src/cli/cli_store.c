@@ -94,8 +94,7 @@ vdb_registry *vdb_cli_registry(vdb_cli_target *t, int create)
         return NULL;
     }
     vdb_store_options_default(&options);
-    registry = vdb_registry_new(t->resolved, &options, &err);
-    if (registry == NULL)
+    if (vdb_registry_new(t->resolved, &options, &registry, &err) != VDB_OK)
         fprintf(stderr, "vdb: cannot use data directory %s: %s\n", t->resolved, err.msg);
     return registry;
 }

@@ -179,7 +179,9 @@ int vdb_cluster_json(const vdb_cluster *c, const vdb_cluster_node *node, const c
         return rc;
     if (status != NULL)
         *status = resp.status;
-    vdb_json *doc = vdb_json_parse(resp.body, resp.body_len, 0, NULL);
+    vdb_json *doc = NULL;
+    vdb_error perr;
+    int prc = vdb_json_parse(resp.body, resp.body_len, 0, &doc, &perr);
     if (resp.status != 200) {
         vdb_json *detail = doc ? vdb_json_object_get(doc, "detail") : NULL;
         rc = vdb_error_set(err, VDB_EIO, "%s: %s %s -> %d: %.120s", node->name, method, target,
@@ -188,6 +190,8 @@ int vdb_cluster_json(const vdb_cluster *c, const vdb_cluster_node *node, const c
                                ? vdb_json_string_value(detail)
                                : resp.body);
         vdb_json_decref(doc);
+    } else if (prc == VDB_ENOMEM) {
+        rc = vdb_error_set(err, prc, "%s: %s %s: %s", node->name, method, target, perr.msg);
     } else if (doc == NULL) {
         rc = vdb_error_set(err, VDB_EPARSE, "%s: %s %s: answer is not JSON", node->name, method,
                            target);

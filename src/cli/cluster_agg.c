@@ -248,7 +248,9 @@ static void handle(void *ctx, const vdb_http_request *req, vdb_http_response *re
             vdb_json_array_append_new(unavailable, u);
             continue;
         }
-        vdb_json *doc = nr.status == 200 ? vdb_json_parse(nr.body, nr.body_len, 0, NULL) : NULL;
+        vdb_json *doc = NULL;
+        if (nr.status == 200)
+            (void)vdb_json_parse(nr.body, nr.body_len, 0, &doc, NULL);
         if (doc == NULL) {
             /* The node's own refusal (401, 403, 404, 422 ...) is the answer:
              * the same key gets the same verdict on every node. */
@@ -314,8 +316,8 @@ int vdb_cluster_aggregate_main(const vdb_cluster *c, const vdb_cluster_args *arg
     options.max_per_peer = 256;
     options.max_body_bytes = 64 * 1024;
     signal(SIGPIPE, SIG_IGN);
-    vdb_http_server *server = vdb_http_start(&options, NULL, handle, NULL, (void *)c, &err);
-    if (server == NULL) {
+    vdb_http_server *server;
+    if (vdb_http_start(&options, NULL, handle, NULL, (void *)c, &server, &err) != VDB_OK) {
         fprintf(stderr, "vdb cluster aggregate: %s\n", err.msg);
         return 1;
     }

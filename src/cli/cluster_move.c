@@ -100,8 +100,10 @@ static int load(move *m, vdb_error *err)
     int rc = vdb_fsx_read_file(path, JOURNAL_MAX, &text, &len, err);
     if (rc != VDB_OK)
         return rc;
-    m->j = vdb_json_parse(text, len, 0, err);
+    rc = vdb_json_parse(text, len, 0, &m->j, err);
     vdb_free(text);
+    if (rc == VDB_ENOMEM)
+        return rc;
     const char *state = m->j ? jstr(m->j, "state") : NULL;
     if (m->j == NULL || jstr(m->j, "from") == NULL || jstr(m->j, "to") == NULL || state == NULL ||
         (strcmp(state, "copy") != 0 && strcmp(state, "frozen") != 0 &&

@@ -237,10 +237,10 @@ int vdb_cmd_cluster(int argc, char **argv)
         fprintf(stderr, "vdb cluster: out of memory\n");
         return 1;
     }
-    int rc;
-    if (vdb_cluster_load(c, nodes ? NULL : dir, nodes, key, &err) != VDB_OK) {
+    int rc = vdb_cluster_load(c, nodes ? NULL : dir, nodes, key, &err);
+    if (rc != VDB_OK) {
         fprintf(stderr, "vdb cluster: %s\n", err.msg);
-        rc = err.code == VDB_EINVAL ? 2 : 1;
+        rc = rc == VDB_EINVAL ? 2 : 1;
     } else if (is_status) {
         rc = status_main(c, &args);
     } else if (is_agg) {

@@ -43,14 +43,10 @@ static int parse(int argc, char **argv, vdb_cli_target *t, vdb_store_config *c)
                 return FAIL("unknown metric '%s' (cosine, euclidean, l2 or dot)", v);
             c->metric = (vdb_metric)m;
         } else if (strcmp(argv[i - 1], "--index") == 0) {
-            if (strcmp(v, "flat") == 0)
-                c->index = VDB_INDEX_FLAT;
-            else if (strcmp(v, "hnsw") == 0)
-                c->index = VDB_INDEX_HNSW;
-            else if (strcmp(v, "auto") == 0)
-                c->index = VDB_INDEX_AUTO;
-            else
+            int kind = vdb_index_kind_parse(v);
+            if (kind < 0)
                 return FAIL("unknown index '%s' (auto, flat or hnsw)", v);
+            c->index = (vdb_index_kind)kind;
         } else if (strcmp(argv[i - 1], "--quantization") == 0) {
             int kind = vdb_store_quant_parse(v);
             if (kind < 0)

@@ -137,8 +137,7 @@ static void check_keys(doctor *d, const vdb_config *config)
                 "key file %s is accessible to other users (mode %03o)", path,
                 (unsigned)(st.st_mode & 0777));
     vdb_error_clear(&err);
-    auth = vdb_auth_open(d->data_dir, NULL, NULL, NULL, &err);
-    if (auth == NULL)
+    if (vdb_auth_open(d->data_dir, NULL, NULL, NULL, &auth, &err) != VDB_OK)
         problem(d,
                 "restore it from a backup, or move it aside and create keys again "
                 "(`vdb keys create USER`); the server will not start with it",
@@ -362,7 +361,7 @@ int vdb_cmd_doctor(int argc, char **argv)
         check_port(&d, &config);
         vdb_store_options options;
         vdb_store_options_default(&options);
-        if ((registry = vdb_registry_new(d.data_dir, &options, &err)) == NULL) {
+        if (vdb_registry_new(d.data_dir, &options, &registry, &err) != VDB_OK) {
             problem(&d, "see the message; fix the directory's permissions",
                     "cannot open the data directory: %s", err.msg);
         } else {

@@ -114,10 +114,10 @@ static int parse(int argc, char **argv, import_opts *o)
  * NULL when none) and *meta (the payload's JSON text, caller frees). */
 static int parse_meta_line(const char *line, size_t len, char **id, char **meta, vdb_error *err)
 {
-    vdb_json *obj = vdb_json_parse(line, len, 0, err), *idv, *inner;
-    int rc = VDB_OK;
-    if (obj == NULL)
-        return err->code;
+    vdb_json *obj = NULL, *idv, *inner;
+    int rc = vdb_json_parse(line, len, 0, &obj, err);
+    if (rc != VDB_OK)
+        return rc;
     if (vdb_json_typeof(obj) != VDB_JSON_OBJECT) {
         vdb_json_decref(obj);
         return vdb_error_set(err, VDB_EPARSE, "not a JSON object");
@@ -188,7 +188,8 @@ static vdb_store_handle *open_or_create(vdb_registry *registry, const import_opt
     const vdb_store_config *have;
     vdb_error err;
     vdb_error_clear(&err);
-    if (vdb_registry_acquire(registry, o->target.user, o->target.model, &handle, &err) == VDB_OK) {
+    int rc = vdb_registry_acquire(registry, o->target.user, o->target.model, &handle, &err);
+    if (rc == VDB_OK) {
         /* Rows are read as the store's dim floats each: a file of another
          * width would be read past its end (or folded into garbage rows). */
         have = vdb_store_get_config(vdb_registry_store(handle));
@@ -211,7 +212,7 @@ static vdb_store_handle *open_or_create(vdb_registry *registry, const import_opt
         }
         return handle;
     }
-    if (err.code != VDB_ENOTFOUND) {
+    if (rc != VDB_ENOTFOUND) {
         fprintf(stderr, "vdb import: %s\n", err.msg);
         return NULL;
     }

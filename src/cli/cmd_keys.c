@@ -65,8 +65,8 @@ int vdb_cmd_keys(int argc, char **argv)
     }
     if (data_dir == NULL)
         data_dir = config.data_dir;
-    vdb_auth *auth = vdb_auth_open(data_dir, NULL, NULL, NULL, &err);
-    if (auth == NULL) {
+    vdb_auth *auth;
+    if (vdb_auth_open(data_dir, NULL, NULL, NULL, &auth, &err) != VDB_OK) {
         fprintf(stderr, "vdb keys: %s\n", err.msg);
         return 1;
     }

@@ -82,8 +82,9 @@ static int print_hits(void *ctx, size_t query, const vdb_store_hit *hits, size_t
     vdb_json_object_set_new(out, "query", vdb_json_int((long long)query));
     for (size_t i = 0; i < count; i++) {
         vdb_json *item = vdb_json_object();
-        vdb_json *meta = hits[i].meta ? vdb_json_parse(hits[i].meta, strlen(hits[i].meta), 0, NULL)
-                                      : NULL;
+        vdb_json *meta = NULL;
+        if (hits[i].meta != NULL)
+            (void)vdb_json_parse(hits[i].meta, strlen(hits[i].meta), 0, &meta, NULL);
         vdb_json_object_set_new(item, "rank", vdb_json_int((long long)i + 1));
         vdb_json_object_set_new(item, "id", vdb_json_string(hits[i].id));
         vdb_json_object_set_new(item, "distance", vdb_json_real(hits[i].distance));
@@ -108,7 +109,8 @@ static float *load_queries(const query_opts *o, uint32_t dim, size_t *nq, vdb_er
         if (vdb_bench_npy_read(o->file, &q, nq, &cols, err) != VDB_OK)
             return NULL;
     } else {
-        vdb_json *arr = vdb_json_parse(o->vector, strlen(o->vector), 0, err);
+        vdb_json *arr = NULL;
+        (void)vdb_json_parse(o->vector, strlen(o->vector), 0, &arr, err);
         q = arr ? vdb_malloc((size_t)dim * sizeof(float)) : NULL;
         if (q != NULL && vdb_json_to_floats(arr, q, dim, &len, err) != VDB_OK) {
             vdb_free(q);

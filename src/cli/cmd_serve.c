@@ -86,8 +86,8 @@ int vdb_cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    vdb_api *api = vdb_api_start(&config, &err);
-    if (api == NULL) {
+    vdb_api *api;
+    if (vdb_api_start(&config, &api, &err) != VDB_OK) {
         fprintf(stderr, "vdb serve: %s\n", err.msg);
         return 1;
     }

@@ -366,13 +366,10 @@ int vdb_cmd_store_bench(int argc, char **argv)
         } else if (strcmp(a, "--threads") == 0) {
             o.threads = atoi(v), i++;
         } else if (strcmp(a, "--index") == 0) {
-            if (strcmp(v, "flat") == 0)
-                o.index = VDB_INDEX_FLAT;
-            else if (strcmp(v, "hnsw") == 0)
-                o.index = VDB_INDEX_HNSW;
-            else if (strcmp(v, "auto") == 0)
-                o.index = VDB_INDEX_AUTO;
-            else {
+            int kind = vdb_index_kind_parse(v);
+            if (kind >= 0) {
+                o.index = (vdb_index_kind)kind;
+            } else {
                 fprintf(stderr, "vdb store-bench: --index flat|hnsw|auto\n");
                 return 2;
             }

@@ -13,6 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* As the C library's, counted, and failed on purpose when a test arms
+ * vdb_alloc_fail_at: NULL means out of memory (callers return VDB_ENOMEM).
+ * calloc fails when count * size overflows; vdb_free(NULL) is a no-op. */
 void *vdb_malloc(size_t size);
 void *vdb_calloc(size_t count, size_t size);
 void *vdb_realloc(void *ptr, size_t size);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* CRC32C and CRC32 of `len` bytes continuing `crc`; never fail. */
 uint32_t vdb_crc32c(uint32_t crc, const void *data, size_t len);
 uint32_t vdb_crc32(uint32_t crc, const void *data, size_t len);
 

@@ -17,7 +17,6 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -418,32 +417,6 @@ int vdb_fsx_size(int fd, uint64_t *size, const char *name, vdb_error *err)
         return fail(err, errno, "stat", name);
     *size = (uint64_t)st.st_size;
     return VDB_OK;
-}
-
-void *vdb_fsx_mmap(int fd, size_t len, off_t offset, const char *name, vdb_error *err)
-{
-    void *addr;
-    int kind = fault_check(VDB_FSX_MMAP);
-    if (kind != 0) {
-        fail(err, fault_errno(kind), "mmap", name);
-        return NULL;
-    }
-    if (len == 0) {
-        vdb_error_set(err, VDB_EINVAL, "mmap %s: empty range", name);
-        return NULL;
-    }
-    addr = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, offset);
-    if (addr == MAP_FAILED) {
-        fail(err, errno, "mmap", name);
-        return NULL;
-    }
-    return addr;
-}
-
-void vdb_fsx_munmap(void *addr, size_t len)
-{
-    if (addr != NULL && len > 0)
-        munmap(addr, len);
 }
 
 int vdb_fsx_path(char *out, size_t cap, const char *dir, const char *name, vdb_error *err)

@@ -39,8 +39,7 @@ enum {
     VDB_FSX_TRUNCATE = 1u << 6,
     VDB_FSX_UNLINK = 1u << 7,
     VDB_FSX_MKDIR = 1u << 8,
-    VDB_FSX_MMAP = 1u << 9,
-    VDB_FSX_ALL = 0x3FFu
+    VDB_FSX_ALL = 0x1FFu
 };
 
 typedef enum {
@@ -181,11 +180,6 @@ int vdb_fsx_mkdirs(const char *path, int mode, vdb_error *err);
 /* File size via fstat; VDB_EIO on failure. */
 int vdb_fsx_size(int fd, uint64_t *size, const char *name, vdb_error *err);
 
-/* Maps `len` bytes of `fd` at page-aligned `offset`, read-only MAP_PRIVATE
- * (so pages are shared with the page cache and nothing is read eagerly).
- * Returns the address or NULL with err set. Release with vdb_fsx_munmap. */
-void *vdb_fsx_mmap(int fd, size_t len, off_t offset, const char *name, vdb_error *err);
-void vdb_fsx_munmap(void *addr, size_t len);
 
 /* Replaces dir/name with `len` bytes of `data` atomically: dir/name.tmp,
  * write, fsync, close, rename, fsync of dir (Redis rdbSave's order), so a

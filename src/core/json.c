@@ -118,22 +118,22 @@ size_t vdb_json_parse_cost(const char *text, size_t len)
     return cost;
 }
 
-vdb_json *vdb_json_parse(const char *text, size_t len, unsigned max_depth, vdb_error *err)
+int vdb_json_parse(const char *text, size_t len, unsigned max_depth, vdb_json **out,
+                   vdb_error *err)
 {
     json_error_t jerr;
     json_t *root;
     size_t cost;
+    *out = NULL;
     if (max_depth == 0)
         max_depth = VDB_MAX_JSON_DEPTH;
     if (scan(text, len, max_depth, &cost) > max_depth) {
-        vdb_error_set(err, VDB_ETOOBIG, "JSON nesting deeper than %u levels", max_depth);
-        return NULL;
+        return vdb_error_set(err, VDB_ETOOBIG, "JSON nesting deeper than %u levels", max_depth);
     }
     if (cost > VDB_MAX_JSON_PARSE_BYTES) {
-        vdb_error_set(err, VDB_ETOOBIG,
-                      "JSON of %zu bytes would take about %zu MiB parsed, over the %zu MiB limit",
-                      len, cost >> 20, VDB_MAX_JSON_PARSE_BYTES >> 20);
-        return NULL;
+        return vdb_error_set(err, VDB_ETOOBIG,
+                             "JSON of %zu bytes would take about %zu MiB parsed, over the %zu MiB limit",
+                             len, cost >> 20, VDB_MAX_JSON_PARSE_BYTES >> 20);
     }
     uint64_t failures = vdb_alloc_thread_failures();
     parsing = 1;
@@ -146,14 +146,13 @@ vdb_json *vdb_json_parse(const char *text, size_t len, unsigned max_depth, vdb_e
          * fault. */
         if (vdb_alloc_thread_failures() != failures ||
             json_error_code(&jerr) == json_error_out_of_memory) {
-            vdb_error_set(err, VDB_ENOMEM, "out of memory parsing %zu bytes of JSON", len);
-            return NULL;
+            return vdb_error_set(err, VDB_ENOMEM, "out of memory parsing %zu bytes of JSON", len);
         }
-        vdb_error_set(err, VDB_EPARSE, "invalid JSON at line %d column %d: %s", jerr.line,
-                      jerr.column, jerr.text);
-        return NULL;
+        return vdb_error_set(err, VDB_EPARSE, "invalid JSON at line %d column %d: %s", jerr.line,
+                             jerr.column, jerr.text);
     }
-    return V(root);
+    *out = V(root);
+    return VDB_OK;
 }
 
 vdb_json *vdb_json_incref(vdb_json *node)

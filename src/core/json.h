@@ -27,13 +27,15 @@ typedef enum {
     VDB_JSON_OBJECT
 } vdb_json_type;
 
-/* Parses `len` bytes. max_depth 0 means VDB_MAX_JSON_DEPTH. Returns a new
- * node, or NULL with err = VDB_EPARSE ("line 3 column 7: ..."),
+/* Parses `len` bytes into *out: a new node (the caller drops it with
+ * vdb_json_decref), NULL on failure. max_depth 0 means VDB_MAX_JSON_DEPTH.
+ * Errors: VDB_EPARSE ("line 3 column 7: ..."),
  * VDB_ETOOBIG (nesting deeper than the limit, or a parse tree that would
  * take more than VDB_MAX_JSON_PARSE_BYTES: see vdb_json_parse_cost; both
  * are decided by one scan of the text before the parser allocates) or
  * VDB_ENOMEM. */
-vdb_json *vdb_json_parse(const char *text, size_t len, unsigned max_depth, vdb_error *err);
+int vdb_json_parse(const char *text, size_t len, unsigned max_depth, vdb_json **out,
+                   vdb_error *err);
 
 /* An upper estimate of the bytes jansson allocates to parse `text` (its
  * tree, with glibc's chunk overhead and array growth), from a scan that
@@ -42,6 +44,9 @@ vdb_json *vdb_json_parse(const char *text, size_t len, unsigned max_depth, vdb_e
  * kind of value (4.6x for `null`). */
 size_t vdb_json_parse_cost(const char *text, size_t len);
 
+/* Adds a reference (returns `node`; NULL stays NULL) and drops one (the
+ * last frees the node). Not atomic: share a node across threads only
+ * read-only, with its references taken before. */
 vdb_json *vdb_json_incref(vdb_json *node);
 void vdb_json_decref(vdb_json *node); /* NULL is a no-op */
 
@@ -88,10 +93,14 @@ int vdb_json_array_append_new(vdb_json *array, vdb_json *value);
 /* Borrows `value` (adds a reference). */
 int vdb_json_object_set(vdb_json *object, const char *key, vdb_json *value);
 
+/* A new node equal to `node` sharing nothing with it; NULL when out of
+ * memory (or for NULL). */
 vdb_json *vdb_json_deep_copy(const vdb_json *node);
 
 /* Structural equality of the library (1 and 1.0 differ; see filter for
- * Python-style equality): 1 when equal, else 0; never fails. */
+ * Python-style equality): 1 when equal, else 0; never fails. The JSON
+ * fuzzer's parse/dump round trip checks with it (tests/fuzz/fuzz_json.c);
+ * the server itself compares with the filter's equality. */
 int vdb_json_equal(const vdb_json *a, const vdb_json *b);
 
 enum {

@@ -110,28 +110,26 @@ static int spawn_workers(vdb_pool *pool)
     return pool->nthreads;
 }
 
-static vdb_pool *pool_create(int nthreads, int background, vdb_error *err);
+static int pool_create(int nthreads, int background, vdb_pool **out, vdb_error *err);
 
-vdb_pool *vdb_pool_new(int nthreads, vdb_error *err)
+int vdb_pool_new(int nthreads, vdb_pool **out, vdb_error *err)
 {
-    return pool_create(nthreads, 0, err);
+    return pool_create(nthreads, 0, out, err);
 }
 
-static vdb_pool *pool_create(int nthreads, int background, vdb_error *err)
+static int pool_create(int nthreads, int background, vdb_pool **out, vdb_error *err)
 {
     vdb_pool *pool;
+    *out = NULL;
     if (nthreads <= 0)
         nthreads = vdb_cpu_count();
     pool = vdb_calloc(1, sizeof(*pool));
-    if (pool == NULL) {
-        vdb_error_set(err, VDB_ENOMEM, "pool: out of memory");
-        return NULL;
-    }
+    if (pool == NULL)
+        return vdb_error_set(err, VDB_ENOMEM, "pool: out of memory");
     pool->threads = vdb_calloc((size_t)nthreads, sizeof(pthread_t));
     if (pool->threads == NULL) {
         vdb_free(pool);
-        vdb_error_set(err, VDB_ENOMEM, "pool: out of memory");
-        return NULL;
+        return vdb_error_set(err, VDB_ENOMEM, "pool: out of memory");
     }
     pthread_mutex_init(&pool->job_lock, NULL);
     pthread_mutex_init(&pool->mutex, NULL);
@@ -141,7 +139,8 @@ static vdb_pool *pool_create(int nthreads, int background, vdb_error *err)
     pool->background = background;
     /* If some threads could not start, run with the ones that did. */
     pool->nthreads = spawn_workers(pool);
-    return pool;
+    *out = pool;
+    return VDB_OK;
 }
 
 void vdb_pool_free(vdb_pool *pool)
@@ -228,8 +227,7 @@ static void global_init(void)
     const char *env = getenv("VDB_THREADS");
     if (n <= 0 && env != NULL)
         n = atoi(env);
-    global_pool = vdb_pool_new(n, NULL);
-    if (global_pool == NULL)
+    if (vdb_pool_new(n, &global_pool, NULL) != VDB_OK)
         global_pool = &serial_pool;
     pthread_atfork(NULL, NULL, after_fork_in_child);
 }
@@ -247,7 +245,7 @@ static void background_init(void)
     /* Sized like the process-wide pool (created first, so VDB_THREADS and
      * vdb_pool_global_configure apply to both). */
     pthread_once(&global_once, global_init);
-    background_pool = pool_create(global_pool->nthreads, 1, NULL);
+    (void)pool_create(global_pool->nthreads, 1, &background_pool, NULL);
     if (background_pool == NULL)
         background_pool = &serial_pool;
 }

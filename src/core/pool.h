@@ -19,8 +19,10 @@ typedef struct vdb_pool vdb_pool;
 typedef void (*vdb_pool_fn)(void *arg, size_t task, int worker);
 
 /* Creates a pool of `nthreads` threads in all, the caller included (so
- * nthreads-1 are spawned); nthreads <= 0 means one per CPU. */
-vdb_pool *vdb_pool_new(int nthreads, vdb_error *err);
+ * nthreads-1 are spawned; when some cannot start, it runs with those that
+ * did), into *out (NULL on failure; freed with vdb_pool_free);
+ * nthreads <= 0 means one per CPU. Errors: VDB_ENOMEM. */
+int vdb_pool_new(int nthreads, vdb_pool **out, vdb_error *err);
 
 /* Stops and joins the workers. NULL is a no-op. Not while a job runs. */
 void vdb_pool_free(vdb_pool *pool);

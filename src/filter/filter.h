@@ -82,7 +82,8 @@ typedef struct vdb_filter vdb_filter;
 int vdb_filter_compile(const vdb_json *spec, vdb_filter **out, vdb_error *err);
 
 /* Parses JSON text, then compiles it. A parse error is VDB_EINVAL (the
- * parser's message); otherwise as vdb_filter_compile. */
+ * parser's message), running out of memory while parsing VDB_ENOMEM;
+ * otherwise as vdb_filter_compile. */
 int vdb_filter_compile_text(const char *text, size_t len, vdb_filter **out, vdb_error *err);
 
 void vdb_filter_free(vdb_filter *filter); /* NULL is a no-op */

@@ -209,8 +209,8 @@ int vdb_filter_match_text(const vdb_filter *filter, const char *meta_json)
         return 1;
     if (meta_json == NULL)
         return vdb_filter__eval(filter->root, NULL);
-    vdb_json *meta = vdb_json_parse(meta_json, strlen(meta_json), 0, NULL);
-    if (meta == NULL)
+    vdb_json *meta = NULL;
+    if (vdb_json_parse(meta_json, strlen(meta_json), 0, &meta, NULL) != VDB_OK)
         return 0;
     int match = vdb_filter__eval(filter->root, meta);
     vdb_json_decref(meta);

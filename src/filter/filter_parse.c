@@ -458,11 +458,13 @@ int vdb_filter_compile(const vdb_json *spec, vdb_filter **out, vdb_error *err)
 int vdb_filter_compile_text(const char *text, size_t len, vdb_filter **out, vdb_error *err)
 {
     vdb_error perr;
-    vdb_json *spec = vdb_json_parse(text, len, 0, &perr);
+    vdb_json *spec = NULL;
     *out = NULL;
-    if (spec == NULL)
-        return vdb_error_set(err, VDB_EINVAL, "filter is not valid JSON: %s", perr.msg);
-    int rc = vdb_filter_compile(spec, out, err);
+    int rc = vdb_json_parse(text, len, 0, &spec, &perr);
+    if (rc != VDB_OK)
+        return vdb_error_set(err, rc == VDB_ENOMEM ? VDB_ENOMEM : VDB_EINVAL,
+                             "filter is not valid JSON: %s", perr.msg);
+    rc = vdb_filter_compile(spec, out, err);
     vdb_json_decref(spec);
     return rc;
 }

@@ -524,11 +524,12 @@ int vdb_payload_set(vdb_payload *payload, uint32_t row, const char *meta_json, v
     if (meta_json == NULL)
         return vdb_payload_set_json(payload, row, NULL, err);
     vdb_error perr;
-    vdb_json *meta = vdb_json_parse(meta_json, strlen(meta_json), 0, &perr);
-    if (meta == NULL)
-        return vdb_error_set(err, perr.code == VDB_ENOMEM ? VDB_ENOMEM : VDB_EINVAL,
+    vdb_json *meta = NULL;
+    int rc = vdb_json_parse(meta_json, strlen(meta_json), 0, &meta, &perr);
+    if (rc != VDB_OK)
+        return vdb_error_set(err, rc == VDB_ENOMEM ? VDB_ENOMEM : VDB_EINVAL,
                              "metadata of row %u: %s", row, perr.msg);
-    int rc = vdb_payload_set_json(payload, row, meta, err);
+    rc = vdb_payload_set_json(payload, row, meta, err);
     vdb_json_decref(meta);
     return rc;
 }

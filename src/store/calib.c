@@ -348,7 +348,7 @@ done:
 
 /* ---- state --------------------------------------------------------------- */
 
-int vdb_store_calib_open(vdb_store *store, vdb_error *err)
+int vdb_store__calib_open(vdb_store *store, vdb_error *err)
 {
     vdb_store_calib *c = vdb_calloc(1, sizeof(*c));
     if (c == NULL)
@@ -363,7 +363,7 @@ int vdb_store_calib_open(vdb_store *store, vdb_error *err)
     return VDB_OK;
 }
 
-void vdb_store_calib_close(vdb_store *store)
+void vdb_store__calib_close(vdb_store *store)
 {
     vdb_store_calib *c = store->calib;
     if (c == NULL)
@@ -387,7 +387,7 @@ void vdb_store_calib_get(vdb_store *store, vdb_calib *out)
     pthread_mutex_unlock(&c->mutex);
 }
 
-int vdb_store_calib_auto_kind(vdb_store *store)
+int vdb_store__calib_auto_kind(vdb_store *store)
 {
     vdb_store_calib *c = store->calib;
     int k = -1;
@@ -408,7 +408,7 @@ int vdb_store_calib_due(vdb_store *store)
     /* A store without a graph has nothing to calibrate (it scans): "due"
      * there kept waiters (tests, benchmarks) waiting for a calibration
      * that could never start. */
-    if (c == NULL || live < CALIB_MIN_ROWS || vdb_store_index_rows(store) == 0 ||
+    if (c == NULL || live < CALIB_MIN_ROWS || vdb_store__index_rows(store) == 0 ||
         store->options.skip_calibration)
         return 0;
     pthread_mutex_lock(&c->mutex);
@@ -423,7 +423,7 @@ int vdb_store_calib_due(vdb_store *store)
     return due;
 }
 
-void vdb_store_calib_invalidate(vdb_store *store)
+void vdb_store__calib_invalidate(vdb_store *store)
 {
     vdb_store_calib *c = store->calib;
     if (c == NULL)
@@ -433,7 +433,7 @@ void vdb_store_calib_invalidate(vdb_store *store)
     pthread_mutex_unlock(&c->mutex);
 }
 
-void vdb_store_calib_offer(vdb_store *store, const float *query, uint64_t rows)
+void vdb_store__calib_offer(vdb_store *store, const float *query, uint64_t rows)
 {
     vdb_store_calib *c = store->calib;
     uint32_t dim = store->config.dim;
@@ -487,7 +487,7 @@ void vdb_store_calib_offer(vdb_store *store, const float *query, uint64_t rows)
     kick = !was_due && real_due(c, real_usable(c, dim, rows));
     pthread_mutex_unlock(&c->mutex);
     if (kick)
-        vdb_store_index_kick(store);
+        vdb_store__index_kick(store);
 }
 
 /* ---- measurement --------------------------------------------------------- */
@@ -668,8 +668,8 @@ typedef struct meas {
  * codes, or the store's own for the int8 path, NULL for the float path. */
 static const vdb_quant *path_codes(meas *m, const vdb_vecview *view)
 {
-    return m->trial ? vdb_store_codes_trial(m->store, view)
-                    : vdb_store_codes_traversal(m->store, view, 0);
+    return m->trial ? vdb_store__codes_trial(m->store, view)
+                    : vdb_store__codes_traversal(m->store, view, 0);
 }
 
 /* Takes the read guard for one chunk; fails (and still holds it) when the
@@ -683,7 +683,7 @@ static int chunk_lock(meas *m, vdb_vecview *view, const vdb_quant **codes)
         rc = vdb_error_set(m->err, VDB_EBUSY, "calibration stopped");
     pthread_rwlock_rdlock(&m->store->rw);
     *view = vdb_vecset_view(m->store->set);
-    if (rc == VDB_OK && vdb_store_index_epoch(m->store) != m->epoch)
+    if (rc == VDB_OK && vdb_store__index_epoch(m->store) != m->epoch)
         rc = vdb_error_set(m->err, VDB_EBUSY, "rows renumbered during calibration");
     if (codes != NULL) {
         *codes = path_codes(m, view);
@@ -724,8 +724,8 @@ static void measure_scan_costs(meas *m)
     view.n = m->hook.n0;
     /* The codes must cover every row, so a code scan runs over all of them
      * (the few written since the start included) and is charged per row. */
-    const vdb_quant *codes = m->trial ? vdb_store_codes_trial(store, &full)
-                                      : vdb_store_codes_current(store, &full);
+    const vdb_quant *codes = m->trial ? vdb_store__codes_trial(store, &full)
+                                      : vdb_store__codes_current(store, &full);
     double scan_rows = codes != NULL ? full.n : view.n;
     size_t take = view.n / 10 + 1;
     uint32_t *list = vdb_malloc(take * sizeof(uint32_t));
@@ -737,7 +737,7 @@ static void measure_scan_costs(meas *m)
          * the store is quantized (store_codes.h; counted as one thread,
          * which the wall time caps if it is more). */
         if (codes != NULL) {
-            vdb_store_query_scan_codes(store, codes, &full, q, 10, NULL, m->got, &cnt, NULL);
+            vdb_store__query_scan_codes(store, codes, &full, q, 10, NULL, m->got, &cnt, NULL);
         } else {
             threads = vdb_flat_parallelism(&view);
             vdb_flat_search(&view, q, 10, NULL, m->got, &cnt, NULL);
@@ -850,7 +850,7 @@ static int measure_probe(meas *m, const vdb_vecview *view, const vdb_filter_hook
     size_t cnt = 0, nt;
     int pc = ps->cls[p];
     double t0 = now_s(CLOCK_THREAD_CPUTIME_ID);
-    int rc = vdb_store_query_graph(m->store, view, ps->q + (size_t)p * m->dim, 1, k + 1, ef, use,
+    int rc = vdb_store__query_graph(m->store, view, ps->q + (size_t)p * m->dim, 1, k + 1, ef, use,
                                    codes, m->got, &cnt, m->err);
     *ns += (now_s(CLOCK_THREAD_CPUTIME_ID) - t0) * 1e9;
     if (rc != VDB_OK)
@@ -1052,7 +1052,7 @@ static int measure(vdb_store *store, const probe_set *ps, vdb_calib *cal, int tr
     m.rank = vdb_malloc((ps->n ? ps->n : 1) * sizeof(uint32_t));
     m.qbuf = vdb_malloc((size_t)TRUTH_PROBES * m.dim * sizeof(float));
     m.tbuf = vdb_malloc((size_t)TRUTH_PROBES * m.kmax * sizeof(vdb_hit));
-    m.epoch = vdb_store_index_epoch(store);
+    m.epoch = vdb_store__index_epoch(store);
     m.fh = (vdb_filter_hook){band_accept, &m.hook};
     if (m.truth == NULL || m.tcount == NULL || m.got == NULL || m.done == NULL ||
         m.rank == NULL || m.qbuf == NULL || m.tbuf == NULL) {
@@ -1074,10 +1074,10 @@ static int measure(vdb_store *store, const probe_set *ps, vdb_calib *cal, int tr
             keep_free(keep);
         if (keep != NULL && keep->have)
             m.hook.n0 = keep->n0;
-        m.path = trial || vdb_store_codes_traversal(store, &v0, 0) != NULL
+        m.path = trial || vdb_store__codes_traversal(store, &v0, 0) != NULL
                      ? VDB_CALIB_PATH_INT8
                      : VDB_CALIB_PATH_FLOAT;
-        if (trial && vdb_store_codes_trial(store, &v0) == NULL)
+        if (trial && vdb_store__codes_trial(store, &v0) == NULL)
             rc = vdb_error_set(err, VDB_EBUSY, "the trial codes are gone");
     }
     pthread_rwlock_unlock(&store->rw);
@@ -1143,7 +1143,7 @@ static void publish(vdb_store *store, vdb_calib *cal, int trial_end, int adopt)
     vdb_store_calib *c = store->calib;
     if (trial_end) {
         pthread_rwlock_wrlock(&store->rw);
-        vdb_store_codes_trial_end_locked(store, adopt);
+        vdb_store__codes_trial_end_locked(store, adopt);
     }
     pthread_mutex_lock(&c->mutex);
     c->cal = *cal;
@@ -1167,7 +1167,7 @@ static int auto_trial(vdb_store *store, const probe_set *ps, vdb_calib *flt, vdb
 {
     double target = store->config.target_recall, f = 0, i8 = 0;
     int adopt = 0;
-    int rc = vdb_store_codes_trial_begin(store, err);
+    int rc = vdb_store__codes_trial_begin(store, err);
     if (rc == VDB_OK)
         rc = measure(store, ps, alt, 1, MEASURE_PLAIN, keep, stop, err);
     if (rc == VDB_OK) {
@@ -1181,7 +1181,7 @@ static int auto_trial(vdb_store *store, const probe_set *ps, vdb_calib *flt, vdb
     if (rc != VDB_OK) {
         /* Dropped without a decision: the next calibration tries again. */
         pthread_rwlock_wrlock(&store->rw);
-        vdb_store_codes_trial_end_locked(store, -1);
+        vdb_store__codes_trial_end_locked(store, -1);
         pthread_rwlock_unlock(&store->rw);
         return rc;
     }
@@ -1205,7 +1205,7 @@ static int auto_trial(vdb_store *store, const probe_set *ps, vdb_calib *flt, vdb
     return VDB_OK;
 }
 
-int vdb_store_calib_run(vdb_store *store, const _Atomic int *stop, vdb_error *err)
+int vdb_store__calib_run(vdb_store *store, const _Atomic int *stop, vdb_error *err)
 {
     vdb_store_calib *c = store->calib;
     probe_set ps = {0};
@@ -1219,7 +1219,7 @@ int vdb_store_calib_run(vdb_store *store, const _Atomic int *stop, vdb_error *er
     }
     vdb_rng_seed(&rng, store->instance ^ (uint64_t)time(NULL));
     atomic_store(&c->running, 1);
-    int auto_kind = vdb_store_codes_auto_kind(store);
+    int auto_kind = vdb_store__codes_auto_kind(store);
     truth_keep keep = {0};
     vdb_calib prev;
     vdb_store_calib_get(store, &prev);

@@ -3,7 +3,7 @@
  * (query.c) can honour a declared recall target and pick exact search
  * whenever it is cheaper.
  *
- * What is measured (vdb_store_calib_run, background, by the indexer thread
+ * What is measured (vdb_store__calib_run, background, by the indexer thread
  * once the graph has caught up):
  *   probes   three classes, each bounded on its own (the planner needs
  *            every counted class to meet the target; near and spread
@@ -137,8 +137,8 @@ typedef struct vdb_store_calib vdb_store_calib;
 
 /* The state: created at open (loads calib.txt when present and matching).
  * Errors: VDB_ENOMEM. */
-int vdb_store_calib_open(vdb_store *store, vdb_error *err);
-void vdb_store_calib_close(vdb_store *store);
+int vdb_store__calib_open(vdb_store *store, vdb_error *err);
+void vdb_store__calib_close(vdb_store *store);
 
 /* Copies the current calibration out (valid 0 when none yet). An auto
  * store publishes a calibration together with its codes (under the
@@ -149,10 +149,10 @@ void vdb_store_calib_get(vdb_store *store, vdb_calib *out);
 /* The auto decision of the loaded calibration (for open): VDB_QUANT_NONE
  * or VDB_QUANT_INT8, -1 when none is recorded (a kind, not an error code;
  * never fails). */
-int vdb_store_calib_auto_kind(vdb_store *store);
+int vdb_store__calib_auto_kind(vdb_store *store);
 
 /* 1 when a (re)calibration is due: none yet, stale by growth/shrink,
- * invalidated (vdb_store_calib_invalidate), or the reservoir holds
+ * invalidated (vdb_store__calib_invalidate), or the reservoir holds
  * CALIB_REAL_MIN usable real queries and twice as many as the last
  * calibration used; 0 while the store has no graph
  * (it scans: there is nothing to measure) or when the store was opened
@@ -164,7 +164,7 @@ int vdb_store_calib_due(vdb_store *store);
 int vdb_store_calib_running(vdb_store *store);
 
 /* Marks the calibration stale (graph rebuilt, optimize). */
-void vdb_store_calib_invalidate(vdb_store *store);
+void vdb_store__calib_invalidate(vdb_store *store);
 
 /* Measures (no locks held on entry; takes the read guard per chunk).
  * An auto store without a decision is measured twice: on the float rows,
@@ -175,12 +175,12 @@ void vdb_store_calib_invalidate(vdb_store *store);
  * calibration on real queries.
  * `stop` is polled between chunks: nonzero aborts. Errors: VDB_ENOMEM,
  * VDB_EBUSY when the rows were renumbered meanwhile (retry later). */
-int vdb_store_calib_run(vdb_store *store, const _Atomic int *stop, vdb_error *err);
+int vdb_store__calib_run(vdb_store *store, const _Atomic int *stop, vdb_error *err);
 
 /* Offers one prepared real query (dim floats) to the probe reservoir;
  * `rows` is the store's row count (the reservoir's size scales with it).
  * Kicks the indexer when the query makes a calibration due. */
-void vdb_store_calib_offer(vdb_store *store, const float *query, uint64_t rows);
+void vdb_store__calib_offer(vdb_store *store, const float *query, uint64_t rows);
 
 /* The real-query reservoir's size for a store of `rows` rows of `dim`
  * floats, and the real probes one calibration uses: 512 (fewer for

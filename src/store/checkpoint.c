@@ -71,7 +71,7 @@ static void save_index(vdb_store *store)
 {
     vdb_error err;
     vdb_error_clear(&err);
-    if (vdb_store_index_save(store, &err) != VDB_OK)
+    if (vdb_store__index_save(store, &err) != VDB_OK)
         vdb_log_warn("%s: saving the index failed (it is rebuilt at the next open): %s",
                      store->dir, err.msg);
 }
@@ -165,9 +165,9 @@ static void after_compact(vdb_store *store, const uint32_t *old_to_new, uint32_t
                           int *carried)
 {
     atomic_fetch_add(&store->generation, 1); /* row numbers changed */
-    vdb_store_filter_remap(store, old_to_new, old_rows);
-    vdb_store_codes_after_compact(store, old_to_new, old_rows);
-    *carried = vdb_store_index_after_compact(store, old_to_new, old_rows);
+    vdb_store__filter_remap(store, old_to_new, old_rows);
+    vdb_store__codes_after_compact(store, old_to_new, old_rows);
+    *carried = vdb_store__index_after_compact(store, old_to_new, old_rows);
 }
 
 /* Step 4, in place: every row after the first dropped one moves with the
@@ -277,7 +277,7 @@ static int checkpoint_run(vdb_store *store, vdb_store_graph_mode mode,
         return rc;
     }
     /* Compaction renumbers rows: the saved graph must go first. */
-    if (c.dropped != NULL && (rc = vdb_store_index_before_compact(store, err)) != VDB_OK)
+    if (c.dropped != NULL && (rc = vdb_store__index_before_compact(store, err)) != VDB_OK)
         goto fail;
     sel.rows = c.rows;
     sel.deleted = c.dropped;
@@ -294,13 +294,13 @@ static int checkpoint_run(vdb_store *store, vdb_store_graph_mode mode,
     written = vdb_now_ms();
     rc = shrink_wal(store, c.wal_from, &wal_ms, err);
     if (c.dropped != NULL) {
-        vdb_store_index_repair(store, c.rows, c.dropped, mode, &repair_s);
+        vdb_store__index_repair(store, c.rows, c.dropped, mode, &repair_s);
         compact(store, &c, &snap, &compact_ms, &carried);
         if (info != NULL) {
             info->rows_dropped = c.rows - (size_t)snap.rows;
             info->deleted_fraction = c.rows > 0 ? (double)info->rows_dropped / c.rows : 0;
             pthread_rwlock_rdlock(&store->rw);
-            int graph = vdb_store_index_ops_of(store)->kind == VDB_STORE_ENGINE_HNSW;
+            int graph = vdb_store__index_ops_of(store)->kind == VDB_STORE_ENGINE_HNSW;
             pthread_rwlock_unlock(&store->rw);
             info->graph = carried ? "repaired" : graph ? "rebuilt" : "none";
             info->graph_seconds = repair_s;
@@ -414,6 +414,18 @@ void vdb_store__checkpoint_soon(vdb_store *store)
     pthread_mutex_unlock(&store->bg_mutex);
 }
 
+void vdb_store__checkpointer_init(vdb_store *store)
+{
+    pthread_mutex_init(&store->bg_mutex, NULL);
+    pthread_cond_init(&store->bg_wake, NULL);
+}
+
+void vdb_store__checkpointer_destroy(vdb_store *store)
+{
+    pthread_cond_destroy(&store->bg_wake);
+    pthread_mutex_destroy(&store->bg_mutex);
+}
+
 void vdb_store__checkpointer_stop(vdb_store *store)
 {
     int running;
@@ -462,18 +474,18 @@ int vdb_store_optimize_mode(vdb_store *store, vdb_store_graph_mode mode,
     pthread_mutex_lock(&store->checkpoint);
     rc = checkpoint_run(store, mode, &local, err);
     if (rc == VDB_OK && mode == VDB_STORE_GRAPH_REBUILD && local.rows_dropped == 0 &&
-        vdb_store_index_restart(store))
+        vdb_store__index_restart(store))
         local.graph = "rebuilt";
     pthread_mutex_unlock(&store->checkpoint);
     if (rc == VDB_OK) {
         /* ... and measured again: optimize is when an operator asks for
          * the store's best state, recall figures included. */
-        vdb_store_calib_invalidate(store);
+        vdb_store__calib_invalidate(store);
         t0 = vdb_now_ms();
-        vdb_store_index_wait_graph(store);
+        vdb_store__index_wait_graph(store);
         if (strcmp(local.graph, "rebuilt") == 0)
             local.graph_seconds = (vdb_now_ms() - t0) / 1e3;
-        vdb_store_index_wait(store);
+        vdb_store__index_wait(store);
         local.vectors = vdb_store_count(store);
         if (info != NULL)
             *info = local;

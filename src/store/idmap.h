@@ -13,6 +13,9 @@ typedef struct vdb_idmap vdb_idmap;
 /* Returns the id string of `row` (borrowed from the owner). */
 typedef const char *(*vdb_idmap_key_fn)(void *owner, uint32_t row);
 
+/* An empty map whose keys `key_of(owner, row)` gives (owner borrowed for
+ * the map's life), hashed under the per-process random key (core/hash.h);
+ * freed with vdb_idmap_free (NULL is a no-op). NULL when out of memory. */
 vdb_idmap *vdb_idmap_new(vdb_idmap_key_fn key_of, void *owner);
 void vdb_idmap_free(vdb_idmap *map);
 
@@ -32,6 +35,7 @@ int vdb_idmap_reserve(vdb_idmap *map, size_t count);
  * fails. */
 int vdb_idmap_has_room(const vdb_idmap *map, size_t count);
 
+/* Entries held, and bytes the table takes; never fail. */
 size_t vdb_idmap_size(const vdb_idmap *map);
 size_t vdb_idmap_memory(const vdb_idmap *map);
 

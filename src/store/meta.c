@@ -316,10 +316,12 @@ static int parse_slow(const char *line, size_t len, size_t i, keeper *kept, vdb_
                       void *ctx, vdb_error *err)
 {
     vdb_error jerr;
-    vdb_json *obj = vdb_json_parse(line, len, 0, &jerr), *id, *meta;
+    vdb_json *obj = NULL, *id, *meta;
     char *meta_text = NULL, *id_text, *dumped;
-    int rc;
-    if (obj == NULL)
+    int rc = vdb_json_parse(line, len, 0, &obj, &jerr);
+    if (rc == VDB_ENOMEM)
+        return vdb_error_set(err, rc, "line %zu: %s", i + 1, jerr.msg);
+    if (rc != VDB_OK)
         return vdb_error_set(err, VDB_ECORRUPT, "line %zu is not JSON (%s)", i + 1, jerr.msg);
     id = vdb_json_object_get(obj, "id");
     meta = vdb_json_object_get(obj, "metadata");

@@ -47,7 +47,15 @@ typedef struct qplan {
     const char *why;
 } qplan;
 
-void vdb_store_query_stats_get(vdb_store *store, vdb_store_query_stats *out)
+/* The plan counters, as vdb_store_recall_json reports them. */
+typedef struct query_stats {
+    uint64_t exact;      /* queries answered by an exact scan */
+    uint64_t graph;      /* by the graph */
+    uint64_t candidates; /* by exact search over filter candidates */
+    uint64_t widened;    /* filtered graph answers re-run exactly (fewer than k found) */
+} query_stats;
+
+static void query_stats_get(vdb_store *store, query_stats *out)
 {
     out->exact = atomic_load(&store->q_exact);
     out->graph = atomic_load(&store->q_graph);
@@ -72,7 +80,7 @@ static void plan_plain(vdb_store *store, const vdb_vecview *view, size_t nq, siz
         p->why = "exact requested";
         return;
     }
-    if (!vdb_store_index_ready(store, view)) {
+    if (!vdb_store__index_ready(store, view)) {
         p->why = "no graph (small store or index still building)";
         return;
     }
@@ -183,7 +191,7 @@ static int plan_filtered(vdb_store *store, const vdb_vecview *view, size_t k,
                          qplan *p, vdb_selection **out, vdb_error *err)
 {
     vdb_plan_input input = {0};
-    int ready = vdb_store_index_ready(store, view);
+    int ready = vdb_store__index_ready(store, view);
     p->target = target_of(store, params);
     p->recall = p->recall_lo = -1;
     input.k = k;
@@ -210,7 +218,7 @@ static int plan_filtered(vdb_store *store, const vdb_vecview *view, size_t k,
         p->why = params->exact ? "exact requested" : !ready ? "no graph" : "explicit ef";
     }
     vdb_selection *sel;
-    int rc = vdb_payload_selection_new(vdb_store_filter_payload(store), params->filter, &input,
+    int rc = vdb_payload_selection_new(vdb_store__filter_payload(store), params->filter, &input,
                                        &sel, err);
     if (rc != VDB_OK)
         return rc;
@@ -226,7 +234,7 @@ static int plan_filtered(vdb_store *store, const vdb_vecview *view, size_t k,
             /* The bound of the band the ef came from (the weakest one). */
             uint32_t ef;
             p->graph_ns = graph_cost(cc, (double)plan->estimate,
-                                     (double)vdb_payload_live(vdb_store_filter_payload(store)),
+                                     (double)vdb_payload_live(vdb_store__filter_payload(store)),
                                      &ef);
             const vdb_calib_curve *c = &cal->curve[0][cc->kb];
             int i = vdb_calib_pick(c, p->target);
@@ -362,7 +370,7 @@ static uint32_t *tail_rows(const vdb_vecview *view, uint32_t upto, const vdb_fil
     return rows;
 }
 
-int vdb_store_query_graph(vdb_store *store, const vdb_vecview *view, const float *queries,
+int vdb_store__query_graph(vdb_store *store, const vdb_vecview *view, const float *queries,
                           size_t nq, size_t k, uint32_t ef, const vdb_filter_hook *hook,
                           const struct vdb_quant *codes, vdb_hit *hits, size_t *counts,
                           vdb_error *err)
@@ -371,7 +379,7 @@ int vdb_store_query_graph(vdb_store *store, const vdb_vecview *view, const float
     size_t spare_bytes = 0;
     int rc = VDB_OK;
     memset(&job, 0, sizeof(job));
-    if ((job.hnsw = vdb_store_index_graph(store, view, &job.upto)) == NULL)
+    if ((job.hnsw = vdb_store__index_graph(store, view, &job.upto)) == NULL)
         return vdb_error_set(err, VDB_EINTERNAL,
                              "graph search asked of a store without a ready graph");
     job.view = view;
@@ -405,7 +413,7 @@ cleanup:
     return rc;
 }
 
-int vdb_store_query_scan_codes(vdb_store *store, const struct vdb_quant *codes,
+int vdb_store__query_scan_codes(vdb_store *store, const struct vdb_quant *codes,
                                const vdb_vecview *view, const float *query, size_t k,
                                const vdb_filter_hook *filter, vdb_hit *out, size_t *nout,
                                vdb_error *err)
@@ -420,7 +428,7 @@ int vdb_store_query_scan_codes(vdb_store *store, const struct vdb_quant *codes,
                                     limit > RERANK_MIN ? limit : RERANK_MIN, scratch, out, nout,
                                     &reranked, &local);
     vdb_quant_scratch_free(scratch);
-    vdb_store_codes_count_scan(store, reranked, rc == VDB_ETOOBIG);
+    vdb_store__codes_count_scan(store, reranked, rc == VDB_ETOOBIG);
     if (rc == VDB_ETOOBIG)
         return vdb_flat_search(view, query, k, filter, out, nout, err);
     if (rc != VDB_OK && err != NULL)
@@ -471,8 +479,8 @@ static int run(vdb_store *store, const vdb_vecview *view, const float *queries, 
         atomic_fetch_add(&store->q_graph, nq);
         /* Traversal on the int8 codes when the store keeps them: the
          * path its calibration measured (plan_*: a mismatch scans). */
-        rc = vdb_store_query_graph(store, view, queries, nq, k, p->ef, filter,
-                                   vdb_store_codes_traversal(store, view, nq), hits, counts, err);
+        rc = vdb_store__query_graph(store, view, queries, nq, k, p->ef, filter,
+                                   vdb_store__codes_traversal(store, view, nq), hits, counts, err);
         if (rc != VDB_OK || filter == NULL)
             return rc;
         /* A filtered graph search can run out of reachable matches: when it
@@ -489,8 +497,8 @@ static int run(vdb_store *store, const vdb_vecview *view, const float *queries, 
     default:
         atomic_fetch_add(&store->q_exact, nq);
         /* A quantized store scans its codes (same answer, fewer bytes). */
-        if (nq == 1 && (codes = vdb_store_codes_current(store, view)) != NULL)
-            return vdb_store_query_scan_codes(store, codes, view, queries, k, filter, hits,
+        if (nq == 1 && (codes = vdb_store__codes_current(store, view)) != NULL)
+            return vdb_store__query_scan_codes(store, codes, view, queries, k, filter, hits,
                                               counts, err);
         return search_exact(view, queries, nq, k, filter, hits, counts, err);
     }
@@ -519,16 +527,16 @@ static int emit_all(vdb_store *store, size_t nq, size_t k, const vdb_hit *hits,
 }
 
 /* Takes the read guard with the filter indexes present (they can be
- * dropped by a writer between vdb_store_filter_ensure and the guard:
+ * dropped by a writer between vdb_store__filter_ensure and the guard:
  * checked under the guard, rebuilt and retried). */
 static int lock_with_payload(vdb_store *store, int need, vdb_error *err)
 {
     for (int attempt = 0; attempt < PAYLOAD_RETRIES; attempt++) {
         int rc;
-        if (need && (rc = vdb_store_filter_ensure(store, err)) != VDB_OK)
+        if (need && (rc = vdb_store__filter_ensure(store, err)) != VDB_OK)
             return rc;
         pthread_rwlock_rdlock(&store->rw);
-        if (!need || vdb_store_filter_payload(store) != NULL)
+        if (!need || vdb_store__filter_payload(store) != NULL)
             return VDB_OK;
         pthread_rwlock_unlock(&store->rw);
     }
@@ -583,7 +591,7 @@ int vdb_store_query(vdb_store *store, const float *queries, size_t nq,
      * quantization just changed) do not describe it: plan as uncalibrated
      * until the next calibration. */
     vdb_store_calib_get(store, cal);
-    if (cal->valid && cal->path != (vdb_store_codes_traversal(store, &view, 0) != NULL
+    if (cal->valid && cal->path != (vdb_store__codes_traversal(store, &view, 0) != NULL
                                         ? VDB_CALIB_PATH_INT8
                                         : VDB_CALIB_PATH_FLOAT))
         cal->valid = 0;
@@ -621,10 +629,10 @@ int vdb_store_query(vdb_store *store, const float *queries, size_t nq,
     pthread_rwlock_unlock(&store->rw);
     /* Real queries join the calibration probes (sampled: see calib.c). */
     if (rc == VDB_OK && params->filter == NULL)
-        vdb_store_calib_offer(store, prepared, view.n);
+        vdb_store__calib_offer(store, prepared, view.n);
     /* Fields are indexed on first use, by the background indexer. */
     if (index_fields)
-        vdb_store_filter_want_fields(store, params->filter);
+        vdb_store__filter_want_fields(store, params->filter);
 cleanup:
     vdb_free(cal);
     vdb_free(counts);
@@ -654,7 +662,7 @@ void vdb_store_recall_summary(vdb_store *store, double *target, double *lower_bo
 vdb_json *vdb_store_recall_json(vdb_store *store)
 {
     vdb_calib cal;
-    vdb_store_query_stats qs;
+    query_stats qs;
     double target = store->config.target_recall;
     vdb_json *obj = vdb_json_object(), *bands = vdb_json_array(), *plans = vdb_json_object();
     if (obj == NULL || bands == NULL || plans == NULL) {
@@ -664,7 +672,7 @@ vdb_json *vdb_store_recall_json(vdb_store *store)
         return NULL;
     }
     vdb_store_calib_get(store, &cal);
-    vdb_store_query_stats_get(store, &qs);
+    query_stats_get(store, &qs);
     vdb_json_object_set_new(obj, "target_recall", vdb_json_real(target));
     vdb_json_object_set_new(obj, "calibrated", vdb_json_bool(cal.valid));
     if (cal.valid) {

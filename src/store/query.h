@@ -22,12 +22,12 @@
  *   emit      materialize ids and metadata under the read guard.
  *
  * The plan is described in one line (params->explain) and counted in the
- * per-store query counters (vdb_store_query_stats). Thread-safe.
+ * per-store plan counters (reported by vdb_store_recall_json). Thread-safe.
  *
  * So this is the one store file a query passes through between the
  * handler and the index (docs/architecture.md); the calibration (calib.c)
- * measures the same two searches through vdb_store_query_graph and
- * vdb_store_query_scan_codes, so what it measures is what queries run. */
+ * measures the same two searches through vdb_store__query_graph and
+ * vdb_store__query_scan_codes, so what it measures is what queries run. */
 #ifndef VDB_STORE_QUERY_H
 #define VDB_STORE_QUERY_H
 
@@ -38,26 +38,19 @@
 
 struct vdb_quant;
 
-typedef struct vdb_store_query_stats {
-    uint64_t exact;      /* queries answered by an exact scan */
-    uint64_t graph;      /* by the graph */
-    uint64_t candidates; /* by exact search over filter candidates */
-    uint64_t widened;    /* filtered graph answers re-run exactly (fewer than k found) */
-} vdb_store_query_stats;
-
-void vdb_store_query_stats_get(vdb_store *store, vdb_store_query_stats *out);
+/* ---- store-internal: calib.c measures what queries run ---- */
 
 /* The graph path of nq prepared queries (rw held shared; the pool runs
  * them): HNSW over the rows the graph covers, an exact scan of the live
  * rows past it that `hook` accepts, merged into k hits per query (k per
  * query in `hits`, the counts in `counts`). Only when
- * vdb_store_index_ready said yes. ef 0 = the store's default. `codes`:
+ * vdb_store__index_ready said yes. ef 0 = the store's default. `codes`:
  * int8 codes covering every row to traverse on (float re-rank of the ef
  * results), or NULL for the float rows; the caller chooses (the planner
  * the store's, the calibration the path it measures). Errors:
  * VDB_EINTERNAL (no ready graph), VDB_ETOOBIG (nq x k overflows),
  * VDB_ENOMEM, and the search's. */
-int vdb_store_query_graph(vdb_store *store, const vdb_vecview *view, const float *queries,
+int vdb_store__query_graph(vdb_store *store, const vdb_vecview *view, const float *queries,
                           size_t nq, size_t k, uint32_t ef, const vdb_filter_hook *hook,
                           const struct vdb_quant *codes, vdb_hit *hits, size_t *counts,
                           vdb_error *err);
@@ -67,10 +60,12 @@ int vdb_store_query_graph(vdb_store *store, const vdb_vecview *view, const float
  * stats; the float scan answers when the bounds leave over an eighth of
  * the rows to re-rank. Errors: VDB_ENOMEM, VDB_EINVAL as
  * vdb_quant_search_exact. */
-int vdb_store_query_scan_codes(vdb_store *store, const struct vdb_quant *codes,
+int vdb_store__query_scan_codes(vdb_store *store, const struct vdb_quant *codes,
                                const vdb_vecview *view, const float *query, size_t k,
                                const vdb_filter_hook *filter, vdb_hit *out, size_t *nout,
                                vdb_error *err);
+
+/* ---- for the API ---- */
 
 /* What the store knows of its recall, for /admin/store/stats and explain:
  * target, whether and when calibrated, measured costs, and per k band and

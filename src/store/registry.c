@@ -63,22 +63,23 @@ static size_t default_max_open(void)
     return cap < 16 ? 16 : cap > 4096 ? 4096 : cap;
 }
 
-vdb_registry *vdb_registry_new(const char *data_dir, const vdb_store_options *options,
-                               vdb_error *err)
+int vdb_registry_new(const char *data_dir, const vdb_store_options *options, vdb_registry **out,
+                     vdb_error *err)
 {
     char real[PATH_MAX];
+    *out = NULL;
     /* The operator's own path: this error goes to the console at start,
      * never into an HTTP answer. */
-    if (vdb_fsx_mkdirs(data_dir, 0700, err) != VDB_OK)
-        return NULL;
+    int rc = vdb_fsx_mkdirs(data_dir, 0700, err);
+    if (rc != VDB_OK)
+        return rc;
     vdb_registry *registry = vdb_calloc(1, sizeof(*registry));
     if (registry == NULL || (registry->data_dir = vdb_strdup(data_dir)) == NULL ||
         (registry->real_dir = vdb_strdup(realpath(data_dir, real) ? real : data_dir)) == NULL) {
         if (registry != NULL)
             vdb_free(registry->data_dir);
         vdb_free(registry);
-        vdb_error_set(err, VDB_ENOMEM, "out of memory");
-        return NULL;
+        return vdb_error_set(err, VDB_ENOMEM, "out of memory");
     }
     pthread_mutex_init(&registry->lock, NULL);
     pthread_cond_init(&registry->changed, NULL);
@@ -88,7 +89,8 @@ vdb_registry *vdb_registry_new(const char *data_dir, const vdb_store_options *op
         vdb_store_options_default(&registry->options);
     registry->max_open = default_max_open();
     registry->quarantine_ms = (long long)VDB_REGISTRY_QUARANTINE_S * 1000;
-    return registry;
+    *out = registry;
+    return VDB_OK;
 }
 
 void vdb_registry_set_limits(vdb_registry *registry, size_t max_open, unsigned quarantine_s)

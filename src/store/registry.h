@@ -52,14 +52,20 @@
 typedef struct vdb_registry vdb_registry;
 typedef struct vdb_store_handle vdb_store_handle;
 
-/* Creates the data directory (mkdir -p) when missing. */
-vdb_registry *vdb_registry_new(const char *data_dir, const vdb_store_options *options,
-                               vdb_error *err);
+/* A registry over data_dir into *out (NULL on failure; freed with
+ * vdb_registry_free); creates the directory (mkdir -p) when missing.
+ * `options` (NULL: defaults) apply to every store it opens. Errors:
+ * VDB_EINVAL (empty or too long path), VDB_EEXIST (a file is in the way),
+ * VDB_ENOSPC, VDB_EIO, VDB_ENOMEM. */
+int vdb_registry_new(const char *data_dir, const vdb_store_options *options, vdb_registry **out,
+                     vdb_error *err);
 
 /* Closes every open store (each checkpoints; on up to 8 threads) and
  * frees. Call when no handle is held any more. NULL is a no-op. */
 void vdb_registry_free(vdb_registry *registry);
 
+/* The data directory as given to vdb_registry_new (borrowed until free);
+ * never fails. */
 const char *vdb_registry_data_dir(const vdb_registry *registry);
 
 /* Overrides the open-store cap (0 keeps it) and the quarantine time

@@ -45,8 +45,7 @@
 #define LOAD_CHUNK 4096
 #define VERIFY_LIMIT (256ull << 20)
 
-/* The manifest's name of an index kind. */
-static const char *vdb_snapshot_index_name(vdb_index_kind kind)
+const char *vdb_index_kind_name(vdb_index_kind kind)
 {
     switch (kind) {
     case VDB_INDEX_FLAT:
@@ -58,8 +57,10 @@ static const char *vdb_snapshot_index_name(vdb_index_kind kind)
     }
 }
 
-static int index_parse(const char *name)
+int vdb_index_kind_parse(const char *name)
 {
+    if (name == NULL)
+        return -1;
     if (strcmp(name, "flat") == 0)
         return VDB_INDEX_FLAT;
     if (strcmp(name, "hnsw") == 0)
@@ -207,7 +208,7 @@ static char *manifest_text(const vdb_snapshot_info *info)
     rc |= vdb_json_object_set_new(root, "metric",
                                   vdb_json_string(vdb_metric_name(info->config.metric)));
     rc |= vdb_json_object_set_new(index, "kind",
-                                  vdb_json_string(vdb_snapshot_index_name(info->config.index)));
+                                  vdb_json_string(vdb_index_kind_name(info->config.index)));
     rc |= add_int(index, "m", info->config.hnsw_m);
     rc |= add_int(index, "ef_construction", info->config.hnsw_ef_construction);
     rc |= add_int(index, "ef_search", info->config.hnsw_ef_search);
@@ -391,7 +392,7 @@ static int parse_manifest(vdb_json *root, vdb_snapshot_info *info)
         get_uint(meta, "size", INT64_MAX, &info->meta_size) ||
         get_uint(meta, "crc32", UINT32_MAX, &crc))
         return -1;
-    if ((metric_id = vdb_metric_parse(metric)) < 0 || (kind_id = index_parse(kind)) < 0)
+    if ((metric_id = vdb_metric_parse(metric)) < 0 || (kind_id = vdb_index_kind_parse(kind)) < 0)
         return -1;
     info->config.dim = (uint32_t)dim;
     info->config.metric = (vdb_metric)metric_id;
@@ -447,8 +448,10 @@ static int read_manifest_file(const char *path, vdb_snapshot_info *info, vdb_err
         return (int)got;
     if ((size_t)got == sizeof(buf) - 1)
         return vdb_error_set(err, VDB_ECORRUPT, "%s: larger than a manifest can be", path);
-    root = vdb_json_parse(buf, (size_t)got, 0, &jerr);
-    if (root == NULL)
+    rc = vdb_json_parse(buf, (size_t)got, 0, &root, &jerr);
+    if (rc == VDB_ENOMEM)
+        return vdb_error_set(err, rc, "%s: %s", path, jerr.msg);
+    if (rc != VDB_OK)
         return vdb_error_set(err, VDB_ECORRUPT, "%s: not valid JSON (%s)", path, jerr.msg);
     memset(info, 0, sizeof(*info));
     if (vdb_json_typeof(root) != VDB_JSON_OBJECT || parse_manifest(root, info) != 0)

@@ -64,10 +64,12 @@ int vdb_snapshot_write(const char *dir, const vdb_store_config *config, uint64_t
                        vdb_snapshot_info *info_out, vdb_error *err);
 
 /* Finishes or discards an interrupted checkpoint (see above). Also removes
- * stray temporary files. Errors: VDB_EIO, VDB_ECORRUPT. */
+ * stray temporary files. Errors: VDB_EIO, VDB_ECORRUPT, VDB_ENOMEM. */
 int vdb_snapshot_recover(const char *dir, vdb_error *err);
 
-/* Reads and validates store.json. VDB_ENOTFOUND when absent. */
+/* Reads and validates store.json into *info. Errors: VDB_ENOTFOUND
+ * (absent), VDB_ECORRUPT (not JSON, too large, missing or invalid fields),
+ * VDB_EIO, VDB_ENOMEM. */
 int vdb_snapshot_read_manifest(const char *dir, vdb_snapshot_info *info, vdb_error *err);
 
 /* Opens the vectors of the snapshot `info` describes (just committed by

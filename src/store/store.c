@@ -130,27 +130,24 @@ static int store_alloc(const char *dir, const vdb_store_options *options, vdb_st
     pthread_rwlockattr_destroy(&attr);
     pthread_mutex_init(&store->writer, NULL);
     pthread_mutex_init(&store->checkpoint, NULL);
-    pthread_mutex_init(&store->bg_mutex, NULL);
-    pthread_cond_init(&store->bg_wake, NULL);
-    pthread_mutex_init(&store->fields_mutex, NULL);
+    vdb_store__checkpointer_init(store);
+    vdb_store__filter_init(store);
     *out = store;
     return VDB_OK;
 }
 
 static void store_free(vdb_store *store)
 {
-    vdb_store_index_close(store);
-    vdb_store_codes_close(store);
-    vdb_store_calib_close(store);
-    vdb_store_filter_close(store);
+    vdb_store__index_close(store);
+    vdb_store__codes_close(store);
+    vdb_store__calib_close(store);
+    vdb_store__filter_close(store);
     vdb_wal_close(store->wal);
     vdb_vecset_free(store->set);
     vdb_lockfile_release(store->lock);
     pthread_mutex_destroy(&store->writer);
     pthread_mutex_destroy(&store->checkpoint);
-    pthread_cond_destroy(&store->bg_wake);
-    pthread_mutex_destroy(&store->bg_mutex);
-    pthread_mutex_destroy(&store->fields_mutex);
+    vdb_store__checkpointer_destroy(store);
     pthread_rwlock_destroy(&store->rw);
     vdb_free(store->dir);
     vdb_free(store);
@@ -231,12 +228,12 @@ static int index_after_load(vdb_store *store, vdb_error *err)
 {
     vdb_error cerr;
     /* The calibration first: an auto store's codes follow its decision. */
-    int rc = vdb_store_calib_open(store, err);
+    int rc = vdb_store__calib_open(store, err);
     if (rc != VDB_OK)
         return rc;
-    if (vdb_store_codes_open(store, vdb_store_calib_auto_kind(store), &cerr) != VDB_OK)
+    if (vdb_store__codes_open(store, vdb_store__calib_auto_kind(store), &cerr) != VDB_OK)
         vdb_log_warn("%s: no quantized codes for now: %s", store->dir, cerr.msg);
-    return vdb_store_index_open(store, err);
+    return vdb_store__index_open(store, err);
 }
 
 /* Removes what a failed create left, so the name can be created again. */
@@ -394,7 +391,9 @@ static int check_strings(size_t n, const char *const *ids, const char *const *me
         if (strlen(metas[i]) > VDB_MAX_META_BYTES)
             return vdb_error_set(err, VDB_ETOOBIG, "vector %zu: metadata over %u bytes", i,
                                  VDB_MAX_META_BYTES);
-        parsed = vdb_json_parse(metas[i], strlen(metas[i]), 0, &jerr);
+        int rc = vdb_json_parse(metas[i], strlen(metas[i]), 0, &parsed, &jerr);
+        if (rc == VDB_ENOMEM)
+            return vdb_error_set(err, rc, "vector %zu: %s", i, jerr.msg);
         if (parsed == NULL || vdb_json_typeof(parsed) != VDB_JSON_OBJECT) {
             vdb_json_decref(parsed);
             return vdb_error_set(err, VDB_EINVAL, "vector %zu: metadata is not a JSON object%s%s",
@@ -449,15 +448,15 @@ static int log_and_apply(vdb_store *store, const vdb_wal_piece *pieces, size_t c
         rc = apply_batch(store->set, batch, err);
     }
     if (rc == VDB_OK) {
-        vdb_store_filter_sync(store, rows_before);
-        vdb_store_codes_after_write(store);
+        vdb_store__filter_sync(store, rows_before);
+        vdb_store__codes_after_write(store);
         atomic_fetch_add(&store->generation, 1);
     }
     pthread_rwlock_unlock(&store->rw);
     if (rc != VDB_OK)
         vdb_wal_rollback(store->wal, *lsn, NULL);
     else
-        vdb_store_index_after_write(store);
+        vdb_store__index_after_write(store);
     return rc;
 }
 
@@ -614,15 +613,15 @@ int vdb_store_delete_where(vdb_store *store, const struct vdb_filter *filter, si
     for (int attempt = 0;; attempt++) {
         if (attempt == 4)
             return vdb_error_set(err, VDB_EBUSY, "filter indexes keep being rebuilt; retry");
-        if ((rc = vdb_store_filter_ensure(store, err)) != VDB_OK)
+        if ((rc = vdb_store__filter_ensure(store, err)) != VDB_OK)
             return rc;
         pthread_mutex_lock(&store->writer);
-        if (vdb_store_filter_payload(store) != NULL)
+        if (vdb_store__filter_payload(store) != NULL)
             break;
         pthread_mutex_unlock(&store->writer);
     }
     pthread_rwlock_rdlock(&store->rw);
-    rc = vdb_payload_match_rows(vdb_store_filter_payload(store), filter, &rows, &count, err);
+    rc = vdb_payload_match_rows(vdb_store__filter_payload(store), filter, &rows, &count, err);
     if (rc == VDB_OK && (ids = vdb_malloc((count + 1) * sizeof(char *))) == NULL)
         rc = vdb_error_set(err, VDB_ENOMEM, "no memory to delete by filter");
     for (size_t i = 0; rc == VDB_OK && i < count; i++)
@@ -672,8 +671,8 @@ int vdb_store_adopt_dim(vdb_store *store, uint32_t dim, vdb_error *err)
         vdb_vecset_free(fresh);
         goto out;
     }
-    vdb_store_index_close(store);
-    vdb_store_calib_close(store); /* index_after_load opens both again */
+    vdb_store__index_close(store);
+    vdb_store__calib_close(store); /* index_after_load opens both again */
     pthread_rwlock_wrlock(&store->rw);
     old = store->set;
     store->set = fresh;
@@ -737,8 +736,8 @@ int vdb_store_set_quantization(vdb_store *store, int kind, vdb_error *err)
     int rc = vdb_store__writable(store, err);
     pthread_mutex_unlock(&store->writer);
     if (rc == VDB_OK && kind != store->config.quantization &&
-        (rc = vdb_store_codes_rebuild(store, kind, err)) == VDB_OK)
-        vdb_store_calib_invalidate(store); /* the exact scan's cost changed */
+        (rc = vdb_store__codes_rebuild(store, kind, err)) == VDB_OK)
+        vdb_store__calib_invalidate(store); /* the exact scan's cost changed */
     if (rc == VDB_OK) {
         /* Durable through the checkpoint's store.json, as the target. */
         pthread_mutex_lock(&store->writer);

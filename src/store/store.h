@@ -45,6 +45,12 @@ typedef enum {
     VDB_INDEX_HNSW = 2
 } vdb_index_kind;
 
+/* "auto", "flat" or "hnsw": the name store.json, the API and the CLI use
+ * for an index kind (a static string; never fails). */
+const char *vdb_index_kind_name(vdb_index_kind kind);
+/* The kind of a name above; -1 when unknown or NULL (no error code). */
+int vdb_index_kind_parse(const char *name);
+
 typedef struct vdb_store_config {
     uint32_t dim;
     vdb_metric metric;
@@ -120,6 +126,10 @@ int vdb_store_open(const char *dir, const vdb_store_options *options, vdb_store 
 /* Checkpoints (when writable), releases the lock and frees. NULL is a no-op. */
 void vdb_store_close(vdb_store *store);
 
+/* The store's configuration, borrowed until close; never fails. It changes
+ * only under the writer mutex (target recall, quantization, an adopted
+ * dim), so a reader without it may see a field from just before such a
+ * change. */
 const vdb_store_config *vdb_store_get_config(const vdb_store *store);
 
 /* Adds/upserts n vectors. ids[i] may be NULL: an id is generated. When
@@ -191,6 +201,7 @@ int vdb_store_query(vdb_store *store, const float *queries, size_t nq,
 int vdb_store_get(vdb_store *store, const char *id, float *vector_out, char **meta_out,
                   vdb_error *err);
 
+/* Live (not deleted) vectors, under the read guard; never fails. */
 size_t vdb_store_count(vdb_store *store);
 
 /* Counts live vectors the filter matches. Errors: VDB_ENOMEM, VDB_ECORRUPT
@@ -213,6 +224,8 @@ typedef struct vdb_store_stats {
     uint64_t wal_syncs;     /* fdatasyncs of the WAL since open (group commit) */
 } vdb_store_stats;
 
+/* Fills *stats (figures taken under the read guard, so one consistent
+ * moment for the row counts); thread-safe, never fails. */
 void vdb_store_get_stats(vdb_store *store, vdb_store_stats *stats);
 
 /* Changes the store's recall target (0 < target <= 1) and persists it in

@@ -115,14 +115,14 @@ static int build_and_swap(vdb_store *store, int kind, int auto_kind, vdb_error *
     return VDB_OK;
 }
 
-int vdb_store_codes_open(vdb_store *store, int auto_kind, vdb_error *err)
+int vdb_store__codes_open(vdb_store *store, int auto_kind, vdb_error *err)
 {
     if (auto_kind != VDB_QUANT_NONE && auto_kind != VDB_QUANT_INT8)
         auto_kind = -1;
     return build_and_swap(store, store->config.quantization, auto_kind, err);
 }
 
-int vdb_store_codes_rebuild(vdb_store *store, int kind, vdb_error *err)
+int vdb_store__codes_rebuild(vdb_store *store, int kind, vdb_error *err)
 {
     if (kind != VDB_QUANT_NONE && kind != VDB_QUANT_INT8 && kind != VDB_QUANT_BINARY &&
         kind != VDB_STORE_QUANT_AUTO)
@@ -132,7 +132,7 @@ int vdb_store_codes_rebuild(vdb_store *store, int kind, vdb_error *err)
     return build_and_swap(store, kind, -1, err);
 }
 
-void vdb_store_codes_close(vdb_store *store)
+void vdb_store__codes_close(vdb_store *store)
 {
     if (store->codes == NULL)
         return;
@@ -142,7 +142,7 @@ void vdb_store_codes_close(vdb_store *store)
     store->codes = NULL;
 }
 
-int vdb_store_codes_auto_kind(vdb_store *store)
+int vdb_store__codes_auto_kind(vdb_store *store)
 {
     pthread_rwlock_rdlock(&store->rw);
     const vdb_store_codes *c = store->codes;
@@ -153,7 +153,7 @@ int vdb_store_codes_auto_kind(vdb_store *store)
     return k;
 }
 
-int vdb_store_codes_trial_begin(vdb_store *store, vdb_error *err)
+int vdb_store__codes_trial_begin(vdb_store *store, vdb_error *err)
 {
     vdb_store_codes *c = codes_of(store, err);
     vdb_quant *fresh = NULL;
@@ -214,14 +214,14 @@ int vdb_store_codes_trial_begin(vdb_store *store, vdb_error *err)
     return rc;
 }
 
-const vdb_quant *vdb_store_codes_trial(vdb_store *store, const vdb_vecview *view)
+const vdb_quant *vdb_store__codes_trial(vdb_store *store, const vdb_vecview *view)
 {
     const vdb_store_codes *c = store->codes;
     return c != NULL && c->trial != NULL && vdb_quant_count(c->trial) == view->n ? c->trial
                                                                                : NULL;
 }
 
-void vdb_store_codes_trial_end_locked(vdb_store *store, int adopt)
+void vdb_store__codes_trial_end_locked(vdb_store *store, int adopt)
 {
     vdb_store_codes *c = store->codes;
     if (c == NULL)
@@ -254,7 +254,7 @@ static void rebuild_locked(vdb_store *store, vdb_store_codes *c, const vdb_vecvi
                      store->dir, vdb_quant_kind_name((vdb_quant_kind)kind), err.msg);
 }
 
-void vdb_store_codes_after_write(vdb_store *store)
+void vdb_store__codes_after_write(vdb_store *store)
 {
     vdb_store_codes *c = store->codes;
     vdb_error err;
@@ -285,7 +285,7 @@ void vdb_store_codes_after_write(vdb_store *store)
     }
 }
 
-void vdb_store_codes_after_compact(vdb_store *store, const uint32_t *old_to_new,
+void vdb_store__codes_after_compact(vdb_store *store, const uint32_t *old_to_new,
                                    uint32_t old_rows)
 {
     vdb_store_codes *c = store->codes;
@@ -304,7 +304,7 @@ void vdb_store_codes_after_compact(vdb_store *store, const uint32_t *old_to_new,
         rebuild_locked(store, c, &view);
 }
 
-const vdb_quant *vdb_store_codes_current(vdb_store *store, const vdb_vecview *view)
+const vdb_quant *vdb_store__codes_current(vdb_store *store, const vdb_vecview *view)
 {
     const vdb_store_codes *c = store->codes;
     return c != NULL && c->quant != NULL && vdb_quant_count(c->quant) == view->n && view->n > 0
@@ -312,7 +312,7 @@ const vdb_quant *vdb_store_codes_current(vdb_store *store, const vdb_vecview *vi
                : NULL;
 }
 
-void vdb_store_codes_count_scan(vdb_store *store, size_t reranked, int fallback)
+void vdb_store__codes_count_scan(vdb_store *store, size_t reranked, int fallback)
 {
     vdb_store_codes *c = store->codes;
     if (c == NULL)
@@ -323,10 +323,10 @@ void vdb_store_codes_count_scan(vdb_store *store, size_t reranked, int fallback)
         atomic_fetch_add(&c->fallbacks, 1);
 }
 
-const vdb_quant *vdb_store_codes_traversal(vdb_store *store, const vdb_vecview *view,
+const vdb_quant *vdb_store__codes_traversal(vdb_store *store, const vdb_vecview *view,
                                            size_t nq)
 {
-    const vdb_quant *q = vdb_store_codes_current(store, view);
+    const vdb_quant *q = vdb_store__codes_current(store, view);
     if (q == NULL || vdb_quant_kind_of(q) != VDB_QUANT_INT8)
         return NULL;
     if (nq > 0)
@@ -334,7 +334,7 @@ const vdb_quant *vdb_store_codes_traversal(vdb_store *store, const vdb_vecview *
     return q;
 }
 
-size_t vdb_store_codes_memory(vdb_store *store)
+size_t vdb_store__codes_memory(vdb_store *store)
 {
     const vdb_store_codes *c = store->codes;
     return c != NULL && c->quant != NULL ? vdb_quant_memory(c->quant) : 0;

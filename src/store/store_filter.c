@@ -37,7 +37,7 @@ static int build(vdb_store *store, vdb_payload **out, vdb_error *err)
     return VDB_OK;
 }
 
-void (*vdb_store_filter__ensure_hook)(vdb_store *store);
+void (*vdb_store__filter_ensure_hook)(vdb_store *store);
 
 static int ensure(vdb_store *store, vdb_error *err)
 {
@@ -66,11 +66,11 @@ static int ensure(vdb_store *store, vdb_error *err)
     return rc;
 }
 
-int vdb_store_filter_ensure(vdb_store *store, vdb_error *err)
+int vdb_store__filter_ensure(vdb_store *store, vdb_error *err)
 {
     int rc = ensure(store, err);
-    if (vdb_store_filter__ensure_hook != NULL)
-        vdb_store_filter__ensure_hook(store);
+    if (vdb_store__filter_ensure_hook != NULL)
+        vdb_store__filter_ensure_hook(store);
     return rc;
 }
 
@@ -83,7 +83,7 @@ static void drop(vdb_store *store, const char *why)
     vdb_vecset_journal_enable(store->set, 0);
 }
 
-void vdb_store_filter__drop(vdb_store *store)
+void vdb_store__filter_drop(vdb_store *store)
 {
     pthread_mutex_lock(&store->writer);
     pthread_rwlock_wrlock(&store->rw);
@@ -93,7 +93,7 @@ void vdb_store_filter__drop(vdb_store *store)
     pthread_mutex_unlock(&store->writer);
 }
 
-void vdb_store_filter_sync(vdb_store *store, uint32_t rows_before)
+void vdb_store__filter_sync(vdb_store *store, uint32_t rows_before)
 {
     const uint32_t *gone;
     size_t ngone;
@@ -118,7 +118,7 @@ void vdb_store_filter_sync(vdb_store *store, uint32_t rows_before)
     }
 }
 
-void vdb_store_filter_remap(vdb_store *store, const uint32_t *old_to_new, uint32_t old_rows)
+void vdb_store__filter_remap(vdb_store *store, const uint32_t *old_to_new, uint32_t old_rows)
 {
     vdb_error err;
     const uint32_t *gone;
@@ -134,7 +134,7 @@ void vdb_store_filter_remap(vdb_store *store, const uint32_t *old_to_new, uint32
         drop(store, err.msg);
 }
 
-void vdb_store_filter_want_fields(vdb_store *store, const struct vdb_filter *filter)
+void vdb_store__filter_want_fields(vdb_store *store, const struct vdb_filter *filter)
 {
     char *paths;
     pthread_rwlock_rdlock(&store->rw);
@@ -150,10 +150,10 @@ void vdb_store_filter_want_fields(vdb_store *store, const struct vdb_filter *fil
     pthread_mutex_unlock(&store->fields_mutex);
     /* One request at a time: a second one asks again after this is built. */
     vdb_free(paths);
-    vdb_store_index_kick(store);
+    vdb_store__index_kick(store);
 }
 
-void vdb_store_filter_index_pending(vdb_store *store)
+void vdb_store__filter_index_pending(vdb_store *store)
 {
     char *paths;
     pthread_mutex_lock(&store->fields_mutex);
@@ -176,15 +176,23 @@ void vdb_store_filter_index_pending(vdb_store *store)
     vdb_free(paths);
 }
 
-void vdb_store_filter_close(vdb_store *store)
+void vdb_store__filter_init(vdb_store *store)
+{
+    store->payload = NULL;
+    store->fields_pending = NULL;
+    pthread_mutex_init(&store->fields_mutex, NULL);
+}
+
+void vdb_store__filter_close(vdb_store *store)
 {
     vdb_free(store->fields_pending);
     store->fields_pending = NULL;
     vdb_payload_free(store->payload);
     store->payload = NULL;
+    pthread_mutex_destroy(&store->fields_mutex);
 }
 
-vdb_payload *vdb_store_filter_payload(vdb_store *store)
+vdb_payload *vdb_store__filter_payload(vdb_store *store)
 {
     return store->payload;
 }

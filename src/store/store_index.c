@@ -100,7 +100,7 @@ static void maybe_save(vdb_store *store)
         uint32_t rows = vdb_hnsw_rows(ix->hnsw), saved = ix->saved_rows;
         vdb_error_clear(&err);
         if (rows >= saved + INDEX_SAVE_MIN && rows - saved >= saved / 4 &&
-            vdb_store_index_save(store, &err) != VDB_OK)
+            vdb_store__index_save(store, &err) != VDB_OK)
             vdb_log_warn("%s: saving the index failed (the next save retries): %s", store->dir,
                          err.msg);
     }
@@ -156,7 +156,7 @@ static void maybe_calibrate(vdb_store *store)
     if (!covered || ix->stopping || !vdb_store_calib_due(store))
         return;
     vdb_error_clear(&err);
-    if (vdb_store_calib_run(store, &ix->stop_calib, &err) != VDB_OK) {
+    if (vdb_store__calib_run(store, &ix->stop_calib, &err) != VDB_OK) {
         if (!ix->stopping)
             vdb_log_warn("%s: calibration not finished: %s", store->dir, err.msg);
         return;
@@ -201,12 +201,12 @@ static void *indexer_main(void *arg)
         ix->busy = 1;
         pthread_mutex_unlock(&ix->mutex);
         catch_up(store);
-        /* The graph is whole now: wake vdb_store_index_wait_graph before
+        /* The graph is whole now: wake vdb_store__index_wait_graph before
          * the field indexes and calibration. */
         pthread_mutex_lock(&ix->mutex);
         pthread_cond_broadcast(&ix->idle);
         pthread_mutex_unlock(&ix->mutex);
-        vdb_store_filter_index_pending(store);
+        vdb_store__filter_index_pending(store);
         maybe_calibrate(store);
         pthread_mutex_lock(&ix->mutex);
     }
@@ -257,7 +257,7 @@ static vdb_hnsw *load_graph(vdb_store *store)
     return hnsw;
 }
 
-int vdb_store_index_open(vdb_store *store, vdb_error *err)
+int vdb_store__index_open(vdb_store *store, vdb_error *err)
 {
     vdb_store_index *ix = vdb_calloc(1, sizeof(*ix));
     if (ix == NULL)
@@ -287,7 +287,7 @@ int vdb_store_index_open(vdb_store *store, vdb_error *err)
     return VDB_OK;
 }
 
-void vdb_store_index_close(vdb_store *store)
+void vdb_store__index_close(vdb_store *store)
 {
     vdb_store_index *ix = store->index;
     if (ix == NULL)
@@ -307,7 +307,7 @@ void vdb_store_index_close(vdb_store *store)
     store->index = NULL;
 }
 
-void vdb_store_index_after_write(vdb_store *store)
+void vdb_store__index_after_write(vdb_store *store)
 {
     vdb_store_index *ix = store->index;
     if (ix == NULL)
@@ -332,13 +332,13 @@ void vdb_store_index_after_write(vdb_store *store)
     wake_indexer(store);
 }
 
-void vdb_store_index_kick(vdb_store *store)
+void vdb_store__index_kick(vdb_store *store)
 {
     if (store->index != NULL)
         wake_indexer(store);
 }
 
-int vdb_store_index_before_compact(vdb_store *store, vdb_error *err)
+int vdb_store__index_before_compact(vdb_store *store, vdb_error *err)
 {
     char path[PATH_MAX];
     int rc = vdb_fsx_path(path, sizeof(path), store->dir, VDB_STORE_INDEX_FILE, err);
@@ -367,7 +367,7 @@ static void restart_graph(vdb_store *store)
         wake_indexer(store);
 }
 
-int vdb_store_index_repair(vdb_store *store, uint32_t rows, const uint64_t *dropped,
+int vdb_store__index_repair(vdb_store *store, uint32_t rows, const uint64_t *dropped,
                            int mode, double *seconds)
 {
     vdb_store_index *ix = store->index;
@@ -420,7 +420,7 @@ int vdb_store_index_repair(vdb_store *store, uint32_t rows, const uint64_t *drop
     return 1;
 }
 
-int vdb_store_index_after_compact(vdb_store *store, const uint32_t *old_to_new,
+int vdb_store__index_after_compact(vdb_store *store, const uint32_t *old_to_new,
                                   uint32_t old_rows)
 {
     vdb_store_index *ix = store->index;
@@ -433,7 +433,7 @@ int vdb_store_index_after_compact(vdb_store *store, const uint32_t *old_to_new,
     if (ix->hnsw == NULL)
         return 0;
     atomic_fetch_add(&ix->epoch, 1);
-    vdb_store_calib_invalidate(store);
+    vdb_store__calib_invalidate(store);
     vdb_error_clear(&err);
     if (repaired && old_to_new != NULL &&
         vdb_hnsw_renumber(ix->hnsw, old_to_new, old_rows, &err) == VDB_OK) {
@@ -453,7 +453,7 @@ int vdb_store_index_after_compact(vdb_store *store, const uint32_t *old_to_new,
     return 0;
 }
 
-int vdb_store_index_restart(vdb_store *store)
+int vdb_store__index_restart(vdb_store *store)
 {
     vdb_store_index *ix = store->index;
     int had;
@@ -464,7 +464,7 @@ int vdb_store_index_restart(vdb_store *store)
     had = ix->hnsw != NULL;
     if (had) {
         atomic_fetch_add(&ix->epoch, 1);
-        vdb_store_calib_invalidate(store);
+        vdb_store__calib_invalidate(store);
         restart_graph(store);
     }
     pthread_rwlock_unlock(&store->rw);
@@ -472,7 +472,7 @@ int vdb_store_index_restart(vdb_store *store)
     return had;
 }
 
-int vdb_store_index_save(vdb_store *store, vdb_error *err)
+int vdb_store__index_save(vdb_store *store, vdb_error *err)
 {
     char path[PATH_MAX], tmp[PATH_MAX];
     vdb_store_index *ix = store->index;
@@ -509,7 +509,7 @@ int vdb_store_index_save(vdb_store *store, vdb_error *err)
     return rc;
 }
 
-void vdb_store_index_wait(vdb_store *store)
+void vdb_store__index_wait(vdb_store *store)
 {
     vdb_store_index *ix = store->index;
     if (ix == NULL || ix->hnsw == NULL)
@@ -521,7 +521,7 @@ void vdb_store_index_wait(vdb_store *store)
     pthread_mutex_unlock(&ix->mutex);
 }
 
-void vdb_store_index_wait_graph(vdb_store *store)
+void vdb_store__index_wait_graph(vdb_store *store)
 {
     vdb_store_index *ix = store->index;
     uint32_t rows;
@@ -540,7 +540,7 @@ void vdb_store_index_wait_graph(vdb_store *store)
     pthread_mutex_unlock(&ix->mutex);
 }
 
-const vdb_hnsw *vdb_store_index_graph(vdb_store *store, const vdb_vecview *view, uint32_t *upto)
+const vdb_hnsw *vdb_store__index_graph(vdb_store *store, const vdb_vecview *view, uint32_t *upto)
 {
     vdb_store_index *ix = store->index;
     if (ix == NULL || ix->hnsw == NULL)
@@ -556,13 +556,13 @@ const vdb_hnsw *vdb_store_index_graph(vdb_store *store, const vdb_vecview *view,
     return ix->hnsw;
 }
 
-int vdb_store_index_ready(vdb_store *store, const vdb_vecview *view)
+int vdb_store__index_ready(vdb_store *store, const vdb_vecview *view)
 {
     uint32_t upto;
-    return vdb_store_index_graph(store, view, &upto) != NULL;
+    return vdb_store__index_graph(store, view, &upto) != NULL;
 }
 
-uint64_t vdb_store_index_epoch(vdb_store *store)
+uint64_t vdb_store__index_epoch(vdb_store *store)
 {
     vdb_store_index *ix = store->index;
     return ix != NULL ? atomic_load(&ix->epoch) : 0;
@@ -573,25 +573,25 @@ static const vdb_store_index_ops index_ops[] = {
     [VDB_STORE_ENGINE_HNSW] = {VDB_STORE_ENGINE_HNSW, "hnsw"},
 };
 
-const vdb_store_index_ops *vdb_store_index_ops_of(vdb_store *store)
+const vdb_store_index_ops *vdb_store__index_ops_of(vdb_store *store)
 {
     vdb_store_index *ix = store->index;
     return &index_ops[ix != NULL && ix->hnsw != NULL ? VDB_STORE_ENGINE_HNSW
                                                      : VDB_STORE_ENGINE_FLAT];
 }
 
-const char *vdb_store_index_name(vdb_store *store)
+const char *vdb_store__index_name(vdb_store *store)
 {
-    return vdb_store_index_ops_of(store)->name;
+    return vdb_store__index_ops_of(store)->name;
 }
 
-size_t vdb_store_index_memory(vdb_store *store)
+size_t vdb_store__index_memory(vdb_store *store)
 {
     vdb_store_index *ix = store->index;
     return ix != NULL && ix->hnsw != NULL ? vdb_hnsw_memory(ix->hnsw) : 0;
 }
 
-uint32_t vdb_store_index_rows(vdb_store *store)
+uint32_t vdb_store__index_rows(vdb_store *store)
 {
     vdb_store_index *ix = store->index;
     return ix != NULL ? atomic_load(&ix->upto) : 0;

@@ -45,24 +45,24 @@ typedef struct vdb_store_index vdb_store_index;
  * loads hnsw.idx when the store should use HNSW (or rebuilds it) and starts
  * the indexer. Never fails the open for index trouble: a bad file is
  * logged and rebuilt. Errors: VDB_ENOMEM only. */
-int vdb_store_index_open(vdb_store *store, vdb_error *err);
+int vdb_store__index_open(vdb_store *store, vdb_error *err);
 
 /* Stops the indexer and frees the graph. NULL-safe. No locks held. */
-void vdb_store_index_close(vdb_store *store);
+void vdb_store__index_close(vdb_store *store);
 
 /* After a successful write, with the writer mutex held (no rw lock): starts
  * using HNSW when the store crossed its threshold, and wakes the indexer. */
-void vdb_store_index_after_write(vdb_store *store);
+void vdb_store__index_after_write(vdb_store *store);
 
 /* Wakes the background indexer (starting it when needed) for work other
  * than graph rows: pending field indexes (store_filter.h), calibration.
  * No locks held. */
-void vdb_store_index_kick(vdb_store *store);
+void vdb_store__index_kick(vdb_store *store);
 
 /* Before a checkpoint that will renumber rows (checkpoint mutex held): removes
  * the saved index file and syncs the directory. Errors: VDB_EINVAL (path
  * too long), vdb_fsx_dirsync's (VDB_ENOTFOUND, VDB_EBUSY, VDB_EIO). */
-int vdb_store_index_before_compact(vdb_store *store, vdb_error *err);
+int vdb_store__index_before_compact(vdb_store *store, vdb_error *err);
 
 /* The deleted fraction below which a compaction repairs the graph instead
  * of rebuilding it (VDB_STORE_GRAPH_AUTO). Measured with `vdb bench --index
@@ -80,12 +80,12 @@ int vdb_store_index_before_compact(vdb_store *store, vdb_error *err);
  * removes exactly the `dropped` rows from the graph and reconnects their
  * neighbourhoods (vdb_hnsw_repair) under the rw guard held shared (writers
  * wait for it; graph searches wait on the graph's lock, exact ones run); the
- * graph then carries over the compaction (vdb_store_index_after_compact).
+ * graph then carries over the compaction (vdb_store__index_after_compact).
  * Returns 1 when it repaired, 0 when the compaction should rebuild (no
  * graph, the mode or fraction says so, or the repair ran out of memory:
  * logged, never an error: it never fails). *seconds gets the repair's
  * time. */
-int vdb_store_index_repair(vdb_store *store, uint32_t rows, const uint64_t *dropped,
+int vdb_store__index_repair(vdb_store *store, uint32_t rows, const uint64_t *dropped,
                            int mode, double *seconds);
 
 /* After compaction renumbered rows (rw held exclusively). When the graph
@@ -95,13 +95,13 @@ int vdb_store_index_repair(vdb_store *store, uint32_t rows, const uint64_t *drop
  * indexer to rebuild. Calibration is marked stale either way. Returns 1
  * when the graph was carried over (the caller saves it), 0 otherwise;
  * never fails. */
-int vdb_store_index_after_compact(vdb_store *store, const uint32_t *old_to_new,
+int vdb_store__index_after_compact(vdb_store *store, const uint32_t *old_to_new,
                                   uint32_t old_rows);
 
 /* optimize with VDB_STORE_GRAPH_REBUILD and nothing to compact (checkpoint
  * mutex held; takes writer and rw): drops the graph and starts a fresh one.
  * Returns 1 when there was a graph to rebuild, else 0; never fails. */
-int vdb_store_index_restart(vdb_store *store);
+int vdb_store__index_restart(vdb_store *store);
 
 /* After a snapshot committed without renumbering (checkpoint mutex held,
  * writers may run): saves
@@ -110,15 +110,15 @@ int vdb_store_index_restart(vdb_store *store);
  * too long), vdb_hnsw_save's (VDB_ENOMEM, VDB_EIO, VDB_ENOSPC,
  * VDB_ENOTFOUND), the rename's and the directory sync's (VDB_ENOSPC,
  * VDB_EIO, VDB_EBUSY). */
-int vdb_store_index_save(vdb_store *store, vdb_error *err);
+int vdb_store__index_save(vdb_store *store, vdb_error *err);
 
 /* Blocks until the indexer has caught up with every row (optimize). */
-void vdb_store_index_wait(vdb_store *store);
+void vdb_store__index_wait(vdb_store *store);
 
 /* Blocks until the graph covers the rows present at the call, but not for
  * the field indexes or calibration that the indexer runs afterwards (so
  * optimize can time a rebuild alone). No locks held. */
-void vdb_store_index_wait_graph(vdb_store *store);
+void vdb_store__index_wait_graph(vdb_store *store);
 
 /* The index kinds a store searches with, and what the planner needs to
  * know of each. The kind is an enum (never a string compare); the name is
@@ -134,7 +134,7 @@ typedef struct vdb_store_index_ops {
 } vdb_store_index_ops;
 
 /* The store's current index kind (rw held shared). Never NULL. */
-const vdb_store_index_ops *vdb_store_index_ops_of(vdb_store *store);
+const vdb_store_index_ops *vdb_store__index_ops_of(vdb_store *store);
 
 /* The graph when it can answer queries over `view` (rw held shared, and
  * borrowed while it is held: only the exclusive side replaces or frees
@@ -143,20 +143,20 @@ const vdb_store_index_ops *vdb_store_index_ops_of(vdb_store *store);
  * a search scans exactly (the indexer may have linked some of them
  * already: a search drops those from the graph's answer). NULL (and *upto
  * untouched) when the caller should scan. */
-const struct vdb_hnsw *vdb_store_index_graph(vdb_store *store, const vdb_vecview *view,
+const struct vdb_hnsw *vdb_store__index_graph(vdb_store *store, const vdb_vecview *view,
                                              uint32_t *upto);
 
-/* 1 when vdb_store_index_graph would return a graph, else 0 (rw held
+/* 1 when vdb_store__index_graph would return a graph, else 0 (rw held
  * shared). Never fails. */
-int vdb_store_index_ready(vdb_store *store, const vdb_vecview *view);
+int vdb_store__index_ready(vdb_store *store, const vdb_vecview *view);
 
 /* Bumped whenever rows are renumbered (compaction); lets a long reader
  * (calibration) notice that row ids changed between its lock holds. */
-uint64_t vdb_store_index_epoch(vdb_store *store);
+uint64_t vdb_store__index_epoch(vdb_store *store);
 
 /* For stats (rw held shared): "hnsw" or "flat", graph bytes, indexed rows. */
-const char *vdb_store_index_name(vdb_store *store);
-size_t vdb_store_index_memory(vdb_store *store);
-uint32_t vdb_store_index_rows(vdb_store *store);
+const char *vdb_store__index_name(vdb_store *store);
+size_t vdb_store__index_memory(vdb_store *store);
+uint32_t vdb_store__index_rows(vdb_store *store);
 
 #endif

@@ -59,11 +59,11 @@ int vdb_store_count_where(vdb_store *store, const struct vdb_filter *filter, siz
     /* A writer can drop the payload between ensure and the guard (an
      * out-of-memory sync): check under the guard and build it again. */
     for (int attempt = 0; attempt < 4; attempt++) {
-        if ((rc = vdb_store_filter_ensure(store, err)) != VDB_OK)
+        if ((rc = vdb_store__filter_ensure(store, err)) != VDB_OK)
             return rc;
         pthread_rwlock_rdlock(&store->rw);
-        if (vdb_store_filter_payload(store) != NULL) {
-            rc = vdb_payload_count(vdb_store_filter_payload(store), filter, count, err);
+        if (vdb_store__filter_payload(store) != NULL) {
+            rc = vdb_payload_count(vdb_store__filter_payload(store), filter, count, err);
             pthread_rwlock_unlock(&store->rw);
             return rc;
         }
@@ -78,10 +78,10 @@ void vdb_store_get_stats(vdb_store *store, vdb_store_stats *stats)
     pthread_rwlock_rdlock(&store->rw);
     stats->vectors = vdb_vecset_count(store->set);
     stats->rows = vdb_vecset_rows(store->set);
-    stats->memory_bytes = vdb_vecset_memory(store->set) + vdb_store_index_memory(store) +
-                          vdb_store_codes_memory(store);
-    stats->index_name = vdb_store_index_name(store);
-    stats->index_rows = vdb_store_index_rows(store);
+    stats->memory_bytes = vdb_vecset_memory(store->set) + vdb_store__index_memory(store) +
+                          vdb_store__codes_memory(store);
+    stats->index_name = vdb_store__index_name(store);
+    stats->index_rows = vdb_store__index_rows(store);
     pthread_rwlock_unlock(&store->rw);
     stats->wal_bytes = vdb_wal_size(store->wal);
     stats->checkpoints = atomic_load(&store->checkpoints);

@@ -306,8 +306,6 @@ struct vdb_vecfile {
     array_loc vectors;
     array_loc norms;
     int has_norms;
-    void *map;
-    size_t map_len;
 };
 
 static int corrupt(vdb_vecfile *f, vdb_error *err, const char *what, uint64_t off)
@@ -552,14 +550,14 @@ fail:
     return rc;
 }
 
-vdb_vecfile *vdb_vecfile_open_buffer(const void *data, size_t len, const char *name,
-                                     vdb_error *err)
+int vdb_vecfile_open_buffer(const void *data, size_t len, const char *name, vdb_vecfile **out,
+                            vdb_error *err)
 {
+    *out = NULL;
     vdb_vecfile *f = vdb_calloc(1, sizeof(*f));
     if (f == NULL || (f->path = vdb_strdup(name)) == NULL) {
         vdb_free(f);
-        vdb_error_set(err, VDB_ENOMEM, "vecfile: out of memory");
-        return NULL;
+        return vdb_error_set(err, VDB_ENOMEM, "vecfile: out of memory");
     }
     f->fd = -1;
     f->mem = data;
@@ -567,9 +565,10 @@ vdb_vecfile *vdb_vecfile_open_buffer(const void *data, size_t len, const char *n
     int rc = open_any(f, err);
     if (rc != VDB_OK) {
         vdb_vecfile_close(f);
-        return NULL;
+        return rc;
     }
-    return f;
+    *out = f;
+    return VDB_OK;
 }
 
 /* Reads the ZIP directory and the vectors.npy (and optional norms.npy)
@@ -619,7 +618,6 @@ void vdb_vecfile_close(vdb_vecfile *f)
 {
     if (f == NULL)
         return;
-    vdb_fsx_munmap(f->map, f->map_len);
     vdb_fsx_close(f->fd, f->path, NULL);
     vdb_free(f->path);
     vdb_free(f);
@@ -661,21 +659,6 @@ int vdb_vecfile_read_norms(vdb_vecfile *f, size_t first, size_t count, float *ou
     if (!f->has_norms)
         return vdb_error_set(err, VDB_ENOTFOUND, "%s: no norms.npy member", f->path);
     return read_array(f, &f->norms, 1, first, count, out, err);
-}
-
-const float *vdb_vecfile_map(vdb_vecfile *f, vdb_error *err)
-{
-    size_t len = f->vectors.shape[0] * f->vectors.shape[1] * sizeof(float);
-    if (f->map != NULL)
-        return f->map;
-    if (f->vectors.data_off % VDB_VECFILE_DATA_ALIGN != 0) {
-        vdb_error_set(err, VDB_EUNSUPPORTED, "%s: vector data not page-aligned", f->path);
-        return NULL;
-    }
-    f->map = vdb_fsx_mmap(f->fd, len, (off_t)f->vectors.data_off, f->path, err);
-    if (f->map != NULL)
-        f->map_len = len;
-    return f->map;
 }
 
 static int verify_member(vdb_vecfile *f, const array_loc *a, unsigned char *buf, vdb_error *err)

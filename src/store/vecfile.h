@@ -46,15 +46,19 @@ typedef struct vdb_vecfile vdb_vecfile;
  * VDB_ENOTFOUND, VDB_ECORRUPT (names the file and what is wrong), VDB_EIO,
  * VDB_EBUSY (out of descriptors), VDB_ENOMEM. */
 int vdb_vecfile_open(const char *path, vdb_vecfile **out, vdb_error *err);
-void vdb_vecfile_close(vdb_vecfile *file); /* unmaps too; NULL is a no-op */
+void vdb_vecfile_close(vdb_vecfile *file); /* NULL is a no-op */
 
 /* As vdb_vecfile_open, over `len` bytes in memory (an upload): an .npz as
- * above or a bare .npy ('<f4', C order, 2-D, nothing after the data).
- * `data` is borrowed until close; `name` names it in messages. Only
- * read_rows/read_norms apply (no map, fd or verify). Errors as open. */
-vdb_vecfile *vdb_vecfile_open_buffer(const void *data, size_t len, const char *name,
-                                     vdb_error *err);
+ * above or a bare .npy ('<f4', C order, 2-D, nothing after the data), into
+ * *out (NULL on failure). `data` is borrowed until close; `name` names it
+ * in messages. Only read_rows/read_norms/buffer_rows apply (no fd or
+ * verify). Errors: VDB_ENOTFOUND (an .npz without vectors.npy),
+ * VDB_ECORRUPT (names what is wrong), VDB_ENOMEM. */
+int vdb_vecfile_open_buffer(const void *data, size_t len, const char *name, vdb_vecfile **out,
+                            vdb_error *err);
 
+/* The vector array's shape (rows x dim), from the header read at open;
+ * never fail. */
 size_t vdb_vecfile_rows(const vdb_vecfile *file);
 uint32_t vdb_vecfile_dim(const vdb_vecfile *file);
 /* 1 when the file holds a norms member, else 0; never fails. */
@@ -67,12 +71,6 @@ int vdb_vecfile_read_rows(vdb_vecfile *file, size_t first, size_t count, float *
                           vdb_error *err);
 int vdb_vecfile_read_norms(vdb_vecfile *file, size_t first, size_t count, float *out,
                            vdb_error *err);
-
-/* Maps the vector data read-only (MAP_PRIVATE, nothing read eagerly).
- * Returns rows * dim floats, borrowed until vdb_vecfile_close; NULL with
- * err set when the data is not page-aligned in the file (e.g. an npz that
- * numpy wrote) or mmap fails; callers then fall back to read_rows. */
-const float *vdb_vecfile_map(vdb_vecfile *file, vdb_error *err);
 
 /* Buffer mode only (vdb_vecfile_open_buffer): the rows * dim floats in
  * place inside the caller's buffer, borrowed for as long as that buffer

@@ -32,6 +32,7 @@ typedef struct vdb_vecset vdb_vecset;
 int vdb_vecset_new(uint32_t dim, vdb_metric metric, vdb_vecset **out, vdb_error *err);
 void vdb_vecset_free(vdb_vecset *set);
 
+/* Floats per row, fixed at creation; never fails. */
 uint32_t vdb_vecset_dim(const vdb_vecset *set);
 
 /* Live (not deleted) vectors. */

@@ -154,6 +154,8 @@ void vdb_wal_rewrite_abort(vdb_wal_rewrite *rw);
 /* Makes the next LSN at least `last_lsn` + 1 (after loading a snapshot). */
 void vdb_wal_set_last_lsn(vdb_wal *wal, uint64_t last_lsn);
 
+/* The LSN of the last appended record, and the log's size in bytes (its
+ * valid end); read under the log's mutex, never fail. */
 uint64_t vdb_wal_last_lsn(vdb_wal *wal);
 uint64_t vdb_wal_size(vdb_wal *wal);
 /* 1 once a write, truncate or fsync failed (the log then refuses appends

@@ -209,7 +209,7 @@ void fuzz_make_store(const char *dir, vdb_index_kind kind, int tail, const char 
     }
     /* The graph is built in the background: wait so that the checkpoint
      * writes hnsw.idx with every row. */
-    vdb_store_index_wait(store);
+    vdb_store__index_wait(store);
     if (vdb_store_checkpoint(store, &err) != VDB_OK) {
         fprintf(stderr, "fuzz_make_store: %s\n", err.msg);
         abort();

@@ -50,8 +50,11 @@ void fuzz_init(void)
 {
     vdb_error err;
     plain = fill();
-    for (size_t i = 0; i < NROWS; i++)
-        parsed[i] = rows[i] ? vdb_json_parse(rows[i], strlen(rows[i]), 32, &err) : NULL;
+    for (size_t i = 0; i < NROWS; i++) {
+        parsed[i] = NULL;
+        if (rows[i] != NULL)
+            (void)vdb_json_parse(rows[i], strlen(rows[i]), 32, &parsed[i], &err);
+    }
 }
 
 static void compare(const vdb_payload *p, const vdb_filter *f, const uint32_t *want, size_t nwant,

@@ -64,8 +64,8 @@ static void check_matrix(const char *body, size_t len, const char *key, int nest
         if (!isfinite(m.data[i]))
             abort();
     if (whole_ok) {
-        vdb_json *rest = vdb_json_parse(m.rest, m.rest_len, VDB_MAX_JSON_DEPTH, &err);
-        if (rest == NULL) {
+        vdb_json *rest = NULL;
+        if (vdb_json_parse(m.rest, m.rest_len, VDB_MAX_JSON_DEPTH, &rest, &err) != VDB_OK) {
             fprintf(stderr, "floatparse rest does not parse: %s\n", err.msg);
             abort();
         }
@@ -78,12 +78,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *text = (const char *)data;
     vdb_error err;
-    vdb_json *doc = vdb_json_parse(text, size, VDB_MAX_JSON_DEPTH, &err);
+    vdb_json *doc = NULL;
+    int rc = vdb_json_parse(text, size, VDB_MAX_JSON_DEPTH, &doc, &err);
+    if ((rc == VDB_OK) != (doc != NULL)) {
+        fprintf(stderr, "vdb_json_parse returned %d with node %p\n", rc, (void *)doc);
+        abort();
+    }
     if (doc != NULL) {
         fuzz_accepted++;
         char *dumped = vdb_json_dump(doc, VDB_JSON_DUMP_COMPACT | VDB_JSON_DUMP_ANY);
         if (dumped != NULL) {
-            vdb_json *again = vdb_json_parse(dumped, strlen(dumped), VDB_MAX_JSON_DEPTH + 1, &err);
+            vdb_json *again = NULL;
+            (void)vdb_json_parse(dumped, strlen(dumped), VDB_MAX_JSON_DEPTH + 1, &again, &err);
             if (again == NULL || !same(doc, again)) {
                 fprintf(stderr, "JSON round trip differs: %s\n", dumped);
                 abort();

@@ -96,7 +96,8 @@ static void nested_task(void *arg, size_t task, int worker)
 
 static void test_pool(void **state)
 {
-    vdb_pool *pool = vdb_pool_new(3, NULL);
+    vdb_pool *pool = NULL;
+    assert_int_equal(vdb_pool_new(3, &pool, NULL), VDB_OK);
     sum_job job = {0, 0};
     (void)state;
     assert_int_equal(vdb_pool_threads(pool), 3);
@@ -112,6 +113,15 @@ static void test_pool(void **state)
     vdb_pool_run(vdb_pool_global(), 8, nested_task, &job);
     assert_int_equal(atomic_load(&job.sum), 8 * 45);
     vdb_pool_free(NULL);
+    /* Each of the two allocations failing is VDB_ENOMEM, without an error
+     * record too, and *out is NULL. */
+    for (uint64_t nth = 1; nth <= 2; nth++) {
+        pool = (vdb_pool *)(void *)&job;
+        vdb_alloc_fail_at(nth, 0);
+        assert_int_equal(vdb_pool_new(2, &pool, NULL), VDB_ENOMEM);
+        vdb_alloc_fail_at(0, 0);
+        assert_null(pool);
+    }
 }
 
 #ifdef __linux__
@@ -208,19 +218,27 @@ static void test_json_limits(void **state)
     vdb_error err;
     char deep[200];
     vdb_json *j;
+    char mark; /* a non-NULL pointer that a failed parse must overwrite */
     float out[4];
     size_t len;
     (void)state;
     memset(deep, '[', 40);
     memset(deep + 40, ']', 40);
     deep[80] = '\0';
-    assert_null(vdb_json_parse(deep, 80, 0, &err));
+    j = (vdb_json *)(void *)&mark;
+    assert_int_equal(vdb_json_parse(deep, 80, 0, &j, &err), VDB_ETOOBIG);
+    assert_null(j);
     assert_int_equal(err.code, VDB_ETOOBIG);
-    j = vdb_json_parse(deep + 10, 60, 0, &err); /* 30 levels: allowed */
+    /* The code comes back without an error record too. */
+    assert_int_equal(vdb_json_parse(deep, 80, 0, &j, NULL), VDB_ETOOBIG);
+    assert_int_equal(vdb_json_parse(deep + 10, 60, 0, &j, &err), VDB_OK); /* 30 levels: allowed */
     assert_non_null(j);
     vdb_json_decref(j);
-    assert_null(vdb_json_parse("{\"a\":1,\"a\":2}", 13, 0, &err));
+    j = (vdb_json *)(void *)&mark;
+    assert_int_equal(vdb_json_parse("{\"a\":1,\"a\":2}", 13, 0, &j, &err), VDB_EPARSE);
+    assert_null(j);
     assert_int_equal(err.code, VDB_EPARSE);
+    assert_int_equal(vdb_json_parse("{\"a\":1,\"a\":2}", 13, 0, &j, NULL), VDB_EPARSE);
     /* The parse-tree bound: 5M empty objects are 15 MB of text but about
      * 1.2 GB as a tree; refused from the scan, before jansson allocates. */
     {
@@ -233,7 +251,8 @@ static void test_json_limits(void **state)
         big[tl - 1] = ']';
         big[tl] = '\0';
         assert_true(vdb_json_parse_cost(big, tl) > VDB_MAX_JSON_PARSE_BYTES);
-        assert_null(vdb_json_parse(big, tl, 0, &err));
+        assert_int_equal(vdb_json_parse(big, tl, 0, &j, &err), VDB_ETOOBIG);
+        assert_null(j);
         assert_int_equal(err.code, VDB_ETOOBIG);
         assert_non_null(strstr(err.msg, "MiB limit"));
         /* A tenth of it (500,000 objects: the ',' after the last one
@@ -241,7 +260,7 @@ static void test_json_limits(void **state)
         size_t small = 3 * (n / 10) + 1;
         big[small - 1] = ']';
         assert_true(vdb_json_parse_cost(big, small) < VDB_MAX_JSON_PARSE_BYTES);
-        j = vdb_json_parse(big, small, 0, &err);
+        assert_int_equal(vdb_json_parse(big, small, 0, &j, &err), VDB_OK);
         assert_non_null(j);
         vdb_json_decref(j);
         free(big);
@@ -249,28 +268,30 @@ static void test_json_limits(void **state)
          * a string are text. */
         assert_true(vdb_json_parse_cost("[\"{{{{\"]", 8) < vdb_json_parse_cost("[{},{},{},{}]", 13));
     }
-    assert_null(vdb_json_parse("{\"a\":", 5, 0, &err));
-    assert_null(vdb_json_parse("[1e999]", 7, 0, &err));
+    assert_int_equal(vdb_json_parse("{\"a\":", 5, 0, &j, &err), VDB_EPARSE);
+    assert_null(j);
+    assert_int_equal(vdb_json_parse("[1e999]", 7, 0, &j, &err), VDB_EPARSE);
+    assert_null(j);
     /* Brackets inside strings do not count as nesting. */
     {
         const char *text = "{\"s\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"[[[\"}";
-        j = vdb_json_parse(text, strlen(text), 4, &err);
+        assert_int_equal(vdb_json_parse(text, strlen(text), 4, &j, &err), VDB_OK);
     }
     assert_non_null(j);
     assert_int_equal(vdb_json_typeof(vdb_json_object_get(j, "s")), VDB_JSON_STRING);
     vdb_json_decref(j);
 
-    j = vdb_json_parse("[1, 2.5, -3]", 12, 0, NULL);
+    assert_int_equal(vdb_json_parse("[1, 2.5, -3]", 12, 0, &j, NULL), VDB_OK);
     assert_int_equal(vdb_json_to_floats(j, out, 4, &len, NULL), VDB_OK);
     assert_int_equal(len, 3);
     assert_float_equal(out[1], 2.5f, 0);
     assert_int_equal(vdb_json_to_floats(j, out, 2, &len, &err), VDB_EINVAL);
     vdb_json_decref(j);
-    j = vdb_json_parse("[1, \"x\"]", 8, 0, NULL);
+    assert_int_equal(vdb_json_parse("[1, \"x\"]", 8, 0, &j, NULL), VDB_OK);
     assert_int_equal(vdb_json_to_floats(j, out, 4, &len, &err), VDB_EINVAL);
     assert_non_null(strstr(err.msg, "element 1"));
     vdb_json_decref(j);
-    j = vdb_json_parse("[1e300]", 7, 0, NULL);
+    assert_int_equal(vdb_json_parse("[1e300]", 7, 0, &j, NULL), VDB_OK);
     assert_int_equal(vdb_json_to_floats(j, out, 4, &len, &err), VDB_EINVAL);
     vdb_json_decref(j);
 }
@@ -532,12 +553,14 @@ static void test_json_alloc_funnel(void **state)
     (void)state;
     for (uint64_t nth = 1; nth < 50; nth++) {
         vdb_alloc_fail_at(nth, 0);
-        vdb_json *j = vdb_json_parse(text, sizeof(text) - 1, 0, &err);
+        vdb_json *j = NULL;
+        assert_int_equal(vdb_json_parse(text, sizeof(text) - 1, 0, &j, &err), VDB_OK);
         vdb_alloc_fail_at(0, 0);
         assert_non_null(j);
         vdb_json_decref(j);
     }
-    vdb_json *doc = vdb_json_parse(text, sizeof(text) - 1, 0, &err);
+    vdb_json *doc = NULL;
+    assert_int_equal(vdb_json_parse(text, sizeof(text) - 1, 0, &doc, &err), VDB_OK);
     assert_non_null(doc);
     uint64_t before = vdb_alloc_count();
     char *want = vdb_json_dump(doc, VDB_JSON_DUMP_COMPACT | VDB_JSON_DUMP_SORT_KEYS);

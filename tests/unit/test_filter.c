@@ -27,7 +27,8 @@ static int match(const char *filter, const char *meta)
     int by_text = vdb_filter_match_text(f, meta);
     int by_json = by_text;
     if (meta != NULL) {
-        vdb_json *m = vdb_json_parse(meta, strlen(meta), 0, NULL);
+        vdb_json *m = NULL;
+        assert_int_equal(vdb_json_parse(meta, strlen(meta), 0, &m, NULL), VDB_OK);
         assert_non_null(m);
         by_json = vdb_filter_match(f, m);
         vdb_json_decref(m);
@@ -338,7 +339,8 @@ static void test_compile_out_of_memory(void **state)
     (void)state;
     const char *spec = "{\"a.b\": {\"$in\": [1, 2]}, \"$or\": [{\"c\": {\"$not\": {\"$gt\": 1}}},"
                        " {\"d\": [1, {\"e\": 2}]}]}";
-    vdb_json *json = vdb_json_parse(spec, strlen(spec), 0, NULL);
+    vdb_json *json = NULL;
+    assert_int_equal(vdb_json_parse(spec, strlen(spec), 0, &json, NULL), VDB_OK);
     assert_non_null(json);
     int saw_success = 0;
     for (uint64_t nth = 1; nth < 400 && !saw_success; nth++) {

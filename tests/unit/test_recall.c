@@ -730,7 +730,7 @@ static void test_quant_auto(void **s)
     vdb_store *store = make_store(path, FAM_CLUSTERED, dim, VDB_METRIC_COSINE, ROWS, 21, centres, 0);
     vdb_store_calib_get(store, &cal);
     assert_true(cal.valid);
-    int kind = vdb_store_codes_auto_kind(store);
+    int kind = vdb_store__codes_auto_kind(store);
     printf("  auto: kept %s (plan at %.2f: float %.1f us, int8 %.1f us)\n",
            kind == VDB_QUANT_INT8 ? "int8" : "none", cal.auto_target, cal.auto_ns[0] / 1e3,
            cal.auto_ns[1] / 1e3);
@@ -750,14 +750,14 @@ static void test_quant_auto(void **s)
      * match, nothing due. */
     store = reopen_same_calib(store, path, &cal, &again);
     assert_int_equal(again.auto_kind, kind);
-    assert_int_equal(vdb_store_codes_auto_kind(store), kind);
+    assert_int_equal(vdb_store__codes_auto_kind(store), kind);
     expect_effective(store, kind == VDB_QUANT_INT8 ? "int8" : "none");
     /* none, then auto again: undecided, measured again by the next
      * calibration (optimize waits for it). */
     assert_int_equal(vdb_store_set_quantization(store, VDB_QUANT_NONE, NULL), VDB_OK);
-    assert_int_equal(vdb_store_codes_auto_kind(store), -2);
+    assert_int_equal(vdb_store__codes_auto_kind(store), -2);
     assert_int_equal(vdb_store_set_quantization(store, VDB_STORE_QUANT_AUTO, NULL), VDB_OK);
-    assert_int_equal(vdb_store_codes_auto_kind(store), -1);
+    assert_int_equal(vdb_store__codes_auto_kind(store), -1);
     expect_effective(store, "undecided");
     assert_int_equal(vdb_store_calib_due(store), 1);
     /* This time a writer adds rows while the trial codes are built and
@@ -770,7 +770,7 @@ static void test_quant_auto(void **s)
     pthread_join(writer, NULL);
     printf("  auto: %zu rows written during the second trial\n", w.rows);
     assert_true(w.rows > 0);
-    int kind2 = vdb_store_codes_auto_kind(store);
+    int kind2 = vdb_store__codes_auto_kind(store);
     assert_true(kind2 == VDB_QUANT_NONE || kind2 == VDB_QUANT_INT8);
     {
         vdb_json *j = vdb_store_codes_json(store);

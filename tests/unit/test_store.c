@@ -598,7 +598,7 @@ static void test_query_and_filters(void **state)
     assert_int_equal(vdb_store_query(store, v + 2 * DIM, 1, &params, emit_first, first, &err),
                      VDB_OK);
     assert_string_equal(first, "b1-r2");
-    spec = vdb_json_parse("{\"b\": 2}", 8, 0, &err);
+    assert_int_equal(vdb_json_parse("{\"b\": 2}", 8, 0, &spec, &err), VDB_OK);
     assert_int_equal(vdb_filter_compile(spec, &filter, &err), VDB_OK);
     assert_non_null(filter);
     params.filter = filter;

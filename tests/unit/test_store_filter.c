@@ -24,7 +24,8 @@ enum { N = 600, D = 8 };
 
 static vdb_filter *compile(const char *text)
 {
-    vdb_json *spec = vdb_json_parse(text, strlen(text), 0, NULL);
+    vdb_json *spec = NULL;
+    assert_int_equal(vdb_json_parse(text, strlen(text), 0, &spec, NULL), VDB_OK);
     vdb_error err;
     vdb_filter *f = NULL;
     int rc = vdb_filter_compile(spec, &f, &err);
@@ -160,7 +161,7 @@ static void test_filtered_store(void **state)
 }
 
 /* Issue 11 item 13: a writer can drop the payload (a failed allocation in
- * its filter sync) between vdb_store_filter_ensure and the caller taking
+ * its filter sync) between vdb_store__filter_ensure and the caller taking
  * its locks. delete_where used the payload after taking the writer mutex
  * without checking it was still there: a NULL dereference. One thread
  * adds rows with an allocation failure armed at a moving point (some land
@@ -226,7 +227,7 @@ static void test_payload_dropped_under_delete_where(void **state)
 }
 
 /* The payload's lifetime, deterministically (issue 11 item 13): the test
- * seam drops the payload right after each vdb_store_filter_ensure returns,
+ * seam drops the payload right after each vdb_store__filter_ensure returns,
  * in the window before the caller takes its lock again, as a writer whose
  * filter sync ran out of memory would. Dropped once, every filtered path
  * (query, count, delete by filter) rebuilds and answers correctly; dropped
@@ -238,7 +239,7 @@ static void drop_after_ensure(vdb_store *store)
 {
     if (atomic_load(&drops_left) > 0) {
         atomic_fetch_sub(&drops_left, 1);
-        vdb_store_filter__drop(store);
+        vdb_store__filter_drop(store);
     }
 }
 
@@ -249,7 +250,7 @@ static void test_payload_dropped_after_ensure(void **state)
     float q[D] = {0};
     (void)state;
     vdb_store *store = fresh_store(dir, 200);
-    vdb_store_filter__ensure_hook = drop_after_ensure;
+    vdb_store__filter_ensure_hook = drop_after_ensure;
     for (int round = 0; round < 2; round++) {
         /* round 0: dropped once, then rebuilt; round 1: dropped every time */
         int drops = round == 0 ? 1 : 1000;
@@ -276,7 +277,7 @@ static void test_payload_dropped_after_ensure(void **state)
         if (rc == VDB_OK)
             assert_int_equal(deleted, 0);
     }
-    vdb_store_filter__ensure_hook = NULL;
+    vdb_store__filter_ensure_hook = NULL;
     assert_int_equal(vdb_store_count(store), 200);
     vdb_store_close(store);
     vdb_filter_free(even);

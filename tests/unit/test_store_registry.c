@@ -46,7 +46,8 @@ static vdb_registry *new_registry(const char *tag)
     vdb_store_options_default(&options);
     options.fsync = VDB_FSYNC_OFF;
     snprintf(dir, sizeof(dir), "%s/%s", root, tag);
-    vdb_registry *registry = vdb_registry_new(dir, &options, NULL);
+    vdb_registry *registry;
+    assert_int_equal(vdb_registry_new(dir, &options, &registry, NULL), VDB_OK);
     assert_non_null(registry);
     return registry;
 }
@@ -344,6 +345,23 @@ static int count_scratch(void *ctx, const char *user_id, const char *model_id)
  * that fit are exact, one that does not is refused, never cut short (a
  * truncated store path could name another store's directory). A scratch
  * store lives under a name no request can reach and is gone after drop. */
+/* The names store.json, the API and the CLI share for an index kind and a
+ * quantization: every kind round-trips, anything else is -1. */
+static void test_kind_names(void **state)
+{
+    static const vdb_index_kind kinds[] = {VDB_INDEX_AUTO, VDB_INDEX_FLAT, VDB_INDEX_HNSW};
+    (void)state;
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        assert_int_equal(vdb_index_kind_parse(vdb_index_kind_name(kinds[i])), (int)kinds[i]);
+    assert_string_equal(vdb_index_kind_name(VDB_INDEX_HNSW), "hnsw");
+    assert_int_equal(vdb_index_kind_parse("HNSW"), -1);
+    assert_int_equal(vdb_index_kind_parse(""), -1);
+    assert_int_equal(vdb_index_kind_parse(NULL), -1);
+    for (int q = 0; q <= VDB_STORE_QUANT_AUTO; q++)
+        assert_int_equal(vdb_store_quant_parse(vdb_store_quant_name(q)), q);
+    assert_int_equal(vdb_store_quant_parse("int4"), -1);
+}
+
 static void test_paths_and_scratch(void **state)
 {
     (void)state;
@@ -365,7 +383,8 @@ static void test_paths_and_scratch(void **state)
     vdb_store_config config;
     vdb_store_config_default(&config);
     config.dim = 4;
-    vdb_registry *registry = vdb_registry_new(root, NULL, &err);
+    vdb_registry *registry;
+    assert_int_equal(vdb_registry_new(root, NULL, &registry, &err), VDB_OK);
     assert_non_null(registry);
     assert_int_equal(vdb_registry_scratch_open(registry, &config, NULL, &scratch, dir,
                                                sizeof(dir), &err),
@@ -393,6 +412,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lru_cap),
         cmocka_unit_test(test_paths_and_scratch),
+        cmocka_unit_test(test_kind_names),
         cmocka_unit_test(test_quarantine),
         cmocka_unit_test(test_slow_open_blocks_only_itself),
         cmocka_unit_test(test_create_during_delete),

@@ -57,7 +57,6 @@ static void check_file(const char *path)
     vdb_error err;
     vdb_vecfile *f = open_file(path, &err);
     float rows[ROWS * DIM], norms[ROWS];
-    const float *map;
     if (f == NULL)
         fail_msg("%s", err.msg);
     assert_int_equal(vdb_vecfile_rows(f), ROWS);
@@ -69,9 +68,6 @@ static void check_file(const char *path)
     assert_int_equal(vdb_vecfile_read_norms(f, 0, ROWS, norms, NULL), VDB_OK);
     assert_true(norms[ROWS - 1] == (float)(ROWS - 1) + 0.5f);
     assert_int_equal(vdb_vecfile_read_rows(f, ROWS - 1, 2, rows, &err), VDB_ERANGE);
-    map = vdb_vecfile_map(f, &err);
-    assert_non_null(map);
-    assert_memory_equal(map, data, sizeof(data));
     assert_int_equal(vdb_vecfile_verify(f, NULL), VDB_OK);
     vdb_vecfile_close(f);
 }
@@ -126,7 +122,9 @@ static void test_round_trip_and_numpy(void **state)
         assert_false(vdb_vecfile_has_norms(f));
         assert_int_equal(vdb_vecfile_read_rows(f, 0, ROWS, rows, NULL), VDB_OK);
         assert_memory_equal(rows, data, sizeof(rows));
-        assert_null(vdb_vecfile_map(f, &err));
+        /* numpy does not align the data: the store reads such a file
+         * instead of mapping it (snapshot.c). */
+        assert_true(vdb_vecfile_data_offset(f) % VDB_VECFILE_DATA_ALIGN != 0);
         assert_int_equal(vdb_vecfile_verify(f, NULL), VDB_OK);
         vdb_vecfile_close(f);
     }
@@ -311,7 +309,8 @@ static void test_buffer_rows_in_place(void **state)
     unsigned char *buf = vdb_aligned_alloc(64, len + 1);
     memcpy(buf, header, head);
     memcpy(buf + head, data, sizeof(data));
-    vdb_vecfile *f = vdb_vecfile_open_buffer(buf, len, "upload", &err);
+    vdb_vecfile *f;
+    assert_int_equal(vdb_vecfile_open_buffer(buf, len, "upload", &f, &err), VDB_OK);
     assert_non_null(f);
     const float *rows = vdb_vecfile_buffer_rows(f);
     assert_ptr_equal(rows, (const void *)(buf + head));
@@ -319,7 +318,7 @@ static void test_buffer_rows_in_place(void **state)
     vdb_vecfile_close(f);
     /* The same bytes one byte further on: the floats are misaligned. */
     memmove(buf + 1, buf, len);
-    f = vdb_vecfile_open_buffer(buf + 1, len, "upload", &err);
+    assert_int_equal(vdb_vecfile_open_buffer(buf + 1, len, "upload", &f, &err), VDB_OK);
     assert_non_null(f);
     assert_null(vdb_vecfile_buffer_rows(f));
     float copy[ROWS * DIM];
@@ -330,8 +329,10 @@ static void test_buffer_rows_in_place(void **state)
     for (size_t cut = 0; cut < len; cut += (cut < head + 8 ? 1 : 97)) {
         unsigned char *part = vdb_malloc(cut ? cut : 1);
         memcpy(part, buf, cut);
-        f = vdb_vecfile_open_buffer(part, cut, "upload", &err);
+        /* Every cut is a damaged file, with or without an error record. */
+        assert_int_equal(vdb_vecfile_open_buffer(part, cut, "upload", &f, &err), VDB_ECORRUPT);
         assert_null(f);
+        assert_int_equal(vdb_vecfile_open_buffer(part, cut, "upload", &f, NULL), VDB_ECORRUPT);
         vdb_free(part);
     }
     vdb_aligned_free(buf);
