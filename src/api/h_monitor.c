@@ -295,10 +295,7 @@ static vdb_json *metric_json(double value, const char *help, const char *type,
         vdb_json *stats = vdb_json_object(), *b = vdb_json_object();
         for (size_t i = 0; i <= VDB_HIST_BUCKETS; i++) {
             cumulative += buckets[i];
-            if (i < VDB_HIST_BUCKETS)
-                snprintf(le, sizeof(le), "%g", vdb_hist_bounds[i]);
-            else
-                snprintf(le, sizeof(le), "+Inf");
+            vdb_hist_le(i, le, sizeof(le));
             vdb_set(b, le, vdb_json_int((long long)cumulative));
         }
         vdb_set(stats, "count", vdb_json_int((long long)count));

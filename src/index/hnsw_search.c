@@ -205,15 +205,9 @@ static int check_search_args(const vdb_hnsw *h, const vdb_vecview *view, const f
     if (ef > VDB_HNSW_MAX_EF || k > VDB_HNSW_MAX_EF)
         return vdb_error_set(err, VDB_EINVAL, "hnsw: ef %zu / k %zu above %u", ef, k,
                              VDB_HNSW_MAX_EF);
-    if (query == NULL || view == NULL || (view->n > 0 && view->data == NULL))
-        return vdb_error_set(err, VDB_EINVAL, "hnsw: missing query or view");
-    if (view->dim != h->dim)
-        return vdb_error_set(err, VDB_EDIM, "hnsw: view dim %u != index dim %u", view->dim,
-                             h->dim);
-    if (view->metric != h->metric)
-        return vdb_error_set(err, VDB_EINVAL, "hnsw: view metric %s != index metric %s",
-                             vdb_metric_name(view->metric), vdb_metric_name(h->metric));
-    return VDB_OK;
+    if (query == NULL)
+        return vdb_error_set(err, VDB_EINVAL, "hnsw: missing query");
+    return vdb_hnsw__check_view(h, view, err);
 }
 
 /* Runs the search with grow_lock held shared; with codes, traversal runs

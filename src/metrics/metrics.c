@@ -23,6 +23,14 @@ void vdb_histogram_observe(vdb_histogram *hist, double seconds)
     atomic_fetch_add_explicit(&hist->count, 1, memory_order_relaxed);
 }
 
+void vdb_hist_le(size_t i, char *out, size_t n)
+{
+    if (i < VDB_HIST_BUCKETS)
+        snprintf(out, n, "%g", vdb_hist_bounds[i]);
+    else
+        snprintf(out, n, "+Inf");
+}
+
 void vdb_histogram_read(const vdb_histogram *hist, uint64_t *count, double *sum,
                         uint64_t buckets[VDB_HIST_BUCKETS + 1])
 {
@@ -170,10 +178,7 @@ void vdb_prom_histogram(vdb_prom *buf, const char *name, const vdb_histogram *hi
     vdb_histogram_read(hist, &count, &sum, buckets);
     for (size_t i = 0; i <= VDB_HIST_BUCKETS; i++) {
         cumulative += buckets[i];
-        if (i < VDB_HIST_BUCKETS)
-            snprintf(le, sizeof(le), "%g", vdb_hist_bounds[i]);
-        else
-            snprintf(le, sizeof(le), "+Inf");
+        vdb_hist_le(i, le, sizeof(le));
         append(buf, "%s_bucket", name);
         append_labels(buf, labels, le);
         append_value(buf, (double)cumulative);

@@ -18,6 +18,10 @@
 #define VDB_HIST_BUCKETS 12
 extern const double vdb_hist_bounds[VDB_HIST_BUCKETS];
 
+/* Writes bucket i's Prometheus `le` label ("%g" of its bound, "+Inf" for
+ * i == VDB_HIST_BUCKETS) into out[n]. Pure; any thread. */
+void vdb_hist_le(size_t i, char *out, size_t n);
+
 typedef struct vdb_counter {
     atomic_uint_fast64_t value;
 } vdb_counter;
