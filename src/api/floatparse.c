@@ -11,8 +11,8 @@
  * VDB_THREADS=1): a row path that first finds the row's commas 64 bytes at
  * a time (SSE2), so that every number's span is known before it is
  * converted, and reads [-]d.ddd spans as three masked 8-byte chunks ending
- * at the span's end. It was 15-25% slower than this serial loop (8.1-9.1 vs
- * 7.1 ms per 1,000 x 384 body): the loop is not bound by finding the next
+ * at the span's end. It was 10-25% slower than this serial loop (8.1-9.1 vs
+ * 7.1-7.6 ms per 1,000 x 384 body): the loop is not bound by finding the next
  * number; the conversion and its rounding check are most of it. */
 #include "floatparse.h"
 
@@ -163,8 +163,9 @@ __attribute__((noinline)) static size_t by_strtof(const char *p, size_t span, fl
 /* The value mantissa x 10^exp10 (the number's text is p[0..span), its
  * sign given by neg) as float32, written to *out; returns span (0 when the
  * text is too long for the strtof fallback). See parse_number. */
-__attribute__((always_inline)) static inline size_t finish_number(uint64_t mantissa, int exp10, int neg, const char *p,
-                                   size_t span, float *out)
+__attribute__((always_inline)) static inline size_t finish_number(uint64_t mantissa, int exp10,
+                                                                 int neg, const char *p,
+                                                                 size_t span, float *out)
 {
     if (mantissa == 0) {
         *out = neg ? -0.0f : 0.0f;
