@@ -30,8 +30,10 @@
 
 static uint32_t table_c[8][256];
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+#if defined(__x86_64__) && defined(__GNUC__)
 static int have_sse42;
 static int have_pclmul;
+#endif
 
 static void build(uint32_t table[8][256], uint32_t poly)
 {
