@@ -20,6 +20,17 @@ Reports vectors/s from the client's wall clock and the client's own CPU
 seconds (all its threads) over the same span, best of --repeat runs,
 alternating the modes (A B C A B C ...) so machine noise hits them alike.
 
+It also reports the SERVER's CPU seconds per 100,000 vectors (utime + stime
+of the server process from /proc/PID/stat, all its threads; needs --serve
+or --server-pid): "at ack" over the timed span (all threads, and the part
+at nice 0, i.e. without the background indexer's pool, whose share moves
+with the machine's load), and with --drain "once indexed", until the
+store's HNSW graph covers every row (its recall calibration, which runs
+after, is not counted). CPU seconds hold on a loaded machine where wall
+clock does not. For inprocess it is store-bench's add_cpu_seconds (the
+process's CPU over its add phase, less generating the input). On a quiet
+machine with C cores, R vectors/s needs <= C / R * 100,000 CPU s per 100k.
+
   bench/batch_ingest.py --serve build/vdb [--n 100000] [--dim 384] [--repeat 3]
   bench/batch_ingest.py --url http://127.0.0.1:8000 --key ADMIN_KEY [...]
 """
@@ -45,6 +56,76 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def proc_cpu(pid):
+    """utime + stime of process `pid` (all its threads, live and exited), in s."""
+    if not pid:
+        return None
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def request_cpu(pid):
+    """utime + stime of the server's threads at nice 0, in s: the request
+    path, without the background indexer's pool (nice 10), whose share of a
+    busy machine's CPU moves with the load. Exited threads are not counted
+    (the server's threads are long-lived)."""
+    if not pid:
+        return None
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[16]) <= 0:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def settle_request_cpu(pid, quiet=0.5, limit=60.0):
+    """Waits until the server's nice-0 threads stop using CPU (< 4% of a
+    core over `quiet` s, at most `limit` s) and returns their CPU then: the
+    request path plus what the batch leaves behind at full priority (the
+    background checkpoint of a big upload), without the niced indexer."""
+    t_end = time.monotonic() + limit
+    last = request_cpu(pid)
+    while time.monotonic() < t_end:
+        time.sleep(quiet)
+        now = request_cpu(pid)
+        if now - last < 0.04 * quiet:
+            return now
+        last = now
+    return last
+
+
+def settle_cpu(pid, quiet=1.0, limit=120.0):
+    """Waits until the server's CPU stops growing (< 2% of a core over
+    `quiet` seconds, at most `limit` s) and returns its CPU then."""
+    t_end = time.monotonic() + limit
+    last = proc_cpu(pid)
+    while time.monotonic() < t_end:
+        time.sleep(quiet)
+        now = proc_cpu(pid)
+        if now - last < 0.02 * quiet:
+            return now
+        last = now
+    return last
+
+
+def indexed_cpu(cl, model, pid, limit=300.0):
+    """Waits until the store's graph covers all its rows (index_rows ==
+    rows; a flat store has none to build) and returns the server's CPU then."""
+    t_end = time.monotonic() + limit
+    while time.monotonic() < t_end:
+        st = store_state(cl, model)
+        if st.get("index_type") != "hnsw" or st.get("index_rows", 1 << 62) >= st.get("rows", 0):
+            break
+        time.sleep(0.1)
+    return proc_cpu(pid)
 
 
 def start_server(binary, work, port=0):
@@ -161,7 +242,8 @@ def run_inprocess(binary, n, dim, batch, work):
                           "--fsync", "always", "--index", "auto", "--json"],
                          capture_output=True, text=True, check=True)
     line = [x for x in out.stdout.splitlines() if x.startswith("{")][-1]
-    return json.loads(line)["durable_add_vectors_per_s"]
+    result = json.loads(line)
+    return result["durable_add_vectors_per_s"], result.get("add_cpu_seconds")
 
 
 def main():
@@ -180,6 +262,10 @@ def main():
     ap.add_argument("--chunk", type=int, default=100000, help="upload chunk_size (rows per WAL record)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--mode", default="binary,json,inprocess")
+    ap.add_argument("--drain", action="store_true",
+                    help="also wait for the graph to cover every row and report the CPU then")
+    ap.add_argument("--server-pid", type=int, default=0,
+                    help="with --url: the server's pid, to report its CPU per run")
     a = ap.parse_args()
     modes = a.mode.split(",")
     work = tempfile.mkdtemp(prefix="vdb-ingest-bench.")
@@ -188,11 +274,13 @@ def main():
         if a.serve:
             proc, port = start_server(a.serve, work, a.port)
             cl = Client("127.0.0.1", port, "bench-key")
+            server_pid = proc.pid
         else:
             if not a.url or not a.key:
                 sys.exit("--url and --key, or --serve")
             u = urllib.parse.urlparse(a.url)
             cl = Client(u.hostname, u.port or 80, a.key)
+            server_pid = a.server_pid
         rng = np.random.default_rng(7)
         centers = rng.standard_normal((1000, a.dim)).astype(np.float32)
         vecs = (centers[rng.integers(0, 1000, a.n)] +
@@ -201,9 +289,17 @@ def main():
                   for i in range(0, a.n, a.batch)]
         best = {m: 0.0 for m in modes}
         runs = {m: [] for m in modes}
+        cpu_ack = {m: [] for m in modes}    # server CPU s per 100k at the last ack
+        cpu_drain = {m: [] for m in modes}  # ... once the graph covered every row
+        cpu_req = {m: [] for m in modes}    # ... at nice 0 (request path), at the last ack
+        cpu_settled = {m: [] for m in modes}  # ... at nice 0, once those threads went idle
+        per100k = 100000.0 / a.n
         for rep in range(a.repeat):
             for mode in modes:
-                model, client_cpu = None, None
+                model, client_cpu, store_cpu = None, None, None
+                if server_pid:
+                    settle_cpu(server_pid)  # start from an idle server
+                s0, r0 = proc_cpu(server_pid), request_cpu(server_pid)
                 if mode == "binary":
                     model, rate, client_cpu = run_binary(cl, vecs, a.binary_rows or a.n, a.chunk,
                                                          a.binary_conns)
@@ -212,10 +308,27 @@ def main():
                 elif mode == "inprocess":
                     if not a.serve:
                         continue
-                    rate = run_inprocess(a.serve, a.n, a.dim, a.batch, work)
+                    rate, store_cpu = run_inprocess(a.serve, a.n, a.dim, a.batch, work)
                 else:
                     sys.exit("unknown mode " + mode)
                 extra = ""
+                if s0 is not None and mode != "inprocess":
+                    ack = (proc_cpu(server_pid) - s0) * per100k
+                    req = (request_cpu(server_pid) - r0) * per100k
+                    settled = (settle_request_cpu(server_pid) - r0) * per100k
+                    cpu_ack[mode].append(ack)
+                    cpu_req[mode].append(req)
+                    cpu_settled[mode].append(settled)
+                    extra += (" [server CPU per 100k: %.2f s at ack, %.2f s of it at nice 0, "
+                              "%.2f s at nice 0 settled" % (ack, req, settled))
+                    if a.drain:
+                        drained = (indexed_cpu(cl, model, server_pid) - s0) * per100k
+                        cpu_drain[mode].append(drained)
+                        extra += ", %.2f s once indexed" % drained
+                    extra += "]"
+                if store_cpu is not None:
+                    cpu_ack[mode].append(store_cpu * per100k)
+                    extra += " [store CPU per 100k: %.2f s]" % (store_cpu * per100k)
                 if client_cpu is not None:
                     # The client's own CPU (all its threads) over the timed
                     # part: on a 2-core machine it competes with the server.
@@ -235,6 +348,17 @@ def main():
                 print(f"{mode}: {a.n} x {a.dim}, best of {len(runs[mode])}: "
                       f"{best[mode]:,.0f} vectors/s  (runs: "
                       + ", ".join(f"{r:,.0f}" for r in runs[mode]) + ")")
+            if cpu_ack[mode]:
+                line = (f"{mode}: {'store' if mode == 'inprocess' else 'server'} CPU per 100k vectors, best of {len(cpu_ack[mode])}: "
+                        f"{min(cpu_ack[mode]):.2f} s at ack")
+                if cpu_req[mode]:
+                    line += f", {min(cpu_req[mode]):.2f} s at nice 0"
+                if cpu_settled[mode]:
+                    line += (f", {min(cpu_settled[mode]):.2f} s at nice 0 settled (runs: "
+                             + ", ".join(f"{c:.2f}" for c in cpu_settled[mode]) + ")")
+                if cpu_drain[mode]:
+                    line += f", {min(cpu_drain[mode]):.2f} s once indexed"
+                print(line + "  (at ack: " + ", ".join(f"{c:.2f}" for c in cpu_ack[mode]) + ")")
     finally:
         if proc is not None:
             proc.terminate()

@@ -344,6 +344,7 @@ vdb_json *vdb_api_store_json(vdb_store_handle *handle)
     vdb_set(obj, "memory_usage_mb", vdb_json_real((double)stats.memory_bytes / 1048576.0));
     vdb_set(obj, "index_type", vdb_json_string(stats.index_name ? stats.index_name : "flat"));
     vdb_set(obj, "rows", vdb_json_int((long long)stats.rows));
+    vdb_set(obj, "index_rows", vdb_json_int((long long)stats.index_rows));
     vdb_set(obj, "wal_bytes", vdb_json_int((long long)stats.wal_bytes));
     vdb_set(obj, "wal_lsn", vdb_json_int((long long)stats.wal_lsn));
     vdb_set(obj, "checkpoints", vdb_json_int((long long)stats.checkpoints));

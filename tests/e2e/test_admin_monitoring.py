@@ -49,6 +49,8 @@ def test_store_stats_list_delete(admin):
                                                 "metadata": [{"id": "a"}, {"id": "b"}]})
     st = admin.get("/admin/store/stats", params=ids).json()
     assert st["vector_count"] == 2 and st["vectors"] == 2 and st["stats"]["dimension"] == 3
+    # rows the HNSW graph covers (bench/batch_ingest.py --drain waits on it): none while flat
+    assert st["rows"] == 2 and st["index_type"] == "flat" and st["index_rows"] == 0
     stores = admin.get("/admin/list_stores", params={"user_id": "adm"}).json()
     assert any(s["model_id"] == "del_me" and s["vector_count"] == 2 for s in stores["stores"])
     assert stores["total"] == len(stores["stores"])
