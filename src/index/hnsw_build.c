@@ -236,19 +236,6 @@ static void note_covered(vdb_hnsw *h, uint32_t rows)
     }
 }
 
-int vdb_hnsw__check_view(const vdb_hnsw *h, const vdb_vecview *view, vdb_error *err)
-{
-    if (view == NULL || (view->n > 0 && view->data == NULL))
-        return vdb_error_set(err, VDB_EINVAL, "hnsw: missing view");
-    if (view->dim != h->dim)
-        return vdb_error_set(err, VDB_EDIM, "hnsw: view dim %u != index dim %u", view->dim,
-                             h->dim);
-    if (view->metric != h->metric)
-        return vdb_error_set(err, VDB_EINVAL, "hnsw: view metric %s != index metric %s",
-                             vdb_metric_name(view->metric), vdb_metric_name(h->metric));
-    return VDB_OK;
-}
-
 /* Grows if needed, then inserts under the shared lock. */
 static int add_row(vdb_hnsw *h, const vdb_vecview *view, uint32_t row, vdb_hnsw_scratch *s)
 {

@@ -203,7 +203,7 @@ int vdb_hnsw__grow(vdb_hnsw *h, uint32_t rows);
  * returns how many. */
 size_t vdb_hnsw__select_neighbours(const vdb_hnsw *h, const vdb_vecview *view,
                                    vdb_hnsw_cand *c, size_t n, size_t max);
-/* hnsw_build.c: VDB_EINVAL / VDB_EDIM when the view does not fit the index. */
+/* hnsw_search.c: VDB_EINVAL / VDB_EDIM when the view does not fit the index. */
 int vdb_hnsw__check_view(const vdb_hnsw *h, const vdb_vecview *view, vdb_error *err);
 /* qsort order of candidates: distance, then id. */
 int vdb_hnsw__cand_cmp(const void *a, const void *b);

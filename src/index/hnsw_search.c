@@ -241,6 +241,19 @@ static void sort_hits(vdb_hit *hits, size_t n)
     }
 }
 
+int vdb_hnsw__check_view(const vdb_hnsw *h, const vdb_vecview *view, vdb_error *err)
+{
+    if (view == NULL || (view->n > 0 && view->data == NULL))
+        return vdb_error_set(err, VDB_EINVAL, "hnsw: missing view");
+    if (view->dim != h->dim)
+        return vdb_error_set(err, VDB_EDIM, "hnsw: view dim %u != index dim %u", view->dim,
+                             h->dim);
+    if (view->metric != h->metric)
+        return vdb_error_set(err, VDB_EINVAL, "hnsw: view metric %s != index metric %s",
+                             vdb_metric_name(view->metric), vdb_metric_name(h->metric));
+    return VDB_OK;
+}
+
 static int check_search_args(const vdb_hnsw *h, const vdb_vecview *view, const float *query,
                              size_t k, size_t ef, vdb_error *err)
 {
