@@ -86,34 +86,31 @@ def request_cpu(pid):
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def settle_request_cpu(pid, quiet=0.5, limit=60.0):
-    """Waits until the server's nice-0 threads stop using CPU (< 4% of a
-    core over `quiet` s, at most `limit` s) and returns their CPU then: the
-    request path plus what the batch leaves behind at full priority (the
-    background checkpoint of a big upload), without the niced indexer."""
+def settle(read, share, quiet, limit):
+    """Waits until read() (CPU seconds) grows by less than `share` of a core
+    over `quiet` s (at most `limit` s) and returns it then."""
     t_end = time.monotonic() + limit
-    last = request_cpu(pid)
+    last = read()
     while time.monotonic() < t_end:
         time.sleep(quiet)
-        now = request_cpu(pid)
-        if now - last < 0.04 * quiet:
+        now = read()
+        if now - last < share * quiet:
             return now
         last = now
     return last
+
+
+def settle_request_cpu(pid, quiet=0.5, limit=60.0):
+    """The server's nice-0 threads' CPU once they stop using it (< 4% of a
+    core): the request path plus what the batch leaves behind at full
+    priority (the background checkpoint of a big upload), without the
+    niced indexer."""
+    return settle(lambda: request_cpu(pid), 0.04, quiet, limit)
 
 
 def settle_cpu(pid, quiet=1.0, limit=120.0):
-    """Waits until the server's CPU stops growing (< 2% of a core over
-    `quiet` seconds, at most `limit` s) and returns its CPU then."""
-    t_end = time.monotonic() + limit
-    last = proc_cpu(pid)
-    while time.monotonic() < t_end:
-        time.sleep(quiet)
-        now = proc_cpu(pid)
-        if now - last < 0.02 * quiet:
-            return now
-        last = now
-    return last
+    """The server's CPU once it stops growing (< 2% of a core)."""
+    return settle(lambda: proc_cpu(pid), 0.02, quiet, limit)
 
 
 def indexed_cpu(cl, model, pid, limit=300.0):
