@@ -103,14 +103,20 @@ static const double neg_pow10_table[] = {
     1e-39, 1e-40, 1e-41, 1e-42, 1e-43, 1e-44, 1e-45, 1e-46, 1e-47, 1e-48, 1e-49, 1e-50, 1e-51,
     1e-52, 1e-53, 1e-54, 1e-55, 1e-56, 1e-57, 1e-58, 1e-59, 1e-60};
 
-/* SWAR digit helpers (little-endian): 1 when all 8 bytes are '0'..'9',
- * and their value as a decimal number. */
-static inline int eight_digits(uint64_t v)
+/* SWAR digit helpers (little-endian). */
+/* How many of the 8 bytes, from the first (lowest) one, are '0'..'9'. A
+ * byte x ^ '0' above 9 gets its top bit set by + 0x76 or has it already;
+ * a carry out of a byte >= 0x8A only disturbs bytes after the first
+ * non-digit, which the count does not look at. */
+static inline unsigned leading_digits(uint64_t v)
 {
-    return ((v & 0xF0F0F0F0F0F0F0F0ull) |
-            (((v + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull) >> 4)) ==
-           0x3333333333333333ull;
+    uint64_t x = v ^ 0x3030303030303030ull;
+    uint64_t nondigit = ((x + 0x7676767676767676ull) | x) & 0x8080808080808080ull;
+    return nondigit == 0 ? 8 : (unsigned)__builtin_ctzll(nondigit) >> 3;
 }
+
+static const uint64_t pow10_u64[9] = {1,      10,      100,      1000,     10000,
+                                      100000, 1000000, 10000000, 100000000};
 
 static inline uint32_t parse_eight(uint64_t v)
 {
@@ -239,31 +245,33 @@ static size_t parse_number(const char *p, const char *end, float *out)
     }
     if (q < end && *q == '.') {
         const char *frac = ++q;
-        int swar = 1; /* cleared once eight digits in a row are not there */
-        for (; q < end && *q >= '0' && *q <= '9'; q++) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-            /* Eight digits at a time once the leading zeros are behind us
-             * (so `digits` counts significant digits only). After the first
-             * miss the tail is shorter than eight: finish it digit by digit
-             * instead of re-testing eight bytes before each one. */
-            while (swar && mantissa != 0 && digits <= 11 && end - q >= 8) {
-                uint64_t chunk;
-                memcpy(&chunk, q, sizeof(chunk));
-                if (!eight_digits(chunk)) {
-                    swar = 0;
-                    break;
-                }
-                mantissa = mantissa * 100000000u + parse_eight(chunk);
-                digits += 8;
-                exp10 -= 8;
-                q += 8;
-            }
-            if (q >= end || *q < '0' || *q > '9')
-                break;
-#endif
-            if (mantissa == 0 && *q == '0') {
+        if (mantissa == 0)
+            for (; q < end && *q == '0'; q++)
                 exp10--; /* leading zeros of 0.000123 carry no digits */
-            } else if (digits < 19) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        /* Up to eight digits at a time, the last chunk too: its digit count
+         * comes from the first non-digit byte, and the digits are shifted to
+         * the chunk's low end with '0's in front, so a number's tail costs
+         * the same work whatever its length (a digit-by-digit tail was a
+         * loop exit the branch predictor missed on most numbers). */
+        while (end - q >= 8) {
+            uint64_t chunk;
+            memcpy(&chunk, q, sizeof(chunk));
+            unsigned n = leading_digits(chunk);
+            if (n == 0 || digits + (int)n > 19)
+                break;
+            if (n < 8)
+                chunk = (chunk << (8 * (8 - n))) | (0x3030303030303030ull >> (8 * n));
+            mantissa = mantissa * pow10_u64[n] + parse_eight(chunk);
+            digits += (int)n;
+            exp10 -= (int)n;
+            q += n;
+            if (n < 8)
+                break;
+        }
+#endif
+        for (; q < end && *q >= '0' && *q <= '9'; q++) {
+            if (digits < 19) {
                 mantissa = mantissa * 10 + (uint64_t)(*q - '0'), digits++;
                 exp10--;
             }

@@ -2,8 +2,12 @@
  *
  * Workers sleep on a condition variable until a new job generation is
  * published, then claim task indexes with an atomic counter (dynamic
- * scheduling: a slow core takes fewer tasks). The caller works too and then
- * waits until every worker has left the job. */
+ * scheduling: a slow core takes fewer tasks). The caller works too; when
+ * no task is left to claim it closes the job and waits only for the
+ * workers that joined it. A worker that had not woken up by then skips the
+ * job: on a busy machine its wake-up can take a scheduler slice (1-4 ms
+ * measured during ingest, issue 12), which the caller used to wait out even
+ * when it had run every task itself. */
 #include "pool.h"
 
 #include <pthread.h>
@@ -18,6 +22,20 @@
 #include "alloc.h"
 #include "cpu.h"
 
+#ifdef __linux__
+/* Lowers the calling thread to VDB_POOL_BACKGROUND_NICE. Best effort: a
+ * thread left at normal priority is only slower to yield, never wrong.
+ * Linux applies it to this thread only. Only ever lowers the priority (a
+ * process started nicer keeps its own, even where it could raise it). */
+static void background_priority(void)
+{
+    errno = 0;
+    int current = getpriority(PRIO_PROCESS, (id_t)gettid());
+    if (errno == 0 && current < VDB_POOL_BACKGROUND_NICE)
+        (void)setpriority(PRIO_PROCESS, (id_t)gettid(), VDB_POOL_BACKGROUND_NICE);
+}
+#endif
+
 struct vdb_pool {
     int nthreads;
     int background;           /* workers run at VDB_POOL_BACKGROUND_NICE */
@@ -28,7 +46,8 @@ struct vdb_pool {
     pthread_cond_t done;
     unsigned long generation;
     int stopping;
-    int active;               /* workers still inside the current job */
+    int open;                 /* the current job still takes workers */
+    int active;               /* workers inside the current job */
     vdb_pool_fn fn;
     void *arg;
     size_t ntasks;
@@ -67,14 +86,7 @@ static void *worker_main(void *opaque)
          * serially), never on the request-priority workers. */
         thread_pool = pool;
 #ifdef __linux__
-        /* Best effort: a worker left at normal priority is only slower
-         * to yield, never wrong. Linux applies it to this thread only.
-         * Only ever lower the priority (a process started nicer keeps its
-         * own, even where it could raise it). */
-        errno = 0;
-        int current = getpriority(PRIO_PROCESS, (id_t)gettid());
-        if (errno == 0 && current < VDB_POOL_BACKGROUND_NICE)
-            (void)setpriority(PRIO_PROCESS, (id_t)gettid(), VDB_POOL_BACKGROUND_NICE);
+        background_priority();
 #endif
     }
     pthread_mutex_lock(&pool->mutex);
@@ -84,10 +96,13 @@ static void *worker_main(void *opaque)
         if (pool->stopping)
             break;
         seen = pool->generation;
+        if (!pool->open)
+            continue; /* the caller finished it without us */
+        pool->active++;
         pthread_mutex_unlock(&pool->mutex);
         run_tasks(pool, index);
         pthread_mutex_lock(&pool->mutex);
-        if (--pool->active == 0)
+        if (--pool->active == 0 && !pool->open)
             pthread_cond_signal(&pool->done);
     }
     pthread_mutex_unlock(&pool->mutex);
@@ -180,14 +195,18 @@ void vdb_pool_run(vdb_pool *pool, size_t ntasks, vdb_pool_fn fn, void *arg)
     pool->arg = arg;
     pool->ntasks = ntasks;
     atomic_store(&pool->next, 0);
-    pool->active = pool->nthreads - 1;
+    pool->open = 1;
     pool->generation++;
     pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->mutex);
 
     run_tasks(pool, 0);
 
+    /* Every task is claimed: close the job, then wait for the workers in
+     * it to finish theirs (they read fn, arg and ntasks, which live until
+     * this call returns). */
     pthread_mutex_lock(&pool->mutex);
+    pool->open = 0;
     while (pool->active > 0)
         pthread_cond_wait(&pool->done, &pool->mutex);
     pthread_mutex_unlock(&pool->mutex);
@@ -252,6 +271,9 @@ static void background_init(void)
 
 void vdb_pool_use_background(void)
 {
+#ifdef __linux__
+    background_priority();
+#endif
     pthread_once(&background_once, background_init);
     thread_pool = background_pool;
 }

@@ -42,7 +42,8 @@ void vdb_pool_run(vdb_pool *pool, size_t ntasks, vdb_pool_fn fn, void *arg);
  * single-thread pool (fork copies no worker threads). */
 vdb_pool *vdb_pool_global(void);
 
-/* Routes the calling thread's vdb_pool_global() to the background pool: as
+/* Lowers the calling thread itself to VDB_POOL_BACKGROUND_NICE (Linux;
+ * only ever lowers) and routes its vdb_pool_global() to the background pool: as
  * many threads as the process-wide pool, its workers at nice
  * VDB_POOL_BACKGROUND_NICE (Linux; a process started nicer keeps its
  * own; elsewhere at normal priority), created
