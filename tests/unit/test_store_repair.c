@@ -28,6 +28,7 @@
 #include "core/log.h"
 #include "index/quant.h"
 #include "store/calib.h"
+#include "store/query.h"
 #include "store/store.h"
 #include "store/store_index.h"
 
@@ -154,6 +155,49 @@ static size_t delete_tenth(vdb_store *store, uint32_t rows)
     return gone;
 }
 
+/* After the repair-optimize the calibration was re-checked, not measured
+ * again (calib.h): the outcome is recorded, nothing is due, and when it
+ * held, every band that reaches the target still does at its (possibly
+ * moved) pick, measured on the repaired graph. The rebuilt copy got the
+ * full calibration, which records no re-check. */
+static double a_target(vdb_store *store)
+{
+    double target, lower;
+    uint32_t ef;
+    vdb_store_recall_summary(store, &target, &lower, &ef);
+    return target;
+}
+
+static vdb_calib_recheck check_recheck(vdb_store *a, vdb_store *b, const char *tag)
+{
+    vdb_calib cal;
+    vdb_store_calib_get(b, &cal);
+    assert_true(cal.valid);
+    assert_int_equal(cal.recheck.outcome, VDB_CALIB_RECHECK_NONE);
+    vdb_store_calib_get(a, &cal);
+    assert_true(cal.valid);
+    assert_int_equal(vdb_store_calib_due(a), 0);
+    const vdb_calib_recheck *rk = &cal.recheck;
+    print_message("%s: calibration re-check %s: %u entries, %u picks moved up, %.2f s "
+                  "(full calibration %.2f s)\n",
+                  tag, rk->outcome == VDB_CALIB_RECHECK_KEPT ? "held" : "missed, recalibrated",
+                  rk->entries, rk->moved, rk->seconds, cal.seconds);
+    assert_true(rk->outcome == VDB_CALIB_RECHECK_KEPT || rk->outcome == VDB_CALIB_RECHECK_FAILED);
+    assert_int_equal(rk->live, vdb_store_count(a));
+    if (rk->outcome == VDB_CALIB_RECHECK_KEPT) {
+        assert_true(rk->entries > 0);
+        assert_int_equal(rk->failed_band, -1);
+        /* When the plain band's pick is the entry it re-measured, the
+         * bound there is the new one and reaches the target. */
+        int pick = vdb_calib_pick(&cal.curve[0][0], a_target(a));
+        if (pick >= 0 && vdb_calib_ef_ladder[pick] == rk->ef)
+            assert_true(rk->recall_lo >= a_target(a));
+    } else {
+        assert_true(rk->failed_band >= 0);
+    }
+    return *rk;
+}
+
 static void check_family(family f, uint32_t dim, vdb_metric metric, const uint32_t efs[2],
                          double tolerance, const char *tag)
 {
@@ -184,6 +228,7 @@ static void check_family(family f, uint32_t dim, vdb_metric metric, const uint32
     vdb_store_get_stats(a, &stats);
     assert_int_equal(stats.rows, ROWS - gone);
     assert_int_equal(stats.index_rows, ROWS - gone);
+    vdb_calib_recheck rk = check_recheck(a, b, tag);
     /* Two ef values per family, where recall is below 1 and graph quality
      * shows (the default ef answers these small stores perfectly). */
     double repaired = 0;
@@ -203,6 +248,14 @@ static void check_family(family f, uint32_t dim, vdb_metric metric, const uint32
     assert_int_equal(stats.rows, ROWS - gone);
     assert_int_equal(stats.index_rows, ROWS - gone);
     assert_true(fabs(recall(a, queries, NQ, efs[0]) - repaired) < 1e-9);
+    {
+        /* The re-check's outcome is saved with the calibration. */
+        vdb_calib cal;
+        vdb_store_calib_get(a, &cal);
+        assert_int_equal(cal.recheck.outcome, rk.outcome);
+        assert_int_equal(cal.recheck.entries, rk.entries);
+        assert_int_equal(vdb_store_calib_due(a), 0);
+    }
     vdb_store_close(a);
     vdb_store_close(b);
     free(centres);
