@@ -1205,26 +1205,6 @@ done:
 
 /* ---- re-check after a local repair (calib.h) ----------------------------- */
 
-/* 1 when entry e of `fresh` shows no drop from `old`: for every counted
- * class, old mean - new mean within 1.645 standard errors of the
- * difference (one-sided 95%, per probe query, the variance bounded by
- * p(1-p) as in vdb_calib_lcb). A bound on the new mean alone failed on
- * 3199/3200 against a perfect 3200/3200: at p near 1 the Wilson upper
- * bound of one sample hugs its mean. */
-static int no_drop(const vdb_calib_curve *old, const vdb_calib_curve *fresh, uint32_t e)
-{
-    for (int c = 0; c < VDB_CALIB_NCLASS; c++) {
-        if (!(fresh->classes & (1u << c)) || fresh->probes[c][e] == 0 || old->probes[c][e] == 0)
-            continue;
-        double was = (double)old->hits[c][e] / (double)old->total[c][e];
-        double now = (double)fresh->hits[c][e] / (double)fresh->total[c][e];
-        double var = was * (1 - was) / old->probes[c][e] + now * (1 - now) / fresh->probes[c][e];
-        if (was - now > 1.6449 * sqrt(var))
-            return 0;
-    }
-    return 1;
-}
-
 static void copy_entry(vdb_calib_curve *to, const vdb_calib_curve *from, uint32_t e)
 {
     for (int c = 0; c < VDB_CALIB_NCLASS; c++) {
@@ -1233,26 +1213,6 @@ static void copy_entry(vdb_calib_curve *to, const vdb_calib_curve *from, uint32_
         to->probes[c][e] = from->probes[c][e];
     }
     to->ns[e] = from->ns[e];
-}
-
-/* The highest entry of band (s, kb) whose graph search is cheaper than
- * the exact plan the planner weighs it against (the full scan, by its
- * cheaper single or batch figure; a filtered band's exact search over its
- * candidates) at `live` rows: the dearest the planner could ever run for
- * any target. -1 when there is none: the planner never sends that band to
- * the graph, so its curve backs no answer (at 20k x 128 the 2% band at
- * k <= 100 was such a band and cost 40% of a re-check). */
-static int dearest_usable(const vdb_calib *cal, int s, int kb, uint64_t live)
-{
-    const vdb_calib_curve *curve = &cal->curve[s][kb];
-    double sb = vdb_calib_s_bands[s];
-    double row = cal->gemm_ns_row < cal->scan_ns_row ? cal->gemm_ns_row : cal->scan_ns_row;
-    double exact = sb >= 1.0 ? row * (double)live : cal->ids_ns_row * sb * (double)live;
-    int top = -1;
-    for (uint32_t i = 0; i < curve->measured; i++)
-        if (entry_measured(curve, i) && curve->ns[i] < exact)
-            top = (int)i;
-    return top;
 }
 
 /* The next entry above e that `curve` measured, -1 when none. */
@@ -1264,28 +1224,29 @@ static int entry_above(const vdb_calib_curve *curve, int e)
     return -1;
 }
 
-/* Re-measures band (s, kb)'s pick `e` for `target` on the current graph
- * into m->cal's curve (which holds the full calibration's): the entry
- * must reach the target and show no drop, else the next measured entry
- * up gets the same test (the pick moves one step). A band whose curve
- * reaches the target nowhere (its queries scan at the store's target)
- * gets entry `usable` (dearest_usable) measured again, held to the no-drop
- * test alone: it stands for the curve that lower per-query targets read.
- * Not a low entry: on the steep part of the curve fewer rows alone move
- * recall (the cheapest fully measured entry at 100k x 128 "dropped" after
- * 10% deletes and sent every re-check to the full ladder); not the top
- * one either, which the ladder reached by costing twice a scan (4x the
- * re-check's time at 20k x 128). Returns
- * VDB_OK with *held 1 when one passed; *held 0 means the full calibration
- * is needed. */
-static int recheck_band(meas *m, int s, int kb, int e, int usable, double target,
-                        vdb_calib_recheck *rk, int *held)
+/* The entry band (s, kb) runs at the store's target on `live` rows: its
+ * pick, when the graph there is cheaper than the exact plan the planner
+ * weighs it against (the full scan, by its cheaper single or batch
+ * figure; a filtered band's exact search over its candidates). -1 when the
+ * band scans at the target: no graph answer stands on its curve. */
+static int target_entry(const vdb_calib *cal, int s, int kb, double target, uint64_t live)
 {
-    int scans = e < 0;
-    if (scans) {
-        e = usable;
-        target = 0; /* the no-drop test only */
-    }
+    const vdb_calib_curve *curve = &cal->curve[s][kb];
+    double sb = vdb_calib_s_bands[s];
+    double row = cal->gemm_ns_row < cal->scan_ns_row ? cal->gemm_ns_row : cal->scan_ns_row;
+    double exact = sb >= 1.0 ? row * (double)live : cal->ids_ns_row * sb * (double)live;
+    int e = target < 1.0 ? vdb_calib_pick(curve, target) : -1;
+    return e >= 0 && curve->ns[e] < exact ? e : -1;
+}
+
+/* Re-measures band (s, kb)'s entry `e` on the current graph into m->cal's
+ * curve: it must reach the target, else the next measured entry up gets
+ * the same test (the pick moves one step). *kept gets the bit of each
+ * entry written. Returns VDB_OK with *held 1 when one passed; *held 0
+ * means the full calibration is needed. */
+static int recheck_band(meas *m, int s, int kb, int e, double target, vdb_calib_recheck *rk,
+                        uint32_t *kept, int *held)
+{
     vdb_calib_curve *curve = &m->cal->curve[s][kb];
     vdb_calib_curve fresh;
     uint32_t quota = s == 0 && kb == 0 ? UINT32_MAX : CALIB_SMALL_BAND;
@@ -1299,10 +1260,9 @@ static int recheck_band(meas *m, int s, int kb, int e, int usable, double target
             break;
         double mean, lo = vdb_calib_curve_lcb(&fresh, (uint32_t)e, &mean), before;
         vdb_calib_curve_lcb(curve, (uint32_t)e, &before);
-        *held = lo >= target && no_drop(curve, &fresh, (uint32_t)e);
-        /* Written either way: a failed pick below a passing one is what
-         * stops the planner's downward walk there. */
+        *held = lo >= target;
         copy_entry(curve, &fresh, (uint32_t)e);
+        *kept |= 1u << e;
         rk->entries++;
         if (s == 0 && kb == 0) {
             rk->ef = vdb_calib_ef_ladder[e];
@@ -1310,7 +1270,7 @@ static int recheck_band(meas *m, int s, int kb, int e, int usable, double target
             rk->recall_lo = lo;
             rk->before = before;
         }
-        if (*held || scans)
+        if (*held)
             break;
         e = entry_above(curve, e); /* step 0 missed: one step up */
         rk->moved += e >= 0;
@@ -1318,48 +1278,62 @@ static int recheck_band(meas *m, int s, int kb, int e, int usable, double target
     return rc;
 }
 
-/* The re-check: `cal` gets `prev` with every band's pick at the store's
- * target (or its top entry, recheck_band) re-measured on fresh probes
- * `ps`; rk->outcome says whether all held. A different probe basis or
- * traversal than `prev`'s, or no curve at all, fails it (nothing
- * comparable to check). */
+/* Leaves only the entries re-measured (bits of `kept`) in `curve`: the
+ * others were measured on the graph and rows before the repair, and they
+ * can be optimistic after it (at 50k x 128, 10% deleted, the near probes'
+ * k <= 100 recall at ef 512-1536 was 0.998-1.000 before and 0.988-0.990
+ * after, on a rebuilt graph as on the repaired one). The search costs
+ * stay: the planner's cost estimates read them. */
+static void keep_entries(vdb_calib_curve *curve, uint32_t kept)
+{
+    for (uint32_t e = 0; e < curve->measured; e++)
+        if (!(kept & (1u << e)))
+            for (int c = 0; c < VDB_CALIB_NCLASS; c++)
+                curve->hits[c][e] = curve->total[c][e] = curve->probes[c][e] = 0;
+}
+
+/* The re-check: `cal` gets `prev` with every band's entry at the store's
+ * target (target_entry) re-measured on fresh probes `ps` and every other
+ * entry dropped (keep_entries); rk->outcome says whether all held. A
+ * different probe basis or traversal than `prev`'s, or no band on the
+ * graph at the target, fails it (nothing to re-check: the full
+ * calibration is what restores the curves). */
 static int recheck(vdb_store *store, const probe_set *ps, const vdb_calib *prev, vdb_calib *cal,
                    vdb_calib_recheck *rk, const _Atomic int *stop, vdb_error *err)
 {
     double target = store->config.target_recall;
+    uint32_t kept[VDB_CALIB_NS][VDB_CALIB_NK] = {{0}};
     meas m;
     int rc, held = 1, any = 0;
     *cal = *prev;
     rc = meas_open(&m, store, ps, cal, 0, NULL, stop, err);
     rk->outcome = VDB_CALIB_RECHECK_FAILED;
     rk->probes = ps->n;
-    if (rc != VDB_OK || m.path != prev->path || m.classes != prev->curve[0][0].classes ||
-        target >= 1.0)
+    if (rc != VDB_OK || m.path != prev->path || m.classes != prev->curve[0][0].classes)
         goto done;
     measure_scan_costs(&m);
     for (int s = 0; s < VDB_CALIB_NS && rc == VDB_OK && held; s++) {
-        int usable[VDB_CALIB_NK], want = 0;
+        int e[VDB_CALIB_NK], want = 0;
         for (int kb = 0; kb < VDB_CALIB_NK; kb++)
-            want |= (usable[kb] = dearest_usable(cal, s, kb, vdb_store_count(store))) >= 0;
+            want |= (e[kb] = target_entry(cal, s, kb, target, vdb_store_count(store))) >= 0;
         if (!want)
             continue;
         band_select(&m, s);
         rc = measure_truth(&m, s, vdb_calib_s_bands[s]);
         for (int kb = 0; kb < VDB_CALIB_NK && rc == VDB_OK && held; kb++) {
-            if (usable[kb] < 0)
+            if (e[kb] < 0)
                 continue;
-            /* A pick dearer than the exact plan is one the planner does
-             * not run: the band scans at the target. */
-            int pick = vdb_calib_pick(&prev->curve[s][kb], target);
             any = 1;
-            rc = recheck_band(&m, s, kb, pick <= usable[kb] ? pick : -1, usable[kb], target,
-                              rk, &held);
+            rc = recheck_band(&m, s, kb, e[kb], target, rk, &kept[s][kb], &held);
             if (!held)
                 rk->failed_band = s * VDB_CALIB_NK + kb;
         }
     }
     if (rc == VDB_OK && held && any) {
         rk->outcome = VDB_CALIB_RECHECK_KEPT;
+        for (int s = 0; s < VDB_CALIB_NS; s++)
+            for (int kb = 0; kb < VDB_CALIB_NK; kb++)
+                keep_entries(&cal->curve[s][kb], kept[s][kb]);
         /* The scan costs were measured again (above); the row count and
          * probe counts stay the full calibration's: drift and the real
          * queries' growth are counted from where the whole ladder was

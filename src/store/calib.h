@@ -64,19 +64,19 @@
  * compaction that repaired the graph instead of rebuilding it leaves
  * nearly the same graph, and the whole ladder again cost ~70% of a
  * rebuild's optimize (100k x 128: 231 s against 336 s). Instead, on fresh
- * probes over the repaired graph and the rows it now serves, every band's
- * entry that the store's target picks is measured again (truth included):
- * it must still reach the target (Wilson bound) and show no drop from the
- * old figure beyond the measurement's noise (the old mean within the new
- * one's 95% upper bound), else the next entry up is tried (the pick moves
- * one step), and if that fails too the full calibration runs at once. A
- * band that reaches the target nowhere (it scans at the store's target)
- * has its top entry measured, held to the no-drop test alone.
- * Entries that passed replace the old ones, so the bound behind every plan
- * at the store's target is a measurement on the served graph; entries
- * away from it (other per-query targets) stay those of the full
- * calibration, vouched for by the no-drop test at the pick. The outcome
- * is kept with the calibration (vdb_calib.recheck: stats, `vdb recall`).
+ * probes over the repaired graph and the rows it now serves, every band
+ * that runs the graph at the store's target has that entry (its pick)
+ * measured again, truth included: its bound must still reach the target,
+ * else the next entry up is tried (the pick moves one step), and if that
+ * misses too the full calibration runs at once. Only the re-measured
+ * entries stay in the curves: the others were measured before the
+ * deletes and can be optimistic after them, so until the next full
+ * calibration (20% drift, real queries doubling, an optimize without a
+ * repair) a per-query target other than the store's runs at the entry
+ * kept when its bound allows, else exactly. A store that runs no band on
+ * the graph at its target has nothing to re-check and gets the full
+ * calibration. The outcome is kept with the calibration (vdb_calib.recheck:
+ * stats, `vdb recall`).
  *
  * Thread-safety: all functions are thread-safe; the state has its own
  * mutex and is copied out for planning (vdb_store_calib_get). */
@@ -139,11 +139,13 @@ typedef struct vdb_calib_recheck {
     uint32_t probes;      /* probe queries it drew */
     uint32_t entries;     /* curve entries re-measured, over every band */
     uint32_t moved;       /* bands whose pick moved one step up */
-    int failed_band;      /* FAILED: s * VDB_CALIB_NK + k of the band that missed, else -1 */
-    /* The plain band (k <= 10, unfiltered): the ef last re-measured (its
-     * pick at the store's target, or its top entry when it reaches the
-     * target nowhere), the recall measured there on the repaired graph
-     * and its bound, and the full calibration's mean at that ef. */
+    /* FAILED: s * VDB_CALIB_NK + k of the band that missed; -1 when none
+     * did (no band ran the graph at the target: nothing to re-check) */
+    int failed_band;
+    /* The plain band (k <= 10, unfiltered), when it runs the graph at the
+     * store's target: the ef re-measured last, the recall measured there
+     * on the repaired graph and its bound, and the full calibration's
+     * mean at that ef; 0 when not measured. */
     uint32_t ef;
     double recall, recall_lo, before;
     double seconds, cpu_seconds;
