@@ -1464,10 +1464,14 @@ static int run_recheck(vdb_store *store, const probe_set *ps, const vdb_calib *p
     }
     cal->recheck = *rk;
     publish(store, cal, 0, 0, marks);
-    vdb_log_info("%s: calibration re-checked after the repair on %llu rows: %u entries, %u "
-                 "picks moved up; ef %u recall %.4f (bound %.4f, was %.4f) in %.2f s, %.2f s CPU",
-                 store->dir, (unsigned long long)rk->live, rk->entries, rk->moved, rk->ef,
-                 rk->recall, rk->recall_lo, rk->before, rk->seconds, rk->cpu_seconds);
+    char plain[96] = "the plain band scans at the target";
+    if (rk->ef > 0)
+        snprintf(plain, sizeof(plain), "plain band ef %u recall %.4f (bound %.4f, was %.4f)",
+                 rk->ef, rk->recall, rk->recall_lo, rk->before);
+    vdb_log_info("%s: calibration re-checked after the repair on %llu rows: %u entries held, %u "
+                 "picks moved up; %s; in %.2f s, %.2f s CPU",
+                 store->dir, (unsigned long long)rk->live, rk->entries, rk->moved, plain,
+                 rk->seconds, rk->cpu_seconds);
     return VDB_OK;
 }
 
