@@ -1,14 +1,15 @@
 /* Deletes without a rebuild (issue 13): optimize on a store with 10% of
  * its rows deleted repairs the HNSW graph locally and carries it over the
  * compaction (renumbered) instead of rebuilding it.
- *   - per data family (families.h: clustered and uniform cosine, held to
- *     0.005; euclidean with 25x norm spread, where the repair measurably
- *     falls short, held to its known gap), two copies of one store get the
- *     same deletes; one is optimized with the default (must pick
+ *   - per data family (families.h: clustered and uniform cosine,
+ *     euclidean with 25x norm spread; each held to 0.005), two copies of
+ *     one store get the same deletes; one is optimized with the default (must pick
  *     "repaired"), the other with VDB_STORE_GRAPH_REBUILD. Neither ever
  *     returns a deleted id, and the repaired graph's recall@10 against
  *     exact search (at two small ef values, where graph quality shows) is
- *     within the family's tolerance of the rebuilt one's;
+ *     within the family's tolerance of the rebuilt one's; the repaired
+ *     store's calibration was re-checked (calib.h), not measured again,
+ *     and records it;
  *   - the repaired graph is saved: a reopen loads it covering every row at
  *     once and answers exactly as before the reopen;
  *   - a power cut at each I/O operation of an open + repair-optimize +
