@@ -178,6 +178,13 @@ static void print_calibration(vdb_store *store, double target)
     printf("calibration: %llu rows, %u probes, %.2f s (%.2f s CPU); exact scan %.2f ns/row\n",
            (unsigned long long)cal.live, cal.probes, cal.seconds, cal.cpu_seconds,
            cal.scan_ns_row);
+    if (cal.recheck.outcome != VDB_CALIB_RECHECK_NONE)
+        printf("re-checked after a graph repair on %llu rows: %s (%u entries measured, %u "
+               "picks moved up, %.2f s)\n",
+               (unsigned long long)cal.recheck.live,
+               cal.recheck.outcome == VDB_CALIB_RECHECK_KEPT ? "held, curves kept"
+                                                             : "missed, recalibrated",
+               cal.recheck.entries, cal.recheck.moved, cal.recheck.seconds);
     printf("%-6s %-11s %-6s %-8s %-12s %-10s\n", "k<=", "selectivity", "ef", "recall",
            "lower bound", "graph us");
     for (int sb = 0; sb < VDB_CALIB_NS; sb++)

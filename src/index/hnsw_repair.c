@@ -36,23 +36,40 @@ static int id_cmp(const void *a, const void *b)
 }
 
 /* Tops the heuristic's `kept` picks (buf[0, kept)) up to `want` links with
- * the nearest candidates it passed over (all[0, n), nearest first). The
+ * candidates it passed over (all[0, n), nearest first): first those the
+ * list held before (`list`, `cnt` ids), then the nearest others. The
  * heuristic alone leaves lists sparse: an insert's list also collects
  * backlinks later, unpruned until full, while a repaired list would keep
  * only the few diverse picks. Measured at 20k x 64 (10% deleted, ef 12):
  * heuristic-only repair lost 0.025 recall against a rebuild and searched
  * 2.5x faster for it (the lists had shrunk); topped up to the list's old
- * length it matches the rebuild. No distance is computed for this. */
-static size_t top_up(vdb_hnsw_cand *buf, size_t kept, const vdb_hnsw_cand *all, size_t n,
-                     size_t want)
+ * length it matches the rebuild. Topped up with the nearest alone, lists
+ * traded the surviving links the build had made (backlinks from farther
+ * nodes included) for near ones: on euclidean data with norms spread 25x
+ * (test_store_repair, 8,000 x 48) that lost 0.010-0.015 recall@10 against
+ * a rebuild, where keeping the old links first loses 0.001-0.003
+ * (BENCHMARKS.md, issue 13, opt13). No distance is computed for this. */
+static int has_id(const uint32_t *ids, size_t n, uint32_t id)
 {
-    for (size_t i = 0; i < n && kept < want; i++) {
-        size_t j = 0;
-        while (j < kept && buf[j].id != all[i].id)
-            j++;
-        if (j == kept)
-            buf[kept++] = all[i];
-    }
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] == id)
+            return 1;
+    return 0;
+}
+
+static size_t top_up(vdb_hnsw_cand *buf, size_t kept, const vdb_hnsw_cand *all, size_t n,
+                     const uint32_t *list, uint32_t cnt, size_t want)
+{
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < n && kept < want; i++) {
+            if (pass == 0 && !has_id(list, cnt, all[i].id))
+                continue;
+            size_t j = 0;
+            while (j < kept && buf[j].id != all[i].id)
+                j++;
+            if (j == kept)
+                buf[kept++] = all[i];
+        }
     return kept;
 }
 
@@ -92,7 +109,7 @@ static void repair_list(const vdb_hnsw *h, const vdb_vecview *view, uint32_t nod
     vdb_hnsw_cand *all = buf + (size_t)max + (size_t)max * max;
     memcpy(all, buf, w * sizeof(*buf));
     size_t kept = vdb_hnsw__select_neighbours(h, view, buf, w, max);
-    kept = top_up(buf, kept, all, w, cnt < max ? cnt : max);
+    kept = top_up(buf, kept, all, w, list + 1, cnt, cnt < max ? cnt : max);
     for (size_t j = 0; j < kept; j++)
         hnsw_store(list + 1 + j, buf[j].id);
     hnsw_store_release(list, (uint32_t)kept);

@@ -69,7 +69,9 @@
 #define CALIB_MIN_ROWS 64u     /* below this there is nothing to calibrate */
 #define CALIB_STOP_LCB 0.999   /* a curve stops once this bound is reached */
 #define CALIB_OFFER_EVERY 16u  /* sample real queries without a lock per query */
-#define CALIB_FORMAT "vdb-calib 5"
+/* 6 added the re-check line; a 5 file is read without it. */
+#define CALIB_FORMAT "vdb-calib 6"
+#define CALIB_FORMAT_5 "vdb-calib 5"
 #define CALIB_FILE_MAX (4u << 20) /* the file is ~30 KB; more is not ours */
 /* An auto store keeps int8 codes when their plan costs under this share of
  * the float plan's: the codes add a quarter of the float rows' bytes in
@@ -98,6 +100,10 @@ struct vdb_store_calib {
     pthread_mutex_t mutex;
     vdb_calib cal;
     int stale;                   /* invalidated: redo even without growth */
+    int recheck;                 /* a local repair since: re-check the picks */
+    uint64_t marks;              /* bumped by every invalidate/recheck: a run
+                                  * clears the flags only when none came
+                                  * while it measured */
     float *reservoir;            /* rslots x dim prepared queries */
     uint64_t *rhash;             /* their hashes: a repeated query enters once */
     uint32_t nreservoir;         /* queries held */
@@ -268,6 +274,10 @@ static int save(const vdb_store *store, const vdb_calib *cal, vdb_error *err)
         }
     PUT("%d %d %.17g %.17g %.17g %d\n", cal->path, cal->auto_kind, cal->auto_ns[0],
         cal->auto_ns[1], cal->auto_target, cal->auto_real);
+    const vdb_calib_recheck *r = &cal->recheck;
+    PUT("%d %lld %llu %u %u %u %d %u %.17g %.17g %.17g %.17g %.17g\n", r->outcome,
+        (long long)r->when, (unsigned long long)r->live, r->probes, r->entries, r->moved,
+        r->failed_band, r->ef, r->recall, r->recall_lo, r->before, r->seconds, r->cpu_seconds);
 #undef PUT
     if (len >= cap) {
         vdb_free(text);
@@ -278,6 +288,22 @@ static int save(const vdb_store *store, const vdb_calib *cal, vdb_error *err)
     rc = vdb_fsx_replace_file(store->dir, VDB_CALIB_FILE, text, len, 0644, err);
     vdb_free(text);
     return rc;
+}
+
+/* The re-check line (save); 0 when it is malformed. */
+static int load_recheck(FILE *f, vdb_calib_recheck *r)
+{
+    long long when;
+    unsigned long long live;
+    if (fscanf(f, "%d %lld %llu %u %u %u %d %u %lg %lg %lg %lg %lg", &r->outcome, &when, &live,
+               &r->probes, &r->entries, &r->moved, &r->failed_band, &r->ef, &r->recall,
+               &r->recall_lo, &r->before, &r->seconds, &r->cpu_seconds) != 13 ||
+        r->outcome < VDB_CALIB_RECHECK_NONE || r->outcome > VDB_CALIB_RECHECK_FAILED ||
+        r->failed_band < -1 || r->failed_band >= VDB_CALIB_NS * VDB_CALIB_NK)
+        return 0;
+    r->when = when;
+    r->live = live;
+    return 1;
 }
 
 /* Reads calib.txt; 0 when it is absent or unusable (measured again). */
@@ -301,9 +327,13 @@ static int load(const vdb_store *store, vdb_calib *cal)
     }
     memset(cal, 0, sizeof(*cal));
     /* The whole first line: an older format (a shorter ladder, no real
-     * probe count) is measured again. */
-    if (fgets(head, sizeof(head), f) == NULL || strcspn(head, "\n") != strlen(CALIB_FORMAT) ||
-        strncmp(head, CALIB_FORMAT, strlen(CALIB_FORMAT)))
+     * probe count) is measured again; 5 differs only by the missing
+     * re-check line. */
+    if (fgets(head, sizeof(head), f) == NULL)
+        goto done;
+    head[strcspn(head, "\n")] = 0;
+    int v5 = strcmp(head, CALIB_FORMAT_5) == 0;
+    if (!v5 && strcmp(head, CALIB_FORMAT) != 0)
         goto done;
     if (fscanf(f, "%lld %llu %u %u %lg %lg %lg %lg %lg", &when, &live, &cal->probes,
                &cal->real_probes, &cal->seconds, &cal->cpu_seconds, &cal->scan_ns_row,
@@ -337,6 +367,9 @@ static int load(const vdb_store *store, vdb_calib *cal)
         (cal->auto_real != 0 && cal->auto_real != 1) ||
         (cal->path != VDB_CALIB_PATH_FLOAT && cal->path != VDB_CALIB_PATH_INT8) ||
         cal->auto_kind < -1 || cal->auto_kind > VDB_QUANT_INT8)
+        goto done;
+    cal->recheck.failed_band = -1;
+    if (!v5 && !load_recheck(f, &cal->recheck))
         goto done;
     ok = cal->scan_ns_row > 0 && cal->gemm_ns_row > 0 && cal->ids_ns_row > 0;
 done:
@@ -400,6 +433,18 @@ int vdb_store__calib_auto_kind(vdb_store *store)
     return k;
 }
 
+/* 1 when the full calibration is due (c->mutex held): none yet,
+ * invalidated, grown or shrunk by VDB_CALIB_STALE_FRACTION, or enough new
+ * real queries. */
+static int full_due(const vdb_store_calib *c, uint32_t dim, size_t live)
+{
+    if (!c->cal.valid || c->stale)
+        return 1;
+    double base = (double)(c->cal.live ? c->cal.live : 1);
+    return fabs((double)live - base) > VDB_CALIB_STALE_FRACTION * base ||
+           real_due(c, real_usable(c, dim, live));
+}
+
 int vdb_store_calib_due(vdb_store *store)
 {
     vdb_store_calib *c = store->calib;
@@ -412,13 +457,7 @@ int vdb_store_calib_due(vdb_store *store)
         store->options.skip_calibration)
         return 0;
     pthread_mutex_lock(&c->mutex);
-    if (!c->cal.valid || c->stale) {
-        due = 1;
-    } else {
-        double base = (double)(c->cal.live ? c->cal.live : 1);
-        due = fabs((double)live - base) > VDB_CALIB_STALE_FRACTION * base ||
-              real_due(c, real_usable(c, store->config.dim, live));
-    }
+    due = c->recheck || full_due(c, store->config.dim, live);
     pthread_mutex_unlock(&c->mutex);
     return due;
 }
@@ -430,6 +469,18 @@ void vdb_store__calib_invalidate(vdb_store *store)
         return;
     pthread_mutex_lock(&c->mutex);
     c->stale = 1;
+    c->marks++;
+    pthread_mutex_unlock(&c->mutex);
+}
+
+void vdb_store__calib_recheck(vdb_store *store)
+{
+    vdb_store_calib *c = store->calib;
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&c->mutex);
+    c->recheck = 1;
+    c->marks++;
     pthread_mutex_unlock(&c->mutex);
 }
 
@@ -1027,72 +1078,116 @@ static int band0_truth(meas *m, truth_keep *keep)
     return VDB_OK;
 }
 
-static int measure(vdb_store *store, const probe_set *ps, vdb_calib *cal, int trial, int what,
-                   truth_keep *keep, const _Atomic int *stop, vdb_error *err)
+/* Sets up one measurement of `ps` into `cal` (meas_close frees it, also
+ * on error): the counted classes, the buffers, the path the store runs,
+ * the rows considered (those present now, or `keep`'s). Errors:
+ * VDB_ENOMEM, VDB_EBUSY (the trial codes are gone). */
+static int meas_open(meas *m, vdb_store *store, const probe_set *ps, vdb_calib *cal, int trial,
+                     truth_keep *keep, const _Atomic int *stop, vdb_error *err)
 {
-    meas m = {.store = store, .ps = ps, .cal = cal, .stop = stop, .err = err, .trial = trial};
+    *m = (meas){.store = store, .ps = ps, .cal = cal, .stop = stop, .err = err, .trial = trial};
     int rc = VDB_OK;
-    m.dim = store->config.dim;
-    m.kmax = vdb_calib_k_bands[VDB_CALIB_NK - 1] + 1;
+    m->dim = store->config.dim;
+    m->kmax = vdb_calib_k_bands[VDB_CALIB_NK - 1] + 1;
     /* Until enough real queries have been seen, near and spread probes
      * stand in for them; after that the workload's own queries decide
      * alone. (Near probes at the larger noise scales land between the
      * clusters of clustered data and asked ef 1536 for 0.99 on 100k x 384
      * text-like data, where the real queries reached it at ef 256.) */
-    m.classes = ps->nclass[VDB_CALIB_REAL] >= CALIB_REAL_MIN
+    m->classes = ps->nclass[VDB_CALIB_REAL] >= CALIB_REAL_MIN
                     ? 1u << VDB_CALIB_REAL
                     : (1u << VDB_CALIB_NEAR) | (1u << VDB_CALIB_SPREAD);
     for (int c = 0; c < VDB_CALIB_NCLASS; c++)
         if (ps->nclass[c] == 0)
-            m.classes &= ~(1u << c);
-    m.truth = vdb_malloc((size_t)ps->n * m.kmax * sizeof(vdb_hit));
-    m.tcount = vdb_malloc(ps->n * sizeof(size_t));
-    m.got = vdb_malloc(m.kmax * sizeof(vdb_hit));
-    m.done = vdb_malloc(ps->n ? ps->n : 1);
-    m.rank = vdb_malloc((ps->n ? ps->n : 1) * sizeof(uint32_t));
-    m.qbuf = vdb_malloc((size_t)TRUTH_PROBES * m.dim * sizeof(float));
-    m.tbuf = vdb_malloc((size_t)TRUTH_PROBES * m.kmax * sizeof(vdb_hit));
-    m.epoch = vdb_store__index_epoch(store);
-    m.fh = (vdb_filter_hook){band_accept, &m.hook};
-    if (m.truth == NULL || m.tcount == NULL || m.got == NULL || m.done == NULL ||
-        m.rank == NULL || m.qbuf == NULL || m.tbuf == NULL) {
-        rc = vdb_error_set(err, VDB_ENOMEM, "no memory for calibration results");
-        goto done;
-    }
+            m->classes &= ~(1u << c);
+    m->truth = vdb_malloc((size_t)ps->n * m->kmax * sizeof(vdb_hit));
+    m->tcount = vdb_malloc(ps->n * sizeof(size_t));
+    m->got = vdb_malloc(m->kmax * sizeof(vdb_hit));
+    m->done = vdb_malloc(ps->n ? ps->n : 1);
+    m->rank = vdb_malloc((ps->n ? ps->n : 1) * sizeof(uint32_t));
+    m->qbuf = vdb_malloc((size_t)TRUTH_PROBES * m->dim * sizeof(float));
+    m->tbuf = vdb_malloc((size_t)TRUTH_PROBES * m->kmax * sizeof(vdb_hit));
+    m->epoch = vdb_store__index_epoch(store);
+    m->fh = (vdb_filter_hook){band_accept, &m->hook};
+    if (m->truth == NULL || m->tcount == NULL || m->got == NULL || m->done == NULL ||
+        m->rank == NULL || m->qbuf == NULL || m->tbuf == NULL)
+        return vdb_error_set(err, VDB_ENOMEM, "no memory for calibration results");
     {
         uint32_t seen[VDB_CALIB_NCLASS] = {0};
         for (uint32_t p = 0; p < ps->n; p++) {
-            m.rank[p] = seen[ps->cls[p]]++;
-            m.tcount[p] = 0;
+            m->rank[p] = seen[ps->cls[p]]++;
+            m->tcount[p] = 0;
         }
     }
     pthread_rwlock_rdlock(&store->rw);
     {
         vdb_vecview v0 = vdb_vecset_view(store->set);
-        m.hook.n0 = v0.n;
-        if (keep != NULL && keep->have && keep->epoch != m.epoch)
+        m->hook.n0 = v0.n;
+        if (keep != NULL && keep->have && keep->epoch != m->epoch)
             keep_free(keep);
         if (keep != NULL && keep->have)
-            m.hook.n0 = keep->n0;
-        m.path = trial || vdb_store__codes_traversal(store, &v0, 0) != NULL
+            m->hook.n0 = keep->n0;
+        m->path = trial || vdb_store__codes_traversal(store, &v0, 0) != NULL
                      ? VDB_CALIB_PATH_INT8
                      : VDB_CALIB_PATH_FLOAT;
         if (trial && vdb_store__codes_trial(store, &v0) == NULL)
             rc = vdb_error_set(err, VDB_EBUSY, "the trial codes are gone");
     }
     pthread_rwlock_unlock(&store->rw);
-    cal->path = m.path;
+    cal->path = m->path;
+    return rc;
+}
+
+static void meas_close(meas *m)
+{
+    vdb_free(m->truth);
+    vdb_free(m->tcount);
+    vdb_free(m->got);
+    vdb_free(m->done);
+    vdb_free(m->rank);
+    vdb_free(m->qbuf);
+    vdb_free(m->tbuf);
+}
+
+/* The hook of selectivity band s (the rows a filtered band accepts). */
+static void band_select(meas *m, int s)
+{
+    double sb = vdb_calib_s_bands[s];
+    m->hook.limit = sb >= 1.0 ? UINT64_MAX : (uint64_t)(sb * 18446744073709551615.0);
+    m->hook.seed = 0x9e37ull * (uint64_t)(s + 1);
+}
+
+/* What the batch figures and the due check read, after a run. */
+static void meas_finish(meas *m)
+{
+    vdb_calib *cal = m->cal;
+    const probe_set *ps = m->ps;
+    /* Batches scan the float rows by GEMM on every path: a trial that
+     * reused the truth keeps the float run's figure. */
+    if (m->gemm_rows > 0)
+        cal->gemm_ns_row = m->gemm_ns / m->gemm_rows;
+    else if (cal->gemm_ns_row <= 0)
+        cal->gemm_ns_row = cal->scan_ns_row;
+    cal->live = vdb_store_count(m->store);
+    cal->probes = ps->n;
+    /* What the next due check compares the reservoir with. */
+    cal->real_probes = (m->classes & (1u << VDB_CALIB_REAL)) ? ps->nclass[VDB_CALIB_REAL] : 0;
+}
+
+static int measure(vdb_store *store, const probe_set *ps, vdb_calib *cal, int trial, int what,
+                   truth_keep *keep, const _Atomic int *stop, vdb_error *err)
+{
+    meas m;
+    int rc = meas_open(&m, store, ps, cal, trial, keep, stop, err);
     if (rc != VDB_OK)
         goto done;
     if (what != MEASURE_REST)
         measure_scan_costs(&m);
     for (int s = 0; s < VDB_CALIB_NS && rc == VDB_OK; s++) {
-        double sb = vdb_calib_s_bands[s];
         if (what == MEASURE_PLAIN && s > 0)
             break;
-        m.hook.limit = sb >= 1.0 ? UINT64_MAX : (uint64_t)(sb * 18446744073709551615.0);
-        m.hook.seed = 0x9e37ull * (uint64_t)(s + 1);
-        rc = s == 0 ? band0_truth(&m, keep) : measure_truth(&m, s, sb);
+        band_select(&m, s);
+        rc = s == 0 ? band0_truth(&m, keep) : measure_truth(&m, s, vdb_calib_s_bands[s]);
         for (int kb = 0; kb < VDB_CALIB_NK && rc == VDB_OK; kb++) {
             if (what == MEASURE_PLAIN && kb > 0)
                 break;
@@ -1101,26 +1196,153 @@ static int measure(vdb_store *store, const probe_set *ps, vdb_calib *cal, int tr
             rc = measure_curve(&m, s, kb);
         }
     }
-    if (rc == VDB_OK) {
-        /* Batches scan the float rows by GEMM on every path: a trial that
-         * reused the truth keeps the float run's figure. */
+    if (rc == VDB_OK)
+        meas_finish(&m);
+done:
+    meas_close(&m);
+    return rc;
+}
+
+/* ---- re-check after a local repair (calib.h) ----------------------------- */
+
+static void copy_entry(vdb_calib_curve *to, const vdb_calib_curve *from, uint32_t e)
+{
+    for (int c = 0; c < VDB_CALIB_NCLASS; c++) {
+        to->hits[c][e] = from->hits[c][e];
+        to->total[c][e] = from->total[c][e];
+        to->probes[c][e] = from->probes[c][e];
+    }
+    to->ns[e] = from->ns[e];
+}
+
+/* The next entry above e that `curve` measured, -1 when none. */
+static int entry_above(const vdb_calib_curve *curve, int e)
+{
+    for (uint32_t i = (uint32_t)e + 1; i < curve->measured; i++)
+        if (entry_measured(curve, i))
+            return (int)i;
+    return -1;
+}
+
+/* The entry band (s, kb) runs at the store's target on `live` rows: its
+ * pick, when the graph there is cheaper than the exact plan the planner
+ * weighs it against (the full scan, by its cheaper single or batch
+ * figure; a filtered band's exact search over its candidates). -1 when the
+ * band scans at the target: no graph answer stands on its curve. */
+static int target_entry(const vdb_calib *cal, int s, int kb, double target, uint64_t live)
+{
+    const vdb_calib_curve *curve = &cal->curve[s][kb];
+    double sb = vdb_calib_s_bands[s];
+    double row = cal->gemm_ns_row < cal->scan_ns_row ? cal->gemm_ns_row : cal->scan_ns_row;
+    double exact = sb >= 1.0 ? row * (double)live : cal->ids_ns_row * sb * (double)live;
+    int e = target < 1.0 ? vdb_calib_pick(curve, target) : -1;
+    return e >= 0 && curve->ns[e] < exact ? e : -1;
+}
+
+/* Re-measures band (s, kb)'s entry `e` on the current graph into m->cal's
+ * curve: it must reach the target, else the next measured entry up gets
+ * the same test (the pick moves one step). *kept gets the bit of each
+ * entry written. Returns VDB_OK with *held 1 when one passed; *held 0
+ * means the full calibration is needed. */
+static int recheck_band(meas *m, int s, int kb, int e, double target, vdb_calib_recheck *rk,
+                        uint32_t *kept, int *held)
+{
+    vdb_calib_curve *curve = &m->cal->curve[s][kb];
+    vdb_calib_curve fresh;
+    uint32_t quota = s == 0 && kb == 0 ? UINT32_MAX : CALIB_SMALL_BAND;
+    int rc = VDB_OK;
+    *held = 0;
+    for (int step = 0; step < 2 && e >= 0; step++) {
+        memset(&fresh, 0, sizeof(fresh));
+        fresh.classes = m->classes;
+        rc = measure_ef(m, vdb_calib_s_bands[s], vdb_calib_k_bands[kb], quota, &fresh, e);
+        if (rc != VDB_OK)
+            break;
+        double mean, lo = vdb_calib_curve_lcb(&fresh, (uint32_t)e, &mean), before;
+        vdb_calib_curve_lcb(curve, (uint32_t)e, &before);
+        *held = lo >= target;
+        copy_entry(curve, &fresh, (uint32_t)e);
+        *kept |= 1u << e;
+        rk->entries++;
+        if (s == 0 && kb == 0) {
+            rk->ef = vdb_calib_ef_ladder[e];
+            rk->recall = mean;
+            rk->recall_lo = lo;
+            rk->before = before;
+        }
+        if (*held)
+            break;
+        e = entry_above(curve, e); /* step 0 missed: one step up */
+        rk->moved += e >= 0;
+    }
+    return rc;
+}
+
+/* Leaves only the entries re-measured (bits of `kept`) in `curve`: the
+ * others were measured on the graph and rows before the repair, and they
+ * can be optimistic after it (at 50k x 128, 10% deleted, the near probes'
+ * k <= 100 recall at ef 512-1536 was 0.998-1.000 before and 0.988-0.990
+ * after, on a rebuilt graph as on the repaired one). The search costs
+ * stay: the planner's cost estimates read them. */
+static void keep_entries(vdb_calib_curve *curve, uint32_t kept)
+{
+    for (uint32_t e = 0; e < curve->measured; e++)
+        if (!(kept & (1u << e)))
+            for (int c = 0; c < VDB_CALIB_NCLASS; c++)
+                curve->hits[c][e] = curve->total[c][e] = curve->probes[c][e] = 0;
+}
+
+/* The re-check: `cal` gets `prev` with every band's entry at the store's
+ * target (target_entry) re-measured on fresh probes `ps` and every other
+ * entry dropped (keep_entries); rk->outcome says whether all held. A
+ * different probe basis or traversal than `prev`'s, or no band on the
+ * graph at the target, fails it (nothing to re-check: the full
+ * calibration is what restores the curves). */
+static int recheck(vdb_store *store, const probe_set *ps, const vdb_calib *prev, vdb_calib *cal,
+                   vdb_calib_recheck *rk, const _Atomic int *stop, vdb_error *err)
+{
+    double target = store->config.target_recall;
+    uint32_t kept[VDB_CALIB_NS][VDB_CALIB_NK] = {{0}};
+    meas m;
+    int rc, held = 1, any = 0;
+    *cal = *prev;
+    rc = meas_open(&m, store, ps, cal, 0, NULL, stop, err);
+    rk->outcome = VDB_CALIB_RECHECK_FAILED;
+    rk->probes = ps->n;
+    if (rc != VDB_OK || m.path != prev->path || m.classes != prev->curve[0][0].classes)
+        goto done;
+    measure_scan_costs(&m);
+    for (int s = 0; s < VDB_CALIB_NS && rc == VDB_OK && held; s++) {
+        int e[VDB_CALIB_NK], want = 0;
+        for (int kb = 0; kb < VDB_CALIB_NK; kb++)
+            want |= (e[kb] = target_entry(cal, s, kb, target, vdb_store_count(store))) >= 0;
+        if (!want)
+            continue;
+        band_select(&m, s);
+        rc = measure_truth(&m, s, vdb_calib_s_bands[s]);
+        for (int kb = 0; kb < VDB_CALIB_NK && rc == VDB_OK && held; kb++) {
+            if (e[kb] < 0)
+                continue;
+            any = 1;
+            rc = recheck_band(&m, s, kb, e[kb], target, rk, &kept[s][kb], &held);
+            if (!held)
+                rk->failed_band = s * VDB_CALIB_NK + kb;
+        }
+    }
+    if (rc == VDB_OK && held && any) {
+        rk->outcome = VDB_CALIB_RECHECK_KEPT;
+        for (int s = 0; s < VDB_CALIB_NS; s++)
+            for (int kb = 0; kb < VDB_CALIB_NK; kb++)
+                keep_entries(&cal->curve[s][kb], kept[s][kb]);
+        /* The scan costs were measured again (above); the row count and
+         * probe counts stay the full calibration's: drift and the real
+         * queries' growth are counted from where the whole ladder was
+         * measured. */
         if (m.gemm_rows > 0)
             cal->gemm_ns_row = m.gemm_ns / m.gemm_rows;
-        else if (cal->gemm_ns_row <= 0)
-            cal->gemm_ns_row = cal->scan_ns_row;
-        cal->live = vdb_store_count(store);
-        cal->probes = ps->n;
-        /* What the next due check compares the reservoir with. */
-        cal->real_probes = (m.classes & (1u << VDB_CALIB_REAL)) ? ps->nclass[VDB_CALIB_REAL] : 0;
     }
 done:
-    vdb_free(m.truth);
-    vdb_free(m.tcount);
-    vdb_free(m.got);
-    vdb_free(m.done);
-    vdb_free(m.rank);
-    vdb_free(m.qbuf);
-    vdb_free(m.tbuf);
+    meas_close(&m);
     return rc;
 }
 
@@ -1138,7 +1360,7 @@ static double plan_cost(const vdb_calib *cal, double target)
 /* Publishes `cal` (and saves it): under the store's rw guard held
  * exclusively when an auto trial ends, so the codes and the curves that
  * describe them change together for every planner. */
-static void publish(vdb_store *store, vdb_calib *cal, int trial_end, int adopt)
+static void publish(vdb_store *store, vdb_calib *cal, int trial_end, int adopt, uint64_t marks)
 {
     vdb_store_calib *c = store->calib;
     if (trial_end) {
@@ -1147,7 +1369,10 @@ static void publish(vdb_store *store, vdb_calib *cal, int trial_end, int adopt)
     }
     pthread_mutex_lock(&c->mutex);
     c->cal = *cal;
-    c->stale = 0;
+    /* A mark that came while this run measured (a compaction, a target
+     * change) asks for another run: the flags stay. */
+    if (c->marks == marks)
+        c->stale = c->recheck = 0;
     pthread_mutex_unlock(&c->mutex);
     if (trial_end)
         pthread_rwlock_unlock(&store->rw);
@@ -1162,8 +1387,8 @@ static void publish(vdb_store *store, vdb_calib *cal, int trial_end, int adopt)
  * codes. A failed trial (no memory, rows renumbered, stopped) keeps the
  * float path undecided: the next calibration tries again. */
 static int auto_trial(vdb_store *store, const probe_set *ps, vdb_calib *flt, vdb_calib *alt,
-                      truth_keep *keep, double wall0, double cpu0, const _Atomic int *stop,
-                      vdb_error *err)
+                      truth_keep *keep, double wall0, double cpu0, uint64_t marks,
+                      const _Atomic int *stop, vdb_error *err)
 {
     double target = store->config.target_recall, f = 0, i8 = 0;
     int adopt = 0;
@@ -1196,12 +1421,57 @@ static int auto_trial(vdb_store *store, const probe_set *ps, vdb_calib *flt, vdb
     won->auto_ns[1] = i8;
     won->auto_target = target;
     won->auto_real = ps->nclass[VDB_CALIB_REAL] >= CALIB_REAL_MIN;
-    publish(store, won, 1, adopt);
+    publish(store, won, 1, adopt, marks);
     vdb_log_info("%s: quantization auto: %s (plan at target %.4g on %s: float %.1f us, int8 "
                  "%.1f us a query; both paths measured in %.2f s, %.2f s CPU)",
                  store->dir, adopt ? "int8 codes kept" : "float rows only", target,
                  won->auto_real ? "real queries" : "synthetic probes", f / 1e3, i8 / 1e3,
                  won->seconds, won->cpu_seconds);
+    return VDB_OK;
+}
+
+/* The current calibration into *prev and the marks counter; 1 when only
+ * the re-check is due (a repair since, nothing that needs the full one). */
+static int run_kind(vdb_store *store, vdb_calib *prev, uint64_t *marks)
+{
+    vdb_store_calib *c = store->calib;
+    pthread_mutex_lock(&c->mutex);
+    *prev = c->cal;
+    *marks = c->marks;
+    int only = c->recheck && !full_due(c, store->config.dim, vdb_store_count(store));
+    pthread_mutex_unlock(&c->mutex);
+    return only;
+}
+
+/* The re-check (recheck), timed; publishes the calibration when it held.
+ * rk->outcome FAILED (rc VDB_OK) leaves the full calibration to the caller. */
+static int run_recheck(vdb_store *store, const probe_set *ps, const vdb_calib *prev,
+                       vdb_calib *cal, vdb_calib_recheck *rk, double wall0, double cpu0,
+                       uint64_t marks, const _Atomic int *stop, vdb_error *err)
+{
+    int rc = recheck(store, ps, prev, cal, rk, stop, err);
+    if (rc != VDB_OK)
+        return rc;
+    rk->when = (int64_t)time(NULL);
+    rk->live = vdb_store_count(store);
+    rk->seconds = now_s(CLOCK_MONOTONIC) - wall0;
+    rk->cpu_seconds = now_s(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+    if (rk->outcome != VDB_CALIB_RECHECK_KEPT) {
+        vdb_log_info("%s: calibration re-check after the repair missed in band %d (%u entries "
+                     "measured in %.2f s): measuring the whole ladder",
+                     store->dir, rk->failed_band, rk->entries, rk->seconds);
+        return VDB_OK;
+    }
+    cal->recheck = *rk;
+    publish(store, cal, 0, 0, marks);
+    char plain[96] = "the plain band scans at the target";
+    if (rk->ef > 0)
+        snprintf(plain, sizeof(plain), "plain band ef %u recall %.4f (bound %.4f, was %.4f)",
+                 rk->ef, rk->recall, rk->recall_lo, rk->before);
+    vdb_log_info("%s: calibration re-checked after the repair on %llu rows: %u entries held, %u "
+                 "picks moved up; %s; in %.2f s, %.2f s CPU",
+                 store->dir, (unsigned long long)rk->live, rk->entries, rk->moved, plain,
+                 rk->seconds, rk->cpu_seconds);
     return VDB_OK;
 }
 
@@ -1222,7 +1492,9 @@ int vdb_store__calib_run(vdb_store *store, const _Atomic int *stop, vdb_error *e
     int auto_kind = vdb_store__codes_auto_kind(store);
     truth_keep keep = {0};
     vdb_calib prev;
-    vdb_store_calib_get(store, &prev);
+    vdb_calib_recheck rk = {.failed_band = -1};
+    uint64_t marks;
+    int only_recheck = run_kind(store, &prev, &marks);
     rc = make_probes(store, &rng, &ps, err);
     if (rc == VDB_OK && ps.n == 0)
         rc = vdb_error_set(err, VDB_EBUSY, "no live rows to calibrate on");
@@ -1237,9 +1509,15 @@ int vdb_store__calib_run(vdb_store *store, const _Atomic int *stop, vdb_error *e
     int retry = auto_kind == VDB_QUANT_NONE && prev.valid && !prev.auto_real &&
                 ps.nclass[VDB_CALIB_REAL] >= CALIB_REAL_MIN;
     int trial = auto_kind == -1 || retry;
+    if (rc == VDB_OK && only_recheck && !trial) {
+        rc = run_recheck(store, &ps, &prev, cal, &rk, wall0, cpu0, marks, stop, err);
+        if (rc != VDB_OK || rk.outcome == VDB_CALIB_RECHECK_KEPT)
+            goto out;
+    }
     if (rc == VDB_OK)
         rc = measure(store, &ps, cal, 0, MEASURE_ALL, trial ? &keep : NULL, stop, err);
     if (rc == VDB_OK) {
+        cal->recheck = rk; /* NONE, or FAILED: why this full run */
         cal->valid = 1;
         cal->when = (int64_t)time(NULL);
         /* The decision made stays with every later calibration. */
@@ -1251,7 +1529,7 @@ int vdb_store__calib_run(vdb_store *store, const _Atomic int *stop, vdb_error *e
         }
         cal->seconds = now_s(CLOCK_MONOTONIC) - wall0;
         cal->cpu_seconds = now_s(CLOCK_THREAD_CPUTIME_ID) - cpu0;
-        publish(store, cal, 0, 0);
+        publish(store, cal, 0, 0, marks);
         vdb_log_info("%s: calibrated on %llu rows with %u probes (%u real) in %.2f s, %.2f s CPU",
                      store->dir, (unsigned long long)cal->live, cal->probes, cal->real_probes,
                      cal->seconds, cal->cpu_seconds);
@@ -1259,13 +1537,14 @@ int vdb_store__calib_run(vdb_store *store, const _Atomic int *stop, vdb_error *e
             cal[1] = cal[0];
             vdb_error terr;
             vdb_error_clear(&terr);
-            if (auto_trial(store, &ps, &cal[0], &cal[1], &keep, wall0, cpu0, stop, &terr) !=
-                VDB_OK)
+            if (auto_trial(store, &ps, &cal[0], &cal[1], &keep, wall0, cpu0, marks, stop,
+                           &terr) != VDB_OK)
                 vdb_log_info("%s: quantization auto: trial not finished (%s); the next "
                              "calibration tries again",
                              store->dir, terr.msg);
         }
     }
+out:
     atomic_store(&c->running, 0);
     keep_free(&keep);
     vdb_free(ps.q);

@@ -60,6 +60,24 @@
  * optimize, and when the graph is rebuilt; the result is persisted in
  * calib.txt (derived data: a bad file is ignored and measured again).
  *
+ * Re-check after a local repair (vdb_store__calib_recheck, issue 13): a
+ * compaction that repaired the graph instead of rebuilding it leaves
+ * nearly the same graph, and the whole ladder again cost ~70% of a
+ * rebuild's optimize (100k x 128: 231 s against 336 s). Instead, on fresh
+ * probes over the repaired graph and the rows it now serves, every band
+ * that runs the graph at the store's target has that entry (its pick)
+ * measured again, truth included: its bound must still reach the target,
+ * else the next entry up is tried (the pick moves one step), and if that
+ * misses too the full calibration runs at once. Only the re-measured
+ * entries stay in the curves: the others were measured before the
+ * deletes and can be optimistic after them, so until the next full
+ * calibration (20% drift, real queries doubling, an optimize without a
+ * repair) a per-query target other than the store's runs at the entry
+ * kept when its bound allows, else exactly. A store that runs no band on
+ * the graph at its target has nothing to re-check and gets the full
+ * calibration. The outcome is kept with the calibration (vdb_calib.recheck:
+ * stats, `vdb recall`).
+ *
  * Thread-safety: all functions are thread-safe; the state has its own
  * mutex and is copied out for planning (vdb_store_calib_get). */
 #ifndef VDB_STORE_CALIB_H
@@ -107,6 +125,32 @@ typedef struct vdb_calib_curve {
  * only (the planner scans when the store's path differs). */
 enum { VDB_CALIB_PATH_FLOAT = 0, VDB_CALIB_PATH_INT8 = 1 };
 
+/* The last re-check since the full calibration (none: outcome NONE). */
+enum {
+    VDB_CALIB_RECHECK_NONE = 0, /* no repair since the full calibration */
+    VDB_CALIB_RECHECK_KEPT,     /* every band held: the curves kept, picks re-measured */
+    VDB_CALIB_RECHECK_FAILED    /* a band missed: this is the full calibration that followed */
+};
+
+typedef struct vdb_calib_recheck {
+    int outcome;          /* VDB_CALIB_RECHECK_* */
+    int64_t when;         /* unix seconds */
+    uint64_t live;        /* live rows then */
+    uint32_t probes;      /* probe queries it drew */
+    uint32_t entries;     /* curve entries re-measured, over every band */
+    uint32_t moved;       /* bands whose pick moved one step up */
+    /* FAILED: s * VDB_CALIB_NK + k of the band that missed; -1 when none
+     * did (no band ran the graph at the target: nothing to re-check) */
+    int failed_band;
+    /* The plain band (k <= 10, unfiltered), when it runs the graph at the
+     * store's target: the ef re-measured last, the recall measured there
+     * on the repaired graph and its bound, and the full calibration's
+     * mean at that ef; 0 when not measured. */
+    uint32_t ef;
+    double recall, recall_lo, before;
+    double seconds, cpu_seconds;
+} vdb_calib_recheck;
+
 typedef struct vdb_calib {
     int valid;
     int path;                /* VDB_CALIB_PATH_* */
@@ -131,6 +175,7 @@ typedef struct vdb_calib {
     double ids_ns_row;       /* exact scan over a candidate list, per candidate */
     double gemm_ns_row;      /* batch (GEMM) exact scan, per row and query */
     vdb_calib_curve curve[VDB_CALIB_NS][VDB_CALIB_NK];
+    vdb_calib_recheck recheck;
 } vdb_calib;
 
 typedef struct vdb_store_calib vdb_store_calib;
@@ -152,7 +197,8 @@ void vdb_store_calib_get(vdb_store *store, vdb_calib *out);
 int vdb_store__calib_auto_kind(vdb_store *store);
 
 /* 1 when a (re)calibration is due: none yet, stale by growth/shrink,
- * invalidated (vdb_store__calib_invalidate), or the reservoir holds
+ * invalidated (vdb_store__calib_invalidate), a re-check asked for
+ * (vdb_store__calib_recheck), or the reservoir holds
  * CALIB_REAL_MIN usable real queries and twice as many as the last
  * calibration used; 0 while the store has no graph
  * (it scans: there is nothing to measure) or when the store was opened
@@ -166,8 +212,15 @@ int vdb_store_calib_running(vdb_store *store);
 /* Marks the calibration stale (graph rebuilt, optimize). */
 void vdb_store__calib_invalidate(vdb_store *store);
 
-/* Measures (no locks held on entry; takes the read guard per chunk).
- * An auto store without a decision is measured twice: on the float rows,
+/* After a compaction that repaired the graph locally (store_index.c): the
+ * next calibration run re-checks the picks instead of the whole ladder
+ * (see above); a stale or missing calibration still gets the full one.
+ * Never fails. */
+void vdb_store__calib_recheck(vdb_store *store);
+
+/* Measures (no locks held on entry; takes the read guard per chunk): the
+ * re-check when only that is due, else (or when it fails) the full
+ * calibration. An auto store without a decision is measured twice: on the float rows,
  * then on trial int8 codes (store_codes.h); it keeps the codes when their
  * plan at the store's target costs under CALIB_AUTO_GAIN of the float
  * plan's, and publishes the matching calibration with them. A "none"

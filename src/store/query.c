@@ -673,6 +673,40 @@ void vdb_store_recall_summary(vdb_store *store, double *target, double *lower_bo
     }
 }
 
+/* The re-check after a local graph repair (calib.h), when there was one
+ * since the full calibration: "kept" (the picks were re-measured on the
+ * repaired graph and held) or "recalibrated" (one missed: the figures
+ * around it are a full calibration's). */
+static void recheck_json(vdb_json *obj, const vdb_calib_recheck *r)
+{
+    static const char *const bands[VDB_CALIB_NS * VDB_CALIB_NK] = {
+        "k<=10 all", "k<=100 all", "k<=10 50%", "k<=100 50%",
+        "k<=10 10%", "k<=100 10%", "k<=10 2%",  "k<=100 2%"};
+    if (r->outcome == VDB_CALIB_RECHECK_NONE)
+        return;
+    vdb_json *o = vdb_json_object();
+    if (o == NULL)
+        return;
+    int kept = r->outcome == VDB_CALIB_RECHECK_KEPT;
+    vdb_json_object_set_new(o, "outcome", vdb_json_string(kept ? "kept" : "recalibrated"));
+    vdb_json_object_set_new(o, "measured_at", vdb_json_int(r->when));
+    vdb_json_object_set_new(o, "measured_rows", vdb_json_int((long long)r->live));
+    vdb_json_object_set_new(o, "probes", vdb_json_int(r->probes));
+    vdb_json_object_set_new(o, "entries_measured", vdb_json_int(r->entries));
+    vdb_json_object_set_new(o, "picks_moved_up", vdb_json_int(r->moved));
+    if (!kept && r->failed_band >= 0)
+        vdb_json_object_set_new(o, "missed_band", vdb_json_string(bands[r->failed_band]));
+    if (r->ef > 0) {
+        vdb_json_object_set_new(o, "ef", vdb_json_int(r->ef));
+        vdb_json_object_set_new(o, "recall", vdb_json_real(r->recall));
+        vdb_json_object_set_new(o, "recall_lower_bound", vdb_json_real(r->recall_lo));
+        vdb_json_object_set_new(o, "recall_before", vdb_json_real(r->before));
+    }
+    vdb_json_object_set_new(o, "seconds", vdb_json_real(r->seconds));
+    vdb_json_object_set_new(o, "cpu_seconds", vdb_json_real(r->cpu_seconds));
+    vdb_json_object_set_new(obj, "recheck", o);
+}
+
 vdb_json *vdb_store_recall_json(vdb_store *store)
 {
     vdb_calib cal;
@@ -716,6 +750,7 @@ vdb_json *vdb_store_recall_json(vdb_store *store)
                 vdb_json_object_set_new(obj, "quantization_auto", a);
             }
         }
+        recheck_json(obj, &cal.recheck);
         vdb_json_object_set_new(obj, "calibration_seconds", vdb_json_real(cal.seconds));
         vdb_json_object_set_new(obj, "calibration_cpu_seconds", vdb_json_real(cal.cpu_seconds));
         vdb_json_object_set_new(obj, "exact_scan_ns_per_row", vdb_json_real(cal.scan_ns_row));

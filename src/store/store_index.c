@@ -433,10 +433,12 @@ int vdb_store__index_after_compact(vdb_store *store, const uint32_t *old_to_new,
     if (ix->hnsw == NULL)
         return 0;
     atomic_fetch_add(&ix->epoch, 1);
-    vdb_store__calib_invalidate(store);
     vdb_error_clear(&err);
     if (repaired && old_to_new != NULL &&
         vdb_hnsw_renumber(ix->hnsw, old_to_new, old_rows, &err) == VDB_OK) {
+        /* Nearly the same graph: its picks are re-checked, not the whole
+         * ladder measured again (calib.h). */
+        vdb_store__calib_recheck(store);
         /* The indexed prefix follows the rows: the kept rows below it. */
         uint32_t upto = atomic_load(&ix->upto), kept = 0;
         for (uint32_t r = 0; r < upto && r < old_rows; r++)
@@ -449,6 +451,7 @@ int vdb_store__index_after_compact(vdb_store *store, const uint32_t *old_to_new,
     if (repaired && old_to_new != NULL)
         vdb_log_warn("%s: repaired graph not carried over, rebuilding it: %s", store->dir,
                      err.msg);
+    vdb_store__calib_invalidate(store);
     restart_graph(store);
     return 0;
 }

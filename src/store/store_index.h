@@ -92,7 +92,8 @@ int vdb_store__index_repair(vdb_store *store, uint32_t rows, const uint64_t *dro
  * was repaired for this compaction and `old_to_new` (old_rows entries) is
  * given, renumbers the graph in place (vdb_hnsw_renumber) and the indexed
  * prefix with it; else drops the graph and starts a fresh one for the
- * indexer to rebuild. Calibration is marked stale either way. Returns 1
+ * indexer to rebuild. The calibration is marked for a re-check in the
+ * first case (vdb_store__calib_recheck), stale in the second. Returns 1
  * when the graph was carried over (the caller saves it), 0 otherwise;
  * never fails. */
 int vdb_store__index_after_compact(vdb_store *store, const uint32_t *old_to_new,
