@@ -253,11 +253,12 @@ ASAN_JOBS ?= 2
 test-asan:
 	$(MAKE) SANITIZER=address,undefined OPT="-O1 -g" UNIT_JOBS=$(ASAN_JOBS) test-unit
 
-# HNSW's concurrent search + insert test (and the rest of its suite) under
-# ThreadSanitizer, in its own tree.
+# HNSW's concurrent search + insert test (and the rest of its suite) and
+# the thread pool's tests (test_core) under ThreadSanitizer, in its own tree.
 test-tsan:
-	$(MAKE) SANITIZER=thread OPT="-O1 -g" BUILD=$(BUILD)/san-thread $(BUILD)/san-thread/tests/test_hnsw
+	$(MAKE) SANITIZER=thread OPT="-O1 -g" BUILD=$(BUILD)/san-thread $(BUILD)/san-thread/tests/test_hnsw $(BUILD)/san-thread/tests/test_core
 	$(BUILD)/san-thread/tests/test_hnsw
+	$(BUILD)/san-thread/tests/test_core
 
 # Native HNSW peers (hnswlib 0.8.0, USearch; fetched by npm into the ignored
 # bench/.peers) against vdb on the same data, one process, alternating
