@@ -462,26 +462,30 @@ int vdb_store_calib_due(vdb_store *store)
     return due;
 }
 
-void vdb_store__calib_invalidate(vdb_store *store)
+/* Marks the calibration for a full run (stale) or a re-check; `marks`
+ * lets a mark that arrives during a run survive it. */
+static void calib_mark(vdb_store *store, int stale)
 {
     vdb_store_calib *c = store->calib;
     if (c == NULL)
         return;
     pthread_mutex_lock(&c->mutex);
-    c->stale = 1;
+    if (stale)
+        c->stale = 1;
+    else
+        c->recheck = 1;
     c->marks++;
     pthread_mutex_unlock(&c->mutex);
 }
 
+void vdb_store__calib_invalidate(vdb_store *store)
+{
+    calib_mark(store, 1);
+}
+
 void vdb_store__calib_recheck(vdb_store *store)
 {
-    vdb_store_calib *c = store->calib;
-    if (c == NULL)
-        return;
-    pthread_mutex_lock(&c->mutex);
-    c->recheck = 1;
-    c->marks++;
-    pthread_mutex_unlock(&c->mutex);
+    calib_mark(store, 0);
 }
 
 void vdb_store__calib_offer(vdb_store *store, const float *query, uint64_t rows)
