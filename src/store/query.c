@@ -679,9 +679,6 @@ void vdb_store_recall_summary(vdb_store *store, double *target, double *lower_bo
  * around it are a full calibration's). */
 static void recheck_json(vdb_json *obj, const vdb_calib_recheck *r)
 {
-    static const char *const bands[VDB_CALIB_NS * VDB_CALIB_NK] = {
-        "k<=10 all", "k<=100 all", "k<=10 50%", "k<=100 50%",
-        "k<=10 10%", "k<=100 10%", "k<=10 2%",  "k<=100 2%"};
     if (r->outcome == VDB_CALIB_RECHECK_NONE)
         return;
     vdb_json *o = vdb_json_object();
@@ -694,8 +691,17 @@ static void recheck_json(vdb_json *obj, const vdb_calib_recheck *r)
     vdb_json_object_set_new(o, "probes", vdb_json_int(r->probes));
     vdb_json_object_set_new(o, "entries_measured", vdb_json_int(r->entries));
     vdb_json_object_set_new(o, "picks_moved_up", vdb_json_int(r->moved));
-    if (!kept && r->failed_band >= 0)
-        vdb_json_object_set_new(o, "missed_band", vdb_json_string(bands[r->failed_band]));
+    if (!kept && r->failed_band >= 0) {
+        /* Named from the band tables, e.g. "k<=10 all", "k<=100 2%". */
+        char band[48];
+        uint32_t kb = vdb_calib_k_bands[r->failed_band % VDB_CALIB_NK];
+        double s = vdb_calib_s_bands[r->failed_band / VDB_CALIB_NK];
+        if (s >= 1.0)
+            snprintf(band, sizeof(band), "k<=%u all", kb);
+        else
+            snprintf(band, sizeof(band), "k<=%u %g%%", kb, s * 100);
+        vdb_json_object_set_new(o, "missed_band", vdb_json_string(band));
+    }
     if (r->ef > 0) {
         vdb_json_object_set_new(o, "ef", vdb_json_int(r->ef));
         vdb_json_object_set_new(o, "recall", vdb_json_real(r->recall));
