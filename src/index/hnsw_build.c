@@ -32,6 +32,12 @@ size_t vdb_hnsw__select_neighbours(const vdb_hnsw *h, const vdb_vecview *view,
 {
     if (n <= max)
         return n;
+    return vdb_hnsw__select_diverse(h, view, c, n, max);
+}
+
+size_t vdb_hnsw__select_diverse(const vdb_hnsw *h, const vdb_vecview *view, vdb_hnsw_cand *c,
+                                size_t n, size_t max)
+{
     size_t kept = 0;
     for (size_t i = 0; i < n && kept < max; i++) {
         const float *row = hnsw_row(view, c[i].id);

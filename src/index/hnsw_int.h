@@ -203,6 +203,8 @@ int vdb_hnsw__grow(vdb_hnsw *h, uint32_t rows);
  * returns how many. */
 size_t vdb_hnsw__select_neighbours(const vdb_hnsw *h, const vdb_vecview *view,
                                    vdb_hnsw_cand *c, size_t n, size_t max);
+size_t vdb_hnsw__select_diverse(const vdb_hnsw *h, const vdb_vecview *view, vdb_hnsw_cand *c,
+                                size_t n, size_t max);
 /* hnsw_search.c: VDB_EINVAL / VDB_EDIM when the view does not fit the index. */
 int vdb_hnsw__check_view(const vdb_hnsw *h, const vdb_vecview *view, vdb_error *err);
 /* qsort order of candidates: distance, then id. */
