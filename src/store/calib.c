@@ -98,6 +98,8 @@ const double vdb_calib_s_bands[VDB_CALIB_NS] = {1.0, 0.5, 0.1, 0.02};
 
 struct vdb_store_calib {
     pthread_mutex_t mutex;
+    pthread_mutex_t pending_lock; /* orders calib.pending's writes and removal
+                                   * with the marks (calib_mark, publish) */
     vdb_calib cal;
     int stale;                   /* invalidated: redo even without growth */
     int recheck;                 /* a local repair since: re-check the picks */
@@ -379,6 +381,53 @@ done:
     return ok;
 }
 
+/* calib.pending: a mark (calib_mark) outlives a restart. The flags alone
+ * lived in memory, so a store stopped between a compaction (or a rebuild,
+ * a quantization change) and the run it asked for reopened with calib.txt
+ * as if it still described the store, and planned on curves measured on
+ * the graph before it: its declared recall no longer measured. The file
+ * holds "stale" or "recheck"; publish removes it once a run that no mark
+ * overtook has saved calib.txt. Written through fsx's atomic replace: a
+ * compaction, which is what marks, writes a whole snapshot anyway. */
+#define CALIB_PENDING_FILE "calib.pending"
+enum { PENDING_NONE, PENDING_RECHECK, PENDING_STALE };
+
+static int load_pending(const vdb_store *store)
+{
+    char path[PATH_MAX], text[16];
+    size_t len = 0;
+    if (vdb_fsx_path(path, sizeof(path), store->dir, CALIB_PENDING_FILE, NULL) != VDB_OK ||
+        vdb_fsx_read_text(path, text, sizeof(text), &len, NULL) != VDB_OK)
+        return PENDING_NONE;
+    /* Anything else (a torn or foreign file) asks for the full run: the
+     * safe reading of "something was pending". */
+    return strncmp(text, "recheck", 7) == 0 ? PENDING_RECHECK : PENDING_STALE;
+}
+
+/* Under c->pending_lock. Failing leaves the in-memory flag (this process
+ * still runs the calibration); only a restart before it would forget. */
+static void save_pending(const vdb_store *store, int kind)
+{
+    static const char stale[] = "stale\n", recheck[] = "recheck\n";
+    vdb_error err;
+    vdb_error_clear(&err);
+    if (store->options.read_only)
+        return;
+    if (vdb_fsx_replace_file(store->dir, CALIB_PENDING_FILE, kind == PENDING_STALE ? stale : recheck,
+                             kind == PENDING_STALE ? sizeof(stale) - 1 : sizeof(recheck) - 1, 0644,
+                             &err) != VDB_OK)
+        vdb_log_warn("%s: cannot note the pending calibration (a restart before it would "
+                     "plan on the old curves): %s", store->dir, err.msg);
+}
+
+static void drop_pending(const vdb_store *store)
+{
+    char path[PATH_MAX];
+    if (!store->options.read_only &&
+        vdb_fsx_path(path, sizeof(path), store->dir, CALIB_PENDING_FILE, NULL) == VDB_OK)
+        vdb_fsx_unlink(path, NULL);
+}
+
 /* ---- state --------------------------------------------------------------- */
 
 int vdb_store__calib_open(vdb_store *store, vdb_error *err)
@@ -387,12 +436,20 @@ int vdb_store__calib_open(vdb_store *store, vdb_error *err)
     if (c == NULL)
         return vdb_error_set(err, VDB_ENOMEM, "no memory for the calibration state");
     pthread_mutex_init(&c->mutex, NULL);
+    pthread_mutex_init(&c->pending_lock, NULL);
     vdb_rng_seed(&c->rng, store->instance ^ 0x5ca1ab1eull);
     atomic_store(&c->filling, 1);
     store->calib = c;
-    if (load(store, &c->cal))
-        vdb_log_info("%s: calibration loaded (measured on %llu rows)", store->dir,
-                     (unsigned long long)c->cal.live);
+    if (load(store, &c->cal)) {
+        int pending = load_pending(store);
+        c->stale = pending == PENDING_STALE;
+        c->recheck = pending == PENDING_RECHECK;
+        vdb_log_info("%s: calibration loaded (measured on %llu rows)%s", store->dir,
+                     (unsigned long long)c->cal.live,
+                     pending == PENDING_STALE     ? "; marked for a full run before a restart"
+                     : pending == PENDING_RECHECK ? "; marked for a re-check before a restart"
+                                                  : "");
+    }
     return VDB_OK;
 }
 
@@ -402,6 +459,7 @@ void vdb_store__calib_close(vdb_store *store)
     if (c == NULL)
         return;
     pthread_mutex_destroy(&c->mutex);
+    pthread_mutex_destroy(&c->pending_lock);
     vdb_free(c->reservoir);
     vdb_free(c->rhash);
     vdb_free(c);
@@ -469,13 +527,17 @@ static void calib_mark(vdb_store *store, int stale)
     vdb_store_calib *c = store->calib;
     if (c == NULL)
         return;
+    pthread_mutex_lock(&c->pending_lock);
     pthread_mutex_lock(&c->mutex);
     if (stale)
         c->stale = 1;
     else
         c->recheck = 1;
     c->marks++;
+    int kind = c->stale ? PENDING_STALE : PENDING_RECHECK;
     pthread_mutex_unlock(&c->mutex);
+    save_pending(store, kind);
+    pthread_mutex_unlock(&c->pending_lock);
 }
 
 void vdb_store__calib_invalidate(vdb_store *store)
@@ -1382,8 +1444,20 @@ static void publish(vdb_store *store, vdb_calib *cal, int trial_end, int adopt, 
         pthread_rwlock_unlock(&store->rw);
     vdb_error e2;
     vdb_error_clear(&e2);
-    if (!store->options.read_only && save(store, cal, &e2) != VDB_OK)
+    if (!store->options.read_only && save(store, cal, &e2) != VDB_OK) {
         vdb_log_warn("%s: cannot save the calibration: %s", store->dir, e2.msg);
+        return; /* calib.pending stays: the saved curves are the old ones */
+    }
+    /* After calib.txt is durable, and only when no mark came since this
+     * run began (the marks are read under pending_lock, which calib_mark
+     * holds until its file is written). */
+    pthread_mutex_lock(&c->pending_lock);
+    pthread_mutex_lock(&c->mutex);
+    int clear = c->marks == marks;
+    pthread_mutex_unlock(&c->mutex);
+    if (clear)
+        drop_pending(store);
+    pthread_mutex_unlock(&c->pending_lock);
 }
 
 /* An auto store's trial: the float calibration `flt` is in; measure the

@@ -209,7 +209,13 @@ int vdb_store_calib_due(vdb_store *store);
  * never fails. */
 int vdb_store_calib_running(vdb_store *store);
 
-/* Marks the calibration stale (graph rebuilt, optimize). */
+/* Marks the calibration stale (graph rebuilt, optimize). The mark is kept
+ * in calib.pending too (docs/formats.md), so it outlives a restart before
+ * the run. Callers may hold store locks (store_index.c holds rw
+ * exclusively): that small write and its fsyncs then happen under them,
+ * which only compactions, rebuilds and quantization changes pay. A failed
+ * write is logged and leaves the in-memory mark. Never fails. Same for
+ * vdb_store__calib_recheck. */
 void vdb_store__calib_invalidate(vdb_store *store);
 
 /* After a compaction that repaired the graph locally (store_index.c): the

@@ -239,7 +239,8 @@ static int index_after_load(vdb_store *store, vdb_error *err)
 /* Removes what a failed create left, so the name can be created again. */
 static void remove_partial(const char *dir)
 {
-    static const char *names[] = {"store.json", "store.json.new", VDB_STORE_INDEX_FILE, VDB_CALIB_FILE, "vectors.npz",
+    static const char *names[] = {"store.json", "store.json.new", VDB_STORE_INDEX_FILE,
+                                  VDB_CALIB_FILE, "calib.pending", "vectors.npz",
                                   "vectors.npz.new", "metadata.jsonl", "metadata.jsonl.new",
                                   WAL_NAME, ".store.lock"};
     char path[PATH_MAX];
