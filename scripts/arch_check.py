@@ -58,6 +58,7 @@ CALL_MODULES = {
         "src/store/store.c", "src/store/checkpoint.c", "src/store/store_read.c",
         "src/store/store_index.c", "src/store/store_filter.c", "src/store/calib.c",
         "src/store/store_codes.c", "src/store/store_tail.c", "src/store/query.c",
+        "src/store/calib_file.c", "src/store/calib_measure.c",
     },
     "HTTP server (http_int.h)": {"src/api/http.c", "src/api/http_conn.c"},
 }
