@@ -248,10 +248,14 @@ static void check_family(family f, uint32_t dim, vdb_metric metric, const uint32
     assert_int_equal(stats.rows, ROWS - gone);
     assert_int_equal(stats.index_rows, ROWS - gone);
     vdb_calib_recheck rk = check_recheck(a, b, tag);
-    /* The uniform store runs its graph at its target (the others scan
-     * there: their graph is no cheaper): the re-check has a pick to
-     * measure and, on the same graph less 10%, holds. */
-    if (f == FAM_UNIFORM)
+    /* The uniform store usually runs its graph at its target (the others
+     * often scan there: their graph is no cheaper): the re-check then has a
+     * pick to measure and, on the same graph less 10%, holds. Whether the
+     * graph or the scan is cheaper at the target is a timed measurement:
+     * under ASan on a loaded machine the uniform store scanned there, so
+     * there was nothing to re-check (0 entries; a full run followed). What
+     * must never happen is a re-measured pick that missed. */
+    if (f == FAM_UNIFORM && !(rk.outcome == VDB_CALIB_RECHECK_FAILED && rk.entries == 0))
         assert_int_equal(rk.outcome, VDB_CALIB_RECHECK_KEPT);
     /* Two ef values per family, where recall is below 1 and graph quality
      * shows (the default ef answers these small stores perfectly). */
