@@ -159,7 +159,8 @@ static int run_one(const char *dir, size_t n, double frac, vdb_store_graph_mode 
     if (json)
         printf("{\"run\":\"%s\",\"rows\":%zu,\"deleted\":%zu,\"graph\":\"%s\","
                "\"optimize_seconds\":%.3f,\"graph_seconds\":%.3f,\"recall_at_10\":%.4f,"
-               "\"recall_at_10_ef%u\":%.4f,\"recall_at_10_ef%u\":%.4f,\"recall_at_10_ef%u\":%.4f}\n",
+               "\"recall_at_10_ef%u\":%.4f,\"recall_at_10_ef%u\":%.4f,"
+               "\"recall_at_10_ef%u\":%.4f}\n",
                label, n, deleted, info.graph, seconds, info.graph_seconds, recall[0], opt_efs[0],
                recall[1], opt_efs[1], recall[2], opt_efs[2], recall[3]);
     else

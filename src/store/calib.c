@@ -184,9 +184,9 @@ int vdb_store__calib_open(vdb_store *store, vdb_error *err)
         c->recheck = pending == VDB_CALIB_PENDING_RECHECK;
         vdb_log_info("%s: calibration loaded (measured on %llu rows)%s", store->dir,
                      (unsigned long long)c->cal.live,
-                     pending == VDB_CALIB_PENDING_STALE     ? "; marked for a full run before a restart"
-                     : pending == VDB_CALIB_PENDING_RECHECK ? "; marked for a re-check before a restart"
-                                                  : "");
+                     c->stale     ? "; a full run was pending before the restart"
+                     : c->recheck ? "; a re-check was pending before the restart"
+                                  : "");
     }
     return VDB_OK;
 }

@@ -17,7 +17,6 @@
 #define CALIB_FORMAT_5 "vdb-calib 5"
 #define CALIB_FILE_MAX (4u << 20) /* the file is ~30 KB; more is not ours */
 
-
 static int calib_path(const vdb_store *store, char *path, size_t cap)
 {
     return vdb_fsx_path(path, cap, store->dir, VDB_CALIB_FILE, NULL);
@@ -180,13 +179,13 @@ int vdb_calib__pending_load(const vdb_store *store)
 void vdb_calib__pending_save(const vdb_store *store, int kind)
 {
     static const char stale[] = "stale\n", recheck[] = "recheck\n";
+    int full = kind == VDB_CALIB_PENDING_STALE;
     vdb_error err;
     vdb_error_clear(&err);
     if (store->options.read_only)
         return;
-    if (vdb_fsx_replace_file(store->dir, CALIB_PENDING_FILE, kind == VDB_CALIB_PENDING_STALE ? stale : recheck,
-                             kind == VDB_CALIB_PENDING_STALE ? sizeof(stale) - 1 : sizeof(recheck) - 1, 0644,
-                             &err) != VDB_OK)
+    if (vdb_fsx_replace_file(store->dir, CALIB_PENDING_FILE, full ? stale : recheck,
+                             full ? sizeof(stale) - 1 : sizeof(recheck) - 1, 0644, &err) != VDB_OK)
         vdb_log_warn("%s: cannot note the pending calibration (a restart before it would "
                      "plan on the old curves): %s", store->dir, err.msg);
 }

@@ -350,7 +350,8 @@ static int measure_truth(meas *m, int s, double sb)
             view.n = m->hook.n0 - base < TRUTH_BLOCK ? m->hook.n0 - base : TRUTH_BLOCK;
             block_hook bh = {&m->fh, base};
             vdb_filter_hook fh = {block_accept, &bh};
-            double w0 = vdb_calib__now(CLOCK_MONOTONIC), c0 = vdb_calib__now(CLOCK_PROCESS_CPUTIME_ID);
+            double w0 = vdb_calib__now(CLOCK_MONOTONIC);
+            double c0 = vdb_calib__now(CLOCK_PROCESS_CPUTIME_ID);
             if (rc == VDB_OK)
                 rc = vdb_flat_search_batch(&view, m->qbuf, np, m->kmax, sb >= 1.0 ? NULL : &fh,
                                            m->tbuf, m->tcbuf, m->err);
