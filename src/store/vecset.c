@@ -337,6 +337,8 @@ typedef struct stage_job {
     const size_t *source;  /* kept batch index for each staged row */
     size_t count;
     size_t *bad;           /* per task: first bad batch index, or SIZE_MAX */
+    void (*side)(void *ctx); /* NULL, or task 0 (upsert_prepare_beside) */
+    void *side_ctx;
 } stage_job;
 
 #define STAGE_ROWS 512
@@ -345,6 +347,15 @@ static void stage_task(void *arg, size_t task, int worker)
 {
     stage_job *job = arg;
     vdb_vecset *set = job->set;
+    if (job->side != NULL) {
+        /* Task 0, claimed first: the long side task starts at once and the
+         * other threads stage meanwhile. */
+        if (task == 0) {
+            job->side(job->side_ctx);
+            return;
+        }
+        task--;
+    }
     size_t begin = task * STAGE_ROWS;
     size_t end = begin + STAGE_ROWS < job->count ? begin + STAGE_ROWS : job->count;
     (void)worker;
@@ -370,14 +381,18 @@ static void stage_task(void *arg, size_t task, int worker)
 }
 
 static int stage_vectors(vdb_vecset *set, const float *vectors, const size_t *source,
-                         size_t count, vdb_error *err)
+                         size_t count, void (*side)(void *ctx), void *side_ctx, int *side_ran,
+                         vdb_error *err)
 {
     size_t tasks = (count + STAGE_ROWS - 1) / STAGE_ROWS;
     size_t bad = SIZE_MAX;
-    stage_job job = {set, vectors, source, count, vdb_malloc(tasks * sizeof(size_t))};
+    stage_job job = {set, vectors, source, count, vdb_malloc((tasks ? tasks : 1) * sizeof(size_t)),
+                     side, side_ctx};
     if (job.bad == NULL)
         return vdb_error_set(err, VDB_ENOMEM, "out of memory staging %zu vectors", count);
-    vdb_pool_run(vdb_pool_global(), tasks, stage_task, &job);
+    vdb_pool_run(vdb_pool_global(), tasks + (side != NULL), stage_task, &job);
+    if (side != NULL)
+        *side_ran = 1;
     for (size_t t = 0; t < tasks; t++)
         if (job.bad[t] < bad)
             bad = job.bad[t];
@@ -440,11 +455,22 @@ int vdb_vecset_upsert_prepare(vdb_vecset *set, size_t n, const float *vectors,
                               const char *const *ids, const char *const *metas,
                               vdb_vecset_pending *pending, vdb_error *err)
 {
+    return vdb_vecset_upsert_prepare_beside(set, n, vectors, ids, metas, NULL, NULL, NULL,
+                                            pending, err);
+}
+
+int vdb_vecset_upsert_prepare_beside(vdb_vecset *set, size_t n, const float *vectors,
+                                     const char *const *ids, const char *const *metas,
+                                     void (*side)(void *ctx), void *side_ctx, int *side_ran,
+                                     vdb_vecset_pending *pending, vdb_error *err)
+{
     batch_strings strings = {0};
     size_t *source = NULL;
     size_t kept, staged = 0;
     int rc;
     memset(pending, 0, sizeof(*pending));
+    if (side_ran != NULL)
+        *side_ran = 0;
     if ((rc = validate_strings(set, n, vectors, ids, metas, err)) != VDB_OK)
         return rc;
     pending->keep = vdb_malloc(n);
@@ -463,7 +489,8 @@ int vdb_vecset_upsert_prepare(vdb_vecset *set, size_t n, const float *vectors,
     for (size_t i = 0; i < n; i++)
         if (pending->keep[i])
             source[staged++] = i;
-    if ((rc = stage_vectors(set, vectors, source, staged, err)) != VDB_OK)
+    if ((rc = stage_vectors(set, vectors, source, staged, side, side_ctx, side_ran, err)) !=
+        VDB_OK)
         goto cleanup;
     pending->n = n;
     pending->staged = staged;

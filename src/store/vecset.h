@@ -95,6 +95,16 @@ int vdb_vecset_upsert_room(const vdb_vecset *set, size_t n);
 int vdb_vecset_upsert_prepare(vdb_vecset *set, size_t n, const float *vectors,
                               const char *const *ids, const char *const *metas,
                               vdb_vecset_pending *pending, vdb_error *err);
+
+/* vdb_vecset_upsert_prepare with `side(side_ctx)` run beside the staging,
+ * as one more task of the same pool run (the store writes the batch's WAL
+ * record there while the rows are copied: the two read the same input and
+ * write different places). `side` runs at most once, and only when the
+ * batch got as far as staging; *side_ran says whether it did. Same errors. */
+int vdb_vecset_upsert_prepare_beside(vdb_vecset *set, size_t n, const float *vectors,
+                                     const char *const *ids, const char *const *metas,
+                                     void (*side)(void *ctx), void *side_ctx, int *side_ran,
+                                     vdb_vecset_pending *pending, vdb_error *err);
 void vdb_vecset_upsert_commit(vdb_vecset *set, vdb_vecset_pending *pending, uint32_t *rows_out,
                               size_t *replaced);
 void vdb_vecset_pending_free(vdb_vecset_pending *pending);
