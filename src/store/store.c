@@ -405,11 +405,6 @@ static int check_strings(size_t n, const char *const *ids, const char *const *me
     return VDB_OK;
 }
 
-/* Logs one record (its payload in pieces) and applies the batch it
- * encodes, with `writer` held. The batch is applied from the caller's
- * arrays, not decoded back from the payload: the same values either way
- * (replay decodes them), without another copy of every vector. On success
- * *lsn is the record to wait for. */
 /* The batch's WAL append, run as a task beside the staging of its rows
  * (log_and_apply). The writer mutex the caller holds serializes it, as
  * the WAL asks; the pool's run orders it before the caller reads rc. */
@@ -429,6 +424,11 @@ static void wal_side_run(void *ctx)
     w->rc = vdb_wal_append_pieces(w->store->wal, w->type, w->pieces, w->count, &w->lsn, &w->err);
 }
 
+/* Logs one record (its payload in pieces) and applies the batch it
+ * encodes, with `writer` held. The batch is applied from the caller's
+ * arrays, not decoded back from the payload: the same values either way
+ * (replay decodes them), without another copy of every vector. On success
+ * *lsn is the record to wait for. */
 static int log_and_apply(vdb_store *store, const vdb_wal_piece *pieces, size_t count,
                          const batch_ref *batch, uint64_t *lsn, vdb_error *err)
 {
@@ -464,18 +464,19 @@ static int log_and_apply(vdb_store *store, const vdb_wal_piece *pieces, size_t c
         rc = vdb_vecset_upsert_prepare_beside(store->set, batch->n, batch->vectors, batch->ids,
                                               batch->metas, wal_side_run, &side, &ran, &pending,
                                               err);
-        if (rc == VDB_OK && !ran)
+        if (rc == VDB_OK && !ran) {
             wal_side_run(&side); /* staged nothing: cannot happen with n > 0 */
-        if (ran || rc == VDB_OK) {
-            if (side.rc != VDB_OK) {
-                if (rc == VDB_OK)
-                    vdb_vecset_pending_free(&pending);
-                if (err != NULL)
-                    *err = side.err;
-                return side.rc;
-            }
-            *lsn = side.lsn;
+            ran = 1;
         }
+        if (ran && side.rc != VDB_OK) { /* the log failed (the WAL is failed now) */
+            if (rc == VDB_OK)
+                vdb_vecset_pending_free(&pending);
+            if (err != NULL)
+                *err = side.err;
+            return side.rc;
+        }
+        if (ran)
+            *lsn = side.lsn;
         if (rc != VDB_OK) {
             if (ran)
                 vdb_wal_rollback(store->wal, *lsn, NULL);
