@@ -2,7 +2,9 @@
  * its rows deleted repairs the HNSW graph locally and carries it over the
  * compaction (renumbered) instead of rebuilding it.
  *   - per data family (families.h: clustered and uniform cosine,
- *     euclidean with 25x norm spread; each held to 0.005), two copies of
+ *     euclidean with 25x norm spread, inner product with 4x norm spread,
+ *     each held to 0.005; stored duplicates, held to 0.03, see
+ *     test_repair_duplicates), two copies of
  *     one store get the same deletes; one is optimized with the default (must pick
  *     "repaired"), the other with VDB_STORE_GRAPH_REBUILD. Neither ever
  *     returns a deleted id, and the repaired graph's recall@10 against
@@ -317,6 +319,26 @@ static void test_repair_norms_l2(void **state)
     check_family(FAM_NORMS_L2, 48, VDB_METRIC_L2, efs, 0.005, "norms-l2");
 }
 
+/* Inner product with norms spread 4x, and stored duplicates (exact ties:
+ * 400 base vectors stored about 20 times each), the other families of
+ * families.h a graph can get wrong. The duplicates are where the repair
+ * still falls short of a rebuild: -0.0175 recall@10 at ef 16 with this
+ * stop's repair, -0.025 with the one before (2026-12-03; BENCHMARKS.md).
+ * Held to 0.03 until that is understood, so it cannot get worse unseen. */
+static void test_repair_norms_dot(void **state)
+{
+    static const uint32_t efs[2] = {16, 32};
+    (void)state;
+    check_family(FAM_NORMS_DOT, 48, VDB_METRIC_DOT, efs, 0.005, "norms-dot");
+}
+
+static void test_repair_duplicates(void **state)
+{
+    static const uint32_t efs[2] = {16, 32};
+    (void)state;
+    check_family(FAM_DUPLICATES, 32, VDB_METRIC_COSINE, efs, 0.03, "duplicates");
+}
+
 /* REBUILD without deletes still builds a fresh graph; AUTO past the
  * threshold rebuilds too. */
 static void test_modes(void **state)
@@ -488,6 +510,8 @@ int main(void)
         cmocka_unit_test(test_repair_clustered),
         cmocka_unit_test(test_repair_uniform),
         cmocka_unit_test(test_repair_norms_l2),
+        cmocka_unit_test(test_repair_norms_dot),
+        cmocka_unit_test(test_repair_duplicates),
         cmocka_unit_test(test_modes),
         cmocka_unit_test(test_power_cut_during_repair),
     };
