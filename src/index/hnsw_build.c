@@ -22,11 +22,6 @@
 #include "../core/pool.h"
 #include "hnsw_int.h"
 
-static pthread_mutex_t *node_lock(const vdb_hnsw *h, uint32_t node)
-{
-    return (pthread_mutex_t *)&h->locks[node % VDB_HNSW_LOCKS];
-}
-
 size_t vdb_hnsw__select_neighbours(const vdb_hnsw *h, const vdb_vecview *view,
                                    vdb_hnsw_cand *c, size_t n, size_t max)
 {
@@ -68,7 +63,7 @@ static void connect(const vdb_hnsw *h, const vdb_vecview *view, uint32_t to, uin
                     float dist, int level, vdb_hnsw_cand *tmp)
 {
     uint32_t max = hnsw_max_links(h, level);
-    pthread_mutex_lock(node_lock(h, to));
+    pthread_mutex_lock(hnsw_node_lock(h, to));
     uint32_t *list = hnsw_links(h, to, level);
     uint32_t cnt = list[0];
     for (uint32_t j = 0; j < cnt; j++)
@@ -91,7 +86,7 @@ static void connect(const vdb_hnsw *h, const vdb_vecview *view, uint32_t to, uin
         hnsw_store(list + 1 + j, tmp[j].id);
     hnsw_store_release(list, (uint32_t)kept);
 done:
-    pthread_mutex_unlock(node_lock(h, to));
+    pthread_mutex_unlock(hnsw_node_lock(h, to));
 }
 
 /* Moves the result heap into s->sel sorted nearest first; returns count. */
@@ -151,11 +146,11 @@ static int link_node(vdb_hnsw *h, const vdb_vecview *view, uint32_t row, int lev
         cur_dist = s->sel[0].dist;
         size_t kept = vdb_hnsw__select_neighbours(h, view, s->sel, n, h->m);
         uint32_t *list = hnsw_links(h, row, l);
-        pthread_mutex_lock(node_lock(h, row));
+        pthread_mutex_lock(hnsw_node_lock(h, row));
         for (size_t j = 0; j < kept; j++)
             hnsw_store(list + 1 + j, s->sel[j].id);
         hnsw_store_release(list, (uint32_t)kept);
-        pthread_mutex_unlock(node_lock(h, row));
+        pthread_mutex_unlock(hnsw_node_lock(h, row));
         memcpy(s->chosen + (size_t)l * h->m, s->sel, kept * sizeof(vdb_hnsw_cand));
         s->nchosen[l] = (uint32_t)kept;
     }
@@ -180,13 +175,13 @@ static int claim_row(vdb_hnsw *h, uint32_t row, int level)
         if (up == NULL)
             return VDB_ENOMEM;
     }
-    pthread_mutex_lock(node_lock(h, row));
+    pthread_mutex_lock(hnsw_node_lock(h, row));
     int claimed = h->levels[row] == VDB_HNSW_ABSENT;
     if (claimed) {
         __atomic_store_n(&h->upper[row], up, __ATOMIC_RELEASE);
         __atomic_store_n(&h->levels[row], (uint8_t)level, __ATOMIC_RELEASE);
     }
-    pthread_mutex_unlock(node_lock(h, row));
+    pthread_mutex_unlock(hnsw_node_lock(h, row));
     if (!claimed) {
         vdb_free(up);
         return 0;

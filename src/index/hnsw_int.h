@@ -118,6 +118,12 @@ static inline uint32_t *hnsw_links(const vdb_hnsw *h, uint32_t node, int level)
     return up + (size_t)(level - 1) * h->slot_up;
 }
 
+/* The striped lock `node`'s link lists are rewritten under (see the top). */
+static inline pthread_mutex_t *hnsw_node_lock(const vdb_hnsw *h, uint32_t node)
+{
+    return (pthread_mutex_t *)&h->locks[node % VDB_HNSW_LOCKS];
+}
+
 static inline uint32_t hnsw_max_links(const vdb_hnsw *h, int level)
 {
     return level == 0 ? h->m0 : h->m;

@@ -218,7 +218,7 @@ static void backlink_task(void *arg, size_t task, int worker)
             uint32_t cnt = hnsw_load_acquire(list), max = hnsw_max_links(h, level);
             for (uint32_t j = 0; j < cnt; j++) {
                 uint32_t q = hnsw_load(list + 1 + j);
-                pthread_mutex_t *lock = (pthread_mutex_t *)&h->locks[q % VDB_HNSW_LOCKS];
+                pthread_mutex_t *lock = hnsw_node_lock(h, q);
                 pthread_mutex_lock(lock);
                 uint32_t *other = hnsw_links(h, q, level), n = other[0], k = 0;
                 while (k < n && other[1 + k] != id)

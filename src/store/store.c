@@ -464,10 +464,8 @@ static int log_and_apply(vdb_store *store, const vdb_wal_piece *pieces, size_t c
         rc = vdb_vecset_upsert_prepare_beside(store->set, batch->n, batch->vectors, batch->ids,
                                               batch->metas, wal_side_run, &side, &ran, &pending,
                                               err);
-        if (rc == VDB_OK && !ran) {
-            wal_side_run(&side); /* staged nothing: cannot happen with n > 0 */
-            ran = 1;
-        }
+        /* ran: 1 whenever staging started, so always when rc is VDB_OK
+         * (stage_vectors runs the side task even with nothing to stage). */
         if (ran && side.rc != VDB_OK) { /* the log failed (the WAL is failed now) */
             if (rc == VDB_OK)
                 vdb_vecset_pending_free(&pending);
