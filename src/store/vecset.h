@@ -100,7 +100,8 @@ int vdb_vecset_upsert_prepare(vdb_vecset *set, size_t n, const float *vectors,
  * as one more task of the same pool run (the store writes the batch's WAL
  * record there while the rows are copied: the two read the same input and
  * write different places). `side` runs at most once, and only when the
- * batch got as far as staging; *side_ran says whether it did. Same errors. */
+ * batch got as far as staging; *side_ran says whether it did. Errors: as
+ * vdb_vecset_upsert_prepare (VDB_EINVAL, VDB_ERANGE, VDB_ETOOBIG, VDB_ENOMEM). */
 int vdb_vecset_upsert_prepare_beside(vdb_vecset *set, size_t n, const float *vectors,
                                      const char *const *ids, const char *const *metas,
                                      void (*side)(void *ctx), void *side_ctx, int *side_ran,
