@@ -487,6 +487,9 @@ int vdb_h_perf_optimize(vdb_req *req)
     vdb_set(results, "index_rebuilt", vdb_json_bool(strcmp(info.graph, "repaired") != 0));
     vdb_set(results, "graph", vdb_json_string(info.graph));
     vdb_set(results, "graph_seconds", vdb_json_real(info.graph_seconds));
+    /* True when the store answers at its target already (it scans there)
+     * and the full calibration for other targets goes on in the background. */
+    vdb_set(results, "calibrating", vdb_json_bool(info.calibrating));
     vdb_set(results, "deleted_fraction", vdb_json_real(info.deleted_fraction));
     vdb_set(results, "force_rebuild_index", vdb_json_bool(force));
     vdb_set(results, "index_type", vdb_json_string(after.index_name ? after.index_name : "flat"));

@@ -358,10 +358,20 @@ static double plan_cost(const vdb_calib *cal, double target)
 
 /* Publishes `cal` (and saves it): under the store's rw guard held
  * exclusively when an auto trial ends, so the codes and the curves that
- * describe them change together for every planner. */
-static void publish(vdb_store *store, vdb_calib *cal, int trial_end, int adopt, uint64_t marks)
+ * describe them change together for every planner. `then_full`: a
+ * re-check that found the store scanning at its target (SCANS), after
+ * which the full calibration is still due; its mark is on disk before the
+ * curves it stands for are replaced, so a restart between the two still
+ * runs it. */
+static void publish(vdb_store *store, vdb_calib *cal, int trial_end, int adopt, uint64_t marks,
+                    int then_full)
 {
     vdb_store_calib *c = store->calib;
+    if (then_full) {
+        pthread_mutex_lock(&c->pending_lock);
+        vdb_calib__pending_save(store, VDB_CALIB_PENDING_STALE);
+        pthread_mutex_unlock(&c->pending_lock);
+    }
     if (trial_end) {
         pthread_rwlock_wrlock(&store->rw);
         vdb_store__codes_trial_end_locked(store, adopt);
@@ -372,6 +382,10 @@ static void publish(vdb_store *store, vdb_calib *cal, int trial_end, int adopt, 
      * change) asks for another run: the flags stay. */
     if (c->marks == marks)
         c->stale = c->recheck = 0;
+    if (then_full)
+        c->stale = 1;
+    if (marks > c->settled)
+        c->settled = marks;
     pthread_mutex_unlock(&c->mutex);
     if (trial_end)
         pthread_rwlock_unlock(&store->rw);
@@ -388,7 +402,7 @@ static void publish(vdb_store *store, vdb_calib *cal, int trial_end, int adopt, 
     pthread_mutex_lock(&c->mutex);
     int clear = c->marks == marks;
     pthread_mutex_unlock(&c->mutex);
-    if (clear)
+    if (clear && !then_full)
         vdb_calib__pending_drop(store);
     pthread_mutex_unlock(&c->pending_lock);
 }
@@ -432,7 +446,7 @@ static int auto_trial(vdb_store *store, const probe_set *ps, vdb_calib *flt, vdb
     won->auto_ns[1] = i8;
     won->auto_target = target;
     won->auto_real = ps->nclass[VDB_CALIB_REAL] >= CALIB_REAL_MIN;
-    publish(store, won, 1, adopt, marks);
+    publish(store, won, 1, adopt, marks, 0);
     vdb_log_info("%s: quantization auto: %s (plan at target %.4g on %s: float %.1f us, int8 "
                  "%.1f us a query; both paths measured in %.2f s, %.2f s CPU)",
                  store->dir, adopt ? "int8 codes kept" : "float rows only", target,
@@ -454,8 +468,10 @@ static int run_kind(vdb_store *store, vdb_calib *prev, uint64_t *marks)
     return only;
 }
 
-/* The re-check (recheck), timed; publishes the calibration when it held.
- * rk->outcome FAILED (rc VDB_OK) leaves the full calibration to the caller. */
+/* The re-check (recheck), timed; publishes the calibration when it held,
+ * or with its curves dropped when the store scans at its target (SCANS:
+ * the full run is then due, calib.h). rk->outcome FAILED (rc VDB_OK)
+ * leaves the full calibration to the caller. */
 static int run_recheck(vdb_store *store, const probe_set *ps, const vdb_calib *prev,
                        vdb_calib *cal, vdb_calib_recheck *rk, double wall0, double cpu0,
                        uint64_t marks, const _Atomic int *stop, vdb_error *err)
@@ -467,14 +483,22 @@ static int run_recheck(vdb_store *store, const probe_set *ps, const vdb_calib *p
     rk->live = vdb_store_count(store);
     rk->seconds = vdb_calib__now(CLOCK_MONOTONIC) - wall0;
     rk->cpu_seconds = vdb_calib__now(CLOCK_THREAD_CPUTIME_ID) - cpu0;
-    if (rk->outcome != VDB_CALIB_RECHECK_KEPT) {
+    if (rk->outcome == VDB_CALIB_RECHECK_FAILED) {
         vdb_log_info("%s: calibration re-check after the repair missed in band %d (%u entries "
                      "measured in %.2f s): measuring the whole ladder",
                      store->dir, rk->failed_band, rk->entries, rk->seconds);
         return VDB_OK;
     }
     cal->recheck = *rk;
-    publish(store, cal, 0, 0, marks);
+    int scans = rk->outcome == VDB_CALIB_RECHECK_SCANS;
+    publish(store, cal, 0, 0, marks, scans);
+    if (scans) {
+        vdb_log_info("%s: calibration after the repair on %llu rows: every band scans at the "
+                     "target (exact on any graph); curves dropped until the full calibration, "
+                     "which follows (%.2f s)",
+                     store->dir, (unsigned long long)rk->live, rk->seconds);
+        return VDB_OK;
+    }
     char plain[96] = "the plain band scans at the target";
     if (rk->ef > 0)
         snprintf(plain, sizeof(plain), "plain band ef %u recall %.4f (bound %.4f, was %.4f)",
@@ -522,7 +546,7 @@ int vdb_store__calib_run(vdb_store *store, const _Atomic int *stop, vdb_error *e
     int trial = auto_kind == -1 || retry;
     if (rc == VDB_OK && only_recheck && !trial) {
         rc = run_recheck(store, &ps, &prev, cal, &rk, wall0, cpu0, marks, stop, err);
-        if (rc != VDB_OK || rk.outcome == VDB_CALIB_RECHECK_KEPT)
+        if (rc != VDB_OK || rk.outcome != VDB_CALIB_RECHECK_FAILED)
             goto out;
     }
     if (rc == VDB_OK)
@@ -540,7 +564,7 @@ int vdb_store__calib_run(vdb_store *store, const _Atomic int *stop, vdb_error *e
         }
         cal->seconds = vdb_calib__now(CLOCK_MONOTONIC) - wall0;
         cal->cpu_seconds = vdb_calib__now(CLOCK_THREAD_CPUTIME_ID) - cpu0;
-        publish(store, cal, 0, 0, marks);
+        publish(store, cal, 0, 0, marks, 0);
         vdb_log_info("%s: calibrated on %llu rows with %u probes (%u real) in %.2f s, %.2f s CPU",
                      store->dir, (unsigned long long)cal->live, cal->probes, cal->real_probes,
                      cal->seconds, cal->cpu_seconds);
@@ -563,6 +587,30 @@ out:
     vdb_free(ps.cls);
     vdb_free(cal);
     return rc;
+}
+
+uint64_t vdb_store__calib_marks(vdb_store *store)
+{
+    vdb_store_calib *c = store->calib;
+    uint64_t marks = 0;
+    if (c != NULL) {
+        pthread_mutex_lock(&c->mutex);
+        marks = c->marks;
+        pthread_mutex_unlock(&c->mutex);
+    }
+    return marks;
+}
+
+int vdb_store__calib_settled(vdb_store *store, uint64_t since)
+{
+    vdb_store_calib *c = store->calib;
+    int settled = 1;
+    if (c != NULL) {
+        pthread_mutex_lock(&c->mutex);
+        settled = (!c->stale && !c->recheck) || c->settled >= since;
+        pthread_mutex_unlock(&c->mutex);
+    }
+    return settled;
 }
 
 int vdb_store_calib_running(vdb_store *store)

@@ -74,9 +74,15 @@
  * calibration (20% drift, real queries doubling, an optimize without a
  * repair) a per-query target other than the store's runs at the entry
  * kept when its bound allows, else exactly. A store that runs no band on
- * the graph at its target has nothing to re-check and gets the full
- * calibration. The outcome is kept with the calibration (vdb_calib.recheck:
- * stats, `vdb recall`).
+ * the graph at its target (it scans there: at 1M rows and 0.99 no ef's
+ * bound on the synthetic probes reached the target) has nothing to
+ * re-check: its answers at the target are exact whatever the graph. Its
+ * calibration is published with every curve dropped (outcome SCANS: every
+ * target scans), which settles it for optimize (vdb_store__calib_settled),
+ * and the full calibration follows in the background to restore the
+ * curves for other targets: at 1M x 128 it took 140-200 s, 3-4x the
+ * repair-optimize it followed. The outcome is kept with the calibration
+ * (vdb_calib.recheck: stats, `vdb recall`).
  *
  * Thread-safety: all functions are thread-safe; the state has its own
  * mutex and is copied out for planning (vdb_store_calib_get). */
@@ -129,7 +135,11 @@ enum { VDB_CALIB_PATH_FLOAT = 0, VDB_CALIB_PATH_INT8 = 1 };
 enum {
     VDB_CALIB_RECHECK_NONE = 0, /* no repair since the full calibration */
     VDB_CALIB_RECHECK_KEPT,     /* every band held: the curves kept, picks re-measured */
-    VDB_CALIB_RECHECK_FAILED    /* a band missed: this is the full calibration that followed */
+    VDB_CALIB_RECHECK_FAILED,   /* a band missed: this is the full calibration that followed */
+    VDB_CALIB_RECHECK_SCANS     /* no band ran the graph at the target (the store scans
+                                 * there): nothing to re-measure; the curves are dropped
+                                 * (every target scans) until the full calibration,
+                                 * which follows in the background */
 };
 
 typedef struct vdb_calib_recheck {
@@ -139,8 +149,7 @@ typedef struct vdb_calib_recheck {
     uint32_t probes;      /* probe queries it drew */
     uint32_t entries;     /* curve entries re-measured, over every band */
     uint32_t moved;       /* bands whose pick moved one step up */
-    /* FAILED: s * VDB_CALIB_NK + k of the band that missed; -1 when none
-     * did (no band ran the graph at the target: nothing to re-check) */
+    /* FAILED: s * VDB_CALIB_NK + k of the band that missed; -1 otherwise */
     int failed_band;
     /* The plain band (k <= 10, unfiltered), when it runs the graph at the
      * store's target: the ef re-measured last, the recall measured there
@@ -209,6 +218,19 @@ int vdb_store_calib_due(vdb_store *store);
  * never fails. */
 int vdb_store_calib_running(vdb_store *store);
 
+/* The marks counter (every invalidate and re-check mark bumps it), 0
+ * without a calibration state. A counter, never fails. */
+uint64_t vdb_store__calib_marks(vdb_store *store);
+
+/* 1 when the published calibration describes the current graph at the
+ * store's target for every mark up to `since` (a counter from
+ * vdb_store__calib_marks): nothing is due, or a run that began after
+ * those marks published a full calibration, a re-check that held, or a
+ * re-check that found the store scanning at its target (whose full run
+ * may still be to come). Takes the calibration's mutex only (callers may
+ * hold the indexer's). Never fails. */
+int vdb_store__calib_settled(vdb_store *store, uint64_t since);
+
 /* Marks the calibration stale (graph rebuilt, optimize). The mark is kept
  * in calib.pending too (docs/formats.md), so it outlives a restart before
  * the run. Callers may hold store locks (store_index.c holds rw
@@ -226,7 +248,9 @@ void vdb_store__calib_recheck(vdb_store *store);
 
 /* Measures (no locks held on entry; takes the read guard per chunk): the
  * re-check when only that is due, else (or when it fails) the full
- * calibration. An auto store without a decision is measured twice: on the float rows,
+ * calibration. A re-check that finds the store scanning at its target
+ * (SCANS) publishes and returns; the full run is then due, and the
+ * indexer's next call makes it. An auto store without a decision is measured twice: on the float rows,
  * then on trial int8 codes (store_codes.h); it keeps the codes when their
  * plan at the store's target costs under CALIB_AUTO_GAIN of the float
  * plan's, and publishes the matching calibration with them. A "none"

@@ -71,7 +71,7 @@ static int load_recheck(FILE *f, vdb_calib_recheck *r)
     if (fscanf(f, "%d %lld %llu %u %u %u %d %u %lg %lg %lg %lg %lg", &r->outcome, &when, &live,
                &r->probes, &r->entries, &r->moved, &r->failed_band, &r->ef, &r->recall,
                &r->recall_lo, &r->before, &r->seconds, &r->cpu_seconds) != 13 ||
-        r->outcome < VDB_CALIB_RECHECK_NONE || r->outcome > VDB_CALIB_RECHECK_FAILED ||
+        r->outcome < VDB_CALIB_RECHECK_NONE || r->outcome > VDB_CALIB_RECHECK_SCANS ||
         r->failed_band < -1 || r->failed_band >= VDB_CALIB_NS * VDB_CALIB_NK)
         return 0;
     r->when = when;

@@ -74,6 +74,11 @@ struct vdb_store_calib {
     uint64_t marks;              /* bumped by every invalidate/recheck: a run
                                   * clears the flags only when none came
                                   * while it measured */
+    uint64_t settled;            /* the marks seen by the last run that
+                                  * published curves describing the current
+                                  * graph at the store's target (a full run,
+                                  * a re-check that held, or one that found
+                                  * the store scanning there) */
     float *reservoir;            /* rslots x dim prepared queries */
     uint64_t *rhash;             /* their hashes: a repeated query enters once */
     uint32_t nreservoir;         /* queries held */

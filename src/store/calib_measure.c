@@ -767,9 +767,9 @@ static void keep_entries(vdb_calib_curve *curve, uint32_t kept)
 /* The re-check: `cal` gets `prev` with every band's entry at the store's
  * target (target_entry) re-measured on fresh probes `ps` and every other
  * entry dropped (keep_entries); rk->outcome says whether all held. A
- * different probe basis or traversal than `prev`'s, or no band on the
- * graph at the target, fails it (nothing to re-check: the full
- * calibration is what restores the curves). */
+ * different probe basis or traversal than `prev`'s fails it (the full
+ * calibration is what restores the curves); no band on the graph at the
+ * target gives SCANS, with every entry dropped. */
 int vdb_calib__recheck(vdb_store *store, const probe_set *ps, const vdb_calib *prev, vdb_calib *cal,
                    vdb_calib_recheck *rk, const _Atomic int *stop, vdb_error *err)
 {
@@ -801,7 +801,18 @@ int vdb_calib__recheck(vdb_store *store, const probe_set *ps, const vdb_calib *p
                 rk->failed_band = s * VDB_CALIB_NK + kb;
         }
     }
-    if (rc == VDB_OK && held && any) {
+    if (rc == VDB_OK && !any) {
+        /* Every band scans at the target: its answers there are exact on
+         * any graph. The curves were measured before the deletes and can
+         * be optimistic now, so none is kept (every target scans) until
+         * the full calibration (calib.h). */
+        rk->outcome = VDB_CALIB_RECHECK_SCANS;
+        for (int s = 0; s < VDB_CALIB_NS; s++)
+            for (int kb = 0; kb < VDB_CALIB_NK; kb++)
+                keep_entries(&cal->curve[s][kb], 0);
+        if (m.gemm_rows > 0)
+            cal->gemm_ns_row = m.gemm_ns / m.gemm_rows;
+    } else if (rc == VDB_OK && held) {
         rk->outcome = VDB_CALIB_RECHECK_KEPT;
         for (int s = 0; s < VDB_CALIB_NS; s++)
             for (int kb = 0; kb < VDB_CALIB_NK; kb++)

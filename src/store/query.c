@@ -675,8 +675,10 @@ void vdb_store_recall_summary(vdb_store *store, double *target, double *lower_bo
 
 /* The re-check after a local graph repair (calib.h), when there was one
  * since the full calibration: "kept" (the picks were re-measured on the
- * repaired graph and held) or "recalibrated" (one missed: the figures
- * around it are a full calibration's). */
+ * repaired graph and held), "recalibrated" (one missed: the figures
+ * around it are a full calibration's) or "scans" (the store scanned at its
+ * target: curves dropped, every target scans until the full calibration,
+ * which follows). */
 static void recheck_json(vdb_json *obj, const vdb_calib_recheck *r)
 {
     if (r->outcome == VDB_CALIB_RECHECK_NONE)
@@ -685,7 +687,10 @@ static void recheck_json(vdb_json *obj, const vdb_calib_recheck *r)
     if (o == NULL)
         return;
     int kept = r->outcome == VDB_CALIB_RECHECK_KEPT;
-    vdb_json_object_set_new(o, "outcome", vdb_json_string(kept ? "kept" : "recalibrated"));
+    vdb_json_object_set_new(o, "outcome",
+                            vdb_json_string(kept ? "kept"
+                                            : r->outcome == VDB_CALIB_RECHECK_SCANS ? "scans"
+                                                                                    : "recalibrated"));
     vdb_json_object_set_new(o, "measured_at", vdb_json_int(r->when));
     vdb_json_object_set_new(o, "measured_rows", vdb_json_int((long long)r->live));
     vdb_json_object_set_new(o, "probes", vdb_json_int(r->probes));

@@ -304,16 +304,30 @@ typedef struct vdb_store_optimize_info {
     const char *graph;
     double graph_seconds;      /* the repair, or the rebuild until the graph covers every
                                   row (calibration afterwards not included) */
+    int calibrating;           /* 1: a calibration was still due or running on return
+                                  (the full run after a repair of a store that scans at
+                                  its target); vdb_store_wait_idle waits for it */
 } vdb_store_optimize_info;
 
 /* Compacts deleted rows and repairs or rebuilds the graph per `mode`, then
- * waits until the graph covers every row. `info` is optional. Errors: the
- * checkpoint's (VDB_EIO, VDB_ENOMEM, VDB_EREADONLY). */
+ * waits until the graph covers every row and the store's declared recall
+ * is measured again: the full calibration after a rebuild, the re-check
+ * after a repair (calib.h). A repaired store that scans at its target
+ * answers exactly there on any graph, so it returns as soon as that is
+ * established; the full calibration that restores its curves for other
+ * targets then runs in the background (info->calibrating). `info` is
+ * optional. Errors: the checkpoint's (VDB_EIO, VDB_ENOMEM,
+ * VDB_EREADONLY). */
 int vdb_store_optimize_mode(vdb_store *store, vdb_store_graph_mode mode,
                             vdb_store_optimize_info *info, vdb_error *err);
 
 /* vdb_store_optimize_mode with AUTO; *vectors_out = live vectors. Errors:
  * as vdb_store_optimize_mode (VDB_EIO, VDB_ENOMEM, VDB_EREADONLY, ...). */
 int vdb_store_optimize(vdb_store *store, size_t *vectors_out, vdb_error *err);
+
+/* Blocks until the background indexer is idle: the graph covers every row
+ * and no calibration is due or running (one that cannot start, e.g. a
+ * store too small to calibrate, does not hold it). Never fails. */
+void vdb_store_wait_idle(vdb_store *store);
 
 #endif

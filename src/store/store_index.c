@@ -512,6 +512,23 @@ void vdb_store__index_wait(vdb_store *store)
     pthread_mutex_unlock(&ix->mutex);
 }
 
+void vdb_store__index_wait_settled(vdb_store *store, uint64_t since)
+{
+    vdb_store_index *ix = store->index;
+    if (ix == NULL || ix->hnsw == NULL)
+        return;
+    wake_indexer(store);
+    /* The indexer broadcasts `idle` after each catch-up, which follows
+     * every calibration run that leaves another one due (maybe_calibrate),
+     * so a SCANS publish wakes this before its full run starts. Lock
+     * order: the indexer's mutex, then the calibration's. */
+    pthread_mutex_lock(&ix->mutex);
+    while (ix->busy && ix->thread_running && !ix->stopping &&
+           !vdb_store__calib_settled(store, since))
+        pthread_cond_wait(&ix->idle, &ix->mutex);
+    pthread_mutex_unlock(&ix->mutex);
+}
+
 void vdb_store__index_wait_graph(vdb_store *store)
 {
     vdb_store_index *ix = store->index;

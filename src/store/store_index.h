@@ -113,8 +113,15 @@ int vdb_store__index_restart(vdb_store *store);
  * VDB_EIO, VDB_EBUSY). */
 int vdb_store__index_save(vdb_store *store, vdb_error *err);
 
-/* Blocks until the indexer has caught up with every row (optimize). */
+/* Blocks until the indexer has caught up with every row and has no
+ * calibration due or running (vdb_store_wait_idle). */
 void vdb_store__index_wait(vdb_store *store);
+
+/* Blocks until the indexer is idle or, sooner, the calibration is settled
+ * for every mark up to `since` (vdb_store__calib_settled): a full
+ * calibration that follows a SCANS re-check is not waited for (optimize).
+ * No locks held. */
+void vdb_store__index_wait_settled(vdb_store *store, uint64_t since);
 
 /* Blocks until the graph covers the rows present at the call, but not for
  * the field indexes or calibration that the indexer runs afterwards (so

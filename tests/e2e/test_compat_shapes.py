@@ -108,6 +108,8 @@ def test_optimize_force_rebuild(admin):
     assert o["vectors_optimized"] == 49 == d["vectors_optimized"]
     assert o["rows_after"] == 49 and o["tombstones_removed"] == o["rows_before"] - 49
     assert o["time_seconds"] >= 0 and d["total_time_seconds"] == o["time_seconds"]
+    # A flat 50-row store has no graph to calibrate: nothing goes on after.
+    assert o["calibrating"] is False
     assert d["user_id"] == "cmp_opt" and d["model_id"] == "m"
     assert_error(admin.post("/performance/optimize?user_id=cmp_opt&model_id=m"
                             "&force_rebuild_index=maybe"), 422)
