@@ -232,7 +232,7 @@ static void note_covered(vdb_hnsw *h, uint32_t rows)
 {
     uint32_t cur = __atomic_load_n(&h->covered, __ATOMIC_RELAXED);
     while (cur < rows &&
-           !__atomic_compare_exchange_n(&h->covered, &cur, rows, 1, __ATOMIC_RELAXED,
+           !__atomic_compare_exchange_n(&h->covered, &cur, rows, 1, __ATOMIC_RELEASE,
                                         __ATOMIC_RELAXED)) {
     }
 }

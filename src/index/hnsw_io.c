@@ -202,8 +202,10 @@ static void emit_list_below(writer *w, const uint32_t *list, size_t words, uint3
  * links into rows >= n are dropped from the lists written. */
 static void write_graph(const vdb_hnsw *h, writer *w, uint32_t *scratch)
 {
-    uint32_t n = h->covered;
-    uint64_t entry = h->entry, present = 0, upper_u32 = 0;
+    /* The indexer may raise covered meanwhile (note_covered, release): the
+     * rows below the value read here are whole. */
+    uint32_t n = __atomic_load_n(&h->covered, __ATOMIC_ACQUIRE);
+    uint64_t entry = hnsw_entry_load(h), present = 0, upper_u32 = 0;
     uint32_t top_row = VDB_HNSW_NONE, top = 0;
     for (uint32_t i = 0; i < n; i++) {
         uint8_t level = h->levels[i];

@@ -460,10 +460,14 @@ static int auto_trial(vdb_store *store, const probe_set *ps, vdb_calib *flt, vdb
 static int run_kind(vdb_store *store, vdb_calib *prev, uint64_t *marks)
 {
     vdb_store_calib *c = store->calib;
+    /* Counted before the mutex: the count takes the store's read guard,
+     * and a compaction marks (calib_mark, this mutex) while it holds that
+     * guard exclusively; the other order could deadlock. */
+    size_t live = vdb_store_count(store);
     pthread_mutex_lock(&c->mutex);
     *prev = c->cal;
     *marks = c->marks;
-    int only = c->recheck && !full_due(c, store->config.dim, vdb_store_count(store));
+    int only = c->recheck && !full_due(c, store->config.dim, live);
     pthread_mutex_unlock(&c->mutex);
     return only;
 }
