@@ -97,9 +97,9 @@ int vdb_cmd_optimize(int argc, char **argv)
         print_info(&info,
                    (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9,
                    calib);
-    }
-    else
+    } else {
         fprintf(stderr, "vdb optimize: %s\n", err.msg);
+    }
     vdb_registry_release(handle);
     vdb_registry_free(registry);
     return rc == VDB_OK ? 0 : 1;

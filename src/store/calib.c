@@ -568,6 +568,13 @@ int vdb_store__calib_run(vdb_store *store, const _Atomic int *stop, vdb_error *e
         }
         cal->seconds = vdb_calib__now(CLOCK_MONOTONIC) - wall0;
         cal->cpu_seconds = vdb_calib__now(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+        /* With a trial to follow, the store is not settled (optimize waits
+         * for the codes it may switch to) until this run ends. */
+        if (trial && cal->path == VDB_CALIB_PATH_FLOAT) {
+            pthread_mutex_lock(&c->mutex);
+            c->trialing = 1;
+            pthread_mutex_unlock(&c->mutex);
+        }
         publish(store, cal, 0, 0, marks, 0);
         vdb_log_info("%s: calibrated on %llu rows with %u probes (%u real) in %.2f s, %.2f s CPU",
                      store->dir, (unsigned long long)cal->live, cal->probes, cal->real_probes,
@@ -584,6 +591,9 @@ int vdb_store__calib_run(vdb_store *store, const _Atomic int *stop, vdb_error *e
         }
     }
 out:
+    pthread_mutex_lock(&c->mutex);
+    c->trialing = 0;
+    pthread_mutex_unlock(&c->mutex);
     atomic_store(&c->running, 0);
     vdb_calib__keep_free(&keep);
     vdb_free(ps.q);
@@ -611,7 +621,7 @@ int vdb_store__calib_settled(vdb_store *store, uint64_t since)
     int settled = 1;
     if (c != NULL) {
         pthread_mutex_lock(&c->mutex);
-        settled = (!c->stale && !c->recheck) || c->settled >= since;
+        settled = !c->trialing && ((!c->stale && !c->recheck) || c->settled >= since);
         pthread_mutex_unlock(&c->mutex);
     }
     return settled;

@@ -227,7 +227,8 @@ uint64_t vdb_store__calib_marks(vdb_store *store);
  * vdb_store__calib_marks): nothing is due, or a run that began after
  * those marks published a full calibration, a re-check that held, or a
  * re-check that found the store scanning at its target (whose full run
- * may still be to come). Takes the calibration's mutex only (callers may
+ * may still be to come); never while an auto store's int8 trial runs
+ * after its float calibration (the trial may switch the codes). Takes the calibration's mutex only (callers may
  * hold the indexer's). Never fails. */
 int vdb_store__calib_settled(vdb_store *store, uint64_t since);
 

@@ -79,6 +79,9 @@ struct vdb_store_calib {
                                   * graph at the store's target (a full run,
                                   * a re-check that held, or one that found
                                   * the store scanning there) */
+    int trialing;                /* an auto store's float calibration is
+                                  * published and its int8 trial still runs:
+                                  * not settled until the trial publishes */
     float *reservoir;            /* rslots x dim prepared queries */
     uint64_t *rhash;             /* their hashes: a repeated query enters once */
     uint32_t nreservoir;         /* queries held */
