@@ -81,7 +81,7 @@ struct vdb_store_calib {
                                   * the store scanning there) */
     int trialing;                /* an auto store's float calibration is
                                   * published and its int8 trial still runs:
-                                  * not settled until the trial publishes */
+                                  * not settled until that run ends */
     float *reservoir;            /* rslots x dim prepared queries */
     uint64_t *rhash;             /* their hashes: a repeated query enters once */
     uint32_t nreservoir;         /* queries held */
