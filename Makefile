@@ -338,6 +338,10 @@ bench-quant-graph: all $(BUILD)/quant_graph
 	@test -f $(QUANT_DIR)/truth.npy || $(BUILD)/vdb bench $(BENCH_PEERS_ARGS) --metric $(QUANT_METRIC) --save $(QUANT_DIR) --json >/dev/null
 	flock /tmp/vdb-bench.lock env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BUILD)/quant_graph $(QUANT_DIR) $(QUANT_METRIC) $(QUANT_GRAPH_ARGS)
 
+# HNSW on a store where many rows are copies of one vector (bench/hnsw_copies.c).
+$(BUILD)/hnsw_copies: bench/hnsw_copies.c $(BUILD)/libvdb.a
+	$(CC) $(CFLAGS_ALL) -Isrc -MMD -MP -MF $@.d $< $(BUILD)/libvdb.a $(LIBS_ALL) -o $@
+
 # Inner product on a graph: dot-metric HNSW vs the MIPS-to-L2 reduction
 # (bench/mips_reduction.c).
 $(BUILD)/mips_reduction: bench/mips_reduction.c $(BUILD)/libvdb.a
@@ -439,6 +443,6 @@ test-load: $(BUILD)/vdb
 soak: $(BUILD)/vdb
 	$(PYTHON) tests/load/load_abuse.py $(BUILD)/vdb --duration 1800 --rss-mb 1024 $(LOAD_ARGS)
 
--include $(wildcard $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d) $(HDR_CHECK:=.d) $(BUILD)/tests/dist_check.d $(BUILD)/tests/qdist_check.d $(BUILD)/quant_scan.d $(BUILD)/floatparse_bench.d $(BUILD)/store_exact.d $(BUILD)/quant_graph.d $(BUILD)/mips_reduction.d)
+-include $(wildcard $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d) $(HDR_CHECK:=.d) $(BUILD)/tests/dist_check.d $(BUILD)/tests/qdist_check.d $(BUILD)/quant_scan.d $(BUILD)/floatparse_bench.d $(BUILD)/store_exact.d $(BUILD)/quant_graph.d $(BUILD)/mips_reduction.d $(BUILD)/hnsw_copies.d)
 
 endif

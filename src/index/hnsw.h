@@ -15,6 +15,13 @@
  * hash of (seed, row), so the graph's shape does not depend on insert order
  * or thread timing.
  *
+ * Exact copies (many rows holding one vector) get a capped share of a
+ * list (hnsw_copy_quota: 1/8 of the links, the copies chosen per node by a
+ * hash), and an insertion's search keeps the new row's copies out of its
+ * ef results: otherwise a group of more copies than links linked only to
+ * itself and searches that entered it could not leave (BENCHMARKS.md,
+ * "Exact copies of one vector").
+ *
  * Limits:
  *   M (links per node on levels > 0; level 0 gets 2M): 2..VDB_HNSW_MAX_M.
  *   ef_construction: 1..VDB_HNSW_MAX_EF; ef at query time: 1..VDB_HNSW_MAX_EF

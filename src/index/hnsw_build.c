@@ -19,22 +19,66 @@
 #include <string.h>
 
 #include "../core/alloc.h"
+#include "../core/hash.h"
 #include "../core/pool.h"
 #include "hnsw_int.h"
 
-size_t vdb_hnsw__select_neighbours(const vdb_hnsw *h, const vdb_vecview *view,
+size_t vdb_hnsw__select_neighbours(const vdb_hnsw *h, const vdb_vecview *view, uint32_t base,
                                    vdb_hnsw_cand *c, size_t n, size_t max)
 {
     if (n <= max)
         return n;
-    return vdb_hnsw__select_diverse(h, view, c, n, max);
+    return vdb_hnsw__select_diverse(h, view, base, c, n, max);
 }
 
-size_t vdb_hnsw__select_diverse(const vdb_hnsw *h, const vdb_vecview *view, vdb_hnsw_cand *c,
-                                size_t n, size_t max)
+/* Which of base's exact copies its list keeps: those of smallest rank, a
+ * hash of both ids, so each node keeps its own pseudo-random few of a
+ * group of copies. Ranking them by id (their sort order: equal distances)
+ * would point every list at the same lowest ids and leave the rest of the
+ * group unreachable. */
+static uint64_t copy_rank(uint32_t base, uint32_t id)
 {
+    return vdb_hash_mix64(((uint64_t)base << 32) | id);
+}
+
+size_t vdb_hnsw__select_diverse(const vdb_hnsw *h, const vdb_vecview *view, uint32_t base,
+                                vdb_hnsw_cand *c, size_t n, size_t max)
+{
+    /* The diversity rule alone keeps every exact copy of the base (a
+     * copy is no nearer to a kept copy than to the base: both are at its
+     * distance), so a node with more than `max` copies would link only to
+     * them: a group of copies became a trap with no way out, where
+     * searches ended (recall@10 0.50-0.52 at every ef from 32 to 128 with
+     * a fifth of a store copies of one vector; BENCHMARKS.md). Copies are
+     * capped at hnsw_copy_quota; the rest of the list follows the rule. */
+    const float *brow = hnsw_row(view, base);
+    float self_dist = hnsw_dist(h, brow, brow);
+    size_t quota = hnsw_copy_quota(max), copies = 0;
+    uint64_t ranks[VDB_HNSW_MAX_M / 2]; /* the quota smallest, ascending */
+    for (size_t i = 0; i < n; i++) {
+        if (!hnsw_is_copy(h, view, brow, self_dist, c[i].dist, c[i].id))
+            continue;
+        uint64_t r = copy_rank(base, c[i].id);
+        size_t at = copies < quota ? copies : quota;
+        copies++;
+        if (at == quota && r >= ranks[quota - 1])
+            continue;
+        if (at == quota)
+            at--;
+        while (at > 0 && ranks[at - 1] > r) {
+            ranks[at] = ranks[at - 1];
+            at--;
+        }
+        ranks[at] = r;
+    }
+    uint64_t cut = copies > quota ? ranks[quota - 1] : UINT64_MAX;
     size_t kept = 0;
     for (size_t i = 0; i < n && kept < max; i++) {
+        if (copies > 0 && hnsw_is_copy(h, view, brow, self_dist, c[i].dist, c[i].id)) {
+            if (copy_rank(base, c[i].id) <= cut)
+                c[kept++] = c[i];
+            continue;
+        }
         const float *row = hnsw_row(view, c[i].id);
         int good = 1;
         for (size_t j = 0; j < kept; j++) {
@@ -81,7 +125,7 @@ static void connect(const vdb_hnsw *h, const vdb_vecview *view, uint32_t to, uin
     }
     tmp[cnt] = (vdb_hnsw_cand){dist, node};
     qsort(tmp, cnt + 1, sizeof(*tmp), vdb_hnsw__cand_cmp);
-    size_t kept = vdb_hnsw__select_neighbours(h, view, tmp, cnt + 1, max);
+    size_t kept = vdb_hnsw__select_neighbours(h, view, to, tmp, cnt + 1, max);
     for (size_t j = 0; j < kept; j++)
         hnsw_store(list + 1 + j, tmp[j].id);
     hnsw_store_release(list, (uint32_t)kept);
@@ -129,11 +173,21 @@ static int link_node(vdb_hnsw *h, const vdb_vecview *view, uint32_t row, int lev
         s->nchosen[l] = 0;
         if (vdb_hnsw__scratch_prepare(s, limit, h->ef_construction, h->m0) != VDB_OK)
             return VDB_ENOMEM;
-        int rc = vdb_hnsw__search_level(h, view, NULL, q, limit, cur, cur_dist, l,
+        int rc = vdb_hnsw__search_level(h, view, NULL, q, q, limit, cur, cur_dist, l,
                                         h->ef_construction, NULL, 0, s);
         if (rc != VDB_OK)
             return rc;
-        size_t n = drain_sorted(s);
+        /* The row's exact copies met (kept out of the results, see
+         * search_level) go first: they are its nearest, and the selection
+         * keeps a few of them. sel has room: ef + m0 + 1 entries. */
+        size_t n = drain_sorted(s), nc = s->ncopies;
+        memmove(s->sel + nc, s->sel, n * sizeof(*s->sel));
+        float self_dist = hnsw_dist(h, q, q);
+        for (size_t i = 0; i < nc; i++)
+            s->sel[i] = (vdb_hnsw_cand){self_dist, s->copies[i]};
+        n += nc;
+        if (nc > 0) /* under dot products other rows can be nearer than a copy */
+            qsort(s->sel, n, sizeof(*s->sel), vdb_hnsw__cand_cmp);
         /* A re-offered row can meet itself; it must not link to itself. */
         size_t w = 0;
         for (size_t i = 0; i < n; i++)
@@ -144,7 +198,7 @@ static int link_node(vdb_hnsw *h, const vdb_vecview *view, uint32_t row, int lev
             continue;
         cur = s->sel[0].id;
         cur_dist = s->sel[0].dist;
-        size_t kept = vdb_hnsw__select_neighbours(h, view, s->sel, n, h->m);
+        size_t kept = vdb_hnsw__select_neighbours(h, view, row, s->sel, n, h->m);
         uint32_t *list = hnsw_links(h, row, l);
         pthread_mutex_lock(hnsw_node_lock(h, row));
         for (size_t j = 0; j < kept; j++)

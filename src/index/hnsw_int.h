@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "../kernel/dist.h"
 #include "hnsw.h"
@@ -75,6 +76,8 @@ struct vdb_hnsw_scratch {
     size_t nres;
     vdb_hnsw_cand *sel;       /* sorted candidates / neighbour selection */
     size_t sel_cap;
+    uint32_t copies[VDB_HNSW_MAX_M]; /* insertion: exact copies of the row met */
+    size_t ncopies;
     uint32_t *batch;          /* unvisited neighbours of one expansion */
     size_t batch_cap;
     vdb_hnsw_cand *chosen;    /* insertion: level l's picks at [l * m] */
@@ -194,11 +197,27 @@ void vdb_hnsw__greedy(const vdb_hnsw *h, const vdb_vecview *view, const vdb_hnsw
 /* Best-first beam search on `level` from `entry`. Every reachable node below
  * `limit` routes; only accepted nodes (not deleted when skip_deleted, and
  * passing `filter`) enter the result max-heap s->res, which keeps the ef
- * best. The caller has prepared the scratch. 0 or VDB_ENOMEM. */
+ * best. The caller has prepared the scratch. 0 or VDB_ENOMEM.
+ * `self` is the row being inserted (NULL for a query): its exact copies
+ * stay out of s->res, so that many of them cannot fill the ef results at
+ * distance 0 and hide every other node; the first h->m met are listed in
+ * s->copies (s->ncopies) and still expanded, so the search routes through
+ * them. */
 int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view,
-                           const vdb_hnsw_codes *codes, const float *query, uint32_t limit,
-                           uint32_t entry, float entry_dist, int level, size_t ef,
+                           const vdb_hnsw_codes *codes, const float *query, const float *self,
+                           uint32_t limit, uint32_t entry, float entry_dist, int level, size_t ef,
                            const vdb_filter_hook *filter, int skip_deleted, vdb_hnsw_scratch *s);
+
+/* Whether row `id`, at distance `dist` from `base` (whose distance to
+ * itself is `self_dist`), holds exactly base's values. The distance test
+ * is exact for copies (the same bits give the same sum) and rejects
+ * nearly every other row before the compare. */
+static inline int hnsw_is_copy(const vdb_hnsw *h, const vdb_vecview *view, const float *base,
+                               float self_dist, float dist, uint32_t id)
+{
+    return dist <= self_dist &&
+           memcmp(hnsw_row(view, id), base, (size_t)h->dim * sizeof(float)) == 0;
+}
 
 /* Grows the node arrays to at least `rows` (caller holds grow_lock
  * exclusively). 0 or VDB_ENOMEM. */
@@ -207,10 +226,17 @@ int vdb_hnsw__grow(vdb_hnsw *h, uint32_t rows);
 /* hnsw_build.c: keeps at most `max` of the n candidates (sorted nearest
  * first, distances to the base node) by the diversity heuristic, in place;
  * returns how many. */
-size_t vdb_hnsw__select_neighbours(const vdb_hnsw *h, const vdb_vecview *view,
+size_t vdb_hnsw__select_neighbours(const vdb_hnsw *h, const vdb_vecview *view, uint32_t base,
                                    vdb_hnsw_cand *c, size_t n, size_t max);
-size_t vdb_hnsw__select_diverse(const vdb_hnsw *h, const vdb_vecview *view, vdb_hnsw_cand *c,
-                                size_t n, size_t max);
+size_t vdb_hnsw__select_diverse(const vdb_hnsw *h, const vdb_vecview *view, uint32_t base,
+                                vdb_hnsw_cand *c, size_t n, size_t max);
+/* The most exact copies of a node a list of `max` links keeps (the rest of
+ * the list goes to other nodes, so a node among many copies keeps ways
+ * out); which copies, by a hash of the two ids (hnsw_build.c). */
+static inline size_t hnsw_copy_quota(size_t max)
+{
+    return max >= 16 ? max / 8 : 2;
+}
 /* hnsw_search.c: VDB_EINVAL / VDB_EDIM when the view does not fit the index. */
 int vdb_hnsw__check_view(const vdb_hnsw *h, const vdb_vecview *view, vdb_error *err);
 /* qsort order of candidates: distance, then id. */

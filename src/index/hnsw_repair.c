@@ -122,7 +122,7 @@ static int repair_list(const vdb_hnsw *h, const vdb_vecview *view, uint32_t node
     qsort(buf, w, sizeof(*buf), vdb_hnsw__cand_cmp);
     vdb_hnsw_cand *all = buf + (size_t)max + (size_t)max * max;
     memcpy(all, buf, w * sizeof(*buf));
-    size_t kept = vdb_hnsw__select_diverse(h, view, buf, w, max);
+    size_t kept = vdb_hnsw__select_diverse(h, view, node, buf, w, max);
     kept = top_up(buf, kept, all, w, list + 1, cnt, cnt < max ? cnt : max);
     for (size_t j = 0; j < kept; j++)
         hnsw_store(list + 1 + j, buf[j].id);

@@ -136,18 +136,37 @@ static inline void prefetch_links(const vdb_hnsw *h, uint32_t id, int level)
     __builtin_prefetch(p + bytes - 1, 0, 3);
 }
 
+/* Insertion: notes `id` as an exact copy of the row being inserted when it
+ * is one; the first h->m copies are listed, and only those are expanded. */
+static inline int note_copy(const vdb_hnsw *h, const vdb_vecview *view, const float *self,
+                            float self_dist, float dist, uint32_t id, vdb_hnsw_scratch *s,
+                            int *listed)
+{
+    if (self == NULL || !hnsw_is_copy(h, view, self, self_dist, dist, id))
+        return 0;
+    *listed = s->ncopies < h->m;
+    if (*listed)
+        s->copies[s->ncopies++] = id;
+    return 1;
+}
+
 int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view,
-                           const vdb_hnsw_codes *codes, const float *query, uint32_t limit,
-                           uint32_t entry, float entry_dist, int level, size_t ef,
+                           const vdb_hnsw_codes *codes, const float *query, const float *self,
+                           uint32_t limit, uint32_t entry, float entry_dist, int level, size_t ef,
                            const vdb_filter_hook *filter, int skip_deleted, vdb_hnsw_scratch *s)
 {
     vdb_hnsw_cand *cand = s->cand, *res = s->res;
     size_t ncand = 0, nres = 0;
     /* Distance a new node must beat to matter once the results are full. */
     float bound = __builtin_inff();
+    float self_dist = self != NULL ? hnsw_dist(h, self, self) : 0.0f;
+    int listed;
+    s->ncopies = 0;
     s->visited[entry] = s->epoch;
     vdb_heap_min_push(cand, &ncand, (vdb_hnsw_cand){entry_dist, entry});
-    if (accepted(view, filter, skip_deleted, entry)) {
+    /* A copy of the inserted row is expanded but never a result. */
+    if (!note_copy(h, view, self, self_dist, entry_dist, entry, s, &listed) &&
+        accepted(view, filter, skip_deleted, entry)) {
         vdb_heap_max_push(res, &nres, (vdb_hnsw_cand){entry_dist, entry});
         if (nres >= ef)
             bound = res[0].dist;
@@ -204,6 +223,11 @@ int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view,
                 if (j + PREFETCH_AHEAD < n)
                     prefetch_node(h, view, codes, s->batch[j + PREFETCH_AHEAD]);
                 d = hnsw_trav_dist(h, view, codes, query, id);
+            }
+            if (note_copy(h, view, self, self_dist, d, id, s, &listed)) {
+                if (listed)
+                    vdb_heap_min_push(cand, &ncand, (vdb_hnsw_cand){d, id});
+                continue;
             }
             if (d >= bound)
                 continue;
@@ -292,7 +316,8 @@ static int search_locked(const vdb_hnsw *h, const vdb_vecview *view, const float
     float d = hnsw_trav_dist(h, view, codes, query, ep);
     for (int level = max_level; level > 0; level--)
         vdb_hnsw__greedy(h, view, codes, query, limit, level, &ep, &d);
-    int rc = vdb_hnsw__search_level(h, view, codes, query, limit, ep, d, 0, ef, filter, 1, s);
+    int rc =
+        vdb_hnsw__search_level(h, view, codes, query, NULL, limit, ep, d, 0, ef, filter, 1, s);
     if (rc != VDB_OK)
         return vdb_error_set(err, rc, "hnsw: out of memory during search");
     if (codes != NULL) {
