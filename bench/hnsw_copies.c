@@ -14,6 +14,10 @@
  * the graph reaches, so it finds the row exactly when the row is reachable.
  * Prints one JSON object.
  *
+ * SAVE=DIR also writes DIR/data.npy, queries.npy (the ordinary queries) and
+ * truth.npy (their exact top-10 row numbers), for the native peers' driver
+ * (build/hnsw_native_peers, bench/hnsw_native.cpp) on the same data.
+ *
  * Build: make build/hnsw_copies. Usage: hnsw_copies N COPIES DIM [BUILD_THREADS] */
 #include <math.h>
 #include <stdio.h>
@@ -21,6 +25,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/npy.h"
 #include "core/pool.h"
 #include "core/rng.h"
 #include "index/flat.h"
@@ -75,6 +80,38 @@ static float *kth_distances(const vdb_vecview *v, const float *qs, size_t nq)
         kth[i] = want[n - 1].dist;
     }
     return kth;
+}
+
+/* Writes rows x cols of `descr` ("<f4" / "<i4") to DIR/name as .npy. */
+static void save_npy(const char *dir, const char *name, const char *descr, const void *p,
+                     size_t rows, size_t cols)
+{
+    char path[4096], head[256];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    size_t hl = vdb_npy_build(head, sizeof(head), descr, rows, cols, 2);
+    FILE *f = fopen(path, "wb");
+    if (hl == 0 || f == NULL || fwrite(head, 1, hl, f) != hl ||
+        fwrite(p, 4, rows * cols, f) != rows * cols || fclose(f) != 0)
+        die("cannot write", NULL);
+}
+
+/* SAVE=DIR: the rows, the ordinary queries and their exact top-K ids. */
+static void save_all(const char *dir, const vdb_vecview *v, const float *qs)
+{
+    int32_t *truth = must(malloc((size_t)NQ * K * sizeof(int32_t)));
+    vdb_hit want[K];
+    vdb_error err = {0};
+    for (size_t i = 0; i < NQ; i++) {
+        size_t n = 0;
+        if (vdb_flat_search(v, qs + i * v->dim, K, NULL, want, &n, &err) != VDB_OK || n != K)
+            die("exact search", &err);
+        for (size_t t = 0; t < K; t++)
+            truth[i * K + t] = (int32_t)want[t].id;
+    }
+    save_npy(dir, "data.npy", "<f4", v->data, v->n, v->dim);
+    save_npy(dir, "queries.npy", "<f4", qs, NQ, v->dim);
+    save_npy(dir, "truth.npy", "<i4", truth, NQ, K);
+    free(truth);
 }
 
 static uint32_t g_only;
@@ -135,6 +172,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < NQ_AT; i++)
         vdb_flat_prepare_query(VDB_METRIC_COSINE, at + i * dim, at + i * dim, dim, NULL);
     vdb_vecview view = {data, NULL, (uint32_t)n, dim, VDB_METRIC_COSINE};
+    if (getenv("SAVE") != NULL)
+        save_all(getenv("SAVE"), &view, qs);
     vdb_error err = {0};
     vdb_hnsw *h = NULL;
     if (vdb_hnsw_new(dim, VDB_METRIC_COSINE, NULL, &h, &err) != VDB_OK ||
