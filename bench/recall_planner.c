@@ -86,6 +86,7 @@ static const fam_case cases[] = {
     {"norms4x-96-dot", FAM_NORMS_DOT, 96, VDB_METRIC_DOT, NULL, NULL, 0, 0},
     {"duplicates-64-cos", FAM_DUPLICATES, 64, VDB_METRIC_COSINE, NULL, NULL, 0, 0},
     {"lowdim-3-l2", FAM_LOWDIM, 3, VDB_METRIC_L2, NULL, NULL, 0, 0},
+    {"copies-64-cos", FAM_COPIES, 64, VDB_METRIC_COSINE, NULL, NULL, 0, 0},
 };
 
 static const double targets[NTARGETS] = {1.0, 0.99, 0.95, 0.90};

@@ -22,7 +22,9 @@ typedef enum {
     FAM_NORMS_L2,    /* Gaussian directions, norms spread 25x, euclidean */
     FAM_NORMS_DOT,   /* inner product, norms spread 4x */
     FAM_DUPLICATES,  /* 400 base vectors, each stored many times: exact ties */
-    FAM_LOWDIM       /* 3-d */
+    FAM_LOWDIM,      /* 3-d */
+    FAM_COPIES       /* clustered, a fifth of the rows one vector between the
+                      * clusters (the same text stored again and again) */
 } family;
 
 /* One vector of family f into v[dim]; `centres` (family_centres) for the
@@ -32,6 +34,18 @@ static inline void gen(family f, vdb_rng *rng, uint32_t dim, float *v, const flo
     double norm = 0;
     switch (f) {
     case FAM_CLUSTERED: {
+        const float *c = centres + vdb_rng_below(rng, 40) * dim;
+        for (uint32_t j = 0; j < dim; j++)
+            v[j] = c[j] + (float)(0.35 * vdb_rng_gauss(rng));
+        return;
+    }
+    case FAM_COPIES: {
+        if (vdb_rng_below(rng, 5) == 0) {
+            /* halfway between two of the clusters, where searches pass */
+            for (uint32_t j = 0; j < dim; j++)
+                v[j] = 0.5f * (centres[j] + centres[dim + j]);
+            return;
+        }
         const float *c = centres + vdb_rng_below(rng, 40) * dim;
         for (uint32_t j = 0; j < dim; j++)
             v[j] = c[j] + (float)(0.35 * vdb_rng_gauss(rng));
@@ -59,10 +73,12 @@ static inline void gen(family f, vdb_rng *rng, uint32_t dim, float *v, const flo
 }
 
 /* A held-out query of family f: a fresh draw, and for the duplicate family
- * a base vector with small noise (an exact copy would only test ties). */
+ * a base vector with small noise (an exact copy would only test ties); for
+ * the copies family an ordinary clustered row (the copies are what its
+ * searches must not get caught in). */
 static inline void gen_query(family f, vdb_rng *rng, uint32_t dim, float *v, const float *centres)
 {
-    gen(f, rng, dim, v, centres);
+    gen(f == FAM_COPIES ? FAM_CLUSTERED : f, rng, dim, v, centres);
     if (f == FAM_DUPLICATES)
         for (uint32_t j = 0; j < dim; j++)
             v[j] += (float)(0.05 * vdb_rng_gauss(rng));
