@@ -185,9 +185,10 @@ static int accept_only(void *ctx, uint32_t id)
  * again and again, an empty document's embedding): with the diversity rule
  * alone, a copy's list held only other copies once there were more of
  * them than links, and searches that reached the group could not leave it
- * (recall@10 0.67 at every ef in BENCHMARKS.md's case). The copies must
- * keep ways out, and most of them must stay reachable (a filter that
- * accepts just that row finds it: 4 of 103 sampled before; 84-100% now.
+ * (recall@10 near 0.50 at every ef in BENCHMARKS.md's cases; 0.41 here).
+ * The copies must keep ways out, and most of them must stay reachable (a
+ * filter that accepts just that row finds it: 4 of 103 sampled before,
+ * 88-98% now.
  * The store re-runs a filtered query exactly when the graph finds fewer
  * than k, so one that only accepts unreachable copies still answers). */
 static void test_copies_keep_ways_out(void **state)
