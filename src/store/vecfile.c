@@ -38,6 +38,7 @@
 #include "../core/alloc.h"
 #include "../core/bytes.h"
 #include "../core/fsx.h"
+#include "../core/limits.h"
 #include "../core/log.h"
 #include "../core/npy.h"
 #include "../core/crc.h"
@@ -498,6 +499,12 @@ static int check_array(vdb_vecfile *f, array_loc *a, int ndim, vdb_error *err)
      * values would be truncated by the casts, not rejected. */
     if (a->shape[0] > UINT32_MAX || (ndim == 2 && (a->shape[1] == 0 || a->shape[1] > UINT32_MAX)))
         return corrupt(f, err, "array shape out of range", a->member_off);
+    /* No store has more dimensions; a reader that sizes per-dimension
+     * buffers from an accepted file (an upload, an import) must not be
+     * asked for gigabytes by a header with zero rows. */
+    if (ndim == 2 && a->shape[1] > VDB_MAX_DIM)
+        return vdb_error_set(err, VDB_ECORRUPT, "%s: dimension %llu above the limit of %u",
+                             f->path, (unsigned long long)a->shape[1], VDB_MAX_DIM);
     /* data_off - member_off <= member_size holds (parse_npy checked the
      * header against the member); compare by subtraction so that a huge
      * byte count cannot wrap the sum. */

@@ -41,7 +41,8 @@ int vdb_vecfile_write(const char *path, uint32_t dim, size_t rows, vdb_vecfile_r
 typedef struct vdb_vecfile vdb_vecfile;
 
 /* Opens and validates the ZIP directory and .npy headers into *out (written
- * only on success; close it with vdb_vecfile_close). The code comes back
+ * only on success; close it with vdb_vecfile_close). A dimension above
+ * VDB_MAX_DIM is VDB_ECORRUPT, as for any store. The code comes back
  * as the result, so a caller that passes no `err` still learns it. Errors:
  * VDB_ENOTFOUND, VDB_ECORRUPT (names the file and what is wrong), VDB_EIO,
  * VDB_EBUSY (out of descriptors), VDB_ENOMEM. */

@@ -2,7 +2,8 @@
  * is written as a store's vectors.npz and opened, read row by row, read as
  * norms, mapped and verified; the same bytes go through vdb_npy_parse.
  * Properties: no crash, leak or out-of-bounds read; an accepted file's
- * rows x dim fits in the file (the reads stay inside it); a parsed .npy
+ * rows x dim fits in the file (the reads stay inside it) and its dim is
+ * within VDB_MAX_DIM (a 0-row header once claimed 291,810,391); a parsed .npy
  * header's data offset lies within the input. */
 #include <limits.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "../../src/core/alloc.h"
+#include "../../src/core/limits.h"
 #include "../../src/core/npy.h"
 #include "../../src/store/vecfile.h"
 #include "fuzz_common.h"
@@ -37,8 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_accepted++;
     size_t rows = vdb_vecfile_rows(f);
     uint32_t dim = vdb_vecfile_dim(f);
-    if (dim == 0 || (rows > 0 && (uint64_t)rows * dim * 4 > (uint64_t)size))
-        abort(); /* it claims more data than the file holds */
+    if (dim == 0 || dim > VDB_MAX_DIM || (rows > 0 && (uint64_t)rows * dim * 4 > (uint64_t)size))
+        abort(); /* a dimension no store has, or more data than the file holds */
     float *buf = vdb_malloc((size_t)dim * 4 * 4);
     for (size_t r = 0; buf != NULL && r < rows && r < 64; r += 4) {
         size_t n = rows - r < 4 ? rows - r : 4;

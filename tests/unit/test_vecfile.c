@@ -14,6 +14,7 @@
 #include "core/alloc.h"
 #include "core/npy.h"
 #include "store/meta.h"
+#include "core/limits.h"
 #include "store/vecfile.h"
 
 #define ROWS 300
@@ -292,6 +293,17 @@ static void test_shape_overflow(void **state)
         fail_msg("a (2^62 - 1) x 1 array in a %zu-byte file was accepted", len);
     }
     assert_int_equal(err.code, VDB_ECORRUPT);
+    /* No rows but a dimension no store has (the npy fuzzer's find: a
+     * reader sized a per-dimension buffer from it, 4.7 GB). */
+    tu_path(bad, sizeof(bad), root, "wide.npz");
+    assert_int_equal(vdb_vecfile_write(bad, VDB_MAX_DIM + 1, 0, row_fn, NULL, 0, NULL), VDB_OK);
+    f = open_file(bad, &err);
+    if (f != NULL) {
+        vdb_vecfile_close(f);
+        fail_msg("a 0 x %u array was accepted", VDB_MAX_DIM + 1);
+    }
+    assert_int_equal(err.code, VDB_ECORRUPT);
+    assert_non_null(strstr(err.msg, "above the limit"));
 }
 
 /* An upload held in memory: the rows are read in place (no copy) when
