@@ -185,9 +185,11 @@ static void test_norms_dot(void **s) { (void)s; check_family(FAM_NORMS_DOT, 96, 
 #if !defined(__SANITIZE_ADDRESS__)
 static void test_duplicates(void **s) { (void)s; check_family(FAM_DUPLICATES, 32, VDB_METRIC_COSINE, ROWS, "near-duplicates, exact ties"); }
 #endif
+#if !defined(__SANITIZE_ADDRESS__)
 /* A fifth of the rows one vector (hnsw.h: exact copies get a capped share
  * of each list, so the group is no trap for the graph). */
 static void test_copies(void **s) { (void)s; check_family(FAM_COPIES, 64, VDB_METRIC_COSINE, ROWS, "a fifth of rows one vector"); }
+#endif
 static void test_lowdim(void **s) { (void)s; check_family(FAM_LOWDIM, 3, VDB_METRIC_L2, ROWS, "3-d euclidean"); }
 
 static void test_tiny(void **s)
