@@ -90,10 +90,12 @@ int main(int argc, char **argv)
     double build = now() - t0; /* the load's, with GRAPH and a saved file */
     double (*clock_fn)(void) = getenv("CPU") != NULL && atoi(getenv("CPU")) ? cpu_now : now;
     vdb_pool_global_configure(1);
-    vdb_quant *q8 = NULL;
-    vdb_quant_scratch *s8 = NULL;
+    vdb_quant *q8 = NULL, *qb = NULL;
+    vdb_quant_scratch *s8 = NULL, *sb = NULL;
     if (vdb_quant_build(VDB_QUANT_INT8, &view, &q8, &err) != VDB_OK ||
-        vdb_quant_scratch_new(q8, 1, &s8, &err) != VDB_OK)
+        vdb_quant_scratch_new(q8, 1, &s8, &err) != VDB_OK ||
+        vdb_quant_build(VDB_QUANT_BINARY, &view, &qb, &err) != VDB_OK ||
+        vdb_quant_scratch_new(qb, 1, &sb, &err) != VDB_OK)
         die("codes", &err);
     vdb_hnsw_scratch *hs = NULL;
     if (vdb_hnsw_scratch_new(&hs, &err) != VDB_OK)
@@ -101,13 +103,15 @@ int main(int argc, char **argv)
     vdb_hit *hits = vdb_malloc(k * sizeof(vdb_hit));
     if (hits == NULL)
         die("codes", &err);
-    double best[2][MAX_EFS], recall[2][MAX_EFS];
+    /* Modes: 0 float rows, 1 int8 codes, 2 binary codes (traversal; the
+     * ef results re-ranked on the float rows). */
+    double best[3][MAX_EFS], recall[3][MAX_EFS];
     const int32_t *gt = truth.data;
     for (int i = 0; i < nef; i++)
-        best[0][i] = best[1][i] = 1e30;
+        best[0][i] = best[1][i] = best[2][i] = 1e30;
     for (int round = 0; round < ROUNDS; round++)
         for (int e = 0; e < nef; e++)
-            for (int codes = 0; codes < 2; codes++) {
+            for (int codes = 0; codes < 3; codes++) {
                 size_t found = 0;
                 double t = clock_fn();
                 for (size_t i = 0; i < nq; i++) {
@@ -116,7 +120,8 @@ int main(int argc, char **argv)
                     int rc;
                     if (codes) {
                         vdb_hnsw_codes c;
-                        rc = vdb_quant_traversal(q8, qv, s8, &c, &err);
+                        rc = codes == 1 ? vdb_quant_traversal(q8, qv, s8, &c, &err)
+                                        : vdb_quant_traversal(qb, qv, sb, &c, &err);
                         if (rc == VDB_OK)
                             rc = vdb_hnsw_search_codes(h, &view, qv, &c, k, efs[e], NULL, hs,
                                                        hits, &got, &err);
@@ -135,34 +140,33 @@ int main(int argc, char **argv)
     /* Memory per vector that a search keeps resident (heap bytes actually
      * held: vdb_hnsw_memory, vdb_quant_memory): the graph, plus the float
      * rows (float traversal) or the codes (int8 traversal; the float rows
-     * stay mapped and only the ef results are read for the re-rank). The
-     * binary codes drive exact scans only (1-bit codes cannot route the
-     * graph here), so their line is the codes alone. */
-    vdb_quant *qb = NULL;
-    if (vdb_quant_build(VDB_QUANT_BINARY, &view, &qb, &err) != VDB_OK)
-        die("binary codes", &err);
+     * stay mapped and only the ef results are read for the re-rank), or
+     * the binary codes likewise. */
     double rows = (double)data.rows, graph = (double)vdb_hnsw_memory(h) / rows;
     double fl = (double)dim * sizeof(float), i8 = (double)vdb_quant_memory(q8) / rows;
     double bn = (double)vdb_quant_memory(qb) / rows;
     printf("{\"n\": %zu, \"dim\": %u, \"metric\": \"%s\", \"queries\": %zu, \"k\": %zu, "
            "\"rounds\": %d, \"build_seconds\": %.1f, \"float_bytes_per_vector\": %zu, "
            "\"code_bytes_per_vector\": %zu,\n \"resident_bytes_per_vector\": {\"graph\": %.1f, "
-           "\"float32\": %.1f, \"int8\": %.1f, \"int8_x_float32\": %.3f, \"binary_codes\": %.1f, "
+           "\"float32\": %.1f, \"int8\": %.1f, \"int8_x_float32\": %.3f, \"binary\": %.1f, "
            "\"binary_x_float32\": %.3f},\n \"ef\": [",
            data.rows, dim, argv[2], nq, k, ROUNDS, build, (size_t)dim * sizeof(float),
-           vdb_quant_row_bytes(q8), graph, graph + fl, graph + i8, (graph + i8) / (graph + fl), bn,
-           bn / (graph + fl));
-    vdb_quant_free(qb);
+           vdb_quant_row_bytes(q8), graph, graph + fl, graph + i8, (graph + i8) / (graph + fl),
+           graph + bn, (graph + bn) / (graph + fl));
     for (int e = 0; e < nef; e++)
         printf("%s{\"ef\": %zu, \"float_qps\": %.0f, \"float_recall\": %.4f, \"int8_qps\": %.0f, "
-               "\"int8_recall\": %.4f, \"x_float\": %.2f}",
+               "\"int8_recall\": %.4f, \"x_float\": %.2f, \"binary_qps\": %.0f, "
+               "\"binary_recall\": %.4f, \"binary_x_float\": %.2f}",
                e ? ",\n  " : "", efs[e], nq / best[0][e], recall[0][e], nq / best[1][e],
-               recall[1][e], best[0][e] / best[1][e]);
+               recall[1][e], best[0][e] / best[1][e], nq / best[2][e], recall[2][e],
+               best[0][e] / best[2][e]);
     printf("]}\n");
     vdb_free(hits);
     vdb_hnsw_scratch_free(hs);
     vdb_quant_scratch_free(s8);
+    vdb_quant_scratch_free(sb);
     vdb_quant_free(q8);
+    vdb_quant_free(qb);
     vdb_hnsw_free(h);
     vdb_aligned_free(data.data);
     vdb_aligned_free(queries.data);

@@ -139,18 +139,34 @@ int vdb_hnsw_search(const vdb_hnsw *index, const vdb_vecview *view, const float 
                     size_t k, size_t ef, const vdb_filter_hook *filter,
                     vdb_hnsw_scratch *scratch, vdb_hit *out, size_t *nout, vdb_error *err);
 
-/* Traversal on int8 codes (index/quant.h, vdb_quant_traversal fills it):
- * the search ranks nodes by an integer dot product on row codes of dim
- * bytes instead of the float rows (4x fewer bytes per visited node), then
- * re-ranks the ef results on the float rows, so returned distances are
- * exact. Keys are the codes' estimates up to a per-query constant. */
+/* Traversal on quantized codes (index/quant.h, vdb_quant_traversal fills
+ * it): the search ranks nodes by an estimate computed on the row's code
+ * instead of its float row, then re-ranks the ef results on the float rows,
+ * so returned distances are exact. Keys are the codes' estimates up to a
+ * per-query constant. Two forms:
+ *   int8   (bits == NULL) an integer dot product on row codes of dim bytes
+ *          (4x fewer bytes per visited node than the float row);
+ *   binary (bits != NULL) one sign bit per dimension against the query's
+ *          weights held as VDB_HNSW_QPLANES bit planes: the estimate is
+ *          step * sum_j 2^j popcount(plane_j AND code) + lo * popcount(code),
+ *          from `words` 64-bit words per node (32x fewer bytes). */
+#define VDB_HNSW_QPLANES 4u
 typedef struct vdb_hnsw_codes {
-    const int8_t *codes;   /* row r at codes + r * dim */
-    const float *row_term; /* L2: |x - mu|^2 per row; NULL for cosine and dot */
-    const int8_t *qcode;   /* the query's int8 weights (dim) */
-    float alpha;           /* weights ~ alpha * qcode */
+    const int8_t *codes;   /* int8: row r at codes + r * dim */
+    const float *row_term; /* L2: |x - mu|^2 per row; binary non-L2: <mu, x - mu>; else NULL */
+    const int8_t *qcode;   /* int8: the query's weights (dim) */
+    float alpha;           /* int8: weights ~ alpha * qcode */
     uint32_t rows;         /* rows encoded: the search never goes past them */
     int32_t (*dot)(const int8_t *a, const int8_t *b, size_t dim);
+    /* binary */
+    const uint64_t *bits;  /* row r at bits + r * words */
+    size_t words;
+    const uint64_t *qbits; /* VDB_HNSW_QPLANES planes of `words` words */
+    const uint64_t *zero;  /* `words` zero words (a code's popcount as its Hamming to 0) */
+    uint32_t plane_pop[VDB_HNSW_QPLANES]; /* popcount of each plane */
+    float step, lo, wsum;  /* the query weights' 4-bit quantization and their sum */
+    int l2;                /* key: L2 row_term - 2 ip; otherwise -(ip + row_term) */
+    uint32_t (*hamming)(const uint64_t *a, const uint64_t *b, size_t words);
 } vdb_hnsw_codes;
 
 /* vdb_hnsw_search with traversal on `codes` (above) and float re-rank of

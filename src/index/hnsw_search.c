@@ -121,6 +121,13 @@ static inline void prefetch_node(const vdb_hnsw *h, const vdb_vecview *view,
         hnsw_prefetch_row(view, id);
         return;
     }
+    if (codes->bits != NULL) {
+        const char *p = (const char *)(codes->bits + (size_t)id * codes->words);
+        for (size_t off = 0; off < codes->words * sizeof(uint64_t); off += 64)
+            __builtin_prefetch(p + off, 0, 3);
+        __builtin_prefetch(codes->row_term + id, 0, 3);
+        return;
+    }
     const char *p = (const char *)(codes->codes + (size_t)id * h->dim);
     for (size_t off = 0; off < h->dim; off += 64)
         __builtin_prefetch(p + off, 0, 3);
@@ -377,7 +384,10 @@ int vdb_hnsw_search_codes(const vdb_hnsw *h, const vdb_vecview *view, const floa
                           const vdb_filter_hook *filter, vdb_hnsw_scratch *scratch, vdb_hit *out,
                           size_t *nout, vdb_error *err)
 {
-    if (codes == NULL || codes->codes == NULL || codes->qcode == NULL || codes->dot == NULL)
+    int int8 = codes != NULL && codes->codes != NULL && codes->qcode != NULL && codes->dot != NULL;
+    int bin = codes != NULL && codes->bits != NULL && codes->qbits != NULL && codes->words > 0 &&
+              codes->row_term != NULL && codes->zero != NULL && codes->hamming != NULL;
+    if (!int8 && !bin)
         return vdb_error_set(err, VDB_EINVAL, "hnsw: incomplete traversal codes");
     return search(h, view, query, codes, k, ef, filter, scratch, out, nout, err);
 }

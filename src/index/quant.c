@@ -566,14 +566,32 @@ int vdb_quant_search(const vdb_quant *q, const vdb_vecview *view, const float *q
 int vdb_quant_traversal(const vdb_quant *q, const float *query, vdb_quant_scratch *scratch,
                         vdb_hnsw_codes *out, vdb_error *err)
 {
-    if (q->kind != VDB_QUANT_INT8 || scratch->dim != q->dim)
-        return vdb_error_set(err, VDB_EINVAL, "quant: graph traversal needs int8 codes of %u-d",
-                             scratch->dim);
+    if (scratch->dim != q->dim)
+        return vdb_error_set(err, VDB_EINVAL, "quant: a scratch of %u-d for codes of %u-d",
+                             scratch->dim, q->dim);
+    memset(out, 0, sizeof(*out));
+    out->rows = q->n;
+    if (q->kind == VDB_QUANT_BINARY) {
+        /* The scan's estimator, one row at a time (hnsw_int.h). */
+        vdb_quant__bquery bq;
+        vdb_quant__prepare_binary(q, query, scratch, &bq);
+        out->bits = q->bits;
+        out->words = q->words;
+        out->qbits = scratch->qbits;
+        out->zero = scratch->zero;
+        memcpy(out->plane_pop, bq.plane_pop, sizeof(out->plane_pop));
+        out->hamming = q->ops->hamming;
+        out->step = bq.step;
+        out->lo = bq.lo;
+        out->wsum = bq.wsum;
+        out->row_term = q->row_term;
+        out->l2 = q->metric == VDB_METRIC_L2;
+        return VDB_OK;
+    }
     out->alpha = vdb_quant__prepare_int8(q, query, scratch);
     out->codes = q->codes;
     out->row_term = q->metric == VDB_METRIC_L2 ? q->row_term : NULL;
     out->qcode = scratch->qcode;
-    out->rows = q->n;
     out->dot = q->ops->dot_i8;
     return VDB_OK;
 }

@@ -153,11 +153,15 @@ int vdb_quant_search_exact(const vdb_quant *q, const vdb_vecview *view, const fl
                            vdb_quant_scratch *scratch, vdb_hit *out, size_t *nout,
                            size_t *reranked, vdb_error *err);
 
-/* Fills `out` for HNSW traversal on these int8 codes (vdb_hnsw_search_codes)
+/* Fills `out` for HNSW traversal on these codes (vdb_hnsw_search_codes)
  * with the query prepared into the scratch: `out` borrows the codes and
  * the scratch, valid until the next write to the codes or the next use of
- * the scratch. Errors: VDB_EINVAL (binary codes, or a scratch of another
- * dim). */
+ * the scratch. Both kinds drive a traversal: int8 by its integer dot
+ * product, binary by the scan's bit-plane estimate. The store wires only
+ * int8: binary traversal measured dominated by float traversal on recall
+ * at equal cost (BENCHMARKS.md), so binary stores traverse the float rows
+ * and keep their codes for exact scans. Errors: VDB_EINVAL (a scratch of
+ * another dim). */
 int vdb_quant_traversal(const vdb_quant *q, const float *query, vdb_quant_scratch *scratch,
                         vdb_hnsw_codes *out, vdb_error *err);
 

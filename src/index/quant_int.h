@@ -12,7 +12,7 @@
 
 #define SCAN_BLOCK 512u
 /* Bits of the binary scan's query weights (unsigned, one plane each). */
-#define QUERY_PLANES 4u
+#define QUERY_PLANES VDB_HNSW_QPLANES
 
 struct vdb_quant {
     vdb_quant_kind kind;
