@@ -112,6 +112,8 @@ int main(int argc, char **argv)
     for (int round = 0; round < ROUNDS; round++)
         for (int e = 0; e < nef; e++)
             for (int codes = 0; codes < 3; codes++) {
+                if (getenv("MODES") != NULL && strchr(getenv("MODES"), '0' + codes) == NULL)
+                    continue;
                 size_t found = 0;
                 double t = clock_fn();
                 for (size_t i = 0; i < nq; i++) {
