@@ -1,14 +1,17 @@
-/* HNSW search traversing int8 codes (vdb_hnsw_search_codes, float re-rank
- * of the ef results) against the same graph traversed on the float rows
- * (vdb_hnsw_search), on the files `vdb bench --save DIR` writes (data.npy,
- * queries.npy, truth.npy = exact top-k row numbers).
+/* HNSW search traversing int8 or binary codes (vdb_hnsw_search_codes,
+ * float re-rank of the ef results) against the same graph traversed on the
+ * float rows (vdb_hnsw_search), on the files `vdb bench --save DIR` writes
+ * (data.npy, queries.npy, truth.npy = exact top-k row numbers).
  *
  * Builds one graph (M 16, efC 200) on the global pool (BUILD_THREADS,
- * default 2) and the int8 codes, then searches single-threaded, one query
- * at a time, at each ef of the list: float and codes passes alternate,
- * best of ROUNDS (3) per ef. Recall@k against truth.npy. Memory per vector
- * that the search reads: float rows 4*dim bytes, codes dim bytes (+4 for
- * L2), the graph's links the same for both. Prints one JSON object.
+ * default 2) and the int8 and binary codes, then searches single-threaded,
+ * one query at a time, at each ef of the list: the float, int8 and binary
+ * passes alternate, best of ROUNDS (3) per ef. MODES=digits runs only the
+ * named passes (0 float, 1 int8, 2 binary; the others print as 0 QPS), for
+ * a profile of one. Recall@k against truth.npy. Memory per vector that the
+ * search reads: float rows 4*dim bytes, int8 codes dim bytes (+4 for L2),
+ * binary codes dim/8 rounded up to 8 bytes + 4, the graph's links the same
+ * for all. Prints one JSON object.
  *
  * For an A/B of the search code on a loaded machine: GRAPH=FILE loads the
  * graph from FILE when it is there (else builds and saves it), so two
@@ -108,7 +111,10 @@ int main(int argc, char **argv)
     double best[3][MAX_EFS], recall[3][MAX_EFS];
     const int32_t *gt = truth.data;
     for (int i = 0; i < nef; i++)
-        best[0][i] = best[1][i] = best[2][i] = 1e30;
+        for (int m = 0; m < 3; m++) {
+            best[m][i] = 1e30;
+            recall[m][i] = 0;
+        }
     for (int round = 0; round < ROUNDS; round++)
         for (int e = 0; e < nef; e++)
             for (int codes = 0; codes < 3; codes++) {
