@@ -177,20 +177,10 @@ int vdb_hnsw__scratch_prepare(vdb_hnsw_scratch *s, size_t rows, size_t ef, size_
  * or NULL on allocation failure. */
 vdb_hnsw_scratch *vdb_hnsw__thread_scratch(void);
 
-/* Binary estimate of <q - mu, x - mu> for row `id` (see vdb_hnsw_codes):
- * the bit planes' AND-popcounts weighted by 2^j, each from the dispatched
- * Hamming kernel as popcount(p AND b) = (|p| + |b| - hamming(p, b)) / 2. */
-static inline float hnsw_binary_ip(const vdb_hnsw_codes *c, uint32_t id)
-{
-    const uint64_t *b = c->bits + (size_t)id * c->words;
-    int64_t pop = c->hamming(c->zero, b, c->words), sum = 0;
-    for (unsigned j = 0; j < VDB_HNSW_QPLANES; j++)
-        sum += ((int64_t)c->plane_pop[j] + pop -
-                (int64_t)c->hamming(c->qbits + j * c->words, b, c->words))
-               << j;
-    float est = c->step * (float)sum * 0.5f + c->lo * (float)pop;
-    return 2.0f * est - c->wsum;
-}
+/* Binary traversal key of row `id` (see vdb_hnsw_codes; hnsw_search.c).
+ * Out of line so that hnsw_trav_dist, on the float and int8 paths' hot
+ * loop, stays small enough to inline. */
+float vdb_hnsw__binary_dist(const vdb_hnsw_codes *c, uint32_t id);
 
 /* Traversal distance of row `id`: on the float rows, or on the codes when
  * `codes` is not NULL (search only; inserts always pass NULL). */
@@ -199,10 +189,8 @@ static inline float hnsw_trav_dist(const vdb_hnsw *h, const vdb_vecview *view,
 {
     if (codes == NULL)
         return hnsw_dist(h, query, hnsw_row(view, id));
-    if (codes->bits != NULL) {
-        float ip = hnsw_binary_ip(codes, id);
-        return codes->l2 ? codes->row_term[id] - 2.0f * ip : -(ip + codes->row_term[id]);
-    }
+    if (codes->bits != NULL)
+        return vdb_hnsw__binary_dist(codes, id);
     int32_t ip = codes->dot(codes->qcode, codes->codes + (size_t)id * h->dim, h->dim);
     return codes->row_term != NULL ? codes->row_term[id] - 2.0f * codes->alpha * (float)ip
                                    : -codes->alpha * (float)ip;
