@@ -169,6 +169,31 @@ typedef struct vdb_hnsw_codes {
     uint32_t (*hamming)(const uint64_t *a, const uint64_t *b, size_t words);
 } vdb_hnsw_codes;
 
+/* The binary estimate of <q - mu, x - mu> for one code, shared by the
+ * binary traversal and quant.c's binary scan so that both rank alike: from
+ * the code's popcount and its Hamming distance to each query plane,
+ * popcount(plane AND code) = (|plane| + |code| - hamming) / 2, weighted by
+ * 2^j; est = sum_d w_d b_d, and <q - mu, x - mu> ~ sum_d w_d (2 b_d - 1). */
+static inline float vdb_hnsw_binary_ip(float step, float lo, float wsum,
+                                       const uint32_t plane_pop[VDB_HNSW_QPLANES], uint32_t pop,
+                                       const uint32_t ham[VDB_HNSW_QPLANES])
+{
+    int64_t sum = 0;
+    for (unsigned j = 0; j < VDB_HNSW_QPLANES; j++)
+        sum += ((int64_t)plane_pop[j] + pop - ham[j]) << j;
+    float est = step * (float)sum * 0.5f + lo * (float)pop;
+    return 2.0f * est - wsum;
+}
+
+/* A binary row's key (lower is better) from its estimate ip and row term:
+ * L2 |q - x|^2 = |q - mu|^2 - 2 <q - mu, x - mu> + |x - mu|^2 (row term
+ * |x - mu|^2); cosine and dot -<q, x> = -(<q - mu, x - mu> + <mu, x - mu>)
+ * - <q, mu> (row term <mu, x - mu>), per-query constants dropped. */
+static inline float vdb_hnsw_binary_key(int l2, float row_term, float ip)
+{
+    return l2 ? row_term - 2.0f * ip : -(ip + row_term);
+}
+
 /* vdb_hnsw_search with traversal on `codes` (above) and float re-rank of
  * the ef results. Same contract as vdb_hnsw_search; rows at or past
  * codes->rows are not visited. Errors: vdb_hnsw_search's (VDB_EINVAL,

@@ -82,21 +82,15 @@ void vdb_hnsw__greedy(const vdb_hnsw *h, const vdb_vecview *view, const vdb_hnsw
     *cur_dist = best_dist;
 }
 
-/* The estimate of <q - mu, x - mu>: the bit planes' AND-popcounts
- * weighted by 2^j, each from the dispatched Hamming kernel as
- * popcount(p AND b) = (|p| + |b| - hamming(p, b)) / 2; then the metric's
- * key with the row's term. */
 float vdb_hnsw__binary_dist(const vdb_hnsw_codes *c, uint32_t id)
 {
     const uint64_t *b = c->bits + (size_t)id * c->words;
-    int64_t pop = c->hamming(c->zero, b, c->words), sum = 0;
+    uint32_t ham[VDB_HNSW_QPLANES];
     for (unsigned j = 0; j < VDB_HNSW_QPLANES; j++)
-        sum += ((int64_t)c->plane_pop[j] + pop -
-                (int64_t)c->hamming(c->qbits + j * c->words, b, c->words))
-               << j;
-    float est = c->step * (float)sum * 0.5f + c->lo * (float)pop;
-    float ip = 2.0f * est - c->wsum;
-    return c->l2 ? c->row_term[id] - 2.0f * ip : -(ip + c->row_term[id]);
+        ham[j] = c->hamming(c->qbits + j * c->words, b, c->words);
+    float ip = vdb_hnsw_binary_ip(c->step, c->lo, c->wsum, c->plane_pop,
+                                  c->hamming(c->zero, b, c->words), ham);
+    return vdb_hnsw_binary_key(c->l2, c->row_term[id], ip);
 }
 
 static inline int accepted(const vdb_vecview *view, const vdb_filter_hook *filter,

@@ -469,15 +469,10 @@ void vdb_quant__binary_ips(const vdb_quant *q, const vdb_quant__bquery *bq, vdb_
         q->ops->hamming_many(s->qbits + j * q->words, codes, m, q->words,
                              s->bscore + j * SCAN_BLOCK);
     for (uint32_t i = 0; i < m; i++) {
-        int64_t sum = 0;
+        uint32_t ham[QUERY_PLANES];
         for (unsigned j = 0; j < QUERY_PLANES; j++)
-            sum += ((int64_t)bq->plane_pop[j] + pop[i] - s->bscore[j * SCAN_BLOCK + i]) << j;
-        /* est = sum_d w_d b_d; <q - mu, x - mu> ~ sum_d w_d (2 b_d - 1).
-         * L2: |q - x|^2 = |q - mu|^2 - 2 <q - mu, x - mu> + |x - mu|^2.
-         * cosine/dot: <q, x> = <q - mu, x - mu> + <mu, x - mu> + <q, mu>,
-         * the row term holding <mu, x - mu> exactly. */
-        float est = bq->step * (float)sum * 0.5f + bq->lo * (float)pop[i];
-        ip[i] = 2.0f * est - bq->wsum;
+            ham[j] = s->bscore[j * SCAN_BLOCK + i];
+        ip[i] = vdb_hnsw_binary_ip(bq->step, bq->lo, bq->wsum, bq->plane_pop, pop[i], ham);
     }
 }
 
@@ -488,8 +483,7 @@ static void binary_keys(const vdb_quant *q, const vdb_quant__bquery *bq, vdb_qua
     float ip[SCAN_BLOCK];
     vdb_quant__binary_ips(q, bq, s, r0, m, ip);
     for (uint32_t i = 0; i < m; i++)
-        keys[i] = q->metric == VDB_METRIC_L2 ? q->row_term[r0 + i] - 2.0f * ip[i]
-                                             : -(ip[i] + q->row_term[r0 + i]);
+        keys[i] = vdb_hnsw_binary_key(q->metric == VDB_METRIC_L2, q->row_term[r0 + i], ip[i]);
 }
 
 static int eligible(const vdb_vecview *view, const vdb_filter_hook *filter, uint32_t id)
