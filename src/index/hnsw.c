@@ -248,6 +248,7 @@ void vdb_hnsw_scratch_free(vdb_hnsw_scratch *s)
     vdb_free(s->res);
     vdb_free(s->sel);
     vdb_free(s->batch);
+    vdb_free(s->dists);
     vdb_free(s->chosen);
     vdb_free(s);
 }
@@ -285,7 +286,8 @@ int vdb_hnsw__scratch_prepare(vdb_hnsw_scratch *s, size_t rows, size_t ef, size_
     if (grow_array((void **)&s->cand, &s->cand_cap, heap * 2, sizeof(vdb_hnsw_cand)) != 0 ||
         grow_array((void **)&s->res, &s->res_cap, heap, sizeof(vdb_hnsw_cand)) != 0 ||
         grow_array((void **)&s->sel, &s->sel_cap, heap, sizeof(vdb_hnsw_cand)) != 0 ||
-        grow_array((void **)&s->batch, &s->batch_cap, m0 + 1, sizeof(uint32_t)) != 0)
+        grow_array((void **)&s->batch, &s->batch_cap, m0 + 1, sizeof(uint32_t)) != 0 ||
+        grow_array((void **)&s->dists, &s->dists_cap, m0 + 4, sizeof(float)) != 0)
         return VDB_ENOMEM;
     if (++s->epoch == 0) {
         /* Epoch wrapped: old tags could alias the new epoch, so clear them

@@ -80,6 +80,8 @@ struct vdb_hnsw_scratch {
     size_t ncopies;
     uint32_t *batch;          /* unvisited neighbours of one expansion */
     size_t batch_cap;
+    float *dists;             /* their distances (rounded up to fours) */
+    size_t dists_cap;
     vdb_hnsw_cand *chosen;    /* insertion: level l's picks at [l * m] */
     size_t chosen_cap;
     uint32_t nchosen[VDB_HNSW_MAX_LEVEL + 1];
