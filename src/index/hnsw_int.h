@@ -160,13 +160,15 @@ static inline void hnsw_dist4(const vdb_hnsw *h, const float *q, const float *co
         out[r] = -out[r];
 }
 
-/* Prefetches a row's cache lines ahead of its distance computation. */
+/* Prefetches a row's cache lines ahead of its distance computation,
+ * through its last byte (a row not starting a line spans one more). */
 static inline void hnsw_prefetch_row(const vdb_vecview *view, uint32_t id)
 {
     const char *p = (const char *)hnsw_row(view, id);
     size_t bytes = (size_t)view->dim * sizeof(float);
     for (size_t off = 0; off < bytes; off += 64)
         __builtin_prefetch(p + off, 0, 3);
+    __builtin_prefetch(p + bytes - 1, 0, 3);
 }
 
 /* ---- shared between the module's files ---------------------------------- */

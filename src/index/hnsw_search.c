@@ -42,15 +42,19 @@ static inline void prefetch_node(const vdb_hnsw *h, const vdb_vecview *view,
         return;
     }
     if (codes->bits != NULL) {
+        size_t bytes = codes->words * sizeof(uint64_t);
         const char *p = (const char *)(codes->bits + (size_t)id * codes->words);
-        for (size_t off = 0; off < codes->words * sizeof(uint64_t); off += 64)
+        for (size_t off = 0; off < bytes; off += 64)
             __builtin_prefetch(p + off, 0, 3);
+        __builtin_prefetch(p + bytes - 1, 0, 3);
         __builtin_prefetch(codes->row_term + id, 0, 3);
         return;
     }
+    /* Through the last byte: a row not starting a line spans one more. */
     const char *p = (const char *)(codes->codes + (size_t)id * h->dim);
     for (size_t off = 0; off < h->dim; off += 64)
         __builtin_prefetch(p + off, 0, 3);
+    __builtin_prefetch(p + h->dim - 1, 0, 3);
 }
 
 void vdb_hnsw__greedy(const vdb_hnsw *h, const vdb_vecview *view, const vdb_hnsw_codes *codes,

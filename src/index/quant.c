@@ -117,6 +117,8 @@ static int train(vdb_quant *q, const vdb_vecview *view, vdb_error *err)
     return VDB_OK;
 }
 
+#define CODE_ALIGN 64
+
 static int grow(vdb_quant *q, uint32_t need, vdb_error *err)
 {
     if (need <= q->cap)
@@ -130,10 +132,17 @@ static int grow(vdb_quant *q, uint32_t need, vdb_error *err)
     size_t row = q->kind == VDB_QUANT_INT8 ? q->dim : q->words * sizeof(uint64_t), bytes;
     if (vdb_mul_size(cap, row, &bytes) != 0)
         return vdb_error_set(err, VDB_ENOMEM, "quant: %u rows of %zu bytes overflow", cap, row);
-    void *codes = vdb_realloc(q->kind == VDB_QUANT_INT8 ? (void *)q->codes : (void *)q->bits,
-                              bytes);
+    /* Cache-line aligned: a row whose dim is a multiple of 64 then starts
+     * a line, so its codes span dim / 64 lines rather than one more, and
+     * no vector load of them splits two lines (malloc's 16-byte offset
+     * did both to every row). */
+    void *codes = vdb_aligned_alloc(CODE_ALIGN, bytes);
     if (codes == NULL)
         return vdb_error_set(err, VDB_ENOMEM, "quant: %zu bytes of codes", bytes);
+    void *old = q->kind == VDB_QUANT_INT8 ? (void *)q->codes : (void *)q->bits;
+    if (old != NULL)
+        memcpy(codes, old, (size_t)q->n * row);
+    vdb_aligned_free(old);
     if (q->kind == VDB_QUANT_INT8)
         q->codes = codes;
     else
@@ -334,11 +343,11 @@ void vdb_quant_free(vdb_quant *q)
         return;
     vdb_free(q->center);
     vdb_free(q->scale);
-    vdb_free(q->codes);
+    vdb_aligned_free(q->codes);
     vdb_free(q->row_term);
     vdb_free(q->row_gamma);
     vdb_free(q->row_rho);
-    vdb_free(q->bits);
+    vdb_aligned_free(q->bits);
     vdb_free(q);
 }
 

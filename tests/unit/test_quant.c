@@ -409,6 +409,15 @@ static void test_append_and_clip(void **state)
         assert_true(measure(q, &f, 2000, NULL) == 1.0);
         assert_true(vdb_quant_memory(q) >= 2000 * vdb_quant_row_bytes(q));
         assert_int_equal(vdb_quant_row_bytes(q), kind == VDB_QUANT_INT8 ? 33 + 4 + 8 : 8 + 8);
+        /* The codes moved when they grew, and still start a cache line
+         * (the traversal's rows then span no extra line). */
+        vdb_quant_scratch *s = NULL;
+        vdb_hnsw_codes c;
+        assert_int_equal(vdb_quant_scratch_new(q, 1, &s, &err), VDB_OK);
+        assert_int_equal(vdb_quant_traversal(q, f.queries, s, &c, &err), VDB_OK);
+        const void *base = kind == VDB_QUANT_INT8 ? (const void *)c.codes : (const void *)c.bits;
+        assert_int_equal((uintptr_t)base % 64, 0);
+        vdb_quant_scratch_free(s);
         /* Fewer rows than encoded is refused. */
         assert_int_equal(vdb_quant_append(q, &half, &err), VDB_EINVAL);
         vdb_quant_free(q);
