@@ -24,6 +24,15 @@ static inline double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* The calling thread's CPU time in seconds (time descheduled does not
+ * count: for A/B timing on a loaded machine). */
+static inline double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 /* DIR/NAME, a 2-d .npy of dtype `want`, read whole into a 64-byte aligned
  * buffer (as a store maps rows); caller frees data with vdb_aligned_free. */
 static inline matrix load(const char *dir, const char *name, vdb_npy_dtype want)

@@ -36,13 +36,6 @@
 #define ROUNDS 3
 #define MAX_EFS 12
 
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void die(const char *what, const vdb_error *err)
 {
     fprintf(stderr, "quant_graph: %s: %s\n", what, err ? err->msg : "");

@@ -46,13 +46,6 @@ int BASE_vdb_quant_scratch_new(const vdb_quant *q, size_t max_candidates, vdb_qu
 int BASE_vdb_quant_traversal(const vdb_quant *q, const float *query, vdb_quant_scratch *scratch,
                           vdb_hnsw_codes *out, vdb_error *err);
 
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void die(const char *what, const vdb_error *err)
 {
     fprintf(stderr, "search_ab: %s: %s\n", what, err ? err->msg : "");
