@@ -160,15 +160,20 @@ static inline void hnsw_dist4(const vdb_hnsw *h, const float *q, const float *co
         out[r] = -out[r];
 }
 
-/* Prefetches a row's cache lines ahead of its distance computation,
- * through its last byte (a row not starting a line spans one more). */
+/* Prefetches every cache line of [p, p + bytes), bytes > 0: through the
+ * last byte, since a block not starting a line spans one more. */
+static inline void hnsw_prefetch_bytes(const void *p, size_t bytes)
+{
+    const char *c = p;
+    for (size_t off = 0; off < bytes; off += 64)
+        __builtin_prefetch(c + off, 0, 3);
+    __builtin_prefetch(c + bytes - 1, 0, 3);
+}
+
+/* Prefetches a row's cache lines ahead of its distance computation. */
 static inline void hnsw_prefetch_row(const vdb_vecview *view, uint32_t id)
 {
-    const char *p = (const char *)hnsw_row(view, id);
-    size_t bytes = (size_t)view->dim * sizeof(float);
-    for (size_t off = 0; off < bytes; off += 64)
-        __builtin_prefetch(p + off, 0, 3);
-    __builtin_prefetch(p + bytes - 1, 0, 3);
+    hnsw_prefetch_bytes(hnsw_row(view, id), (size_t)view->dim * sizeof(float));
 }
 
 /* ---- shared between the module's files ---------------------------------- */

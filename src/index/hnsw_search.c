@@ -42,19 +42,12 @@ static inline void prefetch_node(const vdb_hnsw *h, const vdb_vecview *view,
         return;
     }
     if (codes->bits != NULL) {
-        size_t bytes = codes->words * sizeof(uint64_t);
-        const char *p = (const char *)(codes->bits + (size_t)id * codes->words);
-        for (size_t off = 0; off < bytes; off += 64)
-            __builtin_prefetch(p + off, 0, 3);
-        __builtin_prefetch(p + bytes - 1, 0, 3);
+        hnsw_prefetch_bytes(codes->bits + (size_t)id * codes->words,
+                            codes->words * sizeof(uint64_t));
         __builtin_prefetch(codes->row_term + id, 0, 3);
         return;
     }
-    /* Through the last byte: a row not starting a line spans one more. */
-    const char *p = (const char *)(codes->codes + (size_t)id * h->dim);
-    for (size_t off = 0; off < h->dim; off += 64)
-        __builtin_prefetch(p + off, 0, 3);
-    __builtin_prefetch(p + h->dim - 1, 0, 3);
+    hnsw_prefetch_bytes(codes->codes + (size_t)id * h->dim, h->dim);
 }
 
 void vdb_hnsw__greedy(const vdb_hnsw *h, const vdb_vecview *view, const vdb_hnsw_codes *codes,
@@ -177,11 +170,8 @@ static size_t gather(const vdb_hnsw *h, uint32_t node, int level, uint32_t limit
 /* Prefetches every cache line of a node's link list (up to 1 + 2M u32). */
 static inline void prefetch_links(const vdb_hnsw *h, uint32_t id, int level)
 {
-    const char *p = (const char *)hnsw_links(h, id, level);
-    size_t bytes = (1 + (size_t)hnsw_max_links(h, level)) * sizeof(uint32_t);
-    for (size_t off = 0; off < bytes; off += 64)
-        __builtin_prefetch(p + off, 0, 3);
-    __builtin_prefetch(p + bytes - 1, 0, 3);
+    hnsw_prefetch_bytes(hnsw_links(h, id, level),
+                        (1 + (size_t)hnsw_max_links(h, level)) * sizeof(uint32_t));
 }
 
 /* Insertion: notes `id` as an exact copy of the row being inserted when it
