@@ -244,6 +244,7 @@ void vdb_hnsw_scratch_free(vdb_hnsw_scratch *s)
     if (s == NULL)
         return;
     vdb_free(s->visited);
+    vdb_free(s->vlog);
     vdb_free(s->cand);
     vdb_free(s->res);
     vdb_free(s->sel);
@@ -270,31 +271,36 @@ static int grow_array(void **ptr, size_t *cap, size_t want, size_t elem)
 
 int vdb_hnsw__scratch_prepare(vdb_hnsw_scratch *s, size_t rows, size_t ef, size_t m0)
 {
-    if (s->visited_cap < rows) {
+    size_t words = rows / 64 + 1;
+    if (s->visited_words < words) {
         /* Grow with headroom so an index growing row by row does not
          * reallocate the visited set on every search. */
-        size_t want = rows + rows / 4 + 1024;
-        uint16_t *v = vdb_realloc(s->visited, want * sizeof(uint16_t));
+        size_t want = words + words / 4 + 16;
+        uint64_t *v = vdb_realloc(s->visited, want * sizeof(uint64_t));
         if (v == NULL)
             return VDB_ENOMEM;
-        memset(v, 0, want * sizeof(uint16_t));
+        memset(v, 0, want * sizeof(uint64_t));
         s->visited = v;
-        s->visited_cap = want;
-        s->epoch = 0;
+        s->visited_words = want;
+        s->vlog_n = 0;
+        s->vlog_full = 0;
     }
     size_t heap = ef + m0 + 1;
-    if (grow_array((void **)&s->cand, &s->cand_cap, heap * 2, sizeof(vdb_hnsw_cand)) != 0 ||
+    if (grow_array((void **)&s->vlog, &s->vlog_cap, VDB_HNSW_VLOG_CAP > m0 + 1 ? VDB_HNSW_VLOG_CAP : m0 + 1,
+                   sizeof(uint32_t)) != 0 ||
+        grow_array((void **)&s->cand, &s->cand_cap, heap * 2, sizeof(vdb_hnsw_cand)) != 0 ||
         grow_array((void **)&s->res, &s->res_cap, heap, sizeof(vdb_hnsw_cand)) != 0 ||
         grow_array((void **)&s->sel, &s->sel_cap, heap, sizeof(vdb_hnsw_cand)) != 0 ||
         grow_array((void **)&s->batch, &s->batch_cap, m0 + 1, sizeof(uint32_t)) != 0 ||
         grow_array((void **)&s->dists, &s->dists_cap, m0 + 4, sizeof(float)) != 0)
         return VDB_ENOMEM;
-    if (++s->epoch == 0) {
-        /* Epoch wrapped: old tags could alias the new epoch, so clear them
-         * (once every 65535 searches). */
-        memset(s->visited, 0, s->visited_cap * sizeof(uint16_t));
-        s->epoch = 1;
-    }
+    if (s->vlog_full)
+        memset(s->visited, 0, s->visited_words * sizeof(uint64_t));
+    else
+        for (size_t i = 0; i < s->vlog_n; i++)
+            s->visited[s->vlog[i] >> 6] = 0;
+    s->vlog_n = 0;
+    s->vlog_full = 0;
     s->ncand = 0;
     s->nres = 0;
     return VDB_OK;

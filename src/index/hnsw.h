@@ -71,7 +71,7 @@
 
 typedef struct vdb_hnsw vdb_hnsw;
 
-/* Per-search working memory: the epoch-tagged visited set and the candidate
+/* Per-search working memory: the visited bitset and the candidate
  * and result heaps. One scratch serves one search at a time; it grows to the
  * largest index it has searched and is then reused with no allocation. */
 typedef struct vdb_hnsw_scratch vdb_hnsw_scratch;

@@ -65,9 +65,18 @@ struct vdb_hnsw {
 typedef vdb_hit vdb_hnsw_cand;
 
 struct vdb_hnsw_scratch {
-    uint16_t *visited;        /* visited[id] == epoch: seen in this search */
-    size_t visited_cap;
-    uint16_t epoch;
+    /* The visited set: one bit a row (bit id % 64 of word id / 64), so
+     * that at 1M rows it is 128 KiB and stays in L2 (an epoch tag per row,
+     * 2 bytes, was 2 MiB: every test missed to L3, about an eighth of the
+     * search's time at 1M x 128). The words set since the last clear are
+     * logged in vlog and cleared one by one; past vlog_cap the log stops
+     * and the next clear zeroes the whole set (see hnsw_visit). */
+    uint64_t *visited;
+    size_t visited_words;
+    uint32_t *vlog;           /* ids whose bit was set, vlog_n of them */
+    size_t vlog_n;
+    size_t vlog_cap;
+    int vlog_full;            /* ids were set without a log entry */
     vdb_hnsw_cand *cand;      /* min-heap: nodes still to expand */
     size_t cand_cap;
     size_t ncand;
@@ -176,10 +185,42 @@ static inline void hnsw_prefetch_row(const vdb_vecview *view, uint32_t id)
     hnsw_prefetch_bytes(hnsw_row(view, id), (size_t)view->dim * sizeof(float));
 }
 
+/* Visited-log entries: enough for a search at ef in the hundreds (each
+ * expansion logs at most m0 new ids); 32 KiB, cheaper to walk than the
+ * bitset of a large index is to zero. */
+#define VDB_HNSW_VLOG_CAP 8192
+
+/* Tests and, when `in` is 1, sets the visited bit of row `id` (< the rows
+ * scratch_prepare was given): returns 1 if `in` and the bit was clear, that
+ * is, `id` is new. With `in` 0 it changes nothing and returns 0. Branch-free,
+ * so it runs in the neighbour loops without mispredicting on the outcome.
+ * The caller has made room: hnsw_visit_room for each batch of calls. */
+static inline uint32_t hnsw_visit(vdb_hnsw_scratch *s, uint32_t id, uint32_t in)
+{
+    uint64_t *w = s->visited + (id >> 6);
+    uint64_t bit = (uint64_t)in << (id & 63);
+    uint64_t old = *w;
+    *w = old | bit;
+    uint32_t fresh = in & ((old & bit) == 0);
+    s->vlog[s->vlog_n] = id;
+    s->vlog_n += fresh;
+    return fresh;
+}
+
+/* Makes room in the visited log for `max` more hnsw_visit calls: once the
+ * log is full it is dropped and the next clear zeroes the whole set. */
+static inline void hnsw_visit_room(vdb_hnsw_scratch *s, size_t max)
+{
+    if (s->vlog_n + max > s->vlog_cap) {
+        s->vlog_full = 1;
+        s->vlog_n = 0;
+    }
+}
+
 /* ---- shared between the module's files ---------------------------------- */
 
 /* Makes the scratch fit a search over `rows` rows with beam `ef` and level-0
- * fan-out `m0`; bumps the visited epoch. 0 or VDB_ENOMEM. */
+ * fan-out `m0`; clears the visited set. 0 or VDB_ENOMEM. */
 int vdb_hnsw__scratch_prepare(vdb_hnsw_scratch *s, size_t rows, size_t ef, size_t m0);
 
 /* The calling thread's scratch (created on first use, freed at thread exit),

@@ -140,29 +140,23 @@ static size_t gather(const vdb_hnsw *h, uint32_t node, int level, uint32_t limit
     uint32_t max = hnsw_max_links(h, level);
     if (cnt > max)
         cnt = max;
-    uint16_t *visited = s->visited;
-    uint16_t epoch = s->epoch;
+    hnsw_visit_room(s, cnt);
     uint32_t *batch = s->batch;
     size_t n = 0;
     if (branchless) {
-        /* An id past `limit` reads and rewrites visited[0] unchanged. */
+        /* An id past `limit` reads row 0's word and leaves it alone. */
         for (uint32_t j = 0; j < cnt; j++) {
             uint32_t id = hnsw_load(list + 1 + j);
             uint32_t in = id < limit;
-            uint32_t at = in ? id : 0;
-            uint16_t was = visited[at];
-            visited[at] = in ? epoch : was;
             batch[n] = id;
-            n += in & (was != epoch);
+            n += hnsw_visit(s, in ? id : 0, in);
         }
         return n;
     }
     for (uint32_t j = 0; j < cnt; j++) {
         uint32_t id = hnsw_load(list + 1 + j);
-        if (id >= limit || visited[id] == epoch)
-            continue;
-        visited[id] = epoch;
-        batch[n++] = id;
+        if (id < limit && hnsw_visit(s, id, 1))
+            batch[n++] = id;
     }
     return n;
 }
@@ -200,7 +194,8 @@ int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view,
     float self_dist = self != NULL ? hnsw_dist(h, self, self) : 0.0f;
     int listed;
     s->ncopies = 0;
-    s->visited[entry] = s->epoch;
+    hnsw_visit_room(s, 1);
+    hnsw_visit(s, entry, 1);
     vdb_heap_min_push(cand, &ncand, (vdb_hnsw_cand){entry_dist, entry});
     /* A copy of the inserted row is expanded but never a result. */
     if (!note_copy(h, view, self, self_dist, entry_dist, entry, s, &listed) &&

@@ -20,6 +20,7 @@
 #include "core/rng.h"
 #include "index/flat.h"
 #include "index/hnsw.h"
+#include "index/hnsw_int.h"
 #include "kernel/dist.h"
 
 typedef struct dataset {
@@ -474,6 +475,60 @@ static void test_filter(void **state)
     free_data(&ds);
 }
 
+/* One scratch serving searches of every size must answer as a fresh one
+ * does: the visited set is cleared from its log after a small search and
+ * zeroed whole after one that visited more rows than the log holds (ef = n
+ * visits all n rows, a few more than the log's capacity, so the ids logged
+ * after it overflowed cover only some of the set's words; and a filter
+ * passing 1 row in 4000). A bit left set would hide that row from the next
+ * search and change its hits. */
+static void test_scratch_reuse_clears_visited(void **state)
+{
+    (void)state;
+    dataset ds;
+    uint32_t n = VDB_HNSW_VLOG_CAP + 200;
+    make_data(&ds, n, 12, 8, VDB_METRIC_L2, 17);
+    vdb_hnsw *h = build_index(&ds, 8, 40);
+    vdb_vecview v = view_of(&ds, 0);
+    vdb_hnsw_scratch *shared = NULL;
+    assert_int_equal(vdb_hnsw_scratch_new(&shared, NULL), VDB_OK);
+    accept_mod ctx = {4000};
+    vdb_filter_hook sparse = {accept_multiple, &ctx};
+    size_t efs[6] = {10, n, 10, 200, 10, 10};
+    vdb_hit got[10], want[10];
+    for (uint32_t q = 0; q < ds.nq; q++) {
+        const float *query = ds.queries + (size_t)q * ds.dim;
+        for (int i = 0; i < 6; i++) {
+            const vdb_filter_hook *f = i == 4 ? &sparse : NULL;
+            size_t ngot = 0, nwant = 0;
+            vdb_error err;
+            vdb_hnsw_scratch *fresh = NULL;
+            assert_int_equal(vdb_hnsw_scratch_new(&fresh, NULL), VDB_OK);
+            assert_int_equal(vdb_hnsw_search(h, &v, query, 10, efs[i], f, shared, got, &ngot,
+                                             &err),
+                             VDB_OK);
+            assert_int_equal(vdb_hnsw_search(h, &v, query, 10, efs[i], f, fresh, want, &nwant,
+                                             &err),
+                             VDB_OK);
+            vdb_hnsw_scratch_free(fresh);
+            assert_int_equal(ngot, nwant);
+            for (size_t j = 0; j < ngot; j++)
+                assert_int_equal(got[j].id, want[j].id);
+            if (i == 1) /* ef = n: every row reachable is visited, so exact */
+                for (size_t j = 0; j < ngot; j++) {
+                    size_t nflat = 0;
+                    vdb_hit flat[10];
+                    assert_int_equal(vdb_flat_search(&v, query, 10, NULL, flat, &nflat, &err),
+                                     VDB_OK);
+                    assert_true(got[j].dist <= flat[nflat - 1].dist + 1e-5f);
+                }
+        }
+    }
+    vdb_hnsw_scratch_free(shared);
+    vdb_hnsw_free(h);
+    free_data(&ds);
+}
+
 static char *temp_path(const char *name)
 {
     static char path[256];
@@ -923,6 +978,7 @@ int main(void)
         cmocka_unit_test(test_repair_after_deletes),
         cmocka_unit_test(test_renumber_after_repair),
         cmocka_unit_test(test_filter),
+        cmocka_unit_test(test_scratch_reuse_clears_visited),
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_corrupt_files),
         cmocka_unit_test(test_checksum_catches_one_bit),
