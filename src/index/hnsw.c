@@ -286,8 +286,8 @@ int vdb_hnsw__scratch_prepare(vdb_hnsw_scratch *s, size_t rows, size_t ef, size_
         s->vlog_full = 0;
     }
     size_t heap = ef + m0 + 1;
-    if (grow_array((void **)&s->vlog, &s->vlog_cap, VDB_HNSW_VLOG_CAP > m0 + 1 ? VDB_HNSW_VLOG_CAP : m0 + 1,
-                   sizeof(uint32_t)) != 0 ||
+    size_t vlog = VDB_HNSW_VLOG_CAP > m0 + 1 ? VDB_HNSW_VLOG_CAP : m0 + 1;
+    if (grow_array((void **)&s->vlog, &s->vlog_cap, vlog, sizeof(uint32_t)) != 0 ||
         grow_array((void **)&s->cand, &s->cand_cap, heap * 2, sizeof(vdb_hnsw_cand)) != 0 ||
         grow_array((void **)&s->res, &s->res_cap, heap, sizeof(vdb_hnsw_cand)) != 0 ||
         grow_array((void **)&s->sel, &s->sel_cap, heap, sizeof(vdb_hnsw_cand)) != 0 ||

@@ -514,14 +514,14 @@ static void test_scratch_reuse_clears_visited(void **state)
             assert_int_equal(ngot, nwant);
             for (size_t j = 0; j < ngot; j++)
                 assert_int_equal(got[j].id, want[j].id);
-            if (i == 1) /* ef = n: every row reachable is visited, so exact */
-                for (size_t j = 0; j < ngot; j++) {
-                    size_t nflat = 0;
-                    vdb_hit flat[10];
-                    assert_int_equal(vdb_flat_search(&v, query, 10, NULL, flat, &nflat, &err),
-                                     VDB_OK);
+            if (i == 1) { /* ef = n: every row reachable is visited, so exact */
+                size_t nflat = 0;
+                vdb_hit flat[10];
+                assert_int_equal(vdb_flat_search(&v, query, 10, NULL, flat, &nflat, &err),
+                                 VDB_OK);
+                for (size_t j = 0; j < ngot; j++)
                     assert_true(got[j].dist <= flat[nflat - 1].dist + 1e-5f);
-                }
+            }
         }
     }
     vdb_hnsw_scratch_free(shared);
