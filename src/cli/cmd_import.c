@@ -3,10 +3,16 @@
  * progress report. Ids and metadata come from an optional JSONL file, one
  * object per row, in the store's own metadata.jsonl format or the seed's
  * (see USAGE); rows without an id get generated ones. The store is created with the
- * file's dimension when it does not exist. */
+ * file's dimension when it does not exist. When the store has an HNSW
+ * graph, the command then waits (with a second progress bar) until the
+ * graph covers every row, so the closing checkpoint saves the whole graph
+ * and the next open loads it instead of building it again. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../core/alloc.h"
 #include "../core/fsx.h"
@@ -248,6 +254,47 @@ static int load(vdb_store *store, const float *data, size_t rows, uint32_t dim, 
     return 0;
 }
 
+typedef struct index_waiter {
+    vdb_store *store;
+    atomic_int done;
+} index_waiter;
+
+static void *index_waiter_main(void *arg)
+{
+    index_waiter *w = arg;
+    vdb_store_wait_indexed(w->store);
+    atomic_store(&w->done, 1);
+    return NULL;
+}
+
+/* The wait blocks in the store; this thread only draws the bar from the
+ * graph's row count until the waiter returns. */
+static void wait_indexed(vdb_store *store)
+{
+    index_waiter w = {.store = store};
+    vdb_store_stats stats;
+    vdb_progress bar;
+    pthread_t thread;
+    vdb_store_get_stats(store, &stats);
+    if (strcmp(stats.index_name, "hnsw") != 0 || stats.index_rows >= stats.rows)
+        return;
+    if (pthread_create(&thread, NULL, index_waiter_main, &w) != 0) {
+        vdb_store_wait_indexed(store);
+        return;
+    }
+    vdb_progress_start(&bar, "index", stats.rows);
+    while (!atomic_load(&w.done)) {
+        struct timespec tick = {0, 100 * 1000 * 1000};
+        vdb_store_get_stats(store, &stats);
+        vdb_progress_update(&bar, stats.index_rows < bar.total ? stats.index_rows : bar.total);
+        nanosleep(&tick, NULL);
+    }
+    pthread_join(thread, NULL);
+    vdb_store_get_stats(store, &stats);
+    vdb_progress_update(&bar, stats.index_rows < bar.total ? stats.index_rows : bar.total);
+    vdb_progress_finish(&bar);
+}
+
 int vdb_cmd_import(int argc, char **argv)
 {
     import_opts o = {0};
@@ -286,6 +333,7 @@ int vdb_cmd_import(int argc, char **argv)
     t0 = vdb_bench_now();
     if (load(vdb_registry_store(handle), data, rows, (uint32_t)cols, o.batch, ids, metas) != 0)
         goto cleanup;
+    wait_indexed(vdb_registry_store(handle));
     printf("imported %zu vectors (dim %zu) into %s/%s in %.2f s; store now holds %zu\n", rows,
            cols, o.target.user, o.target.model, vdb_bench_now() - t0,
            vdb_store_count(vdb_registry_store(handle)));

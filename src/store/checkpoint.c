@@ -514,6 +514,11 @@ void vdb_store_wait_idle(vdb_store *store)
     vdb_store__index_wait(store);
 }
 
+void vdb_store_wait_indexed(vdb_store *store)
+{
+    vdb_store__index_wait_graph(store);
+}
+
 int vdb_store_optimize(vdb_store *store, size_t *vectors_out, vdb_error *err)
 {
     vdb_store_optimize_info info;

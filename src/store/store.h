@@ -330,4 +330,11 @@ int vdb_store_optimize(vdb_store *store, size_t *vectors_out, vdb_error *err);
  * store too small to calibrate, does not hold it). Never fails. */
 void vdb_store_wait_idle(vdb_store *store);
 
+/* Blocks until the HNSW graph covers every row present at the call (at
+ * once when the store has no graph, or its indexer is stopping), but not
+ * for the calibration that follows. `vdb import` waits here so the closing
+ * checkpoint saves the whole graph: the next open loads it instead of
+ * building it again. Thread-safe; never fails. */
+void vdb_store_wait_indexed(vdb_store *store);
+
 #endif

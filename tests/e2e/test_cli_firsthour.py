@@ -374,10 +374,13 @@ def test_doctor_healthy_then_each_problem(tmp_path):
         "hnsw", check=0)
     vdb("import", "--data-dir", data, "--user", "u", "--model", "m", str(tmp_path / "v.npy"),
         check=0)
+    # import waits for the graph, so its closing checkpoint saved all of it
+    # (before, a slow indexer could leave no index file behind).
+    idx = os.path.join(data, "user_u", "m", "hnsw.idx")
+    assert os.path.exists(idx)
     out = doctor(data, check=0).stdout
     assert "store u/m: 3000 vectors" in out and "no problems found" in out
-    idx = os.path.join(data, "user_u", "m", "hnsw.idx")
-    assert os.path.exists(idx) and "index file valid" in out
+    assert "index file valid" in out
 
     # A damaged index file.
     with open(idx, "r+b") as f:
