@@ -283,15 +283,16 @@ static void wait_indexed(vdb_store *store)
         return;
     }
     vdb_progress_start(&bar, "index", stats.rows);
-    while (!atomic_load(&w.done)) {
+    for (;;) {
         struct timespec tick = {0, 100 * 1000 * 1000};
+        int done = atomic_load(&w.done); /* read first: the draw after it is final */
         vdb_store_get_stats(store, &stats);
         vdb_progress_update(&bar, stats.index_rows < bar.total ? stats.index_rows : bar.total);
+        if (done)
+            break;
         nanosleep(&tick, NULL);
     }
     pthread_join(thread, NULL);
-    vdb_store_get_stats(store, &stats);
-    vdb_progress_update(&bar, stats.index_rows < bar.total ? stats.index_rows : bar.total);
     vdb_progress_finish(&bar);
 }
 
