@@ -5,9 +5,10 @@
 #   deploy/cluster/keys.sh RUN_DIR revoke KEY_ID | revoke-user USER_ID
 # node1's <data>/.vdb_auth.json is the master copy: the edit runs there
 # (`vdb keys`), then the file is copied to node2 and node3 under each
-# node's key-file lock and atomically renamed; running servers pick it up
-# within a second. A per-user key therefore authenticates on every node,
-# and a key of tenant A asking for tenant B gets B's node's 404, not 401.
+# node's key-file lock and atomically renamed; running servers accept a
+# new key at its first use and see a revocation within a second. A
+# per-user key therefore authenticates on every node, and a key of
+# tenant A asking for tenant B gets B's node's 404, not 401.
 # Then keys.map (key hash -> tenant, keymap.py) is rewritten and swapped
 # into the running HAProxy, which routes tenant-less requests of a
 # per-user key to its tenant's node.

@@ -307,13 +307,18 @@ static int same_file(const struct stat *a, const struct stat *b)
            a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
-/* Picks up changes another process (vdb keys) made to the key file; looks
- * at most once a second. */
-static void maybe_reload(vdb_auth *auth)
+/* Picks up changes another process (vdb keys, the cluster's keys.sh) made
+ * to the key file; looks at most once a second unless forced. A key that
+ * matches nothing forces a look (vdb_auth_check), so a key is accepted as
+ * soon as its file is in place: a client told "here is your key" must not
+ * get a 401 for the rest of the second. That costs an unknown key one
+ * stat(2), and a re-read only when the file really changed. */
+static void maybe_reload(vdb_auth *auth, int force)
 {
     long long now = now_ms(), last = atomic_load(&auth->last_check_ms);
     struct stat st;
-    if (now - last < 1000 || !atomic_compare_exchange_strong(&auth->last_check_ms, &last, now))
+    if (!force &&
+        (now - last < 1000 || !atomic_compare_exchange_strong(&auth->last_check_ms, &last, now)))
         return;
     if (stat(auth->path, &st) != 0)
         return;
@@ -404,6 +409,16 @@ void vdb_auth_free(vdb_auth *auth)
     vdb_free(auth);
 }
 
+static int key_known(vdb_auth *auth, const uint8_t hash[32])
+{
+    int found = 0;
+    pthread_rwlock_rdlock(&auth->lock);
+    for (size_t i = 0; i < auth->nkeys; i++)
+        found |= vdb_auth_ct_equal(hash, auth->keys[i].hash, 32);
+    pthread_rwlock_unlock(&auth->lock);
+    return found;
+}
+
 int vdb_auth_check(vdb_auth *auth, const char *key, vdb_principal *out)
 {
     uint8_t hash[32];
@@ -411,10 +426,12 @@ int vdb_auth_check(vdb_auth *auth, const char *key, vdb_principal *out)
     const user_key *match = NULL;
     if (key == NULL || key[0] == '\0' || strlen(key) > 1024)
         return VDB_EAUTH;
-    maybe_reload(auth);
+    maybe_reload(auth, 0);
     hash_key(key, hash);
     admin = auth->has_admin & vdb_auth_ct_equal(hash, auth->admin_hash, 32);
     api = auth->has_api & vdb_auth_ct_equal(hash, auth->api_hash, 32);
+    if (!admin && !api && !key_known(auth, hash))
+        maybe_reload(auth, 1);
     pthread_rwlock_rdlock(&auth->lock);
     for (size_t i = 0; i < auth->nkeys; i++)
         if (vdb_auth_ct_equal(hash, auth->keys[i].hash, 32))
@@ -515,7 +532,7 @@ int vdb_auth_revoke(vdb_auth *auth, const char *key_id, const char *user_id, siz
 
 void vdb_auth_list(vdb_auth *auth, const char *user_id, vdb_auth_visit_fn fn, void *ctx)
 {
-    maybe_reload(auth);
+    maybe_reload(auth, 0);
     pthread_rwlock_rdlock(&auth->lock);
     for (size_t i = 0; i < auth->nkeys; i++)
         if (user_id == NULL || strcmp(user_id, auth->keys[i].user_id) == 0)

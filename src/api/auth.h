@@ -48,7 +48,8 @@ typedef struct vdb_principal {
  * is generated (tools such as `vdb keys` that only manage per-user keys).
  * The key file is shared with other processes: changes are made under an
  * flock of <data_dir>/.vdb_auth.lock from the file's current contents, and
- * a running server picks up changes made elsewhere within a second. The
+ * a running server accepts a key added elsewhere at its first use and
+ * picks up other changes (revocations) within a second. The
  * table goes to *out (NULL on failure; freed with vdb_auth_free). Errors:
  * VDB_ECORRUPT (the key file is not a key table), VDB_ETOOBIG (over
  * VDB_AUTH_FILE_MAX), VDB_EIO (reading, writing a generated key, or no

@@ -1,6 +1,7 @@
 /* `vdb keys`: manages per-user API keys in a data directory's key file,
- * the same file POST/GET/DELETE /admin/keys use. A running server picks up
- * the change within a second (auth.c reloads the file when it changes).
+ * the same file POST/GET/DELETE /admin/keys use. A running server accepts
+ * a new key at its first use and sees a revocation within a second
+ * (auth.c re-reads the file when it changes).
  *
  *   vdb keys create USER_ID [--data-dir DIR]   prints the new key once
  *   vdb keys list [USER_ID] [--data-dir DIR]
