@@ -45,6 +45,9 @@ struct vdb_auth {
     char *lock_path;
     atomic_llong last_check_ms;  /* when the file was last looked at */
     struct stat seen;            /* the file as last loaded */
+    struct stat tried;           /* the file as last looked at: a file that
+                                    failed to load is not re-read until it
+                                    changes (unknown keys force looks) */
     uint8_t api_hash[32];
     user_key *keys;
     size_t nkeys, cap;
@@ -323,12 +326,17 @@ static void maybe_reload(vdb_auth *auth, int force)
     if (stat(auth->path, &st) != 0)
         return;
     pthread_rwlock_rdlock(&auth->lock);
-    int changed = !same_file(&st, &auth->seen);
+    int changed = !same_file(&st, &auth->seen) && !same_file(&st, &auth->tried);
     pthread_rwlock_unlock(&auth->lock);
     if (!changed)
         return;
     vdb_error err;
     pthread_rwlock_wrlock(&auth->lock);
+    if (same_file(&st, &auth->tried)) { /* another thread looked meanwhile */
+        pthread_rwlock_unlock(&auth->lock);
+        return;
+    }
+    auth->tried = st;
     if (load_file(auth, &err) != VDB_OK)
         vdb_log_error("key file reload failed: %s", err.msg);
     pthread_rwlock_unlock(&auth->lock);

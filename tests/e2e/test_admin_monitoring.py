@@ -258,32 +258,46 @@ console.log(JSON.stringify({title: els.title.textContent, ops: (all.match(/class
 
 
 def test_delete_while_in_use(server, admin):
-    """Queries and adds race a store delete: every answer is 200 or 404 (never
-    a crash or 5xx), and the store is gone afterwards."""
+    """Queries race a store delete: every answer is 200 or 404 (never a
+    crash or 5xx), every query sent after the delete was acknowledged gets
+    404, and the store is gone afterwards."""
     import threading
     from conftest import ADMIN_KEY, Client
     ids = {"user_id": "race", "model_id": "m"}
     admin.post("/admin/create_store", json={**ids, "dimension": 8})
     admin.post("/vectors/add", json={**ids, "vectors": np.random.rand(500, 8).tolist()})
-    statuses, stop = [], threading.Event()
+    import time
+    stop = threading.Event()
+    answers = [[] for _ in range(4)]  # per thread: (started, status)
 
-    def hammer():
+    def hammer(mine):
         c = Client(server.url, ADMIN_KEY)
         while not stop.is_set():
+            t0 = time.monotonic()
             r = c.post("/vectors/query", json={**ids, "query": [0.5] * 8, "k": 5})
-            statuses.append(r.status_code)
+            mine.append((t0, r.status_code))
 
-    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    def wait_for(cond):
+        deadline = time.monotonic() + 60  # a loaded machine may take a while
+        while not cond() and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    threads = [threading.Thread(target=hammer, args=(a,)) for a in answers]
     for t in threads:
         t.start()
-    import time
-    time.sleep(0.3)
+    # Conditions, not sleeps: the store answered before the delete, and
+    # every thread sent two queries after the delete was acknowledged.
+    wait_for(lambda: any(s == 200 for a in answers for _, s in list(a)))
     r = admin.delete("/admin/store", params=ids)
-    time.sleep(0.2)
+    done = time.monotonic()
+    wait_for(lambda: all(sum(t0 > done for t0, _ in list(a)) >= 2 for a in answers))
     stop.set()
     for t in threads:
         t.join()
     assert r.status_code == 200
-    assert set(statuses) <= {200, 404} and 200 in statuses and statuses[-1] == 404, set(statuses)
+    statuses = [s for a in answers for _, s in a]
+    assert set(statuses) <= {200, 404} and 200 in statuses, set(statuses)
+    after = [s for a in answers for t0, s in a if t0 > done]
+    assert len(after) >= 8 and set(after) == {404}, after
     assert_error(admin.get("/vectors/count", params=ids), 404)
     assert admin.get("/health").status_code == 200
