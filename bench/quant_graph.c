@@ -42,6 +42,20 @@ static void die(const char *what, const vdb_error *err)
     exit(1);
 }
 
+/* A pass MODES skipped has no time: it prints 0 QPS and 0 for any ratio
+ * it is part of (not a quotient of the placeholder). */
+#define NOT_RUN 1e30
+
+static double qps(size_t nq, double seconds)
+{
+    return seconds >= NOT_RUN ? 0 : (double)nq / seconds;
+}
+
+static double ratio(double base, double other)
+{
+    return base >= NOT_RUN || other >= NOT_RUN ? 0 : base / other;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -101,11 +115,11 @@ int main(int argc, char **argv)
         die("codes", &err);
     /* Modes: 0 float rows, 1 int8 codes, 2 binary codes (traversal; the
      * ef results re-ranked on the float rows). */
-    double best[3][MAX_EFS], recall[3][MAX_EFS];
+    double best[3][MAX_EFS], recall[3][MAX_EFS]; /* best NOT_RUN: a pass MODES skipped */
     const int32_t *gt = truth.data;
     for (int i = 0; i < nef; i++)
         for (int m = 0; m < 3; m++) {
-            best[m][i] = 1e30;
+            best[m][i] = NOT_RUN;
             recall[m][i] = 0;
         }
     for (int round = 0; round < ROUNDS; round++)
@@ -158,9 +172,9 @@ int main(int argc, char **argv)
         printf("%s{\"ef\": %zu, \"float_qps\": %.0f, \"float_recall\": %.4f, \"int8_qps\": %.0f, "
                "\"int8_recall\": %.4f, \"x_float\": %.2f, \"binary_qps\": %.0f, "
                "\"binary_recall\": %.4f, \"binary_x_float\": %.2f}",
-               e ? ",\n  " : "", efs[e], nq / best[0][e], recall[0][e], nq / best[1][e],
-               recall[1][e], best[0][e] / best[1][e], nq / best[2][e], recall[2][e],
-               best[0][e] / best[2][e]);
+               e ? ",\n  " : "", efs[e], qps(nq, best[0][e]), recall[0][e], qps(nq, best[1][e]),
+               recall[1][e], ratio(best[0][e], best[1][e]), qps(nq, best[2][e]), recall[2][e],
+               ratio(best[0][e], best[2][e]));
     printf("]}\n");
     vdb_free(hits);
     vdb_hnsw_scratch_free(hs);
