@@ -6,7 +6,8 @@
  * Data (fixed seeds): N rows around 50 Gaussian centres (sd 0.5), then
  * COPIES of them replaced, at random positions, by one vector: the data's
  * mean plus noise (sd 0.3), between the clusters, where searches pass.
- * Cosine, M 16, efC 200, built on BUILD_THREADS (default 2). Queries: 500
+ * Cosine (METRIC=l2 or dot in the environment for another), M 16, efC 200,
+ * built on BUILD_THREADS (default 2). Queries: 500
  * drawn like the rows; truth by brute force; a hit counts when its distance
  * is within the 10th exact one (copies tie). Then 200 queries at the copied
  * vector (plus noise 0.01), and for up to 1,000 copies (evenly spaced) a
@@ -133,6 +134,10 @@ int main(int argc, char **argv)
     if (n == 0 || copies > n || dim == 0 || dim > 4096)
         die("need 0 < COPIES <= N and 0 < DIM <= 4096", NULL);
     vdb_pool_global_configure(argc > 4 ? atoi(argv[4]) : 2);
+    int parsed = vdb_metric_parse(getenv("METRIC") != NULL ? getenv("METRIC") : "cosine");
+    if (parsed < 0)
+        die("METRIC must be cosine, l2 or dot", NULL);
+    vdb_metric metric = (vdb_metric)parsed;
     vdb_rng rng;
     vdb_rng_seed(&rng, 7);
     float *data = must(malloc(n * dim * sizeof(float)));
@@ -166,25 +171,26 @@ int main(int argc, char **argv)
         for (uint32_t j = 0; j < dim; j++)
             at[i * dim + j] = copy[j] + 0.01f * (float)vdb_rng_gauss(&rng);
     for (size_t r = 0; r < n; r++)
-        vdb_flat_prepare_query(VDB_METRIC_COSINE, data + r * dim, data + r * dim, dim, NULL);
+        vdb_flat_prepare_query(metric, data + r * dim, data + r * dim, dim, NULL);
     for (size_t i = 0; i < NQ; i++)
-        vdb_flat_prepare_query(VDB_METRIC_COSINE, qs + i * dim, qs + i * dim, dim, NULL);
+        vdb_flat_prepare_query(metric, qs + i * dim, qs + i * dim, dim, NULL);
     for (size_t i = 0; i < NQ_AT; i++)
-        vdb_flat_prepare_query(VDB_METRIC_COSINE, at + i * dim, at + i * dim, dim, NULL);
-    vdb_vecview view = {data, NULL, (uint32_t)n, dim, VDB_METRIC_COSINE};
+        vdb_flat_prepare_query(metric, at + i * dim, at + i * dim, dim, NULL);
+    vdb_vecview view = {data, NULL, (uint32_t)n, dim, metric};
     if (getenv("SAVE") != NULL)
         save_all(getenv("SAVE"), &view, qs);
     vdb_error err = {0};
     vdb_hnsw *h = NULL;
-    if (vdb_hnsw_new(dim, VDB_METRIC_COSINE, NULL, &h, &err) != VDB_OK ||
+    if (vdb_hnsw_new(dim, metric, NULL, &h, &err) != VDB_OK ||
         vdb_hnsw_build(h, &view, 0, (uint32_t)n, &err) != VDB_OK)
         die("build", &err);
     float *kth = kth_distances(&view, qs, NQ), *kth_at = kth_distances(&view, at, NQ_AT);
     vdb_hnsw_scratch *s = NULL;
     if (vdb_hnsw_scratch_new(&s, &err) != VDB_OK)
         die("scratch", &err);
-    printf("{\"n\": %zu, \"copies\": %zu, \"dim\": %u, \"k\": %d, \"recall\": [", n, copies, dim,
-           K);
+    printf("{\"n\": %zu, \"copies\": %zu, \"dim\": %u, \"metric\": \"%s\", \"k\": %d, "
+           "\"recall\": [",
+           n, copies, dim, vdb_metric_name(metric), K);
     for (size_t e = 0; e < NEF; e++)
         printf("%s{\"ef\": %zu, \"queries\": %.4f, \"at_copies\": %.4f}", e ? ", " : "", EFS[e],
                recall(h, &view, qs, NQ, kth, EFS[e], s),

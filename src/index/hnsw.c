@@ -251,6 +251,7 @@ void vdb_hnsw_scratch_free(vdb_hnsw_scratch *s)
     vdb_free(s->batch);
     vdb_free(s->dists);
     vdb_free(s->chosen);
+    vdb_free(s->groups);
     vdb_free(s);
 }
 

@@ -20,7 +20,11 @@
  * hash), and an insertion's search keeps the new row's copies out of its
  * ef results: otherwise a group of more copies than links linked only to
  * itself and searches that entered it could not leave (BENCHMARKS.md,
- * "Exact copies of one vector").
+ * "Exact copies of one vector"). Other rows' copies hold one place in an
+ * insertion's results and at most k in a query's (a query groups them
+ * once it meets two equal distances in a row), so that they cannot fill
+ * the beam at one distance and end the search there (BENCHMARKS.md,
+ * "Copies of one vector in the beam").
  *
  * Limits:
  *   M (links per node on levels > 0; level 0 gets 2M): 2..VDB_HNSW_MAX_M.

@@ -174,7 +174,7 @@ static int link_node(vdb_hnsw *h, const vdb_vecview *view, uint32_t row, int lev
         if (vdb_hnsw__scratch_prepare(s, limit, h->ef_construction, h->m0) != VDB_OK)
             return VDB_ENOMEM;
         int rc = vdb_hnsw__search_level(h, view, NULL, q, q, limit, cur, cur_dist, l,
-                                        h->ef_construction, NULL, 0, s);
+                                        h->ef_construction, NULL, 0, 1, s);
         if (rc != VDB_OK)
             return rc;
         /* The row's exact copies met (kept out of the results, see

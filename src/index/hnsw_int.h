@@ -64,6 +64,16 @@ struct vdb_hnsw {
 /* A (distance, id) pair of the search heaps (kernel/heap.h). */
 typedef vdb_hit vdb_hnsw_cand;
 
+/* One group of identical rows met by a search (see
+ * vdb_hnsw__search_level): the distance's bits, the first row met, how many
+ * more were met. id UINT32_MAX: an empty slot. */
+typedef struct vdb_hnsw_group {
+    uint32_t key;
+    uint32_t id;
+    uint32_t more;
+    uint32_t stamp;  /* the slot is empty unless it equals the search's */
+} vdb_hnsw_group;
+
 struct vdb_hnsw_scratch {
     /* The visited set: one bit a row (bit id % 64 of word id / 64), so
      * that at 1M rows it is 128 KiB and stays in L2 (an epoch tag per row,
@@ -86,6 +96,10 @@ struct vdb_hnsw_scratch {
     vdb_hnsw_cand *sel;       /* sorted candidates / neighbour selection */
     size_t sel_cap;
     uint32_t copies[VDB_HNSW_MAX_M]; /* insertion: exact copies of the row met */
+    vdb_hnsw_group *groups;   /* open addressing, a power of two */
+    size_t groups_cap;
+    size_t ngroups;
+    uint32_t gstamp;          /* the current search's stamp */
     size_t ncopies;
     uint32_t *batch;          /* unvisited neighbours of one expansion */
     size_t batch_cap;
@@ -259,11 +273,17 @@ void vdb_hnsw__greedy(const vdb_hnsw *h, const vdb_vecview *view, const vdb_hnsw
  * stay out of s->res, so that many of them cannot fill the ef results at
  * distance 0 and hide every other node; the first h->m met are listed in
  * s->copies (s->ncopies) and still expanded, so the search routes through
- * them. */
+ * them. `repeats` > 0: of other rows with equal values, only the first
+ * `repeats` met enter s->res (an insert passes 1: its selection keeps one
+ * of equal rows; a query passes k: no more of them can be in its top k),
+ * and the first h->m repeats are expanded, so that many equal rows cannot
+ * fill the results at one distance and end the search there. 0: no
+ * limit. */
 int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view,
                            const vdb_hnsw_codes *codes, const float *query, const float *self,
                            uint32_t limit, uint32_t entry, float entry_dist, int level, size_t ef,
-                           const vdb_filter_hook *filter, int skip_deleted, vdb_hnsw_scratch *s);
+                           const vdb_filter_hook *filter, int skip_deleted, size_t repeats,
+                           vdb_hnsw_scratch *s);
 
 /* Whether row `id`, at distance `dist` from `base` (whose distance to
  * itself is `self_dist`), holds exactly base's values. The distance test
