@@ -21,7 +21,8 @@
  * ef results: otherwise a group of more copies than links linked only to
  * itself and searches that entered it could not leave (BENCHMARKS.md,
  * "Exact copies of one vector"). Other rows' copies hold one place in an
- * insertion's results and at most k in a query's (a query groups them
+ * insertion's results (which copy, by a hash of both ids among those met,
+ * so the group's in-links spread) and at most k in a query's (a query groups them
  * once it meets two equal distances in a row), so that they cannot fill
  * the beam at one distance and end the search there (BENCHMARKS.md,
  * "Copies of one vector in the beam").

@@ -72,6 +72,7 @@ typedef struct vdb_hnsw_group {
     uint32_t id;
     uint32_t more;
     uint32_t stamp;  /* the slot is empty unless it equals the search's */
+    uint32_t pick;   /* insertion: the row of the group that is linked */
 } vdb_hnsw_group;
 
 struct vdb_hnsw_scratch {
@@ -100,6 +101,7 @@ struct vdb_hnsw_scratch {
     size_t groups_cap;
     size_t ngroups;
     uint32_t gstamp;          /* the current search's stamp */
+    uint32_t gsalt;           /* insertion: the inserted row (picks) */
     size_t ncopies;
     uint32_t *batch;          /* unvisited neighbours of one expansion */
     size_t batch_cap;

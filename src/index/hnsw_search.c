@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "../core/alloc.h"
+#include "../core/hash.h"
 #include "../kernel/topk.h"
 #include "hnsw_int.h"
 
@@ -209,6 +210,15 @@ static int groups_reset(vdb_hnsw_scratch *s, size_t ef, size_t m0)
     return VDB_OK;
 }
 
+/* Insertion: which row of a group the inserted row `salt` links to is
+ * the met row of least rank, a hash of both ids, so that the group's
+ * in-links spread over its rows instead of all going to the rows met
+ * first (the few the rest of the graph links to). */
+static inline uint64_t group_rank(uint32_t salt, uint32_t id)
+{
+    return vdb_hash_mix64(((uint64_t)salt << 32) | id);
+}
+
 /* Notes row `id` at distance `dist` among the groups of identical rows the
  * search has met; returns how many rows of its values were met before it
  * (0: the first, recorded). Rows with equal values have bit-equal
@@ -225,14 +235,17 @@ static uint32_t group_note(const vdb_hnsw *h, const vdb_vecview *view, vdb_hnsw_
         vdb_hnsw_group *g = &s->groups[i];
         if (g->stamp != s->gstamp) {
             if (2 * s->ngroups < s->groups_cap) {
-                *g = (vdb_hnsw_group){key, id, 0, s->gstamp};
+                *g = (vdb_hnsw_group){key, id, 0, s->gstamp, id};
                 s->ngroups++;
             }
             return 0;
         }
         if (g->key == key &&
-            memcmp(hnsw_row(view, id), hnsw_row(view, g->id), (size_t)h->dim * sizeof(float)) == 0)
+            memcmp(hnsw_row(view, id), hnsw_row(view, g->id), (size_t)h->dim * sizeof(float)) == 0) {
+            if (group_rank(s->gsalt, id) < group_rank(s->gsalt, g->pick))
+                g->pick = id;
             return ++g->more;
+        }
     }
 }
 
@@ -256,6 +269,25 @@ groups_start(const vdb_hnsw *h, const vdb_vecview *view, vdb_hnsw_scratch *s, si
     return kept;
 }
 
+/* Insertion: each result that stands for a group becomes the group's
+ * pick (the same values, so the same distance: the heap order holds). */
+static void groups_pick(vdb_hnsw_scratch *s, vdb_hnsw_cand *res, size_t nres)
+{
+    size_t mask = s->groups_cap - 1;
+    for (size_t r = 0; r < nres; r++) {
+        uint32_t key;
+        memcpy(&key, &res[r].dist, sizeof(key));
+        size_t i = (size_t)(((uint64_t)key * 0x9E3779B97F4A7C15ull) >> 40) & mask;
+        for (; s->groups[i].stamp == s->gstamp; i = (i + 1) & mask) {
+            vdb_hnsw_group *g = &s->groups[i];
+            if (g->key == key && g->id == res[r].id) {
+                res[r].id = g->pick;
+                break;
+            }
+        }
+    }
+}
+
 int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view,
                            const vdb_hnsw_codes *codes, const float *query, const float *self,
                            uint32_t limit, uint32_t entry, float entry_dist, int level, size_t ef,
@@ -277,6 +309,10 @@ int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view,
     float last = __builtin_nanf("");
     if (grouping && groups_reset(s, ef, h->m0) != VDB_OK)
         return VDB_ENOMEM;
+    if (grouping)
+        s->gsalt = self >= view->data && self < view->data + (size_t)view->n * view->dim
+                       ? (uint32_t)((size_t)(self - view->data) / view->dim)
+                       : 0;
     hnsw_visit_room(s, 1);
     hnsw_visit(s, entry, 1);
     vdb_heap_min_push(cand, &ncand, (vdb_hnsw_cand){entry_dist, entry});
@@ -403,6 +439,8 @@ int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view,
                 bound = res[0].dist;
         }
     }
+    if (grouping && self != NULL)
+        groups_pick(s, res, nres);
     s->ncand = ncand;
     s->nres = nres;
     return VDB_OK;
