@@ -66,7 +66,7 @@ typedef vdb_hit vdb_hnsw_cand;
 
 /* One group of identical rows met by a search (see
  * vdb_hnsw__search_level): the distance's bits, the first row met, how many
- * more were met. id UINT32_MAX: an empty slot. */
+ * more were met. */
 typedef struct vdb_hnsw_group {
     uint32_t key;
     uint32_t id;
