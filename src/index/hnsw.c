@@ -255,7 +255,7 @@ void vdb_hnsw_scratch_free(vdb_hnsw_scratch *s)
     vdb_free(s);
 }
 
-static int grow_array(void **ptr, size_t *cap, size_t want, size_t elem)
+int vdb_hnsw__grow_array(void **ptr, size_t *cap, size_t want, size_t elem)
 {
     if (*cap >= want)
         return VDB_OK;
@@ -288,12 +288,12 @@ int vdb_hnsw__scratch_prepare(vdb_hnsw_scratch *s, size_t rows, size_t ef, size_
     }
     size_t heap = ef + m0 + 1;
     size_t vlog = VDB_HNSW_VLOG_CAP > m0 + 1 ? VDB_HNSW_VLOG_CAP : m0 + 1;
-    if (grow_array((void **)&s->vlog, &s->vlog_cap, vlog, sizeof(uint32_t)) != 0 ||
-        grow_array((void **)&s->cand, &s->cand_cap, heap * 2, sizeof(vdb_hnsw_cand)) != 0 ||
-        grow_array((void **)&s->res, &s->res_cap, heap, sizeof(vdb_hnsw_cand)) != 0 ||
-        grow_array((void **)&s->sel, &s->sel_cap, heap, sizeof(vdb_hnsw_cand)) != 0 ||
-        grow_array((void **)&s->batch, &s->batch_cap, m0 + 1, sizeof(uint32_t)) != 0 ||
-        grow_array((void **)&s->dists, &s->dists_cap, m0 + 4, sizeof(float)) != 0)
+    if (vdb_hnsw__grow_array((void **)&s->vlog, &s->vlog_cap, vlog, sizeof(uint32_t)) != 0 ||
+        vdb_hnsw__grow_array((void **)&s->cand, &s->cand_cap, heap * 2, sizeof(vdb_hnsw_cand)) != 0 ||
+        vdb_hnsw__grow_array((void **)&s->res, &s->res_cap, heap, sizeof(vdb_hnsw_cand)) != 0 ||
+        vdb_hnsw__grow_array((void **)&s->sel, &s->sel_cap, heap, sizeof(vdb_hnsw_cand)) != 0 ||
+        vdb_hnsw__grow_array((void **)&s->batch, &s->batch_cap, m0 + 1, sizeof(uint32_t)) != 0 ||
+        vdb_hnsw__grow_array((void **)&s->dists, &s->dists_cap, m0 + 4, sizeof(float)) != 0)
         return VDB_ENOMEM;
     if (s->vlog_full)
         memset(s->visited, 0, s->visited_words * sizeof(uint64_t));

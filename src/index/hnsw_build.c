@@ -154,13 +154,9 @@ static int link_node(vdb_hnsw *h, const vdb_vecview *view, uint32_t row, int lev
     if (cur >= limit)
         return VDB_EINVAL;
     size_t need = (size_t)(from + 1) * h->m;
-    if (s->chosen_cap < need) {
-        vdb_hnsw_cand *grown = vdb_realloc(s->chosen, need * sizeof(*grown));
-        if (grown == NULL)
-            return VDB_ENOMEM;
-        s->chosen = grown;
-        s->chosen_cap = need;
-    }
+    if (vdb_hnsw__grow_array((void **)&s->chosen, &s->chosen_cap, need, sizeof(*s->chosen)) !=
+        VDB_OK)
+        return VDB_ENOMEM;
     float cur_dist = hnsw_dist(h, q, hnsw_row(view, cur));
     for (int l = top; l > level; l--)
         vdb_hnsw__greedy(h, view, NULL, q, limit, l, &cur, &cur_dist);

@@ -235,6 +235,11 @@ static inline void hnsw_visit_room(vdb_hnsw_scratch *s, size_t max)
 
 /* ---- shared between the module's files ---------------------------------- */
 
+/* Grows the array *ptr of *cap elements of `elem` bytes to at least `want`
+ * (contents kept, new elements uninitialized); *cap becomes `want` when it
+ * grew. 0 or VDB_ENOMEM (the array is then unchanged). */
+int vdb_hnsw__grow_array(void **ptr, size_t *cap, size_t want, size_t elem);
+
 /* Makes the scratch fit a search over `rows` rows with beam `ef` and level-0
  * fan-out `m0`; clears the visited set. 0 or VDB_ENOMEM. */
 int vdb_hnsw__scratch_prepare(vdb_hnsw_scratch *s, size_t rows, size_t ef, size_t m0);

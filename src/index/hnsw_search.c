@@ -192,14 +192,12 @@ static int groups_reset(vdb_hnsw_scratch *s, size_t ef, size_t m0)
     size_t want = 64;
     while (want < 4 * (ef + m0))
         want *= 2;
-    if (s->groups_cap < want) {
-        vdb_hnsw_group *g = vdb_realloc(s->groups, want * sizeof(*g));
-        if (g == NULL)
-            return VDB_ENOMEM;
-        s->groups = g;
-        s->groups_cap = want;
-        s->gstamp = UINT32_MAX;
-    }
+    size_t had = s->groups_cap;
+    if (vdb_hnsw__grow_array((void **)&s->groups, &s->groups_cap, want, sizeof(*s->groups)) !=
+        VDB_OK)
+        return VDB_ENOMEM;
+    if (s->groups_cap != had)
+        s->gstamp = UINT32_MAX; /* new slots hold garbage: zero them below */
     /* Stamps run 1, 2, ...: slots left at 0 are empty for every search. */
     if (s->gstamp == UINT32_MAX) {
         memset(s->groups, 0, s->groups_cap * sizeof(*s->groups));
@@ -313,12 +311,13 @@ int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view,
      * start cost 1-4% of QPS at 1M x 128). */
     int grouping = repeats > 0 && self != NULL;
     float last = __builtin_nanf("");
-    if (grouping && groups_reset(s, ef, h->m0) != VDB_OK)
-        return VDB_ENOMEM;
-    if (grouping)
+    if (grouping) {
+        if (groups_reset(s, ef, h->m0) != VDB_OK)
+            return VDB_ENOMEM;
         s->gsalt = self >= view->data && self < view->data + (size_t)view->n * view->dim
                        ? (uint32_t)((size_t)(self - view->data) / view->dim)
                        : 0;
+    }
     hnsw_visit_room(s, 1);
     hnsw_visit(s, entry, 1);
     vdb_heap_min_push(cand, &ncand, (vdb_hnsw_cand){entry_dist, entry});
