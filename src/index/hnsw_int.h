@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../core/prefetch.h"
 #include "../kernel/dist.h"
 #include "hnsw.h"
 
@@ -185,20 +186,11 @@ static inline void hnsw_dist4(const vdb_hnsw *h, const float *q, const float *co
         out[r] = -out[r];
 }
 
-/* Prefetches every cache line of [p, p + bytes), bytes > 0: through the
- * last byte, since a block not starting a line spans one more. */
-static inline void hnsw_prefetch_bytes(const void *p, size_t bytes)
+/* Requests a row's cache lines into L2 (core/prefetch.h): for a whole
+ * batch of rows at once, ahead of their distances. */
+VDB_ALWAYS_INLINE void hnsw_prefetch_row_l2(const vdb_vecview *view, uint32_t id)
 {
-    const char *c = p;
-    for (size_t off = 0; off < bytes; off += 64)
-        __builtin_prefetch(c + off, 0, 3);
-    __builtin_prefetch(c + bytes - 1, 0, 3);
-}
-
-/* Prefetches a row's cache lines ahead of its distance computation. */
-static inline void hnsw_prefetch_row(const vdb_vecview *view, uint32_t id)
-{
-    hnsw_prefetch_bytes(hnsw_row(view, id), (size_t)view->dim * sizeof(float));
+    vdb_prefetch_l2(hnsw_row(view, id), (size_t)view->dim * sizeof(float));
 }
 
 /* Visited-log entries: enough for a search at ef in the hundreds (each

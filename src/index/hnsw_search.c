@@ -4,19 +4,19 @@
  * The beam step is where the time goes, and nearly all of it is waiting for
  * row vectors that are not in cache (a 384-d row is 24 cache lines at a
  * random address). So each expansion first collects the node's unvisited
- * neighbours (marking them visited), then computes their distances while
- * prefetching the full rows of the neighbours a few places ahead: several
- * rows' worth of misses are in flight at once instead of one line at a time.
- * On float rows the distances are computed four rows per kernel call, which
- * keeps four rows' loads in flight inside the kernel too; the upper levels'
- * greedy descent scores its neighbours the same way (about a fifth of a
- * query's distances at M 16).
+ * neighbours (marking them visited), requests all their rows into L2 at
+ * once (prefetch_node), and only then computes their distances: every
+ * row's misses are in flight together, and the distance loads hit L2.
+ * On float rows the distances are computed four rows per kernel call; the
+ * upper levels' greedy descent scores its neighbours the same way (about a
+ * fifth of a query's distances at M 16).
  * The whole link slot of the next candidate is prefetched as soon as it is
  * known: when it is popped, and when a scored neighbour becomes the nearest
- * candidate (it is expanded next). With the batch tails below, measured
- * against hnswlib 0.8.0 in one process: 1.10-1.13x -> 1.17-1.22x (100k x
- * 384 cosine), 1.25-1.29x -> 1.32-1.38x (100k x 128 L2), best of three
- * alternating runs; see BENCHMARKS.md, issue 13 (perf13).
+ * candidate (it is expanded next).
+ * Every prefetch here is in an always-inlined helper (core/prefetch.h):
+ * GCC deleted plain static helpers that only prefetched, and until
+ * 2026-12-06 the row and code prefetches were not in the binary at all.
+ * See BENCHMARKS.md, issue 13, "Prefetches that the compiler deleted".
  * Links are read with relaxed atomic loads so searches run beside inserts
  * (see hnsw.h); the count is clamped, so a list caught mid-rewrite yields
  * only valid ids. */
@@ -29,26 +29,27 @@
 #include "../kernel/topk.h"
 #include "hnsw_int.h"
 
-/* Rows prefetched ahead of the distance being computed. */
-#ifndef PREFETCH_AHEAD
-#define PREFETCH_AHEAD 2
-#endif
-
-/* Prefetches what the traversal distance of row `id` reads. */
-static inline void prefetch_node(const vdb_hnsw *h, const vdb_vecview *view,
-                                 const vdb_hnsw_codes *codes, uint32_t id)
+/* Requests into L2 what the traversal distance of row `id` reads. A
+ * search asks for a whole batch of neighbours at once and then scores them:
+ * into L2 the requests all travel together (core/prefetch.h), and the loads
+ * that follow hit L2. Against prefetching the next few rows into L1 as
+ * they are scored, measured in one process on Zen 5: float 1.33-1.38x at
+ * 1M x 128, 1.52-1.67x at 100k x 384; int8 1.03-1.12x and 1.35-1.75x
+ * (BENCHMARKS.md, "Prefetches that the compiler deleted"). */
+VDB_ALWAYS_INLINE void prefetch_node(const vdb_hnsw *h, const vdb_vecview *view,
+                                    const vdb_hnsw_codes *codes, uint32_t id)
 {
     if (codes == NULL) {
-        hnsw_prefetch_row(view, id);
+        hnsw_prefetch_row_l2(view, id);
         return;
     }
     if (codes->bits != NULL) {
-        hnsw_prefetch_bytes(codes->bits + (size_t)id * codes->words,
-                            codes->words * sizeof(uint64_t));
-        __builtin_prefetch(codes->row_term + id, 0, 3);
+        vdb_prefetch_l2(codes->bits + (size_t)id * codes->words,
+                               codes->words * sizeof(uint64_t));
+        __builtin_prefetch(codes->row_term + id, 0, 2);
         return;
     }
-    hnsw_prefetch_bytes(codes->codes + (size_t)id * h->dim, h->dim);
+    vdb_prefetch_l2(codes->codes + (size_t)id * h->dim, h->dim);
 }
 
 void vdb_hnsw__greedy(const vdb_hnsw *h, const vdb_vecview *view, const vdb_hnsw_codes *codes,
@@ -74,19 +75,15 @@ void vdb_hnsw__greedy(const vdb_hnsw *h, const vdb_vecview *view, const vdb_hnsw
         /* On float rows, four rows per kernel call as on level 0 (the
          * same distances, so the same descent). */
         uint32_t fours = codes == NULL ? n & ~3u : 0;
-        /* Codes are a few lines a row: every neighbour's are requested at
-         * once. Float rows: the next four while these four are scored. */
-        if (codes != NULL)
-            for (uint32_t j = 0; j < n; j++)
-                prefetch_node(h, view, codes, ids[j]);
+        /* Every neighbour's row or code requested into L2 at once. */
+        for (uint32_t j = 0; j < n; j++)
+            prefetch_node(h, view, codes, ids[j]);
         float four[4];
         for (uint32_t j = 0; j < n; j++) {
             uint32_t id = ids[j];
             float d;
             if (j < fours) {
                 if ((j & 3) == 0) {
-                    for (uint32_t t = j + 4; t < j + 8 && t < n; t++)
-                        hnsw_prefetch_row(view, ids[t]);
                     const float *rows[4] = {hnsw_row(view, id), hnsw_row(view, ids[j + 1]),
                                             hnsw_row(view, ids[j + 2]),
                                             hnsw_row(view, ids[j + 3])};
@@ -163,9 +160,9 @@ static size_t gather(const vdb_hnsw *h, uint32_t node, int level, uint32_t limit
 }
 
 /* Prefetches every cache line of a node's link list (up to 1 + 2M u32). */
-static inline void prefetch_links(const vdb_hnsw *h, uint32_t id, int level)
+VDB_ALWAYS_INLINE void prefetch_links(const vdb_hnsw *h, uint32_t id, int level)
 {
-    hnsw_prefetch_bytes(hnsw_links(h, id, level),
+    vdb_prefetch(hnsw_links(h, id, level),
                         (1 + (size_t)hnsw_max_links(h, level)) * sizeof(uint32_t));
 }
 
@@ -337,16 +334,12 @@ int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view,
         if (ncand > 0)
             prefetch_links(h, cand[0].id, level);
         size_t n = gather(h, c.id, level, limit, s, codes != NULL);
-        /* On float rows the neighbours are scored in fours (hnsw_dist4: one
-         * query load serves 4 rows and their loads are in flight together,
-         * results bit-identical to one row at a time), the next four
-         * prefetched while the current four are scored. Measured against
-         * hnswlib 0.8.0 in one process: 1.00-1.04x -> 1.17-1.24x (100k x
-         * 384 cosine), 1.09-1.16x -> 1.26-1.30x (100k x 128 L2); see
-         * BENCHMARKS.md. */
+        /* The whole batch's rows (or codes) requested into L2 before any is
+         * scored. On float rows the neighbours are then scored in fours
+         * (hnsw_dist4: one query load serves 4 rows, results bit-identical
+         * to one row at a time). */
         size_t fours = codes == NULL ? n : 0;
-        size_t ahead = fours > 0 ? 4 : PREFETCH_AHEAD;
-        for (size_t j = 0; j < n && j < ahead; j++)
+        for (size_t j = 0; j < n; j++)
             prefetch_node(h, view, codes, s->batch[j]);
         if (ncand + n > s->cand_cap) {
             /* The candidate heap can outgrow its estimate under selective
@@ -372,15 +365,11 @@ int vdb_hnsw__search_level(const vdb_hnsw *h, const vdb_vecview *view,
         float *dists = s->dists;
         if (fours == 0)
             for (size_t j = 0; j < n; j++) {
-                if (j + PREFETCH_AHEAD < n)
-                    prefetch_node(h, view, codes, s->batch[j + PREFETCH_AHEAD]);
                 dists[j] = hnsw_trav_dist(h, view, codes, query, s->batch[j]);
             }
         for (size_t j = 0; j < n; j++) {
             uint32_t id = s->batch[j];
             if (j < fours && (j & 3) == 0) {
-                for (size_t t = j + 4; t < j + 8 && t < n; t++)
-                    prefetch_node(h, view, codes, s->batch[t]);
                 /* A last group of 1-3 rows repeats its last row (in cache
                  * by then) to fill the four: one call, the rows' loads
                  * still together. */
@@ -527,15 +516,13 @@ static int search_locked(const vdb_hnsw *h, const vdb_vecview *view, const float
         vdb_topk top;
         float shift = h->metric == VDB_METRIC_COSINE ? 1.0f : 0.0f;
         vdb_topk_init(&top, out, k);
-        /* Four rows per kernel call, the next eight rows' loads in flight
-         * (the float rows are cold here: the traversal read only codes).
-         * Measured on Zen 5, 100k x 384, int8 traversal: +3-7% QPS. */
+        /* The float rows are cold here (the traversal read only codes):
+         * all ef of them requested into L2 at once, then scored four rows
+         * per kernel call. */
         size_t nres = s->nres;
-        for (size_t i = 0; i < nres && i < 8; i++)
-            hnsw_prefetch_row(view, s->res[i].id);
+        for (size_t i = 0; i < nres; i++)
+            hnsw_prefetch_row_l2(view, s->res[i].id);
         for (size_t i = 0; i < nres; i += 4) {
-            for (size_t t = i + 8; t < i + 12 && t < nres; t++)
-                hnsw_prefetch_row(view, s->res[t].id);
             /* A last group of 1-3 rows repeats its last row. */
             uint32_t ids[4];
             const float *rows[4];

@@ -5,11 +5,13 @@
 
 #include <stddef.h>
 
+#include "../core/prefetch.h"
+
 /* Rows ahead to prefetch: exact search streams rows from DRAM and is
  * bandwidth-bound, so keeping more loads in flight is what matters. */
 #define VDB_DIST_PREFETCH_ROWS 4
 
-static inline void vdb_dist__prefetch_row(const float *row, size_t dim)
+VDB_ALWAYS_INLINE void vdb_dist__prefetch_row(const float *row, size_t dim)
 {
     const char *p = (const char *)row;
     for (size_t off = 0; off < dim * sizeof(float); off += 64)

@@ -7,10 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../core/prefetch.h"
+
 /* Rows ahead to prefetch: a code scan streams rows from DRAM. */
 #define VDB_QDIST_PREFETCH_ROWS 8
 
-static inline void vdb_qdist__prefetch(const void *row, size_t bytes)
+VDB_ALWAYS_INLINE void vdb_qdist__prefetch(const void *row, size_t bytes)
 {
     const char *p = (const char *)row;
     for (size_t off = 0; off < bytes; off += 64)
